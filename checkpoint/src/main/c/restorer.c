@@ -1,0 +1,265 @@
+/*
+ * pmig-restorer: the process a restore turns into. Static, no libc, position independent.
+ *
+ *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]
+ *
+ * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
+ * namespace, under a minimal init that reaps) and exits. Status lines go to stdout, which the
+ * engine reads to its end: "nsinit OUTER_PID" from the launcher in "ns" mode, then "ok PID 0"
+ * or "error-STEP 0 ERRNO" from the new process. The new process copies this program into the hole the engine chose,
+ * unmaps everything else but the vdso/vvar, closes every descriptor and waits. From there the
+ * engine (ptrace) drives it: it runs syscall programs (rst_run_program) to rebuild the address
+ * space, descriptors and process state, then sets every thread's registers and lets go.
+ */
+#include "restorer.h"
+#include "sys.h"
+
+extern const char __ehdr_start[];
+extern const char _end[];
+
+void rst_relocated(struct rst_control *ctl, int status_fd);
+void rst_run_program(struct rst_program *p);
+void rst_syscall_stub(void);
+
+static unsigned long parse_number(const char *s)
+{
+    unsigned long v = 0;
+    int base = 10;
+    if (s[0] == '0' && s[1] == 'x') {
+        base = 16;
+        s += 2;
+    }
+    for (; *s; s++) {
+        int d;
+        if (*s >= '0' && *s <= '9') d = *s - '0';
+        else if (*s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
+        else return (unsigned long)-1;
+        if (d >= base) return (unsigned long)-1;
+        v = v * base + d;
+    }
+    return v;
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b) { a++; b++; }
+    return *a == *b;
+}
+
+static void put_number(char *buf, unsigned long *len, long v)
+{
+    char tmp[24];
+    int n = 0;
+    if (v < 0) { buf[(*len)++] = '-'; v = -v; }
+    do { tmp[n++] = '0' + v % 10; v /= 10; } while (v);
+    while (n) buf[(*len)++] = tmp[--n];
+}
+
+static void report(int fd, const char *word, long a, long b)
+{
+    char buf[96];
+    unsigned long len = 0, i;
+    for (i = 0; word[i]; i++) buf[len++] = word[i];
+    buf[len++] = ' ';
+    put_number(buf, &len, a);
+    buf[len++] = ' ';
+    put_number(buf, &len, b);
+    buf[len++] = '\n';
+    sys_write(fd, buf, len);
+}
+
+static __attribute__((noreturn)) void fail(int fd, const char *step, long err)
+{
+    sys_write(fd, "error-", 6);
+    report(fd, step, 0, -err);
+    sys_exit_group(1);
+}
+
+void *memcpy(void *dst, const void *src, unsigned long n)
+{
+    char *d = dst;
+    const char *s = src;
+    while (n--) *d++ = *s++;
+    return dst;
+}
+
+void *memset(void *dst, int c, unsigned long n)
+{
+    char *d = dst;
+    while (n--) *d++ = (char)c;
+    return dst;
+}
+
+static long clone_with_pid(long pid, unsigned long flags)
+{
+    long tid = pid;
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    args.flags = flags;
+    args.exit_signal = SIGCHLD;
+    args.set_tid = (unsigned long)&tid;
+    args.set_tid_size = 1;
+    return sys_clone3(&args, sizeof(args));
+}
+
+/* Runs in the new process: copy this program into the hole and continue there. */
+static __attribute__((noreturn)) void become_restored(unsigned long hole, unsigned long size, int status_fd)
+{
+    unsigned long blob = (unsigned long)(_end - __ehdr_start);
+    long r;
+    if (blob > RST_BLOB_MAX) fail(status_fd, "blob-too-large", -1);
+    sys_setsid();
+    r = sys_mmap(hole, size, PROT_READ | PROT_WRITE | PROT_EXEC,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (r < 0) fail(status_fd, "map-hole", r);
+    if ((unsigned long)r != hole) fail(status_fd, "map-hole", -EEXIST);
+    memcpy((void *)hole, __ehdr_start, blob);
+
+    struct rst_control *ctl = (struct rst_control *)(hole + RST_CTL_OFFSET);
+    unsigned long delta = hole - (unsigned long)__ehdr_start;
+    ctl->magic = RST_MAGIC;
+    ctl->run_program = (unsigned long)rst_run_program + delta;
+    ctl->syscall_stub = (unsigned long)rst_syscall_stub + delta;
+    ctl->hole_start = hole;
+    ctl->hole_size = size;
+    ctl->blob_size = blob;
+
+    unsigned long entry = (unsigned long)rst_relocated + delta;
+    unsigned long stack_top = hole + RST_STACKS_OFFSET + RST_STACK_SIZE;
+    __asm__ volatile(
+        "mov %0, %%rsp\n"
+        "mov %1, %%rdi\n"
+        "mov %2, %%rsi\n"
+        "xor %%ebp, %%ebp\n"
+        "call *%3\n"
+        "ud2\n"
+        :: "r"(stack_top), "r"(ctl), "r"((long)status_fd), "r"(entry)
+        : "memory", "rdi", "rsi");
+    __builtin_unreachable();
+}
+
+static int is_kept_special(const char *name)
+{
+    return str_eq(name, "[vdso]") || str_eq(name, "[vvar]") || str_eq(name, "[vvar_vclock]")
+        || str_eq(name, "[vsyscall]");
+}
+
+/*
+ * Runs from the hole. Unmaps every mapping outside it but the kernel's own special ones,
+ * which the engine moves to where the image had them.
+ */
+void rst_relocated(struct rst_control *ctl, int status_fd)
+{
+    char *buf = (char *)(ctl->hole_start + RST_SCRATCH_OFFSET);
+    unsigned long cap = ctl->hole_size - RST_SCRATCH_OFFSET - 1;
+    unsigned long len = 0;
+    long fd = sys_open("/proc/self/maps", O_RDONLY, 0);
+    if (fd < 0) fail(status_fd, "open-maps", fd);
+    for (;;) {
+        long n = sys_read(fd, buf + len, cap - len);
+        if (n < 0) fail(status_fd, "read-maps", n);
+        if (n == 0) break;
+        len += n;
+        if (len == cap) fail(status_fd, "maps-too-large", -1);
+    }
+    sys_close(fd);
+    buf[len] = 0;
+
+    char *line = buf;
+    while (*line) {
+        char *eol = line;
+        while (*eol && *eol != '\n') eol++;
+        char saved = *eol;
+        *eol = 0;
+        unsigned long start = 0, end = 0;
+        char *p = line;
+        for (; *p != '-'; p++) start = start * 16 + (*p <= '9' ? *p - '0' : *p - 'a' + 10);
+        for (p++; *p != ' '; p++) end = end * 16 + (*p <= '9' ? *p - '0' : *p - 'a' + 10);
+        /* the name is the sixth field: skip perms, offset, device and inode */
+        int fields = 0;
+        while (*p && fields < 4) {
+            while (*p == ' ') p++;
+            while (*p && *p != ' ') p++;
+            fields++;
+        }
+        while (*p == ' ') p++;
+        int inside_hole = start >= ctl->hole_start && end <= ctl->hole_start + ctl->hole_size;
+        if (!inside_hole && !is_kept_special(p)) {
+            long r = sys_munmap(start, end - start);
+            if (r < 0) fail(status_fd, "unmap", r);
+        }
+        *eol = saved;
+        line = saved ? eol + 1 : eol;
+    }
+    report(status_fd, "ok", sys_getpid(), 0);
+    sys_close_range(0, ~0U, 0);
+    for (;;) sys_pause();
+}
+
+void rst_run_program(struct rst_program *p)
+{
+    unsigned long i;
+    int k;
+    p->failed_at = -1;
+    for (i = 0; i < p->count; i++) {
+        struct rst_op *op = &p->ops[i];
+        long a[6];
+        for (k = 0; k < 6; k++)
+            a[k] = (op->flags & RST_OP_ARG_FROM_REF(k)) ? p->ops[op->ref].result : op->arg[k];
+        op->result = raw_syscall6(op->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if ((op->flags & RST_OP_MUST_SUCCEED) && op->result < 0 && op->result > -4096) {
+            p->failed_at = i;
+            break;
+        }
+    }
+    __asm__ volatile("int3");
+    __builtin_unreachable();
+}
+
+/* The ns-init of "--new-pid-namespace": creates the service's process, then reaps until it is gone. */
+static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
+{
+    long child = clone_with_pid(pid, 0);
+    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
+    if (child == 0) become_restored(hole, size, status_fd);
+    sys_close_range(0, ~0U, 0);
+    for (;;) {
+        int status;
+        long r = sys_wait4(-1, &status, 0);
+        if (r == -ECHILD) sys_exit_group(0);
+    }
+}
+
+long restorer_main(long *sp)
+{
+    long argc = sp[0];
+    char **argv = (char **)(sp + 1);
+    if (argc < 4) {
+        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]\n"
+                                    "(started by the pmig restore engine, not by hand)\n";
+        sys_write(2, usage, sizeof(usage) - 1);
+        return 2;
+    }
+    long pid = (long)parse_number(argv[1]);
+    unsigned long hole = parse_number(argv[2]);
+    unsigned long size = parse_number(argv[3]);
+    int status_fd = 1;
+    int new_ns = argc > 4 && str_eq(argv[4], "ns");
+    if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)) {
+        static const char bad[] = "pmig-restorer: bad arguments\n";
+        sys_write(2, bad, sizeof(bad) - 1);
+        return 2;
+    }
+    long child;
+    if (new_ns) {
+        child = clone_with_pid(1, CLONE_NEWPID);
+        if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);
+        if (child == 0) pid_namespace_init(pid, hole, size, status_fd);
+        report(status_fd, "nsinit", child, 0);
+    } else {
+        child = clone_with_pid(pid, 0);
+        if (child < 0) fail(status_fd, "clone3", child);
+        if (child == 0) become_restored(hole, size, status_fd);
+    }
+    return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * The restorer's whole view of the kernel: raw x86_64 syscalls and the few constants and
+ * structures it uses. Mirrors <asm/unistd_64.h>, <asm-generic/mman-common.h>,
+ * <asm-generic/fcntl.h>, <linux/sched.h> (struct clone_args) and <asm-generic/errno-base.h>.
+ */
+#ifndef PMIG_SYS_H
+#define PMIG_SYS_H
+
+#define __NR_read        0
+#define __NR_write       1
+#define __NR_open        2
+#define __NR_close       3
+#define __NR_mmap        9
+#define __NR_munmap      11
+#define __NR_pause       34
+#define __NR_getpid      39
+#define __NR_exit_group  231
+#define __NR_wait4       61
+#define __NR_setsid      112
+#define __NR_clone3      435
+#define __NR_close_range 436
+
+#define PROT_READ   0x1
+#define PROT_WRITE  0x2
+#define PROT_EXEC   0x4
+#define MAP_PRIVATE 0x02
+#define MAP_ANONYMOUS 0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+#define O_RDONLY 0
+#define SIGCHLD 17
+#define CLONE_NEWPID 0x20000000UL
+#define EEXIST 17
+#define ECHILD 10
+
+struct clone_args {
+    unsigned long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+        set_tid, set_tid_size, cgroup;
+};
+
+static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+#define SYS6(nr, a, b, c, d, e, f) raw_syscall6(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define sys_read(fd, buf, n)        SYS6(__NR_read, fd, buf, n, 0, 0, 0)
+#define sys_write(fd, buf, n)       SYS6(__NR_write, fd, buf, n, 0, 0, 0)
+#define sys_open(path, fl, mode)    SYS6(__NR_open, path, fl, mode, 0, 0, 0)
+#define sys_close(fd)               SYS6(__NR_close, fd, 0, 0, 0, 0, 0)
+#define sys_mmap(a, l, p, fl, fd, o) SYS6(__NR_mmap, a, l, p, fl, fd, o)
+#define sys_munmap(a, l)            SYS6(__NR_munmap, a, l, 0, 0, 0, 0)
+#define sys_pause()                 SYS6(__NR_pause, 0, 0, 0, 0, 0, 0)
+#define sys_getpid()                SYS6(__NR_getpid, 0, 0, 0, 0, 0, 0)
+#define sys_setsid()                SYS6(__NR_setsid, 0, 0, 0, 0, 0, 0)
+#define sys_wait4(pid, st, opt)     SYS6(__NR_wait4, pid, st, opt, 0, 0, 0)
+#define sys_clone3(args, size)      SYS6(__NR_clone3, args, size, 0, 0, 0, 0)
+#define sys_close_range(a, b, fl)   SYS6(__NR_close_range, a, b, fl, 0, 0, 0)
+#define sys_exit_group(code)        do { SYS6(__NR_exit_group, code, 0, 0, 0, 0, 0); __builtin_unreachable(); } while (0)
+
+#endif
