@@ -1,0 +1,23 @@
+package io.pmig.checkpoint.fd;
+
+import java.util.Map;
+
+/** What a kind may need to know about the other descriptors of the process while dumping. */
+public final class DumpContext {
+    private final Map<Integer, OpenFile> files;
+    private final UnixSockets unixSockets;
+
+    DumpContext(Map<Integer, OpenFile> files, UnixSockets unixSockets) {
+        this.files = files;
+        this.unixSockets = unixSockets;
+    }
+
+    /** Every descriptor of the process, by number. */
+    public Map<Integer, OpenFile> files() {
+        return files;
+    }
+
+    public UnixSockets unixSockets() {
+        return unixSockets;
+    }
+}

@@ -1,0 +1,91 @@
+package io.pmig.checkpoint.fd;
+
+import io.pmig.checkpoint.image.Image;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.restore.Puppet;
+import io.pmig.checkpoint.restore.RestoreProgram;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Rebuilds the descriptor table: each open file is re-created here by its kind, then the
+ * restored process takes a copy of it (pidfd_getfd on this process) at the saved number.
+ */
+public final class FdRestorer {
+    private FdRestorer() {
+    }
+
+    /** All file states of the image, by id, with the kind that restores each. */
+    private record Saved(FileKind<FileState> kind, FileState state) {
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<Integer, Saved> savedFiles(Image image) {
+        Map<Integer, Saved> out = new HashMap<>();
+        for (FileKind<?> kind : FileKinds.ALL) {
+            for (FileState s : image.objects(kind.stateType())) {
+                out.put(s.id(), new Saved((FileKind<FileState>) kind, s));
+            }
+        }
+        return out;
+    }
+
+    /** Refuses before anything is created if a file the descriptors need is missing or replaced. */
+    public static void precheck(Image image) {
+        for (Saved s : savedFiles(image).values()) {
+            if (s.state() instanceof RegularFiles.State f) {
+                f.identity().current();
+            }
+        }
+    }
+
+    /** Installs every descriptor in the restored process; returns how many. */
+    public static int restore(Puppet puppet, Image image) throws IOException {
+        List<FdImage> fds = new ArrayList<>(image.objects(FdImage.class));
+        if (fds.isEmpty()) {
+            return 0;
+        }
+        fds.sort(Comparator.comparingInt(FdImage::fd));
+        Map<Integer, Saved> files = savedFiles(image);
+        int self = (int) ProcessHandle.current().pid();
+        try (RestoreContext context = new RestoreContext()) {
+            Map<Integer, Integer> localFdOfFile = new HashMap<>();
+            for (Map.Entry<Integer, Saved> e : files.entrySet()) {
+                localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
+            }
+            int highest = fds.get(fds.size() - 1).fd();
+            // two numbers above every saved one: the pidfd of this process and a parking slot
+            int parking = highest + 2;
+            RestoreProgram p = puppet.newProgram();
+            int opened = p.call("pidfd_open(" + self + ")", Nr.PIDFD_OPEN, self, 0);
+            int pidfd = p.callWithResultOf(opened, new int[] {0}, "move the pidfd", Nr.FCNTL, 0, Linux.F_DUPFD_CLOEXEC, highest + 1);
+            p.callWithResultOf(opened, new int[] {0}, "close the first pidfd", Nr.CLOSE, 0);
+            Map<Integer, Integer> fdOfFile = new HashMap<>();
+            for (FdImage fd : fds) {
+                int local = localFdOfFile.get(fd.fileId());
+                // the copy lands on the lowest free number, which may be the target itself: park it first
+                int copy = p.callWithResultOf(pidfd, new int[] {0}, "take fd " + fd.fd() + " (pidfd_getfd)", Nr.PIDFD_GETFD, 0, local, 0);
+                p.callWithResultOf(copy, new int[] {0}, "park fd " + fd.fd(), Nr.DUP3, 0, parking, 0);
+                p.callWithResultOf(copy, new int[] {0}, "close the copy of fd " + fd.fd(), Nr.CLOSE, 0);
+                p.call("install fd " + fd.fd(), Nr.DUP3, parking, fd.fd(), fd.closeOnExec() ? Linux.O_CLOEXEC : 0);
+                p.call("unpark fd " + fd.fd(), Nr.CLOSE, parking);
+                fdOfFile.putIfAbsent(fd.fileId(), fd.fd());
+            }
+            p.callWithResultOf(pidfd, new int[] {0}, "close the pidfd", Nr.CLOSE, 0);
+            puppet.run(puppet.pid(), p);
+
+            RestoreProgram after = puppet.newProgram();
+            for (Saved s : files.values()) {
+                s.kind().afterInstall(s.state(), fdOfFile, after);
+            }
+            puppet.run(puppet.pid(), after);
+        }
+        return fds.size();
+    }
+}

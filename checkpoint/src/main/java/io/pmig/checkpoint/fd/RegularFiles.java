@@ -1,0 +1,44 @@
+package io.pmig.checkpoint.fd;
+
+import io.pmig.checkpoint.image.ImageKind;
+import io.pmig.checkpoint.memory.FileIdentity;
+import io.pmig.checkpoint.nativeio.Linux;
+
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+
+/** Regular files and directories: re-opened by path with the same flags and offset. */
+public final class RegularFiles implements FileKind<RegularFiles.State> {
+    @ImageKind("file.regular")
+    public record State(int id, String path, int flags, long position, FileIdentity identity) implements FileState {
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public boolean matches(OpenFile file) {
+        if (!file.link().startsWith("/") || file.link().endsWith(" (deleted)")) {
+            return false;
+        }
+        Path p = Path.of(file.link());
+        return Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    @Override
+    public State dump(OpenFile file, int id, DumpContext context) {
+        return new State(id, file.link(), file.statusFlags(), Long.parseLong(file.fdinfo("pos")), FileIdentity.of(Path.of(file.link())));
+    }
+
+    @Override
+    public int open(State state, RestoreContext context) {
+        state.identity().current();
+        int flags = state.flags() & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);
+        int fd = context.hold(Linux.open(state.path(), flags | Linux.O_CLOEXEC, 0));
+        Linux.lseek(fd, state.position(), Linux.SEEK_SET);
+        return fd;
+    }
+}

@@ -1,0 +1,182 @@
+package io.pmig.checkpoint.image;
+
+import static io.pmig.checkpoint.image.ImageFormat.*;
+
+import io.pmig.checkpoint.image.ImageException.Reason;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+
+public final class Image implements Closeable {
+    // Mappings are limited to 2 GiB each, so big images are covered by windows; any one record fits in a window.
+    private static final long WINDOW_SIZE = 1L << 30;
+
+    private final Path file;
+    private final FileChannel channel;
+    private final long size;
+    private final List<MappedByteBuffer> windows = new ArrayList<>();
+    private final List<Long> windowStarts = new ArrayList<>();
+    private final List<ImageRecord.ObjectRecord> objects = new ArrayList<>();
+    private final List<PageRun> runs = new ArrayList<>();
+    private int[] runWindow = new int[16];
+    private long[] runDataOffsets = new long[16];
+    private ImageHeader header;
+    private long totalPageBytes;
+    private volatile boolean closed;
+
+    private Image(Path file, FileChannel channel) throws IOException {
+        this.file = file;
+        this.channel = channel;
+        this.size = channel.size();
+    }
+
+    public static Image open(Path file) throws ImageException, IOException {
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        try {
+            Image image = new Image(file, channel);
+            image.load();
+            return image;
+        } catch (IOException | RuntimeException | Error e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    private void load() throws IOException {
+        ImageParser parser = new ImageParser(file.toString());
+        parser.preamble(region(0, (int) Math.min(size, PREAMBLE_SIZE)));
+        while (!parser.ended()) {
+            long at = parser.offset();
+            long left = size - at;
+            if (left == 0) {
+                parser.endOfInput();
+            }
+            if (left < FRAME_HEADER_SIZE) {
+                parser.truncatedFrameHeader(left);
+            }
+            int length = parser.frameHeader(region(at, FRAME_HEADER_SIZE), left - FRAME_HEADER_SIZE);
+            ByteBuffer frame = region(at, FRAME_OVERHEAD + length);
+            int storedCrc = frame.order(ByteOrder.LITTLE_ENDIAN).getInt(FRAME_HEADER_SIZE + length);
+            ImageRecord record = parser.record(frame.slice(FRAME_HEADER_SIZE, length), storedCrc);
+            if (record instanceof ImageRecord.ObjectRecord object) {
+                objects.add(object);
+            } else if (record instanceof ImageRecord.Pages pages) {
+                addRun(new PageRun(pages.address(), pages.pageCount(), at + FRAME_HEADER_SIZE + PAGES_PREFIX_SIZE));
+            }
+        }
+        if (parser.offset() < size) {
+            parser.trailingBytes(size - parser.offset());
+        }
+        header = parser.header();
+        totalPageBytes = parser.pageBytes();
+    }
+
+    private void addRun(PageRun run) {
+        int i = runs.size();
+        if (i == runWindow.length) {
+            runWindow = Arrays.copyOf(runWindow, i * 2);
+            runDataOffsets = Arrays.copyOf(runDataOffsets, i * 2);
+        }
+        runWindow[i] = windows.size() - 1;
+        runDataOffsets[i] = run.dataOffset();
+        runs.add(run);
+    }
+
+    // Regions are asked for in increasing file order, so only the newest window can hold the next one.
+    private ByteBuffer region(long offset, int length) throws IOException {
+        int last = windows.size() - 1;
+        if (last < 0 || offset < windowStarts.get(last)
+                || offset + length > windowStarts.get(last) + windows.get(last).capacity()) {
+            long span = Math.min(size - offset, WINDOW_SIZE);
+            windows.add(channel.map(FileChannel.MapMode.READ_ONLY, offset, span));
+            windowStarts.add(offset);
+            last++;
+        }
+        return windows.get(last).slice((int) (offset - windowStarts.get(last)), length);
+    }
+
+    public ImageHeader header() {
+        return header;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    public <T> List<T> objects(Class<T> type) {
+        String kind = ImageJson.kindOf(type);
+        List<T> out = new ArrayList<>();
+        for (ImageRecord.ObjectRecord object : objects) {
+            if (object.kind().equals(kind)) {
+                try {
+                    out.add(object.as(type));
+                } catch (ImageException e) {
+                    // objects() is declared without checked exceptions; the ImageException stays the cause.
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        }
+        return out;
+    }
+
+    public <T> T object(Class<T> type) throws ImageException {
+        String kind = ImageJson.kindOf(type);
+        ImageRecord.ObjectRecord found = null;
+        int count = 0;
+        for (ImageRecord.ObjectRecord object : objects) {
+            if (object.kind().equals(kind)) {
+                found = object;
+                count++;
+            }
+        }
+        if (count != 1) {
+            throw new ImageException(Reason.CORRUPT, file.toString(), "the image holds " + count
+                    + " OBJECT records of kind '" + kind + "' where exactly one is required");
+        }
+        return found.as(type);
+    }
+
+    public List<String> objectKinds() {
+        return objects.stream().map(ImageRecord.ObjectRecord::kind).distinct().toList();
+    }
+
+    public List<PageRun> pageRuns() {
+        return Collections.unmodifiableList(runs);
+    }
+
+    public ByteBuffer pageData(PageRun run) throws IOException {
+        if (closed) {
+            throw new IllegalStateException(file + " is closed");
+        }
+        int i = Arrays.binarySearch(runDataOffsets, 0, runs.size(), run.dataOffset());
+        if (i < 0 || !runs.get(i).equals(run)) {
+            throw new IllegalArgumentException(run + " is not a page run of " + file);
+        }
+        int w = runWindow[i];
+        long at = run.dataOffset() - windowStarts.get(w);
+        return windows.get(w).slice((int) at, (int) run.byteLength(header.pageSize())).asReadOnlyBuffer();
+    }
+
+    public long totalPageBytes() {
+        return totalPageBytes;
+    }
+
+    public void requireCompatibleWith(ImageHeader here) throws ImageException {
+        header.requireCompatibleWith(here, file.toString());
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        channel.close();
+    }
+}

@@ -1,0 +1,262 @@
+package io.pmig.checkpoint.image;
+
+import static io.pmig.checkpoint.image.ImageFormat.*;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+public final class ImageWriter implements Closeable {
+    // Small records and frame headers are gathered here so that sparse memory does not cost a syscall per page.
+    private static final int STAGING_SIZE = 256 * 1024;
+    private static final int COPY_LIMIT = 32 * 1024;
+
+    private final WritableByteChannel channel;
+    private final int pageSize;
+    private final ByteBuffer staging = ByteBuffer.allocateDirect(STAGING_SIZE);
+    private final ByteBuffer frame = ByteBuffer.allocate(FRAME_HEADER_SIZE + PAGES_PREFIX_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer trailer = ByteBuffer.allocate(CRC_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer[] gather = new ByteBuffer[2];
+    private final CRC32C crc = new CRC32C();
+    private final PageRunIndex runs = new PageRunIndex();
+    private long bytesWritten;
+    private long objectRecords;
+    private long pagesRecords;
+    private long pageBytes;
+    private boolean failed;
+    private boolean closed;
+
+    private ImageWriter(WritableByteChannel channel, ImageHeader header) {
+        this.channel = channel;
+        this.pageSize = header.pageSize();
+    }
+
+    public static ImageWriter create(Path file, ImageHeader header) throws IOException {
+        checkHeader(header);
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE);
+        return start(channel, header);
+    }
+
+    public static ImageWriter to(WritableByteChannel channel, ImageHeader header) throws IOException {
+        checkHeader(header);
+        if (channel instanceof SelectableChannel selectable && !selectable.isBlocking()) {
+            throw new IllegalArgumentException("the image writer needs a blocking channel");
+        }
+        return start(channel, header);
+    }
+
+    private static void checkHeader(ImageHeader header) {
+        List<String> problems = header.problemsAsHeader(ImageHeader.FORMAT_VERSION);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("invalid image header: " + String.join("; ", problems));
+        }
+    }
+
+    private static ImageWriter start(WritableByteChannel channel, ImageHeader header) throws IOException {
+        ImageWriter writer = new ImageWriter(channel, header);
+        try {
+            writer.staging.put(MAGIC).order(ByteOrder.LITTLE_ENDIAN)
+                    .putShort((short) ImageHeader.FORMAT_VERSION).putShort((short) 0);
+            writer.bytesWritten = PREAMBLE_SIZE;
+            writer.writeJsonRecord(TYPE_HEADER, ImageJson.MAPPER.writeValueAsBytes(header));
+            return writer;
+        } catch (IOException | RuntimeException | Error e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    public void writeObject(Object value) throws IOException {
+        checkOpen();
+        byte[] payload = ImageJson.objectPayload(value);
+        if (payload.length > MAX_PAYLOAD) {
+            throw new IllegalArgumentException(value.getClass().getName() + " serializes to " + payload.length
+                    + " bytes; an OBJECT record holds at most " + MAX_PAYLOAD);
+        }
+        writeJsonRecord(TYPE_OBJECT, payload);
+        objectRecords++;
+    }
+
+    public void writePages(long address, ByteBuffer pages) throws IOException {
+        checkOpen();
+        int length = pages.remaining();
+        if (length == 0) {
+            return;
+        }
+        if (length % pageSize != 0) {
+            throw new IllegalArgumentException(length + " bytes of page data is not a multiple of the page size " + pageSize);
+        }
+        if ((address & (pageSize - 1)) != 0) {
+            throw new IllegalArgumentException("page address " + hex(address) + " is not aligned to the page size " + pageSize);
+        }
+        if (PageRunIndex.wraps(address, length)) {
+            throw new IllegalArgumentException("page run at " + hex(address) + " runs past the end of the address space");
+        }
+        long end = address + length;
+        long[] other = runs.overlapping(address, end);
+        if (other != null) {
+            throw new IllegalArgumentException("page run " + hex(address) + "-" + hex(end) + " overlaps the run "
+                    + hex(other[0]) + "-" + hex(other[1]) + " already written; an image stores each page once");
+        }
+        int from = pages.position();
+        guarded(() -> {
+            for (int done = 0; done < length; ) {
+                int chunk = Math.min(length - done, MAX_PAGE_BYTES_PER_RECORD);
+                writePagesRecord(address + done, pages.slice(from + done, chunk));
+                done += chunk;
+            }
+        });
+        runs.add(address, end);
+    }
+
+    private void writePagesRecord(long address, ByteBuffer data) throws IOException {
+        int length = data.remaining();
+        frame.clear();
+        frame.put((byte) TYPE_PAGES).put((byte) 0).putShort((short) 0).putInt(PAGES_PREFIX_SIZE + length)
+                .putLong(address).putInt(length / pageSize).putInt(0).flip();
+        crc.reset();
+        crc.update(frame.array(), 0, frame.limit());
+        crc.update(data.duplicate());
+        emit(frame);
+        emit(data);
+        emitCrc();
+        pagesRecords++;
+        pageBytes += length;
+    }
+
+    private void writeJsonRecord(int type, byte[] payload) throws IOException {
+        guarded(() -> {
+            frame.clear();
+            frame.put((byte) type).put((byte) 0).putShort((short) 0).putInt(payload.length).flip();
+            crc.reset();
+            crc.update(frame.array(), 0, frame.limit());
+            crc.update(payload);
+            emit(frame);
+            emit(ByteBuffer.wrap(payload));
+            emitCrc();
+        });
+    }
+
+    private void emitCrc() throws IOException {
+        trailer.clear();
+        trailer.putInt((int) crc.getValue()).flip();
+        emit(trailer);
+    }
+
+    private void emit(ByteBuffer part) throws IOException {
+        int n = part.remaining();
+        if (n <= COPY_LIMIT || !part.isDirect()) {
+            // Heap data is copied by the JDK anyway; copying it through staging keeps that copy bounded.
+            while (part.hasRemaining()) {
+                if (!staging.hasRemaining()) {
+                    flushStaging();
+                }
+                int take = Math.min(part.remaining(), staging.remaining());
+                staging.put(staging.position(), part, part.position(), take);
+                staging.position(staging.position() + take);
+                part.position(part.position() + take);
+            }
+        } else {
+            staging.flip();
+            writeFully(staging, part);
+            staging.clear();
+        }
+        bytesWritten += n;
+    }
+
+    private void flushStaging() throws IOException {
+        staging.flip();
+        while (staging.hasRemaining()) {
+            channel.write(staging);
+        }
+        staging.clear();
+    }
+
+    private void writeFully(ByteBuffer first, ByteBuffer second) throws IOException {
+        if (channel instanceof GatheringByteChannel gathering) {
+            gather[0] = first;
+            gather[1] = second;
+            while (second.hasRemaining()) {
+                gathering.write(gather);
+            }
+            gather[0] = null;
+            gather[1] = null;
+        } else {
+            while (first.hasRemaining()) {
+                channel.write(first);
+            }
+            while (second.hasRemaining()) {
+                channel.write(second);
+            }
+        }
+    }
+
+    public void flush() throws IOException {
+        checkOpen();
+        guarded(this::flushStaging);
+    }
+
+    public long bytesWritten() {
+        return bytesWritten;
+    }
+
+    // Closes without the END record, so that every reader sees the image as truncated. For a checkpoint that
+    // failed half-way: try-with-resources would otherwise seal the incomplete image with a valid END.
+    public void abort() throws IOException {
+        failed = true;
+        if (!closed) {
+            closed = true;
+            channel.close();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try (channel) {
+            if (!failed) {
+                String end = "{\"" + END_OBJECT_RECORDS + "\":" + objectRecords + ",\"" + END_PAGES_RECORDS + "\":"
+                        + pagesRecords + ",\"" + END_PAGE_BYTES + "\":" + pageBytes + "}";
+                writeJsonRecord(TYPE_END, end.getBytes(StandardCharsets.US_ASCII));
+                guarded(this::flushStaging);
+            }
+        }
+    }
+
+    private void checkOpen() throws IOException {
+        if (closed) {
+            throw new IllegalStateException("the image writer is closed");
+        }
+        if (failed) {
+            throw new IOException("the image writer failed earlier; the image is incomplete");
+        }
+    }
+
+    private interface Step {
+        void run() throws IOException;
+    }
+
+    // Once a write has failed part-way the stream is unusable; never let close() seal it with an END record.
+    private void guarded(Step step) throws IOException {
+        try {
+            step.run();
+        } catch (IOException | RuntimeException | Error e) {
+            failed = true;
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,150 @@
+package io.pmig.checkpoint.memory;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.image.Image;
+import io.pmig.checkpoint.image.PageRun;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.proc.MapsEntry;
+import io.pmig.checkpoint.proc.ProcFs;
+import io.pmig.checkpoint.restore.Puppet;
+import io.pmig.checkpoint.restore.RestoreProgram;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Rebuilds an address space inside the restored process: the kernel's vdso/vvar moved to where
+ * the image had them, every mapping re-created writable at its address, the stored pages
+ * written straight into it from the image, then the saved protections applied.
+ */
+public final class MemoryRestorer {
+    private static final int IOV_MAX = 1024;
+    private static final long FIRST_HOLE = 1L << 40;
+    private static final long HOLE_STEP = 1L << 30;
+
+    private MemoryRestorer() {
+    }
+
+    /** An address for the restorer's hole of {@code size} bytes that no mapping of the image touches. */
+    public static long chooseHole(List<MappingImage> mappings, long size) {
+        for (long hole = FIRST_HOLE; hole < (1L << 46); hole += HOLE_STEP) {
+            long h = hole;
+            if (mappings.stream().noneMatch(m -> m.start() < h + size && m.end() > h)) {
+                return hole;
+            }
+        }
+        throw new FailedException("the image's mappings leave no room for the restorer below 64 TiB");
+    }
+
+    public static void moveKernelMappings(Puppet puppet, List<MappingImage> mappings) {
+        List<MappingImage> wanted = mappings.stream().filter(m -> m.backing() == MappingImage.Backing.KERNEL).toList();
+        List<MapsEntry> current = new ProcFs(puppet.pid()).maps().stream().filter(MapsEntry::kernelSpecial)
+            .filter(e -> !e.path().equals("[vsyscall]")).toList();
+        RestoreProgram p = puppet.newProgram();
+        for (MappingImage m : wanted) {
+            MapsEntry here = current.stream().filter(e -> e.path().equals(m.name())).findFirst().orElseThrow(() ->
+                new FailedException("the image has " + m.name() + " but this kernel provides none; restoring across these kernels is not supported"));
+            if (here.length() != m.length()) {
+                throw new FailedException(m.name() + " is " + here.length() + " bytes on this kernel but " + m.length()
+                    + " in the image; restoring across these kernels is not supported yet");
+            }
+            if (here.start() != m.start()) {
+                p.call("mremap " + m.name() + " to 0x" + Long.toHexString(m.start()), Nr.MREMAP, here.start(), here.length(),
+                    m.length(), Linux.MREMAP_MAYMOVE | Linux.MREMAP_FIXED, m.start());
+            }
+        }
+        for (MapsEntry e : current) {
+            if (wanted.stream().noneMatch(m -> m.name().equals(e.path()))) {
+                p.call("munmap " + e.path(), Nr.MUNMAP, e.start(), e.length());
+            }
+        }
+        puppet.run(puppet.pid(), p);
+    }
+
+    /** Creates every mapping (writable for now) in the restored process. */
+    public static void createMappings(Puppet puppet, List<MappingImage> mappings) {
+        RestoreProgram p = puppet.newProgram();
+        for (MappingImage m : mappings) {
+            String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
+                + (m.name().isEmpty() ? "" : " (" + m.name() + ")");
+            int rw = Linux.PROT_READ | Linux.PROT_WRITE;
+            int grows = m.growsDown() ? Linux.MAP_GROWSDOWN : 0;
+            switch (m.backing()) {
+                case KERNEL -> {
+                }
+                case ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
+                    Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
+                case SHARED_ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
+                    Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED, -1, 0);
+                case FILE -> {
+                    boolean sharedWritable = m.shared() && (m.prot() & Linux.PROT_WRITE) != 0;
+                    int open = p.call("open " + m.name() + " for " + what, Nr.OPEN, p.cString(m.name()),
+                        (sharedWritable ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_CLOEXEC, 0);
+                    p.callWithResultOf(open, new int[] {4}, what, Nr.MMAP, m.start(), m.length(),
+                        m.shared() ? m.prot() : rw, (m.shared() ? Linux.MAP_SHARED : Linux.MAP_PRIVATE) | Linux.MAP_FIXED | grows, 0, m.fileOffset());
+                    p.callWithResultOf(open, new int[] {0}, "close " + m.name(), Nr.CLOSE, 0);
+                }
+            }
+        }
+        puppet.run(puppet.pid(), p);
+    }
+
+    /** Writes every stored page into the restored process; returns the bytes written. */
+    public static long fillPages(Puppet puppet, Image image) throws IOException {
+        NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
+        List<PageRun> batch = new ArrayList<>();
+        long total = 0;
+        int pageSize = image.header().pageSize();
+        List<java.nio.ByteBuffer> keepAlive = new ArrayList<>();
+        for (PageRun run : image.pageRuns()) {
+            batch.add(run);
+            if (batch.size() == IOV_MAX) {
+                total += writeBatch(puppet, image, batch, iov, pageSize, keepAlive);
+            }
+        }
+        total += writeBatch(puppet, image, batch, iov, pageSize, keepAlive);
+        return total;
+    }
+
+    private static long writeBatch(Puppet puppet, Image image, List<PageRun> batch, NativeMemory iov, int pageSize,
+                                   List<java.nio.ByteBuffer> keepAlive) throws IOException {
+        if (batch.isEmpty()) {
+            return 0;
+        }
+        long want = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            PageRun run = batch.get(i);
+            java.nio.ByteBuffer data = image.pageData(run);
+            keepAlive.add(data);
+            long length = (long) run.pageCount() * pageSize;
+            iov.putLong(i * 16L, NativeMemory.addressOf(data));
+            iov.putLong(i * 16L + 8, length);
+            iov.putLong(IOV_MAX * 16L + i * 16L, run.address());
+            iov.putLong(IOV_MAX * 16L + i * 16L + 8, length);
+            want += length;
+        }
+        long done = Linux.processVmWritev(puppet.pid(), iov.address(), batch.size(), iov.address() + IOV_MAX * 16L, batch.size());
+        if (done != want) {
+            throw new FailedException("writing pages into restored process " + puppet.pid() + " moved " + done + " of " + want + " bytes");
+        }
+        batch.clear();
+        keepAlive.clear();
+        return want;
+    }
+
+    /** Applies each mapping's saved protection. */
+    public static void protect(Puppet puppet, List<MappingImage> mappings) {
+        RestoreProgram p = puppet.newProgram();
+        int rw = Linux.PROT_READ | Linux.PROT_WRITE;
+        for (MappingImage m : mappings) {
+            boolean mappedFinal = m.backing() == MappingImage.Backing.KERNEL || (m.backing() == MappingImage.Backing.FILE && m.shared());
+            if (!mappedFinal && m.prot() != rw) {
+                p.call("mprotect 0x" + Long.toHexString(m.start()), Nr.MPROTECT, m.start(), m.length(), m.prot());
+            }
+        }
+        puppet.run(puppet.pid(), p);
+    }
+}

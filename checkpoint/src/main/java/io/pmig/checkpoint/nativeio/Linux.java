@@ -1,0 +1,198 @@
+package io.pmig.checkpoint.nativeio;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Typed system calls on descriptors, memory and processes. Constants mirror asm-generic/fcntl.h,
+ * asm-generic/mman-common.h, linux/kcmp.h, linux/eventfd.h, linux/timerfd.h, linux/socket.h,
+ * asm-generic/resource.h and linux/prctl.h.
+ */
+public final class Linux {
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_ACCMODE = 3;
+    public static final int O_CREAT = 0100;
+    public static final int O_EXCL = 0200;
+    public static final int O_NOCTTY = 0400;
+    public static final int O_TRUNC = 01000;
+    public static final int O_APPEND = 02000;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_DIRECTORY = 0200000;
+    public static final int O_CLOEXEC = 02000000;
+    public static final int O_PATH = 010000000;
+    public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
+    public static final int F_GETPIPE_SZ = 1032;
+    public static final int F_SETPIPE_SZ = 1031;
+    public static final int SEEK_SET = 0;
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int PROT_EXEC = 4;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_FIXED = 0x10;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_GROWSDOWN = 0x0100;
+    public static final int MAP_NORESERVE = 0x4000;
+    public static final int MREMAP_MAYMOVE = 1;
+    public static final int MREMAP_FIXED = 2;
+    public static final int KCMP_FILE = 0;
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_CLOEXEC = O_CLOEXEC;
+    public static final int SOCK_NONBLOCK = O_NONBLOCK;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_TYPE = 3;
+    public static final int SO_PEEK_OFF = 42;
+    public static final int SO_DOMAIN = 39;
+    public static final int MSG_PEEK = 2;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int SIGKILL = 9;
+    public static final int SIGSTOP = 19;
+    public static final int SIGCONT = 18;
+
+    private Linux() {
+    }
+
+    /** A NUL-terminated copy of {@code s} in native memory. */
+    public static NativeMemory cString(String s) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        NativeMemory m = NativeMemory.allocate(bytes.length + 1L);
+        m.put(0, bytes);
+        m.put(bytes.length, new byte[] {0});
+        return m;
+    }
+
+    public static int open(String path, int flags, int mode) {
+        NativeMemory p = cString(path);
+        return (int) Syscall.call("open(" + path + ")", Nr.OPEN, p.address(), flags, mode);
+    }
+
+    public static void close(int fd) {
+        Syscall.tryCall(Nr.CLOSE, fd);
+    }
+
+    public static long lseek(int fd, long offset, int whence) {
+        return Syscall.call("lseek(" + fd + ")", Nr.LSEEK, fd, offset, whence);
+    }
+
+    public static long read(int fd, long address, long length) {
+        return Syscall.call("read(" + fd + ")", Nr.READ, fd, address, length);
+    }
+
+    public static long write(int fd, long address, long length) {
+        return Syscall.call("write(" + fd + ")", Nr.WRITE, fd, address, length);
+    }
+
+    /** Writes all of {@code data} to {@code fd}. */
+    public static void writeFully(int fd, byte[] data) {
+        NativeMemory m = NativeMemory.allocate(Math.max(1, data.length));
+        m.put(0, data);
+        long done = 0;
+        while (done < data.length) {
+            done += write(fd, m.address() + done, data.length - done);
+        }
+    }
+
+    public static int fcntl(int fd, int cmd, long arg) {
+        return (int) Syscall.call("fcntl(" + fd + ", " + cmd + ")", Nr.FCNTL, fd, cmd, arg);
+    }
+
+    /** Both ends of a new pipe: [read, write]. */
+    public static int[] pipe(int flags) {
+        NativeMemory m = NativeMemory.allocate(8);
+        Syscall.call("pipe2", Nr.PIPE2, m.address(), flags);
+        return new int[] {m.getInt(0), m.getInt(4)};
+    }
+
+    public static int[] socketpair(int domain, int type) {
+        NativeMemory m = NativeMemory.allocate(8);
+        Syscall.call("socketpair", Nr.SOCKETPAIR, domain, type, 0, m.address());
+        return new int[] {m.getInt(0), m.getInt(4)};
+    }
+
+    public static long tee(int in, int out, long length, int flags) {
+        return Syscall.call("tee", Nr.TEE, in, out, length, flags);
+    }
+
+    public static int getsockoptInt(int fd, int level, int name) {
+        NativeMemory m = NativeMemory.allocate(8);
+        m.putInt(4, 4);
+        Syscall.call("getsockopt(" + fd + ", " + name + ")", Nr.GETSOCKOPT, fd, level, name, m.address(), m.address() + 4);
+        return m.getInt(0);
+    }
+
+    public static void setsockoptInt(int fd, int level, int name, int value) {
+        NativeMemory m = NativeMemory.allocate(4);
+        m.putInt(0, value);
+        Syscall.call("setsockopt(" + fd + ", " + name + ")", Nr.SETSOCKOPT, fd, level, name, m.address(), 4);
+    }
+
+    /** recv(2) into native memory; returns the byte count or -errno. */
+    public static long recv(int fd, long address, long length, int flags) {
+        return Syscall.tryCall(Nr.RECVFROM, fd, address, length, flags, 0, 0);
+    }
+
+    public static long send(int fd, long address, long length, int flags) {
+        return Syscall.call("send(" + fd + ")", Nr.SENDTO, fd, address, length, flags, 0, 0);
+    }
+
+    public static int pidfdOpen(int pid) {
+        return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, 0);
+    }
+
+    /** A copy, in this process, of descriptor {@code fd} of the process behind {@code pidfd}. */
+    public static int pidfdGetfd(int pidfd, int fd) {
+        return (int) Syscall.call("pidfd_getfd(" + fd + ")", Nr.PIDFD_GETFD, pidfd, fd, 0);
+    }
+
+    /** Whether two descriptors of one process share one open file description. */
+    public static boolean sameFile(int pid, int fd1, int fd2) {
+        return Syscall.call("kcmp(" + pid + ", " + fd1 + ", " + fd2 + ")", Nr.KCMP, pid, pid, KCMP_FILE, fd1, fd2) == 0;
+    }
+
+    public static void kill(int pid, int signal) {
+        Syscall.call("kill(" + pid + ", " + signal + ")", Nr.KILL, pid, signal);
+    }
+
+    public static boolean processExists(int pid) {
+        return Syscall.tryCall(Nr.KILL, pid, 0) != -Errno.ESRCH;
+    }
+
+    /** rlimit {cur, max} of {@code resource} of process {@code pid}. */
+    public static long[] getRlimit(int pid, int resource) {
+        NativeMemory m = NativeMemory.allocate(16);
+        Syscall.call("prlimit64(" + pid + ", " + resource + ")", Nr.PRLIMIT64, pid, resource, 0, m.address());
+        return new long[] {m.getLong(0), m.getLong(8)};
+    }
+
+    public static void setRlimit(int pid, int resource, long cur, long max) {
+        NativeMemory m = NativeMemory.allocate(16);
+        m.putLong(0, cur);
+        m.putLong(8, max);
+        Syscall.call("prlimit64(" + pid + ", " + resource + ")", Nr.PRLIMIT64, pid, resource, m.address(), 0);
+    }
+
+    /** {head, length} of the robust futex list of thread {@code tid}. */
+    public static long[] robustList(int tid) {
+        NativeMemory m = NativeMemory.allocate(16);
+        Syscall.call("get_robust_list(" + tid + ")", Nr.GET_ROBUST_LIST, tid, m.address(), m.address() + 8);
+        return new long[] {m.getLong(0), m.getLong(8)};
+    }
+
+    /**
+     * Copies between this process and another: {@code localIov} and {@code remoteIov} are arrays
+     * of struct iovec {void *base; size_t len} in native memory. Returns the bytes moved.
+     */
+    public static long processVmReadv(int pid, long localIov, int localCount, long remoteIov, int remoteCount) {
+        return Syscall.call("process_vm_readv(" + pid + ")", Nr.PROCESS_VM_READV, pid, localIov, localCount, remoteIov, remoteCount, 0);
+    }
+
+    public static long processVmWritev(int pid, long localIov, int localCount, long remoteIov, int remoteCount) {
+        return Syscall.call("process_vm_writev(" + pid + ")", Nr.PROCESS_VM_WRITEV, pid, localIov, localCount, remoteIov, remoteCount, 0);
+    }
+}

@@ -1,0 +1,124 @@
+package io.pmig.checkpoint.proc;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/** Reads what /proc says about one process (proc(5)). */
+public final class ProcFs {
+    private final int pid;
+    private final Path dir;
+
+    public ProcFs(int pid) {
+        this.pid = pid;
+        this.dir = Path.of("/proc", Integer.toString(pid));
+    }
+
+    public int pid() {
+        return pid;
+    }
+
+    public Path path(String name) {
+        return dir.resolve(name);
+    }
+
+    public boolean exists() {
+        return Files.isDirectory(dir);
+    }
+
+    public String read(String name) {
+        try {
+            return Files.readString(dir.resolve(name), StandardCharsets.ISO_8859_1);
+        } catch (NoSuchFileException e) {
+            throw new UncheckedIOException("process " + pid + " is gone (" + dir.resolve(name) + ")", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(name), e);
+        }
+    }
+
+    public byte[] readBytes(String name) {
+        try {
+            return Files.readAllBytes(dir.resolve(name));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(name), e);
+        }
+    }
+
+    public String readLink(String name) {
+        try {
+            return Files.readSymbolicLink(dir.resolve(name)).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read link " + dir.resolve(name), e);
+        }
+    }
+
+    public List<MapsEntry> maps() {
+        List<MapsEntry> out = new ArrayList<>();
+        for (String line : read("maps").split("\n")) {
+            if (!line.isEmpty()) {
+                out.add(MapsEntry.parse(line));
+            }
+        }
+        return out;
+    }
+
+    /** Thread ids, ascending. */
+    public TreeSet<Integer> tasks() {
+        return numericEntries("task");
+    }
+
+    /** Open descriptor numbers, ascending. */
+    public TreeSet<Integer> fds() {
+        return numericEntries("fd");
+    }
+
+    private TreeSet<Integer> numericEntries(String name) {
+        TreeSet<Integer> out = new TreeSet<>();
+        try (Stream<Path> s = Files.list(dir.resolve(name))) {
+            s.forEach(p -> out.add(Integer.parseInt(p.getFileName().toString())));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir.resolve(name), e);
+        }
+        return out;
+    }
+
+    /** "Key:\tvalue" files such as status and fdinfo; the first occurrence of a key wins. */
+    public static Map<String, String> keyValues(String text) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0) {
+                out.putIfAbsent(line.substring(0, colon).trim(), line.substring(colon + 1).trim());
+            }
+        }
+        return out;
+    }
+
+    public Map<String, String> status() {
+        return keyValues(read("status"));
+    }
+
+    /**
+     * The fields of /proc/PID/stat, numbered as in proc(5) (field 1 is the pid, 2 the comm).
+     * The comm may hold spaces and parentheses, so the split starts after its last ')'.
+     */
+    public String[] stat() {
+        String text = read("stat").trim();
+        int close = text.lastIndexOf(')');
+        String[] rest = text.substring(close + 2).split(" ");
+        String[] fields = new String[rest.length + 3];
+        fields[1] = text.substring(0, text.indexOf(' '));
+        fields[2] = text.substring(text.indexOf('(') + 1, close);
+        System.arraycopy(rest, 0, fields, 3, rest.length);
+        return fields;
+    }
+}

@@ -1,0 +1,65 @@
+package io.pmig.checkpoint.ptrace;
+
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.checkpoint.nativeio.Nr;
+
+/**
+ * Another process's memory by virtual address: process_vm_readv/writev for data (fast, but
+ * bound by the mapping's protection) and /proc/PID/mem for code (writes through read-only text,
+ * as a debugger does).
+ */
+public final class RemoteMemory {
+    private RemoteMemory() {
+    }
+
+    public static void read(int pid, long remote, long local, long length) {
+        transfer(pid, remote, local, length, false);
+    }
+
+    public static void write(int pid, long remote, long local, long length) {
+        transfer(pid, remote, local, length, true);
+    }
+
+    private static void transfer(int pid, long remote, long local, long length, boolean write) {
+        NativeMemory iov = NativeMemory.allocate(32);
+        long done = 0;
+        while (done < length) {
+            iov.putLong(0, local + done);
+            iov.putLong(8, length - done);
+            iov.putLong(16, remote + done);
+            iov.putLong(24, length - done);
+            long n = write
+                ? Linux.processVmWritev(pid, iov.address(), 1, iov.address() + 16, 1)
+                : Linux.processVmReadv(pid, iov.address(), 1, iov.address() + 16, 1);
+            if (n <= 0) {
+                throw new IllegalStateException((write ? "writing" : "reading") + " process " + pid + " memory at 0x"
+                    + Long.toHexString(remote + done) + " moved no bytes");
+            }
+            done += n;
+        }
+    }
+
+    public static long readLong(int pid, long remote) {
+        NativeMemory m = NativeMemory.allocate(8);
+        int fd = Linux.open("/proc/" + pid + "/mem", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            Syscall.call("pread(/proc/" + pid + "/mem)", Nr.PREAD64, fd, m.address(), 8, remote);
+        } finally {
+            Linux.close(fd);
+        }
+        return m.getLong(0);
+    }
+
+    public static void writeLongForced(int pid, long remote, long value) {
+        NativeMemory m = NativeMemory.allocate(8);
+        m.putLong(0, value);
+        int fd = Linux.open("/proc/" + pid + "/mem", Linux.O_RDWR | Linux.O_CLOEXEC, 0);
+        try {
+            Syscall.call("pwrite(/proc/" + pid + "/mem)", Nr.PWRITE64, fd, m.address(), 8, remote);
+        } finally {
+            Linux.close(fd);
+        }
+    }
+}

@@ -1,0 +1,279 @@
+package io.pmig.checkpoint.restore;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.nativeio.Errno;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Ptrace;
+import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.checkpoint.ptrace.RemoteMemory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The process a restore turns into, while the engine still holds it: created by pmig-restorer
+ * with the image's PID, reduced to the restorer's hole, and traced, so the engine can run
+ * restore programs in any of its threads and finally give each thread its saved registers.
+ */
+public final class Puppet implements AutoCloseable {
+    public static final long HOLE_SIZE = RestorerLayout.HOLE_SIZE;
+    public static final int MAX_THREADS = RestorerLayout.MAX_THREADS;
+    private static final int XSAVE_SW_XFEATURES = 472;
+    private final int pid;
+    private final long hole;
+    private final long runProgram;
+    private final long syscallStub;
+    private final Map<Integer, Registers> stopped = new LinkedHashMap<>();
+    private final List<Integer> threadOrder = new ArrayList<>();
+    private boolean released;
+
+    private Puppet(int pid, long hole, long runProgram, long syscallStub) {
+        this.pid = pid;
+        this.hole = hole;
+        this.runProgram = runProgram;
+        this.syscallStub = syscallStub;
+    }
+
+    /** Starts pmig-restorer and takes hold of the process it creates with PID {@code pid}. */
+    public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace) {
+        List<String> cmd = new ArrayList<>(List.of(restorer.toString(), Integer.toString(pid),
+            "0x" + Long.toHexString(hole), "0x" + Long.toHexString(RestorerLayout.HOLE_SIZE)));
+        if (newPidNamespace) {
+            cmd.add("ns");
+        }
+        String output;
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new FailedException("pmig-restorer did not finish in 10 s");
+            }
+        } catch (IOException e) {
+            throw new FailedException("cannot start the restorer " + restorer + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FailedException("interrupted while starting the restorer", e);
+        }
+        int outerPid = pid;
+        for (String line : output.split("\n")) {
+            String[] w = line.trim().split(" ");
+            if (w[0].equals("nsinit")) {
+                outerPid = childOf(Integer.parseInt(w[1]));
+            } else if (w[0].startsWith("error-")) {
+                int errno = Integer.parseInt(w[2]);
+                if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST) {
+                    throw new RefusedException("pid " + pid + " is in use on this host; stop that process or restore with --new-pid-namespace");
+                }
+                throw new FailedException("the restorer failed at " + w[0].substring(6) + ": " + Errno.describe(errno));
+            } else if (!w[0].equals("ok")) {
+                throw new FailedException("the restorer said: " + output.trim());
+            }
+        }
+        if (!output.contains("ok ")) {
+            throw new FailedException("the restorer reported nothing" + (output.isBlank() ? "" : ": " + output.trim()));
+        }
+        Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE);
+        Ptrace.interrupt(outerPid);
+        int status = Ptrace.waitFor(outerPid);
+        if (!Ptrace.isStopped(status)) {
+            throw new FailedException("restored process " + outerPid + " " + Ptrace.describeStatus(status) + " before it was rebuilt");
+        }
+        NativeMemory ctl = NativeMemory.allocate(48);
+        RemoteMemory.read(outerPid, hole + RestorerLayout.CTL_OFFSET, ctl.address(), 48);
+        if (ctl.getLong(0) != RestorerLayout.MAGIC) {
+            Linux.kill(outerPid, Linux.SIGKILL);
+            throw new FailedException("restored process " + outerPid + " has no restorer control block at 0x" + Long.toHexString(hole));
+        }
+        Puppet puppet = new Puppet(outerPid, hole, ctl.getLong(8), ctl.getLong(16));
+        puppet.stopped.put(outerPid, Ptrace.getRegisters(outerPid));
+        puppet.threadOrder.add(outerPid);
+        return puppet;
+    }
+
+    private static int childOf(int nsInit) {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            try {
+                String children = Files.readString(Path.of("/proc", Integer.toString(nsInit), "task", Integer.toString(nsInit), "children")).trim();
+                if (!children.isEmpty()) {
+                    return Integer.parseInt(children.split(" ")[0]);
+                }
+                Thread.sleep(5);
+            } catch (IOException e) {
+                throw new FailedException("cannot find the process created in the new PID namespace under " + nsInit, e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FailedException("interrupted", e);
+            }
+        }
+        throw new FailedException("the new PID namespace's init " + nsInit + " created no process");
+    }
+
+    /** The restored process's pid as this host sees it. */
+    public int pid() {
+        return pid;
+    }
+
+    public long hole() {
+        return hole;
+    }
+
+    public List<Integer> threads() {
+        return List.copyOf(threadOrder);
+    }
+
+    public RestoreProgram newProgram() {
+        return new RestoreProgram(hole + RestorerLayout.SCRATCH_OFFSET);
+    }
+
+    /** Runs {@code program} in thread {@code tid}; throws, naming the call, if a required call failed. */
+    public void run(int tid, RestoreProgram program) {
+        if (program.isEmpty()) {
+            return;
+        }
+        NativeMemory encoded = program.encode();
+        RemoteMemory.write(pid, program.programAddress(), encoded.address(), encoded.size());
+        if (program.dataUsed() > 0) {
+            RemoteMemory.write(pid, program.dataAddress(), program.dataMemory().address(), program.dataUsed());
+        }
+        Registers regs = stopped.get(tid)
+            .with(Registers.RIP, runProgram)
+            .with(Registers.RDI, program.programAddress())
+            .with(Registers.RSP, RestorerLayout.stackTop(hole, threadOrder.indexOf(tid)))
+            .with(Registers.ORIG_RAX, -1);
+        Ptrace.setRegisters(tid, regs);
+        Ptrace.cont(tid, 0);
+        awaitTrap(tid);
+        RemoteMemory.read(pid, program.programAddress(), encoded.address(), encoded.size());
+        if (program.dataUsed() > 0) {
+            RemoteMemory.read(pid, program.dataAddress(), program.dataMemory().address(), program.dataUsed());
+        }
+        program.decodeResults(encoded);
+        long failedAt = encoded.getLong(8);
+        if (failedAt >= 0) {
+            long err = program.result((int) failedAt);
+            throw new FailedException("restoring process " + pid + ": " + program.describe((int) failedAt) + " failed: "
+                + Errno.describe((int) -err));
+        }
+    }
+
+    /** Reads back data a program's calls wrote (at an address from {@link RestoreProgram#reserve}). */
+    public long readLong(RestoreProgram program, long address) {
+        return program.dataMemory().getLong(address - program.dataAddress());
+    }
+
+    private void awaitTrap(int tid) {
+        int status = Ptrace.waitFor(tid);
+        if (!Ptrace.isStopped(status) || Ptrace.stopSignal(status) != 5) {
+            throw new FailedException("restored thread " + tid + " " + Ptrace.describeStatus(status) + " while running a restore program");
+        }
+    }
+
+    /**
+     * Creates thread {@code tid} in the restored process with clone3(set_tid). The new thread is
+     * traced from birth and stays stopped until {@link #release}.
+     */
+    public void createThread(int tid, long clearChildTid) {
+        RestoreProgram args = newProgram();
+        // struct clone_args of linux/sched.h
+        long flags = 0x00000100L | 0x00000200L | 0x00000400L | 0x00000800L | 0x00010000L | 0x00040000L
+            | (clearChildTid != 0 ? 0x00200000L : 0);  // VM FS FILES SIGHAND THREAD SYSVSEM [CHILD_CLEARTID]
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(88).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long setTid = args.data(longBytes(tid));
+        b.putLong(0, flags).putLong(16, clearChildTid).putLong(64, setTid).putLong(72, 1);
+        long cloneArgs = args.data(b.array());
+        RemoteMemory.write(pid, args.dataAddress(), args.dataMemory().address(), args.dataUsed());
+        Registers regs = stopped.get(pid).forSyscall(syscallStub, Nr.CLONE3, cloneArgs, 88)
+            .with(Registers.RSP, RestorerLayout.stackTop(hole, 0));
+        Ptrace.setRegisters(pid, regs);
+        Ptrace.cont(pid, 0);
+        int status = Ptrace.waitFor(pid);
+        if (Ptrace.stoppedBy(status, Ptrace.PTRACE_EVENT_CLONE)) {
+            Ptrace.cont(pid, 0);
+            status = Ptrace.waitFor(pid);
+        }
+        long result = Ptrace.getRegisters(pid).get(Registers.RAX);
+        if (!Ptrace.isStopped(status) || result != tid) {
+            if (result == -Errno.EEXIST) {
+                throw new RefusedException("thread id " + tid + " is in use on this host; stop that process or restore with --new-pid-namespace");
+            }
+            throw new FailedException("creating thread " + tid + " in restored process " + pid + ": "
+                + (Errno.isError(result) ? Errno.describe((int) -result) : Ptrace.describeStatus(status)));
+        }
+        int childStatus = Ptrace.waitFor(tid);
+        if (!Ptrace.isStopped(childStatus)) {
+            throw new FailedException("new thread " + tid + " " + Ptrace.describeStatus(childStatus));
+        }
+        stopped.put(tid, Ptrace.getRegisters(tid));
+        threadOrder.add(tid);
+    }
+
+    private static byte[] longBytes(long v) {
+        return java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(v).array();
+    }
+
+    /** Gives thread {@code tid} its saved registers, XSAVE state and signal mask for when it is released. */
+    public void setThreadState(int tid, Registers regs, byte[] xstate, long sigmask) {
+        Ptrace.setXstate(tid, xstate);
+        Ptrace.setRegisters(tid, regs);
+        Ptrace.setSigmask(tid, sigmask);
+    }
+
+    /** The XSAVE features (XCR0) this CPU and kernel give a thread, as ptrace reports them. */
+    public long xfeatures() {
+        byte[] xstate = Ptrace.getXstate(pid);
+        return java.nio.ByteBuffer.wrap(xstate).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
+    }
+
+    /**
+     * Removes the restorer's hole, the last trace of the restore. The main thread single-steps the
+     * munmap from the stub inside the hole: the step's trap comes before the next instruction is
+     * fetched from the now missing page.
+     */
+    public void unmapHole() {
+        Registers regs = stopped.get(pid).forSyscall(syscallStub, Nr.MUNMAP, hole, RestorerLayout.HOLE_SIZE);
+        Ptrace.setRegisters(pid, regs);
+        Ptrace.singleStep(pid);
+        int status = Ptrace.waitFor(pid);
+        long result = Ptrace.getRegisters(pid).get(Registers.RAX);
+        if (!Ptrace.isStopped(status) || result != 0) {
+            throw new FailedException("removing the restorer from process " + pid + ": "
+                + (Errno.isError(result) ? Errno.describe((int) -result) : Ptrace.describeStatus(status)));
+        }
+    }
+
+    /** Lets every thread run from the state it was given; the process is on its own from here. */
+    public void release() {
+        released = true;
+        for (int tid : threadOrder) {
+            Ptrace.detach(tid);
+        }
+    }
+
+    /** Kills a restore that did not finish, so no half-built process is left. */
+    @Override
+    public void close() {
+        if (!released) {
+            released = true;
+            Linux.kill(pid, Linux.SIGKILL);
+            for (int attempt = 0; attempt < 100 && Linux.processExists(pid); attempt++) {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+package io.pmig.checkpoint.task;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.nativeio.Errno;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.checkpoint.restore.Puppet;
+import io.pmig.checkpoint.restore.RestoreProgram;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/** Gives the restored process its task state, in the order the kernel allows it. */
+public final class TaskRestorer {
+    private static final int PR_SET_NAME = 15;
+    private static final int PR_SET_MM = 35;
+    private static final int PR_SET_MM_MAP = 14;
+    private static final int PR_SET_MM_MAP_SIZE = 104;
+    private static final int PR_TIMER_CREATE_RESTORE_IDS = 77;
+    private static final int ERESTARTSYS = 512;
+    private static final int ERESTARTNOINTR = 513;
+    private static final int ERESTARTNOHAND = 514;
+    private static final int ERESTART_RESTARTBLOCK = 516;
+    private static final long ALL_SIGNALS = -1L;
+
+    private final Puppet puppet;
+    private final ProcessImage process;
+
+    public TaskRestorer(Puppet puppet, ProcessImage process) {
+        this.puppet = puppet;
+        this.process = process;
+    }
+
+    /** Blocks every signal in the restored process until the threads get their saved masks. */
+    public void blockSignals() {
+        io.pmig.checkpoint.nativeio.Ptrace.setSigmask(puppet.pid(), ALL_SIGNALS);
+    }
+
+    /** mm layout and exe link; must run before any descriptor exists (the exe is opened at fd 0). */
+    public void restoreMmLayout() {
+        RestoreProgram open = puppet.newProgram();
+        int exe = open.call("open the executable " + process.exe(), Nr.OPEN, open.cString(process.exe()), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        puppet.run(puppet.pid(), open);
+        long exeFd = open.result(exe);
+
+        ProcessImage.MmLayout mm = process.mm();
+        RestoreProgram p = puppet.newProgram();
+        ByteBuffer auxv = ByteBuffer.allocate(mm.auxv().length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : mm.auxv()) {
+            auxv.putLong(v);
+        }
+        long auxvAt = p.data(auxv.array());
+        ByteBuffer map = ByteBuffer.allocate(PR_SET_MM_MAP_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        map.putLong(mm.startCode()).putLong(mm.endCode()).putLong(mm.startData()).putLong(mm.endData())
+            .putLong(mm.startBrk()).putLong(mm.brk()).putLong(mm.startStack()).putLong(mm.argStart()).putLong(mm.argEnd())
+            .putLong(mm.envStart()).putLong(mm.envEnd()).putLong(auxvAt).putInt(mm.auxv().length * 8).putInt((int) exeFd);
+        p.call("prctl(PR_SET_MM_MAP)", Nr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, p.data(map.array()), PR_SET_MM_MAP_SIZE, 0);
+        p.call("close the executable", Nr.CLOSE, exeFd);
+        puppet.run(puppet.pid(), p);
+    }
+
+    /** Everything process-wide but credentials: cwd, root, umask, personality, handlers, timers, queued signals. */
+    public void restoreProcessState() {
+        RestoreProgram p = puppet.newProgram();
+        p.call("chdir " + process.cwd(), Nr.CHDIR, p.cString(process.cwd()));
+        if (!process.root().equals("/")) {
+            p.call("chroot " + process.root(), Nr.CHROOT, p.cString(process.root()));
+        }
+        p.call("umask", Nr.UMASK, process.umask());
+        p.call("personality", Nr.PERSONALITY, process.personality());
+        for (ProcessImage.SignalAction a : process.signalActions()) {
+            byte[] act = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(a.handler()).putLong(a.flags()).putLong(a.restorer()).putLong(a.mask()).array();
+            p.call("rt_sigaction(" + a.signal() + ")", Nr.RT_SIGACTION, a.signal(), p.data(act), 0, 8);
+        }
+        for (int which = 0; which < 3; which++) {
+            long[] t = process.itimers()[which];
+            if (t[2] != 0 || t[3] != 0) {
+                byte[] v = longs(t);
+                p.call("setitimer(" + which + ")", Nr.SETITIMER, which, p.data(v), 0);
+            }
+        }
+        restorePosixTimers(p);
+        for (byte[] info : process.pendingSignals()) {
+            int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+            p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, puppet.pid(), signo, p.data(info));
+        }
+        puppet.run(puppet.pid(), p);
+    }
+
+    private void restorePosixTimers(RestoreProgram p) {
+        if (process.posixTimers().isEmpty()) {
+            return;
+        }
+        // Linux 6.16+ lets timer_create take the id to use; older kernels hand out ids in order.
+        boolean chooseIds = !Errno.isError(probe(PR_TIMER_CREATE_RESTORE_IDS, 2));
+        if (!chooseIds) {
+            throw new FailedException("process " + process.pid() + " has POSIX timers, and this kernel cannot re-create "
+                + "them with their ids (needs Linux 6.16+, PR_TIMER_CREATE_RESTORE_IDS)");
+        }
+        p.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, on)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
+        for (ProcessImage.PosixTimer t : process.posixTimers()) {
+            // struct sigevent: sigval, signo, notify, union { tid, ... } padded to 64 bytes
+            ByteBuffer ev = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
+            ev.putLong(0, t.sigval()).putInt(8, t.signal()).putInt(12, t.notification()).putInt(16, t.threadId());
+            long idAt = p.data(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(0, t.id()).array());
+            p.call("timer_create(id " + t.id() + ")", Nr.TIMER_CREATE, t.clock(), p.data(ev.array()), idAt);
+            if (t.valueSec() != 0 || t.valueNsec() != 0) {
+                long spec = p.data(longs(new long[] {t.intervalSec(), t.intervalNsec(), t.valueSec(), t.valueNsec()}));
+                p.call("timer_settime(" + t.id() + ")", Nr.TIMER_SETTIME, t.id(), 0, spec, 0);
+            }
+        }
+        p.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+    }
+
+    private long probe(int option, long arg) {
+        RestoreProgram p = puppet.newProgram();
+        int i = p.tryCall("prctl probe", Nr.PRCTL, option, arg, 0, 0, 0);
+        puppet.run(puppet.pid(), p);
+        return p.result(i);
+    }
+
+    /** Creates every thread but the main one, with its thread id and clear-child-tid address. */
+    public void createThreads(List<ThreadImage> threads) {
+        for (ThreadImage t : threads) {
+            if (t.tid() != process.pid()) {
+                puppet.createThread(t.tid(), t.clearChildTid());
+            }
+        }
+    }
+
+    /** What each thread sets up for itself: alternate signal stack, rseq, robust futex list, queued signals, name. */
+    public void restoreThreadState(List<ThreadImage> threads) {
+        for (ThreadImage t : threads) {
+            RestoreProgram p = puppet.newProgram();
+            if (t.altStackSize() != 0) {
+                byte[] ss = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(0, t.altStackBase())
+                    .putInt(8, t.altStackFlags()).putLong(16, t.altStackSize()).array();
+                p.call("sigaltstack of thread " + t.tid(), Nr.SIGALTSTACK, p.data(ss), 0);
+            }
+            if (t.rseqAddress() != 0) {
+                p.call("rseq of thread " + t.tid(), Nr.RSEQ, t.rseqAddress(), t.rseqSize(), 0, t.rseqSignature());
+            }
+            if (t.robustListHead() != 0) {
+                p.call("set_robust_list of thread " + t.tid(), Nr.SET_ROBUST_LIST, t.robustListHead(), t.robustListLength());
+            }
+            if (t.tid() == process.pid()) {
+                p.call("set_tid_address", Nr.SET_TID_ADDRESS, t.clearChildTid());
+            }
+            for (byte[] info : t.pendingSignals()) {
+                int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+                p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, puppet.pid(), t.tid(), signo, p.data(info));
+            }
+            p.call("name thread " + t.tid() + " '" + t.name() + "'", Nr.PRCTL, PR_SET_NAME, p.cString(t.name()));
+            puppet.run(t.tid(), p);
+        }
+    }
+
+    /** Resource limits (set from outside, so the restorer's own work is not limited by them) and credentials. */
+    public void restoreLimitsAndCredentials() {
+        for (int r = 0; r < process.rlimits().length; r++) {
+            long[] want = process.rlimits()[r];
+            long[] have = Linux.getRlimit(puppet.pid(), r);
+            if (want[0] == have[0] && want[1] == have[1]) {
+                continue;
+            }
+            try {
+                Linux.setRlimit(puppet.pid(), r, want[0], want[1]);
+            } catch (RuntimeException e) {
+                throw new FailedException("resource limit " + r + " of process " + process.pid() + " cannot be set to "
+                    + want[0] + "/" + want[1] + " here (raising a hard limit needs CAP_SYS_RESOURCE): " + e.getMessage(), e);
+            }
+        }
+        RestoreProgram p = puppet.newProgram();
+        ByteBuffer groups = ByteBuffer.allocate(Math.max(4, process.groups().length * 4)).order(ByteOrder.LITTLE_ENDIAN);
+        for (int g : process.groups()) {
+            groups.putInt(g);
+        }
+        p.call("setgroups", Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
+        p.call("setresgid", Nr.SETRESGID, process.gids()[0], process.gids()[1], process.gids()[2]);
+        p.call("setresuid", Nr.SETRESUID, process.uids()[0], process.uids()[1], process.uids()[2]);
+        puppet.run(puppet.pid(), p);
+    }
+
+    /** Every thread's saved registers, XSAVE area and signal mask, for when the process is let go. */
+    public void setFinalThreadStates(List<ThreadImage> threads) {
+        for (ThreadImage t : threads) {
+            puppet.setThreadState(t.tid(), resumable(new Registers(t.registers())), t.xstate(), t.sigmask());
+        }
+    }
+
+    /**
+     * A thread stopped inside a system call was saved with the kernel's restart code in rax; the
+     * kernel would have restarted the call on its way back, so do what it would have done. A call
+     * with a restart block (nanosleep, poll with a timeout) is issued again with its original
+     * arguments: the kernel's remaining-time bookkeeping stayed behind, and sleeping a little
+     * longer is invisible where an EINTR would not be.
+     */
+    static Registers resumable(Registers saved) {
+        long origRax = saved.get(Registers.ORIG_RAX);
+        long rax = saved.get(Registers.RAX);
+        Registers r = saved.with(Registers.ORIG_RAX, -1);
+        boolean restart = rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND || rax == -ERESTART_RESTARTBLOCK;
+        if (origRax < 0 || !restart) {
+            return r;
+        }
+        return r.with(Registers.RAX, origRax).with(Registers.RIP, saved.get(Registers.RIP) - 2);
+    }
+
+    private static byte[] longs(long[] values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : values) {
+            b.putLong(v);
+        }
+        return b.array();
+    }
+}

@@ -1,0 +1,27 @@
+package io.pmig.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The exit codes of every {@code pmig} command; {@code pmig --help} and README.md list them. */
+public final class ExitCodes {
+    public static final int OK = 0;
+    /** Something was changed before the command failed; the message says what state was left. */
+    public static final int FAILED = 1;
+    public static final int USAGE = 2;
+    /** Refused before anything was touched: the process runs on unchanged, nothing was created. */
+    public static final int REFUSED = 3;
+
+    private ExitCodes() {
+    }
+
+    /** Code to description, in the order the help shows them. */
+    public static Map<String, String> descriptions() {
+        Map<String, String> list = new LinkedHashMap<>();
+        list.put(Integer.toString(OK), "success");
+        list.put(Integer.toString(FAILED), "failed after something was changed; the message says what state was left");
+        list.put(Integer.toString(USAGE), "usage error");
+        list.put(Integer.toString(REFUSED), "refused before anything was touched");
+        return list;
+    }
+}
