@@ -224,13 +224,14 @@ static H_UNUSED void h_init(int argc, char **argv)
     h_log("started in %s", h_dir);
 }
 
+/* Logs first: once "ready" exists the program writes nothing until go (its fd offsets stay put). */
 static H_UNUSED void h_ready(void)
 {
+    h_log("ready");
     if (h_write_file("ready", "ready\n") != 0) {
         h_log("cannot write ready");
         exit(3);
     }
-    h_log("ready");
 }
 
 /* Poll for STATEDIR/go every 2 ms. Gives up (exit 4) after ~1 hour so no orphan lingers forever. */

@@ -17,12 +17,13 @@ import java.util.Collections;
 import java.util.List;
 
 public final class Image implements Closeable {
-    // Mappings are limited to 2 GiB each, so big images are covered by windows; any one record fits in a window.
+    // A mapping is limited to 2 GiB, so big images are covered by several windows.
     private static final long WINDOW_SIZE = 1L << 30;
 
     private final Path file;
     private final FileChannel channel;
     private final long size;
+    private final long windowSize;
     private final List<MappedByteBuffer> windows = new ArrayList<>();
     private final List<Long> windowStarts = new ArrayList<>();
     private final List<ImageRecord.ObjectRecord> objects = new ArrayList<>();
@@ -33,16 +34,21 @@ public final class Image implements Closeable {
     private long totalPageBytes;
     private volatile boolean closed;
 
-    private Image(Path file, FileChannel channel) throws IOException {
+    private Image(Path file, FileChannel channel, long windowSize) throws IOException {
         this.file = file;
         this.channel = channel;
         this.size = channel.size();
+        this.windowSize = windowSize;
     }
 
     public static Image open(Path file) throws ImageException, IOException {
+        return open(file, WINDOW_SIZE);
+    }
+
+    static Image open(Path file, long windowSize) throws ImageException, IOException {
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
         try {
-            Image image = new Image(file, channel);
+            Image image = new Image(file, channel, windowSize);
             image.load();
             return image;
         } catch (IOException | RuntimeException | Error e) {
@@ -96,7 +102,7 @@ public final class Image implements Closeable {
         int last = windows.size() - 1;
         if (last < 0 || offset < windowStarts.get(last)
                 || offset + length > windowStarts.get(last) + windows.get(last).capacity()) {
-            long span = Math.min(size - offset, WINDOW_SIZE);
+            long span = Math.min(size - offset, Math.max(windowSize, length));
             windows.add(channel.map(FileChannel.MapMode.READ_ONLY, offset, span));
             windowStarts.add(offset);
             last++;

@@ -34,6 +34,10 @@ final class ImageFormat {
         };
     }
 
+    static String aTypeName(int type) {
+        return (type == TYPE_OBJECT || type == TYPE_END ? "an " : "a ") + typeName(type);
+    }
+
     static String hex(long v) {
         return "0x" + Long.toHexString(v);
     }

@@ -49,18 +49,6 @@ final class ImageParser {
         return header;
     }
 
-    int recordIndex() {
-        return recordIndex;
-    }
-
-    long objectRecords() {
-        return objectRecords;
-    }
-
-    long pagesRecords() {
-        return pagesRecords;
-    }
-
     long pageBytes() {
         return pageBytes;
     }
@@ -144,7 +132,7 @@ final class ImageParser {
         }
         checkFlags();
         if (reserved != 0) {
-            throw error(Reason.CORRUPT, "the reserved frame field of a " + typeName(type) + " record is "
+            throw error(Reason.CORRUPT, "the reserved frame field of " + aTypeName(type) + " record is "
                     + reserved + " instead of 0");
         }
         if (header == null && type != TYPE_HEADER) {
@@ -185,7 +173,7 @@ final class ImageParser {
 
     void truncatedRecord(long bytesRead) throws ImageException {
         throw error(Reason.TRUNCATED, "the input ends " + bytesRead + " bytes into the "
-                + (length + CRC_SIZE) + " bytes of payload and checksum of a " + typeName(type) + " frame");
+                + (length + CRC_SIZE) + " bytes of payload and checksum of " + aTypeName(type) + " frame");
     }
 
     void trailingBytes(long count) throws ImageException {
@@ -197,7 +185,7 @@ final class ImageParser {
         int known = type == TYPE_PAGES ? FLAG_PAGES_COMPRESSED : 0;
         int unknown = flags & ~known;
         if (unknown != 0) {
-            throw error(Reason.CORRUPT, "unknown flag bits " + hex(unknown) + " on a " + typeName(type)
+            throw error(Reason.CORRUPT, "unknown flag bits " + hex(unknown) + " on " + aTypeName(type)
                     + " record (written by a newer pmig?)");
         }
         if ((flags & FLAG_PAGES_COMPRESSED) != 0) {

@@ -13,7 +13,7 @@ import java.nio.channels.SelectableChannel;
 // may carry other data afterwards, and it never asks for more bytes than the current record needs
 // (plus the next frame header when those bytes are already there), so a sender may pause between records.
 public final class ImageStreamReader implements Closeable {
-    private static final int INITIAL_BUFFER = 64 * 1024;
+    private static final int INITIAL_BUFFER = 16 * 1024;
 
     private final ReadableByteChannel channel;
     private final String sourceName;
@@ -21,6 +21,7 @@ public final class ImageStreamReader implements Closeable {
     private final ByteBuffer frameHeader = ByteBuffer.allocate(FRAME_HEADER_SIZE);
     private ByteBuffer buffer = ByteBuffer.allocateDirect(INITIAL_BUFFER);
     private long bytesRead;
+    private IOException failure;
 
     private ImageStreamReader(ReadableByteChannel channel, String sourceName) {
         this.channel = channel;
@@ -47,13 +48,22 @@ public final class ImageStreamReader implements Closeable {
         return parser.header();
     }
 
-    // Returns the next OBJECT or PAGES record, or null once the END record has been read and its counts
-    // checked. A Pages record's data is valid only until the next call.
+    // null means END was read and its counts matched. Pages data points into the reader's buffer, to spare
+    // a copy of every page, so it is valid only until the next call.
     public ImageRecord next() throws IOException {
+        if (failure != null) {
+            // The stream position is somewhere inside a bad record; nothing after it can be trusted.
+            throw failure;
+        }
         if (parser.ended()) {
             return null;
         }
-        return readRecord();
+        try {
+            return readRecord();
+        } catch (IOException e) {
+            failure = e;
+            throw e;
+        }
     }
 
     public boolean finished() {

@@ -110,8 +110,11 @@ public final class FrozenProcess implements AutoCloseable {
         }
         released = true;
         Linux.kill(pid, Linux.SIGKILL);
-        // as tracer, collect each thread's exit so the real parent can reap the process
-        for (int tid : saved.keySet()) {
+        // as tracer, collect each thread's exit so the real parent can reap the process; the
+        // leader's exit is reported only after every other thread's
+        List<Integer> leaderLast = threads();
+        leaderLast.add(leaderLast.remove(0));
+        for (int tid : leaderLast) {
             try {
                 while (Ptrace.isStopped(Ptrace.waitFor(tid))) {
                     Ptrace.cont(tid, 0);

@@ -25,9 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 // Reproduce a failure with -Dpmig.fuzz.seed=<seed printed in the failure>.
 class ImageFuzzTest {
     private static final long SEED = Long.getLong("pmig.fuzz.seed", 0x5EED_1A6EL);
-    private static final int CASES = 2000;
+    private static final int CASES = Integer.getInteger("pmig.fuzz.cases", 2000);
 
-    @TempDir
+    @TempDir(factory = MemoryTempDirFactory.class)
     Path dir;
 
     private static byte[] valid;
@@ -47,20 +47,21 @@ class ImageFuzzTest {
     }
 
     @Test
-    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void randomInputsAreOnlyRefusedWithImageException() throws IOException {
         Random seeds = new Random(SEED);
-        int refused = 0;
         for (int i = 0; i < CASES; i++) {
             long caseSeed = seeds.nextLong();
-            byte[] input = randomInput(new Random(caseSeed), i % 4);
-            refused += feed(input, "random input #" + i, caseSeed);
+            int style = i % 4;
+            byte[] input = randomInput(new Random(caseSeed), style);
+            int refused = feed(input, "random input #" + i, caseSeed);
+            // Forged records carry valid checksums and may happen to form a valid image; plain noise never does.
+            assertTrue(refused == 1 || style == 3, "random input #" + i + " was accepted (case seed " + caseSeed + ")");
         }
-        assertTrue(refused >= CASES - 5, "only " + refused + " of " + CASES + " random inputs were refused");
     }
 
     @Test
-    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void mutatedImagesAreOnlyRefusedWithImageException() throws IOException {
         Random seeds = new Random(SEED ^ 0x9E3779B97F4A7C15L);
         int refused = 0;

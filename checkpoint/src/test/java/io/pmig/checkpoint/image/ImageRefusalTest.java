@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ImageRefusalTest {
-    @TempDir
+    @TempDir(factory = MemoryTempDirFactory.class)
     Path dir;
 
     private static final byte[] PREAMBLE = preamble(1, 0);
@@ -121,8 +121,13 @@ class ImageRefusalTest {
             }
             byte[] bad = good.clone();
             bad[at] ^= (byte) (1 << (bit % 8));
-            ImageException e = openRefused(bad, "bit " + bit);
-            assertThrows(ImageException.class, () -> readStream(bad), "bit " + bit);
+            ImageException e = assertThrows(ImageException.class, () -> readStream(bad), "bit " + bit);
+            if (bit % 8 == at % 8) {
+                // The file reader differs only in how it gets bytes: one flipped bit per byte is enough for it.
+                ImageException f = openRefused(bad, "bit " + bit);
+                assertEquals(e.reason(), f.reason(), "bit " + bit);
+                assertEquals(e.offset(), f.offset(), "bit " + bit);
+            }
             String where = "bit " + bit + " (byte " + at + "): " + e.getMessage();
             if (at < 8) {
                 assertEquals(FOREIGN, e.reason(), where);
@@ -172,15 +177,13 @@ class ImageRefusalTest {
         byte[] good = sample();
         List<Integer> bounds = recordBoundaries(good);
         for (int len = 0; len < good.length; len++) {
-            if (inPageData(good, bounds, len) && len % 61 != 0) {
-                continue;
-            }
             byte[] cut = Arrays.copyOf(good, len);
-            ImageException e = openRefused(cut, "length " + len);
-            ImageException s = assertThrows(ImageException.class, () -> readStream(cut), "length " + len);
+            ImageException e = assertThrows(ImageException.class, () -> readStream(cut), "length " + len);
             String where = "cut at " + len + ": " + e.getMessage();
             assertEquals(TRUNCATED, e.reason(), where);
-            assertEquals(TRUNCATED, s.reason(), s.getMessage());
+            if (!inPageData(good, bounds, len) || len % 61 == 0) {
+                assertEquals(TRUNCATED, openRefused(cut, "length " + len).reason(), where);
+            }
             if (len >= 12 && bounds.contains(len)) {
                 assertTrue(e.getMessage().contains("without an END record")
                         || e.getMessage().contains("before the HEADER record"), where);
@@ -231,14 +234,14 @@ class ImageRefusalTest {
                 "unknown record type 9", "record #1");
         refused(image(HEADER_RECORD, frame(0, 0, 0, new byte[0]), end(0, 0, 0)), CORRUPT, "unknown record type 0");
         refused(image(HEADER_RECORD, frame(2, 0x02, 0, json("{\"kind\":\"a\"}")), end(1, 0, 0)), CORRUPT,
-                "unknown flag bits 0x2 on a OBJECT record");
+                "unknown flag bits 0x2 on an OBJECT record");
         refused(image(HEADER_RECORD, frame(2, 0x01, 0, json("{\"kind\":\"a\"}")), end(1, 0, 0)), CORRUPT,
-                "unknown flag bits 0x1 on a OBJECT record");
+                "unknown flag bits 0x1 on an OBJECT record");
         refused(image(frame(1, 0x01, 0, headerJson(HEADER)), end(0, 0, 0)), CORRUPT, "unknown flag bits 0x1 on a HEADER record");
         refused(image(HEADER_RECORD, frame(3, 0x80, 0, pagesPayload(0x1000, 1, 0, PAGE_1)), end(0, 1, PAGE)), CORRUPT,
                 "unknown flag bits 0x80 on a PAGES record");
         refused(image(HEADER_RECORD, frame(2, 0, 7, json("{\"kind\":\"a\"}")), end(1, 0, 0)), CORRUPT,
-                "reserved frame field of a OBJECT record is 7");
+                "reserved frame field of an OBJECT record is 7");
     }
 
     @Test
@@ -325,6 +328,7 @@ class ImageRefusalTest {
             ImageException s = assertThrows(ImageException.class, r::next);
             assertTrue(s.getMessage().contains("the input ends 100 bytes into the 67108884 bytes"), s.getMessage());
             assertTrue(r.bufferCapacity() <= 64 * 1024, "stream reader allocated " + r.bufferCapacity());
+            assertSame(s, assertThrows(ImageException.class, r::next), "a failed stream stays failed");
         }
     }
 

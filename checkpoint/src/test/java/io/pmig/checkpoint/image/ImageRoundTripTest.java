@@ -140,6 +140,27 @@ class ImageRoundTripTest {
     }
 
     @Test
+    void imagesLargerThanOneMappingWindowReadTheSame() throws IOException {
+        Path file = dir.resolve("windows.img");
+        try (ImageWriter w = ImageWriter.create(file, HEADER)) {
+            for (int i = 0; i < 20; i++) {
+                w.writeObject(new Mapping(i, i + 1, "m" + i, i));
+                w.writePages(0x100000L * i, ByteBuffer.wrap(pageBytes(i, 1 + i % 3)));
+            }
+        }
+        for (long window : new long[] {1, 5000, 3 * PAGE + 100}) {
+            try (Image image = Image.open(file, window)) {
+                assertEquals(20, image.objects(Mapping.class).size());
+                assertEquals(19L, image.objects(Mapping.class).get(19).prot());
+                List<PageRun> runs = image.pageRuns();
+                for (int i = 0; i < 20; i++) {
+                    assertArrayEquals(pageBytes(i, 1 + i % 3), bytes(image.pageData(runs.get(i))), "run " + i + ", window " + window);
+                }
+            }
+        }
+    }
+
+    @Test
     void streamReaderSeesTheSameImageAsTheFileReader() throws IOException {
         byte[] image = sample();
         Path file = dir.resolve("sample.img");

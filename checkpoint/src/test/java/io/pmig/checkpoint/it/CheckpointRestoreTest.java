@@ -1,0 +1,121 @@
+package io.pmig.checkpoint.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.checkpoint.CheckpointReport;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoreReport;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Checkpoint and restore of each stateful test program (mem, threads, signals, timers, procstate,
+ * fds) in the ways an operator uses them. Every restored instance must come back with its pid, look
+ * the same from /proc as the original did, and pass its own checks.
+ */
+class CheckpointRestoreTest extends ItSupport {
+    private static final Duration PID_FREE_TIMEOUT = Duration.ofSeconds(20);
+
+    @BeforeEach
+    void root() {
+        assumeRoot();
+    }
+
+    @ParameterizedTest(name = "{0}: checkpoint (kill), restore, PASS")
+    @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
+    @Timeout(60)
+    void checkpointThenRestore(String name) throws Exception {
+        TestProgram p = startReady(name);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        Path dir = imageDir("1");
+        CheckpointReport cr = checkpoint(p, dir, false);
+
+        RestoreReport rr = restore(p, dir);
+        assertEquals(cr.threads(), rr.threads(), "restored thread count");
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored " + name);
+        if (name.equals("mem")) {
+            assertTrue(cr.pageBytes() >= 60L << 20, "mem wrote ~64 MB of pages, report says " + cr.pageBytes());
+            assertTrue(rr.pageBytes() >= 60L << 20, "mem restore: report says " + rr.pageBytes() + " page bytes");
+        }
+        goExpectPassAndExit(p);
+    }
+
+    @ParameterizedTest(name = "{0}: checkpoint --leave-running, original PASSes")
+    @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
+    @Timeout(60)
+    void checkpointLeaveRunning(String name) throws Exception {
+        TestProgram p = startReady(name);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        checkpoint(p, imageDir("1"), true);
+        assertTrue(p.originalProcess().isAlive(), "original died after checkpoint --leave-running");
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "original after checkpoint --leave-running (traces left?)");
+        goExpectPassAndExit(p);
+    }
+
+    @ParameterizedTest(name = "{0}: restore twice from one image")
+    @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
+    @Timeout(90)
+    void restoreTwiceFromOneImage(String name) throws Exception {
+        TestProgram p = startReady(name);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        Path dir = imageDir("1");
+        checkpoint(p, dir, false);
+
+        restore(p, dir);
+        goExpectPassAndExit(p);
+        p.awaitPidFree(PID_FREE_TIMEOUT);
+
+        p.resetForRestore();
+        restore(p, dir);
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "second restore of " + name);
+        goExpectPassAndExit(p);
+    }
+
+    @ParameterizedTest(name = "{0}: restore after the original finished and exited")
+    @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
+    @Timeout(60)
+    void restoreAfterOriginalIsGone(String name) throws Exception {
+        TestProgram p = startReady(name);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        Path dir = imageDir("1");
+        checkpoint(p, dir, true);
+        goExpectPassAndExit(p); // the original runs to its end
+        p.awaitPidFree(PID_FREE_TIMEOUT);
+
+        p.resetForRestore();
+        restore(p, dir);
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restore of " + name + " after the original exited");
+        goExpectPassAndExit(p);
+    }
+
+    @ParameterizedTest(name = "{0}: restore refused while the pid is taken")
+    @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
+    @Timeout(60)
+    void restoreRefusedWhilePidTaken(String name) throws Exception {
+        TestProgram p = startReady(name);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        Path dir = imageDir("1");
+        checkpoint(p, dir, true);
+
+        RefusedException e = assertThrows(RefusedException.class,
+                () -> new RestoreEngine().restore(dir, new RestoreOptions(false)),
+                "restore while pid " + p.pid() + " runs");
+        assertTrue(e.getMessage() != null
+                        && Pattern.compile("\\b" + p.pid() + "\\b").matcher(e.getMessage()).find(),
+                "refusal does not name pid " + p.pid() + ": " + e.getMessage());
+        // the original was not touched by the refused restore
+        assertTrue(p.originalProcess().isAlive(), "original died");
+        assertRunningUntraced(p.pid(), "after the refused restore");
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "original after a refused restore");
+        goExpectPassAndExit(p);
+    }
+}

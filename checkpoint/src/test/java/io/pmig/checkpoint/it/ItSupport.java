@@ -1,0 +1,160 @@
+package io.pmig.checkpoint.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.CheckpointReport;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoreReport;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Shared plumbing for the integration tests: temp dirs, program lifetimes, engine calls with checks. */
+abstract class ItSupport {
+    static final String IMAGE_FILE = "image.pmig";
+
+    @TempDir
+    Path tmp;
+
+    private final List<TestProgram> programs = new ArrayList<>();
+
+    static boolean isRoot() {
+        try {
+            for (String line : Files.readAllLines(Paths.get("/proc/self/status"))) {
+                if (line.startsWith("Uid:")) {
+                    return line.substring(4).trim().split("\\s+")[1].equals("0");
+                }
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
+    }
+
+    static void assumeRoot() {
+        Assumptions.assumeTrue(isRoot(), "checkpoint/restore tests need root");
+    }
+
+    static Stream<String> statefulPrograms() {
+        return TestProgram.STATEFUL.stream();
+    }
+
+    /** Starts a program with its own state dir under the test's temp dir; it is killed after the test. */
+    TestProgram start(String name) throws IOException {
+        TestProgram p = TestProgram.start(name, tmp.resolve(name + "-state"));
+        programs.add(p);
+        return p;
+    }
+
+    TestProgram startReady(String name) throws IOException {
+        TestProgram p = start(name);
+        p.awaitReady();
+        return p;
+    }
+
+    Path imageDir(String label) throws IOException {
+        return Files.createDirectories(tmp.resolve("image-" + label));
+    }
+
+    @AfterEach
+    void killEverything() {
+        for (TestProgram p : programs) {
+            p.close();
+        }
+        programs.clear();
+    }
+
+    /** Checkpoints p into dir and checks the report and what became of the process. */
+    CheckpointReport checkpoint(TestProgram p, Path dir, boolean leaveRunning) throws Exception {
+        int threadsBefore = Integer.parseInt(TestProgram.procField(p.pid(), "Threads").orElse("-1"));
+        CheckpointReport r = new CheckpointEngine().checkpoint(p.pid(), dir, new CheckpointOptions(leaveRunning));
+        assertNotNull(r, "checkpoint report");
+        assertEquals(p.pid(), r.pid(), "report pid");
+        assertEquals(leaveRunning, r.leftRunning(), "report leftRunning");
+        assertEquals(threadsBefore, r.threads(), "report threads");
+        Path image = dir.resolve(IMAGE_FILE);
+        assertTrue(Files.isRegularFile(image), "no " + image + " after checkpoint");
+        assertTrue(Files.size(image) > 0, "empty image");
+        assertEquals(Files.size(image), r.imageBytes(), "report imageBytes vs size of " + image);
+        if (leaveRunning) {
+            assertRunningUntraced(p.pid(), "after checkpoint --leave-running");
+        } else {
+            int status = p.awaitExit(TestProgram.EXIT_TIMEOUT);
+            assertTrue(status != 0, "the checkpointed original exited normally (" + status + ") instead of being killed");
+            assertFalse(TestProgram.pidExists(p.pid()), "pid " + p.pid() + " still exists after the checkpoint killed it");
+        }
+        return r;
+    }
+
+    /** Restores from dir and checks the restored process: same pid and thread count, running, not traced. */
+    RestoreReport restore(TestProgram p, Path dir) {
+        RestoreReport r = new RestoreEngine().restore(dir, new RestoreOptions(false));
+        assertNotNull(r, "restore report");
+        p.adoptRestored(r.pid());
+        assertRunningUntraced(p.pid(), "after restore");
+        return r;
+    }
+
+    /** The process exists, is not a zombie, not stopped and not traced (the engine let go of it). */
+    static void assertRunningUntraced(int pid, String when) {
+        String state = TestProgram.procState(pid).orElse(null);
+        assertNotNull(state, "pid " + pid + " does not exist " + when);
+        // give a just-resumed process a moment to leave a transient stop
+        for (int i = 0; i < 100 && (state.startsWith("t") || state.startsWith("T")); i++) {
+            TestProgram.sleep(10);
+            state = TestProgram.procState(pid).orElse("gone");
+        }
+        assertTrue(state.startsWith("R") || state.startsWith("S") || state.startsWith("D"),
+                "pid " + pid + " is " + state + " " + when);
+        assertEquals("0", TestProgram.procField(pid, "TracerPid").orElse("?"), "pid " + pid + " still traced " + when);
+    }
+
+    static void assertPass(TestProgram p, String result) {
+        if (!"PASS".equals(result)) {
+            fail(p + ": " + result + "\nlog:\n" + p.logTail());
+        }
+    }
+
+    /** go, expect PASS, expect the instance to exit. */
+    static void goExpectPassAndExit(TestProgram p) throws Exception {
+        assertPass(p, p.goAndAwaitResult());
+        int status = p.awaitExit(TestProgram.EXIT_TIMEOUT);
+        if (!p.isRestored()) {
+            assertEquals(0, status, p + " exit status");
+        }
+    }
+
+    static void assertSameProcess(ProcSnapshot before, ProcSnapshot after, String what) {
+        List<String> d = before.diff(after);
+        if (!d.isEmpty()) {
+            fail(what + ": /proc view of pid " + after.pid() + " differs:\n  " + String.join("\n  ", d));
+        }
+    }
+
+    static void copyDir(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path src : (Iterable<Path>) s::iterator) {
+                Path dst = to.resolve(from.relativize(src).toString());
+                if (Files.isDirectory(src)) {
+                    Files.createDirectories(dst);
+                } else {
+                    Files.copy(src, dst);
+                }
+            }
+        }
+    }
+}
