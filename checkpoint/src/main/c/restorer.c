@@ -6,7 +6,9 @@
  * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
  * namespace, under a minimal init that reaps) and exits. Status lines go to stdout, which the
  * engine reads to its end: "nsinit OUTER_PID" from the launcher in "ns" mode, then "ok PID 0"
- * or "error-STEP 0 ERRNO" from the new process. The new process copies this program into the hole the engine chose,
+ * or "error-STEP 0 ERRNO" from the new process. The new process keeps one descriptor, a pidfd
+ * of the engine (this program's parent), through which it later takes the descriptors the
+ * engine prepared: that works across PID namespaces, where the engine's pid means nothing. The new process copies this program into the hole the engine chose,
  * unmaps everything else but the vdso/vvar, closes every descriptor and waits. From there the
  * engine (ptrace) drives it: it runs syscall programs (rst_run_program) to rebuild the address
  * space, descriptors and process state, then sets every thread's registers and lets go.
@@ -18,6 +20,9 @@ extern const char __ehdr_start[];
 extern const char _end[];
 
 void rst_relocated(struct rst_control *ctl, int status_fd);
+
+static long engine_pidfd = -1;
+static unsigned long read_xcr0(void);
 void rst_run_program(struct rst_program *p);
 void rst_syscall_stub(void);
 
@@ -123,6 +128,8 @@ static __attribute__((noreturn)) void become_restored(unsigned long hole, unsign
     ctl->hole_start = hole;
     ctl->hole_size = size;
     ctl->blob_size = blob;
+    ctl->engine_pidfd = engine_pidfd;
+    ctl->xcr0 = read_xcr0();
 
     unsigned long entry = (unsigned long)rst_relocated + delta;
     unsigned long stack_top = hole + RST_STACKS_OFFSET + RST_STACK_SIZE;
@@ -136,6 +143,13 @@ static __attribute__((noreturn)) void become_restored(unsigned long hole, unsign
         :: "r"(stack_top), "r"(ctl), "r"((long)status_fd), "r"(entry)
         : "memory", "rdi", "rsi");
     __builtin_unreachable();
+}
+
+static unsigned long read_xcr0(void)
+{
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long)hi << 32) | lo;
 }
 
 static int is_kept_special(const char *name)
@@ -192,7 +206,8 @@ void rst_relocated(struct rst_control *ctl, int status_fd)
         line = saved ? eol + 1 : eol;
     }
     report(status_fd, "ok", sys_getpid(), 0);
-    sys_close_range(0, ~0U, 0);
+    if (ctl->engine_pidfd > 0) sys_close_range(0, ctl->engine_pidfd - 1, 0);
+    sys_close_range(ctl->engine_pidfd + 1, ~0U, 0);
     for (;;) sys_pause();
 }
 
@@ -250,6 +265,8 @@ long restorer_main(long *sp)
         sys_write(2, bad, sizeof(bad) - 1);
         return 2;
     }
+    engine_pidfd = sys_pidfd_open(sys_getppid(), 0);
+    if (engine_pidfd < 0) fail(status_fd, "pidfd_open-engine", engine_pidfd);
     long child;
     if (new_ns) {
         child = clone_with_pid(1, CLONE_NEWPID);

@@ -42,6 +42,8 @@ struct rst_control {
     unsigned long hole_start;
     unsigned long hole_size;
     unsigned long blob_size;
+    long engine_pidfd;          /* a pidfd of the engine's process, for pidfd_getfd */
+    unsigned long xcr0;         /* XSAVE features this CPU enables for user space */
 };
 
 #endif

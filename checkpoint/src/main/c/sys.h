@@ -14,6 +14,8 @@
 #define __NR_munmap      11
 #define __NR_pause       34
 #define __NR_getpid      39
+#define __NR_getppid     110
+#define __NR_pidfd_open  434
 #define __NR_exit_group  231
 #define __NR_wait4       61
 #define __NR_setsid      112
@@ -59,6 +61,8 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 #define sys_munmap(a, l)            SYS6(__NR_munmap, a, l, 0, 0, 0, 0)
 #define sys_pause()                 SYS6(__NR_pause, 0, 0, 0, 0, 0, 0)
 #define sys_getpid()                SYS6(__NR_getpid, 0, 0, 0, 0, 0, 0)
+#define sys_getppid()               SYS6(__NR_getppid, 0, 0, 0, 0, 0, 0)
+#define sys_pidfd_open(pid, fl)     SYS6(__NR_pidfd_open, pid, fl, 0, 0, 0, 0)
 #define sys_setsid()                SYS6(__NR_setsid, 0, 0, 0, 0, 0, 0)
 #define sys_wait4(pid, st, opt)     SYS6(__NR_wait4, pid, st, opt, 0, 0, 0)
 #define sys_clone3(args, size)      SYS6(__NR_clone3, args, size, 0, 0, 0, 0)

@@ -45,15 +45,17 @@ public final class FdRestorer {
         }
     }
 
-    /** Installs every descriptor in the restored process; returns how many. */
+    /** Installs every descriptor in the restored process and closes the engine's pidfd there; returns how many. */
     public static int restore(Puppet puppet, Image image) throws IOException {
         List<FdImage> fds = new ArrayList<>(image.objects(FdImage.class));
         if (fds.isEmpty()) {
+            RestoreProgram p = puppet.newProgram();
+            p.call("close the engine's pidfd", Nr.CLOSE, puppet.enginePidfd());
+            puppet.run(p);
             return 0;
         }
         fds.sort(Comparator.comparingInt(FdImage::fd));
         Map<Integer, Saved> files = savedFiles(image);
-        int self = (int) ProcessHandle.current().pid();
         try (RestoreContext context = new RestoreContext()) {
             Map<Integer, Integer> localFdOfFile = new HashMap<>();
             for (Map.Entry<Integer, Saved> e : files.entrySet()) {
@@ -63,9 +65,8 @@ public final class FdRestorer {
             // two numbers above every saved one: the pidfd of this process and a parking slot
             int parking = highest + 2;
             RestoreProgram p = puppet.newProgram();
-            int opened = p.call("pidfd_open(" + self + ")", Nr.PIDFD_OPEN, self, 0);
-            int pidfd = p.callWithResultOf(opened, new int[] {0}, "move the pidfd", Nr.FCNTL, 0, Linux.F_DUPFD_CLOEXEC, highest + 1);
-            p.callWithResultOf(opened, new int[] {0}, "close the first pidfd", Nr.CLOSE, 0);
+            int pidfd = p.call("move the engine's pidfd", Nr.FCNTL, puppet.enginePidfd(), Linux.F_DUPFD_CLOEXEC, highest + 1);
+            p.call("close the engine's first pidfd", Nr.CLOSE, puppet.enginePidfd());
             Map<Integer, Integer> fdOfFile = new HashMap<>();
             for (FdImage fd : fds) {
                 int local = localFdOfFile.get(fd.fileId());
@@ -78,13 +79,13 @@ public final class FdRestorer {
                 fdOfFile.putIfAbsent(fd.fileId(), fd.fd());
             }
             p.callWithResultOf(pidfd, new int[] {0}, "close the pidfd", Nr.CLOSE, 0);
-            puppet.run(puppet.pid(), p);
+            puppet.run(p);
 
             RestoreProgram after = puppet.newProgram();
             for (Saved s : files.values()) {
                 s.kind().afterInstall(s.state(), fdOfFile, after);
             }
-            puppet.run(puppet.pid(), after);
+            puppet.run(after);
         }
         return fds.size();
     }

@@ -26,7 +26,7 @@ public final class MemoryDumper {
     private static final long PM_PRESENT = 1L << 63;
     private static final long PM_SWAPPED = 1L << 62;
     private static final long PM_FILE_OR_SHARED = 1L << 61;
-    private static final int BUFFER_BYTES = 32 << 20;
+    private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
 
     private final ProcFs proc;

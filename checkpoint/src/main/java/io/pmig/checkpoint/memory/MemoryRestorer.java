@@ -61,7 +61,7 @@ public final class MemoryRestorer {
                 p.call("munmap " + e.path(), Nr.MUNMAP, e.start(), e.length());
             }
         }
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
     }
 
     /** Creates every mapping (writable for now) in the restored process. */
@@ -89,7 +89,7 @@ public final class MemoryRestorer {
                 }
             }
         }
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
     }
 
     /** Writes every stored page into the restored process; returns the bytes written. */
@@ -145,6 +145,6 @@ public final class MemoryRestorer {
                 p.call("mprotect 0x" + Long.toHexString(m.start()), Nr.MPROTECT, m.start(), m.length(), m.prot());
             }
         }
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
     }
 }

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,24 +29,37 @@ import java.util.concurrent.TimeUnit;
 public final class Puppet implements AutoCloseable {
     public static final long HOLE_SIZE = RestorerLayout.HOLE_SIZE;
     public static final int MAX_THREADS = RestorerLayout.MAX_THREADS;
-    private static final int XSAVE_SW_XFEATURES = 472;
     private final int pid;
     private final long hole;
     private final long runProgram;
     private final long syscallStub;
+    private final int enginePidfd;
+    private final long xcr0;
+    /** Registers of each thread when it stopped, by host tid. */
     private final Map<Integer, Registers> stopped = new LinkedHashMap<>();
+    /** Host tids in creation order; the index picks the thread's stack in the hole. */
     private final List<Integer> threadOrder = new ArrayList<>();
+    /** The image's thread ids (as the process sees them) to host tids; they differ in a new PID namespace. */
+    private final Map<Integer, Integer> hostTid = new HashMap<>();
     private boolean released;
 
-    private Puppet(int pid, long hole, long runProgram, long syscallStub) {
+    private Puppet(int pid, long hole, NativeMemory ctl) {
         this.pid = pid;
         this.hole = hole;
-        this.runProgram = runProgram;
-        this.syscallStub = syscallStub;
+        this.runProgram = ctl.getLong(8);
+        this.syscallStub = ctl.getLong(16);
+        this.enginePidfd = (int) ctl.getLong(48);
+        this.xcr0 = ctl.getLong(56);
     }
 
     /** Starts pmig-restorer and takes hold of the process it creates with PID {@code pid}. */
     public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace) {
+        Puppet puppet = start(restorer, pid, hole, newPidNamespace);
+        puppet.hostTid.put(pid, puppet.pid);
+        return puppet;
+    }
+
+    private static Puppet start(Path restorer, int pid, long hole, boolean newPidNamespace) {
         List<String> cmd = new ArrayList<>(List.of(restorer.toString(), Integer.toString(pid),
             "0x" + Long.toHexString(hole), "0x" + Long.toHexString(RestorerLayout.HOLE_SIZE)));
         if (newPidNamespace) {
@@ -89,13 +103,13 @@ public final class Puppet implements AutoCloseable {
         if (!Ptrace.isStopped(status)) {
             throw new FailedException("restored process " + outerPid + " " + Ptrace.describeStatus(status) + " before it was rebuilt");
         }
-        NativeMemory ctl = NativeMemory.allocate(48);
-        RemoteMemory.read(outerPid, hole + RestorerLayout.CTL_OFFSET, ctl.address(), 48);
+        NativeMemory ctl = NativeMemory.allocate(RestorerLayout.CTL_SIZE);
+        RemoteMemory.read(outerPid, hole + RestorerLayout.CTL_OFFSET, ctl.address(), RestorerLayout.CTL_SIZE);
         if (ctl.getLong(0) != RestorerLayout.MAGIC) {
             Linux.kill(outerPid, Linux.SIGKILL);
             throw new FailedException("restored process " + outerPid + " has no restorer control block at 0x" + Long.toHexString(hole));
         }
-        Puppet puppet = new Puppet(outerPid, hole, ctl.getLong(8), ctl.getLong(16));
+        Puppet puppet = new Puppet(outerPid, hole, ctl);
         puppet.stopped.put(outerPid, Ptrace.getRegisters(outerPid));
         puppet.threadOrder.add(outerPid);
         return puppet;
@@ -124,20 +138,30 @@ public final class Puppet implements AutoCloseable {
         return pid;
     }
 
-    public long hole() {
-        return hole;
+    /** A pidfd of this (the engine's) process, open in the restored process until the descriptors are installed. */
+    public int enginePidfd() {
+        return enginePidfd;
     }
 
-    public List<Integer> threads() {
-        return List.copyOf(threadOrder);
+    public long hole() {
+        return hole;
     }
 
     public RestoreProgram newProgram() {
         return new RestoreProgram(hole + RestorerLayout.SCRATCH_OFFSET);
     }
 
-    /** Runs {@code program} in thread {@code tid}; throws, naming the call, if a required call failed. */
-    public void run(int tid, RestoreProgram program) {
+    /** Runs {@code program} in the main thread. */
+    public void run(RestoreProgram program) {
+        runIn(pid, program);
+    }
+
+    /** Runs {@code program} in the thread the image calls {@code savedTid}; throws, naming the call, if a required call failed. */
+    public void run(int savedTid, RestoreProgram program) {
+        runIn(hostTid.get(savedTid), program);
+    }
+
+    private void runIn(int tid, RestoreProgram program) {
         if (program.isEmpty()) {
             return;
         }
@@ -180,8 +204,8 @@ public final class Puppet implements AutoCloseable {
     }
 
     /**
-     * Creates thread {@code tid} in the restored process with clone3(set_tid). The new thread is
-     * traced from birth and stays stopped until {@link #release}.
+     * Creates thread {@code tid} (as the process sees it) in the restored process with
+     * clone3(set_tid). The new thread is traced from birth and stays stopped until {@link #release}.
      */
     public void createThread(int tid, long clearChildTid) {
         RestoreProgram args = newProgram();
@@ -198,7 +222,9 @@ public final class Puppet implements AutoCloseable {
         Ptrace.setRegisters(pid, regs);
         Ptrace.cont(pid, 0);
         int status = Ptrace.waitFor(pid);
+        int host = -1;
         if (Ptrace.stoppedBy(status, Ptrace.PTRACE_EVENT_CLONE)) {
+            host = (int) Ptrace.eventMessage(pid);
             Ptrace.cont(pid, 0);
             status = Ptrace.waitFor(pid);
         }
@@ -210,29 +236,35 @@ public final class Puppet implements AutoCloseable {
             throw new FailedException("creating thread " + tid + " in restored process " + pid + ": "
                 + (Errno.isError(result) ? Errno.describe((int) -result) : Ptrace.describeStatus(status)));
         }
-        int childStatus = Ptrace.waitFor(tid);
+        int childStatus = Ptrace.waitFor(host);
         if (!Ptrace.isStopped(childStatus)) {
             throw new FailedException("new thread " + tid + " " + Ptrace.describeStatus(childStatus));
         }
-        stopped.put(tid, Ptrace.getRegisters(tid));
-        threadOrder.add(tid);
+        stopped.put(host, Ptrace.getRegisters(host));
+        threadOrder.add(host);
+        hostTid.put(tid, host);
     }
 
     private static byte[] longBytes(long v) {
         return java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(v).array();
     }
 
-    /** Gives thread {@code tid} its saved registers, XSAVE state and signal mask for when it is released. */
-    public void setThreadState(int tid, Registers regs, byte[] xstate, long sigmask) {
+    /** Gives thread {@code savedTid} its saved registers, XSAVE state and signal mask for when it is released. */
+    public void setThreadState(int savedTid, Registers regs, byte[] xstate, long sigmask) {
+        int tid = hostTid.get(savedTid);
         Ptrace.setXstate(tid, xstate);
         Ptrace.setRegisters(tid, regs);
         Ptrace.setSigmask(tid, sigmask);
     }
 
-    /** The XSAVE features (XCR0) this CPU and kernel give a thread, as ptrace reports them. */
+    /** Blocks every signal in the main thread (threads created later inherit it). */
+    public void blockAllSignals() {
+        Ptrace.setSigmask(pid, -1L);
+    }
+
+    /** The XSAVE features (XCR0) this CPU enables for user space, as the restorer read them. */
     public long xfeatures() {
-        byte[] xstate = Ptrace.getXstate(pid);
-        return java.nio.ByteBuffer.wrap(xstate).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
+        return xcr0;
     }
 
     /**

@@ -3,6 +3,8 @@ package io.pmig.checkpoint.restore;
 /** The hole's layout and the program format; mirrors checkpoint/src/main/c/restorer.h. */
 final class RestorerLayout {
     static final long CTL_OFFSET = 0x10000L;
+    /** struct rst_control: magic, run_program, syscall_stub, hole_start, hole_size, blob_size, engine_pidfd, xcr0 */
+    static final int CTL_SIZE = 64;
     static final long STACKS_OFFSET = 0x11000L;
     static final long STACK_SIZE = 0x4000L;
     static final int MAX_THREADS = 256;

@@ -23,7 +23,6 @@ public final class TaskRestorer {
     private static final int ERESTARTNOINTR = 513;
     private static final int ERESTARTNOHAND = 514;
     private static final int ERESTART_RESTARTBLOCK = 516;
-    private static final long ALL_SIGNALS = -1L;
 
     private final Puppet puppet;
     private final ProcessImage process;
@@ -35,14 +34,14 @@ public final class TaskRestorer {
 
     /** Blocks every signal in the restored process until the threads get their saved masks. */
     public void blockSignals() {
-        io.pmig.checkpoint.nativeio.Ptrace.setSigmask(puppet.pid(), ALL_SIGNALS);
+        puppet.blockAllSignals();
     }
 
     /** mm layout and exe link; must run before any descriptor exists (the exe is opened at fd 0). */
     public void restoreMmLayout() {
         RestoreProgram open = puppet.newProgram();
         int exe = open.call("open the executable " + process.exe(), Nr.OPEN, open.cString(process.exe()), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
-        puppet.run(puppet.pid(), open);
+        puppet.run(open);
         long exeFd = open.result(exe);
 
         ProcessImage.MmLayout mm = process.mm();
@@ -58,7 +57,7 @@ public final class TaskRestorer {
             .putLong(mm.envStart()).putLong(mm.envEnd()).putLong(auxvAt).putInt(mm.auxv().length * 8).putInt((int) exeFd);
         p.call("prctl(PR_SET_MM_MAP)", Nr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, p.data(map.array()), PR_SET_MM_MAP_SIZE, 0);
         p.call("close the executable", Nr.CLOSE, exeFd);
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
     }
 
     /** Everything process-wide but credentials: cwd, root, umask, personality, handlers, timers, queued signals. */
@@ -85,9 +84,9 @@ public final class TaskRestorer {
         restorePosixTimers(p);
         for (byte[] info : process.pendingSignals()) {
             int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-            p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, puppet.pid(), signo, p.data(info));
+            p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, process.pid(), signo, p.data(info));
         }
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
     }
 
     private void restorePosixTimers(RestoreProgram p) {
@@ -118,7 +117,7 @@ public final class TaskRestorer {
     private long probe(int option, long arg) {
         RestoreProgram p = puppet.newProgram();
         int i = p.tryCall("prctl probe", Nr.PRCTL, option, arg, 0, 0, 0);
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
         return p.result(i);
     }
 
@@ -151,7 +150,7 @@ public final class TaskRestorer {
             }
             for (byte[] info : t.pendingSignals()) {
                 int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-                p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, puppet.pid(), t.tid(), signo, p.data(info));
+                p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo, p.data(info));
             }
             p.call("name thread " + t.tid() + " '" + t.name() + "'", Nr.PRCTL, PR_SET_NAME, p.cString(t.name()));
             puppet.run(t.tid(), p);
@@ -181,7 +180,7 @@ public final class TaskRestorer {
         p.call("setgroups", Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
         p.call("setresgid", Nr.SETRESGID, process.gids()[0], process.gids()[1], process.gids()[2]);
         p.call("setresuid", Nr.SETRESUID, process.uids()[0], process.uids()[1], process.uids()[2]);
-        puppet.run(puppet.pid(), p);
+        puppet.run(p);
     }
 
     /** Every thread's saved registers, XSAVE area and signal mask, for when the process is let go. */
