@@ -1,0 +1,144 @@
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.CheckpointReport;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoreReport;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Checkpoint + restore of a process holding 10/100/500 MB of written memory, to and from tmpfs.
+ * Prints a table of medians and writes JSON. The anchor, measured in the same run, is a plain
+ * copy of the image file within tmpfs: the memory-copy limit the engine competes with.
+ *
+ *   java -cp CLASSPATH bench/src/CheckpointRestoreBench.java MEMHOLD OUT.json RUNS SIZE_MB...
+ */
+public class CheckpointRestoreBench {
+    record Row(int sizeMb, double checkpointMs, double frozenMs, double restoreMs, double copyMs, long pageBytes) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String memhold = args[0];
+        Path out = Path.of(args[1]);
+        int runs = Integer.parseInt(args[2]);
+        Path dir = Path.of("/dev/shm/pmig-bench");
+        List<Row> rows = new ArrayList<>();
+        warmUp(memhold, dir);
+        for (int i = 3; i < args.length; i++) {
+            int size = Integer.parseInt(args[i]);
+            double[] ckpt = new double[runs], frozen = new double[runs], rst = new double[runs], copy = new double[runs];
+            long bytes = 0;
+            for (int r = 0; r < runs; r++) {
+                int pid = start(memhold, size);
+                CheckpointReport c = new CheckpointEngine().checkpoint(pid, dir, new CheckpointOptions(false));
+                awaitGone(pid);
+                RestoreReport rr = new RestoreEngine().restore(dir, new RestoreOptions(false));
+                long t0 = System.nanoTime();
+                Files.copy(c.image(), dir.resolve("copy"), StandardCopyOption.REPLACE_EXISTING);
+                copy[r] = (System.nanoTime() - t0) / 1e6;
+                Files.delete(dir.resolve("copy"));
+                ckpt[r] = c.totalNanos() / 1e6;
+                frozen[r] = c.frozenNanos() / 1e6;
+                rst[r] = rr.totalNanos() / 1e6;
+                bytes = c.pageBytes();
+                kill(rr.pid());
+            }
+            rows.add(new Row(size, median(ckpt), median(frozen), median(rst), median(copy), bytes));
+        }
+        print(rows, runs);
+        writeJson(out, rows, runs);
+        Files.deleteIfExists(dir.resolve(CheckpointEngine.IMAGE_FILE));
+        Files.deleteIfExists(dir);
+    }
+
+    private static void warmUp(String memhold, Path dir) throws Exception {
+        for (int i = 0; i < 3; i++) {
+            int pid = start(memhold, 10);
+            new CheckpointEngine().checkpoint(pid, dir, new CheckpointOptions(false));
+            awaitGone(pid);
+            kill(new RestoreEngine().restore(dir, new RestoreOptions(false)).pid());
+        }
+    }
+
+    /** Starts the subject outside this JVM's children (the JVM's reaper would take ptrace stops). */
+    private static int start(String memhold, int sizeMb) throws Exception {
+        Path pidFile = Files.createTempFile("memhold", ".pid");
+        new ProcessBuilder("setsid", "--fork", "sh", "-c", "echo $$ > " + pidFile + "; exec " + memhold + " " + sizeMb)
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start().waitFor();
+        int pid = 0;
+        for (int i = 0; i < 500 && pid == 0; i++) {
+            String s = Files.readString(pidFile).trim();
+            pid = s.isEmpty() ? 0 : Integer.parseInt(s);
+            Thread.sleep(2);
+        }
+        Files.delete(pidFile);
+        long want = (long) sizeMb << 10;
+        for (int i = 0; i < 3000; i++) {
+            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+            long rss = Long.parseLong(status.replaceAll("(?s).*VmRSS:\\s+(\\d+) kB.*", "$1"));
+            if (rss >= want) {
+                Thread.sleep(20);
+                return pid;
+            }
+            Thread.sleep(5);
+        }
+        throw new IllegalStateException("memhold " + pid + " did not fill " + sizeMb + " MB");
+    }
+
+    private static void awaitGone(int pid) throws InterruptedException {
+        for (int i = 0; i < 2000 && Files.exists(Path.of("/proc/" + pid)); i++) {
+            Thread.sleep(2);
+        }
+    }
+
+    private static void kill(int pid) throws Exception {
+        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+        awaitGone(pid);
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static double gbps(long bytes, double ms) {
+        return bytes / (ms / 1000) / 1e9;
+    }
+
+    private static void print(List<Row> rows, int runs) {
+        System.out.printf(Locale.ROOT, "checkpoint/restore to tmpfs, median of %d runs%n", runs);
+        System.out.printf(Locale.ROOT, "%8s %12s %10s %10s %11s %10s %12s %14s%n", "memory", "checkpoint", "frozen", "ckpt GB/s",
+            "restore", "rst GB/s", "tmpfs copy", "ckpt/copy");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "%6d MB %9.1f ms %7.1f ms %10.2f %8.1f ms %10.2f %9.1f ms %13.2fx%n", r.sizeMb, r.checkpointMs,
+                r.frozenMs, gbps(r.pageBytes, r.checkpointMs), r.restoreMs, gbps(r.pageBytes, r.restoreMs), r.copyMs, r.checkpointMs / r.copyMs);
+        }
+    }
+
+    private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
+        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"checkpoint-restore\",\n  \"runs\": " + runs + ",\n  \"rows\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            b.append(String.format(Locale.ROOT,
+                "    {\"memoryMb\": %d, \"pageBytes\": %d, \"checkpointMs\": %.2f, \"frozenMs\": %.2f, \"restoreMs\": %.2f, "
+                    + "\"checkpointGBps\": %.3f, \"restoreGBps\": %.3f, \"tmpfsCopyMs\": %.2f}%s%n",
+                r.sizeMb, r.pageBytes, r.checkpointMs, r.frozenMs, r.restoreMs, gbps(r.pageBytes, r.checkpointMs),
+                gbps(r.pageBytes, r.restoreMs), r.copyMs, i + 1 < rows.size() ? "," : ""));
+        }
+        b.append("  ]\n}\n");
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, b.toString());
+        System.out.println("wrote " + out);
+    }
+}
