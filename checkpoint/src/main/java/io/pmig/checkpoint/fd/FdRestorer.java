@@ -61,11 +61,12 @@ public final class FdRestorer {
             for (Map.Entry<Integer, Saved> e : files.entrySet()) {
                 localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
             }
-            int highest = fds.get(fds.size() - 1).fd();
-            // two numbers above every saved one: the pidfd of this process and a parking slot
-            int parking = highest + 2;
+            // the pidfd moves to the first number above every saved one and its own, where
+            // F_DUPFD lands it exactly; the number after it parks each copy on its way
+            int base = Math.max(fds.get(fds.size() - 1).fd(), puppet.enginePidfd()) + 1;
+            int parking = base + 1;
             RestoreProgram p = puppet.newProgram();
-            int pidfd = p.call("move the engine's pidfd", Nr.FCNTL, puppet.enginePidfd(), Linux.F_DUPFD_CLOEXEC, highest + 1);
+            int pidfd = p.call("move the engine's pidfd", Nr.FCNTL, puppet.enginePidfd(), Linux.F_DUPFD_CLOEXEC, base);
             p.call("close the engine's first pidfd", Nr.CLOSE, puppet.enginePidfd());
             Map<Integer, Integer> fdOfFile = new HashMap<>();
             for (FdImage fd : fds) {

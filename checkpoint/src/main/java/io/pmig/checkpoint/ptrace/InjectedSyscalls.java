@@ -11,9 +11,12 @@ import io.pmig.checkpoint.nativeio.Registers;
  * instruction is written over the code at its instruction pointer and single-stepped with
  * prepared registers; the code and registers are put back on {@link #close()}. A scratch page
  * mapped inside the process carries memory arguments, read and written with process_vm_*v.
+ * Signals stay blocked meanwhile: a signal pending at a single-step would be delivered instead
+ * of the syscall running (timers keep firing while a process is frozen).
  */
 public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     private static final long SYSCALL_INSN = 0x050fL; // 0f 05
+    private static final int SIGTRAP = 5;
     public static final int SCRATCH_SIZE = 4096;
 
     private final int pid;
@@ -21,6 +24,7 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     private final Registers original;
     private final long rip;
     private final long originalCode;
+    private final long originalSigmask;
     private long scratch;
 
     public InjectedSyscalls(int pid, int tid, Registers original) {
@@ -29,6 +33,8 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         this.original = original;
         this.rip = original.get(Registers.RIP);
         this.originalCode = RemoteMemory.readLong(pid, rip);
+        this.originalSigmask = Ptrace.getSigmask(tid);
+        Ptrace.setSigmask(tid, -1L);
         RemoteMemory.writeLongForced(pid, rip, (originalCode & ~0xffffL) | SYSCALL_INSN);
     }
 
@@ -37,7 +43,7 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         Ptrace.setRegisters(tid, original.forSyscall(rip, nr, args));
         Ptrace.singleStep(tid);
         int status = Ptrace.waitFor(tid);
-        if (!Ptrace.isStopped(status)) {
+        if (!Ptrace.isStopped(status) || Ptrace.stopSignal(status) != SIGTRAP) {
             throw new IllegalStateException("thread " + tid + " " + Ptrace.describeStatus(status) + " during an injected syscall " + nr);
         }
         return Ptrace.getRegisters(tid).get(Registers.RAX);
@@ -75,5 +81,6 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         }
         RemoteMemory.writeLongForced(pid, rip, originalCode);
         Ptrace.setRegisters(tid, original);
+        Ptrace.setSigmask(tid, originalSigmask);
     }
 }

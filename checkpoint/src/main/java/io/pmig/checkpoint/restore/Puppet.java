@@ -80,7 +80,10 @@ public final class Puppet implements AutoCloseable {
             throw new FailedException("interrupted while starting the restorer", e);
         }
         int outerPid = pid;
-        for (String line : output.split("\n")) {
+        for (String line : output.strip().split("\n")) {
+            if (line.isBlank()) {
+                continue;
+            }
             String[] w = line.trim().split(" ");
             if (w[0].equals("nsinit")) {
                 outerPid = childOf(Integer.parseInt(w[1]));

@@ -76,9 +76,13 @@ public final class TaskRestorer {
         }
         for (int which = 0; which < 3; which++) {
             long[] t = process.itimers()[which];
-            if (t[2] != 0 || t[3] != 0) {
-                byte[] v = longs(t);
-                p.call("setitimer(" + which + ")", Nr.SETITIMER, which, p.data(v), 0);
+            boolean armed = t[2] != 0 || t[3] != 0;
+            boolean periodic = t[0] != 0 || t[1] != 0;
+            if (armed || periodic) {
+                // a periodic itimer reads 0 between its expiry and the dequeue of its signal (which
+                // re-arms it); that signal is among the pending ones, so arm the next period here
+                long[] v = armed ? t : new long[] {t[0], t[1], t[0], t[1]};
+                p.call("setitimer(" + which + ")", Nr.SETITIMER, which, p.data(longs(v)), 0);
             }
         }
         restorePosixTimers(p);
