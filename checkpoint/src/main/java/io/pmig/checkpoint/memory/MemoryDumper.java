@@ -26,6 +26,7 @@ public final class MemoryDumper {
     private static final long PM_PRESENT = 1L << 63;
     private static final long PM_SWAPPED = 1L << 62;
     private static final long PM_FILE_OR_SHARED = 1L << 61;
+    private static final long PM_PFN = (1L << 55) - 1;
     private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
 
@@ -138,11 +139,13 @@ public final class MemoryDumper {
         };
     }
 
+    /** Written pages: present (but not the shared zero page) or swapped out; for file mappings only the copied ones. */
     private static boolean worthStoring(long entry, boolean anonymousOnly) {
         if ((entry & PM_SWAPPED) != 0) {
             return true;
         }
-        return (entry & PM_PRESENT) != 0 && (!anonymousOnly || (entry & PM_FILE_OR_SHARED) == 0);
+        return (entry & PM_PRESENT) != 0 && (!anonymousOnly || (entry & PM_FILE_OR_SHARED) == 0)
+            && (entry & PM_PFN) != ZeroPage.pfn();
     }
 
     private static long[] pagemapEntries(int pagemap, MappingImage m) {

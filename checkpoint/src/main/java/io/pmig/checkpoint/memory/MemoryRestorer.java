@@ -98,19 +98,17 @@ public final class MemoryRestorer {
         List<PageRun> batch = new ArrayList<>();
         long total = 0;
         int pageSize = image.header().pageSize();
-        List<java.nio.ByteBuffer> keepAlive = new ArrayList<>();
         for (PageRun run : image.pageRuns()) {
             batch.add(run);
             if (batch.size() == IOV_MAX) {
-                total += writeBatch(puppet, image, batch, iov, pageSize, keepAlive);
+                total += writeBatch(puppet, image, batch, iov, pageSize);
             }
         }
-        total += writeBatch(puppet, image, batch, iov, pageSize, keepAlive);
+        total += writeBatch(puppet, image, batch, iov, pageSize);
         return total;
     }
 
-    private static long writeBatch(Puppet puppet, Image image, List<PageRun> batch, NativeMemory iov, int pageSize,
-                                   List<java.nio.ByteBuffer> keepAlive) throws IOException {
+    private static long writeBatch(Puppet puppet, Image image, List<PageRun> batch, NativeMemory iov, int pageSize) throws IOException {
         if (batch.isEmpty()) {
             return 0;
         }
@@ -118,7 +116,6 @@ public final class MemoryRestorer {
         for (int i = 0; i < batch.size(); i++) {
             PageRun run = batch.get(i);
             java.nio.ByteBuffer data = image.pageData(run);
-            keepAlive.add(data);
             long length = (long) run.pageCount() * pageSize;
             iov.putLong(i * 16L, NativeMemory.addressOf(data));
             iov.putLong(i * 16L + 8, length);
@@ -131,7 +128,6 @@ public final class MemoryRestorer {
             throw new FailedException("writing pages into restored process " + puppet.pid() + " moved " + done + " of " + want + " bytes");
         }
         batch.clear();
-        keepAlive.clear();
         return want;
     }
 
