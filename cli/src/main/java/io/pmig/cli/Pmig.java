@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = Pmig.Version.class,
         description = "Live migration of Linux services. This build checkpoints and restores single processes.",
-        subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class})
+        subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class})
 public final class Pmig implements Runnable {
     @Spec
     CommandSpec spec;
