@@ -267,6 +267,14 @@ long restorer_main(long *sp)
     }
     engine_pidfd = sys_pidfd_open(sys_getppid(), 0);
     if (engine_pidfd < 0) fail(status_fd, "pidfd_open-engine", engine_pidfd);
+    /*
+     * The launcher stays until the new process has reported and closed every descriptor: the
+     * engine stops reading this program's output once this program exits. The new process holds
+     * the write end of this pipe until its close_range, so EOF here means it is done.
+     */
+    int done[2];
+    long r = sys_pipe2(done, 0);
+    if (r < 0) fail(status_fd, "pipe2", r);
     long child;
     if (new_ns) {
         child = clone_with_pid(1, CLONE_NEWPID);
@@ -277,6 +285,10 @@ long restorer_main(long *sp)
         child = clone_with_pid(pid, 0);
         if (child < 0) fail(status_fd, "clone3", child);
         if (child == 0) become_restored(hole, size, status_fd);
+    }
+    char byte;
+    sys_close(done[1]);
+    while (sys_read(done[0], &byte, 1) > 0) {
     }
     return 0;
 }

@@ -21,6 +21,7 @@
 #define __NR_setsid      112
 #define __NR_clone3      435
 #define __NR_close_range 436
+#define __NR_pipe2       293
 
 #define PROT_READ   0x1
 #define PROT_WRITE  0x2
@@ -67,6 +68,7 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 #define sys_wait4(pid, st, opt)     SYS6(__NR_wait4, pid, st, opt, 0, 0, 0)
 #define sys_clone3(args, size)      SYS6(__NR_clone3, args, size, 0, 0, 0, 0)
 #define sys_close_range(a, b, fl)   SYS6(__NR_close_range, a, b, fl, 0, 0, 0)
+#define sys_pipe2(fds, fl)          SYS6(__NR_pipe2, fds, fl, 0, 0, 0, 0)
 #define sys_exit_group(code)        do { SYS6(__NR_exit_group, code, 0, 0, 0, 0, 0); __builtin_unreachable(); } while (0)
 
 #endif

@@ -85,7 +85,14 @@ public final class RestoreEngine {
             }
         }
         for (MappingImage m : mappings) {
-            if (m.file() != null) {
+            if (m.file() == null) {
+                continue;
+            }
+            // a private mapping's untouched pages come from the file, so its contents must not have
+            // moved on; a shared mapping is the file itself and may have been written since
+            if (m.shared()) {
+                m.file().current();
+            } else {
                 m.file().requireUnchanged();
             }
         }

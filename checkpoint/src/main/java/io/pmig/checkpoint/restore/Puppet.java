@@ -66,6 +66,7 @@ public final class Puppet implements AutoCloseable {
             cmd.add("ns");
         }
         String output;
+        int exit;
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -73,6 +74,7 @@ public final class Puppet implements AutoCloseable {
                 p.destroyForcibly();
                 throw new FailedException("pmig-restorer did not finish in 10 s");
             }
+            exit = p.exitValue();
         } catch (IOException e) {
             throw new FailedException("cannot start the restorer " + restorer + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
@@ -98,7 +100,7 @@ public final class Puppet implements AutoCloseable {
             }
         }
         if (!output.contains("ok ")) {
-            throw new FailedException("the restorer reported nothing" + (output.isBlank() ? "" : ": " + output.trim()));
+            throw new FailedException("the restorer (exit status " + exit + ") reported nothing" + (output.isBlank() ? "" : ": " + output.trim()));
         }
         Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE);
         Ptrace.interrupt(outerPid);

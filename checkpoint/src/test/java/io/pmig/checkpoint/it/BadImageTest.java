@@ -31,7 +31,7 @@ class BadImageTest extends ItSupport {
 
     @ParameterizedTest(name = "{0}: damaged images are refused, the intact one restores")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(90)
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void damagedImagesAreRefused(String name) throws Exception {
         TestProgram p = startReady(name);
         Path good = imageDir("good");

@@ -32,7 +32,7 @@ class CheckpointRestoreTest extends ItSupport {
 
     @ParameterizedTest(name = "{0}: checkpoint (kill), restore, PASS")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void checkpointThenRestore(String name) throws Exception {
         TestProgram p = startReady(name);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
@@ -51,7 +51,7 @@ class CheckpointRestoreTest extends ItSupport {
 
     @ParameterizedTest(name = "{0}: checkpoint --leave-running, original PASSes")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void checkpointLeaveRunning(String name) throws Exception {
         TestProgram p = startReady(name);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
@@ -63,7 +63,7 @@ class CheckpointRestoreTest extends ItSupport {
 
     @ParameterizedTest(name = "{0}: restore twice from one image")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(90)
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void restoreTwiceFromOneImage(String name) throws Exception {
         TestProgram p = startReady(name);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
@@ -82,7 +82,7 @@ class CheckpointRestoreTest extends ItSupport {
 
     @ParameterizedTest(name = "{0}: restore after the original finished and exited")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void restoreAfterOriginalIsGone(String name) throws Exception {
         TestProgram p = startReady(name);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
@@ -99,7 +99,7 @@ class CheckpointRestoreTest extends ItSupport {
 
     @ParameterizedTest(name = "{0}: restore refused while the pid is taken")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void restoreRefusedWhilePidTaken(String name) throws Exception {
         TestProgram p = startReady(name);
         ProcSnapshot before = ProcSnapshot.of(p.pid());

@@ -17,7 +17,7 @@ class StandaloneProgramsTest extends ItSupport {
 
     @ParameterizedTest(name = "{0} passes without checkpoint")
     @MethodSource("allPrograms")
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void passesWithoutCheckpoint(String name) throws Exception {
         TestProgram p = startReady(name);
         goExpectPassAndExit(p);
@@ -25,7 +25,7 @@ class StandaloneProgramsTest extends ItSupport {
 
     @ParameterizedTest(name = "{0} passes with a pause between ready and go")
     @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void passesAfterAPause(String name) throws Exception {
         TestProgram p = startReady(name);
         TestProgram.sleep(1500);

@@ -22,8 +22,10 @@ import java.util.concurrent.TimeUnit;
  * {@code prog STATEDIR} with stdin /dev/null and stdout+stderr appended to STATEDIR/log; it writes
  * STATEDIR/ready, waits for STATEDIR/go, then writes STATEDIR/result ("PASS" or "FAIL: why") and exits 0.
  *
- * <p>The original is a child of this JVM; a restored instance is not (it is detached), so results are
- * awaited by file and exits by polling /proc/PID. {@link #close()} kills (SIGKILL, by pid) every
+ * <p>The original runs under {@code setsid --fork --wait}, not as this JVM's child: the engine ptraces
+ * it, and the JVM's process reaper waits on its own children, which would take the ptrace stops.
+ * setsid also reaps the original the moment a checkpoint kills it, freeing its pid for the restore.
+ * A restored instance is detached, so results are awaited by file and exits by polling /proc/PID. {@link #close()} kills (SIGKILL, by pid) every
  * instance this object knew of that still runs and is still ours.
  */
 public final class TestProgram implements AutoCloseable {
@@ -45,12 +47,12 @@ public final class TestProgram implements AutoCloseable {
     private boolean restored;
     private final Set<Integer> pids = new LinkedHashSet<>();
 
-    private TestProgram(String name, Path exe, Path stateDir, Process process) {
+    private TestProgram(String name, Path exe, Path stateDir, Process process, int pid) {
         this.name = name;
         this.exe = exe;
         this.stateDir = stateDir;
         this.process = process;
-        this.pid = (int) process.pid();
+        this.pid = pid;
         pids.add(pid);
     }
 
@@ -74,12 +76,26 @@ public final class TestProgram implements AutoCloseable {
         }
         Files.createDirectories(stateDir);
         Path log = stateDir.resolve("log");
-        ProcessBuilder pb = new ProcessBuilder(exe.toString(), stateDir.toString())
+        Path pidFile = stateDir.getParent().resolve(stateDir.getFileName() + ".pid");
+        ProcessBuilder pb = new ProcessBuilder("setsid", "--fork", "--wait", "sh", "-c",
+                "echo $$ > \"$0\"; exec \"$1\" \"$2\"", pidFile.toString(), exe.toString(), stateDir.toString())
                 .directory(stateDir.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectErrorStream(true);
-        return new TestProgram(name, exe, stateDir, pb.start());
+        Process setsid = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            String text = Files.exists(pidFile) ? Files.readString(pidFile).trim() : "";
+            if (!text.isEmpty()) {
+                return new TestProgram(name, exe, stateDir, setsid, Integer.parseInt(text));
+            }
+            if (System.nanoTime() > deadline || !setsid.isAlive() && !Files.exists(pidFile)) {
+                setsid.destroyForcibly();
+                fail(name + " did not start under setsid; log:\n" + (Files.exists(log) ? Files.readString(log) : ""));
+            }
+            sleep(2);
+        }
     }
 
     public String name() {

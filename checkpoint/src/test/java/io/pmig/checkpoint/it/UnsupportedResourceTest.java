@@ -24,7 +24,7 @@ class UnsupportedResourceTest extends ItSupport {
 
     @ParameterizedTest(name = "inotify refused (leaveRunning={0}), program keeps running")
     @ValueSource(booleans = {false, true})
-    @Timeout(60)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void inotifyIsRefused(boolean leaveRunning) throws Exception {
         TestProgram p = startReady("unsupported_inotify");
         ProcSnapshot before = ProcSnapshot.of(p.pid());
