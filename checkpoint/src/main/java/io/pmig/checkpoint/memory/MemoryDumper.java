@@ -11,11 +11,14 @@ import io.pmig.checkpoint.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Reads the address space of a frozen process: its mappings, and the pages worth storing
@@ -31,7 +34,6 @@ public final class MemoryDumper {
     private static final int IOV_MAX = 1024;
 
     private final ProcFs proc;
-    private long pagesStored;
 
     public MemoryDumper(ProcFs proc) {
         this.proc = proc;
@@ -93,15 +95,56 @@ public final class MemoryDumper {
         return out;
     }
 
-    /** Copies every page worth storing into the image; returns the number of pages stored. */
+    /**
+     * Copies every page worth storing into the image; returns the number of pages stored. Reading
+     * (process_vm_readv) and writing overlap: a reader thread, started and stopped here, fills one
+     * buffer while this thread writes the other out.
+     */
     public long writePages(List<MappingImage> mappings, ImageWriter writer) throws IOException {
-        ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        long bufferAddress = NativeMemory.addressOf(buffer);
-        NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
-        int pagemap = Linux.open(proc.path("pagemap").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        List<Chunk> chunks = plan(mappings);
+        if (chunks.isEmpty()) {
+            return 0;
+        }
+        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(BUFFER_BYTES), ByteBuffer.allocateDirect(BUFFER_BYTES)};
+        ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid()));
         int mem = Linux.open(proc.path("mem").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         try {
-            Batch batch = new Batch(buffer, bufferAddress, iov, writer, mem);
+            NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
+            Future<?> next = reader.submit(() -> read(chunks.get(0), buffers[0], iov, mem));
+            long pages = 0;
+            for (int i = 0; i < chunks.size(); i++) {
+                await(next);
+                if (i + 1 < chunks.size()) {
+                    int k = i + 1;
+                    next = reader.submit(() -> read(chunks.get(k), buffers[k % 2], iov, mem));
+                }
+                for (Run r : chunks.get(i).runs()) {
+                    writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()));
+                    pages += r.length() / PAGE;
+                }
+            }
+            return pages;
+        } finally {
+            reader.shutdownNow();
+            Linux.close(mem);
+        }
+    }
+
+    /** Page runs at their place in a buffer; {@code readable} false: PROT_NONE, read through /proc/PID/mem. */
+    private record Run(long address, long length, long offset, boolean readable) {
+    }
+
+    /** What fits one buffer and one process_vm_readv call. */
+    private record Chunk(List<Run> runs) {
+    }
+
+    /** The runs of pages worth storing, from pagemap, packed into buffer-sized chunks. */
+    private List<Chunk> plan(List<MappingImage> mappings) {
+        List<Chunk> chunks = new ArrayList<>();
+        List<Run> current = new ArrayList<>();
+        long used = 0;
+        int pagemap = Linux.open(proc.path("pagemap").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
             for (MappingImage m : mappings) {
                 if (!storesPages(m)) {
                     continue;
@@ -119,15 +162,68 @@ public final class MemoryDumper {
                     while (j < entries.length && worthStoring(entries[j], anonOnly)) {
                         j++;
                     }
-                    batch.add(m.start() + (long) i * PAGE, j - i, readable);
+                    long address = m.start() + (long) i * PAGE;
+                    long remaining = (long) (j - i) * PAGE;
+                    while (remaining > 0) {
+                        if (used == BUFFER_BYTES || current.size() == IOV_MAX) {
+                            chunks.add(new Chunk(current));
+                            current = new ArrayList<>();
+                            used = 0;
+                        }
+                        long take = Math.min(remaining, BUFFER_BYTES - used);
+                        current.add(new Run(address, take, used, readable));
+                        used += take;
+                        address += take;
+                        remaining -= take;
+                    }
                     i = j;
                 }
             }
-            batch.flush();
-            return pagesStored;
         } finally {
             Linux.close(pagemap);
-            Linux.close(mem);
+        }
+        if (!current.isEmpty()) {
+            chunks.add(new Chunk(current));
+        }
+        return chunks;
+    }
+
+    private void read(Chunk chunk, ByteBuffer buffer, NativeMemory iov, int mem) {
+        long base = NativeMemory.addressOf(buffer);
+        int n = 0;
+        long want = 0;
+        for (Run r : chunk.runs()) {
+            if (!r.readable()) {
+                // process_vm_readv honours PROT_NONE; /proc/PID/mem reads through it, as a debugger does
+                Syscall.call("pread(/proc/" + proc.pid() + "/mem)", Nr.PREAD64, mem, base + r.offset(), r.length(), r.address());
+                continue;
+            }
+            iov.putLong(n * 16L, base + r.offset());
+            iov.putLong(n * 16L + 8, r.length());
+            iov.putLong(IOV_MAX * 16L + n * 16L, r.address());
+            iov.putLong(IOV_MAX * 16L + n * 16L + 8, r.length());
+            want += r.length();
+            n++;
+        }
+        if (n > 0) {
+            long got = Linux.processVmReadv(proc.pid(), iov.address(), n, iov.address() + IOV_MAX * 16L, n);
+            if (got != want) {
+                throw new IllegalStateException("reading memory of process " + proc.pid() + " returned " + got + " of " + want + " bytes");
+            }
+        }
+    }
+
+    private static void await(Future<?> read) throws IOException {
+        try {
+            read.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while reading process memory", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(e.getCause());
         }
     }
 
@@ -165,73 +261,5 @@ public final class MemoryDumper {
             out[i] = raw.getLong(i * 8L);
         }
         return out;
-    }
-
-    /** Gathers page runs into one buffer, reads them with one process_vm_readv, writes them out. */
-    private final class Batch {
-        private final ByteBuffer buffer;
-        private final long bufferAddress;
-        private final NativeMemory iov;
-        private final ImageWriter writer;
-        private final int mem;
-        private final List<long[]> runs = new ArrayList<>();
-        private long used;
-
-        Batch(ByteBuffer buffer, long bufferAddress, NativeMemory iov, ImageWriter writer, int mem) {
-            this.buffer = buffer;
-            this.bufferAddress = bufferAddress;
-            this.iov = iov;
-            this.writer = writer;
-            this.mem = mem;
-        }
-
-        void add(long address, int pages, boolean readable) throws IOException {
-            long remaining = (long) pages * PAGE;
-            while (remaining > 0) {
-                if (used == BUFFER_BYTES || runs.size() == IOV_MAX) {
-                    flush();
-                }
-                long take = Math.min(remaining, BUFFER_BYTES - used);
-                if (readable) {
-                    runs.add(new long[] {address, take, used});
-                } else {
-                    // process_vm_readv honours PROT_NONE; /proc/PID/mem reads through it, as a debugger does
-                    Syscall.call("pread(/proc/" + proc.pid() + "/mem)", Nr.PREAD64, mem, bufferAddress + used, take, address);
-                    runs.add(new long[] {address, take, used, 1});
-                }
-                used += take;
-                address += take;
-                remaining -= take;
-            }
-        }
-
-        void flush() throws IOException {
-            int n = 0;
-            long want = 0;
-            for (long[] r : runs) {
-                if (r.length == 3) {
-                    iov.putLong(n * 16L, bufferAddress + r[2]);
-                    iov.putLong(n * 16L + 8, r[1]);
-                    iov.putLong(IOV_MAX * 16L + n * 16L, r[0]);
-                    iov.putLong(IOV_MAX * 16L + n * 16L + 8, r[1]);
-                    want += r[1];
-                    n++;
-                }
-            }
-            if (n > 0) {
-                long got = Linux.processVmReadv(proc.pid(), iov.address(), n, iov.address() + IOV_MAX * 16L, n);
-                if (got != want) {
-                    throw new IllegalStateException("reading memory of process " + proc.pid() + " returned " + got + " of " + want + " bytes");
-                }
-            }
-            for (long[] r : runs) {
-                ByteBuffer slice = buffer.duplicate();
-                slice.position((int) r[2]).limit((int) (r[2] + r[1]));
-                writer.writePages(r[0], slice.slice());
-                pagesStored += r[1] / PAGE;
-            }
-            runs.clear();
-            used = 0;
-        }
     }
 }
