@@ -56,7 +56,7 @@ public final class CheckpointEngine {
         long frozenAt = System.nanoTime();
         List<ThreadImage> threads;
         List<MappingImage> mappings;
-        FdDumper.Result fds;
+        FdDumper.Result fds = null;
         long pages;
         long pageBytes;
         long imageBytes;
@@ -91,17 +91,17 @@ public final class CheckpointEngine {
             Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (RefusedException e) {
             deleteQuietly(partial);
-            frozen.thaw();
+            thaw(frozen, fds);
             throw e;
         } catch (IOException | RuntimeException e) {
             deleteQuietly(partial);
-            frozen.thaw();
+            thaw(frozen, fds);
             throw new FailedException("checkpoint of process " + pid + " failed: " + e.getMessage()
                 + "; the process was left running and no image was written", e);
         }
         long frozenNanos;
         if (options.leaveRunning()) {
-            frozen.thaw();
+            thaw(frozen, fds);
             frozenNanos = System.nanoTime() - frozenAt;
         } else {
             frozenNanos = System.nanoTime() - frozenAt;
@@ -109,6 +109,14 @@ public final class CheckpointEngine {
         }
         return new CheckpointReport(pid, image, threads.size(), mappings.size(), pages, pageBytes, imageBytes,
             fds.fds().size(), options.leaveRunning(), frozenNanos, System.nanoTime() - start);
+    }
+
+    /** Lets the process run on: its TCP sockets leave repair mode first. */
+    private static void thaw(FrozenProcess frozen, FdDumper.Result fds) {
+        if (fds != null) {
+            FdDumper.leaveRepair(frozen.pid(), fds.socketsInRepair());
+        }
+        frozen.thaw();
     }
 
     private static void deleteQuietly(Path p) {

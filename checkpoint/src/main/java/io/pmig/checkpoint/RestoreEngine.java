@@ -7,6 +7,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.nativeio.Errno;
+import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
 import io.pmig.checkpoint.task.ProcessImage;
@@ -78,9 +79,17 @@ public final class RestoreEngine {
                                   RestoreOptions options) {
         if (!options.newPidNamespace()) {
             for (ThreadImage t : threads) {
-                if (Files.exists(Path.of("/proc", Integer.toString(t.tid())))) {
+                ProcFs holder = new ProcFs(t.tid());
+                if (holder.exists()) {
                     String what = t.tid() == process.pid() ? "pid " : "thread id ";
-                    throw new RefusedException(what + t.tid() + " is in use on this host; stop that process or restore with --new-pid-namespace");
+                    String who;
+                    try {
+                        who = "'" + holder.read("comm").trim() + "', state " + holder.status().getOrDefault("State", "?");
+                    } catch (RuntimeException gone) {
+                        continue;
+                    }
+                    throw new RefusedException(what + t.tid() + " is in use on this host (by " + who
+                        + "); stop that process or restore with --new-pid-namespace");
                 }
             }
         }

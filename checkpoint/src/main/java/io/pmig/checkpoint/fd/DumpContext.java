@@ -1,11 +1,14 @@
 package io.pmig.checkpoint.fd;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /** What a kind may need to know about the other descriptors of the process while dumping. */
 public final class DumpContext {
     private final Map<Integer, OpenFile> files;
     private final UnixSockets unixSockets;
+    private final List<Integer> inRepair = new ArrayList<>();
 
     DumpContext(Map<Integer, OpenFile> files, UnixSockets unixSockets) {
         this.files = files;
@@ -19,5 +22,14 @@ public final class DumpContext {
 
     public UnixSockets unixSockets() {
         return unixSockets;
+    }
+
+    /** Records that descriptor {@code fd} of the process is a TCP socket now in repair mode. */
+    public void enteredRepair(int fd) {
+        inRepair.add(fd);
+    }
+
+    List<Integer> inRepair() {
+        return inRepair;
     }
 }

@@ -2,6 +2,7 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.checkpoint.proc.ProcFs;
 
 import java.util.ArrayList;
@@ -11,7 +12,8 @@ import java.util.Map;
 
 /** Saves the descriptor table: which number refers to which open file, and each file's state. */
 public final class FdDumper {
-    public record Result(List<FdImage> fds, List<FileState> files) {
+    /** {@code socketsInRepair}: descriptors left in TCP repair mode, for {@link #leaveRepair} if the process goes on. */
+    public record Result(List<FdImage> fds, List<FileState> files, List<Integer> socketsInRepair) {
     }
 
     private FdDumper() {
@@ -35,16 +37,22 @@ public final class FdDumper {
         }
     }
 
+    /**
+     * Dumps every descriptor. A failure part-way ends the repair mode it had begun before the
+     * exception leaves, so the caller only has the sockets of a successful dump to care about.
+     */
     public static Result dump(int pid) {
         ProcFs proc = new ProcFs(pid);
         int pidfd = Linux.pidfdOpen(pid);
         Map<Integer, OpenFile> files = new LinkedHashMap<>();
+        DumpContext context = null;
+        boolean done = false;
         try {
             for (int fd : proc.fds()) {
                 files.put(fd, new OpenFile(proc, pidfd, fd));
             }
             boolean anySocket = files.values().stream().anyMatch(f -> f.link().startsWith("socket:"));
-            DumpContext context = new DumpContext(files, anySocket ? UnixSockets.dump() : null);
+            context = new DumpContext(files, anySocket ? UnixSockets.dump() : null);
             List<FdImage> fds = new ArrayList<>();
             List<FileState> states = new ArrayList<>();
             List<Integer> firstFdOfFile = new ArrayList<>();
@@ -61,9 +69,35 @@ public final class FdDumper {
                 }
                 fds.add(new FdImage(f.fd(), f.closeOnExec(), id));
             }
-            return new Result(fds, states);
+            done = true;
+            return new Result(fds, states, List.copyOf(context.inRepair()));
         } finally {
+            if (!done && context != null) {
+                for (int fd : context.inRepair()) {
+                    Sockets.setInt(files.get(fd).local(), Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                }
+            }
             files.values().forEach(OpenFile::close);
+            Linux.close(pidfd);
+        }
+    }
+
+    /** Ends TCP repair mode on the process's sockets that a dump left in it, before the process runs on. */
+    public static void leaveRepair(int pid, List<Integer> fds) {
+        if (fds.isEmpty()) {
+            return;
+        }
+        int pidfd = Linux.pidfdOpen(pid);
+        try {
+            for (int fd : fds) {
+                int local = Linux.pidfdGetfd(pidfd, fd);
+                try {
+                    Sockets.setInt(local, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                } finally {
+                    Linux.close(local);
+                }
+            }
+        } finally {
             Linux.close(pidfd);
         }
     }

@@ -12,7 +12,8 @@ public final class FileKinds {
         new Epolls(),
         new Timerfds(),
         new Signalfds(),
-        new UnixSocketPairs());
+        new UnixSocketPairs(),
+        new TcpSockets());
 
     private FileKinds() {
     }

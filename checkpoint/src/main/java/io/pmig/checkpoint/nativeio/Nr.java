@@ -23,6 +23,12 @@ public final class Nr {
     public static final int SETITIMER = 38;
     public static final int GETPID = 39;
     public static final int SOCKET = 41;
+    public static final int CONNECT = 42;
+    public static final int SHUTDOWN = 48;
+    public static final int BIND = 49;
+    public static final int LISTEN = 50;
+    public static final int GETSOCKNAME = 51;
+    public static final int GETPEERNAME = 52;
     public static final int SENDTO = 44;
     public static final int RECVFROM = 45;
     public static final int SOCKETPAIR = 53;

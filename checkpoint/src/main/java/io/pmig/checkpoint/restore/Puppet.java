@@ -92,7 +92,8 @@ public final class Puppet implements AutoCloseable {
             } else if (w[0].startsWith("error-")) {
                 int errno = Integer.parseInt(w[2]);
                 if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST) {
-                    throw new RefusedException("pid " + pid + " is in use on this host; stop that process or restore with --new-pid-namespace");
+                    throw new RefusedException("pid " + pid + " is in use on this host (by a process, or as the session or "
+                        + "process group id of one: see ps -eo pid,pgid,sid); stop it or restore with --new-pid-namespace");
                 }
                 throw new FailedException("the restorer failed at " + w[0].substring(6) + ": " + Errno.describe(errno));
             } else if (!w[0].equals("ok")) {

@@ -1,0 +1,239 @@
+package io.pmig.checkpoint.fd;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.image.ImageKind;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.checkpoint.nativeio.Sockets;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * TCP sockets, IPv4 and IPv6: listening ones by address and options, established ones through
+ * TCP_REPAIR (sequence numbers, both queues with their contents, MSS, window scale, SACK,
+ * timestamps and their offset, the window), in the order the kernel accepts them
+ * (shared/FACTS.md). Dumping leaves an established socket in repair mode: if the process is then
+ * killed its socket closes without a packet; if it goes on, {@link FdDumper#leaveRepair} ends it.
+ * The caller must have stopped inbound packets to the connections before the dump.
+ */
+public final class TcpSockets implements FileKind<TcpSockets.State> {
+    private static final int SO_PROTOCOL = 38;
+    private static final int TCP_ESTABLISHED = 1;
+    private static final int TCP_LISTEN = 10;
+    private static final String[] STATE_NAMES = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+        "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
+    private static final int TCPI_OPT_TIMESTAMPS = 1;
+    private static final int TCPI_OPT_SACK = 2;
+    private static final int TCPI_OPT_WSCALE = 4;
+    private static final int TCPOPT_MSS = 2;
+    private static final int MAX_TCP_WINDOW = 32767;
+    private static final int TCPOPT_WINDOW = 3;
+    private static final int TCPOPT_SACK_PERM = 4;
+    private static final int TCPOPT_TIMESTAMP = 8;
+
+    /** Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel). */
+    public record Options(boolean reuseAddress, boolean reusePort, boolean keepAlive, boolean noDelay, int sendBuffer,
+                          int receiveBuffer, boolean v6Only, int keepIdle, int keepInterval, int keepCount) {
+    }
+
+    /** Connection state read in repair mode; the queues hold what was still to send and to read. */
+    public record Connection(int sendSeq, int receiveSeq, int mss, int tcpOptions, int sendWindowScale, int receiveWindowScale,
+                             int timestamp, int[] window, byte[] sendQueue, int notSent, byte[] receiveQueue) {
+    }
+
+    @ImageKind("file.tcp")
+    public record State(int id, int family, int flags, int tcpState, byte[] local, byte[] peer, Options options, int backlog,
+                        Connection connection) implements FileState {
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public boolean matches(OpenFile file) {
+        if (!file.link().startsWith("socket:[")) {
+            return false;
+        }
+        int domain = Sockets.getInt(file.local(), Linux.SOL_SOCKET, Linux.SO_DOMAIN);
+        return (domain == Sockets.AF_INET || domain == Sockets.AF_INET6)
+            && Sockets.getInt(file.local(), Linux.SOL_SOCKET, Linux.SO_TYPE) == Linux.SOCK_STREAM
+            && Sockets.getInt(file.local(), Linux.SOL_SOCKET, SO_PROTOCOL) == Sockets.IPPROTO_TCP;
+    }
+
+    @Override
+    public State dump(OpenFile file, int id, DumpContext context) {
+        int fd = file.local();
+        int family = Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_DOMAIN);
+        ByteBuffer info = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)).order(ByteOrder.LITTLE_ENDIAN);
+        int state = info.get(0) & 0xff;
+        Options options = options(fd, family);
+        byte[] local = Sockets.localAddress(fd);
+        if (state == TCP_LISTEN) {
+            int pending = info.getInt(24); // tcpi_unacked: the accept queue of a listener
+            if (pending > 0) {
+                throw new RefusedException(file.describe() + ": listening TCP socket " + Sockets.describe(local) + " has " + pending
+                    + " connection(s) not yet accepted, which cannot be moved yet; retry when the server has accepted them");
+            }
+            return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
+        }
+        if (state != TCP_ESTABLISHED) {
+            throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
+                + (state < STATE_NAMES.length ? STATE_NAMES[state] : Integer.toString(state)) + " is not supported yet");
+        }
+        byte[] peer = Sockets.peerAddress(fd);
+        int optionsSeen = info.get(5) & 0xff;
+        int scales = info.get(6) & 0xff;
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+        context.enteredRepair(file.fd());
+        int inq = Sockets.ioctlCount(fd, Sockets.SIOCINQ);
+        int outq = Sockets.ioctlCount(fd, Sockets.SIOCOUTQ);
+        int notSent = Sockets.ioctlCount(fd, Sockets.SIOCOUTQNSD);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+        int receiveSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+        byte[] receiveQueue = peekQueue(fd, inq);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
+        int sendSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+        byte[] sendQueue = peekQueue(fd, outq);
+        ByteBuffer w = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, 20)).order(ByteOrder.LITTLE_ENDIAN);
+        int[] window = {w.getInt(0), w.getInt(4), w.getInt(8), w.getInt(12), w.getInt(16)};
+        Connection c = new Connection(sendSeq, receiveSeq, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG),
+            optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP), window,
+            sendQueue, notSent, receiveQueue);
+        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
+    }
+
+    private static Options options(int fd, int family) {
+        return new Options(
+            Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0,
+            Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT) != 0,
+            Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_KEEPALIVE) != 0,
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY) != 0,
+            Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF),
+            Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF),
+            family == Sockets.AF_INET6 && Sockets.getInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY) != 0,
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE),
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL),
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT));
+    }
+
+    /** The selected repair queue's bytes, copied without taking them. */
+    private static byte[] peekQueue(int fd, int length) {
+        if (length == 0) {
+            return new byte[0];
+        }
+        NativeMemory buf = NativeMemory.allocate(length);
+        long n = Linux.recv(fd, buf.address(), length, Linux.MSG_PEEK | Linux.MSG_DONTWAIT);
+        if (n != length) {
+            throw new FailedException("peeking a TCP queue of " + length + " bytes returned " + n);
+        }
+        return buf.bytes(0, length);
+    }
+
+    @Override
+    public int open(State s, RestoreContext context) {
+        int fd = context.hold(Sockets.socket(s.family(), Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC));
+        try {
+            if (s.family() == Sockets.AF_INET6) {
+                Sockets.setInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, s.options().v6Only() ? 1 : 0);
+            }
+            if (s.tcpState() == TCP_LISTEN) {
+                applyOptions(fd, s.options(), s.family());
+                Sockets.bind(fd, s.local());
+                Sockets.listen(fd, s.backlog());
+            } else {
+                restoreConnection(fd, s);
+            }
+            Linux.fcntl(fd, Linux.F_SETFL, s.flags() & Linux.O_NONBLOCK);
+            return fd;
+        } catch (RuntimeException e) {
+            throw new FailedException("restoring TCP socket " + Sockets.describe(s.local())
+                + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage()
+                + (e.getMessage() != null && e.getMessage().contains("EADDRNOTAVAIL") ? " (the address is not on this host: move its VIP here first)" : ""), e);
+        }
+    }
+
+    private static void restoreConnection(int fd, State s) {
+        Connection c = s.connection();
+        int sent = c.sendQueue().length - c.notSent();
+        // repair mode lets the bind share the port with a listener, as the accepted socket once did;
+        // setting SO_REUSEADDR before the bind would take that away
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+        Sockets.bind(fd, s.local());
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ, c.receiveSeq() - c.receiveQueue().length);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - c.sendQueue().length);
+        // without the saved MSS clamp before connect the connection is stuck at an MSS of 524;
+        // TCP_MAXSEG takes at most MAX_TCP_WINDOW, less than loopback's MSS
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG, Math.min(c.mss(), MAX_TCP_WINDOW));
+        Sockets.connect(fd, s.peer());
+        Sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_OPTIONS, repairOptions(c));
+        if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, c.timestamp());
+        }
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+        sendAll(fd, c.receiveQueue(), 0, c.receiveQueue().length);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
+        sendAll(fd, c.sendQueue(), 0, sent);
+        int[] w = c.window();
+        byte[] window = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN).putInt(w[0]).putInt(w[1]).putInt(w[2]).putInt(w[3]).putInt(w[4]).array();
+        Sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, window);
+        applyOptions(fd, s.options(), s.family());
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+        // the never-sent tail goes out normally, after the window is back (else it waits for the probe timer)
+        sendAll(fd, c.sendQueue(), sent, c.notSent());
+    }
+
+    private static byte[] repairOptions(Connection c) {
+        ByteBuffer b = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(TCPOPT_MSS).putInt(c.mss());
+        if ((c.tcpOptions() & TCPI_OPT_WSCALE) != 0) {
+            b.putInt(TCPOPT_WINDOW).putInt(c.sendWindowScale() | c.receiveWindowScale() << 16);
+        }
+        if ((c.tcpOptions() & TCPI_OPT_SACK) != 0) {
+            b.putInt(TCPOPT_SACK_PERM).putInt(0);
+        }
+        if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
+            b.putInt(TCPOPT_TIMESTAMP).putInt(0);
+        }
+        return java.util.Arrays.copyOf(b.array(), b.position());
+    }
+
+    private static void applyOptions(int fd, Options o, int family) {
+        Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR, o.reuseAddress() ? 1 : 0);
+        Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, o.reusePort() ? 1 : 0);
+        Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_KEEPALIVE, o.keepAlive() ? 1 : 0);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, o.noDelay() ? 1 : 0);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE, o.keepIdle());
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL, o.keepInterval());
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT, o.keepCount());
+        // the kernel reports buffer sizes doubled; set only sizes the process chose (they differ from a fresh socket's)
+        int fresh = Sockets.socket(family, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC);
+        try {
+            if (o.sendBuffer() != Sockets.getInt(fresh, Linux.SOL_SOCKET, Sockets.SO_SNDBUF)) {
+                Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF, o.sendBuffer() / 2);
+            }
+            if (o.receiveBuffer() != Sockets.getInt(fresh, Linux.SOL_SOCKET, Sockets.SO_RCVBUF)) {
+                Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF, o.receiveBuffer() / 2);
+            }
+        } finally {
+            Linux.close(fresh);
+        }
+    }
+
+    private static void sendAll(int fd, byte[] data, int from, int length) {
+        if (length == 0) {
+            return;
+        }
+        NativeMemory m = NativeMemory.allocate(length);
+        m.put(0, data, from, length);
+        long done = 0;
+        while (done < length) {
+            done += Linux.send(fd, m.address() + done, length - done, 0);
+        }
+    }
+}
