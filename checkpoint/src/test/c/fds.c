@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -249,10 +250,49 @@ static long kcmp_file(int a, int b)
     return syscall(SYS_kcmp, p, p, KCMP_FILE, a, b);
 }
 
+/* Read up to len bytes, waiting at most 2 s for each chunk: missing data is a FAIL, not a hang. */
+static ssize_t read_timeout(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, 2000);
+        if (pr < 0 && errno == EINTR) {
+            continue;
+        }
+        if (pr <= 0) {
+            break;
+        }
+        ssize_t r = read(fd, (char *)buf + got, len - got);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                continue;
+            }
+            return got ? (ssize_t)got : -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* One read of at most cap bytes, after waiting at most 2 s for data. */
+static ssize_t read1(int fd, void *buf, size_t cap)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, 2000) <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return read(fd, buf, cap);
+}
+
 static void check_read_pattern(int fd, size_t len, uint64_t seed, size_t off, const char *what)
 {
     unsigned char *b = malloc(len);
-    ssize_t n = h_read_all(fd, b, len);
+    ssize_t n = read_timeout(fd, b, len);
     if (n != (ssize_t)len) {
         h_fail("%s: read %zd bytes, expected %zu (%s)", what, n, len, n < 0 ? strerror(errno) : "short");
     } else {
@@ -268,7 +308,7 @@ static void check_read_at(int fd, size_t len, uint64_t seed, size_t fileoff, con
     size_t whole = fileoff + len;
     unsigned char *exp = malloc(whole), *b = malloc(len);
     h_fill(exp, whole, seed, 0);
-    ssize_t n = h_read_all(fd, b, len);
+    ssize_t n = read_timeout(fd, b, len);
     if (n != (ssize_t)len) {
         h_fail("%s: read %zd bytes, expected %zu", what, n, len);
     } else {
@@ -548,7 +588,7 @@ int main(int argc, char **argv)
     CHECK(write(11, "z", 1) == 1, "pipe write after go");
     {
         char c = 0;
-        CHECK(read(10, &c, 1) == 1 && c == 'z', "pipe round trip after go");
+        CHECK(read1(10, &c, 1) == 1 && c == 'z', "pipe round trip after go");
     }
 
     /* 12, 13: FIFO */
@@ -563,7 +603,7 @@ int main(int argc, char **argv)
     CHECK(write(13, "f", 1) == 1, "FIFO write after go");
     {
         char c = 0;
-        CHECK(read(12, &c, 1) == 1 && c == 'f', "FIFO round trip after go");
+        CHECK(read1(12, &c, 1) == 1 && c == 'f', "FIFO round trip after go");
     }
 
     /* 14, 15: eventfds */
@@ -578,7 +618,7 @@ int main(int argc, char **argv)
     CHECK(read(14, &val, 8) == 8 && val == 42, "eventfd read %llu, expected 42", (unsigned long long)val);
     CHECK(read(14, &val, 8) == -1 && errno == EAGAIN, "eventfd second read not EAGAIN (nonblocking, zero)");
     val = 0;
-    CHECK(read(15, &val, 8) == 8 && val == 1, "semaphore eventfd read %llu, expected 1", (unsigned long long)val);
+    CHECK(read1(15, &val, 8) == 8 && val == 1, "semaphore eventfd read %llu, expected 1", (unsigned long long)val);
     CHECK(fdinfo_value(15, "eventfd-count:", v, sizeof v) == 0 && strtoull(v, NULL, 16) == 6, "semaphore eventfd count after one read '%s', expected 6", v);
 
     /* 17: timerfd */
@@ -630,8 +670,8 @@ int main(int argc, char **argv)
     CHECK(write(19, "ping", 4) == 4, "stream write 19");
     {
         char b[8] = {0};
-        CHECK(read(20, b, 8) == 4 && memcmp(b, "ping", 4) == 0, "stream 19->20 after go");
-        CHECK(write(20, "pong", 4) == 4 && read(19, b, 8) == 4 && memcmp(b, "pong", 4) == 0, "stream 20->19 after go");
+        CHECK(read1(20, b, 8) == 4 && memcmp(b, "ping", 4) == 0, "stream 19->20 after go");
+        CHECK(write(20, "pong", 4) == 4 && read1(19, b, 8) == 4 && memcmp(b, "pong", 4) == 0, "stream 20->19 after go");
     }
 
     /* 100, 101: datagrams with boundaries */

@@ -63,6 +63,14 @@ static void handler(int sig, siginfo_t *si, void *uc)
     e->mask_term = sigismember(&cur, SIGTERM);
 }
 
+static volatile sig_atomic_t watchdog_fired;
+
+static void on_watchdog(int sig)
+{
+    (void)sig;
+    watchdog_fired = 1;
+}
+
 static pid_t mypid;
 static pthread_t main_th;
 
@@ -393,11 +401,18 @@ int main(int argc, char **argv)
         CHECK(!e->on_alt, "SIGUSR1 handler ran on the alternate stack without SA_ONSTACK");
     }
 
-    /* SA_RESTART: read() interrupted by SIGUSR1 (sent by U) completes */
+    /* SA_RESTART: read() interrupted by SIGUSR1 (sent by U) completes. A 5 s watchdog (SIGALRM
+     * without SA_RESTART) turns a lost wake-up into a FAIL instead of a hang. */
+    struct sigaction wd = {0};
+    wd.sa_handler = on_watchdog;
+    CHECK(sigaction(SIGALRM, &wd, NULL) == 0, "watchdog sigaction");
+    alarm(5);
     atomic_store(&phase, 2);
     char buf[32];
     ssize_t n = read(restart_pipe[0], buf, sizeof buf);
     int rerr = errno;
+    alarm(0);
+    CHECK(!watchdog_fired, "SA_RESTART: read() still blocked after 5 s (U's SIGUSR1 or data lost)");
     CHECK(n == 10 && memcmp(buf, "restart-ok", 10) == 0, "SA_RESTART: read() returned %zd (%s)", n,
           n < 0 ? strerror(rerr) : "short");
     run_phase(2);

@@ -480,6 +480,15 @@ int main(int argc, char **argv)
 
     stop_workers = 1;
     stop_fp = 1;
+    /* bounded waits: a thread that does not come back is a FAIL with a reason, not a hang */
+    for (int i = 0; i < 5000 && !(atomic_load(&RD.done) && atomic_load(&CV.woke)); i++) {
+        h_sleep_ms(1);
+    }
+    if (!atomic_load(&RD.done) || !atomic_load(&CV.woke)) {
+        CHECK(atomic_load(&RD.done), "reader thread still blocked in read() 5 s after the data was written");
+        CHECK(atomic_load(&CV.woke), "cv waiter did not wake within 5 s");
+        return h_finish();
+    }
     for (int i = 0; i < NW; i++) {
         pthread_join(W[i].th, NULL);
     }

@@ -16,7 +16,7 @@
  *
  * Being PID 1 of its namespace, it receives no signal it has no handler for (except SIGKILL from
  * an ancestor namespace); it installs handlers, blocks the signals and takes them with
- * sigwaitinfo, so nothing runs in signal context.
+ * sigtimedwait, so nothing runs in signal context.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 static void on_signal(int sig) {
-    (void)sig; /* never runs: the signals are blocked and taken by sigwaitinfo */
+    (void)sig; /* never runs: the signals are blocked and taken by sigtimedwait */
 }
 
 static void reap_all(void) {
@@ -73,12 +73,15 @@ int main(int argc, char **argv) {
 
     for (;;) {
         reap_all(); /* also catches children whose SIGCHLDs were merged into one */
-        int sig = sigwaitinfo(&set, NULL);
+        /* a zombie handed over without a SIGCHLD (a traced process whose tracer died) is
+           reaped within a second all the same */
+        static const struct timespec second = {.tv_sec = 1};
+        int sig = sigtimedwait(&set, NULL, &second);
         if (sig < 0) {
-            if (errno == EINTR) {
+            if (errno == EINTR || errno == EAGAIN) {
                 continue;
             }
-            perror("pmig-lab-init: sigwaitinfo");
+            perror("pmig-lab-init: sigtimedwait");
             return 1;
         }
         if (sig == SIGTERM || sig == SIGINT) {

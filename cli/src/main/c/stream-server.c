@@ -1,8 +1,8 @@
 /*
  * stream-server ADDR PORT [RATE_KB_PER_S]: a sample service for moving. Accepts any number of
  * clients on ADDR:PORT; to each it streams the pattern of stream-pattern.h at a steady rate and
- * checks what the client streams back. A client that sends a line "ping N\n" in lock-step mode
- * gets "pong N\n" instead of the stream. A broken stream is logged to stderr and its connection
+ * checks what the client streams back, from the client's first byte on. A client whose first
+ * line is "ping N\n" is in lock-step mode: it gets "pong N\n" for each such line instead. A broken stream is logged to stderr and its connection
  * closed; the server runs until killed.
  */
 #define _GNU_SOURCE
@@ -126,7 +126,8 @@ int main(int argc, char **argv)
             unsigned char buf[CHUNK];
             for (int k = nconn - 1; k >= 0; k--) {
                 struct conn *c = &conns[k];
-                if (c->lockstep) continue;
+                /* a client's first byte tells its mode: stream only to streaming clients */
+                if (c->lockstep || c->received == 0) continue;
                 for (long done = 0; done < per_tick;) {
                     long want = per_tick - done < CHUNK ? per_tick - done : CHUNK;
                     for (long i = 0; i < want; i++) buf[i] = to_client(c->sent + i);

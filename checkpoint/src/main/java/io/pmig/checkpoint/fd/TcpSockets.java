@@ -29,6 +29,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPI_OPT_WSCALE = 4;
     private static final int TCPOPT_MSS = 2;
     private static final int MAX_TCP_WINDOW = 32767;
+    private static final int SO_SNDBUFFORCE = 32;
+    private static final int SO_RCVBUFFORCE = 33;
+    private static final int QUEUE_SLACK = 64 << 10;
     private static final int TCPOPT_WINDOW = 3;
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
@@ -175,6 +178,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
             Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, c.timestamp());
         }
+        // room for the queues as they were, whatever this socket's defaults (the options come after)
+        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer(), 2 * c.sendQueue().length + QUEUE_SLACK));
+        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_RCVBUFFORCE, Math.max(s.options().receiveBuffer(), 2 * c.receiveQueue().length + QUEUE_SLACK));
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
         sendAll(fd, c.receiveQueue(), 0, c.receiveQueue().length);
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
@@ -233,7 +239,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         m.put(0, data, from, length);
         long done = 0;
         while (done < length) {
-            done += Linux.send(fd, m.address() + done, length - done, 0);
+            // never wait: a repair-mode queue has no peer to drain it, so a full buffer is an error
+            done += Linux.send(fd, m.address() + done, length - done, Linux.MSG_DONTWAIT);
         }
     }
 }

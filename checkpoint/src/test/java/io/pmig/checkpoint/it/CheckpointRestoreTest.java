@@ -10,7 +10,6 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
@@ -23,8 +22,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the same from /proc as the original did, and pass its own checks.
  */
 class CheckpointRestoreTest extends ItSupport {
-    private static final Duration PID_FREE_TIMEOUT = Duration.ofSeconds(20);
-
     @BeforeEach
     void root() {
         assumeRoot();
@@ -94,6 +91,28 @@ class CheckpointRestoreTest extends ItSupport {
         p.resetForRestore();
         restore(p, dir);
         assertSameProcess(before, ProcSnapshot.of(p.pid()), "restore of " + name + " after the original exited");
+        goExpectPassAndExit(p);
+    }
+
+    @ParameterizedTest(name = "{0}: leave-running checkpoint, then checkpoint and restore twice in a chain")
+    @MethodSource("io.pmig.checkpoint.it.ItSupport#statefulPrograms")
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void checkpointRestoreChain(String name) throws Exception {
+        // a service moved A -> B -> C: each checkpoint must leave nothing that breaks the next one
+        TestProgram p = startReady(name);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        checkpoint(p, imageDir("1"), true);
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "original after checkpoint --leave-running");
+
+        Path second = imageDir("2");
+        checkpoint(p, second, false);
+        restore(p, second);
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "first restore of " + name);
+
+        Path third = imageDir("3");
+        checkpoint(p, third, false); // checkpoint of a restored process
+        restore(p, third);
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restore of a restored " + name);
         goExpectPassAndExit(p);
     }
 

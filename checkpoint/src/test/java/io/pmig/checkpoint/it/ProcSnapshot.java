@@ -19,7 +19,7 @@ import java.util.TreeSet;
  * What an outside observer sees of a process in /proc, normalized so that an exact restore compares
  * equal: memory map (vdso/vvar excluded, adjacent compatible mappings merged, no inode numbers),
  * descriptors (kind, flags, offset), threads (TIDs, names, nice), credentials, signal dispositions,
- * umask, limits, personality, cwd/root/exe, cmdline and environ.
+ * umask, limits, personality, process group and session, cwd/root/exe, cmdline and environ.
  *
  * <p>Taken of an idle test program (waiting for go). Deliberately left out because they legitimately
  * change from moment to moment: pending signals, blocked masks (a handler may be running), times.
@@ -42,6 +42,11 @@ public final class ProcSnapshot {
         s.fields.put("environ", Base64.getEncoder().encodeToString(Files.readAllBytes(proc.resolve("environ"))));
         s.fields.put("personality", Files.readString(proc.resolve("personality")).trim());
         s.fields.put("limits", Files.readString(proc.resolve("limits")));
+        String stat = Files.readString(proc.resolve("stat"));
+        String[] sf = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // sf[0] is field 3 (state): process group is field 5, session field 6
+        s.fields.put("pgrp", sf[5 - 3]);
+        s.fields.put("session", sf[6 - 3]);
         for (String line : Files.readAllLines(proc.resolve("status"))) {
             String key = line.contains(":") ? line.substring(0, line.indexOf(':')) : line;
             switch (key) {

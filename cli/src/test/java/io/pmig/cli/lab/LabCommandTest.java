@@ -1,5 +1,13 @@
 package io.pmig.cli.lab;
 
+import static io.pmig.cli.lab.LabTestSupport.LAB;
+import static io.pmig.cli.lab.LabTestSupport.MAPPER;
+import static io.pmig.cli.lab.LabTestSupport.down;
+import static io.pmig.cli.lab.LabTestSupport.pmig;
+import static io.pmig.cli.lab.LabTestSupport.pmigWithInput;
+import static io.pmig.cli.lab.LabTestSupport.run;
+import static io.pmig.cli.lab.LabTestSupport.sh;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -10,8 +18,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.cli.ExitCodes;
+import io.pmig.cli.lab.LabTestSupport.Run;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -44,28 +52,9 @@ import org.junit.jupiter.api.io.TempDir;
  * through a file lock.
  */
 class LabCommandTest {
-    private static final String LAB = "pmig-labtest";
-    private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final long TIMEOUT_SECONDS = 60;
 
     private static FileChannel lockFile;
     private static FileLock lock;
-
-    /** One run of pmig: its exit code and output. */
-    record Run(int exitCode, String out, String err) {
-        JsonNode json() {
-            try {
-                return MAPPER.readTree(out);
-            } catch (IOException e) {
-                throw new AssertionError("not one JSON object: " + out + " (stderr: " + err + ")", e);
-            }
-        }
-
-        @Override
-        public String toString() {
-            return "exit " + exitCode + ", stdout: " + out + ", stderr: " + err;
-        }
-    }
 
     @BeforeAll
     static void takeTheMachineAndClearLeftovers() throws IOException {
@@ -365,62 +354,6 @@ class LabCommandTest {
 
     // ---- helpers ----
 
-    private static Run pmig(String... args) {
-        return run(Map.of(), null, args);
-    }
-
-    private static Run pmigWithInput(String input, String... args) {
-        return run(Map.of(), input, args);
-    }
-
-    private static Run down() {
-        return pmig("lab", "down");
-    }
-
-    /** Runs io.pmig.cli.Pmig in a JVM of its own, on the lab pmig-labtest. */
-    private static Run run(Map<String, String> environment, String input, String... args) {
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
-                "-cp", System.getProperty("java.class.path"), "io.pmig.cli.Pmig"));
-        command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command);
-        builder.environment().put(LabLayout.NAME_VARIABLE, LAB);
-        builder.environment().putAll(environment);
-        try {
-            Process process = builder.start();
-            CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()));
-            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()));
-            try (var stdin = process.getOutputStream()) {
-                if (input != null) {
-                    stdin.write(input.getBytes(StandardCharsets.UTF_8));
-                }
-            }
-            if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                fail("pmig " + String.join(" ", args) + " did not finish in " + TIMEOUT_SECONDS + " s");
-            }
-            return new Run(process.exitValue(), out.get(TIMEOUT_SECONDS, TimeUnit.SECONDS), err.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
-        } catch (Exception e) {
-            throw new AssertionError("cannot run pmig " + String.join(" ", args), e);
-        }
-    }
-
-    /** Runs a shell command on the host (to look, never to change anything). */
-    private static String sh(String script) {
-        LabShell.Result result = new LabShell().attempt("sh", "-c", script);
-        assertEquals(0, result.exitCode(), result.failure());
-        return result.out();
-    }
-
-    private static String readAll(InputStream in) {
-        try (in) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     private static List<String> texts(JsonNode array, String field) {
         List<String> texts = new ArrayList<>();
         array.forEach(node -> texts.add(field == null ? node.asText() : node.get(field).asText()));
@@ -465,7 +398,7 @@ class LabCommandTest {
         return Optional.empty();
     }
 
-    private static boolean isRoot() {
+    static boolean isRoot() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("Uid:")) {

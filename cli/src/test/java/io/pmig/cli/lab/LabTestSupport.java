@@ -1,0 +1,100 @@
+package io.pmig.cli.lab;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** Runs bin/pmig's main class in JVMs of their own on the test lab pmig-labtest, for the lab's tests. */
+final class LabTestSupport {
+    static final String LAB = "pmig-labtest";
+    static final ObjectMapper MAPPER = new ObjectMapper();
+    static final long TIMEOUT_SECONDS = 60;
+
+    private LabTestSupport() {
+    }
+
+    /** One run of pmig: its exit code and output. */
+    record Run(int exitCode, String out, String err) {
+        JsonNode json() {
+            try {
+                return MAPPER.readTree(out);
+            } catch (IOException e) {
+                throw new AssertionError("not one JSON object: " + out + " (stderr: " + err + ")", e);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "exit " + exitCode + ", stdout: " + out + ", stderr: " + err;
+        }
+    }
+
+    static Run pmig(String... args) {
+        return run(Map.of(), null, args);
+    }
+
+    static Run pmigWithInput(String input, String... args) {
+        return run(Map.of(), input, args);
+    }
+
+    static Run down() {
+        return pmig("lab", "down");
+    }
+
+    /** Runs io.pmig.cli.Pmig in a JVM of its own, on the lab pmig-labtest. */
+    static Run run(Map<String, String> environment, String input, String... args) {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
+                "-cp", System.getProperty("java.class.path"), "io.pmig.cli.Pmig"));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().put(LabLayout.NAME_VARIABLE, LAB);
+        builder.environment().putAll(environment);
+        try {
+            Process process = builder.start();
+            CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()));
+            CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()));
+            try (var stdin = process.getOutputStream()) {
+                if (input != null) {
+                    stdin.write(input.getBytes(StandardCharsets.UTF_8));
+                }
+            }
+            if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                fail("pmig " + String.join(" ", args) + " did not finish in " + TIMEOUT_SECONDS + " s");
+            }
+            return new Run(process.exitValue(), out.get(TIMEOUT_SECONDS, TimeUnit.SECONDS), err.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        } catch (Exception e) {
+            throw new AssertionError("cannot run pmig " + String.join(" ", args), e);
+        }
+    }
+
+    /** Runs a shell command on the host (to look, never to change anything). */
+    static String sh(String script) {
+        LabShell.Result result = new LabShell().attempt("sh", "-c", script);
+        assertEquals(0, result.exitCode(), result.failure());
+        return result.out();
+    }
+
+    static String readAll(InputStream in) {
+        try (in) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+}

@@ -1,0 +1,142 @@
+package io.pmig.cli.lab;
+
+import static io.pmig.cli.lab.LabTestSupport.down;
+import static io.pmig.cli.lab.LabTestSupport.pmig;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.pmig.cli.ExitCodes;
+import io.pmig.cli.lab.LabTestSupport.Run;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Moving a socket by hand (README): a stream-server bound to a VIP on node-a, a stream-client in
+ * the client host checking every byte, and the server moved to node-b with pmig checkpoint, the VIP
+ * moved with ip addr and a gratuitous ARP, and pmig restore, while inbound VIP packets are dropped
+ * on both nodes. The client must see no reset, no EOF and no wrong byte.
+ */
+class MoveBetweenNodesTest {
+    private static final String VIP = "10.77.0.50";
+    private static final String PORT = "7000";
+    /** Long enough to outlast the move and the client's retransmission backoff while packets were dropped. */
+    private static final String CLIENT_SECONDS = "14";
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void lab() {
+        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
+        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
+        Run up = pmig("lab", "up");
+        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+    }
+
+    @AfterEach
+    void removeLab() {
+        down();
+    }
+
+    @RepeatedTest(2)
+    @Timeout(120)
+    void aStreamingClientKeepsItsConnection() throws Exception {
+        assertClientPasses(moveWhileClientRuns(List.of(CLIENT_SECONDS)));
+    }
+
+    @Test
+    @Timeout(120)
+    void aLockStepClientKeepsItsConnection() throws Exception {
+        assertClientPasses(moveWhileClientRuns(List.of(CLIENT_SECONDS, "--lockstep")));
+    }
+
+    private static void assertClientPasses(String verdict) {
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+    }
+
+    /** Returns the client's verdict line. */
+    private String moveWhileClientRuns(List<String> clientArgs) throws Exception {
+        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
+        // the service's pid must be free on node-b, where pmig's own JVM takes the low pids
+        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
+        String server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT
+            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        waitForListener("node-a");
+        List<String> client = new ArrayList<>(List.of("lab", "exec", "client", "--", nativeProgram("stream-client"), VIP, PORT));
+        client.addAll(clientArgs);
+        CompletableFuture<Run> verdict = CompletableFuture.supplyAsync(() -> pmig(client.toArray(String[]::new)));
+        Thread.sleep(1500);
+
+        Path image = tmp.resolve("image");
+        hold("node-a");
+        hold("node-b");
+        try {
+            Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image.toString(), "--json");
+            assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
+            exec("node-a", "ip", "addr", "del", VIP + "/24", "dev", "eth0");
+            exec("node-b", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
+            exec("node-b", "arping", "-U", "-c", "1", "-I", "eth0", VIP);
+            Run restore = pmigIn("node-b", "restore", "--dir", image.toString(), "--json");
+            assertEquals(ExitCodes.OK, restore.exitCode(), restore.toString());
+        } finally {
+            release("node-b");
+            release("node-a");
+        }
+        assertEquals("stream-server", exec("node-b", "cat", "/proc/" + server + "/comm").strip(), "the server runs on node-b");
+        Run result = verdict.get();
+        return (result.out().strip() + " " + result.err().strip()).strip();
+    }
+
+    private static void waitForListener(String node) throws InterruptedException {
+        for (int i = 0; i < 100; i++) {
+            if (exec(node, "ss", "-Htln", "sport = :" + PORT).contains(PORT)) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** Drops inbound packets for the VIP's port on a node: nothing may answer for the service while it moves. */
+    private static void hold(String node) {
+        exec(node, "nft", "add", "table", "ip", "pmigmove");
+        exec(node, "nft", "add", "chain", "ip", "pmigmove", "in", "{ type filter hook input priority 0; }");
+        exec(node, "nft", "add", "rule", "ip", "pmigmove", "in", "ip", "daddr", VIP, "tcp", "dport", PORT, "drop");
+    }
+
+    private static void release(String node) {
+        pmig("lab", "exec", node, "--", "nft", "delete", "table", "ip", "pmigmove");
+    }
+
+    private static String exec(String node, String... command) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--"));
+        args.addAll(List.of(command));
+        Run run = pmig(args.toArray(String[]::new));
+        assertEquals(0, run.exitCode(), String.join(" ", command) + " on " + node + ": " + run);
+        return run.out();
+    }
+
+    /** pmig itself, run inside a node's namespaces, as an operator on that node would. */
+    private static Run pmigIn(String node, String... pmigArgs) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--",
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+            "io.pmig.cli.Pmig"));
+        args.addAll(List.of(pmigArgs));
+        return pmig(args.toArray(String[]::new));
+    }
+
+    private static String nativeProgram(String name) {
+        Path p = Path.of("target", "classes", "native", name).toAbsolutePath();
+        assertTrue(Files.isExecutable(p), p + " is not built");
+        return p.toString();
+    }
+}
