@@ -56,7 +56,7 @@ public final class Pmig implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore or demo");
+        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore, demo or lab");
     }
 
     Engines engines() {
