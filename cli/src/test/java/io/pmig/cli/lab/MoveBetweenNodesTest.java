@@ -51,31 +51,39 @@ class MoveBetweenNodesTest {
     @RepeatedTest(2)
     @Timeout(120)
     void aStreamingClientKeepsItsConnection() throws Exception {
-        assertClientPasses(moveWhileClientRuns(List.of(CLIENT_SECONDS)));
+        assertClientPasses(moveWhileClientRuns("2048", List.of(CLIENT_SECONDS)));
+    }
+
+    @Test
+    @Timeout(180)
+    void aThousandConnectionsSurvive() throws Exception {
+        String verdict = moveWhileClientRuns("4", List.of(CLIENT_SECONDS, "--connections", "1000", "--rate", "4"));
+        assertClientPasses(verdict);
+        assertTrue(verdict.contains("connections=1000"), verdict);
     }
 
     @Test
     @Timeout(120)
     void aLockStepClientKeepsItsConnection() throws Exception {
-        assertClientPasses(moveWhileClientRuns(List.of(CLIENT_SECONDS, "--lockstep")));
+        assertClientPasses(moveWhileClientRuns("2048", List.of(CLIENT_SECONDS, "--lockstep")));
     }
 
     private static void assertClientPasses(String verdict) {
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
 
-    /** Returns the client's verdict line. */
-    private String moveWhileClientRuns(List<String> clientArgs) throws Exception {
+    /** Returns the client's verdict line; the server streams {@code serverRate} KB/s to each connection. */
+    private String moveWhileClientRuns(String serverRate, List<String> clientArgs) throws Exception {
         exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
         // the service's pid must be free on node-b, where pmig's own JVM takes the low pids
         exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
-        String server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT
+        String server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " " + serverRate
             + " </dev/null >/dev/null 2>&1 & echo $!").strip();
         waitForListener("node-a");
         List<String> client = new ArrayList<>(List.of("lab", "exec", "client", "--", nativeProgram("stream-client"), VIP, PORT));
         client.addAll(clientArgs);
         CompletableFuture<Run> verdict = CompletableFuture.supplyAsync(() -> pmig(client.toArray(String[]::new)));
-        Thread.sleep(1500);
+        Thread.sleep(3000);
 
         Path image = tmp.resolve("image");
         hold("node-a");
