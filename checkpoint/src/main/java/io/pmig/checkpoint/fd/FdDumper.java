@@ -55,9 +55,11 @@ public final class FdDumper {
             context = new DumpContext(files, anySocket ? UnixSockets.dump() : null);
             List<FdImage> fds = new ArrayList<>();
             List<FileState> states = new ArrayList<>();
-            List<Integer> firstFdOfFile = new ArrayList<>();
+            // descriptors sharing an open file show the same link: compare only within a link
+            Map<String, List<int[]>> savedByLink = new java.util.HashMap<>();
             for (OpenFile f : files.values()) {
-                int id = sharedWith(pid, f.fd(), firstFdOfFile);
+                List<int[]> sameLink = savedByLink.computeIfAbsent(f.link(), k -> new ArrayList<>());
+                int id = sharedWith(pid, f.fd(), sameLink);
                 if (id < 0) {
                     FileKind<?> kind = kindOf(f);
                     if (kind == null) {
@@ -65,7 +67,7 @@ public final class FdDumper {
                     }
                     id = states.size();
                     states.add(kind.dump(f, id, context));
-                    firstFdOfFile.add(f.fd());
+                    sameLink.add(new int[] {f.fd(), id});
                 }
                 fds.add(new FdImage(f.fd(), f.closeOnExec(), id));
             }
@@ -102,11 +104,11 @@ public final class FdDumper {
         }
     }
 
-    /** The id of an already-saved open file that {@code fd} shares (dup'ed descriptors), or -1. */
-    private static int sharedWith(int pid, int fd, List<Integer> firstFdOfFile) {
-        for (int id = 0; id < firstFdOfFile.size(); id++) {
-            if (Linux.sameFile(pid, fd, firstFdOfFile.get(id))) {
-                return id;
+    /** The id of an already-saved open file ({fd, id} pairs) that {@code fd} shares (dup'ed descriptors), or -1. */
+    private static int sharedWith(int pid, int fd, List<int[]> saved) {
+        for (int[] s : saved) {
+            if (Linux.sameFile(pid, fd, s[0])) {
+                return s[1];
             }
         }
         return -1;

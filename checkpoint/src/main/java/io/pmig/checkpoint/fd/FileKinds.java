@@ -13,6 +13,7 @@ public final class FileKinds {
         new Timerfds(),
         new Signalfds(),
         new UnixSocketPairs(),
+        new UdpSockets(),
         new TcpSockets());
 
     private FileKinds() {

@@ -32,6 +32,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int SO_SNDBUFFORCE = 32;
     private static final int SO_RCVBUFFORCE = 33;
     private static final int QUEUE_SLACK = 64 << 10;
+    private static final java.util.Map<Integer, int[]> DEFAULT_BUFFERS = new java.util.concurrent.ConcurrentHashMap<>();
     private static final int TCPOPT_WINDOW = 3;
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
@@ -218,14 +219,20 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL, o.keepInterval());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT, o.keepCount());
         // the kernel reports buffer sizes doubled; set only sizes the process chose (they differ from a fresh socket's)
+        int[] fresh = DEFAULT_BUFFERS.computeIfAbsent(family, TcpSockets::defaultBuffers);
+        if (o.sendBuffer() != fresh[0]) {
+            Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF, o.sendBuffer() / 2);
+        }
+        if (o.receiveBuffer() != fresh[1]) {
+            Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF, o.receiveBuffer() / 2);
+        }
+    }
+
+    /** {SO_SNDBUF, SO_RCVBUF} of a fresh TCP socket of {@code family} on this host. */
+    private static int[] defaultBuffers(int family) {
         int fresh = Sockets.socket(family, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC);
         try {
-            if (o.sendBuffer() != Sockets.getInt(fresh, Linux.SOL_SOCKET, Sockets.SO_SNDBUF)) {
-                Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF, o.sendBuffer() / 2);
-            }
-            if (o.receiveBuffer() != Sockets.getInt(fresh, Linux.SOL_SOCKET, Sockets.SO_RCVBUF)) {
-                Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF, o.receiveBuffer() / 2);
-            }
+            return new int[] {Sockets.getInt(fresh, Linux.SOL_SOCKET, Sockets.SO_SNDBUF), Sockets.getInt(fresh, Linux.SOL_SOCKET, Sockets.SO_RCVBUF)};
         } finally {
             Linux.close(fresh);
         }
