@@ -1,9 +1,10 @@
 /*
  * UDP sockets with queued datagrams:
  *   - a bound, unconnected IPv4 socket on 127.0.0.1 (SO_REUSEADDR, SO_REUSEPORT, SO_BROADCAST,
- *     chosen buffer sizes, O_NONBLOCK) with 4 datagrams queued: 3 from two senders of this
- *     program on distinct loopback ports (closed before ready), and 1 from 192.0.2.1:4444, an
- *     address this host does not have (sent with IP_TRANSPARENT; skipped if that is refused);
+ *     chosen buffer sizes, O_NONBLOCK) with 5 datagrams queued: 3 from two senders of this
+ *     program on distinct loopback ports (closed before ready), 1 from 192.0.2.1:4444, an
+ *     address this host does not have (sent with IP_TRANSPARENT; skipped if that is refused),
+ *     and 1 from a socket the peer child keeps open (its port stays taken);
  *   - an IPv6 socket (IPV6_V6ONLY, a chosen receive buffer) bound to ::1 and connected to a peer
  *     in a forked child (not checkpointed with us, its port stays taken), with 2 datagrams queued
  *     from that peer.
@@ -12,11 +13,14 @@
  * and a fresh datagram sent to the bound socket arrives.
  *
  * STATEDIR/ports holds the two local ports ("v4 v6"). STATEDIR/nonlocal says whether the
- * non-local datagram was queued ("1") or not ("0").
+ * non-local datagram was queued ("1") or not ("0"); STATEDIR/peer-pid is the peer child's pid.
+ * If STATEDIR/join-multicast exists before the start, the IPv4 socket also joins 239.1.2.3 on
+ * lo (a checkpoint must refuse that; the checks after go are the same).
  */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,7 +35,7 @@ struct expect {
     socklen_t fromlen;
 };
 
-static struct expect q4[4], q6[2];
+static struct expect q4[5], q6[2];
 static int n4, n6;
 
 static int bound_socket(int family, const char *addr, struct sockaddr_storage *ss, socklen_t *len)
@@ -166,6 +170,11 @@ int main(int argc, char **argv)
     SETUP(bind(s4, (struct sockaddr *)&a4, l4) == 0, "bind v4: %s", strerror(errno));
     getsockname(s4, (struct sockaddr *)&a4, &l4);
     SETUP(fcntl(s4, F_SETFL, fcntl(s4, F_GETFL) | O_NONBLOCK) == 0, "O_NONBLOCK");
+    if (h_exists("join-multicast")) {
+        struct ip_mreqn mr = {.imr_ifindex = (int)if_nametoindex("lo")};
+        inet_pton(AF_INET, "239.1.2.3", &mr.imr_multiaddr);
+        SETUP(setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr) == 0, "IP_ADD_MEMBERSHIP: %s", strerror(errno));
+    }
 
     /* two senders on distinct ports, closed before ready */
     struct sockaddr_storage sa;
@@ -208,6 +217,9 @@ int main(int argc, char **argv)
     getsockname(s6, (struct sockaddr *)&a6, &l6);
     int pfd = bound_socket(AF_INET6, "::1", &p6, &pl6);
     SETUP(pfd >= 0, "peer socket: %s", strerror(errno));
+    int live4 = bound_socket(AF_INET, "127.0.0.1", &sa, &sl);
+    SETUP(live4 >= 0, "live sender: %s", strerror(errno));
+    queue_from(live4, "fifth, from a live socket", &a4, l4, &q4[n4++]);
     SETUP(connect(pfd, (struct sockaddr *)&a6, l6) == 0, "peer connect: %s", strerror(errno));
     SETUP(connect(s6, (struct sockaddr *)&p6, pl6) == 0, "connect v6: %s", strerror(errno));
     queue_from(pfd, "v6 one", &a6, l6, &q6[n6++]);
@@ -220,6 +232,10 @@ int main(int argc, char **argv)
         peer(pfd);
     }
     close(pfd);
+    close(live4);
+    char pidtext[32];
+    snprintf(pidtext, sizeof pidtext, "%d\n", (int)child);
+    SETUP(h_write_file("peer-pid", pidtext) == 0, "write peer-pid");
 
     /* what must hold after go */
     int opts4[5] = {getint(s4, SOL_SOCKET, SO_REUSEADDR), getint(s4, SOL_SOCKET, SO_REUSEPORT), getint(s4, SOL_SOCKET, SO_BROADCAST),

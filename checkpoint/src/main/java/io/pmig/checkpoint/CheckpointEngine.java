@@ -29,6 +29,9 @@ public final class CheckpointEngine {
     public static final String IMAGE_FILE = "image.pmig";
     /** Where the kernel puts XCR0 in the XSAVE area it hands to ptrace (struct _fpx_sw_bytes.xfeatures). */
     private static final int XSAVE_SW_XFEATURES = 472;
+    /** How often, and how long apart, a process with something transient (see {@link UnsettledException}) is let run. */
+    private static final int SETTLE_ATTEMPTS = 50;
+    private static final long SETTLE_PAUSE_MS = 20;
 
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
@@ -52,11 +55,27 @@ public final class CheckpointEngine {
             throw new RefusedException("cannot create image directory " + dir + ": " + e.getMessage(), e);
         }
 
-        FrozenProcess frozen = FrozenProcess.freeze(pid);
+        FrozenProcess frozen = null;
+        FdDumper.Result fds = null;
+        for (int attempt = 1; fds == null; attempt++) {
+            frozen = FrozenProcess.freeze(pid);
+            try {
+                fds = FdDumper.dump(pid);
+            } catch (UnsettledException e) {
+                frozen.thaw();
+                if (attempt == SETTLE_ATTEMPTS) {
+                    throw new RefusedException(e.getMessage() + ", still after " + SETTLE_ATTEMPTS * SETTLE_PAUSE_MS
+                        + " ms of letting it run; hold new connections off (or let the server catch up) and retry");
+                }
+                sleep(SETTLE_PAUSE_MS);
+            } catch (RuntimeException e) {
+                frozen.thaw();
+                throw e;
+            }
+        }
         long frozenAt = System.nanoTime();
         List<ThreadImage> threads;
         List<MappingImage> mappings;
-        FdDumper.Result fds = null;
         long pages;
         long pageBytes;
         long imageBytes;
@@ -64,7 +83,6 @@ public final class CheckpointEngine {
             TaskDumper task = new TaskDumper(frozen);
             ProcessImage process = task.process();
             threads = task.threads();
-            fds = FdDumper.dump(pid);
             MemoryDumper memory = new MemoryDumper(proc);
             mappings = memory.mappings();
             byte[] xstate = threads.get(0).xstate();
@@ -117,6 +135,15 @@ public final class CheckpointEngine {
             FdDumper.leaveRepair(frozen.pid(), fds.socketsInRepair());
         }
         frozen.thaw();
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RefusedException("interrupted while waiting for the process to settle");
+        }
     }
 
     private static void deleteQuietly(Path p) {

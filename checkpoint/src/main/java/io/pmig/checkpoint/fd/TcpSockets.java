@@ -2,6 +2,7 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.NativeMemory;
@@ -79,8 +80,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         if (state == TCP_LISTEN) {
             int pending = info.getInt(24); // tcpi_unacked: the accept queue of a listener
             if (pending > 0) {
-                throw new RefusedException(file.describe() + ": listening TCP socket " + Sockets.describe(local) + " has " + pending
-                    + " connection(s) not yet accepted, which cannot be moved yet; retry when the server has accepted them");
+                // they cannot be put back into a listener's queue; with new connections held off, the server takes them soon
+                throw new UnsettledException(file.describe() + ": listening TCP socket " + Sockets.describe(local) + " has " + pending
+                    + " connection(s) the server has not accepted");
             }
             return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
         }

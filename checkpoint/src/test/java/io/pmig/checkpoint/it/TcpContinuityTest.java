@@ -70,10 +70,27 @@ class TcpContinuityTest extends ItSupport {
         goExpectPassAndExit(server);
     }
 
+    /** Connections waiting in a listener's accept queue cannot be saved: the checkpoint lets the server take them first. */
+    @RepeatedTest(2)
+    @Timeout(90)
+    void connectionsNotYetAcceptedAreTakenBeforeTheCheckpoint() throws Exception {
+        TestProgram server = startReady("tcp_backlog");
+        String[] ports = Files.readString(server.stateDir().resolve("ports")).trim().split(" ");
+        Path image = imageDir("backlog");
+        holdInbound(ports);
+        try {
+            checkpoint(server, image, false);
+            restore(server, image);
+        } finally {
+            run("nft", "delete", "table", "inet", "pmigtest");
+        }
+        goExpectPassAndExit(server);
+    }
+
     private static void holdInbound(String[] ports) throws Exception {
         run("nft", "add", "table", "inet", "pmigtest");
         run("nft", "add", "chain", "inet", "pmigtest", "in", "{ type filter hook input priority 0; }");
-        run("nft", "add", "rule", "inet", "pmigtest", "in", "tcp", "dport", "{ " + ports[0] + ", " + ports[1] + " }", "drop");
+        run("nft", "add", "rule", "inet", "pmigtest", "in", "tcp", "dport", "{ " + String.join(", ", ports) + " }", "drop");
     }
 
     private static void run(String... cmd) throws IOException, InterruptedException {
