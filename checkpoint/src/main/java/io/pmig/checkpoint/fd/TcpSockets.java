@@ -22,6 +22,13 @@ import java.nio.ByteOrder;
 public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int SO_PROTOCOL = 38;
     private static final int TCP_ESTABLISHED = 1;
+    private static final int TCP_FIN_WAIT1 = 4;
+    private static final int TCP_FIN_WAIT2 = 5;
+    private static final int TCP_CLOSE_WAIT = 8;
+    private static final int TCP_LAST_ACK = 9;
+    private static final int TCP_CLOSING = 11;
+    private static final int SHUT_RD = 0;
+    private static final int SHUT_WR = 1;
     private static final int TCP_LISTEN = 10;
     private static final String[] STATE_NAMES = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
         "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
@@ -86,7 +93,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             }
             return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
         }
-        if (state != TCP_ESTABLISHED) {
+        if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
                 + (state < STATE_NAMES.length ? STATE_NAMES[state] : Integer.toString(state)) + " is not supported yet");
         }
@@ -110,6 +117,16 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP), window,
             sendQueue, notSent, receiveQueue);
         return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
+    }
+
+    /** FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK: this side has sent its FIN (counted in the send sequence). */
+    private static boolean ourFinSent(int state) {
+        return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING || state == TCP_LAST_ACK;
+    }
+
+    /** CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN has arrived (counted in the receive sequence). */
+    private static boolean peerFinReceived(int state) {
+        return state == TCP_CLOSE_WAIT || state == TCP_CLOSING || state == TCP_LAST_ACK;
     }
 
     private static Options options(int fd, int family) {
@@ -162,9 +179,17 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         }
     }
 
+    /**
+     * A half-closed connection is rebuilt as an established one, then closed as far as it was:
+     * our FIN goes back into the send queue as already sent (shutdown in repair mode transmits
+     * nothing), and a FIN the peer sent becomes a read shutdown, which gives the process the same
+     * end of stream. Sequence numbers keep counting the FINs, so the peer sees the same numbers.
+     */
     private static void restoreConnection(int fd, State s) {
         Connection c = s.connection();
-        int sent = c.sendQueue().length - c.notSent();
+        boolean ourFin = ourFinSent(s.tcpState());
+        // data queued before our FIN counts as sent: it goes out again by retransmission
+        int sent = ourFin ? c.sendQueue().length : c.sendQueue().length - c.notSent();
         // repair mode lets the bind share the port with a listener, as the accepted socket once did;
         // setting SO_REUSEADDR before the bind would take that away
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
@@ -172,7 +197,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ, c.receiveSeq() - c.receiveQueue().length);
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
-        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - c.sendQueue().length);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - (ourFin ? 1 : 0) - c.sendQueue().length);
         // without the saved MSS clamp before connect the connection is stuck at an MSS of 524;
         // TCP_MAXSEG takes at most MAX_TCP_WINDOW, less than loopback's MSS
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG, Math.min(c.mss(), MAX_TCP_WINDOW));
@@ -191,10 +216,16 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         int[] w = c.window();
         byte[] window = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN).putInt(w[0]).putInt(w[1]).putInt(w[2]).putInt(w[3]).putInt(w[4]).array();
         Sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, window);
+        if (ourFin) {
+            Sockets.shutdown(fd, SHUT_WR);
+        }
+        if (peerFinReceived(s.tcpState())) {
+            Sockets.shutdown(fd, SHUT_RD);
+        }
         applyOptions(fd, s.options(), s.family());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
         // the never-sent tail goes out normally, after the window is back (else it waits for the probe timer)
-        sendAll(fd, c.sendQueue(), sent, c.notSent());
+        sendAll(fd, c.sendQueue(), sent, c.sendQueue().length - sent);
     }
 
     private static byte[] repairOptions(Connection c) {

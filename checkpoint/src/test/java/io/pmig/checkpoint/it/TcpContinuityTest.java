@@ -87,6 +87,23 @@ class TcpContinuityTest extends ItSupport {
         goExpectPassAndExit(server);
     }
 
+    /** A connection this side half-closed (FIN_WAIT2) and one the peer half-closed (CLOSE_WAIT) go on after a restore. */
+    @RepeatedTest(2)
+    @Timeout(90)
+    void halfClosedConnectionsCloseAsTheyWould() throws Exception {
+        TestProgram server = startReady("tcp_halfclose");
+        String[] ports = Files.readString(server.stateDir().resolve("ports")).trim().split(" ");
+        Path image = imageDir("halfclose");
+        holdInbound(ports);
+        try {
+            checkpoint(server, image, false);
+            restore(server, image);
+        } finally {
+            run("nft", "delete", "table", "inet", "pmigtest");
+        }
+        goExpectPassAndExit(server);
+    }
+
     private static void holdInbound(String[] ports) throws Exception {
         run("nft", "add", "table", "inet", "pmigtest");
         run("nft", "add", "chain", "inet", "pmigtest", "in", "{ type filter hook input priority 0; }");
