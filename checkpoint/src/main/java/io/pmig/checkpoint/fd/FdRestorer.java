@@ -39,9 +39,7 @@ public final class FdRestorer {
     /** Refuses before anything is created if a file the descriptors need is missing or replaced. */
     public static void precheck(Image image) {
         for (Saved s : savedFiles(image).values()) {
-            if (s.state() instanceof RegularFiles.State f) {
-                f.identity().current();
-            }
+            s.kind().checkRestorable(s.state());
         }
     }
 

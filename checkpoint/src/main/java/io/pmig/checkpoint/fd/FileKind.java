@@ -15,6 +15,13 @@ public interface FileKind<S extends FileState> {
 
     S dump(OpenFile file, int id, DumpContext context);
 
+    /**
+     * Refuses, naming what is missing, if this host cannot re-create the file (a file replaced, an
+     * address not here); called for every file before any process is created.
+     */
+    default void checkRestorable(S state) {
+    }
+
     /** Re-creates the open file description in this process and returns the descriptor holding it. */
     int open(S state, RestoreContext context);
 

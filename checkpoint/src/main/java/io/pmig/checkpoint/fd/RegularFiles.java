@@ -34,6 +34,11 @@ public final class RegularFiles implements FileKind<RegularFiles.State> {
     }
 
     @Override
+    public void checkRestorable(State state) {
+        state.identity().current();
+    }
+
+    @Override
     public int open(State state, RestoreContext context) {
         state.identity().current();
         int flags = state.flags() & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);

@@ -157,6 +157,14 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     }
 
     @Override
+    public void checkRestorable(State state) {
+        if (!Sockets.addressIsLocal(state.local())) {
+            throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
+                + "which does not have it; move the service's VIP here before restoring");
+        }
+    }
+
+    @Override
     public int open(State s, RestoreContext context) {
         int fd = context.hold(Sockets.socket(s.family(), Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC));
         try {
@@ -174,8 +182,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             return fd;
         } catch (RuntimeException e) {
             throw new FailedException("restoring TCP socket " + Sockets.describe(s.local())
-                + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage()
-                + (e.getMessage() != null && e.getMessage().contains("EADDRNOTAVAIL") ? " (the address is not on this host: move its VIP here first)" : ""), e);
+                + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage(), e);
         }
     }
 

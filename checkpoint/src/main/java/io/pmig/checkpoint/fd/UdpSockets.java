@@ -174,6 +174,14 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
     }
 
     @Override
+    public void checkRestorable(State state) {
+        if (!Sockets.addressIsLocal(state.local())) {
+            throw new RefusedException("UDP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
+                + "which does not have it; move the service's VIP here before restoring");
+        }
+    }
+
+    @Override
     public int open(State s, RestoreContext context) {
         int fd = context.hold(Sockets.socket(s.family(), Linux.SOCK_DGRAM | Linux.SOCK_CLOEXEC, Sockets.IPPROTO_UDP));
         String what = "UDP socket " + name(s.local(), s.peer());

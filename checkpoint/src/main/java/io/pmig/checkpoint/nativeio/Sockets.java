@@ -391,6 +391,20 @@ public final class Sockets {
         return (int) Syscall.call("accept4(" + fd + ")", NR_ACCEPT4, fd, 0, 0, flags);
     }
 
+    /** Whether this host has the address of {@code sockaddr} (its port aside), so a socket can bind to it. */
+    public static boolean addressIsLocal(byte[] sockaddr) {
+        byte[] anyPort = sockaddr.clone();
+        anyPort[2] = 0;
+        anyPort[3] = 0;
+        int family = (sockaddr[0] & 0xff) | (sockaddr[1] & 0xff) << 8;
+        int probe = socket(family, Linux.SOCK_DGRAM | Linux.SOCK_CLOEXEC);
+        try {
+            return tryBind(probe, anyPort) != EADDRNOTAVAIL;
+        } finally {
+            Linux.close(probe);
+        }
+    }
+
     public static void shutdown(int fd, int how) {
         Syscall.call("shutdown(" + fd + ", " + how + ")", Nr.SHUTDOWN, fd, how);
     }

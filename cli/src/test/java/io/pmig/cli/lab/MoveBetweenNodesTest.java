@@ -68,6 +68,25 @@ class MoveBetweenNodesTest {
         assertClientPasses(moveWhileClientRuns("2048", List.of(CLIENT_SECONDS, "--lockstep")));
     }
 
+    /** Restoring before the VIP is on the destination is refused, and nothing is created there. */
+    @Test
+    @Timeout(120)
+    void aRestoreWithoutTheVipIsRefused() throws Exception {
+        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
+        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
+        String server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT
+            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        waitForListener("node-a");
+        Path image = tmp.resolve("image");
+        Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image.toString(), "--leave-running");
+        assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
+
+        Run restore = pmigIn("node-b", "restore", "--dir", image.toString());
+        assertEquals(ExitCodes.REFUSED, restore.exitCode(), restore.toString());
+        assertTrue(restore.err().contains(VIP) && restore.err().contains("VIP"), restore.err());
+        assertEquals("", exec("node-b", "sh", "-c", "ls /proc | grep -x " + server + " || true").strip(), "no process was created");
+    }
+
     private static void assertClientPasses(String verdict) {
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
