@@ -20,7 +20,6 @@ import java.nio.ByteOrder;
  * The caller must have stopped inbound packets to the connections before the dump.
  */
 public final class TcpSockets implements FileKind<TcpSockets.State> {
-    private static final int SO_PROTOCOL = 38;
     private static final int TCP_ESTABLISHED = 1;
     private static final int TCP_FIN_WAIT1 = 4;
     private static final int TCP_FIN_WAIT2 = 5;
@@ -67,13 +66,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public boolean matches(OpenFile file) {
-        if (!file.link().startsWith("socket:[")) {
-            return false;
-        }
-        int domain = Sockets.getInt(file.local(), Linux.SOL_SOCKET, Linux.SO_DOMAIN);
-        return (domain == Sockets.AF_INET || domain == Sockets.AF_INET6)
-            && Sockets.getInt(file.local(), Linux.SOL_SOCKET, Linux.SO_TYPE) == Linux.SOCK_STREAM
-            && Sockets.getInt(file.local(), Linux.SOL_SOCKET, SO_PROTOCOL) == Sockets.IPPROTO_TCP;
+        return file.link().startsWith("socket:[") && Sockets.isInet(file.local(), Linux.SOCK_STREAM, Sockets.IPPROTO_TCP);
     }
 
     @Override

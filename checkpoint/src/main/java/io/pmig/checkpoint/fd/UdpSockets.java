@@ -75,13 +75,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     @Override
     public boolean matches(OpenFile file) {
-        if (!file.link().startsWith("socket:[")) {
-            return false;
-        }
-        int domain = Sockets.getInt(file.local(), Linux.SOL_SOCKET, Linux.SO_DOMAIN);
-        return (domain == Sockets.AF_INET || domain == Sockets.AF_INET6)
-            && Sockets.getInt(file.local(), Linux.SOL_SOCKET, Linux.SO_TYPE) == Linux.SOCK_DGRAM
-            && Sockets.getInt(file.local(), Linux.SOL_SOCKET, Sockets.SO_PROTOCOL) == Sockets.IPPROTO_UDP;
+        return file.link().startsWith("socket:[") && Sockets.isInet(file.local(), Linux.SOCK_DGRAM, Sockets.IPPROTO_UDP);
     }
 
     @Override

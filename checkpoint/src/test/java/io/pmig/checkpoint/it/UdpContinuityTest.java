@@ -10,8 +10,6 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
-import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.Syscall;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +19,6 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -33,43 +29,14 @@ import org.junit.jupiter.api.Timeout;
  * peer (a child process, not checkpointed) holding datagrams from it. After a checkpoint that
  * kills and a restore, or a checkpoint that leaves the process running, the process must read the
  * same datagrams from the same sources, in order, and go on talking. All of it in a network
- * namespace of the test's own, which this thread joins (setns is per thread; the engine works on
- * this thread and what it starts inherits it).
+ * namespace of the test's own (NetworkNamespaceSupport).
  */
-class UdpContinuityTest extends ItSupport {
-    private static final int SETNS = 308;
-    private static final int CLONE_NEWNET = 0x40000000;
-    private final String netns = "pmig-udptest-" + ProcessHandle.current().pid();
-    private int homeNetns = -1;
+class UdpContinuityTest extends NetworkNamespaceSupport {
     private final List<Path> stateDirs = new ArrayList<>();
 
-    @BeforeEach
-    void enterOwnNetworkNamespace() throws Exception {
-        assumeRoot();
-        run("ip", "netns", "add", netns);
-        homeNetns = Linux.open("/proc/thread-self/ns/net", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
-        int target = Linux.open("/run/netns/" + netns, Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
-        try {
-            Syscall.call("setns(" + netns + ")", SETNS, target, CLONE_NEWNET);
-        } finally {
-            Linux.close(target);
-        }
-        run("ip", "link", "set", "lo", "up");
-    }
-
-    @AfterEach
-    void leaveAndRemoveNamespace() throws Exception {
-        try {
-            killPeers();
-            killEverything();
-        } finally {
-            if (homeNetns >= 0) {
-                Syscall.call("setns(home)", SETNS, homeNetns, CLONE_NEWNET);
-                Linux.close(homeNetns);
-                homeNetns = -1;
-            }
-            run("ip", "netns", "del", netns);
-        }
+    @Override
+    void beforeLeaving() throws Exception {
+        killPeers();
     }
 
     @RepeatedTest(3)
@@ -113,14 +80,12 @@ class UdpContinuityTest extends ItSupport {
         Path image = imageDir("udp");
         checkpoint(p, image, false);
         // a firewall rule eats what the restore sends back to the IPv4 socket
-        run("nft", "add", "table", "inet", "pmigtest");
-        run("nft", "add", "chain", "inet", "pmigtest", "in", "{ type filter hook input priority 0; }");
-        run("nft", "add", "rule", "inet", "pmigtest", "in", "udp", "dport", port4, "drop");
+        holdInbound("udp", port4);
         FailedException e;
         try {
             e = assertThrows(FailedException.class, () -> new RestoreEngine().restore(image, new RestoreOptions(false)));
         } finally {
-            run("nft", "delete", "table", "inet", "pmigtest");
+            releaseInbound();
         }
         assertTrue(e.getMessage().contains("UDP socket 127.0.0.1:" + port4) && e.getMessage().contains("from 127.0.0.1:"),
                 "the failure does not name the socket and the datagram's source: " + e.getMessage());
@@ -173,9 +138,4 @@ class UdpContinuityTest extends ItSupport {
         stateDirs.clear();
     }
 
-    private static void run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-    }
 }
