@@ -391,6 +391,14 @@ public final class Sockets {
         return (int) Syscall.call("accept4(" + fd + ")", NR_ACCEPT4, fd, 0, 0, flags);
     }
 
+    /** Whether {@code fd} is an IPv4 or IPv6 socket of {@code type} and {@code protocol} (TCP stream, UDP datagram). */
+    public static boolean isInet(int fd, int type, int protocol) {
+        int domain = getInt(fd, Linux.SOL_SOCKET, Linux.SO_DOMAIN);
+        return (domain == AF_INET || domain == AF_INET6)
+            && getInt(fd, Linux.SOL_SOCKET, Linux.SO_TYPE) == type
+            && getInt(fd, Linux.SOL_SOCKET, SO_PROTOCOL) == protocol;
+    }
+
     /** Whether this host has the address of {@code sockaddr} (its port aside), so a socket can bind to it. */
     public static boolean addressIsLocal(byte[] sockaddr) {
         byte[] anyPort = sockaddr.clone();
