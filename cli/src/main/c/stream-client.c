@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stream-pattern.h"
+#include "stream-protocol.h"
 
 #define CHUNK 4096
 
@@ -40,24 +40,9 @@ static double now_ms(void)
 
 static int dial(const char *addr, int port)
 {
-    int v6 = strchr(addr, ':') != NULL;
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
     struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    if (v6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(port);
-        inet_pton(AF_INET6, addr, &a->sin6_addr);
-        len = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons(port);
-        inet_pton(AF_INET, addr, &a->sin_addr);
-        len = sizeof *a;
-    }
+    socklen_t len = stream_address(&ss, addr, port);
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
     if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
         printf("FAIL: cannot connect to %s:%d: %s\n", addr, port, strerror(errno));
         exit(1);

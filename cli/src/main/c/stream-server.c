@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stream-pattern.h"
+#include "stream-protocol.h"
 
 #define MAX_CONN 20000
 #define CHUNK 4096
@@ -77,26 +77,11 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     long rate = argc > 3 ? atol(argv[3]) : 2048;
-    int v6 = strchr(argv[1], ':') != NULL;
-    int l = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_storage ss;
+    socklen_t len = stream_address(&ss, argv[1], atoi(argv[2]));
+    int l = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    if (v6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(atoi(argv[2]));
-        inet_pton(AF_INET6, argv[1], &a->sin6_addr);
-        len = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons(atoi(argv[2]));
-        inet_pton(AF_INET, argv[1], &a->sin_addr);
-        len = sizeof *a;
-    }
     if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, 4096) < 0) {
         fprintf(stderr, "stream-server: cannot listen on %s:%s: %s\n", argv[1], argv[2], strerror(errno));
         return 1;
