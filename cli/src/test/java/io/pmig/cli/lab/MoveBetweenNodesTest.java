@@ -62,7 +62,7 @@ class MoveBetweenNodesTest {
         assertTrue(verdict.contains("connections=1000"), verdict);
     }
 
-    @Test
+    @RepeatedTest(2)
     @Timeout(120)
     void aLockStepClientKeepsItsConnection() throws Exception {
         assertClientPasses(moveWhileClientRuns("2048", List.of(CLIENT_SECONDS, "--lockstep")));
