@@ -1,5 +1,8 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Sockets;
+
 import java.util.List;
 
 /** Every kind of open file the engine can checkpoint; adding a kind means adding it here. */
@@ -12,11 +15,35 @@ public final class FileKinds {
         new Epolls(),
         new Timerfds(),
         new Signalfds(),
-        new UnixSocketPairs(),
+        new UnixDomainSockets(),
         new UdpSockets(),
         new TcpSockets());
 
     private FileKinds() {
+    }
+
+    /** "netlink", "raw IPv4", "SCTP IPv6 stream"...: what a socket is, for messages (linux/socket.h, linux/net.h). */
+    static String socketKind(int fd) {
+        int domain = Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_DOMAIN);
+        int type = Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_TYPE);
+        int protocol = Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_PROTOCOL);
+        String family = switch (domain) {
+            case Linux.AF_UNIX -> "Unix";
+            case Sockets.AF_INET -> "IPv4";
+            case Sockets.AF_INET6 -> "IPv6";
+            case 16 -> "netlink";
+            case 17 -> "packet";
+            default -> "address family " + domain;
+        };
+        String kind = switch (type) {
+            case Linux.SOCK_STREAM -> "stream";
+            case Linux.SOCK_DGRAM -> "datagram";
+            case 3 -> "raw";
+            case Linux.SOCK_SEQPACKET -> "seqpacket";
+            default -> "type " + type;
+        };
+        String proto = (domain == Sockets.AF_INET || domain == Sockets.AF_INET6) && protocol == 132 ? "SCTP " : "";
+        return proto + family + " " + kind;
     }
 
     /** What to call a descriptor no kind handles, for the refusal: "inotify", "TCP socket"... */
@@ -26,7 +53,7 @@ public final class FileKinds {
             return link.substring("anon_inode:".length()).replace("[", "").replace("]", "");
         }
         if (link.startsWith("socket:")) {
-            return "a socket of this kind (" + link + ")";
+            return "a " + socketKind(file.local()) + " socket (" + link + ")";
         }
         if (link.endsWith(" (deleted)")) {
             return "a deleted file (" + link + ")";

@@ -173,6 +173,26 @@ public final class Ptrace {
         return new RseqConfiguration(m.getLong(0), m.getInt(8), m.getInt(12), m.getInt(16));
     }
 
+    /**
+     * Kills a traced process and, as its tracer, collects every thread's exit, so its parent can
+     * reap it at once rather than when the tracer goes. {@code threads}: the leader first; its exit
+     * is reported only after every other thread's, so it is collected last.
+     */
+    public static void killAndCollect(int pid, java.util.List<Integer> threads) {
+        Syscall.tryCall(Nr.KILL, pid, 9);
+        java.util.List<Integer> leaderLast = new java.util.ArrayList<>(threads);
+        leaderLast.add(leaderLast.remove(0));
+        for (int tid : leaderLast) {
+            try {
+                while (isStopped(waitFor(tid))) {
+                    cont(tid, 0);
+                }
+            } catch (SyscallException e) {
+                // ECHILD/ESRCH: already collected
+            }
+        }
+    }
+
     public static boolean stoppedBy(int status, int event) {
         return (status & 0xff) == 0x7f && (status >>> 16) == event;
     }

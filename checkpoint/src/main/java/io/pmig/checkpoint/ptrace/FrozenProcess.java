@@ -1,6 +1,5 @@
 package io.pmig.checkpoint.ptrace;
 
-import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.nativeio.SyscallException;
@@ -109,20 +108,7 @@ public final class FrozenProcess implements AutoCloseable {
             return;
         }
         released = true;
-        Linux.kill(pid, Linux.SIGKILL);
-        // as tracer, collect each thread's exit so the real parent can reap the process; the
-        // leader's exit is reported only after every other thread's
-        List<Integer> leaderLast = threads();
-        leaderLast.add(leaderLast.remove(0));
-        for (int tid : leaderLast) {
-            try {
-                while (Ptrace.isStopped(Ptrace.waitFor(tid))) {
-                    Ptrace.cont(tid, 0);
-                }
-            } catch (SyscallException e) {
-                // ECHILD/ESRCH: already collected
-            }
-        }
+        Ptrace.killAndCollect(pid, threads());
     }
 
     @Override

@@ -298,20 +298,12 @@ public final class Puppet implements AutoCloseable {
         }
     }
 
-    /** Kills a restore that did not finish, so no half-built process is left. */
+    /** Kills a restore that did not finish, so no half-built process is left, not even as a zombie of ours. */
     @Override
     public void close() {
         if (!released) {
             released = true;
-            Linux.kill(pid, Linux.SIGKILL);
-            for (int attempt = 0; attempt < 100 && Linux.processExists(pid); attempt++) {
-                try {
-                    Thread.sleep(5);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
+            Ptrace.killAndCollect(pid, threadOrder);
         }
     }
 }

@@ -13,7 +13,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A process holding a resource the engine cannot carry (an inotify descriptor) is refused in
+ * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket) is refused in
  * pre-flight, naming the resource, and keeps running untouched: it still passes afterwards.
  */
 class UnsupportedResourceTest extends ItSupport {
@@ -26,12 +26,23 @@ class UnsupportedResourceTest extends ItSupport {
     @ValueSource(booleans = {false, true})
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void inotifyIsRefused(boolean leaveRunning) throws Exception {
-        TestProgram p = startReady("unsupported_inotify");
+        refusedNaming("unsupported_inotify", "inotify", leaveRunning);
+    }
+
+    @ParameterizedTest(name = "a netlink socket is refused (leaveRunning={0}), program keeps running")
+    @ValueSource(booleans = {false, true})
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void netlinkSocketIsRefused(boolean leaveRunning) throws Exception {
+        refusedNaming("unsupported_netlink", "netlink", leaveRunning);
+    }
+
+    private void refusedNaming(String program, String resource, boolean leaveRunning) throws Exception {
+        TestProgram p = startReady(program);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
         RefusedException e = assertThrows(RefusedException.class,
                 () -> new CheckpointEngine().checkpoint(p.pid(), imageDir("1"), new CheckpointOptions(leaveRunning)));
-        assertTrue(e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains("inotify"),
-                "refusal does not name inotify: " + e.getMessage());
+        assertTrue(e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains(resource),
+                "refusal does not name " + resource + ": " + e.getMessage());
         assertTrue(p.originalProcess().isAlive(), "the refused process died");
         assertRunningUntraced(p.pid(), "after the refused checkpoint");
         assertSameProcess(before, ProcSnapshot.of(p.pid()), "process after a refused checkpoint");
