@@ -6,7 +6,7 @@
  *
  * STATEDIR/ports holds the listening port, for the test's packet hold.
  */
-#include "harness.h"
+#include "tcp-listener.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -90,15 +90,7 @@ int main(int argc, char **argv)
 {
     h_init(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    SETUP(bind(listener, (struct sockaddr *)&a, len) == 0 && listen(listener, 16) == 0, "listen: %s", strerror(errno));
-    getsockname(listener, (struct sockaddr *)&a, &len);
-    port = ntohs(a.sin_port);
-    char ports[32];
-    snprintf(ports, sizeof ports, "%d\n", port);
-    SETUP(h_write_file("ports", ports) == 0, "write ports");
+    listener = h_tcp_listener(16, &port);
     if (fork() == 0) peer();
     pthread_t t;
     pthread_create(&t, NULL, serve, NULL);

@@ -7,7 +7,7 @@
  *
  * STATEDIR/ports holds the listening port, for the test's packet hold.
  */
-#include "harness.h"
+#include "tcp-listener.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -80,15 +80,7 @@ int main(int argc, char **argv)
 {
     h_init(argc, argv);
     signal(SIGPIPE, SIG_IGN);
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    SETUP(bind(listener, (struct sockaddr *)&a, len) == 0 && listen(listener, 4) == 0, "listen: %s", strerror(errno));
-    getsockname(listener, (struct sockaddr *)&a, &len);
-    port = ntohs(a.sin_port);
-    char ports[32];
-    snprintf(ports, sizeof ports, "%d\n", port);
-    SETUP(h_write_file("ports", ports) == 0, "write ports");
+    listener = h_tcp_listener(4, &port);
     if (fork() == 0) peer();
     int sa = accept(listener, NULL, NULL), sb = accept(listener, NULL, NULL);
     SETUP(sa >= 0 && sb >= 0, "accept: %s", strerror(errno));

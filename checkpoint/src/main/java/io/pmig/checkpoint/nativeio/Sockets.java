@@ -203,22 +203,39 @@ public final class Sockets {
      */
     public static Message recvmsg(int fd, NativeMemory buffer, int flags) {
         NativeMemory h = NativeMemory.allocate(MSGHDR_SIZE + 16 + SOCKADDR_MAX);
+        long n = recvmsgInto(fd, h, buffer, 0, flags);
+        if (n < 0) {
+            return null;
+        }
+        return new Message(h.bytes(MSGHDR_SIZE + 16, h.getInt(8)), buffer.bytes(0, (int) n), h.getInt(48));
+    }
+
+    /**
+     * Fills a struct msghdr in {@code h} (the source address after one iovec over {@code buffer},
+     * then {@code controlLength} bytes of control data) and calls recvmsg(2). Returns the byte count,
+     * or -1 when nothing is queued (EAGAIN); throws on any other error.
+     */
+    private static long recvmsgInto(int fd, NativeMemory h, NativeMemory buffer, int controlLength, int flags) {
         long iov = h.address() + MSGHDR_SIZE;
         long name = iov + 16;
-        h.putLong(0, name);                     // msg_name
-        h.putInt(8, SOCKADDR_MAX);              // msg_namelen
-        h.putLong(16, iov);                     // msg_iov
-        h.putLong(24, 1);                       // msg_iovlen
-        h.putLong(MSGHDR_SIZE, buffer.address()); // iov_base
+        h.putLong(0, name);                         // msg_name
+        h.putInt(8, SOCKADDR_MAX);                  // msg_namelen
+        h.putLong(16, iov);                         // msg_iov
+        h.putLong(24, 1);                           // msg_iovlen
+        if (controlLength > 0) {
+            h.putLong(32, name + SOCKADDR_MAX);     // msg_control
+            h.putLong(40, controlLength);           // msg_controllen
+        }
+        h.putLong(MSGHDR_SIZE, buffer.address());   // iov_base
         h.putLong(MSGHDR_SIZE + 8, buffer.size());  // iov_len
         long n = Syscall.tryCall(NR_RECVMSG, fd, h.address(), flags);
         if (n == -Errno.EAGAIN) {
-            return null;
+            return -1;
         }
         if (n < 0) {
             throw new SyscallException("recvmsg(" + fd + ")", (int) -n);
         }
-        return new Message(h.bytes(MSGHDR_SIZE + 16, h.getInt(8)), buffer.bytes(0, (int) n), h.getInt(48));
+        return n;
     }
 
     /** Sends {@code data} as one datagram to {@code sockaddr}. */
@@ -429,23 +446,9 @@ public final class Sockets {
      */
     public static UnixMessage recvUnix(int fd, NativeMemory buffer, int flags) {
         NativeMemory h = NativeMemory.allocate(MSGHDR_SIZE + 16 + SOCKADDR_MAX + UNIX_CONTROL);
-        long iov = h.address() + MSGHDR_SIZE;
-        long name = iov + 16;
-        long control = name + SOCKADDR_MAX;
-        h.putLong(0, name);                         // msg_name
-        h.putInt(8, SOCKADDR_MAX);                  // msg_namelen
-        h.putLong(16, iov);                         // msg_iov
-        h.putLong(24, 1);                           // msg_iovlen
-        h.putLong(32, control);                     // msg_control
-        h.putLong(40, UNIX_CONTROL);                // msg_controllen
-        h.putLong(MSGHDR_SIZE, buffer.address());   // iov_base
-        h.putLong(MSGHDR_SIZE + 8, buffer.size());  // iov_len
-        long n = Syscall.tryCall(NR_RECVMSG, fd, h.address(), flags);
-        if (n == -Errno.EAGAIN) {
-            return null;
-        }
+        long n = recvmsgInto(fd, h, buffer, UNIX_CONTROL, flags);
         if (n < 0) {
-            throw new SyscallException("recvmsg(" + fd + ")", (int) -n);
+            return null;
         }
         Credentials credentials = null;
         int descriptors = 0;
