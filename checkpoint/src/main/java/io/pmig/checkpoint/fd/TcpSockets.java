@@ -103,7 +103,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         byte[] receiveQueue = peekQueue(fd, inq);
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
         int sendSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
-        byte[] sendQueue = peekQueue(fd, outq);
+        // an unacknowledged FIN of ours counts in SIOCOUTQ but is no byte of the queue
+        byte[] sendQueue = peekQueue(fd, ourFinSent(state) && outq > 0 ? outq - 1 : outq);
         ByteBuffer w = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, 20)).order(ByteOrder.LITTLE_ENDIAN);
         int[] window = {w.getInt(0), w.getInt(4), w.getInt(8), w.getInt(12), w.getInt(16)};
         Connection c = new Connection(sendSeq, receiveSeq, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG),
