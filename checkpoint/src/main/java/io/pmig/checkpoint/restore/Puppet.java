@@ -197,11 +197,6 @@ public final class Puppet implements AutoCloseable {
         }
     }
 
-    /** Reads back data a program's calls wrote (at an address from {@link RestoreProgram#reserve}). */
-    public long readLong(RestoreProgram program, long address) {
-        return program.dataMemory().getLong(address - program.dataAddress());
-    }
-
     private void awaitTrap(int tid) {
         int status = Ptrace.waitFor(tid);
         if (!Ptrace.isStopped(status) || Ptrace.stopSignal(status) != 5) {
