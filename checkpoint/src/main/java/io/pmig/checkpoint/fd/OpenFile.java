@@ -13,18 +13,26 @@ public final class OpenFile implements AutoCloseable {
     private final int pid;
     private final int fd;
     private final int pidfd;
+    private final ProcFs proc;
     private final String link;
-    private final String fdinfoText;
-    private final Map<String, String> fdinfo;
+    private String fdinfoText;
+    private Map<String, String> fdinfo;
     private int local = -1;
 
     OpenFile(ProcFs proc, int pidfd, int fd) {
         this.pid = proc.pid();
         this.fd = fd;
         this.pidfd = pidfd;
+        this.proc = proc;
         this.link = proc.readLink("fd/" + fd);
-        this.fdinfoText = proc.read("fdinfo/" + fd);
-        this.fdinfo = ProcFs.keyValues(fdinfoText);
+    }
+
+    /** fdinfo is read when first asked for: a pre-check of many sockets never needs it. */
+    private void readFdinfo() {
+        if (fdinfoText == null) {
+            fdinfoText = proc.read("fdinfo/" + fd);
+            fdinfo = ProcFs.keyValues(fdinfoText);
+        }
     }
 
     public int pid() {
@@ -41,6 +49,7 @@ public final class OpenFile implements AutoCloseable {
     }
 
     public String fdinfo(String key) {
+        readFdinfo();
         String v = fdinfo.get(key);
         if (v == null) {
             throw new IllegalStateException("fd " + fd + " of process " + pid + ": fdinfo has no '" + key + "'");
@@ -49,6 +58,7 @@ public final class OpenFile implements AutoCloseable {
     }
 
     public String fdinfoText() {
+        readFdinfo();
         return fdinfoText;
     }
 
