@@ -103,6 +103,15 @@ public final class Puppet implements AutoCloseable {
         if (!output.contains("ok ")) {
             throw new FailedException("the restorer (exit status " + exit + ") reported nothing" + (output.isBlank() ? "" : ": " + output.trim()));
         }
+        try {
+            return takeHold(outerPid, hole);
+        } catch (RuntimeException e) {
+            Linux.kill(outerPid, Linux.SIGKILL); // created but never ours: it must not stay
+            throw e;
+        }
+    }
+
+    private static Puppet takeHold(int outerPid, long hole) {
         Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE);
         Ptrace.interrupt(outerPid);
         int status = Ptrace.waitFor(outerPid);
@@ -112,7 +121,6 @@ public final class Puppet implements AutoCloseable {
         NativeMemory ctl = NativeMemory.allocate(RestorerLayout.CTL_SIZE);
         RemoteMemory.read(outerPid, hole + RestorerLayout.CTL_OFFSET, ctl.address(), RestorerLayout.CTL_SIZE);
         if (ctl.getLong(0) != RestorerLayout.MAGIC) {
-            Linux.kill(outerPid, Linux.SIGKILL);
             throw new FailedException("restored process " + outerPid + " has no restorer control block at 0x" + Long.toHexString(hole));
         }
         Puppet puppet = new Puppet(outerPid, hole, ctl);
