@@ -67,6 +67,7 @@ public final class RestoreEngine {
     private static Image openImage(Path file) {
         try {
             Image image = Image.open(file);
+            // architecture and page size here; the XSAVE features need a process to ask (requireSameXsave)
             image.requireCompatibleWith(ImageHeader.forThisMachine(image.header().xfeatures(), image.header().xstateSize()));
             return image;
         } catch (IOException e) {
