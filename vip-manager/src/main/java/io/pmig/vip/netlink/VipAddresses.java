@@ -1,0 +1,83 @@
+package io.pmig.vip.netlink;
+
+import io.pmig.vip.VipException;
+import io.pmig.vip.nativeio.Errno;
+
+import java.net.InetAddress;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * A service's VIP on an interface: add, remove and list over rtnetlink, idempotent, with every
+ * check done before anything changes. Works in the network namespace of the thread that opened
+ * it; one instance per thread (not thread-safe). Close it to release its sockets.
+ */
+public final class VipAddresses implements AutoCloseable {
+    private final Rtnetlink rtnl;
+
+    public VipAddresses() {
+        this.rtnl = Rtnetlink.open();
+    }
+
+    /**
+     * Puts {@code vip}/{@code prefix} on {@code iface}. Already there: nothing to do. Refused,
+     * before anything changes, when the interface does not exist or the VIP falls outside every
+     * subnet the interface already has (its own, non-VIP addresses).
+     */
+    public void add(String iface, InetAddress vip, int prefix) {
+        checkPrefix(vip, prefix);
+        int index = index(iface);
+        List<InterfaceAddress> present = rtnl.addresses(index);
+        if (present.stream().anyMatch(a -> a.address().equals(vip))) {
+            return;
+        }
+        List<InterfaceAddress> subnets = present.stream()
+            .filter(a -> a.address().getClass() == vip.getClass() && a.isSubnet() && !a.secondary())
+            .toList();
+        if (subnets.stream().noneMatch(a -> a.contains(vip))) {
+            String have = subnets.isEmpty() ? "none" : subnets.stream().map(InterfaceAddress::subnet).distinct().collect(Collectors.joining(", "));
+            throw new VipException(vip.getHostAddress() + " is outside " + iface + "'s subnets (" + have
+                + "); a VIP must be in the segment's subnet");
+        }
+        NetlinkSocket.Ack ack = rtnl.addAddress(index, vip, prefix);
+        if (!ack.ok() && ack.errno() != Errno.EEXIST) {
+            throw new VipException("cannot add " + vip.getHostAddress() + "/" + prefix + " to " + iface + ": " + ack.describe());
+        }
+    }
+
+    /** Takes {@code vip} off {@code iface}; not there: nothing to do. */
+    public void remove(String iface, InetAddress vip, int prefix) {
+        checkPrefix(vip, prefix);
+        int index = index(iface);
+        NetlinkSocket.Ack ack = rtnl.removeAddress(index, vip, prefix);
+        if (!ack.ok() && ack.errno() != Errno.EADDRNOTAVAIL && ack.errno() != Errno.ENOENT) {
+            throw new VipException("cannot remove " + vip.getHostAddress() + "/" + prefix + " from " + iface + ": " + ack.describe());
+        }
+    }
+
+    /** Every IPv4 and IPv6 address of {@code iface}, VIPs included. */
+    public List<InterfaceAddress> list(String iface) {
+        return rtnl.addresses(index(iface));
+    }
+
+    /** The interface's index; throws "interface eth9 does not exist" if there is none. */
+    public int index(String iface) {
+        int index = rtnl.interfaceIndex(iface);
+        if (index < 0) {
+            throw new VipException("interface " + iface + " does not exist");
+        }
+        return index;
+    }
+
+    private static void checkPrefix(InetAddress vip, int prefix) {
+        int bits = vip.getAddress().length * 8;
+        if (prefix < 1 || prefix > bits) {
+            throw new VipException("prefix length " + prefix + " of " + vip.getHostAddress() + " must be within 1.." + bits);
+        }
+    }
+
+    @Override
+    public void close() {
+        rtnl.close();
+    }
+}
