@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.vip.arp.ArpFrame;
 import io.pmig.vip.arp.ArpProbe;
-import io.pmig.vip.nativeio.Errno;
+import io.pmig.nativeio.Errno;
 import io.pmig.vip.netlink.InterfaceAddress;
 import io.pmig.vip.netlink.NetlinkSocket;
 import io.pmig.vip.netlink.Rtnetlink;

@@ -4,7 +4,7 @@ import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 import io.pmig.checkpoint.restore.RestoreProgram;
 
 import java.nio.ByteBuffer;

@@ -2,9 +2,9 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 import io.pmig.checkpoint.proc.ProcFs;
 
 /** eventfd: its counter and whether it counts as a semaphore (fs/eventfd.c fdinfo). */

@@ -3,9 +3,9 @@ package io.pmig.checkpoint.fd;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 
 import java.nio.file.Files;
 import java.nio.file.LinkOption;

@@ -2,9 +2,9 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 
 /** signalfd: the set of signals it reads (fs/signalfd.c fdinfo "sigmask"). */
 public final class Signalfds implements FileKind<Signalfds.State> {

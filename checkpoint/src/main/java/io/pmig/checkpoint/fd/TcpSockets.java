@@ -5,7 +5,7 @@ import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Sockets;
 
 import java.nio.ByteBuffer;

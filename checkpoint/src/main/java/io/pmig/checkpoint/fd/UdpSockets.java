@@ -4,9 +4,9 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Sockets;
-import io.pmig.checkpoint.nativeio.SyscallException;
+import io.pmig.nativeio.SyscallException;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

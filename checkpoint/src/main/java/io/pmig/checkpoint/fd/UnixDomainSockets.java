@@ -4,12 +4,12 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
-import io.pmig.checkpoint.nativeio.Errno;
+import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Sockets;
-import io.pmig.checkpoint.nativeio.SyscallException;
+import io.pmig.nativeio.SyscallException;
 import io.pmig.checkpoint.restore.RestoreProgram;
 
 import java.io.IOException;

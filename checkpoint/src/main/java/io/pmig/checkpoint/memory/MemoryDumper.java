@@ -3,9 +3,9 @@ package io.pmig.checkpoint.memory;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;
 

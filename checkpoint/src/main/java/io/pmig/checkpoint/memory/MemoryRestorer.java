@@ -4,7 +4,7 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.PageRun;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;

@@ -1,9 +1,9 @@
 package io.pmig.checkpoint.memory;
 
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 import io.pmig.checkpoint.ptrace.RemoteMemory;
 
 /**

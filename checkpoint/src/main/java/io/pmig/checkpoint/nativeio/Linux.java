@@ -1,5 +1,9 @@
 package io.pmig.checkpoint.nativeio;
 
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+
 import java.nio.charset.StandardCharsets;
 
 /**

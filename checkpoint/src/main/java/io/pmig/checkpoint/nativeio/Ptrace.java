@@ -1,5 +1,10 @@
 package io.pmig.checkpoint.nativeio;
 
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+import io.pmig.nativeio.SyscallException;
+
 /**
  * Typed ptrace(2) for one thread. Requests must come from the thread that attached, so an
  * engine run stays on one Java thread. Constants from linux/ptrace.h and linux/elf.h.

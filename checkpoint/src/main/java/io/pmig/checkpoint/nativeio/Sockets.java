@@ -1,5 +1,10 @@
 package io.pmig.checkpoint.nativeio;
 
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+import io.pmig.nativeio.SyscallException;
+
 /**
  * Typed socket calls and the constants of linux/socket.h, linux/in.h, linux/in6.h, linux/tcp.h
  * and linux/sockios.h that the engine uses. Socket addresses travel as raw sockaddr bytes.

@@ -2,7 +2,7 @@ package io.pmig.checkpoint.ptrace;
 
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
-import io.pmig.checkpoint.nativeio.SyscallException;
+import io.pmig.nativeio.SyscallException;
 import io.pmig.checkpoint.proc.ProcFs;
 
 import java.util.ArrayList;

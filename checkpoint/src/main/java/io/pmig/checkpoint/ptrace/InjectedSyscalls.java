@@ -1,7 +1,7 @@
 package io.pmig.checkpoint.ptrace;
 
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;

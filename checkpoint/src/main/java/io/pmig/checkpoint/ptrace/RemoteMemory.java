@@ -1,8 +1,8 @@
 package io.pmig.checkpoint.ptrace;
 
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
 import io.pmig.checkpoint.nativeio.Nr;
 
 /**

@@ -2,9 +2,9 @@ package io.pmig.checkpoint.restore;
 
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
-import io.pmig.checkpoint.nativeio.Errno;
+import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;

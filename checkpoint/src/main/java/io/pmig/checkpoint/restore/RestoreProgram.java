@@ -1,6 +1,6 @@
 package io.pmig.checkpoint.restore;
 
-import io.pmig.checkpoint.nativeio.NativeMemory;
+import io.pmig.nativeio.NativeMemory;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

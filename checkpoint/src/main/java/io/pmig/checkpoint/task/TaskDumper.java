@@ -1,7 +1,7 @@
 package io.pmig.checkpoint.task;
 
 import io.pmig.checkpoint.FailedException;
-import io.pmig.checkpoint.nativeio.Errno;
+import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;

@@ -3,7 +3,7 @@ package io.pmig.checkpoint.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.pmig.checkpoint.nativeio.Linux;
-import io.pmig.checkpoint.nativeio.Syscall;
+import io.pmig.nativeio.Syscall;
 
 import java.io.IOException;
 import java.util.List;

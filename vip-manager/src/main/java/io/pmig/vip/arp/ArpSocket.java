@@ -1,10 +1,10 @@
 package io.pmig.vip.arp;
 
 import io.pmig.vip.VipException;
-import io.pmig.vip.nativeio.Errno;
-import io.pmig.vip.nativeio.NativeMemory;
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.vip.nativeio.Net;
-import io.pmig.vip.nativeio.SyscallException;
+import io.pmig.nativeio.SyscallException;
 
 import java.util.Arrays;
 

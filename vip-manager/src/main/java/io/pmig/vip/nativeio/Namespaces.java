@@ -1,5 +1,8 @@
 package io.pmig.vip.nativeio;
 
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+
 /**
  * Network namespaces of the calling thread (setns(2) with CLONE_NEWNET, linux/sched.h). Sockets
  * are created in the namespace of the thread that creates them, so a thread that has entered a

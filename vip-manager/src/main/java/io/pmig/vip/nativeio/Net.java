@@ -1,5 +1,10 @@
 package io.pmig.vip.nativeio;
 
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+import io.pmig.nativeio.SyscallException;
+
 import java.nio.charset.StandardCharsets;
 
 /**

@@ -1,9 +1,9 @@
 package io.pmig.vip.netlink;
 
-import io.pmig.vip.nativeio.Errno;
-import io.pmig.vip.nativeio.NativeMemory;
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.NativeMemory;
 import io.pmig.vip.nativeio.Net;
-import io.pmig.vip.nativeio.SyscallException;
+import io.pmig.nativeio.SyscallException;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,6 +1,6 @@
 package io.pmig.vip.netlink;
 
-import io.pmig.vip.nativeio.Errno;
+import io.pmig.nativeio.Errno;
 import io.pmig.vip.nativeio.Net;
 
 import java.net.Inet4Address;
@@ -57,7 +57,7 @@ public final class Rtnetlink implements AutoCloseable {
             return -1;
         }
         if (r < 0) {
-            throw new io.pmig.vip.nativeio.SyscallException("ioctl(SIOCGIFINDEX, " + name + ")", -r);
+            throw new io.pmig.nativeio.SyscallException("ioctl(SIOCGIFINDEX, " + name + ")", -r);
         }
         return r;
     }

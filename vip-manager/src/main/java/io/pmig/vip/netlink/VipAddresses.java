@@ -1,7 +1,7 @@
 package io.pmig.vip.netlink;
 
 import io.pmig.vip.VipException;
-import io.pmig.vip.nativeio.Errno;
+import io.pmig.nativeio.Errno;
 
 import java.net.InetAddress;
 import java.util.List;

@@ -1,6 +1,6 @@
-package io.pmig.checkpoint.nativeio;
+package io.pmig.nativeio;
 
-/** The errno values the engine tells apart (asm-generic/errno-base.h, asm-generic/errno.h). */
+/** The errno values pmig tells apart (asm-generic/errno-base.h, asm-generic/errno.h). */
 public final class Errno {
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
@@ -16,8 +16,13 @@ public final class Errno {
     public static final int EEXIST = 17;
     public static final int EINVAL = 22;
     public static final int ENOSPC = 28;
+    public static final int ENODEV = 19;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
+    public static final int EADDRINUSE = 98;
+    public static final int EADDRNOTAVAIL = 99;
+    public static final int ENETDOWN = 100;
+    public static final int ENOBUFS = 105;
 
     private static final String[] NAMES = new String[134];
 
@@ -29,7 +34,9 @@ public final class Errno {
             "14", "EFAULT (bad address)", "16", "EBUSY (busy)", "17", "EEXIST (already exists)",
             "22", "EINVAL (invalid argument)", "24", "EMFILE (too many open files)",
             "28", "ENOSPC (no space left)", "38", "ENOSYS (not implemented by this kernel)",
-            "95", "EOPNOTSUPP (not supported)"};
+            "95", "EOPNOTSUPP (not supported)", "19", "ENODEV (no such device)",
+            "98", "EADDRINUSE (address in use)", "99", "EADDRNOTAVAIL (address not available)",
+            "100", "ENETDOWN (network is down)", "105", "ENOBUFS (no buffer space)"};
         for (int i = 0; i < pairs.length; i += 2) {
             NAMES[Integer.parseInt(pairs[i])] = pairs[i + 1];
         }

@@ -1,4 +1,4 @@
-package io.pmig.vip.nativeio;
+package io.pmig.nativeio;
 
 /** A system call failed; carries the call's name and errno so callers can name the resource. */
 public final class SyscallException extends RuntimeException {

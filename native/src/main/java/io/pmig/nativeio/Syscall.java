@@ -1,13 +1,12 @@
-package io.pmig.vip.nativeio;
+package io.pmig.nativeio;
 
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.SaveError;
 
 /**
- * The VIP manager's one native entry point: glibc's syscall(2). Everything in this module that
- * talks to the kernel goes through here, so no other class sees errno or a raw return value.
- * (A copy of the checkpoint module's layer on purpose: vip-manager does not depend on checkpoint.)
+ * The one native entry point of pmig: glibc's syscall(2). Everything that talks to the kernel
+ * goes through here, so no other class sees errno or a raw return value.
  */
 public final class Syscall {
     public interface LibC {
@@ -25,7 +24,8 @@ public final class Syscall {
     public static long call(String name, int nr, long... args) {
         long result = raw(nr, args);
         if (result == -1) {
-            throw new SyscallException(name, RUNTIME.getLastError());
+            int errno = RUNTIME.getLastError();
+            throw new SyscallException(name, errno);
         }
         return result;
     }
@@ -37,12 +37,8 @@ public final class Syscall {
     }
 
     private static long raw(int nr, long[] args) {
-        long a0 = args.length > 0 ? args[0] : 0;
-        long a1 = args.length > 1 ? args[1] : 0;
-        long a2 = args.length > 2 ? args[2] : 0;
-        long a3 = args.length > 3 ? args[3] : 0;
-        long a4 = args.length > 4 ? args[4] : 0;
-        long a5 = args.length > 5 ? args[5] : 0;
-        return LIBC.syscall(nr, a0, a1, a2, a3, a4, a5);
+        long[] a = new long[6];
+        System.arraycopy(args, 0, a, 0, args.length);
+        return LIBC.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     }
 }

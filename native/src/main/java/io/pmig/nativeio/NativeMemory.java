@@ -1,4 +1,4 @@
-package io.pmig.checkpoint.nativeio;
+package io.pmig.nativeio;
 
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
@@ -41,6 +41,14 @@ public final class NativeMemory {
 
     public int getInt(long offset) {
         return pointer.getInt(offset);
+    }
+
+    public short getShort(long offset) {
+        return pointer.getShort(offset);
+    }
+
+    public void putShort(long offset, short value) {
+        pointer.putShort(offset, value);
     }
 
     public void putLong(long offset, long value) {
