@@ -3,6 +3,7 @@ package io.pmig.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.vip.VipException;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import picocli.CommandLine;
@@ -50,11 +51,13 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
     }
 
     static int exitCode(Exception ex) {
-        return ex instanceof RefusedException ? ExitCodes.REFUSED : ExitCodes.FAILED;
+        // a VIP manager error is raised before the address changed (its checks, or the kernel's
+        // refusal of one atomic netlink request): nothing was touched
+        return ex instanceof RefusedException || ex instanceof VipException ? ExitCodes.REFUSED : ExitCodes.FAILED;
     }
 
     static String message(Exception ex) {
-        if (ex instanceof RefusedException) {
+        if (ex instanceof RefusedException || ex instanceof VipException) {
             return ex.getMessage() + " (nothing was changed)";
         }
         if (ex instanceof FailedException) {

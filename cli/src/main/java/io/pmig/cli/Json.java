@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /** The JSON that --json prints: one object on one line. */
-final class Json {
+public final class Json {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private Json() {
@@ -15,7 +15,8 @@ final class Json {
         return MAPPER.createObjectNode();
     }
 
-    static String write(ObjectNode node) {
+    /** A tree of plain values (maps, lists, strings, numbers) or an ObjectNode, as one line. */
+    public static String write(Object node) {
         try {
             return MAPPER.writeValueAsString(node);
         } catch (JsonProcessingException e) {

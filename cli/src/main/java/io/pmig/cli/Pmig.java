@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = Pmig.Version.class,
         description = "Live migration of Linux services. This build checkpoints and restores single processes.",
-        subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class})
+        subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class,
+            io.pmig.cli.vip.VipCommand.class})
 public final class Pmig implements Runnable {
     @Spec
     CommandSpec spec;
@@ -56,7 +57,7 @@ public final class Pmig implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore, demo or lab");
+        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore, demo, lab or vip");
     }
 
     Engines engines() {

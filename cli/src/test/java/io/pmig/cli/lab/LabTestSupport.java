@@ -97,4 +97,21 @@ final class LabTestSupport {
         }
     }
 
+
+    static String exec(String node, String... command) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--"));
+        args.addAll(List.of(command));
+        Run run = pmig(args.toArray(String[]::new));
+        assertEquals(0, run.exitCode(), String.join(" ", command) + " on " + node + ": " + run);
+        return run.out();
+    }
+
+    /** pmig itself, run inside a node's namespaces, as an operator on that node would. */
+    static Run pmigIn(String node, String... pmigArgs) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--",
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+            "io.pmig.cli.Pmig"));
+        args.addAll(List.of(pmigArgs));
+        return pmig(args.toArray(String[]::new));
+    }
 }

@@ -1,6 +1,8 @@
 package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.down;
+import static io.pmig.cli.lab.LabTestSupport.exec;
+import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -142,23 +144,6 @@ class MoveBetweenNodesTest {
 
     private static void release(String node) {
         pmig("lab", "exec", node, "--", "nft", "delete", "table", "ip", "pmigmove");
-    }
-
-    private static String exec(String node, String... command) {
-        List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--"));
-        args.addAll(List.of(command));
-        Run run = pmig(args.toArray(String[]::new));
-        assertEquals(0, run.exitCode(), String.join(" ", command) + " on " + node + ": " + run);
-        return run.out();
-    }
-
-    /** pmig itself, run inside a node's namespaces, as an operator on that node would. */
-    private static Run pmigIn(String node, String... pmigArgs) {
-        List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--",
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
-            "io.pmig.cli.Pmig"));
-        args.addAll(List.of(pmigArgs));
-        return pmig(args.toArray(String[]::new));
     }
 
     private static String nativeProgram(String name) {
