@@ -2,13 +2,10 @@ package io.pmig.cli.vip;
 
 import io.pmig.cli.ExitCodes;
 import io.pmig.vip.netlink.VipAddresses;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code pmig vip remove VIP/PREFIX --dev IFACE}. */
@@ -17,25 +14,16 @@ public final class VipRemoveCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "VIP/PREFIX", description = "e.g. 10.77.0.50/24")
-    String vip;
-
-    @Option(names = "--dev", required = true, paramLabel = "IFACE", description = "the interface, e.g. eth0")
-    String dev;
-
-    @Option(names = "--json", description = "print the result as one JSON object")
-    boolean json;
+    @Mixin
+    VipOnInterface on;
 
     @Override
     public Integer call() {
-        VipTarget target = VipTarget.parse(vip);
+        VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
-            vips.remove(dev, target.address(), target.prefix());
+            vips.remove(on.dev, target.address(), target.prefix());
         }
-        Map<String, Object> result = new LinkedHashMap<>();
-        result.put("vip", target.toString());
-        result.put("interface", dev);
-        VipListCommand.print(spec, json, result, "removed " + target + " from " + dev);
+        VipListCommand.print(spec, on.json, on.result(target), "removed " + target + " from " + on.dev);
         return ExitCodes.OK;
     }
 }
