@@ -1,4 +1,4 @@
-import io.pmig.vip.arp.GratuitousArp;
+import io.pmig.vip.neighbour.Announcer;
 import io.pmig.vip.netlink.VipAddresses;
 
 import java.net.InetAddress;
@@ -24,12 +24,12 @@ public class VipStepsBench {
         int warmUp = iterations / 4;
         long[] add = new long[iterations], remove = new long[iterations], frame = new long[iterations];
         long[] oneShot = new long[20], oneShotClosed = new long[20];
-        try (VipAddresses vips = new VipAddresses(); GratuitousArp arp = GratuitousArp.open(iface)) {
+        try (VipAddresses vips = new VipAddresses(); Announcer arp = Announcer.open(iface)) {
             for (int i = -warmUp; i < iterations; i++) {
                 long t0 = System.nanoTime();
                 vips.add(iface, vip, 24);
                 long t1 = System.nanoTime();
-                arp.announce(vip, GratuitousArp.Mode.REQUEST);
+                arp.announce(vip, Announcer.Mode.REQUEST);
                 long t2 = System.nanoTime();
                 vips.remove(iface, vip, 24);
                 long t3 = System.nanoTime();
@@ -42,7 +42,7 @@ public class VipStepsBench {
             // a packet socket's close waits for the kernel (~15 ms): the daemon keeps its sender open
             for (int i = 0; i < oneShot.length; i++) {
                 long t0 = System.nanoTime();
-                oneShot[i] = GratuitousArp.announce(iface, vip, GratuitousArp.Mode.REPLY) * 1000;
+                oneShot[i] = Announcer.announce(iface, vip, Announcer.Mode.REPLY) * 1000;
                 oneShotClosed[i] = System.nanoTime() - t0;
             }
         }

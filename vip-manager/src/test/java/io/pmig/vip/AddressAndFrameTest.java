@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pmig.vip.arp.ArpFrame;
+import io.pmig.vip.neighbour.ArpFrame;
 import io.pmig.vip.netlink.InterfaceAddress;
 
 import java.net.InetAddress;

@@ -94,6 +94,38 @@ abstract class TwoNamespaces {
         return p.waitFor();
     }
 
+    /** Runs {@code body} on a thread of its own inside namespace B (its sockets live in B); returns its result. */
+    <T> T inB(java.util.concurrent.Callable<T> body) throws Exception {
+        java.util.concurrent.FutureTask<T> task = new java.util.concurrent.FutureTask<>(() -> {
+            Namespaces.enterNetwork("/run/netns/" + nsB);
+            return body.call();
+        });
+        Thread t = new Thread(task, "in " + nsB);
+        t.start();
+        try {
+            return task.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw e;
+        }
+    }
+
+    /** TCP's retransmitted-segment count in namespace B (RetransSegs of /proc/net/snmp, read from inside B). */
+    long retransmissionsInB() throws Exception {
+        return inB(() -> {
+            List<String> lines = Files.readAllLines(Paths.get("/proc/thread-self/net/snmp"));
+            for (int i = 0; i + 1 < lines.size(); i++) {
+                if (lines.get(i).startsWith("Tcp:") && lines.get(i + 1).startsWith("Tcp:")) {
+                    List<String> names = List.of(lines.get(i).split("\\s+"));
+                    return Long.parseLong(lines.get(i + 1).split("\\s+")[names.indexOf("RetransSegs")]);
+                }
+            }
+            throw new IllegalStateException("no Tcp lines in /proc/net/snmp");
+        });
+    }
+
     String addrA() throws Exception {
         return run("ip", "-n", nsA, "-o", "addr", "show", "dev", IF_A);
     }
@@ -103,7 +135,11 @@ abstract class TwoNamespaces {
     }
 
     String macA() throws Exception {
-        String out = run("ip", "-n", nsA, "-o", "link", "show", "dev", IF_A);
+        return macOf(nsA, IF_A);
+    }
+
+    static String macOf(String ns, String dev) throws Exception {
+        String out = run("ip", "-n", ns, "-o", "link", "show", "dev", dev);
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("link/ether ([0-9a-f:]{17})").matcher(out);
         if (!m.find()) {
             throw new IllegalStateException("no MAC in: " + out);

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pmig.vip.arp.ArpFrame;
-import io.pmig.vip.arp.ArpProbe;
+import io.pmig.vip.neighbour.ArpFrame;
+import io.pmig.vip.neighbour.ArpProbe;
 import io.pmig.nativeio.Errno;
 import io.pmig.vip.netlink.InterfaceAddress;
 import io.pmig.vip.netlink.NetlinkSocket;

@@ -1,7 +1,7 @@
 package io.pmig.cli.vip;
 
 import io.pmig.cli.ExitCodes;
-import io.pmig.vip.arp.GratuitousArp;
+import io.pmig.vip.neighbour.Announcer;
 import io.pmig.vip.netlink.VipAddresses;
 import java.net.Inet4Address;
 import java.util.Map;
@@ -35,7 +35,7 @@ public final class VipAddCommand implements Callable<Integer> {
         Map<String, Object> result = on.result(target);
         String text = "added " + target + " to " + on.dev;
         if (announce && target.address() instanceof Inet4Address) {
-            int frames = GratuitousArp.announce(on.dev, target.address()).frames();
+            int frames = Announcer.announce(on.dev, target.address()).frames();
             result.put("announced", frames);
             text += ", announced with " + frames + " gratuitous ARP frames";
         }

@@ -10,20 +10,18 @@ import io.pmig.nativeio.Syscall;
  */
 public final class Namespaces {
     public static final int CLONE_NEWNET = 0x40000000;
-    private static final int O_RDONLY = 0;
-    private static final int O_CLOEXEC = 02000000;
 
     private Namespaces() {
     }
 
     /** A descriptor of the calling thread's current network namespace, to come back to later. */
     public static int currentNetwork() {
-        return open("/proc/thread-self/ns/net");
+        return Net.open("/proc/thread-self/ns/net", Net.O_RDONLY);
     }
 
     /** Moves the calling thread into the network namespace at {@code path} (e.g. /run/netns/NAME). */
     public static void enterNetwork(String path) {
-        int fd = open(path);
+        int fd = Net.open(path, Net.O_RDONLY);
         try {
             enterNetwork(fd, path);
         } finally {
@@ -34,13 +32,5 @@ public final class Namespaces {
     /** Moves the calling thread into the network namespace behind descriptor {@code fd}. */
     public static void enterNetwork(int fd, String what) {
         Syscall.call("setns(" + what + ", CLONE_NEWNET)", Nr.SETNS, fd, CLONE_NEWNET);
-    }
-
-    private static int open(String path) {
-        byte[] b = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        NativeMemory p = NativeMemory.allocate(b.length + 1L);
-        p.zero();
-        p.put(0, b);
-        return (int) Syscall.call("open(" + path + ")", Nr.OPEN, p.address(), O_RDONLY | O_CLOEXEC, 0);
     }
 }

@@ -22,6 +22,7 @@ public final class Net {
     public static final int SOCK_RAW = 3;
     public static final int SOCK_CLOEXEC = 02000000;
     public static final int NETLINK_ROUTE = 0;
+    public static final int NETLINK_NETFILTER = 12;
     /** SOL_NETLINK and its options NETLINK_CAP_ACK / NETLINK_EXT_ACK (linux/netlink.h). */
     public static final int SOL_NETLINK = 270;
     public static final int NETLINK_CAP_ACK = 10;
@@ -50,6 +51,20 @@ public final class Net {
     public static final int MSG_DONTWAIT = 0x40;
 
     private Net() {
+    }
+
+    /** asm-generic/fcntl.h */
+    public static final int O_RDONLY = 0;
+    public static final int O_RDWR = 2;
+    private static final int O_CLOEXEC = 02000000;
+
+    /** open(2) with O_CLOEXEC; throws naming {@code path}. */
+    public static int open(String path, int flags) {
+        byte[] b = path.getBytes(StandardCharsets.UTF_8);
+        NativeMemory p = NativeMemory.allocate(b.length + 1L);
+        p.zero();
+        p.put(0, b);
+        return (int) Syscall.call("open(" + path + ")", Nr.OPEN, p.address(), flags | O_CLOEXEC, 0);
     }
 
     public static int socket(int family, int type, int protocol) {
@@ -132,7 +147,8 @@ public final class Net {
         return out;
     }
 
-    private static NativeMemory ifreq(String name) {
+    /** struct ifreq with {@code name} and the rest zero, for the interface ioctls here and in {@link Tun}. */
+    static NativeMemory ifreq(String name) {
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
         if (bytes.length == 0 || bytes.length >= IFNAMSIZ) {
             throw new IllegalArgumentException("interface name '" + name + "' must be 1 to 15 bytes");

@@ -2,6 +2,7 @@ package io.pmig.vip.nativeio;
 
 /** x86_64 system call numbers the VIP manager uses, as in asm/unistd_64.h. */
 public final class Nr {
+    public static final int WRITE = 1;
     public static final int OPEN = 2;
     public static final int CLOSE = 3;
     public static final int POLL = 7;

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
+import java.util.function.IntPredicate;
 
 /**
  * A NETLINK_ROUTE socket: one request at a time, answered by an ack or a dump. Message layout
@@ -61,7 +62,16 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /** Opens a route netlink socket in the calling thread's network namespace. */
     public static NetlinkSocket openRoute() {
-        int fd = Net.socket(Net.AF_NETLINK, Net.SOCK_RAW, Net.NETLINK_ROUTE);
+        return open(Net.NETLINK_ROUTE);
+    }
+
+    /** Opens a netfilter (nfnetlink) socket in the calling thread's network namespace. */
+    public static NetlinkSocket openNetfilter() {
+        return open(Net.NETLINK_NETFILTER);
+    }
+
+    private static NetlinkSocket open(int protocol) {
+        int fd = Net.socket(Net.AF_NETLINK, Net.SOCK_RAW, protocol);
         try {
             Net.setsockoptInt(fd, Net.SOL_NETLINK, Net.NETLINK_CAP_ACK, 1);
             try {
@@ -81,7 +91,31 @@ public final class NetlinkSocket implements AutoCloseable {
     public Ack acked(short type, short flags, byte[] payload) {
         int seq = send(type, (short) (flags | NLM_F_REQUEST | NLM_F_ACK), payload);
         Ack[] ack = new Ack[1];
-        receive(seq, (t, m) -> { }, a -> ack[0] = a);
+        receive(s -> s == seq, (t, m) -> { }, a -> ack[0] = a);
+        return ack[0];
+    }
+
+    /** One message of a batch. */
+    public record Message(short type, short flags, byte[] payload) {
+    }
+
+    /**
+     * Sends {@code begin}, {@code request} (with NLM_F_ACK) and {@code end} in one datagram, as
+     * nfnetlink wants a transaction, and waits for the ack of the request or the error that
+     * failed the whole batch.
+     */
+    public Ack ackedBatch(Message begin, Message request, Message end) {
+        int first = sequence + 1;
+        ByteBuffer b = ByteBuffer.allocate(3 * NLMSG_HDRLEN + align(begin.payload().length) + align(request.payload().length)
+            + align(end.payload().length)).order(ByteOrder.nativeOrder());
+        put(b, begin.type(), (short) (begin.flags() | NLM_F_REQUEST), ++sequence, begin.payload());
+        int seq = ++sequence;
+        put(b, request.type(), (short) (request.flags() | NLM_F_REQUEST | NLM_F_ACK), seq, request.payload());
+        put(b, end.type(), (short) (end.flags() | NLM_F_REQUEST), ++sequence, end.payload());
+        sendBuffer.put(0, b.array());
+        Net.send(fd, sendBuffer, b.position());
+        Ack[] ack = new Ack[1];
+        receive(s -> s >= first && s <= seq, (t, m) -> { }, a -> ack[0] = a);
         return ack[0];
     }
 
@@ -91,7 +125,7 @@ public final class NetlinkSocket implements AutoCloseable {
      */
     public void dump(short type, byte[] payload, Handler each) {
         int seq = send(type, (short) (NLM_F_REQUEST | NLM_F_DUMP), payload);
-        receive(seq, each, a -> {
+        receive(s -> s == seq, each, a -> {
             if (!a.ok()) {
                 throw new SyscallException("netlink dump of type " + type, a.errno());
             }
@@ -106,16 +140,21 @@ public final class NetlinkSocket implements AutoCloseable {
 
     private int send(short type, short flags, byte[] payload) {
         int seq = ++sequence;
-        int length = NLMSG_HDRLEN + payload.length;
-        ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.nativeOrder());
-        b.putInt(length).putShort(type).putShort(flags).putInt(seq).putInt(0).put(payload);
+        ByteBuffer b = ByteBuffer.allocate(NLMSG_HDRLEN + align(payload.length)).order(ByteOrder.nativeOrder());
+        put(b, type, flags, seq, payload);
         sendBuffer.put(0, b.array());
-        Net.send(fd, sendBuffer, length);
+        Net.send(fd, sendBuffer, b.position());
         return seq;
     }
 
-    /** Reads until the answer to {@code seq} is complete: an NLMSG_ERROR (ack) or NLMSG_DONE. */
-    private void receive(int seq, Handler each, Consumer<Ack> onAck) {
+    private static void put(ByteBuffer b, short type, short flags, int seq, byte[] payload) {
+        int start = b.position();
+        b.putInt(NLMSG_HDRLEN + payload.length).putShort(type).putShort(flags).putInt(seq).putInt(0).put(payload);
+        b.position(start + NLMSG_HDRLEN + align(payload.length));
+    }
+
+    /** Reads until the answer to a request whose seq {@code ours} accepts is complete: an NLMSG_ERROR (ack) or NLMSG_DONE. */
+    private void receive(IntPredicate ours, Handler each, Consumer<Ack> onAck) {
         while (true) {
             int n = Net.recv(fd, receiveBuffer, 0);
             if (n == -Errno.EINTR) {
@@ -136,7 +175,7 @@ public final class NetlinkSocket implements AutoCloseable {
                     throw new IllegalStateException("malformed netlink message of length " + len);
                 }
                 int next = at + align(len);
-                if (mseq != seq) {              // a late answer to an earlier request
+                if (!ours.test(mseq)) {         // a late answer to an earlier request
                     at = next;
                     continue;
                 }

@@ -1,8 +1,10 @@
-package io.pmig.vip.arp;
+package io.pmig.vip.neighbour;
 
 import java.net.InetAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -24,8 +26,18 @@ public final class ArpProbe {
 
     /** The MAC of another host using {@code vip} on {@code iface}'s segment, if one answers within {@code timeout}. */
     public static Optional<byte[]> holder(String iface, InetAddress vip, Duration timeout) {
+        return holders(iface, vip, timeout, true).stream().findFirst();
+    }
+
+    /** Every MAC but ours that answers for {@code vip} on {@code iface}'s segment within {@code timeout} (waits it out). */
+    public static List<byte[]> holders(String iface, InetAddress vip, Duration timeout) {
+        return holders(iface, vip, timeout, false);
+    }
+
+    private static List<byte[]> holders(String iface, InetAddress vip, Duration timeout, boolean firstOnly) {
         byte[] ip = ArpFrame.ipv4(vip);
-        try (ArpSocket s = ArpSocket.open(iface)) {
+        List<byte[]> found = new ArrayList<>();
+        try (NeighbourSocket s = NeighbourSocket.open(iface)) {
             byte[] mac = s.mac();
             s.send(new ArpFrame(ArpFrame.BROADCAST, mac, ArpFrame.ARPOP_REQUEST, mac, new byte[4], ArpFrame.ZERO_MAC, ip).encode());
             long deadline = System.nanoTime() + timeout.toNanos();
@@ -35,11 +47,15 @@ public final class ArpProbe {
                 if (f == null) {
                     break;
                 }
-                if (Arrays.equals(f.senderIp(), ip) && !Arrays.equals(f.senderMac(), mac)) {
-                    return Optional.of(f.senderMac());
+                if (Arrays.equals(f.senderIp(), ip) && !Arrays.equals(f.senderMac(), mac)
+                    && found.stream().noneMatch(m -> Arrays.equals(m, f.senderMac()))) {
+                    found.add(f.senderMac());
+                    if (firstOnly) {
+                        break;
+                    }
                 }
             }
-            return Optional.empty();
+            return found;
         }
     }
 }

@@ -1,4 +1,4 @@
-package io.pmig.vip.arp;
+package io.pmig.vip.neighbour;
 
 import io.pmig.vip.VipException;
 import io.pmig.nativeio.Errno;
@@ -10,11 +10,12 @@ import java.util.Arrays;
 
 /**
  * An AF_PACKET SOCK_RAW socket bound to one interface for ETH_P_ARP (linux/if_packet.h): sends
- * whole Ethernet frames and receives the ARP frames of that interface only (the socket is
+ * whole Ethernet frames of any type (ARP, and IPv6 neighbour advertisements) and receives the ARP
+ * frames of that interface only (the socket is
  * created with protocol 0, so it sees nothing until bind names the interface). Lives in the
  * network namespace of the thread that opened it. Not thread-safe.
  */
-public final class ArpSocket implements AutoCloseable {
+public final class NeighbourSocket implements AutoCloseable {
     private static final int FRAME_MAX = 2048;
     private final int fd;
     private final String iface;
@@ -24,14 +25,14 @@ public final class ArpSocket implements AutoCloseable {
     private final byte[] received = new byte[FRAME_MAX];
     private boolean closed;
 
-    private ArpSocket(int fd, String iface, byte[] mac) {
+    private NeighbourSocket(int fd, String iface, byte[] mac) {
         this.fd = fd;
         this.iface = iface;
         this.mac = mac;
     }
 
     /** Opens and binds the socket; throws "interface eth9 does not exist" if there is none. */
-    public static ArpSocket open(String iface) {
+    public static NeighbourSocket open(String iface) {
         int fd = Net.socket(Net.AF_PACKET, Net.SOCK_RAW, 0);
         try {
             int index = Net.interfaceIndex(fd, iface);
@@ -46,7 +47,7 @@ public final class ArpSocket implements AutoCloseable {
                 throw new VipException("interface " + iface + " is not Ethernet (ARPHRD type " + (hw[0] & 0xff) + ")");
             }
             Net.bindPacket(fd, index, Net.ETH_P_ARP);
-            return new ArpSocket(fd, iface, Arrays.copyOfRange(hw, 1, 1 + Net.ETH_ALEN));
+            return new NeighbourSocket(fd, iface, Arrays.copyOfRange(hw, 1, 1 + Net.ETH_ALEN));
         } catch (RuntimeException e) {
             Net.close(fd);
             throw e;

@@ -1,4 +1,4 @@
-package io.pmig.vip.arp;
+package io.pmig.vip.neighbour;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;

@@ -1,12 +1,14 @@
-package io.pmig.vip.arp;
+package io.pmig.vip.neighbour;
 
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Announces that a VIP now lives at this interface's MAC: broadcast ARP with sender IP = target
- * IP = VIP and sender MAC = the interface's. Synchronous, from the calling thread (a background
+ * Announces that a VIP now lives at this interface's MAC: for IPv4 a gratuitous ARP (broadcast,
+ * sender IP = target IP = VIP, sender MAC = the interface's), for IPv6 an unsolicited neighbour
+ * advertisement with the Override flag (one frame a round, whatever the mode). Synchronous, from the calling thread (a background
  * arping went out ~90 ms late, FACTS.md); no hidden threads.
  *
  * <p>Closing a packet socket waits for an RCU grace period (synchronize_net() in
@@ -14,7 +16,7 @@ import java.util.concurrent.locks.LockSupport;
  * therefore {@link #open} the sender ahead of time and keep it; the static one-shot methods open
  * and close one per call and are for operators and tests.
  */
-public final class GratuitousArp implements AutoCloseable {
+public final class Announcer implements AutoCloseable {
     /**
      * REQUEST: ARP request, target MAC 00:00:00:00:00:00 (RFC 5227 "announcement"). REPLY: ARP
      * reply with target MAC = sender MAC, which Linux requires to treat a reply as gratuitous
@@ -35,15 +37,20 @@ public final class GratuitousArp implements AutoCloseable {
     public record Result(int frames, long firstRoundMicros, long totalMicros) {
     }
 
-    private final ArpSocket socket;
+    private final NeighbourSocket socket;
 
-    private GratuitousArp(ArpSocket socket) {
+    private Announcer(NeighbourSocket socket) {
         this.socket = socket;
     }
 
     /** A sender bound to {@code iface} in the calling thread's network namespace, kept open for fast announces. */
-    public static GratuitousArp open(String iface) {
-        return new GratuitousArp(ArpSocket.open(iface));
+    public static Announcer open(String iface) {
+        return new Announcer(NeighbourSocket.open(iface));
+    }
+
+    /** The MAC this sender announces. */
+    public byte[] mac() {
+        return socket.mac();
     }
 
     /** Sends one round for {@code vip} now (two frames for BOTH); returns the microseconds it took. */
@@ -91,7 +98,7 @@ public final class GratuitousArp implements AutoCloseable {
      */
     public static long announce(String iface, InetAddress vip, Mode mode) {
         long start = System.nanoTime();
-        try (ArpSocket s = ArpSocket.open(iface)) {
+        try (NeighbourSocket s = NeighbourSocket.open(iface)) {
             send(s, vip, mode);
             return (System.nanoTime() - start) / 1000;
         }
@@ -104,15 +111,19 @@ public final class GratuitousArp implements AutoCloseable {
 
     /** One-shot: the first round at once, then the repeats at {@code interval}, blocking. */
     public static Result announce(String iface, InetAddress vip, Mode mode, int count, Duration interval) {
-        try (GratuitousArp g = open(iface)) {
+        try (Announcer g = open(iface)) {
             return g.announce(vip, mode, count, interval);
         }
     }
 
     /** Sends one round on an open socket; returns the frames sent. */
-    static int send(ArpSocket s, InetAddress vip, Mode mode) {
-        byte[] ip = ArpFrame.ipv4(vip);
+    static int send(NeighbourSocket s, InetAddress vip, Mode mode) {
         byte[] mac = s.mac();
+        if (vip instanceof Inet6Address) {
+            s.send(NeighbourAdvertisement.frame(mac, vip));
+            return 1;
+        }
+        byte[] ip = ArpFrame.ipv4(vip);
         int frames = 0;
         if (mode != Mode.REPLY) {
             s.send(new ArpFrame(ArpFrame.BROADCAST, mac, ArpFrame.ARPOP_REQUEST, mac, ip, ArpFrame.ZERO_MAC, ip).encode());

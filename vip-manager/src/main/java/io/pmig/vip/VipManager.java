@@ -1,0 +1,103 @@
+package io.pmig.vip;
+
+import io.pmig.vip.hold.HoldRules;
+import io.pmig.vip.neighbour.Announcer;
+import io.pmig.vip.netlink.VipAddresses;
+
+import java.net.InetAddress;
+
+/**
+ * A node's VIP manager for one interface: the entry point of the VIP's move between nodes,
+ * which the daemon drives step by step through a {@link SourceSwitch} on the node that gives
+ * the VIP away and a {@link DestinationSwitch} on the node that takes it. Everything slow
+ * (installing the hold rules, opening the netlink, packet and capture sockets, the replay
+ * device, the address-conflict probe) happens here and in the switches' preparation, so each
+ * switchover step costs microseconds.
+ *
+ * <p>Opened in, and working in, the calling thread's network namespace. One caller at a time.
+ */
+public final class VipManager implements AutoCloseable {
+    private final String iface;
+    private final VipSettings settings;
+    private final VipAddresses addresses;
+    private final Announcer announcer;
+    private final HoldRules rules;
+
+    private VipManager(String iface, VipSettings settings, VipAddresses addresses, Announcer announcer, HoldRules rules) {
+        this.iface = iface;
+        this.settings = settings;
+        this.addresses = addresses;
+        this.announcer = announcer;
+        this.rules = rules;
+    }
+
+    /** Opens the manager for {@code iface}; refused with "interface eth9 does not exist" if there is none. */
+    public static VipManager open(String iface, VipSettings settings) {
+        VipAddresses addresses = new VipAddresses();
+        Announcer announcer = null;
+        try {
+            addresses.index(iface);
+            announcer = Announcer.open(iface);
+            return new VipManager(iface, settings, addresses, announcer, HoldRules.install());
+        } catch (RuntimeException e) {
+            if (announcer != null) {
+                announcer.close();
+            }
+            addresses.close();
+            throw e;
+        }
+    }
+
+    public String iface() {
+        return iface;
+    }
+
+    /** This interface's MAC, which the destination's probe accepts as the VIP's present owner. */
+    public byte[] mac() {
+        return announcer.mac();
+    }
+
+    /** Prepares giving {@code vip} away; refused unless it is on this interface. */
+    public SourceSwitch source(InetAddress vip, int prefix) {
+        return new SourceSwitch(this, vip, prefix);
+    }
+
+    /**
+     * Prepares taking {@code vip} from the node whose interface has {@code sourceMac}; refused if the
+     * VIP is already here, or if a host other than that node answers for it on the segment.
+     */
+    public DestinationSwitch destination(InetAddress vip, int prefix, byte[] sourceMac) {
+        return new DestinationSwitch(this, vip, prefix, sourceMac);
+    }
+
+    VipSettings settings() {
+        return settings;
+    }
+
+    VipAddresses addresses() {
+        return addresses;
+    }
+
+    Announcer announcer() {
+        return announcer;
+    }
+
+    HoldRules rules() {
+        return rules;
+    }
+
+    /** Whether {@code vip} is on this interface now. */
+    public boolean has(InetAddress vip) {
+        return addresses.list(iface).stream().anyMatch(a -> a.address().equals(vip));
+    }
+
+    @Override
+    public void close() {
+        try {
+            rules.close();
+        } finally {
+            announcer.close();
+            addresses.close();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package io.pmig.vip.hold;
+
+import io.pmig.vip.VipException;
+import io.pmig.vip.netlink.NftSets;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The nftables rules of holds and ARP silence, installed once ahead of time and switched per
+ * address through set elements over netlink (microseconds, no process):
+ * <ul>
+ * <li>{@code inet pmig hold}: at prerouting, before anything else sees them, drops packets to
+ * an address in {@code hold4}/{@code hold6}, except those the replay injects through its TUN
+ * (named {@value #REPLAY_PREFIX}…);</li>
+ * <li>{@code arp pmig silence}: drops ARP requests for an address in {@code silence4}, so a
+ * node stops answering for a VIP it gave away while stale caches still send it packets.</li>
+ * </ul>
+ * Installing runs {@code nft -f -} once (off the switchover path); it is idempotent and leaves
+ * existing elements, so holds in progress are not disturbed. Uses the network namespace of the
+ * calling thread. Not thread-safe.
+ */
+public final class HoldRules implements AutoCloseable {
+    public static final String TABLE = "pmig";
+    public static final String REPLAY_PREFIX = "pmig-replay";
+    private static final String RULES = """
+        table inet pmig {
+          set hold4 { type ipv4_addr; }
+          set hold6 { type ipv6_addr; }
+          chain hold { type filter hook prerouting priority raw; policy accept; }
+        }
+        table arp pmig {
+          set silence4 { type ipv4_addr; }
+          chain silence { type filter hook input priority filter; policy accept; }
+        }
+        flush chain inet pmig hold
+        flush chain arp pmig silence
+        add rule inet pmig hold iifname != "%1$s*" ip daddr @hold4 drop
+        add rule inet pmig hold iifname != "%1$s*" ip6 daddr @hold6 drop
+        add rule arp pmig silence arp operation request arp daddr ip @silence4 drop
+        """.formatted(REPLAY_PREFIX);
+    private static final long NFT_TIMEOUT_SECONDS = 30;
+
+    private final NftSets sets;
+
+    private HoldRules(NftSets sets) {
+        this.sets = sets;
+    }
+
+    /** Makes sure the rules are in place and opens the switch. */
+    public static HoldRules install() {
+        Process nft;
+        try {
+            nft = new ProcessBuilder("nft", "-f", "-").redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new VipException("cannot run nft to install the hold rules (" + e.getMessage() + "); install nftables");
+        }
+        try {
+            try (var in = nft.getOutputStream()) {
+                in.write(RULES.getBytes(StandardCharsets.UTF_8));
+            }
+            String out = new String(nft.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (!nft.waitFor(NFT_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                nft.destroyForcibly();
+                throw new VipException("nft did not install the hold rules within " + NFT_TIMEOUT_SECONDS + " s");
+            }
+            if (nft.exitValue() != 0) {
+                throw new VipException("nft refused the hold rules (exit " + nft.exitValue() + "): " + out);
+            }
+        } catch (IOException e) {
+            throw new VipException("cannot install the hold rules with nft: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            nft.destroyForcibly();
+            throw new VipException("interrupted while installing the hold rules");
+        }
+        return new HoldRules(NftSets.open());
+    }
+
+    /** Drops inbound packets to {@code vip} from now on (those through the replay TUN excepted). */
+    public void hold(InetAddress vip) {
+        sets.add(NftSets.NFPROTO_INET, TABLE, holdSet(vip), vip.getAddress());
+    }
+
+    /** Lets inbound packets to {@code vip} through again. */
+    public void release(InetAddress vip) {
+        sets.remove(NftSets.NFPROTO_INET, TABLE, holdSet(vip), vip.getAddress());
+    }
+
+    /** Stops answering ARP requests for {@code vip} (IPv6 needs nothing: without the address no neighbour advertisement goes out). */
+    public void silenceArp(InetAddress vip) {
+        if (vip instanceof Inet4Address) {
+            sets.add(NftSets.NFPROTO_ARP, TABLE, "silence4", vip.getAddress());
+        }
+    }
+
+    public void unsilenceArp(InetAddress vip) {
+        if (vip instanceof Inet4Address) {
+            sets.remove(NftSets.NFPROTO_ARP, TABLE, "silence4", vip.getAddress());
+        }
+    }
+
+    private static String holdSet(InetAddress vip) {
+        return vip instanceof Inet4Address ? "hold4" : "hold6";
+    }
+
+    @Override
+    public void close() {
+        sets.close();
+    }
+}

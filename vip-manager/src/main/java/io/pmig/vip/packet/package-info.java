@@ -1,0 +1,2 @@
+/** Byte-level work on IP packets: checksums. */
+package io.pmig.vip.packet;
