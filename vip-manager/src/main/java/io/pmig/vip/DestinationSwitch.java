@@ -10,7 +10,6 @@ import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 
 /**
@@ -19,12 +18,14 @@ import java.util.stream.Collectors;
  * restored); {@link #takeVip}; {@link #announce} (the first round, at once); then, with the
  * sockets restored but still in repair mode, {@link #replay} of what the source forwarded merged
  * with what was held here; {@link #stopHolding}; and off the critical path
- * {@link #finishAnnouncing}. {@link #rollback} gives the VIP up again and returns what was held
+ * {@link #announceDue} until every round is out, while the source forwards what stale caches
+ * still send it ({@link #replayLate}). {@link #rollback} gives the VIP up again and returns what was held
  * here and not replayed, for the source.
  */
 public final class DestinationSwitch extends VipSwitch {
     private boolean taken;
     private long firstAnnouncementAt;
+    private int rounds;
 
     DestinationSwitch(VipManager manager, InetAddress vip, int prefix, byte[] sourceMac) {
         super(manager, vip, prefix);
@@ -72,6 +73,7 @@ public final class DestinationSwitch extends VipSwitch {
         if (firstAnnouncementAt == 0) {
             manager.announcer().announce(vip, manager.settings().announceMode());
             firstAnnouncementAt = System.nanoTime();
+            rounds = 1;
         }
     }
 
@@ -93,28 +95,31 @@ public final class DestinationSwitch extends VipSwitch {
         inject(hold.off());
     }
 
-    /** Sends the remaining rounds of announcements at the configured interval after the first; blocks until done. */
-    public void finishAnnouncing() {
+    /**
+     * Sends the announcement rounds that are due by now (the configured interval after the one
+     * before); returns true once every round is out. The caller polls it, forwarding what the
+     * source still receives from stale caches in between, until it returns true.
+     */
+    public boolean announceDue() {
         VipSettings s = manager.settings();
-        if (firstAnnouncementAt == 0 || s.announcements() < 2) {
-            return;
+        if (firstAnnouncementAt == 0) {
+            return false;
         }
-        long due = firstAnnouncementAt + s.announceInterval().toNanos();
-        long wait;
-        while ((wait = due - System.nanoTime()) > 0) {
-            LockSupport.parkNanos(wait);
+        while (rounds < s.announcements() && System.nanoTime() - firstAnnouncementAt >= rounds * s.announceInterval().toNanos()) {
+            manager.announcer().announce(vip, s.announceMode());
+            rounds++;
         }
-        manager.announcer().announce(vip, s.announceMode(), s.announcements() - 1, s.announceInterval());
+        return rounds == s.announcements();
     }
 
     /** Gives the VIP up (if taken) and stops holding; returns what was held here and not replayed, for the source. */
     public List<HeldPacket> rollback() {
-        List<HeldPacket> held = new ArrayList<>(hold.take());
-        held.addAll(hold.off());
         if (taken) {
             manager.addresses().remove(manager.iface(), vip, prefix);
             taken = false;
         }
+        List<HeldPacket> held = new ArrayList<>(hold.take());
+        held.addAll(hold.off());
         return held;
     }
 }

@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * The node giving a VIP away. Steps, in order: {@link #hold}; {@link #releaseVip} (ARP silence,
  * then the address goes); {@link #forward} as often as wanted (what stale caches still send here
- * keeps being held); {@link #stopHolding}, whose packets are forwarded too. Or, before the
+ * keeps being held: go on until the destination's announcements are all out, so a neighbour that
+ * ignored the first one loses nothing); {@link #stopHolding}, whose packets are forwarded too. Or, before the
  * destination is committed, {@link #rollback}: the VIP comes back here, is announced, and
  * everything held on both nodes goes into this node's stack for the original process.
  */

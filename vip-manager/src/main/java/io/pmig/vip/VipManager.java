@@ -1,5 +1,6 @@
 package io.pmig.vip;
 
+import io.pmig.vip.hold.HoldCapture;
 import io.pmig.vip.hold.HoldRules;
 import io.pmig.vip.neighbour.Announcer;
 import io.pmig.vip.netlink.VipAddresses;
@@ -22,24 +23,36 @@ public final class VipManager implements AutoCloseable {
     private final VipAddresses addresses;
     private final Announcer announcer;
     private final HoldRules rules;
+    private final HoldCapture capture;
 
-    private VipManager(String iface, VipSettings settings, VipAddresses addresses, Announcer announcer, HoldRules rules) {
+    private VipManager(String iface, VipSettings settings, VipAddresses addresses, Announcer announcer, HoldRules rules,
+                       HoldCapture capture) {
         this.iface = iface;
         this.settings = settings;
         this.addresses = addresses;
         this.announcer = announcer;
         this.rules = rules;
+        this.capture = capture;
     }
 
-    /** Opens the manager for {@code iface}; refused with "interface eth9 does not exist" if there is none. */
+    /**
+     * Opens the manager for {@code iface}, installs the hold rules and starts the capture of held
+     * packets (one thread, until {@link #close}); refused with "interface eth9 does not exist" if
+     * there is none.
+     */
     public static VipManager open(String iface, VipSettings settings) {
         VipAddresses addresses = new VipAddresses();
         Announcer announcer = null;
+        HoldRules rules = null;
         try {
             addresses.index(iface);
             announcer = Announcer.open(iface);
-            return new VipManager(iface, settings, addresses, announcer, HoldRules.install());
+            rules = HoldRules.install();
+            return new VipManager(iface, settings, addresses, announcer, rules, HoldCapture.open());
         } catch (RuntimeException e) {
+            if (rules != null) {
+                rules.close();
+            }
             if (announcer != null) {
                 announcer.close();
             }
@@ -86,6 +99,10 @@ public final class VipManager implements AutoCloseable {
         return rules;
     }
 
+    HoldCapture capture() {
+        return capture;
+    }
+
     /** Whether {@code vip} is on this interface now. */
     public boolean has(InetAddress vip) {
         return addresses.list(iface).stream().anyMatch(a -> a.address().equals(vip));
@@ -94,6 +111,7 @@ public final class VipManager implements AutoCloseable {
     @Override
     public void close() {
         try {
+            capture.close();
             rules.close();
         } finally {
             announcer.close();

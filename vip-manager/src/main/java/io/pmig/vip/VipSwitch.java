@@ -23,7 +23,7 @@ public abstract sealed class VipSwitch implements AutoCloseable permits SourceSw
         this.manager = manager;
         this.vip = vip;
         this.prefix = prefix;
-        this.hold = Hold.open(manager.rules(), manager.iface(), vip, manager.settings().holdLimits());
+        this.hold = new Hold(manager.rules(), manager.capture(), vip, manager.settings().holdLimits());
     }
 
     public InetAddress vip() {

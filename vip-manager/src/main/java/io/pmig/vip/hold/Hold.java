@@ -1,32 +1,26 @@
 package io.pmig.vip.hold;
 
 import java.net.InetAddress;
-import java.time.Instant;
 import java.util.List;
 
 /**
  * One VIP's hold on one node: while on, inbound packets to the VIP are dropped before the stack
- * sees them and kept in a bounded buffer. Capture starts before the drop rule and stops after
- * it, so every dropped packet is kept (within the limits). Not thread-safe: one caller at a time.
+ * sees them and kept in a bounded buffer, exactly those (see {@link HoldCapture}). Not
+ * thread-safe: one caller at a time.
  */
 public final class Hold implements AutoCloseable {
     private final HoldRules rules;
     private final InetAddress vip;
     private final HoldBuffer buffer;
-    private final PacketCapture capture;
+    private final HoldCapture capture;
     private boolean on;
 
-    private Hold(HoldRules rules, InetAddress vip, HoldBuffer buffer, PacketCapture capture) {
+    /** A hold of {@code vip}'s packets, not yet on: nothing changes for them until {@link #on}. */
+    public Hold(HoldRules rules, HoldCapture capture, InetAddress vip, HoldLimits limits) {
         this.rules = rules;
         this.vip = vip;
-        this.buffer = buffer;
+        this.buffer = new HoldBuffer(vip.getHostAddress(), limits);
         this.capture = capture;
-    }
-
-    /** Opens the capture (not yet started): nothing changes for the VIP's packets until {@link #on}. */
-    public static Hold open(HoldRules rules, String iface, InetAddress vip, HoldLimits limits) {
-        HoldBuffer buffer = new HoldBuffer(vip.getHostAddress() + " on " + iface, limits);
-        return new Hold(rules, vip, buffer, PacketCapture.open(iface, vip, buffer));
     }
 
     public boolean isOn() {
@@ -36,7 +30,7 @@ public final class Hold implements AutoCloseable {
     /** Starts holding; already on: nothing to do. */
     public void on() {
         if (!on) {
-            capture.start();
+            capture.register(vip, buffer);
             rules.hold(vip);
             on = true;
         }
@@ -47,21 +41,16 @@ public final class Hold implements AutoCloseable {
         return buffer.drain();
     }
 
-    /**
-     * Stops holding; returns what was held since the last take that the stack did not also get
-     * (a packet that came while the rule was being switched off may be in both: harmless for
-     * TCP, which drops the copy). Already off: an empty list.
-     */
+    /** Stops holding; returns what was held since the last take. Already off: an empty list. */
     public List<HeldPacket> off() {
         if (!on) {
             return List.of();
         }
         rules.release(vip);
-        Instant released = Instant.now();
-        long releasedAt = released.getEpochSecond() * 1_000_000_000L + released.getNano();
-        capture.stop();
+        capture.flush();
+        capture.unregister(vip);
         on = false;
-        return buffer.drain().stream().filter(p -> p.arrivedAtEpochNanos() <= releasedAt).toList();
+        return buffer.drain();
     }
 
     /** Packets kept since the hold began. */
@@ -74,13 +63,9 @@ public final class Hold implements AutoCloseable {
         return buffer.overflowed();
     }
 
-    /** Stops holding if on (what was held is dropped) and closes the capture. */
+    /** Stops holding if on; what was held is dropped. */
     @Override
     public void close() {
-        try {
-            off();
-        } finally {
-            capture.close();
-        }
+        off();
     }
 }

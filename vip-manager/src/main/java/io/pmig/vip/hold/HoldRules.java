@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
  * The nftables rules of holds and ARP silence, installed once ahead of time and switched per
  * address through set elements over netlink (microseconds, no process):
  * <ul>
- * <li>{@code inet pmig hold}: at prerouting, before anything else sees them, drops packets to
- * an address in {@code hold4}/{@code hold6}, except those the replay injects through its TUN
- * (named {@value #REPLAY_PREFIX}…);</li>
+ * <li>{@code inet pmig hold}: at prerouting, before anything else sees them, hands packets to an
+ * address in {@code hold4}/{@code hold6} to NFLOG group {@value #NFLOG_GROUP} and drops them,
+ * except those the replay injects through its TUN (named {@value #REPLAY_PREFIX}…);</li>
  * <li>{@code arp pmig silence}: drops ARP requests for an address in {@code silence4}, so a
  * node stops answering for a VIP it gave away while stale caches still send it packets.</li>
  * </ul>
@@ -26,6 +26,10 @@ import java.util.concurrent.TimeUnit;
 public final class HoldRules implements AutoCloseable {
     public static final String TABLE = "pmig";
     public static final String REPLAY_PREFIX = "pmig-replay";
+    /** The NFLOG group the rules hand dropped packets to ({@link HoldCapture} reads it). */
+    public static final int NFLOG_GROUP = 7077;
+    /** Always held: {@link HoldCapture#flush} sends a marker here over loopback. */
+    public static final String MARKER_ADDRESS = "127.77.77.77";
     private static final String RULES = """
         table inet pmig {
           set hold4 { type ipv4_addr; }
@@ -38,10 +42,11 @@ public final class HoldRules implements AutoCloseable {
         }
         flush chain inet pmig hold
         flush chain arp pmig silence
-        add rule inet pmig hold iifname != "%1$s*" ip daddr @hold4 drop
-        add rule inet pmig hold iifname != "%1$s*" ip6 daddr @hold6 drop
+        add rule inet pmig hold iifname != "%1$s*" ip daddr @hold4 log group %2$d snaplen 65535 queue-threshold 1 drop
+        add rule inet pmig hold iifname != "%1$s*" ip6 daddr @hold6 log group %2$d snaplen 65535 queue-threshold 1 drop
         add rule arp pmig silence arp operation request arp daddr ip @silence4 drop
-        """.formatted(REPLAY_PREFIX);
+        add element inet pmig hold4 { %3$s }
+        """.formatted(REPLAY_PREFIX, NFLOG_GROUP, MARKER_ADDRESS);
     private static final long NFT_TIMEOUT_SECONDS = 30;
 
     private final NftSets sets;
