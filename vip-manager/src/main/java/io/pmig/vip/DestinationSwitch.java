@@ -19,13 +19,10 @@ import java.util.stream.Collectors;
  * sockets restored but still in repair mode, {@link #replay} of what the source forwarded merged
  * with what was held here; {@link #stopHolding}; and off the critical path
  * {@link #announceDue} until every round is out, while the source forwards what stale caches
- * still send it ({@link #replayLate}). {@link #rollback} gives the VIP up again and returns what was held
- * here and not replayed, for the source.
+ * still send it ({@link #replayLate}). {@link #rollback} gives the VIP up again.
  */
 public final class DestinationSwitch extends VipSwitch {
     private boolean taken;
-    private long firstAnnouncementAt;
-    private int rounds;
 
     DestinationSwitch(VipManager manager, InetAddress vip, int prefix, byte[] sourceMac) {
         super(manager, vip, prefix);
@@ -68,12 +65,15 @@ public final class DestinationSwitch extends VipSwitch {
         return taken;
     }
 
+    @Override
+    boolean vipIsHere() {
+        return taken;
+    }
+
     /** Sends the first round of announcements now. */
     public void announce() {
-        if (firstAnnouncementAt == 0) {
-            manager.announcer().announce(vip, manager.settings().announceMode());
-            firstAnnouncementAt = System.nanoTime();
-            rounds = 1;
+        if (!announced()) {
+            announceFirstRound();
         }
     }
 
@@ -85,41 +85,16 @@ public final class DestinationSwitch extends VipSwitch {
         inject(Replay.merge(fromSource, hold.take()));
     }
 
-    /** Puts packets the source forwarded after the replay into this node's stack. */
-    public void replayLate(List<HeldPacket> fromSource) {
-        inject(fromSource);
-    }
-
-    /** Stops holding; what was held since the replay goes into the stack. */
-    public void stopHolding() {
-        inject(hold.off());
-    }
-
     /**
-     * Sends the announcement rounds that are due by now (the configured interval after the one
-     * before); returns true once every round is out. The caller polls it, forwarding what the
-     * source still receives from stale caches in between, until it returns true.
+     * Gives the VIP up (if taken); returns what was held here and not replayed, for the source.
+     * Holding goes on, so what still arrives here is kept for the source ({@link #forward}, then
+     * {@link #stopHolding}) until the source has announced the VIP again.
      */
-    public boolean announceDue() {
-        VipSettings s = manager.settings();
-        if (firstAnnouncementAt == 0) {
-            return false;
-        }
-        while (rounds < s.announcements() && System.nanoTime() - firstAnnouncementAt >= rounds * s.announceInterval().toNanos()) {
-            manager.announcer().announce(vip, s.announceMode());
-            rounds++;
-        }
-        return rounds == s.announcements();
-    }
-
-    /** Gives the VIP up (if taken) and stops holding; returns what was held here and not replayed, for the source. */
     public List<HeldPacket> rollback() {
         if (taken) {
             manager.addresses().remove(manager.iface(), vip, prefix);
             taken = false;
         }
-        List<HeldPacket> held = new ArrayList<>(hold.take());
-        held.addAll(hold.off());
-        return held;
+        return hold.take();
     }
 }

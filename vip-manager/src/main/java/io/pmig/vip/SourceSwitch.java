@@ -8,11 +8,12 @@ import java.util.List;
 
 /**
  * The node giving a VIP away. Steps, in order: {@link #hold}; {@link #releaseVip} (ARP silence,
- * then the address goes); {@link #forward} as often as wanted (what stale caches still send here
- * keeps being held: go on until the destination's announcements are all out, so a neighbour that
- * ignored the first one loses nothing); {@link #stopHolding}, whose packets are forwarded too. Or, before the
- * destination is committed, {@link #rollback}: the VIP comes back here, is announced, and
- * everything held on both nodes goes into this node's stack for the original process.
+ * then the address goes); {@link #forward} as often as wanted, until the destination's
+ * announcements are all out (see {@link VipSwitch}); {@link #stopHolding}, whose packets are
+ * forwarded too. Or, before the destination is committed, {@link #rollback}: the VIP comes back
+ * here and is announced, and what both nodes held goes into this node's stack for the original
+ * process; the destination then forwards what still reaches it until this node's
+ * announcements are out.
  */
 public final class SourceSwitch extends VipSwitch {
     private boolean released;
@@ -24,6 +25,11 @@ public final class SourceSwitch extends VipSwitch {
             throw new VipException(vip.getHostAddress() + " is not on " + manager.iface() + " of this node; "
                 + "a VIP moves from the node that has it (pmig vip list shows where it is)");
         }
+    }
+
+    @Override
+    boolean vipIsHere() {
+        return !released;
     }
 
     /** Stops answering ARP for the VIP and removes it from the interface. */
@@ -39,18 +45,6 @@ public final class SourceSwitch extends VipSwitch {
         return released;
     }
 
-    /** The packets held here since the last call, oldest first, for the destination to replay. */
-    public List<HeldPacket> forward() {
-        return hold.take();
-    }
-
-    /** Stops holding; returns the last held packets, for the destination. */
-    public List<HeldPacket> stopHolding() {
-        List<HeldPacket> rest = hold.off();
-        manager.rules().unsilenceArp(vip);
-        return rest;
-    }
-
     /**
      * Takes the VIP back (if it was released) and announces it, then puts into this node's stack
      * what this node held and not yet forwarded, followed by {@code fromDestination} (what the
@@ -60,12 +54,11 @@ public final class SourceSwitch extends VipSwitch {
         if (released) {
             manager.rules().unsilenceArp(vip);
             manager.addresses().add(manager.iface(), vip, prefix);
-            manager.announcer().announce(vip, manager.settings().announceMode());
             released = false;
+            announceFirstRound();
         }
         inject(Replay.merge(hold.take(), fromDestination));
-        inject(hold.off());
-        manager.rules().unsilenceArp(vip);
+        stopHolding();
     }
 
     @Override

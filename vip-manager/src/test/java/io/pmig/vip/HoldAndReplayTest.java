@@ -229,6 +229,8 @@ class HoldAndReplayTest extends TwoNamespaces {
                 assertEquals(List.of(), d.rollback());
                 assertEquals(List.of(), d.rollback());
                 assertFalse(addrA().contains(VIP), addrA());
+                assertTrue(d.holding(), "what still arrives is kept for the source");
+                assertEquals(List.of(), d.stopHolding());
                 assertFalse(d.holding());
             }
         }
