@@ -1,7 +1,10 @@
 package io.pmig.cli.vip;
 
 import io.pmig.cli.ExitCodes;
+import io.pmig.vip.VipException;
 import io.pmig.vip.neighbour.Announcer;
+import io.pmig.vip.neighbour.ArpFrame;
+import io.pmig.vip.neighbour.ArpProbe;
 import io.pmig.vip.netlink.VipAddresses;
 import java.net.Inet4Address;
 import java.util.Map;
@@ -15,7 +18,9 @@ import picocli.CommandLine.Spec;
 /** {@code pmig vip add VIP/PREFIX --dev IFACE [--announce]}. */
 @Command(name = "add", description = {
     "Add a VIP to an interface (nothing happens if it is there already). It must lie in one of the",
-    "interface's own subnets. With --announce, tell the segment with gratuitous ARP (IPv4)."})
+    "interface's own subnets, and (IPv4) no other host on the segment may answer for it (RFC 5227",
+    "probe, 200 ms). With --announce, tell the segment (gratuitous ARP, or an unsolicited neighbour",
+    "advertisement for IPv6)."})
 public final class VipAddCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -23,21 +28,31 @@ public final class VipAddCommand implements Callable<Integer> {
     @Mixin
     VipOnInterface on;
 
-    @Option(names = "--announce", description = "send gratuitous ARP at once and 4 more times 200 ms apart")
+    @Option(names = "--announce", description = "announce at once and 4 more times 200 ms apart")
     boolean announce;
+
+    @Option(names = "--no-probe", description = "take the VIP without first asking the segment whether another host has it")
+    boolean noProbe;
 
     @Override
     public Integer call() {
         VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
+            boolean here = vips.list(on.dev).stream().anyMatch(a -> a.address().equals(target.address()));
+            if (!here && !noProbe && target.address() instanceof Inet4Address) {
+                ArpProbe.holder(on.dev, target.address(), ArpProbe.DEFAULT_TIMEOUT).ifPresent(mac -> {
+                    throw new VipException(target.address().getHostAddress() + " is in use on " + on.dev + "'s segment by "
+                        + ArpFrame.mac(mac) + "; free it there, or choose another VIP");
+                });
+            }
             vips.add(on.dev, target.address(), target.prefix());
         }
         Map<String, Object> result = on.result(target);
         String text = "added " + target + " to " + on.dev;
-        if (announce && target.address() instanceof Inet4Address) {
+        if (announce) {
             int frames = Announcer.announce(on.dev, target.address()).frames();
             result.put("announced", frames);
-            text += ", announced with " + frames + " gratuitous ARP frames";
+            text += ", announced with " + frames + " frames";
         }
         VipListCommand.print(spec, on.json, result, text);
         return ExitCodes.OK;

@@ -109,8 +109,8 @@ final class LabTestSupport {
     /** pmig itself, run inside a node's namespaces, as an operator on that node would. */
     static Run pmigIn(String node, String... pmigArgs) {
         List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--",
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
-            "io.pmig.cli.Pmig"));
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:-UsePerfData",
+            "-cp", System.getProperty("java.class.path"), "io.pmig.cli.Pmig"));
         args.addAll(List.of(pmigArgs));
         return pmig(args.toArray(String[]::new));
     }

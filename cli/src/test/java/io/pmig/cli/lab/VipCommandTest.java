@@ -60,6 +60,11 @@ class VipCommandTest {
         Run noInterface = pmigIn("node-a", "vip", "add", "10.77.0.60/24", "--dev", "eth9");
         assertEquals(ExitCodes.REFUSED, noInterface.exitCode(), noInterface.toString());
         assertTrue(noInterface.err().contains("interface eth9 does not exist"), noInterface.err());
+        exec("node-b", "ip", "addr", "add", "10.77.0.61/24", "dev", "eth0");
+        Run inUse = pmigIn("node-a", "vip", "add", "10.77.0.61/24", "--dev", "eth0", "--json");
+        assertEquals(ExitCodes.REFUSED, inUse.exitCode(), inUse.toString());
+        String macB = exec("node-b", "cat", "/sys/class/net/eth0/address").strip();
+        assertTrue(inUse.json().get("error").textValue().contains("10.77.0.61 is in use on eth0's segment by " + macB), inUse.out());
         Run noPrefix = pmigIn("node-a", "vip", "add", "10.77.0.60", "--dev", "eth0");
         assertEquals(ExitCodes.REFUSED, noPrefix.exitCode(), noPrefix.toString());
         assertEquals(before, exec("node-a", "ip", "-o", "-4", "addr", "show", "dev", "eth0"), "the interface is unchanged");
