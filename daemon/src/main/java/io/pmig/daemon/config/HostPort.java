@@ -52,6 +52,11 @@ public record HostPort(String host, int port) {
         return new HostPort(host, number);
     }
 
+    /** The same port on another host (a listen address of 0.0.0.0 becomes one to connect to). */
+    public HostPort withHost(String other) {
+        return new HostPort(other, port);
+    }
+
     /** An address to connect or bind to; resolved when used, so a name that does not resolve fails there. */
     public InetSocketAddress socketAddress() {
         return new InetSocketAddress(host, port);

@@ -5,14 +5,16 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.net.EventLoops;
-import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Opens sessions to configured peers. {@link #connect} returns a session once TCP, TLS (the peer's
@@ -41,13 +43,34 @@ public final class PeerClient implements AutoCloseable {
 
     /** A session with {@code peerName} at {@code address}; the peer must prove it is {@code peerName}. */
     public PeerSession connect(String peerName, HostPort address) {
-        Duration timeout = Duration.ofMillis(config.limits().connectTimeoutMillis());
+        try {
+            return connectAsync(peerName, address).get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof PeerException p ? p : Failures.classify(e.getCause(), peerName + " at " + address, tls.ca());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PeerException(PeerException.Reason.CLOSED, "interrupted while connecting to " + peerName, e);
+        }
+    }
+
+    /** {@link #connect(String)} without waiting: the future fails with a PeerException. */
+    public CompletableFuture<PeerSession> connectAsync(String peerName) {
+        return connectAsync(peerName, config.peer(peerName));
+    }
+
+    /**
+     * {@link #connect(String, HostPort)} without waiting; the whole of it (TCP, TLS, hellos) is
+     * bounded by limits.connect.timeout.millis.
+     */
+    public CompletableFuture<PeerSession> connectAsync(String peerName, HostPort address) {
+        int timeoutMillis = config.limits().connectTimeoutMillis();
+        String peer = peerName + " at " + address;
         CompletableFuture<PeerSession> ready = new CompletableFuture<>();
         Bootstrap bootstrap = new Bootstrap()
                 .group(loops.group())
                 .channel(loops.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, config.limits().connectTimeoutMillis())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel channel) {
@@ -55,37 +78,35 @@ public final class PeerClient implements AutoCloseable {
                                 Set.of(peerName), tls, handlers, config.limits());
                         session.ready().whenComplete((s, error) -> {
                             if (error == null) {
-                                ready.complete(s);
+                                if (!ready.complete(s)) {
+                                    channel.close(); // established after the timeout: nobody waits for it
+                                }
                             } else {
                                 ready.completeExceptionally(error);
                             }
                         });
                     }
                 });
-        String peer = peerName + " at " + address;
         ChannelFuture connecting = bootstrap.connect(address.socketAddress());
         connecting.addListener(f -> {
             if (!f.isSuccess()) {
                 ready.completeExceptionally(Failures.classify(f.cause(), peer, tls.ca()));
             }
         });
-        try {
-            PeerSession session = ready.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-            sessions.add(session);
-            session.closed().thenRun(() -> sessions.remove(session));
-            return session;
-        } catch (java.util.concurrent.TimeoutException e) {
-            connecting.channel().close();
-            throw new PeerException(PeerException.Reason.TIMEOUT, "connecting to " + peer + " took longer than "
-                    + timeout.toMillis() + " ms (limits.connect.timeout.millis)", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            connecting.channel().close();
-            throw Failures.classify(e.getCause(), peer, tls.ca());
-        } catch (InterruptedException e) {
-            connecting.channel().close();
-            Thread.currentThread().interrupt();
-            throw new PeerException(PeerException.Reason.CLOSED, "interrupted while connecting to " + peer, e);
-        }
+        ScheduledFuture<?> timeout = loops.group().schedule(() -> {
+            ready.completeExceptionally(new PeerException(PeerException.Reason.TIMEOUT, "connecting to " + peer
+                    + " took longer than " + timeoutMillis + " ms (limits.connect.timeout.millis): is the address right, is"
+                    + " traffic to it dropped?"));
+        }, timeoutMillis, TimeUnit.MILLISECONDS);
+        return ready.whenComplete((session, error) -> {
+            timeout.cancel(false);
+            if (error != null) {
+                connecting.channel().close();
+            } else {
+                sessions.add(session);
+                session.closed().thenRun(() -> sessions.remove(session));
+            }
+        });
     }
 
     /** The sessions this client opened that are still open. */

@@ -89,6 +89,7 @@ public final class PeerServer implements AutoCloseable {
     public void close() {
         if (listener != null) {
             listener.close().syncUninterruptibly();
+            listener = null;
         }
         sessions.forEach(PeerSession::close);
     }

@@ -145,9 +145,15 @@ public final class PeerSession implements AutoCloseable {
         return closed;
     }
 
+    /** Closes the connection and waits until it is closed; not from an event loop (use {@link #closeAsync()} there). */
     @Override
     public void close() {
         channel.close().syncUninterruptibly();
+    }
+
+    /** Starts closing the connection; {@link #closed()} completes when it is. */
+    public void closeAsync() {
+        channel.close();
     }
 
     @Override
