@@ -42,7 +42,7 @@ final class Failures {
                         + t.getMessage() + "): its tls.ca must be the CA that signed this node's certificate", failure);
             }
             if (t instanceof ConnectException || t instanceof NoRouteToHostException || t instanceof UnknownHostException) {
-                return new PeerException(PeerException.Reason.UNREACHABLE, "cannot connect to " + peer + ": " + t.getMessage()
+                return new PeerException(PeerException.Reason.UNREACHABLE, "cannot connect to " + peer + ": " + connectError(t)
                         + ": is pmigd running there, and is its address in the configuration right?", failure);
             }
             if (t instanceof TooLongFrameException) {
@@ -55,5 +55,16 @@ final class Failures {
             }
         }
         return new PeerException(PeerException.Reason.CLOSED, "the connection with " + peer + " failed: " + failure, failure);
+    }
+
+    /** "connection refused" rather than netty's "finishConnect(..) failed with error(-111): Connection refused: /1.2.3.4:7700". */
+    private static String connectError(Throwable t) {
+        String message = String.valueOf(t.getMessage());
+        for (String known : new String[] {"Connection refused", "No route to host", "Network is unreachable", "connection timed out"}) {
+            if (message.contains(known)) {
+                return known.toLowerCase(java.util.Locale.ROOT);
+            }
+        }
+        return t instanceof UnknownHostException ? "unknown host " + message : message;
     }
 }
