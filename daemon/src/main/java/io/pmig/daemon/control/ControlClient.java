@@ -91,6 +91,11 @@ public final class ControlClient {
         return request;
     }
 
+    /** Whether a daemon accepts connections on this client's socket. */
+    public boolean isAnswering() {
+        return answers(socket);
+    }
+
     /** Whether a daemon accepts connections on {@code socket} (a stale socket file refuses them). */
     static boolean answers(Path socket) {
         try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
