@@ -37,7 +37,10 @@ final class Failures {
                 return new PeerException(PeerException.Reason.PROTOCOL, peer + " does not speak TLS: plaintext = true is set"
                         + " on one side only; set it on both or on neither", failure);
             }
-            if (t instanceof SSLException && t.getMessage() != null && t.getMessage().contains("fatal alert")) {
+            // the JDK says "Received fatal alert: ...", BoringSSL "...:TLSV1_ALERT_...": the other side ended the handshake,
+            // which with mutual TLS means it did not accept this node's certificate
+            if (t instanceof SSLException && t.getMessage() != null
+                    && (t.getMessage().contains("fatal alert") || t.getMessage().contains("_ALERT_"))) {
                 return new PeerException(PeerException.Reason.BAD_CERTIFICATE, peer + " refused this node's certificate ("
                         + t.getMessage() + "): its tls.ca must be the CA that signed this node's certificate", failure);
             }

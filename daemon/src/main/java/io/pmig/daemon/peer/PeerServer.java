@@ -54,7 +54,7 @@ public final class PeerServer implements AutoCloseable {
                     protected void initChannel(SocketChannel channel) {
                         PeerSession session = PeerPipeline.initialize(channel, false, config.nodeName(), null, peers, tls,
                                 handlers, config.limits());
-                        String remote = String.valueOf(channel.remoteAddress());
+                        String remote = PeerSession.addressText(channel.remoteAddress());
                         session.ready().whenComplete((ready, error) -> {
                             if (error == null) {
                                 sessions.add(session);

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.pmig.daemon.config.Limits;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
@@ -217,9 +218,13 @@ public final class PeerSession implements AutoCloseable {
         }
     }
 
-    private static String addressText(SocketAddress address) {
-        String text = String.valueOf(address);
-        return text.startsWith("/") ? text.substring(1) : text;
+    /** "10.77.0.12:7700", without the "hostname/" that InetSocketAddress.toString puts first. */
+    static String addressText(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet && inet.getAddress() != null) {
+            String host = inet.getAddress().getHostAddress();
+            return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + inet.getPort();
+        }
+        return String.valueOf(address);
     }
 
     /** Ends the session with a reason: everything under way fails with it, the connection closes. */

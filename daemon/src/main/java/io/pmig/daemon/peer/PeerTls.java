@@ -1,8 +1,10 @@
 package io.pmig.daemon.peer;
 
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.pmig.daemon.config.ConfigException;
 import io.pmig.daemon.config.DaemonConfig;
 import java.io.IOException;
@@ -28,6 +30,15 @@ import javax.net.ssl.SSLException;
  * expected, or a configured peer); {@link #PLAINTEXT} is the explicitly configured absence of TLS.
  */
 public final class PeerTls {
+    /**
+     * TLS 1.3 suites, fastest first: AES-128-GCM runs about a third faster than AES-256-GCM on the
+     * JDK's AES intrinsics and is the strength TLS 1.3 mandates every implementation to offer.
+     */
+    static final List<String> CIPHERS = List.of("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384");
+
+    /** BoringSSL (netty-tcnative) when its native library loads here, else the JDK's SSLEngine. */
+    public static final SslProvider PROVIDER = OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+
     /** No TLS: peers are trusted by the name they send. Only when {@code plaintext = true} is configured. */
     public static final PeerTls PLAINTEXT = new PeerTls(null, null, null);
 
@@ -59,16 +70,20 @@ public final class PeerTls {
         readCertificate(config.tlsCa(), "tls.ca", config.source());
         try {
             SslContext server = SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile())
+                    .sslProvider(PROVIDER)
                     .trustManager(config.tlsCa().toFile())
                     .clientAuth(ClientAuth.REQUIRE)
                     .protocols("TLSv1.3")
+                    .ciphers(CIPHERS)
                     .build();
             SslContext client = SslContextBuilder.forClient()
+                    .sslProvider(PROVIDER)
                     .keyManager(config.tlsCert().toFile(), config.tlsKey().toFile())
                     .trustManager(config.tlsCa().toFile())
                     // the peer's name is checked against the certificate after the handshake (PeerSession)
                     .endpointIdentificationAlgorithm(null)
                     .protocols("TLSv1.3")
+                    .ciphers(CIPHERS)
                     .build();
             return new PeerTls(server, client, config.tlsCa());
         } catch (SSLException | IllegalArgumentException e) {
