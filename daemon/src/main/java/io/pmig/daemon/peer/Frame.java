@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 /**
  * One frame of the peer protocol, after the 4-byte length that precedes it on the wire:
  * {@code kind (1 byte) | id (8 bytes) | payload}. The payload is reference counted: whoever holds
- * a frame releases it. docs/peer-protocol.md describes the protocol.
+ * a frame releases it. docs/pmigd.md describes the protocol.
  */
 record Frame(Kind kind, long id, ByteBuf payload) {
     /** Bytes of a frame before its payload: the kind and the id. */
