@@ -49,21 +49,7 @@ public final class InboundStream extends InputStream implements ReadableByteChan
 
     @Override
     public int read(byte[] bytes, int offset, int length) {
-        if (length == 0) {
-            return 0;
-        }
-        int n;
-        synchronized (lock) {
-            ByteBuf head = awaitData();
-            if (head == null) {
-                return -1;
-            }
-            n = Math.min(length, head.readableBytes());
-            head.readBytes(bytes, offset, n);
-            dropIfEmpty(head);
-        }
-        consumed(n);
-        return n;
+        return read(ByteBuffer.wrap(bytes, offset, length));
     }
 
     @Override

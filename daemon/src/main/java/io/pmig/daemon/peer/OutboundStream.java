@@ -48,15 +48,7 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
 
     @Override
     public void write(byte[] bytes, int offset, int length) {
-        while (length > 0) {
-            int n = awaitCredit(Math.min(length, CHUNK_BYTES));
-            ByteBuf chunk = session.alloc().directBuffer(n);
-            chunk.writeBytes(bytes, offset, n);
-            session.write(new Frame(Frame.Kind.STREAM_DATA, id, chunk));
-            offset += n;
-            length -= n;
-            written += n;
-        }
+        write(ByteBuffer.wrap(bytes, offset, length));
     }
 
     @Override

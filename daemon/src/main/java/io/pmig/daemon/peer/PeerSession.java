@@ -102,16 +102,8 @@ public final class PeerSession implements AutoCloseable {
     /** Sends a request; the future completes with the response or a PeerException. */
     public CompletableFuture<Message> send(Message request) {
         requireSendable(request);
-        long id = nextId.getAndIncrement();
         CompletableFuture<Message> response = new CompletableFuture<>();
-        pending.put(id, response);
-        PeerException already = failure;
-        if (already != null) {
-            pending.remove(id);
-            response.completeExceptionally(already);
-            return response;
-        }
-        write(Frame.message(alloc(), Frame.Kind.REQUEST, id, request));
+        sendAwaiting(Frame.Kind.REQUEST, nextId.getAndIncrement(), request, response);
         return response;
     }
 
@@ -125,20 +117,25 @@ public final class PeerSession implements AutoCloseable {
         long id = nextId.getAndIncrement();
         CompletableFuture<Message> reply = new CompletableFuture<>();
         OutboundStream stream = new OutboundStream(this, id, header.type(), reply);
-        pending.put(id, reply);
         outbound.put(id, stream);
         reply.whenComplete((message, error) -> {
             outbound.remove(id);
             stream.ended(error);
         });
-        PeerException already = failure;
+        sendAwaiting(Frame.Kind.STREAM_OPEN, id, header, reply);
+        return stream;
+    }
+
+    /** Sends a frame whose answer (RESPONSE or FAILURE with its id) completes {@code answer}; fails it at once on a dead session. */
+    private void sendAwaiting(Frame.Kind kind, long id, Message message, CompletableFuture<Message> answer) {
+        pending.put(id, answer);
+        PeerException already = failure; // read after the put: fail() sets it before it fails what is pending
         if (already != null) {
             pending.remove(id);
-            reply.completeExceptionally(already);
-            return stream;
+            answer.completeExceptionally(already);
+            return;
         }
-        write(Frame.message(alloc(), Frame.Kind.STREAM_OPEN, id, header));
-        return stream;
+        write(Frame.message(alloc(), kind, id, message));
     }
 
     /** Completes when the connection is closed, whichever side closed it. */
