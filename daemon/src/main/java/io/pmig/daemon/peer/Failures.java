@@ -9,6 +9,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
+import java.util.Locale;
 import javax.net.ssl.SSLException;
 
 /** Turns what netty and the JDK throw into a PeerException that says what went wrong with which peer and what to do. */
@@ -65,7 +66,7 @@ final class Failures {
         String message = String.valueOf(t.getMessage());
         for (String known : new String[] {"Connection refused", "No route to host", "Network is unreachable", "connection timed out"}) {
             if (message.contains(known)) {
-                return known.toLowerCase(java.util.Locale.ROOT);
+                return known.toLowerCase(Locale.ROOT);
             }
         }
         return t instanceof UnknownHostException ? "unknown host " + message : message;

@@ -244,6 +244,13 @@ public final class PeerSession implements AutoCloseable {
     final class Handler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            // a connection that never completes TLS and the hellos must not hold a channel forever
+            ctx.executor().schedule(() -> {
+                if (!ready.isDone()) {
+                    fail(new PeerException(PeerException.Reason.TIMEOUT, describePeer() + " did not complete TLS and the"
+                            + " hellos within " + limits.connectTimeoutMillis() + " ms (limits.connect.timeout.millis)"));
+                }
+            }, limits.connectTimeoutMillis(), TimeUnit.MILLISECONDS);
             if (tls.plaintext() && client) {
                 sendHello();
             }

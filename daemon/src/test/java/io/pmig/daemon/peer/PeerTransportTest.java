@@ -13,6 +13,7 @@ import io.pmig.daemon.net.EventLoops;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,7 +22,10 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -69,7 +73,7 @@ class PeerTransportTest {
 
     /** Starts node {@code name}'s server accepting {@code peers}; returns its address. */
     private HostPort server(String name, Path certs, boolean plaintext, String... peers) {
-        Map<String, HostPort> accepted = new java.util.TreeMap<>();
+        Map<String, HostPort> accepted = new TreeMap<>();
         for (String peer : peers) {
             accepted.put(peer, NOWHERE);
         }
@@ -195,6 +199,27 @@ class PeerTransportTest {
         PeerException refused = assertThrows(PeerException.class,
                 () -> client("node-x", certs, true, "node-b", b).connect("node-b"));
         assertEquals(PeerException.Reason.REFUSED, refused.reason(), refused.getMessage());
+    }
+
+    @Test
+    void aConnectionThatNeverSaysHelloIsClosed() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-b");
+        Properties p = TestNodes.properties("node-b", certs, Map.of("node-a", NOWHERE), true);
+        p.setProperty("limits.connect.timeout.millis", "300");
+        DaemonConfig config = DaemonConfig.parse(p, "test");
+        List<PeerServer.PeerEvent> events = new CopyOnWriteArrayList<>();
+        PeerServer server = new PeerServer(config, PeerTls.of(config), loops, handlers(), events::add);
+        toClose.add(server);
+        int port = server.start().getPort();
+        try (Socket silent = new Socket("127.0.0.1", port)) {
+            silent.setSoTimeout(10_000);
+            long start = System.nanoTime();
+            assertEquals(-1, silent.getInputStream().read(), "the server closed the silent connection");
+            assertTrue(System.nanoTime() - start < 5_000_000_000L);
+        }
+        Thread.sleep(100);
+        assertEquals("refused", events.get(0).kind());
+        assertTrue(events.get(0).detail().contains("did not complete TLS and the hellos within 300 ms"), events.toString());
     }
 
     @Test
