@@ -53,6 +53,19 @@ public final class PeerClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The open session this client has with {@code peerName}, or a new one: for a migration that
+     * sends many requests and streams to one peer over one connection.
+     */
+    public synchronized PeerSession session(String peerName) {
+        for (PeerSession session : sessions) {
+            if (session.isOpen() && peerName.equals(session.peerName())) {
+                return session;
+            }
+        }
+        return connect(peerName);
+    }
+
     /** {@link #connect(String)} without waiting: the future fails with a PeerException. */
     public CompletableFuture<PeerSession> connectAsync(String peerName) {
         return connectAsync(peerName, config.peer(peerName));

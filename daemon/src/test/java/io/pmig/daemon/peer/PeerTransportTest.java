@@ -106,6 +106,23 @@ class PeerTransportTest {
     }
 
     @Test
+    void sessionReusesAnOpenConnectionAndReplacesAClosedOne() {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a", "node-b");
+        HostPort b = server("node-b", certs, false, "node-a");
+        PeerClient a = client("node-a", certs, false, "node-b", b);
+
+        PeerSession first = a.session("node-b");
+        assertTrue(first == a.session("node-b"), "the open session is reused");
+        first.close();
+        assertFalse(first.isOpen());
+        PeerSession second = a.session("node-b");
+        assertTrue(second != first && second.isOpen());
+        assertEquals("pong", second.request(Message.of(PeerHandlers.PING)).type());
+        PeerException closed = assertThrows(PeerException.class, () -> first.request(Message.of(PeerHandlers.PING)));
+        assertEquals(PeerException.Reason.CLOSED, closed.reason(), closed.getMessage());
+    }
+
+    @Test
     void handlerFailuresAndUnknownTypesComeBackAsRemoteErrors() {
         Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a", "node-b");
         HostPort b = server("node-b", certs, false, "node-a");
