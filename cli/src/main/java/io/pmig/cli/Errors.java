@@ -3,6 +3,7 @@ package io.pmig.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.daemon.control.ControlClient;
 import io.pmig.vip.VipException;
 import java.io.PrintWriter;
 import java.util.Arrays;
@@ -51,16 +52,24 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
     }
 
     static int exitCode(Exception ex) {
-        // a VIP manager error is raised before the address changed (its checks, or the kernel's
-        // refusal of one atomic netlink request): nothing was touched
-        return ex instanceof RefusedException || ex instanceof VipException ? ExitCodes.REFUSED : ExitCodes.FAILED;
+        return refused(ex) ? ExitCodes.REFUSED : ExitCodes.FAILED;
+    }
+
+    /**
+     * Whether nothing was touched: a VIP manager error is raised before the address changed (its
+     * checks, or the kernel's refusal of one atomic netlink request); a daemon that cannot be
+     * reached did nothing; a daemon says itself whether it refused.
+     */
+    private static boolean refused(Exception ex) {
+        return ex instanceof RefusedException || ex instanceof VipException || ex instanceof ControlClient.UnavailableException
+                || (ex instanceof ControlClient.DaemonException d && d.refused());
     }
 
     static String message(Exception ex) {
-        if (ex instanceof RefusedException || ex instanceof VipException) {
+        if (refused(ex)) {
             return ex.getMessage() + " (nothing was changed)";
         }
-        if (ex instanceof FailedException) {
+        if (ex instanceof FailedException || ex instanceof ControlClient.DaemonException) {
             return ex.getMessage();
         }
         return "unexpected error: " + ex + " (the process or the image directory may have been changed)";

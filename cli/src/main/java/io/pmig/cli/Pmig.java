@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
         versionProvider = Pmig.Version.class,
         description = "Live migration of Linux services. This build checkpoints and restores single processes.",
         subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class,
-            io.pmig.cli.vip.VipCommand.class})
+            io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class, io.pmig.cli.certs.CertsCommand.class})
 public final class Pmig implements Runnable {
     @Spec
     CommandSpec spec;
@@ -57,7 +57,7 @@ public final class Pmig implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore, demo, lab or vip");
+        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore, demo, lab, vip, status or certs");
     }
 
     Engines engines() {

@@ -30,10 +30,12 @@ final class Lab {
 
     private final LabLayout layout;
     private final LabShell shell;
+    private final LabDaemons daemons;
 
     Lab(LabLayout layout, LabShell shell) {
         this.layout = layout;
         this.shell = shell;
+        this.daemons = new LabDaemons(layout, shell);
     }
 
     LabLayout layout() {
@@ -127,6 +129,7 @@ final class Lab {
         List<LabState.Host> hosts = startInits(plan.hosts(), initBinary);
         LabState state = new LabState(plan.version(), plan.name(), plan.subnet(), plan.switchNetns(), plan.bridge(), hosts);
         state.write(layout.stateFile());
+        daemons.start(state);
         return state;
     }
 
@@ -175,8 +178,12 @@ final class Lab {
 
     // ---- status ----
 
-    /** One host as it is now: whether its namespace exists, whether its init runs, the IPv4 addresses of its eth0. */
-    record HostStatus(LabState.Host host, boolean netnsExists, boolean initAlive, List<String> addresses) {
+    /**
+     * One host as it is now: whether its namespace exists, whether its init runs, the IPv4 addresses
+     * of its eth0, and a node's running pmigd (host PID).
+     */
+    record HostStatus(LabState.Host host, boolean netnsExists, boolean initAlive, List<String> addresses,
+            Optional<Long> daemonPid) {
         /** A node is alive while its init runs; the client while its namespace exists. */
         boolean alive() {
             return host.isNode() ? initAlive : netnsExists;
@@ -194,7 +201,7 @@ final class Lab {
             List<String> leftovers) {
         boolean healthy() {
             return state.isPresent() && switchExists && bridgeExists && leftovers.isEmpty()
-                    && hosts.stream().allMatch(h -> h.alive() && h.netnsExists());
+                    && hosts.stream().allMatch(h -> h.alive() && h.netnsExists() && (!h.host().isNode() || h.daemonPid().isPresent()));
         }
     }
 
@@ -209,8 +216,9 @@ final class Lab {
         List<HostStatus> hosts = new ArrayList<>();
         for (LabState.Host host : state.get().hosts()) {
             boolean netnsExists = Files.exists(LabLayout.netnsFile(host.netns()));
-            hosts.add(new HostStatus(host, netnsExists, host.isNode() && LabProcs.isInit(host.initPid(), host.initStartTime()),
-                    netnsExists ? addresses(host.netns()) : List.of()));
+            boolean initAlive = host.isNode() && LabProcs.isInit(host.initPid(), host.initStartTime());
+            hosts.add(new HostStatus(host, netnsExists, initAlive, netnsExists ? addresses(host.netns()) : List.of(),
+                    initAlive ? daemons.pid(host) : Optional.empty()));
         }
         return new Status(state, switchExists, bridgeExists, hosts, leftovers(state));
     }
@@ -251,6 +259,8 @@ final class Lab {
             }
             if (host.host().isNode() && !host.initAlive()) {
                 damage.add("the init of " + host.host().name() + " (pid " + host.host().initPid() + ") is not running");
+            } else if (host.host().isNode() && host.daemonPid().isEmpty()) {
+                damage.add("the pmigd of " + host.host().name() + " is not running (" + LabShell.tail(daemons.logFile(host.host().name())) + ")");
             }
         }
         return damage;
@@ -324,7 +334,9 @@ final class Lab {
                 throw new RefusedException("the init of " + host.name() + " (pid " + host.initPid()
                         + ") is not running: run pmig lab down, then pmig lab up again");
             }
-            argv.addAll(List.of("nsenter", "--target", host.initPid().toString(), "--net", "--pid", "--mount", "--"));
+            // --wd: entering the mount namespace would put CMD in /; the node sees the same files, so keep the caller's directory
+            argv.addAll(List.of("nsenter", "--target", host.initPid().toString(), "--net", "--pid", "--mount",
+                    "--wd=" + System.getProperty("user.dir"), "--"));
         } else {
             if (!Files.exists(LabLayout.netnsFile(host.netns()))) {
                 throw new RefusedException("netns " + host.netns() + " of " + host.name()
@@ -343,10 +355,11 @@ final class Lab {
     // ---- down ----
 
     /** What {@link #down} removed; all empty and false when there was nothing. */
-    record Down(Map<String, Long> stoppedInits, List<Long> killedProcesses, List<String> deletedNamespaces,
-            List<Path> removedFiles) {
+    record Down(Map<String, Long> stoppedDaemons, Map<String, Long> stoppedInits, List<Long> killedProcesses,
+            List<String> deletedNamespaces, List<Path> removedFiles) {
         boolean removedNothing() {
-            return stoppedInits.isEmpty() && killedProcesses.isEmpty() && deletedNamespaces.isEmpty() && removedFiles.isEmpty();
+            return stoppedDaemons.isEmpty() && stoppedInits.isEmpty() && killedProcesses.isEmpty() && deletedNamespaces.isEmpty()
+                    && removedFiles.isEmpty();
         }
     }
 
@@ -386,6 +399,8 @@ final class Lab {
         for (long init : inits.values()) {
             LabProcs.parent(init).filter(p -> LabProcs.comm(p).equals(Optional.of("unshare"))).ifPresent(unshares::add);
         }
+        // the daemons first, so that they close their sessions and sockets themselves
+        Map<String, Long> stoppedDaemons = daemons.stop(inits);
         stop(new ArrayList<>(inits.values()), false);
         LabProcs.awaitGone(unshares, STOP_MILLIS);
 
@@ -402,7 +417,7 @@ final class Lab {
         for (String netns : namespaces) {
             shell.run("ip", "netns", "del", netns);
         }
-        return new Down(inits, killed, namespaces, removeFiles());
+        return new Down(stoppedDaemons, inits, killed, namespaces, removeFiles());
     }
 
     /** {@link #remove} for clean-up after a failure: never throws, says what it did or what is left. */
@@ -442,7 +457,8 @@ final class Lab {
         Path dir = layout.stateDirectory();
         try {
             if (Files.isDirectory(dir)) {
-                try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "{state.json,state.json.tmp,*.log}")) {
+                removed.addAll(daemons.removeCertificates());
+                try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "{state.json,state.json.tmp,*.log,*.conf}")) {
                     for (Path entry : entries) {
                         if (Files.deleteIfExists(entry)) {
                             removed.add(entry);

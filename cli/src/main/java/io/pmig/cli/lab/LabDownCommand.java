@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "down",
         description = {
             "Remove the lab and everything that runs in it.",
-            "Stops the node inits (which ends everything in the nodes), kills what else runs in the lab's namespaces,"
+            "Stops the nodes' pmigd (SIGTERM), then the node inits (which ends everything in the nodes), kills what else runs in the lab's namespaces,"
                     + " deletes the namespaces and the state file. Finds the lab by its names even without a state"
                     + " file; safe to run twice. Needs root."},
         exitCodeListHeading = LabCommand.EXIT_CODES_HEADING,

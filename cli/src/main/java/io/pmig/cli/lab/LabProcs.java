@@ -95,8 +95,13 @@ final class LabProcs {
 
     /** "net:[4026532281]" for a process, empty when it is gone. */
     static Optional<String> netns(long pid) {
+        return link(pid, "ns/net");
+    }
+
+    /** The target of a symbolic link under /proc/PID, empty when the process is gone. */
+    private static Optional<String> link(long pid, String name) {
         try {
-            return Optional.of(Files.readSymbolicLink(PROC.resolve(Long.toString(pid)).resolve("ns/net")).toString());
+            return Optional.of(Files.readSymbolicLink(PROC.resolve(Long.toString(pid)).resolve(name)).toString());
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -110,6 +115,37 @@ final class LabProcs {
         } catch (IOException e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * The processes in the PID namespace that {@code init} is PID 1 of (init excluded) whose command
+     * line has {@code argument}, by host PID.
+     */
+    static List<Long> inPidNamespaceOf(long init, String argument) {
+        Optional<String> namespace = link(init, "ns/pid");
+        List<Long> found = new ArrayList<>();
+        if (namespace.isEmpty()) {
+            return found;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(PROC, "[0-9]*")) {
+            for (Path entry : entries) {
+                long pid = Long.parseLong(entry.getFileName().toString());
+                if (pid == init || !link(pid, "ns/pid").equals(namespace) || !running(pid)) {
+                    continue;
+                }
+                try {
+                    List<String> argv = List.of(Files.readString(entry.resolve("cmdline"), StandardCharsets.UTF_8).split("\0"));
+                    if (argv.contains(argument)) {
+                        found.add(pid);
+                    }
+                } catch (IOException e) {
+                    // it exited while we looked
+                }
+            }
+        } catch (IOException e) {
+            throw new FailedException("cannot read /proc to find the processes of a lab node: " + e, e);
+        }
+        return found;
     }
 
     /** Waits until none of the processes runs; returns those still running after {@code millis}. */

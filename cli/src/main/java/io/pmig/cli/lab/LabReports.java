@@ -52,6 +52,17 @@ final class LabReports {
                     h.put("initPid", host.host().initPid());
                 }
                 h.put("alive", host.alive());
+                if (host.host().isNode()) {
+                    ObjectNode daemon = h.putObject("daemon");
+                    daemon.put("running", host.daemonPid().isPresent());
+                    if (host.daemonPid().isPresent()) {
+                        daemon.put("pid", host.daemonPid().get());
+                    } else {
+                        daemon.putNull("pid");
+                    }
+                    daemon.put("socket", LabDaemons.SOCKET.toString());
+                    daemon.put("listen", host.host().address() + ":" + LabDaemons.PORT);
+                }
                 ArrayNode extra = h.putArray("extraAddresses");
                 host.extraAddresses().forEach(extra::add);
             }
@@ -84,6 +95,8 @@ final class LabReports {
                 }
                 if (h.isNode()) {
                     text.append("  init pid ").append(h.initPid()).append(host.initAlive() ? " (alive)" : " (NOT RUNNING)");
+                    text.append(host.daemonPid().map(pid -> "  pmigd pid " + pid + " on :" + LabDaemons.PORT)
+                            .orElse("  pmigd NOT RUNNING"));
                 }
                 if (!host.extraAddresses().isEmpty()) {
                     text.append("  extra ").append(String.join(" ", host.extraAddresses()));
@@ -116,6 +129,8 @@ final class LabReports {
     static ObjectNode json(Lab.Down down) {
         ObjectNode json = LabState.MAPPER.createObjectNode();
         json.put("removedNothing", down.removedNothing());
+        ObjectNode daemons = json.putObject("stoppedDaemons");
+        down.stoppedDaemons().forEach(daemons::put);
         ObjectNode inits = json.putObject("stoppedInits");
         down.stoppedInits().forEach(inits::put);
         ArrayNode killed = json.putArray("killedProcesses");
@@ -132,6 +147,11 @@ final class LabReports {
             return "lab down: nothing to remove, no lab is up\n";
         }
         List<String> parts = new ArrayList<>();
+        if (!down.stoppedDaemons().isEmpty()) {
+            List<String> daemons = new ArrayList<>();
+            down.stoppedDaemons().forEach((node, pid) -> daemons.add(node + " (pid " + pid + ")"));
+            parts.add("stopped the pmigd of " + String.join(", ", daemons));
+        }
         if (!down.stoppedInits().isEmpty()) {
             List<String> inits = new ArrayList<>();
             for (Map.Entry<String, Long> init : down.stoppedInits().entrySet()) {

@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "status",
         description = {
             "Show the lab and whether each of its hosts is alive.",
-            "For each host: its namespace and address, a node's init (host PID) and whether it runs, and extra IPv4"
+            "For each host: its namespace and address, a node's init (host PID) and whether it runs, its pmigd, and extra IPv4"
                     + " addresses on its eth0 (VIPs); also leftovers of an earlier lab. Exits 0 when no lab is up too."
                     + " Needs root."},
         exitCodeListHeading = LabCommand.EXIT_CODES_HEADING,

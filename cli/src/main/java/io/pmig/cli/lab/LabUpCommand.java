@@ -17,7 +17,9 @@ import picocli.CommandLine.TypeConversionException;
             "Build the lab: nodes and a client, each in its own namespaces, on one bridge.",
             "Nodes node-a, node-b, ... get addresses .11, .12, ... of the subnet, the client .100; each has eth0 on"
                     + " bridge br0 in namespace pmig-lab-switch. Each node also has its own PID and mount namespace"
-                    + " (its own /proc) with pmig-lab-init as PID 1. The lab is recorded in /run/pmig-lab/state.json."
+                    + " (its own /proc) with pmig-lab-init as PID 1, and runs a pmigd (port 7700, mutual TLS with"
+                    + " certificates of the lab's own CA, control socket /run/pmig/pmigd.sock on a tmpfs of the node's own)."
+                    + " The lab is recorded in /run/pmig-lab/state.json."
                     + " A lab that is already up is left as it is if it has the same shape, refused otherwise. Needs root."},
         exitCodeListHeading = LabCommand.EXIT_CODES_HEADING,
         exitCodeList = {LabCommand.EXIT_OK, LabCommand.EXIT_FAILED, LabCommand.EXIT_USAGE, LabCommand.EXIT_REFUSED})

@@ -1,0 +1,155 @@
+package io.pmig.cli.lab;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.daemon.Pmigd;
+import io.pmig.daemon.certs.ClusterCertificates;
+import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.control.ControlClient;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * The pmigd of each lab node. {@code lab up} makes the lab's certificates ({@code pmig certs init}
+ * into the state directory), writes each node's configuration (its address, the other nodes as
+ * peers, TLS), mounts a tmpfs of the node's own on /run/pmig inside its mount namespace (so every
+ * node has the default control socket /run/pmig/pmigd.sock, and {@code pmig status} run in a node
+ * finds its daemon), and starts the daemon inside the node's namespaces. {@code lab down} stops
+ * the daemons with SIGTERM before the inits.
+ */
+final class LabDaemons {
+    static final int PORT = DaemonConfig.DEFAULT_PORT;
+    /** The control socket as seen inside each node. */
+    static final Path SOCKET = DaemonConfig.DEFAULT_CONTROL_SOCKET;
+    private static final String MAIN_CLASS = Pmigd.class.getName();
+    private static final long START_MILLIS = 30_000;
+    private static final long STOP_MILLIS = 5_000;
+
+    private final LabLayout layout;
+    private final LabShell shell;
+
+    LabDaemons(LabLayout layout, LabShell shell) {
+        this.layout = layout;
+        this.shell = shell;
+    }
+
+    Path certificates() {
+        return layout.stateDirectory().resolve("certs");
+    }
+
+    Path configFile(String node) {
+        return layout.stateDirectory().resolve(node + "-pmigd.conf");
+    }
+
+    Path logFile(String node) {
+        return layout.stateDirectory().resolve(node + "-pmigd.log");
+    }
+
+    /** The node's control socket as the host reaches it: through its init's root, which sees the node's /run/pmig. */
+    static Path socketFromHost(long initPid) {
+        return Path.of("/proc", Long.toString(initPid), "root").resolve(SOCKET.toString().substring(1));
+    }
+
+    /** Certificates, configurations, /run/pmig mounts, then every daemon started and answering on its socket. */
+    void start(LabState state) {
+        List<LabState.Host> nodes = state.hosts().stream().filter(LabState.Host::isNode).toList();
+        new ClusterCertificates(certificates()).init(nodes.stream().map(LabState.Host::name).toList(),
+                ClusterCertificates.DEFAULT_VALIDITY);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String classPath = System.getProperty("java.class.path");
+        for (LabState.Host node : nodes) {
+            writeConfig(node, nodes);
+            String init = node.initPid().toString();
+            shell.run("nsenter", "--target", init, "--mount", "--", "mkdir", "-p", SOCKET.getParent().toString());
+            shell.run("nsenter", "--target", init, "--mount", "--", "mount", "-t", "tmpfs", "-o", "mode=0755,size=4m",
+                    "pmig-" + node.name(), SOCKET.getParent().toString());
+            shell.runDetached(List.of("nsenter", "--target", init, "--net", "--pid", "--mount", "--",
+                    "setsid", "--fork", java, "-XX:+UseSerialGC", "-Xshare:auto", "-cp", classPath, MAIN_CLASS,
+                    "--config", configFile(node.name()).toString()), logFile(node.name()));
+        }
+        for (LabState.Host node : nodes) {
+            awaitAnswering(node);
+        }
+    }
+
+    /** The host PID of the node's running pmigd, if one runs. */
+    Optional<Long> pid(LabState.Host node) {
+        if (node.initPid() == null) {
+            return Optional.empty();
+        }
+        return LabProcs.inPidNamespaceOf(node.initPid(), MAIN_CLASS).stream().findFirst();
+    }
+
+    /** Sends SIGTERM to the daemons in the nodes of these inits and waits for them; node name to the PID stopped. */
+    Map<String, Long> stop(Map<String, Long> initsByNode) {
+        Map<String, Long> daemons = new LinkedHashMap<>();
+        initsByNode.forEach((node, init) -> LabProcs.inPidNamespaceOf(init, MAIN_CLASS).forEach(pid -> daemons.put(node, pid)));
+        daemons.values().forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy));
+        // what outlives the wait dies with its node's init
+        LabProcs.awaitGone(new ArrayList<>(daemons.values()), STOP_MILLIS);
+        return daemons;
+    }
+
+    /** Removes the certificates (the configurations and logs go with the state directory's files). */
+    List<Path> removeCertificates() {
+        List<Path> removed = new ArrayList<>();
+        if (!Files.isDirectory(certificates())) {
+            return removed;
+        }
+        try (Stream<Path> files = Files.walk(certificates())) {
+            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(file);
+            }
+            removed.add(certificates());
+        } catch (IOException e) {
+            throw new FailedException("cannot remove the lab's certificates " + certificates() + ": " + e, e);
+        }
+        return removed;
+    }
+
+    private void writeConfig(LabState.Host node, List<LabState.Host> nodes) {
+        Path certs = certificates();
+        StringBuilder text = new StringBuilder("# pmigd of lab node " + node.name() + ", written by pmig lab up\n")
+                .append("node.name = ").append(node.name()).append('\n')
+                .append("listen = ").append(node.address()).append(':').append(PORT).append('\n')
+                .append("vip.interface = ").append(LabLayout.INTERFACE).append('\n')
+                .append("tls.ca = ").append(certs.resolve(ClusterCertificates.CA_CERT)).append('\n')
+                .append("tls.cert = ").append(ClusterCertificates.certificate(certs, node.name())).append('\n')
+                .append("tls.key = ").append(ClusterCertificates.key(certs, node.name())).append('\n')
+                .append("control.socket = ").append(SOCKET).append('\n');
+        for (LabState.Host peer : nodes) {
+            if (!peer.name().equals(node.name())) {
+                text.append("peer.").append(peer.name()).append(" = ").append(peer.address()).append(':').append(PORT).append('\n');
+            }
+        }
+        try {
+            Files.writeString(configFile(node.name()), text, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new FailedException("cannot write " + configFile(node.name()) + ": " + e, e);
+        }
+    }
+
+    private void awaitAnswering(LabState.Host node) {
+        long deadline = System.currentTimeMillis() + START_MILLIS;
+        ControlClient client = new ControlClient(socketFromHost(node.initPid()));
+        long started = System.currentTimeMillis();
+        while (!client.isAnswering()) {
+            if (System.currentTimeMillis() - started > 2_000 && pid(node).isEmpty()) {
+                throw new FailedException("the pmigd of " + node.name() + " exited: " + LabShell.tail(logFile(node.name())));
+            }
+            if (System.currentTimeMillis() > deadline) {
+                throw new FailedException("the pmigd of " + node.name() + " did not answer on " + SOCKET + " within "
+                        + START_MILLIS / 1000 + " s: " + LabShell.tail(logFile(node.name())));
+            }
+            LabProcs.sleep(20);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+package io.pmig.daemon;
+
+import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.log.DaemonLog;
+import io.pmig.daemon.config.HostPort;
+import io.pmig.daemon.control.ControlHandler;
+import io.pmig.daemon.control.ControlServer;
+import io.pmig.daemon.control.MigrationPolicy;
+import io.pmig.daemon.net.EventLoops;
+import io.pmig.daemon.peer.PeerClient;
+import io.pmig.daemon.peer.PeerHandlers;
+import io.pmig.daemon.peer.PeerServer;
+import io.pmig.daemon.peer.PeerTls;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One running pmigd: its event loops, its handler threads, the peer server and client, the control
+ * socket and the registry of running migrations. {@link #start} brings them up in that order (and
+ * takes them down again if a step fails), {@link #close} in reverse. This is the object the
+ * migration is built on: register peer handlers on {@link #peerHandlers()}, connect with
+ * {@link #peerClient()}, add control ops with {@link #onControl}.
+ */
+public final class Daemon implements AutoCloseable {
+    private final DaemonConfig config;
+    private final EventLoops loops;
+    private final ExecutorService handlerThreads;
+    private final PeerHandlers peerHandlers;
+    private final PeerClient peerClient;
+    private final PeerServer peerServer;
+    private final ControlServer control;
+    private final Migrations migrations;
+    private final MigrationPolicy policy = new MigrationPolicy();
+    private HostPort listening;
+    private boolean closed;
+
+    private Daemon(DaemonConfig config, PeerTls tls) {
+        this.config = config;
+        this.loops = EventLoops.start(Math.max(2, Runtime.getRuntime().availableProcessors()));
+        this.handlerThreads = Executors.newFixedThreadPool(config.limits().handlerThreads(), threads("pmigd-handler"));
+        this.peerHandlers = new PeerHandlers(handlerThreads);
+        this.peerClient = new PeerClient(config, tls, loops, peerHandlers);
+        this.peerServer = new PeerServer(config, tls, loops, peerHandlers, event -> DaemonLog.info("peer-" + event.kind(),
+                "peer", event.peer() == null ? "-" : event.peer(), "remote", event.remote(), "detail", event.detail()));
+        this.control = new ControlServer(config.controlSocket(), config.controlSocketMode(), loops, handlerThreads);
+        this.migrations = new Migrations(config.limits().maxMigrations());
+    }
+
+    /** Loads the certificates, binds the peer port and the control socket; fails naming what could not be done. */
+    public static Daemon start(DaemonConfig config) {
+        Daemon daemon = new Daemon(config, PeerTls.of(config));
+        try {
+            InetSocketAddress bound = daemon.peerServer.start();
+            daemon.listening = new HostPort(config.listen().host(), bound.getPort());
+            daemon.control.on(NodeStatus.OP, new NodeStatus(config, daemon.listening, daemon.peerClient, daemon.migrations));
+            daemon.control.on(MayMigrate.OP, new MayMigrate(daemon.policy));
+            daemon.control.start();
+        } catch (RuntimeException e) {
+            daemon.close();
+            throw e;
+        }
+        DaemonLog.info("started", "node", config.nodeName(), "listen", daemon.listening, "transport",
+                config.plaintext() ? "plaintext" : "tls", "io", daemon.loops.epoll() ? "epoll" : "nio",
+                "control", config.controlSocket(), "peers", String.join(",", config.peers().keySet()), "config", config.source());
+        if (config.plaintext()) {
+            DaemonLog.warn("plaintext", "detail", "peers are neither authenticated nor encrypted (plaintext = true in "
+                    + config.source() + ")");
+        }
+        return daemon;
+    }
+
+    public DaemonConfig config() {
+        return config;
+    }
+
+    /** The address the peer server listens on, with the real port. */
+    public HostPort listening() {
+        return listening;
+    }
+
+    /** Where to register the handlers of peer requests and streams. */
+    public PeerHandlers peerHandlers() {
+        return peerHandlers;
+    }
+
+    /** Opens sessions to configured peers. */
+    public PeerClient peerClient() {
+        return peerClient;
+    }
+
+    /** The sessions peers opened to this node. */
+    public PeerServer peerServer() {
+        return peerServer;
+    }
+
+    /** Adds (or replaces) an op of the control socket. */
+    public Daemon onControl(String op, ControlHandler handler) {
+        control.on(op, handler);
+        return this;
+    }
+
+    public Migrations migrations() {
+        return migrations;
+    }
+
+    /** Who may migrate what: root or the owner (check it with the caller of a control request). */
+    public MigrationPolicy policy() {
+        return policy;
+    }
+
+    /** Stops accepting, closes every session, stops the handler threads and the event loops. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        control.close();
+        peerServer.close();
+        peerClient.close();
+        handlerThreads.shutdown();
+        try {
+            if (!handlerThreads.awaitTermination(2, TimeUnit.SECONDS)) {
+                handlerThreads.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            handlerThreads.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        loops.close();
+        DaemonLog.info("stopped", "node", config.nodeName());
+    }
+
+    private static ThreadFactory threads(String prefix) {
+        AtomicInteger count = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

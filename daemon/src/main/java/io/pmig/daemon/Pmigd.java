@@ -1,0 +1,81 @@
+package io.pmig.daemon;
+
+import io.pmig.daemon.config.ConfigException;
+import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.log.DaemonLog;
+import io.pmig.daemon.peer.PeerTls;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code pmigd [--config FILE]}: the node agent. Runs until SIGTERM or SIGINT, then closes the
+ * control socket, the peer sessions and its threads, and exits 0. Exits 2 on a bad command line
+ * or configuration, 1 when it cannot start (port or socket taken, certificates unusable).
+ */
+public final class Pmigd {
+    private Pmigd() {
+    }
+
+    public static void main(String[] args) {
+        Path configFile = DaemonConfig.DEFAULT_FILE;
+        boolean check = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--config" -> {
+                    if (i + 1 == args.length) {
+                        usage("--config needs a FILE");
+                    }
+                    configFile = Path.of(args[++i]);
+                }
+                case "--check" -> check = true;
+                case "--help", "-h" -> {
+                    System.out.println("usage: pmigd [--config FILE] [--check]\n"
+                            + "  --config FILE  the configuration (default " + DaemonConfig.DEFAULT_FILE + ")\n"
+                            + "  --check        check the configuration and the certificates, then exit");
+                    System.exit(0);
+                }
+                default -> usage("unknown argument '" + args[i] + "'");
+            }
+        }
+        DaemonConfig config;
+        try {
+            config = DaemonConfig.load(configFile);
+            if (check) {
+                PeerTls.of(config);
+                System.out.println("pmigd: " + configFile + " is usable: node " + config.nodeName() + ", "
+                        + config.peers().size() + " peers, " + (config.plaintext() ? "plaintext" : "TLS"));
+                System.exit(0);
+            }
+        } catch (ConfigException e) {
+            System.err.println("pmigd: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(config);
+        } catch (RuntimeException e) {
+            DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
+            System.err.println("pmigd: cannot start: " + e.getMessage());
+            System.exit(e instanceof ConfigException ? 2 : 1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        // SIGTERM and SIGINT run the JVM's shutdown hooks: this one closes the daemon, then lets main return
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            DaemonLog.info("stopping", "node", config.nodeName(), "why", "signal");
+            daemon.close();
+            stopped.countDown();
+        }, "pmigd-shutdown"));
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void usage(String message) {
+        System.err.println("pmigd: " + message + "\nusage: pmigd [--config FILE] [--check]");
+        System.exit(2);
+    }
+}

@@ -1,0 +1,234 @@
+package io.pmig.daemon.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * The configuration of one pmigd, read from a Java properties file ({@code /etc/pmig/pmigd.conf}).
+ * Only {@code node.name} is required; every other key has a default ({@link #KEYS} lists them,
+ * README.md documents them). A key the daemon does not know is an error, so a typo never passes
+ * silently; every error names the file and the key.
+ *
+ * @param source where the configuration came from, for messages
+ * @param peers peer name to its address, in the file's order of names (sorted)
+ * @param tlsCa the cluster CA certificate (PEM) that every peer certificate must be signed by
+ * @param tlsCert this node's certificate (PEM), whose name must be {@code nodeName}
+ * @param tlsKey this node's private key (PEM, PKCS#8)
+ * @param plaintext peers talk without TLS: no authentication, no encryption (only when explicitly set)
+ * @param controlSocket the Unix socket the local {@code pmig} talks to
+ * @param controlSocketMode the permission bits of the control socket (default 0600: root only)
+ */
+public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
+        String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
+        int controlSocketMode, Limits limits) {
+
+    public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
+    public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
+    public static final Path DEFAULT_CONTROL_SOCKET = Path.of("/run/pmig/pmigd.sock");
+    public static final int DEFAULT_PORT = 7700;
+    public static final String PEER_PREFIX = "peer.";
+
+    /** Node names are DNS labels: they are the names in the node certificates. */
+    private static final Pattern NODE_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+
+    /** Every key besides peer.NAME, with its default ("" = none) and what it means. */
+    public static final Map<String, String[]> KEYS = keys();
+
+    private static Map<String, String[]> keys() {
+        Map<String, String[]> keys = new LinkedHashMap<>();
+        keys.put("node.name", new String[] {"", "this node's name (a DNS label, e.g. node-a); required"});
+        keys.put("listen", new String[] {"0.0.0.0:" + DEFAULT_PORT, "address and port the peer server listens on"});
+        keys.put("vip.interface", new String[] {"eth0", "the interface VIPs are added to"});
+        keys.put("tls.ca", new String[] {DEFAULT_TLS_DIRECTORY + "/ca.pem", "the cluster CA certificate (PEM)"});
+        keys.put("tls.cert", new String[] {DEFAULT_TLS_DIRECTORY + "/NODE.pem", "this node's certificate (PEM)"});
+        keys.put("tls.key", new String[] {DEFAULT_TLS_DIRECTORY + "/NODE.key", "this node's private key (PEM, PKCS#8)"});
+        keys.put("plaintext", new String[] {"false", "true: peers talk without TLS (no authentication, no encryption)"});
+        keys.put("control.socket", new String[] {DEFAULT_CONTROL_SOCKET.toString(), "the Unix socket pmig talks to"});
+        keys.put("control.socket.mode", new String[] {"0600", "permission bits of the control socket (octal)"});
+        keys.put("limits.max.message.bytes", new String[] {Integer.toString(Limits.DEFAULT.maxMessageBytes()),
+            "largest request or response a peer may send"});
+        keys.put("limits.stream.window.bytes", new String[] {Integer.toString(Limits.DEFAULT.streamWindowBytes()),
+            "bytes of a data stream in flight to a receiver that has not read them yet"});
+        keys.put("limits.connect.timeout.millis", new String[] {Integer.toString(Limits.DEFAULT.connectTimeoutMillis()),
+            "how long connecting to a peer (TCP, TLS, hello) may take"});
+        keys.put("limits.request.timeout.millis", new String[] {Integer.toString(Limits.DEFAULT.requestTimeoutMillis()),
+            "how long a peer may take to answer a request"});
+        keys.put("limits.handler.threads", new String[] {Integer.toString(Limits.DEFAULT.handlerThreads()),
+            "threads that run request, stream and control handlers"});
+        keys.put("limits.migrations", new String[] {Integer.toString(Limits.DEFAULT.maxMigrations()),
+            "migrations this node takes part in at once"});
+        return Collections.unmodifiableMap(keys);
+    }
+
+    public DaemonConfig {
+        peers = Collections.unmodifiableMap(new TreeMap<>(peers));
+    }
+
+    /** Whether a name can name a node: a DNS label, as it is the name in the node's certificate. */
+    public static boolean isNodeName(String name) {
+        return NODE_NAME.matcher(name).matches();
+    }
+
+    /** Reads and checks a configuration file. */
+    public static DaemonConfig load(Path file) {
+        Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            properties.load(reader);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("the configuration file " + file + " does not exist: create it (README.md,"
+                    + " section pmigd, lists its keys) or name another with --config");
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ConfigException("cannot read the configuration file " + file + ": " + e.getMessage(), e);
+        }
+        return parse(properties, file.toString());
+    }
+
+    /** Checks a configuration given as properties; {@code source} names it in messages. */
+    public static DaemonConfig parse(Properties properties, String source) {
+        Reading r = new Reading(properties, source);
+        List<String> unknown = new ArrayList<>();
+        for (String key : new TreeMap<>(properties).keySet().stream().map(Object::toString).toList()) {
+            if (!KEYS.containsKey(key) && !key.startsWith(PEER_PREFIX)) {
+                unknown.add(key);
+            }
+        }
+        if (!unknown.isEmpty()) {
+            throw new ConfigException(source + ": unknown key" + (unknown.size() == 1 ? " " : "s ")
+                    + String.join(", ", unknown) + "; the keys are " + String.join(", ", KEYS.keySet()) + " and peer.NAME");
+        }
+        String node = r.required("node.name");
+        if (!isNodeName(node)) {
+            throw r.bad("node.name", node, "a node name is a DNS label: lower-case letters, digits and '-', 1 to 63 characters");
+        }
+        HostPort listen = r.value("listen", v -> HostPort.parse(v, DEFAULT_PORT));
+        Map<String, HostPort> peers = new TreeMap<>();
+        for (String key : properties.stringPropertyNames()) {
+            if (key.startsWith(PEER_PREFIX)) {
+                String peer = key.substring(PEER_PREFIX.length());
+                if (!isNodeName(peer)) {
+                    throw new ConfigException(source + ": key " + key + ": '" + peer + "' is not a node name"
+                            + " (lower-case letters, digits and '-')");
+                }
+                if (peer.equals(node)) {
+                    throw new ConfigException(source + ": key " + key + ": a node is not its own peer; remove the key");
+                }
+                peers.put(peer, r.value(key, v -> HostPort.parse(v, DEFAULT_PORT)));
+            }
+        }
+        Path tlsDefault = DEFAULT_TLS_DIRECTORY;
+        Path ca = r.path("tls.ca", tlsDefault.resolve("ca.pem"));
+        Path cert = r.path("tls.cert", tlsDefault.resolve(node + ".pem"));
+        Path key = r.path("tls.key", tlsDefault.resolve(node + ".key"));
+        boolean plaintext = r.value("plaintext", v -> switch (v) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("it must be true or false");
+        });
+        Path socket = r.path("control.socket", DEFAULT_CONTROL_SOCKET);
+        int mode = r.value("control.socket.mode", v -> {
+            int bits = Integer.parseInt(v, 8);
+            if (bits < 0 || bits > 0777) {
+                throw new IllegalArgumentException("it must be octal permission bits from 0000 to 0777");
+            }
+            return bits;
+        });
+        Limits limits = new Limits(
+                r.positive("limits.max.message.bytes"),
+                r.positive("limits.stream.window.bytes"),
+                r.positive("limits.connect.timeout.millis"),
+                r.positive("limits.request.timeout.millis"),
+                r.positive("limits.handler.threads"),
+                r.positive("limits.migrations"));
+        if (limits.streamWindowBytes() < 64 * 1024) {
+            throw r.bad("limits.stream.window.bytes", Integer.toString(limits.streamWindowBytes()), "it must be at least 65536");
+        }
+        return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
+                socket, mode, limits);
+    }
+
+    /** The address of a configured peer; refuses a name that is not one. */
+    public HostPort peer(String name) {
+        HostPort address = peers.get(name);
+        if (address == null) {
+            throw new ConfigException(name + " is not a peer of " + nodeName + " (" + source + " lists "
+                    + (peers.isEmpty() ? "no peers" : String.join(", ", peers.keySet()))
+                    + "): add peer." + name + " = ADDRESS:PORT");
+        }
+        return address;
+    }
+
+    public DaemonConfig withListen(HostPort address) {
+        return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
+                controlSocket, controlSocketMode, limits);
+    }
+
+    public DaemonConfig withPeers(Map<String, HostPort> addresses) {
+        return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
+                controlSocket, controlSocketMode, limits);
+    }
+
+    /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */
+    private record Reading(Properties properties, String source) {
+        String raw(String key) {
+            String value = properties.getProperty(key);
+            return value == null ? KEYS.get(key)[0] : value.strip();
+        }
+
+        String required(String key) {
+            String value = properties.getProperty(key);
+            if (value == null || value.isBlank()) {
+                throw new ConfigException(source + ": key " + key + " is missing; it is required (" + KEYS.get(key)[1] + ")");
+            }
+            return value.strip();
+        }
+
+        <T> T value(String key, Function<String, T> parse) {
+            String value = key.startsWith(PEER_PREFIX) ? properties.getProperty(key).strip() : raw(key);
+            try {
+                return parse.apply(value);
+            } catch (NumberFormatException e) {
+                throw bad(key, value, "it must be a number");
+            } catch (RuntimeException e) {
+                throw bad(key, value, e.getMessage());
+            }
+        }
+
+        Path path(String key, Path fallback) {
+            String value = properties.getProperty(key);
+            if (value == null) {
+                return fallback;
+            }
+            if (!value.strip().startsWith("/")) {
+                throw bad(key, value.strip(), "it must be an absolute path");
+            }
+            return Path.of(value.strip());
+        }
+
+        int positive(String key) {
+            return value(key, v -> {
+                int number = Integer.parseInt(v);
+                if (number <= 0) {
+                    throw new IllegalArgumentException("it must be a positive whole number");
+                }
+                return number;
+            });
+        }
+
+        ConfigException bad(String key, String value, String why) {
+            return new ConfigException(source + ": key " + key + " = '" + value + "': " + why);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package io.pmig.daemon.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.PeerCredentials;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.pmig.daemon.log.DaemonLog;
+import io.pmig.daemon.net.EventLoops;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+
+/**
+ * The daemon's local control socket: a Unix socket (root-owned, mode 0600 by default) where
+ * {@code pmig} sends one JSON line {"op": ..., ...} per connection and gets zero or more
+ * {"progress": {...}} lines and then {"ok": true, "result": {...}} or {"ok": false, "error": ...,
+ * "refused": bool}. The kernel's SO_PEERCRED tells each handler who the caller is.
+ */
+public final class ControlServer implements AutoCloseable {
+    static final ObjectMapper MAPPER = new ObjectMapper();
+    static final int MAX_REQUEST_BYTES = 1 << 20;
+
+    private final Path socket;
+    private final int mode;
+    private final EventLoops loops;
+    private final Executor executor;
+    private final Map<String, ControlHandler> handlers = new ConcurrentHashMap<>();
+    private Channel listener;
+
+    public ControlServer(Path socket, int mode, EventLoops loops, Executor executor) {
+        this.socket = socket;
+        this.mode = mode;
+        this.loops = loops;
+        this.executor = executor;
+    }
+
+    /** Registers the handler of one op, replacing any earlier one. */
+    public ControlServer on(String op, ControlHandler handler) {
+        handlers.put(op, handler);
+        return this;
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    /**
+     * Creates the socket's directory if needed, refuses when another daemon answers on the socket,
+     * removes a stale socket file, binds and sets the socket's mode.
+     */
+    public void start() {
+        if (!loops.epoll()) {
+            throw new IllegalStateException("the control socket needs netty's epoll transport for SO_PEERCRED, which did"
+                    + " not load: " + EventLoops.epollUnavailabilityCause());
+        }
+        try {
+            Path parent = socket.toAbsolutePath().getParent();
+            if (!Files.isDirectory(parent)) {
+                Files.createDirectories(parent, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            }
+            if (Files.exists(socket)) {
+                if (ControlClient.answers(socket)) {
+                    throw new IllegalStateException("another pmigd already answers on " + socket + ": stop it first"
+                            + " (systemctl stop pmigd), or give this one another control.socket");
+                }
+                Files.delete(socket); // left by a daemon that died
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot prepare the control socket " + socket + ": " + e, e);
+        }
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(loops.group())
+                .channel(EpollServerDomainSocketChannel.class)
+                .childHandler(new ChannelInitializer<EpollDomainSocketChannel>() {
+                    @Override
+                    protected void initChannel(EpollDomainSocketChannel channel) {
+                        channel.pipeline().addLast(new LineBasedFrameDecoder(MAX_REQUEST_BYTES), new Connection());
+                    }
+                });
+        try {
+            listener = bootstrap.bind(new DomainSocketAddress(socket.toFile())).sync().channel();
+            Files.setPosixFilePermissions(socket, permissions(mode));
+        } catch (Exception e) {
+            close();
+            throw new IllegalStateException("cannot listen on the control socket " + socket + ": " + e, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (listener != null) {
+            listener.close().syncUninterruptibly();
+            listener = null;
+            try {
+                Files.deleteIfExists(socket);
+            } catch (IOException e) {
+                DaemonLog.warn("control-socket-left", "socket", socket, "error", e);
+            }
+        }
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] order = {
+            PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
+            PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+            PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+        for (int bit = 0; bit < order.length; bit++) {
+            if ((mode & (1 << bit)) != 0) {
+                set.add(order[bit]);
+            }
+        }
+        return set;
+    }
+
+    /** One client connection: one request, its progress lines and its answer, then close. */
+    private final class Connection extends SimpleChannelInboundHandler<ByteBuf> {
+        private boolean answered;
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, ByteBuf line) {
+            if (answered) {
+                return; // one request per connection
+            }
+            answered = true;
+            Caller caller;
+            JsonNode request;
+            try {
+                PeerCredentials credentials = ((EpollDomainSocketChannel) ctx.channel()).peerCredentials();
+                caller = new Caller(credentials.pid(), credentials.uid(), credentials.gids().length > 0 ? credentials.gids()[0] : -1);
+                request = MAPPER.readTree(line.toString(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                finish(ctx, failure("cannot read the request: " + e.getMessage(), false));
+                return;
+            }
+            String op = request.path("op").asText("");
+            ControlHandler handler = handlers.get(op);
+            if (handler == null) {
+                finish(ctx, failure("pmigd has no op '" + op + "'; it has " + String.join(", ", handlers.keySet().stream().sorted().toList())
+                        + " (are pmig and pmigd the same version?)", false));
+                return;
+            }
+            ControlCall call = new ControlCall(caller, request, update -> {
+                ObjectNode progress = MAPPER.createObjectNode();
+                progress.set("progress", update);
+                send(ctx, progress);
+            });
+            executor.execute(() -> {
+                ObjectNode answer;
+                try {
+                    ObjectNode result = handler.handle(call);
+                    answer = MAPPER.createObjectNode();
+                    answer.put("ok", true);
+                    answer.set("result", result);
+                } catch (ControlRefusedException e) {
+                    DaemonLog.info("control-refused", "op", op, "uid", caller.uid(), "pid", caller.pid(), "reason", e.getMessage());
+                    answer = failure(e.getMessage(), true);
+                } catch (Exception | LinkageError e) {
+                    DaemonLog.warn("control-failed", "op", op, "uid", caller.uid(), "pid", caller.pid(), "error", e);
+                    answer = failure(e.getMessage() == null ? e.toString() : e.getMessage(), false);
+                }
+                finish(ctx, answer);
+            });
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+
+        private ObjectNode failure(String message, boolean refused) {
+            ObjectNode answer = MAPPER.createObjectNode();
+            answer.put("ok", false);
+            answer.put("error", message);
+            answer.put("refused", refused);
+            return answer;
+        }
+
+        private void send(ChannelHandlerContext ctx, ObjectNode json) {
+            ctx.writeAndFlush(line(json));
+        }
+
+        private void finish(ChannelHandlerContext ctx, ObjectNode json) {
+            ctx.writeAndFlush(line(json)).addListener(ChannelFutureListener.CLOSE);
+        }
+
+        private ByteBuf line(ObjectNode json) {
+            try {
+                return Unpooled.wrappedBuffer((MAPPER.writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot happen for a tree of plain values", e);
+            }
+        }
+    }
+}

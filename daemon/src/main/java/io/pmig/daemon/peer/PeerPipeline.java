@@ -1,0 +1,32 @@
+package io.pmig.daemon.peer;
+
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.SocketChannel;
+import io.pmig.daemon.config.Limits;
+import java.util.Set;
+
+/** The handlers of one peer connection, the same on both sides: [TLS] | length | frames | session. */
+final class PeerPipeline {
+    private PeerPipeline() {
+    }
+
+    /**
+     * Sets up a channel and returns its session.
+     *
+     * @param expectedPeer the peer a client dialed; null on the server side
+     */
+    static PeerSession initialize(SocketChannel channel, boolean client, String localName, String expectedPeer,
+            Set<String> acceptedPeers, PeerTls tls, PeerHandlers handlers, Limits limits) {
+        PeerSession session = new PeerSession(channel, client, localName, expectedPeer, acceptedPeers, tls, handlers, limits);
+        ChannelPipeline pipeline = channel.pipeline();
+        if (!tls.plaintext()) {
+            pipeline.addLast("tls", client ? tls.client().newHandler(channel.alloc()) : tls.server().newHandler(channel.alloc()));
+        }
+        // a data frame is at most one chunk; a message at most the configured limit
+        int maxFrame = Frame.HEADER_BYTES + Math.max(limits.maxMessageBytes(), OutboundStream.CHUNK_BYTES);
+        pipeline.addLast("length", FrameCodec.lengthDecoder(maxFrame));
+        pipeline.addLast("frames", new FrameCodec());
+        pipeline.addLast("session", session.new Handler());
+        return session;
+    }
+}

@@ -1,0 +1,131 @@
+package io.pmig.daemon.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DaemonConfigTest {
+    @TempDir
+    Path dir;
+
+    private DaemonConfig load(String... lines) throws IOException {
+        Path file = dir.resolve("pmigd.conf");
+        Files.write(file, List.of(lines));
+        return DaemonConfig.load(file);
+    }
+
+    private String error(String... lines) {
+        return assertThrows(ConfigException.class, () -> load(lines)).getMessage();
+    }
+
+    @Test
+    void onlyTheNodeNameIsRequiredAndEverythingElseHasADefault() throws IOException {
+        DaemonConfig config = load("node.name = node-a");
+        assertEquals("node-a", config.nodeName());
+        assertEquals(new HostPort("0.0.0.0", DaemonConfig.DEFAULT_PORT), config.listen());
+        assertTrue(config.peers().isEmpty());
+        assertEquals("eth0", config.vipInterface());
+        assertEquals(Path.of("/etc/pmig/tls/ca.pem"), config.tlsCa());
+        assertEquals(Path.of("/etc/pmig/tls/node-a.pem"), config.tlsCert());
+        assertEquals(Path.of("/etc/pmig/tls/node-a.key"), config.tlsKey());
+        assertFalse(config.plaintext(), "TLS unless plaintext is set explicitly");
+        assertEquals(Path.of("/run/pmig/pmigd.sock"), config.controlSocket());
+        assertEquals(0600, config.controlSocketMode());
+        assertEquals(Limits.DEFAULT, config.limits());
+    }
+
+    @Test
+    void everyKeyIsRead() throws IOException {
+        DaemonConfig config = load(
+                "# a comment",
+                "node.name=node-b",
+                "listen = 10.77.0.12:7701",
+                "peer.node-a = 10.77.0.11:7701",
+                "peer.node-c = 10.77.0.13",
+                "peer.node-d = [fd00::4]:7702",
+                "vip.interface = br0",
+                "tls.ca = /srv/tls/ca.pem",
+                "tls.cert = /srv/tls/b.pem",
+                "tls.key = /srv/tls/b.key",
+                "plaintext = true",
+                "control.socket = /run/pmig-lab/node-b.sock",
+                "control.socket.mode = 0660",
+                "limits.max.message.bytes = 1048576",
+                "limits.stream.window.bytes = 4194304",
+                "limits.connect.timeout.millis = 1000",
+                "limits.request.timeout.millis = 9000",
+                "limits.handler.threads = 3",
+                "limits.migrations = 2");
+        assertEquals(new HostPort("10.77.0.12", 7701), config.listen());
+        assertEquals(Map.of("node-a", new HostPort("10.77.0.11", 7701), "node-c", new HostPort("10.77.0.13", 7700),
+                "node-d", new HostPort("fd00::4", 7702)), config.peers());
+        assertEquals("[fd00::4]:7702", config.peers().get("node-d").toString());
+        assertEquals("br0", config.vipInterface());
+        assertEquals(Path.of("/srv/tls/b.key"), config.tlsKey());
+        assertTrue(config.plaintext());
+        assertEquals(Path.of("/run/pmig-lab/node-b.sock"), config.controlSocket());
+        assertEquals(0660, config.controlSocketMode());
+        assertEquals(new Limits(1048576, 4194304, 1000, 9000, 3, 2), config.limits());
+    }
+
+    @Test
+    void errorsNameTheFileAndTheKey() {
+        String file = dir.resolve("pmigd.conf").toString();
+        String missing = error("listen = 1.2.3.4:5");
+        assertTrue(missing.startsWith(file + ": key node.name is missing"), missing);
+
+        String typo = error("node.name = node-a", "peers.node-b = 1.2.3.4");
+        assertTrue(typo.contains(file + ": unknown key peers.node-b"), typo);
+
+        String port = error("node.name = node-a", "listen = 0.0.0.0:http");
+        assertTrue(port.contains("key listen = '0.0.0.0:http'") && port.contains("not a number"), port);
+
+        String plaintext = error("node.name = node-a", "plaintext = yes");
+        assertTrue(plaintext.contains("key plaintext = 'yes': it must be true or false"), plaintext);
+
+        String limit = error("node.name = node-a", "limits.handler.threads = 0");
+        assertTrue(limit.contains("key limits.handler.threads = '0': it must be a positive whole number"), limit);
+
+        String notNumber = error("node.name = node-a", "limits.migrations = many");
+        assertTrue(notNumber.contains("key limits.migrations = 'many': it must be a number"), notNumber);
+
+        String name = error("node.name = Node_A");
+        assertTrue(name.contains("key node.name = 'Node_A'"), name);
+
+        String self = error("node.name = node-a", "peer.node-a = 1.2.3.4");
+        assertTrue(self.contains("key peer.node-a: a node is not its own peer"), self);
+
+        String relative = error("node.name = node-a", "tls.ca = tls/ca.pem");
+        assertTrue(relative.contains("key tls.ca = 'tls/ca.pem': it must be an absolute path"), relative);
+
+        String ipv6 = error("node.name = node-a", "peer.node-b = fd00::4:7700");
+        assertTrue(ipv6.contains("key peer.node-b") && ipv6.contains("[ADDRESS]:PORT"), ipv6);
+
+        String mode = error("node.name = node-a", "control.socket.mode = 0999");
+        assertTrue(mode.contains("key control.socket.mode = '0999'"), mode);
+    }
+
+    @Test
+    void aMissingFileSaysHowToProceed() {
+        Path absent = dir.resolve("absent.conf");
+        String message = assertThrows(ConfigException.class, () -> DaemonConfig.load(absent)).getMessage();
+        assertTrue(message.contains(absent + " does not exist") && message.contains("--config"), message);
+    }
+
+    @Test
+    void anUnknownPeerIsRefusedWithTheKeyToAdd() throws IOException {
+        DaemonConfig config = load("node.name = node-a", "peer.node-b = 10.0.0.2");
+        assertEquals(new HostPort("10.0.0.2", 7700), config.peer("node-b"));
+        String message = assertThrows(ConfigException.class, () -> config.peer("node-z")).getMessage();
+        assertTrue(message.contains("node-z is not a peer of node-a") && message.contains("peer.node-z"), message);
+    }
+}
