@@ -168,7 +168,7 @@ public final class MemoryDumper {
                 if (!storesPages(m)) {
                     continue;
                 }
-                long[] entries = pagemapEntries(pagemap, m);
+                long[] entries = pagemapEntries(pagemap, m.start(), m.end());
                 boolean anonOnly = m.backing() == MappingImage.Backing.FILE;
                 boolean readable = (m.prot() & Linux.PROT_READ) != 0;
                 int i = 0;
@@ -263,13 +263,14 @@ public final class MemoryDumper {
             && (entry & PM_PFN) != ZeroPage.pfn();
     }
 
-    private static long[] pagemapEntries(int pagemap, MappingImage m) {
-        int pages = (int) (m.length() / PAGE);
+    /** The pagemap entries (Documentation/admin-guide/mm/pagemap.rst) of the pages [start, end), one per page. */
+    public static long[] pagemapEntries(int pagemap, long start, long end) {
+        int pages = (int) ((end - start) / PAGE);
         NativeMemory raw = NativeMemory.allocate(pages * 8L);
         long done = 0;
         long want = pages * 8L;
         while (done < want) {
-            long n = Syscall.call("pread(pagemap)", Nr.PREAD64, pagemap, raw.address() + done, want - done, m.start() / PAGE * 8 + done);
+            long n = Syscall.call("pread(pagemap)", Nr.PREAD64, pagemap, raw.address() + done, want - done, start / PAGE * 8 + done);
             if (n == 0) {
                 break;
             }
