@@ -1,5 +1,6 @@
 package io.pmig.checkpoint;
 
+import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.restore.Puppet;
@@ -15,6 +16,9 @@ interface ImageSource {
     String name();
 
     ImageHeader header();
+
+    /** Refuses an image made on a machine this one cannot restore (architecture, page size, FPU state). */
+    void requireCompatibleWith(ImageHeader here) throws ImageException;
 
     ImageObjects objects();
 

@@ -1,6 +1,7 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.image.Image;
+import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.memory.MemoryRestorer;
@@ -24,6 +25,11 @@ final class MappedImageSource implements ImageSource {
     @Override
     public ImageHeader header() {
         return image.header();
+    }
+
+    @Override
+    public void requireCompatibleWith(ImageHeader here) throws ImageException {
+        image.requireCompatibleWith(here);
     }
 
     @Override

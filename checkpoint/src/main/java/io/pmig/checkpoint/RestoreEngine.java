@@ -17,6 +17,7 @@ import io.pmig.checkpoint.task.TaskRestorer;
 import io.pmig.checkpoint.task.ThreadImage;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,11 +34,12 @@ public final class RestoreEngine {
      * process straight from the memory-mapped file.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
+        long start = System.nanoTime();
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         if (!Files.isRegularFile(file)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
-        try (Image image = openImage(file); RestoredProcess restored = restore(new MappedImageSource(image), options)) {
+        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, start)) {
             restored.resume();
             return restored.report();
         } catch (IOException e) {
@@ -58,26 +60,31 @@ public final class RestoreEngine {
      * <p>{@code source} names the stream in messages ("node-a", "image stream").
      */
     public RestoredProcess restore(ReadableByteChannel in, String source, RestoreOptions options) {
+        long start = System.nanoTime();
         StreamImageSource image;
         try {
             image = StreamImageSource.open(in, source);
-            requireCompatible(image.header(), source);
+            requireCompatible(image);
         } catch (IOException e) {
             throw new RefusedException(e.getMessage(), e);
         }
-        return restore(image, options);
+        return restore(image, options, start);
     }
 
-    private RestoredProcess restore(ImageSource image, RestoreOptions options) {
-        long start = System.nanoTime();
+    /** {@code start}: when the caller began, for the report's time (which includes reading the objects). */
+    private RestoredProcess restore(ImageSource image, RestoreOptions options, long start) {
         ProcessImage process;
+        List<ThreadImage> threads;
+        List<MappingImage> mappings;
         try {
             process = image.objects().one(ProcessImage.class);
+            threads = image.objects().all(ThreadImage.class);
+            mappings = image.objects().all(MappingImage.class);
         } catch (ImageException e) {
             throw new RefusedException(e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw new RefusedException(e.getCause().getMessage(), e.getCause());
         }
-        List<ThreadImage> threads = image.objects().all(ThreadImage.class);
-        List<MappingImage> mappings = image.objects().all(MappingImage.class);
         preflight(image.objects(), process, threads, mappings, options);
 
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
@@ -115,17 +122,25 @@ public final class RestoreEngine {
 
     private static Image openImage(Path file) {
         try {
-            Image image = Image.open(file);
-            requireCompatible(image.header(), file.toString());
-            return image;
+            return Image.open(file);
         } catch (IOException e) {
             throw new RefusedException(e.getMessage(), e);
         }
     }
 
+    private static ImageSource mapped(Image image) {
+        MappedImageSource source = new MappedImageSource(image);
+        try {
+            requireCompatible(source);
+        } catch (ImageException e) {
+            throw new RefusedException(e.getMessage(), e);
+        }
+        return source;
+    }
+
     /** Architecture and page size here; the XSAVE features need a process to ask (requireSameXsave). */
-    private static void requireCompatible(ImageHeader header, String source) throws ImageException {
-        header.requireCompatibleWith(ImageHeader.forThisMachine(header.xfeatures(), header.xstateSize()), source);
+    private static void requireCompatible(ImageSource image) throws ImageException {
+        image.requireCompatibleWith(ImageHeader.forThisMachine(image.header().xfeatures(), image.header().xstateSize()));
     }
 
     /** Everything that can be checked before a process exists: ids free, files the same. */

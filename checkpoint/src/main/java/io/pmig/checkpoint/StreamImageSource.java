@@ -54,6 +54,11 @@ final class StreamImageSource implements ImageSource {
     }
 
     @Override
+    public void requireCompatibleWith(ImageHeader here) throws ImageException {
+        reader.requireCompatibleWith(here);
+    }
+
+    @Override
     public ImageObjects objects() {
         return objects;
     }

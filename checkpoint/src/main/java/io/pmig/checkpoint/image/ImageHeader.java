@@ -119,7 +119,7 @@ public record ImageHeader(
         return problems;
     }
 
-    public void requireCompatibleWith(ImageHeader here, String source) throws ImageException {
+    void requireCompatibleWith(ImageHeader here, String source) throws ImageException {
         List<String> problems = incompatibilitiesWith(here);
         if (!problems.isEmpty()) {
             throw new ImageException(ImageException.Reason.INCOMPATIBLE, source, "image made on " + describeMachine()

@@ -137,7 +137,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
         broken.put("flipped bit in END", flip(image, end + 10));
 
         for (Map.Entry<String, byte[]> b : broken.entrySet()) {
-            RuntimeException e = assertThrows(RuntimeException.class, () -> restoreFrom(b.getValue()), b.getKey());
+            RuntimeException e = assertThrows(RuntimeException.class, () -> restoreFrom(b.getValue(), RestoreOptions.defaults()), b.getKey());
             if (afterLaunch.getOrDefault(b.getKey(), true)) {
                 assertTrue(e instanceof FailedException && e.getMessage().contains("was killed"), b.getKey() + ": " + e);
             } else {
@@ -149,11 +149,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
             awaitGone(p.pid(), b.getKey());
         }
         // the intact stream still restores: the refusals were the damage's doing
-        try (RestoredProcess copy = restoreFrom(image)) {
-            copy.resume();
-            p.adoptRestored(copy.pid());
-        }
-        assertRunningUntraced(p.pid(), "after the intact stream");
+        restoreAndResume(p, image, RestoreOptions.defaults());
         goExpectPassAndExit(p);
     }
 
@@ -162,16 +158,13 @@ class StreamCheckpointRestoreTest extends ItSupport {
     void killingTheRestoredProcessBeforeResumeLeavesNothing() throws Exception {
         TestProgram p = startReady("threads");
         byte[] image = checkpointIntoMemoryAndCommit(p);
-        try (RestoredProcess copy = restoreFrom(image)) {
+        try (RestoredProcess copy = restoreFrom(image, RestoreOptions.defaults())) {
             assertEquals(p.pid(), copy.pid());
             assertEquals("t (tracing stop)", TestProgram.procState(copy.pid()).orElse("gone"), "stopped until resumed");
             copy.kill();
         }
         awaitGone(p.pid(), "after kill");
-        try (RestoredProcess copy = restoreFrom(image)) {
-            copy.resume();
-            p.adoptRestored(copy.pid());
-        }
+        restoreAndResume(p, image, RestoreOptions.defaults());
         goExpectPassAndExit(p);
     }
 
@@ -187,23 +180,6 @@ class StreamCheckpointRestoreTest extends ItSupport {
         }
         assertRunningUntraced(p.pid(), "after abort");
         goExpectPassAndExit(p);
-    }
-
-    private static RestoredProcess restoreFrom(byte[] image) {
-        return new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(image)), "memory stream",
-            RestoreOptions.defaults());
-    }
-
-    /** A streamed checkpoint of p, committed: the original is killed and its pid free. */
-    static byte[] checkpointIntoMemoryAndCommit(TestProgram p) throws Exception {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(out), CheckpointOptions.defaults())) {
-            assertEquals(out.size(), frozen.report().imageBytes(), "report imageBytes vs bytes on the stream");
-            frozen.commit();
-        }
-        assertTrue(p.awaitExit(TestProgram.EXIT_TIMEOUT) != 0, "commit killed the original");
-        p.awaitPidFree(PID_FREE_TIMEOUT);
-        return out.toByteArray();
     }
 
     /** Byte offsets of the first OBJECT, first PAGES and its end, last PAGES and END; checks objects come first. */
@@ -234,15 +210,6 @@ class StreamCheckpointRestoreTest extends ItSupport {
         byte[] copy = image.clone();
         copy[(int) offset] ^= 0x10;
         return copy;
-    }
-
-    /** No process, not even a zombie, holds pid any more (a killed half-restored process is collected). */
-    static void awaitGone(int pid, String what) throws InterruptedException {
-        for (int i = 0; i < 500 && TestProgram.pidExists(pid); i++) {
-            Thread.sleep(10);
-        }
-        assertFalse(TestProgram.pidExists(pid), what + ": pid " + pid + " is still there ("
-            + TestProgram.procState(pid).orElse("?") + ")");
     }
 
     /** The result a copy (not the TestProgram's own instance) writes into the shared state dir. */

@@ -8,14 +8,12 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.FrozenCheckpoint;
-import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
 
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
 import java.nio.file.Files;
@@ -60,7 +58,7 @@ class TcpGoLiveTest extends NetworkNamespaceSupport {
         byte[] image;
         List<String> seen = new ArrayList<>();
         try {
-            image = StreamCheckpointRestoreTest.checkpointIntoMemoryAndCommit(server);
+            image = checkpointIntoMemoryAndCommit(server);
             RestoreOptions options = RestoreOptions.defaults().withBeforeSocketsGoLive((pid, connections) -> {
                 seen.add(connections.size() + " connections, repair " + repairFlags(pid));
                 for (TcpConnection c : connections) {
@@ -87,31 +85,24 @@ class TcpGoLiveTest extends NetworkNamespaceSupport {
         TestProgram server = startReady("tcp_stream");
         holdInbound("tcp", ports(server));
         try {
-            byte[] image = StreamCheckpointRestoreTest.checkpointIntoMemoryAndCommit(server);
+            byte[] image = checkpointIntoMemoryAndCommit(server);
             FailedException e = assertThrows(FailedException.class, () -> restoreFrom(image, RestoreOptions.defaults()
                 .withBeforeSocketsGoLive((pid, connections) -> {
                     throw new IllegalStateException("the peer node went away");
                 })));
             assertTrue(e.getMessage().contains("the peer node went away") && e.getMessage().contains("was killed"), e.getMessage());
-            StreamCheckpointRestoreTest.awaitGone(server.pid(), "after the failed hook");
+            awaitGone(server.pid(), "after the failed hook");
 
             try (RestoredProcess live = restoreFrom(image, RestoreOptions.defaults())) {
                 live.kill();
             }
-            StreamCheckpointRestoreTest.awaitGone(server.pid(), "after kill");
+            awaitGone(server.pid(), "after kill");
 
-            try (RestoredProcess restored = restoreFrom(image, RestoreOptions.defaults())) {
-                restored.resume();
-                server.adoptRestored(restored.pid());
-            }
+            restoreAndResume(server, image, RestoreOptions.defaults());
         } finally {
             releaseInbound();
         }
         goExpectPassAndExit(server);
-    }
-
-    private static RestoredProcess restoreFrom(byte[] image, RestoreOptions options) {
-        return new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(image)), "memory stream", options);
     }
 
     private static String[] ports(TestProgram server) throws Exception {
