@@ -5,9 +5,10 @@ import java.util.List;
 /**
  * Tells which pages of a running process were written, interval after interval: the basis of
  * pre-copy (copy everything, then what was written meanwhile, until little is left). Tracks the
- * mappings whose pages an image stores (anonymous, shared anonymous, private file) that existed when
- * tracking began; following mappings created, moved or removed later is the caller's part (it compares
- * /proc/PID/maps between rounds and copies a new mapping whole). Not thread-safe; no thread of its own.
+ * mappings whose pages an image stores (anonymous, shared anonymous, private file). How far it
+ * follows mappings created, moved or replaced while it runs depends on the method (see each); a
+ * mapping reported whole may include pages never touched, which the copier skips (pagemap). Not
+ * thread-safe; no thread of its own.
  */
 public interface DirtyTracker extends AutoCloseable {
     /** "userfaultfd write-protect" or "soft-dirty", for reports. */

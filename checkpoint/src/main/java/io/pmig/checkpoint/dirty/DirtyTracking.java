@@ -63,17 +63,16 @@ public final class DirtyTracking {
 
     /** Starts tracking with a chosen method (tests compare them); refuses one this kernel lacks. */
     public static DirtyTracker start(int pid, Method method) {
-        List<PageRange> ranges = trackedRanges(pid);
         return switch (method) {
-            case SOFT_DIRTY -> SoftDirtyTracker.start(pid, ranges);
-            case USERFAULTFD_WP -> UffdWpTracker.start(pid, ranges);
+            case SOFT_DIRTY -> SoftDirtyTracker.start(pid);
+            case USERFAULTFD_WP -> UffdWpTracker.start(pid);
             case NONE -> throw new RefusedException("this kernel cannot track written pages (no soft-dirty, no "
                 + "userfaultfd write-protect with PAGEMAP_SCAN, which needs Linux 6.7+); use bundle mode");
         };
     }
 
     /** The mappings whose pages an image stores; the rest (shared file mappings, vdso) never go into one. */
-    private static List<PageRange> trackedRanges(int pid) {
+    static List<PageRange> trackedRanges(int pid) {
         List<PageRange> out = new ArrayList<>();
         for (MappingImage m : new MemoryDumper(new ProcFs(pid)).mappings()) {
             boolean stored = switch (m.backing()) {

@@ -13,23 +13,23 @@ import java.util.List;
  * Tracks writes with the kernel's soft-dirty bits (CONFIG_MEM_SOFT_DIRTY): writing "4" to
  * /proc/PID/clear_refs clears them, a write sets a page's bit 55 in /proc/PID/pagemap. Reading the
  * bits and clearing them are two steps, so the process is frozen (ptrace) for both: a write between
- * them would be lost. Closing leaves the bits as the kernel keeps them anyway: nothing to undo.
+ * them would be lost. Each call re-reads the mappings while the process is frozen: a mapping created
+ * or moved since the last call carries VM_SOFTDIRTY, so pagemap shows all its pages as written.
+ * Closing leaves the bits as the kernel keeps them anyway: nothing to undo.
  */
 final class SoftDirtyTracker implements DirtyTracker {
     private static final byte[] CLEAR_SOFT_DIRTY = "4".getBytes(StandardCharsets.US_ASCII);
 
     private final int pid;
-    private final List<PageRange> ranges;
     private boolean closed;
 
-    private SoftDirtyTracker(int pid, List<PageRange> ranges) {
+    private SoftDirtyTracker(int pid) {
         this.pid = pid;
-        this.ranges = ranges;
     }
 
-    static SoftDirtyTracker start(int pid, List<PageRange> ranges) {
+    static SoftDirtyTracker start(int pid) {
         clearRefs(pid);
-        return new SoftDirtyTracker(pid, ranges);
+        return new SoftDirtyTracker(pid);
     }
 
     @Override
@@ -47,7 +47,7 @@ final class SoftDirtyTracker implements DirtyTracker {
             List<PageRange> out = new ArrayList<>();
             int pagemap = Linux.open("/proc/" + pid + "/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
             try {
-                for (PageRange r : ranges) {
+                for (PageRange r : DirtyTracking.trackedRanges(pid)) {
                     collect(pagemap, r, out);
                 }
             } finally {

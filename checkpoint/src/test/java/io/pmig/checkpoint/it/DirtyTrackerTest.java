@@ -19,6 +19,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -90,14 +91,58 @@ class DirtyTrackerTest extends ItSupport {
         goExpectPassAndExit(p);
     }
 
+    @Test
+    @Timeout(60)
+    void followsMappingsCreatedAndReplacedMeanwhile() throws Exception {
+        assumeTrue(DirtyTracking.available() != DirtyTracking.Method.NONE, "no dirty tracking on this kernel");
+        TestProgram p = startReady("dirty_writer");
+        Map<Integer, String> fdsBefore = fds(p.pid());
+        try (DirtyTracker tracker = DirtyTracking.start(p.pid())) {
+            command(p, 1, "new");           // a mapping the tracker never saw: reported whole
+            long[] extra = extra(p);
+            assertEquals(all(8), pagesIn(tracker.written(), extra[0], extra[1]), "a new mapping, whole");
+            command(p, 2, "e5");            // tracked from then on, page by page
+            assertEquals(Set.of(5), pagesIn(tracker.written(), extra[0], extra[1]), "the new mapping after one write");
+            command(p, 3, "");
+            assertEquals(Set.of(), pagesIn(tracker.written(), extra[0], extra[1]), "the new mapping untouched");
+            command(p, 4, "fresh");         // another mapping at the same place: never tracked, whole again
+            assertEquals(all(8), pagesIn(tracker.written(), extra[0], extra[1]), "a replaced mapping, whole");
+            command(p, 5, "e2");
+            assertEquals(Set.of(2), pagesIn(tracker.written(), extra[0], extra[1]), "the replacement after one write");
+        }
+        assertEquals(fdsBefore, fds(p.pid()), "the process's descriptors after close");
+        goExpectPassAndExit(p);
+    }
+
+    private static TreeSet<Integer> all(int pages) {
+        TreeSet<Integer> out = new TreeSet<>();
+        for (int i = 0; i < pages; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    /** [start, end) of dirty_writer's extra mapping. */
+    private static long[] extra(TestProgram p) throws Exception {
+        String[] extra = Files.readString(p.stateDir().resolve("extra")).trim().split(" ");
+        long start = Long.parseUnsignedLong(extra[0], 16);
+        return new long[] {start, start + Long.parseLong(extra[1]) * MemoryDumper.PAGE};
+    }
+
     /** Tells dirty_writer to write {@code pages} (command n) and waits until it has. */
     private static void command(TestProgram p, int n, int[] pages) throws Exception {
         StringBuilder list = new StringBuilder();
         for (int page : pages) {
             list.append(page).append(' ');
         }
+        command(p, n, list.toString());
+    }
+
+    /** Gives dirty_writer command n ({@code words}, see dirty_writer.c) and waits until it has carried it out. */
+    private static void command(TestProgram p, int n, String words) throws Exception {
+        String list = words;
         Path tmp = p.stateDir().resolve("write-" + n + ".tmp");
-        Files.writeString(tmp, list.toString());
+        Files.writeString(tmp, list);
         Files.move(tmp, p.stateDir().resolve("write-" + n), StandardCopyOption.ATOMIC_MOVE);
         Path done = p.stateDir().resolve("written-" + n);
         for (int i = 0; i < 1000 && !Files.exists(done); i++) {
