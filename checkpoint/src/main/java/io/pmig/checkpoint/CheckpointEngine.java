@@ -50,24 +50,32 @@ public final class CheckpointEngine {
         } catch (IOException e) {
             throw new RefusedException("cannot create image directory " + dir + ": " + e.getMessage(), e);
         }
-        FrozenCheckpoint frozen;
-        try (FileChannel file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            frozen = checkpoint(pid, file, options);
+        FileChannel file;
+        try {
+            file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
         } catch (IOException e) {
-            deleteQuietly(partial);
             throw new RefusedException("cannot write the image file " + partial + ": " + e.getMessage(), e);
+        }
+        FrozenCheckpoint frozen;
+        try {
+            frozen = checkpoint(pid, file, options);
         } catch (RuntimeException e) {
+            try {
+                file.close();
+            } catch (IOException ignored) {
+                // the partial file is deleted next
+            }
             deleteQuietly(partial);
             throw e;
         }
         try {
+            file.close();
             Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             deleteQuietly(partial);
             frozen.abort();
-            throw new FailedException("checkpoint of process " + pid + " failed: cannot rename " + partial + " to " + image
-                + ": " + e.getMessage() + "; the process was left running and no image was written", e);
+            throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
+                + e.getMessage() + "; the process was left running and no image was written", e);
         }
         if (options.leaveRunning()) {
             frozen.abort();
