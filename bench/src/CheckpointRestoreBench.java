@@ -1,9 +1,11 @@
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
+import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
+import io.pmig.checkpoint.RestoredProcess;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -12,10 +14,12 @@ import java.nio.file.StandardOpenOption;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.Pipe;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Checkpoint + restore of a process holding 10/100/500 MB of written memory, to and from tmpfs.
@@ -24,11 +28,18 @@ import java.util.Locale;
  * checkpoint to tmpfs), and copying the image into fresh anonymous memory (the floor under any
  * restore: page faults plus memcpy).
  *
+ * <p>Restore times are wall-clock around the engine call, so the file path includes mapping and
+ * verifying the whole file. The same image is also restored as a stream read from the file (the
+ * stream path: record by record, pages copied from a read buffer), to compare the two page paths.
+ * Last, the way a migration moves a process: checkpoint into a pipe on one thread while another
+ * restores from it (into a new PID namespace, as the frozen original still holds the pid); the time
+ * runs from the checkpoint call until the copy is restored (the original is then committed).
+ *
  *   java -cp CLASSPATH bench/src/CheckpointRestoreBench.java MEMHOLD OUT.json RUNS SIZE_MB...
  */
 public class CheckpointRestoreBench {
-    record Row(int sizeMb, double checkpointMs, double frozenMs, double restoreMs, double writeFloorMs, double copyFloorMs,
-               long pageBytes) {
+    record Row(int sizeMb, double checkpointMs, double frozenMs, double restoreMs, double streamRestoreMs, double pipeMs,
+               double writeFloorMs, double copyFloorMs, long pageBytes) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -41,27 +52,81 @@ public class CheckpointRestoreBench {
         for (int i = 3; i < args.length; i++) {
             int size = Integer.parseInt(args[i]);
             double[] ckpt = new double[runs], frozen = new double[runs], rst = new double[runs];
+            double[] streamRst = new double[runs], pipe = new double[runs];
             double[] writeFloor = new double[runs], copyFloor = new double[runs];
             long bytes = 0;
             for (int r = 0; r < runs; r++) {
                 int pid = start(memhold, size);
                 CheckpointReport c = new CheckpointEngine().checkpoint(pid, dir, new CheckpointOptions(false));
                 awaitGone(pid);
+                long t0 = System.nanoTime();
                 RestoreReport rr = new RestoreEngine().restore(dir, new RestoreOptions(false));
+                rst[r] = (System.nanoTime() - t0) / 1e6;
+                kill(rr.pid());
+                streamRst[r] = streamRestoreMs(c.image());
                 writeFloor[r] = tmpfsWriteMs(dir.resolve("floor"), c.pageBytes());
                 copyFloor[r] = memoryCopyMs(c.image(), c.pageBytes());
                 ckpt[r] = c.totalNanos() / 1e6;
                 frozen[r] = c.frozenNanos() / 1e6;
-                rst[r] = rr.totalNanos() / 1e6;
                 bytes = c.pageBytes();
-                kill(rr.pid());
+                pipe[r] = pipeMs(memhold, size);
             }
-            rows.add(new Row(size, median(ckpt), median(frozen), median(rst), median(writeFloor), median(copyFloor), bytes));
+            rows.add(new Row(size, median(ckpt), median(frozen), median(rst), median(streamRst), median(pipe), median(writeFloor),
+                median(copyFloor), bytes));
         }
         print(rows, runs);
         writeJson(out, rows, runs);
         Files.deleteIfExists(dir.resolve(CheckpointEngine.IMAGE_FILE));
         Files.deleteIfExists(dir);
+    }
+
+    /** Restores the image file read as a stream, and lets the process go. */
+    private static double streamRestoreMs(Path image) throws Exception {
+        long t0 = System.nanoTime();
+        int pid;
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ);
+             RestoredProcess p = new RestoreEngine().restore(in, image.toString(), new RestoreOptions(false))) {
+            p.resume();
+            pid = p.pid();
+        }
+        double ms = (System.nanoTime() - t0) / 1e6;
+        kill(pid);
+        return ms;
+    }
+
+    /** Checkpoint into a pipe on this thread, restore from it on another; ms until the copy is restored. */
+    private static double pipeMs(String memhold, int sizeMb) throws Exception {
+        int pid = start(memhold, sizeMb);
+        Pipe pipe = Pipe.open();
+        AtomicReference<Integer> copy = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread restorer = new Thread(() -> {
+            try (RestoredProcess p = new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true))) {
+                p.resume();
+                copy.set(p.pid());
+            } catch (Throwable e) {
+                failure.set(e);
+            } finally {
+                try {
+                    pipe.source().close();
+                } catch (java.io.IOException ignored) {
+                    // closing a pipe end does not fail
+                }
+            }
+        }, "bench-restore");
+        long t0 = System.nanoTime();
+        restorer.start();
+        FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(pid, pipe.sink(), CheckpointOptions.defaults());
+        pipe.sink().close();
+        restorer.join();
+        double ms = (System.nanoTime() - t0) / 1e6;
+        frozen.commit();
+        awaitGone(pid);
+        if (failure.get() != null) {
+            throw new IllegalStateException("restore from the pipe failed", failure.get());
+        }
+        kill(copy.get());
+        return ms;
     }
 
     private static double tmpfsWriteMs(Path file, long bytes) throws Exception {
@@ -147,12 +212,15 @@ public class CheckpointRestoreBench {
 
     private static void print(List<Row> rows, int runs) {
         System.out.printf(Locale.ROOT, "checkpoint/restore to tmpfs, median of %d runs%n", runs);
-        System.out.printf(Locale.ROOT, "%8s %12s %10s %10s %13s %11s %10s %12s %12s%n", "memory", "checkpoint", "frozen", "ckpt GB/s",
-            "tmpfs write", "ckpt/write", "restore", "rst GB/s", "mem copy", "rst/copy");
+        System.out.printf(Locale.ROOT, "%8s %12s %10s %10s %13s %11s %10s %9s %12s %11s %12s %12s %10s%n", "memory", "checkpoint",
+            "frozen", "ckpt GB/s", "tmpfs write", "ckpt/write", "restore", "rst GB/s", "mem copy", "rst/copy", "stream rst",
+            "stream/mmap", "pipe c+r");
         for (Row r : rows) {
-            System.out.printf(Locale.ROOT, "%6d MB %9.1f ms %7.1f ms %10.2f %10.1f ms %10.2fx %7.1f ms %9.2f %9.1f ms %11.2fx%n",
+            System.out.printf(Locale.ROOT, "%6d MB %9.1f ms %7.1f ms %10.2f %10.1f ms %10.2fx %7.1f ms %9.2f %9.1f ms %10.2fx %9.1f ms "
+                    + "%11.2fx %7.1f ms%n",
                 r.sizeMb, r.checkpointMs, r.frozenMs, gbps(r.pageBytes, r.checkpointMs), r.writeFloorMs, r.checkpointMs / r.writeFloorMs,
-                r.restoreMs, gbps(r.pageBytes, r.restoreMs), r.copyFloorMs, r.restoreMs / r.copyFloorMs);
+                r.restoreMs, gbps(r.pageBytes, r.restoreMs), r.copyFloorMs, r.restoreMs / r.copyFloorMs, r.streamRestoreMs,
+                r.streamRestoreMs / r.restoreMs, r.pipeMs);
         }
     }
 
@@ -162,9 +230,11 @@ public class CheckpointRestoreBench {
             Row r = rows.get(i);
             b.append(String.format(Locale.ROOT,
                 "    {\"memoryMb\": %d, \"pageBytes\": %d, \"checkpointMs\": %.2f, \"frozenMs\": %.2f, \"restoreMs\": %.2f, "
-                    + "\"checkpointGBps\": %.3f, \"restoreGBps\": %.3f, \"tmpfsWriteFloorMs\": %.2f, \"memoryCopyFloorMs\": %.2f}%s%n",
+                    + "\"checkpointGBps\": %.3f, \"restoreGBps\": %.3f, \"streamRestoreMs\": %.2f, \"streamOverMmapRestore\": %.3f, "
+                    + "\"pipeCheckpointRestoreMs\": %.2f, \"pipeGBps\": %.3f, \"tmpfsWriteFloorMs\": %.2f, \"memoryCopyFloorMs\": %.2f}%s%n",
                 r.sizeMb, r.pageBytes, r.checkpointMs, r.frozenMs, r.restoreMs, gbps(r.pageBytes, r.checkpointMs),
-                gbps(r.pageBytes, r.restoreMs), r.writeFloorMs, r.copyFloorMs, i + 1 < rows.size() ? "," : ""));
+                gbps(r.pageBytes, r.restoreMs), r.streamRestoreMs, r.streamRestoreMs / r.restoreMs, r.pipeMs, gbps(r.pageBytes, r.pipeMs),
+                r.writeFloorMs, r.copyFloorMs, i + 1 < rows.size() ? "," : ""));
         }
         b.append("  ]\n}\n");
         Files.createDirectories(out.toAbsolutePath().getParent());

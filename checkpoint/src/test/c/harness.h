@@ -266,6 +266,25 @@ static H_UNUSED int h_finish(void)
     return 0;
 }
 
+/*
+ * fork() for a peer process that must not be checkpointed with this program: the child is put in a
+ * session of its own before the parent goes on (0 is returned in the child). Else, until the child
+ * got round to setsid(), it holds this program's pid as its session and group id, and a restore
+ * right after the checkpoint could not take that pid again.
+ */
+static H_UNUSED pid_t h_fork_own_session(void)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        setsid();
+        return 0;
+    }
+    for (int i = 0; child > 0 && getsid(child) != child && i < 100000; i++) {
+        h_sleep_ns(100000LL);
+    }
+    return child;
+}
+
 /* A setup step failed: report it through the normal protocol and exit. */
 static H_UNUSED __attribute__((noreturn, format(printf, 1, 2))) void h_die(const char *fmt, ...)
 {

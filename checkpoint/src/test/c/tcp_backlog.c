@@ -22,7 +22,6 @@ static volatile int released;
 
 static void peer(void)
 {
-    setsid();
     close(listener);
     int fds[CLIENTS];
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -91,7 +90,7 @@ int main(int argc, char **argv)
     h_init(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     listener = h_tcp_listener(16, &port);
-    if (fork() == 0) peer();
+    if (h_fork_own_session() == 0) peer();
     pthread_t t;
     pthread_create(&t, NULL, serve, NULL);
     h_sleep_ms(50);

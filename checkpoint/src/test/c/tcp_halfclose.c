@@ -46,7 +46,6 @@ static int tcp_state(int fd)
 
 static void peer(void)
 {
-    setsid();
     close(listener);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ca = socket(AF_INET, SOCK_STREAM, 0), cb = socket(AF_INET, SOCK_STREAM, 0);
@@ -122,7 +121,7 @@ int main(int argc, char **argv)
     h_init(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     listener = h_tcp_listener(4, &port);
-    if (fork() == 0) peer();
+    if (h_fork_own_session() == 0) peer();
     int sa = accept(listener, NULL, NULL), sb = accept(listener, NULL, NULL);
     sc = accept(listener, NULL, NULL);
     sd = accept(listener, NULL, NULL);

@@ -280,7 +280,6 @@ static void check_new_connection(int listener, int type, const char *name, const
 static void run_child(void)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    setsid(); /* a session of its own, so that it does not keep the parent's pid in use */
     for (int fd = 3; fd < 1024; fd++) {
         close(fd);
     }
@@ -437,7 +436,7 @@ static void setup(void)
     h_path(path, sizeof path, "mode");
     h_read_file(path, mode, sizeof mode);
     if (strncmp(mode, "outside", 7) == 0 || strncmp(mode, "pending", 7) == 0) {
-        child = fork();
+        child = h_fork_own_session();
         SETUP(child >= 0, "fork: %s", strerror(errno));
         if (child == 0) {
             run_child();

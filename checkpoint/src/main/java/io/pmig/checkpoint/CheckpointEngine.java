@@ -16,13 +16,16 @@ import io.pmig.checkpoint.task.ThreadImage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 /**
- * Checkpoints one process (all its threads) into an image directory.
+ * Checkpoints one process (all its threads) into an image stream or an image directory.
  * Must be called on one thread from start to end: ptrace requests come from the thread that attached.
  */
 public final class CheckpointEngine {
@@ -33,27 +36,71 @@ public final class CheckpointEngine {
     private static final int SETTLE_ATTEMPTS = 50;
     private static final long SETTLE_PAUSE_MS = 20;
 
+    /**
+     * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
+     * complete), then kills the process, or thaws it with {@code leaveRunning}.
+     */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
-        ProcFs proc = new ProcFs(pid);
-        if (pid <= 0 || !proc.exists()) {
-            throw new RefusedException("process " + pid + " does not exist");
-        }
-        if (pid == ProcessHandle.current().pid()) {
-            throw new RefusedException("process " + pid + " is this pmig process itself");
-        }
-        String state = proc.status().getOrDefault("State", "");
-        if (state.startsWith("Z") || state.startsWith("X")) {
-            throw new RefusedException("process " + pid + " has already exited (" + state + ")");
-        }
-        FdDumper.precheck(pid);
         Path image = dir.resolve(IMAGE_FILE);
         Path partial = dir.resolve(IMAGE_FILE + ".partial");
+        refuseMissing(pid);
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new RefusedException("cannot create image directory " + dir + ": " + e.getMessage(), e);
         }
+        FileChannel file;
+        try {
+            file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new RefusedException("cannot write the image file " + partial + ": " + e.getMessage(), e);
+        }
+        FrozenCheckpoint frozen;
+        try {
+            frozen = checkpoint(pid, file, options);
+        } catch (RuntimeException e) {
+            try {
+                file.close();
+            } catch (IOException ignored) {
+                // the partial file is deleted next
+            }
+            deleteQuietly(partial);
+            throw e;
+        }
+        try {
+            file.close();
+            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            deleteQuietly(partial);
+            frozen.abort();
+            throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
+                + e.getMessage() + "; the process was left running and no image was written", e);
+        }
+        if (options.leaveRunning()) {
+            frozen.abort();
+        } else {
+            frozen.commit();
+        }
+        CheckpointReport r = frozen.report();
+        return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
+            r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start);
+    }
+
+    /**
+     * Freezes the process and writes its whole image to {@code out}, then returns with the process
+     * still frozen (and its TCP connections in repair mode) for the caller to
+     * {@link FrozenCheckpoint#commit() commit} or {@link FrozenCheckpoint#abort() abort}. {@code out}
+     * stays open and is the caller's: the image ends with its END record, and the writer never reads
+     * or writes past it. On failure the process runs on as before and {@code out} holds an incomplete
+     * image (no END record), which every reader refuses.
+     *
+     * <p>Everything, including the returned handle, must be used on the calling thread (ptrace).
+     */
+    public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
+        long start = System.nanoTime();
+        ProcFs proc = refuseMissing(pid);
+        FdDumper.precheck(pid);
 
         FrozenProcess frozen = null;
         FdDumper.Result fds = null;
@@ -74,67 +121,78 @@ public final class CheckpointEngine {
             }
         }
         long frozenAt = System.nanoTime();
-        List<ThreadImage> threads;
-        List<MappingImage> mappings;
-        long pages;
-        long pageBytes;
-        long imageBytes;
+        ImageWriter writer = null;
         try {
             TaskDumper task = new TaskDumper(frozen);
             ProcessImage process = task.process();
-            threads = task.threads();
+            List<ThreadImage> threads = task.threads();
             MemoryDumper memory = new MemoryDumper(proc);
-            mappings = memory.mappings();
+            List<MappingImage> mappings = memory.mappings();
             byte[] xstate = threads.get(0).xstate();
             long xfeatures = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
-            try (ImageWriter writer = ImageWriter.create(partial, ImageHeader.forThisMachine(xfeatures, xstate.length))) {
-                writer.writeObject(process);
-                for (ThreadImage t : threads) {
-                    writer.writeObject(t);
-                }
-                for (MappingImage m : mappings) {
-                    writer.writeObject(m);
-                }
-                for (FileState f : fds.files()) {
-                    writer.writeObject(f);
-                }
-                for (FdImage fd : fds.fds()) {
-                    writer.writeObject(fd);
-                }
-                pages = memory.writePages(mappings, writer);
-                writer.close();
-                imageBytes = writer.bytesWritten();
+            writer = ImageWriter.to(out, ImageHeader.forThisMachine(xfeatures, xstate.length));
+            // every OBJECT before the first PAGES: a restore from a stream builds the process from the
+            // objects before the pages arrive (image-format.md, "Record order")
+            writer.writeObject(process);
+            for (ThreadImage t : threads) {
+                writer.writeObject(t);
             }
-            pageBytes = pages * MemoryDumper.PAGE;
-            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            for (MappingImage m : mappings) {
+                writer.writeObject(m);
+            }
+            for (FileState f : fds.files()) {
+                writer.writeObject(f);
+            }
+            for (FdImage fd : fds.fds()) {
+                writer.writeObject(fd);
+            }
+            MemoryDumper.PagePlan plan = memory.plan(mappings);
+            long expected = writer.projectedSize(plan.runs(), plan.bytes());
+            ImageWriter w = writer;
+            options.progress().update(writer.bytesWritten(), expected);
+            long pages = memory.writePages(plan, writer, () -> options.progress().update(w.bytesWritten(), expected));
+            writer.close();
+            options.progress().update(writer.bytesWritten(), expected);
+            CheckpointReport report = new CheckpointReport(pid, null, threads.size(), mappings.size(), pages,
+                pages * MemoryDumper.PAGE, writer.bytesWritten(), fds.fds().size(), false, System.nanoTime() - frozenAt,
+                System.nanoTime() - start);
+            return new FrozenCheckpoint(frozen, fds, report);
         } catch (RefusedException e) {
-            deleteQuietly(partial);
-            thaw(frozen, fds);
+            abortQuietly(writer);
+            FrozenCheckpoint.thaw(frozen, fds);
             throw e;
         } catch (IOException | RuntimeException e) {
-            deleteQuietly(partial);
-            thaw(frozen, fds);
+            abortQuietly(writer);
+            FrozenCheckpoint.thaw(frozen, fds);
             throw new FailedException("checkpoint of process " + pid + " failed: " + e.getMessage()
-                + "; the process was left running and no image was written", e);
+                + "; the process was left running and the image is incomplete", e);
         }
-        long frozenNanos;
-        if (options.leaveRunning()) {
-            thaw(frozen, fds);
-            frozenNanos = System.nanoTime() - frozenAt;
-        } else {
-            frozenNanos = System.nanoTime() - frozenAt;
-            frozen.kill();
-        }
-        return new CheckpointReport(pid, image, threads.size(), mappings.size(), pages, pageBytes, imageBytes,
-            fds.fds().size(), options.leaveRunning(), frozenNanos, System.nanoTime() - start);
     }
 
-    /** Lets the process run on: its TCP sockets leave repair mode first. */
-    private static void thaw(FrozenProcess frozen, FdDumper.Result fds) {
-        if (fds != null) {
-            FdDumper.leaveRepair(frozen.pid(), fds.socketsInRepair());
+    private static ProcFs refuseMissing(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        if (pid <= 0 || !proc.exists()) {
+            throw new RefusedException("process " + pid + " does not exist");
         }
-        frozen.thaw();
+        if (pid == ProcessHandle.current().pid()) {
+            throw new RefusedException("process " + pid + " is this pmig process itself");
+        }
+        String state = proc.status().getOrDefault("State", "");
+        if (state.startsWith("Z") || state.startsWith("X")) {
+            throw new RefusedException("process " + pid + " has already exited (" + state + ")");
+        }
+        return proc;
+    }
+
+    /** Ends an image that failed half-way without an END record, so no reader takes it for complete. */
+    private static void abortQuietly(ImageWriter writer) {
+        if (writer != null) {
+            try {
+                writer.abort();
+            } catch (IOException ignored) {
+                // the writer leaves a caller's channel open; nothing to release
+            }
+        }
     }
 
     private static void sleep(long ms) {

@@ -2,7 +2,10 @@ package io.pmig.checkpoint;
 
 import java.nio.file.Path;
 
-/** What a checkpoint saved. Times in nanoseconds; {@code frozenNanos} is how long the process was stopped. */
+/**
+ * What a checkpoint saved. Times in nanoseconds; {@code frozenNanos} is how long the process was stopped
+ * (for a stream: until the image was complete). {@code image} is null for a checkpoint to a stream.
+ */
 public record CheckpointReport(
         int pid,
         Path image,

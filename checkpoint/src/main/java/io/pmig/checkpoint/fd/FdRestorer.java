@@ -1,12 +1,11 @@
 package io.pmig.checkpoint.fd;
 
-import io.pmig.checkpoint.image.Image;
+import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestoreProgram;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -26,10 +25,10 @@ public final class FdRestorer {
     }
 
     @SuppressWarnings("unchecked")
-    private static Map<Integer, Saved> savedFiles(Image image) {
+    private static Map<Integer, Saved> savedFiles(ImageObjects image) {
         Map<Integer, Saved> out = new HashMap<>();
         for (FileKind<?> kind : FileKinds.ALL) {
-            for (FileState s : image.objects(kind.stateType())) {
+            for (FileState s : image.all(kind.stateType())) {
                 out.put(s.id(), new Saved((FileKind<FileState>) kind, s));
             }
         }
@@ -37,15 +36,18 @@ public final class FdRestorer {
     }
 
     /** Refuses before anything is created if a file the descriptors need is missing or replaced. */
-    public static void precheck(Image image) {
+    public static void precheck(ImageObjects image) {
         for (Saved s : savedFiles(image).values()) {
             s.kind().checkRestorable(s.state());
         }
     }
 
-    /** Installs every descriptor in the restored process and closes the engine's pidfd there; returns how many. */
-    public static int restore(Puppet puppet, Image image) throws IOException {
-        List<FdImage> fds = new ArrayList<>(image.objects(FdImage.class));
+    /**
+     * Installs every descriptor in the restored process and closes the engine's pidfd there; returns how
+     * many. The engine's own descriptors stay in {@code context} (TCP connections in repair mode).
+     */
+    public static int restore(Puppet puppet, ImageObjects image, RestoreContext context) {
+        List<FdImage> fds = new ArrayList<>(image.all(FdImage.class));
         if (fds.isEmpty()) {
             RestoreProgram p = puppet.newProgram();
             p.call("close the engine's pidfd", Nr.CLOSE, puppet.enginePidfd());
@@ -54,38 +56,36 @@ public final class FdRestorer {
         }
         fds.sort(Comparator.comparingInt(FdImage::fd));
         Map<Integer, Saved> files = savedFiles(image);
-        try (RestoreContext context = new RestoreContext()) {
-            Map<Integer, Integer> localFdOfFile = new HashMap<>();
-            for (Map.Entry<Integer, Saved> e : files.entrySet()) {
-                localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
-            }
-            // the pidfd moves to the first number above every saved one and its own, where
-            // F_DUPFD lands it exactly; the number after it parks each copy on its way
-            int base = Math.max(fds.get(fds.size() - 1).fd(), puppet.enginePidfd()) + 1;
-            int parking = base + 1;
-            RestoreProgram p = puppet.newProgram();
-            int pidfd = p.call("move the engine's pidfd", Nr.FCNTL, puppet.enginePidfd(), Linux.F_DUPFD_CLOEXEC, base);
-            p.call("close the engine's first pidfd", Nr.CLOSE, puppet.enginePidfd());
-            Map<Integer, Integer> fdOfFile = new HashMap<>();
-            for (FdImage fd : fds) {
-                int local = localFdOfFile.get(fd.fileId());
-                // the copy lands on the lowest free number, which may be the target itself: park it first
-                int copy = p.callWithResultOf(pidfd, new int[] {0}, "take fd " + fd.fd() + " (pidfd_getfd)", Nr.PIDFD_GETFD, 0, local, 0);
-                p.callWithResultOf(copy, new int[] {0}, "park fd " + fd.fd(), Nr.DUP3, 0, parking, 0);
-                p.callWithResultOf(copy, new int[] {0}, "close the copy of fd " + fd.fd(), Nr.CLOSE, 0);
-                p.call("install fd " + fd.fd(), Nr.DUP3, parking, fd.fd(), fd.closeOnExec() ? Linux.O_CLOEXEC : 0);
-                p.call("unpark fd " + fd.fd(), Nr.CLOSE, parking);
-                fdOfFile.putIfAbsent(fd.fileId(), fd.fd());
-            }
-            p.callWithResultOf(pidfd, new int[] {0}, "close the pidfd", Nr.CLOSE, 0);
-            puppet.run(p);
-
-            RestoreProgram after = puppet.newProgram();
-            for (Saved s : files.values()) {
-                s.kind().afterInstall(s.state(), fdOfFile, after);
-            }
-            puppet.run(after);
+        Map<Integer, Integer> localFdOfFile = new HashMap<>();
+        for (Map.Entry<Integer, Saved> e : files.entrySet()) {
+            localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
         }
+        // the pidfd moves to the first number above every saved one and its own, where
+        // F_DUPFD lands it exactly; the number after it parks each copy on its way
+        int base = Math.max(fds.get(fds.size() - 1).fd(), puppet.enginePidfd()) + 1;
+        int parking = base + 1;
+        RestoreProgram p = puppet.newProgram();
+        int pidfd = p.call("move the engine's pidfd", Nr.FCNTL, puppet.enginePidfd(), Linux.F_DUPFD_CLOEXEC, base);
+        p.call("close the engine's first pidfd", Nr.CLOSE, puppet.enginePidfd());
+        Map<Integer, Integer> fdOfFile = new HashMap<>();
+        for (FdImage fd : fds) {
+            int local = localFdOfFile.get(fd.fileId());
+            // the copy lands on the lowest free number, which may be the target itself: park it first
+            int copy = p.callWithResultOf(pidfd, new int[] {0}, "take fd " + fd.fd() + " (pidfd_getfd)", Nr.PIDFD_GETFD, 0, local, 0);
+            p.callWithResultOf(copy, new int[] {0}, "park fd " + fd.fd(), Nr.DUP3, 0, parking, 0);
+            p.callWithResultOf(copy, new int[] {0}, "close the copy of fd " + fd.fd(), Nr.CLOSE, 0);
+            p.call("install fd " + fd.fd(), Nr.DUP3, parking, fd.fd(), fd.closeOnExec() ? Linux.O_CLOEXEC : 0);
+            p.call("unpark fd " + fd.fd(), Nr.CLOSE, parking);
+            fdOfFile.putIfAbsent(fd.fileId(), fd.fd());
+        }
+        p.callWithResultOf(pidfd, new int[] {0}, "close the pidfd", Nr.CLOSE, 0);
+        puppet.run(p);
+
+        RestoreProgram after = puppet.newProgram();
+        for (Saved s : files.values()) {
+            s.kind().afterInstall(s.state(), fdOfFile, after);
+        }
+        puppet.run(after);
         return fds.size();
     }
 }

@@ -9,13 +9,15 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * Descriptors this process holds while a restore builds the files; objects with two ends
- * (a pipe, a socket pair) are created once and shared by both ends' states.
+ * Descriptors this process holds while a restore builds the files, until the restored process is
+ * resumed or killed; objects with two ends (a pipe, a socket pair) are created once and shared by
+ * both ends' states. TCP connections rebuilt in repair mode are listed to go live together.
  */
 public final class RestoreContext implements AutoCloseable {
     private final Map<String, int[]> shared = new HashMap<>();
     private final List<Integer> held = new ArrayList<>();
     private final java.util.Set<String> done = new java.util.HashSet<>();
+    private final List<TcpSockets.Repaired> repaired = new ArrayList<>();
 
     /** The pair known as {@code key}, created by {@code create} the first time. */
     public int[] pair(String key, Supplier<int[]> create) {
@@ -37,6 +39,16 @@ public final class RestoreContext implements AutoCloseable {
     public int hold(int fd) {
         held.add(fd);
         return fd;
+    }
+
+    /** A TCP connection rebuilt in repair mode; it goes live only when the restore says so. */
+    void repaired(TcpSockets.Repaired connection) {
+        repaired.add(connection);
+    }
+
+    /** The TCP connections still in repair mode, in the order they were rebuilt. */
+    public List<TcpSockets.Repaired> repairedConnections() {
+        return List.copyOf(repaired);
     }
 
     @Override

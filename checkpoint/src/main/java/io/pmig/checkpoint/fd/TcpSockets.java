@@ -2,6 +2,7 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -170,7 +171,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 Sockets.bind(fd, s.local());
                 Sockets.listen(fd, s.backlog());
             } else {
-                restoreConnection(fd, s);
+                context.repaired(restoreConnection(fd, s));
             }
             Linux.fcntl(fd, Linux.F_SETFL, s.flags() & Linux.O_NONBLOCK);
             return fd;
@@ -181,12 +182,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     }
 
     /**
+     * Rebuilds a connection and leaves it in repair mode: it sends nothing until {@link Repaired#goLive()}.
      * A half-closed connection is rebuilt as an established one, then closed as far as it was:
      * our FIN goes back into the send queue as already sent (shutdown in repair mode transmits
      * nothing), and a FIN the peer sent becomes a read shutdown, which gives the process the same
      * end of stream. Sequence numbers keep counting the FINs, so the peer sees the same numbers.
      */
-    private static void restoreConnection(int fd, State s) {
+    private static Repaired restoreConnection(int fd, State s) {
         Connection c = s.connection();
         boolean ourFin = ourFinSent(s.tcpState());
         // data queued before our FIN counts as sent: it goes out again by retransmission
@@ -224,9 +226,46 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             Sockets.shutdown(fd, SHUT_RD);
         }
         applyOptions(fd, s.options(), s.family());
-        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
-        // the never-sent tail goes out normally, after the window is back (else it waits for the probe timer)
-        sendAll(fd, c.sendQueue(), sent, c.sendQueue().length - sent);
+        return new Repaired(fd, s, sent);
+    }
+
+    /**
+     * A restored connection still in repair mode, held through the engine's own descriptor of it. Every
+     * connection of an image is rebuilt before any goes live, so whoever holds the service's packets
+     * can let them in between (RestoreOptions.beforeSocketsGoLive): leaving repair sends a window
+     * probe, whose answer must not be dropped.
+     */
+    public static final class Repaired {
+        private final int fd;
+        private final State state;
+        private final int sent;
+
+        private Repaired(int fd, State state, int sent) {
+            this.fd = fd;
+            this.state = state;
+            this.sent = sent;
+        }
+
+        public TcpConnection connection() {
+            return new TcpConnection(Sockets.socketAddress(state.local()), Sockets.socketAddress(state.peer()));
+        }
+
+        /** Repair off (the kernel sends a window probe), then the never-sent tail of the send queue, normally. */
+        public void goLive() {
+            byte[] queue = state.connection().sendQueue();
+            try {
+                Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                // after the window is back, else it waits for the probe timer
+                sendAll(fd, queue, sent, queue.length - sent);
+            } catch (RuntimeException e) {
+                throw new FailedException("TCP connection " + connection() + " could not go live: " + e.getMessage(), e);
+            }
+        }
+
+        /** Back into repair mode, so that closing the socket (killing its process) sends nothing to the peer. */
+        public void silence() {
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+        }
     }
 
     private static byte[] repairOptions(Connection c) {

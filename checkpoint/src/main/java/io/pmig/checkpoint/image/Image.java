@@ -2,7 +2,6 @@ package io.pmig.checkpoint.image;
 
 import static io.pmig.checkpoint.image.ImageFormat.*;
 
-import io.pmig.checkpoint.image.ImageException.Reason;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -118,41 +117,20 @@ public final class Image implements Closeable {
         return file;
     }
 
+    public ImageObjects objects() {
+        return new ImageObjects(file.toString(), objects);
+    }
+
     public <T> List<T> objects(Class<T> type) {
-        String kind = ImageJson.kindOf(type);
-        List<T> out = new ArrayList<>();
-        for (ImageRecord.ObjectRecord object : objects) {
-            if (object.kind().equals(kind)) {
-                try {
-                    out.add(object.as(type));
-                } catch (ImageException e) {
-                    // objects() is declared without checked exceptions; the ImageException stays the cause.
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }
-        }
-        return out;
+        return objects().all(type);
     }
 
     public <T> T object(Class<T> type) throws ImageException {
-        String kind = ImageJson.kindOf(type);
-        ImageRecord.ObjectRecord found = null;
-        int count = 0;
-        for (ImageRecord.ObjectRecord object : objects) {
-            if (object.kind().equals(kind)) {
-                found = object;
-                count++;
-            }
-        }
-        if (count != 1) {
-            throw new ImageException(Reason.CORRUPT, file.toString(), "the image holds " + count
-                    + " OBJECT records of kind '" + kind + "' where exactly one is required");
-        }
-        return found.as(type);
+        return objects().one(type);
     }
 
     public List<String> objectKinds() {
-        return objects.stream().map(ImageRecord.ObjectRecord::kind).distinct().toList();
+        return objects().kinds();
     }
 
     public List<PageRun> pageRuns() {

@@ -22,6 +22,8 @@ public final class ImageWriter implements Closeable {
     private static final int COPY_LIMIT = 32 * 1024;
 
     private final WritableByteChannel channel;
+    /** A file the writer opened is closed with it; a caller's channel (a connection) stays open. */
+    private final boolean ownsChannel;
     private final int pageSize;
     private final ByteBuffer staging = ByteBuffer.allocateDirect(STAGING_SIZE);
     private final ByteBuffer frame = ByteBuffer.allocate(FRAME_HEADER_SIZE + PAGES_PREFIX_SIZE).order(ByteOrder.LITTLE_ENDIAN);
@@ -36,8 +38,9 @@ public final class ImageWriter implements Closeable {
     private boolean failed;
     private boolean closed;
 
-    private ImageWriter(WritableByteChannel channel, ImageHeader header) {
+    private ImageWriter(WritableByteChannel channel, boolean ownsChannel, ImageHeader header) {
         this.channel = channel;
+        this.ownsChannel = ownsChannel;
         this.pageSize = header.pageSize();
     }
 
@@ -45,15 +48,16 @@ public final class ImageWriter implements Closeable {
         checkHeader(header);
         FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE);
-        return start(channel, header);
+        return start(channel, true, header);
     }
 
+    // The caller's channel stays open after close() and abort(): what follows the image on it is the caller's.
     public static ImageWriter to(WritableByteChannel channel, ImageHeader header) throws IOException {
         checkHeader(header);
         if (channel instanceof SelectableChannel selectable && !selectable.isBlocking()) {
             throw new IllegalArgumentException("the image writer needs a blocking channel");
         }
-        return start(channel, header);
+        return start(channel, false, header);
     }
 
     private static void checkHeader(ImageHeader header) {
@@ -63,8 +67,8 @@ public final class ImageWriter implements Closeable {
         }
     }
 
-    private static ImageWriter start(WritableByteChannel channel, ImageHeader header) throws IOException {
-        ImageWriter writer = new ImageWriter(channel, header);
+    private static ImageWriter start(WritableByteChannel channel, boolean ownsChannel, ImageHeader header) throws IOException {
+        ImageWriter writer = new ImageWriter(channel, ownsChannel, header);
         try {
             writer.staging.put(MAGIC).order(ByteOrder.LITTLE_ENDIAN)
                     .putShort((short) ImageHeader.FORMAT_VERSION).putShort((short) 0);
@@ -72,7 +76,9 @@ public final class ImageWriter implements Closeable {
             writer.writeJsonRecord(TYPE_HEADER, ImageJson.MAPPER.writeValueAsBytes(header));
             return writer;
         } catch (IOException | RuntimeException | Error e) {
-            channel.close();
+            if (ownsChannel) {
+                channel.close();
+            }
             throw e;
         }
     }
@@ -211,13 +217,30 @@ public final class ImageWriter implements Closeable {
         return bytesWritten;
     }
 
+    /**
+     * The size the image will have once {@code morePagesRecords} PAGES records holding {@code morePageBytes}
+     * bytes of pages have been written after what is written now, and END: for progress reports.
+     */
+    public long projectedSize(long morePagesRecords, long morePageBytes) {
+        long pages = morePagesRecords * (FRAME_OVERHEAD + PAGES_PREFIX_SIZE) + morePageBytes;
+        return bytesWritten + pages + FRAME_OVERHEAD + endPayload(objectRecords, pagesRecords + morePagesRecords,
+                pageBytes + morePageBytes).length;
+    }
+
+    private static byte[] endPayload(long objectRecords, long pagesRecords, long pageBytes) {
+        return ("{\"" + END_OBJECT_RECORDS + "\":" + objectRecords + ",\"" + END_PAGES_RECORDS + "\":"
+                + pagesRecords + ",\"" + END_PAGE_BYTES + "\":" + pageBytes + "}").getBytes(StandardCharsets.US_ASCII);
+    }
+
     // Closes without the END record, so that every reader sees the image as truncated. For a checkpoint that
     // failed half-way: try-with-resources would otherwise seal the incomplete image with a valid END.
     public void abort() throws IOException {
         failed = true;
         if (!closed) {
             closed = true;
-            channel.close();
+            if (ownsChannel) {
+                channel.close();
+            }
         }
     }
 
@@ -227,12 +250,14 @@ public final class ImageWriter implements Closeable {
             return;
         }
         closed = true;
-        try (channel) {
+        try {
             if (!failed) {
-                String end = "{\"" + END_OBJECT_RECORDS + "\":" + objectRecords + ",\"" + END_PAGES_RECORDS + "\":"
-                        + pagesRecords + ",\"" + END_PAGE_BYTES + "\":" + pageBytes + "}";
-                writeJsonRecord(TYPE_END, end.getBytes(StandardCharsets.US_ASCII));
+                writeJsonRecord(TYPE_END, endPayload(objectRecords, pagesRecords, pageBytes));
                 guarded(this::flushStaging);
+            }
+        } finally {
+            if (ownsChannel) {
+                channel.close();
             }
         }
     }

@@ -95,13 +95,31 @@ public final class MemoryDumper {
         return out;
     }
 
+    /** The pages worth storing, found before any is copied, so their amount is known up front. */
+    public static final class PagePlan {
+        private final List<Chunk> chunks;
+
+        private PagePlan(List<Chunk> chunks) {
+            this.chunks = chunks;
+        }
+
+        /** How many page runs (one PAGES record each: a run never exceeds a buffer) will be written. */
+        public long runs() {
+            return chunks.stream().mapToLong(c -> c.runs().size()).sum();
+        }
+
+        public long bytes() {
+            return chunks.stream().flatMap(c -> c.runs().stream()).mapToLong(Run::length).sum();
+        }
+    }
+
     /**
-     * Copies every page worth storing into the image; returns the number of pages stored. Reading
-     * (process_vm_readv) and writing overlap: a reader thread, started and stopped here, fills one
-     * buffer while this thread writes the other out.
+     * Copies every planned page into the image, calling {@code afterChunk} after each buffer;
+     * returns the number of pages stored. Reading (process_vm_readv) and writing overlap: a reader
+     * thread, started and stopped here, fills one buffer while this thread writes the other out.
      */
-    public long writePages(List<MappingImage> mappings, ImageWriter writer) throws IOException {
-        List<Chunk> chunks = plan(mappings);
+    public long writePages(PagePlan plan, ImageWriter writer, Runnable afterChunk) throws IOException {
+        List<Chunk> chunks = plan.chunks;
         if (chunks.isEmpty()) {
             return 0;
         }
@@ -122,6 +140,7 @@ public final class MemoryDumper {
                     writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()));
                     pages += r.length() / PAGE;
                 }
+                afterChunk.run();
             }
             return pages;
         } finally {
@@ -139,7 +158,7 @@ public final class MemoryDumper {
     }
 
     /** The runs of pages worth storing, from pagemap, packed into buffer-sized chunks. */
-    private List<Chunk> plan(List<MappingImage> mappings) {
+    public PagePlan plan(List<MappingImage> mappings) {
         List<Chunk> chunks = new ArrayList<>();
         List<Run> current = new ArrayList<>();
         long used = 0;
@@ -149,7 +168,7 @@ public final class MemoryDumper {
                 if (!storesPages(m)) {
                     continue;
                 }
-                long[] entries = pagemapEntries(pagemap, m);
+                long[] entries = pagemapEntries(pagemap, m.start(), m.end());
                 boolean anonOnly = m.backing() == MappingImage.Backing.FILE;
                 boolean readable = (m.prot() & Linux.PROT_READ) != 0;
                 int i = 0;
@@ -185,7 +204,7 @@ public final class MemoryDumper {
         if (!current.isEmpty()) {
             chunks.add(new Chunk(current));
         }
-        return chunks;
+        return new PagePlan(chunks);
     }
 
     private void read(Chunk chunk, ByteBuffer buffer, NativeMemory iov, int mem) {
@@ -244,13 +263,14 @@ public final class MemoryDumper {
             && (entry & PM_PFN) != ZeroPage.pfn();
     }
 
-    private static long[] pagemapEntries(int pagemap, MappingImage m) {
-        int pages = (int) (m.length() / PAGE);
+    /** The pagemap entries (Documentation/admin-guide/mm/pagemap.rst) of the pages [start, end), one per page. */
+    public static long[] pagemapEntries(int pagemap, long start, long end) {
+        int pages = (int) ((end - start) / PAGE);
         NativeMemory raw = NativeMemory.allocate(pages * 8L);
         long done = 0;
         long want = pages * 8L;
         while (done < want) {
-            long n = Syscall.call("pread(pagemap)", Nr.PREAD64, pagemap, raw.address() + done, want - done, m.start() / PAGE * 8 + done);
+            long n = Syscall.call("pread(pagemap)", Nr.PREAD64, pagemap, raw.address() + done, want - done, start / PAGE * 8 + done);
             if (n == 0) {
                 break;
             }

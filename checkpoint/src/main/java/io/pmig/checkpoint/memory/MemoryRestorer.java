@@ -12,6 +12,7 @@ import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestoreProgram;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -92,7 +93,7 @@ public final class MemoryRestorer {
         puppet.run(p);
     }
 
-    /** Writes every stored page into the restored process; returns the bytes written. */
+    /** Writes every stored page of a mapped image file into the restored process; returns the bytes written. */
     public static long fillPages(Puppet puppet, Image image) throws IOException {
         NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
         List<PageRun> batch = new ArrayList<>();
@@ -115,7 +116,7 @@ public final class MemoryRestorer {
         long want = 0;
         for (int i = 0; i < batch.size(); i++) {
             PageRun run = batch.get(i);
-            java.nio.ByteBuffer data = image.pageData(run);
+            ByteBuffer data = image.pageData(run);
             long length = (long) run.pageCount() * pageSize;
             iov.putLong(i * 16L, NativeMemory.addressOf(data));
             iov.putLong(i * 16L + 8, length);
@@ -129,6 +130,20 @@ public final class MemoryRestorer {
         }
         batch.clear();
         return want;
+    }
+
+    /** Writes one run of pages, as it came from a stream, into the restored process. */
+    public static void writeRun(Puppet puppet, long address, ByteBuffer data, NativeMemory iov) {
+        long length = data.remaining();
+        iov.putLong(0, NativeMemory.addressOf(data.slice())); // slice: its address is where the data starts
+        iov.putLong(8, length);
+        iov.putLong(16, address);
+        iov.putLong(24, length);
+        long done = Linux.processVmWritev(puppet.pid(), iov.address(), 1, iov.address() + 16, 1);
+        if (done != length) {
+            throw new FailedException("writing pages at 0x" + Long.toHexString(address) + " into restored process "
+                + puppet.pid() + " moved " + done + " of " + length + " bytes");
+        }
     }
 
     /** Applies each mapping's saved protection. */

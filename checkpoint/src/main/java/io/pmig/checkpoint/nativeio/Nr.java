@@ -74,6 +74,7 @@ public final class Nr {
     public static final int PROCESS_VM_WRITEV = 311;
     public static final int KCMP = 312;
     public static final int RSEQ = 334;
+    public static final int USERFAULTFD = 323;
     public static final int PIDFD_OPEN = 434;
     public static final int CLONE3 = 435;
     public static final int CLOSE_RANGE = 436;

@@ -107,24 +107,37 @@ public final class Sockets {
         return m.getInt(0);
     }
 
-    /** "10.0.0.1:80" or "[::1]:80" for messages. */
-    public static String describe(byte[] sockaddr) {
-        if (sockaddr.length < 4) {
-            return "?";
+    /** A struct sockaddr_in or sockaddr_in6 (linux/in.h, linux/in6.h) as Java sees it; null for another family. */
+    public static java.net.InetSocketAddress socketAddress(byte[] sockaddr) {
+        if (sockaddr == null || sockaddr.length < 4) {
+            return null;
         }
         int family = (sockaddr[0] & 0xff) | (sockaddr[1] & 0xff) << 8;
         int port = (sockaddr[2] & 0xff) << 8 | (sockaddr[3] & 0xff);
         try {
             if (family == AF_INET && sockaddr.length >= 8) {
-                return java.net.InetAddress.getByAddress(java.util.Arrays.copyOfRange(sockaddr, 4, 8)).getHostAddress() + ":" + port;
+                return new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(java.util.Arrays.copyOfRange(sockaddr, 4, 8)), port);
             }
             if (family == AF_INET6 && sockaddr.length >= 24) {
-                return "[" + java.net.InetAddress.getByAddress(java.util.Arrays.copyOfRange(sockaddr, 8, 24)).getHostAddress() + "]:" + port;
+                return new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(java.util.Arrays.copyOfRange(sockaddr, 8, 24)), port);
             }
         } catch (java.net.UnknownHostException e) {
+            return null; // cannot happen for 4 or 16 bytes
+        }
+        return null;
+    }
+
+    /** "10.0.0.1:80" or "[::1]:80" for messages. */
+    public static String describe(byte[] sockaddr) {
+        java.net.InetSocketAddress a = socketAddress(sockaddr);
+        if (a != null) {
+            String host = a.getAddress().getHostAddress();
+            return (a.getAddress() instanceof java.net.Inet6Address ? "[" + host + "]" : host) + ":" + a.getPort();
+        }
+        if (sockaddr.length < 4) {
             return "?";
         }
-        return "family " + family;
+        return "family " + ((sockaddr[0] & 0xff) | (sockaddr[1] & 0xff) << 8);
     }
 
     // ---- UDP and raw sockets, datagram I/O: linux/udp.h, linux/in.h, linux/in6.h, asm-generic/socket.h,

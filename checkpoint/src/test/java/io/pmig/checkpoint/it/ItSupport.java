@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -8,9 +9,14 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
+import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
+import io.pmig.checkpoint.RestoredProcess;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.channels.Channels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,6 +117,41 @@ abstract class ItSupport {
         p.adoptRestored(r.pid());
         assertRunningUntraced(p.pid(), "after restore");
         return r;
+    }
+
+    /** A streamed checkpoint of p, committed: the original is killed and its pid free. */
+    static byte[] checkpointIntoMemoryAndCommit(TestProgram p) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(out), CheckpointOptions.defaults())) {
+            assertEquals(out.size(), frozen.report().imageBytes(), "report imageBytes vs bytes on the stream");
+            frozen.commit();
+        }
+        assertTrue(p.awaitExit(TestProgram.EXIT_TIMEOUT) != 0, "commit killed the original");
+        p.awaitPidFree(PID_FREE_TIMEOUT);
+        return out.toByteArray();
+    }
+
+    /** A restore from an image held in memory, left stopped for the caller. */
+    static RestoredProcess restoreFrom(byte[] image, RestoreOptions options) {
+        return new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(image)), "memory stream", options);
+    }
+
+    /** Restores p from an image held in memory and lets it run; checks it runs untraced. */
+    static void restoreAndResume(TestProgram p, byte[] image, RestoreOptions options) {
+        try (RestoredProcess restored = restoreFrom(image, options)) {
+            restored.resume();
+            p.adoptRestored(restored.pid());
+        }
+        assertRunningUntraced(p.pid(), "after a restore from a stream");
+    }
+
+    /** No process, not even a zombie, holds pid any more (a killed half-restored process is collected). */
+    static void awaitGone(int pid, String what) throws InterruptedException {
+        for (int i = 0; i < 500 && TestProgram.pidExists(pid); i++) {
+            Thread.sleep(10);
+        }
+        assertFalse(TestProgram.pidExists(pid), what + ": pid " + pid + " is still there ("
+            + TestProgram.procState(pid).orElse("?") + ")");
     }
 
     /** The process exists, is not a zombie, not stopped and not traced (the engine let go of it). */

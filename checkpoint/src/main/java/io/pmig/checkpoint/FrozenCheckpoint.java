@@ -1,0 +1,72 @@
+package io.pmig.checkpoint;
+
+import io.pmig.checkpoint.fd.FdDumper;
+import io.pmig.checkpoint.ptrace.FrozenProcess;
+
+/**
+ * A process whose image has been written completely, kept frozen until the caller decides:
+ * {@link #commit()} kills it (its TCP connections are in repair mode, so they close without a
+ * packet: the copy restored elsewhere owns them now), {@link #abort()} takes its TCP connections
+ * out of repair mode and lets it run on as if nothing happened. Closing without either aborts, so a
+ * service is never lost by mistake.
+ *
+ * <p>Must be used on the thread that made the checkpoint: it is the process's ptrace tracer, and
+ * the kernel takes ptrace requests from the tracing thread only.
+ */
+public final class FrozenCheckpoint implements AutoCloseable {
+    private final FrozenProcess frozen;
+    private final FdDumper.Result fds;
+    private final CheckpointReport report;
+    private boolean decided;
+
+    FrozenCheckpoint(FrozenProcess frozen, FdDumper.Result fds, CheckpointReport report) {
+        this.frozen = frozen;
+        this.fds = fds;
+        this.report = report;
+    }
+
+    public int pid() {
+        return frozen.pid();
+    }
+
+    /** What the image holds; {@code frozenNanos} runs from the freeze to the image's last byte. */
+    public CheckpointReport report() {
+        return report;
+    }
+
+    /** Kills the frozen original; it never runs another instruction. */
+    public void commit() {
+        requireUndecided("commit");
+        decided = true;
+        frozen.kill();
+    }
+
+    /** Lets the original run on: its TCP connections leave repair mode, then every thread is thawed. */
+    public void abort() {
+        requireUndecided("abort");
+        decided = true;
+        thaw(frozen, fds);
+    }
+
+    @Override
+    public void close() {
+        if (!decided) {
+            abort();
+        }
+    }
+
+    /** Lets a frozen process run on; its TCP sockets leave repair mode first. */
+    static void thaw(FrozenProcess frozen, FdDumper.Result fds) {
+        if (fds != null) {
+            FdDumper.leaveRepair(frozen.pid(), fds.socketsInRepair());
+        }
+        frozen.thaw();
+    }
+
+    private void requireUndecided(String what) {
+        if (decided) {
+            throw new IllegalStateException("cannot " + what + " the checkpoint of process " + frozen.pid()
+                + ": it was already committed or aborted");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package io.pmig.checkpoint;
+
+import io.pmig.checkpoint.image.ImageException;
+import io.pmig.checkpoint.image.ImageHeader;
+import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.restore.Puppet;
+
+import java.io.IOException;
+
+/**
+ * Where a restore takes its image from: the header and every object first (all the restore needs
+ * before a process exists), then the pages, written straight into the restored process.
+ */
+interface ImageSource {
+    /** The file or peer, for messages. */
+    String name();
+
+    ImageHeader header();
+
+    /** Refuses an image made on a machine this one cannot restore (architecture, page size, FPU state). */
+    void requireCompatibleWith(ImageHeader here) throws ImageException;
+
+    ImageObjects objects();
+
+    /** Writes every page into the process; returns the bytes written. A stream is read to its END here. */
+    long writePages(Puppet puppet) throws IOException;
+}

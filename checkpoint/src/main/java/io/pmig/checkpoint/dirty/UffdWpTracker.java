@@ -1,0 +1,149 @@
+package io.pmig.checkpoint.dirty;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Pagemap;
+import io.pmig.checkpoint.nativeio.Userfaultfd;
+import io.pmig.checkpoint.ptrace.FrozenProcess;
+import io.pmig.checkpoint.ptrace.InjectedSyscalls;
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.SyscallException;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Tracks writes with a userfaultfd in write-protect async mode (shared/FACTS.md): every tracked page
+ * is write-protected, the kernel lifts the protection of a page on its first write (no fault reaches
+ * anyone), and PAGEMAP_SCAN reports exactly the pages written and protects them again in one call.
+ *
+ * <p>Mappings are followed: each call re-reads /proc/PID/maps and scans mapping by mapping with
+ * PM_SCAN_CHECK_WPASYNC, which fails with EPERM on a mapping not registered with the userfaultfd —
+ * one created, moved (mremap drops the registration) or replaced since the previous call. Such a
+ * mapping is registered and protected there and then, and reported whole: its pages were never
+ * tracked. A mapping that grew (brk, a growing stack) keeps its registration; its new pages are
+ * reported when written, as every page whose protection is gone.
+ *
+ * <p>A userfaultfd belongs to the memory of the process that creates it, so it is created inside the
+ * target: frozen with ptrace, the target runs an injected userfaultfd(2); the engine takes a copy of the
+ * descriptor (pidfd_getfd) and closes the target's own, so the target holds nothing. Closing the
+ * tracker closes the only descriptor left, and the kernel then unregisters every range and drops
+ * every protection (userfaultfd_release).
+ */
+final class UffdWpTracker implements DirtyTracker {
+    private static final int REGIONS_PER_SCAN = 4096;
+
+    private final int pid;
+    private final int uffd;
+    private final int pagemap;
+    private boolean closed;
+
+    private UffdWpTracker(int pid, int uffd, int pagemap) {
+        this.pid = pid;
+        this.uffd = uffd;
+        this.pagemap = pagemap;
+    }
+
+    static UffdWpTracker start(int pid) {
+        FrozenProcess frozen = FrozenProcess.freeze(pid);
+        int uffd = -1;
+        try {
+            List<PageRange> ranges = DirtyTracking.trackedRanges(pid);
+            uffd = createInside(pid, frozen);
+            Userfaultfd.api(uffd, DirtyTracking.UFFD_FEATURES);
+            // protected while frozen: no write can slip between two ranges' protection
+            for (PageRange r : ranges) {
+                protect(uffd, r);
+            }
+            return new UffdWpTracker(pid, uffd, Linux.open("/proc/" + pid + "/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0));
+        } catch (RuntimeException e) {
+            if (uffd >= 0) {
+                Linux.close(uffd); // the last reference: the kernel drops what was registered
+            }
+            throw e instanceof RefusedException ? e : new FailedException("cannot start tracking the writes of process " + pid
+                + ": " + e.getMessage() + "; the process runs on untouched", e);
+        } finally {
+            frozen.thaw();
+        }
+    }
+
+    /** userfaultfd(2) run by the frozen target; returns the engine's copy, the target's own closed again. */
+    private static int createInside(int pid, FrozenProcess frozen) {
+        try (InjectedSyscalls target = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
+            long fd = target.call(Nr.USERFAULTFD, Linux.O_CLOEXEC | Linux.O_NONBLOCK);
+            if (Errno.isError(fd)) {
+                throw new RefusedException("process " + pid + " cannot create a userfaultfd for write tracking: "
+                    + Errno.describe((int) -fd) + " (vm.unprivileged_userfaultfd, or the process's credentials)");
+            }
+            int pidfd = Linux.pidfdOpen(pid);
+            try {
+                return Linux.pidfdGetfd(pidfd, (int) fd);
+            } finally {
+                Linux.close(pidfd);
+                target.call(Nr.CLOSE, fd);
+            }
+        }
+    }
+
+    @Override
+    public String method() {
+        return DirtyTracking.Method.USERFAULTFD_WP.toString();
+    }
+
+    @Override
+    public List<PageRange> written() {
+        if (closed) {
+            throw new IllegalStateException("the write tracker of process " + pid + " is closed");
+        }
+        List<PageRange> out = new ArrayList<>();
+        for (PageRange r : DirtyTracking.trackedRanges(pid)) {
+            List<PageRange> scanned = new ArrayList<>();
+            try {
+                Pagemap.scan(pagemap, r.start(), r.end(), Pagemap.PM_SCAN_WP_MATCHING | Pagemap.PM_SCAN_CHECK_WPASYNC,
+                    Pagemap.PAGE_IS_WRITTEN, REGIONS_PER_SCAN, (start, end) -> scanned.add(new PageRange(start, end)));
+            } catch (SyscallException e) {
+                if (e.errno() != Errno.EPERM) {
+                    throw e;
+                }
+                // not registered: new, moved or replaced since the last call; reported whole
+                scanned.clear();
+                if (tryProtect(r)) {
+                    scanned.add(r);
+                }
+            }
+            for (PageRange f : scanned) {
+                DirtyTracking.addMerged(out, f.start(), f.end());
+            }
+        }
+        return out;
+    }
+
+    private static void protect(int uffd, PageRange r) {
+        Userfaultfd.register(uffd, r.start(), r.length(), Userfaultfd.UFFDIO_REGISTER_MODE_WP);
+        Userfaultfd.writeProtect(uffd, r.start(), r.length(), true);
+    }
+
+    /** Registers and protects a mapping found unregistered; false if it is gone by now. */
+    private boolean tryProtect(PageRange r) {
+        try {
+            protect(uffd, r);
+            return true;
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOMEM) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            Linux.close(pagemap);
+            Linux.close(uffd);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package io.pmig.checkpoint.nativeio;
+
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+
+/**
+ * /proc/PID/pagemap: the PAGEMAP_SCAN ioctl with struct pm_scan_arg and struct page_region, as in
+ * linux/fs.h (Linux 6.7+), and the bits of a pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
+ */
+public final class Pagemap {
+    /** Entry bit 55: the page was written since the last clear_refs soft-dirty reset (CONFIG_MEM_SOFT_DIRTY). */
+    public static final long PM_SOFT_DIRTY = 1L << 55;
+    /** Entry bit 57: the page is write-protected by a userfaultfd. */
+    public static final long PM_UFFD_WP = 1L << 57;
+    public static final long PM_SCAN_WP_MATCHING = 1L << 0;
+    public static final long PM_SCAN_CHECK_WPASYNC = 1L << 1;
+    public static final long PAGE_IS_WPALLOWED = 1L << 0;
+    public static final long PAGE_IS_WRITTEN = 1L << 1;
+    /** _IOWR('f', 16, struct pm_scan_arg): 96 bytes. */
+    private static final long PAGEMAP_SCAN = 0xC0606610L;
+    private static final int PM_SCAN_ARG_SIZE = 96;
+    private static final int PAGE_REGION_SIZE = 24;
+
+    private Pagemap() {
+    }
+
+    /** Receives one run [start, end) of pages a scan found. */
+    @FunctionalInterface
+    public interface RegionSink {
+        void accept(long start, long end);
+    }
+
+    /**
+     * PAGEMAP_SCAN over [start, end) of the process whose pagemap {@code pagemapFd} is: every run of
+     * pages in category {@code category} goes to {@code region} as (start, end), {@code regions} runs
+     * per call until the range is walked. With {@code flags} PM_SCAN_WP_MATCHING the pages found are
+     * write-protected again in the same walk.
+     */
+    public static void scan(int pagemapFd, long start, long end, long flags, long category, int regions, RegionSink region) {
+        NativeMemory vec = NativeMemory.allocate((long) regions * PAGE_REGION_SIZE);
+        NativeMemory arg = NativeMemory.allocate(PM_SCAN_ARG_SIZE);
+        long at = start;
+        while (at < end) {
+            // struct pm_scan_arg { size, flags, start, end, walk_end, vec, vec_len, max_pages,
+            //                      category_inverted, category_mask, category_anyof_mask, return_mask } (all __u64)
+            arg.putLong(0, PM_SCAN_ARG_SIZE);
+            arg.putLong(8, flags);
+            arg.putLong(16, at);
+            arg.putLong(24, end);
+            arg.putLong(32, 0);
+            arg.putLong(40, vec.address());
+            arg.putLong(48, regions);
+            arg.putLong(56, 0);
+            arg.putLong(64, 0);
+            arg.putLong(72, category);
+            arg.putLong(80, 0);
+            arg.putLong(88, category);
+            long found = Syscall.call("ioctl(PAGEMAP_SCAN 0x" + Long.toHexString(at) + ")", Nr.IOCTL, pagemapFd, PAGEMAP_SCAN, arg.address());
+            for (int i = 0; i < found; i++) {
+                // struct page_region { __u64 start; __u64 end; __u64 categories; }
+                region.accept(vec.getLong((long) i * PAGE_REGION_SIZE), vec.getLong((long) i * PAGE_REGION_SIZE + 8));
+            }
+            long walkEnd = arg.getLong(32);
+            if (walkEnd <= at) {
+                throw new IllegalStateException("PAGEMAP_SCAN made no progress at 0x" + Long.toHexString(at));
+            }
+            at = walkEnd;
+        }
+    }
+}

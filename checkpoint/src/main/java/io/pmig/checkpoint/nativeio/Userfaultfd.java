@@ -1,0 +1,70 @@
+package io.pmig.checkpoint.nativeio;
+
+import io.pmig.nativeio.NativeMemory;
+import io.pmig.nativeio.Syscall;
+
+/**
+ * userfaultfd ioctls and their structs, as in linux/userfaultfd.h (ioctl numbers from the _IOWR/_IOR
+ * macros of asm-generic/ioctl.h). Used in write-protect async mode: the kernel itself lifts the
+ * protection of a page on its first write, and PAGEMAP_SCAN ({@link Pagemap}) finds those pages.
+ */
+public final class Userfaultfd {
+    public static final long UFFD_API = 0xAA;
+    /** UFFD_FEATURE_WP_HUGETLBFS_SHMEM: write-protect shmem (shared anonymous) and hugetlbfs too. */
+    public static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1L << 12;
+    /** UFFD_FEATURE_WP_UNPOPULATED: pages never touched are protected too (a PTE marker), so their first write counts. */
+    public static final long UFFD_FEATURE_WP_UNPOPULATED = 1L << 13;
+    /** UFFD_FEATURE_WP_ASYNC: a write to a protected page unprotects it without waking anyone. */
+    public static final long UFFD_FEATURE_WP_ASYNC = 1L << 15;
+    public static final long UFFDIO_REGISTER_MODE_WP = 1L << 1;
+    public static final long UFFDIO_WRITEPROTECT_MODE_WP = 1L << 0;
+    /** _IOWR(0xAA, 0x3F, struct uffdio_api): 24 bytes. */
+    private static final long UFFDIO_API = 0xC018AA3FL;
+    /** _IOWR(0xAA, 0x00, struct uffdio_register): 32 bytes. */
+    private static final long UFFDIO_REGISTER = 0xC020AA00L;
+    /** _IOR(0xAA, 0x01, struct uffdio_range): 16 bytes. */
+    private static final long UFFDIO_UNREGISTER = 0x8010AA01L;
+    /** _IOWR(0xAA, 0x06, struct uffdio_writeprotect): 24 bytes. */
+    private static final long UFFDIO_WRITEPROTECT = 0xC018AA06L;
+
+    private Userfaultfd() {
+    }
+
+    /** UFFDIO_API handshake asking for {@code features}; returns the features the kernel has (struct uffdio_api.features). */
+    public static long api(int uffd, long features) {
+        // struct uffdio_api { __u64 api; __u64 features; __u64 ioctls; }
+        NativeMemory m = NativeMemory.allocate(24);
+        m.putLong(0, UFFD_API);
+        m.putLong(8, features);
+        Syscall.call("ioctl(UFFDIO_API)", Nr.IOCTL, uffd, UFFDIO_API, m.address());
+        return m.getLong(8);
+    }
+
+    /** UFFDIO_REGISTER of [start, start+length) in {@code mode}. */
+    public static void register(int uffd, long start, long length, long mode) {
+        // struct uffdio_register { struct uffdio_range { __u64 start; __u64 len; } range; __u64 mode; __u64 ioctls; }
+        NativeMemory m = NativeMemory.allocate(32);
+        m.putLong(0, start);
+        m.putLong(8, length);
+        m.putLong(16, mode);
+        Syscall.call("ioctl(UFFDIO_REGISTER 0x" + Long.toHexString(start) + ")", Nr.IOCTL, uffd, UFFDIO_REGISTER, m.address());
+    }
+
+    /** UFFDIO_UNREGISTER of [start, start+length); the kernel drops the write protection of the range with it. */
+    public static void unregister(int uffd, long start, long length) {
+        NativeMemory m = NativeMemory.allocate(16);
+        m.putLong(0, start);
+        m.putLong(8, length);
+        Syscall.call("ioctl(UFFDIO_UNREGISTER 0x" + Long.toHexString(start) + ")", Nr.IOCTL, uffd, UFFDIO_UNREGISTER, m.address());
+    }
+
+    /** UFFDIO_WRITEPROTECT: protect ({@code protect}) or unprotect [start, start+length). */
+    public static void writeProtect(int uffd, long start, long length, boolean protect) {
+        // struct uffdio_writeprotect { struct uffdio_range range; __u64 mode; }
+        NativeMemory m = NativeMemory.allocate(24);
+        m.putLong(0, start);
+        m.putLong(8, length);
+        m.putLong(16, protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0);
+        Syscall.call("ioctl(UFFDIO_WRITEPROTECT 0x" + Long.toHexString(start) + ")", Nr.IOCTL, uffd, UFFDIO_WRITEPROTECT, m.address());
+    }
+}

@@ -1,0 +1,180 @@
+package io.pmig.checkpoint.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.pmig.checkpoint.dirty.DirtyTracker;
+import io.pmig.checkpoint.dirty.DirtyTracking;
+import io.pmig.checkpoint.dirty.PageRange;
+import io.pmig.checkpoint.memory.MemoryDumper;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Pagemap;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Dirty tracking against dirty_writer, which writes exactly the pages it is told to in a region of
+ * its own (half of it never touched before): each interval must report exactly those pages of the
+ * region, and closing the tracker must leave the process as it was — the same descriptors, no page
+ * write-protected, no mapping registered with a userfaultfd — and still writing correctly.
+ */
+class DirtyTrackerTest extends ItSupport {
+    @BeforeEach
+    void root() {
+        assumeRoot();
+    }
+
+    @Test
+    void thisKernelOffersAMethod() {
+        // the development kernel has no soft-dirty but userfaultfd-wp and PAGEMAP_SCAN (shared/FACTS.md)
+        assertNotEquals(DirtyTracking.Method.NONE, DirtyTracking.available(), "no dirty tracking on this kernel");
+    }
+
+    @Test
+    @Timeout(60)
+    void reportsExactlyThePagesWrittenAndLeavesNoTrace() throws Exception {
+        DirtyTracking.Method method = DirtyTracking.available();
+        assumeTrue(method != DirtyTracking.Method.NONE, "no dirty tracking on this kernel");
+        TestProgram p = startReady("dirty_writer");
+        String[] region = Files.readString(p.stateDir().resolve("region")).trim().split(" ");
+        long start = Long.parseUnsignedLong(region[0], 16);
+        int pages = Integer.parseInt(region[1]);
+        long end = start + (long) pages * MemoryDumper.PAGE;
+        Map<Integer, String> fdsBefore = fds(p.pid());
+
+        try (DirtyTracker tracker = DirtyTracking.start(p.pid())) {
+            assertEquals(method.toString(), tracker.method());
+            assertEquals(fdsBefore, fds(p.pid()), "tracking adds no descriptor to the process");
+            int[][] rounds = {
+                {0, 1, 2, 100, pages / 2, pages - 1},   // written before and never touched, at both ends
+                {2, 5},                                 // page 2 again: it was protected again by the last scan
+                {},                                     // nothing
+                {7, 8, 9, 10, 600, 601},                // adjacent pages, reported as one run
+            };
+            for (int n = 0; n < rounds.length; n++) {
+                command(p, n + 1, rounds[n]);
+                TreeSet<Integer> want = new TreeSet<>();
+                for (int page : rounds[n]) {
+                    want.add(page);
+                }
+                assertEquals(want, pagesIn(tracker.written(), start, end), "round " + (n + 1) + " pages of the region");
+            }
+        }
+        assertEquals(fdsBefore, fds(p.pid()), "the process's descriptors after close");
+        int pagemap = Linux.open("/proc/" + p.pid() + "/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            long[] entries = MemoryDumper.pagemapEntries(pagemap, start, end);
+            for (int i = 0; i < entries.length; i++) {
+                assertEquals(0, entries[i] & Pagemap.PM_UFFD_WP, "page " + i + " still write-protected after close");
+            }
+        } finally {
+            Linux.close(pagemap);
+        }
+        String smaps = Files.readString(Path.of("/proc", Integer.toString(p.pid()), "smaps"));
+        assertFalse(smaps.lines().anyMatch(l -> l.startsWith("VmFlags:") && (" " + l.substring(8) + " ").contains(" uw ")),
+            "a mapping is still registered for userfaultfd write-protection (VmFlags uw)");
+        goExpectPassAndExit(p);
+    }
+
+    @Test
+    @Timeout(60)
+    void followsMappingsCreatedAndReplacedMeanwhile() throws Exception {
+        assumeTrue(DirtyTracking.available() != DirtyTracking.Method.NONE, "no dirty tracking on this kernel");
+        TestProgram p = startReady("dirty_writer");
+        Map<Integer, String> fdsBefore = fds(p.pid());
+        try (DirtyTracker tracker = DirtyTracking.start(p.pid())) {
+            command(p, 1, "new");           // a mapping the tracker never saw: reported whole
+            long[] extra = extra(p);
+            assertEquals(all(8), pagesIn(tracker.written(), extra[0], extra[1]), "a new mapping, whole");
+            command(p, 2, "e5");            // tracked from then on, page by page
+            assertEquals(Set.of(5), pagesIn(tracker.written(), extra[0], extra[1]), "the new mapping after one write");
+            command(p, 3, "");
+            assertEquals(Set.of(), pagesIn(tracker.written(), extra[0], extra[1]), "the new mapping untouched");
+            command(p, 4, "fresh");         // another mapping at the same place: never tracked, whole again
+            assertEquals(all(8), pagesIn(tracker.written(), extra[0], extra[1]), "a replaced mapping, whole");
+            command(p, 5, "e2");
+            assertEquals(Set.of(2), pagesIn(tracker.written(), extra[0], extra[1]), "the replacement after one write");
+        }
+        assertEquals(fdsBefore, fds(p.pid()), "the process's descriptors after close");
+        goExpectPassAndExit(p);
+    }
+
+    private static TreeSet<Integer> all(int pages) {
+        TreeSet<Integer> out = new TreeSet<>();
+        for (int i = 0; i < pages; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    /** [start, end) of dirty_writer's extra mapping. */
+    private static long[] extra(TestProgram p) throws Exception {
+        String[] extra = Files.readString(p.stateDir().resolve("extra")).trim().split(" ");
+        long start = Long.parseUnsignedLong(extra[0], 16);
+        return new long[] {start, start + Long.parseLong(extra[1]) * MemoryDumper.PAGE};
+    }
+
+    /** Tells dirty_writer to write {@code pages} (command n) and waits until it has. */
+    private static void command(TestProgram p, int n, int[] pages) throws Exception {
+        StringBuilder list = new StringBuilder();
+        for (int page : pages) {
+            list.append(page).append(' ');
+        }
+        command(p, n, list.toString());
+    }
+
+    /** Gives dirty_writer command n ({@code words}, see dirty_writer.c) and waits until it has carried it out. */
+    private static void command(TestProgram p, int n, String words) throws Exception {
+        String list = words;
+        Path tmp = p.stateDir().resolve("write-" + n + ".tmp");
+        Files.writeString(tmp, list);
+        Files.move(tmp, p.stateDir().resolve("write-" + n), StandardCopyOption.ATOMIC_MOVE);
+        Path done = p.stateDir().resolve("written-" + n);
+        for (int i = 0; i < 1000 && !Files.exists(done); i++) {
+            Thread.sleep(5);
+        }
+        assertTrue(Files.exists(done), "dirty_writer did not carry out command " + n + "; log:\n" + p.logTail());
+    }
+
+    /** Page indices of [start, end) that the runs cover. */
+    private static TreeSet<Integer> pagesIn(List<PageRange> runs, long start, long end) {
+        TreeSet<Integer> out = new TreeSet<>();
+        long previousEnd = -1;
+        for (PageRange r : runs) {
+            assertTrue(r.start() > previousEnd, "runs ascending and merged: " + runs);
+            previousEnd = r.end();
+            for (long a = Math.max(r.start(), start); a < Math.min(r.end(), end); a += MemoryDumper.PAGE) {
+                out.add((int) ((a - start) / MemoryDumper.PAGE));
+            }
+        }
+        return out;
+    }
+
+    /** fd number -> link target, e.g. "anon_inode:[userfaultfd]". */
+    private static Map<Integer, String> fds(int pid) throws Exception {
+        Map<Integer, String> out = new TreeMap<>();
+        List<Path> entries = new ArrayList<>();
+        try (var list = Files.list(Path.of("/proc", Integer.toString(pid), "fd"))) {
+            list.forEach(entries::add);
+        }
+        for (Path e : entries) {
+            out.put(Integer.parseInt(e.getFileName().toString()), Files.readSymbolicLink(e).toString());
+        }
+        return out;
+    }
+}
