@@ -166,6 +166,10 @@ public final class CheckpointEngine {
             FrozenCheckpoint.thaw(frozen, fds);
             throw new FailedException("checkpoint of process " + pid + " failed: " + e.getMessage()
                 + "; the process was left running and the image is incomplete", e);
+        } catch (Error e) {
+            abortQuietly(writer); // a progress listener's assertion, say: the process must not stay frozen
+            FrozenCheckpoint.thaw(frozen, fds);
+            throw e;
         }
     }
 

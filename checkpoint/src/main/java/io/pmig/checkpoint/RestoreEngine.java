@@ -117,6 +117,9 @@ public final class RestoreEngine {
             restored.kill();
             throw new FailedException("restore from " + image.name() + " failed: " + e.getMessage()
                 + "; the half-restored process " + puppet.pid() + " was killed", e);
+        } catch (Error e) {
+            restored.kill(); // a hook's assertion, say: no half-built process may outlive it either
+            throw e;
         }
     }
 

@@ -1,12 +1,12 @@
 package io.pmig.checkpoint.dirty;
 
 import io.pmig.checkpoint.RefusedException;
-import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Pagemap;
 import io.pmig.checkpoint.nativeio.Userfaultfd;
+import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.nativeio.Syscall;
@@ -71,17 +71,17 @@ public final class DirtyTracking {
         };
     }
 
-    /** The mappings whose pages an image stores; the rest (shared file mappings, vdso) never go into one. */
+    /**
+     * The mappings whose pages an image stores (anonymous, shared anonymous, private file); shared file
+     * mappings and the kernel's own never go into one. From /proc/PID/maps alone, which is cheap: smaps
+     * would walk every page table.
+     */
     static List<PageRange> trackedRanges(int pid) {
         List<PageRange> out = new ArrayList<>();
-        for (MappingImage m : new MemoryDumper(new ProcFs(pid)).mappings()) {
-            boolean stored = switch (m.backing()) {
-                case ANONYMOUS, SHARED_ANONYMOUS -> true;
-                case FILE -> !m.shared();
-                case KERNEL -> false;
-            };
-            if (stored) {
-                out.add(new PageRange(m.start(), m.end()));
+        for (MapsEntry e : new ProcFs(pid).maps()) {
+            boolean sharedFile = e.shared() && e.fileBacked() && !e.path().startsWith("/dev/zero");
+            if (!e.kernelSpecial() && !sharedFile) {
+                out.add(new PageRange(e.start(), e.end()));
             }
         }
         return out;

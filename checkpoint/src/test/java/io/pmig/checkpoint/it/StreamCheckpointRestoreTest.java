@@ -216,11 +216,12 @@ class StreamCheckpointRestoreTest extends ItSupport {
     private static String awaitResultOf(Path stateDir, int copyPid) throws Exception {
         Path result = stateDir.resolve("result");
         for (int i = 0; i < 2000; i++) {
+            boolean alive = TestProgram.isAlive(copyPid); // before looking: it may write the result and exit meanwhile
             if (Files.exists(result) && Files.readString(result).endsWith("\n")) {
                 return Files.readString(result).lines().findFirst().orElse("");
             }
-            if (!TestProgram.isAlive(copyPid)) {
-                fail("the copy " + copyPid + " died without a result");
+            if (!alive) {
+                fail("the copy " + copyPid + " died without a result; log:\n" + Files.readString(stateDir.resolve("log")));
             }
             Thread.sleep(10);
         }
