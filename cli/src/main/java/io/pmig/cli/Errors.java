@@ -40,7 +40,7 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
         int exitCode = exitCode(ex);
         String message = message(ex);
         PrintWriter err = commandLine.getErr();
-        if (exitCode == ExitCodes.FAILED && !(ex instanceof FailedException)) {
+        if (exitCode == ExitCodes.FAILED && !(ex instanceof FailedException) && !(ex instanceof ControlClient.DaemonException)) {
             ex.printStackTrace(err); // a bug, not a reported failure: the trace is what finds it
         }
         err.println("pmig: " + message);

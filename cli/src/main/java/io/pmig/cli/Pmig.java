@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
         versionProvider = Pmig.Version.class,
         description = "Live migration of Linux services. This build checkpoints and restores single processes.",
         subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class,
-            io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class, io.pmig.cli.certs.CertsCommand.class})
+            io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class, io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.certs.CertsCommand.class})
 public final class Pmig implements Runnable {
     @Spec
     CommandSpec spec;

@@ -4,6 +4,7 @@ import io.pmig.daemon.config.ConfigException;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.PeerTls;
+import io.pmig.daemon.migration.MigrationService;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -52,8 +53,10 @@ public final class Pmigd {
             return;
         }
         Daemon daemon;
+        MigrationService migration;
         try {
             daemon = Daemon.start(config);
+            migration = MigrationService.install(daemon);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());
@@ -65,6 +68,7 @@ public final class Pmigd {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             DaemonLog.info("stopping", "node", config.nodeName(), "why", "signal");
             daemon.close();
+            migration.close();
             stopped.countDown();
         }, "pmigd-shutdown"));
         try {

@@ -15,7 +15,8 @@ import java.util.stream.Collectors;
 /**
  * The node taking a VIP. Prepared with the replay device made and the segment probed, so the
  * steps are quick: {@link #hold} (before the VIP arrives, so nothing reaches a socket not yet
- * restored); {@link #takeVip}; {@link #announce} (the first round, at once); then, with the
+ * restored); {@link #takeVip} (silently: it may come before the source gives the VIP up, so the
+ * restored sockets can bind to it); {@link #announce} (the first round, at once); then, with the
  * sockets restored but still in repair mode, {@link #replay} of what the source forwarded merged
  * with what was held here; {@link #stopHolding}; and off the critical path
  * {@link #announceDue} until every round is out, while the source forwards what stale caches
@@ -53,9 +54,14 @@ public final class DestinationSwitch extends VipSwitch {
         }
     }
 
-    /** Puts the VIP on this node's interface. */
+    /**
+     * Puts the VIP on this node's interface, silent: this node does not answer ARP for it until
+     * {@link #announce}, so it may take the VIP ahead of time (the restored sockets bind to it)
+     * while the source still serves it.
+     */
     public void takeVip() {
         if (!taken) {
+            manager.rules().silenceArp(vip);
             manager.addresses().add(manager.iface(), vip, prefix);
             taken = true;
         }
@@ -70,9 +76,10 @@ public final class DestinationSwitch extends VipSwitch {
         return taken;
     }
 
-    /** Sends the first round of announcements now. */
+    /** Ends the ARP silence and sends the first round of announcements now. */
     public void announce() {
         if (!announced()) {
+            manager.rules().unsilenceArp(vip);
             announceFirstRound();
         }
     }
@@ -92,9 +99,20 @@ public final class DestinationSwitch extends VipSwitch {
      */
     public List<HeldPacket> rollback() {
         if (taken) {
+            manager.rules().silenceArp(vip);
             manager.addresses().remove(manager.iface(), vip, prefix);
             taken = false;
         }
+        manager.rules().unsilenceArp(vip);
         return hold.take();
+    }
+
+    @Override
+    public void close() {
+        try {
+            manager.rules().unsilenceArp(vip);
+        } finally {
+            super.close();
+        }
     }
 }

@@ -3,9 +3,11 @@ package io.pmig.vip;
 import io.pmig.vip.hold.HoldCapture;
 import io.pmig.vip.hold.HoldRules;
 import io.pmig.vip.neighbour.Announcer;
+import io.pmig.vip.netlink.InterfaceAddress;
 import io.pmig.vip.netlink.VipAddresses;
 
 import java.net.InetAddress;
+import java.util.List;
 
 /**
  * A node's VIP manager for one interface: the entry point of the VIP's move between nodes,
@@ -103,9 +105,14 @@ public final class VipManager implements AutoCloseable {
         return capture;
     }
 
+    /** The interface's addresses now, its own and VIPs. */
+    public List<InterfaceAddress> interfaceAddresses() {
+        return addresses.list(iface);
+    }
+
     /** Whether {@code vip} is on this interface now. */
     public boolean has(InetAddress vip) {
-        return addresses.list(iface).stream().anyMatch(a -> a.address().equals(vip));
+        return interfaceAddresses().stream().anyMatch(a -> a.address().equals(vip));
     }
 
     @Override

@@ -35,8 +35,7 @@ public final class VipListCommand implements Callable<Integer> {
             for (InterfaceAddress a : vips.list(dev)) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("address", a.address().getHostAddress() + "/" + a.prefix());
-                // the kernel makes a second address in a subnet secondary: that is what a VIP is
-                row.put("role", a.secondary() ? "vip" : "address");
+                row.put("role", a.isVip() ? "vip" : "address");
                 addresses.add(row);
                 text.append(String.format("%-8s %s%n", row.get("role"), row.get("address")));
             }

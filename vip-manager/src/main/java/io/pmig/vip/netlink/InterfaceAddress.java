@@ -17,6 +17,15 @@ public record InterfaceAddress(InetAddress address, int prefix, int flags, int s
         return (flags & IFA_F_SECONDARY) != 0;
     }
 
+    /**
+     * Whether this is a VIP rather than the interface's own address: IPv4 makes a second address in
+     * a subnet secondary; an IPv6 VIP is added without duplicate address detection (see
+     * {@link Rtnetlink#addAddress}), which the own global and link-local addresses go through.
+     */
+    public boolean isVip() {
+        return address.getAddress().length == 4 ? secondary() : (flags & IFA_F_NODAD) != 0 && !address.isLinkLocalAddress();
+    }
+
     /** Whether the address's prefix covers a whole subnet rather than the host alone (/32, /128). */
     public boolean isSubnet() {
         return prefix < address.getAddress().length * 8;

@@ -1,0 +1,99 @@
+package io.pmig.cli.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pmig.cli.ExitCodes;
+import io.pmig.cli.Json;
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code pmig migrate PID --to NODE}: the local pmigd moves a running process, its VIP and its connections to NODE. */
+@Command(name = "migrate",
+        description = {
+            "Move running process PID from this node to NODE, live: its memory, threads, descriptors and TCP",
+            "connections, and the VIP it serves on (found from its sockets, or --vip). Nothing is touched until",
+            "both nodes agree the move can be made; any failure before the destination runs the process leaves it",
+            "running here, with its VIP. Exits 0 when it runs on NODE, 3 when refused before anything was touched,",
+            "1 when the move failed and was rolled back."})
+public final class MigrateCommand implements Callable<Integer> {
+    private static final int BAR = 30;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    DaemonSocketOption daemon;
+
+    @Parameters(index = "0", paramLabel = "PID", description = "the process to move")
+    int pid;
+
+    @Option(names = "--to", required = true, paramLabel = "NODE", description = "the destination node (a peer of this node)")
+    String to;
+
+    @Option(names = "--vip", paramLabel = "IP", description = "the VIP the service uses (default: the one its sockets are bound to)")
+    String vip;
+
+    @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
+            + " (to measure what replay saves: clients then wait for their retransmission)")
+    boolean noReplay;
+
+    @Option(names = "--json", description = "print the report (or the error) as one JSON object")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        ObjectNode request = JsonNodeFactory.instance.objectNode().put("op", "migrate").put("pid", pid).put("to", to)
+                .put("replay", !noReplay);
+        if (vip != null) {
+            request.put("vip", vip);
+        }
+        boolean bar = !json && System.console() != null;
+        PrintWriter err = spec.commandLine().getErr();
+        JsonNode report = daemon.client().call(request, p -> {
+            if (bar) {
+                err.print("\r" + progress(p.path("progress")));
+                err.flush();
+            }
+        });
+        if (bar) {
+            err.print("\r" + " ".repeat(BAR + 40) + "\r");
+            err.flush();
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(json ? Json.write(report) + "\n" : text(report));
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    private static String progress(JsonNode p) {
+        if (p.has("total") && p.path("total").asLong() > 0) {
+            double f = (double) p.path("bytes").asLong() / p.path("total").asLong();
+            int filled = (int) Math.round(f * BAR);
+            return String.format(Locale.ROOT, "transfer [%s%s] %3.0f%% %d/%d MB", "#".repeat(filled), " ".repeat(BAR - filled),
+                    100 * f, p.path("bytes").asLong() >> 20, p.path("total").asLong() >> 20);
+        }
+        return String.format(Locale.ROOT, "%-60s", p.path("phase").asText());
+    }
+
+    static String text(JsonNode r) {
+        return String.format(Locale.ROOT, "migrated process %d from %s to %s (pid %d there)%s%n"
+                        + "  total %.1f ms, downtime %.1f ms (frozen until the image was sent: %.1f ms, restore %.1f ms),"
+                        + " client-relevant stall %.1f ms%n"
+                        + "  sent %.1f MB (%.1f MB of memory) at %.0f MB/s%s; packets held %d, replayed %d%n",
+                r.path("pid").asInt(), r.path("from").asText(), r.path("to").asText(), r.path("restoredPid").asInt(),
+                r.path("vip").isTextual() ? " with VIP " + r.path("vip").asText() : "",
+                r.path("totalMillis").asDouble(), r.path("downtimeMillis").asDouble(), r.path("frozenUntilImageMillis").asDouble(),
+                r.path("restoreMillis").asDouble(), r.path("clientStallMillis").asDouble(),
+                r.path("bytesSent").asLong() / 1e6, r.path("memoryBytes").asLong() / 1e6, r.path("megabytesPerSecond").asDouble(),
+                r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
+                r.path("replayedPackets").asLong());
+    }
+}

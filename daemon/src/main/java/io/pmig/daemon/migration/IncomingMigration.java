@@ -1,0 +1,134 @@
+package io.pmig.daemon.migration;
+
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.daemon.log.DaemonLog;
+import io.pmig.daemon.peer.InboundStream;
+import io.pmig.daemon.peer.Message;
+import io.pmig.daemon.peer.PeerSession;
+import io.pmig.vip.DestinationSwitch;
+import io.pmig.vip.hold.HeldPacket;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One migration arriving at this node. The restore runs on a thread of its own (ptrace binds the
+ * restored process to the thread that made it) and parks there with the process restored and
+ * stopped, its sockets live, until the source decides: commit (resume it) or abort (kill it; its
+ * connections go back into repair mode first, so the clients see nothing). A source that decides
+ * nothing within {@link #DECISION_TIMEOUT_SECONDS} counts as an abort.
+ */
+final class IncomingMigration {
+    static final long DECISION_TIMEOUT_SECONDS = 30;
+
+    final MigrationProtocol.Prepare prepare;
+    /** Null for a process without a VIP. */
+    final DestinationSwitch vip;
+    private final CompletableFuture<MigrationProtocol.Restored> restored = new CompletableFuture<>();
+    private final CompletableFuture<Boolean> decision = new CompletableFuture<>();
+    private final CompletableFuture<MigrationProtocol.Restored> decided = new CompletableFuture<>();
+
+    IncomingMigration(MigrationProtocol.Prepare prepare, DestinationSwitch vip) {
+        this.prepare = prepare;
+        this.vip = vip;
+    }
+
+    String id() {
+        return prepare.id();
+    }
+
+    /** Restores from {@code image} on a new thread; returns once the process is restored (or the restore failed). */
+    MigrationProtocol.Restored restore(PeerSession source, InboundStream image) throws Exception {
+        Thread restorer = new Thread(() -> restoreAndAwaitDecision(source, image), "pmigd-restore-" + id());
+        restorer.setDaemon(true);
+        restorer.start();
+        return await(restored, DECISION_TIMEOUT_SECONDS);
+    }
+
+    private void restoreAndAwaitDecision(PeerSession source, InboundStream image) {
+        long start = System.nanoTime();
+        long[] replayed = new long[1];
+        RestoreOptions options = RestoreOptions.defaults().withBeforeSocketsGoLive((pid, connections) -> {
+            if (vip != null) {
+                replayed[0] = switchVip(source);
+            }
+        });
+        try (RestoredProcess process = new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
+            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - start, replayed[0]));
+            boolean commit;
+            try {
+                commit = decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                DaemonLog.warn("migration-undecided", "id", id(), "detail", "no decision from the source within "
+                    + DECISION_TIMEOUT_SECONDS + " s: the restored process is discarded");
+                commit = false;
+            }
+            if (commit) {
+                process.resume();
+                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - start, replayed[0]));
+            } else {
+                process.kill();
+                decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
+            }
+        } catch (Throwable e) {
+            restored.completeExceptionally(e);
+            decided.completeExceptionally(e);
+        }
+    }
+
+    /**
+     * In the restore's hook: the source gives the VIP up and sends what it held; this node (which
+     * took the VIP silently when prepared) announces it, replays the held packets and stops
+     * holding. Returns the packets replayed.
+     */
+    private long switchVip(PeerSession source) {
+        Message answer = source.request(Message.json(MigrationProtocol.SWITCH, new MigrationProtocol.Id(id())));
+        List<HeldPacket> fromSource = HeldPacketCodec.decode(answer.body());
+        vip.announce();
+        if (prepare.replay()) {
+            vip.replay(fromSource);
+        } else {
+            vip.forward();      // dropped on purpose: --no-replay shows what the clients' retransmissions cost
+        }
+        vip.stopHolding();
+        return vip.replayed();
+    }
+
+    /** The source's commit: resumes the process; returns once it runs. */
+    MigrationProtocol.Restored commit() throws Exception {
+        decision.complete(true);
+        return await(decided, DECISION_TIMEOUT_SECONDS);
+    }
+
+    /** The source's abort: discards the restored process (if any) and waits until it is gone. */
+    void abort() {
+        decision.complete(false);
+        restored.completeExceptionally(new IllegalStateException("aborted"));
+        try {
+            decided.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException expected) {
+            // the abort itself, or the restore's failure
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (TimeoutException e) {
+            DaemonLog.warn("migration-abort-slow", "id", id(), "detail", "the restore did not stop within "
+                + DECISION_TIMEOUT_SECONDS + " s");
+        }
+    }
+
+    private static <T> T await(CompletableFuture<T> f, long seconds) throws Exception {
+        try {
+            return f.get(seconds, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package io.pmig.daemon.migration;
+
+import java.util.List;
+
+/**
+ * The peer messages of a migration, source to destination unless said otherwise. Every body names
+ * the migration's id. The image itself is a stream of type {@link #IMAGE}.
+ */
+final class MigrationProtocol {
+    /** Pre-flight: may the destination take this process and its VIP? Answered by {@link Prepared}. */
+    static final String PREPARE = "migrate.prepare";
+    /** The image stream; the destination answers once the process is restored (stopped, sockets live). */
+    static final String IMAGE = "migrate.image";
+    /** Destination to source, from the restore's hook: give the VIP up and send what you held. */
+    static final String SWITCH = "migrate.switch";
+    /** Let the restored process run; answered once it runs. */
+    static final String COMMIT = "migrate.commit";
+    /** Packets the source still got from stale caches (body: held packets); answered "done" once every announcement is out. */
+    static final String LATE = "migrate.late";
+    /** Discard everything; answered with what the destination held (held packets). */
+    static final String ABORT = "migrate.abort";
+    /** During a rollback: what the destination held since (held packets); {@code end} stops its hold. */
+    static final String FORWARD = "migrate.forward";
+
+    /** Sent with {@link #PREPARE}. {@code vip} is null for a process without one. */
+    record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay) {
+    }
+
+    record Prepared(String id, String destinationMac) {
+    }
+
+    record Id(String id) {
+    }
+
+    /** Answer to {@link #IMAGE} and {@link #COMMIT}. */
+    record Restored(String id, int pid, long restoreNanos, long replayed) {
+    }
+
+    record Forward(String id, boolean end) {
+    }
+
+    private MigrationProtocol() {
+    }
+}

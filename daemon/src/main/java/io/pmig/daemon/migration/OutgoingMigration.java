@@ -1,0 +1,199 @@
+package io.pmig.daemon.migration;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.daemon.Migrations;
+import io.pmig.daemon.control.ControlCall;
+import io.pmig.daemon.control.ControlRefusedException;
+import io.pmig.daemon.log.DaemonLog;
+import io.pmig.daemon.peer.Message;
+import io.pmig.daemon.peer.OutboundStream;
+import io.pmig.daemon.peer.PeerException;
+import io.pmig.daemon.peer.PeerSession;
+import io.pmig.vip.SourceSwitch;
+import io.pmig.vip.hold.HeldPacket;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One migration leaving this node, run from start to end on the thread of the control request
+ * that asked for it (the frozen original belongs to that thread: ptrace). The steps and what an
+ * abort undoes are in docs/pmigd.md ("Migration").
+ */
+final class OutgoingMigration {
+    private static final Duration RESTORE_TIMEOUT = Duration.ofSeconds(IncomingMigration.DECISION_TIMEOUT_SECONDS);
+    private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
+    private static final long SETTLE_PAUSE_MS = 5;
+
+    private final String id;
+    private final int pid;
+    private final PeerSession peer;
+    private final ServiceVip vip;
+    private final SourceSwitch vipSwitch;
+    private final ControlCall call;
+    private final Migrations migrations;
+    private Migrations.Migration record;
+    private long lastProgress;
+
+    OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
+                      Migrations migrations, Migrations.Migration record) {
+        this.id = id;
+        this.pid = pid;
+        this.peer = peer;
+        this.vip = vip;
+        this.vipSwitch = vipSwitch;
+        this.call = call;
+        this.migrations = migrations;
+        this.record = record;
+    }
+
+    SourceSwitch vipSwitch() {
+        return vipSwitch;
+    }
+
+    /** Runs the migration; on any failure before the commit the service runs on here, as before. */
+    ObjectNode run() {
+        long start = System.nanoTime();
+        FrozenCheckpoint frozen = null;
+        String phase = "hold";
+        try {
+            if (vipSwitch != null) {
+                vipSwitch.hold();
+            }
+            long holdOn = System.nanoTime();
+            phase("transfer");
+            phase = "checkpoint";
+            long freeze = System.nanoTime();
+            OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)));
+            frozen = new CheckpointEngine().checkpoint(pid, image, new CheckpointOptions(false).withProgress(this::progress));
+            phase = "restore";
+            phase("restore");
+            MigrationProtocol.Restored restored = image.finish(RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
+            phase = "commit";
+            MigrationProtocol.Restored running = peer.request(Message.json(MigrationProtocol.COMMIT, new MigrationProtocol.Id(id)),
+                RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
+            long resumed = System.nanoTime();
+            frozen.commit();
+            phase("settle");
+            settle();
+            long end = System.nanoTime();
+            ObjectNode report = JsonNodeFactory.instance.objectNode();
+            report.put("id", id).put("pid", pid).put("to", peer.peerName()).put("restoredPid", running.pid())
+                .put("vip", vip == null ? null : vip.address().getHostAddress())
+                .put("totalMillis", millis(end - start))
+                .put("downtimeMillis", millis(resumed - freeze))
+                .put("clientStallMillis", millis(resumed - holdOn))
+                .put("frozenUntilImageMillis", millis(frozen.report().frozenNanos()))
+                .put("restoreMillis", millis(restored.restoreNanos()))
+                .put("bytesSent", image.bytesWritten())
+                .put("megabytesPerSecond", image.bytesWritten() / 1e6 / ((resumed - freeze) / 1e9))
+                .put("memoryBytes", frozen.report().pageBytes())
+                .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
+                .put("replayedPackets", restored.replayed())
+                .put("encrypted", peer.encrypted());
+            DaemonLog.info("migrated", "id", id, "pid", pid, "to", peer.peerName(), "downtimeMillis", report.get("downtimeMillis"),
+                "bytes", image.bytesWritten());
+            return report;
+        } catch (RuntimeException | Error e) {
+            String outcome = abort(frozen);
+            if (e instanceof RefusedException r) {
+                throw new ControlRefusedException(r.getMessage() + " (" + outcome + ")");
+            }
+            throw new MigrationFailedException("migration " + id + " of process " + pid + " to " + peer.peerName()
+                + " failed at " + phase + ": " + describe(e) + "; " + outcome, e);
+        } catch (Exception e) {
+            String outcome = abort(frozen);
+            throw new MigrationFailedException("migration " + id + " of process " + pid + " to " + peer.peerName()
+                + " failed at " + phase + ": " + describe(e) + "; " + outcome, e);
+        }
+    }
+
+    /**
+     * After the commit: until the destination's announcements are all out, what stale neighbour
+     * caches still send here goes on to it; then the last of it, and this node stops holding.
+     */
+    private void settle() throws InterruptedException {
+        while (vipSwitch != null) {
+            List<HeldPacket> late = vipSwitch.forward();
+            Message answer = peer.request(new Message(MigrationProtocol.LATE,
+                HeldPacketCodec.encode(new HeldPacketCodec.Batch(id, false, late))));
+            if (answer.bodyJson().path("done").asBoolean()) {
+                break;
+            }
+            Thread.sleep(SETTLE_PAUSE_MS);
+        }
+        peer.request(new Message(MigrationProtocol.LATE, HeldPacketCodec.encode(new HeldPacketCodec.Batch(id, true,
+            vipSwitch == null ? List.of() : vipSwitch.stopHolding()))));
+    }
+
+    /**
+     * Undoes what was done: the destination discards its copy and gives the VIP back with what it
+     * held; this node takes the VIP back, replays, and thaws the original. Returns what happened,
+     * for the error message.
+     */
+    private String abort(FrozenCheckpoint frozen) {
+        List<HeldPacket> heldThere = List.of();
+        boolean reached = true;
+        try {
+            heldThere = HeldPacketCodec.decode(peer.request(Message.json(MigrationProtocol.ABORT, new MigrationProtocol.Id(id)),
+                RESTORE_TIMEOUT).body());
+        } catch (PeerException e) {
+            reached = false;
+            DaemonLog.warn("migration-abort-unreached", "id", id, "peer", peer.peerName(), "detail", e.getMessage());
+        }
+        if (vipSwitch != null) {
+            vipSwitch.rollback(heldThere);
+            try {
+                while (reached && !vipSwitch.announceDue()) {
+                    vipSwitch.replayLate(HeldPacketCodec.decode(peer.request(Message.json(MigrationProtocol.FORWARD,
+                        new MigrationProtocol.Forward(id, false))).body()));
+                    Thread.sleep(SETTLE_PAUSE_MS);
+                }
+                if (reached) {
+                    vipSwitch.replayLate(HeldPacketCodec.decode(peer.request(Message.json(MigrationProtocol.FORWARD,
+                        new MigrationProtocol.Forward(id, true))).body()));
+                }
+            } catch (PeerException | InterruptedException e) {
+                DaemonLog.warn("migration-abort-settle", "id", id, "detail", e.getMessage());
+            }
+        }
+        if (frozen != null) {
+            frozen.abort();
+            return "the process runs on here" + (vip == null ? "" : " with " + vip.address().getHostAddress());
+        }
+        return "the process was not touched" + (vip == null ? "" : "; " + vip.address().getHostAddress() + " is here");
+    }
+
+    private void progress(long bytes, long expected) {
+        long now = System.nanoTime();
+        if (now - lastProgress < PROGRESS_INTERVAL_NANOS && bytes < expected) {
+            return;
+        }
+        lastProgress = now;
+        ObjectNode p = JsonNodeFactory.instance.objectNode();
+        p.put("phase", "transfer").put("bytes", bytes).put("total", expected);
+        call.progress(p);
+    }
+
+    private void phase(String next) {
+        record = record.withPhase(next);
+        migrations.update(record);
+        ObjectNode p = JsonNodeFactory.instance.objectNode();
+        p.put("phase", next).put("at", Instant.now().toString());
+        call.progress(p);
+    }
+
+    private static String describe(Throwable e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static double millis(long nanos) {
+        return Math.round(nanos / 1e4) / 100.0;
+    }
+}
