@@ -72,7 +72,7 @@ final class LabDaemons {
             shell.run("nsenter", "--target", init, "--mount", "--", "mount", "-t", "tmpfs", "-o", "mode=0755,size=4m",
                     "pmig-" + node.name(), SOCKET.getParent().toString());
             shell.runDetached(List.of("nsenter", "--target", init, "--net", "--pid", "--mount", "--",
-                    "setsid", "--fork", java, "-XX:+UseSerialGC", "-Xshare:auto", "-cp", classPath, MAIN_CLASS,
+                    "setsid", "--fork", java, "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:auto", "-cp", classPath, MAIN_CLASS,
                     "--config", configFile(node.name()).toString()), logFile(node.name()));
         }
         for (LabState.Host node : nodes) {

@@ -81,7 +81,7 @@ public final class MigrationService implements AutoCloseable {
         if (to.equals(node)) {
             throw new ControlRefusedException("process " + pid + " is on " + node + " already; name another node with --to");
         }
-        if (daemon.config().peer(to) == null) {
+        if (!daemon.config().peers().containsKey(to)) {
             throw new ControlRefusedException(to + " is not a peer of " + node + " (peers: "
                 + String.join(", ", daemon.config().peers().keySet()) + "); add peer." + to + " to " + daemon.config().source());
         }

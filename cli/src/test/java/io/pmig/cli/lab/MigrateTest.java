@@ -1,0 +1,193 @@
+package io.pmig.cli.lab;
+
+import static io.pmig.cli.lab.LabTestSupport.down;
+import static io.pmig.cli.lab.LabTestSupport.exec;
+import static io.pmig.cli.lab.LabTestSupport.pmig;
+import static io.pmig.cli.lab.LabTestSupport.pmigIn;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.pmig.cli.ExitCodes;
+import io.pmig.cli.lab.LabTestSupport.Run;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * pmig migrate through the lab's daemons: a stream-server bound to a VIP on node-a, a stream-client
+ * in the client host checking every byte, the server moved with its VIP and connections. Covers the
+ * cross-node continuity of the sockets issue through the daemon, the VIP manager's replay seen from
+ * the client (its retransmission counter), and refusals that leave everything as it was.
+ */
+class MigrateTest {
+    private static final String VIP = "10.77.0.50";
+    private static final String PORT = "7000";
+    private String server;
+
+    @BeforeEach
+    void labWithAServer() throws Exception {
+        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
+        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
+        Run up = pmig("lab", "up");
+        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
+        // the service's pid must be free on node-b too, where the daemon's JVM takes the low pids
+        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
+        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 2048"
+            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        for (int i = 0; i < 100 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
+            Thread.sleep(20);
+        }
+    }
+
+    @AfterEach
+    void removeLab() {
+        down();
+    }
+
+    @Test
+    @Timeout(180)
+    void aStreamingClientKeepsItsConnectionThereAndBack() throws Exception {
+        CompletableFuture<String> client = client("12");
+        Thread.sleep(2000);
+        JsonNode there = migrate("node-a", "node-b", false);
+        assertEquals(Integer.parseInt(server), there.get("restoredPid").intValue(), there.toString());
+        assertEquals(VIP, there.get("vip").textValue(), "the VIP was found from the server's sockets: " + there);
+        Thread.sleep(1000);
+        migrate("node-b", "node-a", false);
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+        assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip(), "the server is back on node-a");
+        assertTrue(exec("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is back on node-a");
+        assertTrue(!exec("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP left node-b");
+    }
+
+    /** A request the lock-step client sends during the freeze is held, forwarded and replayed: answered with no retransmission. */
+    @Test
+    @Timeout(180)
+    void aRequestSentDuringTheFreezeIsReplayedNotRetransmitted() throws Exception {
+        warmUpTheDaemons();
+        long before = clientRetransmissions();
+        CompletableFuture<String> client = client("6", "--lockstep");
+        Thread.sleep(2000);
+        JsonNode report = migrate("node-a", "node-b", false);
+        String verdict = client.get();
+        long retransmitted = clientRetransmissions() - before;
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+        assertTrue(report.get("replayedPackets").longValue() >= 1, "the client's request was held and replayed: " + report);
+        assertEquals(0, retransmitted, "with replay the client retransmits nothing (" + verdict + ", " + report + ")");
+        assertTrue(stallMillis(verdict) < 200, "the client waited less than a retransmission timeout: " + verdict);
+    }
+
+    /** The same without replay: the held request is dropped and the client waits for its retransmission timeout. */
+    @Test
+    @Timeout(180)
+    void withoutReplayTheClientWaitsForItsRetransmission() throws Exception {
+        warmUpTheDaemons();
+        long before = clientRetransmissions();
+        CompletableFuture<String> client = client("6", "--lockstep");
+        Thread.sleep(2000);
+        migrate("node-a", "node-b", true);
+        String verdict = client.get();
+        long retransmitted = clientRetransmissions() - before;
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+        assertTrue(retransmitted >= 1, "without replay the client retransmits: " + verdict);
+        assertTrue(stallMillis(verdict) >= 200, "and waits at least a retransmission timeout: " + verdict);
+    }
+
+    @Test
+    @Timeout(180)
+    void aThousandConnectionsSurvive() throws Exception {
+        exec("node-a", "sh", "-c", "kill " + server);
+        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 4"
+            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        Thread.sleep(300);
+        CompletableFuture<String> client = client("14", "--connections", "1000", "--rate", "4");
+        Thread.sleep(4000);
+        migrate("node-a", "node-b", false);
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS") && verdict.contains("connections=1000"), "client: " + verdict);
+    }
+
+    /** Refusals before anything is touched: the server keeps running on node-a with its VIP and its client. */
+    @Test
+    @Timeout(180)
+    void refusalsNameTheResourceAndChangeNothing() throws Exception {
+        CompletableFuture<String> client = client("8");
+        Run noProcess = pmigIn("node-a", "migrate", "99999", "--to", "node-b", "--json");
+        assertEquals(ExitCodes.REFUSED, noProcess.exitCode(), noProcess.toString());
+        assertTrue(noProcess.json().get("error").textValue().contains("process 99999 does not exist on node-a"), noProcess.out());
+        Run noPeer = pmigIn("node-a", "migrate", server, "--to", "node-z", "--json");
+        assertEquals(ExitCodes.REFUSED, noPeer.exitCode(), noPeer.toString());
+        assertTrue(noPeer.json().get("error").textValue().contains("node-z is not a peer of node-a"), noPeer.out());
+        // the server's pid taken on node-b
+        String squatter = exec("node-b", "sh", "-c", "echo " + (Integer.parseInt(server) - 1) + " > /proc/sys/kernel/ns_last_pid; "
+            + "setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!").strip();
+        assertEquals(server, squatter, "the test took the server's pid on node-b");
+        Run taken = pmigIn("node-a", "migrate", server, "--to", "node-b", "--json");
+        assertEquals(ExitCodes.REFUSED, taken.exitCode(), taken.toString());
+        assertTrue(taken.json().get("error").textValue().contains("pid " + server + " is in use on node-b (by 'sleep')"), taken.out());
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+        assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip());
+        assertTrue(exec("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP stays on node-a");
+        assertTrue(!exec("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "node-b has no VIP");
+    }
+
+    /** The first migration of a daemon's life loads its classes (~1 s): two round trips make both daemons warm. */
+    private void warmUpTheDaemons() {
+        migrate("node-a", "node-b", false);
+        migrate("node-b", "node-a", false);
+    }
+
+    private JsonNode migrate(String from, String to, boolean noReplay) {
+        List<String> args = new ArrayList<>(List.of("migrate", server, "--to", to, "--json"));
+        if (noReplay) {
+            args.add("--no-replay");
+        }
+        Run run = pmigIn(from, args.toArray(String[]::new));
+        assertEquals(ExitCodes.OK, run.exitCode(), run.toString());
+        JsonNode report = run.json();
+        assertEquals(to, report.get("to").textValue(), report.toString());
+        return report;
+    }
+
+    private static CompletableFuture<String> client(String seconds, String... options) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", "client", "--", nativeProgram("stream-client"), VIP, PORT, seconds));
+        args.addAll(List.of(options));
+        return CompletableFuture.supplyAsync(() -> {
+            Run run = pmig(args.toArray(String[]::new));
+            return (run.out().strip() + " " + run.err().strip()).strip();
+        });
+    }
+
+    /** RetransSegs of the client host's namespace. */
+    private static long clientRetransmissions() {
+        String netns = new LabLayout(LabTestSupport.LAB).netns("client");
+        return Long.parseLong(LabTestSupport.sh("ip netns exec " + netns
+            + " awk '/^Tcp:/ { if (n++) print $c; else for (i = 1; i <= NF; i++) if ($i == \"RetransSegs\") c = i }' /proc/net/snmp")
+            .strip());
+    }
+
+    private static double stallMillis(String verdict) {
+        Matcher m = Pattern.compile("max_stall_ms=([0-9.]+)").matcher(verdict);
+        assertTrue(m.find(), verdict);
+        return Double.parseDouble(m.group(1));
+    }
+
+    private static String nativeProgram(String name) {
+        Path p = Path.of("target", "classes", "native", name).toAbsolutePath();
+        assertTrue(Files.isExecutable(p), p + " is not built");
+        return p.toString();
+    }
+}
