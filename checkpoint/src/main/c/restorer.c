@@ -208,7 +208,11 @@ void rst_relocated(struct rst_control *ctl, int status_fd)
     report(status_fd, "ok", sys_getpid(), 0);
     if (ctl->engine_pidfd > 0) sys_close_range(0, ctl->engine_pidfd - 1, 0);
     sys_close_range(ctl->engine_pidfd + 1, ~0U, 0);
-    for (;;) sys_pause();
+    /* until the engine takes hold of this process with ptrace; if the engine dies first, so does this */
+    struct pollfd engine = {(int)ctl->engine_pidfd, POLLIN, 0};
+    for (;;) {
+        if (sys_poll(&engine, 1, -1) > 0) sys_exit_group(1);
+    }
 }
 
 void rst_run_program(struct rst_program *p)

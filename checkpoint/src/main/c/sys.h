@@ -12,7 +12,7 @@
 #define __NR_close       3
 #define __NR_mmap        9
 #define __NR_munmap      11
-#define __NR_pause       34
+#define __NR_poll        7
 #define __NR_getpid      39
 #define __NR_getppid     110
 #define __NR_pidfd_open  434
@@ -30,10 +30,16 @@
 #define MAP_ANONYMOUS 0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 #define O_RDONLY 0
+#define POLLIN 0x1
 #define SIGCHLD 17
 #define CLONE_NEWPID 0x20000000UL
 #define EEXIST 17
 #define ECHILD 10
+
+struct pollfd {
+    int fd;
+    short events, revents;
+};
 
 struct clone_args {
     unsigned long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
@@ -60,7 +66,7 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 #define sys_close(fd)               SYS6(__NR_close, fd, 0, 0, 0, 0, 0)
 #define sys_mmap(a, l, p, fl, fd, o) SYS6(__NR_mmap, a, l, p, fl, fd, o)
 #define sys_munmap(a, l)            SYS6(__NR_munmap, a, l, 0, 0, 0, 0)
-#define sys_pause()                 SYS6(__NR_pause, 0, 0, 0, 0, 0, 0)
+#define sys_poll(fds, n, timeout)   SYS6(__NR_poll, fds, n, timeout, 0, 0, 0)
 #define sys_getpid()                SYS6(__NR_getpid, 0, 0, 0, 0, 0, 0)
 #define sys_getppid()               SYS6(__NR_getppid, 0, 0, 0, 0, 0, 0)
 #define sys_pidfd_open(pid, fl)     SYS6(__NR_pidfd_open, pid, fl, 0, 0, 0, 0)

@@ -1,5 +1,6 @@
 /*
- * stream-server ADDR PORT [RATE_KB_PER_S]: a sample service for moving. Accepts any number of
+ * stream-server ADDR PORT [RATE_KB_PER_S [MEMORY_MB]]: a sample service for moving (MEMORY_MB of
+ * written memory makes it as big to move as a real service). Accepts any number of
  * clients on ADDR:PORT; to each it streams the pattern of stream-pattern.h at a steady rate and
  * checks what the client streams back, from the client's first byte on. A client whose first
  * line is "ping N\n" is in lock-step mode: it gets "pong N\n" for each such line instead. A broken stream is logged to stderr and its connection
@@ -72,11 +73,20 @@ static int serve_input(struct conn *c)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: stream-server ADDR PORT [RATE_KB_PER_S]\n");
+        fprintf(stderr, "usage: stream-server ADDR PORT [RATE_KB_PER_S [MEMORY_MB]]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     long rate = argc > 3 ? atol(argv[3]) : 2048;
+    size_t memory = argc > 4 ? (size_t)atol(argv[4]) << 20 : 0;
+    if (memory) {
+        char *ballast = malloc(memory);
+        if (!ballast) {
+            fprintf(stderr, "stream-server: cannot allocate %s MB\n", argv[4]);
+            return 1;
+        }
+        for (size_t i = 0; i < memory; i += 4096) ballast[i] = (char)(i >> 12 | 1);    /* written: not the zero page */
+    }
     struct sockaddr_storage ss;
     socklen_t len = stream_address(&ss, argv[1], atoi(argv[2]));
     int l = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);

@@ -7,6 +7,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
+import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.task.ProcessImage;
@@ -40,6 +41,20 @@ public final class CheckpointEngine {
      * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
      * complete), then kills the process, or thaws it with {@code leaveRunning}.
      */
+    /**
+     * Resumes a process whose checkpoint was abandoned (the daemon died while it was frozen): it was
+     * left stopped, its TCP connections in repair mode. They leave repair mode, then the process
+     * goes on. Returns the connections brought back.
+     */
+    public static int recoverAbandoned(int pid) {
+        if (!new ProcFs(pid).exists()) {
+            throw new RefusedException("process " + pid + " does not exist");
+        }
+        int connections = FdDumper.leaveRepairAll(pid);
+        Linux.kill(pid, Linux.SIGCONT);
+        return connections;
+    }
+
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
         Path image = dir.resolve(IMAGE_FILE);
@@ -128,6 +143,8 @@ public final class CheckpointEngine {
             List<ThreadImage> threads = task.threads();
             MemoryDumper memory = new MemoryDumper(proc);
             List<MappingImage> mappings = memory.mappings();
+            // ptrace is done with: from here on the process stays stopped whatever becomes of this tracer
+            frozen.park();
             byte[] xstate = threads.get(0).xstate();
             long xfeatures = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
             writer = ImageWriter.to(out, ImageHeader.forThisMachine(xfeatures, xstate.length));

@@ -105,6 +105,26 @@ public final class VipManager implements AutoCloseable {
         return capture;
     }
 
+    /**
+     * Puts {@code vip} straight after a crash in the middle of a move (a daemon restarted with a move
+     * in its journal): no hold and no ARP silence left for it, and the address here, announced, if
+     * {@code belongsHere}, else gone from here. Idempotent.
+     */
+    public void recover(InetAddress vip, int prefix, boolean belongsHere) {
+        rules.release(vip);
+        if (belongsHere) {
+            rules.unsilenceArp(vip);
+            if (!has(vip)) {
+                addresses.add(iface, vip, prefix);
+            }
+            announcer.announce(vip, settings.announceMode());
+        } else {
+            rules.silenceArp(vip);
+            addresses.remove(iface, vip, prefix);
+            rules.unsilenceArp(vip);
+        }
+    }
+
     /** The interface's addresses now, its own and VIPs. */
     public List<InterfaceAddress> interfaceAddresses() {
         return addresses.list(iface);

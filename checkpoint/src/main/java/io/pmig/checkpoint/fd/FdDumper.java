@@ -114,6 +114,26 @@ public final class FdDumper {
         return -1;
     }
 
+    /** Every TCP socket of process {@code pid} leaves repair mode (one not in it just sends a window probe); returns how many. */
+    public static int leaveRepairAll(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        List<Integer> tcp = new java.util.ArrayList<>();
+        int pidfd = Linux.pidfdOpen(pid);
+        try {
+            for (int fd : proc.fds()) {
+                try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
+                    if (kindOf(f) instanceof TcpSockets) {
+                        tcp.add(fd);
+                    }
+                }
+            }
+        } finally {
+            Linux.close(pidfd);
+        }
+        leaveRepair(pid, tcp);
+        return tcp.size();
+    }
+
     private static FileKind<?> kindOf(OpenFile f) {
         for (FileKind<?> kind : FileKinds.ALL) {
             if (kind.matches(f)) {

@@ -28,6 +28,8 @@ public final class Ptrace {
     private static final int NT_X86_XSTATE = 0x202;
     private static final int PTRACE_PEEKSIGINFO_SHARED = 1;
     public static final int PTRACE_O_TRACECLONE = 1 << 3;
+    /** The tracee gets SIGKILL if its tracer exits (linux/ptrace.h). */
+    public static final int PTRACE_O_EXITKILL = 1 << 20;
     public static final int PTRACE_EVENT_CLONE = 3;
     public static final int PTRACE_EVENT_STOP = 128;
     private static final int WALL = 0x40000000;
@@ -66,7 +68,12 @@ public final class Ptrace {
     }
 
     public static void detach(int tid) {
-        ptrace("DETACH", PTRACE_DETACH, tid, 0, 0);
+        detach(tid, 0);
+    }
+
+    /** Detaches and lets the thread go on with {@code signal} delivered (0: none). */
+    public static void detach(int tid, int signal) {
+        ptrace("DETACH", PTRACE_DETACH, tid, 0, signal);
     }
 
     public static long eventMessage(int tid) {

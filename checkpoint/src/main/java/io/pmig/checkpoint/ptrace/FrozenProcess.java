@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.ptrace;
 
+import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.nativeio.SyscallException;
@@ -14,11 +15,19 @@ import java.util.Set;
 /**
  * A process whose every thread is seized and stopped with ptrace. Thawing puts back the exact
  * registers each thread had, so the process cannot tell it was stopped (beyond the time lost).
+ *
+ * <p>Once its state is read, {@link #park} lets go of the threads without letting them run: each
+ * is detached into a group stop (SIGSTOP). A thread that ran injected syscalls sits in a
+ * single-step trap; if the tracer died there, the kernel would deliver that SIGTRAP and kill the
+ * process. Parked, nothing depends on this tracer any more: if it dies the process just stays
+ * stopped, for a restarted daemon to resume or kill.
  */
 public final class FrozenProcess implements AutoCloseable {
     private final int pid;
     private final Map<Integer, Registers> saved = new LinkedHashMap<>();
     private boolean released;
+    private boolean parked;
+    private static final long KILL_WAIT_MILLIS = 5_000;
 
     private FrozenProcess(int pid) {
         this.pid = pid;
@@ -81,11 +90,27 @@ public final class FrozenProcess implements AutoCloseable {
     }
 
     /** Puts every thread's registers back and lets the process run on. */
+    /** Detaches every thread into a group stop, registers put back: the process stays stopped without this tracer. */
+    public void park() {
+        if (parked || released) {
+            return;
+        }
+        for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
+            Ptrace.setRegisters(e.getKey(), e.getValue());
+            Ptrace.detach(e.getKey(), Linux.SIGSTOP);
+        }
+        parked = true;
+    }
+
     public void thaw() {
         if (released) {
             return;
         }
         released = true;
+        if (parked) {
+            Linux.kill(pid, Linux.SIGCONT);
+            return;
+        }
         RuntimeException first = null;
         for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
             try {
@@ -108,7 +133,24 @@ public final class FrozenProcess implements AutoCloseable {
             return;
         }
         released = true;
-        Ptrace.killAndCollect(pid, threads());
+        if (!parked) {
+            Ptrace.killAndCollect(pid, threads());
+            return;
+        }
+        Linux.kill(pid, Linux.SIGKILL);
+        long deadline = System.nanoTime() + KILL_WAIT_MILLIS * 1_000_000L;
+        while (alive() && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Whether the process is still there and not yet a zombie. */
+    private boolean alive() {
+        try {
+            return !new ProcFs(pid).status().getOrDefault("State", "Z").startsWith("Z");
+        } catch (java.io.UncheckedIOException gone) {
+            return false;
+        }
     }
 
     @Override

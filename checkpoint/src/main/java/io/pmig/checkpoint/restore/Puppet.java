@@ -112,7 +112,9 @@ public final class Puppet implements AutoCloseable {
     }
 
     private static Puppet takeHold(int outerPid, long hole) {
-        Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE);
+        // EXITKILL: if the engine dies before the process is released, the half-built or not yet
+        // committed copy dies with it instead of running on beside the original
+        Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_EXITKILL);
         Ptrace.interrupt(outerPid);
         int status = Ptrace.waitFor(outerPid);
         if (!Ptrace.isStopped(status)) {

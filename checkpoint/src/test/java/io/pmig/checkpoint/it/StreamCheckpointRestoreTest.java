@@ -87,7 +87,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
         }
         RestoreReport copy = restored.get();
         try {
-            assertEquals("t (tracing stop)", TestProgram.procState(original.pid()).orElse("gone"),
+            assertEquals("T (stopped)", TestProgram.procState(original.pid()).orElse("gone"),
                 "the original stays frozen until commit");
             long imageBytes = frozen.report().imageBytes();
             assertNull(frozen.report().image(), "a streamed checkpoint has no file");
@@ -174,7 +174,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
         TestProgram p = startReady("threads");
         try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(new ByteArrayOutputStream()),
                 CheckpointOptions.defaults())) {
-            assertEquals("t (tracing stop)", TestProgram.procState(p.pid()).orElse("gone"), "frozen until decided");
+            assertEquals("T (stopped)", TestProgram.procState(p.pid()).orElse("gone"), "frozen until decided");
             frozen.abort();
             assertThrows(IllegalStateException.class, frozen::commit, "decided once");
         }

@@ -63,21 +63,31 @@ final class LabDaemons {
         List<LabState.Host> nodes = state.hosts().stream().filter(LabState.Host::isNode).toList();
         new ClusterCertificates(certificates()).init(nodes.stream().map(LabState.Host::name).toList(),
                 ClusterCertificates.DEFAULT_VALIDITY);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String classPath = System.getProperty("java.class.path");
         for (LabState.Host node : nodes) {
             writeConfig(node, nodes);
             String init = node.initPid().toString();
             shell.run("nsenter", "--target", init, "--mount", "--", "mkdir", "-p", SOCKET.getParent().toString());
             shell.run("nsenter", "--target", init, "--mount", "--", "mount", "-t", "tmpfs", "-o", "mode=0755,size=4m",
                     "pmig-" + node.name(), SOCKET.getParent().toString());
-            shell.runDetached(List.of("nsenter", "--target", init, "--net", "--pid", "--mount", "--",
-                    "setsid", "--fork", java, "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:auto", "-cp", classPath, MAIN_CLASS,
-                    "--config", configFile(node.name()).toString()), logFile(node.name()));
+            launch(node);
         }
         for (LabState.Host node : nodes) {
             awaitAnswering(node);
         }
+    }
+
+    /** Starts the node's daemon again (after it died), with the configuration and /run/pmig it had; waits until it answers. */
+    void restart(LabState.Host node) {
+        launch(node);
+        awaitAnswering(node);
+    }
+
+    private void launch(LabState.Host node) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        shell.runDetached(List.of("nsenter", "--target", node.initPid().toString(), "--net", "--pid", "--mount", "--",
+                "setsid", "--fork", java, "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:auto", "-cp",
+                System.getProperty("java.class.path"), MAIN_CLASS, "--config", configFile(node.name()).toString()),
+                logFile(node.name()));
     }
 
     /** The host PID of the node's running pmigd, if one runs. */

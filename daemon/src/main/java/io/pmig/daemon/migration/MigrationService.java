@@ -3,6 +3,7 @@ package io.pmig.daemon.migration;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.control.ControlCall;
@@ -42,15 +43,21 @@ public final class MigrationService implements AutoCloseable {
     private final NodeVips vips;
     private final Map<String, SourceSwitch> outgoing = new ConcurrentHashMap<>();
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
+    private final MigrationJournal journal;
 
     private MigrationService(Daemon daemon) {
         this.daemon = daemon;
         this.vips = new NodeVips(daemon.config().vipInterface());
+        this.journal = new MigrationJournal(daemon.config().controlSocket().getParent().resolve("migrations"));
     }
 
-    /** Registers the migration's control op and peer handlers on {@code daemon}. */
+    /**
+     * Puts straight what a previous daemon left in the middle of a migration, then registers the
+     * migration's control op and peer handlers on {@code daemon}.
+     */
     public static MigrationService install(Daemon daemon) {
         MigrationService service = new MigrationService(daemon);
+        service.recover();
         daemon.onControl(OP, service::migrate);
         daemon.peerHandlers()
             .onRequest(MigrationProtocol.PREPARE, (peer, m) -> service.prepare(peer, m.bodyAs(MigrationProtocol.Prepare.class)))
@@ -61,6 +68,33 @@ public final class MigrationService implements AutoCloseable {
             .onRequest(MigrationProtocol.ABORT, (peer, m) -> service.abort(m.bodyAs(MigrationProtocol.Id.class).id()))
             .onRequest(MigrationProtocol.FORWARD, (peer, m) -> service.forwardBack(m.bodyAs(MigrationProtocol.Forward.class)));
         return service;
+    }
+
+    /**
+     * A daemon died in the middle of these migrations. A destination's copy not yet committed died
+     * with it (PTRACE_O_EXITKILL); a source's original was left stopped, its connections in repair
+     * mode: it goes on if the destination was not told to run the copy, else it is killed. And the
+     * VIP is put where the service is.
+     */
+    private void recover() {
+        for (MigrationJournal.Entry e : journal.unfinished()) {
+            boolean source = e.role().equals("source");
+            boolean serviceHere = source ? e.phase().equals("prepared") : e.phase().equals("committed");
+            int connections = 0;
+            if (source && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())))) {
+                if (serviceHere) {
+                    connections = CheckpointEngine.recoverAbandoned(e.pid());
+                } else {
+                    ProcessHandle.of(e.pid()).ifPresent(ProcessHandle::destroyForcibly);   // its copy runs on the destination
+                }
+            }
+            if (e.vip() != null) {
+                vips.get().recover(address(e.vip()), e.prefix(), serviceHere);
+            }
+            journal.remove(e.id());
+            DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
+                "vip", e.vip() == null ? "-" : e.vip(), "serviceHere", serviceHere, "connectionsOutOfRepair", connections);
+        }
     }
 
     // ---- source ----
@@ -100,6 +134,9 @@ public final class MigrationService implements AutoCloseable {
         daemon.migrations().begin(record);
         SourceSwitch vipSwitch = null;
         try {
+            MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", pid,
+                vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
+            journal.write(entry);
             vipSwitch = vip.map(v -> manager.source(v.address(), v.prefix())).orElse(null);
             if (vipSwitch != null) {
                 outgoing.put(id, vipSwitch);
@@ -113,7 +150,8 @@ public final class MigrationService implements AutoCloseable {
                 throw new ControlRefusedException(e.reason() == PeerException.Reason.REMOTE ? to + " refused: " + e.getMessage()
                     : "cannot prepare " + to + ": " + e.getMessage());
             }
-            ObjectNode report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record).run();
+            ObjectNode report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
+                () -> journal.write(entry.at("committing"))).run();
             report.put("from", node);
             return report;
         } finally {
@@ -121,6 +159,7 @@ public final class MigrationService implements AutoCloseable {
             if (vipSwitch != null) {
                 vipSwitch.close();
             }
+            journal.remove(id);
             daemon.migrations().end(id);
         }
     }
@@ -153,6 +192,7 @@ public final class MigrationService implements AutoCloseable {
                 throw new ControlRefusedException("executable " + p.exe() + " does not exist on " + node
                     + "; nodes share their files (install it there at the same path)");
             }
+            journal.write(new MigrationJournal.Entry(p.id(), "destination", p.pid(), p.vip(), p.prefix(), "prepared"));
             if (p.vip() != null) {
                 VipManager manager = vips.get();
                 vipSwitch = manager.destination(address(p.vip()), p.prefix(), HexFormat.of().parseHex(p.sourceMac()));
@@ -166,8 +206,10 @@ public final class MigrationService implements AutoCloseable {
                 vipSwitch == null ? null : ArpFrame.mac(vips.get().mac())));
         } catch (RuntimeException e) {
             if (vipSwitch != null) {
+                vipSwitch.rollback();
                 vipSwitch.close();
             }
+            journal.remove(p.id());
             daemon.migrations().end(p.id());
             throw e;
         }
@@ -181,7 +223,11 @@ public final class MigrationService implements AutoCloseable {
     }
 
     private Message commit(String id) throws Exception {
-        return Message.json("migrate.running", incoming(id).commit());
+        IncomingMigration m = incoming(id);
+        MigrationProtocol.Restored running = m.commit();
+        MigrationProtocol.Prepare p = m.prepare;
+        journal.write(new MigrationJournal.Entry(id, "destination", p.pid(), p.vip(), p.prefix(), "committed"));
+        return Message.json("migrate.running", running);
     }
 
     /** Packets the source still got after the switch; answers whether every announcement is out. */
@@ -243,6 +289,7 @@ public final class MigrationService implements AutoCloseable {
             if (m.vip != null) {
                 m.vip.close();
             }
+            journal.remove(m.id());
             daemon.migrations().end(m.id());
         }
     }

@@ -38,11 +38,12 @@ final class OutgoingMigration {
     private final SourceSwitch vipSwitch;
     private final ControlCall call;
     private final Migrations migrations;
+    private final Runnable beforeCommit;
     private Migrations.Migration record;
     private long lastProgress;
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
-                      Migrations migrations, Migrations.Migration record) {
+                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -51,6 +52,7 @@ final class OutgoingMigration {
         this.call = call;
         this.migrations = migrations;
         this.record = record;
+        this.beforeCommit = beforeCommit;
     }
 
     SourceSwitch vipSwitch() {
@@ -76,6 +78,7 @@ final class OutgoingMigration {
             phase("restore");
             MigrationProtocol.Restored restored = image.finish(RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
             phase = "commit";
+            beforeCommit.run();
             MigrationProtocol.Restored running = peer.request(Message.json(MigrationProtocol.COMMIT, new MigrationProtocol.Id(id)),
                 RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
             long resumed = System.nanoTime();
@@ -165,9 +168,9 @@ final class OutgoingMigration {
         }
         if (frozen != null) {
             frozen.abort();
-            return "the process runs on here" + (vip == null ? "" : " with " + vip.address().getHostAddress());
         }
-        return "the process was not touched" + (vip == null ? "" : "; " + vip.address().getHostAddress() + " is here");
+        // a checkpoint that failed has thawed the process itself
+        return "the process runs on here" + (vip == null ? "" : " with " + vip.address().getHostAddress());
     }
 
     private void progress(long bytes, long expected) {

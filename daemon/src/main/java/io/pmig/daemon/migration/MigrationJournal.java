@@ -1,0 +1,73 @@
+package io.pmig.daemon.migration;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * What a daemon must know to put things straight if it dies in the middle of a migration: one
+ * small file per migration in progress (ID.json, written whole and renamed into place), removed
+ * when the migration ends. A daemon that starts reads what is left (see {@link MigrationService}).
+ */
+final class MigrationJournal {
+    /**
+     * {@code phase}: for a source "prepared" (the VIP and the process are still this node's),
+     * "committing" (the destination was told to run the process; the original dies with this
+     * daemon); for a destination "prepared" (the VIP was taken silently; the copy dies with this
+     * daemon), "committed" (the copy runs here).
+     */
+    record Entry(String id, String role, int pid, String vip, int prefix, String phase) {
+        Entry at(String next) {
+            return new Entry(id, role, pid, vip, prefix, next);
+        }
+    }
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private final Path dir;
+
+    MigrationJournal(Path dir) {
+        this.dir = dir;
+    }
+
+    void write(Entry e) {
+        try {
+            Files.createDirectories(dir);
+            Path partial = dir.resolve(e.id() + ".json.partial");
+            Files.write(partial, MAPPER.writeValueAsBytes(e));
+            Files.move(partial, dir.resolve(e.id() + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot write the migration journal " + dir + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    void remove(String id) {
+        try {
+            Files.deleteIfExists(dir.resolve(id + ".json"));
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot remove " + id + " from the migration journal " + dir + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    /** The migrations a previous daemon left unfinished. */
+    List<Entry> unfinished() {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        List<Entry> out = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList()) {
+                out.add(MAPPER.readValue(f.toFile(), Entry.class));
+            }
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot read the migration journal " + dir + ": " + ex.getMessage(), ex);
+        }
+        return out;
+    }
+}
