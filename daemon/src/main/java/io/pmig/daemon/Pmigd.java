@@ -55,8 +55,9 @@ public final class Pmigd {
         Daemon daemon;
         MigrationService migration;
         try {
+            migration = MigrationService.prepare(config);
             daemon = Daemon.start(config);
-            migration = MigrationService.install(daemon);
+            migration.install(daemon);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
+import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.control.ControlCall;
 import io.pmig.daemon.control.ControlRefusedException;
 import io.pmig.daemon.log.DaemonLog;
@@ -39,35 +40,43 @@ import java.util.stream.Stream;
 public final class MigrationService implements AutoCloseable {
     public static final String OP = "migrate";
 
-    private final Daemon daemon;
+    private final DaemonConfig config;
     private final NodeVips vips;
     private final Map<String, SourceSwitch> outgoing = new ConcurrentHashMap<>();
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
     private final MigrationJournal journal;
+    private Daemon daemon;
 
-    private MigrationService(Daemon daemon) {
-        this.daemon = daemon;
-        this.vips = new NodeVips(daemon.config().vipInterface());
-        this.journal = new MigrationJournal(daemon.config().controlSocket().getParent().resolve("migrations"));
+    private MigrationService(DaemonConfig config) {
+        this.config = config;
+        this.vips = new NodeVips(config.vipInterface());
+        this.journal = new MigrationJournal(config.controlSocket().getParent().resolve("migrations"));
     }
 
     /**
-     * Puts straight what a previous daemon left in the middle of a migration, then registers the
-     * migration's control op and peer handlers on {@code daemon}.
+     * Before the daemon takes requests: puts straight what a previous daemon left in the middle of
+     * a migration, and pays the first migration's one-time costs.
      */
-    public static MigrationService install(Daemon daemon) {
-        MigrationService service = new MigrationService(daemon);
+    public static MigrationService prepare(DaemonConfig config) {
+        MigrationService service = new MigrationService(config);
         service.recover();
-        daemon.onControl(OP, service::migrate);
-        daemon.peerHandlers()
-            .onRequest(MigrationProtocol.PREPARE, (peer, m) -> service.prepare(peer, m.bodyAs(MigrationProtocol.Prepare.class)))
-            .onStream(MigrationProtocol.IMAGE, service::receiveImage)
-            .onRequest(MigrationProtocol.SWITCH, (peer, m) -> service.giveVipAway(m.bodyAs(MigrationProtocol.Id.class).id()))
-            .onRequest(MigrationProtocol.COMMIT, (peer, m) -> service.commit(m.bodyAs(MigrationProtocol.Id.class).id()))
-            .onRequest(MigrationProtocol.LATE, (peer, m) -> service.late(HeldPacketCodec.decodeBatch(m.body())))
-            .onRequest(MigrationProtocol.ABORT, (peer, m) -> service.abort(m.bodyAs(MigrationProtocol.Id.class).id()))
-            .onRequest(MigrationProtocol.FORWARD, (peer, m) -> service.forwardBack(m.bodyAs(MigrationProtocol.Forward.class)));
+        service.warmUp();
         return service;
+    }
+
+    /** Registers the migration's control op and peer handlers on {@code daemon}. */
+    public MigrationService install(Daemon daemon) {
+        this.daemon = daemon;
+        daemon.onControl(OP, this::migrate);
+        daemon.peerHandlers()
+            .onRequest(MigrationProtocol.PREPARE, (peer, m) -> prepare(peer, m.bodyAs(MigrationProtocol.Prepare.class)))
+            .onStream(MigrationProtocol.IMAGE, this::receiveImage)
+            .onRequest(MigrationProtocol.SWITCH, (peer, m) -> giveVipAway(m.bodyAs(MigrationProtocol.Id.class).id()))
+            .onRequest(MigrationProtocol.COMMIT, (peer, m) -> commit(m.bodyAs(MigrationProtocol.Id.class).id()))
+            .onRequest(MigrationProtocol.LATE, (peer, m) -> late(HeldPacketCodec.decodeBatch(m.body())))
+            .onRequest(MigrationProtocol.ABORT, (peer, m) -> abort(m.bodyAs(MigrationProtocol.Id.class).id()))
+            .onRequest(MigrationProtocol.FORWARD, (peer, m) -> forwardBack(m.bodyAs(MigrationProtocol.Forward.class)));
+        return this;
     }
 
     /**
@@ -97,6 +106,25 @@ public final class MigrationService implements AutoCloseable {
         }
     }
 
+    /**
+     * Pays the first migration's one-time costs now: the VIP manager (hold rules, capture, sockets)
+     * if the interface exists, and the engine's class loading and compilation.
+     */
+    private void warmUp() {
+        try {
+            vips.get();
+        } catch (RuntimeException e) {
+            DaemonLog.warn("vip-manager-unavailable", "interface", config.vipInterface(), "detail", e.getMessage());
+        }
+        try {
+            DaemonLog.info("warmed-up", "millis", EngineWarmUp.run() / 1_000_000);
+        } catch (IOException | RuntimeException e) {
+            DaemonLog.warn("warm-up-failed", "detail", e.getMessage() + "; the first migration will be slower");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     // ---- source ----
 
     /** {"op": "migrate", "pid": N, "to": NODE, "vip": IP (optional), "replay": true}. */
@@ -107,7 +135,7 @@ public final class MigrationService implements AutoCloseable {
         }
         int pid = r.path("pid").asInt();
         String to = r.path("to").asText();
-        String node = daemon.config().nodeName();
+        String node = config.nodeName();
         if (!Files.isDirectory(Path.of("/proc", Integer.toString(pid)))) {
             throw new ControlRefusedException("process " + pid + " does not exist on " + node);
         }
@@ -115,9 +143,9 @@ public final class MigrationService implements AutoCloseable {
         if (to.equals(node)) {
             throw new ControlRefusedException("process " + pid + " is on " + node + " already; name another node with --to");
         }
-        if (!daemon.config().peers().containsKey(to)) {
+        if (!config.peers().containsKey(to)) {
             throw new ControlRefusedException(to + " is not a peer of " + node + " (peers: "
-                + String.join(", ", daemon.config().peers().keySet()) + "); add peer." + to + " to " + daemon.config().source());
+                + String.join(", ", config.peers().keySet()) + "); add peer." + to + " to " + config.source());
         }
         PeerSession peer;
         try {
@@ -177,7 +205,7 @@ public final class MigrationService implements AutoCloseable {
     // ---- destination ----
 
     private Message prepare(PeerSession source, MigrationProtocol.Prepare p) {
-        String node = daemon.config().nodeName();
+        String node = config.nodeName();
         daemon.migrations().begin(new Migrations.Migration(p.id(), p.pid(), "destination", source.peerName(), "prepared", Instant.now()));
         DestinationSwitch vipSwitch = null;
         try {
@@ -297,7 +325,7 @@ public final class MigrationService implements AutoCloseable {
     private IncomingMigration incoming(String id) {
         IncomingMigration m = incoming.get(id);
         if (m == null) {
-            throw new IllegalStateException("no migration " + id + " arrives at " + daemon.config().nodeName());
+            throw new IllegalStateException("no migration " + id + " arrives at " + config.nodeName());
         }
         return m;
     }

@@ -1,0 +1,68 @@
+package io.pmig.daemon.migration;
+
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoredProcess;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.channels.Channels;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The first checkpoint and restore in a JVM load and compile the engine: about a second, which a
+ * daemon's first migration would add to its downtime. A starting daemon pays it instead, by
+ * moving a throw-away {@code sleep} through memory: checkpointed (then killed) and restored into
+ * a PID namespace of its own (then killed).
+ */
+final class EngineWarmUp {
+    private EngineWarmUp() {
+    }
+
+    /** Returns how long it took. */
+    static long run() throws IOException, InterruptedException {
+        long start = System.nanoTime();
+        String marker = "3600." + ProcessHandle.current().pid();       // names this daemon's own sleep
+        // setsid --fork: never a child of this JVM, whose process reaper would steal ptrace stops
+        Process launcher = new ProcessBuilder("setsid", "--fork", "sleep", marker).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        if (!launcher.waitFor(10, TimeUnit.SECONDS) || launcher.exitValue() != 0) {
+            throw new IOException("cannot start sleep for the warm-up");
+        }
+        int pid = find("sleep\0" + marker + "\0");
+        ByteArrayOutputStream image = new ByteArrayOutputStream();
+        FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(pid, Channels.newChannel(image), CheckpointOptions.defaults());
+        frozen.commit();
+        try (RestoredProcess copy = new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(image.toByteArray())),
+                "the warm-up image", new RestoreOptions(true))) {
+            copy.kill();
+        }
+        return System.nanoTime() - start;
+    }
+
+    private static int find(String cmdline) throws IOException, InterruptedException {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                for (Path p : procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit)).toList()) {
+                    try {
+                        if (new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8).equals(cmdline)) {
+                            return Integer.parseInt(p.getFileName().toString());
+                        }
+                    } catch (IOException gone) {
+                        // exited meanwhile
+                    }
+                }
+            }
+            Thread.sleep(10);
+        }
+        throw new IOException("the warm-up's sleep did not appear");
+    }
+}
