@@ -1,5 +1,7 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.nativeio.SyscallException;
+import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
@@ -92,15 +94,20 @@ public final class FdDumper {
         int pidfd = Linux.pidfdOpen(pid);
         try {
             for (int fd : fds) {
-                int local = Linux.pidfdGetfd(pidfd, fd);
-                try {
-                    Sockets.setInt(local, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
-                } finally {
-                    Linux.close(local);
-                }
+                repairOff(pidfd, fd);
             }
         } finally {
             Linux.close(pidfd);
+        }
+    }
+
+    /** Takes {@code fd} of the process behind {@code pidfd} out of repair mode, through a copy of it. */
+    private static void repairOff(int pidfd, int fd) {
+        int local = Linux.pidfdGetfd(pidfd, fd);
+        try {
+            Sockets.setInt(local, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+        } finally {
+            Linux.close(local);
         }
     }
 
@@ -114,24 +121,34 @@ public final class FdDumper {
         return -1;
     }
 
-    /** Every TCP socket of process {@code pid} leaves repair mode (one not in it just sends a window probe); returns how many. */
+    /**
+     * Every TCP connection of process {@code pid} leaves repair mode (one not in it just sends a
+     * window probe; a listener cannot be in it and is passed over); returns how many.
+     */
     public static int leaveRepairAll(int pid) {
         ProcFs proc = new ProcFs(pid);
-        List<Integer> tcp = new java.util.ArrayList<>();
+        int count = 0;
         int pidfd = Linux.pidfdOpen(pid);
         try {
             for (int fd : proc.fds()) {
                 try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
-                    if (kindOf(f) instanceof TcpSockets) {
-                        tcp.add(fd);
+                    if (!(kindOf(f) instanceof TcpSockets)) {
+                        continue;
+                    }
+                }
+                try {
+                    repairOff(pidfd, fd);
+                    count++;
+                } catch (SyscallException e) {
+                    if (e.errno() != Errno.EPERM) {         // EPERM: not a connection (a listener)
+                        throw e;
                     }
                 }
             }
         } finally {
             Linux.close(pidfd);
         }
-        leaveRepair(pid, tcp);
-        return tcp.size();
+        return count;
     }
 
     private static FileKind<?> kindOf(OpenFile f) {

@@ -59,7 +59,7 @@ class MigrateTest {
     @Timeout(180)
     void aStreamingClientKeepsItsConnectionThereAndBack() throws Exception {
         CompletableFuture<String> client = client("12");
-        Thread.sleep(2000);
+        awaitClientConnected("node-a");
         JsonNode there = migrate("node-a", "node-b", false);
         assertEquals(Integer.parseInt(server), there.get("restoredPid").intValue(), there.toString());
         assertEquals(VIP, there.get("vip").textValue(), "the VIP was found from the server's sockets: " + there);
@@ -79,7 +79,7 @@ class MigrateTest {
         warmUpTheDaemons();
         long before = clientRetransmissions();
         CompletableFuture<String> client = client("6", "--lockstep");
-        Thread.sleep(2000);
+        awaitClientConnected("node-a");
         JsonNode report = migrate("node-a", "node-b", false);
         String verdict = client.get();
         long retransmitted = clientRetransmissions() - before;
@@ -96,7 +96,7 @@ class MigrateTest {
         warmUpTheDaemons();
         long before = clientRetransmissions();
         CompletableFuture<String> client = client("6", "--lockstep");
-        Thread.sleep(2000);
+        awaitClientConnected("node-a");
         migrate("node-a", "node-b", true);
         String verdict = client.get();
         long retransmitted = clientRetransmissions() - before;
@@ -144,10 +144,22 @@ class MigrateTest {
         assertTrue(!exec("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "node-b has no VIP");
     }
 
-    /** The first migration of a daemon's life loads its classes (~1 s): two round trips make both daemons warm. */
+    /** The first migrations of a daemon's life are slower (JIT): two round trips make both daemons warm. */
     private void warmUpTheDaemons() {
         migrate("node-a", "node-b", false);
         migrate("node-b", "node-a", false);
+    }
+
+    /** Waits until the client (started through a JVM of its own, slow on a busy machine) is connected to the server. */
+    private static void awaitClientConnected(String node) throws InterruptedException {
+        for (int i = 0; i < 100; i++) {
+            if (exec(node, "ss", "-Htn", "state", "established", "sport = :" + PORT).contains(PORT)) {
+                Thread.sleep(500);          // and has been talking for a while
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the client never connected to the server on " + node);
     }
 
     private JsonNode migrate(String from, String to, boolean noReplay) {

@@ -87,23 +87,32 @@ public final class MigrationService implements AutoCloseable {
      */
     private void recover() {
         for (MigrationJournal.Entry e : journal.unfinished()) {
-            boolean source = e.role().equals("source");
-            boolean serviceHere = source ? e.phase().equals("prepared") : e.phase().equals("committed");
-            int connections = 0;
-            if (source && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())))) {
-                if (serviceHere) {
-                    connections = CheckpointEngine.recoverAbandoned(e.pid());
-                } else {
-                    ProcessHandle.of(e.pid()).ifPresent(ProcessHandle::destroyForcibly);   // its copy runs on the destination
-                }
+            try {
+                recover(e);
+            } catch (RuntimeException ex) {
+                DaemonLog.warn("migration-recovery-failed", "id", e.id(), "pid", e.pid(), "detail", ex.getMessage()
+                    + "; kept in " + config.controlSocket().getParent().resolve("migrations") + " for the next start");
             }
-            if (e.vip() != null) {
-                vips.get().recover(address(e.vip()), e.prefix(), serviceHere);
-            }
-            journal.remove(e.id());
-            DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
-                "vip", e.vip() == null ? "-" : e.vip(), "serviceHere", serviceHere, "connectionsOutOfRepair", connections);
         }
+    }
+
+    private void recover(MigrationJournal.Entry e) {
+        boolean source = e.role().equals("source");
+        boolean serviceHere = source ? e.phase().equals("prepared") : e.phase().equals("committed");
+        int connections = 0;
+        if (source && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())))) {
+            if (serviceHere) {
+                connections = CheckpointEngine.recoverAbandoned(e.pid());
+            } else {
+                ProcessHandle.of(e.pid()).ifPresent(ProcessHandle::destroyForcibly);   // its copy runs on the destination
+            }
+        }
+        if (e.vip() != null) {
+            vips.get().recover(address(e.vip()), e.prefix(), serviceHere);
+        }
+        journal.remove(e.id());
+        DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
+            "vip", e.vip() == null ? "-" : e.vip(), "serviceHere", serviceHere, "connectionsOutOfRepair", connections);
     }
 
     /**
