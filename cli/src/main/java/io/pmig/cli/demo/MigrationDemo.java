@@ -23,7 +23,8 @@ import java.util.stream.Collectors;
  * node-a, starts stream-server there bound to it, starts stream-client in the client host (it
  * streams to the server and checks every byte that comes back), moves the server to node-b and
  * back with {@code pmig migrate} run in the node it leaves, checks after each move that the
- * process runs on the node it went to and nowhere else, and ends the client for its verdict. The
+ * process runs on the node it went to and nowhere else, and ends the client for its verdict.
+ * Before, it moves an idle process the same way, so that the daemons' JVMs are warm. The
  * lab is removed at the end, after a failure and on Ctrl-C too.
  *
  * <p>Everything goes through pmig's own commands, each in a JVM of its own, as an operator would
@@ -37,6 +38,7 @@ public final class MigrationDemo {
     static final String[] ROUTE = {"node-a", "node-b", "node-a"};
     /** The service's PIDs start above this in node-a: the daemons' JVM threads take the low ones in every node. */
     private static final int FIRST_SERVICE_PID = 20_000;
+    private static final int WARM_UP_PID_AFTER = 19_000;
     /** How long the stream flows before the first move, between the moves and after the last one. */
     private static final long STREAM_MILLIS = 2_000;
     /** The client's own limit, should the demo die without ending it. */
@@ -116,10 +118,13 @@ public final class MigrationDemo {
         }
         detail(String.format(Locale.ROOT, "up in %.1f s", (System.nanoTime() - t0) / 1e9));
 
+        warmUp();
+
         String source = ROUTE[0];
         step("VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT);
         require(pmig.run(pmig.pmigIn(source, List.of("vip", "add", VIP + "/" + PREFIX_LENGTH, "--dev", "eth0")), COMMAND_SECONDS));
-        pid = startServer(source);
+        pid = startInNode(source, FIRST_SERVICE_PID, NativeProgram.path(SERVER) + " " + VIP + " " + PORT,
+                "ss -Hltn src " + VIP + ":" + PORT + " | grep -q .");
         detail(SERVER + " runs on " + source + " as pid " + pid);
 
         step("client: stream-client at the client host streams to " + VIP + ":" + PORT + " and checks every byte that comes back");
@@ -152,12 +157,15 @@ public final class MigrationDemo {
         return summary();
     }
 
-    /** Starts stream-server on {@code node}, detached, with a PID above the daemons'; returns its PID once it listens. */
-    private int startServer(String node) {
-        String script = "echo " + FIRST_SERVICE_PID + " > /proc/sys/kernel/ns_last_pid; "
-                + "setsid " + NativeProgram.path(SERVER) + " " + VIP + " " + PORT + " </dev/null >/dev/null 2>&1 & pid=$!; "
-                + "i=0; until ss -Hltn src " + VIP + ":" + PORT + " | grep -q .; do "
-                + "i=$((i+1)); if [ $i -gt 200 ]; then echo \"" + SERVER + " did not listen in 10 s\" >&2; exit 1; fi; sleep 0.05; done; "
+    /**
+     * Starts {@code command} on {@code node}, detached, as the next PID after {@code after}, and
+     * waits until the shell test {@code ready} holds (10 s at most); returns the PID.
+     */
+    private int startInNode(String node, int after, String command, String ready) {
+        String script = "echo " + after + " > /proc/sys/kernel/ns_last_pid; "
+                + "setsid " + command + " </dev/null >/dev/null 2>&1 & pid=$!; "
+                + "i=0; until " + ready + "; do "
+                + "i=$((i+1)); if [ $i -gt 200 ]; then echo \"" + command + " was not ready in 10 s\" >&2; exit 1; fi; sleep 0.05; done; "
                 + "echo $pid";
         LabPmig.Result started = pmig.run(LabPmig.exec(node, List.of("sh", "-c", script)), COMMAND_SECONDS);
         require(started);
@@ -191,25 +199,53 @@ public final class MigrationDemo {
         }
     }
 
+    /** Moves the stream-server, printing the report. */
     private void move(String from, String to) {
         List<String> args = List.of("migrate", Integer.toString(pid), "--to", to, "--json");
         step("moving " + SERVER + " from " + from + " to " + to + ": in " + from + ", pmig " + String.join(" ", args));
-        LabPmig.Result moved = pmig.run(pmig.pmigIn(from, args), COMMAND_SECONDS);
-        JsonNode report = moved.ok() ? parse(moved) : null;
-        if (report == null) {
-            throw new FailedException("the move from " + from + " to " + to + " failed: " + moved.failure());
-        }
+        JsonNode report = migrate(pid, SERVER, from, to);
         migrations.add(report);
         MigrateCommand.text(report).lines().forEach(this::detail);
-        List<Integer> there = NodeProcesses.find(pmig.lab(), to, SERVER);
-        List<Integer> left = NodeProcesses.find(pmig.lab(), from, SERVER);
-        if (!report.path("to").asText().equals(to) || report.path("restoredPid").asInt() != pid || !there.equals(List.of(pid))
+        detail(SERVER + " runs on " + to + " as pid " + pid + ", and no longer on " + from);
+    }
+
+    /**
+     * Runs pmig migrate in {@code from}; returns its report once this machine's /proc shows the
+     * process ({@code comm}) on {@code to} with the same PID and no longer on {@code from}.
+     */
+    private JsonNode migrate(int process, String comm, String from, String to) {
+        LabPmig.Result moved = pmig.run(pmig.pmigIn(from, List.of("migrate", Integer.toString(process), "--to", to, "--json")),
+                COMMAND_SECONDS);
+        if (!moved.ok()) {
+            throw new FailedException("the move of " + comm + " from " + from + " to " + to + " failed: " + moved.failure());
+        }
+        JsonNode report = parse(moved);
+        List<Integer> there = NodeProcesses.find(pmig.lab(), to, comm);
+        List<Integer> left = NodeProcesses.find(pmig.lab(), from, comm);
+        if (!report.path("to").asText().equals(to) || report.path("restoredPid").asInt() != process || !there.equals(List.of(process))
                 || !left.isEmpty()) {
-            throw new FailedException("after the move " + SERVER + " runs as pids " + there + " on " + to + " and " + left + " on " + from
-                    + ", expected pid " + pid + " on " + to + " only (the report says pid " + report.path("restoredPid").asInt()
+            throw new FailedException("after the move " + comm + " runs as pids " + there + " on " + to + " and " + left + " on " + from
+                    + ", expected pid " + process + " on " + to + " only (the report says pid " + report.path("restoredPid").asInt()
                     + " on " + report.path("to").asText() + ")");
         }
-        detail(SERVER + " runs on " + to + " as pid " + pid + ", and no longer on " + from);
+        return report;
+    }
+
+    /**
+     * Moves an idle process along the route once: a daemon's first migration loads and compiles
+     * its code (about a second), which is not what a running daemon's migrations cost.
+     */
+    private void warmUp() {
+        step("warming up the daemons: an idle sleep process moved " + String.join(" -> ", ROUTE)
+                + " (a fresh JVM's first migration loads and compiles its code)");
+        int sleeper = startInNode(ROUTE[0], WARM_UP_PID_AFTER, "sleep 3600", "true");
+        List<String> downtimes = new ArrayList<>();
+        for (int i = 1; i < ROUTE.length; i++) {
+            JsonNode report = migrate(sleeper, "sleep", ROUTE[i - 1], ROUTE[i]);
+            downtimes.add(String.format(Locale.ROOT, "%.1f ms", report.path("downtimeMillis").asDouble()));
+        }
+        require(pmig.run(LabPmig.exec(ROUTE[ROUTE.length - 1], List.of("kill", Integer.toString(sleeper))), COMMAND_SECONDS));
+        detail("downtime " + String.join(" and ", downtimes));
     }
 
     /** Closes the client's stdin, which ends it, and reads its verdict. Idempotent. */
