@@ -1,4 +1,4 @@
-package io.pmig.cli.demo;
+package io.pmig.cli;
 
 import io.pmig.checkpoint.RefusedException;
 import java.net.URISyntaxException;
@@ -6,13 +6,13 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** A program of cli/src/main/c, built by the Maven build into target/classes/native. */
-final class NativeProgram {
+/** A program of cli/src/main/c (the lab's init, the demo's service and client), built by the Maven build into target/classes/native. */
+public final class NativeProgram {
     private NativeProgram() {
     }
 
     /** The built program {@code name}; refuses with the command that builds it when it is missing. */
-    static Path path(String name) {
+    public static Path path(String name) {
         String resource = "/native/" + name;
         URL url = NativeProgram.class.getResource(resource);
         Path path = null;

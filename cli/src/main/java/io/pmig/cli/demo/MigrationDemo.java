@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.cli.NativeProgram;
 import io.pmig.cli.daemon.MigrateCommand;
 import java.io.IOException;
 import java.io.PrintWriter;
