@@ -44,8 +44,22 @@ final class LabPmig {
         /** What went wrong, for a message: the command, its exit code and what it said. */
         String failure() {
             String said = (err.strip() + " " + out.strip()).strip();
-            return "`pmig " + String.join(" ", command) + "` exited with " + exitCode + (said.isEmpty() ? "" : ": " + said);
+            return "`" + shown(command) + "` exited with " + exitCode + (said.isEmpty() ? "" : ": " + said);
         }
+    }
+
+    /** A command as an operator would type it: {@code pmig ARGS}, with pmig run in a node shown as pmig too. */
+    static String shown(List<String> args) {
+        List<String> words = new ArrayList<>(List.of("pmig"));
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).endsWith("/bin/java") && args.subList(i, args.size()).contains(MAIN)) {
+                words.add("pmig");
+                i = args.indexOf(MAIN);
+            } else {
+                words.add(args.get(i));
+            }
+        }
+        return String.join(" ", words);
     }
 
     /** {@code pmig ARGS} on this machine, e.g. {@code lab up}. */
@@ -57,16 +71,16 @@ final class LabPmig {
             process.getOutputStream().close();
             if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 process.destroyForcibly();
-                throw new FailedException("`pmig " + String.join(" ", args) + "` did not finish in " + timeoutSeconds + " s");
+                throw new FailedException("`" + shown(args) + "` did not finish in " + timeoutSeconds + " s");
             }
             return new Result(args, process.exitValue(), out.get(timeoutSeconds, TimeUnit.SECONDS),
                     err.get(timeoutSeconds, TimeUnit.SECONDS));
         } catch (InterruptedException e) {
             process.destroy();
             Thread.currentThread().interrupt();
-            throw new FailedException("interrupted while `pmig " + String.join(" ", args) + "` ran", e);
+            throw new FailedException("interrupted while `" + shown(args) + "` ran", e);
         } catch (IOException | ExecutionException | TimeoutException e) {
-            throw new FailedException("cannot read the output of `pmig " + String.join(" ", args) + "`: " + e, e);
+            throw new FailedException("cannot read the output of `" + shown(args) + "`: " + e, e);
         }
     }
 

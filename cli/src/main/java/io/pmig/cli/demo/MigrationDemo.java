@@ -323,7 +323,7 @@ public final class MigrationDemo {
         try {
             return MAPPER.readTree(result.out());
         } catch (IOException e) {
-            throw new FailedException("`pmig " + String.join(" ", result.command()) + "` printed no JSON: " + result.out().strip()
+            throw new FailedException("`" + LabPmig.shown(result.command()) + "` printed no JSON: " + result.out().strip()
                     + " " + result.err().strip(), e);
         }
     }
