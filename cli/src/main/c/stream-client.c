@@ -1,12 +1,14 @@
 /*
- * stream-client ADDR PORT SECONDS [--lockstep] [--connections N] [--rate KB_PER_S]
+ * stream-client ADDR PORT SECONDS [--lockstep] [--connections N] [--rate KB_PER_S] [--until-eof]
  *
  * The client side of stream-server, with a verdict. Streaming mode: every connection streams
  * the pattern to the server at a steady rate and checks every byte that comes back. Lock-step
- * mode: one request ("ping N") at a time, each waiting for its answer. After SECONDS it prints
- * one line, "PASS ..." or "FAIL: ...", with bytes moved and the longest stall (the longest time
+ * mode: one request ("ping N") at a time, each waiting for its answer. After SECONDS (or, with
+ * --until-eof in streaming mode, as soon as its stdin ends, if that comes first) it prints one
+ * line, "PASS ..." or "FAIL: ...", with bytes moved and the longest stall (the longest time
  * without a byte from the server, or the slowest answer), and exits 0 or 1. A reset, an early
- * EOF or a wrong byte fails at once.
+ * EOF or a wrong byte fails at once. The streaming verdict ends with the gaps: how many stalls
+ * of a connection lasted 50 ms (GAP_MS) or more, and how long they were (the longest 16, in ms).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +26,8 @@
 #include "stream-protocol.h"
 
 #define CHUNK 4096
+#define GAP_MS 50.0
+#define MAX_GAPS 16
 
 struct conn {
     int fd;
@@ -97,27 +101,35 @@ int main(int argc, char **argv)
     const char *addr = argv[1];
     int port = atoi(argv[2]);
     double seconds = atof(argv[3]);
-    int n = 1, is_lockstep = 0;
+    int n = 1, is_lockstep = 0, until_eof = 0;
     long rate = 1024;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--lockstep")) is_lockstep = 1;
         else if (!strcmp(argv[i], "--connections") && i + 1 < argc) n = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--until-eof")) until_eof = 1;
     }
     if (is_lockstep) return lockstep(addr, port, seconds);
     struct conn *c = calloc(n, sizeof *c);
-    struct pollfd *p = calloc(n, sizeof *p);
+    struct pollfd *p = calloc(n + 1, sizeof *p); /* the last one: stdin, with --until-eof */
     for (int k = 0; k < n; k++) {
         c[k].fd = dial(addr, port);
         c[k].last_byte_ms = now_ms();
     }
     double start = now_ms(), end = start + seconds * 1e3, worst = 0, next_tick = start;
+    double gaps[MAX_GAPS];
+    int ngaps = 0;
     const long per_tick = rate * 1024 / 100;
     unsigned char buf[CHUNK];
     while (now_ms() < end) {
         for (int k = 0; k < n; k++) p[k] = (struct pollfd){.fd = c[k].fd, .events = POLLIN};
-        poll(p, n, 5);
+        p[n] = (struct pollfd){.fd = until_eof ? 0 : -1, .events = POLLIN};
+        poll(p, n + 1, 5);
         double t = now_ms();
+        if (p[n].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = read(0, buf, sizeof buf);
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) break;
+        }
         for (int k = 0; k < n; k++) {
             if (!(p[k].revents & (POLLIN | POLLERR | POLLHUP))) continue;
             ssize_t r = recv(c[k].fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -129,7 +141,17 @@ int main(int argc, char **argv)
             for (ssize_t i = 0; i < r; i++)
                 if (buf[i] != to_client(c[k].received + i)) fail(k, "wrong byte: data lost, duplicated or reordered", c[k].received + i);
             c[k].received += r;
-            if (t - c[k].last_byte_ms > worst) worst = t - c[k].last_byte_ms;
+            double stall = t - c[k].last_byte_ms;
+            if (stall > worst) worst = stall;
+            if (stall >= GAP_MS) {
+                if (ngaps < MAX_GAPS) gaps[ngaps] = stall;
+                else {
+                    int least = 0; /* keep the longest */
+                    for (int g = 1; g < MAX_GAPS; g++) if (gaps[g] < gaps[least]) least = g;
+                    if (stall > gaps[least]) gaps[least] = stall;
+                }
+                ngaps++;
+            }
             c[k].last_byte_ms = t;
         }
         if (t >= next_tick) {
@@ -154,7 +176,9 @@ int main(int argc, char **argv)
         received += c[k].received;
         if (now_ms() - c[k].last_byte_ms > worst) worst = now_ms() - c[k].last_byte_ms;
     }
-    printf("PASS connections=%d sent=%llu received=%llu max_stall_ms=%.1f\n", n, (unsigned long long)sent,
-           (unsigned long long)received, worst);
+    printf("PASS connections=%d sent=%llu received=%llu max_stall_ms=%.1f gaps=%d gaps_ms=", n, (unsigned long long)sent,
+           (unsigned long long)received, worst, ngaps);
+    for (int g = 0; g < ngaps && g < MAX_GAPS; g++) printf("%s%.1f", g ? "," : "", gaps[g]);
+    printf("\n");
     return 0;
 }

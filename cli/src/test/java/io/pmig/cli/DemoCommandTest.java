@@ -2,104 +2,110 @@ package io.pmig.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.pmig.checkpoint.CheckpointReport;
-import io.pmig.checkpoint.RefusedException;
-import io.pmig.checkpoint.RestoreReport;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pmig.cli.demo.MigrationDemo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ProcessBuilder.Redirect;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.Timeout;
 
 class DemoCommandTest {
-    private static final Pattern LOG = Pattern.compile("into (/\\S+)/counter\\.log");
-
-    private final FakeEngines engines = new FakeEngines();
+    /** A lab name of this test's own, so that a demo someone runs meanwhile is not disturbed. */
+    private static final String LAB = "pmig-demotest";
 
     @Test
-    void aRefusedCheckpointStopsTheSampleAndRemovesTheTemporaryDirectory() {
-        int[] checkpointed = {0};
-        engines.onCheckpoint = pid -> {
-            assertTrue(runsSampleCounter(pid), "the demo checkpoints the running sample");
-            checkpointed[0] = pid;
-            throw new RefusedException("pid " + pid + " uses something pmig cannot restore");
-        };
-        Run run = Run.of(engines, true, "demo");
+    void refusesWithoutRootAndBuildsNothing() {
+        Run run = Run.of(new FakeEngines(), false, "demo", "--lab", LAB);
 
-        assertEquals(ExitCodes.REFUSED, run.exitCode(), run.err());
-        assertTrue(run.out().contains("\nFAIL: pid " + checkpointed[0] + " uses something"), run.out());
-        assertTrue(run.err().startsWith("pmig: pid " + checkpointed[0]), run.err());
-        assertFalse(runsSampleCounter(checkpointed[0]), "the sample was stopped");
-        assertFalse(Files.exists(temporaryDirectory(run)), "the temporary directory was removed");
+        assertEquals(ExitCodes.REFUSED, run.exitCode(), run.out() + run.err());
+        assertTrue(run.err().startsWith("pmig: demo must run as root: "), run.err());
+        assertEquals("", run.out());
+        assertFalse(Files.exists(Path.of("/run/netns", LAB + "-node-a")), "no lab was built");
     }
 
+    /** The demo as README.md runs it, end to end: needs root. */
     @Test
-    void aRestoreUnderAnotherPidFailsAndStopsThatProcessToo(@TempDir Path elsewhere) {
-        int[] other = {0};
-        engines.onCheckpoint = pid -> {
-            ProcessHandle.of(pid).orElseThrow().destroyForcibly();
-            return new CheckpointReport(pid, Path.of("/nowhere"), 4, 20, 16384, 64L << 20, 64L << 20, 3, false, 1, 1);
-        };
-        engines.onRestore = dir -> {
-            other[0] = startAnotherSampleCounter(elsewhere.resolve("other.log"));
-            return new RestoreReport(other[0], 4, 20, 16384, 64L << 20, 3, 1);
-        };
-        Run run = Run.of(engines, true, "demo");
+    @Timeout(300)
+    void movesTheServerToNodeBAndBackWhileTheClientChecksEveryByte() throws Exception {
+        assumeTrue(Pmig.effectiveUidIsRoot(), "the demo builds a lab: needs root");
+        Run run = Run.of(Engines.real(), true, "demo", "--lab", LAB, "--json");
 
-        assertEquals(ExitCodes.FAILED, run.exitCode(), run.err());
-        assertNotEquals(0, other[0]);
-        assertTrue(run.out().contains("\nFAIL: the process came back as pid " + other[0]), run.out());
-        assertFalse(runsSampleCounter(other[0]), "the process the restore returned was stopped");
-        assertFalse(Files.exists(temporaryDirectory(run)), "the temporary directory was removed");
-    }
-
-    /** The demo as README.md runs it, with the real engine: needs root. */
-    @Test
-    void theDemoPassesWithTheRealEngine() {
-        assumeTrue(Pmig.effectiveUidIsRoot(), "the real demo needs root");
-        Run run = Run.of(Engines.real(), true, "demo");
-        assumeFalse(run.err().contains("UnsupportedOperationException: not built yet"), "the engine is still a stub");
-
+        JsonNode result = new ObjectMapper().readTree(run.out());
         assertEquals(ExitCodes.OK, run.exitCode(), run.out() + run.err());
-        List<String> lines = run.out().lines().toList();
-        assertTrue(lines.get(lines.size() - 1).startsWith("PASS: "), run.out());
-        assertFalse(Files.exists(temporaryDirectory(run)), "the temporary directory was removed");
+        assertEquals("PASS", result.path("verdict").asText(), run.out() + run.err());
+        int pid = result.path("pid").asInt();
+        JsonNode moves = result.path("migrations");
+        assertEquals(2, moves.size(), run.out());
+        assertMoved(moves.get(0), pid, "node-a", "node-b");
+        assertMoved(moves.get(1), pid, "node-b", "node-a");
+
+        JsonNode client = result.path("client");
+        assertEquals("PASS", client.path("verdict").asText(), run.out());
+        assertEquals(1, client.path("connections").asInt(), run.out());
+        assertTrue(client.path("bytesReceived").asLong() > 1_000_000, "the stream flowed: " + client);
+        assertTrue(client.path("bytesSent").asLong() > 1_000_000, "the stream flowed: " + client);
+        assertTrue(client.path("maxStallMillis").asDouble() < 2_000, "the stream flowed after the moves: " + client);
+
+        List<String> progress = run.err().lines().toList();
+        assertTrue(progress.stream().anyMatch(l -> l.contains("stream-server runs on node-b as pid " + pid)), run.err());
+        assertTrue(progress.stream().anyMatch(l -> l.contains("migrated process " + pid + " from node-b to node-a")), run.err());
+        assertFalse(Files.exists(Path.of("/run/netns", LAB + "-node-a")), "the lab was removed");
+        assertFalse(Files.exists(Path.of("/run", LAB)), "the lab's state was removed");
     }
 
-    private static Path temporaryDirectory(Run run) {
-        Matcher m = LOG.matcher(run.out());
-        assertTrue(m.find(), run.out());
-        return Path.of(m.group(1));
+    @Test
+    @Timeout(120)
+    void refusesWhenALabOfItsNameIsUpAndLeavesThatLabAlone() {
+        assumeTrue(Pmig.effectiveUidIsRoot(), "the lab needs root");
+        assertEquals(0, pmigOnLab("lab", "up"));
+        Run run = Run.of(Engines.real(), true, "demo", "--lab", LAB);
+
+        assertEquals(ExitCodes.REFUSED, run.exitCode(), run.out() + run.err());
+        assertTrue(run.err().contains("a lab named " + LAB + " is up"), run.err());
+        assertEquals(0, pmigOnLab("lab", "status"), "the lab is still up and healthy");
     }
 
-    private static boolean runsSampleCounter(int pid) {
-        try {
-            return Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "exe")).equals(SampleCounter.binary().toRealPath());
-        } catch (IOException e) {
-            return false;
+    private static void assertMoved(JsonNode report, int pid, String from, String to) {
+        assertEquals(pid, report.path("pid").asInt(), report.toString());
+        assertEquals(from, report.path("from").asText(), report.toString());
+        assertEquals(to, report.path("to").asText(), report.toString());
+        assertEquals(pid, report.path("restoredPid").asInt(), report.toString());
+        assertEquals(MigrationDemo.VIP, report.path("vip").asText(), report.toString());
+        assertTrue(report.path("downtimeMillis").asDouble() > 0, report.toString());
+    }
+
+    @AfterEach
+    void removeTheLabEvenWhenTheTestFailed() {
+        if (Pmig.effectiveUidIsRoot()) {
+            assertEquals(0, pmigOnLab("lab", "down"));
         }
     }
 
-    private static int startAnotherSampleCounter(Path log) {
+    /** Runs pmig in a JVM of its own on this test's lab; returns its exit code. */
+    private static int pmigOnLab(String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:-UsePerfData", "-cp", System.getProperty("java.class.path"), Pmig.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(Redirect.DISCARD).redirectError(Redirect.INHERIT);
+        builder.environment().put("PMIG_LAB_NAME", LAB);
         try {
-            new ProcessBuilder("setsid", "--fork", SampleCounter.binary().toString(), log.toString()).start().waitFor();
-            for (int i = 0; i < 500; i++) {
-                List<SampleCounter.Line> lines = SampleCounter.read(log);
-                if (!lines.isEmpty()) {
-                    return lines.get(0).pid();
-                }
-                Thread.sleep(10);
+            Process process = builder.start();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("pmig " + String.join(" ", args) + " did not finish in 60 s");
             }
-            throw new AssertionError("the other sample-counter wrote nothing in 5 s");
+            return process.exitValue();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

@@ -83,7 +83,8 @@ public final class MigrateCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "%-60s", p.path("phase").asText());
     }
 
-    static String text(JsonNode r) {
+    /** The report of a migration as text, as pmig migrate prints it. */
+    public static String text(JsonNode r) {
         return String.format(Locale.ROOT, "migrated process %d from %s to %s (pid %d there)%s%n"
                         + "  total %.1f ms, downtime %.1f ms (frozen until the image was sent: %.1f ms, restore %.1f ms),"
                         + " client-relevant stall %.1f ms%n"

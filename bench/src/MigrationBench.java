@@ -1,0 +1,181 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Bundle migration of a process holding N MB of written memory (bench/src/memhold.c) from node-a
+ * to node-b through the lab's pmigds (mutual TLS), for NEC's Table 2 sizes, medians of RUNS runs:
+ * the daemon's report of each migration (total time, downtime = freeze to resume, bytes sent).
+ * Beside it, from the same run of bench/src/CheckpointRestoreBench.java (its JSON): the local
+ * checkpoint + restore of the same sizes (to and from tmpfs, and through a pipe in one JVM, which
+ * is a migration without network, TLS and daemons) and the memory-copy floor (copying the same
+ * bytes into fresh memory, page faults included). And the plain memory-copy rate of this machine,
+ * measured here: memcpy between two touched 256 MiB buffers, the limit DESIGN.md asks a bundle
+ * migration to come close to.
+ *
+ * <p>The daemons are warmed up first with small migrations (a fresh JVM's first migration takes
+ * about a second more). Each service starts in node-a with the same PID, free on node-b, and is
+ * killed on node-b after its move.
+ *
+ *   java -cp CLI_CLASSPATH bench/src/MigrationBench.java BIN_PMIG MEMHOLD LOCAL.json OUT.json RUNS SIZE_MB...
+ */
+public class MigrationBench {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final int SERVICE_PID_AFTER = 20_000;
+    private static final int WARM_UPS = 2;
+    /** NEC (Takahashi & Sugawara), Table 2: 500 MB migrated in 6.1 s over gigabit Ethernet. */
+    private static final double NEC_500MB_SECONDS = 6.1;
+
+    record Row(int sizeMb, long memoryBytes, long bytesSent, double totalMs, double downtimeMs, double localTmpfsMs,
+               double localPipeMs, double copyFloorMs) {
+        double gbps(double ms) {
+            return memoryBytes / (ms / 1000) / 1e9;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        String pmig = args[0];
+        String memhold = args[1];
+        JsonNode local = MAPPER.readTree(Path.of(args[2]).toFile());
+        Path out = Path.of(args[3]);
+        int runs = Integer.parseInt(args[4]);
+        Map<Integer, JsonNode> localRows = new HashMap<>();
+        local.path("rows").forEach(r -> localRows.put(r.path("memoryMb").asInt(), r));
+
+        double memcpyGBps = memcpyGBps();
+        for (int i = 0; i < WARM_UPS; i++) {
+            migrate(pmig, memhold, 10);
+        }
+        List<Row> rows = new ArrayList<>();
+        for (int i = 5; i < args.length; i++) {
+            int size = Integer.parseInt(args[i]);
+            JsonNode anchor = localRows.get(size);
+            if (anchor == null) {
+                throw new IllegalStateException("the local run has no row for " + size + " MB: " + args[2]);
+            }
+            double[] total = new double[runs], downtime = new double[runs];
+            long memoryBytes = 0, bytesSent = 0;
+            for (int r = 0; r < runs; r++) {
+                JsonNode report = migrate(pmig, memhold, size);
+                total[r] = report.path("totalMillis").asDouble();
+                downtime[r] = report.path("downtimeMillis").asDouble();
+                memoryBytes = report.path("memoryBytes").asLong();
+                bytesSent = report.path("bytesSent").asLong();
+                System.out.printf(Locale.ROOT, "  %d MB run %d: total %.1f ms, downtime %.1f ms%n", size, r + 1, total[r], downtime[r]);
+            }
+            rows.add(new Row(size, memoryBytes, bytesSent, median(total), median(downtime),
+                anchor.path("checkpointMs").asDouble() + anchor.path("restoreMs").asDouble(),
+                anchor.path("pipeCheckpointRestoreMs").asDouble(), anchor.path("memoryCopyFloorMs").asDouble()));
+        }
+        print(rows, runs, memcpyGBps);
+        writeJson(out, rows, runs, memcpyGBps);
+    }
+
+    /** Median rate of copying 256 MiB between two direct buffers already touched (no page faults). */
+    private static double memcpyGBps() {
+        int bytes = 256 << 20;
+        java.nio.ByteBuffer from = java.nio.ByteBuffer.allocateDirect(bytes), to = java.nio.ByteBuffer.allocateDirect(bytes);
+        for (int i = 0; i < bytes; i += 4096) {
+            from.put(i, (byte) i);
+            to.put(i, (byte) 0);
+        }
+        double[] rates = new double[7];
+        for (int r = 0; r < rates.length; r++) {
+            from.clear();
+            to.clear();
+            long t0 = System.nanoTime();
+            to.put(from);
+            rates[r] = bytes / ((System.nanoTime() - t0) / 1e9) / 1e9;
+        }
+        return median(rates);
+    }
+
+    /** Starts memhold SIZE in node-a, migrates it to node-b, kills it there; returns the daemon's report. */
+    private static JsonNode migrate(String pmig, String memhold, int sizeMb) throws Exception {
+        String start = "echo " + SERVICE_PID_AFTER + " > /proc/sys/kernel/ns_last_pid; "
+            + "setsid " + memhold + " " + sizeMb + " </dev/null >/dev/null 2>&1 & pid=$!; "
+            + "i=0; while [ \"$(awk '/^VmRSS/{print $2}' /proc/$pid/status)\" -lt " + ((long) sizeMb << 10) + " ]; do "
+            + "i=$((i+1)); if [ $i -gt 1200 ]; then echo \"memhold did not fill " + sizeMb + " MB\" >&2; exit 1; fi; sleep 0.05; done; "
+            + "echo $pid";
+        int pid = Integer.parseInt(run(pmig, "lab", "exec", "node-a", "--", "sh", "-c", start).strip());
+        JsonNode report = MAPPER.readTree(run(pmig, "lab", "exec", "node-a", "--", pmig, "migrate", Integer.toString(pid),
+            "--to", "node-b", "--json"));
+        if (report.path("restoredPid").asInt() != pid) {
+            throw new IllegalStateException("unexpected report: " + report);
+        }
+        run(pmig, "lab", "exec", "node-b", "--", "sh", "-c", "kill -9 " + pid + "; while [ -e /proc/" + pid + " ]; do sleep 0.01; done");
+        return report;
+    }
+
+    private static String run(String... command) throws Exception {
+        Process process = new ProcessBuilder(command).start();
+        CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> {
+            try {
+                return process.getErrorStream().readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        String out = new String(process.getInputStream().readAllBytes());
+        if (!process.waitFor(300, TimeUnit.SECONDS) || process.exitValue() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out + new String(err.get()));
+        }
+        return out;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static void print(List<Row> rows, int runs, double memcpyGBps) {
+        System.out.printf(Locale.ROOT, "bundle migration node-a -> node-b (lab pmigds, mutual TLS), median of %d runs;"
+            + " local checkpoint+restore and copy into fresh memory of the same bytes, same run; memcpy %.2f GB/s;"
+            + " NEC: 500 MB in %.1f s over gigabit%n", runs, memcpyGBps, NEC_500MB_SECONDS);
+        System.out.printf(Locale.ROOT, "%8s %11s %11s %9s %13s %11s %9s %11s %9s %9s %9s %9s%n", "memory", "migration", "downtime",
+            "mig GB/s", "local tmpfs", "local pipe", "mig/pipe", "fresh copy", "mig/copy", "memcpy", "mig/mcpy", "NEC/mig");
+        for (Row r : rows) {
+            double memcpyMs = r.memoryBytes / (memcpyGBps * 1e9) * 1000;
+            System.out.printf(Locale.ROOT, "%6d MB %8.1f ms %8.1f ms %9.2f %10.1f ms %8.1f ms %8.2fx %8.1f ms %8.1fx %6.1f ms %8.1fx %8.1fx%n",
+                r.sizeMb, r.totalMs, r.downtimeMs, r.gbps(r.downtimeMs), r.localTmpfsMs, r.localPipeMs, r.totalMs / r.localPipeMs,
+                r.copyFloorMs, r.totalMs / r.copyFloorMs, memcpyMs, r.totalMs / memcpyMs, necMs(r.sizeMb) / r.totalMs);
+        }
+    }
+
+    /** NEC's time for this size, scaled linearly from their 500 MB figure (their Table 2 grows about linearly). */
+    private static double necMs(int sizeMb) {
+        return NEC_500MB_SECONDS * 1000 * sizeMb / 500;
+    }
+
+    private static void writeJson(Path out, List<Row> rows, int runs, double memcpyGBps) throws Exception {
+        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"migration\",\n  \"mode\": \"bundle\",\n  \"runs\": " + runs
+            + ",\n  \"nec500MbSeconds\": " + NEC_500MB_SECONDS + String.format(Locale.ROOT, ",\n  \"memcpyGBps\": %.3f", memcpyGBps)
+            + ",\n  \"rows\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            b.append(String.format(Locale.ROOT,
+                "    {\"memoryMb\": %d, \"memoryBytes\": %d, \"bytesSent\": %d, \"migrationMs\": %.2f, \"downtimeMs\": %.2f, "
+                    + "\"migrationGBps\": %.3f, \"localTmpfsCheckpointRestoreMs\": %.2f, \"localPipeCheckpointRestoreMs\": %.2f, "
+                    + "\"migrationOverLocalPipe\": %.3f, \"freshMemoryCopyMs\": %.2f, \"freshMemoryCopyGBps\": %.3f, "
+                    + "\"migrationOverFreshMemoryCopy\": %.3f, \"migrationOverMemcpy\": %.3f}%s%n",
+                r.sizeMb, r.memoryBytes, r.bytesSent, r.totalMs, r.downtimeMs, r.gbps(r.downtimeMs), r.localTmpfsMs, r.localPipeMs,
+                r.totalMs / r.localPipeMs, r.copyFloorMs, r.gbps(r.copyFloorMs), r.totalMs / r.copyFloorMs,
+                r.totalMs / (r.memoryBytes / (memcpyGBps * 1e9) * 1000), i + 1 < rows.size() ? "," : ""));
+        }
+        b.append("  ]\n}\n");
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, b.toString());
+        System.out.println("wrote " + out);
+    }
+}
