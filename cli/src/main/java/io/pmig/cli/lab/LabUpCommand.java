@@ -46,7 +46,7 @@ public final class LabUpCommand implements Callable<Integer> {
         }
         LabCommand.requireRoot("up");
         Lab lab = LabCommand.lab();
-        Lab.Up up = lab.up(nodes, subnet, LabInit.binary());
+        Lab.Up up = lab.up(nodes, subnet, io.pmig.cli.NativeProgram.path("pmig-lab-init"));
         Lab.Status status = lab.status();
         PrintWriter out = spec.commandLine().getOut();
         out.print(json ? LabReports.write(LabReports.json(up, status, lab.layout())) + "\n" : LabReports.text(up, status, lab.layout()));
