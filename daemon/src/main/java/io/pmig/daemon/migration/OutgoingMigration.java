@@ -84,18 +84,20 @@ final class OutgoingMigration {
             long resumed = System.nanoTime();
             frozen.commit();
             phase("settle");
+            long settleStart = System.nanoTime();
             settle();
             long end = System.nanoTime();
             ObjectNode report = JsonNodeFactory.instance.objectNode();
             report.put("id", id).put("pid", pid).put("to", peer.peerName()).put("restoredPid", running.pid())
                 .put("vip", vip == null ? null : vip.address().getHostAddress())
                 .put("totalMillis", millis(end - start))
+                .put("settleMillis", millis(end - settleStart))
                 .put("downtimeMillis", millis(resumed - freeze))
                 .put("clientStallMillis", millis(resumed - holdOn))
                 .put("frozenUntilImageMillis", millis(frozen.report().frozenNanos()))
                 .put("restoreMillis", millis(restored.restoreNanos()))
                 .put("bytesSent", image.bytesWritten())
-                .put("megabytesPerSecond", image.bytesWritten() / 1e6 / ((resumed - freeze) / 1e9))
+                .put("megabytesPerSecond", image.bytesWritten() / 1e6 / (frozen.report().frozenNanos() / 1e9))
                 .put("memoryBytes", frozen.report().pageBytes())
                 .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
                 .put("replayedPackets", restored.replayed())
