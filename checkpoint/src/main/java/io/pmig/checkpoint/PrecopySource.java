@@ -143,8 +143,7 @@ public final class PrecopySource implements AutoCloseable {
                 // and the like), which no write tracker reports; what pagemap no longer stores is dropped
                 PageSet unwritten = sent.intersect(mapped);
                 unwritten.removeAll(written);
-                PageSet gone = unwritten;
-                gone.removeAll(m.plan(now, unwritten).pages());
+                PageSet gone = m.notStored(now, unwritten);
                 drop.addAll(gone);
                 return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, pid,
                     drop.ranges())), plan);

@@ -5,6 +5,9 @@ import io.pmig.checkpoint.dirty.PageRange;
 import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Pagemap;
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.nativeio.Syscall;
@@ -34,6 +37,7 @@ public final class MemoryDumper {
     private static final long PM_PFN = (1L << 55) - 1;
     private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
+    private static final int SCAN_REGIONS = 4096;
 
     private final ProcFs proc;
 
@@ -259,6 +263,44 @@ public final class MemoryDumper {
             chunks.add(new Chunk(current));
         }
         return new PagePlan(chunks);
+    }
+
+    /**
+     * The pages among {@code pages} that hold nothing an image would store any more: neither present
+     * nor swapped out, the shared zero page, or in a private file mapping the file's own page again
+     * (a pre-copy's receiver drops them). One PAGEMAP_SCAN per category and mapping, which walks the
+     * page tables without copying an entry per page (a few ms for a GB); where the kernel lacks it
+     * (before 6.7), from pagemap entries.
+     */
+    public PageSet notStored(List<MappingImage> mappings, PageSet pages) {
+        PageSet out = new PageSet();
+        int pagemap = Linux.open(proc.path("pagemap").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            for (MappingImage m : mappings) {
+                PageSet mine = pages.intersect(PageSet.of(List.of(new PageRange(m.start(), m.end()))));
+                if (!storesPages(m) || mine.isEmpty()) {
+                    continue;
+                }
+                PageSet found = new PageSet();
+                long presentOrSwapped = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_SWAPPED;
+                Pagemap.scan(pagemap, m.start(), m.end(), 0, presentOrSwapped, presentOrSwapped, SCAN_REGIONS, found::add);
+                Pagemap.scan(pagemap, m.start(), m.end(), 0, Pagemap.PAGE_IS_PFNZERO, SCAN_REGIONS, found::add);
+                if (m.backing() == MappingImage.Backing.FILE) {
+                    Pagemap.scan(pagemap, m.start(), m.end(), 0, Pagemap.PAGE_IS_FILE, SCAN_REGIONS, found::add);
+                }
+                out.addAll(found.intersect(mine));
+            }
+            return out;
+        } catch (SyscallException e) {
+            if (e.errno() != Pagemap.ENOTTY && e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            PageSet gone = PageSet.of(pages.ranges());
+            gone.removeAll(plan(mappings, pages).pages());
+            return gone;
+        } finally {
+            Linux.close(pagemap);
+        }
     }
 
     /** Reads a chunk; returns its runs, or with {@code running}, the parts of them still mapped (see below). */
