@@ -169,7 +169,10 @@ public final class MemoryDumper {
             return 0;
         }
         boolean running = copied != null;
-        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(BUFFER_BYTES), ByteBuffer.allocateDirect(BUFFER_BYTES)};
+        // no bigger than the largest chunk: a pre-copy's last part is often a few pages, and zeroing
+        // two full buffers would cost it milliseconds of downtime
+        int size = chunks.stream().mapToInt(Chunk::bytes).max().orElse(0);
+        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(size), ByteBuffer.allocateDirect(size)};
         ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid()));
         int mem = Linux.open(proc.path("mem").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         try {
@@ -204,6 +207,10 @@ public final class MemoryDumper {
 
     /** What fits one buffer and one process_vm_readv call. */
     private record Chunk(List<Run> runs) {
+        int bytes() {
+            Run last = runs.get(runs.size() - 1);
+            return (int) (last.offset() + last.length());
+        }
     }
 
     /** The runs of pages worth storing, from pagemap, packed into buffer-sized chunks. */
