@@ -22,8 +22,8 @@ import java.util.List;
  * <p>Mappings are followed: each call re-reads /proc/PID/maps and scans mapping by mapping with
  * PM_SCAN_CHECK_WPASYNC, which fails with EPERM on a mapping not registered with the userfaultfd —
  * one created, moved (mremap drops the registration) or replaced since the previous call. Such a
- * mapping is registered and protected there and then, and reported whole: its pages were never
- * tracked. A mapping that grew (brk, a growing stack) keeps its registration; its new pages are
+ * mapping is registered and protected under a freeze (see {@link #written(boolean)}), and reported
+ * whole: its pages were never tracked. A mapping that grew (brk, a growing stack) keeps its registration; its new pages are
  * reported when written, as every page whose protection is gone.
  *
  * <p>A userfaultfd belongs to the memory of the process that creates it, so it is created inside the
