@@ -19,8 +19,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Bundle vs. staged (pre-copy, default options) migration of one process through a pipe between two
@@ -66,29 +64,15 @@ public class PrecopyBench {
     private static Result bundle(String load, Workload w) throws Exception {
         int pid = start(load, w);
         Pipe pipe = Pipe.open();
-        AtomicLong restoredAt = new AtomicLong();
-        AtomicReference<Integer> copy = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread destination = new Thread(() -> {
-            try (RestoredProcess p = new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true))) {
-                p.resume();
-                restoredAt.set(System.nanoTime());
-                copy.set(p.pid());
-            } catch (Throwable e) {
-                failure.set(e);
-            } finally {
-                closeQuietly(pipe.source());
-            }
-        }, "bench-restore");
-        destination.start();
+        Destination destination = new Destination(pipe, () -> new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true)));
         long t0 = System.nanoTime();
         FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(pid, pipe.sink(), CheckpointOptions.defaults());
         pipe.sink().close();
         destination.join();
         long bytes = frozen.report().imageBytes();
         frozen.commit();
-        finish(pid, copy.get(), failure.get());
-        double ms = (restoredAt.get() - t0) / 1e6;
+        destination.finish(pid);
+        double ms = (destination.restoredAt - t0) / 1e6;
         return new Result(ms, ms, bytes, 1, frozen.report().pagesStored());
     }
 
@@ -96,26 +80,14 @@ public class PrecopyBench {
         int pid = start(load, w);
         Pipe pipe = Pipe.open();
         BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
-        AtomicLong restoredAt = new AtomicLong();
-        AtomicReference<Integer> copy = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread destination = new Thread(() -> {
+        Destination destination = new Destination(pipe, () -> {
             try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
                 while (!nextIsLast.take()) {
                     target.receiveRound(pipe.source());
                 }
-                try (RestoredProcess p = target.finish(pipe.source(), new RestoreOptions(true))) {
-                    p.resume();
-                    restoredAt.set(System.nanoTime());
-                    copy.set(p.pid());
-                }
-            } catch (Throwable e) {
-                failure.set(e);
-            } finally {
-                closeQuietly(pipe.source());
+                return target.finish(pipe.source(), new RestoreOptions(true));
             }
-        }, "bench-precopy-restore");
-        destination.start();
+        });
         long t0 = System.nanoTime();
         long frozenAt;
         FrozenCheckpoint frozen;
@@ -136,18 +108,52 @@ public class PrecopyBench {
         }
         destination.join();
         frozen.commit();
-        finish(pid, copy.get(), failure.get());
+        destination.finish(pid);
         long bytes = rounds.stream().mapToLong(Round::bytes).sum();
-        return new Result((restoredAt.get() - t0) / 1e6, (restoredAt.get() - frozenAt) / 1e6, bytes, rounds.size() - 1,
+        return new Result((destination.restoredAt - t0) / 1e6, (destination.restoredAt - frozenAt) / 1e6, bytes, rounds.size() - 1,
             rounds.get(rounds.size() - 1).pagesSent());
     }
 
-    private static void finish(int original, Integer copy, Throwable failure) throws Exception {
-        awaitGone(original);
-        if (failure != null) {
-            throw new IllegalStateException("the restore failed", failure);
+    interface Restore {
+        RestoredProcess run() throws Exception;
+    }
+
+    /** The destination thread (ptrace binds the copy to it): restores, resumes, notes when. */
+    static final class Destination extends Thread {
+        private final Pipe pipe;
+        private final Restore restore;
+        volatile long restoredAt;
+        private volatile int copy;
+        private volatile Throwable failure;
+
+        Destination(Pipe pipe, Restore restore) {
+            super("bench-destination");
+            this.pipe = pipe;
+            this.restore = restore;
+            start();
         }
-        kill(copy);
+
+        @Override
+        public void run() {
+            try (RestoredProcess p = restore.run()) {
+                p.resume();
+                restoredAt = System.nanoTime();
+                copy = p.pid();
+            } catch (Throwable e) {
+                failure = e;
+            } finally {
+                closeQuietly(pipe.source()); // a failed restore stops the source's writes instead of blocking them
+            }
+        }
+
+        /** After the original was committed: its pid gone, the copy killed. */
+        void finish(int original) throws Exception {
+            awaitGone(original);
+            if (failure != null) {
+                throw new IllegalStateException("the restore failed", failure);
+            }
+            kill(copy);
+        }
     }
 
     private static void warmUp(String load) throws Exception {
