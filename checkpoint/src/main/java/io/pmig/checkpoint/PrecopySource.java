@@ -103,10 +103,11 @@ public final class PrecopySource implements AutoCloseable {
             }
             PageSet copied = memory.writePagesWhileRunning(plan, writer);
             writer.close();
+            long resent = sent.intersect(copied).bytes() / MemoryDumper.PAGE;
             remember(now, drop, copied);
             dirtiedMeanwhile = PageSet.of(tracker.written());
             Round round = new Round(number, false, copied.bytes() / MemoryDumper.PAGE, writer.bytesWritten(),
-                System.nanoTime() - start, dirtiedMeanwhile.bytes() / MemoryDumper.PAGE, drop.bytes() / MemoryDumper.PAGE);
+                System.nanoTime() - start, dirtiedMeanwhile.bytes() / MemoryDumper.PAGE, drop.bytes() / MemoryDumper.PAGE, resent);
             rounds.add(round);
             return round;
         } catch (IOException | RuntimeException | Error e) {
@@ -130,6 +131,7 @@ public final class PrecopySource implements AutoCloseable {
     public FrozenCheckpoint finish(WritableByteChannel out, CheckpointOptions checkpointOptions) {
         requireOpen("finish");
         int number = rounds.size() + 1;
+        long[] droppedResent = new long[2]; // set inside the frozen step, for the report
         try {
             FrozenCheckpoint frozen = engine.checkpoint(pid, out, checkpointOptions, m -> m.mappings(layout), (m, now) -> {
                 PageSet mapped = mapped(now);
@@ -145,11 +147,13 @@ public final class PrecopySource implements AutoCloseable {
                 unwritten.removeAll(written);
                 PageSet gone = m.notStored(now, unwritten);
                 drop.addAll(gone);
+                droppedResent[0] = drop.bytes() / MemoryDumper.PAGE;
+                droppedResent[1] = sent.intersect(plan.pages()).bytes() / MemoryDumper.PAGE;
                 return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, pid,
                     drop.ranges())), plan);
             });
             CheckpointReport r = frozen.report();
-            rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, 0));
+            rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1]));
             return frozen;
         } finally {
             close();

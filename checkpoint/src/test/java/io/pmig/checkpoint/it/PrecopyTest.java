@@ -92,7 +92,9 @@ class PrecopyTest extends ItSupport {
         Round last = sent.get(sent.size() - 1);
         boolean stoppedShrinking = sent.size() >= 2 && last.pagesDirtied() >= sent.get(sent.size() - 2).pagesDirtied();
         assertTrue(sent.size() == 6 || stoppedShrinking || last.pagesDirtied() <= 16, "which rule: " + rounds);
-        assertTrue(sent.stream().skip(1).allMatch(r -> r.pagesSent() > 0), "a hot loop leaves pages for every round: " + rounds);
+        assertTrue(sent.stream().skip(1).allMatch(r -> r.pagesSent() > 0 && r.pagesResent() > 0),
+            "a hot loop leaves pages for every round, sent again: " + rounds);
+        assertEquals(0, rounds.get(0).pagesResent(), "round 1 sends nothing twice");
     }
 
     @Test
