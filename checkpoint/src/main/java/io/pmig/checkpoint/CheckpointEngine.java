@@ -113,6 +113,37 @@ public final class CheckpointEngine {
      * <p>Everything, including the returned handle, must be used on the calling thread (ptrace).
      */
     public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
+        return checkpoint(pid, out, options, MemoryDumper::mappings,
+            (memory, mappings) -> new PageSelection(List.of(), memory.plan(mappings)));
+    }
+
+    /**
+     * Starts a pre-copy (staged) migration of the running process {@code pid}: write tracking begins
+     * now; the returned session sends rounds while the process runs, then the last part frozen.
+     * Everything, including the session, must be used on the calling thread (ptrace).
+     */
+    public PrecopySource precopy(int pid, PrecopyOptions options) {
+        refuseMissing(pid);
+        FdDumper.precheck(pid);
+        return new PrecopySource(pid, options, this);
+    }
+
+    /** Which pages the image of a frozen process stores, and objects to write after the process's own. */
+    record PageSelection(List<Object> objects, MemoryDumper.PagePlan plan) {
+    }
+
+    /** Chooses the pages of the image once the process is frozen and its mappings read. */
+    interface PageSelector {
+        PageSelection select(MemoryDumper memory, List<MappingImage> mappings) throws IOException;
+    }
+
+    /** Reads the mappings of a frozen process; a pre-copy passes what it read before, to spare smaps. */
+    interface MappingsReader {
+        List<MappingImage> read(MemoryDumper memory);
+    }
+
+    FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options, MappingsReader mappingsReader,
+                                PageSelector pagesToStore) {
         long start = System.nanoTime();
         ProcFs proc = refuseMissing(pid);
         FdDumper.precheck(pid);
@@ -142,7 +173,7 @@ public final class CheckpointEngine {
             ProcessImage process = task.process();
             List<ThreadImage> threads = task.threads();
             MemoryDumper memory = new MemoryDumper(proc);
-            List<MappingImage> mappings = memory.mappings();
+            List<MappingImage> mappings = mappingsReader.read(memory);
             // ptrace is done with: from here on the process stays stopped whatever becomes of this tracer
             frozen.park();
             byte[] xstate = threads.get(0).xstate();
@@ -163,7 +194,11 @@ public final class CheckpointEngine {
             for (FdImage fd : fds.fds()) {
                 writer.writeObject(fd);
             }
-            MemoryDumper.PagePlan plan = memory.plan(mappings);
+            PageSelection selection = pagesToStore.select(memory, mappings);
+            for (Object o : selection.objects()) {
+                writer.writeObject(o);
+            }
+            MemoryDumper.PagePlan plan = selection.plan();
             long expected = writer.projectedSize(plan.runs(), plan.bytes());
             ImageWriter w = writer;
             options.progress().update(writer.bytesWritten(), expected);
@@ -206,7 +241,7 @@ public final class CheckpointEngine {
     }
 
     /** Ends an image that failed half-way without an END record, so no reader takes it for complete. */
-    private static void abortQuietly(ImageWriter writer) {
+    static void abortQuietly(ImageWriter writer) {
         if (writer != null) {
             try {
                 writer.abort();

@@ -5,7 +5,9 @@ import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
+import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.nativeio.Errno;
@@ -61,62 +63,101 @@ public final class RestoreEngine {
      */
     public RestoredProcess restore(ReadableByteChannel in, String source, RestoreOptions options) {
         long start = System.nanoTime();
-        StreamImageSource image;
+        return restore(openStream(in, source), options, start);
+    }
+
+    /**
+     * Starts the destination side of a pre-copy (staged) migration with its first round, read from
+     * {@code firstRound}: the restored process is created now (stopped, as a restorer) and its address
+     * space built from the round's layout and pages, so that each later round ({@link PrecopyTarget#receiveRound})
+     * and the last part ({@link PrecopyTarget#finish}) only apply what changed. {@code options.newPidNamespace()}
+     * applies from here; the hook comes with the last part. The channel stays the caller's.
+     */
+    public PrecopyTarget prepareInAdvance(ReadableByteChannel firstRound, String source, RestoreOptions options) {
+        return PrecopyTarget.prepare(openStream(firstRound, source), options);
+    }
+
+    static StreamImageSource openStream(ReadableByteChannel in, String source) {
         try {
-            image = StreamImageSource.open(in, source);
+            StreamImageSource image = StreamImageSource.open(in, source);
             requireCompatible(image);
+            return image;
         } catch (IOException e) {
             throw new RefusedException(e.getMessage(), e);
         }
-        return restore(image, options, start);
     }
 
     /** {@code start}: when the caller began, for the report's time (which includes reading the objects). */
     private RestoredProcess restore(ImageSource image, RestoreOptions options, long start) {
-        ProcessImage process;
-        List<ThreadImage> threads;
-        List<MappingImage> mappings;
-        try {
-            process = image.objects().one(ProcessImage.class);
-            threads = image.objects().all(ThreadImage.class);
-            mappings = image.objects().all(MappingImage.class);
-        } catch (ImageException e) {
-            throw new RefusedException(e.getMessage(), e);
-        } catch (UncheckedIOException e) {
-            throw new RefusedException(e.getCause().getMessage(), e.getCause());
+        if (image.objects().kinds().contains(RoundImage.class.getAnnotation(ImageKind.class).value())) {
+            throw new RefusedException(image.name() + " is one round of a pre-copy stream, not a whole image; "
+                + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
-        preflight(image.objects(), process, threads, mappings, options);
+        FullImage full = FullImage.of(image);
+        preflight(image.objects(), full, options, false);
 
-        long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
-        Puppet puppet = Puppet.launch(RestorerBinary.path(), process.pid(), hole, options.newPidNamespace());
+        long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
+        Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace());
         RestoredProcess restored = new RestoredProcess(puppet, new RestoreContext());
-        try {
+        killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
-            TaskRestorer task = new TaskRestorer(puppet, process);
-            task.blockSignals();
-            MemoryRestorer.moveKernelMappings(puppet, mappings);
-            MemoryRestorer.createMappings(puppet, mappings);
+            puppet.blockAllSignals();
+            MemoryRestorer.moveKernelMappings(puppet, full.mappings());
+            MemoryRestorer.createMappings(puppet, full.mappings());
             long pageBytes = image.writePages(puppet);
-            MemoryRestorer.protect(puppet, mappings);
-            task.restoreMmLayout();
-            int descriptors = FdRestorer.restore(puppet, image.objects(), restored.context());
-            task.restoreProcessState();
-            task.createThreads(threads);
-            task.restoreThreadState(threads);
-            task.restoreLimitsAndCredentials();
-            puppet.unmapHole();
-            task.setFinalThreadStates(threads);
-            restored.goLive(options.beforeSocketsGoLive());
-            restored.completed(new RestoreReport(puppet.pid(), threads.size(), mappings.size(),
-                pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start));
-            return restored;
+            complete(restored, image, full, pageBytes, options, start);
+        });
+        return restored;
+    }
+
+    /** The objects every whole image (a bundle, the last part of a pre-copy) has. */
+    record FullImage(ProcessImage process, List<ThreadImage> threads, List<MappingImage> mappings) {
+        static FullImage of(ImageSource image) {
+            try {
+                return new FullImage(image.objects().one(ProcessImage.class), image.objects().all(ThreadImage.class),
+                    image.objects().all(MappingImage.class));
+            } catch (ImageException e) {
+                throw new RefusedException(e.getMessage(), e);
+            } catch (UncheckedIOException e) {
+                throw new RefusedException(e.getCause().getMessage(), e.getCause());
+            }
+        }
+    }
+
+    /** Everything after the pages: protections, mm layout, descriptors, threads, credentials, sockets live. */
+    static void complete(RestoredProcess restored, ImageSource image, FullImage full, long pageBytes, RestoreOptions options,
+                         long start) throws Exception {
+        Puppet puppet = restored.puppet();
+        TaskRestorer task = new TaskRestorer(puppet, full.process());
+        MemoryRestorer.protect(puppet, full.mappings());
+        task.restoreMmLayout();
+        int descriptors = FdRestorer.restore(puppet, image.objects(), restored.context());
+        task.restoreProcessState();
+        task.createThreads(full.threads());
+        task.restoreThreadState(full.threads());
+        task.restoreLimitsAndCredentials();
+        puppet.unmapHole();
+        task.setFinalThreadStates(full.threads());
+        restored.goLive(options.beforeSocketsGoLive());
+        restored.completed(new RestoreReport(puppet.pid(), full.threads().size(), full.mappings().size(),
+            pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start));
+    }
+
+    interface RestoreStep {
+        void run() throws Exception;
+    }
+
+    /** Runs a step on a process being built; any failure kills it, silently for its peers, and is rethrown. */
+    static void killOnFailure(RestoredProcess restored, String source, RestoreStep step) {
+        try {
+            step.run();
         } catch (RefusedException e) {
             restored.kill();
             throw e;
         } catch (Exception e) {
             restored.kill();
-            throw new FailedException("restore from " + image.name() + " failed: " + e.getMessage()
-                + "; the half-restored process " + puppet.pid() + " was killed", e);
+            throw new FailedException("restore from " + source + " failed: " + e.getMessage()
+                + "; the half-restored process " + restored.pid() + " was killed", e);
         } catch (Error e) {
             restored.kill(); // a hook's assertion, say: no half-built process may outlive it either
             throw e;
@@ -142,15 +183,22 @@ public final class RestoreEngine {
     }
 
     /** Architecture and page size here; the XSAVE features need a process to ask (requireSameXsave). */
-    private static void requireCompatible(ImageSource image) throws ImageException {
+    static void requireCompatible(ImageSource image) throws ImageException {
         image.requireCompatibleWith(ImageHeader.forThisMachine(image.header().xfeatures(), image.header().xstateSize()));
     }
 
-    /** Everything that can be checked before a process exists: ids free, files the same. */
-    private static void preflight(ImageObjects image, ProcessImage process, List<ThreadImage> threads, List<MappingImage> mappings,
-                                  RestoreOptions options) {
+    /**
+     * Everything that can be checked before a process exists: ids free, files the same. {@code pidHeld}:
+     * the process exists already (pre-copy) and holds the image's pid itself.
+     */
+    static void preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
+        ProcessImage process = full.process();
+        List<ThreadImage> threads = full.threads();
         if (!options.newPidNamespace()) {
             for (ThreadImage t : threads) {
+                if (pidHeld && t.tid() == process.pid()) {
+                    continue;
+                }
                 ProcFs holder = new ProcFs(t.tid());
                 if (holder.exists()) {
                     String what = t.tid() == process.pid() ? "pid " : "thread id ";
@@ -165,6 +213,18 @@ public final class RestoreEngine {
                 }
             }
         }
+        requireSameFiles(full.mappings());
+        if (!Files.isRegularFile(Path.of(process.exe()))) {
+            throw new RefusedException("executable " + process.exe() + " does not exist on this host");
+        }
+        FdRestorer.precheck(image);
+        if (threads.size() > Puppet.MAX_THREADS) {
+            throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);
+        }
+    }
+
+    /** The files mapped must be the same here: a private mapping's untouched pages come from the file. */
+    static void requireSameFiles(List<MappingImage> mappings) {
         for (MappingImage m : mappings) {
             if (m.file() == null) {
                 continue;
@@ -177,17 +237,10 @@ public final class RestoreEngine {
                 m.file().requireUnchanged();
             }
         }
-        if (!Files.isRegularFile(Path.of(process.exe()))) {
-            throw new RefusedException("executable " + process.exe() + " does not exist on this host");
-        }
-        FdRestorer.precheck(image);
-        if (threads.size() > Puppet.MAX_THREADS) {
-            throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);
-        }
     }
 
     /** The saved FPU/vector state must fit this CPU; only a running process can tell what it supports. */
-    private static void requireSameXsave(Puppet puppet, ImageHeader header) {
+    static void requireSameXsave(Puppet puppet, ImageHeader header) {
         long here = puppet.xfeatures();
         if ((header.xfeatures() & ~here) != 0) {
             throw new RefusedException("the image was made on a CPU with XSAVE features 0x" + Long.toHexString(header.xfeatures())

@@ -33,6 +33,10 @@ public final class RestoredProcess implements AutoCloseable {
         return report;
     }
 
+    Puppet puppet() {
+        return puppet;
+    }
+
     /** The engine's descriptors of the process's files, held until it is resumed or killed. */
     RestoreContext context() {
         return context;

@@ -18,7 +18,15 @@ public interface DirtyTracker extends AutoCloseable {
      * The pages written since tracking began or since the previous call, in ascending runs, adjacent
      * runs merged; the next interval begins with this call.
      */
-    List<PageRange> written();
+    default List<PageRange> written() {
+        return written(false);
+    }
+
+    /**
+     * Like {@link #written()}; {@code processFrozen}: the caller holds the process frozen with ptrace
+     * already (a pre-copy's last part), so the tracker must not freeze it itself.
+     */
+    List<PageRange> written(boolean processFrozen);
 
     /** Stops tracking and leaves no trace in the process: no descriptor, no write protection, no flag. */
     @Override

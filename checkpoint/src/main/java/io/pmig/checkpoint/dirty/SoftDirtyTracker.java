@@ -38,11 +38,11 @@ final class SoftDirtyTracker implements DirtyTracker {
     }
 
     @Override
-    public List<PageRange> written() {
+    public List<PageRange> written(boolean processFrozen) {
         if (closed) {
             throw new IllegalStateException("the write tracker of process " + pid + " is closed");
         }
-        FrozenProcess frozen = FrozenProcess.freeze(pid);
+        FrozenProcess frozen = processFrozen ? null : FrozenProcess.freeze(pid);
         try {
             List<PageRange> out = new ArrayList<>();
             int pagemap = Linux.open("/proc/" + pid + "/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
@@ -56,7 +56,9 @@ final class SoftDirtyTracker implements DirtyTracker {
             clearRefs(pid);
             return out;
         } finally {
-            frozen.thaw();
+            if (frozen != null) {
+                frozen.thaw();
+            }
         }
     }
 

@@ -22,8 +22,8 @@ import java.util.List;
  * <p>Mappings are followed: each call re-reads /proc/PID/maps and scans mapping by mapping with
  * PM_SCAN_CHECK_WPASYNC, which fails with EPERM on a mapping not registered with the userfaultfd —
  * one created, moved (mremap drops the registration) or replaced since the previous call. Such a
- * mapping is registered and protected there and then, and reported whole: its pages were never
- * tracked. A mapping that grew (brk, a growing stack) keeps its registration; its new pages are
+ * mapping is registered and protected under a freeze (see {@link #written(boolean)}), and reported
+ * whole: its pages were never tracked. A mapping that grew (brk, a growing stack) keeps its registration; its new pages are
  * reported when written, as every page whose protection is gone.
  *
  * <p>A userfaultfd belongs to the memory of the process that creates it, so it is created inside the
@@ -92,32 +92,56 @@ final class UffdWpTracker implements DirtyTracker {
         return DirtyTracking.Method.USERFAULTFD_WP.toString();
     }
 
+    /**
+     * One scan of every tracked mapping, lock-free while the process runs. A mapping found unregistered
+     * makes a second scan under a freeze, which registers it: registering a range read from maps while
+     * the process runs could catch a mapping in the middle of growing (mremap, brk) and split it into a
+     * registered and an unregistered part, and a later mremap across the two would fail in the process
+     * (EFAULT). Frozen, maps and mappings agree.
+     */
     @Override
-    public List<PageRange> written() {
+    public List<PageRange> written(boolean processFrozen) {
         if (closed) {
             throw new IllegalStateException("the write tracker of process " + pid + " is closed");
         }
-        List<PageRange> out = new ArrayList<>();
+        PageSet out = new PageSet();
+        if (scan(out, false)) {
+            return out.ranges();
+        }
+        FrozenProcess frozen = processFrozen ? null : FrozenProcess.freeze(pid);
+        try {
+            scan(out, true);
+        } finally {
+            if (frozen != null) {
+                frozen.thaw();
+            }
+        }
+        return out.ranges();
+    }
+
+    /**
+     * Scans every tracked mapping into {@code out}; a mapping not registered (new, moved or replaced since
+     * the last call) is registered, protected and added whole with {@code register}, else the scan stops
+     * there and returns false.
+     */
+    private boolean scan(PageSet out, boolean register) {
         for (PageRange r : DirtyTracking.trackedRanges(pid)) {
-            List<PageRange> scanned = new ArrayList<>();
             try {
                 Pagemap.scan(pagemap, r.start(), r.end(), Pagemap.PM_SCAN_WP_MATCHING | Pagemap.PM_SCAN_CHECK_WPASYNC,
-                    Pagemap.PAGE_IS_WRITTEN, REGIONS_PER_SCAN, (start, end) -> scanned.add(new PageRange(start, end)));
+                    Pagemap.PAGE_IS_WRITTEN, REGIONS_PER_SCAN, out::add);
             } catch (SyscallException e) {
                 if (e.errno() != Errno.EPERM) {
                     throw e;
                 }
-                // not registered: new, moved or replaced since the last call; reported whole
-                scanned.clear();
+                if (!register) {
+                    return false;
+                }
                 if (tryProtect(r)) {
-                    scanned.add(r);
+                    out.add(r.start(), r.end());
                 }
             }
-            for (PageRange f : scanned) {
-                DirtyTracking.addMerged(out, f.start(), f.end());
-            }
         }
-        return out;
+        return true;
     }
 
     private static void protect(int uffd, PageRange r) {

@@ -1,8 +1,13 @@
 package io.pmig.checkpoint.memory;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.dirty.PageRange;
+import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Pagemap;
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.nativeio.Syscall;
@@ -32,6 +37,7 @@ public final class MemoryDumper {
     private static final long PM_PFN = (1L << 55) - 1;
     private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
+    private static final int SCAN_REGIONS = 4096;
 
     private final ProcFs proc;
 
@@ -41,16 +47,31 @@ public final class MemoryDumper {
 
     /** The mappings of the process; refuses, naming it, a mapping this engine cannot restore. */
     public List<MappingImage> mappings() {
-        Map<Long, String> vmFlags = vmFlagsByStart();
+        return mappings(List.of());
+    }
+
+    /**
+     * The mappings, taking whether each grows down from {@code known} (an earlier reading of this
+     * process's mappings) where a mapping with the same end, name and sharing is there, since a
+     * growing stack keeps its end: smaps, the only place that says, walks every page table (tens of
+     * ms for a GB), which a pre-copy's last round spends frozen. Reads smaps if one is new.
+     */
+    public List<MappingImage> mappings(List<MappingImage> known) {
+        List<MapsEntry> entries = proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
+        Map<Long, Boolean> growsDown = new java.util.HashMap<>();
+        for (MapsEntry e : entries) {
+            known.stream().filter(k -> k.end() == e.end() && k.name().equals(e.path()) && k.shared() == e.shared())
+                .findFirst().ifPresent(k -> growsDown.put(e.start(), k.growsDown()));
+        }
+        if (growsDown.size() < entries.size()) {
+            growsDown.clear();
+            vmFlagsByStart().forEach((start, flags) -> growsDown.put(start, flags.contains(" gd")));
+        }
         List<MappingImage> out = new ArrayList<>();
-        for (MapsEntry e : proc.maps()) {
-            if (e.path().equals("[vsyscall]")) {
-                continue;
-            }
+        for (MapsEntry e : entries) {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
-            boolean growsDown = vmFlags.getOrDefault(e.start(), "").contains(" gd");
-            out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backingOf(e), e.path(),
-                e.offset(), e.fileBacked() && !e.path().endsWith(" (deleted)") ? FileIdentity.of(Path.of(e.path())) : null));
+            out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown.getOrDefault(e.start(), false), backingOf(e),
+                e.path(), e.offset(), e.fileBacked() && !e.path().endsWith(" (deleted)") ? FileIdentity.of(Path.of(e.path())) : null));
         }
         return out;
     }
@@ -111,6 +132,13 @@ public final class MemoryDumper {
         public long bytes() {
             return chunks.stream().flatMap(c -> c.runs().stream()).mapToLong(Run::length).sum();
         }
+
+        /** The planned pages. */
+        public PageSet pages() {
+            PageSet out = new PageSet();
+            chunks.stream().flatMap(c -> c.runs().stream()).forEach(r -> out.add(r.address(), r.address() + r.length()));
+            return out;
+        }
     }
 
     /**
@@ -119,26 +147,50 @@ public final class MemoryDumper {
      * thread, started and stopped here, fills one buffer while this thread writes the other out.
      */
     public long writePages(PagePlan plan, ImageWriter writer, Runnable afterChunk) throws IOException {
+        return writePages(plan, writer, afterChunk, null);
+    }
+
+    /**
+     * Copies the planned pages of a process that runs meanwhile (pre-copy): a page unmapped between
+     * planning and reading is left out rather than failing the copy (what became of its range shows in
+     * the next layout, and a mapping put there is new to the write tracker, which reports it whole).
+     * Returns the pages actually copied.
+     */
+    public PageSet writePagesWhileRunning(PagePlan plan, ImageWriter writer) throws IOException {
+        PageSet copied = new PageSet();
+        writePages(plan, writer, () -> { }, copied);
+        return copied;
+    }
+
+    /** {@code copied} null: the process is frozen and every page must be read; else collects what was. */
+    private long writePages(PagePlan plan, ImageWriter writer, Runnable afterChunk, PageSet copied) throws IOException {
         List<Chunk> chunks = plan.chunks;
         if (chunks.isEmpty()) {
             return 0;
         }
-        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(BUFFER_BYTES), ByteBuffer.allocateDirect(BUFFER_BYTES)};
+        boolean running = copied != null;
+        // no bigger than the largest chunk: a pre-copy's last part is often a few pages, and zeroing
+        // two full buffers would cost it milliseconds of downtime
+        int size = chunks.stream().mapToInt(Chunk::bytes).max().orElse(0);
+        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(size), ByteBuffer.allocateDirect(size)};
         ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid()));
         int mem = Linux.open(proc.path("mem").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         try {
             NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
-            Future<?> next = reader.submit(() -> read(chunks.get(0), buffers[0], iov, mem));
+            Future<List<Run>> next = reader.submit(() -> read(chunks.get(0), buffers[0], iov, mem, running));
             long pages = 0;
             for (int i = 0; i < chunks.size(); i++) {
-                await(next);
+                List<Run> read = await(next);
                 if (i + 1 < chunks.size()) {
                     int k = i + 1;
-                    next = reader.submit(() -> read(chunks.get(k), buffers[k % 2], iov, mem));
+                    next = reader.submit(() -> read(chunks.get(k), buffers[k % 2], iov, mem, running));
                 }
-                for (Run r : chunks.get(i).runs()) {
+                for (Run r : read) {
                     writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()));
                     pages += r.length() / PAGE;
+                    if (copied != null) {
+                        copied.add(r.address(), r.address() + r.length());
+                    }
                 }
                 afterChunk.run();
             }
@@ -155,10 +207,19 @@ public final class MemoryDumper {
 
     /** What fits one buffer and one process_vm_readv call. */
     private record Chunk(List<Run> runs) {
+        int bytes() {
+            Run last = runs.get(runs.size() - 1);
+            return (int) (last.offset() + last.length());
+        }
     }
 
     /** The runs of pages worth storing, from pagemap, packed into buffer-sized chunks. */
     public PagePlan plan(List<MappingImage> mappings) {
+        return plan(mappings, null);
+    }
+
+    /** Like {@link #plan(List)}, only among the pages of {@code only} (all if null). */
+    public PagePlan plan(List<MappingImage> mappings, PageSet only) {
         List<Chunk> chunks = new ArrayList<>();
         List<Run> current = new ArrayList<>();
         long used = 0;
@@ -168,34 +229,38 @@ public final class MemoryDumper {
                 if (!storesPages(m)) {
                     continue;
                 }
-                long[] entries = pagemapEntries(pagemap, m.start(), m.end());
                 boolean anonOnly = m.backing() == MappingImage.Backing.FILE;
                 boolean readable = (m.prot() & Linux.PROT_READ) != 0;
-                int i = 0;
-                while (i < entries.length) {
-                    if (!worthStoring(entries[i], anonOnly)) {
-                        i++;
-                        continue;
-                    }
-                    int j = i;
-                    while (j < entries.length && worthStoring(entries[j], anonOnly)) {
-                        j++;
-                    }
-                    long address = m.start() + (long) i * PAGE;
-                    long remaining = (long) (j - i) * PAGE;
-                    while (remaining > 0) {
-                        if (used == BUFFER_BYTES || current.size() == IOV_MAX) {
-                            chunks.add(new Chunk(current));
-                            current = new ArrayList<>();
-                            used = 0;
+                List<PageRange> segments = only == null ? List.of(new PageRange(m.start(), m.end()))
+                    : only.intersect(PageSet.of(List.of(new PageRange(m.start(), m.end())))).ranges();
+                for (PageRange segment : segments) {
+                    long[] entries = pagemapEntries(pagemap, segment.start(), segment.end());
+                    int i = 0;
+                    while (i < entries.length) {
+                        if (!worthStoring(entries[i], anonOnly)) {
+                            i++;
+                            continue;
                         }
-                        long take = Math.min(remaining, BUFFER_BYTES - used);
-                        current.add(new Run(address, take, used, readable));
-                        used += take;
-                        address += take;
-                        remaining -= take;
+                        int j = i;
+                        while (j < entries.length && worthStoring(entries[j], anonOnly)) {
+                            j++;
+                        }
+                        long address = segment.start() + (long) i * PAGE;
+                        long remaining = (long) (j - i) * PAGE;
+                        while (remaining > 0) {
+                            if (used == BUFFER_BYTES || current.size() == IOV_MAX) {
+                                chunks.add(new Chunk(current));
+                                current = new ArrayList<>();
+                                used = 0;
+                            }
+                            long take = Math.min(remaining, BUFFER_BYTES - used);
+                            current.add(new Run(address, take, used, readable));
+                            used += take;
+                            address += take;
+                            remaining -= take;
+                        }
+                        i = j;
                     }
-                    i = j;
                 }
             }
         } finally {
@@ -205,6 +270,82 @@ public final class MemoryDumper {
             chunks.add(new Chunk(current));
         }
         return new PagePlan(chunks);
+    }
+
+    /**
+     * The pages among {@code pages} that hold nothing an image would store any more: neither present
+     * nor swapped out, the shared zero page, or in a private file mapping the file's own page again
+     * (a pre-copy's receiver drops them). One PAGEMAP_SCAN per category and mapping, which walks the
+     * page tables without copying an entry per page (a few ms for a GB); where the kernel lacks it
+     * (before 6.7), from pagemap entries.
+     */
+    public PageSet notStored(List<MappingImage> mappings, PageSet pages) {
+        PageSet out = new PageSet();
+        int pagemap = Linux.open(proc.path("pagemap").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            for (MappingImage m : mappings) {
+                PageSet mine = pages.intersect(PageSet.of(List.of(new PageRange(m.start(), m.end()))));
+                if (!storesPages(m) || mine.isEmpty()) {
+                    continue;
+                }
+                PageSet found = new PageSet();
+                long presentOrSwapped = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_SWAPPED;
+                Pagemap.scan(pagemap, m.start(), m.end(), 0, presentOrSwapped, presentOrSwapped, SCAN_REGIONS, found::add);
+                Pagemap.scan(pagemap, m.start(), m.end(), 0, Pagemap.PAGE_IS_PFNZERO, SCAN_REGIONS, found::add);
+                if (m.backing() == MappingImage.Backing.FILE) {
+                    Pagemap.scan(pagemap, m.start(), m.end(), 0, Pagemap.PAGE_IS_FILE, SCAN_REGIONS, found::add);
+                }
+                out.addAll(found.intersect(mine));
+            }
+            return out;
+        } catch (SyscallException e) {
+            if (e.errno() != Pagemap.ENOTTY && e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            PageSet gone = PageSet.of(pages.ranges());
+            gone.removeAll(plan(mappings, pages).pages());
+            return gone;
+        } finally {
+            Linux.close(pagemap);
+        }
+    }
+
+    /** Reads a chunk; returns its runs, or with {@code running}, the parts of them still mapped (see below). */
+    private List<Run> read(Chunk chunk, ByteBuffer buffer, NativeMemory iov, int mem, boolean running) {
+        try {
+            read(chunk, buffer, iov, mem);
+            return chunk.runs();
+        } catch (RuntimeException e) {
+            if (!running) {
+                throw e;
+            }
+            return readPageByPage(chunk, buffer, mem);
+        }
+    }
+
+    /** A running process unmapped part of a chunk: each page on its own, those that fail left out. */
+    private List<Run> readPageByPage(Chunk chunk, ByteBuffer buffer, int mem) {
+        long base = NativeMemory.addressOf(buffer);
+        List<Run> out = new ArrayList<>();
+        for (Run r : chunk.runs()) {
+            for (long at = 0; at < r.length(); at += PAGE) {
+                try {
+                    long got = Syscall.call("pread(/proc/" + proc.pid() + "/mem)", Nr.PREAD64, mem, base + r.offset() + at, PAGE, r.address() + at);
+                    if (got != PAGE) {
+                        continue;
+                    }
+                } catch (RuntimeException gone) {
+                    continue;
+                }
+                Run last = out.isEmpty() ? null : out.get(out.size() - 1);
+                if (last != null && last.address() + last.length() == r.address() + at && last.offset() + last.length() == r.offset() + at) {
+                    out.set(out.size() - 1, new Run(last.address(), last.length() + PAGE, last.offset(), last.readable()));
+                } else {
+                    out.add(new Run(r.address() + at, PAGE, r.offset() + at, r.readable()));
+                }
+            }
+        }
+        return out;
     }
 
     private void read(Chunk chunk, ByteBuffer buffer, NativeMemory iov, int mem) {
@@ -232,9 +373,9 @@ public final class MemoryDumper {
         }
     }
 
-    private static void await(Future<?> read) throws IOException {
+    private static <T> T await(Future<T> read) throws IOException {
         try {
-            read.get();
+            return read.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while reading process memory", e);

@@ -1,6 +1,8 @@
 package io.pmig.checkpoint.memory;
 
 import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.dirty.PageRange;
+import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.PageRun;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -88,6 +90,102 @@ public final class MemoryRestorer {
                         m.shared() ? m.prot() : rw, (m.shared() ? Linux.MAP_SHARED : Linux.MAP_PRIVATE) | Linux.MAP_FIXED | grows, 0, m.fileOffset());
                     p.callWithResultOf(open, new int[] {0}, "close " + m.name(), Nr.CLOSE, 0);
                 }
+            }
+        }
+        puppet.run(p);
+    }
+
+    /**
+     * Changes the address space built from layout {@code from} into layout {@code to} (pre-copy, between
+     * rounds), keeping the pages of every range both map the same way: what only {@code from} maps is
+     * unmapped, what only {@code to} maps (or maps differently: another file, offset, sharing) is mapped
+     * afresh, writable, like {@link #createMappings}. Protection changes wait for {@link #protect}. The
+     * restorer's hole must stay clear of {@code to}.
+     */
+    public static void changeLayout(Puppet puppet, List<MappingImage> from, List<MappingImage> to) {
+        for (MappingImage m : to) {
+            if (m.start() < puppet.hole() + Puppet.HOLE_SIZE && m.end() > puppet.hole()) {
+                throw new FailedException("mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
+                    + " of the process appeared where the restorer works (0x" + Long.toHexString(puppet.hole())
+                    + "); migrate again (the restorer chooses its place from the first round's layout)");
+            }
+        }
+        PageSet keep = new PageSet();
+        for (MappingImage a : from) {
+            for (MappingImage b : to) {
+                if (a.start() < b.end() && b.start() < a.end() && sameContents(a, b)) {
+                    keep.add(Math.max(a.start(), b.start()), Math.min(a.end(), b.end()));
+                }
+            }
+        }
+        PageSet gone = PageSet.of(rangesOf(from));
+        gone.removeAll(keep);
+        RestoreProgram p = puppet.newProgram();
+        for (PageRange r : gone.ranges()) {
+            if (!p.hasRoomFor(1)) {
+                puppet.run(p);
+                p = puppet.newProgram();
+            }
+            p.call("munmap 0x" + Long.toHexString(r.start()) + "-0x" + Long.toHexString(r.end()), Nr.MUNMAP, r.start(), r.length());
+        }
+        puppet.run(p);
+        List<MappingImage> fresh = new ArrayList<>();
+        for (MappingImage m : to) {
+            if (m.backing() == MappingImage.Backing.KERNEL) {
+                continue;
+            }
+            PageSet parts = PageSet.of(List.of(new PageRange(m.start(), m.end())));
+            parts.removeAll(keep);
+            for (PageRange r : parts.ranges()) {
+                fresh.add(new MappingImage(r.start(), r.end(), m.prot(), m.shared(), m.growsDown(), m.backing(), m.name(),
+                    m.fileOffset() + (r.start() - m.start()), m.file()));
+            }
+        }
+        createMappings(puppet, fresh);
+    }
+
+    /** Two mappings whose common pages hold the same thing: same backing, same file at the same offset. */
+    private static boolean sameContents(MappingImage a, MappingImage b) {
+        if (a.backing() != b.backing() || a.shared() != b.shared() || a.backing() == MappingImage.Backing.KERNEL) {
+            return false;
+        }
+        if (a.backing() != MappingImage.Backing.FILE) {
+            return true;
+        }
+        // a shared file mapping is created with its final protection (createMappings)
+        return a.name().equals(b.name()) && a.fileOffset() - a.start() == b.fileOffset() - b.start()
+            && (!a.shared() || a.prot() == b.prot());
+    }
+
+    private static List<PageRange> rangesOf(List<MappingImage> mappings) {
+        List<PageRange> out = new ArrayList<>();
+        for (MappingImage m : mappings) {
+            if (m.backing() != MappingImage.Backing.KERNEL) {
+                out.add(new PageRange(m.start(), m.end()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Drops pages the source no longer stores (pre-copy): they read as zeros again, or as the file in a
+     * private file mapping (MADV_DONTNEED); in shared anonymous memory the page itself is freed (MADV_REMOVE).
+     */
+    public static void drop(Puppet puppet, List<MappingImage> layout, List<PageRange> pages) {
+        RestoreProgram p = puppet.newProgram();
+        for (PageRange r : pages) {
+            for (MappingImage m : layout) {
+                long start = Math.max(r.start(), m.start());
+                long end = Math.min(r.end(), m.end());
+                if (start >= end || m.backing() == MappingImage.Backing.KERNEL || (m.backing() == MappingImage.Backing.FILE && m.shared())) {
+                    continue;
+                }
+                if (!p.hasRoomFor(1)) {
+                    puppet.run(p);
+                    p = puppet.newProgram();
+                }
+                p.call("drop pages 0x" + Long.toHexString(start) + "-0x" + Long.toHexString(end), Nr.MADVISE, start, end - start,
+                    m.backing() == MappingImage.Backing.SHARED_ANONYMOUS ? Linux.MADV_REMOVE : Linux.MADV_DONTNEED);
             }
         }
         puppet.run(p);

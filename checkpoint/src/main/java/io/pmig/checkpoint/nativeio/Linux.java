@@ -40,6 +40,9 @@ public final class Linux {
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_GROWSDOWN = 0x0100;
     public static final int MAP_NORESERVE = 0x4000;
+    /** asm-generic/mman-common.h */
+    public static final int MADV_DONTNEED = 4;
+    public static final int MADV_REMOVE = 9;
     public static final int MREMAP_MAYMOVE = 1;
     public static final int MREMAP_FIXED = 2;
     public static final int KCMP_FILE = 0;

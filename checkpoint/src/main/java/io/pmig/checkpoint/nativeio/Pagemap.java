@@ -16,6 +16,12 @@ public final class Pagemap {
     public static final long PM_SCAN_CHECK_WPASYNC = 1L << 1;
     public static final long PAGE_IS_WPALLOWED = 1L << 0;
     public static final long PAGE_IS_WRITTEN = 1L << 1;
+    public static final long PAGE_IS_FILE = 1L << 2;
+    public static final long PAGE_IS_PRESENT = 1L << 3;
+    public static final long PAGE_IS_SWAPPED = 1L << 4;
+    public static final long PAGE_IS_PFNZERO = 1L << 5;
+    /** What an ioctl the file does not know fails with (asm-generic/errno-base.h): PAGEMAP_SCAN before Linux 6.7. */
+    public static final int ENOTTY = 25;
     /** _IOWR('f', 16, struct pm_scan_arg): 96 bytes. */
     private static final long PAGEMAP_SCAN = 0xC0606610L;
     private static final int PM_SCAN_ARG_SIZE = 96;
@@ -37,6 +43,17 @@ public final class Pagemap {
      * write-protected again in the same walk.
      */
     public static void scan(int pagemapFd, long start, long end, long flags, long category, int regions, RegionSink region) {
+        scan(pagemapFd, start, end, flags, 0, category, regions, region);
+    }
+
+    /**
+     * Like the other scan, for the pages whose categories, with the bits of {@code inverted} flipped
+     * first, include all of {@code categories}: with inverted = categories = PRESENT|SWAPPED, the pages
+     * that are neither present nor swapped out.
+     */
+    public static void scan(int pagemapFd, long start, long end, long flags, long inverted, long categories, int regions,
+                            RegionSink region) {
+        long category = categories;
         NativeMemory vec = NativeMemory.allocate((long) regions * PAGE_REGION_SIZE);
         NativeMemory arg = NativeMemory.allocate(PM_SCAN_ARG_SIZE);
         long at = start;
@@ -51,7 +68,7 @@ public final class Pagemap {
             arg.putLong(40, vec.address());
             arg.putLong(48, regions);
             arg.putLong(56, 0);
-            arg.putLong(64, 0);
+            arg.putLong(64, inverted);
             arg.putLong(72, category);
             arg.putLong(80, 0);
             arg.putLong(88, category);

@@ -54,6 +54,11 @@ public final class RestoreProgram {
         return ops.size() - 1;
     }
 
+    /** Whether {@code calls} more calls fit. */
+    public boolean hasRoomFor(int calls) {
+        return (ops.size() + (long) calls) * RestorerLayout.OP_SIZE + RestorerLayout.PROGRAM_HEADER <= RestorerLayout.PROGRAM_BYTES;
+    }
+
     public boolean isEmpty() {
         return ops.isEmpty();
     }

@@ -164,17 +164,4 @@ class DirtyTrackerTest extends ItSupport {
         }
         return out;
     }
-
-    /** fd number -> link target, e.g. "anon_inode:[userfaultfd]". */
-    private static Map<Integer, String> fds(int pid) throws Exception {
-        Map<Integer, String> out = new TreeMap<>();
-        List<Path> entries = new ArrayList<>();
-        try (var list = Files.list(Path.of("/proc", Integer.toString(pid), "fd"))) {
-            list.forEach(entries::add);
-        }
-        for (Path e : entries) {
-            out.put(Integer.parseInt(e.getFileName().toString()), Files.readSymbolicLink(e).toString());
-        }
-        return out;
-    }
 }

@@ -14,6 +14,7 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.nativeio.Linux;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
@@ -24,6 +25,8 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -200,6 +203,45 @@ abstract class ItSupport {
                     Files.copy(src, dst);
                 }
             }
+        }
+    }
+
+    /** fd number -> link target, e.g. "anon_inode:[userfaultfd]". */
+    static Map<Integer, String> fds(int pid) throws Exception {
+        Map<Integer, String> out = new TreeMap<>();
+        List<Path> entries = new ArrayList<>();
+        try (var list = Files.list(Path.of("/proc", Integer.toString(pid), "fd"))) {
+            list.forEach(entries::add);
+        }
+        for (Path e : entries) {
+            out.put(Integer.parseInt(e.getFileName().toString()), Files.readSymbolicLink(e).toString());
+        }
+        return out;
+    }
+
+    /** The result a copy (not the TestProgram's own instance) writes into the shared state dir. */
+    static String awaitResultOf(Path stateDir, int copyPid) throws Exception {
+        Path result = stateDir.resolve("result");
+        for (int i = 0; i < 2000; i++) {
+            boolean alive = TestProgram.isAlive(copyPid); // before looking: it may write the result and exit meanwhile
+            if (Files.exists(result) && Files.readString(result).endsWith("\n")) {
+                return Files.readString(result).lines().findFirst().orElse("");
+            }
+            if (!alive) {
+                fail("the copy " + copyPid + " died without a result; log:\n" + Files.readString(stateDir.resolve("log")));
+            }
+            Thread.sleep(10);
+        }
+        fail("no result from the copy " + copyPid);
+        return null;
+    }
+
+    static void killQuietly(int pid) throws InterruptedException {
+        if (Linux.processExists(pid)) {
+            Linux.kill(pid, Linux.SIGKILL);
+        }
+        for (int i = 0; i < 500 && TestProgram.pidExists(pid); i++) {
+            Thread.sleep(10);
         }
     }
 }

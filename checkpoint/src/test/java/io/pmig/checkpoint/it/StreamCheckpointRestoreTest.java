@@ -211,30 +211,4 @@ class StreamCheckpointRestoreTest extends ItSupport {
         copy[(int) offset] ^= 0x10;
         return copy;
     }
-
-    /** The result a copy (not the TestProgram's own instance) writes into the shared state dir. */
-    private static String awaitResultOf(Path stateDir, int copyPid) throws Exception {
-        Path result = stateDir.resolve("result");
-        for (int i = 0; i < 2000; i++) {
-            boolean alive = TestProgram.isAlive(copyPid); // before looking: it may write the result and exit meanwhile
-            if (Files.exists(result) && Files.readString(result).endsWith("\n")) {
-                return Files.readString(result).lines().findFirst().orElse("");
-            }
-            if (!alive) {
-                fail("the copy " + copyPid + " died without a result; log:\n" + Files.readString(stateDir.resolve("log")));
-            }
-            Thread.sleep(10);
-        }
-        fail("no result from the copy " + copyPid);
-        return null;
-    }
-
-    private static void killQuietly(int pid) throws InterruptedException {
-        if (Linux.processExists(pid)) {
-            Linux.kill(pid, Linux.SIGKILL);
-        }
-        for (int i = 0; i < 500 && TestProgram.pidExists(pid); i++) {
-            Thread.sleep(10);
-        }
-    }
 }

@@ -1,0 +1,260 @@
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.PrecopyTarget;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.Round;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.channels.Pipe;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * Bundle vs. staged (pre-copy, default options) migration of one process through a pipe between two
+ * threads of this JVM (the copy in a new PID namespace, as the original holds its pid until commit).
+ * Bundle: total = downtime = from the checkpoint call until the copy is restored and resumed. Staged:
+ * total from the start of tracking, downtime from the call that freezes the process (finish) until the
+ * copy is restored and resumed; data is every round's bytes on the stream. Medians of RUNS; the
+ * staged/bundle ratios are measured in the same run. Prints a table, writes JSON.
+ *
+ *   java -cp CLASSPATH bench/src/PrecopyBench.java PRECOPYLOAD OUT.json RUNS BIG_MB
+ */
+public class PrecopyBench {
+    record Workload(String name, int mb, int rateKib, int hotMb) {
+    }
+
+    record Result(double totalMs, double downtimeMs, long bytes, int rounds, long lastPartPages) {
+    }
+
+    record Row(Workload w, Result bundle, Result staged) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String load = args[0];
+        Path out = Path.of(args[1]);
+        int runs = Integer.parseInt(args[2]);
+        int big = Integer.parseInt(args[3]);
+        List<Workload> workloads = List.of(new Workload("idle", 10, 0, 0), new Workload("idle", big, 0, 0),
+            new Workload("light writer 1 MB/s", 256, 1024, 256), new Workload("write loop", 256, -1, 256));
+        warmUp(load);
+        List<Row> rows = new ArrayList<>();
+        for (Workload w : workloads) {
+            List<Result> bundle = new ArrayList<>(), staged = new ArrayList<>();
+            for (int r = 0; r < runs; r++) {
+                bundle.add(bundle(load, w));
+                staged.add(staged(load, w));
+            }
+            rows.add(new Row(w, median(bundle), median(staged)));
+        }
+        print(rows, runs);
+        writeJson(out, rows, runs);
+    }
+
+    private static Result bundle(String load, Workload w) throws Exception {
+        int pid = start(load, w);
+        Pipe pipe = Pipe.open();
+        Destination destination = new Destination(pipe, () -> new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true)));
+        long t0 = System.nanoTime();
+        FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(pid, pipe.sink(), CheckpointOptions.defaults());
+        pipe.sink().close();
+        destination.join();
+        long bytes = frozen.report().imageBytes();
+        frozen.commit();
+        destination.finish(pid);
+        double ms = (destination.restoredAt - t0) / 1e6;
+        return new Result(ms, ms, bytes, 1, frozen.report().pagesStored());
+    }
+
+    private static Result staged(String load, Workload w) throws Exception {
+        int pid = start(load, w);
+        Pipe pipe = Pipe.open();
+        BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
+        Destination destination = new Destination(pipe, () -> {
+            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
+                while (!nextIsLast.take()) {
+                    target.receiveRound(pipe.source());
+                }
+                return target.finish(pipe.source(), new RestoreOptions(true));
+            }
+        });
+        long t0 = System.nanoTime();
+        long frozenAt;
+        FrozenCheckpoint frozen;
+        List<Round> rounds;
+        try (PrecopySource session = new CheckpointEngine().precopy(pid, PrecopyOptions.defaults())) {
+            session.sendRound(pipe.sink());
+            while (!session.shouldStop()) {
+                nextIsLast.put(false);
+                session.sendRound(pipe.sink());
+            }
+            nextIsLast.put(true);
+            frozenAt = System.nanoTime();
+            frozen = session.finish(pipe.sink(), CheckpointOptions.defaults());
+            rounds = session.rounds();
+        } finally {
+            nextIsLast.put(true);
+            pipe.sink().close();
+        }
+        destination.join();
+        frozen.commit();
+        destination.finish(pid);
+        long bytes = rounds.stream().mapToLong(Round::bytes).sum();
+        return new Result((destination.restoredAt - t0) / 1e6, (destination.restoredAt - frozenAt) / 1e6, bytes, rounds.size() - 1,
+            rounds.get(rounds.size() - 1).pagesSent());
+    }
+
+    interface Restore {
+        RestoredProcess run() throws Exception;
+    }
+
+    /** The destination thread (ptrace binds the copy to it): restores, resumes, notes when. */
+    static final class Destination extends Thread {
+        private final Pipe pipe;
+        private final Restore restore;
+        volatile long restoredAt;
+        private volatile int copy;
+        private volatile Throwable failure;
+
+        Destination(Pipe pipe, Restore restore) {
+            super("bench-destination");
+            this.pipe = pipe;
+            this.restore = restore;
+            start();
+        }
+
+        @Override
+        public void run() {
+            try (RestoredProcess p = restore.run()) {
+                p.resume();
+                restoredAt = System.nanoTime();
+                copy = p.pid();
+            } catch (Throwable e) {
+                failure = e;
+            } finally {
+                closeQuietly(pipe.source()); // a failed restore stops the source's writes instead of blocking them
+            }
+        }
+
+        /** After the original was committed: its pid gone, the copy killed. */
+        void finish(int original) throws Exception {
+            awaitGone(original);
+            if (failure != null) {
+                throw new IllegalStateException("the restore failed", failure);
+            }
+            kill(copy);
+        }
+    }
+
+    private static void warmUp(String load) throws Exception {
+        for (int i = 0; i < 3; i++) {
+            bundle(load, new Workload("warm-up", 10, 0, 0));
+            staged(load, new Workload("warm-up", 10, 1024, 10));
+        }
+    }
+
+    /** Starts the subject outside this JVM's children (the JVM's reaper would take ptrace stops). */
+    private static int start(String load, Workload w) throws Exception {
+        Path pidFile = Files.createTempFile("precopyload", ".pid");
+        new ProcessBuilder("setsid", "--fork", "sh", "-c", "echo $$ > " + pidFile + "; exec " + load + " " + w.mb() + " "
+                + w.rateKib() + " " + w.hotMb())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start().waitFor();
+        int pid = 0;
+        for (int i = 0; i < 500 && pid == 0; i++) {
+            String s = Files.readString(pidFile).trim();
+            pid = s.isEmpty() ? 0 : Integer.parseInt(s);
+            Thread.sleep(2);
+        }
+        Files.delete(pidFile);
+        long want = (long) w.mb() << 10;
+        for (int i = 0; i < 6000; i++) {
+            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+            long rss = Long.parseLong(status.replaceAll("(?s).*VmRSS:\\s+(\\d+) kB.*", "$1"));
+            if (rss >= want) {
+                Thread.sleep(50);
+                return pid;
+            }
+            Thread.sleep(5);
+        }
+        throw new IllegalStateException("precopyload " + pid + " did not fill " + w.mb() + " MB");
+    }
+
+    private static void closeQuietly(java.nio.channels.Channel c) {
+        try {
+            c.close();
+        } catch (java.io.IOException ignored) {
+            // closing a pipe end does not fail
+        }
+    }
+
+    private static void awaitGone(int pid) throws InterruptedException {
+        for (int i = 0; i < 2000 && Files.exists(Path.of("/proc/" + pid)); i++) {
+            Thread.sleep(2);
+        }
+    }
+
+    private static void kill(int pid) throws Exception {
+        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+        awaitGone(pid);
+    }
+
+    private static Result median(List<Result> results) {
+        return new Result(median(results.stream().mapToDouble(Result::totalMs).toArray()),
+            median(results.stream().mapToDouble(Result::downtimeMs).toArray()),
+            (long) median(results.stream().mapToDouble(Result::bytes).toArray()),
+            (int) median(results.stream().mapToDouble(Result::rounds).toArray()),
+            (long) median(results.stream().mapToDouble(Result::lastPartPages).toArray()));
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static void print(List<Row> rows, int runs) {
+        System.out.printf(Locale.ROOT, "bundle vs. staged migration through a pipe, default pre-copy options, median of %d runs%n", runs);
+        System.out.printf(Locale.ROOT, "%-22s %7s | %10s %10s %9s | %10s %10s %9s %6s %10s | %9s %9s%n", "workload", "memory",
+            "b total", "b down", "b MB", "s total", "s down", "s MB", "rounds", "last pages", "down s/b", "total s/b");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "%-22s %4d MB | %7.1f ms %7.1f ms %9.1f | %7.1f ms %7.1f ms %9.1f %6d %10d | %8.3fx %8.2fx%n",
+                r.w().name(), r.w().mb(), r.bundle().totalMs(), r.bundle().downtimeMs(), r.bundle().bytes() / 1e6,
+                r.staged().totalMs(), r.staged().downtimeMs(), r.staged().bytes() / 1e6, r.staged().rounds(), r.staged().lastPartPages(),
+                r.staged().downtimeMs() / r.bundle().downtimeMs(), r.staged().totalMs() / r.bundle().totalMs());
+        }
+    }
+
+    private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
+        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"precopy\",\n  \"runs\": " + runs
+            + ",\n  \"precopyOptions\": {\"stopBelowPages\": " + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": "
+            + PrecopyOptions.DEFAULT_MAX_ROUNDS + "},\n  \"rows\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            b.append(String.format(Locale.ROOT,
+                "    {\"workload\": \"%s\", \"memoryMb\": %d, \"writeKiBps\": %d, \"hotMb\": %d, "
+                    + "\"bundle\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d}, "
+                    + "\"staged\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d, \"rounds\": %d, \"lastPartPages\": %d}, "
+                    + "\"downtimeStagedOverBundle\": %.4f, \"totalStagedOverBundle\": %.3f}%s%n",
+                r.w().name(), r.w().mb(), r.w().rateKib(), r.w().hotMb(), r.bundle().totalMs(), r.bundle().downtimeMs(), r.bundle().bytes(),
+                r.staged().totalMs(), r.staged().downtimeMs(), r.staged().bytes(), r.staged().rounds(), r.staged().lastPartPages(),
+                r.staged().downtimeMs() / r.bundle().downtimeMs(), r.staged().totalMs() / r.bundle().totalMs(),
+                i + 1 < rows.size() ? "," : ""));
+        }
+        b.append("  ]\n}\n");
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, b.toString());
+        System.out.println("wrote " + out);
+    }
+}

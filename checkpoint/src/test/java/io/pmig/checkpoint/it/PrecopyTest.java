@@ -1,0 +1,274 @@
+package io.pmig.checkpoint.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.PrecopyTarget;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.Round;
+import io.pmig.checkpoint.dirty.DirtyTracking;
+import io.pmig.checkpoint.memory.MemoryDumper;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Pagemap;
+import io.pmig.checkpoint.proc.MapsEntry;
+import io.pmig.checkpoint.proc.ProcFs;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.Pipe;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Staged (pre-copy) migration through a pipe between two threads of this JVM: the source sends rounds
+ * while precopy_writer keeps writing (and, with churn, changing its mappings), the destination builds
+ * the copy in advance (in a new PID namespace: the original keeps its pid meanwhile) and finishes it
+ * from the last part; the copy then checks every page it keeps itself. A stream cut mid-round must
+ * leave the source process untouched and no half-built copy.
+ */
+class PrecopyTest extends ItSupport {
+    private static final int PAGE = MemoryDumper.PAGE;
+
+    @BeforeEach
+    void rootAndTracking() {
+        assumeRoot();
+        assumeTrue(DirtyTracking.available() != DirtyTracking.Method.NONE, "this kernel cannot track written pages");
+    }
+
+    @Test
+    @Timeout(120)
+    void anIdleProcessNeedsOneRoundAndALastPartOfAlmostNothing() throws Exception {
+        List<Round> rounds = migrate(writer(64, 0, false), PrecopyOptions.defaults()::shouldStop, 0);
+        assertEquals(2, rounds.size(), "round 1 and the last part: " + rounds);
+        assertTrue(rounds.get(0).pagesSent() >= 64 * 256, "round 1 sends the whole region: " + rounds.get(0));
+        assertTrue(rounds.get(1).pagesSent() < 64, "an idle process's last part holds almost no page: " + rounds.get(1));
+    }
+
+    @Test
+    @Timeout(120)
+    void aLightWriterConvergesBelowTheThreshold() throws Exception {
+        List<Round> rounds = migrate(writer(64, 4096, false), PrecopyOptions.defaults()::shouldStop, 0);
+        Round beforeLast = rounds.get(rounds.size() - 2);
+        assertTrue(beforeLast.pagesDirtied() <= PrecopyOptions.DEFAULT_STOP_BELOW_PAGES,
+            "stopped because few pages were written meanwhile: " + rounds);
+        assertTrue(rounds.get(rounds.size() - 1).pagesSent() < 64 * 256 / 4, "the last part is a small delta: " + rounds);
+    }
+
+    @Test
+    @Timeout(180)
+    void aHotLoopOverABigRegionStopsByTheRulesAndStillArrivesExactly() throws Exception {
+        PrecopyOptions options = new PrecopyOptions(16, 6);
+        List<Round> rounds = migrate(writer(128, -1, false), options::shouldStop, 0);
+        List<Round> sent = rounds.subList(0, rounds.size() - 1);
+        assertTrue(options.shouldStop(sent), "the rounds ended by the rules: " + rounds);
+        assertTrue(sent.size() <= 6, "at most maxRounds rounds: " + rounds);
+        Round last = sent.get(sent.size() - 1);
+        boolean stoppedShrinking = sent.size() >= 2 && last.pagesDirtied() >= sent.get(sent.size() - 2).pagesDirtied();
+        assertTrue(sent.size() == 6 || stoppedShrinking || last.pagesDirtied() <= 16, "which rule: " + rounds);
+        assertTrue(sent.stream().skip(1).allMatch(r -> r.pagesSent() > 0 && r.pagesResent() > 0),
+            "a hot loop leaves pages for every round, sent again: " + rounds);
+        assertEquals(0, rounds.get(0).pagesResent(), "round 1 sends nothing twice");
+    }
+
+    @Test
+    @Timeout(180)
+    void mappingChurnDuringThePrecopyIsFollowed() throws Exception {
+        // five rounds, whatever the rules would say, with a pause between them: threads, malloc/free,
+        // mremap and MADV_DONTNEED happen between and during them
+        List<Round> rounds = migrate(writer(32, 2048, true), sent -> sent.size() == 5, 30);
+        assertEquals(6, rounds.size(), "five rounds and the last part: " + rounds);
+        assertTrue(rounds.stream().anyMatch(r -> r.pagesDropped() > 0), "pages discarded by the process were dropped: " + rounds);
+    }
+
+    @Test
+    @Timeout(120)
+    void aStreamCutMidRoundLeavesTheSourceUntouchedAndNoHalfBuiltCopy() throws Exception {
+        TestProgram p = writer(32, 2048, true);
+        Map<Integer, String> fdsBefore = fds(p.pid());
+        ByteArrayOutputStream round1 = new ByteArrayOutputStream();
+        ByteArrayOutputStream round2 = new ByteArrayOutputStream();
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            session.sendRound(Channels.newChannel(round1));
+            Thread.sleep(20);
+            session.sendRound(Channels.newChannel(round2));
+            Thread.sleep(20);
+            FailedException e = assertThrows(FailedException.class, () -> session.sendRound(new CutAfter(64 * 1024)));
+            assertTrue(e.getMessage().contains("round 3") && e.getMessage().contains("runs on untouched"), e.getMessage());
+            assertThrows(IllegalStateException.class, () -> session.sendRound(Channels.newChannel(new ByteArrayOutputStream())),
+                "a failed round ends the session");
+        }
+        assertRunningUntraced(p.pid(), "after the failed round");
+        assertNoTrackingLeft(p.pid(), fdsBefore);
+
+        // the destination: round 1 builds the copy, round 2 arrives cut in the middle
+        byte[] cut = Arrays.copyOf(round2.toByteArray(), round2.size() / 2);
+        AtomicReference<Integer> copyPid = new AtomicReference<>();
+        FailedException e = assertThrows(FailedException.class, () -> {
+            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(
+                    Channels.newChannel(new ByteArrayInputStream(round1.toByteArray())), "round stream", new RestoreOptions(true))) {
+                copyPid.set(target.pid());
+                assertTrue(TestProgram.pidExists(target.pid()), "the copy exists after round 1");
+                target.receiveRound(Channels.newChannel(new ByteArrayInputStream(cut)));
+            }
+        });
+        assertTrue(e.getMessage().contains("truncated") && e.getMessage().contains("was killed"), e.getMessage());
+        awaitGone(copyPid.get(), "the half-built copy");
+
+        // a round is not a whole image: a bundle restore refuses it before creating anything
+        RefusedException refused = assertThrows(RefusedException.class, () -> restoreFrom(round1.toByteArray(), new RestoreOptions(true)));
+        assertTrue(refused.getMessage().contains("pre-copy"), refused.getMessage());
+        goExpectPassAndExit(p);
+    }
+
+    /** Starts precopy_writer with MB MiB written at rateKib KiB/s (-1: flat out), with or without mapping churn. */
+    private TestProgram writer(int mb, int rateKib, boolean churn) throws IOException {
+        Path state = tmp.resolve("precopy_writer-state");
+        Files.createDirectories(state);
+        Files.writeString(state.resolve("config"), mb + " " + rateKib + " " + (churn ? 1 : 0) + "\n");
+        return startReady("precopy_writer");
+    }
+
+    /**
+     * Migrates p staged through a pipe: rounds until {@code stop} says so (with {@code pauseMs} between
+     * them), the last part, then commit; the copy must PASS its own check. Returns every round, the last
+     * part last.
+     */
+    private static List<Round> migrate(TestProgram p, Predicate<List<Round>> stop, long pauseMs) throws Exception {
+        Pipe pipe = Pipe.open();
+        BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
+        AtomicReference<Integer> copyPid = new AtomicReference<>();
+        AtomicReference<Throwable> destinationFailure = new AtomicReference<>();
+        Thread destination = new Thread(() -> {
+            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
+                while (!nextIsLast.take()) {
+                    target.receiveRound(pipe.source());
+                }
+                try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true))) {
+                    copy.resume();
+                    copyPid.set(copy.pid());
+                }
+            } catch (Throwable t) {
+                destinationFailure.set(t);
+            } finally {
+                try {
+                    pipe.source().close(); // a failed destination stops the source's writes instead of blocking them
+                } catch (IOException ignored) {
+                    // closing a pipe end does not fail
+                }
+            }
+        }, "precopy-destination");
+        destination.start();
+        FrozenCheckpoint frozen;
+        List<Round> rounds;
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            session.sendRound(pipe.sink());
+            while (!stop.test(session.rounds())) {
+                Thread.sleep(pauseMs);
+                nextIsLast.put(false);
+                session.sendRound(pipe.sink());
+            }
+            nextIsLast.put(true);
+            frozen = session.finish(pipe.sink(), CheckpointOptions.defaults());
+            rounds = session.rounds();
+        } finally {
+            nextIsLast.put(true);
+            pipe.sink().close();
+        }
+        destination.join(60_000);
+        assertFalse(destination.isAlive(), "the destination did not finish");
+        if (destinationFailure.get() != null) {
+            frozen.abort();
+            throw new AssertionError("the staged restore failed", destinationFailure.get());
+        }
+        try {
+            assertTrue(rounds.get(rounds.size() - 1).last(), "the last part ends the rounds");
+            frozen.commit();
+            p.awaitPidFree(PID_FREE_TIMEOUT);
+            assertRunningUntraced(copyPid.get(), "after the staged restore");
+            p.go();
+            assertPass(p, awaitResultOf(p.stateDir(), copyPid.get()));
+            return rounds;
+        } finally {
+            killQuietly(copyPid.get());
+        }
+    }
+
+    /** No descriptor more or less than before, no page still write-protected, no range still registered. */
+    private static void assertNoTrackingLeft(int pid, Map<Integer, String> fdsBefore) throws Exception {
+        assertEquals(fdsBefore, fds(pid), "the process's descriptors after the session");
+        int pagemap = Linux.open("/proc/" + pid + "/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            for (MapsEntry m : new ProcFs(pid).maps()) {
+                if (m.path().equals("[vsyscall]")) {
+                    continue;
+                }
+                long[] entries = MemoryDumper.pagemapEntries(pagemap, m.start(), m.end());
+                for (int i = 0; i < entries.length; i++) {
+                    assertEquals(0, entries[i] & Pagemap.PM_UFFD_WP,
+                        "page 0x" + Long.toHexString(m.start() + (long) i * PAGE) + " still write-protected after the session");
+                }
+            }
+        } finally {
+            Linux.close(pagemap);
+        }
+        String smaps = Files.readString(Path.of("/proc", Integer.toString(pid), "smaps"));
+        assertFalse(smaps.lines().anyMatch(l -> l.startsWith("VmFlags:") && (" " + l.substring(8) + " ").contains(" uw ")),
+            "a mapping is still registered for userfaultfd write-protection (VmFlags uw)");
+    }
+
+    /** A connection that breaks after {@code limit} bytes. */
+    private static final class CutAfter implements WritableByteChannel {
+        private long left;
+
+        CutAfter(long limit) {
+            this.left = limit;
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            if (left <= 0) {
+                throw new IOException("connection reset (cut by the test)");
+            }
+            int n = (int) Math.min(left, src.remaining());
+            src.position(src.position() + n);
+            left -= n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}
