@@ -41,6 +41,11 @@ public final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--vip", paramLabel = "IP", description = "the VIP the service uses (default: the one its sockets are bound to)")
     String vip;
 
+    @Option(names = "--mode", paramLabel = "MODE", defaultValue = "staged",
+            description = "staged (default): copy memory while the process runs, round after round, then freeze it for the"
+                    + " last delta; bundle: freeze it for the whole copy")
+    String mode;
+
     @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
             + " (to measure what replay saves: clients then wait for their retransmission)")
     boolean noReplay;
@@ -51,7 +56,7 @@ public final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ObjectNode request = JsonNodeFactory.instance.objectNode().put("op", "migrate").put("pid", pid).put("to", to)
-                .put("replay", !noReplay);
+                .put("replay", !noReplay).put("mode", mode);
         if (vip != null) {
             request.put("vip", vip);
         }
@@ -74,6 +79,10 @@ public final class MigrateCommand implements Callable<Integer> {
     }
 
     private static String progress(JsonNode p) {
+        if (p.has("round")) {
+            return String.format(Locale.ROOT, "pre-copy round %d: %d pages, %d written meanwhile%20s", p.path("round").asInt(),
+                    p.path("pagesSent").asLong(), p.path("pagesDirtiedMeanwhile").asLong(), "");
+        }
         if (p.has("total") && p.path("total").asLong() > 0) {
             double f = (double) p.path("bytes").asLong() / p.path("total").asLong();
             int filled = (int) Math.round(f * BAR);
@@ -96,6 +105,22 @@ public final class MigrateCommand implements Callable<Integer> {
                 r.path("frozenUntilImageMillis").asDouble(), r.path("restoreMillis").asDouble(), r.path("clientStallMillis").asDouble(),
                 r.path("bytesSent").asLong() / 1e6, r.path("memoryBytes").asLong() / 1e6, r.path("megabytesPerSecond").asDouble(),
                 r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
-                r.path("replayedPackets").asLong());
+                r.path("replayedPackets").asLong()) + rounds(r);
+    }
+
+    /** A staged migration's rounds, one line each; nothing for bundle mode. */
+    private static String rounds(JsonNode r) {
+        if (!r.path("mode").asText().equals("staged")) {
+            return "  mode bundle: the whole image while frozen\n";
+        }
+        StringBuilder text = new StringBuilder(String.format(Locale.ROOT, "  mode staged (%s), pages sent more than once %d:%n",
+                r.path("tracking").asText(), r.path("pagesSentMoreThanOnce").asLong()));
+        for (JsonNode round : r.path("rounds")) {
+            text.append(String.format(Locale.ROOT, "    %-10s %8d pages %9.1f MB %9.1f ms%s%n",
+                    round.path("last").asBoolean() ? "last part" : "round " + round.path("round").asInt(),
+                    round.path("pagesSent").asLong(), round.path("bytes").asLong() / 1e6, round.path("millis").asDouble(),
+                    round.path("last").asBoolean() ? " (frozen)" : ", " + round.path("pagesDirtiedMeanwhile").asLong() + " pages written meanwhile"));
+        }
+        return text.toString();
     }
 }

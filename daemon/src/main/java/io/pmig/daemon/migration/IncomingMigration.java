@@ -1,5 +1,6 @@
 package io.pmig.daemon.migration;
 
+import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
@@ -10,6 +11,7 @@ import io.pmig.daemon.peer.PeerSession;
 import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.hold.HeldPacket;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -32,6 +34,8 @@ final class IncomingMigration {
     private final CompletableFuture<MigrationProtocol.Restored> restored = new CompletableFuture<>();
     private final CompletableFuture<Boolean> decision = new CompletableFuture<>();
     private final CompletableFuture<MigrationProtocol.Restored> decided = new CompletableFuture<>();
+    /** When the part of the restore that counts in the downtime began: the whole restore, or a staged one's last part. */
+    private long lastPartStart;
 
     IncomingMigration(MigrationProtocol.Prepare prepare, DestinationSwitch vip) {
         this.prepare = prepare;
@@ -51,15 +55,16 @@ final class IncomingMigration {
     }
 
     private void restoreAndAwaitDecision(PeerSession source, InboundStream image) {
-        long start = System.nanoTime();
+        lastPartStart = System.nanoTime();
         long[] replayed = new long[1];
         RestoreOptions options = RestoreOptions.defaults().withBeforeSocketsGoLive((pid, connections) -> {
             if (vip != null) {
                 replayed[0] = switchVip(source);
             }
         });
-        try (RestoredProcess process = new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
-            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - start, replayed[0]));
+        try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
+                : new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
+            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0]));
             boolean commit;
             try {
                 commit = decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -70,7 +75,7 @@ final class IncomingMigration {
             }
             if (commit) {
                 process.resume();
-                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - start, replayed[0]));
+                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0]));
             } else {
                 process.kill();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
@@ -78,6 +83,30 @@ final class IncomingMigration {
         } catch (Throwable e) {
             restored.completeExceptionally(e);
             decided.completeExceptionally(e);
+        }
+    }
+
+    /**
+     * Restore-in-advance: the process is built from the first round, each further round's pages go
+     * straight into it, and the last part (after the source froze the original) completes it.
+     */
+    private RestoredProcess restoreStaged(InboundStream image, String source, RestoreOptions options) throws IOException {
+        requireMarker(image.read(), MigrationProtocol.ROUND_FOLLOWS);
+        try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(image, source, options)) {
+            int marker;
+            while ((marker = image.read()) == MigrationProtocol.ROUND_FOLLOWS) {
+                target.receiveRound(image);
+            }
+            requireMarker(marker, MigrationProtocol.LAST_PART_FOLLOWS);
+            lastPartStart = System.nanoTime();
+            return target.finish(image, options);
+        }
+    }
+
+    private static void requireMarker(int got, int expected) throws IOException {
+        if (got != expected) {
+            throw new IOException("the staged image stream has " + (got < 0 ? "ended" : "marker " + got) + " where '"
+                + (char) expected + "' belongs");
         }
     }
 

@@ -22,8 +22,16 @@ final class MigrationProtocol {
     /** During a rollback: what the destination held since (held packets); {@code end} stops its hold. */
     static final String FORWARD = "migrate.forward";
 
+    /**
+     * In a staged migration's image stream, before each image: another pre-copy round follows, or
+     * the last part (frozen). A bundle migration's stream is one image with no marker.
+     */
+    static final int ROUND_FOLLOWS = 'R';
+    static final int LAST_PART_FOLLOWS = 'L';
+
     /** Sent with {@link #PREPARE}. {@code vip} is null for a process without one. */
-    record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay) {
+    record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay,
+                   boolean staged) {
     }
 
     record Prepared(String id, String destinationMac) {

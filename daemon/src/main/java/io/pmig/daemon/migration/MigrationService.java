@@ -136,7 +136,7 @@ public final class MigrationService implements AutoCloseable {
 
     // ---- source ----
 
-    /** {"op": "migrate", "pid": N, "to": NODE, "vip": IP (optional), "replay": true}. */
+    /** {"op": "migrate", "pid": N, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or "bundle"}. */
     private ObjectNode migrate(ControlCall call) {
         JsonNode r = call.request();
         if (!r.path("pid").canConvertToInt() || r.path("pid").asInt() <= 0 || !r.path("to").isTextual()) {
@@ -166,6 +166,11 @@ public final class MigrationService implements AutoCloseable {
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
             : ServiceVip.of(pid, manager.interfaceAddresses());
+        String mode = r.path("mode").asText("staged");
+        if (!mode.equals("staged") && !mode.equals("bundle")) {
+            throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
+        }
+        boolean staged = mode.equals("staged");
         String id = node + "-" + pid + "-" + Long.toString(System.currentTimeMillis(), 36);
         Migrations.Migration record = new Migrations.Migration(id, pid, "source", to, "preflight", Instant.now());
         daemon.migrations().begin(record);
@@ -180,7 +185,7 @@ public final class MigrationService implements AutoCloseable {
             }
             MigrationProtocol.Prepare prepare = new MigrationProtocol.Prepare(id, pid, threadIds(pid), exe(pid),
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
-                HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean());
+                HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged);
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -188,7 +193,7 @@ public final class MigrationService implements AutoCloseable {
                     : "cannot prepare " + to + ": " + e.getMessage());
             }
             ObjectNode report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                () -> journal.write(entry.at("committing"))).run();
+                () -> journal.write(entry.at("committing")), staged).run();
             report.put("from", node);
             return report;
         } finally {

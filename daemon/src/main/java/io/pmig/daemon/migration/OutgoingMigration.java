@@ -1,10 +1,14 @@
 package io.pmig.daemon.migration;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.control.ControlCall;
@@ -30,6 +34,7 @@ final class OutgoingMigration {
     private static final Duration RESTORE_TIMEOUT = Duration.ofSeconds(IncomingMigration.DECISION_TIMEOUT_SECONDS);
     private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
     private static final long SETTLE_PAUSE_MS = 5;
+    private static final long PAGE = 4096;
 
     private final String id;
     private final int pid;
@@ -39,11 +44,14 @@ final class OutgoingMigration {
     private final ControlCall call;
     private final Migrations migrations;
     private final Runnable beforeCommit;
+    private final boolean staged;
     private Migrations.Migration record;
+    private List<Round> rounds = List.of();
+    private String tracking;
     private long lastProgress;
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
-                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit) {
+                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, boolean staged) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -53,6 +61,7 @@ final class OutgoingMigration {
         this.migrations = migrations;
         this.record = record;
         this.beforeCommit = beforeCommit;
+        this.staged = staged;
     }
 
     SourceSwitch vipSwitch() {
@@ -63,17 +72,38 @@ final class OutgoingMigration {
     ObjectNode run() {
         long start = System.nanoTime();
         FrozenCheckpoint frozen = null;
-        String phase = "hold";
+        String phase = "prepare";
         try {
-            if (vipSwitch != null) {
-                vipSwitch.hold();
-            }
-            long holdOn = System.nanoTime();
-            phase("transfer");
-            phase = "checkpoint";
-            long freeze = System.nanoTime();
             OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)));
-            frozen = new CheckpointEngine().checkpoint(pid, image, new CheckpointOptions(false).withProgress(this::progress));
+            CheckpointOptions options = new CheckpointOptions(false).withProgress(this::progress);
+            long holdOn;
+            long freeze;
+            long transferStart = System.nanoTime();
+            if (staged) {
+                phase = "pre-copy";
+                phase("pre-copy");
+                try (PrecopySource precopy = new CheckpointEngine().precopy(pid, PrecopyOptions.defaults())) {
+                    do {
+                        image.write(MigrationProtocol.ROUND_FOLLOWS);
+                        progress(precopy.sendRound(image));
+                    } while (!precopy.shouldStop());
+                    tracking = precopy.trackingMethod();
+                    holdOn = holdVip();
+                    phase = "checkpoint";
+                    phase("transfer");
+                    freeze = System.nanoTime();
+                    image.write(MigrationProtocol.LAST_PART_FOLLOWS);
+                    frozen = precopy.finish(image, options);
+                    rounds = precopy.rounds();
+                }
+            } else {
+                holdOn = holdVip();
+                phase = "checkpoint";
+                phase("transfer");
+                freeze = System.nanoTime();
+                frozen = new CheckpointEngine().checkpoint(pid, image, options);
+            }
+            long imageSent = System.nanoTime();
             phase = "restore";
             phase("restore");
             MigrationProtocol.Restored restored = image.finish(RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
@@ -97,11 +127,21 @@ final class OutgoingMigration {
                 .put("frozenUntilImageMillis", millis(frozen.report().frozenNanos()))
                 .put("restoreMillis", millis(restored.restoreNanos()))
                 .put("bytesSent", image.bytesWritten())
-                .put("megabytesPerSecond", image.bytesWritten() / 1e6 / (frozen.report().frozenNanos() / 1e9))
-                .put("memoryBytes", frozen.report().pageBytes())
+                .put("megabytesPerSecond", image.bytesWritten() / 1e6 / ((imageSent - transferStart) / 1e9))
+                .put("memoryBytes", staged ? rounds.get(0).pagesSent() * PAGE : frozen.report().pageBytes())
                 .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
                 .put("replayedPackets", restored.replayed())
-                .put("encrypted", peer.encrypted());
+                .put("encrypted", peer.encrypted())
+                .put("mode", staged ? "staged" : "bundle");
+            if (staged) {
+                report.put("tracking", tracking);
+                report.put("pagesSentMoreThanOnce", rounds.stream().mapToLong(Round::pagesResent).sum());
+                ArrayNode list = report.putArray("rounds");
+                for (Round r : rounds) {
+                    list.addObject().put("round", r.number()).put("last", r.last()).put("pagesSent", r.pagesSent())
+                        .put("bytes", r.bytes()).put("millis", millis(r.nanos())).put("pagesDirtiedMeanwhile", r.pagesDirtied());
+                }
+            }
             DaemonLog.info("migrated", "id", id, "pid", pid, "to", peer.peerName(), "downtimeMillis", report.get("downtimeMillis"),
                 "bytes", image.bytesWritten());
             return report;
@@ -117,6 +157,21 @@ final class OutgoingMigration {
             throw new MigrationFailedException("migration " + id + " of process " + pid + " to " + peer.peerName()
                 + " failed at " + phase + ": " + describe(e) + "; " + outcome, e);
         }
+    }
+
+    /** Starts holding the VIP's packets (the freeze follows at once); returns when. */
+    private long holdVip() {
+        if (vipSwitch != null) {
+            vipSwitch.hold();
+        }
+        return System.nanoTime();
+    }
+
+    private void progress(Round round) {
+        ObjectNode p = JsonNodeFactory.instance.objectNode();
+        p.put("phase", "pre-copy").put("round", round.number()).put("pagesSent", round.pagesSent()).put("bytes", round.bytes())
+            .put("millis", millis(round.nanos())).put("pagesDirtiedMeanwhile", round.pagesDirtied());
+        call.progress(p);
     }
 
     /**
