@@ -105,6 +105,32 @@ class MigrateTest {
         assertTrue(stallMillis(verdict) >= 200, "and waits at least a retransmission timeout: " + verdict);
     }
 
+    /** Staged (the default) copies memory in rounds while the server runs; bundle freezes it for the whole copy. */
+    @Test
+    @Timeout(180)
+    void stagedAndBundleModesBothKeepTheClientAndReportWhatTheyDid() throws Exception {
+        exec("node-a", "sh", "-c", "kill " + server);
+        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 256 64"
+            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        Thread.sleep(500);
+        CompletableFuture<String> client = client("14");
+        awaitClientConnected("node-a");
+        JsonNode staged = migrate("node-a", "node-b", false);
+        assertEquals("staged", staged.get("mode").textValue(), staged.toString());
+        JsonNode rounds = staged.get("rounds");
+        assertTrue(rounds.size() >= 2 && rounds.get(rounds.size() - 1).get("last").booleanValue(), "rounds, then the last part: " + staged);
+        assertTrue(rounds.get(0).get("pagesSent").longValue() >= 64L * 256, "round 1 carries the 64 MB: " + staged);
+        assertTrue(rounds.get(rounds.size() - 1).get("pagesSent").longValue() < 1024, "the frozen last part is small: " + staged);
+        Thread.sleep(1000);
+        List<String> args = List.of("migrate", server, "--to", "node-a", "--mode", "bundle", "--json");
+        Run bundle = pmigIn("node-b", args.toArray(String[]::new));
+        assertEquals(ExitCodes.OK, bundle.exitCode(), bundle.toString());
+        assertEquals("bundle", bundle.json().get("mode").textValue(), bundle.out());
+        assertTrue(bundle.json().get("memoryBytes").longValue() >= 64L << 20, bundle.out());
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+    }
+
     @Test
     @Timeout(180)
     void aThousandConnectionsSurvive() throws Exception {
