@@ -46,6 +46,14 @@ public final class MigrateCommand implements Callable<Integer> {
                     + " last delta; bundle: freeze it for the whole copy")
     String mode;
 
+    @Option(names = "--max-rounds", paramLabel = "N", description = "staged: freeze after N rounds at most"
+            + " (default: precopy.max.rounds of the daemon's configuration, 30)")
+    Integer maxRounds;
+
+    @Option(names = "--stop-below", paramLabel = "PAGES", description = "staged: freeze once a round leaves fewer than PAGES"
+            + " pages written (default: precopy.stop.below.pages, 1024)")
+    Long stopBelowPages;
+
     @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
             + " (to measure what replay saves: clients then wait for their retransmission)")
     boolean noReplay;
@@ -59,6 +67,12 @@ public final class MigrateCommand implements Callable<Integer> {
                 .put("replay", !noReplay).put("mode", mode);
         if (vip != null) {
             request.put("vip", vip);
+        }
+        if (maxRounds != null) {
+            request.put("maxRounds", maxRounds);
+        }
+        if (stopBelowPages != null) {
+            request.put("stopBelowPages", stopBelowPages);
         }
         boolean bar = !json && System.console() != null;
         PrintWriter err = spec.commandLine().getErr();

@@ -1,5 +1,12 @@
 package io.pmig.daemon.config;
 
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.vip.VipSettings;
+import io.pmig.vip.hold.HoldLimits;
+import io.pmig.vip.neighbour.Announcer;
+import java.time.Duration;
+import java.util.Locale;
+
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -30,10 +37,12 @@ import java.util.regex.Pattern;
  * @param plaintext peers talk without TLS: no authentication, no encryption (only when explicitly set)
  * @param controlSocket the Unix socket the local {@code pmig} talks to
  * @param controlSocketMode the permission bits of the control socket (default 0600: root only)
+ * @param vip how VIPs move: announcement rounds after a move, what a hold may keep
+ * @param precopy when a staged migration stops its rounds (the command may say otherwise)
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
-        int controlSocketMode, Limits limits) {
+        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -70,6 +79,20 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "threads that run request, stream and control handlers"});
         keys.put("limits.migrations", new String[] {Integer.toString(Limits.DEFAULT.maxMigrations()),
             "migrations this node takes part in at once"});
+        VipSettings vip = VipSettings.DEFAULT;
+        keys.put("vip.announce.count", new String[] {Integer.toString(vip.announcements()),
+            "announcement rounds after a VIP arrives (the first at once)"});
+        keys.put("vip.announce.interval.millis", new String[] {Long.toString(vip.announceInterval().toMillis()),
+            "time between announcement rounds"});
+        keys.put("vip.announce.mode", new String[] {vip.announceMode().name().toLowerCase(Locale.ROOT),
+            "gratuitous ARP as request, reply or both each round (IPv6: one neighbour advertisement)"});
+        keys.put("vip.hold.max.packets", new String[] {Integer.toString(vip.holdLimits().maxPackets()),
+            "packets a hold keeps during a move; beyond, they are dropped for the clients to retransmit"});
+        keys.put("vip.hold.max.bytes", new String[] {Long.toString(vip.holdLimits().maxBytes()), "bytes a hold keeps"});
+        keys.put("precopy.stop.below.pages", new String[] {Long.toString(PrecopyOptions.DEFAULT_STOP_BELOW_PAGES),
+            "a staged migration freezes the process once a round leaves fewer pages written than this"});
+        keys.put("precopy.max.rounds", new String[] {Integer.toString(PrecopyOptions.DEFAULT_MAX_ROUNDS),
+            "a staged migration freezes the process after this many rounds at most"});
         return Collections.unmodifiableMap(keys);
     }
 
@@ -155,8 +178,21 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
         if (limits.streamWindowBytes() < 64 * 1024) {
             throw r.bad("limits.stream.window.bytes", Integer.toString(limits.streamWindowBytes()), "it must be at least 65536");
         }
+        VipSettings vip = new VipSettings(
+                r.value("vip.announce.mode", v -> {
+                    try {
+                        return Announcer.Mode.valueOf(v.toUpperCase(Locale.ROOT));
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException("it must be request, reply or both");
+                    }
+                }),
+                r.positive("vip.announce.count"),
+                Duration.ofMillis(r.positive("vip.announce.interval.millis")),
+                new HoldLimits(r.positive("vip.hold.max.packets"), r.value("vip.hold.max.bytes", Long::parseLong)),
+                VipSettings.DEFAULT.probeTimeout());
+        PrecopyOptions precopy = new PrecopyOptions(r.positive("precopy.stop.below.pages"), r.positive("precopy.max.rounds"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
-                socket, mode, limits);
+                socket, mode, limits, vip, precopy);
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -172,12 +208,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits);
+                controlSocket, controlSocketMode, limits, vip, precopy);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits);
+                controlSocket, controlSocketMode, limits, vip, precopy);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

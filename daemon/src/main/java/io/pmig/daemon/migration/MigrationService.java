@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.DaemonConfig;
@@ -49,7 +50,7 @@ public final class MigrationService implements AutoCloseable {
 
     private MigrationService(DaemonConfig config) {
         this.config = config;
-        this.vips = new NodeVips(config.vipInterface());
+        this.vips = new NodeVips(config.vipInterface(), config.vip());
         this.journal = new MigrationJournal(config.controlSocket().getParent().resolve("migrations"));
     }
 
@@ -171,6 +172,14 @@ public final class MigrationService implements AutoCloseable {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
         }
         boolean staged = mode.equals("staged");
+        PrecopyOptions precopy;
+        try {
+            precopy = new PrecopyOptions(
+                r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
+                r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds());
+        } catch (IllegalArgumentException e) {
+            throw new ControlRefusedException(e.getMessage());
+        }
         String id = node + "-" + pid + "-" + Long.toString(System.currentTimeMillis(), 36);
         Migrations.Migration record = new Migrations.Migration(id, pid, "source", to, "preflight", Instant.now());
         daemon.migrations().begin(record);
@@ -193,7 +202,7 @@ public final class MigrationService implements AutoCloseable {
                     : "cannot prepare " + to + ": " + e.getMessage());
             }
             ObjectNode report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                () -> journal.write(entry.at("committing")), staged).run();
+                () -> journal.write(entry.at("committing")), staged ? precopy : null).run();
             report.put("from", node);
             return report;
         } finally {

@@ -9,15 +9,17 @@ import io.pmig.vip.VipSettings;
  */
 final class NodeVips implements AutoCloseable {
     private final String iface;
+    private final VipSettings settings;
     private VipManager manager;
 
-    NodeVips(String iface) {
+    NodeVips(String iface, VipSettings settings) {
         this.iface = iface;
+        this.settings = settings;
     }
 
     synchronized VipManager get() {
         if (manager == null) {
-            manager = VipManager.open(iface, VipSettings.DEFAULT);
+            manager = VipManager.open(iface, settings);
         }
         return manager;
     }

@@ -44,6 +44,8 @@ final class OutgoingMigration {
     private final ControlCall call;
     private final Migrations migrations;
     private final Runnable beforeCommit;
+    /** Null for a bundle migration. */
+    private final PrecopyOptions precopyOptions;
     private final boolean staged;
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
@@ -51,7 +53,7 @@ final class OutgoingMigration {
     private long lastProgress;
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
-                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, boolean staged) {
+                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -61,7 +63,8 @@ final class OutgoingMigration {
         this.migrations = migrations;
         this.record = record;
         this.beforeCommit = beforeCommit;
-        this.staged = staged;
+        this.precopyOptions = precopyOptions;
+        this.staged = precopyOptions != null;
     }
 
     SourceSwitch vipSwitch() {
@@ -82,7 +85,7 @@ final class OutgoingMigration {
             if (staged) {
                 phase = "pre-copy";
                 phase("pre-copy");
-                try (PrecopySource precopy = new CheckpointEngine().precopy(pid, PrecopyOptions.defaults())) {
+                try (PrecopySource precopy = new CheckpointEngine().precopy(pid, precopyOptions)) {
                     do {
                         image.write(MigrationProtocol.ROUND_FOLLOWS);
                         progress(precopy.sendRound(image));
