@@ -78,6 +78,23 @@ class DaemonConfigTest {
     }
 
     @Test
+    void vipAndPrecopySettingsHaveDefaultsAndAreRead() throws IOException {
+        DaemonConfig defaults = load("node.name = node-a");
+        assertEquals(io.pmig.vip.VipSettings.DEFAULT.announcements(), defaults.vip().announcements());
+        assertEquals(io.pmig.checkpoint.PrecopyOptions.defaults(), defaults.precopy());
+        DaemonConfig config = load("node.name = node-a", "vip.announce.count = 3", "vip.announce.interval.millis = 50",
+                "vip.announce.mode = request", "vip.hold.max.packets = 10", "vip.hold.max.bytes = 4096",
+                "precopy.stop.below.pages = 64", "precopy.max.rounds = 4");
+        assertEquals(3, config.vip().announcements());
+        assertEquals(java.time.Duration.ofMillis(50), config.vip().announceInterval());
+        assertEquals(io.pmig.vip.neighbour.Announcer.Mode.REQUEST, config.vip().announceMode());
+        assertEquals(new io.pmig.vip.hold.HoldLimits(10, 4096), config.vip().holdLimits());
+        assertEquals(new io.pmig.checkpoint.PrecopyOptions(64, 4), config.precopy());
+        String mode = error("node.name = node-a", "vip.announce.mode = loud");
+        assertTrue(mode.contains("key vip.announce.mode = 'loud'") && mode.contains("request, reply or both"), mode);
+    }
+
+    @Test
     void errorsNameTheFileAndTheKey() {
         String file = dir.resolve("pmigd.conf").toString();
         String missing = error("listen = 1.2.3.4:5");
