@@ -21,7 +21,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -43,12 +45,18 @@ class VipMoveTest {
 
     private final List<AutoCloseable> opened = new ArrayList<>();
 
+    private final Lab lab = new Lab(new LabLayout(LabTestSupport.LAB), new LabShell());
+
     @BeforeEach
     void lab() {
         assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
+        lab.down();
         Run up = pmig("lab", "up");
         assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        // this test plays the nodes' daemons itself: the lab's own would hold the nodes' NFLOG group
+        Map<String, Long> inits = new LinkedHashMap<>();
+        lab.state().orElseThrow().hosts().stream().filter(LabState.Host::isNode).forEach(h -> inits.put(h.name(), h.initPid()));
+        new LabDaemons(new LabLayout(LabTestSupport.LAB), new LabShell()).stop(inits);
     }
 
     @AfterEach
