@@ -11,8 +11,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -30,8 +28,8 @@ import org.junit.jupiter.api.Timeout;
  * the client (its retransmission counter), and refusals that leave everything as it was.
  */
 class MigrateTest {
-    private static final String VIP = "10.77.0.50";
-    private static final String PORT = "7000";
+    private static final String VIP = StreamService.VIP;
+    private static final String PORT = StreamService.PORT;
     private String server;
 
     @BeforeEach
@@ -40,14 +38,7 @@ class MigrateTest {
         new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
         Run up = pmig("lab", "up");
         assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
-        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
-        // the service's pid must be free on node-b too, where the daemon's JVM takes the low pids
-        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
-        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 2048"
-            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
-        for (int i = 0; i < 100 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
-            Thread.sleep(20);
-        }
+        server = StreamService.startOnNodeA("2048");
     }
 
     @AfterEach
@@ -58,7 +49,7 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void aStreamingClientKeepsItsConnectionThereAndBack() throws Exception {
-        CompletableFuture<String> client = client("12");
+        CompletableFuture<String> client = StreamService.client("12");
         awaitClientConnected("node-a");
         JsonNode there = migrate("node-a", "node-b", false);
         assertEquals(Integer.parseInt(server), there.get("restoredPid").intValue(), there.toString());
@@ -78,7 +69,7 @@ class MigrateTest {
     void aRequestSentDuringTheFreezeIsReplayedNotRetransmitted() throws Exception {
         warmUpTheDaemons();
         long before = clientRetransmissions();
-        CompletableFuture<String> client = client("6", "--lockstep");
+        CompletableFuture<String> client = StreamService.client("6", "--lockstep");
         awaitClientConnected("node-a");
         JsonNode report = migrate("node-a", "node-b", false);
         String verdict = client.get();
@@ -95,7 +86,7 @@ class MigrateTest {
     void withoutReplayTheClientWaitsForItsRetransmission() throws Exception {
         warmUpTheDaemons();
         long before = clientRetransmissions();
-        CompletableFuture<String> client = client("6", "--lockstep");
+        CompletableFuture<String> client = StreamService.client("6", "--lockstep");
         awaitClientConnected("node-a");
         migrate("node-a", "node-b", true);
         String verdict = client.get();
@@ -109,11 +100,8 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void stagedAndBundleModesBothKeepTheClientAndReportWhatTheyDid() throws Exception {
-        exec("node-a", "sh", "-c", "kill " + server);
-        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 256 64"
-            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
-        Thread.sleep(500);
-        CompletableFuture<String> client = client("14");
+        server = StreamService.replaceOnNodeA(server, "256", "64");
+        CompletableFuture<String> client = StreamService.client("14");
         awaitClientConnected("node-a");
         JsonNode staged = migrate("node-a", "node-b", false);
         assertEquals("staged", staged.get("mode").textValue(), staged.toString());
@@ -134,11 +122,8 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void aThousandConnectionsSurvive() throws Exception {
-        exec("node-a", "sh", "-c", "kill " + server);
-        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 4"
-            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
-        Thread.sleep(300);
-        CompletableFuture<String> client = client("14", "--connections", "1000", "--rate", "4");
+        server = StreamService.replaceOnNodeA(server, "4");
+        CompletableFuture<String> client = StreamService.client("14", "--connections", "1000", "--rate", "4");
         Thread.sleep(4000);
         migrate("node-a", "node-b", false);
         String verdict = client.get();
@@ -149,7 +134,7 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void refusalsNameTheResourceAndChangeNothing() throws Exception {
-        CompletableFuture<String> client = client("8");
+        CompletableFuture<String> client = StreamService.client("8");
         Run noProcess = pmigIn("node-a", "migrate", "99999", "--to", "node-b", "--json");
         assertEquals(ExitCodes.REFUSED, noProcess.exitCode(), noProcess.toString());
         assertTrue(noProcess.json().get("error").textValue().contains("process 99999 does not exist on node-a"), noProcess.out());
@@ -200,15 +185,6 @@ class MigrateTest {
         return report;
     }
 
-    private static CompletableFuture<String> client(String seconds, String... options) {
-        List<String> args = new ArrayList<>(List.of("lab", "exec", "client", "--", nativeProgram("stream-client"), VIP, PORT, seconds));
-        args.addAll(List.of(options));
-        return CompletableFuture.supplyAsync(() -> {
-            Run run = pmig(args.toArray(String[]::new));
-            return (run.out().strip() + " " + run.err().strip()).strip();
-        });
-    }
-
     /** RetransSegs of the client host's namespace. */
     private static long clientRetransmissions() {
         String netns = new LabLayout(LabTestSupport.LAB).netns("client");
@@ -221,11 +197,5 @@ class MigrateTest {
         Matcher m = Pattern.compile("max_stall_ms=([0-9.]+)").matcher(verdict);
         assertTrue(m.find(), verdict);
         return Double.parseDouble(m.group(1));
-    }
-
-    private static String nativeProgram(String name) {
-        Path p = Path.of("target", "classes", "native", name).toAbsolutePath();
-        assertTrue(Files.isExecutable(p), p + " is not built");
-        return p.toString();
     }
 }

@@ -12,9 +12,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,8 +24,7 @@ import org.junit.jupiter.api.Timeout;
  * process is left. The service holds 300 MB so that its transfer lasts long enough to be hit.
  */
 class MigrationFaultsTest {
-    private static final String VIP = "10.77.0.50";
-    private static final String PORT = "7000";
+    private static final String VIP = StreamService.VIP;
     private final Lab lab = new Lab(new LabLayout(LabTestSupport.LAB), new LabShell());
     private final LabDaemons daemons = new LabDaemons(new LabLayout(LabTestSupport.LAB), new LabShell());
     private String server;
@@ -39,13 +35,7 @@ class MigrationFaultsTest {
         lab.down();
         Run up = pmig("lab", "up");
         assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
-        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
-        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
-        server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " 256 300"
-            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
-        for (int i = 0; i < 200 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
-            Thread.sleep(20);
-        }
+        server = StreamService.startOnNodeA("256", "300");
     }
 
     @AfterEach
@@ -56,7 +46,7 @@ class MigrationFaultsTest {
     @Test
     @Timeout(240)
     void theDestinationDaemonKilledDuringTheTransfer() throws Exception {
-        CompletableFuture<String> client = client("25");
+        CompletableFuture<String> client = StreamService.client("25");
         Thread.sleep(1500);
         CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--json"));
         awaitProcess("node-b", server);
@@ -80,7 +70,7 @@ class MigrationFaultsTest {
     @Test
     @Timeout(240)
     void theSourceDaemonKilledWhileTheProcessIsFrozen() throws Exception {
-        CompletableFuture<String> client = client("30");
+        CompletableFuture<String> client = StreamService.client("30");
         Thread.sleep(1500);
         CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--json"));
         awaitProcess("node-b", server);
@@ -149,25 +139,11 @@ class MigrationFaultsTest {
         return exec(node, "ip", "-o", "addr", "show", "dev", "eth0");
     }
 
-    private static CompletableFuture<String> client(String seconds) {
-        List<String> args = List.of("lab", "exec", "client", "--", nativeProgram("stream-client"), VIP, PORT, seconds);
-        return CompletableFuture.supplyAsync(() -> {
-            Run run = pmig(args.toArray(String[]::new));
-            return (run.out().strip() + " " + run.err().strip()).strip();
-        });
-    }
-
     private static void sleep(long ms) {
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private static String nativeProgram(String name) {
-        Path p = Path.of("target", "classes", "native", name).toAbsolutePath();
-        assertTrue(Files.isExecutable(p), p + " is not built");
-        return p.toString();
     }
 }

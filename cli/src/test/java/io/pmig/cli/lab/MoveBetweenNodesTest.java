@@ -10,9 +10,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
@@ -29,8 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * on both nodes. The client must see no reset, no EOF and no wrong byte.
  */
 class MoveBetweenNodesTest {
-    private static final String VIP = "10.77.0.50";
-    private static final String PORT = "7000";
+    private static final String VIP = StreamService.VIP;
+    private static final String PORT = StreamService.PORT;
     /** Long enough to outlast the move and the client's retransmission backoff while packets were dropped. */
     private static final String CLIENT_SECONDS = "14";
 
@@ -74,11 +72,7 @@ class MoveBetweenNodesTest {
     @Test
     @Timeout(120)
     void aRestoreWithoutTheVipIsRefused() throws Exception {
-        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
-        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
-        String server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT
-            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
-        waitForListener("node-a");
+        String server = StreamService.startOnNodeA();
         Path image = tmp.resolve("image");
         Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image.toString(), "--leave-running");
         assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
@@ -95,15 +89,9 @@ class MoveBetweenNodesTest {
 
     /** Returns the client's verdict line; the server streams {@code serverRate} KB/s to each connection. */
     private String moveWhileClientRuns(String serverRate, List<String> clientArgs) throws Exception {
-        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
-        // the service's pid must be free on node-b, where pmig's own JVM takes the low pids
-        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
-        String server = exec("node-a", "sh", "-c", "setsid " + nativeProgram("stream-server") + " " + VIP + " " + PORT + " " + serverRate
-            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
-        waitForListener("node-a");
-        List<String> client = new ArrayList<>(List.of("lab", "exec", "client", "--", nativeProgram("stream-client"), VIP, PORT));
-        client.addAll(clientArgs);
-        CompletableFuture<Run> verdict = CompletableFuture.supplyAsync(() -> pmig(client.toArray(String[]::new)));
+        String server = StreamService.startOnNodeA(serverRate);
+        CompletableFuture<String> verdict = StreamService.client(clientArgs.get(0),
+            clientArgs.subList(1, clientArgs.size()).toArray(String[]::new));
         Thread.sleep(3000);
 
         Path image = tmp.resolve("image");
@@ -122,17 +110,7 @@ class MoveBetweenNodesTest {
             release("node-a");
         }
         assertEquals("stream-server", exec("node-b", "cat", "/proc/" + server + "/comm").strip(), "the server runs on node-b");
-        Run result = verdict.get();
-        return (result.out().strip() + " " + result.err().strip()).strip();
-    }
-
-    private static void waitForListener(String node) throws InterruptedException {
-        for (int i = 0; i < 100; i++) {
-            if (exec(node, "ss", "-Htln", "sport = :" + PORT).contains(PORT)) {
-                return;
-            }
-            Thread.sleep(20);
-        }
+        return verdict.get();
     }
 
     /** Drops inbound packets for the VIP's port on a node: nothing may answer for the service while it moves. */
@@ -144,11 +122,5 @@ class MoveBetweenNodesTest {
 
     private static void release(String node) {
         pmig("lab", "exec", node, "--", "nft", "delete", "table", "ip", "pmigmove");
-    }
-
-    private static String nativeProgram(String name) {
-        Path p = Path.of("target", "classes", "native", name).toAbsolutePath();
-        assertTrue(Files.isExecutable(p), p + " is not built");
-        return p.toString();
     }
 }

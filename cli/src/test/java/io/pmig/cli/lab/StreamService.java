@@ -1,0 +1,62 @@
+package io.pmig.cli.lab;
+
+import static io.pmig.cli.lab.LabTestSupport.exec;
+import static io.pmig.cli.lab.LabTestSupport.pmig;
+
+import io.pmig.cli.NativeProgram;
+import io.pmig.cli.lab.LabTestSupport.Run;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The service the lab tests move: stream-server bound to a VIP on node-a, and stream-clients in
+ * the client host that check every byte (cli/src/main/c).
+ */
+final class StreamService {
+    static final String VIP = "10.77.0.50";
+    static final String PORT = "7000";
+
+    private StreamService() {
+    }
+
+    /**
+     * Puts the VIP on node-a and starts stream-server on it with {@code serverArgs} (RATE_KB_PER_S
+     * [MEMORY_MB]), under a PID free on node-b too (the daemon's JVM there takes the low ones);
+     * returns the PID once the server listens.
+     */
+    static String startOnNodeA(String... serverArgs) throws InterruptedException {
+        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
+        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
+        return serverOnNodeA(serverArgs);
+    }
+
+    /** Stops server {@code pid} and starts another with {@code serverArgs}; returns its PID. */
+    static String replaceOnNodeA(String pid, String... serverArgs) throws InterruptedException {
+        exec("node-a", "sh", "-c", "kill " + pid + "; while [ -d /proc/" + pid + " ]; do sleep 0.05; done");
+        return serverOnNodeA(serverArgs);
+    }
+
+    private static String serverOnNodeA(String... serverArgs) throws InterruptedException {
+        String server = exec("node-a", "sh", "-c", "setsid " + program("stream-server") + " " + VIP + " " + PORT + " "
+            + String.join(" ", serverArgs) + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        for (int i = 0; i < 200 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
+            Thread.sleep(20);
+        }
+        return server;
+    }
+
+    /** A stream-client in the client host for {@code seconds} with {@code options}; completes with its verdict line. */
+    static CompletableFuture<String> client(String seconds, String... options) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", "client", "--", program("stream-client"), VIP, PORT, seconds));
+        args.addAll(List.of(options));
+        return CompletableFuture.supplyAsync(() -> {
+            Run run = pmig(args.toArray(String[]::new));
+            return (run.out().strip() + " " + run.err().strip()).strip();
+        });
+    }
+
+    static String program(String name) {
+        return NativeProgram.path(name).toString();
+    }
+}
