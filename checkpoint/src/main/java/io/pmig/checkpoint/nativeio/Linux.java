@@ -61,6 +61,11 @@ public final class Linux {
     public static final int SIGKILL = 9;
     public static final int SIGSTOP = 19;
     public static final int SIGCONT = 18;
+    /** The kernel's syscall restart codes, seen in rax of a thread stopped inside a syscall (include/linux/errno.h). */
+    public static final int ERESTARTSYS = 512;
+    public static final int ERESTARTNOINTR = 513;
+    public static final int ERESTARTNOHAND = 514;
+    public static final int ERESTART_RESTARTBLOCK = 516;
 
     private Linux() {
     }

@@ -114,7 +114,7 @@ public final class FrozenProcess implements AutoCloseable {
         RuntimeException first = null;
         for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
             try {
-                Ptrace.setRegisters(e.getKey(), e.getValue());
+                Ptrace.setRegisters(e.getKey(), withoutRestartBlock(e.getValue()));
                 Ptrace.detach(e.getKey());
             } catch (RuntimeException ex) {
                 if (first == null) {
@@ -125,6 +125,17 @@ public final class FrozenProcess implements AutoCloseable {
         if (first != null) {
             throw first;
         }
+    }
+
+    /**
+     * A thread stopped in a call the kernel restarts through its restart block (nanosleep, poll with
+     * a timeout) would resume in restart_syscall, whose state stays in this kernel: a checkpoint taken
+     * later (the next pre-copy freeze) could not carry it. Re-issuing the call itself instead, as a
+     * restore does, costs at most a longer sleep.
+     */
+    private static Registers withoutRestartBlock(Registers r) {
+        return r.get(Registers.ORIG_RAX) >= 0 && r.get(Registers.RAX) == -Linux.ERESTART_RESTARTBLOCK
+            ? r.with(Registers.RAX, -Linux.ERESTARTNOINTR) : r;
     }
 
     /** Ends the process; it never runs another instruction. Returns once every thread is gone. */

@@ -19,10 +19,6 @@ public final class TaskRestorer {
     private static final int PR_SET_MM_MAP = 14;
     private static final int PR_SET_MM_MAP_SIZE = 104;
     private static final int PR_TIMER_CREATE_RESTORE_IDS = 77;
-    private static final int ERESTARTSYS = 512;
-    private static final int ERESTARTNOINTR = 513;
-    private static final int ERESTARTNOHAND = 514;
-    private static final int ERESTART_RESTARTBLOCK = 516;
 
     private final Puppet puppet;
     private final ProcessImage process;
@@ -205,7 +201,8 @@ public final class TaskRestorer {
         long origRax = saved.get(Registers.ORIG_RAX);
         long rax = saved.get(Registers.RAX);
         Registers r = saved.with(Registers.ORIG_RAX, -1);
-        boolean restart = rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND || rax == -ERESTART_RESTARTBLOCK;
+        boolean restart = rax == -Linux.ERESTARTSYS || rax == -Linux.ERESTARTNOINTR || rax == -Linux.ERESTARTNOHAND
+            || rax == -Linux.ERESTART_RESTARTBLOCK;
         if (origRax < 0 || !restart) {
             return r;
         }

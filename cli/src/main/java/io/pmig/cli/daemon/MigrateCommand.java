@@ -41,9 +41,9 @@ public final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--vip", paramLabel = "IP", description = "the VIP the service uses (default: the one its sockets are bound to)")
     String vip;
 
-    @Option(names = "--mode", paramLabel = "MODE", defaultValue = "bundle",
-            description = "bundle (default): freeze the process for the whole copy; staged: copy memory while it runs,"
-                    + " round after round, then freeze it for the last delta (see the README for its known issue)")
+    @Option(names = "--mode", paramLabel = "MODE", defaultValue = "staged",
+            description = "staged (default): copy memory while the process runs, round after round, then freeze it for the"
+                    + " last delta; bundle: freeze it for the whole copy")
     String mode;
 
     @Option(names = "--max-rounds", paramLabel = "N", description = "staged: freeze after N rounds at most"

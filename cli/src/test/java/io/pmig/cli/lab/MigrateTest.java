@@ -96,23 +96,21 @@ class MigrateTest {
         assertTrue(stallMillis(verdict) >= 200, "and waits at least a retransmission timeout: " + verdict);
     }
 
-    /** Staged copies memory in rounds while the server runs; bundle (the default) freezes it for the whole copy. */
+    /** Staged (the default) copies memory in rounds while the server runs; bundle freezes it for the whole copy. */
     @Test
     @Timeout(180)
     void stagedAndBundleModesBothKeepTheClientAndReportWhatTheyDid() throws Exception {
         server = StreamService.replaceOnNodeA(server, "256", "64");
         CompletableFuture<String> client = StreamService.client("14");
         awaitClientConnected("node-a");
-        Run stagedRun = pmigIn("node-a", "migrate", server, "--to", "node-b", "--mode", "staged", "--json");
-        assertEquals(ExitCodes.OK, stagedRun.exitCode(), stagedRun.toString());
-        JsonNode staged = stagedRun.json();
+        JsonNode staged = migrate("node-a", "node-b", false);
         assertEquals("staged", staged.get("mode").textValue(), staged.toString());
         JsonNode rounds = staged.get("rounds");
         assertTrue(rounds.size() >= 2 && rounds.get(rounds.size() - 1).get("last").booleanValue(), "rounds, then the last part: " + staged);
         assertTrue(rounds.get(0).get("pagesSent").longValue() >= 64L * 256, "round 1 carries the 64 MB: " + staged);
         assertTrue(rounds.get(rounds.size() - 1).get("pagesSent").longValue() < 1024, "the frozen last part is small: " + staged);
         Thread.sleep(1000);
-        Run bundle = pmigIn("node-b", "migrate", server, "--to", "node-a", "--json");
+        Run bundle = pmigIn("node-b", "migrate", server, "--to", "node-a", "--mode", "bundle", "--json");
         assertEquals(ExitCodes.OK, bundle.exitCode(), bundle.toString());
         assertEquals("bundle", bundle.json().get("mode").textValue(), bundle.out());
         assertTrue(bundle.json().get("memoryBytes").longValue() >= 64L << 20, bundle.out());

@@ -167,7 +167,7 @@ public final class MigrationService implements AutoCloseable {
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
             : ServiceVip.of(pid, manager.interfaceAddresses());
-        String mode = r.path("mode").asText("bundle");
+        String mode = r.path("mode").asText("staged");
         if (!mode.equals("staged") && !mode.equals("bundle")) {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
         }
