@@ -98,6 +98,8 @@ public final class DestinationSwitch extends VipSwitch {
      * {@link #stopHolding}) until the source has announced the VIP again.
      */
     public List<HeldPacket> rollback() {
+        // after stopHolding the VIP was live here: what arrives once it is gone must be held, not dropped
+        hold.on();
         if (taken) {
             manager.rules().silenceArp(vip);
             manager.addresses().remove(manager.iface(), vip, prefix);
