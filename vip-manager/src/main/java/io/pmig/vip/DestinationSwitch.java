@@ -67,10 +67,6 @@ public final class DestinationSwitch extends VipSwitch {
         }
     }
 
-    public boolean taken() {
-        return taken;
-    }
-
     @Override
     boolean vipIsHere() {
         return taken;

@@ -41,10 +41,6 @@ public final class SourceSwitch extends VipSwitch {
         }
     }
 
-    public boolean released() {
-        return released;
-    }
-
     /**
      * Takes the VIP back (if it was released) and announces it, then puts into this node's stack
      * what this node held and not yet forwarded, followed by {@code fromDestination} (what the

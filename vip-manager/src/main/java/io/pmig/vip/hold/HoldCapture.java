@@ -3,6 +3,8 @@ package io.pmig.vip.hold;
 import io.pmig.vip.VipException;
 
 import org.pcap4j.core.NotOpenException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.pcap4j.core.PcapHandle;
 import org.pcap4j.core.PcapNativeException;
 
@@ -16,6 +18,7 @@ import java.sql.Timestamp;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -33,6 +36,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * thread's namespace. Its one thread runs from {@link #open} to {@link #close}.
  */
 public final class HoldCapture implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(HoldCapture.class);
     /** NFLOG's payload attribute (linux/netfilter/nfnetlink_log.h, NFULA_PAYLOAD). */
     private static final int NFULA_PAYLOAD = 9;
     /** struct nflog_hdr {u8 nflog_family; u8 nflog_version; be16 nflog_rid;} (pcap/nflog.h). */
@@ -47,7 +51,7 @@ public final class HoldCapture implements AutoCloseable {
     private final Map<InetAddress, HoldBuffer> buffers = new ConcurrentHashMap<>();
     private final AtomicLong markerSent = new AtomicLong();
     private final AtomicLong markerSeen = new AtomicLong();
-    private final AtomicLong unclaimed = new AtomicLong();
+    private final AtomicBoolean unclaimedLogged = new AtomicBoolean();
     private final Thread thread;
     private volatile Throwable failure;
 
@@ -92,11 +96,6 @@ public final class HoldCapture implements AutoCloseable {
         buffers.remove(vip);
     }
 
-    /** Dropped packets whose address had no hold (a rule left on by a crashed daemon, say). */
-    public long unclaimed() {
-        return unclaimed.get();
-    }
-
     /** Returns once every packet the rules dropped before this call is in its buffer. */
     public void flush() {
         long n = sendMarker();
@@ -137,7 +136,10 @@ public final class HoldCapture implements AutoCloseable {
                 }
                 HoldBuffer buffer = to == null ? null : buffers.get(to);
                 if (buffer == null) {
-                    unclaimed.incrementAndGet();
+                    if (!unclaimedLogged.getAndSet(true)) {
+                        LOG.warn("event=hold-unclaimed address={}: the hold rules drop packets for an address no hold here"
+                            + " keeps (left on by a daemon that died?); a restarted daemon lifts it", to == null ? "?" : to.getHostAddress());
+                    }
                     return;
                 }
                 Timestamp t = handle.getTimestamp();

@@ -70,10 +70,6 @@ public final class Replay implements AutoCloseable {
         }
     }
 
-    public String device() {
-        return name;
-    }
-
     /**
      * The packets of {@code earlier} then those of {@code later} that are not already among them:
      * a packet both nodes saw (a frame the switch flooded) goes in once.
