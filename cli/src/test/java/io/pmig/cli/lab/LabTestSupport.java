@@ -16,9 +16,12 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Runs bin/pmig's main class in JVMs of their own on the test lab pmig-labtest, for the lab's tests. */
+/**
+ * Runs bin/pmig's main class in JVMs of their own on the test lab pmig-labtest, for the lab's tests.
+ * PMIG_LABTEST_NAME names another lab, so that two checkouts can run their lab tests at once.
+ */
 final class LabTestSupport {
-    static final String LAB = "pmig-labtest";
+    static final String LAB = System.getenv().getOrDefault("PMIG_LABTEST_NAME", "pmig-labtest");
     static final ObjectMapper MAPPER = new ObjectMapper();
     static final long TIMEOUT_SECONDS = 60;
 
@@ -53,7 +56,7 @@ final class LabTestSupport {
         return pmig("lab", "down");
     }
 
-    /** Runs io.pmig.cli.Pmig in a JVM of its own, on the lab pmig-labtest. */
+    /** Runs io.pmig.cli.Pmig in a JVM of its own, on the lab {@link #LAB}. */
     static Run run(Map<String, String> environment, String input, String... args) {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
