@@ -39,10 +39,11 @@ import java.util.regex.Pattern;
  * @param controlSocketMode the permission bits of the control socket (default 0600: root only)
  * @param vip how VIPs move: announcement rounds after a move, what a hold may keep
  * @param precopy when a staged migration stops its rounds (the command may say otherwise)
+ * @param pause for fault tests: a migration step where this daemon pauses (normally none)
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
-        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy) {
+        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy, FaultPause pause) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -79,6 +80,10 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "threads that run request, stream and control handlers"});
         keys.put("limits.migrations", new String[] {Integer.toString(Limits.DEFAULT.maxMigrations()),
             "migrations this node takes part in at once"});
+        keys.put("limits.peer.silence.millis", new String[] {Integer.toString(Limits.DEFAULT.peerSilenceMillis()),
+            "a peer heard nothing from (not even a heartbeat) for this long counts as cut off"});
+        keys.put("limits.outcome.wait.millis", new String[] {Integer.toString(Limits.DEFAULT.outcomeWaitMillis()),
+            "how long pmig migrate waits to learn whether a destination cut off after the commit runs the service"});
         VipSettings vip = VipSettings.DEFAULT;
         keys.put("vip.announce.count", new String[] {Integer.toString(vip.announcements()),
             "announcement rounds after a VIP arrives (the first at once)"});
@@ -93,6 +98,9 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "a staged migration freezes the process once a round leaves fewer pages written than this"});
         keys.put("precopy.max.rounds", new String[] {Integer.toString(PrecopyOptions.DEFAULT_MAX_ROUNDS),
             "a staged migration freezes the process after this many rounds at most"});
+        keys.put("debug.pause.at", new String[] {"", "for fault tests only: the migration step where this daemon pauses ("
+            + String.join(", ", FaultPause.Point.keys()) + ")"});
+        keys.put("debug.pause.millis", new String[] {"0", "for fault tests only: how long it pauses there"});
         return Collections.unmodifiableMap(keys);
     }
 
@@ -174,7 +182,13 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 r.positive("limits.connect.timeout.millis"),
                 r.positive("limits.request.timeout.millis"),
                 r.positive("limits.handler.threads"),
-                r.positive("limits.migrations"));
+                r.positive("limits.migrations"),
+                r.positive("limits.peer.silence.millis"),
+                r.positive("limits.outcome.wait.millis"));
+        if (limits.peerSilenceMillis() < 400) {
+            throw r.bad("limits.peer.silence.millis", Integer.toString(limits.peerSilenceMillis()),
+                    "it must be at least 400 (heartbeats go out every quarter of it)");
+        }
         if (limits.streamWindowBytes() < 64 * 1024) {
             throw r.bad("limits.stream.window.bytes", Integer.toString(limits.streamWindowBytes()), "it must be at least 65536");
         }
@@ -191,8 +205,10 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 new HoldLimits(r.positive("vip.hold.max.packets"), r.value("vip.hold.max.bytes", Long::parseLong)),
                 VipSettings.DEFAULT.probeTimeout());
         PrecopyOptions precopy = new PrecopyOptions(r.positive("precopy.stop.below.pages"), r.positive("precopy.max.rounds"));
+        FaultPause pause = r.raw("debug.pause.at").isEmpty() ? FaultPause.NONE
+                : new FaultPause(r.value("debug.pause.at", FaultPause.Point::of), r.positive("debug.pause.millis"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
-                socket, mode, limits, vip, precopy);
+                socket, mode, limits, vip, precopy, pause);
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -208,12 +224,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy);
+                controlSocket, controlSocketMode, limits, vip, precopy, pause);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy);
+                controlSocket, controlSocketMode, limits, vip, precopy, pause);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

@@ -4,6 +4,7 @@ import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.InboundStream;
 import io.pmig.daemon.peer.Message;
@@ -23,7 +24,8 @@ import java.util.concurrent.TimeoutException;
  * restored process to the thread that made it) and parks there with the process restored and
  * stopped, its sockets live, until the source decides: commit (resume it) or abort (kill it; its
  * connections go back into repair mode first, so the clients see nothing). A source that decides
- * nothing within {@link #DECISION_TIMEOUT_SECONDS} counts as an abort.
+ * nothing within {@link #DECISION_TIMEOUT_SECONDS} counts as an abort, and {@code whenUndecided}
+ * runs (the daemon gives the VIP back as for a source that went away).
  */
 final class IncomingMigration {
     static final long DECISION_TIMEOUT_SECONDS = 30;
@@ -31,15 +33,19 @@ final class IncomingMigration {
     final MigrationProtocol.Prepare prepare;
     /** Null for a process without a VIP. */
     final DestinationSwitch vip;
+    private final FaultPause pause;
+    private final Runnable whenUndecided;
     private final CompletableFuture<MigrationProtocol.Restored> restored = new CompletableFuture<>();
     private final CompletableFuture<Boolean> decision = new CompletableFuture<>();
     private final CompletableFuture<MigrationProtocol.Restored> decided = new CompletableFuture<>();
     /** When the part of the restore that counts in the downtime began: the whole restore, or a staged one's last part. */
     private long lastPartStart;
 
-    IncomingMigration(MigrationProtocol.Prepare prepare, DestinationSwitch vip) {
+    IncomingMigration(MigrationProtocol.Prepare prepare, DestinationSwitch vip, FaultPause pause, Runnable whenUndecided) {
         this.prepare = prepare;
         this.vip = vip;
+        this.pause = pause;
+        this.whenUndecided = whenUndecided;
     }
 
     String id() {
@@ -65,20 +71,23 @@ final class IncomingMigration {
         try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
                 : new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
             restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0]));
-            boolean commit;
+            boolean timedOut = false;
             try {
-                commit = decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
             } catch (TimeoutException e) {
-                DaemonLog.warn("migration-undecided", "id", id(), "detail", "no decision from the source within "
-                    + DECISION_TIMEOUT_SECONDS + " s: the restored process is discarded");
-                commit = false;
+                timedOut = decision.complete(false);   // unless a commit arrived just now
             }
-            if (commit) {
+            if (decision.join()) {
                 process.resume();
                 decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0]));
             } else {
                 process.kill();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
+                if (timedOut) {
+                    DaemonLog.warn("migration-undecided", "id", id(), "detail", "no decision from the source within "
+                        + DECISION_TIMEOUT_SECONDS + " s: the restored process is discarded");
+                    whenUndecided.run();
+                }
             }
         } catch (Throwable e) {
             restored.completeExceptionally(e);
@@ -116,6 +125,7 @@ final class IncomingMigration {
      * holding. Returns the packets replayed.
      */
     private long switchVip(PeerSession source) {
+        pause.pauseAt(FaultPause.Point.SWITCH);
         Message answer = source.request(Message.json(MigrationProtocol.SWITCH, new MigrationProtocol.Id(id())));
         List<HeldPacket> fromSource = HeldPacketCodec.decode(answer.body());
         vip.announce();
@@ -134,9 +144,14 @@ final class IncomingMigration {
         return await(decided, DECISION_TIMEOUT_SECONDS);
     }
 
-    /** The source's abort: discards the restored process (if any) and waits until it is gone. */
-    void abort() {
-        decision.complete(false);
+    /**
+     * The source's abort, or its session's end: discards the restored process (if any) and waits
+     * until it is gone. Returns false, changing nothing, when the commit came first: the copy runs.
+     */
+    boolean abort() {
+        if (!decision.complete(false) && decision.join()) {
+            return false;
+        }
         restored.completeExceptionally(new IllegalStateException("aborted"));
         try {
             decided.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -148,6 +163,15 @@ final class IncomingMigration {
             DaemonLog.warn("migration-abort-slow", "id", id(), "detail", "the restore did not stop within "
                 + DECISION_TIMEOUT_SECONDS + " s");
         }
+        return true;
+    }
+
+    /** What became of the migration here, for a source that lost the commit's answer. */
+    CommitOutcome outcome() {
+        if (!decision.isDone()) {
+            return CommitOutcome.PENDING;
+        }
+        return decision.join() ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED;
     }
 
     private static <T> T await(CompletableFuture<T> f, long seconds) throws Exception {

@@ -1,7 +1,7 @@
 package io.pmig.daemon.migration;
 
 /** A migration failed after it started; the message says where, why, and where the service runs now. */
-public final class MigrationFailedException extends RuntimeException {
+public class MigrationFailedException extends RuntimeException {
     public MigrationFailedException(String message, Throwable cause) {
         super(message, cause);
     }

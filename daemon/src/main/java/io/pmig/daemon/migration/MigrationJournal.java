@@ -21,11 +21,12 @@ final class MigrationJournal {
      * {@code phase}: for a source "prepared" (the VIP and the process are still this node's),
      * "committing" (the destination was told to run the process; the original dies with this
      * daemon); for a destination "prepared" (the VIP was taken silently; the copy dies with this
-     * daemon), "committed" (the copy runs here).
+     * daemon), "committed" (the copy was told to run; it runs if its pid lives). {@code peer} is
+     * the other node.
      */
-    record Entry(String id, String role, int pid, String vip, int prefix, String phase) {
+    record Entry(String id, String role, String peer, int pid, String vip, int prefix, String phase) {
         Entry at(String next) {
-            return new Entry(id, role, pid, vip, prefix, next);
+            return new Entry(id, role, peer, pid, vip, prefix, next);
         }
     }
 

@@ -21,6 +21,11 @@ final class MigrationProtocol {
     static final String ABORT = "migrate.abort";
     /** During a rollback: what the destination held since (held packets); {@code end} stops its hold. */
     static final String FORWARD = "migrate.forward";
+    /**
+     * The source lost the answer to {@link #COMMIT} (or restarted after sending it): does the copy
+     * run? Answered by {@link Outcome}, on any session, as long as the destination remembers.
+     */
+    static final String OUTCOME = "migrate.outcome";
 
     /**
      * In a staged migration's image stream, before each image: another pre-copy round follows, or
@@ -45,6 +50,9 @@ final class MigrationProtocol {
     }
 
     record Forward(String id, boolean end) {
+    }
+
+    record Outcome(String id, CommitOutcome outcome) {
     }
 
     private MigrationProtocol() {

@@ -8,6 +8,7 @@ import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.control.ControlCall;
 import io.pmig.daemon.control.ControlRefusedException;
 import io.pmig.daemon.log.DaemonLog;
@@ -25,12 +26,17 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.stream.Stream;
 
 /**
@@ -40,18 +46,32 @@ import java.util.stream.Stream;
  */
 public final class MigrationService implements AutoCloseable {
     public static final String OP = "migrate";
+    private static final long ANNOUNCE_POLL_MILLIS = 5;
 
     private final DaemonConfig config;
     private final NodeVips vips;
     private final Map<String, SourceSwitch> outgoing = new ConcurrentHashMap<>();
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
     private final MigrationJournal journal;
+    private final CommitOutcomes outcomes;
+    /** How migrations that arrived here ended, for a source that asks later ({@link MigrationProtocol#OUTCOME}). */
+    private final Map<String, CommitOutcome> ended = Collections.synchronizedMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, CommitOutcome> eldest) {
+            return size() > REMEMBERED_OUTCOMES;
+        }
+    });
+    /** Journaled migrations this node sent the commit of, whose outcome a previous daemon never learned. */
+    private final List<MigrationJournal.Entry> undecidedAtStart = new ArrayList<>();
     private Daemon daemon;
+
+    private static final int REMEMBERED_OUTCOMES = 1024;
 
     private MigrationService(DaemonConfig config) {
         this.config = config;
         this.vips = new NodeVips(config.vipInterface(), config.vip());
         this.journal = new MigrationJournal(config.controlSocket().getParent().resolve("migrations"));
+        this.outcomes = new CommitOutcomes(Duration.ofMillis(config.limits().connectTimeoutMillis()), journal, vips);
     }
 
     /**
@@ -68,23 +88,31 @@ public final class MigrationService implements AutoCloseable {
     /** Registers the migration's control op and peer handlers on {@code daemon}. */
     public MigrationService install(Daemon daemon) {
         this.daemon = daemon;
+        outcomes.start(daemon.peerClient(), daemon.migrations());
+        for (MigrationJournal.Entry e : undecidedAtStart) {
+            daemon.migrations().begin(new Migrations.Migration(e.id(), e.pid(), "source", e.peer(), "awaiting-outcome",
+                Instant.now()));
+            outcomes.adopt(e);
+        }
         daemon.onControl(OP, this::migrate);
         daemon.peerHandlers()
             .onRequest(MigrationProtocol.PREPARE, (peer, m) -> prepare(peer, m.bodyAs(MigrationProtocol.Prepare.class)))
             .onStream(MigrationProtocol.IMAGE, this::receiveImage)
             .onRequest(MigrationProtocol.SWITCH, (peer, m) -> giveVipAway(m.bodyAs(MigrationProtocol.Id.class).id()))
-            .onRequest(MigrationProtocol.COMMIT, (peer, m) -> commit(m.bodyAs(MigrationProtocol.Id.class).id()))
+            .onRequest(MigrationProtocol.COMMIT, (peer, m) -> commit(peer, m.bodyAs(MigrationProtocol.Id.class).id()))
             .onRequest(MigrationProtocol.LATE, (peer, m) -> late(HeldPacketCodec.decodeBatch(m.body())))
             .onRequest(MigrationProtocol.ABORT, (peer, m) -> abort(m.bodyAs(MigrationProtocol.Id.class).id()))
-            .onRequest(MigrationProtocol.FORWARD, (peer, m) -> forwardBack(m.bodyAs(MigrationProtocol.Forward.class)));
+            .onRequest(MigrationProtocol.FORWARD, (peer, m) -> forwardBack(m.bodyAs(MigrationProtocol.Forward.class)))
+            .onRequest(MigrationProtocol.OUTCOME, (peer, m) -> outcome(m.bodyAs(MigrationProtocol.Id.class).id()));
         return this;
     }
 
     /**
-     * A daemon died in the middle of these migrations. A destination's copy not yet committed died
-     * with it (PTRACE_O_EXITKILL); a source's original was left stopped, its connections in repair
-     * mode: it goes on if the destination was not told to run the copy, else it is killed. And the
-     * VIP is put where the service is.
+     * A daemon died in the middle of these migrations. A destination's copy not yet resumed died
+     * with it (PTRACE_O_EXITKILL); one that was told to run runs if its pid lives. A source's
+     * original was left stopped, its connections in repair mode: it goes on if the destination
+     * was not told to run the copy; if it was, the destination is asked once this daemon has its
+     * peers ({@link CommitOutcomes}). And the VIP is put where the service is.
      */
     private void recover() {
         for (MigrationJournal.Entry e : journal.unfinished()) {
@@ -98,22 +126,22 @@ public final class MigrationService implements AutoCloseable {
     }
 
     private void recover(MigrationJournal.Entry e) {
-        boolean source = e.role().equals("source");
-        boolean serviceHere = source ? e.phase().equals("prepared") : e.phase().equals("committed");
-        int connections = 0;
-        if (source && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())))) {
-            if (serviceHere) {
-                connections = CheckpointEngine.recoverAbandoned(e.pid());
+        if (e.role().equals("source")) {
+            if (e.phase().equals("prepared")) {
+                outcomes.settle(e, CommitOutcome.ABORTED);
             } else {
-                ProcessHandle.of(e.pid()).ifPresent(ProcessHandle::destroyForcibly);   // its copy runs on the destination
+                undecidedAtStart.add(e);
             }
+            return;
         }
+        boolean copyRuns = e.phase().equals("committed") && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())));
         if (e.vip() != null) {
-            vips.get().recover(address(e.vip()), e.prefix(), serviceHere);
+            vips.get().recover(address(e.vip()), e.prefix(), copyRuns);
         }
         journal.remove(e.id());
+        ended.put(e.id(), copyRuns ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
         DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
-            "vip", e.vip() == null ? "-" : e.vip(), "serviceHere", serviceHere, "connectionsOutOfRepair", connections);
+            "vip", e.vip() == null ? "-" : e.vip(), "copyRuns", copyRuns);
     }
 
     /**
@@ -184,8 +212,9 @@ public final class MigrationService implements AutoCloseable {
         Migrations.Migration record = new Migrations.Migration(id, pid, "source", to, "preflight", Instant.now());
         daemon.migrations().begin(record);
         SourceSwitch vipSwitch = null;
+        boolean undecided = false;
         try {
-            MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", pid,
+            MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", to, pid,
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
             journal.write(entry);
             vipSwitch = vip.map(v -> manager.source(v.address(), v.prefix())).orElse(null);
@@ -201,8 +230,18 @@ public final class MigrationService implements AutoCloseable {
                 throw new ControlRefusedException(e.reason() == PeerException.Reason.REMOTE ? to + " refused: " + e.getMessage()
                     : "cannot prepare " + to + ": " + e.getMessage());
             }
-            ObjectNode report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                () -> journal.write(entry.at("committing")), staged ? precopy : null).run();
+            MigrationJournal.Entry committing = entry.at("committing");
+            ObjectNode report;
+            try {
+                report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
+                    () -> journal.write(committing), staged ? precopy : null, config.pause(),
+                    () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis()))).run();
+            } catch (CommitUndecidedException e) {
+                undecided = true;
+                outcomes.adopt(committing);
+                daemon.migrations().update(record.withPhase("awaiting-outcome"));
+                throw e;
+            }
             report.put("from", node);
             return report;
         } finally {
@@ -210,8 +249,10 @@ public final class MigrationService implements AutoCloseable {
             if (vipSwitch != null) {
                 vipSwitch.close();
             }
-            journal.remove(id);
-            daemon.migrations().end(id);
+            if (!undecided) {
+                journal.remove(id);
+                daemon.migrations().end(id);
+            }
         }
     }
 
@@ -243,16 +284,20 @@ public final class MigrationService implements AutoCloseable {
                 throw new ControlRefusedException("executable " + p.exe() + " does not exist on " + node
                     + "; nodes share their files (install it there at the same path)");
             }
-            journal.write(new MigrationJournal.Entry(p.id(), "destination", p.pid(), p.vip(), p.prefix(), "prepared"));
+            journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
+                "prepared"));
             if (p.vip() != null) {
                 VipManager manager = vips.get();
                 vipSwitch = manager.destination(address(p.vip()), p.prefix(), HexFormat.of().parseHex(p.sourceMac()));
                 vipSwitch.hold();
                 vipSwitch.takeVip();
             }
-            IncomingMigration migration = new IncomingMigration(p, vipSwitch);
+            // not on the event loop that closed the session, nor on the restore thread: discarding the copy waits for the latter
+            Executor handlers = daemon.peerHandlers().executor();
+            IncomingMigration migration = new IncomingMigration(p, vipSwitch, config.pause(),
+                () -> handlers.execute(() -> abandon(p.id(), "the source decided nothing in time")));
             incoming.put(p.id(), migration);
-            source.closed().thenRun(() -> abandon(p.id()));
+            source.closed().thenRunAsync(() -> abandon(p.id(), "the source's session closed"), handlers);
             return Message.json("migrate.prepared", new MigrationProtocol.Prepared(p.id(),
                 vipSwitch == null ? null : ArpFrame.mac(vips.get().mac())));
         } catch (RuntimeException e) {
@@ -273,11 +318,13 @@ public final class MigrationService implements AutoCloseable {
         return Message.json("migrate.restored", m.restore(source, image));
     }
 
-    private Message commit(String id) throws Exception {
+    private Message commit(PeerSession source, String id) throws Exception {
         IncomingMigration m = incoming(id);
-        MigrationProtocol.Restored running = m.commit();
         MigrationProtocol.Prepare p = m.prepare;
-        journal.write(new MigrationJournal.Entry(id, "destination", p.pid(), p.vip(), p.prefix(), "committed"));
+        // before the copy runs: a daemon that dies after the resume must find "committed" (and the copy's pid alive)
+        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed"));
+        MigrationProtocol.Restored running = m.commit();
+        config.pause().pauseAt(FaultPause.Point.COMMIT_ANSWER);
         return Message.json("migrate.running", running);
     }
 
@@ -320,23 +367,54 @@ public final class MigrationService implements AutoCloseable {
         return new Message("migrate.held", HeldPacketCodec.encode(packets));
     }
 
-    /** The source's session ended: a migration not yet committed here is discarded, the VIP given up. */
-    private void abandon(String id) {
+    /**
+     * The source went away (its session ended, or it went silent) before the migration ended. Not
+     * committed yet: the copy is discarded and the VIP given up (the source takes it back).
+     * Committed: the copy runs, and this node finishes the VIP's move alone (the rest of the
+     * announcements; what stale caches still send the source is left to retransmission).
+     */
+    private void abandon(String id, String why) {
         IncomingMigration m = incoming.get(id);
         if (m == null) {
             return;
         }
-        DaemonLog.warn("migration-abandoned", "id", id, "detail", "the source's session closed before the migration ended");
-        m.abort();
-        if (m.vip != null) {
-            m.vip.rollback();
-            m.vip.stopHolding();
+        synchronized (m) {
+            boolean discarded = m.abort();
+            DaemonLog.warn("migration-abandoned", "id", id, "detail", why + " before the migration ended; "
+                + (discarded ? "the copy is discarded" : "the copy runs, the VIP stays"));
+            if (m.vip != null) {
+                if (discarded) {
+                    m.vip.rollback();
+                } else {
+                    announceRest(m.vip);
+                }
+                m.vip.stopHolding();
+            }
+            finish(m);
         }
-        finish(m);
+    }
+
+    private static void announceRest(DestinationSwitch vip) {
+        try {
+            while (!vip.announceDue()) {
+                Thread.sleep(ANNOUNCE_POLL_MILLIS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Does the copy run here? Asked by a source that lost the commit's answer. */
+    private Message outcome(String id) {
+        IncomingMigration m = incoming.get(id);
+        // a migration this node never heard of, or forgot with a restart that found its copy dead, has no copy here
+        CommitOutcome outcome = m != null ? m.outcome() : ended.getOrDefault(id, CommitOutcome.ABORTED);
+        return Message.json("migrate.outcome", new MigrationProtocol.Outcome(id, outcome));
     }
 
     private void finish(IncomingMigration m) {
         if (incoming.remove(m.id(), m)) {
+            ended.put(m.id(), m.outcome());
             if (m.vip != null) {
                 m.vip.close();
             }
@@ -377,7 +455,7 @@ public final class MigrationService implements AutoCloseable {
         }
     }
 
-    private static InetAddress address(String text) {
+    static InetAddress address(String text) {
         try {
             return InetAddress.getByName(text);
         } catch (IOException e) {
@@ -387,6 +465,7 @@ public final class MigrationService implements AutoCloseable {
 
     @Override
     public void close() {
+        outcomes.close();
         vips.close();
     }
 }

@@ -11,6 +11,7 @@ import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.daemon.Migrations;
+import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.control.ControlCall;
 import io.pmig.daemon.control.ControlRefusedException;
 import io.pmig.daemon.log.DaemonLog;
@@ -47,13 +48,22 @@ final class OutgoingMigration {
     /** Null for a bundle migration. */
     private final PrecopyOptions precopyOptions;
     private final boolean staged;
+    private final FaultPause pause;
+    private final OutcomeQuery outcomeQuery;
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
     private String tracking;
     private long lastProgress;
+    private boolean frozenPauseDone;
+
+    /** Asks the destination, for a while, whether it runs the copy after the commit's answer was lost. */
+    interface OutcomeQuery {
+        CommitOutcome await() throws InterruptedException;
+    }
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
-                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions) {
+                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions,
+                      FaultPause pause, OutcomeQuery outcomeQuery) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -65,6 +75,8 @@ final class OutgoingMigration {
         this.beforeCommit = beforeCommit;
         this.precopyOptions = precopyOptions;
         this.staged = precopyOptions != null;
+        this.pause = pause;
+        this.outcomeQuery = outcomeQuery;
     }
 
     SourceSwitch vipSwitch() {
@@ -89,6 +101,7 @@ final class OutgoingMigration {
                     do {
                         image.write(MigrationProtocol.ROUND_FOLLOWS);
                         progress(precopy.sendRound(image));
+                        pause.pauseAt(FaultPause.Point.PRE_COPY);
                     } while (!precopy.shouldStop());
                     tracking = precopy.trackingMethod();
                     holdOn = holdVip();
@@ -112,16 +125,16 @@ final class OutgoingMigration {
             MigrationProtocol.Restored restored = image.finish(RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
             phase = "commit";
             beforeCommit.run();
-            MigrationProtocol.Restored running = peer.request(Message.json(MigrationProtocol.COMMIT, new MigrationProtocol.Id(id)),
-                RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
+            pause.pauseAt(FaultPause.Point.COMMIT);
+            boolean answered = commitOrLearnOutcome();
             long resumed = System.nanoTime();
             frozen.commit();
             phase("settle");
             long settleStart = System.nanoTime();
-            settle();
+            String settleProblem = answered ? settle() : "the destination finished the VIP's move alone: the commit's answer was lost";
             long end = System.nanoTime();
             ObjectNode report = JsonNodeFactory.instance.objectNode();
-            report.put("id", id).put("pid", pid).put("to", peer.peerName()).put("restoredPid", running.pid())
+            report.put("id", id).put("pid", pid).put("to", peer.peerName()).put("restoredPid", restored.pid())
                 .put("vip", vip == null ? null : vip.address().getHostAddress())
                 .put("totalMillis", millis(end - start))
                 .put("settleMillis", millis(end - settleStart))
@@ -135,7 +148,8 @@ final class OutgoingMigration {
                 .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
                 .put("replayedPackets", restored.replayed())
                 .put("encrypted", peer.encrypted())
-                .put("mode", staged ? "staged" : "bundle");
+                .put("mode", staged ? "staged" : "bundle")
+                .put("settleProblem", settleProblem);
             if (staged) {
                 report.put("tracking", tracking);
                 report.put("pagesSentMoreThanOnce", rounds.stream().mapToLong(Round::pagesResent).sum());
@@ -148,6 +162,8 @@ final class OutgoingMigration {
             DaemonLog.info("migrated", "id", id, "pid", pid, "to", peer.peerName(), "downtimeMillis", report.get("downtimeMillis"),
                 "bytes", image.bytesWritten());
             return report;
+        } catch (CommitUndecidedException e) {
+            throw e;
         } catch (RuntimeException | Error e) {
             String outcome = abort(frozen);
             if (e instanceof RefusedException r) {
@@ -159,6 +175,37 @@ final class OutgoingMigration {
             String outcome = abort(frozen);
             throw new MigrationFailedException("migration " + id + " of process " + pid + " to " + peer.peerName()
                 + " failed at " + phase + ": " + describe(e) + "; " + outcome, e);
+        }
+    }
+
+    /**
+     * Tells the destination to run the copy. Returns true when it answered; false when the answer
+     * was lost but the destination, asked again, says the copy runs. Throws when it says the copy
+     * is gone (the caller rolls back) or cannot say in time (the original stays stopped: the
+     * copy may run).
+     */
+    private boolean commitOrLearnOutcome() throws InterruptedException {
+        try {
+            peer.request(Message.json(MigrationProtocol.COMMIT, new MigrationProtocol.Id(id)), RESTORE_TIMEOUT);
+            return true;
+        } catch (PeerException e) {
+            if (e.reason() == PeerException.Reason.REMOTE) {
+                throw e;    // the destination answered: it did not run the copy
+            }
+            DaemonLog.warn("migration-commit-unanswered", "id", id, "peer", peer.peerName(), "detail", e.getMessage());
+            phase("awaiting-outcome");
+            CommitOutcome outcome = outcomeQuery.await();
+            if (outcome == CommitOutcome.COMMITTED) {
+                return false;
+            }
+            if (outcome == CommitOutcome.ABORTED) {
+                throw new PeerException(PeerException.Reason.REMOTE, peer.peerName() + " discarded its copy: " + e.getMessage());
+            }
+            throw new CommitUndecidedException("migration " + id + " of process " + pid + " to " + peer.peerName()
+                + ": the commit was sent but not answered (" + e.getMessage() + "), and " + peer.peerName()
+                + " could not be asked whether its copy runs; so that the service never runs twice, process " + pid
+                + " stays stopped here (its clients wait) until " + peer.peerName() + " answers: pmigd keeps asking,"
+                + " and pmig status shows it meanwhile", e);
         }
     }
 
@@ -181,7 +228,22 @@ final class OutgoingMigration {
      * After the commit: until the destination's announcements are all out, what stale neighbour
      * caches still send here goes on to it; then the last of it, and this node stops holding.
      */
-    private void settle() throws InterruptedException {
+    private String settle() throws InterruptedException {
+        pause.pauseAt(FaultPause.Point.SETTLE);
+        try {
+            forwardLate();
+            return null;
+        } catch (PeerException e) {
+            // the service runs there already; what stale caches send here now is left to the clients' retransmissions
+            if (vipSwitch != null) {
+                vipSwitch.stopHolding();
+            }
+            DaemonLog.warn("migration-settle-cut", "id", id, "peer", peer.peerName(), "detail", e.getMessage());
+            return "the destination finished the VIP's move alone: " + e.getMessage();
+        }
+    }
+
+    private void forwardLate() throws InterruptedException {
         while (vipSwitch != null) {
             List<HeldPacket> late = vipSwitch.forward();
             Message answer = peer.request(new Message(MigrationProtocol.LATE,
@@ -213,17 +275,16 @@ final class OutgoingMigration {
         if (vipSwitch != null) {
             vipSwitch.rollback(heldThere);
             try {
-                while (reached && !vipSwitch.announceDue()) {
-                    vipSwitch.replayLate(HeldPacketCodec.decode(peer.request(Message.json(MigrationProtocol.FORWARD,
-                        new MigrationProtocol.Forward(id, false))).body()));
+                // every announcement round goes out, whether the destination still forwards or not
+                while (!vipSwitch.announceDue()) {
+                    reached = reached && replayForwardedBack(false);
                     Thread.sleep(SETTLE_PAUSE_MS);
                 }
                 if (reached) {
-                    vipSwitch.replayLate(HeldPacketCodec.decode(peer.request(Message.json(MigrationProtocol.FORWARD,
-                        new MigrationProtocol.Forward(id, true))).body()));
+                    replayForwardedBack(true);
                 }
-            } catch (PeerException | InterruptedException e) {
-                DaemonLog.warn("migration-abort-settle", "id", id, "detail", e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
         if (frozen != null) {
@@ -233,7 +294,25 @@ final class OutgoingMigration {
         return "the process runs on here" + (vip == null ? "" : " with " + vip.address().getHostAddress());
     }
 
+    /** Called while the process is frozen and its (last) image goes out. */
+    /** During a rollback: replays what the destination still got for the VIP; false once it cannot be reached. */
+    private boolean replayForwardedBack(boolean end) {
+        try {
+            vipSwitch.replayLate(HeldPacketCodec.decode(peer.request(Message.json(MigrationProtocol.FORWARD,
+                new MigrationProtocol.Forward(id, end))).body()));
+            return true;
+        } catch (PeerException e) {
+            DaemonLog.warn("migration-abort-settle", "id", id, "detail", e.getMessage());
+            return false;
+        }
+    }
+
+    /** Called while the process is frozen and its (last) image goes out. */
     private void progress(long bytes, long expected) {
+        if (!frozenPauseDone) {
+            frozenPauseDone = true;
+            pause.pauseAt(FaultPause.Point.FROZEN);
+        }
         long now = System.nanoTime();
         if (now - lastProgress < PROGRESS_INTERVAL_NANOS && bytes < expected) {
             return;

@@ -36,7 +36,9 @@ record Frame(Kind kind, long id, ByteBuf payload) {
         /** The sender gave up on the stream: UTF-8 reason. */
         STREAM_ABORT,
         /** The receiver grants this many more bytes of the stream: a 4-byte count. */
-        STREAM_CREDIT;
+        STREAM_CREDIT,
+        /** Nothing else was sent for a while: "still here" (id 0, empty), so that silence means a cut. */
+        HEARTBEAT;
 
         private static final Kind[] ALL = values();
 

@@ -43,7 +43,7 @@ public final class PeerHandlers {
         return streams.get(type);
     }
 
-    Executor executor() {
+    public Executor executor() {
         return executor;
     }
 }

@@ -2,10 +2,12 @@ package io.pmig.daemon.peer;
 
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.pmig.daemon.config.Limits;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
-/** The handlers of one peer connection, the same on both sides: [TLS] | length | frames | session. */
+/** The handlers of one peer connection, the same on both sides: silence | [TLS] | length | frames | session. */
 final class PeerPipeline {
     private PeerPipeline() {
     }
@@ -19,6 +21,10 @@ final class PeerPipeline {
             Set<String> acceptedPeers, PeerTls tls, PeerHandlers handlers, Limits limits) {
         PeerSession session = new PeerSession(channel, client, localName, expectedPeer, acceptedPeers, tls, handlers, limits);
         ChannelPipeline pipeline = channel.pipeline();
+        // first, so that every byte counts: the session sends a heartbeat when it wrote nothing for a
+        // quarter of the silence limit, and ends when it heard nothing for the whole of it
+        pipeline.addLast("silence", new IdleStateHandler(limits.peerSilenceMillis(), limits.peerSilenceMillis() / 4, 0,
+                TimeUnit.MILLISECONDS));
         if (!tls.plaintext()) {
             pipeline.addLast("tls", client ? tls.client().newHandler(channel.alloc()) : tls.server().newHandler(channel.alloc()));
         }

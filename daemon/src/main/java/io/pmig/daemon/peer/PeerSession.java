@@ -7,6 +7,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.timeout.IdleState;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.pmig.daemon.config.Limits;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -30,7 +32,7 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * (PeerClient.connect returns it then); it fails everything under way when the connection closes.
  */
 public final class PeerSession implements AutoCloseable {
-    static final int PROTOCOL_VERSION = 1;
+    static final int PROTOCOL_VERSION = 2;
     static final String HELLO = "hello";
 
     /** Hello body: who is speaking and which protocol. */
@@ -235,6 +237,8 @@ public final class PeerSession implements AutoCloseable {
         pending.clear();
         inbound.values().forEach(s -> s.fail(why));
         inbound.clear();
+        // a writer waiting for credit wakes now, not when the close (a TLS goodbye to a silent peer) completes
+        outbound.values().forEach(s -> s.ended(why));
         channel.close();
     }
 
@@ -259,6 +263,19 @@ public final class PeerSession implements AutoCloseable {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            if (event instanceof IdleStateEvent idle) {
+                if (!ready.isDone() || failure != null) {
+                    return; // the handshake has a timeout of its own (limits.connect.timeout.millis)
+                }
+                if (idle.state() == IdleState.READER_IDLE) {
+                    fail(new PeerException(PeerException.Reason.TIMEOUT, "heard nothing from " + describePeer() + " for "
+                            + limits.peerSilenceMillis() + " ms (limits.peer.silence.millis): the network between the nodes"
+                            + " may be cut, or the peer stuck"));
+                } else {
+                    write(Frame.empty(Frame.Kind.HEARTBEAT, 0));
+                }
+                return;
+            }
             if (event instanceof SslHandshakeCompletionEvent handshake) {
                 if (!handshake.isSuccess()) {
                     fail(Failures.classify(handshake.cause(), describePeer(), tls.ca()));
@@ -344,6 +361,9 @@ public final class PeerSession implements AutoCloseable {
 
     /** Handles one frame; returns true when its payload was handed on (to an inbound stream). */
     private boolean dispatch(Frame frame) {
+        if (frame.kind() == Frame.Kind.HEARTBEAT) {
+            return false; // it did its work by arriving: the silence timer starts again
+        }
         if (!ready.isDone() || failure != null) {
             if (failure != null) {
                 return false; // refused or failed: what still arrives is dropped
