@@ -17,133 +17,179 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Daemons dying in the middle of a migration: afterwards exactly one copy of the service runs, on
- * the node whose VIP answers, its client's connection survives, and no frozen or half-restored
- * process is left. The service holds 300 MB so that its transfer lasts long enough to be hit.
+ * Daemons dying, and the network between them cut, in the middle of a migration: afterwards
+ * exactly one copy of the service runs, on the node whose VIP answers, its client's connection
+ * survives, and no frozen or half-restored process is left. To hit a step exactly, a daemon is
+ * configured to pause there (debug.pause.at) and the fault strikes during the pause.
  */
 class MigrationFaultsTest {
     private static final String VIP = StreamService.VIP;
-    private final Lab lab = new Lab(new LabLayout(LabTestSupport.LAB), new LabShell());
-    private final LabDaemons daemons = new LabDaemons(new LabLayout(LabTestSupport.LAB), new LabShell());
-    private String server;
+    /** Short, so that a cut is noticed within a test's patience; heartbeats go out every quarter of it. */
+    private static final String SILENCE = "limits.peer.silence.millis = 1500";
+    private static final String PAUSE_MILLIS = "debug.pause.millis = 3000";
+    private final LabNodes nodes = new LabNodes();
 
     @BeforeEach
-    void labWithABigServer() throws Exception {
+    void lab() {
         assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        lab.down();
+        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
         Run up = pmig("lab", "up");
         assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
-        server = StreamService.startOnNodeA("256", "300");
     }
 
     @AfterEach
     void removeLab() {
+        nodes.heal();
         down();
     }
 
+    /** A 300 MB service, so that its transfer lasts long enough to be hit. */
     @Test
     @Timeout(240)
     void theDestinationDaemonKilledDuringTheTransfer() throws Exception {
+        String server = StreamService.startOnNodeA("256", "300");
         CompletableFuture<String> client = StreamService.client("25");
         Thread.sleep(1500);
-        CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--json"));
-        awaitProcess("node-b", server);
-        killDaemon("node-b");
+        CompletableFuture<Run> migration = migrate(server);
+        nodes.awaitProcess("node-b", server);
+        nodes.killDaemon("node-b");
         Run run = migration.get();
         assertEquals(ExitCodes.FAILED, run.exitCode(), run.toString());
         assertTrue(run.json().get("error").textValue().contains("the process runs on here with " + VIP), run.out());
-        awaitGone("node-b", server);
+        nodes.awaitGone("node-b", server);
         // node-b keeps the VIP it had taken silently until its daemon is back, and does not answer for it
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip(), "the service runs on node-a");
-        assertTrue(addresses("node-a").contains(VIP), "the VIP is on node-a");
+        assertTrue(LabNodes.addresses("node-a").contains(VIP), "the VIP is on node-a");
         String arp = exec("client", "arping", "-c", "2", "-w", "3", "-I", "eth0", VIP);
-        assertTrue(arp.contains(mac("node-a").toUpperCase()) && !arp.contains(mac("node-b").toUpperCase()), "only node-a answers: " + arp);
-        daemons.restart(host("node-b"));
-        assertFalse(addresses("node-b").contains(VIP), "the restarted daemon gave up the VIP node-b had taken silently");
-        String verdict = client.get();
-        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
-        assertServiceOn("node-a");
+        assertTrue(arp.contains(LabNodes.mac("node-a").toUpperCase()) && !arp.contains(LabNodes.mac("node-b").toUpperCase()),
+            "only node-a answers: " + arp);
+        nodes.restartDaemon("node-b");
+        assertFalse(LabNodes.addresses("node-b").contains(VIP), "the restarted daemon gave up the VIP node-b had taken silently");
+        assertPasses(client);
+        nodes.assertServiceOn("node-a", server, VIP);
     }
 
     @Test
     @Timeout(240)
     void theSourceDaemonKilledWhileTheProcessIsFrozen() throws Exception {
+        String server = StreamService.startOnNodeA("256", "300");
         CompletableFuture<String> client = StreamService.client("30");
         Thread.sleep(1500);
-        CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--json"));
-        awaitProcess("node-b", server);
-        killDaemon("node-a");
+        CompletableFuture<Run> migration = migrate(server);
+        nodes.awaitProcess("node-b", server);
+        nodes.killDaemon("node-a");
         Run run = migration.get();
         assertNotEquals(ExitCodes.OK, run.exitCode(), run.toString());
-        awaitGone("node-b", server);
-        daemons.restart(host("node-a"));
-        assertServiceOn("node-a");
+        nodes.awaitGone("node-b", server);
+        nodes.restartDaemon("node-a");
+        nodes.assertServiceOn("node-a", server, VIP);
+        assertPasses(client);
+    }
+
+    /**
+     * The destination's daemon dies once the copy is restored, before the commit: the copy dies
+     * with it. The source cannot learn whether the commit arrived until the daemon is back, and
+     * keeps the original stopped until then; told "aborted", it takes the service back.
+     */
+    @Test
+    @Timeout(240)
+    void theDestinationDaemonKilledAfterTheRestoreBeforeTheCommit() throws Exception {
+        nodes.reconfigure("node-a", "debug.pause.at = commit", PAUSE_MILLIS);
+        String server = StreamService.startOnNodeA("256", "16");
+        CompletableFuture<String> client = StreamService.client("25");
+        Thread.sleep(1000);
+        CompletableFuture<Run> migration = migrate(server);
+        nodes.awaitLogged("node-a", "fault-pause", 1);
+        nodes.killDaemon("node-b");
+        nodes.awaitGone("node-b", server);
+        nodes.restartDaemon("node-b");
+        Run run = migration.get();
+        assertEquals(ExitCodes.FAILED, run.exitCode(), run.toString());
+        assertTrue(run.json().get("error").textValue().contains("discarded its copy"), run.out());
+        nodes.assertServiceOn("node-a", server, VIP);
+        assertPasses(client);
+    }
+
+    /**
+     * The network between the daemons cut while a daemon pauses at {@code step} on {@code node},
+     * healed {@code healAfterMillis} later: the service ends up on {@code endsOn}, and the
+     * migration reports success exactly when it moved.
+     */
+    @ParameterizedTest(name = "cut at {0} on {1}: the service ends on {2}")
+    @CsvSource({
+        "pre-copy,      node-a, node-a, 0",
+        "frozen,        node-a, node-a, 0",
+        "switch,        node-b, node-a, 0",
+        "commit,        node-a, node-a, 6000",
+        "commit-answer, node-b, node-b, 6000",
+        "settle,        node-a, node-b, 0",
+    })
+    @Timeout(240)
+    void aCutBetweenTheDaemons(String step, String node, String endsOn, long healAfterMillis) throws Exception {
+        nodes.reconfigure("node-a", SILENCE);
+        nodes.reconfigure("node-b", SILENCE);
+        nodes.reconfigure(node, "debug.pause.at = " + step, PAUSE_MILLIS);
+        String server = StreamService.startOnNodeA("256", "16");
+        CompletableFuture<String> client = StreamService.client("30");
+        Thread.sleep(1000);
+        CompletableFuture<Run> migration = migrate(server);
+        nodes.awaitLogged(node, "fault-pause", 1);
+        nodes.cut();
+        if (healAfterMillis > 0) {
+            Thread.sleep(healAfterMillis);
+            nodes.heal();
+        }
+        Run run = migration.get();
+        nodes.heal();
+        assertEquals(endsOn.equals("node-b") ? ExitCodes.OK : ExitCodes.FAILED, run.exitCode(), run.toString());
+        if (endsOn.equals("node-a")) {
+            assertTrue(run.json().get("error").textValue().contains("runs on here with " + VIP), run.out());
+        }
+        String other = endsOn.equals("node-a") ? "node-b" : "node-a";
+        nodes.awaitGone(other, server);
+        nodes.assertServiceOn(endsOn, server, VIP);
+        assertPasses(client);
+    }
+
+    /**
+     * The commit's answer lost and the destination out of reach for longer than
+     * limits.outcome.wait.millis: the command gives up, the original stays stopped (the copy might
+     * run), and once the network is back the daemon learns the outcome and lets the original go on.
+     */
+    @Test
+    @Timeout(240)
+    void anUndecidedCommitWaitsForTheDestination() throws Exception {
+        nodes.reconfigure("node-a", SILENCE, "limits.outcome.wait.millis = 2000", "debug.pause.at = commit", PAUSE_MILLIS);
+        nodes.reconfigure("node-b", SILENCE);
+        String server = StreamService.startOnNodeA("256", "16");
+        CompletableFuture<String> client = StreamService.client("30");
+        Thread.sleep(1000);
+        CompletableFuture<Run> migration = migrate(server);
+        nodes.awaitLogged("node-a", "fault-pause", 1);
+        nodes.cut();
+        Run run = migration.get();
+        assertEquals(ExitCodes.FAILED, run.exitCode(), run.toString());
+        assertTrue(run.json().get("error").textValue().contains("stays stopped here"), run.out());
+        assertTrue(exec("node-a", "sh", "-c", "grep State: /proc/" + server + "/status").contains("stopped"),
+            "the original waits, stopped");
+        assertFalse(nodes.exists("node-b", server), "node-b discarded its copy, which was never told to run");
+        assertTrue(pmigIn("node-a", "status").out().contains("awaiting-outcome"), "pmig status shows the undecided migration");
+        nodes.heal();
+        nodes.awaitLogged("node-a", "migration-settled", 1);
+        nodes.assertServiceOn("node-a", server, VIP);
+        assertPasses(client);
+    }
+
+    private static CompletableFuture<Run> migrate(String server) {
+        return CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--json"));
+    }
+
+    private static void assertPasses(CompletableFuture<String> client) throws Exception {
         String verdict = client.get();
-        assertTrue(verdict.startsWith("PASS"), "client (its connection out of repair mode again): " + verdict);
-    }
-
-    private void assertServiceOn(String node) throws Exception {
-        String other = node.equals("node-a") ? "node-b" : "node-a";
-        assertEquals("stream-server", exec(node, "cat", "/proc/" + server + "/comm").strip(), "the service runs on " + node);
-        assertFalse(exec(node, "cat", "/proc/" + server + "/status").contains("tracing stop"), "and is not frozen");
-        assertEquals("", exec(other, "sh", "-c", "ls /proc | grep -x " + server + " || true").strip(), "no copy on " + other);
-        assertTrue(addresses(node).contains(VIP), "the VIP is on " + node);
-        assertFalse(addresses(other).contains(VIP), "the VIP is not on " + other);
-    }
-
-    private LabState.Host host(String name) {
-        return lab.state().orElseThrow().hosts().stream().filter(h -> h.name().equals(name)).findFirst().orElseThrow();
-    }
-
-    private void killDaemon(String node) {
-        long pid = daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
-        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        for (int i = 0; i < 500 && ProcessHandle.of(pid).isPresent(); i++) {
-            sleep(10);
-        }
-    }
-
-    /** Waits until {@code pid} exists on {@code node}: on the destination, the transfer has begun. */
-    private void awaitProcess(String node, String pid) {
-        for (int i = 0; i < 20_000; i++) {
-            if (exists(node, pid)) {
-                return;
-            }
-        }
-        throw new AssertionError("process " + pid + " never appeared on " + node);
-    }
-
-    private void awaitGone(String node, String pid) {
-        for (int i = 0; i < 200; i++) {
-            if (!exists(node, pid)) {
-                return;
-            }
-            sleep(50);
-        }
-        throw new AssertionError("process " + pid + " is still on " + node);
-    }
-
-    /** Looks into the node's PID namespace from here (nsenter: milliseconds, where pmig lab exec starts a JVM). */
-    private boolean exists(String node, String pid) {
-        return new LabShell().attempt("nsenter", "--target", host(node).initPid().toString(), "--pid", "--mount", "--",
-            "test", "-d", "/proc/" + pid).exitCode() == 0;
-    }
-
-    private static String mac(String node) {
-        return exec(node, "cat", "/sys/class/net/eth0/address").strip();
-    }
-
-    private static String addresses(String node) {
-        return exec(node, "ip", "-o", "addr", "show", "dev", "eth0");
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
 }

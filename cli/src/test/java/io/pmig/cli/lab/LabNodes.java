@@ -1,0 +1,144 @@
+package io.pmig.cli.lab;
+
+import static io.pmig.cli.lab.LabTestSupport.exec;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The fault tests' view into the lab's nodes: their processes, addresses and daemons, seen from
+ * here through nsenter (milliseconds, where {@code pmig lab exec} starts a JVM), and faults to
+ * inflict on them: a daemon killed, a cut between the daemons.
+ */
+final class LabNodes {
+    /** The nftables table that cuts node-b from node-a; removed to heal. */
+    private static final String CUT_TABLE = "pmig-test-cut";
+
+    private final LabLayout layout = new LabLayout(LabTestSupport.LAB);
+    private final Lab lab = new Lab(layout, new LabShell());
+    private final LabDaemons daemons = new LabDaemons(layout, new LabShell());
+
+    LabState.Host host(String name) {
+        return lab.state().orElseThrow().hosts().stream().filter(h -> h.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    /** Exactly one copy of {@code pid} runs, on {@code node}, not frozen, and the VIP is there alone. */
+    void assertServiceOn(String node, String pid, String vip) {
+        String other = node.equals("node-a") ? "node-b" : "node-a";
+        assertEquals("stream-server", exec(node, "cat", "/proc/" + pid + "/comm").strip(), "the service runs on " + node);
+        String state = exec(node, "sh", "-c", "grep State: /proc/" + pid + "/status");
+        assertFalse(state.contains("stop"), "and is not frozen: " + state);
+        assertFalse(exists(other, pid), "no copy on " + other);
+        assertTrue(addresses(node).contains(vip), "the VIP is on " + node);
+        assertFalse(addresses(other).contains(vip), "the VIP is not on " + other);
+    }
+
+    /** Appends {@code lines} to the node's pmigd configuration and restarts its daemon with it. */
+    void reconfigure(String node, String... lines) throws IOException {
+        Files.writeString(daemons.configFile(node), String.join("\n", lines) + "\n", StandardCharsets.UTF_8,
+            StandardOpenOption.APPEND);
+        long pid = daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+        awaitExit(pid);
+        daemons.restart(host(node));
+    }
+
+    void killDaemon(String node) {
+        long pid = daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        awaitExit(pid);
+    }
+
+    void restartDaemon(String node) {
+        daemons.restart(host(node));
+    }
+
+    /** Waits until the node's daemon has logged {@code event} (e.g. fault-pause) {@code times} times in all. */
+    void awaitLogged(String node, String event, int times) {
+        for (int i = 0; i < 1200; i++) {
+            try {
+                String log = Files.readString(daemons.logFile(node), StandardCharsets.UTF_8);
+                if (log.split(event, -1).length - 1 >= times) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // the log appears with the daemon
+            }
+            sleep(25);
+        }
+        throw new AssertionError("the pmigd of " + node + " never logged " + event);
+    }
+
+    /** Drops every packet between node-a's and node-b's own addresses (not the VIP's, not ARP), as a broken link would. */
+    void cut() {
+        String a = host("node-a").address();
+        nft("node-b", "add table inet " + CUT_TABLE + "\n"
+            + "add chain inet " + CUT_TABLE + " in { type filter hook input priority -400; }\n"
+            + "add chain inet " + CUT_TABLE + " out { type filter hook output priority -400; }\n"
+            + "add rule inet " + CUT_TABLE + " in ip saddr " + a + " drop\n"
+            + "add rule inet " + CUT_TABLE + " out ip daddr " + a + " drop\n");
+    }
+
+    void heal() {
+        new LabShell().attempt("nsenter", "--net=" + LabLayout.netnsFile(layout.netns("node-b")), "--",
+            "nft", "delete", "table", "inet", CUT_TABLE);
+    }
+
+    private void nft(String node, String script) {
+        LabShell.Result r = new LabShell().attempt("nsenter", "--net=" + LabLayout.netnsFile(layout.netns(node)), "--",
+            "sh", "-c", "printf '" + script + "' | nft -f -");
+        assertTrue(r.ok(), r.failure());
+    }
+
+    /** Waits until {@code pid} exists on {@code node}. */
+    void awaitProcess(String node, String pid) {
+        for (int i = 0; i < 20_000; i++) {
+            if (exists(node, pid)) {
+                return;
+            }
+        }
+        throw new AssertionError("process " + pid + " never appeared on " + node);
+    }
+
+    void awaitGone(String node, String pid) {
+        for (int i = 0; i < 200; i++) {
+            if (!exists(node, pid)) {
+                return;
+            }
+            sleep(50);
+        }
+        throw new AssertionError("process " + pid + " is still on " + node);
+    }
+
+    boolean exists(String node, String pid) {
+        return new LabShell().attempt("nsenter", "--target", host(node).initPid().toString(), "--pid", "--mount", "--",
+            "test", "-d", "/proc/" + pid).exitCode() == 0;
+    }
+
+    static String mac(String node) {
+        return exec(node, "cat", "/sys/class/net/eth0/address").strip();
+    }
+
+    static String addresses(String node) {
+        return exec(node, "ip", "-o", "addr", "show", "dev", "eth0");
+    }
+
+    private static void awaitExit(long pid) {
+        for (int i = 0; i < 500 && ProcessHandle.of(pid).isPresent(); i++) {
+            sleep(10);
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
