@@ -79,6 +79,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "threads that run request, stream and control handlers"});
         keys.put("limits.migrations", new String[] {Integer.toString(Limits.DEFAULT.maxMigrations()),
             "migrations this node takes part in at once"});
+        keys.put("limits.memory.reserve.bytes", new String[] {Long.toString(Limits.DEFAULT.memoryReserveBytes()),
+            "memory a destination keeps free beyond what an arriving process needs (for the restorer, the daemon, the kernel)"});
         VipSettings vip = VipSettings.DEFAULT;
         keys.put("vip.announce.count", new String[] {Integer.toString(vip.announcements()),
             "announcement rounds after a VIP arrives (the first at once)"});
@@ -174,7 +176,14 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 r.positive("limits.connect.timeout.millis"),
                 r.positive("limits.request.timeout.millis"),
                 r.positive("limits.handler.threads"),
-                r.positive("limits.migrations"));
+                r.positive("limits.migrations"),
+                r.value("limits.memory.reserve.bytes", v -> {
+                    long bytes = Long.parseLong(v);
+                    if (bytes < 0) {
+                        throw new IllegalArgumentException("it must be 0 or more");
+                    }
+                    return bytes;
+                }));
         if (limits.streamWindowBytes() < 64 * 1024) {
             throw r.bad("limits.stream.window.bytes", Integer.toString(limits.streamWindowBytes()), "it must be at least 65536");
         }

@@ -3,10 +3,11 @@ package io.pmig.daemon.config;
 /**
  * The daemon's bounds: the largest request or response a peer may send, the flow-control window
  * of a data stream (how many bytes may be in flight towards a receiver that has not read them),
- * how long a connection and a request may take, how many handlers run at once, and how many
- * migrations this node takes part in at once.
+ * how long a connection and a request may take, how many handlers run at once, how many
+ * migrations this node takes part in at once, and how much memory a destination keeps free beyond
+ * what an arriving process needs.
  */
 public record Limits(int maxMessageBytes, int streamWindowBytes, int connectTimeoutMillis, int requestTimeoutMillis,
-        int handlerThreads, int maxMigrations) {
-    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1);
+        int handlerThreads, int maxMigrations, long memoryReserveBytes) {
+    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 64L << 20);
 }
