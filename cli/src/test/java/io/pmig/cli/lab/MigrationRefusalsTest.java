@@ -188,9 +188,8 @@ class MigrationRefusalsTest {
         assertFalse(inNode("node-b", "ls", "/proc").lines().anyMatch(server::equals), "no copy on node-b");
         assertTrue(inNode("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is on node-a");
         assertFalse(inNode("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is not on node-b");
-        LabShell.Result arping = shell.attempt("ip", "netns", "exec", layout.netns("client"), "arping", "-c", "2", "-w", "3", "-I",
-            "eth0", VIP);
-        String arp = arping.out();
+        String arp = shell.attempt("ip", "netns", "exec", layout.netns("client"), "arping", "-c", "2", "-w", "3", "-I", "eth0", VIP)
+            .out();
         assertTrue(arp.contains(mac("node-a")) && !arp.contains(mac("node-b")), "only node-a answers ARP for the VIP: " + arp);
         for (String node : List.of("node-a", "node-b")) {
             assertEquals(List.of(), journal(node), "no journal entry, whole or partial, on " + node);
