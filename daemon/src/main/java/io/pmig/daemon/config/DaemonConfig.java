@@ -84,6 +84,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "a peer heard nothing from (not even a heartbeat) for this long counts as cut off"});
         keys.put("limits.outcome.wait.millis", new String[] {Integer.toString(Limits.DEFAULT.outcomeWaitMillis()),
             "how long pmig migrate waits to learn whether a destination cut off after the commit runs the service"});
+        keys.put("limits.memory.reserve.bytes", new String[] {Long.toString(Limits.DEFAULT.memoryReserveBytes()),
+            "memory a destination keeps free beyond what an arriving process needs (for the restorer, the daemon, the kernel)"});
         VipSettings vip = VipSettings.DEFAULT;
         keys.put("vip.announce.count", new String[] {Integer.toString(vip.announcements()),
             "announcement rounds after a VIP arrives (the first at once)"});
@@ -184,7 +186,14 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 r.positive("limits.handler.threads"),
                 r.positive("limits.migrations"),
                 r.positive("limits.peer.silence.millis"),
-                r.positive("limits.outcome.wait.millis"));
+                r.positive("limits.outcome.wait.millis"),
+                r.value("limits.memory.reserve.bytes", v -> {
+                    long bytes = Long.parseLong(v);
+                    if (bytes < 0) {
+                        throw new IllegalArgumentException("it must be 0 or more");
+                    }
+                    return bytes;
+                }));
         if (limits.peerSilenceMillis() < 400) {
             throw r.bad("limits.peer.silence.millis", Integer.toString(limits.peerSilenceMillis()),
                     "it must be at least 400 (heartbeats go out every quarter of it)");

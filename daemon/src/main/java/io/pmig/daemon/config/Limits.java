@@ -5,10 +5,11 @@ package io.pmig.daemon.config;
  * of a data stream (how many bytes may be in flight towards a receiver that has not read them),
  * how long a connection and a request may take, how many handlers run at once, how many
  * migrations this node takes part in at once, how long a peer may stay silent before its
- * connection counts as cut (heartbeats keep an idle one alive), and how long a source waits to
- * learn whether a destination that went silent after the commit runs the service.
+ * connection counts as cut (heartbeats keep an idle one alive), how long a source waits to
+ * learn whether a destination that went silent after the commit runs the service, and how much
+ * memory a destination keeps free beyond what an arriving process needs.
  */
 public record Limits(int maxMessageBytes, int streamWindowBytes, int connectTimeoutMillis, int requestTimeoutMillis,
-        int handlerThreads, int maxMigrations, int peerSilenceMillis, int outcomeWaitMillis) {
-    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000);
+        int handlerThreads, int maxMigrations, int peerSilenceMillis, int outcomeWaitMillis, long memoryReserveBytes) {
+    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20);
 }

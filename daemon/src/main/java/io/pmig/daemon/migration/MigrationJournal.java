@@ -37,14 +37,21 @@ final class MigrationJournal {
         this.dir = dir;
     }
 
+    /** Writes the entry whole or not at all: on a failure (a full file system) no partial file stays behind. */
     void write(Entry e) {
+        Path partial = dir.resolve(e.id() + ".json.partial");
         try {
             Files.createDirectories(dir);
-            Path partial = dir.resolve(e.id() + ".json.partial");
             Files.write(partial, MAPPER.writeValueAsBytes(e));
             Files.move(partial, dir.resolve(e.id() + ".json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException ex) {
-            throw new UncheckedIOException("cannot write the migration journal " + dir + ": " + ex.getMessage(), ex);
+            try {
+                Files.deleteIfExists(partial);
+            } catch (IOException notThereOrStuck) {
+                // unfinished() reads only whole entries, so a partial file that stays harms nothing
+            }
+            throw new UncheckedIOException("cannot write the migration journal in " + dir + " (" + ex.getMessage()
+                + "): make room on that file system (or make the directory writable)", ex);
         }
     }
 

@@ -34,9 +34,12 @@ final class MigrationProtocol {
     static final int ROUND_FOLLOWS = 'R';
     static final int LAST_PART_FOLLOWS = 'L';
 
-    /** Sent with {@link #PREPARE}. {@code vip} is null for a process without one. */
+    /**
+     * Sent with {@link #PREPARE}. {@code vip} is null for a process without one; {@code memoryBytes}
+     * is what its restore allocates (see {@link DestinationMemory#imageBytes(int)}).
+     */
     record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay,
-                   boolean staged) {
+                   boolean staged, long memoryBytes) {
     }
 
     record Prepared(String id, String destinationMac) {

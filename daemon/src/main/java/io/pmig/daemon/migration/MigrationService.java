@@ -23,6 +23,7 @@ import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.neighbour.ArpFrame;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,6 +64,7 @@ public final class MigrationService implements AutoCloseable {
     });
     /** Journaled migrations this node sent the commit of, whose outcome a previous daemon never learned. */
     private final List<MigrationJournal.Entry> undecidedAtStart = new ArrayList<>();
+    private final DestinationMemory memory;
     private Daemon daemon;
 
     private static final int REMEMBERED_OUTCOMES = 1024;
@@ -72,6 +74,7 @@ public final class MigrationService implements AutoCloseable {
         this.vips = new NodeVips(config.vipInterface(), config.vip());
         this.journal = new MigrationJournal(config.controlSocket().getParent().resolve("migrations"));
         this.outcomes = new CommitOutcomes(Duration.ofMillis(config.limits().connectTimeoutMillis()), journal, vips);
+        this.memory = new DestinationMemory(Path.of("/"), config.limits().memoryReserveBytes());
     }
 
     /**
@@ -216,14 +219,19 @@ public final class MigrationService implements AutoCloseable {
         try {
             MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", to, pid,
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
-            journal.write(entry);
+            try {
+                journal.write(entry);
+            } catch (UncheckedIOException e) {
+                throw new ControlRefusedException(e.getMessage());
+            }
             vipSwitch = vip.map(v -> manager.source(v.address(), v.prefix())).orElse(null);
             if (vipSwitch != null) {
                 outgoing.put(id, vipSwitch);
             }
             MigrationProtocol.Prepare prepare = new MigrationProtocol.Prepare(id, pid, threadIds(pid), exe(pid),
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
-                HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged);
+                HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged,
+                DestinationMemory.imageBytes(pid));
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -284,6 +292,7 @@ public final class MigrationService implements AutoCloseable {
                 throw new ControlRefusedException("executable " + p.exe() + " does not exist on " + node
                     + "; nodes share their files (install it there at the same path)");
             }
+            memory.require(node, p.pid(), p.memoryBytes());
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
                 "prepared"));
             if (p.vip() != null) {

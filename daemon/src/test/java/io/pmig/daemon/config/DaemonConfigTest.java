@@ -66,7 +66,8 @@ class DaemonConfigTest {
                 "limits.handler.threads = 3",
                 "limits.migrations = 2",
                 "limits.peer.silence.millis = 2000",
-                "limits.outcome.wait.millis = 7000");
+                "limits.outcome.wait.millis = 7000",
+                "limits.memory.reserve.bytes = 0");
         assertEquals(new HostPort("10.77.0.12", 7701), config.listen());
         assertEquals(Map.of("node-a", new HostPort("10.77.0.11", 7701), "node-c", new HostPort("10.77.0.13", 7700),
                 "node-d", new HostPort("fd00::4", 7702)), config.peers());
@@ -76,7 +77,7 @@ class DaemonConfigTest {
         assertTrue(config.plaintext());
         assertEquals(Path.of("/run/pmig-lab/node-b.sock"), config.controlSocket());
         assertEquals(0660, config.controlSocketMode());
-        assertEquals(new Limits(1048576, 4194304, 1000, 9000, 3, 2, 2_000, 7_000), config.limits());
+        assertEquals(new Limits(1048576, 4194304, 1000, 9000, 3, 2, 2_000, 7_000, 0), config.limits());
     }
 
     @Test
@@ -116,6 +117,9 @@ class DaemonConfigTest {
 
         String notNumber = error("node.name = node-a", "limits.migrations = many");
         assertTrue(notNumber.contains("key limits.migrations = 'many': it must be a number"), notNumber);
+
+        String reserve = error("node.name = node-a", "limits.memory.reserve.bytes = -1");
+        assertTrue(reserve.contains("key limits.memory.reserve.bytes = '-1': it must be 0 or more"), reserve);
 
         String name = error("node.name = Node_A");
         assertTrue(name.contains("key node.name = 'Node_A'"), name);

@@ -1,0 +1,255 @@
+package io.pmig.cli.lab;
+
+import static io.pmig.cli.lab.LabTestSupport.down;
+import static io.pmig.cli.lab.LabTestSupport.pmig;
+import static io.pmig.cli.lab.LabTestSupport.pmigIn;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.pmig.cli.ExitCodes;
+import io.pmig.cli.lab.LabTestSupport.Run;
+import io.pmig.daemon.certs.ClusterCertificates;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Migrations a node cannot take part in, refused in pre-flight: pmig migrate exits 3 with a message
+ * that names the resource and the remedy, and nothing changed. The service runs on node-a, not
+ * frozen, with its VIP (only node-a answers ARP for it) and its client's stream; neither node keeps
+ * a copy, a journal entry, a hold or the VIP. The service holds 300 MB, more than node-b's memory
+ * cgroup lets it take. One lab for every case, so each also shows the next one finds it untouched.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MigrationRefusalsTest {
+    private static final String VIP = StreamService.VIP;
+    /** The daemons' journal and control socket directory, a 4 MB tmpfs of each node's own. */
+    private static final Path RUN = LabDaemons.SOCKET.getParent();
+    private static final Path MEMORY_CGROUPS = Path.of("/sys/fs/cgroup/memory");
+    private final LabLayout layout = new LabLayout(LabTestSupport.LAB);
+    private final LabShell shell = new LabShell();
+    private final LabDaemons daemons = new LabDaemons(layout, shell);
+    private String server;
+
+    @BeforeAll
+    void labWithABigServer() throws Exception {
+        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
+        new Lab(layout, shell).down();
+        Run up = pmig("lab", "up");
+        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        server = StreamService.startOnNodeA("256", "300");
+    }
+
+    @AfterAll
+    void removeLab() {
+        down();
+    }
+
+    /**
+     * node-b's daemon, and so the restorer it would fork, in a memory cgroup of 320 MB: too small for
+     * 300 MB and the reserve. (Without the check the restore ran into the limit and the OOM killer
+     * took the daemon.) A lab node's /sys is the sysfs of its network namespace, without the cgroup
+     * mounts a real node has: node-b gets cgroup v1's memory hierarchy for the test. The daemon's
+     * memory charged so far stays where it was (v1 moves no charges with a process), so the limit
+     * bounds what it allocates from now on.
+     */
+    @Test
+    @Timeout(120)
+    void aDestinationMemoryCgroupTooSmallForTheService() throws Exception {
+        assumeTrue(Files.isDirectory(MEMORY_CGROUPS), "cgroup v1's memory controller is at " + MEMORY_CGROUPS);
+        long daemon = daemonPid("node-b");
+        String daemonCgroup = memoryCgroup(daemon);
+        Path parent = MEMORY_CGROUPS.resolve(daemonCgroup.substring(1));
+        Path small = parent.resolve(LabTestSupport.LAB + "-memory");
+        inNode("node-b", "sh", "-c", "mount -t tmpfs -o mode=0755 cgroups /sys/fs/cgroup && mkdir " + MEMORY_CGROUPS
+            + " && mount -t cgroup -o memory cgroup " + MEMORY_CGROUPS);
+        Files.createDirectory(small);
+        try {
+            Files.writeString(small.resolve("memory.limit_in_bytes"), Long.toString(320L << 20));
+            Files.writeString(small.resolve("cgroup.procs"), Long.toString(daemon));
+            String refusal = refusedMigration();
+            String cgroup = Path.of(daemonCgroup).resolve(small.getFileName()).toString();
+            assertTrue(refusal.contains("node-b can give ") && refusal.contains("(memory cgroup " + cgroup + ": limit 320 MB, ")
+                && refusal.contains("process " + server + " needs 30") && refusal.contains("raise that limit"), refusal);
+        } finally {
+            boolean alive = ProcessHandle.of(daemon).isPresent();
+            if (alive) {
+                Files.writeString(parent.resolve("cgroup.procs"), Long.toString(daemon));
+            }
+            Files.delete(small);
+            inNode("node-b", "umount", "--recursive", "/sys/fs/cgroup");
+            if (!alive) {
+                daemons.restart(host("node-b"));    // the OOM killer took it: the other cases need it
+            }
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aDestinationWhoseJournalCannotBeWritten() throws Exception {
+        fillRun("node-b");
+        try {
+            String refusal = refusedMigration();
+            assertTrue(refusal.contains("node-b refused") && refusal.contains("cannot write the migration journal in "
+                + RUN.resolve("migrations")) && refusal.contains("No space left on device") && refusal.contains("make room"), refusal);
+        } finally {
+            emptyRun("node-b");
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aSourceWhoseJournalCannotBeWritten() throws Exception {
+        fillRun("node-a");
+        try {
+            String refusal = refusedMigration();
+            assertTrue(refusal.contains("cannot write the migration journal in " + RUN.resolve("migrations"))
+                && refusal.contains("No space left on device") && refusal.contains("make room"), refusal);
+        } finally {
+            emptyRun("node-a");
+        }
+    }
+
+    @Test
+    @Timeout(180)
+    void aDestinationWithACertificateOfAnotherCa(@TempDir Path otherCluster) throws Exception {
+        new ClusterCertificates(otherCluster).init(List.of("node-b"), ClusterCertificates.DEFAULT_VALIDITY);
+        String refusal = refusedWithNodeBConfigured(config -> config.replace(daemons.certificates().toString(), otherCluster.toString()));
+        assertTrue(refusal.contains("cannot reach node-b") && refusal.contains("is not signed by this cluster's CA"), refusal);
+    }
+
+    /** node-b's address answered by a node of the cluster that is not node-b (node-c): its certificate names it. */
+    @Test
+    @Timeout(180)
+    void aDestinationWithTheCertificateOfAnotherNode() throws Exception {
+        new ClusterCertificates(daemons.certificates()).init(List.of("node-c"), ClusterCertificates.DEFAULT_VALIDITY);
+        String refusal = refusedWithNodeBConfigured(config -> config.replace("node.name = node-b", "node.name = node-c")
+            .replace(ClusterCertificates.certificate(daemons.certificates(), "node-b").toString(),
+                ClusterCertificates.certificate(daemons.certificates(), "node-c").toString())
+            .replace(ClusterCertificates.key(daemons.certificates(), "node-b").toString(),
+                ClusterCertificates.key(daemons.certificates(), "node-c").toString()));
+        assertTrue(refusal.contains("cannot reach node-b") && refusal.contains("presented the certificate of 'node-c', not of node-b"),
+            refusal);
+    }
+
+    /** Restarts node-b's daemon with its configuration edited, tries the migration, and puts the daemon back as it was. */
+    private String refusedWithNodeBConfigured(UnaryOperator<String> edit) throws Exception {
+        Path config = daemons.configFile("node-b");
+        String original = Files.readString(config);
+        try {
+            restartNodeB(edit.apply(original), config);
+            return refusedMigration();
+        } finally {
+            restartNodeB(original, config);
+        }
+    }
+
+    private void restartNodeB(String configuration, Path file) throws Exception {
+        LabState.Host node = host("node-b");
+        daemons.stop(Map.of(node.name(), node.initPid()));
+        Files.writeString(file, configuration);
+        daemons.restart(node);
+    }
+
+    /**
+     * With a client streaming from the server, tries to move the server to node-b: refused (exit 3),
+     * and everything as it was. Returns the refusal.
+     */
+    private String refusedMigration() throws Exception {
+        CompletableFuture<String> client = StreamService.client("10");
+        Thread.sleep(1500);
+        Run run = pmigIn("node-a", "migrate", server, "--to", "node-b", "--json");
+        assertEquals(ExitCodes.REFUSED, run.exitCode(), run.toString());
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "the client's stream went on: " + verdict);
+        assertServiceUntouchedOnNodeA();
+        return run.json().get("error").textValue();
+    }
+
+    private void assertServiceUntouchedOnNodeA() {
+        String status = inNode("node-a", "cat", "/proc/" + server + "/status");
+        assertTrue(status.contains("Name:\tstream-server"), "the service runs on node-a: " + status);
+        assertFalse(status.matches("(?s).*\nState:\\s+[tT].*"), "and is neither stopped nor traced: " + status);
+        assertFalse(inNode("node-b", "ls", "/proc").lines().anyMatch(server::equals), "no copy on node-b");
+        assertTrue(inNode("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is on node-a");
+        assertFalse(inNode("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is not on node-b");
+        String arp = shell.attempt("ip", "netns", "exec", layout.netns("client"), "arping", "-c", "2", "-w", "3", "-I", "eth0", VIP)
+            .out();
+        assertTrue(arp.contains(mac("node-a")) && !arp.contains(mac("node-b")), "only node-a answers ARP for the VIP: " + arp);
+        for (String node : List.of("node-a", "node-b")) {
+            assertEquals(List.of(), journal(node), "no journal entry, whole or partial, on " + node);
+            assertFalse(inNode(node, "nft", "list", "ruleset").contains(VIP), "no hold or ARP silence for the VIP on " + node);
+        }
+    }
+
+    /** Fills the node's /run/pmig (a 4 MB tmpfs) to the last byte. */
+    private void fillRun(String node) {
+        LabShell.Result dd = inNodeAttempt(node, "dd", "if=/dev/zero", "of=" + RUN.resolve("filler"), "bs=64k");
+        assertTrue(dd.err().contains("No space left on device"), "dd filled " + RUN + " on " + node + ": " + dd.failure());
+    }
+
+    private void emptyRun(String node) {
+        inNode(node, "rm", "-f", RUN.resolve("filler").toString());
+    }
+
+    /** The files in the node's journal directory, seen through its init's root. */
+    private List<String> journal(String node) {
+        Path dir = Path.of("/proc", host(node).initPid().toString(), "root").resolve(RUN.resolve("migrations").toString().substring(1));
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString()).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The memory cgroup process {@code pid} is in, as /proc/PID/cgroup names it ("/..."). */
+    private static String memoryCgroup(long pid) throws Exception {
+        return Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup")).stream()
+            .map(line -> line.split(":", 3)).filter(f -> List.of(f[1].split(",")).contains("memory")).map(f -> f[2])
+            .findFirst().orElseThrow(() -> new AssertionError("process " + pid + " is in no memory cgroup"));
+    }
+
+    private long daemonPid(String node) {
+        return daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
+    }
+
+    private String mac(String node) {
+        return inNode(node, "cat", "/sys/class/net/eth0/address").strip().toUpperCase();
+    }
+
+    private LabState.Host host(String name) {
+        return new Lab(layout, shell).state().orElseThrow().host(name).orElseThrow();
+    }
+
+    /** Runs a command in the host's namespaces from here (nsenter: milliseconds, where pmig lab exec starts a JVM). */
+    private String inNode(String node, String... command) {
+        LabShell.Result result = inNodeAttempt(node, command);
+        assertTrue(result.ok(), result.failure());
+        return result.out();
+    }
+
+    private LabShell.Result inNodeAttempt(String node, String... command) {
+        List<String> args = new ArrayList<>(List.of("nsenter", "--target", host(node).initPid().toString(), "--net", "--pid",
+            "--mount", "--"));
+        args.addAll(List.of(command));
+        return shell.attempt(args.toArray(String[]::new));
+    }
+}
