@@ -57,10 +57,12 @@ public final class DestinationSwitch extends VipSwitch {
     /**
      * Puts the VIP on this node's interface, silent: this node does not answer ARP for it until
      * {@link #announce}, so it may take the VIP ahead of time (the restored sockets bind to it)
-     * while the source still serves it.
+     * while the source still serves it. Until {@link #copyRuns} no TCP reset leaves from it: the
+     * source's original owns the connections until the commit.
      */
     public void takeVip() {
         if (!taken) {
+            manager.rules().guardResets(vip);
             manager.rules().silenceArp(vip);
             manager.addresses().add(manager.iface(), vip, prefix);
             taken = true;
@@ -70,6 +72,11 @@ public final class DestinationSwitch extends VipSwitch {
     @Override
     boolean vipIsHere() {
         return taken;
+    }
+
+    /** The copy was committed and runs: its connections are its own, resets included. */
+    public void copyRuns() {
+        manager.rules().unguardResets(vip);
     }
 
     /** Ends the ARP silence and sends the first round of announcements now. */
@@ -102,6 +109,7 @@ public final class DestinationSwitch extends VipSwitch {
             taken = false;
         }
         manager.rules().unsilenceArp(vip);
+        manager.rules().unguardResets(vip);
         return hold.take();
     }
 

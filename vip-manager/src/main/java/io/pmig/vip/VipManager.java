@@ -107,11 +107,12 @@ public final class VipManager implements AutoCloseable {
 
     /**
      * Puts {@code vip} straight after a crash in the middle of a move (a daemon restarted with a move
-     * in its journal): no hold and no ARP silence left for it, and the address here, announced, if
+     * in its journal): no hold, reset guard or ARP silence left for it, and the address here, announced, if
      * {@code belongsHere}, else gone from here. Idempotent.
      */
     public void recover(InetAddress vip, int prefix, boolean belongsHere) {
         rules.release(vip);
+        rules.unguardResets(vip);
         if (belongsHere) {
             rules.unsilenceArp(vip);
             if (!has(vip)) {

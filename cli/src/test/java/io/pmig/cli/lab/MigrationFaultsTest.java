@@ -30,7 +30,7 @@ class MigrationFaultsTest {
     private static final String VIP = StreamService.VIP;
     /** Short, so that a cut is noticed within a test's patience; heartbeats go out every quarter of it. */
     private static final String SILENCE = "limits.peer.silence.millis = 1500";
-    private static final String PAUSE_MILLIS = "debug.pause.millis = 3000";
+    private static final String PAUSE_MILLIS = "debug.pause.millis = 2000";
     private final LabNodes nodes = new LabNodes();
 
     @BeforeEach
@@ -124,8 +124,8 @@ class MigrationFaultsTest {
         "pre-copy,      node-a, node-a, 0",
         "frozen,        node-a, node-a, 0",
         "switch,        node-b, node-a, 0",
-        "commit,        node-a, node-a, 6000",
-        "commit-answer, node-b, node-b, 6000",
+        "commit,        node-a, node-a, 4000",
+        "commit-answer, node-b, node-b, 4000",
         "settle,        node-a, node-b, 0",
     })
     @Timeout(240)
@@ -134,7 +134,7 @@ class MigrationFaultsTest {
         nodes.reconfigure("node-b", SILENCE);
         nodes.reconfigure(node, "debug.pause.at = " + step, PAUSE_MILLIS);
         String server = StreamService.startOnNodeA("256", "16");
-        CompletableFuture<String> client = StreamService.client("30");
+        CompletableFuture<String> client = StreamService.client("20");
         Thread.sleep(1000);
         CompletableFuture<Run> migration = migrate(server);
         nodes.awaitLogged(node, "fault-pause", 1);
@@ -166,7 +166,7 @@ class MigrationFaultsTest {
         nodes.reconfigure("node-a", SILENCE, "limits.outcome.wait.millis = 2000", "debug.pause.at = commit", PAUSE_MILLIS);
         nodes.reconfigure("node-b", SILENCE);
         String server = StreamService.startOnNodeA("256", "16");
-        CompletableFuture<String> client = StreamService.client("30");
+        CompletableFuture<String> client = StreamService.client("20");
         Thread.sleep(1000);
         CompletableFuture<Run> migration = migrate(server);
         nodes.awaitLogged("node-a", "fault-pause", 1);

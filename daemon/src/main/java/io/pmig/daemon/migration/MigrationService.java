@@ -333,6 +333,9 @@ public final class MigrationService implements AutoCloseable {
         // before the copy runs: a daemon that dies after the resume must find "committed" (and the copy's pid alive)
         journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed"));
         MigrationProtocol.Restored running = m.commit();
+        if (m.vip != null) {
+            m.vip.copyRuns();
+        }
         config.pause().pauseAt(FaultPause.Point.COMMIT_ANSWER);
         return Message.json("migrate.running", running);
     }

@@ -17,7 +17,11 @@ import java.util.concurrent.TimeUnit;
  * address in {@code hold4}/{@code hold6} to NFLOG group {@value #NFLOG_GROUP} and drops them,
  * except those the replay injects through its TUN (named {@value #REPLAY_PREFIX}…);</li>
  * <li>{@code arp pmig silence}: drops ARP requests for an address in {@code silence4}, so a
- * node stops answering for a VIP it gave away while stale caches still send it packets.</li>
+ * node stops answering for a VIP it gave away while stale caches still send it packets;</li>
+ * <li>{@code inet pmig guard}: drops TCP resets leaving from an address in {@code guard4}/
+ * {@code guard6}: a destination's copy not yet committed may die with its daemon, sockets live,
+ * and neither its death nor the stack's answers to what its clients send next may reset
+ * connections the source's original still owns.</li>
  * </ul>
  * Installing runs {@code nft -f -} once (off the switchover path); it is idempotent and leaves
  * existing elements, so holds in progress are not disturbed. Uses the network namespace of the
@@ -35,15 +39,21 @@ public final class HoldRules implements AutoCloseable {
           set hold4 { type ipv4_addr; }
           set hold6 { type ipv6_addr; }
           chain hold { type filter hook prerouting priority raw; policy accept; }
+          set guard4 { type ipv4_addr; }
+          set guard6 { type ipv6_addr; }
+          chain guard { type filter hook output priority raw; policy accept; }
         }
         table arp pmig {
           set silence4 { type ipv4_addr; }
           chain silence { type filter hook input priority filter; policy accept; }
         }
         flush chain inet pmig hold
+        flush chain inet pmig guard
         flush chain arp pmig silence
         add rule inet pmig hold iifname != "%1$s*" ip daddr @hold4 log group %2$d snaplen 65535 queue-threshold 1 drop
         add rule inet pmig hold iifname != "%1$s*" ip6 daddr @hold6 log group %2$d snaplen 65535 queue-threshold 1 drop
+        add rule inet pmig guard ip saddr @guard4 tcp flags & rst == rst drop
+        add rule inet pmig guard ip6 saddr @guard6 tcp flags & rst == rst drop
         add rule arp pmig silence arp operation request arp daddr ip @silence4 drop
         add element inet pmig hold4 { %3$s }
         """.formatted(REPLAY_PREFIX, NFLOG_GROUP, MARKER_ADDRESS);
@@ -106,6 +116,19 @@ public final class HoldRules implements AutoCloseable {
         if (vip instanceof Inet4Address) {
             sets.remove(NftSets.NFPROTO_ARP, TABLE, "silence4", vip.getAddress());
         }
+    }
+
+    /** Drops TCP resets from {@code vip} from now on. */
+    public void guardResets(InetAddress vip) {
+        sets.add(NftSets.NFPROTO_INET, TABLE, guardSet(vip), vip.getAddress());
+    }
+
+    public void unguardResets(InetAddress vip) {
+        sets.remove(NftSets.NFPROTO_INET, TABLE, guardSet(vip), vip.getAddress());
+    }
+
+    private static String guardSet(InetAddress vip) {
+        return vip instanceof Inet4Address ? "guard4" : "guard6";
     }
 
     private static String holdSet(InetAddress vip) {
