@@ -39,10 +39,11 @@ import java.util.regex.Pattern;
  * @param controlSocketMode the permission bits of the control socket (default 0600: root only)
  * @param vip how VIPs move: announcement rounds after a move, what a hold may keep
  * @param precopy when a staged migration stops its rounds (the command may say otherwise)
+ * @param migrationBandwidth the rate a migration's image stream may use (the command may say otherwise)
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
-        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy) {
+        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -93,6 +94,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "a staged migration freezes the process once a round leaves fewer pages written than this"});
         keys.put("precopy.max.rounds", new String[] {Integer.toString(PrecopyOptions.DEFAULT_MAX_ROUNDS),
             "a staged migration freezes the process after this many rounds at most"});
+        keys.put("migration.bandwidth.megabytes.per.second", new String[] {"0",
+            "the rate a migration's image stream may use, in MB/s (10^6 bytes), at least 1; 0: no limit"});
         return Collections.unmodifiableMap(keys);
     }
 
@@ -191,8 +194,10 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 new HoldLimits(r.positive("vip.hold.max.packets"), r.value("vip.hold.max.bytes", Long::parseLong)),
                 VipSettings.DEFAULT.probeTimeout());
         PrecopyOptions precopy = new PrecopyOptions(r.positive("precopy.stop.below.pages"), r.positive("precopy.max.rounds"));
+        Bandwidth bandwidth = r.value("migration.bandwidth.megabytes.per.second",
+                v -> Bandwidth.megabytesPerSecond(Double.parseDouble(v)));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
-                socket, mode, limits, vip, precopy);
+                socket, mode, limits, vip, precopy, bandwidth);
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -208,12 +213,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy);
+                controlSocket, controlSocketMode, limits, vip, precopy, migrationBandwidth);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy);
+                controlSocket, controlSocketMode, limits, vip, precopy, migrationBandwidth);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

@@ -11,6 +11,7 @@ import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.daemon.Migrations;
+import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.control.ControlCall;
 import io.pmig.daemon.control.ControlRefusedException;
 import io.pmig.daemon.log.DaemonLog;
@@ -47,13 +48,15 @@ final class OutgoingMigration {
     /** Null for a bundle migration. */
     private final PrecopyOptions precopyOptions;
     private final boolean staged;
+    private final Bandwidth bandwidth;
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
     private String tracking;
     private long lastProgress;
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
-                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions) {
+                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions,
+                      Bandwidth bandwidth) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -65,6 +68,7 @@ final class OutgoingMigration {
         this.beforeCommit = beforeCommit;
         this.precopyOptions = precopyOptions;
         this.staged = precopyOptions != null;
+        this.bandwidth = bandwidth;
     }
 
     SourceSwitch vipSwitch() {
@@ -77,7 +81,7 @@ final class OutgoingMigration {
         FrozenCheckpoint frozen = null;
         String phase = "prepare";
         try {
-            OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)));
+            OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)), bandwidth);
             CheckpointOptions options = new CheckpointOptions(false).withProgress(this::progress);
             long holdOn;
             long freeze;
@@ -131,6 +135,7 @@ final class OutgoingMigration {
                 .put("restoreMillis", millis(restored.restoreNanos()))
                 .put("bytesSent", image.bytesWritten())
                 .put("megabytesPerSecond", image.bytesWritten() / 1e6 / ((imageSent - transferStart) / 1e9))
+                .put("bandwidthLimitMegabytesPerSecond", bandwidth.megabytesPerSecond())
                 .put("memoryBytes", staged ? rounds.get(0).pagesSent() * PAGE : frozen.report().pageBytes())
                 .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
                 .put("replayedPackets", restored.replayed())
