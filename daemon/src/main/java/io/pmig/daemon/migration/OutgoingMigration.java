@@ -99,6 +99,7 @@ final class OutgoingMigration {
                     phase = "checkpoint";
                     phase("transfer");
                     freeze = System.nanoTime();
+                    image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
                     image.write(MigrationProtocol.LAST_PART_FOLLOWS);
                     frozen = precopy.finish(image, options);
                     rounds = precopy.rounds();

@@ -24,9 +24,9 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
     private final long id;
     private final String type;
     private final CompletableFuture<Message> reply;
-    private final Bandwidth bandwidth;
+    private Bandwidth bandwidth;
     /** Null when the bandwidth is unlimited. */
-    private final TokenBucket pace;
+    private TokenBucket pace;
     private final Object lock = new Object();
     private long credit;
     private Throwable ended;
@@ -39,8 +39,7 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
         this.id = id;
         this.type = type;
         this.reply = reply;
-        this.bandwidth = bandwidth;
-        this.pace = bandwidth.limited() ? new TokenBucket(bandwidth, CHUNK_BYTES) : null;
+        setBandwidth(bandwidth);
     }
 
     @Override
@@ -83,6 +82,12 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
     /** The rate this stream keeps to. */
     public Bandwidth bandwidth() {
         return bandwidth;
+    }
+
+    /** From the next write on, the stream keeps to {@code limit} instead. */
+    public void setBandwidth(Bandwidth limit) {
+        bandwidth = limit;
+        pace = limit.limited() ? new TokenBucket(limit, CHUNK_BYTES) : null;
     }
 
     /** Ends the stream and waits (at most limits.request.timeout.millis) for the receiving handler's answer. */

@@ -291,6 +291,25 @@ class PeerTransportTest {
         assertTrue(unlimitedSeconds < limitedSeconds / 2, "unlimited, the same stream is much faster: " + unlimitedSeconds + " s");
     }
 
+    @Test
+    void aLimitCanBeLiftedInTheMiddleOfAStream() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a", "node-b");
+        HostPort b = server("node-b", certs, false, "node-a");
+        PeerSession session = client("node-a", certs, false, "node-b", b).connect("node-b");
+        byte[] block = new byte[1 << 20];
+        try (OutboundStream out = session.openStream(Message.of("digest"), Bandwidth.megabytesPerSecond(1))) {
+            out.write(block);
+            out.setBandwidth(Bandwidth.UNLIMITED);
+            long start = System.nanoTime();
+            for (int i = 0; i < 20; i++) {
+                out.write(block);
+            }
+            out.finish();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertTrue(seconds < 10, "the next 20 MB at 1 MB/s would take 20 s, without the limit far less: " + seconds + " s");
+        }
+    }
+
     /** Streams {@code total} bytes to node-b's digest handler at {@code bandwidth}; returns the seconds until its answer. */
     private static double secondsToStream(PeerSession session, long total, Bandwidth bandwidth) {
         byte[] block = new byte[1 << 20];
