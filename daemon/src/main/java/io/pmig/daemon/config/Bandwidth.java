@@ -12,7 +12,7 @@ import java.util.Locale;
 public record Bandwidth(long bytesPerSecond) {
     public static final Bandwidth UNLIMITED = new Bandwidth(0);
     /** Below this, even a small service's image would take minutes: more likely a unit mistake than a wish. */
-    public static final double MIN_MEGABYTES_PER_SECOND = 1;
+    private static final double MIN_MEGABYTES_PER_SECOND = 1;
 
     public Bandwidth {
         if (bytesPerSecond < 0) {
@@ -20,7 +20,7 @@ public record Bandwidth(long bytesPerSecond) {
         }
     }
 
-    /** A limit in MB/s, 0 for none; anything else below {@link #MIN_MEGABYTES_PER_SECOND} is refused with the reason. */
+    /** A limit in MB/s, 0 for none; anything below 1 MB/s, or not finite, is refused with the reason. */
     public static Bandwidth megabytesPerSecond(double megabytes) {
         if (megabytes == 0) {
             return UNLIMITED;
@@ -39,10 +39,5 @@ public record Bandwidth(long bytesPerSecond) {
     /** The limit in MB/s, 0 for none. */
     public double megabytesPerSecond() {
         return bytesPerSecond / 1e6;
-    }
-
-    @Override
-    public String toString() {
-        return limited() ? String.format(Locale.ROOT, "%.1f MB/s", megabytesPerSecond()) : "unlimited";
     }
 }

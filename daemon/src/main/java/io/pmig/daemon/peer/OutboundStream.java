@@ -24,10 +24,10 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
     private final long id;
     private final String type;
     private final CompletableFuture<Message> reply;
+    private final Object lock = new Object();
     private Bandwidth bandwidth;
     /** Null when the bandwidth is unlimited. */
     private TokenBucket pace;
-    private final Object lock = new Object();
     private long credit;
     private Throwable ended;
     private boolean replied;
