@@ -4,13 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Bundle migration of a process holding N MB of written memory (bench/src/memhold.c) from node-a
@@ -25,13 +22,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The daemons are warmed up first with small migrations (a fresh JVM's first migration takes
  * about a second more). Each service starts in node-a with the same PID, free on node-b, and is
- * killed on node-b after its move.
+ * killed on node-b after its move (bench/src/LabMigration.java).
  *
- *   java -cp CLI_CLASSPATH bench/src/MigrationBench.java BIN_PMIG MEMHOLD LOCAL.json OUT.json RUNS SIZE_MB...
+ *   java -cp LAB_MIGRATION_CLASSES:CLI_CLASSPATH bench/src/MigrationBench.java BIN_PMIG MEMHOLD LOCAL.json OUT.json RUNS SIZE_MB...
  */
 public class MigrationBench {
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final int SERVICE_PID_AFTER = 20_000;
     private static final int WARM_UPS = 2;
     /** NEC (Takahashi & Sugawara), Table 2: 500 MB migrated in 6.1 s over gigabit Ethernet. */
     private static final double NEC_500MB_SECONDS = 6.1;
@@ -44,7 +40,7 @@ public class MigrationBench {
     }
 
     public static void main(String[] args) throws Exception {
-        String pmig = args[0];
+        LabMigration lab = new LabMigration(args[0]);
         String memhold = args[1];
         JsonNode local = MAPPER.readTree(Path.of(args[2]).toFile());
         Path out = Path.of(args[3]);
@@ -54,7 +50,7 @@ public class MigrationBench {
 
         double memcpyGBps = memcpyGBps();
         for (int i = 0; i < WARM_UPS; i++) {
-            migrate(pmig, memhold, 10);
+            migrate(lab, memhold, 10);
         }
         List<Row> rows = new ArrayList<>();
         for (int i = 5; i < args.length; i++) {
@@ -66,14 +62,14 @@ public class MigrationBench {
             double[] total = new double[runs], downtime = new double[runs];
             long memoryBytes = 0, bytesSent = 0;
             for (int r = 0; r < runs; r++) {
-                JsonNode report = migrate(pmig, memhold, size);
+                JsonNode report = migrate(lab, memhold, size);
                 total[r] = report.path("totalMillis").asDouble();
                 downtime[r] = report.path("downtimeMillis").asDouble();
                 memoryBytes = report.path("memoryBytes").asLong();
                 bytesSent = report.path("bytesSent").asLong();
                 System.out.printf(Locale.ROOT, "  %d MB run %d: total %.1f ms, downtime %.1f ms%n", size, r + 1, total[r], downtime[r]);
             }
-            rows.add(new Row(size, memoryBytes, bytesSent, median(total), median(downtime),
+            rows.add(new Row(size, memoryBytes, bytesSent, LabMigration.median(total), LabMigration.median(downtime),
                 anchor.path("checkpointMs").asDouble() + anchor.path("restoreMs").asDouble(),
                 anchor.path("pipeCheckpointRestoreMs").asDouble(), anchor.path("memoryCopyFloorMs").asDouble()));
         }
@@ -97,46 +93,15 @@ public class MigrationBench {
             to.put(from);
             rates[r] = bytes / ((System.nanoTime() - t0) / 1e9) / 1e9;
         }
-        return median(rates);
+        return LabMigration.median(rates);
     }
 
     /** Starts memhold SIZE in node-a, migrates it to node-b, kills it there; returns the daemon's report. */
-    private static JsonNode migrate(String pmig, String memhold, int sizeMb) throws Exception {
-        String start = "echo " + SERVICE_PID_AFTER + " > /proc/sys/kernel/ns_last_pid; "
-            + "setsid " + memhold + " " + sizeMb + " </dev/null >/dev/null 2>&1 & pid=$!; "
-            + "i=0; while [ \"$(awk '/^VmRSS/{print $2}' /proc/$pid/status)\" -lt " + ((long) sizeMb << 10) + " ]; do "
-            + "i=$((i+1)); if [ $i -gt 1200 ]; then echo \"memhold did not fill " + sizeMb + " MB\" >&2; exit 1; fi; sleep 0.05; done; "
-            + "echo $pid";
-        int pid = Integer.parseInt(run(pmig, "lab", "exec", "node-a", "--", "sh", "-c", start).strip());
-        JsonNode report = MAPPER.readTree(run(pmig, "lab", "exec", "node-a", "--", pmig, "migrate", Integer.toString(pid),
-            "--to", "node-b", "--json"));
-        if (report.path("restoredPid").asInt() != pid) {
-            throw new IllegalStateException("unexpected report: " + report);
-        }
-        run(pmig, "lab", "exec", "node-b", "--", "sh", "-c", "kill -9 " + pid + "; while [ -e /proc/" + pid + " ]; do sleep 0.01; done");
+    private static JsonNode migrate(LabMigration lab, String memhold, int sizeMb) throws Exception {
+        int pid = lab.start(memhold + " " + sizeMb, sizeMb);
+        JsonNode report = lab.migrate(pid, "--mode", "bundle");
+        lab.killOnNodeB(pid);
         return report;
-    }
-
-    private static String run(String... command) throws Exception {
-        Process process = new ProcessBuilder(command).start();
-        CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> {
-            try {
-                return process.getErrorStream().readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
-        String out = new String(process.getInputStream().readAllBytes());
-        if (!process.waitFor(300, TimeUnit.SECONDS) || process.exitValue() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed: " + out + new String(err.get()));
-        }
-        return out;
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static void print(List<Row> rows, int runs, double memcpyGBps) {

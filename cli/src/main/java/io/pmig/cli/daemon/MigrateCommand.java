@@ -54,6 +54,10 @@ public final class MigrateCommand implements Callable<Integer> {
             + " pages written (default: precopy.stop.below.pages, 1024)")
     Long stopBelowPages;
 
+    @Option(names = "--bandwidth", paramLabel = "MB/s", description = "the most the image stream may use, in MB/s (10^6 bytes),"
+            + " at least 1; 0: no limit (default: migration.bandwidth.megabytes.per.second of the daemon's configuration, none)")
+    Double bandwidth;
+
     @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
             + " (to measure what replay saves: clients then wait for their retransmission)")
     boolean noReplay;
@@ -73,6 +77,9 @@ public final class MigrateCommand implements Callable<Integer> {
         }
         if (stopBelowPages != null) {
             request.put("stopBelowPages", stopBelowPages);
+        }
+        if (bandwidth != null) {
+            request.put("bandwidthMegabytesPerSecond", bandwidth);
         }
         boolean bar = !json && System.console() != null;
         PrintWriter err = spec.commandLine().getErr();
@@ -111,13 +118,16 @@ public final class MigrateCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "migrated process %d from %s to %s (pid %d there)%s%n"
                         + "  total %.1f ms (%.1f ms of it announcing the VIP after the service ran), downtime %.1f ms"
                         + " (frozen until the image was sent: %.1f ms, restore %.1f ms), client-relevant stall %.1f ms%n"
-                        + "  sent %.1f MB (%.1f MB of memory) at %.0f MB/s%s; packets held by the source %d,"
+                        + "  sent %.1f MB (%.1f MB of memory) at %.0f MB/s (%s)%s; packets held by the source %d,"
                         + " replayed at the destination %d (with those it held itself)%n",
                 r.path("pid").asInt(), r.path("from").asText(), r.path("to").asText(), r.path("restoredPid").asInt(),
                 r.path("vip").isTextual() ? " with VIP " + r.path("vip").asText() : "",
                 r.path("totalMillis").asDouble(), r.path("settleMillis").asDouble(), r.path("downtimeMillis").asDouble(),
                 r.path("frozenUntilImageMillis").asDouble(), r.path("restoreMillis").asDouble(), r.path("clientStallMillis").asDouble(),
                 r.path("bytesSent").asLong() / 1e6, r.path("memoryBytes").asLong() / 1e6, r.path("megabytesPerSecond").asDouble(),
+                r.path("bandwidthLimitMegabytesPerSecond").asDouble() > 0
+                        ? String.format(Locale.ROOT, "limit %.1f MB/s", r.path("bandwidthLimitMegabytesPerSecond").asDouble())
+                        : "no bandwidth limit",
                 r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
                 r.path("replayedPackets").asLong()) + rounds(r);
     }

@@ -96,7 +96,10 @@ class MigrateTest {
         assertTrue(stallMillis(verdict) >= 200, "and waits at least a retransmission timeout: " + verdict);
     }
 
-    /** Staged (the default) copies memory in rounds while the server runs; bundle freezes it for the whole copy. */
+    /**
+     * Staged (the default) copies memory in rounds while the server runs; bundle freezes it for the whole copy,
+     * here under a bandwidth limit.
+     */
     @Test
     @Timeout(180)
     void stagedAndBundleModesBothKeepTheClientAndReportWhatTheyDid() throws Exception {
@@ -105,15 +108,18 @@ class MigrateTest {
         awaitClientConnected("node-a");
         JsonNode staged = migrate("node-a", "node-b", false);
         assertEquals("staged", staged.get("mode").textValue(), staged.toString());
+        assertEquals(0.0, staged.get("bandwidthLimitMegabytesPerSecond").doubleValue(), "no limit unless asked: " + staged);
         JsonNode rounds = staged.get("rounds");
         assertTrue(rounds.size() >= 2 && rounds.get(rounds.size() - 1).get("last").booleanValue(), "rounds, then the last part: " + staged);
         assertTrue(rounds.get(0).get("pagesSent").longValue() >= 64L * 256, "round 1 carries the 64 MB: " + staged);
         assertTrue(rounds.get(rounds.size() - 1).get("pagesSent").longValue() < 1024, "the frozen last part is small: " + staged);
         Thread.sleep(1000);
-        Run bundle = pmigIn("node-b", "migrate", server, "--to", "node-a", "--mode", "bundle", "--json");
+        Run bundle = pmigIn("node-b", "migrate", server, "--to", "node-a", "--mode", "bundle", "--bandwidth", "100", "--json");
         assertEquals(ExitCodes.OK, bundle.exitCode(), bundle.toString());
         assertEquals("bundle", bundle.json().get("mode").textValue(), bundle.out());
         assertTrue(bundle.json().get("memoryBytes").longValue() >= 64L << 20, bundle.out());
+        assertEquals(100.0, bundle.json().get("bandwidthLimitMegabytesPerSecond").doubleValue(), bundle.out());
+        assertTrue(bundle.json().get("megabytesPerSecond").doubleValue() < 110, "the image kept to the limit: " + bundle.out());
         String verdict = client.get();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
@@ -140,6 +146,10 @@ class MigrateTest {
         Run noPeer = pmigIn("node-a", "migrate", server, "--to", "node-z", "--json");
         assertEquals(ExitCodes.REFUSED, noPeer.exitCode(), noPeer.toString());
         assertTrue(noPeer.json().get("error").textValue().contains("node-z is not a peer of node-a"), noPeer.out());
+        Run crawl = pmigIn("node-a", "migrate", server, "--to", "node-b", "--bandwidth", "0.5", "--json");
+        assertEquals(ExitCodes.REFUSED, crawl.exitCode(), crawl.toString());
+        assertTrue(crawl.json().get("error").textValue().contains("a bandwidth limit of 0.5 MB/s is not possible: it must be"
+            + " 0 (no limit) or at least 1 MB/s"), crawl.out());
         // the server's pid taken on node-b
         String squatter = exec("node-b", "sh", "-c", "echo " + (Integer.parseInt(server) - 1) + " > /proc/sys/kernel/ns_last_pid; "
             + "setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $!").strip();

@@ -39,11 +39,13 @@ import java.util.regex.Pattern;
  * @param controlSocketMode the permission bits of the control socket (default 0600: root only)
  * @param vip how VIPs move: announcement rounds after a move, what a hold may keep
  * @param precopy when a staged migration stops its rounds (the command may say otherwise)
+ * @param migrationBandwidth the rate a migration's image stream may use (the command may say otherwise)
  * @param pause for fault tests: a migration step where this daemon pauses (normally none)
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
-        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy, FaultPause pause) {
+        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth,
+        FaultPause pause) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -100,6 +102,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "a staged migration freezes the process once a round leaves fewer pages written than this"});
         keys.put("precopy.max.rounds", new String[] {Integer.toString(PrecopyOptions.DEFAULT_MAX_ROUNDS),
             "a staged migration freezes the process after this many rounds at most"});
+        keys.put("migration.bandwidth.megabytes.per.second", new String[] {"0",
+            "the rate a migration's image stream may use, in MB/s (10^6 bytes), at least 1; 0: no limit"});
         keys.put("debug.pause.at", new String[] {"", "for fault tests only: the migration step where this daemon pauses ("
             + String.join(", ", FaultPause.Point.keys()) + ")"});
         keys.put("debug.pause.millis", new String[] {"0", "for fault tests only: how long it pauses there"});
@@ -214,10 +218,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 new HoldLimits(r.positive("vip.hold.max.packets"), r.value("vip.hold.max.bytes", Long::parseLong)),
                 VipSettings.DEFAULT.probeTimeout());
         PrecopyOptions precopy = new PrecopyOptions(r.positive("precopy.stop.below.pages"), r.positive("precopy.max.rounds"));
+        Bandwidth bandwidth = r.value("migration.bandwidth.megabytes.per.second",
+                v -> Bandwidth.megabytesPerSecond(Double.parseDouble(v)));
         FaultPause pause = r.raw("debug.pause.at").isEmpty() ? FaultPause.NONE
                 : new FaultPause(r.value("debug.pause.at", FaultPause.Point::of), r.positive("debug.pause.millis"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
-                socket, mode, limits, vip, precopy, pause);
+                socket, mode, limits, vip, precopy, bandwidth, pause);
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -233,12 +239,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy, pause);
+                controlSocket, controlSocketMode, limits, vip, precopy, migrationBandwidth, pause);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy, pause);
+                controlSocket, controlSocketMode, limits, vip, precopy, migrationBandwidth, pause);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

@@ -52,12 +52,25 @@ final class IncomingMigration {
         return prepare.id();
     }
 
-    /** Restores from {@code image} on a new thread; returns once the process is restored (or the restore failed). */
+    /**
+     * Restores from {@code image} on a new thread; returns once the process is restored (or the restore failed).
+     * It gives up only after a whole timeout in which no byte of the image was read: a bandwidth-limited
+     * image may take longer than one.
+     */
     MigrationProtocol.Restored restore(PeerSession source, InboundStream image) throws Exception {
         Thread restorer = new Thread(() -> restoreAndAwaitDecision(source, image), "pmigd-restore-" + id());
         restorer.setDaemon(true);
         restorer.start();
-        return await(restored, DECISION_TIMEOUT_SECONDS);
+        while (true) {
+            long read = image.bytesRead();
+            try {
+                return await(restored, DECISION_TIMEOUT_SECONDS);
+            } catch (TimeoutException e) {
+                if (image.bytesRead() == read) {
+                    throw e;
+                }
+            }
+        }
     }
 
     private void restoreAndAwaitDecision(PeerSession source, InboundStream image) {

@@ -7,6 +7,7 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
+import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.control.ControlCall;
@@ -168,7 +169,10 @@ public final class MigrationService implements AutoCloseable {
 
     // ---- source ----
 
-    /** {"op": "migrate", "pid": N, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or "bundle"}. */
+    /**
+     * {"op": "migrate", "pid": N, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or "bundle",
+     * "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's)}.
+     */
     private ObjectNode migrate(ControlCall call) {
         JsonNode r = call.request();
         if (!r.path("pid").canConvertToInt() || r.path("pid").asInt() <= 0 || !r.path("to").isTextual()) {
@@ -204,10 +208,13 @@ public final class MigrationService implements AutoCloseable {
         }
         boolean staged = mode.equals("staged");
         PrecopyOptions precopy;
+        Bandwidth bandwidth;
         try {
             precopy = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
                 r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds());
+            bandwidth = r.path("bandwidthMegabytesPerSecond").isNumber()
+                ? Bandwidth.megabytesPerSecond(r.path("bandwidthMegabytesPerSecond").asDouble()) : config.migrationBandwidth();
         } catch (IllegalArgumentException e) {
             throw new ControlRefusedException(e.getMessage());
         }
@@ -242,7 +249,7 @@ public final class MigrationService implements AutoCloseable {
             ObjectNode report;
             try {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                    () -> journal.write(committing), staged ? precopy : null, config.pause(),
+                    () -> journal.write(committing), staged ? precopy : null, bandwidth, config.pause(),
                     () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis()))).run();
             } catch (CommitUndecidedException e) {
                 undecided = true;

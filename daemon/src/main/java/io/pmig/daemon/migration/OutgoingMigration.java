@@ -11,6 +11,7 @@ import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.daemon.Migrations;
+import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.control.ControlCall;
 import io.pmig.daemon.control.ControlRefusedException;
@@ -48,6 +49,7 @@ final class OutgoingMigration {
     /** Null for a bundle migration. */
     private final PrecopyOptions precopyOptions;
     private final boolean staged;
+    private final Bandwidth bandwidth;
     private final FaultPause pause;
     private final OutcomeQuery outcomeQuery;
     private Migrations.Migration record;
@@ -63,7 +65,7 @@ final class OutgoingMigration {
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
                       Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions,
-                      FaultPause pause, OutcomeQuery outcomeQuery) {
+                      Bandwidth bandwidth, FaultPause pause, OutcomeQuery outcomeQuery) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -75,6 +77,7 @@ final class OutgoingMigration {
         this.beforeCommit = beforeCommit;
         this.precopyOptions = precopyOptions;
         this.staged = precopyOptions != null;
+        this.bandwidth = bandwidth;
         this.pause = pause;
         this.outcomeQuery = outcomeQuery;
     }
@@ -89,7 +92,7 @@ final class OutgoingMigration {
         FrozenCheckpoint frozen = null;
         String phase = "prepare";
         try {
-            OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)));
+            OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)), bandwidth);
             CheckpointOptions options = new CheckpointOptions(false).withProgress(this::progress);
             long holdOn;
             long freeze;
@@ -108,6 +111,7 @@ final class OutgoingMigration {
                     phase = "checkpoint";
                     phase("transfer");
                     freeze = System.nanoTime();
+                    image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
                     image.write(MigrationProtocol.LAST_PART_FOLLOWS);
                     frozen = precopy.finish(image, options);
                     rounds = precopy.rounds();
@@ -144,6 +148,7 @@ final class OutgoingMigration {
                 .put("restoreMillis", millis(restored.restoreNanos()))
                 .put("bytesSent", image.bytesWritten())
                 .put("megabytesPerSecond", image.bytesWritten() / 1e6 / ((imageSent - transferStart) / 1e9))
+                .put("bandwidthLimitMegabytesPerSecond", bandwidth.megabytesPerSecond())
                 .put("memoryBytes", staged ? rounds.get(0).pagesSent() * PAGE : frozen.report().pageBytes())
                 .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
                 .put("replayedPackets", restored.replayed())

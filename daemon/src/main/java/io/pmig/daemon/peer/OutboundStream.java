@@ -1,6 +1,7 @@
 package io.pmig.daemon.peer;
 
 import io.netty.buffer.ByteBuf;
+import io.pmig.daemon.config.Bandwidth;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
@@ -10,7 +11,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The sending end of a data stream to a peer ({@link PeerSession#openStream}): an OutputStream and
  * a WritableByteChannel. Writes block while the receiver has no room (its credit is used up), so
- * a multi-hundred-megabyte image flows at the receiver's pace with a bounded amount in flight.
+ * a multi-hundred-megabyte image flows at the receiver's pace with a bounded amount in flight;
+ * a stream opened with a {@link Bandwidth} limit also waits, before each frame, to keep to it.
  * {@link #finish()} ends the stream and returns the receiver's answer; {@link #close()} on a
  * stream not finished aborts it. Not for use by several threads at once.
  */
@@ -23,17 +25,21 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
     private final String type;
     private final CompletableFuture<Message> reply;
     private final Object lock = new Object();
+    private Bandwidth bandwidth;
+    /** Null when the bandwidth is unlimited. */
+    private TokenBucket pace;
     private long credit;
     private Throwable ended;
     private boolean replied;
     private boolean finished;
     private long written;
 
-    OutboundStream(PeerSession session, long id, String type, CompletableFuture<Message> reply) {
+    OutboundStream(PeerSession session, long id, String type, CompletableFuture<Message> reply, Bandwidth bandwidth) {
         this.session = session;
         this.id = id;
         this.type = type;
         this.reply = reply;
+        setBandwidth(bandwidth);
     }
 
     @Override
@@ -56,6 +62,7 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
         int total = source.remaining();
         while (source.hasRemaining()) {
             int n = awaitCredit(Math.min(source.remaining(), CHUNK_BYTES));
+            keepPace(n);
             ByteBuf chunk = session.alloc().directBuffer(n);
             ByteBuffer slice = source.slice();
             slice.limit(n);
@@ -70,6 +77,17 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
     /** Bytes written so far. */
     public long bytesWritten() {
         return written;
+    }
+
+    /** The rate this stream keeps to. */
+    public Bandwidth bandwidth() {
+        return bandwidth;
+    }
+
+    /** From the next write on, the stream keeps to {@code limit} instead. */
+    public void setBandwidth(Bandwidth limit) {
+        bandwidth = limit;
+        pace = limit.limited() ? new TokenBucket(limit, CHUNK_BYTES) : null;
     }
 
     /** Ends the stream and waits (at most limits.request.timeout.millis) for the receiving handler's answer. */
@@ -134,6 +152,18 @@ public final class OutboundStream extends OutputStream implements WritableByteCh
                         + " answered the " + type + " stream before it was finished");
             }
             lock.notifyAll();
+        }
+    }
+
+    private void keepPace(int bytes) {
+        if (pace == null) {
+            return;
+        }
+        try {
+            pace.take(bytes);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PeerException(PeerException.Reason.CLOSED, "interrupted while writing the " + type + " stream", e);
         }
     }
 

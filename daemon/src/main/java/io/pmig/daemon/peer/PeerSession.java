@@ -9,6 +9,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.Limits;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -115,10 +116,15 @@ public final class PeerSession implements AutoCloseable {
      * {@link OutboundStream#finish()} for the handler's answer; closing it unfinished aborts it.
      */
     public OutboundStream openStream(Message header) {
+        return openStream(header, Bandwidth.UNLIMITED);
+    }
+
+    /** {@link #openStream(Message)} whose writes also keep to {@code bandwidth}. */
+    public OutboundStream openStream(Message header, Bandwidth bandwidth) {
         requireSendable(header);
         long id = nextId.getAndIncrement();
         CompletableFuture<Message> reply = new CompletableFuture<>();
-        OutboundStream stream = new OutboundStream(this, id, header.type(), reply);
+        OutboundStream stream = new OutboundStream(this, id, header.type(), reply, bandwidth);
         outbound.put(id, stream);
         reply.whenComplete((message, error) -> {
             outbound.remove(id);

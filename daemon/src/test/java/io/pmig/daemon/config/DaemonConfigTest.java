@@ -98,6 +98,18 @@ class DaemonConfigTest {
     }
 
     @Test
+    void theMigrationBandwidthIsUnlimitedUnlessSet() throws IOException {
+        assertEquals(Bandwidth.UNLIMITED, load("node.name = node-a").migrationBandwidth());
+        assertEquals(Bandwidth.megabytesPerSecond(12.5),
+                load("node.name = node-a", "migration.bandwidth.megabytes.per.second = 12.5").migrationBandwidth());
+        String negative = error("node.name = node-a", "migration.bandwidth.megabytes.per.second = -3");
+        assertTrue(negative.contains("key migration.bandwidth.megabytes.per.second = '-3': a bandwidth limit of -3.0 MB/s"
+                + " is not possible: it must be 0 (no limit) or at least 1 MB/s"), negative);
+        String unit = error("node.name = node-a", "migration.bandwidth.megabytes.per.second = 100Mbit");
+        assertTrue(unit.contains("key migration.bandwidth.megabytes.per.second = '100Mbit': it must be a number"), unit);
+    }
+
+    @Test
     void errorsNameTheFileAndTheKey() {
         String file = dir.resolve("pmigd.conf").toString();
         String missing = error("listen = 1.2.3.4:5");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.daemon.TestNodes;
+import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.net.EventLoops;
@@ -157,7 +158,8 @@ class PeerTransportTest {
         DaemonConfig config = TestNodes.node("node-a", certs, Map.of("node-b", b), false);
         config = new DaemonConfig(config.source(), "node-a", config.listen(), config.peers(), config.vipInterface(),
                 certs.resolve("ca.pem"), foreign.resolve("node-a.pem"), foreign.resolve("node-a.key"), false,
-                config.controlSocket(), config.controlSocketMode(), config.limits(), config.vip(), config.precopy(), config.pause());
+                config.controlSocket(), config.controlSocketMode(), config.limits(), config.vip(), config.precopy(),
+                config.migrationBandwidth(), config.pause());
         PeerClient a = new PeerClient(config, PeerTls.of(config), loops, handlers());
         toClose.add(a);
 
@@ -273,6 +275,53 @@ class PeerTransportTest {
             assertEquals("sha256", reply.type());
             assertArrayEquals(sent.digest(), reply.body(), "node-b's digest of what it read equals the sender's");
         }
+    }
+
+    @Test
+    void aStreamKeepsToItsBandwidthLimit() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a", "node-b");
+        HostPort b = server("node-b", certs, false, "node-a");
+        PeerSession session = client("node-a", certs, false, "node-b", b).connect("node-b");
+        long total = 40_000_000;
+
+        double unlimitedSeconds = secondsToStream(session, total, Bandwidth.UNLIMITED);
+        double limitedSeconds = secondsToStream(session, total, Bandwidth.megabytesPerSecond(20));
+
+        assertTrue(limitedSeconds > 1.6 && limitedSeconds < 3, "40 MB at 20 MB/s take about 2 s: " + limitedSeconds + " s");
+        assertTrue(unlimitedSeconds < limitedSeconds / 2, "unlimited, the same stream is much faster: " + unlimitedSeconds + " s");
+    }
+
+    @Test
+    void aLimitCanBeLiftedInTheMiddleOfAStream() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a", "node-b");
+        HostPort b = server("node-b", certs, false, "node-a");
+        PeerSession session = client("node-a", certs, false, "node-b", b).connect("node-b");
+        byte[] block = new byte[1 << 20];
+        try (OutboundStream out = session.openStream(Message.of("digest"), Bandwidth.megabytesPerSecond(1))) {
+            out.write(block);
+            out.setBandwidth(Bandwidth.UNLIMITED);
+            long start = System.nanoTime();
+            for (int i = 0; i < 20; i++) {
+                out.write(block);
+            }
+            out.finish();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertTrue(seconds < 10, "the next 20 MB at 1 MB/s would take 20 s, without the limit far less: " + seconds + " s");
+        }
+    }
+
+    /** Streams {@code total} bytes to node-b's digest handler at {@code bandwidth}; returns the seconds until its answer. */
+    private static double secondsToStream(PeerSession session, long total, Bandwidth bandwidth) {
+        byte[] block = new byte[1 << 20];
+        long start = System.nanoTime();
+        try (OutboundStream out = session.openStream(Message.of("digest"), bandwidth)) {
+            assertEquals(bandwidth, out.bandwidth());
+            for (long written = 0; written < total; written += block.length) {
+                out.write(block, 0, (int) Math.min(block.length, total - written));
+            }
+            assertEquals("sha256", out.finish().type());
+        }
+        return (System.nanoTime() - start) / 1e9;
     }
 
     @Test

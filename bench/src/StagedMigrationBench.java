@@ -1,0 +1,143 @@
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Bundle vs. staged migration through a lab's pmigds (mutual TLS), node-a -> node-b, for the
+ * workloads of the papers' tables, run by bench/src/precopyload.c: idle, a top-like light writer, a
+ * kernel-build-like writer (fresh memory mapped, written and unmapped at tens of MB/s) and write
+ * loops over 256 and 512 MB; the kernel-build-like writer also staged under a bandwidth limit.
+ * Per workload and mode, medians of RUNS of the daemon's report: total time, downtime (freeze to
+ * resume), data sent, pre-copy rounds, the frozen last part. The modes take turns within each run,
+ * so bundle and staged see the same machine. Anchors: Quasar's staged downtimes of 0.01-0.6 s,
+ * Xen's 60-210 ms. Prints a table, writes JSON.
+ *
+ *   java -cp LAB_MIGRATION_CLASSES:CLI_CLASSPATH bench/src/StagedMigrationBench.java BIN_PMIG PRECOPYLOAD OUT.json RUNS LIMIT_MB_PER_S
+ */
+public class StagedMigrationBench {
+    private static final int WARM_UPS = 2;
+
+    record Mode(String name, List<String> options) {
+    }
+
+    /** precopyload MB RATE_KIB HOT_MB [fresh], migrated in each of {@code modes}. */
+    record Workload(String name, int mb, int rateKib, int hotMb, boolean fresh, List<Mode> modes) {
+        String command(String load) {
+            return load + " " + mb + " " + rateKib + " " + hotMb + (fresh ? " fresh" : "");
+        }
+
+        /** Its memory once the writer runs: fresh blocks come on top of the MB it holds. */
+        long residentMb() {
+            return mb + (fresh ? hotMb : 0);
+        }
+    }
+
+    record Result(double totalMs, double downtimeMs, double bytesSent, double rounds, double frozenBytes, double megabytesPerSecond) {
+        static Result of(JsonNode report) {
+            JsonNode rounds = report.path("rounds");
+            boolean staged = rounds.size() > 0;
+            return new Result(report.path("totalMillis").asDouble(), report.path("downtimeMillis").asDouble(),
+                report.path("bytesSent").asDouble(), staged ? rounds.size() - 1 : 0,
+                staged ? rounds.get(rounds.size() - 1).path("bytes").asDouble() : report.path("bytesSent").asDouble(),
+                report.path("megabytesPerSecond").asDouble());
+        }
+
+        static Result median(List<Result> results) {
+            return new Result(of(results, Result::totalMs), of(results, Result::downtimeMs), of(results, Result::bytesSent),
+                of(results, Result::rounds), of(results, Result::frozenBytes), of(results, Result::megabytesPerSecond));
+        }
+
+        private static double of(List<Result> results, ToDoubleFunction<Result> field) {
+            return LabMigration.median(results.stream().mapToDouble(field).toArray());
+        }
+    }
+
+    record Row(Workload workload, Mode mode, Result median) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        LabMigration lab = new LabMigration(args[0]);
+        String load = args[1];
+        Path out = Path.of(args[2]);
+        int runs = Integer.parseInt(args[3]);
+        String limit = args[4];
+        Mode bundle = new Mode("bundle", List.of("--mode", "bundle"));
+        Mode staged = new Mode("staged", List.of("--mode", "staged"));
+        Mode limited = new Mode("staged " + limit + " MB/s", List.of("--mode", "staged", "--bandwidth", limit));
+        List<Workload> workloads = List.of(
+            new Workload("idle", 256, 0, 0, false, List.of(bundle, staged)),
+            new Workload("top-like light writer", 16, 32, 2, false, List.of(bundle, staged)),
+            new Workload("kernel-build-like writer", 128, 32 * 1024, 64, true, List.of(bundle, staged, limited)),
+            new Workload("write loop", 256, -1, 256, false, List.of(bundle, staged)),
+            new Workload("write loop", 512, -1, 512, false, List.of(bundle, staged)));
+
+        Workload warmUp = new Workload("warm-up", 10, 1024, 10, false, List.of(bundle, staged));
+        for (int i = 0; i < WARM_UPS; i++) {
+            for (Mode mode : warmUp.modes()) {
+                migrate(lab, load, warmUp, mode);
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        for (Workload w : workloads) {
+            List<List<Result>> results = new ArrayList<>();
+            w.modes().forEach(m -> results.add(new ArrayList<>()));
+            for (int r = 0; r < runs; r++) {
+                for (int m = 0; m < w.modes().size(); m++) {
+                    Result result = migrate(lab, load, w, w.modes().get(m));
+                    results.get(m).add(result);
+                    System.out.printf(Locale.ROOT, "  %s %d MB, %s, run %d: total %.1f ms, downtime %.1f ms, sent %.1f MB%n", w.name(),
+                        w.mb(), w.modes().get(m).name(), r + 1, result.totalMs(), result.downtimeMs(), result.bytesSent() / 1e6);
+                }
+            }
+            for (int m = 0; m < w.modes().size(); m++) {
+                rows.add(new Row(w, w.modes().get(m), Result.median(results.get(m))));
+            }
+        }
+        print(rows, runs);
+        writeJson(out, rows, runs);
+    }
+
+    private static Result migrate(LabMigration lab, String load, Workload w, Mode mode) throws Exception {
+        int pid = lab.start(w.command(load), w.residentMb());
+        JsonNode report = lab.migrate(pid, mode.options().toArray(String[]::new));
+        lab.killOnNodeB(pid);
+        return Result.of(report);
+    }
+
+    private static void print(List<Row> rows, int runs) {
+        System.out.printf(Locale.ROOT, "bundle vs. staged migration node-a -> node-b (lab pmigds, mutual TLS), median of %d runs;"
+            + " Quasar's staged downtimes 10-600 ms, Xen's 60-210 ms%n", runs);
+        System.out.printf(Locale.ROOT, "%-26s %7s %-18s %11s %11s %9s %7s %11s %8s%n", "workload", "memory", "mode", "total",
+            "downtime", "sent MB", "rounds", "frozen MB", "MB/s");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "%-26s %4d MB %-18s %8.1f ms %8.1f ms %9.1f %7.0f %11.1f %8.0f%n", r.workload().name(),
+                r.workload().mb(), r.mode().name(), r.median().totalMs(), r.median().downtimeMs(), r.median().bytesSent() / 1e6,
+                r.median().rounds(), r.median().frozenBytes() / 1e6, r.median().megabytesPerSecond());
+        }
+    }
+
+    private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
+        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"staged-migration\",\n  \"runs\": " + runs
+            + ",\n  \"anchors\": {\"quasarStagedDowntimeMs\": [10, 600], \"xenLiveMigrationDowntimeMs\": [60, 210]},\n  \"rows\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            Workload w = r.workload();
+            Result m = r.median();
+            b.append(String.format(Locale.ROOT,
+                "    {\"workload\": \"%s\", \"memoryMb\": %d, \"writeKiBps\": %d, \"hotMb\": %d, \"freshMemory\": %b, \"mode\": \"%s\", "
+                    + "\"options\": \"%s\", \"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytesSent\": %.0f, \"precopyRounds\": %.0f, "
+                    + "\"frozenBytes\": %.0f, \"megabytesPerSecond\": %.1f}%s%n",
+                w.name(), w.mb(), w.rateKib(), w.hotMb(), w.fresh(), r.mode().name(), String.join(" ", r.mode().options()), m.totalMs(),
+                m.downtimeMs(), m.bytesSent(), m.rounds(), m.frozenBytes(), m.megabytesPerSecond(), i + 1 < rows.size() ? "," : ""));
+        }
+        b.append("  ]\n}\n");
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, b.toString());
+        System.out.println("wrote " + out);
+    }
+}
