@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.exec;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +8,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The fault tests' view into the lab's nodes: their processes, addresses and daemons, seen from
@@ -20,36 +21,65 @@ final class LabNodes {
     private static final String CUT_TABLE = "pmig-test-cut";
 
     private final LabLayout layout = new LabLayout(LabTestSupport.LAB);
-    private final Lab lab = new Lab(layout, new LabShell());
-    private final LabDaemons daemons = new LabDaemons(layout, new LabShell());
+    private final LabShell shell = new LabShell();
+    private final Lab lab = new Lab(layout, shell);
+    private final LabDaemons daemons = new LabDaemons(layout, shell);
 
     LabState.Host host(String name) {
-        return lab.state().orElseThrow().hosts().stream().filter(h -> h.name().equals(name)).findFirst().orElseThrow();
+        return lab.state().orElseThrow().host(name).orElseThrow();
     }
 
-    /** Exactly one copy of {@code pid} runs, on {@code node}, not frozen, and the VIP is there alone. */
+    /** Runs a command in the node's namespaces, from here; fails the test if it fails. */
+    String inNode(String node, String... command) {
+        LabShell.Result result = inNodeAttempt(node, command);
+        assertTrue(result.ok(), result.failure());
+        return result.out();
+    }
+
+    LabShell.Result inNodeAttempt(String node, String... command) {
+        List<String> args = new ArrayList<>(List.of("nsenter", "--target", host(node).initPid().toString(), "--net", "--pid",
+            "--mount", "--"));
+        args.addAll(List.of(command));
+        return shell.attempt(args.toArray(String[]::new));
+    }
+
+    /**
+     * Exactly one copy of {@code pid} runs, on {@code node}, neither stopped nor traced; the VIP is
+     * there alone, and only that node answers ARP for it.
+     */
     void assertServiceOn(String node, String pid, String vip) {
         String other = node.equals("node-a") ? "node-b" : "node-a";
-        assertEquals("stream-server", exec(node, "cat", "/proc/" + pid + "/comm").strip(), "the service runs on " + node);
-        String state = exec(node, "sh", "-c", "grep State: /proc/" + pid + "/status");
-        assertFalse(state.contains("stop"), "and is not frozen: " + state);
+        assertEquals("stream-server", inNode(node, "cat", "/proc/" + pid + "/comm").strip(), "the service runs on " + node);
+        assertFalse(isStopped(node, pid), "and is neither stopped nor traced");
         assertFalse(exists(other, pid), "no copy on " + other);
         assertTrue(addresses(node).contains(vip), "the VIP is on " + node);
         assertFalse(addresses(other).contains(vip), "the VIP is not on " + other);
+        String arp = shell.attempt("ip", "netns", "exec", layout.netns("client"), "arping", "-c", "2", "-w", "3", "-I", "eth0", vip)
+            .out();
+        assertTrue(arp.contains(mac(node)) && !arp.contains(mac(other)), "only " + node + " answers ARP for the VIP: " + arp);
+    }
+
+    /** Whether the node's process stopped (group stop or ptrace), from its /proc status. */
+    boolean isStopped(String node, String pid) {
+        return inNode(node, "cat", "/proc/" + pid + "/status").matches("(?s).*\nState:\\s+[tT].*");
+    }
+
+    long daemonPid(String node) {
+        return daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
     }
 
     /** Appends {@code lines} to the node's pmigd configuration and restarts its daemon with it. */
     void reconfigure(String node, String... lines) throws IOException {
         Files.writeString(daemons.configFile(node), String.join("\n", lines) + "\n", StandardCharsets.UTF_8,
             StandardOpenOption.APPEND);
-        long pid = daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
+        long pid = daemonPid(node);
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
         awaitExit(pid);
         daemons.restart(host(node));
     }
 
     void killDaemon(String node) {
-        long pid = daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
+        long pid = daemonPid(node);
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         awaitExit(pid);
     }
@@ -69,7 +99,7 @@ final class LabNodes {
             } catch (IOException notYet) {
                 // the log appears with the daemon
             }
-            sleep(25);
+            LabProcs.sleep(25);
         }
         throw new AssertionError("the pmigd of " + node + " never logged " + event);
     }
@@ -85,12 +115,12 @@ final class LabNodes {
     }
 
     void heal() {
-        new LabShell().attempt("nsenter", "--net=" + LabLayout.netnsFile(layout.netns("node-b")), "--",
+        shell.attempt("nsenter", "--net=" + LabLayout.netnsFile(layout.netns("node-b")), "--",
             "nft", "delete", "table", "inet", CUT_TABLE);
     }
 
     private void nft(String node, String script) {
-        LabShell.Result r = new LabShell().attempt("nsenter", "--net=" + LabLayout.netnsFile(layout.netns(node)), "--",
+        LabShell.Result r = shell.attempt("nsenter", "--net=" + LabLayout.netnsFile(layout.netns(node)), "--",
             "sh", "-c", "printf '" + script + "' | nft -f -");
         assertTrue(r.ok(), r.failure());
     }
@@ -110,35 +140,27 @@ final class LabNodes {
             if (!exists(node, pid)) {
                 return;
             }
-            sleep(50);
+            LabProcs.sleep(50);
         }
         throw new AssertionError("process " + pid + " is still on " + node);
     }
 
     boolean exists(String node, String pid) {
-        return new LabShell().attempt("nsenter", "--target", host(node).initPid().toString(), "--pid", "--mount", "--",
-            "test", "-d", "/proc/" + pid).exitCode() == 0;
+        return inNodeAttempt(node, "test", "-d", "/proc/" + pid).exitCode() == 0;
     }
 
-    static String mac(String node) {
-        return exec(node, "cat", "/sys/class/net/eth0/address").strip();
+    /** The node's MAC address as arping prints it. */
+    String mac(String node) {
+        return inNode(node, "cat", "/sys/class/net/eth0/address").strip().toUpperCase();
     }
 
-    static String addresses(String node) {
-        return exec(node, "ip", "-o", "addr", "show", "dev", "eth0");
+    String addresses(String node) {
+        return inNode(node, "ip", "-o", "addr", "show", "dev", "eth0");
     }
 
     private static void awaitExit(long pid) {
         for (int i = 0; i < 500 && ProcessHandle.of(pid).isPresent(); i++) {
-            sleep(10);
-        }
-    }
-
-    static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            LabProcs.sleep(10);
         }
     }
 }

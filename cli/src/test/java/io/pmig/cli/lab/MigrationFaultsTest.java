@@ -63,12 +63,11 @@ class MigrationFaultsTest {
         nodes.awaitGone("node-b", server);
         // node-b keeps the VIP it had taken silently until its daemon is back, and does not answer for it
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip(), "the service runs on node-a");
-        assertTrue(LabNodes.addresses("node-a").contains(VIP), "the VIP is on node-a");
+        assertTrue(nodes.addresses("node-a").contains(VIP), "the VIP is on node-a");
         String arp = exec("client", "arping", "-c", "2", "-w", "3", "-I", "eth0", VIP);
-        assertTrue(arp.contains(LabNodes.mac("node-a").toUpperCase()) && !arp.contains(LabNodes.mac("node-b").toUpperCase()),
-            "only node-a answers: " + arp);
+        assertTrue(arp.contains(nodes.mac("node-a")) && !arp.contains(nodes.mac("node-b")), "only node-a answers: " + arp);
         nodes.restartDaemon("node-b");
-        assertFalse(LabNodes.addresses("node-b").contains(VIP), "the restarted daemon gave up the VIP node-b had taken silently");
+        assertFalse(nodes.addresses("node-b").contains(VIP), "the restarted daemon gave up the VIP node-b had taken silently");
         assertPasses(client);
         nodes.assertServiceOn("node-a", server, VIP);
     }
@@ -174,8 +173,7 @@ class MigrationFaultsTest {
         Run run = migration.get();
         assertEquals(ExitCodes.FAILED, run.exitCode(), run.toString());
         assertTrue(run.json().get("error").textValue().contains("stays stopped here"), run.out());
-        assertTrue(exec("node-a", "sh", "-c", "grep State: /proc/" + server + "/status").contains("stopped"),
-            "the original waits, stopped");
+        assertTrue(nodes.isStopped("node-a", server), "the original waits, stopped");
         assertFalse(nodes.exists("node-b", server), "node-b discarded its copy, which was never told to run");
         assertTrue(pmigIn("node-a", "status").out().contains("awaiting-outcome"), "pmig status shows the undecided migration");
         nodes.heal();

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -41,9 +40,8 @@ class MigrationRefusalsTest {
     /** The daemons' journal and control socket directory, a 4 MB tmpfs of each node's own. */
     private static final Path RUN = LabDaemons.SOCKET.getParent();
     private static final Path MEMORY_CGROUPS = Path.of("/sys/fs/cgroup/memory");
-    private final LabLayout layout = new LabLayout(LabTestSupport.LAB);
-    private final LabShell shell = new LabShell();
-    private final LabDaemons daemons = new LabDaemons(layout, shell);
+    private final LabDaemons daemons = new LabDaemons(new LabLayout(LabTestSupport.LAB), new LabShell());
+    private final LabNodes nodes = new LabNodes();
     private String server;
 
     @BeforeAll
@@ -72,11 +70,11 @@ class MigrationRefusalsTest {
     @Timeout(120)
     void aDestinationMemoryCgroupTooSmallForTheService() throws Exception {
         assumeTrue(Files.isDirectory(MEMORY_CGROUPS), "cgroup v1's memory controller is at " + MEMORY_CGROUPS);
-        long daemon = daemonPid("node-b");
+        long daemon = nodes.daemonPid("node-b");
         String daemonCgroup = memoryCgroup(daemon);
         Path parent = MEMORY_CGROUPS.resolve(daemonCgroup.substring(1));
         Path small = parent.resolve(LabTestSupport.LAB + "-memory");
-        inNode("node-b", "sh", "-c", "mount -t tmpfs -o mode=0755 cgroups /sys/fs/cgroup && mkdir " + MEMORY_CGROUPS
+        nodes.inNode("node-b", "sh", "-c", "mount -t tmpfs -o mode=0755 cgroups /sys/fs/cgroup && mkdir " + MEMORY_CGROUPS
             + " && mount -t cgroup -o memory cgroup " + MEMORY_CGROUPS);
         Files.createDirectory(small);
         try {
@@ -92,9 +90,9 @@ class MigrationRefusalsTest {
                 Files.writeString(parent.resolve("cgroup.procs"), Long.toString(daemon));
             }
             Files.delete(small);
-            inNode("node-b", "umount", "--recursive", "/sys/fs/cgroup");
+            nodes.inNode("node-b", "umount", "--recursive", "/sys/fs/cgroup");
             if (!alive) {
-                daemons.restart(host("node-b"));    // the OOM killer took it: the other cases need it
+                daemons.restart(nodes.host("node-b"));    // the OOM killer took it: the other cases need it
             }
         }
     }
@@ -160,7 +158,7 @@ class MigrationRefusalsTest {
     }
 
     private void restartNodeB(String configuration, Path file) throws Exception {
-        LabState.Host node = host("node-b");
+        LabState.Host node = nodes.host("node-b");
         daemons.stop(Map.of(node.name(), node.initPid()));
         Files.writeString(file, configuration);
         daemons.restart(node);
@@ -182,34 +180,26 @@ class MigrationRefusalsTest {
     }
 
     private void assertServiceUntouchedOnNodeA() {
-        String status = inNode("node-a", "cat", "/proc/" + server + "/status");
-        assertTrue(status.contains("Name:\tstream-server"), "the service runs on node-a: " + status);
-        assertFalse(status.matches("(?s).*\nState:\\s+[tT].*"), "and is neither stopped nor traced: " + status);
-        assertFalse(inNode("node-b", "ls", "/proc").lines().anyMatch(server::equals), "no copy on node-b");
-        assertTrue(inNode("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is on node-a");
-        assertFalse(inNode("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is not on node-b");
-        String arp = shell.attempt("ip", "netns", "exec", layout.netns("client"), "arping", "-c", "2", "-w", "3", "-I", "eth0", VIP)
-            .out();
-        assertTrue(arp.contains(mac("node-a")) && !arp.contains(mac("node-b")), "only node-a answers ARP for the VIP: " + arp);
+        nodes.assertServiceOn("node-a", server, VIP);
         for (String node : List.of("node-a", "node-b")) {
             assertEquals(List.of(), journal(node), "no journal entry, whole or partial, on " + node);
-            assertFalse(inNode(node, "nft", "list", "ruleset").contains(VIP), "no hold or ARP silence for the VIP on " + node);
+            assertFalse(nodes.inNode(node, "nft", "list", "ruleset").contains(VIP), "no hold or ARP silence for the VIP on " + node);
         }
     }
 
     /** Fills the node's /run/pmig (a 4 MB tmpfs) to the last byte. */
     private void fillRun(String node) {
-        LabShell.Result dd = inNodeAttempt(node, "dd", "if=/dev/zero", "of=" + RUN.resolve("filler"), "bs=64k");
+        LabShell.Result dd = nodes.inNodeAttempt(node, "dd", "if=/dev/zero", "of=" + RUN.resolve("filler"), "bs=64k");
         assertTrue(dd.err().contains("No space left on device"), "dd filled " + RUN + " on " + node + ": " + dd.failure());
     }
 
     private void emptyRun(String node) {
-        inNode(node, "rm", "-f", RUN.resolve("filler").toString());
+        nodes.inNode(node, "rm", "-f", RUN.resolve("filler").toString());
     }
 
     /** The files in the node's journal directory, seen through its init's root. */
     private List<String> journal(String node) {
-        Path dir = Path.of("/proc", host(node).initPid().toString(), "root").resolve(RUN.resolve("migrations").toString().substring(1));
+        Path dir = Path.of("/proc", nodes.host(node).initPid().toString(), "root").resolve(RUN.resolve("migrations").toString().substring(1));
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
@@ -225,31 +215,5 @@ class MigrationRefusalsTest {
         return Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup")).stream()
             .map(line -> line.split(":", 3)).filter(f -> List.of(f[1].split(",")).contains("memory")).map(f -> f[2])
             .findFirst().orElseThrow(() -> new AssertionError("process " + pid + " is in no memory cgroup"));
-    }
-
-    private long daemonPid(String node) {
-        return daemons.pid(host(node)).orElseThrow(() -> new AssertionError("no pmigd runs on " + node));
-    }
-
-    private String mac(String node) {
-        return inNode(node, "cat", "/sys/class/net/eth0/address").strip().toUpperCase();
-    }
-
-    private LabState.Host host(String name) {
-        return new Lab(layout, shell).state().orElseThrow().host(name).orElseThrow();
-    }
-
-    /** Runs a command in the host's namespaces from here (nsenter: milliseconds, where pmig lab exec starts a JVM). */
-    private String inNode(String node, String... command) {
-        LabShell.Result result = inNodeAttempt(node, command);
-        assertTrue(result.ok(), result.failure());
-        return result.out();
-    }
-
-    private LabShell.Result inNodeAttempt(String node, String... command) {
-        List<String> args = new ArrayList<>(List.of("nsenter", "--target", host(node).initPid().toString(), "--net", "--pid",
-            "--mount", "--"));
-        args.addAll(List.of(command));
-        return shell.attempt(args.toArray(String[]::new));
     }
 }
