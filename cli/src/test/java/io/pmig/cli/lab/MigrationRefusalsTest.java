@@ -47,7 +47,7 @@ class MigrationRefusalsTest {
     @BeforeAll
     void labWithABigServer() throws Exception {
         assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(layout, shell).down();
+        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
         Run up = pmig("lab", "up");
         assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
         server = StreamService.startOnNodeA("256", "300");
