@@ -129,7 +129,14 @@ public final class MigrateCommand implements Callable<Integer> {
                         ? String.format(Locale.ROOT, "limit %.1f MB/s", r.path("bandwidthLimitMegabytesPerSecond").asDouble())
                         : "no bandwidth limit",
                 r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
-                r.path("replayedPackets").asLong()) + rounds(r);
+                r.path("replayedPackets").asLong()) + rounds(r) + notes(r);
+    }
+
+    /** What the daemon wants the operator to know: a fallback, a step cut short. */
+    private static String notes(JsonNode r) {
+        StringBuilder text = new StringBuilder();
+        r.path("notes").forEach(note -> text.append("  note: ").append(note.asText()).append('\n'));
+        return text.toString();
     }
 
     /** A staged migration's rounds, one line each; nothing for bundle mode. */

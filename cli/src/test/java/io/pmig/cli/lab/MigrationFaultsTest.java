@@ -147,6 +147,8 @@ class MigrationFaultsTest {
         assertEquals(endsOn.equals("node-b") ? ExitCodes.OK : ExitCodes.FAILED, run.exitCode(), run.toString());
         if (endsOn.equals("node-a")) {
             assertTrue(run.json().get("error").textValue().contains("runs on here with " + VIP), run.out());
+        } else {
+            assertTrue(run.json().get("notes").toString().contains("finished the VIP's move alone"), run.out());
         }
         String other = endsOn.equals("node-a") ? "node-b" : "node-a";
         nodes.awaitGone(other, server);

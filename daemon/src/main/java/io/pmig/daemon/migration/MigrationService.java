@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.dirty.DirtyTracking;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
@@ -206,7 +207,9 @@ public final class MigrationService implements AutoCloseable {
         if (!mode.equals("staged") && !mode.equals("bundle")) {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
         }
-        boolean staged = mode.equals("staged");
+        boolean staged = mode.equals("staged") && DirtyTracking.available() != DirtyTracking.Method.NONE;
+        String modeNote = staged || mode.equals("bundle") ? null : "bundle mode, not staged: this kernel cannot track written"
+            + " pages (no soft-dirty, no userfaultfd write-protect with PAGEMAP_SCAN, which needs Linux 6.7+)";
         PrecopyOptions precopy;
         Bandwidth bandwidth;
         try {
@@ -258,6 +261,9 @@ public final class MigrationService implements AutoCloseable {
                 throw e;
             }
             report.put("from", node);
+            if (modeNote != null) {
+                report.withArrayProperty("notes").add(modeNote);
+            }
             return report;
         } finally {
             outgoing.remove(id);

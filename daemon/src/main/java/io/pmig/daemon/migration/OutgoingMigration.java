@@ -154,7 +154,10 @@ final class OutgoingMigration {
                 .put("replayedPackets", restored.replayed())
                 .put("encrypted", peer.encrypted())
                 .put("mode", staged ? "staged" : "bundle")
-                .put("settleProblem", settleProblem);
+                .set("notes", JsonNodeFactory.instance.arrayNode());
+            if (settleProblem != null) {
+                report.withArrayProperty("notes").add(settleProblem);
+            }
             if (staged) {
                 report.put("tracking", tracking);
                 report.put("pagesSentMoreThanOnce", rounds.stream().mapToLong(Round::pagesResent).sum());
