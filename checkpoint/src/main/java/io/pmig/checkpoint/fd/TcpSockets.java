@@ -50,9 +50,14 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                           int receiveBuffer, boolean v6Only, int keepIdle, int keepInterval, int keepCount) {
     }
 
-    /** Connection state read in repair mode; the queues hold what was still to send and to read. */
+    /**
+     * Connection state read in repair mode; the queues hold what was still to send and to read.
+     * {@code timestampReadAtMillis}: the wall-clock time the timestamp clock was read (0 in images
+     * made before it was kept).
+     */
     public record Connection(int sendSeq, int receiveSeq, int mss, int tcpOptions, int sendWindowScale, int receiveWindowScale,
-                             int timestamp, int[] window, byte[] sendQueue, int notSent, byte[] receiveQueue) {
+                             int timestamp, long timestampReadAtMillis, int[] window, byte[] sendQueue, int notSent,
+                             byte[] receiveQueue) {
     }
 
     @ImageKind("file.tcp")
@@ -109,8 +114,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         ByteBuffer w = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, 20)).order(ByteOrder.LITTLE_ENDIAN);
         int[] window = {w.getInt(0), w.getInt(4), w.getInt(8), w.getInt(12), w.getInt(16)};
         Connection c = new Connection(sendSeq, receiveSeq, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG),
-            optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP), window,
-            sendQueue, notSent, receiveQueue);
+            optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
+            System.currentTimeMillis(), window, sendQueue, notSent, receiveQueue);
         return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
     }
 
@@ -207,7 +212,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.connect(fd, s.peer());
         Sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_OPTIONS, repairOptions(c));
         if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
-            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, c.timestamp());
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, timestampNow(c));
         }
         // room for the queues as they were, whatever this socket's defaults (the options come after)
         Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer(), 2 * c.sendQueue().length + QUEUE_SLACK));
@@ -266,6 +271,19 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         public void silence() {
             Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
         }
+    }
+
+    /**
+     * The timestamp clock goes on from its reading plus the (wall-clock) time since. Restored as
+     * read, it would lag: the original may still send a segment stamped later (a delayed ACK goes
+     * out even in repair mode), and the peer's PAWS check then drops every segment the copy sends
+     * until its clock catches up, and waits for the retransmission timeout (1 s on a fresh
+     * restore) to get them again. Across hosts this needs their clocks in step (NTP); a clock
+     * behind only shortens the advance.
+     */
+    private static int timestampNow(Connection c) {
+        long elapsed = c.timestampReadAtMillis() == 0 ? 0 : Math.max(0, System.currentTimeMillis() - c.timestampReadAtMillis());
+        return c.timestamp() + (int) Math.min(elapsed, Integer.MAX_VALUE);
     }
 
     private static byte[] repairOptions(Connection c) {
