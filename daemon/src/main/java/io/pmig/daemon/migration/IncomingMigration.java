@@ -67,7 +67,8 @@ final class IncomingMigration {
                 return await(restored, DECISION_TIMEOUT_SECONDS);
             } catch (TimeoutException e) {
                 if (image.bytesRead() == read) {
-                    throw e;
+                    throw new TimeoutException("no byte of the image from " + source.peerName() + " arrived for "
+                        + DECISION_TIMEOUT_SECONDS + " s, and the restore did not end");
                 }
             }
         }
