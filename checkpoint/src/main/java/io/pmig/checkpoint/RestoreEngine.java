@@ -36,12 +36,12 @@ public final class RestoreEngine {
      * process straight from the memory-mapped file.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
-        long start = System.nanoTime();
+        StepTimer steps = new StepTimer();
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         if (!Files.isRegularFile(file)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
-        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, start)) {
+        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
             restored.resume();
             return restored.report();
         } catch (IOException e) {
@@ -62,8 +62,8 @@ public final class RestoreEngine {
      * <p>{@code source} names the stream in messages ("node-a", "image stream").
      */
     public RestoredProcess restore(ReadableByteChannel in, String source, RestoreOptions options) {
-        long start = System.nanoTime();
-        return restore(openStream(in, source), options, start);
+        StepTimer steps = new StepTimer();
+        return restore(openStream(in, source), options, steps);
     }
 
     /**
@@ -87,14 +87,16 @@ public final class RestoreEngine {
         }
     }
 
-    /** {@code start}: when the caller began, for the report's time (which includes reading the objects). */
-    private RestoredProcess restore(ImageSource image, RestoreOptions options, long start) {
+    /** {@code steps}: begun when the caller began, for the report's time (which includes reading the objects). */
+    private RestoredProcess restore(ImageSource image, RestoreOptions options, StepTimer steps) {
+        steps.lap("objects");
         if (image.objects().kinds().contains(RoundImage.class.getAnnotation(ImageKind.class).value())) {
             throw new RefusedException(image.name() + " is one round of a pre-copy stream, not a whole image; "
                 + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
         FullImage full = FullImage.of(image);
         preflight(image.objects(), full, options, false);
+        steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
         Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace());
@@ -102,10 +104,13 @@ public final class RestoreEngine {
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
+            steps.lap("launch");
             MemoryRestorer.moveKernelMappings(puppet, full.mappings());
             MemoryRestorer.createMappings(puppet, full.mappings());
+            steps.lap("layout");
             long pageBytes = image.writePages(puppet);
-            complete(restored, image, full, pageBytes, options, start);
+            steps.lap("pages");
+            complete(restored, image, full, pageBytes, options, steps.startedAt(), steps);
         });
         return restored;
     }
@@ -124,23 +129,33 @@ public final class RestoreEngine {
         }
     }
 
-    /** Everything after the pages: protections, mm layout, descriptors, threads, credentials, sockets live. */
+    /**
+     * Everything after the pages: protections, mm layout, descriptors, threads, credentials, sockets live.
+     * {@code start}: when the restore began, for the report's time; {@code steps}: laps of the steps so far.
+     */
     static void complete(RestoredProcess restored, ImageSource image, FullImage full, long pageBytes, RestoreOptions options,
-                         long start) throws Exception {
+                         long start, StepTimer steps) throws Exception {
         Puppet puppet = restored.puppet();
         TaskRestorer task = new TaskRestorer(puppet, full.process());
         MemoryRestorer.protect(puppet, full.mappings());
+        steps.lap("protections");
         task.restoreMmLayout();
+        steps.lap("mm layout");
         int descriptors = FdRestorer.restore(puppet, image.objects(), restored.context());
+        steps.lap("descriptors");
         task.restoreProcessState();
+        steps.lap("process state");
         task.createThreads(full.threads());
         task.restoreThreadState(full.threads());
+        steps.lap("threads");
         task.restoreLimitsAndCredentials();
         puppet.unmapHole();
         task.setFinalThreadStates(full.threads());
+        steps.lap("credentials, registers");
         restored.goLive(options.beforeSocketsGoLive());
+        steps.lap("sockets live");
         restored.completed(new RestoreReport(puppet.pid(), full.threads().size(), full.mappings().size(),
-            pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start));
+            pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start, steps.times()));
     }
 
     interface RestoreStep {
