@@ -8,6 +8,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.precopy.RoundImage;
+import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.nativeio.Errno;
@@ -23,7 +24,9 @@ import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Restores a process from an image file or stream with its original PID and TIDs, detached from the caller.
@@ -238,20 +241,22 @@ public final class RestoreEngine {
         }
     }
 
-    /** The files mapped must be the same here: a private mapping's untouched pages come from the file. */
+    /**
+     * The files mapped must be the same here, each looked at once (a library is mapped in several pieces):
+     * a private mapping's untouched pages come from the file, so its contents must not have moved on; a
+     * shared mapping is the file itself and may have been written since.
+     */
     static void requireSameFiles(List<MappingImage> mappings) {
+        Set<FileIdentity> unchanged = new LinkedHashSet<>();
+        Set<FileIdentity> same = new LinkedHashSet<>();
         for (MappingImage m : mappings) {
-            if (m.file() == null) {
-                continue;
-            }
-            // a private mapping's untouched pages come from the file, so its contents must not have
-            // moved on; a shared mapping is the file itself and may have been written since
-            if (m.shared()) {
-                m.file().current();
-            } else {
-                m.file().requireUnchanged();
+            if (m.file() != null) {
+                (m.shared() ? same : unchanged).add(m.file());
             }
         }
+        same.removeAll(unchanged);
+        unchanged.forEach(FileIdentity::requireUnchanged);
+        same.forEach(FileIdentity::current);
     }
 
     /** The saved FPU/vector state must fit this CPU; only a running process can tell what it supports. */

@@ -71,10 +71,13 @@ public final class MemoryDumper {
             vmFlagsByStart().forEach((start, flags) -> growsDown.put(start, flags.contains(" gd")));
         }
         List<MappingImage> out = new ArrayList<>();
+        Map<String, FileIdentity> files = new java.util.HashMap<>(); // a library is mapped in several pieces: one stat each
         for (MapsEntry e : entries) {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
+            FileIdentity file = e.fileBacked() && !e.path().endsWith(" (deleted)")
+                ? files.computeIfAbsent(e.path(), path -> FileIdentity.of(Path.of(path))) : null;
             out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown.getOrDefault(e.start(), false), backingOf(e),
-                e.path(), e.offset(), e.fileBacked() && !e.path().endsWith(" (deleted)") ? FileIdentity.of(Path.of(e.path())) : null));
+                e.path(), e.offset(), file));
         }
         return out;
     }
