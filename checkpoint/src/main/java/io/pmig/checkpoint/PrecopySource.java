@@ -129,7 +129,7 @@ public final class PrecopySource implements AutoCloseable {
      * CheckpointOptions)} does; downtime runs from here to the restored copy's resume. Ends the session
      * whatever happens; on failure tracking stops and the process runs on untouched. On success tracking
      * stops once the returned checkpoint is committed or aborted: closing the userfaultfd of a live process
-     * walks the page tables of every tracked mapping (to lift each protection), milliseconds per GB that
+     * walks the page tables of every tracked mapping (to lift each protection), tens of ms per GB that
      * would compete with the restore while the service is down; after the kill of a commit it costs nothing.
      */
     public FrozenCheckpoint finish(WritableByteChannel out, CheckpointOptions checkpointOptions) {

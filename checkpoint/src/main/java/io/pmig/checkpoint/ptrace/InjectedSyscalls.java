@@ -31,6 +31,7 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     private static final byte[] SYSCALL = {0x0f, 0x05};
     private static final byte[] MOV_TO_ADDRESS_RAX = {0x48, (byte) 0xa3}; // movabs [imm64], rax
     private static final byte INT3 = (byte) 0xcc;
+    /** Six mov r, imm64; mov eax, imm32; syscall; movabs [imm64], rax. */
     private static final int CALL_CODE_BYTES = 6 * 10 + 5 + 2 + 10;
     public static final int SCRATCH_SIZE = 4096;
 
