@@ -293,9 +293,10 @@ public final class MemoryDumper {
     /**
      * The pages among {@code pages} that hold nothing an image would store any more: neither present
      * nor swapped out, the shared zero page, or in a private file mapping the file's own page again
-     * (a pre-copy's receiver drops them). One PAGEMAP_SCAN walk per mapping, which reads the page tables
-     * without copying an entry per page and reports only the pages that may be gone: a few ms per GB;
-     * where the kernel lacks it (before 6.7), from pagemap entries.
+     * (a pre-copy's receiver drops them), or a PTE marker (discarded under a userfaultfd's write protection).
+     * One PAGEMAP_SCAN walk per mapping, which reads the page tables without copying an entry per page and
+     * reports only the pages that may be gone (a few ms per GB), then pagemap entries of the few it counts
+     * as swapped; where the kernel lacks it (before 6.7), pagemap entries alone.
      */
     public PageSet notStored(List<MappingImage> mappings, PageSet pages) {
         PageSet out = new PageSet();
@@ -312,12 +313,24 @@ public final class MemoryDumper {
                 long suspects = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_PFNZERO | fileCategory;
                 long told = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_SWAPPED | Pagemap.PAGE_IS_PFNZERO | fileCategory;
                 PageSet found = new PageSet();
+                PageSet swapped = new PageSet();
                 Pagemap.scanAnyOf(pagemap, m.start(), m.end(), Pagemap.PAGE_IS_PRESENT, suspects, told, SCAN_REGIONS,
                     (start, end, categories) -> {
                         if (!stored(categories, fileMapping)) {
                             found.add(start, end);
+                        } else if ((categories & Pagemap.PAGE_IS_SWAPPED) != 0) {
+                            swapped.add(start, end);
                         }
                     });
+                // the scan counts a PTE marker as swapped: a page discarded under the tracker's write protection
+                for (PageRange r : swapped.intersect(mine).ranges()) {
+                    long[] entries = pagemapEntries(pagemap, r.start(), r.end());
+                    for (int i = 0; i < entries.length; i++) {
+                        if (PteMarker.is(entries[i])) {
+                            found.add(r.start() + (long) i * PAGE, r.start() + (long) (i + 1) * PAGE);
+                        }
+                    }
+                }
                 out.addAll(found.intersect(mine));
             }
             return out;
@@ -424,10 +437,13 @@ public final class MemoryDumper {
             && !(fileMapping && (categories & Pagemap.PAGE_IS_FILE) != 0);
     }
 
-    /** Written pages: present (but not the shared zero page) or swapped out; for file mappings only the copied ones. */
+    /**
+     * Written pages: present (but not the shared zero page) or swapped out (a PTE marker is not); for file
+     * mappings only the copied ones.
+     */
     private static boolean worthStoring(long entry, boolean anonymousOnly) {
         if ((entry & PM_SWAPPED) != 0) {
-            return true;
+            return !PteMarker.is(entry);
         }
         return (entry & PM_PRESENT) != 0 && (!anonymousOnly || (entry & PM_FILE_OR_SHARED) == 0)
             && (entry & PM_PFN) != ZeroPage.pfn();

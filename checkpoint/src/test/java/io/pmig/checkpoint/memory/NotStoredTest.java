@@ -8,6 +8,7 @@ import io.pmig.checkpoint.dirty.PageRange;
 import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Userfaultfd;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.nativeio.Syscall;
 
@@ -87,6 +88,43 @@ class NotStoredTest {
 
         assertEquals(expected.ranges(), self.notStored(mappings, all).ranges(), "zero page, untouched, discarded; the file's pages");
         assertEquals(expected.ranges(), unplanned.ranges(), "what the planner leaves out of an image");
+    }
+
+    @Test
+    void namesPagesDiscardedUnderAUserfaultfdsWriteProtection() throws Exception {
+        assumeTrue("0".equals(new ProcFs((int) ProcessHandle.current().pid()).status().get("Uid").split("\\s+")[0]),
+            "pagemap shows a marker's swap type to root only");
+        int rw = Linux.PROT_READ | Linux.PROT_WRITE;
+        Path file = tmp.resolve("mapped");
+        Files.write(file, new byte[3 * PAGE]);
+        int fd = Linux.open(file.toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            fileMapped = Syscall.call("mmap", Nr.MMAP, 0, 3L * PAGE, rw, Linux.MAP_PRIVATE, fd, 0);
+        } finally {
+            Linux.close(fd);
+        }
+        write(fileMapped, 0);
+        write(fileMapped, 2);
+        // as a pre-copy's tracker does (in the tracked process; here in this one): every page protected,
+        // the never-touched page 1 with a PTE marker; then page 0 discarded, which leaves a marker too
+        int uffd = (int) Syscall.call("userfaultfd", Nr.USERFAULTFD, Linux.O_CLOEXEC | Linux.O_NONBLOCK);
+        try {
+            Userfaultfd.api(uffd, Userfaultfd.UFFD_FEATURE_WP_ASYNC | Userfaultfd.UFFD_FEATURE_WP_UNPOPULATED);
+            Userfaultfd.register(uffd, fileMapped, 3L * PAGE, Userfaultfd.UFFDIO_REGISTER_MODE_WP);
+            Userfaultfd.writeProtect(uffd, fileMapped, 3L * PAGE, true);
+            Syscall.call("madvise", Nr.MADVISE, fileMapped, PAGE, Linux.MADV_DONTNEED);
+
+            List<MappingImage> mappings = List.of(new MappingImage(fileMapped, fileMapped + 3L * PAGE, rw, false, false,
+                MappingImage.Backing.FILE, file.toString(), 0, FileIdentity.of(file)));
+            PageSet all = PageSet.of(List.of(new PageRange(fileMapped, fileMapped + 3L * PAGE)));
+            PageSet unplanned = PageSet.of(all.ranges());
+            unplanned.removeAll(self.plan(mappings, all).pages());
+            List<PageRange> expected = List.of(new PageRange(fileMapped, fileMapped + 2L * PAGE));
+            assertEquals(expected, self.notStored(mappings, all).ranges(), "the discarded and the never-touched page: markers");
+            assertEquals(expected, unplanned.ranges(), "what the planner leaves out of an image");
+        } finally {
+            Linux.close(uffd);
+        }
     }
 
     /** The kernel writes the page (a read into it): present, and in a file mapping a private copy. */
