@@ -8,6 +8,7 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.Round;
+import io.pmig.checkpoint.StepTimes;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -15,8 +16,10 @@ import java.nio.file.Path;
 import java.nio.channels.Pipe;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 
@@ -26,7 +29,9 @@ import java.util.concurrent.LinkedBlockingQueue;
  * Bundle: total = downtime = from the checkpoint call until the copy is restored and resumed. Staged:
  * total from the start of tracking, downtime from the call that freezes the process (finish) until the
  * copy is restored and resumed; data is every round's bytes on the stream. Medians of RUNS; the
- * staged/bundle ratios are measured in the same run. Prints a table, writes JSON.
+ * staged/bundle ratios are measured in the same run. Prints a table, then where the staged downtime
+ * went: the source's steps from the freeze to the last part's last byte, the destination's from the
+ * call that reads the last part (its first step waits for the source) to the copy resumed; writes JSON.
  *
  *   java -cp CLASSPATH bench/src/PrecopyBench.java PRECOPYLOAD OUT.json RUNS BIG_MB
  */
@@ -34,7 +39,8 @@ public class PrecopyBench {
     record Workload(String name, int mb, int rateKib, int hotMb) {
     }
 
-    record Result(double totalMs, double downtimeMs, long bytes, int rounds, long lastPartPages) {
+    record Result(double totalMs, double downtimeMs, long bytes, int rounds, long lastPartPages, StepTimes source,
+                  StepTimes destination) {
     }
 
     record Row(Workload w, Result bundle, Result staged) {
@@ -73,7 +79,7 @@ public class PrecopyBench {
         frozen.commit();
         destination.finish(pid);
         double ms = (destination.restoredAt - t0) / 1e6;
-        return new Result(ms, ms, bytes, 1, frozen.report().pagesStored());
+        return new Result(ms, ms, bytes, 1, frozen.report().pagesStored(), frozen.report().steps(), destination.steps);
     }
 
     private static Result staged(String load, Workload w) throws Exception {
@@ -111,18 +117,19 @@ public class PrecopyBench {
         destination.finish(pid);
         long bytes = rounds.stream().mapToLong(Round::bytes).sum();
         return new Result((destination.restoredAt - t0) / 1e6, (destination.restoredAt - frozenAt) / 1e6, bytes, rounds.size() - 1,
-            rounds.get(rounds.size() - 1).pagesSent());
+            rounds.get(rounds.size() - 1).pagesSent(), frozen.report().steps(), destination.steps);
     }
 
     interface Restore {
         RestoredProcess run() throws Exception;
     }
 
-    /** The destination thread (ptrace binds the copy to it): restores, resumes, notes when. */
+    /** The destination thread (ptrace binds the copy to it): restores, resumes, notes when and where the time went. */
     static final class Destination extends Thread {
         private final Pipe pipe;
         private final Restore restore;
         volatile long restoredAt;
+        volatile StepTimes steps;
         private volatile int copy;
         private volatile Throwable failure;
 
@@ -136,8 +143,12 @@ public class PrecopyBench {
         @Override
         public void run() {
             try (RestoredProcess p = restore.run()) {
+                long resumeAt = System.nanoTime();
                 p.resume();
                 restoredAt = System.nanoTime();
+                List<StepTimes.Step> all = new ArrayList<>(p.report().steps().steps());
+                all.add(new StepTimes.Step("resume", restoredAt - resumeAt));
+                steps = new StepTimes(all);
                 copy = p.pid();
             } catch (Throwable e) {
                 failure = e;
@@ -215,7 +226,19 @@ public class PrecopyBench {
             median(results.stream().mapToDouble(Result::downtimeMs).toArray()),
             (long) median(results.stream().mapToDouble(Result::bytes).toArray()),
             (int) median(results.stream().mapToDouble(Result::rounds).toArray()),
-            (long) median(results.stream().mapToDouble(Result::lastPartPages).toArray()));
+            (long) median(results.stream().mapToDouble(Result::lastPartPages).toArray()),
+            medianSteps(results.stream().map(Result::source).toList()), medianSteps(results.stream().map(Result::destination).toList()));
+    }
+
+    /** Each step's median over the runs (0 in a run that lacked it), in the order the steps first ran. */
+    private static StepTimes medianSteps(List<StepTimes> runs) {
+        Set<String> names = new LinkedHashSet<>();
+        runs.forEach(r -> r.steps().forEach(step -> names.add(step.name())));
+        List<StepTimes.Step> out = new ArrayList<>();
+        for (String name : names) {
+            out.add(new StepTimes.Step(name, (long) median(runs.stream().mapToDouble(r -> r.nanos(name)).toArray())));
+        }
+        return new StepTimes(out);
     }
 
     private static double median(double[] v) {
@@ -234,6 +257,27 @@ public class PrecopyBench {
                 r.staged().totalMs(), r.staged().downtimeMs(), r.staged().bytes() / 1e6, r.staged().rounds(), r.staged().lastPartPages(),
                 r.staged().downtimeMs() / r.bundle().downtimeMs(), r.staged().totalMs() / r.bundle().totalMs());
         }
+        System.out.printf(Locale.ROOT, "%nwhere the staged downtime went, ms (medians; destination's first step waits for the source)%n");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "%s %d MB, downtime %.1f ms%n  source:      %s%n  destination: %s%n", r.w().name(), r.w().mb(),
+                r.staged().downtimeMs(), stepsText(r.staged().source()), stepsText(r.staged().destination()));
+        }
+    }
+
+    private static String stepsText(StepTimes times) {
+        StringBuilder b = new StringBuilder();
+        for (StepTimes.Step step : times.steps()) {
+            b.append(String.format(Locale.ROOT, "%s%s %.2f", b.length() == 0 ? "" : ", ", step.name(), step.nanos() / 1e6));
+        }
+        return b.toString();
+    }
+
+    private static String stepsJson(StepTimes times) {
+        StringBuilder b = new StringBuilder("{");
+        for (StepTimes.Step step : times.steps()) {
+            b.append(String.format(Locale.ROOT, "%s\"%s\": %.3f", b.length() == 1 ? "" : ", ", step.name(), step.nanos() / 1e6));
+        }
+        return b.append("}").toString();
     }
 
     private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
@@ -245,10 +289,12 @@ public class PrecopyBench {
             b.append(String.format(Locale.ROOT,
                 "    {\"workload\": \"%s\", \"memoryMb\": %d, \"writeKiBps\": %d, \"hotMb\": %d, "
                     + "\"bundle\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d}, "
-                    + "\"staged\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d, \"rounds\": %d, \"lastPartPages\": %d}, "
+                    + "\"staged\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d, \"rounds\": %d, \"lastPartPages\": %d, "
+                    + "\"sourceStepsMs\": %s, \"destinationStepsMs\": %s}, "
                     + "\"downtimeStagedOverBundle\": %.4f, \"totalStagedOverBundle\": %.3f}%s%n",
                 r.w().name(), r.w().mb(), r.w().rateKib(), r.w().hotMb(), r.bundle().totalMs(), r.bundle().downtimeMs(), r.bundle().bytes(),
                 r.staged().totalMs(), r.staged().downtimeMs(), r.staged().bytes(), r.staged().rounds(), r.staged().lastPartPages(),
+                stepsJson(r.staged().source()), stepsJson(r.staged().destination()),
                 r.staged().downtimeMs() / r.bundle().downtimeMs(), r.staged().totalMs() / r.bundle().totalMs(),
                 i + 1 < rows.size() ? "," : ""));
         }

@@ -99,7 +99,7 @@ public final class CheckpointEngine {
         }
         CheckpointReport r = frozen.report();
         return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
-            r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start);
+            r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start, r.steps());
     }
 
     /**
@@ -113,8 +113,14 @@ public final class CheckpointEngine {
      * <p>Everything, including the returned handle, must be used on the calling thread (ptrace).
      */
     public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
+        refuseMissing(pid);
+        FdDumper.precheck(pid);
         return checkpoint(pid, out, options, MemoryDumper::mappings,
-            (memory, mappings) -> new PageSelection(List.of(), memory.plan(mappings)));
+            (memory, mappings, steps) -> {
+                PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
+                steps.lap("page plan");
+                return selection;
+            });
     }
 
     /**
@@ -132,9 +138,9 @@ public final class CheckpointEngine {
     record PageSelection(List<Object> objects, MemoryDumper.PagePlan plan) {
     }
 
-    /** Chooses the pages of the image once the process is frozen and its mappings read. */
+    /** Chooses the pages of the image once the process is frozen and its mappings read; laps its steps on {@code steps}. */
     interface PageSelector {
-        PageSelection select(MemoryDumper memory, List<MappingImage> mappings) throws IOException;
+        PageSelection select(MemoryDumper memory, List<MappingImage> mappings, StepTimer steps) throws IOException;
     }
 
     /** Reads the mappings of a frozen process; a pre-copy passes what it read before, to spare smaps. */
@@ -142,18 +148,26 @@ public final class CheckpointEngine {
         List<MappingImage> read(MemoryDumper memory);
     }
 
+    /**
+     * The checkpoint itself, without the pre-check of descriptors: a pre-copy made it when it began, and its
+     * last part must not spend downtime on it again (a descriptor opened since is refused by the dump, frozen,
+     * and the process thawed).
+     */
     FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options, MappingsReader mappingsReader,
                                 PageSelector pagesToStore) {
         long start = System.nanoTime();
         ProcFs proc = refuseMissing(pid);
-        FdDumper.precheck(pid);
 
         FrozenProcess frozen = null;
         FdDumper.Result fds = null;
+        StepTimer steps = null;
         for (int attempt = 1; fds == null; attempt++) {
+            steps = new StepTimer();
             frozen = FrozenProcess.freeze(pid);
+            steps.lap("freeze");
             try {
                 fds = FdDumper.dump(pid);
+                steps.lap("descriptors");
             } catch (UnsettledException e) {
                 frozen.thaw();
                 if (attempt == SETTLE_ATTEMPTS) {
@@ -166,16 +180,18 @@ public final class CheckpointEngine {
                 throw e;
             }
         }
-        long frozenAt = System.nanoTime();
         ImageWriter writer = null;
         try {
             TaskDumper task = new TaskDumper(frozen);
             ProcessImage process = task.process();
             List<ThreadImage> threads = task.threads();
+            steps.lap("task state");
             MemoryDumper memory = new MemoryDumper(proc);
             List<MappingImage> mappings = mappingsReader.read(memory);
+            steps.lap("mappings");
             // ptrace is done with: from here on the process stays stopped whatever becomes of this tracer
             frozen.park();
+            steps.lap("park");
             byte[] xstate = threads.get(0).xstate();
             long xfeatures = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
             writer = ImageWriter.to(out, ImageHeader.forThisMachine(xfeatures, xstate.length));
@@ -194,7 +210,8 @@ public final class CheckpointEngine {
             for (FdImage fd : fds.fds()) {
                 writer.writeObject(fd);
             }
-            PageSelection selection = pagesToStore.select(memory, mappings);
+            steps.lap("objects");
+            PageSelection selection = pagesToStore.select(memory, mappings, steps);
             for (Object o : selection.objects()) {
                 writer.writeObject(o);
             }
@@ -205,9 +222,11 @@ public final class CheckpointEngine {
             long pages = memory.writePages(plan, writer, () -> options.progress().update(w.bytesWritten(), expected));
             writer.close();
             options.progress().update(writer.bytesWritten(), expected);
+            steps.lap("pages");
+            StepTimes times = steps.times();
             CheckpointReport report = new CheckpointReport(pid, null, threads.size(), mappings.size(), pages,
-                pages * MemoryDumper.PAGE, writer.bytesWritten(), fds.fds().size(), false, System.nanoTime() - frozenAt,
-                System.nanoTime() - start);
+                pages * MemoryDumper.PAGE, writer.bytesWritten(), fds.fds().size(), false, times.totalNanos(),
+                System.nanoTime() - start, times);
             return new FrozenCheckpoint(frozen, fds, report);
         } catch (RefusedException e) {
             abortQuietly(writer);

@@ -4,7 +4,8 @@ import java.nio.file.Path;
 
 /**
  * What a checkpoint saved. Times in nanoseconds; {@code frozenNanos} is how long the process was stopped
- * (for a stream: until the image was complete). {@code image} is null for a checkpoint to a stream.
+ * (for a stream: until the image was complete), and {@code steps} where that time went. {@code image} is
+ * null for a checkpoint to a stream.
  */
 public record CheckpointReport(
         int pid,
@@ -17,5 +18,12 @@ public record CheckpointReport(
         int descriptors,
         boolean leftRunning,
         long frozenNanos,
-        long totalNanos) {
+        long totalNanos,
+        StepTimes steps) {
+    /** A report without a breakdown of its frozen time. */
+    public CheckpointReport(int pid, Path image, int threads, int mappings, long pagesStored, long pageBytes, long imageBytes,
+                            int descriptors, boolean leftRunning, long frozenNanos, long totalNanos) {
+        this(pid, image, threads, mappings, pagesStored, pageBytes, imageBytes, descriptors, leftRunning, frozenNanos, totalNanos,
+            StepTimes.NONE);
+    }
 }

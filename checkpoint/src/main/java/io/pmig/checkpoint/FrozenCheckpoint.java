@@ -17,6 +17,8 @@ public final class FrozenCheckpoint implements AutoCloseable {
     private final FrozenProcess frozen;
     private final FdDumper.Result fds;
     private final CheckpointReport report;
+    /** Runs once the process is killed or thawed: what must not cost frozen time (ending a pre-copy's write tracking). */
+    private Runnable afterDecision = () -> { };
     private boolean decided;
 
     FrozenCheckpoint(FrozenProcess frozen, FdDumper.Result fds, CheckpointReport report) {
@@ -38,14 +40,27 @@ public final class FrozenCheckpoint implements AutoCloseable {
     public void commit() {
         requireUndecided("commit");
         decided = true;
-        frozen.kill();
+        try {
+            frozen.kill();
+        } finally {
+            afterDecision.run();
+        }
     }
 
     /** Lets the original run on: its TCP connections leave repair mode, then every thread is thawed. */
     public void abort() {
         requireUndecided("abort");
         decided = true;
-        thaw(frozen, fds);
+        try {
+            thaw(frozen, fds);
+        } finally {
+            afterDecision.run();
+        }
+    }
+
+    /** {@code action} runs after {@link #commit()} or {@link #abort()}, whichever comes, even if it fails. */
+    void afterDecision(Runnable action) {
+        afterDecision = action;
     }
 
     @Override

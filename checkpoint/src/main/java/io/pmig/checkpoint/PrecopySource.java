@@ -41,6 +41,7 @@ public final class PrecopySource implements AutoCloseable {
     private PageSet dirtiedMeanwhile = new PageSet();
     /** The layout the last round sent. */
     private List<MappingImage> layout = List.of();
+    /** The session is over: the tracker closed, or handed to the last part's {@link FrozenCheckpoint}. */
     private boolean closed;
 
     PrecopySource(int pid, PrecopyOptions options, CheckpointEngine engine) {
@@ -126,19 +127,25 @@ public final class PrecopySource implements AutoCloseable {
      * drop, and everything else a bundle image holds (task state, descriptors, sockets in repair mode).
      * Returns the process still frozen, as {@link CheckpointEngine#checkpoint(int, WritableByteChannel,
      * CheckpointOptions)} does; downtime runs from here to the restored copy's resume. Ends the session
-     * (tracking stops) whatever happens; on failure the process runs on untouched.
+     * whatever happens; on failure tracking stops and the process runs on untouched. On success tracking
+     * stops once the returned checkpoint is committed or aborted: closing the userfaultfd of a live process
+     * walks the page tables of every tracked mapping (to lift each protection), tens of ms per GB that
+     * would compete with the restore while the service is down; after the kill of a commit it costs nothing.
      */
     public FrozenCheckpoint finish(WritableByteChannel out, CheckpointOptions checkpointOptions) {
         requireOpen("finish");
         int number = rounds.size() + 1;
         long[] droppedResent = new long[2]; // set inside the frozen step, for the report
+        FrozenCheckpoint frozen;
         try {
-            FrozenCheckpoint frozen = engine.checkpoint(pid, out, checkpointOptions, m -> m.mappings(layout), (m, now) -> {
+            frozen = engine.checkpoint(pid, out, checkpointOptions, m -> m.mappings(layout), (m, now, steps) -> {
                 PageSet mapped = mapped(now);
                 PageSet written = dirtiedMeanwhile;
                 written.addAll(PageSet.of(tracker.written(true)));
+                steps.lap("written pages");
                 written = written.intersect(mapped);
                 MemoryDumper.PagePlan plan = m.plan(now, written);
+                steps.lap("page plan");
                 PageSet drop = sent.intersect(written);
                 drop.removeAll(plan.pages());
                 // a page sent before and not written since may still be gone: discarded (MADV_DONTNEED
@@ -147,20 +154,27 @@ public final class PrecopySource implements AutoCloseable {
                 unwritten.removeAll(written);
                 PageSet gone = m.notStored(now, unwritten);
                 drop.addAll(gone);
+                steps.lap("pages gone");
                 droppedResent[0] = drop.bytes() / MemoryDumper.PAGE;
                 droppedResent[1] = sent.intersect(plan.pages()).bytes() / MemoryDumper.PAGE;
                 return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, pid,
                     drop.ranges())), plan);
             });
-            CheckpointReport r = frozen.report();
-            rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1]));
-            return frozen;
-        } finally {
+        } catch (RuntimeException | Error e) {
             close();
+            throw e;
         }
+        closed = true;
+        frozen.afterDecision(tracker::close);
+        CheckpointReport r = frozen.report();
+        rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1]));
+        return frozen;
     }
 
-    /** Stops tracking; the process keeps running and holds no trace of the session. */
+    /**
+     * Stops tracking; the process keeps running and holds no trace of the session. After {@link #finish}
+     * it does nothing: the last part's checkpoint ends tracking.
+     */
     @Override
     public void close() {
         if (!closed) {

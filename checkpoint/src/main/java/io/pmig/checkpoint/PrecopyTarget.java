@@ -102,7 +102,9 @@ public final class PrecopyTarget implements AutoCloseable {
      */
     public RestoredProcess finish(ReadableByteChannel in, RestoreOptions options) {
         requireOpen("finish");
+        StepTimer steps = new StepTimer();
         StreamImageSource image = open(in);
+        steps.lap("objects");
         run(() -> {
             RoundImage round = roundOf(image, rounds + 1, true);
             RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
@@ -112,11 +114,14 @@ public final class PrecopyTarget implements AutoCloseable {
             }
             RestoreEngine.preflight(image.objects(), full, options, true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
+            steps.lap("preflight");
             MemoryRestorer.changeLayout(restored.puppet(), layout, full.mappings());
             layout = full.mappings();
             MemoryRestorer.drop(restored.puppet(), layout, round.drop());
+            steps.lap("layout");
             pageBytes += image.writePages(restored.puppet());
-            RestoreEngine.complete(restored, image, full, pageBytes, options, start);
+            steps.lap("pages");
+            RestoreEngine.complete(restored, image, full, pageBytes, options, start, steps);
         });
         ended = true;
         rounds++;

@@ -8,6 +8,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.precopy.RoundImage;
+import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.nativeio.Errno;
@@ -23,7 +24,9 @@ import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Restores a process from an image file or stream with its original PID and TIDs, detached from the caller.
@@ -36,12 +39,12 @@ public final class RestoreEngine {
      * process straight from the memory-mapped file.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
-        long start = System.nanoTime();
+        StepTimer steps = new StepTimer();
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         if (!Files.isRegularFile(file)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
-        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, start)) {
+        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
             restored.resume();
             return restored.report();
         } catch (IOException e) {
@@ -62,8 +65,8 @@ public final class RestoreEngine {
      * <p>{@code source} names the stream in messages ("node-a", "image stream").
      */
     public RestoredProcess restore(ReadableByteChannel in, String source, RestoreOptions options) {
-        long start = System.nanoTime();
-        return restore(openStream(in, source), options, start);
+        StepTimer steps = new StepTimer();
+        return restore(openStream(in, source), options, steps);
     }
 
     /**
@@ -87,14 +90,16 @@ public final class RestoreEngine {
         }
     }
 
-    /** {@code start}: when the caller began, for the report's time (which includes reading the objects). */
-    private RestoredProcess restore(ImageSource image, RestoreOptions options, long start) {
+    /** {@code steps}: begun when the caller began, for the report's time (which includes reading the objects). */
+    private RestoredProcess restore(ImageSource image, RestoreOptions options, StepTimer steps) {
+        steps.lap("objects");
         if (image.objects().kinds().contains(RoundImage.class.getAnnotation(ImageKind.class).value())) {
             throw new RefusedException(image.name() + " is one round of a pre-copy stream, not a whole image; "
                 + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
         FullImage full = FullImage.of(image);
         preflight(image.objects(), full, options, false);
+        steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
         Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace());
@@ -102,10 +107,13 @@ public final class RestoreEngine {
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
+            steps.lap("launch");
             MemoryRestorer.moveKernelMappings(puppet, full.mappings());
             MemoryRestorer.createMappings(puppet, full.mappings());
+            steps.lap("layout");
             long pageBytes = image.writePages(puppet);
-            complete(restored, image, full, pageBytes, options, start);
+            steps.lap("pages");
+            complete(restored, image, full, pageBytes, options, steps.startedAt(), steps);
         });
         return restored;
     }
@@ -124,23 +132,33 @@ public final class RestoreEngine {
         }
     }
 
-    /** Everything after the pages: protections, mm layout, descriptors, threads, credentials, sockets live. */
+    /**
+     * Everything after the pages: protections, mm layout, descriptors, threads, credentials, sockets live.
+     * {@code start}: when the restore began, for the report's time; {@code steps}: laps of the steps so far.
+     */
     static void complete(RestoredProcess restored, ImageSource image, FullImage full, long pageBytes, RestoreOptions options,
-                         long start) throws Exception {
+                         long start, StepTimer steps) throws Exception {
         Puppet puppet = restored.puppet();
         TaskRestorer task = new TaskRestorer(puppet, full.process());
         MemoryRestorer.protect(puppet, full.mappings());
+        steps.lap("protections");
         task.restoreMmLayout();
+        steps.lap("mm layout");
         int descriptors = FdRestorer.restore(puppet, image.objects(), restored.context());
+        steps.lap("descriptors");
         task.restoreProcessState();
+        steps.lap("process state");
         task.createThreads(full.threads());
         task.restoreThreadState(full.threads());
+        steps.lap("threads");
         task.restoreLimitsAndCredentials();
         puppet.unmapHole();
         task.setFinalThreadStates(full.threads());
+        steps.lap("credentials, registers");
         restored.goLive(options.beforeSocketsGoLive());
+        steps.lap("sockets live");
         restored.completed(new RestoreReport(puppet.pid(), full.threads().size(), full.mappings().size(),
-            pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start));
+            pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start, steps.times()));
     }
 
     interface RestoreStep {
@@ -223,20 +241,22 @@ public final class RestoreEngine {
         }
     }
 
-    /** The files mapped must be the same here: a private mapping's untouched pages come from the file. */
+    /**
+     * The files mapped must be the same here, each looked at once (a library is mapped in several pieces):
+     * a private mapping's untouched pages come from the file, so its contents must not have moved on; a
+     * shared mapping is the file itself and may have been written since.
+     */
     static void requireSameFiles(List<MappingImage> mappings) {
+        Set<FileIdentity> unchanged = new LinkedHashSet<>();
+        Set<FileIdentity> same = new LinkedHashSet<>();
         for (MappingImage m : mappings) {
-            if (m.file() == null) {
-                continue;
-            }
-            // a private mapping's untouched pages come from the file, so its contents must not have
-            // moved on; a shared mapping is the file itself and may have been written since
-            if (m.shared()) {
-                m.file().current();
-            } else {
-                m.file().requireUnchanged();
+            if (m.file() != null) {
+                (m.shared() ? same : unchanged).add(m.file());
             }
         }
+        same.removeAll(unchanged);
+        unchanged.forEach(FileIdentity::requireUnchanged);
+        same.forEach(FileIdentity::current);
     }
 
     /** The saved FPU/vector state must fit this CPU; only a running process can tell what it supports. */

@@ -20,10 +20,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 
 /**
  * Reads the address space of a frozen process: its mappings, and the pages worth storing
@@ -68,10 +71,13 @@ public final class MemoryDumper {
             vmFlagsByStart().forEach((start, flags) -> growsDown.put(start, flags.contains(" gd")));
         }
         List<MappingImage> out = new ArrayList<>();
+        Map<String, FileIdentity> files = new java.util.HashMap<>(); // a library is mapped in several pieces: one stat each
         for (MapsEntry e : entries) {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
+            FileIdentity file = e.fileBacked() && !e.path().endsWith(" (deleted)")
+                ? files.computeIfAbsent(e.path(), path -> FileIdentity.of(Path.of(path))) : null;
             out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown.getOrDefault(e.start(), false), backingOf(e),
-                e.path(), e.offset(), e.fileBacked() && !e.path().endsWith(" (deleted)") ? FileIdentity.of(Path.of(e.path())) : null));
+                e.path(), e.offset(), file));
         }
         return out;
     }
@@ -173,17 +179,21 @@ public final class MemoryDumper {
         // two full buffers would cost it milliseconds of downtime
         int size = chunks.stream().mapToInt(Chunk::bytes).max().orElse(0);
         ByteBuffer[] buffers = {ByteBuffer.allocateDirect(size), ByteBuffer.allocateDirect(size)};
-        ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid()));
+        // one chunk (a pre-copy's last part, often a few pages) is read on this thread: a reader thread
+        // would overlap nothing and add its start and hand-over to the frozen time
+        ExecutorService readerThread = chunks.size() > 1
+            ? Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid())) : null;
+        Executor reader = readerThread != null ? readerThread : Runnable::run;
         int mem = Linux.open(proc.path("mem").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         try {
             NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
-            Future<List<Run>> next = reader.submit(() -> read(chunks.get(0), buffers[0], iov, mem, running));
+            Future<List<Run>> next = submit(reader, () -> read(chunks.get(0), buffers[0], iov, mem, running));
             long pages = 0;
             for (int i = 0; i < chunks.size(); i++) {
                 List<Run> read = await(next);
                 if (i + 1 < chunks.size()) {
                     int k = i + 1;
-                    next = reader.submit(() -> read(chunks.get(k), buffers[k % 2], iov, mem, running));
+                    next = submit(reader, () -> read(chunks.get(k), buffers[k % 2], iov, mem, running));
                 }
                 for (Run r : read) {
                     writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()));
@@ -196,9 +206,17 @@ public final class MemoryDumper {
             }
             return pages;
         } finally {
-            reader.shutdownNow();
+            if (readerThread != null) {
+                readerThread.shutdownNow();
+            }
             Linux.close(mem);
         }
+    }
+
+    private static Future<List<Run>> submit(Executor reader, Callable<List<Run>> read) {
+        FutureTask<List<Run>> task = new FutureTask<>(read);
+        reader.execute(task);
+        return task;
     }
 
     /** Page runs at their place in a buffer; {@code readable} false: PROT_NONE, read through /proc/PID/mem. */
@@ -275,9 +293,10 @@ public final class MemoryDumper {
     /**
      * The pages among {@code pages} that hold nothing an image would store any more: neither present
      * nor swapped out, the shared zero page, or in a private file mapping the file's own page again
-     * (a pre-copy's receiver drops them). One PAGEMAP_SCAN per category and mapping, which walks the
-     * page tables without copying an entry per page (a few ms for a GB); where the kernel lacks it
-     * (before 6.7), from pagemap entries.
+     * (a pre-copy's receiver drops them), or a PTE marker (discarded under a userfaultfd's write protection).
+     * One PAGEMAP_SCAN walk per mapping, which reads the page tables without copying an entry per page and
+     * reports only the pages that may be gone (a few ms per GB), then pagemap entries of the few it counts
+     * as swapped; where the kernel lacks it (before 6.7), pagemap entries alone.
      */
     public PageSet notStored(List<MappingImage> mappings, PageSet pages) {
         PageSet out = new PageSet();
@@ -288,12 +307,29 @@ public final class MemoryDumper {
                 if (!storesPages(m) || mine.isEmpty()) {
                     continue;
                 }
+                boolean fileMapping = m.backing() == MappingImage.Backing.FILE;
+                long fileCategory = fileMapping ? Pagemap.PAGE_IS_FILE : 0;
+                // not present (then told apart from swapped out by the categories returned), the zero page, a file's page
+                long suspects = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_PFNZERO | fileCategory;
+                long told = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_SWAPPED | Pagemap.PAGE_IS_PFNZERO | fileCategory;
                 PageSet found = new PageSet();
-                long presentOrSwapped = Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_SWAPPED;
-                Pagemap.scan(pagemap, m.start(), m.end(), 0, presentOrSwapped, presentOrSwapped, SCAN_REGIONS, found::add);
-                Pagemap.scan(pagemap, m.start(), m.end(), 0, Pagemap.PAGE_IS_PFNZERO, SCAN_REGIONS, found::add);
-                if (m.backing() == MappingImage.Backing.FILE) {
-                    Pagemap.scan(pagemap, m.start(), m.end(), 0, Pagemap.PAGE_IS_FILE, SCAN_REGIONS, found::add);
+                PageSet swapped = new PageSet();
+                Pagemap.scanAnyOf(pagemap, m.start(), m.end(), Pagemap.PAGE_IS_PRESENT, suspects, told, SCAN_REGIONS,
+                    (start, end, categories) -> {
+                        if (!stored(categories, fileMapping)) {
+                            found.add(start, end);
+                        } else if ((categories & Pagemap.PAGE_IS_SWAPPED) != 0) {
+                            swapped.add(start, end);
+                        }
+                    });
+                // the scan counts a PTE marker as swapped: a page discarded under the tracker's write protection
+                for (PageRange r : swapped.intersect(mine).ranges()) {
+                    long[] entries = pagemapEntries(pagemap, r.start(), r.end());
+                    for (int i = 0; i < entries.length; i++) {
+                        if (PteMarker.is(entries[i])) {
+                            found.add(r.start() + (long) i * PAGE, r.start() + (long) (i + 1) * PAGE);
+                        }
+                    }
                 }
                 out.addAll(found.intersect(mine));
             }
@@ -395,10 +431,19 @@ public final class MemoryDumper {
         };
     }
 
-    /** Written pages: present (but not the shared zero page) or swapped out; for file mappings only the copied ones. */
+    /** Whether pages of these PAGEMAP_SCAN categories hold what an image stores: present or swapped, not the zero page, not a file's own page. */
+    private static boolean stored(long categories, boolean fileMapping) {
+        return (categories & (Pagemap.PAGE_IS_PRESENT | Pagemap.PAGE_IS_SWAPPED)) != 0 && (categories & Pagemap.PAGE_IS_PFNZERO) == 0
+            && !(fileMapping && (categories & Pagemap.PAGE_IS_FILE) != 0);
+    }
+
+    /**
+     * Written pages: present (but not the shared zero page) or swapped out (a PTE marker is not); for file
+     * mappings only the copied ones.
+     */
     private static boolean worthStoring(long entry, boolean anonymousOnly) {
         if ((entry & PM_SWAPPED) != 0) {
-            return true;
+            return !PteMarker.is(entry);
         }
         return (entry & PM_PRESENT) != 0 && (!anonymousOnly || (entry & PM_FILE_OR_SHARED) == 0)
             && (entry & PM_PFN) != ZeroPage.pfn();

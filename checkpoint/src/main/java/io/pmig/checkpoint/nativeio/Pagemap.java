@@ -36,6 +36,12 @@ public final class Pagemap {
         void accept(long start, long end);
     }
 
+    /** Receives one run [start, end) of pages that share {@code categories} (PAGE_IS_* bits, those asked for). */
+    @FunctionalInterface
+    public interface CategorizedRegionSink {
+        void accept(long start, long end, long categories);
+    }
+
     /**
      * PAGEMAP_SCAN over [start, end) of the process whose pagemap {@code pagemapFd} is: every run of
      * pages in category {@code category} goes to {@code region} as (start, end), {@code regions} runs
@@ -43,17 +49,23 @@ public final class Pagemap {
      * write-protected again in the same walk.
      */
     public static void scan(int pagemapFd, long start, long end, long flags, long category, int regions, RegionSink region) {
-        scan(pagemapFd, start, end, flags, 0, category, regions, region);
+        scan(pagemapFd, start, end, flags, 0, category, 0, category, regions, (s, e, c) -> region.accept(s, e));
     }
 
     /**
-     * Like the other scan, for the pages whose categories, with the bits of {@code inverted} flipped
-     * first, include all of {@code categories}: with inverted = categories = PRESENT|SWAPPED, the pages
-     * that are neither present nor swapped out.
+     * The pages of [start, end) in any of the categories {@code anyOf}, the bits of {@code inverted} flipped
+     * first (inverted = PRESENT counts the pages not present), in runs alike in the categories of
+     * {@code returned}, each run with those of its own (as the kernel has them, not flipped): one walk of
+     * the page tables that answers what several single-category scans would.
      */
-    public static void scan(int pagemapFd, long start, long end, long flags, long inverted, long categories, int regions,
-                            RegionSink region) {
-        long category = categories;
+    public static void scanAnyOf(int pagemapFd, long start, long end, long inverted, long anyOf, long returned, int regions,
+                                 CategorizedRegionSink region) {
+        scan(pagemapFd, start, end, 0, inverted, 0, anyOf, returned, regions, region);
+    }
+
+    /** {@code all}: categories a page must all have, {@code anyOf}: of which it must have one (after {@code inverted}). */
+    private static void scan(int pagemapFd, long start, long end, long flags, long inverted, long all, long anyOf, long returned,
+                             int regions, CategorizedRegionSink region) {
         NativeMemory vec = NativeMemory.allocate((long) regions * PAGE_REGION_SIZE);
         NativeMemory arg = NativeMemory.allocate(PM_SCAN_ARG_SIZE);
         long at = start;
@@ -69,13 +81,14 @@ public final class Pagemap {
             arg.putLong(48, regions);
             arg.putLong(56, 0);
             arg.putLong(64, inverted);
-            arg.putLong(72, category);
-            arg.putLong(80, 0);
-            arg.putLong(88, category);
+            arg.putLong(72, all);
+            arg.putLong(80, anyOf);
+            arg.putLong(88, returned);
             long found = Syscall.call("ioctl(PAGEMAP_SCAN 0x" + Long.toHexString(at) + ")", Nr.IOCTL, pagemapFd, PAGEMAP_SCAN, arg.address());
             for (int i = 0; i < found; i++) {
                 // struct page_region { __u64 start; __u64 end; __u64 categories; }
-                region.accept(vec.getLong((long) i * PAGE_REGION_SIZE), vec.getLong((long) i * PAGE_REGION_SIZE + 8));
+                long entry = (long) i * PAGE_REGION_SIZE;
+                region.accept(vec.getLong(entry), vec.getLong(entry + 8), vec.getLong(entry + 16));
             }
             long walkEnd = arg.getLong(32);
             if (walkEnd <= at) {

@@ -5,6 +5,9 @@ import io.pmig.nativeio.NativeMemory;
 import io.pmig.nativeio.Syscall;
 import io.pmig.checkpoint.nativeio.Nr;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 /**
  * Another process's memory by virtual address: process_vm_readv/writev for data (fast, but
  * bound by the mapping's protection) and /proc/PID/mem for code (writes through read-only text,
@@ -53,11 +56,20 @@ public final class RemoteMemory {
     }
 
     public static void writeLongForced(int pid, long remote, long value) {
-        NativeMemory m = NativeMemory.allocate(8);
-        m.putLong(0, value);
+        writeForced(pid, remote, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, value).array());
+    }
+
+    /** Writes {@code bytes} whatever the mapping's protection (code), through /proc/PID/mem. */
+    public static void writeForced(int pid, long remote, byte[] bytes) {
+        NativeMemory m = NativeMemory.allocate(bytes.length);
+        m.put(0, bytes);
         int fd = Linux.open("/proc/" + pid + "/mem", Linux.O_RDWR | Linux.O_CLOEXEC, 0);
         try {
-            Syscall.call("pwrite(/proc/" + pid + "/mem)", Nr.PWRITE64, fd, m.address(), 8, remote);
+            long n = Syscall.call("pwrite(/proc/" + pid + "/mem)", Nr.PWRITE64, fd, m.address(), bytes.length, remote);
+            if (n != bytes.length) {
+                throw new IllegalStateException("writing process " + pid + " memory at 0x" + Long.toHexString(remote) + " moved "
+                    + n + " of " + bytes.length + " bytes");
+            }
         } finally {
             Linux.close(fd);
         }

@@ -17,8 +17,15 @@ public final class RestoreProgram {
 
     private final long programAddress;
     private final long dataAddress;
+    /** The data area's first bytes; most programs carry a few hundred bytes of data. */
+    private static final long INITIAL_DATA_BYTES = 4096;
+
     private final List<Op> ops = new ArrayList<>();
-    private final NativeMemory data = NativeMemory.allocate(RestorerLayout.DATA_BYTES);
+    /**
+     * The data, grown on demand up to {@link RestorerLayout#DATA_BYTES}: allocating (and zeroing) all of it
+     * for every program cost a restore milliseconds of page faults per program.
+     */
+    private NativeMemory data = NativeMemory.allocate(INITIAL_DATA_BYTES);
     private long dataUsed;
     private long[] results;
 
@@ -86,6 +93,11 @@ public final class RestoreProgram {
         long at = (dataUsed + 15) & ~15L;
         if (at + length > RestorerLayout.DATA_BYTES) {
             throw new IllegalStateException("restore program data is full; split the program");
+        }
+        if (at + length > data.size()) {
+            NativeMemory bigger = NativeMemory.allocate(Math.min(RestorerLayout.DATA_BYTES, Math.max(2 * data.size(), at + length)));
+            bigger.put(0, data.bytes(0, (int) dataUsed));
+            data = bigger;
         }
         dataUsed = at + length;
         return dataAddress + at;

@@ -14,6 +14,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * Reads the task state of a frozen process: what /proc and ptrace show from outside, and what
@@ -25,6 +26,10 @@ public final class TaskDumper {
     private static final int PR_GET_TID_ADDRESS = 40;
     private static final int SIGKILL = 9;
     private static final int SIGSTOP = 19;
+    /** Bytes of a call's answer slot in the scratch page: a kernel sigaction, itimerval and itimerspec fit. */
+    private static final int ANSWER = 32;
+    /** Calls a batch can have: the scratch page holds each one's answer slot and result. */
+    private static final int ANSWERS_PER_BATCH = InjectedSyscalls.SCRATCH_SIZE / (ANSWER + 8);
 
     private final FrozenProcess frozen;
     private final ProcFs proc;
@@ -77,27 +82,48 @@ public final class TaskDumper {
         List<ProcessImage.PosixTimer> timers = new ArrayList<>();
         long brk;
         try (InjectedSyscalls in = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
+            // the calls in batches, call i of a batch answering in slot i of the scratch page: a stop and go
+            // per call was most of the task state's share of a pre-copy's downtime
             long scratch = in.scratch();
-            for (int sig = 1; sig <= 64; sig++) {
-                if (sig == SIGKILL || sig == SIGSTOP) {
-                    continue;
-                }
-                check(in.call(Nr.RT_SIGACTION, sig, 0, scratch, 8), "rt_sigaction(" + sig + ")", pid);
-                ByteBuffer a = ByteBuffer.wrap(in.readScratch(0, 32)).order(ByteOrder.LITTLE_ENDIAN);
-                actions.add(new ProcessImage.SignalAction(sig, a.getLong(0), a.getLong(8), a.getLong(16), a.getLong(24)));
+            List<Integer> signals = IntStream.rangeClosed(1, 64).filter(sig -> sig != SIGKILL && sig != SIGSTOP).boxed().toList();
+            List<InjectedSyscalls.Call> calls = new ArrayList<>();
+            for (int sig : signals) {
+                calls.add(new InjectedSyscalls.Call(Nr.RT_SIGACTION, sig, 0, scratch + (long) ANSWER * calls.size(), 8));
             }
             for (int which = 0; which < 3; which++) {
-                check(in.call(Nr.GETITIMER, which, scratch), "getitimer(" + which + ")", pid);
-                ByteBuffer t = ByteBuffer.wrap(in.readScratch(0, 32)).order(ByteOrder.LITTLE_ENDIAN);
-                itimers[which] = new long[] {t.getLong(0), t.getLong(8), t.getLong(16), t.getLong(24)};
+                calls.add(new InjectedSyscalls.Call(Nr.GETITIMER, which, scratch + (long) ANSWER * calls.size()));
             }
-            for (ProcTimer t : ProcTimer.parse(proc.read("timers"))) {
-                check(in.call(Nr.TIMER_GETTIME, t.id(), scratch), "timer_gettime(" + t.id() + ")", pid);
-                ByteBuffer v = ByteBuffer.wrap(in.readScratch(0, 32)).order(ByteOrder.LITTLE_ENDIAN);
-                timers.add(new ProcessImage.PosixTimer(t.id(), t.clock(), t.notification(), t.signal(), t.sigval(), t.threadId(),
-                    v.getLong(0), v.getLong(8), v.getLong(16), v.getLong(24)));
+            calls.add(new InjectedSyscalls.Call(Nr.BRK, 0));
+            long[] results = in.callAll(calls);
+            ByteBuffer answers = answers(in, calls.size());
+            for (int i = 0; i < signals.size(); i++) {
+                check(results[i], "rt_sigaction(" + signals.get(i) + ")", pid);
+                long[] a = answer(answers, i);
+                actions.add(new ProcessImage.SignalAction(signals.get(i), a[0], a[1], a[2], a[3]));
             }
-            brk = in.call(Nr.BRK, 0);
+            for (int which = 0; which < 3; which++) {
+                check(results[signals.size() + which], "getitimer(" + which + ")", pid);
+                itimers[which] = answer(answers, signals.size() + which);
+            }
+            brk = results[calls.size() - 1];
+
+            List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
+            for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {
+                List<ProcTimer> batch = procTimers.subList(from, Math.min(procTimers.size(), from + ANSWERS_PER_BATCH));
+                List<InjectedSyscalls.Call> gets = new ArrayList<>();
+                for (ProcTimer t : batch) {
+                    gets.add(new InjectedSyscalls.Call(Nr.TIMER_GETTIME, t.id(), scratch + (long) ANSWER * gets.size()));
+                }
+                long[] got = in.callAll(gets);
+                ByteBuffer values = answers(in, gets.size());
+                for (int k = 0; k < batch.size(); k++) {
+                    ProcTimer t = batch.get(k);
+                    check(got[k], "timer_gettime(" + t.id() + ")", pid);
+                    long[] v = answer(values, k);
+                    timers.add(new ProcessImage.PosixTimer(t.id(), t.clock(), t.notification(), t.signal(), t.sigval(), t.threadId(),
+                        v[0], v[1], v[2], v[3]));
+                }
+            }
         }
         long[][] rlimits = new long[RLIMIT_COUNT][];
         for (int r = 0; r < RLIMIT_COUNT; r++) {
@@ -113,6 +139,17 @@ public final class TaskDumper {
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")), rlimits, actions,
             Ptrace.pendingSignals(pid, true), itimers, timers, mm);
+    }
+
+    /** The answer slots of a batch of {@code calls} calls. */
+    private static ByteBuffer answers(InjectedSyscalls in, int calls) {
+        return ByteBuffer.wrap(in.readScratch(0, ANSWER * calls)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** The four words a call left in its slot (a kernel struct sigaction, an itimerval, an itimerspec). */
+    private static long[] answer(ByteBuffer answers, int slot) {
+        int at = ANSWER * slot;
+        return new long[] {answers.getLong(at), answers.getLong(at + 8), answers.getLong(at + 16), answers.getLong(at + 24)};
     }
 
     private long[] auxv() {

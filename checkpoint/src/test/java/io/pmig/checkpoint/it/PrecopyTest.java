@@ -18,6 +18,7 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.Round;
+import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.dirty.DirtyTracking;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -28,6 +29,7 @@ import io.pmig.checkpoint.proc.ProcFs;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.Pipe;
@@ -144,6 +146,27 @@ class PrecopyTest extends ItSupport {
         // a round is not a whole image: a bundle restore refuses it before creating anything
         RefusedException refused = assertThrows(RefusedException.class, () -> restoreFrom(round1.toByteArray(), new RestoreOptions(true)));
         assertTrue(refused.getMessage().contains("pre-copy"), refused.getMessage());
+        goExpectPassAndExit(p);
+    }
+
+    @Test
+    @Timeout(120)
+    void anAbortedLastPartLeavesTheSourceRunningWithoutTracking() throws Exception {
+        TestProgram p = writer(32, 2048, false);
+        Map<Integer, String> fdsBefore = fds(p.pid());
+        WritableByteChannel discard = Channels.newChannel(OutputStream.nullOutputStream());
+        FrozenCheckpoint frozen;
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            session.sendRound(discard);
+            frozen = session.finish(discard, CheckpointOptions.defaults());
+        }
+        List<String> steps = frozen.report().steps().steps().stream().map(StepTimes.Step::name).toList();
+        assertTrue(steps.containsAll(List.of("freeze", "task state", "written pages", "pages gone", "pages")), steps.toString());
+        assertEquals(frozen.report().frozenNanos(), frozen.report().steps().totalNanos(), "the frozen time is the steps' sum");
+        // tracking outlives the session (closing it while the process is frozen would cost downtime) and ends with the decision
+        frozen.abort();
+        assertRunningUntraced(p.pid(), "after the aborted last part");
+        assertNoTrackingLeft(p.pid(), fdsBefore);
         goExpectPassAndExit(p);
     }
 
