@@ -129,7 +129,19 @@ public final class MigrateCommand implements Callable<Integer> {
                         ? String.format(Locale.ROOT, "limit %.1f MB/s", r.path("bandwidthLimitMegabytesPerSecond").asDouble())
                         : "no bandwidth limit",
                 r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
-                r.path("replayedPackets").asLong()) + rounds(r) + notes(r);
+                r.path("replayedPackets").asLong()) + steps("frozen", r.path("frozenSteps")) + steps("restore", r.path("restoreSteps"))
+                + rounds(r) + notes(r);
+    }
+
+    /** "  frozen: freeze 1.2, descriptors 0.4, ... ms": where a part of the downtime went. */
+    private static String steps(String part, JsonNode steps) {
+        if (steps.isEmpty()) {
+            return "";
+        }
+        StringBuilder text = new StringBuilder("  ").append(part).append(':');
+        steps.forEach(s -> text.append(String.format(Locale.ROOT, " %s %.1f,", s.path("step").asText(), s.path("millis").asDouble())));
+        text.setLength(text.length() - 1);
+        return text.append(" ms\n").toString();
     }
 
     /** What the daemon wants the operator to know: a fallback, a step cut short. */

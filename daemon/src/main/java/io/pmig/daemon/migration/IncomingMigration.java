@@ -84,7 +84,8 @@ final class IncomingMigration {
         });
         try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
                 : new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
-            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0]));
+            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
+                process.report().steps()));
             boolean timedOut = false;
             try {
                 decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -93,7 +94,8 @@ final class IncomingMigration {
             }
             if (decision.join()) {
                 process.resume();
-                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0]));
+                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
+                    process.report().steps()));
             } else {
                 process.kill();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));

@@ -1,5 +1,6 @@
 package io.pmig.daemon.migration;
 
+import io.pmig.checkpoint.StepTimes;
 import java.util.List;
 
 /**
@@ -49,7 +50,8 @@ final class MigrationProtocol {
     }
 
     /** Answer to {@link #IMAGE} and {@link #COMMIT}. */
-    record Restored(String id, int pid, long restoreNanos, long replayed) {
+    /** {@code steps}: where the restore's time went (the last part's, for a staged migration). */
+    record Restored(String id, int pid, long restoreNanos, long replayed, StepTimes steps) {
     }
 
     record Forward(String id, boolean end) {

@@ -9,6 +9,7 @@ import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
+import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
@@ -155,6 +156,8 @@ final class OutgoingMigration {
                 .put("encrypted", peer.encrypted())
                 .put("mode", staged ? "staged" : "bundle")
                 .set("notes", JsonNodeFactory.instance.arrayNode());
+            report.set("frozenSteps", steps(frozen.report().steps()));
+            report.set("restoreSteps", steps(restored.steps()));
             if (settleProblem != null) {
                 report.withArrayProperty("notes").add(settleProblem);
             }
@@ -337,6 +340,13 @@ final class OutgoingMigration {
         ObjectNode p = JsonNodeFactory.instance.objectNode();
         p.put("phase", next).put("at", Instant.now().toString());
         call.progress(p);
+    }
+
+    /** [{"step": "freeze", "millis": 1.2}, ...] */
+    private static ArrayNode steps(StepTimes times) {
+        ArrayNode list = JsonNodeFactory.instance.arrayNode();
+        times.steps().forEach(s -> list.addObject().put("step", s.name()).put("millis", millis(s.nanos())));
+        return list;
     }
 
     private static String describe(Throwable e) {
