@@ -373,7 +373,10 @@ public final class MigrationService implements AutoCloseable {
         if (m == null) {
             return new Message("migrate.held", HeldPacketCodec.encode(List.of()));
         }
-        m.abort();
+        if (!m.abort()) {
+            throw new IllegalStateException("migration " + id + " was committed: its copy runs on " + config.nodeName()
+                + " and cannot be aborted");
+        }
         List<HeldPacket> held = m.vip == null ? List.of() : m.vip.rollback();
         if (m.vip == null) {
             finish(m);
