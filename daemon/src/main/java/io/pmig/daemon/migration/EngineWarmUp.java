@@ -3,14 +3,19 @@ package io.pmig.daemon.migration;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.dirty.DirtyTracking;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.channels.Channels;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,10 +25,14 @@ import java.util.stream.Stream;
 /**
  * The first checkpoint and restore in a JVM load and compile the engine: about a second, which a
  * daemon's first migration would add to its downtime. A starting daemon pays it instead, by
- * moving a throw-away {@code sleep} through memory: checkpointed (then killed) and restored into
- * a PID namespace of its own (then killed).
+ * moving a throw-away {@code sleep} through memory the way a migration moves a process: staged
+ * (a pre-copy round, then the last part; its code is the default mode's, and most of bundle
+ * mode's), or bundle where this kernel cannot track writes. Checkpointed (then killed) and
+ * restored into a PID namespace of its own (then killed).
  */
 final class EngineWarmUp {
+    private static final String WARM_UP_IMAGE = "the warm-up image";
+
     private EngineWarmUp() {
     }
 
@@ -38,14 +47,39 @@ final class EngineWarmUp {
             throw new IOException("cannot start sleep for the warm-up");
         }
         int pid = find("sleep\0" + marker + "\0");
-        ByteArrayOutputStream image = new ByteArrayOutputStream();
-        FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(pid, Channels.newChannel(image), CheckpointOptions.defaults());
-        frozen.commit();
-        try (RestoredProcess copy = new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(image.toByteArray())),
-                "the warm-up image", new RestoreOptions(true))) {
-            copy.kill();
+        if (DirtyTracking.available() == DirtyTracking.Method.NONE) {
+            moveBundled(pid);
+        } else {
+            moveStaged(pid);
         }
         return System.nanoTime() - start;
+    }
+
+    private static void moveBundled(int pid) throws IOException {
+        ByteArrayOutputStream image = new ByteArrayOutputStream();
+        new CheckpointEngine().checkpoint(pid, Channels.newChannel(image), CheckpointOptions.defaults()).commit();
+        try (RestoredProcess copy = new RestoreEngine().restore(read(image), WARM_UP_IMAGE, new RestoreOptions(true))) {
+            copy.kill();
+        }
+    }
+
+    private static void moveStaged(int pid) throws IOException {
+        ByteArrayOutputStream round = new ByteArrayOutputStream();
+        ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
+        FrozenCheckpoint frozen;
+        try (PrecopySource precopy = new CheckpointEngine().precopy(pid, PrecopyOptions.defaults())) {
+            precopy.sendRound(Channels.newChannel(round));
+            frozen = precopy.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults());
+        }
+        frozen.commit();
+        try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(read(round), WARM_UP_IMAGE, new RestoreOptions(true));
+             RestoredProcess copy = target.finish(read(lastPart), new RestoreOptions(true))) {
+            copy.kill();
+        }
+    }
+
+    private static ReadableByteChannel read(ByteArrayOutputStream bytes) {
+        return Channels.newChannel(new ByteArrayInputStream(bytes.toByteArray()));
     }
 
     private static int find(String cmdline) throws IOException, InterruptedException {
