@@ -12,6 +12,7 @@ import io.pmig.checkpoint.nativeio.Userfaultfd;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.nativeio.Syscall;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -58,13 +59,7 @@ class NotStoredTest {
         Syscall.call("madvise", Nr.MADVISE, anonymous + 7L * PAGE, PAGE, Linux.MADV_DONTNEED);
 
         Path file = tmp.resolve("mapped");
-        Files.write(file, new byte[3 * PAGE]);
-        int fd = Linux.open(file.toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
-        try {
-            fileMapped = Syscall.call("mmap", Nr.MMAP, 0, 3L * PAGE, rw, Linux.MAP_PRIVATE, fd, 0);
-        } finally {
-            Linux.close(fd);
-        }
+        fileMapped = mapPrivately(file, rw);
         write(fileMapped, 0);
         read(fileMapped, 1);
         assertPresent(anonymous, 4, "the zero page read");
@@ -96,13 +91,7 @@ class NotStoredTest {
             "pagemap shows a marker's swap type to root only");
         int rw = Linux.PROT_READ | Linux.PROT_WRITE;
         Path file = tmp.resolve("mapped");
-        Files.write(file, new byte[3 * PAGE]);
-        int fd = Linux.open(file.toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
-        try {
-            fileMapped = Syscall.call("mmap", Nr.MMAP, 0, 3L * PAGE, rw, Linux.MAP_PRIVATE, fd, 0);
-        } finally {
-            Linux.close(fd);
-        }
+        fileMapped = mapPrivately(file, rw);
         write(fileMapped, 0);
         write(fileMapped, 2);
         // as a pre-copy's tracker does (in the tracked process; here in this one): every page protected,
@@ -128,6 +117,17 @@ class NotStoredTest {
     }
 
     /** The kernel writes the page (a read into it): present, and in a file mapping a private copy. */
+    /** Maps a new file of three zero pages privately with {@code protection}; returns its address. */
+    private static long mapPrivately(Path file, int protection) throws IOException {
+        Files.write(file, new byte[3 * PAGE]);
+        int fd = Linux.open(file.toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            return Syscall.call("mmap", Nr.MMAP, 0, 3L * PAGE, protection, Linux.MAP_PRIVATE, fd, 0);
+        } finally {
+            Linux.close(fd);
+        }
+    }
+
     private static void write(long region, int page) {
         int random = Linux.open("/dev/urandom", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         try {

@@ -95,9 +95,14 @@ public final class MigrationService implements AutoCloseable {
         this.daemon = daemon;
         outcomes.start(daemon.peerClient(), daemon.migrations());
         for (MigrationJournal.Entry e : undecidedAtStart) {
-            daemon.migrations().begin(new Migrations.Migration(e.id(), e.pid(), "source", e.peer(), "awaiting-outcome",
-                Instant.now()));
             outcomes.adopt(e);
+            try {
+                daemon.migrations().begin(new Migrations.Migration(e.id(), e.pid(), "source", e.peer(), "awaiting-outcome",
+                    Instant.now()));
+            } catch (ControlRefusedException beyondTheLimit) {
+                // more undecided migrations than limits.migrations: each is settled all the same, pmig status shows fewer
+                DaemonLog.warn("migration-unlisted", "id", e.id(), "detail", beyondTheLimit.getMessage());
+            }
         }
         daemon.onControl(OP, this::migrate);
         daemon.peerHandlers()
