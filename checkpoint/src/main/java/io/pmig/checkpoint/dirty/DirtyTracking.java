@@ -1,6 +1,5 @@
 package io.pmig.checkpoint.dirty;
 
-import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
@@ -41,6 +40,8 @@ public final class DirtyTracking {
 
     static final long UFFD_FEATURES = Userfaultfd.UFFD_FEATURE_WP_ASYNC | Userfaultfd.UFFD_FEATURE_WP_UNPOPULATED
         | Userfaultfd.UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+    /** Flags of userfaultfd(2): user-mode-only, so that a service without privileges can be tracked too. */
+    static final long UFFD_FLAGS = Linux.O_CLOEXEC | Linux.O_NONBLOCK | Userfaultfd.UFFD_USER_MODE_ONLY;
     private static volatile Method available;
 
     private DirtyTracking() {
@@ -66,8 +67,8 @@ public final class DirtyTracking {
         return switch (method) {
             case SOFT_DIRTY -> SoftDirtyTracker.start(pid);
             case USERFAULTFD_WP -> UffdWpTracker.start(pid);
-            case NONE -> throw new RefusedException("this kernel cannot track written pages (no soft-dirty, no "
-                + "userfaultfd write-protect with PAGEMAP_SCAN, which needs Linux 6.7+); use bundle mode");
+            case NONE -> throw new UntrackableException("this kernel cannot track written pages (no soft-dirty, no "
+                + "userfaultfd write-protect with PAGEMAP_SCAN, which needs Linux 6.7+): only bundle mode works here");
         };
     }
 
@@ -119,7 +120,7 @@ public final class DirtyTracking {
     private static boolean userfaultfdWpWorks() {
         int uffd;
         try {
-            uffd = (int) Syscall.call("userfaultfd", Nr.USERFAULTFD, Linux.O_CLOEXEC | Linux.O_NONBLOCK);
+            uffd = (int) Syscall.call("userfaultfd", Nr.USERFAULTFD, UFFD_FLAGS);
         } catch (SyscallException e) {
             return false;
         }

@@ -72,10 +72,15 @@ final class UffdWpTracker implements DirtyTracker {
     /** userfaultfd(2) run by the frozen target; returns the engine's copy, the target's own closed again. */
     private static int createInside(int pid, FrozenProcess frozen) {
         try (InjectedSyscalls target = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
-            long fd = target.call(Nr.USERFAULTFD, Linux.O_CLOEXEC | Linux.O_NONBLOCK);
+            long fd = target.call(Nr.USERFAULTFD, DirtyTracking.UFFD_FLAGS);
             if (Errno.isError(fd)) {
-                throw new RefusedException("process " + pid + " cannot create a userfaultfd for write tracking: "
-                    + Errno.describe((int) -fd) + " (vm.unprivileged_userfaultfd, or the process's credentials)");
+                int errno = (int) -fd;
+                throw new UntrackableException("process " + pid + " cannot create a userfaultfd for write tracking: "
+                    + Errno.describe(errno) + switch (errno) {
+                        case Errno.EMFILE -> " (it has as many descriptors open as its RLIMIT_NOFILE allows)";
+                        case Errno.EPERM, Errno.ENOSYS -> " (a seccomp filter of the process may forbid userfaultfd(2))";
+                        default -> "";
+                    });
             }
             int pidfd = Linux.pidfdOpen(pid);
             try {

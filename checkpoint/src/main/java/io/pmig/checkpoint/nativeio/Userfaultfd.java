@@ -10,6 +10,12 @@ import io.pmig.nativeio.Syscall;
  */
 public final class Userfaultfd {
     public static final long UFFD_API = 0xAA;
+    /**
+     * UFFD_USER_MODE_ONLY, a flag of userfaultfd(2): lets a process without CAP_SYS_PTRACE create one
+     * while vm.unprivileged_userfaultfd is 0 (the default). Write-protect async mode never delivers a
+     * fault, so the kernel's own writes into protected pages are still recorded.
+     */
+    public static final long UFFD_USER_MODE_ONLY = 1;
     /** UFFD_FEATURE_WP_HUGETLBFS_SHMEM: write-protect shmem (shared anonymous) and hugetlbfs too. */
     public static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1L << 12;
     /** UFFD_FEATURE_WP_UNPOPULATED: pages never touched are protected too (a PTE marker), so their first write counts. */

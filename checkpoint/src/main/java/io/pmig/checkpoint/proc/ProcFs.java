@@ -15,6 +15,9 @@ import java.util.stream.Stream;
 
 /** Reads what /proc says about one process (proc(5)). */
 public final class ProcFs {
+    /** /proc/PID/limits prints each limit's name in 25 columns and a space (fs/proc/base.c, proc_pid_limits). */
+    private static final int LIMIT_NAME_COLUMNS = 26;
+
     private final int pid;
     private final Path dir;
 
@@ -120,5 +123,26 @@ public final class ProcFs {
         fields[2] = text.substring(text.indexOf('(') + 1, close);
         System.arraycopy(rest, 0, fields, 3, rest.length);
         return fields;
+    }
+
+    /**
+     * The resource limits {soft, hard} from /proc/PID/limits, in the kernel's RLIMIT_* order (the file's
+     * line order, linux/resource.h), "unlimited" as RLIM_INFINITY (-1). Read from /proc rather than with
+     * prlimit64, which needs CAP_SYS_RESOURCE for a process of another user.
+     */
+    public long[][] limits() {
+        List<long[]> out = new ArrayList<>();
+        for (String line : read("limits").split("\n")) {
+            if (line.startsWith("Max ")) {
+                // "Max open files            1024                 1048576              files": the name fills 26 columns
+                String[] values = line.substring(LIMIT_NAME_COLUMNS).trim().split("\\s+");
+                out.add(new long[] {limit(values[0]), limit(values[1])});
+            }
+        }
+        return out.toArray(long[][]::new);
+    }
+
+    private static long limit(String value) {
+        return value.equals("unlimited") ? -1 : Long.parseUnsignedLong(value);
     }
 }

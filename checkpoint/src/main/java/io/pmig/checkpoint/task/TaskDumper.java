@@ -125,9 +125,10 @@ public final class TaskDumper {
                 }
             }
         }
-        long[][] rlimits = new long[RLIMIT_COUNT][];
-        for (int r = 0; r < RLIMIT_COUNT; r++) {
-            rlimits[r] = Linux.getRlimit(pid, r);
+        long[][] rlimits = proc.limits();
+        if (rlimits.length != RLIMIT_COUNT) {
+            throw new FailedException("/proc/" + pid + "/limits lists " + rlimits.length + " limits, not the " + RLIMIT_COUNT
+                + " this engine knows (linux/resource.h)");
         }
         String[] stat = proc.stat();
         ProcessImage.MmLayout mm = new ProcessImage.MmLayout(

@@ -1,8 +1,11 @@
 package io.pmig.checkpoint.proc;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.checkpoint.nativeio.Linux;
 
 import java.util.Map;
 
@@ -33,5 +36,16 @@ class ProcFsTest {
         assertTrue(self.maps().stream().anyMatch(MapsEntry::kernelSpecial));
         assertTrue(self.tasks().contains((int) ProcessHandle.current().pid()));
         assertTrue(self.fds().contains(0));
+    }
+
+    /** /proc/PID/limits says what prlimit64 says (which the engine cannot ask of another user's process). */
+    @Test
+    void limitsOfThisProcessAreThoseOfPrlimit() {
+        int pid = (int) ProcessHandle.current().pid();
+        long[][] limits = new ProcFs(pid).limits();
+        assertEquals(16, limits.length, "RLIMIT_NLIMITS of linux/resource.h");
+        for (int r = 0; r < limits.length; r++) {
+            assertArrayEquals(Linux.getRlimit(pid, r), limits[r], "limit " + r);
+        }
     }
 }

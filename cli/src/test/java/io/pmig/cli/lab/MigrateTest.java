@@ -129,6 +129,47 @@ class MigrateTest {
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
 
+    /**
+     * A service of an unprivileged user moves staged too: its write tracking (a userfaultfd it creates) and its
+     * checkpoint (resource limits) need no privilege the process lacks, while vm.unprivileged_userfaultfd is 0.
+     */
+    @Test
+    @Timeout(180)
+    void aServiceOfAnUnprivilegedUserMovesStaged() throws Exception {
+        server = StreamService.replaceOnNodeAAs(server, 65534, "256", "16");
+        CompletableFuture<String> client = StreamService.client("8");
+        awaitClientConnected("node-a");
+        JsonNode report = migrate("node-a", "node-b", false);
+        assertEquals("staged", report.get("mode").textValue(), report.toString());
+        assertEquals("userfaultfd write-protect", report.get("tracking").textValue(), report.toString());
+        assertTrue(exec("node-b", "grep", "^Uid:", "/proc/" + server + "/status").contains("\t65534\t"), "the copy runs as nobody");
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+    }
+
+    /**
+     * A process whose writes cannot be tracked moves in bundle mode, and the report says why: here every
+     * descriptor its RLIMIT_NOFILE allows is open, so it cannot create the tracker's userfaultfd (EMFILE); a
+     * kernel without soft-dirty and without userfaultfd write-protect takes the same way.
+     */
+    @Test
+    @Timeout(180)
+    void aServiceThatCannotBeTrackedMovesInBundleModeAndTheReportSaysWhy() throws Exception {
+        CompletableFuture<String> client = StreamService.client("8");
+        awaitClientConnected("node-a");
+        String open = exec("node-a", "sh", "-c", "ls /proc/" + server + "/fd | wc -l").strip();
+        exec("node-a", "prlimit", "--pid", server, "--nofile=" + open + ":4096");
+        JsonNode report = migrate("node-a", "node-b", false);
+        assertEquals("bundle", report.get("mode").textValue(), report.toString());
+        String note = report.get("notes").get(0).textValue();
+        assertTrue(note.startsWith("bundle mode, not staged: process " + server + " cannot create a userfaultfd")
+            && note.contains("EMFILE") && note.contains("RLIMIT_NOFILE"), note);
+        assertTrue(exec("node-b", "grep", "^Max open files", "/proc/" + server + "/limits").matches("Max open files +" + open
+            + " +4096 +files\\s*"), "the copy keeps its limits");
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+    }
+
     @Test
     @Timeout(180)
     void aThousandConnectionsSurvive() throws Exception {

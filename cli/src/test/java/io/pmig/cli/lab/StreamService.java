@@ -33,12 +33,22 @@ final class StreamService {
 
     /** Stops server {@code pid} and starts another with {@code serverArgs}; returns its PID. */
     static String replaceOnNodeA(String pid, String... serverArgs) throws InterruptedException {
+        return replaceOnNodeAAs(pid, 0, serverArgs);
+    }
+
+    /** {@link #replaceOnNodeA}, the new server running with user and group id {@code id} and no other group. */
+    static String replaceOnNodeAAs(String pid, int id, String... serverArgs) throws InterruptedException {
         exec("node-a", "sh", "-c", "kill " + pid + "; while [ -d /proc/" + pid + " ]; do sleep 0.05; done");
-        return serverOnNodeA(serverArgs);
+        return serverOnNodeA(id, serverArgs);
     }
 
     private static String serverOnNodeA(String... serverArgs) throws InterruptedException {
-        String server = exec("node-a", "sh", "-c", "setsid " + program("stream-server") + " " + VIP + " " + PORT + " "
+        return serverOnNodeA(0, serverArgs);
+    }
+
+    private static String serverOnNodeA(int id, String... serverArgs) throws InterruptedException {
+        String server = exec("node-a", "sh", "-c", "setsid setpriv --reuid=" + id + " --regid=" + id + " --clear-groups "
+            + program("stream-server") + " " + VIP + " " + PORT + " "
             + String.join(" ", serverArgs) + " </dev/null >/dev/null 2>&1 & echo $!").strip();
         for (int i = 0; i < 200 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
             Thread.sleep(20);

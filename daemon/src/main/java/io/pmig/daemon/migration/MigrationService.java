@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.PrecopyOptions;
-import io.pmig.checkpoint.dirty.DirtyTracking;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.dirty.UntrackableException;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
@@ -212,13 +214,10 @@ public final class MigrationService implements AutoCloseable {
         if (!mode.equals("staged") && !mode.equals("bundle")) {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
         }
-        boolean staged = mode.equals("staged") && DirtyTracking.available() != DirtyTracking.Method.NONE;
-        String modeNote = staged || mode.equals("bundle") ? null : "bundle mode, not staged: this kernel cannot track written"
-            + " pages (no soft-dirty, no userfaultfd write-protect with PAGEMAP_SCAN, which needs Linux 6.7+)";
-        PrecopyOptions precopy;
+        PrecopyOptions precopyOptions;
         Bandwidth bandwidth;
         try {
-            precopy = new PrecopyOptions(
+            precopyOptions = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
                 r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds());
             bandwidth = r.path("bandwidthMegabytesPerSecond").isNumber()
@@ -230,8 +229,21 @@ public final class MigrationService implements AutoCloseable {
         Migrations.Migration record = new Migrations.Migration(id, pid, "source", to, "preflight", Instant.now());
         daemon.migrations().begin(record);
         SourceSwitch vipSwitch = null;
+        PrecopySource precopy = null;
+        String modeNote = null;
         boolean undecided = false;
         try {
+            if (mode.equals("staged")) {
+                // tracking starts before the destination prepares, which restores in advance only for a staged move
+                try {
+                    precopy = new CheckpointEngine().precopy(pid, precopyOptions);
+                } catch (UntrackableException e) {
+                    modeNote = "bundle mode, not staged: " + e.getMessage();
+                } catch (RefusedException e) {
+                    throw new ControlRefusedException(e.getMessage());
+                }
+            }
+            boolean staged = precopy != null;
             MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", to, pid,
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
             try {
@@ -257,7 +269,7 @@ public final class MigrationService implements AutoCloseable {
             ObjectNode report;
             try {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                    () -> journal.write(committing), staged ? precopy : null, bandwidth, config.pause(),
+                    () -> journal.write(committing), precopy, bandwidth, config.pause(),
                     () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis()))).run();
             } catch (CommitUndecidedException e) {
                 undecided = true;
@@ -271,6 +283,9 @@ public final class MigrationService implements AutoCloseable {
             }
             return report;
         } finally {
+            if (precopy != null) {
+                precopy.close();
+            }
             outgoing.remove(id);
             if (vipSwitch != null) {
                 vipSwitch.close();

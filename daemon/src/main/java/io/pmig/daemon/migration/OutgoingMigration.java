@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
-import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.StepTimes;
@@ -47,8 +46,8 @@ final class OutgoingMigration {
     private final ControlCall call;
     private final Migrations migrations;
     private final Runnable beforeCommit;
-    /** Null for a bundle migration. */
-    private final PrecopyOptions precopyOptions;
+    /** The pre-copy session, tracking writes already (its owner closes it); null for a bundle migration. */
+    private final PrecopySource precopySource;
     private final boolean staged;
     private final Bandwidth bandwidth;
     private final FaultPause pause;
@@ -65,7 +64,7 @@ final class OutgoingMigration {
     }
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
-                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopyOptions precopyOptions,
+                      Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopySource precopySource,
                       Bandwidth bandwidth, FaultPause pause, OutcomeQuery outcomeQuery) {
         this.id = id;
         this.pid = pid;
@@ -76,8 +75,8 @@ final class OutgoingMigration {
         this.migrations = migrations;
         this.record = record;
         this.beforeCommit = beforeCommit;
-        this.precopyOptions = precopyOptions;
-        this.staged = precopyOptions != null;
+        this.precopySource = precopySource;
+        this.staged = precopySource != null;
         this.bandwidth = bandwidth;
         this.pause = pause;
         this.outcomeQuery = outcomeQuery;
@@ -101,22 +100,20 @@ final class OutgoingMigration {
             if (staged) {
                 phase = "pre-copy";
                 phase("pre-copy");
-                try (PrecopySource precopy = new CheckpointEngine().precopy(pid, precopyOptions)) {
-                    do {
-                        image.write(MigrationProtocol.ROUND_FOLLOWS);
-                        progress(precopy.sendRound(image));
-                        pause.pauseAt(FaultPause.Point.PRE_COPY);
-                    } while (!precopy.shouldStop());
-                    tracking = precopy.trackingMethod();
-                    holdOn = holdVip();
-                    phase = "checkpoint";
-                    phase("transfer");
-                    freeze = System.nanoTime();
-                    image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
-                    image.write(MigrationProtocol.LAST_PART_FOLLOWS);
-                    frozen = precopy.finish(image, options);
-                    rounds = precopy.rounds();
-                }
+                do {
+                    image.write(MigrationProtocol.ROUND_FOLLOWS);
+                    progress(precopySource.sendRound(image));
+                    pause.pauseAt(FaultPause.Point.PRE_COPY);
+                } while (!precopySource.shouldStop());
+                tracking = precopySource.trackingMethod();
+                holdOn = holdVip();
+                phase = "checkpoint";
+                phase("transfer");
+                freeze = System.nanoTime();
+                image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
+                image.write(MigrationProtocol.LAST_PART_FOLLOWS);
+                frozen = precopySource.finish(image, options);
+                rounds = precopySource.rounds();
             } else {
                 holdOn = holdVip();
                 phase = "checkpoint";
