@@ -13,7 +13,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket) is refused in
+ * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter) is refused in
  * pre-flight, naming the resource, and keeps running untouched: it still passes afterwards.
  */
 class UnsupportedResourceTest extends ItSupport {
@@ -34,6 +34,13 @@ class UnsupportedResourceTest extends ItSupport {
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void netlinkSocketIsRefused(boolean leaveRunning) throws Exception {
         refusedNaming("unsupported_netlink", "netlink", leaveRunning);
+    }
+
+    @ParameterizedTest(name = "a seccomp filter is refused (leaveRunning={0}), program keeps running")
+    @ValueSource(booleans = {false, true})
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void seccompFilterIsRefused(boolean leaveRunning) throws Exception {
+        refusedNaming("unsupported_seccomp", "seccomp", leaveRunning);
     }
 
     private void refusedNaming(String program, String resource, boolean leaveRunning) throws Exception {
