@@ -7,7 +7,8 @@
  *   RATE   KiB per second the writer rewrites (whole pages, in order), 0 = idle, -1 = as fast as it can;
  *   CHURN  1: a second thread keeps changing the mappings: threads created and exiting (their stacks
  *          come and go), large malloc/free (glibc mmaps them), a mapping grown and moved with mremap,
- *          and pages discarded with MADV_DONTNEED (must read as zeros).
+ *          pages discarded with MADV_DONTNEED (must read as zeros), pages made read-only and then
+ *          writable again and rewritten (mprotect), and the heap's break grown with new data (sbrk).
  * Every page of the region holds a pattern of its index and its version; the versions are kept in a
  * table of their own, so a page the migration missed, or copied half-written and never again, fails
  * the check on go. On go: stops both threads (a page being written at the freeze is finished first,
@@ -82,6 +83,12 @@ static struct block blocks[BLOCKS];
 static uint64_t *moving;      /* grown and moved with mremap */
 static size_t moving_words;
 static uint64_t churn_seed = 1;
+#define GUARDED_PAGES 16
+static uint64_t *guarded;     /* pages whose protection changes, rewritten once writable again */
+static uint32_t guarded_versions[GUARDED_PAGES];
+#define BREAKS 32
+static struct { uint64_t *p; size_t words; } breaks[BREAKS]; /* parts of the heap sbrk added, written once */
+static int nbreaks;
 static volatile long threads_done;
 
 static uint64_t next_rand(void)
@@ -124,8 +131,12 @@ static void *churner(void *arg)
     for (size_t w = 0; w < moving_words; w++) {
         moving[w] = pattern(99, 5, w);
     }
+    guarded = mmap(NULL, GUARDED_PAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t w = 0; w < GUARDED_PAGES * pg / 8; w++) {
+        guarded[w] = pattern(77, 0, w);
+    }
     for (unsigned long step = 0; !stop; step++) {
-        switch (step % 4) {
+        switch (step % 6) {
         case 0: { /* a thread comes and goes */
             pthread_t t;
             if (pthread_create(&t, NULL, short_lived, (void *)(uintptr_t)(step + 11)) == 0) {
@@ -188,6 +199,46 @@ static void *churner(void *arg)
             b->zero_to = b->zero_from + pages * pg / 8;
             break;
         }
+        case 4: { /* pages read-only for a while (the mapping splits), then writable again and rewritten */
+            size_t first = next_rand() % GUARDED_PAGES;
+            size_t pages = 1 + next_rand() % (GUARDED_PAGES - first);
+            uint64_t *from = guarded + first * pg / 8;
+            if (mprotect(from, pages * pg, PROT_READ) != 0) {
+                h_fail("mprotect read-only: %s", strerror(errno));
+                stop = 1;
+                break;
+            }
+            h_sleep_ns(1000000LL);
+            if (mprotect(from, pages * pg, PROT_READ | PROT_WRITE) != 0) {
+                h_fail("mprotect writable: %s", strerror(errno));
+                stop = 1;
+                break;
+            }
+            for (size_t page = first; page < first + pages; page++) {
+                guarded_versions[page]++;
+                for (size_t w = page * pg / 8; w < (page + 1) * pg / 8; w++) {
+                    guarded[w] = pattern(77, guarded_versions[page], w);
+                }
+            }
+            break;
+        }
+        case 5: { /* the heap's break moves up and the new part is written */
+            if (nbreaks == BREAKS) {
+                break;
+            }
+            size_t words = pg / 8 * (1 + next_rand() % 16);
+            uint64_t *p = sbrk((intptr_t)(words * 8));
+            if (p == (void *)-1) {
+                break; /* no room for the heap to grow: nothing to check */
+            }
+            for (size_t w = 0; w < words; w++) {
+                p[w] = pattern(55 + (uint64_t)nbreaks, 1, w);
+            }
+            breaks[nbreaks].p = p;
+            breaks[nbreaks].words = words;
+            nbreaks++;
+            break;
+        }
         }
         h_sleep_ns(1000000LL);
     }
@@ -214,7 +265,24 @@ static void verify_churn(void)
             break;
         }
     }
+    for (size_t w = 0; w < GUARDED_PAGES * pg / 8; w++) {
+        if (guarded[w] != pattern(77, guarded_versions[w * 8 / pg], w)) {
+            h_fail("the mprotect'ed mapping: word %zu is %llx (page version %u)", w, (unsigned long long)guarded[w],
+                   guarded_versions[w * 8 / pg]);
+            break;
+        }
+    }
+    for (int i = 0; i < nbreaks; i++) {
+        for (size_t w = 0; w < breaks[i].words; w++) {
+            if (breaks[i].p[w] != pattern(55 + (uint64_t)i, 1, w)) {
+                h_fail("heap part %d from sbrk (%zu words at %p): word %zu is %llx", i, breaks[i].words, (void *)breaks[i].p, w,
+                       (unsigned long long)breaks[i].p[w]);
+                break;
+            }
+        }
+    }
     CHECK(threads_done > 0, "no short-lived thread ran");
+    CHECK(nbreaks > 0, "the heap's break never grew");
 }
 
 int main(int argc, char **argv)

@@ -103,7 +103,7 @@ class PrecopyTest extends ItSupport {
     @Timeout(180)
     void mappingChurnDuringThePrecopyIsFollowed() throws Exception {
         // five rounds, whatever the rules would say, with a pause between them: threads, malloc/free,
-        // mremap and MADV_DONTNEED happen between and during them
+        // mremap, MADV_DONTNEED, mprotect and sbrk happen between and during them
         List<Round> rounds = migrate(writer(32, 2048, true), sent -> sent.size() == 5, 30);
         assertEquals(6, rounds.size(), "five rounds and the last part: " + rounds);
         assertTrue(rounds.stream().anyMatch(r -> r.pagesDropped() > 0), "pages discarded by the process were dropped: " + rounds);

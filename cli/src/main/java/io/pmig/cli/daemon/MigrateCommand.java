@@ -129,7 +129,8 @@ public final class MigrateCommand implements Callable<Integer> {
                         ? String.format(Locale.ROOT, "limit %.1f MB/s", r.path("bandwidthLimitMegabytesPerSecond").asDouble())
                         : "no bandwidth limit",
                 r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
-                r.path("replayedPackets").asLong()) + steps("frozen", r.path("frozenSteps")) + steps("restore", r.path("restoreSteps"))
+                r.path("replayedPackets").asLong()) + steps("downtime", r.path("downtimeSteps")) + steps("frozen", r.path("frozenSteps"))
+                + steps("restore", r.path("restoreSteps"))
                 + rounds(r) + notes(r);
     }
 

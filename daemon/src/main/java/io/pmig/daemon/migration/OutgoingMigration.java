@@ -125,8 +125,10 @@ final class OutgoingMigration {
             phase = "restore";
             phase("restore");
             MigrationProtocol.Restored restored = image.finish(RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
+            long restoredAt = System.nanoTime();
             phase = "commit";
             beforeCommit.run();
+            long journaled = System.nanoTime();
             pause.pauseAt(FaultPause.Point.COMMIT);
             boolean answered = commitOrLearnOutcome();
             long resumed = System.nanoTime();
@@ -155,6 +157,10 @@ final class OutgoingMigration {
                 .set("notes", JsonNodeFactory.instance.arrayNode());
             report.set("frozenSteps", steps(frozen.report().steps()));
             report.set("restoreSteps", steps(restored.steps()));
+            // the downtime from the source's side: its frozen part, the wait for the destination's restore, its commit
+            report.set("downtimeSteps", steps(new StepTimes(List.of(new StepTimes.Step("last part sent", imageSent - freeze),
+                new StepTimes.Step("restored there", restoredAt - imageSent), new StepTimes.Step("journal", journaled - restoredAt),
+                new StepTimes.Step("commit", resumed - journaled)))));
             if (settleProblem != null) {
                 report.withArrayProperty("notes").add(settleProblem);
             }
