@@ -9,6 +9,7 @@ import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.proc.ProcFs;
+import io.pmig.checkpoint.task.PrivilegeCheck;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskDumper;
@@ -256,14 +257,7 @@ public final class CheckpointEngine {
         if (state.startsWith("Z") || state.startsWith("X")) {
             throw new RefusedException("process " + pid + " has already exited (" + state + ")");
         }
-        for (int tid : proc.tasks()) {
-            String seccomp = new ProcFs(tid).status().getOrDefault("Seccomp", "0");
-            if (!seccomp.equals("0")) {
-                // a copy restored without its filters would run unconfined
-                throw new RefusedException("thread " + tid + " of process " + pid + " runs under seccomp (mode " + seccomp
-                    + "), whose filters pmig cannot restore yet; stop it and start it on the other node instead");
-            }
-        }
+        PrivilegeCheck.requireRestorable(pid);
         return proc;
     }
 

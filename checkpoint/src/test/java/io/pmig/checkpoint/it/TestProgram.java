@@ -32,7 +32,8 @@ public final class TestProgram implements AutoCloseable {
     /** Programs that hold state and must survive checkpoint/restore. */
     public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds");
     /** Programs that must be refused. */
-    public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp");
+    public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp",
+        "unsupported_capabilities");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);

@@ -13,7 +13,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter) is refused in
+ * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter, fewer capabilities than the restore gives) is refused in
  * pre-flight, naming the resource, and keeps running untouched: it still passes afterwards.
  */
 class UnsupportedResourceTest extends ItSupport {
@@ -41,6 +41,13 @@ class UnsupportedResourceTest extends ItSupport {
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void seccompFilterIsRefused(boolean leaveRunning) throws Exception {
         refusedNaming("unsupported_seccomp", "seccomp", leaveRunning);
+    }
+
+    @ParameterizedTest(name = "a reduced capability bounding set is refused (leaveRunning={0}), program keeps running")
+    @ValueSource(booleans = {false, true})
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void reducedCapabilitiesAreRefused(boolean leaveRunning) throws Exception {
+        refusedNaming("unsupported_capabilities", "bounding capability set", leaveRunning);
     }
 
     private void refusedNaming(String program, String resource, boolean leaveRunning) throws Exception {
