@@ -67,8 +67,10 @@ public final class Puppet implements AutoCloseable {
         }
         String output;
         int exit;
+        long restorerPid;
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            restorerPid = p.pid();
             output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
@@ -91,6 +93,9 @@ public final class Puppet implements AutoCloseable {
                 outerPid = childOf(Integer.parseInt(w[1]));
             } else if (w[0].startsWith("error-")) {
                 int errno = Integer.parseInt(w[2]);
+                if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST && restorerPid == pid && !newPidNamespace) {
+                    return start(restorer, pid, hole, false);   // the restorer itself got the pid it was to create: it has exited now
+                }
                 if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST) {
                     throw new RefusedException("pid " + pid + " is in use on this host (by a process, or as the session or "
                         + "process group id of one: see ps -eo pid,pgid,sid); stop it or restore with --new-pid-namespace");

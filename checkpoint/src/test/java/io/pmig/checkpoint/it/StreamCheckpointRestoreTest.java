@@ -153,6 +153,21 @@ class StreamCheckpointRestoreTest extends ItSupport {
         goExpectPassAndExit(p);
     }
 
+    /**
+     * The restorer is a process of its own: when the next free pid is the one it is to create, it gets that
+     * pid itself, and the restore is made again by a restorer with another (a host whose pid counter
+     * is just below the migrated process's pid: two lab nodes started alike, for one).
+     */
+    @Test
+    @Timeout(60)
+    void aRestorerGivenThePidItIsToCreateStepsAside() throws Exception {
+        TestProgram p = startReady("threads");
+        byte[] image = checkpointIntoMemoryAndCommit(p);
+        Files.writeString(Path.of("/proc/sys/kernel/ns_last_pid"), Integer.toString(p.pid() - 1));
+        restoreAndResume(p, image, RestoreOptions.defaults());
+        goExpectPassAndExit(p);
+    }
+
     @Test
     @Timeout(60)
     void killingTheRestoredProcessBeforeResumeLeavesNothing() throws Exception {

@@ -189,6 +189,12 @@ class MigrateTest {
         Run noProcess = pmigIn("node-a", "migrate", "99999", "--to", "node-b", "--json");
         assertEquals(ExitCodes.REFUSED, noProcess.exitCode(), noProcess.toString());
         assertTrue(noProcess.json().get("error").textValue().contains("process 99999 does not exist on node-a"), noProcess.out());
+        String thread = exec("node-a", "sh", "-c", "for d in /proc/[0-9]*/task/[0-9]*; do t=${d##*/}; p=${d#/proc/};"
+            + " [ \"$t\" != \"${p%%/*}\" ] && { echo $t; break; }; done").strip();     // a thread of the daemon's JVM
+        Run notAProcess = pmigIn("node-a", "migrate", thread, "--to", "node-b", "--json");
+        assertEquals(ExitCodes.REFUSED, notAProcess.exitCode(), notAProcess.toString());
+        assertTrue(notAProcess.json().get("error").textValue().contains("process " + thread + " does not exist on node-a"),
+            notAProcess.out());
         Run noPeer = pmigIn("node-a", "migrate", server, "--to", "node-z", "--json");
         assertEquals(ExitCodes.REFUSED, noPeer.exitCode(), noPeer.toString());
         assertTrue(noPeer.json().get("error").textValue().contains("node-z is not a peer of node-a"), noPeer.out());

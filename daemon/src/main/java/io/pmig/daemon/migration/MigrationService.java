@@ -189,7 +189,7 @@ public final class MigrationService implements AutoCloseable {
         int pid = r.path("pid").asInt();
         String to = r.path("to").asText();
         String node = config.nodeName();
-        if (!Files.isDirectory(Path.of("/proc", Integer.toString(pid)))) {
+        if (!isProcess(pid)) {
             throw new ControlRefusedException("process " + pid + " does not exist on " + node);
         }
         daemon.policy().requireMayMigrate(call.caller(), pid);
@@ -294,6 +294,15 @@ public final class MigrationService implements AutoCloseable {
                 journal.remove(id);
                 daemon.migrations().end(id);
             }
+        }
+    }
+
+    /** Whether {@code pid} names a process here: /proc also answers for the id of a thread that is not its process's first. */
+    private static boolean isProcess(int pid) {
+        try {
+            return Files.readAllLines(Path.of("/proc", Integer.toString(pid), "status")).contains("Tgid:\t" + pid);
+        } catch (IOException gone) {
+            return false;
         }
     }
 
