@@ -212,7 +212,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.connect(fd, s.peer());
         Sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_OPTIONS, repairOptions(c));
         if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
-            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, timestampNow(c));
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, timestampNow(c, System.currentTimeMillis()));
         }
         // room for the queues as they were, whatever this socket's defaults (the options come after)
         Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer(), 2 * c.sendQueue().length + QUEUE_SLACK));
@@ -280,10 +280,18 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
      * until its clock catches up, and waits for the retransmission timeout (1 s on a fresh
      * restore) to get them again. Across hosts this needs their clocks in step (NTP); a clock
      * behind only shortens the advance.
+     *
+     * <p>The value's lowest bit is not part of the clock (Linux 6.7+, include/net/tcp.h): set, the
+     * connection stamps in microseconds (tcp_usec_ts), clear, in milliseconds. It is kept as read and the
+     * advance counted in the clock's unit: an odd advance of a millisecond clock used to switch the copy
+     * to microseconds (its clock then ran a thousand times faster, and the next move's reading, taken
+     * for milliseconds, put it back tens of seconds, past every peer's PAWS check).
      */
-    private static int timestampNow(Connection c) {
-        long elapsed = c.timestampReadAtMillis() == 0 ? 0 : Math.max(0, System.currentTimeMillis() - c.timestampReadAtMillis());
-        return c.timestamp() + (int) Math.min(elapsed, Integer.MAX_VALUE);
+    static int timestampNow(Connection c, long nowMillis) {
+        long elapsed = c.timestampReadAtMillis() == 0 ? 0 : Math.max(0, nowMillis - c.timestampReadAtMillis());
+        boolean micros = (c.timestamp() & Sockets.TCP_TIMESTAMP_MICROSECONDS) != 0;
+        long advance = Math.min(micros ? elapsed * 1000 : elapsed, Integer.MAX_VALUE) & ~Sockets.TCP_TIMESTAMP_MICROSECONDS;
+        return (int) (c.timestamp() + advance);
     }
 
     private static byte[] repairOptions(Connection c) {

@@ -31,6 +31,8 @@ public final class Sockets {
     public static final int TCP_QUEUE_SEQ = 21;
     public static final int TCP_REPAIR_OPTIONS = 22;
     public static final int TCP_TIMESTAMP = 24;
+    /** The lowest bit of a TCP_TIMESTAMP value: the connection stamps in microseconds (net/ipv4/tcp.c, Linux 6.7+). */
+    public static final int TCP_TIMESTAMP_MICROSECONDS = 1;
     public static final int TCP_REPAIR_WINDOW = 29;
     public static final int TCP_RECV_QUEUE = 1;
     public static final int TCP_SEND_QUEUE = 2;

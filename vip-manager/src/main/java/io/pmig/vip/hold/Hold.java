@@ -41,6 +41,12 @@ public final class Hold implements AutoCloseable {
         return buffer.drain();
     }
 
+    /** Like {@link #take}, and including every packet the rules dropped before this call; holding goes on. */
+    public List<HeldPacket> takeCaptured() {
+        capture.flush();
+        return buffer.drain();
+    }
+
     /** Stops holding; returns what was held since the last take. Already off: an empty list. */
     public List<HeldPacket> off() {
         if (!on) {
