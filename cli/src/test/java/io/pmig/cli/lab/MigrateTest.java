@@ -68,6 +68,29 @@ class MigrateTest {
         assertTrue(!exec("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP left node-b");
     }
 
+    /**
+     * Four moves of one connection: each restore goes on from the clock the one before left (a copy whose
+     * TCP timestamps switched unit, or went back, lost its client after the third move: every segment
+     * failed the client's PAWS check).
+     */
+    @Test
+    @Timeout(240)
+    void aStreamingClientKeepsItsConnectionOverFourMoves() throws Exception {
+        CompletableFuture<String> client = StreamService.client("16");
+        awaitClientConnected("node-a");
+        double longestDowntime = 0;
+        String[] nodes = {"node-a", "node-b"};
+        for (int move = 0; move < 4; move++) {
+            JsonNode report = migrate(nodes[move % 2], nodes[(move + 1) % 2], false);
+            longestDowntime = Math.max(longestDowntime, report.get("downtimeMillis").doubleValue());
+            Thread.sleep(1000);
+        }
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+        assertTrue(stallMillis(verdict) < longestDowntime + 800, "the client's longest stall, " + stallMillis(verdict)
+            + " ms, is a downtime (" + longestDowntime + " ms at most): " + verdict);
+    }
+
     /** A request the lock-step client sends during the freeze is held, forwarded and replayed: answered with no retransmission. */
     @Test
     @Timeout(180)
