@@ -151,7 +151,7 @@ public final class RestoreEngine {
         task.createThreads(full.threads());
         task.restoreThreadState(full.threads());
         steps.lap("threads");
-        task.restoreLimitsAndCredentials();
+        task.restoreLimitsAndCredentials(full.threads());
         puppet.unmapHole();
         task.setFinalThreadStates(full.threads());
         steps.lap("credentials, registers");

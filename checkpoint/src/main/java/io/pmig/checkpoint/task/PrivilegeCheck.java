@@ -6,7 +6,7 @@ import io.pmig.checkpoint.proc.ProcFs;
 import java.util.Map;
 
 /**
- * The restore gives a process its user and group ids and nothing else of its privileges: the
+ * The restore gives every thread of a process the process's user and group ids and nothing else of its privileges: the
  * capabilities it ends with are those setresuid leaves from the restorer's own (all of them for uid 0,
  * none otherwise), with the restorer's bounding set, no ambient ones, no_new_privs off, no seccomp.
  * A process whose threads hold anything else is refused, naming it: a copy that silently had more
@@ -20,9 +20,17 @@ public final class PrivilegeCheck {
     /** Refuses process {@code pid} unless every thread's privileges are what the restore recreates. */
     public static void requireRestorable(int pid) {
         Map<String, String> own = ProcFs.keyValues(new ProcFs((int) ProcessHandle.current().pid()).read("status"));
+        Map<String, String> main = new ProcFs(pid).status();
         for (int tid : new ProcFs(pid).tasks()) {
             Map<String, String> status = new ProcFs(tid).status();
             String who = "thread " + tid + " of process " + pid;
+            for (String ids : new String[] {"Uid", "Gid", "Groups"}) {
+                // the image keeps the process's credentials, and the restore gives them to every thread
+                if (!status.getOrDefault(ids, "").equals(main.getOrDefault(ids, ""))) {
+                    throw new RefusedException(who + " has other credentials than the process (" + ids + ": "
+                        + status.getOrDefault(ids, "") + ", not " + main.getOrDefault(ids, "") + "), which pmig cannot restore yet");
+                }
+            }
             String seccomp = status.getOrDefault("Seccomp", "0");
             if (!seccomp.equals("0")) {
                 throw new RefusedException(who + " runs under seccomp (mode " + seccomp + "), whose filters pmig cannot restore"

@@ -157,8 +157,12 @@ public final class TaskRestorer {
         }
     }
 
-    /** Resource limits (set from outside, so the restorer's own work is not limited by them) and credentials. */
-    public void restoreLimitsAndCredentials() {
+    /**
+     * Resource limits (set from outside, so the restorer's own work is not limited by them) and credentials,
+     * in every thread: credentials belong to a thread, and a raw setresuid changes only the caller's (glibc's
+     * wrapper signals every thread to do the same), so threads created before would stay root.
+     */
+    public void restoreLimitsAndCredentials(List<ThreadImage> threads) {
         for (int r = 0; r < process.rlimits().length; r++) {
             long[] want = process.rlimits()[r];
             long[] have = Linux.getRlimit(puppet.pid(), r);
@@ -172,15 +176,17 @@ public final class TaskRestorer {
                     + want[0] + "/" + want[1] + " here (raising a hard limit needs CAP_SYS_RESOURCE): " + e.getMessage(), e);
             }
         }
-        RestoreProgram p = puppet.newProgram();
         ByteBuffer groups = ByteBuffer.allocate(Math.max(4, process.groups().length * 4)).order(ByteOrder.LITTLE_ENDIAN);
         for (int g : process.groups()) {
             groups.putInt(g);
         }
-        p.call("setgroups", Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
-        p.call("setresgid", Nr.SETRESGID, process.gids()[0], process.gids()[1], process.gids()[2]);
-        p.call("setresuid", Nr.SETRESUID, process.uids()[0], process.uids()[1], process.uids()[2]);
-        puppet.run(p);
+        for (ThreadImage t : threads) {
+            RestoreProgram p = puppet.newProgram();
+            p.call("setgroups in thread " + t.tid(), Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
+            p.call("setresgid in thread " + t.tid(), Nr.SETRESGID, process.gids()[0], process.gids()[1], process.gids()[2]);
+            p.call("setresuid in thread " + t.tid(), Nr.SETRESUID, process.uids()[0], process.uids()[1], process.uids()[2]);
+            puppet.run(t.tid(), p);
+        }
     }
 
     /** Every thread's saved registers, XSAVE area and signal mask, for when the process is let go. */

@@ -72,6 +72,14 @@ abstract class ItSupport {
         return p;
     }
 
+    /** A program running as user and group {@code id}, ready. */
+    TestProgram startReadyAs(String name, int id) throws IOException {
+        TestProgram p = TestProgram.startAs(name, tmp.resolve(name + "-state"), id);
+        programs.add(p);
+        p.awaitReady();
+        return p;
+    }
+
     TestProgram startReady(String name) throws IOException {
         TestProgram p = start(name);
         p.awaitReady();

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -71,6 +72,21 @@ public final class TestProgram implements AutoCloseable {
     }
 
     public static TestProgram start(String name, Path stateDir) throws IOException {
+        return start(name, stateDir, "");
+    }
+
+    /**
+     * {@link #start}, the program running with user and group id {@code id} and no other group; its
+     * state directory is made writable for it, and the one above it passable.
+     */
+    public static TestProgram startAs(String name, Path stateDir, int id) throws IOException {
+        Files.createDirectories(stateDir);
+        Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setPosixFilePermissions(stateDir.getParent(), PosixFilePermissions.fromString("rwx--x--x"));
+        return start(name, stateDir, "setpriv --reuid=" + id + " --regid=" + id + " --clear-groups ");
+    }
+
+    private static TestProgram start(String name, Path stateDir, String launcher) throws IOException {
         Path exe = programsDir().resolve(name);
         if (!Files.isExecutable(exe)) {
             fail("test program " + exe + " is not built (make -C checkpoint/src/test/c OUT=...)");
@@ -79,7 +95,7 @@ public final class TestProgram implements AutoCloseable {
         Path log = stateDir.resolve("log");
         Path pidFile = stateDir.getParent().resolve(stateDir.getFileName() + ".pid");
         ProcessBuilder pb = new ProcessBuilder("setsid", "--fork", "--wait", "sh", "-c",
-                "echo $$ > \"$0\"; exec \"$1\" \"$2\"", pidFile.toString(), exe.toString(), stateDir.toString())
+                "echo $$ > \"$0\"; exec " + launcher + "\"$1\" \"$2\"", pidFile.toString(), exe.toString(), stateDir.toString())
                 .directory(stateDir.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))

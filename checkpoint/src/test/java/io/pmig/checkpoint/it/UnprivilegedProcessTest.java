@@ -1,0 +1,49 @@
+package io.pmig.checkpoint.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.proc.ProcFs;
+
+import java.util.Map;
+import java.util.Set;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A process of an unprivileged user (nobody) with several threads, checkpointed and restored by root:
+ * every thread of the copy has the process's ids and no capability (the restore used to set them in
+ * the main thread only, leaving the others root), and the program still passes.
+ */
+class UnprivilegedProcessTest extends ItSupport {
+    private static final int NOBODY = 65534;
+
+    @BeforeEach
+    void root() {
+        assumeRoot();
+    }
+
+    @Test
+    @Timeout(60)
+    void everyThreadOfTheCopyHasTheProcesssIdsAndNoCapability() throws Exception {
+        TestProgram p = startReadyAs("threads", NOBODY);
+        Set<Integer> threads = new ProcFs(p.pid()).tasks();
+        assertTrue(threads.size() > 1, "threads runs several threads: " + threads);
+        byte[] image = checkpointIntoMemoryAndCommit(p);
+        restoreAndResume(p, image, RestoreOptions.defaults());
+        Set<Integer> restoredThreads = new ProcFs(p.pid()).tasks();
+        assertEquals(threads, restoredThreads, "the same thread ids");
+        for (int tid : restoredThreads) {
+            Map<String, String> status = new ProcFs(tid).status();
+            assertEquals("65534\t65534\t65534\t65534", status.get("Uid"), "uids of thread " + tid);
+            assertEquals("65534\t65534\t65534\t65534", status.get("Gid"), "gids of thread " + tid);
+            assertEquals("", status.get("Groups"), "groups of thread " + tid);
+            assertEquals("0000000000000000", status.get("CapEff"), "effective capabilities of thread " + tid);
+            assertEquals("0000000000000000", status.get("CapPrm"), "permitted capabilities of thread " + tid);
+        }
+        goExpectPassAndExit(p);
+    }
+}
