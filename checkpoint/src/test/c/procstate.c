@@ -6,7 +6,7 @@
  *  still enforced), personality(ADDR_NO_RANDOMIZE), PR_SET_NAME "pmig-procst" (comm), cmdline,
  *  environ and auxv bytes, /proc/self/exe, the mm layout fields of /proc/self/stat (code, data,
  *  brk, stack, args, env), brk value (moved by sbrk, content kept), credentials (res uid/gid,
- *  supplementary groups set to a distinct list, capability sets).
+ *  supplementary groups set to a distinct list, capability sets), no_new_privs (set).
  */
 #include "harness.h"
 
@@ -28,6 +28,7 @@ struct snapshot {
     int ngroups;
     char caps[512];
     int persona;
+    int no_new_privs;
     char comm[32];
     char cwd[4096];
     ino_t cwd_ino;
@@ -116,6 +117,7 @@ static void take(struct snapshot *s)
     s->ngroups = getgroups(64, s->groups);
     read_caps(s->caps, sizeof s->caps);
     s->persona = personality(0xffffffff);
+    s->no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
     prctl(PR_GET_NAME, s->comm, 0, 0, 0);
     if (!getcwd(s->cwd, sizeof s->cwd)) {
         snprintf(s->cwd, sizeof s->cwd, "(getcwd: %s)", strerror(errno));
@@ -155,6 +157,7 @@ static void compare(const struct snapshot *a, const struct snapshot *b, const ch
           "%s: supplementary groups changed (%d groups, were %d)", when, b->ngroups, a->ngroups);
     CHECK(strcmp(a->caps, b->caps) == 0, "%s: capabilities '%s', were '%s'", when, b->caps, a->caps);
     CHECK(a->persona == b->persona, "%s: personality %#x, was %#x", when, b->persona, a->persona);
+    CHECK(a->no_new_privs == b->no_new_privs, "%s: no_new_privs %d, was %d", when, b->no_new_privs, a->no_new_privs);
     CHECK(strcmp(a->comm, b->comm) == 0, "%s: comm '%s', was '%s'", when, b->comm, a->comm);
     CHECK(strcmp(a->cwd, b->cwd) == 0, "%s: cwd '%s', was '%s'", when, b->cwd, a->cwd);
     CHECK(a->cwd_ino == b->cwd_ino && a->cwd_dev == b->cwd_dev, "%s: cwd is another directory (inode)", when);
@@ -192,6 +195,7 @@ int main(int argc, char **argv)
     int pers = personality(0xffffffff);
     SETUP(personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1, "personality: %s", strerror(errno));
     SETUP(prctl(PR_SET_NAME, "pmig-procst", 0, 0, 0) == 0, "PR_SET_NAME");
+    SETUP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 
     /* supplementary groups: a distinct list (root only; otherwise keep what we have) */
     if (geteuid() == 0) {
@@ -207,6 +211,7 @@ int main(int argc, char **argv)
     struct snapshot before, after;
     take(&before);
     SETUP(before.persona & ADDR_NO_RANDOMIZE, "ADDR_NO_RANDOMIZE not set");
+    SETUP(before.no_new_privs == 1, "no_new_privs not set");
     SETUP(strcmp(before.comm, "pmig-procst") == 0, "comm '%s'", before.comm);
     SETUP(read_umask_status() == 027, "umask not 027 at setup");
 

@@ -6,9 +6,10 @@ import io.pmig.checkpoint.proc.ProcFs;
 import java.util.Map;
 
 /**
- * The restore gives every thread of a process the process's user and group ids and nothing else of its privileges: the
- * capabilities it ends with are those setresuid leaves from the restorer's own (all of them for uid 0,
- * none otherwise), with the restorer's bounding set, no ambient ones, no_new_privs off, no seccomp.
+ * The restore gives every thread of a process the process's user and group ids and its no_new_privs,
+ * and nothing else of its privileges: the capabilities it ends with are those setresuid leaves from the
+ * restorer's own (all of them for uid 0, none otherwise), with the restorer's bounding set, no ambient
+ * ones, no seccomp.
  * A process whose threads hold anything else is refused, naming it: a copy that silently had more
  * privileges (a root service with a reduced bounding set) or fewer (a service given
  * CAP_NET_BIND_SERVICE as an ambient capability) than its original would be a different service.
@@ -24,7 +25,7 @@ public final class PrivilegeCheck {
         for (int tid : new ProcFs(pid).tasks()) {
             Map<String, String> status = new ProcFs(tid).status();
             String who = "thread " + tid + " of process " + pid;
-            for (String ids : new String[] {"Uid", "Gid", "Groups"}) {
+            for (String ids : new String[] {"Uid", "Gid", "Groups", "NoNewPrivs"}) {
                 // the image keeps the process's credentials, and the restore gives them to every thread
                 if (!status.getOrDefault(ids, "").equals(main.getOrDefault(ids, ""))) {
                     throw new RefusedException(who + " has other credentials than the process (" + ids + ": "
@@ -35,10 +36,6 @@ public final class PrivilegeCheck {
             if (!seccomp.equals("0")) {
                 throw new RefusedException(who + " runs under seccomp (mode " + seccomp + "), whose filters pmig cannot restore"
                     + " yet; stop it and start it on the other node instead");
-            }
-            if (!status.getOrDefault("NoNewPrivs", "0").equals("0")) {
-                throw new RefusedException(who + " has no_new_privs set, which pmig cannot restore yet; stop it and start it"
-                    + " on the other node instead");
             }
             // setresuid away from uid 0 clears the permitted set once no id is 0, the effective set once the effective id is not
             String[] uids = status.get("Uid").split("\\s+");

@@ -16,6 +16,7 @@ public record ProcessImage(
         int[] uids,
         int[] gids,
         int[] groups,
+        boolean noNewPrivs,
         long[][] rlimits,
         List<SignalAction> signalActions,
         List<byte[]> pendingSignals,

@@ -15,6 +15,7 @@ import java.util.List;
 /** Gives the restored process its task state, in the order the kernel allows it. */
 public final class TaskRestorer {
     private static final int PR_SET_NAME = 15;
+    private static final int PR_SET_NO_NEW_PRIVS = 38;
     private static final int PR_SET_MM = 35;
     private static final int PR_SET_MM_MAP = 14;
     private static final int PR_SET_MM_MAP_SIZE = 104;
@@ -158,8 +159,8 @@ public final class TaskRestorer {
     }
 
     /**
-     * Resource limits (set from outside, so the restorer's own work is not limited by them) and credentials,
-     * in every thread: credentials belong to a thread, and a raw setresuid changes only the caller's (glibc's
+     * Resource limits (set from outside, so the restorer's own work is not limited by them), credentials and
+     * no_new_privs, in every thread: credentials belong to a thread, and a raw setresuid changes only the caller's (glibc's
      * wrapper signals every thread to do the same), so threads created before would stay root.
      */
     public void restoreLimitsAndCredentials(List<ThreadImage> threads) {
@@ -185,6 +186,9 @@ public final class TaskRestorer {
             p.call("setgroups in thread " + t.tid(), Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
             p.call("setresgid in thread " + t.tid(), Nr.SETRESGID, process.gids()[0], process.gids()[1], process.gids()[2]);
             p.call("setresuid in thread " + t.tid(), Nr.SETRESUID, process.uids()[0], process.uids()[1], process.uids()[2]);
+            if (process.noNewPrivs()) {
+                p.call("no_new_privs in thread " + t.tid(), Nr.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            }
             puppet.run(t.tid(), p);
         }
     }
