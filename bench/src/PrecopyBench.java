@@ -16,12 +16,14 @@ import java.nio.file.Path;
 import java.nio.channels.Pipe;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Bundle vs. staged (pre-copy, default options) migration of one process through a pipe between two
@@ -33,7 +35,12 @@ import java.util.concurrent.LinkedBlockingQueue;
  * went: the source's steps from the freeze to the last part's last byte, the destination's from the
  * call that reads the last part (its first step waits for the source) to the copy resumed; writes JSON.
  *
+ * With --threshold-sweep: staged only, once per stop threshold ({@link #SWEPT_STOP_BELOW_PAGES}, default
+ * maxRounds) and writer of several rates over 256 MB, the thresholds taking turns within each run; the
+ * ratios to the default threshold are medians of the ratios within each run (the machine's load drifts).
+ *
  *   java -cp CLASSPATH bench/src/PrecopyBench.java PRECOPYLOAD OUT.json RUNS BIG_MB
+ *   java -cp CLASSPATH bench/src/PrecopyBench.java --threshold-sweep PRECOPYLOAD OUT.json RUNS
  */
 public class PrecopyBench {
     record Workload(String name, int mb, int rateKib, int hotMb) {
@@ -46,7 +53,19 @@ public class PrecopyBench {
     record Row(Workload w, Result bundle, Result staged) {
     }
 
+    /** One workload at one stop threshold: the medians, and the medians of the same run's ratios to the default threshold. */
+    record SweepRow(Workload w, long stopBelowPages, Result staged, double downtimeOverDefault, double totalOverDefault,
+                    double bytesOverDefault) {
+    }
+
+    /** Around the default, by factors of 4, and 0 (stop only when the written set stops shrinking). */
+    static final long[] SWEPT_STOP_BELOW_PAGES = {0, 256, 1024, 4096, 16384};
+
     public static void main(String[] args) throws Exception {
+        if (args[0].equals("--threshold-sweep")) {
+            thresholdSweep(args[1], Path.of(args[2]), Integer.parseInt(args[3]));
+            return;
+        }
         String load = args[0];
         Path out = Path.of(args[1]);
         int runs = Integer.parseInt(args[2]);
@@ -59,12 +78,59 @@ public class PrecopyBench {
             List<Result> bundle = new ArrayList<>(), staged = new ArrayList<>();
             for (int r = 0; r < runs; r++) {
                 bundle.add(bundle(load, w));
-                staged.add(staged(load, w));
+                staged.add(staged(load, w, PrecopyOptions.defaults()));
             }
             rows.add(new Row(w, median(bundle), median(staged)));
         }
         print(rows, runs);
         writeJson(out, rows, runs);
+    }
+
+    /**
+     * Staged migrations at each swept threshold, for rate-limited writers over their whole 256 MB (each round
+     * leaves fewer pages written: the threshold decides how many rounds) and a write loop over a small hot set
+     * (rounds stop shrinking at once: the threshold decides only whether a second round is sent).
+     */
+    private static void thresholdSweep(String load, Path out, int runs) throws Exception {
+        List<Workload> workloads = List.of(new Workload("writer 1 MB/s", 256, 1024, 256),
+            new Workload("writer 8 MB/s", 256, 8 << 10, 256), new Workload("writer 32 MB/s", 256, 32 << 10, 256),
+            new Workload("writer 128 MB/s", 256, 128 << 10, 256), new Workload("write loop, 8 MB hot", 256, -1, 8));
+        int atDefault = 0;
+        while (SWEPT_STOP_BELOW_PAGES[atDefault] != PrecopyOptions.DEFAULT_STOP_BELOW_PAGES) {
+            atDefault++;
+        }
+        warmUp(load);
+        List<SweepRow> rows = new ArrayList<>();
+        for (Workload w : workloads) {
+            List<List<Result>> byThreshold = new ArrayList<>();
+            for (long ignored : SWEPT_STOP_BELOW_PAGES) {
+                byThreshold.add(new ArrayList<>(Collections.nCopies(runs, null)));
+            }
+            for (int r = 0; r < runs; r++) {
+                for (int i = 0; i < SWEPT_STOP_BELOW_PAGES.length; i++) {
+                    int t = (i + r) % SWEPT_STOP_BELOW_PAGES.length; // a different threshold goes first in each run
+                    byThreshold.get(t).set(r, staged(load, w,
+                        new PrecopyOptions(SWEPT_STOP_BELOW_PAGES[t], PrecopyOptions.DEFAULT_MAX_ROUNDS)));
+                }
+            }
+            List<Result> base = byThreshold.get(atDefault);
+            for (int t = 0; t < SWEPT_STOP_BELOW_PAGES.length; t++) {
+                List<Result> results = byThreshold.get(t);
+                rows.add(new SweepRow(w, SWEPT_STOP_BELOW_PAGES[t], median(results), medianRatio(results, base, Result::downtimeMs),
+                    medianRatio(results, base, Result::totalMs), medianRatio(results, base, Result::bytes)));
+            }
+        }
+        printSweep(rows, runs);
+        writeSweepJson(out, rows, runs);
+    }
+
+    /** The median of each run's ratio to the same run's baseline. */
+    private static double medianRatio(List<Result> results, List<Result> baseline, ToDoubleFunction<Result> value) {
+        double[] ratios = new double[results.size()];
+        for (int r = 0; r < ratios.length; r++) {
+            ratios[r] = value.applyAsDouble(results.get(r)) / value.applyAsDouble(baseline.get(r));
+        }
+        return median(ratios);
     }
 
     private static Result bundle(String load, Workload w) throws Exception {
@@ -82,7 +148,7 @@ public class PrecopyBench {
         return new Result(ms, ms, bytes, 1, frozen.report().pagesStored(), frozen.report().steps(), destination.steps);
     }
 
-    private static Result staged(String load, Workload w) throws Exception {
+    private static Result staged(String load, Workload w, PrecopyOptions options) throws Exception {
         int pid = start(load, w);
         Pipe pipe = Pipe.open();
         BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
@@ -98,7 +164,7 @@ public class PrecopyBench {
         long frozenAt;
         FrozenCheckpoint frozen;
         List<Round> rounds;
-        try (PrecopySource session = new CheckpointEngine().precopy(pid, PrecopyOptions.defaults())) {
+        try (PrecopySource session = new CheckpointEngine().precopy(pid, options)) {
             session.sendRound(pipe.sink());
             while (!session.shouldStop()) {
                 nextIsLast.put(false);
@@ -170,7 +236,7 @@ public class PrecopyBench {
     private static void warmUp(String load) throws Exception {
         for (int i = 0; i < 3; i++) {
             bundle(load, new Workload("warm-up", 10, 0, 0));
-            staged(load, new Workload("warm-up", 10, 1024, 10));
+            staged(load, new Workload("warm-up", 10, 1024, 10), PrecopyOptions.defaults());
         }
     }
 
@@ -264,6 +330,19 @@ public class PrecopyBench {
         }
     }
 
+    private static void printSweep(List<SweepRow> rows, int runs) {
+        System.out.printf(Locale.ROOT, "staged migration through a pipe by stop threshold (maxRounds %d), median of %d runs;"
+            + " x%d: median of each run's ratio to stopBelowPages %d%n", PrecopyOptions.DEFAULT_MAX_ROUNDS, runs,
+            PrecopyOptions.DEFAULT_STOP_BELOW_PAGES, PrecopyOptions.DEFAULT_STOP_BELOW_PAGES);
+        System.out.printf(Locale.ROOT, "%-21s %10s | %10s %10s %8s %6s %10s | %8s %8s %8s%n", "workload (256 MB)", "stop below",
+            "total", "downtime", "MB", "rounds", "last pages", "down x", "total x", "MB x");
+        for (SweepRow r : rows) {
+            System.out.printf(Locale.ROOT, "%-21s %10d | %7.1f ms %7.1f ms %8.1f %6d %10d | %7.2fx %7.2fx %7.2fx%n", r.w().name(),
+                r.stopBelowPages(), r.staged().totalMs(), r.staged().downtimeMs(), r.staged().bytes() / 1e6, r.staged().rounds(),
+                r.staged().lastPartPages(), r.downtimeOverDefault(), r.totalOverDefault(), r.bytesOverDefault());
+        }
+    }
+
     private static String stepsText(StepTimes times) {
         StringBuilder b = new StringBuilder();
         for (StepTimes.Step step : times.steps()) {
@@ -281,26 +360,40 @@ public class PrecopyBench {
     }
 
     private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
-        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"precopy\",\n  \"runs\": " + runs
-            + ",\n  \"precopyOptions\": {\"stopBelowPages\": " + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": "
-            + PrecopyOptions.DEFAULT_MAX_ROUNDS + "},\n  \"rows\": [\n");
-        for (int i = 0; i < rows.size(); i++) {
-            Row r = rows.get(i);
-            b.append(String.format(Locale.ROOT,
-                "    {\"workload\": \"%s\", \"memoryMb\": %d, \"writeKiBps\": %d, \"hotMb\": %d, "
-                    + "\"bundle\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d}, "
-                    + "\"staged\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d, \"rounds\": %d, \"lastPartPages\": %d, "
-                    + "\"sourceStepsMs\": %s, \"destinationStepsMs\": %s}, "
-                    + "\"downtimeStagedOverBundle\": %.4f, \"totalStagedOverBundle\": %.3f}%s%n",
-                r.w().name(), r.w().mb(), r.w().rateKib(), r.w().hotMb(), r.bundle().totalMs(), r.bundle().downtimeMs(), r.bundle().bytes(),
-                r.staged().totalMs(), r.staged().downtimeMs(), r.staged().bytes(), r.staged().rounds(), r.staged().lastPartPages(),
-                stepsJson(r.staged().source()), stepsJson(r.staged().destination()),
-                r.staged().downtimeMs() / r.bundle().downtimeMs(), r.staged().totalMs() / r.bundle().totalMs(),
-                i + 1 < rows.size() ? "," : ""));
-        }
-        b.append("  ]\n}\n");
+        writeJson(out, "\"benchmark\": \"precopy\",\n  \"runs\": " + runs + ",\n  \"precopyOptions\": {\"stopBelowPages\": "
+            + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": " + PrecopyOptions.DEFAULT_MAX_ROUNDS + "}",
+            rows.stream().map(r -> String.format(Locale.ROOT,
+                "{%s, \"bundle\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d}, \"staged\": %s, "
+                    + "\"downtimeStagedOverBundle\": %.4f, \"totalStagedOverBundle\": %.3f}",
+                workloadJson(r.w()), r.bundle().totalMs(), r.bundle().downtimeMs(), r.bundle().bytes(), stagedJson(r.staged()),
+                r.staged().downtimeMs() / r.bundle().downtimeMs(), r.staged().totalMs() / r.bundle().totalMs())).toList());
+    }
+
+    private static void writeSweepJson(Path out, List<SweepRow> rows, int runs) throws Exception {
+        writeJson(out, "\"benchmark\": \"precopy-threshold\",\n  \"runs\": " + runs + ",\n  \"maxRounds\": "
+            + PrecopyOptions.DEFAULT_MAX_ROUNDS + ",\n  \"ratiosTo\": {\"stopBelowPages\": " + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + "}",
+            rows.stream().map(r -> String.format(Locale.ROOT,
+                "{%s, \"stopBelowPages\": %d, \"staged\": %s, \"downtimeOverDefault\": %.4f, \"totalOverDefault\": %.4f, "
+                    + "\"bytesOverDefault\": %.4f}",
+                workloadJson(r.w()), r.stopBelowPages(), stagedJson(r.staged()), r.downtimeOverDefault(), r.totalOverDefault(),
+                r.bytesOverDefault())).toList());
+    }
+
+    private static String workloadJson(Workload w) {
+        return String.format(Locale.ROOT, "\"workload\": \"%s\", \"memoryMb\": %d, \"writeKiBps\": %d, \"hotMb\": %d", w.name(),
+            w.mb(), w.rateKib(), w.hotMb());
+    }
+
+    private static String stagedJson(Result staged) {
+        return String.format(Locale.ROOT, "{\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d, \"rounds\": %d, "
+                + "\"lastPartPages\": %d, \"sourceStepsMs\": %s, \"destinationStepsMs\": %s}", staged.totalMs(), staged.downtimeMs(),
+            staged.bytes(), staged.rounds(), staged.lastPartPages(), stepsJson(staged.source()), stepsJson(staged.destination()));
+    }
+
+    /** Writes {HEADER, "rows": [...]}, one row object a line. */
+    private static void writeJson(Path out, String header, List<String> rows) throws Exception {
         Files.createDirectories(out.toAbsolutePath().getParent());
-        Files.writeString(out, b.toString());
+        Files.writeString(out, "{\n  " + header + ",\n  \"rows\": [\n    " + String.join(",\n    ", rows) + "\n  ]\n}\n");
         System.out.println("wrote " + out);
     }
 }

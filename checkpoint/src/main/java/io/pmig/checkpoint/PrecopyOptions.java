@@ -10,8 +10,12 @@ import java.util.List;
  * "Pre-copy".
  */
 public record PrecopyOptions(long stopBelowPages, int maxRounds) {
-    /** See docs/checkpoint-engine.md, "Pre-copy": about 2 ms of last-part copying on the measuring machine. */
-    public static final long DEFAULT_STOP_BELOW_PAGES = 1024;
+    /**
+     * 1 MiB, 1.3-2 ms of frozen copying (5-8 µs a page) against the last part's fixed 8-18 ms; 1024 pages
+     * made 8 and 128 MB/s writers' downtime 1.9-3.5x as long and saved no measurable time or data
+     * (bench/precopy-threshold; docs/checkpoint-engine.md, "Pre-copy").
+     */
+    public static final long DEFAULT_STOP_BELOW_PAGES = 256;
     /** As Xen's pre-copy; a process that keeps shrinking its dirty set that long is rare. */
     public static final int DEFAULT_MAX_ROUNDS = 30;
 
