@@ -51,7 +51,7 @@ public final class MigrateCommand implements Callable<Integer> {
     Integer maxRounds;
 
     @Option(names = "--stop-below", paramLabel = "PAGES", description = "staged: freeze once a round leaves fewer than PAGES"
-            + " pages written (default: precopy.stop.below.pages, 1024)")
+            + " pages written (default: precopy.stop.below.pages, 256)")
     Long stopBelowPages;
 
     @Option(names = "--bandwidth", paramLabel = "MB/s", description = "the most the image stream may use, in MB/s (10^6 bytes),"
