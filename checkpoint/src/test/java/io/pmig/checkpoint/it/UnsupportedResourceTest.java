@@ -7,10 +7,12 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.RefusedException;
 import java.util.Locale;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter, fewer capabilities than the restore gives) is refused in
@@ -22,35 +24,20 @@ class UnsupportedResourceTest extends ItSupport {
         assumeRoot();
     }
 
-    @ParameterizedTest(name = "inotify refused (leaveRunning={0}), program keeps running")
-    @ValueSource(booleans = {false, true})
-    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-    void inotifyIsRefused(boolean leaveRunning) throws Exception {
-        refusedNaming("unsupported_inotify", "inotify", leaveRunning);
+    /** Each program, the word its refusal must name, and whether the checkpoint was asked to leave it running. */
+    static Stream<Arguments> refusals() {
+        return Stream.of(
+                Arguments.of("unsupported_inotify", "inotify"),
+                Arguments.of("unsupported_netlink", "netlink"),
+                Arguments.of("unsupported_seccomp", "seccomp"),
+                Arguments.of("unsupported_capabilities", "bounding capability set"))
+            .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
-    @ParameterizedTest(name = "a netlink socket is refused (leaveRunning={0}), program keeps running")
-    @ValueSource(booleans = {false, true})
+    @ParameterizedTest(name = "{0} is refused naming {1} (leaveRunning={2}), program keeps running")
+    @MethodSource("refusals")
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-    void netlinkSocketIsRefused(boolean leaveRunning) throws Exception {
-        refusedNaming("unsupported_netlink", "netlink", leaveRunning);
-    }
-
-    @ParameterizedTest(name = "a seccomp filter is refused (leaveRunning={0}), program keeps running")
-    @ValueSource(booleans = {false, true})
-    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-    void seccompFilterIsRefused(boolean leaveRunning) throws Exception {
-        refusedNaming("unsupported_seccomp", "seccomp", leaveRunning);
-    }
-
-    @ParameterizedTest(name = "a reduced capability bounding set is refused (leaveRunning={0}), program keeps running")
-    @ValueSource(booleans = {false, true})
-    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-    void reducedCapabilitiesAreRefused(boolean leaveRunning) throws Exception {
-        refusedNaming("unsupported_capabilities", "bounding capability set", leaveRunning);
-    }
-
-    private void refusedNaming(String program, String resource, boolean leaveRunning) throws Exception {
+    void refusedNaming(String program, String resource, boolean leaveRunning) throws Exception {
         TestProgram p = startReady(program);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
         RefusedException e = assertThrows(RefusedException.class,
