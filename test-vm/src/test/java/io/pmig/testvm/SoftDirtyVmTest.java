@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,23 +65,23 @@ class SoftDirtyVmTest {
     }
 
     @Test
-    void softDirtyIsTheMethodTheGuestKernelOffers() throws IOException {
+    void softDirtyIsTheMethodTheGuestKernelOffers() {
         assertPassed("softDirtyIsTheMethodOffered");
     }
 
     @Test
-    void theTrackerReportsExactlyThePagesWritten() throws IOException {
+    void theTrackerReportsExactlyThePagesWritten() {
         assertPassed("reportsExactlyThePagesWrittenAndLeavesNoTrace");
     }
 
     @Test
-    void theTrackerFollowsMappingChurn() throws IOException {
+    void theTrackerFollowsMappingChurn() {
         assertPassed("followsMappingsCreatedAndReplacedMeanwhile");
         assertPassed("followsMappingsMovedUnmappedAndGrown");
     }
 
     @Test
-    void aStagedCheckpointAndRestoreArrivesExactly() throws IOException {
+    void aStagedCheckpointAndRestoreArrivesExactly() {
         assertPassed("anIdleProcessNeedsOneRoundAndALastPartOfAlmostNothing");
         assertPassed("mappingChurnDuringThePrecopyIsFollowed");
         assertPassed("anAbortedLastPartLeavesTheSourceRunningWithoutTracking");
