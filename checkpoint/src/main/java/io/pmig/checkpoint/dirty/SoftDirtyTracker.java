@@ -15,7 +15,9 @@ import java.util.List;
  * bits and clearing them are two steps, so the process is frozen (ptrace) for both: a write between
  * them would be lost. Each call re-reads the mappings while the process is frozen: a mapping created
  * or moved since the last call carries VM_SOFTDIRTY, so pagemap shows all its pages as written.
- * Closing leaves the bits as the kernel keeps them anyway: nothing to undo.
+ * Closing leaves the bits as the kernel keeps them anyway: nothing to undo. A transparent huge page
+ * has one entry and one bit: a write anywhere in it reports all its 512 pages (Debian's kernel maps
+ * anonymous memory with huge pages wherever it can), more to copy but nothing missed.
  */
 final class SoftDirtyTracker implements DirtyTracker {
     private static final byte[] CLEAR_SOFT_DIRTY = "4".getBytes(StandardCharsets.US_ASCII);

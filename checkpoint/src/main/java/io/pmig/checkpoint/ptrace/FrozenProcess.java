@@ -67,6 +67,9 @@ public final class FrozenProcess implements AutoCloseable {
         Ptrace.interrupt(tid);
         int status = Ptrace.waitFor(tid);
         if (!Ptrace.isStopped(status)) {
+            if (tid != pid) {
+                return; // a thread that ended between the seize and its stop: nothing of it left to freeze
+            }
             throw new IllegalStateException("thread " + tid + " of process " + pid + " " + Ptrace.describeStatus(status) + " while being frozen");
         }
         saved.put(tid, Ptrace.getRegisters(tid));

@@ -34,6 +34,10 @@ import org.junit.jupiter.api.Timeout;
  * write-protected, no mapping registered with a userfaultfd — and still writing correctly.
  */
 class DirtyTrackerTest extends ItSupport {
+    /** dirty_writer.c's EXTRA_PAGES, and the pages it writes of CHURN_PAGES (whole pages only). */
+    private static final int EXTRA_PAGES = 8;
+    private static final int CHURN_PAGES_WRITTEN = 15;
+
     @BeforeEach
     void root() {
         assumeRoot();
@@ -51,10 +55,10 @@ class DirtyTrackerTest extends ItSupport {
         DirtyTracking.Method method = DirtyTracking.available();
         assumeTrue(method != DirtyTracking.Method.NONE, "no dirty tracking on this kernel");
         TestProgram p = startReady("dirty_writer");
-        String[] region = Files.readString(p.stateDir().resolve("region")).trim().split(" ");
-        long start = Long.parseUnsignedLong(region[0], 16);
-        int pages = Integer.parseInt(region[1]);
-        long end = start + (long) pages * MemoryDumper.PAGE;
+        long[] region = pagesOf(p, "region");
+        long start = region[0];
+        long end = region[1];
+        int pages = (int) ((end - start) / MemoryDumper.PAGE);
         Map<Integer, String> fdsBefore = fds(p.pid());
 
         try (DirtyTracker tracker = DirtyTracking.start(p.pid())) {
@@ -99,7 +103,7 @@ class DirtyTrackerTest extends ItSupport {
         Map<Integer, String> fdsBefore = fds(p.pid());
         try (DirtyTracker tracker = DirtyTracking.start(p.pid())) {
             command(p, 1, "new");           // a mapping the tracker never saw: reported whole
-            long[] extra = extra(p);
+            long[] extra = pagesOf(p, "extra");
             assertEquals(all(8), pagesIn(tracker.written(), extra[0], extra[1]), "a new mapping, whole");
             command(p, 2, "e5");            // tracked from then on, page by page
             assertEquals(Set.of(5), pagesIn(tracker.written(), extra[0], extra[1]), "the new mapping after one write");
@@ -114,6 +118,42 @@ class DirtyTrackerTest extends ItSupport {
         goExpectPassAndExit(p);
     }
 
+    @Test
+    @Timeout(60)
+    void followsMappingsMovedUnmappedAndGrown() throws Exception {
+        assumeTrue(DirtyTracking.available() != DirtyTracking.Method.NONE, "no dirty tracking on this kernel");
+        TestProgram p = startReady("dirty_writer");
+        long[] region = pagesOf(p, "region");
+        try (DirtyTracker tracker = DirtyTracking.start(p.pid())) {
+            command(p, 1, "new");
+            tracker.written();
+            command(p, 2, "move 3");        // grown and moved by mremap: the page written there at least
+            List<PageRange> written = tracker.written();
+            long[] moved = pagesOf(p, "extra");
+            assertTrue(pagesIn(written, moved[0], moved[1]).contains(EXTRA_PAGES + 1), "the moved mapping's written page: " + written);
+            assertEquals(Set.of(3), pagesIn(written, region[0], region[1]), "the region beside a moved mapping");
+            command(p, 3, "");
+            assertEquals(Set.of(), pagesIn(tracker.written(), moved[0], moved[1]), "the moved mapping untouched");
+            command(p, 4, "unmap");
+            assertEquals(Set.of(), pagesIn(tracker.written(), moved[0], moved[1]), "where the unmapped mapping was");
+            command(p, 5, "brk stack thread 4");
+            written = tracker.written();
+            for (String grown : List.of("brk", "stack", "thread")) {
+                long[] pages = pagesOf(p, grown);
+                assertEquals(all(CHURN_PAGES_WRITTEN), pagesIn(written, pages[0], pages[1]), "the pages written into the grown " + grown);
+            }
+            assertEquals(Set.of(4), pagesIn(written, region[0], region[1]), "the region beside the churn");
+            command(p, 6, "");
+            written = tracker.written();
+            // not the stack: the process's own calls write its top pages
+            for (String untouched : List.of("brk", "thread", "region")) {
+                long[] pages = pagesOf(p, untouched);
+                assertEquals(Set.of(), pagesIn(written, pages[0], pages[1]), "the " + untouched + " pages untouched");
+            }
+        }
+        goExpectPassAndExit(p);
+    }
+
     private static TreeSet<Integer> all(int pages) {
         TreeSet<Integer> out = new TreeSet<>();
         for (int i = 0; i < pages; i++) {
@@ -122,11 +162,11 @@ class DirtyTrackerTest extends ItSupport {
         return out;
     }
 
-    /** [start, end) of dirty_writer's extra mapping. */
-    private static long[] extra(TestProgram p) throws Exception {
-        String[] extra = Files.readString(p.stateDir().resolve("extra")).trim().split(" ");
-        long start = Long.parseUnsignedLong(extra[0], 16);
-        return new long[] {start, start + Long.parseLong(extra[1]) * MemoryDumper.PAGE};
+    /** [start, end) of the pages dirty_writer reports in a file of its state directory ("ADDR PAGES"): region, extra, brk... */
+    private static long[] pagesOf(TestProgram p, String file) throws Exception {
+        String[] where = Files.readString(p.stateDir().resolve(file)).trim().split(" ");
+        long start = Long.parseUnsignedLong(where[0], 16);
+        return new long[] {start, start + Long.parseLong(where[1]) * MemoryDumper.PAGE};
     }
 
     /** Tells dirty_writer to write {@code pages} (command n) and waits until it has. */
