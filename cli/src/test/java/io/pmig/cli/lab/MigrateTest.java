@@ -231,7 +231,7 @@ class MigrateTest {
         assertEquals(server, squatter, "the test took the server's pid on node-b");
         Run taken = pmigIn("node-a", "migrate", server, "--to", "node-b", "--json");
         assertEquals(ExitCodes.REFUSED, taken.exitCode(), taken.toString());
-        assertTrue(taken.json().get("error").textValue().contains("pid " + server + " is in use on node-b (by 'sleep')"), taken.out());
+        assertTrue(taken.json().get("error").textValue().contains("node-b refused: pid " + server + " is in use on node-b (by 'sleep')"), taken.out());
         String verdict = client.get();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip());

@@ -262,7 +262,9 @@ public final class MigrationService implements AutoCloseable {
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
-                throw new ControlRefusedException(e.reason() == PeerException.Reason.REMOTE ? to + " refused: " + e.getMessage()
+                // a peer's failure text begins with its name ("node-b: ..."): said once
+                String remote = e.getMessage().startsWith(to + ": ") ? e.getMessage().substring(to.length() + 2) : e.getMessage();
+                throw new ControlRefusedException(e.reason() == PeerException.Reason.REMOTE ? to + " refused: " + remote
                     : "cannot prepare " + to + ": " + e.getMessage());
             }
             MigrationJournal.Entry committing = entry.at("committing");
