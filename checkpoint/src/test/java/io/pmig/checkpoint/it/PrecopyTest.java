@@ -184,6 +184,7 @@ class PrecopyTest extends ItSupport {
      * part last.
      */
     private static List<Round> migrate(TestProgram p, Predicate<List<Round>> stop, long pauseMs) throws Exception {
+        Map<Integer, String> fdsBefore = fds(p.pid());
         Pipe pipe = Pipe.open();
         BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
         AtomicReference<Integer> copyPid = new AtomicReference<>();
@@ -235,6 +236,9 @@ class PrecopyTest extends ItSupport {
             frozen.commit();
             p.awaitPidFree(PID_FREE_TIMEOUT);
             assertRunningUntraced(copyPid.get(), "after the staged restore");
+            // the tracking leaves no trace in the copy either: the original's descriptors, nothing write-protected
+            assertEquals(fdsBefore.keySet(), fds(copyPid.get()).keySet(), "the copy's descriptors");
+            assertNoWriteProtection(copyPid.get());
             p.go();
             assertPass(p, awaitResultOf(p.stateDir(), copyPid.get()));
             return rounds;
@@ -246,6 +250,10 @@ class PrecopyTest extends ItSupport {
     /** No descriptor more or less than before, no page still write-protected, no range still registered. */
     private static void assertNoTrackingLeft(int pid, Map<Integer, String> fdsBefore) throws Exception {
         assertEquals(fdsBefore, fds(pid), "the process's descriptors after the session");
+        assertNoWriteProtection(pid);
+    }
+
+    private static void assertNoWriteProtection(int pid) throws Exception {
         int pagemap = Linux.open("/proc/" + pid + "/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         try {
             for (MapsEntry m : new ProcFs(pid).maps()) {
