@@ -47,6 +47,7 @@ public final class Nr {
     public static final int SIGALTSTACK = 131;
     public static final int PERSONALITY = 135;
     public static final int PRCTL = 157;
+    public static final int CAPSET = 126;
     public static final int ARCH_PRCTL = 158;
     public static final int CHROOT = 161;
     public static final int GETTID = 186;

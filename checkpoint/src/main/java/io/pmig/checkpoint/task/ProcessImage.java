@@ -3,6 +3,7 @@ package io.pmig.checkpoint.task;
 import io.pmig.checkpoint.image.ImageKind;
 
 import java.util.List;
+import java.util.Map;
 
 /** Process-wide state: everything that is not a thread, a mapping or a descriptor. */
 @ImageKind("process")
@@ -17,12 +18,29 @@ public record ProcessImage(
         int[] gids,
         int[] groups,
         boolean noNewPrivs,
+        Capabilities capabilities,
         long[][] rlimits,
         List<SignalAction> signalActions,
         List<byte[]> pendingSignals,
         long[][] itimers,
         List<PosixTimer> posixTimers,
         MmLayout mm) {
+
+    /**
+     * The capability sets, as /proc/PID/status shows them (bit N: capability N of linux/capability.h).
+     * Null in images made before they were kept: the restore then leaves what setresuid leaves.
+     */
+    public record Capabilities(long bounding, long ambient, long inheritable, long permitted, long effective) {
+        /** The sets of a process from its /proc/PID/status fields. */
+        public static Capabilities of(Map<String, String> status) {
+            return new Capabilities(hex(status, "CapBnd"), hex(status, "CapAmb"), hex(status, "CapInh"), hex(status, "CapPrm"),
+                hex(status, "CapEff"));
+        }
+
+        private static long hex(Map<String, String> status, String field) {
+            return Long.parseUnsignedLong(status.getOrDefault(field, "0"), 16);
+        }
+    }
 
     /** struct kernel_sigaction of one signal (asm/signal.h). */
     public record SignalAction(int signal, long handler, long flags, long restorer, long mask) {

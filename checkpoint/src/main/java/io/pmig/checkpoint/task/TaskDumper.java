@@ -139,7 +139,7 @@ public final class TaskDumper {
         return new ProcessImage(pid, proc.readLink("exe"), proc.readLink("cwd"), proc.readLink("root"),
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
-            status.getOrDefault("NoNewPrivs", "0").equals("1"), rlimits, actions,
+            status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
             Ptrace.pendingSignals(pid, true), itimers, timers, mm);
     }
 

@@ -5,17 +5,27 @@ import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestoreProgram;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
+import java.util.Map;
 
 /** Gives the restored process its task state, in the order the kernel allows it. */
 public final class TaskRestorer {
     private static final int PR_SET_NAME = 15;
     private static final int PR_SET_NO_NEW_PRIVS = 38;
+    private static final int PR_CAPBSET_DROP = 24;
+    private static final int PR_SET_SECUREBITS = 28;
+    private static final int PR_CAP_AMBIENT = 47;
+    private static final int PR_CAP_AMBIENT_RAISE = 2;
+    /** linux/securebits.h: the permitted set survives setresuid away from uid 0. */
+    private static final int SECBIT_KEEP_CAPS = 1 << 4;
+    /** linux/capability.h: _LINUX_CAPABILITY_VERSION_3, 64-bit sets in two 32-bit halves. */
+    private static final int CAPABILITY_VERSION_3 = 0x20080522;
     private static final int PR_SET_MM = 35;
     private static final int PR_SET_MM_MAP = 14;
     private static final int PR_SET_MM_MAP_SIZE = 104;
@@ -159,8 +169,8 @@ public final class TaskRestorer {
     }
 
     /**
-     * Resource limits (set from outside, so the restorer's own work is not limited by them), credentials and
-     * no_new_privs, in every thread: credentials belong to a thread, and a raw setresuid changes only the caller's (glibc's
+     * Resource limits (set from outside, so the restorer's own work is not limited by them), credentials,
+     * capability sets and no_new_privs, in every thread: credentials belong to a thread, and a raw setresuid changes only the caller's (glibc's
      * wrapper signals every thread to do the same), so threads created before would stay root.
      */
     public void restoreLimitsAndCredentials(List<ThreadImage> threads) {
@@ -181,16 +191,56 @@ public final class TaskRestorer {
         for (int g : process.groups()) {
             groups.putInt(g);
         }
+        ProcessImage.Capabilities restorer = ProcessImage.Capabilities.of(puppetStatus());
+        ProcessImage.Capabilities want = process.capabilities();
         for (ThreadImage t : threads) {
             RestoreProgram p = puppet.newProgram();
+            if (want != null) {
+                // the bounding set can only shrink, and only while the thread may (CAP_SETPCAP); the permitted set is
+                // kept across setresuid (SECBIT_KEEP_CAPS) so that the sets can be given exactly afterwards
+                for (int cap = 0; cap < Long.SIZE; cap++) {
+                    if ((restorer.bounding() & ~want.bounding() & 1L << cap) != 0) {
+                        p.call("drop capability " + cap + " from the bounding set of thread " + t.tid(), Nr.PRCTL, PR_CAPBSET_DROP,
+                            cap, 0, 0, 0);
+                    }
+                }
+                p.call("keep capabilities across setresuid in thread " + t.tid(), Nr.PRCTL, PR_SET_SECUREBITS, SECBIT_KEEP_CAPS,
+                    0, 0, 0);
+            }
             p.call("setgroups in thread " + t.tid(), Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
             p.call("setresgid in thread " + t.tid(), Nr.SETRESGID, process.gids()[0], process.gids()[1], process.gids()[2]);
             p.call("setresuid in thread " + t.tid(), Nr.SETRESUID, process.uids()[0], process.uids()[1], process.uids()[2]);
+            if (want != null) {
+                // still all permitted: effective again for what follows, the inheritable set first (ambient needs it)
+                capset(p, t, restorer.permitted(), restorer.permitted(), want.inheritable());
+                for (int cap = 0; cap < Long.SIZE; cap++) {
+                    if ((want.ambient() & 1L << cap) != 0) {
+                        p.call("raise ambient capability " + cap + " in thread " + t.tid(), Nr.PRCTL, PR_CAP_AMBIENT,
+                            PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+                    }
+                }
+                p.call("securebits of thread " + t.tid(), Nr.PRCTL, PR_SET_SECUREBITS, 0, 0, 0, 0);
+                capset(p, t, want.effective(), want.permitted(), want.inheritable());
+            }
             if (process.noNewPrivs()) {
                 p.call("no_new_privs in thread " + t.tid(), Nr.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
             }
             puppet.run(t.tid(), p);
         }
+    }
+
+    /** capset(2) of the calling thread: struct __user_cap_header_struct, then two struct __user_cap_data_struct. */
+    private static void capset(RestoreProgram p, ThreadImage t, long effective, long permitted, long inheritable) {
+        ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(CAPABILITY_VERSION_3).putInt(0);
+        ByteBuffer data = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+        for (int half = 0; half < 2; half++) {
+            data.putInt((int) (effective >>> 32 * half)).putInt((int) (permitted >>> 32 * half)).putInt((int) (inheritable >>> 32 * half));
+        }
+        p.call("capset in thread " + t.tid(), Nr.CAPSET, p.data(header.array()), p.data(data.array()));
+    }
+
+    private Map<String, String> puppetStatus() {
+        return new ProcFs(puppet.pid()).status();
     }
 
     /** Every thread's saved registers, XSAVE area and signal mask, for when the process is let go. */

@@ -31,10 +31,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class TestProgram implements AutoCloseable {
     /** Programs that hold state and must survive checkpoint/restore. */
-    public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds");
+    public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds",
+        "capabilities");
     /** Programs that must be refused. */
-    public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp",
-        "unsupported_capabilities");
+    public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);

@@ -15,7 +15,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter, fewer capabilities than the restore gives) is refused in
+ * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter) is refused in
  * pre-flight, naming the resource, and keeps running untouched: it still passes afterwards.
  */
 class UnsupportedResourceTest extends ItSupport {
@@ -29,8 +29,7 @@ class UnsupportedResourceTest extends ItSupport {
         return Stream.of(
                 Arguments.of("unsupported_inotify", "inotify"),
                 Arguments.of("unsupported_netlink", "netlink"),
-                Arguments.of("unsupported_seccomp", "seccomp"),
-                Arguments.of("unsupported_capabilities", "bounding capability set"))
+                Arguments.of("unsupported_seccomp", "seccomp"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
