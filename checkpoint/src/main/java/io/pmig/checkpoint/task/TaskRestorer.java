@@ -4,6 +4,7 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Prctl;
 import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
@@ -16,21 +17,6 @@ import java.util.Map;
 
 /** Gives the restored process its task state, in the order the kernel allows it. */
 public final class TaskRestorer {
-    private static final int PR_SET_NAME = 15;
-    private static final int PR_SET_NO_NEW_PRIVS = 38;
-    private static final int PR_CAPBSET_DROP = 24;
-    private static final int PR_SET_SECUREBITS = 28;
-    private static final int PR_CAP_AMBIENT = 47;
-    private static final int PR_CAP_AMBIENT_RAISE = 2;
-    /** linux/securebits.h: the permitted set survives setresuid away from uid 0. */
-    private static final int SECBIT_KEEP_CAPS = 1 << 4;
-    /** linux/capability.h: _LINUX_CAPABILITY_VERSION_3, 64-bit sets in two 32-bit halves. */
-    private static final int CAPABILITY_VERSION_3 = 0x20080522;
-    private static final int PR_SET_MM = 35;
-    private static final int PR_SET_MM_MAP = 14;
-    private static final int PR_SET_MM_MAP_SIZE = 104;
-    private static final int PR_TIMER_CREATE_RESTORE_IDS = 77;
-
     private final Puppet puppet;
     private final ProcessImage process;
 
@@ -58,11 +44,11 @@ public final class TaskRestorer {
             auxv.putLong(v);
         }
         long auxvAt = p.data(auxv.array());
-        ByteBuffer map = ByteBuffer.allocate(PR_SET_MM_MAP_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer map = ByteBuffer.allocate(Prctl.PR_SET_MM_MAP_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         map.putLong(mm.startCode()).putLong(mm.endCode()).putLong(mm.startData()).putLong(mm.endData())
             .putLong(mm.startBrk()).putLong(mm.brk()).putLong(mm.startStack()).putLong(mm.argStart()).putLong(mm.argEnd())
             .putLong(mm.envStart()).putLong(mm.envEnd()).putLong(auxvAt).putInt(mm.auxv().length * 8).putInt((int) exeFd);
-        p.call("prctl(PR_SET_MM_MAP)", Nr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, p.data(map.array()), PR_SET_MM_MAP_SIZE, 0);
+        p.call("prctl(PR_SET_MM_MAP)", Nr.PRCTL, Prctl.PR_SET_MM, Prctl.PR_SET_MM_MAP, p.data(map.array()), Prctl.PR_SET_MM_MAP_SIZE, 0);
         p.call("close the executable", Nr.CLOSE, exeFd);
         puppet.run(p);
     }
@@ -105,12 +91,12 @@ public final class TaskRestorer {
             return;
         }
         // Linux 6.16+ lets timer_create take the id to use; older kernels hand out ids in order.
-        boolean chooseIds = !Errno.isError(probe(PR_TIMER_CREATE_RESTORE_IDS, 2));
+        boolean chooseIds = !Errno.isError(probe(Prctl.PR_TIMER_CREATE_RESTORE_IDS, 2));
         if (!chooseIds) {
             throw new FailedException("process " + process.pid() + " has POSIX timers, and this kernel cannot re-create "
-                + "them with their ids (needs Linux 6.16+, PR_TIMER_CREATE_RESTORE_IDS)");
+                + "them with their ids (needs Linux 6.16+, Prctl.PR_TIMER_CREATE_RESTORE_IDS)");
         }
-        p.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, on)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
+        p.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, on)", Nr.PRCTL, Prctl.PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
         for (ProcessImage.PosixTimer t : process.posixTimers()) {
             // struct sigevent: sigval, signo, notify, union { tid, ... } padded to 64 bytes
             ByteBuffer ev = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
@@ -122,7 +108,7 @@ public final class TaskRestorer {
                 p.call("timer_settime(" + t.id() + ")", Nr.TIMER_SETTIME, t.id(), 0, spec, 0);
             }
         }
-        p.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+        p.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", Nr.PRCTL, Prctl.PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
     }
 
     private long probe(int option, long arg) {
@@ -163,7 +149,7 @@ public final class TaskRestorer {
                 int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
                 p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo, p.data(info));
             }
-            p.call("name thread " + t.tid() + " '" + t.name() + "'", Nr.PRCTL, PR_SET_NAME, p.cString(t.name()));
+            p.call("name thread " + t.tid() + " '" + t.name() + "'", Nr.PRCTL, Prctl.PR_SET_NAME, p.cString(t.name()));
             puppet.run(t.tid(), p);
         }
     }
@@ -200,11 +186,11 @@ public final class TaskRestorer {
                 // kept across setresuid (SECBIT_KEEP_CAPS) so that the sets can be given exactly afterwards
                 for (int cap = 0; cap < Long.SIZE; cap++) {
                     if ((restorer.bounding() & ~want.bounding() & 1L << cap) != 0) {
-                        p.call("drop capability " + cap + " from the bounding set of thread " + t.tid(), Nr.PRCTL, PR_CAPBSET_DROP,
+                        p.call("drop capability " + cap + " from the bounding set of thread " + t.tid(), Nr.PRCTL, Prctl.PR_CAPBSET_DROP,
                             cap, 0, 0, 0);
                     }
                 }
-                p.call("keep capabilities across setresuid in thread " + t.tid(), Nr.PRCTL, PR_SET_SECUREBITS, SECBIT_KEEP_CAPS,
+                p.call("keep capabilities across setresuid in thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_SECUREBITS, Prctl.SECBIT_KEEP_CAPS,
                     0, 0, 0);
             }
             p.call("setgroups in thread " + t.tid(), Nr.SETGROUPS, process.groups().length, p.data(groups.array()));
@@ -215,15 +201,15 @@ public final class TaskRestorer {
                 capset(p, t, restorer.permitted(), restorer.permitted(), want.inheritable());
                 for (int cap = 0; cap < Long.SIZE; cap++) {
                     if ((want.ambient() & 1L << cap) != 0) {
-                        p.call("raise ambient capability " + cap + " in thread " + t.tid(), Nr.PRCTL, PR_CAP_AMBIENT,
-                            PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+                        p.call("raise ambient capability " + cap + " in thread " + t.tid(), Nr.PRCTL, Prctl.PR_CAP_AMBIENT,
+                            Prctl.PR_CAP_AMBIENT_RAISE, cap, 0, 0);
                     }
                 }
-                p.call("securebits of thread " + t.tid(), Nr.PRCTL, PR_SET_SECUREBITS, 0, 0, 0, 0);
+                p.call("securebits of thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_SECUREBITS, 0, 0, 0, 0);
                 capset(p, t, want.effective(), want.permitted(), want.inheritable());
             }
             if (process.noNewPrivs()) {
-                p.call("no_new_privs in thread " + t.tid(), Nr.PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                p.call("no_new_privs in thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
             }
             puppet.run(t.tid(), p);
         }
@@ -231,7 +217,7 @@ public final class TaskRestorer {
 
     /** capset(2) of the calling thread: struct __user_cap_header_struct, then two struct __user_cap_data_struct. */
     private static void capset(RestoreProgram p, ThreadImage t, long effective, long permitted, long inheritable) {
-        ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(CAPABILITY_VERSION_3).putInt(0);
+        ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(Prctl.CAPABILITY_VERSION_3).putInt(0);
         ByteBuffer data = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
         for (int half = 0; half < 2; half++) {
             data.putInt((int) (effective >>> 32 * half)).putInt((int) (permitted >>> 32 * half)).putInt((int) (inheritable >>> 32 * half));
