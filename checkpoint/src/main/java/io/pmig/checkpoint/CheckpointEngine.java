@@ -116,6 +116,7 @@ public final class CheckpointEngine {
     public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
         refuseMissing(pid);
         FdDumper.precheck(pid);
+        PrivilegeCheck.requireRestorable(pid);
         return checkpoint(pid, out, options, MemoryDumper::mappings,
             (memory, mappings, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
@@ -132,6 +133,7 @@ public final class CheckpointEngine {
     public PrecopySource precopy(int pid, PrecopyOptions options) {
         refuseMissing(pid);
         FdDumper.precheck(pid);
+        PrivilegeCheck.requireRestorable(pid);
         return new PrecopySource(pid, options, this);
     }
 
@@ -150,8 +152,8 @@ public final class CheckpointEngine {
     }
 
     /**
-     * The checkpoint itself, without the pre-check of descriptors: a pre-copy made it when it began, and its
-     * last part must not spend downtime on it again (a descriptor opened since is refused by the dump, frozen,
+     * The checkpoint itself, without the pre-checks of descriptors and privileges: a pre-copy made them when it began, and its
+     * last part must not spend downtime on them again (a descriptor opened since is refused by the dump, frozen,
      * and the process thawed).
      */
     FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options, MappingsReader mappingsReader,
@@ -257,7 +259,6 @@ public final class CheckpointEngine {
         if (state.startsWith("Z") || state.startsWith("X")) {
             throw new RefusedException("process " + pid + " has already exited (" + state + ")");
         }
-        PrivilegeCheck.requireRestorable(pid);
         return proc;
     }
 
