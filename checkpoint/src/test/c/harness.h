@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,22 +268,41 @@ static H_UNUSED int h_finish(void)
 }
 
 /*
- * fork() for a peer process that must not be checkpointed with this program: the child is put in a
- * session of its own before the parent goes on (0 is returned in the child). Else, until the child
- * got round to setsid(), it holds this program's pid as its session and group id, and a restore
- * right after the checkpoint could not take that pid again.
+ * A peer process that must not be checkpointed with this program: forked through a middle process
+ * that exits at once, so the peer is not this program's child (a process with children is refused:
+ * moving it alone would split them) and lives in the middle's session, not this program's (else a
+ * restore right after the checkpoint could not take this program's pid again). Returns the peer's
+ * pid, or -1; 0 in the peer. The middle is reaped before this returns, so no process but the peer
+ * holds this program's descriptors.
  */
-static H_UNUSED pid_t h_fork_own_session(void)
+static H_UNUSED pid_t h_fork_peer(void)
 {
-    pid_t child = fork();
-    if (child == 0) {
+    int p[2];
+    if (pipe(p) != 0) {
+        return -1;
+    }
+    pid_t middle = fork();
+    if (middle == 0) {
         setsid();
-        return 0;
+        pid_t peer = fork();
+        if (peer == 0) {
+            close(p[0]);
+            close(p[1]);
+            return 0;
+        }
+        ssize_t w = write(p[1], &peer, sizeof peer);
+        _exit(w == sizeof peer ? 0 : 1);
     }
-    for (int i = 0; child > 0 && getsid(child) != child && i < 100000; i++) {
-        h_sleep_ns(100000LL);
+    close(p[1]);
+    pid_t peer = -1;
+    if (middle < 0 || read(p[0], &peer, sizeof peer) != sizeof peer) {
+        peer = -1;
     }
-    return child;
+    close(p[0]);
+    if (middle > 0) {
+        waitpid(middle, NULL, 0);
+    }
+    return peer;
 }
 
 /* A setup step failed: report it through the normal protocol and exit. */

@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     h_init(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     listener = h_tcp_listener(16, &port);
-    if (h_fork_own_session() == 0) peer();
+    if (h_fork_peer() == 0) peer();
     pthread_t t;
     pthread_create(&t, NULL, serve, NULL);
     h_sleep_ms(50);

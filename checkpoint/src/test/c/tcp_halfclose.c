@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     h_init(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     listener = h_tcp_listener(4, &port);
-    if (h_fork_own_session() == 0) peer();
+    if (h_fork_peer() == 0) peer();
     int sa = accept(listener, NULL, NULL), sb = accept(listener, NULL, NULL);
     sc = accept(listener, NULL, NULL);
     sd = accept(listener, NULL, NULL);

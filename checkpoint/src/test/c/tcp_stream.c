@@ -106,7 +106,7 @@ static int listen_on(int family, int *port)
 static void peer(int port4, int port6, int l4, int l6)
 {
     /* not the server's listeners, which must be free for the restored server to bind
-       (the session of its own comes from h_fork_own_session) */
+       (the session of its own comes from h_fork_peer) */
     close(l4);
     close(l6);
     struct stream s[2] = {{.fd = connect_to(AF_INET, port4)}, {.fd = connect_to(AF_INET6, port6)}};
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     char ports[64];
     snprintf(ports, sizeof ports, "%d %d\n", port4, port6);
     SETUP(h_write_file("ports", ports) == 0, "write ports");
-    pid_t child = h_fork_own_session();
+    pid_t child = h_fork_peer();
     if (child == 0) peer(port4, port6, l4, l6);
     conn[0].fd = accept(l4, NULL, NULL);
     conn[1].fd = accept(l6, NULL, NULL);

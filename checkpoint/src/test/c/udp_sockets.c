@@ -223,7 +223,7 @@ int main(int argc, char **argv)
     SETUP(connect(s6, (struct sockaddr *)&p6, pl6) == 0, "connect v6: %s", strerror(errno));
     queue_from(pfd, "v6 one", &a6, l6, &q6[n6++]);
     queue_from(pfd, "v6 two, the last", &a6, l6, &q6[n6++]);
-    pid_t child = h_fork_own_session();
+    pid_t child = h_fork_peer();
     SETUP(child >= 0, "fork: %s", strerror(errno));
     if (child == 0) {
         close(s4);

@@ -436,7 +436,7 @@ static void setup(void)
     h_path(path, sizeof path, "mode");
     h_read_file(path, mode, sizeof mode);
     if (strncmp(mode, "outside", 7) == 0 || strncmp(mode, "pending", 7) == 0) {
-        child = h_fork_own_session();
+        child = h_fork_peer();
         SETUP(child >= 0, "fork: %s", strerror(errno));
         if (child == 0) {
             run_child();

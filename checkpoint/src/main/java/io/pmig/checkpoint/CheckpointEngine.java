@@ -14,6 +14,7 @@ import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskDumper;
 import io.pmig.checkpoint.task.ThreadImage;
+import io.pmig.checkpoint.tree.SharingCheck;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -25,6 +26,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Checkpoints one process (all its threads) into an image stream or an image directory.
@@ -114,9 +116,7 @@ public final class CheckpointEngine {
      * <p>Everything, including the returned handle, must be used on the calling thread (ptrace).
      */
     public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
-        refuseMissing(pid);
-        FdDumper.precheck(pid);
-        PrivilegeCheck.requireRestorable(pid);
+        preflight(pid);
         return checkpoint(pid, out, options, MemoryDumper::mappings,
             (memory, mappings, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
@@ -131,10 +131,19 @@ public final class CheckpointEngine {
      * Everything, including the session, must be used on the calling thread (ptrace).
      */
     public PrecopySource precopy(int pid, PrecopyOptions options) {
+        preflight(pid);
+        return new PrecopySource(pid, options, this);
+    }
+
+    /**
+     * What every checkpoint checks before it touches the process: that it exists, shares nothing with a
+     * process that would stay behind, and holds only descriptors and privileges a restore recreates.
+     */
+    private static void preflight(int pid) {
         refuseMissing(pid);
+        SharingCheck.requireSelfContained(Set.of(pid));
         FdDumper.precheck(pid);
         PrivilegeCheck.requireRestorable(pid);
-        return new PrecopySource(pid, options, this);
     }
 
     /** Which pages the image of a frozen process stores, and objects to write after the process's own. */
@@ -169,6 +178,8 @@ public final class CheckpointEngine {
             frozen = FrozenProcess.freeze(pid);
             steps.lap("freeze");
             try {
+                // a child forked between the pre-flight and the freeze would be left behind
+                SharingCheck.requireChildrenInside(Set.of(pid));
                 fds = FdDumper.dump(pid);
                 steps.lap("descriptors");
             } catch (UnsettledException e) {

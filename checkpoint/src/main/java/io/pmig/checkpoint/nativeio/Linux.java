@@ -45,7 +45,12 @@ public final class Linux {
     public static final int MADV_REMOVE = 9;
     public static final int MREMAP_MAYMOVE = 1;
     public static final int MREMAP_FIXED = 2;
+    /** linux/kcmp.h: what kcmp(2) compares between two processes. */
     public static final int KCMP_FILE = 0;
+    public static final int KCMP_VM = 1;
+    public static final int KCMP_FILES = 2;
+    public static final int KCMP_FS = 3;
+    public static final int KCMP_SIGHAND = 4;
     public static final int AF_UNIX = 1;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
@@ -165,6 +170,19 @@ public final class Linux {
     /** Whether two descriptors of one process share one open file description. */
     public static boolean sameFile(int pid, int fd1, int fd2) {
         return Syscall.call("kcmp(" + pid + ", " + fd1 + ", " + fd2 + ")", Nr.KCMP, pid, pid, KCMP_FILE, fd1, fd2) == 0;
+    }
+
+    /**
+     * Whether two processes share one kernel object of kind {@code type} (a {@code KCMP_*} other than
+     * {@link #KCMP_FILE}); false as well when either is gone or cannot be compared.
+     */
+    public static boolean shareObject(int pid1, int pid2, int type) {
+        return Syscall.tryCall(Nr.KCMP, pid1, pid2, type, 0, 0) == 0;
+    }
+
+    /** Whether descriptor {@code fd1} of {@code pid1} and {@code fd2} of {@code pid2} are one open file description. */
+    public static boolean shareFile(int pid1, int fd1, int pid2, int fd2) {
+        return Syscall.tryCall(Nr.KCMP, pid1, pid2, KCMP_FILE, fd1, fd2) == 0;
     }
 
     public static void kill(int pid, int signal) {

@@ -84,6 +84,37 @@ public final class ProcFs {
         return numericEntries("fd");
     }
 
+    /** The process's children (made by any of its threads), from each thread's {@code task/TID/children}. */
+    public TreeSet<Integer> children() {
+        TreeSet<Integer> out = new TreeSet<>();
+        for (int tid : tasks()) {
+            String text;
+            try {
+                text = Files.readString(dir.resolve("task/" + tid + "/children"), StandardCharsets.ISO_8859_1).trim();
+            } catch (NoSuchFileException e) {
+                continue;                               // the thread has just ended
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + dir.resolve("task/" + tid + "/children"), e);
+            }
+            for (String child : text.isEmpty() ? new String[0] : text.split(" ")) {
+                out.add(Integer.parseInt(child));
+            }
+        }
+        return out;
+    }
+
+    /** Every process on this host (as this /proc shows them), ascending. */
+    public static TreeSet<Integer> allPids() {
+        TreeSet<Integer> out = new TreeSet<>();
+        try (Stream<Path> s = Files.list(Path.of("/proc"))) {
+            s.map(p -> p.getFileName().toString()).filter(n -> n.chars().allMatch(Character::isDigit))
+                .forEach(n -> out.add(Integer.parseInt(n)));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list /proc", e);
+        }
+        return out;
+    }
+
     private TreeSet<Integer> numericEntries(String name) {
         TreeSet<Integer> out = new TreeSet<>();
         try (Stream<Path> s = Files.list(dir.resolve(name))) {
