@@ -235,9 +235,18 @@ void rst_run_program(struct rst_program *p)
     __builtin_unreachable();
 }
 
-/* The ns-init of "--new-pid-namespace": creates the service's process, then reaps until it is gone. */
+/*
+ * The ns-init of "--new-pid-namespace": gives the namespace a /proc of its own, creates the service's
+ * process, then reaps until it is gone. Without its own /proc the process would find another
+ * process at /proc/<its pid> and its threads under other ids in /proc/self/task. The mount namespace
+ * (made with the PID namespace) is a slave of the host's: mounts made there later still appear here.
+ */
 static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
 {
+    long r = sys_mount(0, "/", 0, MS_REC | MS_SLAVE, 0);
+    if (r < 0) fail(status_fd, "mount-slave", r);
+    r = sys_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+    if (r < 0) fail(status_fd, "mount-proc", r);
     long child = clone_with_pid(pid, 0);
     if (child < 0) fail(status_fd, "clone3-in-namespace", child);
     if (child == 0) become_restored(hole, size, status_fd);
@@ -281,7 +290,7 @@ long restorer_main(long *sp)
     if (r < 0) fail(status_fd, "pipe2", r);
     long child;
     if (new_ns) {
-        child = clone_with_pid(1, CLONE_NEWPID);
+        child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
         if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);
         if (child == 0) pid_namespace_init(pid, hole, size, status_fd);
         report(status_fd, "nsinit", child, 0);

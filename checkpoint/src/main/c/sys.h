@@ -22,6 +22,7 @@
 #define __NR_clone3      435
 #define __NR_close_range 436
 #define __NR_pipe2       293
+#define __NR_mount       165
 
 #define PROT_READ   0x1
 #define PROT_WRITE  0x2
@@ -33,6 +34,12 @@
 #define POLLIN 0x1
 #define SIGCHLD 17
 #define CLONE_NEWPID 0x20000000UL
+#define CLONE_NEWNS  0x00020000UL
+#define MS_NOSUID 2
+#define MS_NODEV  4
+#define MS_NOEXEC 8
+#define MS_REC    16384
+#define MS_SLAVE  (1 << 19)
 #define EEXIST 17
 #define ECHILD 10
 
@@ -75,6 +82,7 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 #define sys_clone3(args, size)      SYS6(__NR_clone3, args, size, 0, 0, 0, 0)
 #define sys_close_range(a, b, fl)   SYS6(__NR_close_range, a, b, fl, 0, 0, 0)
 #define sys_pipe2(fds, fl)          SYS6(__NR_pipe2, fds, fl, 0, 0, 0, 0)
+#define sys_mount(src, dst, type, fl, data) SYS6(__NR_mount, src, dst, type, fl, data, 0)
 #define sys_exit_group(code)        do { SYS6(__NR_exit_group, code, 0, 0, 0, 0, 0); __builtin_unreachable(); } while (0)
 
 #endif

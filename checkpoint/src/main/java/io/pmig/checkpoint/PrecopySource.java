@@ -10,6 +10,7 @@ import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.proc.ProcFs;
 
+import io.pmig.checkpoint.tree.PidNamespaces;
 import java.io.IOException;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
@@ -30,6 +31,9 @@ import java.util.List;
  */
 public final class PrecopySource implements AutoCloseable {
     private final int pid;
+    /** The pid the process sees for itself, and whether it lives in a PID namespace of its own (the rounds say both). */
+    private final int imagePid;
+    private final boolean ownPidNamespace;
     private final PrecopyOptions options;
     private final CheckpointEngine engine;
     private final MemoryDumper memory;
@@ -46,6 +50,8 @@ public final class PrecopySource implements AutoCloseable {
 
     PrecopySource(int pid, PrecopyOptions options, CheckpointEngine engine) {
         this.pid = pid;
+        this.imagePid = PidNamespaces.innerId(pid);
+        this.ownPidNamespace = PidNamespaces.inOwnNamespace(pid);
         this.options = options;
         this.engine = engine;
         this.memory = new MemoryDumper(new ProcFs(pid));
@@ -98,7 +104,7 @@ public final class PrecopySource implements AutoCloseable {
                 drop.removeAll(plan.pages());
             }
             writer = ImageWriter.to(out, ImageHeader.forThisMachine(0, 0));
-            writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, pid, drop.ranges()));
+            writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, imagePid, ownPidNamespace, drop.ranges()));
             for (MappingImage m : now) {
                 writer.writeObject(m);
             }
@@ -157,7 +163,7 @@ public final class PrecopySource implements AutoCloseable {
                 steps.lap("pages gone");
                 droppedResent[0] = drop.bytes() / MemoryDumper.PAGE;
                 droppedResent[1] = sent.intersect(plan.pages()).bytes() / MemoryDumper.PAGE;
-                return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, pid,
+                return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, imagePid, ownPidNamespace,
                     drop.ranges())), plan);
             });
         } catch (RuntimeException | Error e) {

@@ -26,16 +26,19 @@ public final class PrecopyTarget implements AutoCloseable {
     private final RestoredProcess restored;
     private final String source;
     private final int imagePid;
+    /** The process lives in a PID namespace of its own, made again here (see ProcessImage). */
+    private final boolean ownPidNamespace;
     private final long start;
     private List<MappingImage> layout;
     private int rounds;
     private long pageBytes;
     private boolean ended;
 
-    private PrecopyTarget(RestoredProcess restored, String source, int imagePid, long start) {
+    private PrecopyTarget(RestoredProcess restored, String source, int imagePid, boolean ownPidNamespace, long start) {
         this.restored = restored;
         this.source = source;
         this.imagePid = imagePid;
+        this.ownPidNamespace = ownPidNamespace;
         this.start = start;
     }
 
@@ -45,8 +48,10 @@ public final class PrecopyTarget implements AutoCloseable {
         List<MappingImage> mappings = mappingsOf(image);
         RestoreEngine.requireSameFiles(mappings);
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
-        Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, options.newPidNamespace());
-        PrecopyTarget target = new PrecopyTarget(new RestoredProcess(puppet, new RestoreContext()), image.name(), round.pid(), start);
+        boolean newPidNamespace = options.withNewPidNamespaceIf(round.ownPidNamespace()).newPidNamespace();
+        Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken());
+        PrecopyTarget target = new PrecopyTarget(new RestoredProcess(puppet, new RestoreContext()), image.name(), round.pid(),
+            round.ownPidNamespace(), start);
         RestoreEngine.killOnFailure(target.restored, target.source, () -> {
             puppet.blockAllSignals();
             MemoryRestorer.moveKernelMappings(puppet, mappings);
@@ -108,11 +113,12 @@ public final class PrecopyTarget implements AutoCloseable {
         run(() -> {
             RoundImage round = roundOf(image, rounds + 1, true);
             RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
-            if (full.process().pid() != imagePid) {
+            if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
                 throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
-                    + ", the rounds before of process " + imagePid);
+                    + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "
+                    + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
             }
-            RestoreEngine.preflight(image.objects(), full, options, true);
+            RestoreEngine.preflight(image.objects(), full, options.withNewPidNamespaceIf(restored.inNewPidNamespace()), true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
             steps.lap("preflight");
             MemoryRestorer.changeLayout(restored.puppet(), layout, full.mappings());

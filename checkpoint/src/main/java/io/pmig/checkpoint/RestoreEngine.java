@@ -91,18 +91,20 @@ public final class RestoreEngine {
     }
 
     /** {@code steps}: begun when the caller began, for the report's time (which includes reading the objects). */
-    private RestoredProcess restore(ImageSource image, RestoreOptions options, StepTimer steps) {
+    private RestoredProcess restore(ImageSource image, RestoreOptions requested, StepTimer steps) {
         steps.lap("objects");
         if (image.objects().kinds().contains(RoundImage.class.getAnnotation(ImageKind.class).value())) {
             throw new RefusedException(image.name() + " is one round of a pre-copy stream, not a whole image; "
                 + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
         FullImage full = FullImage.of(image);
+        RestoreOptions options = requested.withNewPidNamespaceIf(full.process().ownPidNamespace());
         preflight(image.objects(), full, options, false);
         steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
-        Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace());
+        Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace(),
+            options.newPidNamespaceIfTaken());
         RestoredProcess restored = new RestoredProcess(puppet, new RestoreContext());
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
@@ -212,7 +214,7 @@ public final class RestoreEngine {
     static void preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
         ProcessImage process = full.process();
         List<ThreadImage> threads = full.threads();
-        if (!options.newPidNamespace()) {
+        if (!options.newPidNamespace() && !options.newPidNamespaceIfTaken()) {
             for (ThreadImage t : threads) {
                 if (pidHeld && t.tid() == process.pid()) {
                     continue;

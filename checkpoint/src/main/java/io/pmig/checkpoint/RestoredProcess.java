@@ -29,6 +29,11 @@ public final class RestoredProcess implements AutoCloseable {
         return puppet.pid();
     }
 
+    /** Whether it runs in a PID namespace of its own (asked for, made again for a process that had one, or its ids were taken). */
+    public boolean inNewPidNamespace() {
+        return puppet.inNewPidNamespace();
+    }
+
     public RestoreReport report() {
         return report;
     }

@@ -41,10 +41,13 @@ public final class Puppet implements AutoCloseable {
     private final List<Integer> threadOrder = new ArrayList<>();
     /** The image's thread ids (as the process sees them) to host tids; they differ in a new PID namespace. */
     private final Map<Integer, Integer> hostTid = new HashMap<>();
+    /** The process runs in a PID namespace of its own, under the restorer's minimal init. */
+    private final boolean inNewPidNamespace;
     private boolean released;
 
-    private Puppet(int pid, long hole, NativeMemory ctl) {
+    private Puppet(int pid, long hole, NativeMemory ctl, boolean inNewPidNamespace) {
         this.pid = pid;
+        this.inNewPidNamespace = inNewPidNamespace;
         this.hole = hole;
         this.runProgram = ctl.getLong(8);
         this.syscallStub = ctl.getLong(16);
@@ -54,7 +57,23 @@ public final class Puppet implements AutoCloseable {
 
     /** Starts pmig-restorer and takes hold of the process it creates with PID {@code pid}. */
     public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace) {
-        Puppet puppet = start(restorer, pid, hole, newPidNamespace);
+        return launch(restorer, pid, hole, newPidNamespace, false);
+    }
+
+    /**
+     * {@link #launch(Path, int, long, boolean)}; with {@code newPidNamespaceIfTaken}, a pid or thread id in use on
+     * this host makes the restorer try again in a new PID namespace (the process keeps its numbers there).
+     */
+    public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace, boolean newPidNamespaceIfTaken) {
+        Puppet puppet;
+        try {
+            puppet = start(restorer, pid, hole, newPidNamespace);
+        } catch (PidTakenException e) {
+            if (!newPidNamespaceIfTaken) {
+                throw e;
+            }
+            puppet = start(restorer, pid, hole, true);
+        }
         puppet.hostTid.put(pid, puppet.pid);
         return puppet;
     }
@@ -97,7 +116,7 @@ public final class Puppet implements AutoCloseable {
                     return start(restorer, pid, hole, false);   // the restorer itself got the pid it was to create: it has exited now
                 }
                 if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST) {
-                    throw new RefusedException("pid " + pid + " is in use on this host (by a process, or as the session or "
+                    throw new PidTakenException("pid " + pid + " is in use on this host (by a process, or as the session or "
                         + "process group id of one: see ps -eo pid,pgid,sid); stop it or restore with --new-pid-namespace");
                 }
                 throw new FailedException("the restorer failed at " + w[0].substring(6) + ": " + Errno.describe(errno));
@@ -109,14 +128,14 @@ public final class Puppet implements AutoCloseable {
             throw new FailedException("the restorer (exit status " + exit + ") reported nothing" + (output.isBlank() ? "" : ": " + output.trim()));
         }
         try {
-            return takeHold(outerPid, hole);
+            return takeHold(outerPid, hole, newPidNamespace);
         } catch (RuntimeException e) {
             Linux.kill(outerPid, Linux.SIGKILL); // created but never ours: it must not stay
             throw e;
         }
     }
 
-    private static Puppet takeHold(int outerPid, long hole) {
+    private static Puppet takeHold(int outerPid, long hole, boolean inNewPidNamespace) {
         // EXITKILL: if the engine dies before the process is released, the half-built or not yet
         // committed copy dies with it instead of running on beside the original
         Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_EXITKILL);
@@ -130,7 +149,7 @@ public final class Puppet implements AutoCloseable {
         if (ctl.getLong(0) != RestorerLayout.MAGIC) {
             throw new FailedException("restored process " + outerPid + " has no restorer control block at 0x" + Long.toHexString(hole));
         }
-        Puppet puppet = new Puppet(outerPid, hole, ctl);
+        Puppet puppet = new Puppet(outerPid, hole, ctl, inNewPidNamespace);
         puppet.stopped.put(outerPid, Ptrace.getRegisters(outerPid));
         puppet.threadOrder.add(outerPid);
         return puppet;
@@ -155,6 +174,10 @@ public final class Puppet implements AutoCloseable {
     }
 
     /** The restored process's pid as this host sees it. */
+    public boolean inNewPidNamespace() {
+        return inNewPidNamespace;
+    }
+
     public int pid() {
         return pid;
     }
@@ -314,6 +337,13 @@ public final class Puppet implements AutoCloseable {
         if (!released) {
             released = true;
             Ptrace.killAndCollect(pid, threadOrder);
+        }
+    }
+
+    /** The pid to create is in use on this host, by a process or as a process group or session id. */
+    static final class PidTakenException extends RefusedException {
+        PidTakenException(String message) {
+            super(message);
         }
     }
 }

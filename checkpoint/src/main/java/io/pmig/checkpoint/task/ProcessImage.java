@@ -5,7 +5,11 @@ import io.pmig.checkpoint.image.ImageKind;
 import java.util.List;
 import java.util.Map;
 
-/** Process-wide state: everything that is not a thread, a mapping or a descriptor. */
+/**
+ * Process-wide state: everything that is not a thread, a mapping or a descriptor. {@code pid} (and each
+ * thread's tid) is the number the process sees for itself; {@code ownPidNamespace} says it lived in a PID
+ * namespace of its own, which every restore then makes again.
+ */
 @ImageKind("process")
 public record ProcessImage(
         int pid,
@@ -24,7 +28,8 @@ public record ProcessImage(
         List<byte[]> pendingSignals,
         long[][] itimers,
         List<PosixTimer> posixTimers,
-        MmLayout mm) {
+        MmLayout mm,
+        boolean ownPidNamespace) {
 
     /**
      * The capability sets, as /proc/PID/status shows them (bit N: capability N of linux/capability.h).

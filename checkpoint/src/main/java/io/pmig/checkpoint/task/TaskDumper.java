@@ -6,6 +6,7 @@ import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.proc.ProcFs;
+import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 
@@ -69,7 +70,7 @@ public final class TaskDumper {
             check(in.call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch), "prctl(PR_GET_TID_ADDRESS)", tid);
             clearChildTid = ByteBuffer.wrap(in.readScratch(0, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
         }
-        return new ThreadImage(tid, name, frozen.registers(tid).words(), xstate, sigmask, pending,
+        return new ThreadImage(PidNamespaces.innerId(tid), name, frozen.registers(tid).words(), xstate, sigmask, pending,
             rseq.address(), rseq.size(), rseq.signature(), altBase, altFlags & ~1 /* SS_ONSTACK is a state, not a setting */,
             altSize, clearChildTid, robust[0], robust[1]);
     }
@@ -136,11 +137,11 @@ public final class TaskDumper {
             Long.parseUnsignedLong(stat[46]), Long.parseUnsignedLong(stat[47]), brk, Long.parseUnsignedLong(stat[28]),
             Long.parseUnsignedLong(stat[48]), Long.parseUnsignedLong(stat[49]), Long.parseUnsignedLong(stat[50]),
             Long.parseUnsignedLong(stat[51]), auxv());
-        return new ProcessImage(pid, proc.readLink("exe"), proc.readLink("cwd"), proc.readLink("root"),
+        return new ProcessImage(PidNamespaces.innerId(pid), proc.readLink("exe"), proc.readLink("cwd"), proc.readLink("root"),
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
-            Ptrace.pendingSignals(pid, true), itimers, timers, mm);
+            Ptrace.pendingSignals(pid, true), itimers, timers, mm, PidNamespaces.inOwnNamespace(pid));
     }
 
     /** The answer slots of a batch of {@code calls} calls. */

@@ -56,6 +56,7 @@ public final class SharingCheck {
     /** Refuses, naming both processes and the resource, unless {@code moved} shares nothing with any other process. */
     public static void requireSelfContained(Set<Integer> moved) {
         requireChildrenInside(moved);
+        PidNamespaces.requireOwnedByMovedAlone(moved);
         List<Integer> others = new ArrayList<>();
         for (int pid : ProcFs.allPids()) {
             if (!moved.contains(pid) && !isKernelThread(pid)) {

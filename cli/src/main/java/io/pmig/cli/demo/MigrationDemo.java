@@ -38,8 +38,6 @@ public final class MigrationDemo {
     static final String SERVER = "stream-server";
     static final String[] ROUTE = {"node-a", "node-b", "node-a"};
     /** The service's PIDs start above this in node-a: the daemons' JVM threads take the low ones in every node. */
-    private static final int FIRST_SERVICE_PID = 20_000;
-    private static final int WARM_UP_PID_AFTER = 19_000;
     /** How long the stream flows before the first move, between the moves and after the last one. */
     private static final long STREAM_MILLIS = 2_000;
     /** The client's own limit, should the demo die without ending it. */
@@ -50,7 +48,9 @@ public final class MigrationDemo {
     private final LabPmig pmig;
     private final PrintWriter progress;
     private final List<JsonNode> migrations = new ArrayList<>();
+    /** The service as its current node numbers it, and as it numbers itself (the same unless it runs in a PID namespace of its own). */
     private int pid;
+    private int servicePid;
     private ClientVerdict client;
     private Process clientProcess;
     private CompletableFuture<String> clientOutput;
@@ -124,8 +124,9 @@ public final class MigrationDemo {
         String source = ROUTE[0];
         step("VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT);
         require(pmig.run(pmig.pmigIn(source, List.of("vip", "add", VIP + "/" + PREFIX_LENGTH, "--dev", "eth0")), COMMAND_SECONDS));
-        pid = startInNode(source, FIRST_SERVICE_PID, NativeProgram.path(SERVER) + " " + VIP + " " + PORT,
+        pid = startInNode(source, NativeProgram.path(SERVER) + " " + VIP + " " + PORT,
                 "ss -Hltn src " + VIP + ":" + PORT + " | grep -q .");
+        servicePid = pid;
         detail(SERVER + " runs on " + source + " as pid " + pid);
 
         step("client: stream-client at the client host streams to " + VIP + ":" + PORT + " and checks every byte that comes back");
@@ -159,12 +160,11 @@ public final class MigrationDemo {
     }
 
     /**
-     * Starts {@code command} on {@code node}, detached, as the next PID after {@code after}, and
-     * waits until the shell test {@code ready} holds (10 s at most); returns the PID.
+     * Starts {@code command} on {@code node}, detached, and waits until the shell test {@code ready}
+     * holds (10 s at most); returns the PID.
      */
-    private int startInNode(String node, int after, String command, String ready) {
-        String script = "echo " + after + " > /proc/sys/kernel/ns_last_pid; "
-                + "setsid " + command + " </dev/null >/dev/null 2>&1 & pid=$!; "
+    private int startInNode(String node, String command, String ready) {
+        String script = "setsid " + command + " </dev/null >/dev/null 2>&1 & pid=$!; "
                 + "i=0; until " + ready + "; do "
                 + "i=$((i+1)); if [ $i -gt 200 ]; then echo \"" + command + " was not ready in 10 s\" >&2; exit 1; fi; sleep 0.05; done; "
                 + "echo $pid";
@@ -204,29 +204,31 @@ public final class MigrationDemo {
     private void move(String from, String to) {
         List<String> args = List.of("migrate", Integer.toString(pid), "--to", to, "--json");
         step("moving " + SERVER + " from " + from + " to " + to + ": in " + from + ", pmig " + String.join(" ", args));
-        JsonNode report = migrate(pid, SERVER, from, to);
+        JsonNode report = migrate(pid, servicePid, SERVER, from, to);
         migrations.add(report);
         MigrateCommand.text(report).lines().forEach(this::detail);
-        detail(SERVER + " runs on " + to + " as pid " + pid + ", and no longer on " + from);
+        pid = report.path("restoredPid").asInt();
+        detail(SERVER + " runs on " + to + " as pid " + pid + (pid == servicePid ? "" : " (pid " + servicePid
+            + " inside a PID namespace of its own)") + ", and no longer on " + from);
     }
 
     /**
      * Runs pmig migrate in {@code from}; returns its report once this machine's /proc shows the
-     * process ({@code comm}) on {@code to} with the same PID and no longer on {@code from}.
+     * process ({@code comm}) on {@code to} only, as the pid the report names, with its own pid {@code own} unchanged.
      */
-    private JsonNode migrate(int process, String comm, String from, String to) {
+    private JsonNode migrate(int process, int own, String comm, String from, String to) {
         LabPmig.Result moved = pmig.run(pmig.pmigIn(from, List.of("migrate", Integer.toString(process), "--to", to, "--json")),
                 COMMAND_SECONDS);
         if (!moved.ok()) {
             throw new FailedException("the move of " + comm + " from " + from + " to " + to + " failed: " + moved.failure());
         }
         JsonNode report = parse(moved);
-        List<Integer> there = NodeProcesses.find(pmig.lab(), to, comm);
-        List<Integer> left = NodeProcesses.find(pmig.lab(), from, comm);
-        if (!report.path("to").asText().equals(to) || report.path("restoredPid").asInt() != process || !there.equals(List.of(process))
-                || !left.isEmpty()) {
-            throw new FailedException("after the move " + comm + " runs as pids " + there + " on " + to + " and " + left + " on " + from
-                    + ", expected pid " + process + " on " + to + " only (the report says pid " + report.path("restoredPid").asInt()
+        List<NodeProcesses.NodePid> there = NodeProcesses.find(pmig.lab(), to, comm);
+        List<NodeProcesses.NodePid> left = NodeProcesses.find(pmig.lab(), from, comm);
+        NodeProcesses.NodePid expected = new NodeProcesses.NodePid(report.path("restoredPid").asInt(), own);
+        if (!report.path("to").asText().equals(to) || !there.equals(List.of(expected)) || !left.isEmpty()) {
+            throw new FailedException("after the move " + comm + " runs as " + there + " on " + to + " and " + left + " on " + from
+                    + ", expected " + expected + " on " + to + " only (the report says pid " + report.path("restoredPid").asInt()
                     + " on " + report.path("to").asText() + ")");
         }
         return report;
@@ -239,10 +241,12 @@ public final class MigrationDemo {
     private void warmUp() {
         step("warming up the daemons: an idle sleep process moved " + String.join(" -> ", ROUTE)
                 + " (a fresh JVM's first migration loads and compiles its code)");
-        int sleeper = startInNode(ROUTE[0], WARM_UP_PID_AFTER, "sleep 3600", "true");
+        int sleeper = startInNode(ROUTE[0], "sleep 3600", "true");
+        int own = sleeper;
         List<String> downtimes = new ArrayList<>();
         for (int i = 1; i < ROUTE.length; i++) {
-            JsonNode report = migrate(sleeper, "sleep", ROUTE[i - 1], ROUTE[i]);
+            JsonNode report = migrate(sleeper, own, "sleep", ROUTE[i - 1], ROUTE[i]);
+            sleeper = report.path("restoredPid").asInt();
             downtimes.add(String.format(Locale.ROOT, "%.1f ms", report.path("downtimeMillis").asDouble()));
         }
         require(pmig.run(LabPmig.exec(ROUTE[ROUTE.length - 1], List.of("kill", Integer.toString(sleeper))), COMMAND_SECONDS));

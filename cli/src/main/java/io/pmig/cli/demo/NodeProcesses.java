@@ -11,7 +11,8 @@ import java.util.List;
 /**
  * Which processes of a given name run in a lab host, seen from this machine's /proc: a process is
  * in host H when its network namespace is H's ({@code /run/netns/LAB-H}, named as the lab names
- * them); its PID inside the node is the last one of its NSpid line.
+ * them); its PID inside the node is the second of its NSpid line (the first is this machine's), and
+ * the last is the one it has for itself (another one when it runs in a PID namespace of its own).
  */
 final class NodeProcesses {
     private static final Path PROC = Path.of("/proc");
@@ -20,8 +21,12 @@ final class NodeProcesses {
     private NodeProcesses() {
     }
 
-    /** The PIDs, as host {@code host} of lab {@code lab} sees them, of the processes called {@code comm} in it. */
-    static List<Integer> find(String lab, String host, String comm) {
+    /** A process as its node numbers it, and as it numbers itself. */
+    record NodePid(int inNode, int own) {
+    }
+
+    /** The processes called {@code comm} in host {@code host} of lab {@code lab}. */
+    static List<NodePid> find(String lab, String host, String comm) {
         Path netns = NETNS.resolve(lab + "-" + host);
         String link;
         try {
@@ -29,7 +34,7 @@ final class NodeProcesses {
         } catch (IOException e) {
             throw new FailedException("cannot read the network namespace " + netns + " of " + host + ": " + e, e);
         }
-        List<Integer> pids = new ArrayList<>();
+        List<NodePid> pids = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(PROC, "[0-9]*")) {
             for (Path process : entries) {
                 try {
@@ -47,11 +52,11 @@ final class NodeProcesses {
         return pids;
     }
 
-    private static int pidInNode(List<String> status) {
+    private static NodePid pidInNode(List<String> status) {
         for (String line : status) {
             if (line.startsWith("NSpid:")) {
                 String[] pids = line.substring("NSpid:".length()).trim().split("\\s+");
-                return Integer.parseInt(pids[pids.length - 1]);
+                return new NodePid(Integer.parseInt(pids[Math.min(1, pids.length - 1)]), Integer.parseInt(pids[pids.length - 1]));
             }
         }
         throw new FailedException("/proc/PID/status has no NSpid line (kernel older than 4.1?)");

@@ -95,6 +95,7 @@ class MoveBetweenNodesTest {
         Thread.sleep(3000);
 
         Path image = tmp.resolve("image");
+        String restored;
         hold("node-a");
         hold("node-b");
         try {
@@ -103,13 +104,16 @@ class MoveBetweenNodesTest {
             exec("node-a", "ip", "addr", "del", VIP + "/24", "dev", "eth0");
             exec("node-b", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
             exec("node-b", "arping", "-U", "-c", "1", "-I", "eth0", VIP);
-            Run restore = pmigIn("node-b", "restore", "--dir", image.toString(), "--json");
+            Run restore = pmigIn("node-b", "restore", "--dir", image.toString(), "--new-pid-namespace", "--json");
             assertEquals(ExitCodes.OK, restore.exitCode(), restore.toString());
+            restored = restore.json().get("pid").asText();
         } finally {
             release("node-b");
             release("node-a");
         }
-        assertEquals("stream-server", exec("node-b", "cat", "/proc/" + server + "/comm").strip(), "the server runs on node-b");
+        assertEquals("stream-server", exec("node-b", "cat", "/proc/" + restored + "/comm").strip(), "the server runs on node-b");
+        assertTrue(exec("node-b", "grep", "^NSpid:", "/proc/" + restored + "/status").strip().endsWith("\t" + server),
+            "with the same pid inside its namespace");
         return verdict.get();
     }
 

@@ -4,6 +4,7 @@ import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.InboundStream;
@@ -13,6 +14,7 @@ import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.hold.HeldPacket;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -31,6 +33,8 @@ final class IncomingMigration {
     static final long DECISION_TIMEOUT_SECONDS = 30;
 
     final MigrationProtocol.Prepare prepare;
+    /** This node's name, for the report. */
+    private final String node;
     /** Null for a process without a VIP. */
     final DestinationSwitch vip;
     private final FaultPause pause;
@@ -41,8 +45,10 @@ final class IncomingMigration {
     /** When the part of the restore that counts in the downtime began: the whole restore, or a staged one's last part. */
     private long lastPartStart;
 
-    IncomingMigration(MigrationProtocol.Prepare prepare, DestinationSwitch vip, FaultPause pause, Runnable whenUndecided) {
+    IncomingMigration(MigrationProtocol.Prepare prepare, String node, DestinationSwitch vip, FaultPause pause,
+                      Runnable whenUndecided) {
         this.prepare = prepare;
+        this.node = node;
         this.vip = vip;
         this.pause = pause;
         this.whenUndecided = whenUndecided;
@@ -77,15 +83,17 @@ final class IncomingMigration {
     private void restoreAndAwaitDecision(PeerSession source, InboundStream image) {
         lastPartStart = System.nanoTime();
         long[] replayed = new long[1];
-        RestoreOptions options = RestoreOptions.defaults().withBeforeSocketsGoLive((pid, connections) -> {
+        // its pids never block a move: taken here, the copy gets a PID namespace of its own with the same numbers inside
+        RestoreOptions options = RestoreOptions.defaults().withNewPidNamespaceIfTaken().withBeforeSocketsGoLive((pid, connections) -> {
             if (vip != null) {
                 replayed[0] = switchVip(source);
             }
         });
         try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
                 : new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
+            String pidNamespace = pidNamespaceNote(process);
             restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
-                process.report().steps()));
+                process.report().steps(), pidNamespace));
             boolean timedOut = false;
             try {
                 decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -95,7 +103,7 @@ final class IncomingMigration {
             if (decision.join()) {
                 process.resume();
                 decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
-                    process.report().steps()));
+                    process.report().steps(), pidNamespace));
             } else {
                 process.kill();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
@@ -109,6 +117,20 @@ final class IncomingMigration {
             restored.completeExceptionally(e);
             decided.completeExceptionally(e);
         }
+    }
+
+    /** Why the copy runs in a PID namespace of its own, or null when it has its own numbers on this host. */
+    private String pidNamespaceNote(RestoredProcess process) {
+        if (!process.inNewPidNamespace()) {
+            return null;
+        }
+        if (prepare.ownPidNamespace()) {
+            return "process " + prepare.pid() + " lives in a PID namespace of its own, and moved to " + node + " with it";
+        }
+        List<Integer> ids = new ArrayList<>(List.of(prepare.pid()));
+        prepare.tids().stream().filter(tid -> tid != prepare.pid()).forEach(ids::add);
+        return PidNamespaces.firstTaken(ids, "on " + node).orElse("its pid was taken on " + node + " meanwhile")
+            + ": the process runs there in a PID namespace of its own, with pid " + prepare.pid() + " inside";
     }
 
     /**

@@ -37,10 +37,11 @@ final class MigrationProtocol {
 
     /**
      * Sent with {@link #PREPARE}. {@code vip} is null for a process without one; {@code memoryBytes}
-     * is what its restore allocates (see {@link DestinationMemory#imageBytes(int)}).
+     * is what its restore allocates (see {@link DestinationMemory#imageBytes(int)}); {@code ownPidNamespace}:
+     * the process lives in a PID namespace of its own (its {@code tids} are then no concern of the destination's).
      */
     record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay,
-                   boolean staged, long memoryBytes) {
+                   boolean staged, long memoryBytes, boolean ownPidNamespace) {
     }
 
     record Prepared(String id, String destinationMac) {
@@ -51,7 +52,8 @@ final class MigrationProtocol {
 
     /** Answer to {@link #IMAGE} and {@link #COMMIT}. */
     /** {@code steps}: where the restore's time went (the last part's, for a staged migration). */
-    record Restored(String id, int pid, long restoreNanos, long replayed, StepTimes steps) {
+    /** {@code pidNamespace}: why the copy runs in a PID namespace of its own there, or null when it has its numbers on the host. */
+    record Restored(String id, int pid, long restoreNanos, long replayed, StepTimes steps, String pidNamespace) {
     }
 
     record Forward(String id, boolean end) {

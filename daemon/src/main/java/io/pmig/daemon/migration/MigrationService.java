@@ -7,6 +7,7 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.dirty.UntrackableException;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.Migrations;
@@ -258,7 +259,7 @@ public final class MigrationService implements AutoCloseable {
             MigrationProtocol.Prepare prepare = new MigrationProtocol.Prepare(id, pid, threadIds(pid), exe(pid),
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
                 HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged,
-                DestinationMemory.imageBytes(pid));
+                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid));
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -325,13 +326,6 @@ public final class MigrationService implements AutoCloseable {
         daemon.migrations().begin(new Migrations.Migration(p.id(), p.pid(), "destination", source.peerName(), "prepared", Instant.now()));
         DestinationSwitch vipSwitch = null;
         try {
-            for (int tid : p.tids()) {
-                Path proc = Path.of("/proc", Integer.toString(tid));
-                if (Files.exists(proc)) {
-                    throw new ControlRefusedException((tid == p.pid() ? "pid " : "thread id ") + tid + " is in use on " + node
-                        + " (by '" + comm(proc) + "'); stop that process there, or migrate to another node");
-                }
-            }
             if (!Files.isRegularFile(Path.of(p.exe()))) {
                 throw new ControlRefusedException("executable " + p.exe() + " does not exist on " + node
                     + "; nodes share their files (install it there at the same path)");
@@ -347,7 +341,7 @@ public final class MigrationService implements AutoCloseable {
             }
             // not on the event loop that closed the session, nor on the restore thread: discarding the copy waits for the latter
             Executor handlers = daemon.peerHandlers().executor();
-            IncomingMigration migration = new IncomingMigration(p, vipSwitch, config.pause(),
+            IncomingMigration migration = new IncomingMigration(p, node, vipSwitch, config.pause(),
                 () -> handlers.execute(() -> abandon(p.id(), "the source decided nothing in time")));
             incoming.put(p.id(), migration);
             source.closed().thenRunAsync(() -> abandon(p.id(), "the source's session closed"), handlers);
@@ -503,14 +497,6 @@ public final class MigrationService implements AutoCloseable {
             return Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "exe")).toString();
         } catch (IOException e) {
             throw new ControlRefusedException("cannot read the executable of process " + pid + ": " + e.getMessage());
-        }
-    }
-
-    private static String comm(Path proc) {
-        try {
-            return Files.readString(proc.resolve("comm")).strip();
-        } catch (IOException gone) {
-            return "?";
         }
     }
 

@@ -161,6 +161,9 @@ final class OutgoingMigration {
             report.set("downtimeSteps", steps(new StepTimes(List.of(new StepTimes.Step("last part sent", imageSent - freeze),
                 new StepTimes.Step("restored there", restoredAt - imageSent), new StepTimes.Step("journal", journaled - restoredAt),
                 new StepTimes.Step("commit", resumed - journaled)))));
+            if (restored.pidNamespace() != null) {
+                report.withArrayProperty("notes").add(restored.pidNamespace());
+            }
             if (settleProblem != null) {
                 report.withArrayProperty("notes").add(settleProblem);
             }

@@ -1,0 +1,137 @@
+package io.pmig.checkpoint.tree;
+
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.proc.ProcFs;
+
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Processes that live in a PID namespace of their own below the one this /proc shows: a service
+ * restored where its pid was taken runs there under pmig's minimal init, with its own numbers inside.
+ * Its image keeps the numbers it sees (the last of {@code NSpid}), and the restore puts it into a new
+ * namespace again, wherever it goes: its pid never changes under it.
+ */
+public final class PidNamespaces {
+    /** The program whose minimal init holds a restored process's namespace (checkpoint/src/main/c), as installed: name and a suffix. */
+    private static final String PMIG_INIT = "pmig-restorer";
+
+    private PidNamespaces() {
+    }
+
+    /** Whether process (or thread) {@code tid} lives in a PID namespace below this /proc's. */
+    public static boolean inOwnNamespace(int tid) {
+        return nspid(tid).length > 1;
+    }
+
+    /** The id process (or thread) {@code tid} has in its own PID namespace: the number it sees for itself. */
+    public static int innerId(int tid) {
+        int[] ids = nspid(tid);
+        return ids[ids.length - 1];
+    }
+
+    /**
+     * Refuses a process of {@code moved} in a namespace of its own unless that namespace holds it and
+     * pmig's minimal init alone, one level below this /proc's: anything else in it would be left behind.
+     */
+    static void requireOwnedByMovedAlone(Set<Integer> moved) {
+        for (int pid : moved) {
+            int[] ids = nspid(pid);
+            if (ids.length == 1) {
+                continue;
+            }
+            if (ids.length > 2) {
+                throw new RefusedException(SharingCheck.describe(pid) + " lives " + (ids.length - 1) + " PID namespaces deep"
+                    + ", which pmig cannot recreate; only a process in one namespace of its own moves");
+            }
+            if (ids[1] == 1) {
+                throw new RefusedException(SharingCheck.describe(pid) + " is the init (pid 1) of its PID namespace, which pmig"
+                    + " cannot restore yet; start the service under an init of its own (unshare --pid --fork sh -c 'exec ...')"
+                    + " or move it without a namespace");
+            }
+            String namespace = new ProcFs(pid).readLink("ns/pid");
+            for (int other : ProcFs.allPids()) {
+                if (moved.contains(other) || !namespace.equals(pidNamespaceOf(other))) {
+                    continue;
+                }
+                if (!(nspid(other).length == 2 && nspid(other)[1] == 1 && isPmigInit(other))) {
+                    throw new RefusedException(SharingCheck.describe(pid) + " shares its PID namespace (" + namespace + ") with "
+                        + SharingCheck.describe(other) + ", which is not being moved; moving one without the other would split"
+                        + " the service");
+                }
+            }
+        }
+    }
+
+    /**
+     * The first of {@code ids} (a pid, then its thread ids) that a restore could not take on this host, described with
+     * {@code where} ("pid 42 is in use on node-b (by 'sshd')"),
+     * or empty: an id is taken by a process or thread, and also as the process group or session id of a process
+     * whose leader is gone (clone3 refuses those too).
+     */
+    public static Optional<String> firstTaken(List<Integer> ids, String where) {
+        Map<Integer, String> groupsAndSessions = new HashMap<>();
+        for (int pid : ProcFs.allPids()) {
+            try {
+                String[] stat = new ProcFs(pid).stat();
+                groupsAndSessions.putIfAbsent(Integer.parseInt(stat[5]), "the process group id of '" + stat[2] + "' (pid " + pid + ")");
+                groupsAndSessions.putIfAbsent(Integer.parseInt(stat[6]), "the session id of '" + stat[2] + "' (pid " + pid + ")");
+            } catch (UncheckedIOException gone) {
+                // it exited while we looked
+            }
+        }
+        for (int i = 0; i < ids.size(); i++) {
+            int id = ids.get(i);
+            String what = (i == 0 ? "pid " : "thread id ") + id + " is in use " + where;
+            ProcFs holder = new ProcFs(id);
+            if (holder.exists()) {
+                String comm;
+                try {
+                    comm = holder.read("comm").strip();
+                } catch (UncheckedIOException gone) {
+                    comm = "?";
+                }
+                return Optional.of(what + " (by '" + comm + "')");
+            }
+            if (groupsAndSessions.containsKey(id)) {
+                return Optional.of(what + " as " + groupsAndSessions.get(id));
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static boolean isPmigInit(int pid) {
+        try {
+            return Path.of(new ProcFs(pid).readLink("exe")).getFileName().toString().startsWith(PMIG_INIT);
+        } catch (UncheckedIOException e) {
+            return false;
+        }
+    }
+
+    private static String pidNamespaceOf(int pid) {
+        try {
+            return new ProcFs(pid).readLink("ns/pid");
+        } catch (UncheckedIOException e) {
+            return null;                                    // gone, or a kernel thread being torn down
+        }
+    }
+
+    /** The NSpid line of /proc/TID/status: the id in this /proc's namespace first, the innermost last. */
+    private static int[] nspid(int tid) {
+        String line = new ProcFs(tid).status().get("NSpid");
+        if (line == null) {
+            throw new RefusedException("/proc/" + tid + "/status has no NSpid line (a kernel before 4.1); pmig needs a newer kernel");
+        }
+        List<Integer> ids = new ArrayList<>();
+        for (String id : line.trim().split("\\s+")) {
+            ids.add(Integer.parseInt(id));
+        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+}
