@@ -120,6 +120,7 @@ public final class PrecopyTarget implements AutoCloseable {
             }
             RestoreEngine.preflight(image.objects(), full, options.withNewPidNamespaceIf(restored.inNewPidNamespace()), true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
+            RestoreEngine.placeInOwnCgroup(restored.puppet(), full.process());
             steps.lap("preflight");
             MemoryRestorer.changeLayout(restored.puppet(), layout, full.mappings());
             layout = full.mappings();

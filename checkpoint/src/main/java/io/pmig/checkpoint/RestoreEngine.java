@@ -1,5 +1,6 @@
 package io.pmig.checkpoint;
 
+import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.Image;
@@ -24,6 +25,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -109,6 +111,7 @@ public final class RestoreEngine {
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
+            placeInOwnCgroup(puppet, full.process());
             steps.lap("launch");
             MemoryRestorer.moveKernelMappings(puppet, full.mappings());
             MemoryRestorer.createMappings(puppet, full.mappings());
@@ -238,9 +241,24 @@ public final class RestoreEngine {
             throw new RefusedException("executable " + process.exe() + " does not exist on this host");
         }
         FdRestorer.precheck(image);
+        ServiceCgroup.requireApplicable(process.cgroupLimits());
         if (threads.size() > Puppet.MAX_THREADS) {
             throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);
         }
+    }
+
+    /**
+     * Puts the new process (and the init of its PID namespace, if it has one) into a cgroup of its own, named for its
+     * executable and host pid, with the image's limits: never the restoring process's (a daemon's service unit).
+     */
+    static void placeInOwnCgroup(Puppet puppet, ProcessImage process) {
+        List<Integer> pids = new ArrayList<>();
+        if (puppet.inNewPidNamespace()) {
+            pids.add(Integer.parseInt(new ProcFs(puppet.pid()).status().get("PPid")));
+        }
+        pids.add(puppet.pid());
+        String name = Path.of(process.exe()).getFileName() + "-" + puppet.pid();
+        ServiceCgroup.place(name, pids).apply(process.cgroupLimits());
     }
 
     /**

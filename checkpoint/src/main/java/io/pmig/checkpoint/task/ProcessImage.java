@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * Process-wide state: everything that is not a thread, a mapping or a descriptor. {@code pid} (and each
  * thread's tid) is the number the process sees for itself; {@code ownPidNamespace} says it lived in a PID
- * namespace of its own, which every restore then makes again.
+ * namespace of its own, which every restore then makes again. {@code cgroupLimits}: the limits of its
+ * cgroup (cgroup v2 file name to value, only those set), given to the cgroup of its own it is restored in.
  */
 @ImageKind("process")
 public record ProcessImage(
@@ -29,7 +30,12 @@ public record ProcessImage(
         long[][] itimers,
         List<PosixTimer> posixTimers,
         MmLayout mm,
-        boolean ownPidNamespace) {
+        boolean ownPidNamespace,
+        Map<String, String> cgroupLimits) {
+
+    public ProcessImage {
+        cgroupLimits = cgroupLimits == null ? Map.of() : Map.copyOf(cgroupLimits);     // null in images made before they were kept
+    }
 
     /**
      * The capability sets, as /proc/PID/status shows them (bit N: capability N of linux/capability.h).

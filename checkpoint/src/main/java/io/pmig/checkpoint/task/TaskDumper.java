@@ -5,6 +5,7 @@ import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
+import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
@@ -141,7 +142,8 @@ public final class TaskDumper {
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
-            Ptrace.pendingSignals(pid, true), itimers, timers, mm, PidNamespaces.inOwnNamespace(pid));
+            Ptrace.pendingSignals(pid, true), itimers, timers, mm, PidNamespaces.inOwnNamespace(pid),
+            ServiceCgroup.limitsOf(pid));
     }
 
     /** The answer slots of a batch of {@code calls} calls. */

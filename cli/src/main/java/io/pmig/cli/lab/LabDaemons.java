@@ -6,6 +6,7 @@ import io.pmig.daemon.certs.ClusterCertificates;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.control.ControlClient;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,11 +70,40 @@ final class LabDaemons {
             shell.run("nsenter", "--target", init, "--mount", "--", "mkdir", "-p", SOCKET.getParent().toString());
             shell.run("nsenter", "--target", init, "--mount", "--", "mount", "-t", "tmpfs", "-o", "mode=0755,size=4m",
                     "pmig-" + node.name(), SOCKET.getParent().toString());
+            shell.run("nsenter", "--target", init, "--mount", "--", "sh", "-c", cgroupMounts());
             launch(node);
         }
         for (LabState.Host node : nodes) {
             awaitAnswering(node);
         }
+    }
+
+    /**
+     * A shell script that mounts, in a node, the cgroup hierarchies a daemon places restored services in (the v2 one and
+     * systemd's v1 one) where this host has them: the node's /sys is its network namespace's own sysfs, which has none.
+     */
+    static String cgroupMounts() {
+        List<String> steps = new ArrayList<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                // "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755" (proc(5))
+                String[] f = line.split(" ");
+                int dash = List.of(f).indexOf("-");
+                String point = f[4];
+                String type = f[dash + 1];
+                if (!point.startsWith("/sys/fs/cgroup")) {
+                    continue;
+                }
+                if (type.equals("tmpfs") || type.equals("cgroup2")) {
+                    steps.add("mkdir -p " + point + " && mount -t " + type + " " + type + " " + point);
+                } else if (type.equals("cgroup") && f[dash + 3].contains("name=systemd")) {
+                    steps.add("mkdir -p " + point + " && mount -t cgroup -o none,name=systemd cgroup " + point);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read /proc/self/mountinfo", e);
+        }
+        return steps.isEmpty() ? "true" : String.join(" && ", steps);
     }
 
     /** Starts the node's daemon again (after it died), with the configuration and /run/pmig it had; waits until it answers. */

@@ -222,6 +222,8 @@ class MigrateTest {
             + " runs there in a PID namespace of its own, with pid " + server + " inside"), there.out());
         assertEquals(server, innermostPid("node-b", onB), "the copy's own pid on node-b");
         assertEquals("sleep", exec("node-b", "cat", "/proc/" + server + "/comm").strip(), "the squatter keeps its pid");
+        assertTrue(exec("node-b", "cat", "/proc/" + onB + "/cgroup").contains("0::/pmig/stream-server-" + onB + "\n"),
+            "the copy runs in a cgroup of its own, not in node-b's pmigd's: " + exec("node-b", "cat", "/proc/" + onB + "/cgroup"));
         Run back = pmigIn("node-b", "migrate", Integer.toString(onB), "--to", "node-a", "--json");
         assertEquals(ExitCodes.OK, back.exitCode(), back.toString());
         assertTrue(back.json().get("notes").toString().contains("lives in a PID namespace of its own, and moved to node-a with it"),
