@@ -43,7 +43,12 @@ public final class Pmig implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine(Engines.real(), Pmig::effectiveUidIsRoot).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The whole command as an operator runs it; the package build renders its man pages and completion from it. */
+    public static CommandLine commandLine() {
+        return commandLine(Engines.real(), Pmig::effectiveUidIsRoot);
     }
 
     /** The whole command with its error handling; tests pass a test double of the engines and of the root check. */
