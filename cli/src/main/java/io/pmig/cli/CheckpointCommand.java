@@ -17,8 +17,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "checkpoint",
         description = {
             "Checkpoint a process (all its threads) into an image directory.",
-            "By default the process is killed once its image is complete; --leave-running thaws it instead.",
-            "Needs root."})
+            "By default the process is killed once its image is complete; --leave-running thaws it instead. Needs root."})
 public final class CheckpointCommand implements Callable<Integer> {
     @ParentCommand
     Pmig pmig;

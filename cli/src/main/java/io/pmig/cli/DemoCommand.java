@@ -12,10 +12,11 @@ import picocli.CommandLine.Spec;
 /** {@code pmig demo}: a streaming service moved between two lab nodes and back while a client checks every byte (MigrationDemo). */
 @Command(name = "demo",
         description = {
-            "Show a live migration on this machine: build a lab (nodes node-a and node-b, a client, a pmigd on each node),"
-                    + " start a streaming server on node-a behind VIP " + MigrationDemo.VIP + " and a client that checks every"
-                    + " byte of its stream, move the server to node-b and back with pmig migrate while the stream flows, print"
-                    + " both migration reports and the client's verdict, and remove the lab (also after a failure or Ctrl-C).",
+            "Show a live migration of a streaming service between two lab nodes on this machine.",
+            "Builds a lab (nodes node-a and node-b, a client, a pmigd on each node),"
+                    + " starts a streaming server on node-a behind VIP " + MigrationDemo.VIP + " and a client that checks every"
+                    + " byte of its stream, moves the server to node-b and back with pmig migrate while the stream flows, prints"
+                    + " both migration reports and the client's verdict, and removes the lab (also after a failure or Ctrl-C).",
             "The last line is PASS: ... (exit 0) or FAIL: ... (exit 1). Needs root; takes about half a minute."})
 public final class DemoCommand implements Callable<Integer> {
     static final String DEFAULT_LAB = "pmig-demo";

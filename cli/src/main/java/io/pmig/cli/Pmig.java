@@ -6,6 +6,8 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.function.BooleanSupplier;
 import picocli.CommandLine;
@@ -21,7 +23,11 @@ import picocli.CommandLine.Spec;
         scope = ScopeType.INHERIT, // every subcommand gets --help and --version
         mixinStandardHelpOptions = true,
         versionProvider = Pmig.Version.class,
-        description = "Live migration of Linux services. This build checkpoints and restores single processes.",
+        description = {
+            "Live migration of Linux services with their TCP sessions and virtual IPs.",
+            "It talks to the node's daemon pmigd to move a running service to another node of the same L2 subnet;"
+                    + " it also checkpoints and restores processes on one machine, manages VIPs, makes the daemons'"
+                    + " certificates and builds a lab of nodes on one machine to try it all."},
         subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class,
             io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class, io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.certs.CertsCommand.class})
 public final class Pmig implements Runnable {
@@ -37,7 +43,12 @@ public final class Pmig implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine(Engines.real(), Pmig::effectiveUidIsRoot).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The whole command as an operator runs it; the package build renders its man pages and completion from it. */
+    public static CommandLine commandLine() {
+        return commandLine(Engines.real(), Pmig::effectiveUidIsRoot);
     }
 
     /** The whole command with its error handling; tests pass a test double of the engines and of the root check. */
@@ -46,18 +57,29 @@ public final class Pmig implements Runnable {
         Errors errors = new Errors();
         commandLine.setExecutionExceptionHandler(errors);
         commandLine.setParameterExceptionHandler(errors);
-        commandLine.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n")
-                .exitCodeList(ExitCodes.descriptions());
-        for (CommandLine sub : commandLine.getSubcommands().values()) {
-            sub.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n")
-                    .exitCodeList(ExitCodes.descriptions());
-        }
+        listExitCodes(commandLine);
         return commandLine;
+    }
+
+    /** Every command's help ends with the exit codes: the common ones, where a command lists none of its own. */
+    private static void listExitCodes(CommandLine command) {
+        if (command.getCommandSpec().usageMessage().exitCodeList().isEmpty()) {
+            command.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(ExitCodes.descriptions());
+        }
+        command.getSubcommands().values().forEach(Pmig::listExitCodes);
     }
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: checkpoint, restore, demo, lab, vip, status or certs");
+        throw missingCommand(spec);
+    }
+
+    /** The usage error of a command that only groups subcommands and was given none: it names every one. */
+    public static ParameterException missingCommand(CommandSpec spec) {
+        List<String> names = new ArrayList<>(spec.subcommands().keySet());
+        String last = names.remove(names.size() - 1);
+        return new ParameterException(spec.commandLine(),
+                "missing command: " + (names.isEmpty() ? last : String.join(", ", names) + " or " + last));
     }
 
     Engines engines() {

@@ -1,8 +1,8 @@
 package io.pmig.cli.certs;
 
+import io.pmig.cli.Pmig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code pmig certs}: the certificates daemons authenticate each other with. */
@@ -15,6 +15,6 @@ public final class CertsCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: init");
+        throw Pmig.missingCommand(spec);
     }
 }

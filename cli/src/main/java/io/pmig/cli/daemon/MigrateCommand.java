@@ -18,11 +18,12 @@ import picocli.CommandLine.Spec;
 /** {@code pmig migrate PID --to NODE}: the local pmigd moves a running process, its VIP and its connections to NODE. */
 @Command(name = "migrate",
         description = {
-            "Move running process PID from this node to NODE, live: its memory, threads, descriptors and TCP",
-            "connections, and the VIP it serves on (found from its sockets, or --vip). Nothing is touched until",
-            "both nodes agree the move can be made; any failure before the destination runs the process leaves it",
-            "running here, with its VIP. Exits 0 when it runs on NODE, 3 when refused before anything was touched,",
-            "1 when the move failed and was rolled back."})
+            "Move a running process to another node, live, with its VIP and its TCP connections.",
+            "The local pmigd moves process PID to NODE: its memory, threads, descriptors and TCP connections, and the"
+                    + " VIP it serves on (found from its sockets, or --vip). Nothing is touched until both nodes agree the"
+                    + " move can be made; any failure before the destination runs the process leaves it running here, with"
+                    + " its VIP. Exits 0 when it runs on NODE, 3 when refused before anything was touched, 1 when the move"
+                    + " failed and was rolled back."})
 public final class MigrateCommand implements Callable<Integer> {
     private static final int BAR = 30;
 

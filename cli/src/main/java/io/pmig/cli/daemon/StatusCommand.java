@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
 /** {@code pmig status}: what the local pmigd says about its node, its peers and its migrations. */
 @Command(name = "status",
         description = {
-            "Show this node's pmigd: its name and address, each peer as it answers now, running migrations.",
+            "Show this node's pmigd: its name and address, each peer as it answers now, and running migrations.",
             "The daemon connects to every configured peer (TLS and hello) and pings it; a peer is ok, unreachable,"
                     + " bad-certificate, refused or protocol-mismatch, with the reason. Exits 0 when the daemon answered,"
                     + " 3 when it is not running."})

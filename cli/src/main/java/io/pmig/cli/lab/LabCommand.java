@@ -2,13 +2,13 @@ package io.pmig.cli.lab;
 
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.cli.ExitCodes;
+import io.pmig.cli.Pmig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -35,7 +35,7 @@ public final class LabCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: up, exec, status or down");
+        throw Pmig.missingCommand(spec);
     }
 
     /** The lab this command works on: pmig-lab, or the one PMIG_LAB_NAME names. */

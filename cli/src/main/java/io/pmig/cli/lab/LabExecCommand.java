@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
 /** {@code pmig lab exec NODE -- CMD...}: runs a command inside a node (or the client) with nsenter. */
 @Command(name = "exec",
         description = {
-            "Run a command inside a node or the client: pmig lab exec NODE -- CMD...",
+            "Run a command inside a node or the client (pmig lab exec NODE -- CMD...).",
             "In a node CMD runs in its network, PID and mount namespaces (it sees the node's processes and /proc);"
                     + " in the client, in its network namespace. CMD is a child of pmig with its stdin, stdout and"
                     + " stderr, and pmig exits with CMD's exit code. Needs root."},

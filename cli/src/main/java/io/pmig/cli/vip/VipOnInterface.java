@@ -5,13 +5,10 @@ import java.util.Map;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** What {@code vip add} and {@code vip remove} both take: VIP/PREFIX, --dev IFACE and --json. */
+/** What {@code vip add} and {@code vip remove} both take: VIP/PREFIX and --json. */
 final class VipOnInterface {
     @Parameters(paramLabel = "VIP/PREFIX", description = "e.g. 10.77.0.50/24")
     String vip;
-
-    @Option(names = "--dev", required = true, paramLabel = "IFACE", description = "the interface, e.g. eth0")
-    String dev;
 
     @Option(names = "--json", description = "print the result as one JSON object")
     boolean json;
@@ -21,7 +18,7 @@ final class VipOnInterface {
     }
 
     /** The start of the command's JSON result: the VIP and the interface. */
-    Map<String, Object> result(VipTarget target) {
+    Map<String, Object> result(VipTarget target, String dev) {
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("vip", target.toString());
         result.put("interface", dev);

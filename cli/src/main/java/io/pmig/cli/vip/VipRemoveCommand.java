@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code pmig vip remove VIP/PREFIX --dev IFACE}. */
@@ -17,13 +18,16 @@ public final class VipRemoveCommand implements Callable<Integer> {
     @Mixin
     VipOnInterface on;
 
+    @Option(names = "--dev", required = true, paramLabel = "IFACE", description = "the interface, e.g. eth0")
+    String dev;
+
     @Override
     public Integer call() {
         VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
-            vips.remove(on.dev, target.address(), target.prefix());
+            vips.remove(dev, target.address(), target.prefix());
         }
-        VipListCommand.print(spec, on.json, on.result(target), "removed " + target + " from " + on.dev);
+        VipListCommand.print(spec, on.json, on.result(target, dev), "removed " + target + " from " + dev);
         return ExitCodes.OK;
     }
 }
