@@ -9,7 +9,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /** {@code pmig vip remove VIP/PREFIX --dev IFACE}. */
-@Command(name = "remove", description = {"Remove a VIP from an interface (nothing happens if it is not there)."})
+@Command(name = "remove", description = {"Remove a VIP that pmig added from an interface (nothing happens if it is not there);",
+    "the interface's own addresses and those added otherwise are refused."})
 public final class VipRemoveCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -21,7 +22,7 @@ public final class VipRemoveCommand implements Callable<Integer> {
     public Integer call() {
         VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
-            vips.remove(on.dev, target.address(), target.prefix());
+            vips.removeAdded(on.dev, target.address(), target.prefix());
         }
         VipListCommand.print(spec, on.json, on.result(target), "removed " + target + " from " + on.dev);
         return ExitCodes.OK;

@@ -25,6 +25,7 @@ import io.pmig.vip.SourceSwitch;
 import io.pmig.vip.VipManager;
 import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.neighbour.ArpFrame;
+import io.pmig.vip.netlink.InterfaceAddress;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -207,9 +208,14 @@ public final class MigrationService implements AutoCloseable {
             throw new ControlRefusedException("cannot reach " + to + ": " + e.getMessage() + " (pmig status shows every peer)");
         }
         VipManager manager = vips.get();
+        List<InterfaceAddress> here = manager.interfaceAddresses();
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
-            : ServiceVip.of(pid, manager.interfaceAddresses());
+            : ServiceVip.of(pid, here);
+        vip.ifPresent(v -> {
+            v.requireNoNodesAddress(node, here, manager.iface(), config);
+            v.requireUsedAloneBy(List.of(pid), node);
+        });
         String mode = r.path("mode").asText("staged");
         if (!mode.equals("staged") && !mode.equals("bundle")) {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
@@ -335,6 +341,11 @@ public final class MigrationService implements AutoCloseable {
             if (!Files.isRegularFile(Path.of(p.exe()))) {
                 throw new ControlRefusedException("executable " + p.exe() + " does not exist on " + node
                     + "; nodes share their files (install it there at the same path)");
+            }
+            if (p.vip() != null) {
+                VipManager manager = vips.get();
+                new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, manager.interfaceAddresses(), manager.iface(),
+                    config);
             }
             memory.require(node, p.pid(), p.memoryBytes());
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
