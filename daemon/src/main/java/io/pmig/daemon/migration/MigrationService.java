@@ -77,7 +77,7 @@ public final class MigrationService implements AutoCloseable {
     private MigrationService(DaemonConfig config) {
         this.config = config;
         this.vips = new NodeVips(config.vipInterface(), config.vip());
-        this.journal = new MigrationJournal(config.controlSocket().getParent().resolve("migrations"));
+        this.journal = new MigrationJournal(config.stateDirectory().resolve("migrations"));
         this.outcomes = new CommitOutcomes(Duration.ofMillis(config.limits().connectTimeoutMillis()), journal, vips);
         this.memory = new DestinationMemory(Path.of("/"), config.limits().memoryReserveBytes());
     }
@@ -133,7 +133,7 @@ public final class MigrationService implements AutoCloseable {
                 recover(e);
             } catch (RuntimeException ex) {
                 DaemonLog.warn("migration-recovery-failed", "id", e.id(), "pid", e.pid(), "detail", ex.getMessage()
-                    + "; kept in " + config.controlSocket().getParent().resolve("migrations") + " for the next start");
+                    + "; kept in " + config.stateDirectory().resolve("migrations") + " for the next start");
             }
         }
     }

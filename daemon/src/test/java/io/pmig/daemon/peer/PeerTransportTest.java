@@ -158,7 +158,7 @@ class PeerTransportTest {
         DaemonConfig config = TestNodes.node("node-a", certs, Map.of("node-b", b), false);
         config = new DaemonConfig(config.source(), "node-a", config.listen(), config.peers(), config.vipInterface(),
                 certs.resolve("ca.pem"), foreign.resolve("node-a.pem"), foreign.resolve("node-a.key"), false,
-                config.controlSocket(), config.controlSocketMode(), config.limits(), config.vip(), config.precopy(),
+                config.controlSocket(), config.controlSocketMode(), config.stateDirectory(), config.limits(), config.vip(), config.precopy(),
                 config.migrationBandwidth(), config.pause());
         PeerClient a = new PeerClient(config, PeerTls.of(config), loops, handlers());
         toClose.add(a);
