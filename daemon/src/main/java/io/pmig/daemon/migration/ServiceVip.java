@@ -36,15 +36,32 @@ record ServiceVip(InetAddress address, int prefix) {
 
     /** The VIP process {@code pid} is bound to, if any; refused when it uses several. */
     static Optional<ServiceVip> of(int pid, List<InterfaceAddress> interfaceAddresses) {
-        Set<Long> inodes = NetSockets.inodesOf(pid);
-        Set<InetAddress> bound = NetSockets.ofNamespaceOf(pid).stream().filter(s -> inodes.contains(s.inode()))
-            .map(NetSockets.Socket::local).collect(Collectors.toSet());
+        Set<InetAddress> bound = boundBy(pid);
         List<InterfaceAddress> vips = interfaceAddresses.stream().filter(InterfaceAddress::isVip).filter(a -> bound.contains(a.address())).toList();
         if (vips.size() > 1) {
             throw new ControlRefusedException("process " + pid + " uses several VIPs ("
                 + vips.stream().map(a -> a.address().getHostAddress()).collect(Collectors.joining(", ")) + "); name one with --vip");
         }
         return vips.stream().findFirst().map(a -> new ServiceVip(a.address(), a.prefix()));
+    }
+
+    /** The local addresses of process {@code pid}'s TCP and UDP sockets. */
+    private static Set<InetAddress> boundBy(int pid) {
+        Set<Long> inodes = NetSockets.inodesOf(pid);
+        return NetSockets.ofNamespaceOf(pid).stream().filter(s -> inodes.contains(s.inode()))
+            .map(NetSockets.Socket::local).collect(Collectors.toSet());
+    }
+
+    /**
+     * Refuses unless process {@code pid} has a socket bound to this VIP: a user other than root
+     * names only a VIP their own service uses, never one of somebody else's that no socket holds
+     * at the moment.
+     */
+    void requireUsedBy(int pid, String node) {
+        if (!boundBy(pid).contains(address)) {
+            throw new ControlRefusedException("process " + pid + " has no socket bound to " + address.getHostAddress() + " on " + node
+                + ": a user moves only a VIP their own service uses (root may move any)");
+        }
     }
 
     /**
