@@ -12,6 +12,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -25,6 +26,9 @@ public final class VipAddCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @ParentCommand
+    VipCommand vip;
+
     @Mixin
     VipOnInterface on;
 
@@ -36,6 +40,7 @@ public final class VipAddCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        vip.requireRoot("add");
         VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
             boolean here = vips.list(on.dev).stream().anyMatch(a -> a.address().equals(target.address()));

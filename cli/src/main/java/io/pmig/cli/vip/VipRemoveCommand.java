@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code pmig vip remove VIP/PREFIX --dev IFACE}. */
@@ -15,11 +16,15 @@ public final class VipRemoveCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @ParentCommand
+    VipCommand vip;
+
     @Mixin
     VipOnInterface on;
 
     @Override
     public Integer call() {
+        vip.requireRoot("remove");
         VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
             vips.removeAdded(on.dev, target.address(), target.prefix());
