@@ -87,7 +87,7 @@ public final class Pmig implements Runnable {
     }
 
     /** Refuses (exit code 3, nothing touched) unless running as root; {@code why} completes "COMMAND must run as root: ". */
-    void requireRoot(String command, String why) {
+    public void requireRoot(String command, String why) {
         if (!root.getAsBoolean()) {
             throw new RefusedException(command + " must run as root: " + why);
         }

@@ -10,6 +10,7 @@ import io.pmig.daemon.Daemon;
 import io.pmig.daemon.config.DaemonConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +50,28 @@ class DaemonCommandsTest {
         Run bad = pmig("certs", "init", "--dir", certs.toString(), "--nodes", "Node_X");
         assertEquals(ExitCodes.USAGE, bad.exitCode());
         assertTrue(bad.err().contains("'Node_X' is not a node name"), bad.err());
+    }
+
+    /** --days 999999999 ended in a stack trace and left ca.key alone, which the next run refused. */
+    @Test
+    void certsInitRefusesAnImpossibleValidityOrDirectoryAndLeavesNothing() throws Exception {
+        Path certs = dir.resolve("tls");
+        Run tooLong = pmig("certs", "init", "--dir", certs.toString(), "--nodes", "node-a", "--days", "999999999");
+        assertEquals(ExitCodes.USAGE, tooLong.exitCode(), tooLong.err());
+        assertTrue(tooLong.err().startsWith("pmig: --days: a certificate valid for 999999999 days is impossible: give 1 to ")
+                && !tooLong.err().contains("\tat "), tooLong.err());
+        assertFalse(Files.exists(certs), "nothing was made");
+
+        Path file = Files.writeString(dir.resolve("a-file"), "");
+        Path underAFile = file.resolve("tls");
+        Run unwritable = pmig("certs", "init", "--dir", underAFile.toString(), "--nodes", "node-a");
+        assertEquals(ExitCodes.REFUSED, unwritable.exitCode(), unwritable.err());
+        assertTrue(unwritable.err().startsWith("pmig: cannot write the certificates in " + underAFile + " (")
+                && unwritable.err().contains("make it writable, or choose another --dir; nothing was left there")
+                && unwritable.err().strip().lines().count() == 1, unwritable.err());
+        assertEquals(List.of(file), Files.list(dir).toList(), "nothing was left");
+        assertEquals(ExitCodes.OK, pmig("certs", "init", "--dir", certs.toString(), "--nodes", "node-a").exitCode(),
+                "the next run starts afresh");
     }
 
     @Test

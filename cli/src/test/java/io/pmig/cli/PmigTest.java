@@ -207,6 +207,17 @@ class PmigTest {
         assertEquals(0, engines.calls);
     }
 
+    /** They used to end in a stack trace from the ARP probe's socket (EPERM). */
+    @ParameterizedTest
+    @ValueSource(strings = {"vip add 10.77.0.50/24 --dev eth0", "vip remove 10.77.0.50/24 --dev eth0"})
+    void vipChangesWithoutRootAreOneLineRefusals(String args) {
+        Run run = Run.of(engines, false, args.split(" "));
+
+        assertEquals(ExitCodes.REFUSED, run.exitCode());
+        assertEquals("pmig: " + args.substring(0, args.indexOf(" 10.")) + " must run as root: it changes the interface's addresses"
+            + " (CAP_NET_ADMIN) and sends ARP (CAP_NET_RAW); pmig vip list needs no privilege (nothing was changed)", run.err().strip());
+    }
+
     @Test
     void helpListsTheExitCodes() {
         for (String[] args : new String[][] {{"--help"}, {"checkpoint", "--help"}, {"restore", "-h"}, {"demo", "--help"}}) {

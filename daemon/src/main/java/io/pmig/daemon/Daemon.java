@@ -2,6 +2,7 @@ package io.pmig.daemon;
 
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.log.DaemonLog;
+import io.pmig.daemon.log.LogRate;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.control.ControlHandler;
 import io.pmig.daemon.control.ControlServer;
@@ -12,6 +13,7 @@ import io.pmig.daemon.peer.PeerHandlers;
 import io.pmig.daemon.peer.PeerServer;
 import io.pmig.daemon.peer.PeerTls;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -35,6 +37,7 @@ public final class Daemon implements AutoCloseable {
     private final ControlServer control;
     private final Migrations migrations;
     private final MigrationPolicy policy = new MigrationPolicy();
+    private final LogRate refusalLog = new LogRate(10, Duration.ofMinutes(1));
     private HostPort listening;
     private boolean closed;
 
@@ -44,10 +47,23 @@ public final class Daemon implements AutoCloseable {
         this.handlerThreads = Executors.newFixedThreadPool(config.limits().handlerThreads(), threads("pmigd-handler"));
         this.peerHandlers = new PeerHandlers(handlerThreads);
         this.peerClient = new PeerClient(config, tls, loops, peerHandlers);
-        this.peerServer = new PeerServer(config, tls, loops, peerHandlers, event -> DaemonLog.info("peer-" + event.kind(),
-                "peer", event.peer() == null ? "-" : event.peer(), "remote", event.remote(), "detail", event.detail()));
+        this.peerServer = new PeerServer(config, tls, loops, peerHandlers, this::logPeerEvent);
         this.control = new ControlServer(config.controlSocket(), config.controlSocketMode(), loops, handlerThreads);
         this.migrations = new Migrations(config.limits().maxMigrations());
+    }
+
+    /** One line per peer event; refusals, which anybody who reaches the port can cause, at most 10 a minute. */
+    private void logPeerEvent(PeerServer.PeerEvent event) {
+        String peer = event.peer() == null ? "-" : event.peer();
+        if (!event.kind().equals("refused")) {
+            DaemonLog.info("peer-" + event.kind(), "peer", peer, "remote", event.remote(), "detail", event.detail());
+            return;
+        }
+        long leftOut = refusalLog.admit();
+        if (leftOut >= 0) {
+            DaemonLog.warn("peer-refused", "peer", peer, "remote", event.remote(), "detail", event.detail(),
+                    "unlogged", leftOut + " refusals since the last one logged");
+        }
     }
 
     /** Loads the certificates, binds the peer port and the control socket; fails naming what could not be done. */

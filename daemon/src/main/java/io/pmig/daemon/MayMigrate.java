@@ -28,7 +28,7 @@ final class MayMigrate implements ControlHandler {
             throw new ControlRefusedException("may-migrate needs a numeric \"pid\"");
         }
         long pid = call.request().path("pid").asLong();
-        MigrationPolicy.Decision decision = policy.mayMigrate(call.caller().uid(), pid);
+        MigrationPolicy.Decision decision = policy.mayMigrate(call.caller(), pid);
         if (!decision.allowed()) {
             throw new ControlRefusedException(decision.reason());
         }

@@ -32,7 +32,8 @@ public final class Migrations {
         if (running.size() >= limit) {
             throw new ControlRefusedException("this node already takes part in " + running.size() + " migration"
                     + (running.size() == 1 ? "" : "s") + " " + running.keySet() + " (limits.migrations = " + limit
-                    + "): wait for " + (running.size() == 1 ? "it" : "them") + " to end");
+                    + "): wait for " + (running.size() == 1 ? "it" : "them") + " to end, or cancel one leaving this node before"
+                    + " its commit (pmig migrate --cancel ID)");
         }
         if (running.putIfAbsent(migration.id(), migration) != null) {
             throw new IllegalStateException("migration " + migration.id() + " is already running");

@@ -64,9 +64,12 @@ public final class Pmigd {
             System.exit(e instanceof ConfigException ? 2 : 1);
             return;
         }
+        ServiceManager systemd = ServiceManager.fromEnvironment();
+        systemd.ready("node " + config.nodeName() + ", peers on " + daemon.listening() + ", control socket " + config.controlSocket());
         CountDownLatch stopped = new CountDownLatch(1);
         // SIGTERM and SIGINT run the JVM's shutdown hooks: this one closes the daemon, then lets main return
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            systemd.stopping();
             DaemonLog.info("stopping", "node", config.nodeName(), "why", "signal");
             daemon.close();
             migration.close();

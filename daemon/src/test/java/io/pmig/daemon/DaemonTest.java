@@ -10,8 +10,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.control.ControlClient;
+import io.pmig.daemon.control.ControlServer;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +30,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Whole daemons in this JVM: their status over the control socket, and who may migrate what (SO_PEERCRED). */
@@ -164,6 +168,50 @@ class DaemonTest {
         ControlClient.DaemonException absent = assertThrows(ControlClient.DaemonException.class,
                 () -> new ControlClient(socket).call(mayMigrate(4_000_000)));
         assertTrue(absent.refused() && absent.getMessage().contains("there is no process 4000000"), absent.getMessage());
+    }
+
+    /**
+     * 19,990 idle connections of another user (the probe found that many exhausted the daemon's
+     * descriptors and hung pmig status): it holds at most {@value ControlServer#CONNECTIONS_PER_USER},
+     * the others are refused at once, the rest closed once they sent nothing for a while, and
+     * root's status answers meanwhile.
+     */
+    @Test
+    @Timeout(300)
+    void idleConnectionsOfAUserAreBoundedAndTimedOut() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a");
+        Daemon a = start("node-a", certs, Map.of(), "control.socket.mode", "0666");
+        Path socket = a.config().controlSocket();
+        Path script = open.resolve("idle-connections.pl");
+        try (InputStream in = DaemonTest.class.getResourceAsStream("/idle-connections.pl")) {
+            Files.write(script, in.readAllBytes());
+        }
+        int wanted = 19_990;
+        Process flood = new ProcessBuilder("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
+                "perl", script.toString(), socket.toString(), Integer.toString(wanted)).redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(flood.getInputStream(), StandardCharsets.UTF_8));
+            int opened = Integer.parseInt(out.readLine().strip());
+            assertEquals(wanted, opened, "every connect went through (the daemon accepts, and refuses beyond the bound)");
+            JsonNode status = new ControlClient(socket).call(ControlClient.request("status"));
+            assertEquals("node-a", status.get("node").asText(), "root's status answers while they are open");
+            String[] counts;
+            do {    // until the daemon has closed every one (after ControlServer.REQUEST_WAIT)
+                flood.getOutputStream().write('\n');
+                flood.getOutputStream().flush();
+                counts = out.readLine().strip().split(" ");
+            } while (!counts[2].equals("0") && flood.isAlive());
+            int refused = Integer.parseInt(counts[0]);
+            int closed = Integer.parseInt(counts[1]);
+            assertEquals(0, Integer.parseInt(counts[2]), "none is left open");
+            assertEquals(wanted, refused + closed);
+            // a slot frees as an idle connection is closed, and a later connection may take it
+            assertTrue(closed >= ControlServer.CONNECTIONS_PER_USER && refused >= wanted / 2, refused + " refused at once, "
+                    + closed + " closed idle");
+        } finally {
+            flood.destroyForcibly().waitFor();
+        }
     }
 
     private static com.fasterxml.jackson.databind.node.ObjectNode mayMigrate(long pid) {

@@ -18,19 +18,38 @@ import org.junit.jupiter.api.Test;
 class AddressAndFrameTest {
     @Test
     void subnets() throws Exception {
-        InterfaceAddress a = new InterfaceAddress(InetAddress.getByName("10.77.0.7"), 24, 0, 0);
+        InterfaceAddress a = new InterfaceAddress(InetAddress.getByName("10.77.0.7"), 24, 0, 0, 0);
         assertEquals("10.77.0.0/24", a.subnet());
         assertTrue(a.contains(InetAddress.getByName("10.77.0.255")));
         assertFalse(a.contains(InetAddress.getByName("10.77.1.1")));
         assertFalse(a.contains(InetAddress.getByName("fd00::1")));
-        InterfaceAddress odd = new InterfaceAddress(InetAddress.getByName("192.168.5.130"), 25, 0, 0);
+        InterfaceAddress odd = new InterfaceAddress(InetAddress.getByName("192.168.5.130"), 25, 0, 0, 0);
         assertEquals("192.168.5.128/25", odd.subnet());
         assertFalse(odd.contains(InetAddress.getByName("192.168.5.1")));
-        InterfaceAddress v6 = new InterfaceAddress(InetAddress.getByName("fd78::1"), 64, 0, 0);
+        InterfaceAddress v6 = new InterfaceAddress(InetAddress.getByName("fd78::1"), 64, 0, 0, 0);
         assertEquals("fd78:0:0:0:0:0:0:0/64", v6.subnet());
         assertTrue(v6.contains(InetAddress.getByName("fd78::abcd")));
-        assertFalse(new InterfaceAddress(InetAddress.getByName("10.1.1.1"), 32, 0, 0).isSubnet());
-        assertTrue(new InterfaceAddress(InetAddress.getByName("10.1.1.1"), 0, 0, 0).contains(InetAddress.getByName("8.8.8.8")));
+        assertFalse(new InterfaceAddress(InetAddress.getByName("10.1.1.1"), 32, 0, 0, 0).isSubnet());
+        assertTrue(new InterfaceAddress(InetAddress.getByName("10.1.1.1"), 0, 0, 0, 0).contains(InetAddress.getByName("8.8.8.8")));
+    }
+
+    @Test
+    void networkAndBroadcastAddressesAreNoHostsAddresses() throws Exception {
+        InterfaceAddress a = new InterfaceAddress(InetAddress.getByName("10.77.0.7"), 24, 0, 0, 0);
+        assertEquals("10.77.0.0 is the network address of 10.77.0.0/24", a.reservedInSubnet(InetAddress.getByName("10.77.0.0")).orElseThrow());
+        assertEquals("10.77.0.255 is the broadcast address of 10.77.0.0/24",
+            a.reservedInSubnet(InetAddress.getByName("10.77.0.255")).orElseThrow());
+        assertTrue(a.reservedInSubnet(InetAddress.getByName("10.77.0.254")).isEmpty());
+        assertTrue(a.reservedInSubnet(InetAddress.getByName("10.77.1.0")).isEmpty(), "another subnet is not this one's to judge");
+        InterfaceAddress odd = new InterfaceAddress(InetAddress.getByName("192.168.5.130"), 25, 0, 0, 0);
+        assertTrue(odd.reservedInSubnet(InetAddress.getByName("192.168.5.255")).isPresent());
+        assertTrue(odd.reservedInSubnet(InetAddress.getByName("192.168.5.128")).isPresent());
+        assertTrue(odd.reservedInSubnet(InetAddress.getByName("192.168.5.127")).isEmpty());
+        InterfaceAddress pointToPoint = new InterfaceAddress(InetAddress.getByName("10.1.1.0"), 31, 0, 0, 0);
+        assertTrue(pointToPoint.reservedInSubnet(InetAddress.getByName("10.1.1.1")).isEmpty(), "a /31 has two hosts, RFC 3021");
+        InterfaceAddress v6 = new InterfaceAddress(InetAddress.getByName("fd78::1"), 64, 0, 0, 0);
+        assertTrue(v6.reservedInSubnet(InetAddress.getByName("fd78::")).orElseThrow().contains("network address"));
+        assertTrue(v6.reservedInSubnet(InetAddress.getByName("fd78::ffff:ffff:ffff:ffff")).isEmpty(), "IPv6 has no broadcast");
     }
 
     @Test

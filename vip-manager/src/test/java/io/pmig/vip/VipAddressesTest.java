@@ -115,6 +115,47 @@ class VipAddressesTest extends TwoNamespaces {
     }
 
     @Test
+    void networkAndBroadcastAddressesAreRefusedBeforeAnythingChanges() throws Exception {
+        String before = addrA();
+        try (VipAddresses vips = new VipAddresses()) {
+            VipException e = assertThrows(VipException.class, () -> vips.add(IF_A, InetAddress.getByName("10.78.0.0"), 24));
+            assertEquals("10.78.0.0 is the network address of 10.78.0.0/24 on " + IF_A + ", not a host's address; choose another VIP",
+                e.getMessage());
+            e = assertThrows(VipException.class, () -> vips.add(IF_A, InetAddress.getByName("10.78.0.255"), 32));
+            assertTrue(e.getMessage().startsWith("10.78.0.255 is the broadcast address of 10.78.0.0/24"), e.getMessage());
+        }
+        assertEquals(before, addrA());
+    }
+
+    /** What pmig adds carries its mark (IFA_PROTO), in the kernel: another VipAddresses, as after a restart, knows it. */
+    @Test
+    void onlyWhatPmigAddedIsRemovedOnRequest() throws Exception {
+        InetAddress vip = InetAddress.getByName(VIP);
+        run("ip", "-n", nsA, "addr", "add", "10.78.0.101/24", "dev", IF_A);
+        try (VipAddresses adding = new VipAddresses()) {
+            adding.add(IF_A, vip, 24);
+        }
+        String before = addrA();
+        try (VipAddresses vips = new VipAddresses()) {
+            List<InterfaceAddress> listed = vips.list(IF_A);
+            assertTrue(listed.stream().anyMatch(a -> a.address().equals(vip) && a.addedByPmig() && a.isVip()), listed.toString());
+            assertTrue(listed.stream().noneMatch(a -> a.address().getHostAddress().equals(ADDR_A) && a.addedByPmig()), listed.toString());
+            VipException own = assertThrows(VipException.class, () -> vips.removeAdded(IF_A, InetAddress.getByName(ADDR_A), 24));
+            assertTrue(own.getMessage().startsWith(ADDR_A + "/24 on " + IF_A + " was not added by pmig (it is the interface's own"
+                + " address)"), own.getMessage());
+            VipException byHand = assertThrows(VipException.class, () -> vips.removeAdded(IF_A, InetAddress.getByName("10.78.0.101"), 24));
+            assertTrue(byHand.getMessage().contains("was not added by pmig (somebody added it by hand)"), byHand.getMessage());
+            VipException addOwn = assertThrows(VipException.class, () -> vips.add(IF_A, InetAddress.getByName(ADDR_A), 24));
+            assertTrue(addOwn.getMessage().contains("was not added by pmig"), addOwn.getMessage());
+            assertEquals(before, addrA(), "nothing changed");
+            vips.removeAdded(IF_A, vip, 24);
+            vips.removeAdded(IF_A, vip, 24);
+        }
+        assertFalse(addrA().contains(VIP + "/"), addrA());
+        assertTrue(addrA().contains("inet " + ADDR_A + "/24") && addrA().contains("10.78.0.101/24"), addrA());
+    }
+
+    @Test
     void vipHeldByAnotherHostIsDetectedByArpProbe() throws Exception {
         run("ip", "-n", nsB, "addr", "add", "10.78.0.50/24", "dev", IF_B);
         String macB = run("ip", "-n", nsB, "-o", "link", "show", "dev", IF_B).replaceAll("(?s).*link/ether ([0-9a-f:]{17}).*", "$1").trim();

@@ -1,6 +1,7 @@
 package io.pmig.cli.certs;
 
 import io.pmig.cli.ExitCodes;
+import io.pmig.checkpoint.RefusedException;
 import io.pmig.cli.Json;
 import io.pmig.daemon.certs.ClusterCertificates;
 import java.io.PrintWriter;
@@ -36,21 +37,22 @@ public final class CertsInitCommand implements Callable<Integer> {
     List<String> nodes;
 
     @Option(names = "--days", paramLabel = "N", defaultValue = "825", description = "validity in days (default: ${DEFAULT-VALUE})")
-    int days;
+    long days;
 
     @Option(names = "--json", description = "print what was made (or the error) as one JSON object")
     boolean json;
 
     @Override
     public Integer call() {
-        if (days <= 0) {
-            throw new ParameterException(spec.commandLine(), "--days must be positive, not " + days);
-        }
         ClusterCertificates.Init init;
         try {
+            ClusterCertificates.checkValidity(days);
             init = new ClusterCertificates(dir).init(nodes, Duration.ofDays(days));
         } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
+            throw new ParameterException(spec.commandLine(), (e.getMessage().startsWith("a certificate valid") ? "--days: " : "")
+                    + e.getMessage());
+        } catch (IllegalStateException e) {
+            throw new RefusedException(e.getMessage());   // init leaves nothing it made behind
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {

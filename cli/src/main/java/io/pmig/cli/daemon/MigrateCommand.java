@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -23,7 +24,9 @@ import picocli.CommandLine.Spec;
                     + " VIP it serves on (found from its sockets, or --vip). Nothing is touched until both nodes agree the"
                     + " move can be made; any failure before the destination runs the process leaves it running here, with"
                     + " its VIP. Exits 0 when it runs on NODE, 3 when refused before anything was touched, 1 when the move"
-                    + " failed and was rolled back."})
+                    + " failed and was rolled back.",
+            "A migration is cancelled before its commit with pmig migrate --cancel ID (ID from pmig status), or with"
+                    + " Ctrl-C on the pmig migrate that runs it: it is rolled back, and the process runs on here."})
 public final class MigrateCommand implements Callable<Integer> {
     private static final int BAR = 30;
 
@@ -33,11 +36,15 @@ public final class MigrateCommand implements Callable<Integer> {
     @Mixin
     DaemonSocketOption daemon;
 
-    @Parameters(index = "0", paramLabel = "PID", description = "the process to move")
-    int pid;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "PID", description = "the process to move")
+    Integer pid;
 
-    @Option(names = "--to", required = true, paramLabel = "NODE", description = "the destination node (a peer of this node)")
+    @Option(names = "--to", paramLabel = "NODE", description = "the destination node (a peer of this node)")
     String to;
+
+    @Option(names = "--cancel", paramLabel = "ID", description = "cancel migration ID (pmig status lists them) before its commit,"
+            + " and wait for its rollback; root, or the user who started it")
+    String cancel;
 
     @Option(names = "--vip", paramLabel = "IP", description = "the VIP the service uses (default: the one its sockets are bound to)")
     String vip;
@@ -68,6 +75,15 @@ public final class MigrateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (cancel != null) {
+            if (pid != null || to != null) {
+                throw new ParameterException(spec.commandLine(), "--cancel ID takes neither a PID nor --to");
+            }
+            return cancel();
+        }
+        if (pid == null || to == null) {
+            throw new ParameterException(spec.commandLine(), "give the PID to move and --to NODE (or --cancel ID)");
+        }
         ObjectNode request = JsonNodeFactory.instance.objectNode().put("op", "migrate").put("pid", pid).put("to", to)
                 .put("replay", !noReplay).put("mode", mode);
         if (vip != null) {
@@ -84,12 +100,24 @@ public final class MigrateCommand implements Callable<Integer> {
         }
         boolean bar = !json && System.console() != null;
         PrintWriter err = spec.commandLine().getErr();
-        JsonNode report = daemon.client().call(request, p -> {
-            if (bar) {
-                err.print("\r" + progress(p.path("progress")));
-                err.flush();
-            }
+        // Ctrl-C ends this JVM and so closes its connection, which is what tells pmigd to cancel
+        Thread interrupted = new Thread(() -> {
+            err.println("\npmig: interrupted: pmigd cancels the migration and rolls it back, unless its commit had begun"
+                    + " (pmig status shows what runs)");
+            err.flush();
         });
+        Runtime.getRuntime().addShutdownHook(interrupted);
+        JsonNode report;
+        try {
+            report = daemon.client().call(request, p -> {
+                if (bar) {
+                    err.print("\r" + progress(p.path("progress")));
+                    err.flush();
+                }
+            });
+        } finally {
+            Runtime.getRuntime().removeShutdownHook(interrupted);
+        }
         if (bar) {
             err.print("\r" + " ".repeat(BAR + 40) + "\r");
             err.flush();
@@ -98,6 +126,14 @@ public final class MigrateCommand implements Callable<Integer> {
         out.print(json ? Json.write(report) + "\n" : text(report));
         out.flush();
         return ExitCodes.OK;
+    }
+
+    private int cancel() {
+        JsonNode result = daemon.client().call(JsonNodeFactory.instance.objectNode().put("op", "cancel").put("id", cancel));
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(json ? Json.write(result) : result.path("message").asText());
+        out.flush();
+        return result.path("rolledBack").asBoolean() ? ExitCodes.OK : ExitCodes.FAILED;
     }
 
     private static String progress(JsonNode p) {

@@ -164,7 +164,9 @@ final class LabDaemons {
                 .append("tls.ca = ").append(certs.resolve(ClusterCertificates.CA_CERT)).append('\n')
                 .append("tls.cert = ").append(ClusterCertificates.certificate(certs, node.name())).append('\n')
                 .append("tls.key = ").append(ClusterCertificates.key(certs, node.name())).append('\n')
-                .append("control.socket = ").append(SOCKET).append('\n');
+                .append("control.socket = ").append(SOCKET).append('\n')
+                // the node's own tmpfs: the machine's /var/lib/pmig is every node's (they share their files)
+                .append("state.directory = ").append(SOCKET.getParent()).append('\n');
         for (LabState.Host peer : nodes) {
             if (!peer.name().equals(node.name())) {
                 text.append("peer.").append(peer.name()).append(" = ").append(peer.address()).append(':').append(PORT).append('\n');

@@ -21,7 +21,7 @@ final class SubnetInterface {
         Set<String> subnets = new TreeSet<>();
         for (NetworkInterface nif : interfaces()) {
             for (java.net.InterfaceAddress a : nif.getInterfaceAddresses()) {
-                InterfaceAddress own = new InterfaceAddress(a.getAddress(), a.getNetworkPrefixLength(), 0, 0);
+                InterfaceAddress own = new InterfaceAddress(a.getAddress(), a.getNetworkPrefixLength(), 0, 0, 0);
                 if (own.address().getClass() != vip.getClass() || !own.isSubnet() || own.address().isLinkLocalAddress()) {
                     continue;
                 }

@@ -12,6 +12,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -25,6 +26,9 @@ import picocli.CommandLine.Spec;
 public final class VipAddCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @ParentCommand
+    VipCommand vip;
 
     @Mixin
     VipOnInterface on;
@@ -41,6 +45,7 @@ public final class VipAddCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        vip.requireRoot("add");
         VipTarget target = on.target();
         String iface = dev != null ? dev : SubnetInterface.holding(target.address());
         try (VipAddresses vips = new VipAddresses()) {

@@ -7,13 +7,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code pmig vip remove VIP/PREFIX --dev IFACE}. */
-@Command(name = "remove", description = {"Remove a VIP from an interface (nothing happens if it is not there)."})
+@Command(name = "remove", description = {"Remove a VIP that pmig added from an interface (nothing happens if it is not there);"
+    + " the interface's own addresses and those added otherwise are refused."})
 public final class VipRemoveCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @ParentCommand
+    VipCommand vip;
 
     @Mixin
     VipOnInterface on;
@@ -23,9 +28,10 @@ public final class VipRemoveCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        vip.requireRoot("remove");
         VipTarget target = on.target();
         try (VipAddresses vips = new VipAddresses()) {
-            vips.remove(dev, target.address(), target.prefix());
+            vips.removeAdded(dev, target.address(), target.prefix());
         }
         VipListCommand.print(spec, on.json, on.result(target, dev), "removed " + target + " from " + dev);
         return ExitCodes.OK;

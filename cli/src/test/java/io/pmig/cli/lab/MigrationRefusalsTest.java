@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -145,6 +146,33 @@ class MigrationRefusalsTest {
             refusal);
     }
 
+    /** The bug: node-b took node-a's own address, and node-to-node traffic was lost for half a minute. */
+    @Test
+    @Timeout(120)
+    void theSourceNodesOwnAddressAsTheVip() throws Exception {
+        String own = nodes.host("node-a").address();
+        String refusal = refusedMigration("--vip", own);
+        assertTrue(refusal.contains(own + " is node-a's own address on eth0, not a VIP"), refusal);
+    }
+
+    /** Another user's server on the VIP (port 7001, uid 1000): moved along, it would lose its address. */
+    @Test
+    @Timeout(120)
+    void aVipAnotherProcessUsesToo() throws Exception {
+        String other = LabTestSupport.exec("node-a", "sh", "-c", "setsid setpriv --reuid=1000 --regid=1000 --clear-groups "
+            + StreamService.program("stream-server") + " " + VIP + " 7001 256 </dev/null >/dev/null 2>&1 & echo $!").strip();
+        try {
+            for (int i = 0; i < 200 && !nodes.inNode("node-a", "ss", "-Htln", "sport = :7001").contains("7001"); i++) {
+                Thread.sleep(20);
+            }
+            String refusal = refusedMigration();
+            assertTrue(refusal.contains(VIP + " is also used on node-a by process " + other + " (stream-server, uid 1000)"), refusal);
+            assertTrue(nodes.exists("node-a", other), "the other server runs on");
+        } finally {
+            nodes.inNodeAttempt("node-a", "kill", other);
+        }
+    }
+
     /** Restarts node-b's daemon with its configuration edited, tries the migration, and puts the daemon back as it was. */
     private String refusedWithNodeBConfigured(UnaryOperator<String> edit) throws Exception {
         Path config = daemons.configFile("node-b");
@@ -168,14 +196,18 @@ class MigrationRefusalsTest {
      * With a client streaming from the server, tries to move the server to node-b: refused (exit 3),
      * and everything as it was. Returns the refusal.
      */
-    private String refusedMigration() throws Exception {
+    private String refusedMigration(String... options) throws Exception {
+        Map<String, String> addresses = Map.of("node-a", nodes.addresses("node-a"), "node-b", nodes.addresses("node-b"));
         CompletableFuture<String> client = StreamService.client("10");
         Thread.sleep(1500);
-        Run run = pmigIn("node-a", "migrate", server, "--to", "node-b", "--json");
+        List<String> args = new ArrayList<>(List.of("migrate", server, "--to", "node-b", "--json"));
+        args.addAll(List.of(options));
+        Run run = pmigIn("node-a", args.toArray(String[]::new));
         assertEquals(ExitCodes.REFUSED, run.exitCode(), run.toString());
         String verdict = client.get();
         assertTrue(verdict.startsWith("PASS"), "the client's stream went on: " + verdict);
         assertServiceUntouchedOnNodeA();
+        addresses.forEach((node, before) -> assertEquals(before, nodes.addresses(node), "the addresses of " + node + " are unchanged"));
         return run.json().get("error").textValue();
     }
 

@@ -65,6 +65,13 @@ class VipCommandTest {
         assertEquals(ExitCodes.REFUSED, inUse.exitCode(), inUse.toString());
         String macB = exec("node-b", "cat", "/sys/class/net/eth0/address").strip();
         assertTrue(inUse.json().get("error").textValue().contains("10.77.0.61 is in use on eth0's segment by " + macB), inUse.out());
+        Run ownAddress = pmigIn("node-a", "vip", "remove", "10.77.0.11/24", "--dev", "eth0", "--json");
+        assertEquals(ExitCodes.REFUSED, ownAddress.exitCode(), ownAddress.toString());
+        assertTrue(ownAddress.json().get("error").textValue().startsWith("10.77.0.11/24 on eth0 was not added by pmig (it is the"
+            + " interface's own address)"), ownAddress.out());
+        Run broadcast = pmigIn("node-a", "vip", "add", "10.77.0.255/24", "--dev", "eth0", "--no-probe");
+        assertEquals(ExitCodes.REFUSED, broadcast.exitCode(), broadcast.toString());
+        assertTrue(broadcast.err().contains("10.77.0.255 is the broadcast address of 10.77.0.0/24 on eth0"), broadcast.err());
         Run noPrefix = pmigIn("node-a", "vip", "add", "10.77.0.60", "--dev", "eth0");
         assertEquals(ExitCodes.REFUSED, noPrefix.exitCode(), noPrefix.toString());
         assertEquals(before, exec("node-a", "ip", "-o", "-4", "addr", "show", "dev", "eth0"), "the interface is unchanged");

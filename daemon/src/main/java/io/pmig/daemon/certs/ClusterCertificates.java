@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -78,7 +80,9 @@ public final class ClusterCertificates {
     /**
      * Makes the CA unless the directory has one, then a certificate for each node that has none,
      * signed by that CA. Existing files are never overwritten, so running it again for more nodes
-     * adds them to the same cluster.
+     * adds them to the same cluster. Everything is checked and made in memory first, then written,
+     * each file whole; if a write fails, what this call wrote is removed again (and the directory,
+     * if it made it), so no half-made CA or node is left.
      */
     public Init init(List<String> nodes, Duration validity) {
         for (String node : nodes) {
@@ -87,30 +91,34 @@ public final class ClusterCertificates {
                         + " 1 to 63 characters, not 'ca'");
             }
         }
+        checkValidity(validity.toDays());
+        Path caCert = directory.resolve(CA_CERT);
+        Path caKey = directory.resolve(CA_KEY);
+        if (Files.exists(caCert) != Files.exists(caKey)) {
+            throw new IllegalStateException(directory + " has only one of " + CA_CERT + " and " + CA_KEY
+                    + ": restore the other, or remove the directory and make the cluster's certificates anew");
+        }
+        Map<Path, String> files = new LinkedHashMap<>();
+        List<String> created = new ArrayList<>();
+        List<String> existing = new ArrayList<>();
+        boolean caCreated = !Files.exists(caCert);
         try {
-            Files.createDirectories(directory);
-            Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Path caCert = directory.resolve(CA_CERT);
-            Path caKey = directory.resolve(CA_KEY);
-            boolean caCreated = false;
-            if (Files.exists(caCert) != Files.exists(caKey)) {
-                throw new IllegalStateException(directory + " has only one of " + CA_CERT + " and " + CA_KEY
-                        + ": restore the other, or remove the directory and make the cluster's certificates anew");
-            }
-            if (!Files.exists(caCert)) {
+            X509Certificate caCertificate;
+            PrivateKey caPrivate;
+            if (caCreated) {
                 KeyPair ca = newKeyPair();
                 X500Name name = new X500Name("CN=pmig cluster CA " + Instant.now().getEpochSecond());
                 JcaX509v3CertificateBuilder builder = builder(name, name, ca, validity);
                 builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(0));
                 builder.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-                write(caKey, pem(ca.getPrivate()), true);
-                write(caCert, pem(sign(builder, ca.getPrivate())), false);
-                caCreated = true;
+                caCertificate = sign(builder, ca.getPrivate());
+                caPrivate = ca.getPrivate();
+                files.put(caKey, pem(caPrivate));
+                files.put(caCert, pem(caCertificate));
+            } else {
+                caCertificate = readCertificate(caCert);
+                caPrivate = readKey(caKey);
             }
-            X509Certificate caCertificate = readCertificate(caCert);
-            PrivateKey caPrivate = readKey(caKey);
-            List<String> created = new ArrayList<>();
-            List<String> existing = new ArrayList<>();
             for (String node : nodes) {
                 if (Files.exists(certificate(directory, node))) {
                     existing.add(node);
@@ -127,14 +135,62 @@ public final class ClusterCertificates {
                         new GeneralNames(new GeneralName(GeneralName.dNSName, node)));
                 builder.addExtension(Extension.authorityKeyIdentifier, false,
                         new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(caCertificate));
-                write(key(directory, node), pem(pair.getPrivate()), true);
-                write(certificate(directory, node), pem(sign(builder, caPrivate)), false);
+                files.put(key(directory, node), pem(pair.getPrivate()));
+                files.put(certificate(directory, node), pem(sign(builder, caPrivate)));
                 created.add(node);
             }
-            return new Init(directory, caCreated, created, existing);
         } catch (IOException | GeneralSecurityException | OperatorCreationException e) {
-            throw new IllegalStateException("cannot make the certificates in " + directory + ": " + e, e);
+            throw new IllegalStateException("cannot make the certificates for " + directory + " (" + e.getMessage() + "); nothing"
+                    + " was written", e);
         }
+        writeAll(files);
+        return new Init(directory, caCreated, created, existing);
+    }
+
+    /**
+     * Refuses a validity an X.509 certificate cannot carry: at least a day, ending no later than
+     * the last moment of year 9999 (GeneralizedTime has four digits for the year, RFC 5280).
+     */
+    public static void checkValidity(long days) {
+        long most = Duration.between(Instant.now(), Instant.parse("9999-12-31T23:59:59Z")).toDays();
+        if (days < 1 || days > most) {
+            throw new IllegalArgumentException("a certificate valid for " + days + " days is impossible: give 1 to " + most
+                    + " days (a certificate ends by the year 9999 at the latest)");
+        }
+    }
+
+    /** Writes the files, each whole, the directory made if needed; on a failure removes what it wrote. */
+    private void writeAll(Map<Path, String> files) {
+        List<Path> written = new ArrayList<>();
+        boolean madeDirectory = false;
+        try {
+            if (!Files.isDirectory(directory)) {
+                Files.createDirectories(directory);
+                madeDirectory = true;
+                Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+            for (Map.Entry<Path, String> file : files.entrySet()) {
+                write(file.getKey(), file.getValue(), file.getKey().getFileName().toString().endsWith(".key"));
+                written.add(file.getKey());
+            }
+        } catch (IOException e) {
+            List<Path> left = new ArrayList<>();
+            for (Path path : madeDirectory ? append(written, directory) : written) {
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException stuck) {
+                    left.add(path);
+                }
+            }
+            throw new IllegalStateException("cannot write the certificates in " + directory + " (" + e + "): make it writable, or"
+                    + " choose another --dir; " + (left.isEmpty() ? "nothing was left there" : "remove " + left + " by hand"), e);
+        }
+    }
+
+    private static List<Path> append(List<Path> paths, Path last) {
+        List<Path> all = new ArrayList<>(paths);
+        all.add(last);
+        return all;
     }
 
     private static KeyPair newKeyPair() throws GeneralSecurityException {

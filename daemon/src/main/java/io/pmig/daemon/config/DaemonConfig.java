@@ -37,6 +37,7 @@ import java.util.regex.Pattern;
  * @param plaintext peers talk without TLS: no authentication, no encryption (only when explicitly set)
  * @param controlSocket the Unix socket the local {@code pmig} talks to
  * @param controlSocketMode the permission bits of the control socket (default 0600: root only)
+ * @param stateDirectory what must outlive a restart of the daemon: the migration journal ({@code migrations/})
  * @param vip how VIPs move: announcement rounds after a move, what a hold may keep
  * @param precopy when a staged migration stops its rounds (the command may say otherwise)
  * @param migrationBandwidth the rate a migration's image stream may use (the command may say otherwise)
@@ -44,12 +45,14 @@ import java.util.regex.Pattern;
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
-        int controlSocketMode, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth,
+        int controlSocketMode, Path stateDirectory, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth,
         FaultPause pause) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
     public static final Path DEFAULT_CONTROL_SOCKET = Path.of("/run/pmig/pmigd.sock");
+    /** systemd's StateDirectory=pmig: kept across restarts, where RuntimeDirectory= (/run/pmig) is emptied at each stop. */
+    public static final Path DEFAULT_STATE_DIRECTORY = Path.of("/var/lib/pmig");
     public static final int DEFAULT_PORT = 7700;
     public static final String PEER_PREFIX = "peer.";
 
@@ -70,6 +73,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
         keys.put("plaintext", new String[] {"false", "true: peers talk without TLS (no authentication, no encryption)"});
         keys.put("control.socket", new String[] {DEFAULT_CONTROL_SOCKET.toString(), "the Unix socket pmig talks to"});
         keys.put("control.socket.mode", new String[] {"0600", "permission bits of the control socket (octal)"});
+        keys.put("state.directory", new String[] {DEFAULT_STATE_DIRECTORY.toString(),
+            "what must outlive a restart of the daemon: the migration journal (DIR/migrations)"});
         keys.put("limits.max.message.bytes", new String[] {Integer.toString(Limits.DEFAULT.maxMessageBytes()),
             "largest request or response a peer may send"});
         keys.put("limits.stream.window.bytes", new String[] {Integer.toString(Limits.DEFAULT.streamWindowBytes()),
@@ -182,6 +187,7 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             }
             return bits;
         });
+        Path state = r.path("state.directory", DEFAULT_STATE_DIRECTORY);
         Limits limits = new Limits(
                 r.positive("limits.max.message.bytes"),
                 r.positive("limits.stream.window.bytes"),
@@ -223,7 +229,7 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
         FaultPause pause = r.raw("debug.pause.at").isEmpty() ? FaultPause.NONE
                 : new FaultPause(r.value("debug.pause.at", FaultPause.Point::of), r.positive("debug.pause.millis"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
-                socket, mode, limits, vip, precopy, bandwidth, pause);
+                socket, mode, state, limits, vip, precopy, bandwidth, pause);
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -239,12 +245,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy, migrationBandwidth, pause);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, limits, vip, precopy, migrationBandwidth, pause);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

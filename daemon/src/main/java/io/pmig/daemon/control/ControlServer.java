@@ -24,27 +24,42 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The daemon's local control socket: a Unix socket (root-owned, mode 0600 by default) where
  * {@code pmig} sends one JSON line {"op": ..., ...} per connection and gets zero or more
  * {"progress": {...}} lines and then {"ok": true, "result": {...}} or {"ok": false, "error": ...,
  * "refused": bool}. The kernel's SO_PEERCRED tells each handler who the caller is.
+ *
+ * <p>With the socket opened to other users, none of them may starve the daemon of descriptors:
+ * a user other than root holds at most {@value #CONNECTIONS_PER_USER} connections at once (one
+ * beyond is answered with a refusal and closed), and a connection that has not sent its request
+ * within {@link #REQUEST_WAIT} is closed.
  */
 public final class ControlServer implements AutoCloseable {
     static final ObjectMapper MAPPER = new ObjectMapper();
     static final int MAX_REQUEST_BYTES = 1 << 20;
+    /** A user's connections at once; root's are not counted (the daemon is root's). */
+    public static final int CONNECTIONS_PER_USER = 16;
+    /** How long a connection may stay without sending its request line. */
+    public static final Duration REQUEST_WAIT = Duration.ofSeconds(5);
 
     private final Path socket;
     private final int mode;
     private final EventLoops loops;
     private final Executor executor;
     private final Map<String, ControlHandler> handlers = new ConcurrentHashMap<>();
+    /** Open connections of each user but root. */
+    private final Map<Integer, Integer> connections = new ConcurrentHashMap<>();
     private Channel listener;
 
     public ControlServer(Path socket, int mode, EventLoops loops, Executor executor) {
@@ -135,7 +150,52 @@ public final class ControlServer implements AutoCloseable {
 
     /** One client connection: one request, its progress lines and its answer, then close. */
     private final class Connection extends SimpleChannelInboundHandler<ByteBuf> {
+        private final CompletableFuture<Void> disconnected = new CompletableFuture<>();
+        private Caller caller;
+        private boolean counted;
         private boolean answered;
+        private ScheduledFuture<?> requestWait;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            try {
+                PeerCredentials credentials = ((EpollDomainSocketChannel) ctx.channel()).peerCredentials();
+                caller = new Caller(credentials.pid(), credentials.uid(), credentials.gids().length > 0 ? credentials.gids()[0] : -1);
+            } catch (IOException e) {
+                ctx.close();
+                return;
+            }
+            if (!caller.root()) {
+                int open = connections.merge(caller.uid(), 1, Integer::sum);
+                counted = true;
+                if (open > CONNECTIONS_PER_USER) {
+                    if (open == CONNECTIONS_PER_USER + 1) {
+                        DaemonLog.warn("control-connections-bounded", "uid", caller.uid(), "pid", caller.pid(), "detail",
+                                "more than " + CONNECTIONS_PER_USER + " connections at once; further ones are refused");
+                    }
+                    answered = true;
+                    finish(ctx, failure("uid " + caller.uid() + " has " + CONNECTIONS_PER_USER + " connections to pmigd open"
+                            + " already, the most a user may: close some (each pmig command needs one)", true));
+                    return;
+                }
+            }
+            requestWait = ctx.executor().schedule(() -> {
+                if (!answered) {
+                    ctx.close();
+                }
+            }, REQUEST_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (counted) {
+                connections.computeIfPresent(caller.uid(), (uid, open) -> open == 1 ? null : open - 1);
+            }
+            if (requestWait != null) {
+                requestWait.cancel(false);
+            }
+            disconnected.complete(null);
+        }
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, ByteBuf line) {
@@ -143,11 +203,9 @@ public final class ControlServer implements AutoCloseable {
                 return; // one request per connection
             }
             answered = true;
-            Caller caller;
+            requestWait.cancel(false);
             JsonNode request;
             try {
-                PeerCredentials credentials = ((EpollDomainSocketChannel) ctx.channel()).peerCredentials();
-                caller = new Caller(credentials.pid(), credentials.uid(), credentials.gids().length > 0 ? credentials.gids()[0] : -1);
                 request = MAPPER.readTree(line.toString(StandardCharsets.UTF_8));
             } catch (IOException e) {
                 finish(ctx, failure("cannot read the request: " + e.getMessage(), false));
@@ -164,7 +222,7 @@ public final class ControlServer implements AutoCloseable {
                 ObjectNode progress = MAPPER.createObjectNode();
                 progress.set("progress", update);
                 send(ctx, progress);
-            });
+            }, disconnected);
             executor.execute(() -> {
                 ObjectNode answer;
                 try {
@@ -173,10 +231,11 @@ public final class ControlServer implements AutoCloseable {
                     answer.put("ok", true);
                     answer.set("result", result);
                 } catch (ControlRefusedException e) {
-                    DaemonLog.info("control-refused", "op", op, "uid", caller.uid(), "pid", caller.pid(), "reason", e.getMessage());
+                    DaemonLog.info("control-refused", "op", op, "uid", call.caller().uid(), "pid", call.caller().pid(), "reason",
+                            e.getMessage());
                     answer = failure(e.getMessage(), true);
                 } catch (Exception | LinkageError e) {
-                    DaemonLog.warn("control-failed", "op", op, "uid", caller.uid(), "pid", caller.pid(), "error", e);
+                    DaemonLog.warn("control-failed", "op", op, "uid", call.caller().uid(), "pid", call.caller().pid(), "error", e);
                     answer = failure(e.getMessage() == null ? e.toString() : e.getMessage(), false);
                 }
                 finish(ctx, answer);

@@ -14,6 +14,7 @@ import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.FaultPause;
+import io.pmig.daemon.control.Caller;
 import io.pmig.daemon.control.ControlCall;
 import io.pmig.daemon.control.ControlRefusedException;
 import io.pmig.daemon.log.DaemonLog;
@@ -26,6 +27,7 @@ import io.pmig.vip.SourceSwitch;
 import io.pmig.vip.VipManager;
 import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.neighbour.ArpFrame;
+import io.pmig.vip.netlink.InterfaceAddress;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -52,11 +54,15 @@ import java.util.stream.Stream;
  */
 public final class MigrationService implements AutoCloseable {
     public static final String OP = "migrate";
+    public static final String CANCEL_OP = "cancel";
+    /** How long a cancel waits for the rollback before it answers. */
+    private static final Duration CANCEL_WAIT = Duration.ofSeconds(60);
     private static final long ANNOUNCE_POLL_MILLIS = 5;
 
     private final DaemonConfig config;
     private final NodeVips vips;
     private final Map<String, SourceSwitch> outgoing = new ConcurrentHashMap<>();
+    private final Map<String, Cancellation> cancellations = new ConcurrentHashMap<>();
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
     private final MigrationJournal journal;
     private final CommitOutcomes outcomes;
@@ -77,7 +83,7 @@ public final class MigrationService implements AutoCloseable {
     private MigrationService(DaemonConfig config) {
         this.config = config;
         this.vips = new NodeVips(config.vipInterface(), config.vip());
-        this.journal = new MigrationJournal(config.controlSocket().getParent().resolve("migrations"));
+        this.journal = new MigrationJournal(config.stateDirectory().resolve("migrations"));
         this.outcomes = new CommitOutcomes(Duration.ofMillis(config.limits().connectTimeoutMillis()), journal, vips);
         this.memory = new DestinationMemory(Path.of("/"), config.limits().memoryReserveBytes());
     }
@@ -108,6 +114,7 @@ public final class MigrationService implements AutoCloseable {
             }
         }
         daemon.onControl(OP, this::migrate);
+        daemon.onControl(CANCEL_OP, this::cancel);
         daemon.peerHandlers()
             .onRequest(MigrationProtocol.PREPARE, (peer, m) -> prepare(peer, m.bodyAs(MigrationProtocol.Prepare.class)))
             .onStream(MigrationProtocol.IMAGE, this::receiveImage)
@@ -133,7 +140,7 @@ public final class MigrationService implements AutoCloseable {
                 recover(e);
             } catch (RuntimeException ex) {
                 DaemonLog.warn("migration-recovery-failed", "id", e.id(), "pid", e.pid(), "detail", ex.getMessage()
-                    + "; kept in " + config.controlSocket().getParent().resolve("migrations") + " for the next start");
+                    + "; kept in " + config.stateDirectory().resolve("migrations") + " for the next start");
             }
         }
     }
@@ -183,6 +190,41 @@ public final class MigrationService implements AutoCloseable {
      * "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's)}.
      */
     private ObjectNode migrate(ControlCall call) {
+        Audit audit = new Audit();
+        String outcome = "refused";
+        String detail = "-";
+        try {
+            ObjectNode report = migrate(call, audit);
+            outcome = "migrated";
+            detail = "downtime " + report.path("downtimeMillis").asDouble() + " ms";
+            return report;
+        } catch (CommitUndecidedException e) {
+            outcome = "awaiting-outcome";
+            detail = e.getMessage();
+            throw e;
+        } catch (ControlRefusedException e) {
+            detail = e.getMessage();
+            throw e;
+        } catch (RuntimeException | Error e) {
+            outcome = audit.cancelled != null && audit.cancelled.reason() != null ? "cancelled" : "failed";
+            detail = e.getMessage();
+            throw e;
+        } finally {
+            Caller caller = call.caller();
+            DaemonLog.info("migration", "id", audit.id, "uid", caller.uid(), "callerPid", caller.pid(), "pid",
+                call.request().path("pid").asText("-"), "to", call.request().path("to").asText("-"), "vip", audit.vip,
+                "outcome", outcome, "detail", detail);
+        }
+    }
+
+    /** What a migration's audit line names, learnt as pre-flight goes. */
+    private static final class Audit {
+        String id = "-";
+        String vip = "-";
+        Cancellation cancelled;
+    }
+
+    private ObjectNode migrate(ControlCall call, Audit audit) {
         JsonNode r = call.request();
         if (!r.path("pid").canConvertToInt() || r.path("pid").asInt() <= 0 || !r.path("to").isTextual()) {
             throw new ControlRefusedException("migrate needs a numeric \"pid\" and a node name \"to\"");
@@ -208,9 +250,18 @@ public final class MigrationService implements AutoCloseable {
             throw new ControlRefusedException("cannot reach " + to + ": " + e.getMessage() + " (pmig status shows every peer)");
         }
         VipManager manager = vips.get();
+        List<InterfaceAddress> here = manager.interfaceAddresses();
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
-            : ServiceVip.of(pid, manager.interfaceAddresses());
+            : ServiceVip.of(pid, here);
+        vip.ifPresent(v -> {
+            audit.vip = v.address().getHostAddress();
+            v.requireNoNodesAddress(node, here, manager.iface(), config);
+            if (!call.caller().root()) {
+                v.requireUsedBy(pid, node);
+            }
+            v.requireUsedAloneBy(List.of(pid), node);
+        });
         String mode = r.path("mode").asText("staged");
         if (!mode.equals("staged") && !mode.equals("bundle")) {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");
@@ -227,8 +278,13 @@ public final class MigrationService implements AutoCloseable {
             throw new ControlRefusedException(e.getMessage());
         }
         String id = node + "-" + pid + "-" + Long.toString(System.currentTimeMillis(), 36);
+        audit.id = id;
         Migrations.Migration record = new Migrations.Migration(id, pid, "source", to, "preflight", Instant.now());
         daemon.migrations().begin(record);
+        Cancellation cancellation = new Cancellation(call.caller().uid());
+        audit.cancelled = cancellation;
+        cancellations.put(id, cancellation);
+        call.disconnected().thenRun(() -> cancellation.cancel("its caller went away (pmig migrate ended, e.g. by Ctrl-C)"));
         SourceSwitch vipSwitch = null;
         PrecopySource precopy = null;
         String modeNote = null;
@@ -272,7 +328,7 @@ public final class MigrationService implements AutoCloseable {
             ObjectNode report;
             try {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                    () -> journal.write(committing), precopy, bandwidth, config.pause(),
+                    () -> journal.write(committing), precopy, bandwidth, config.pause(), cancellation,
                     () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis()))).run();
             } catch (CommitUndecidedException e) {
                 undecided = true;
@@ -286,6 +342,7 @@ public final class MigrationService implements AutoCloseable {
             }
             return report;
         } finally {
+            cancellations.remove(id);
             if (precopy != null) {
                 precopy.close();
             }
@@ -297,7 +354,40 @@ public final class MigrationService implements AutoCloseable {
                 journal.remove(id);
                 daemon.migrations().end(id);
             }
+            cancellation.ended();
         }
+    }
+
+    /**
+     * {"op": "cancel", "id": ID}: cancels a migration leaving this node before its commit; answers
+     * once its rollback is done. Root, or the user who started it, may.
+     */
+    private ObjectNode cancel(ControlCall call) {
+        String id = call.request().path("id").asText("");
+        Cancellation c = cancellations.get(id);
+        if (c == null) {
+            throw new ControlRefusedException("no migration " + id + " leaves " + config.nodeName() + " now (pmig status lists those"
+                + " that run)");
+        }
+        int uid = call.caller().uid();
+        if (!call.caller().root() && uid != c.callerUid()) {
+            throw new ControlRefusedException("uid " + uid + " may not cancel migration " + id + ", which uid " + c.callerUid()
+                + " started: only root or that user may");
+        }
+        if (!c.cancel("cancelled by uid " + uid + " (pmig migrate --cancel)")) {
+            throw new ControlRefusedException("migration " + id + " is committing: it completes, and cannot be cancelled any more");
+        }
+        boolean ended;
+        try {
+            ended = c.awaitEnd(CANCEL_WAIT);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            ended = false;
+        }
+        ObjectNode result = JsonNodeFactory.instance.objectNode().put("id", id).put("cancelled", true).put("rolledBack", ended);
+        result.put("message", ended ? "migration " + id + " was cancelled and rolled back: the process runs on at " + config.nodeName()
+            : "migration " + id + " was cancelled; its rollback takes longer than " + CANCEL_WAIT.toSeconds() + " s (pmig status shows it)");
+        return result;
     }
 
     /** Whether {@code pid} names a process here: /proc also answers for the id of a thread that is not its process's first. */
@@ -329,6 +419,11 @@ public final class MigrationService implements AutoCloseable {
             if (!Files.isRegularFile(Path.of(p.exe()))) {
                 throw new ControlRefusedException("executable " + p.exe() + " does not exist on " + node
                     + "; nodes share their files (install it there at the same path)");
+            }
+            if (p.vip() != null) {
+                VipManager manager = vips.get();
+                new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, manager.interfaceAddresses(), manager.iface(),
+                    config);
             }
             memory.require(node, p.pid(), p.memoryBytes());
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),

@@ -52,6 +52,7 @@ final class OutgoingMigration {
     private final Bandwidth bandwidth;
     private final FaultPause pause;
     private final OutcomeQuery outcomeQuery;
+    private final Cancellation cancellation;
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
     private String tracking;
@@ -65,7 +66,7 @@ final class OutgoingMigration {
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
                       Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopySource precopySource,
-                      Bandwidth bandwidth, FaultPause pause, OutcomeQuery outcomeQuery) {
+                      Bandwidth bandwidth, FaultPause pause, Cancellation cancellation, OutcomeQuery outcomeQuery) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -80,6 +81,7 @@ final class OutgoingMigration {
         this.bandwidth = bandwidth;
         this.pause = pause;
         this.outcomeQuery = outcomeQuery;
+        this.cancellation = cancellation;
     }
 
     SourceSwitch vipSwitch() {
@@ -93,6 +95,9 @@ final class OutgoingMigration {
         String phase = "prepare";
         try {
             OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)), bandwidth);
+            // a cancel fails the image's writes at once, however slow the stream or long the image
+            cancellation.onCancel(() -> image.abort("the migration was cancelled: " + cancellation.reason()));
+            cancellation.check();
             CheckpointOptions options = new CheckpointOptions(false).withProgress(this::progress);
             long holdOn;
             long freeze;
@@ -101,11 +106,13 @@ final class OutgoingMigration {
                 phase = "pre-copy";
                 phase("pre-copy");
                 do {
+                    cancellation.check();
                     image.write(MigrationProtocol.ROUND_FOLLOWS);
                     progress(precopySource.sendRound(image));
                     pause.pauseAt(FaultPause.Point.PRE_COPY);
                 } while (!precopySource.shouldStop());
                 tracking = precopySource.trackingMethod();
+                cancellation.check();
                 holdOn = holdVip();
                 phase = "checkpoint";
                 phase("transfer");
@@ -127,6 +134,7 @@ final class OutgoingMigration {
             MigrationProtocol.Restored restored = image.finish(RESTORE_TIMEOUT).bodyAs(MigrationProtocol.Restored.class);
             long restoredAt = System.nanoTime();
             phase = "commit";
+            cancellation.beginCommit();
             beforeCommit.run();
             long journaled = System.nanoTime();
             pause.pauseAt(FaultPause.Point.COMMIT);
@@ -355,7 +363,11 @@ final class OutgoingMigration {
         return list;
     }
 
-    private static String describe(Throwable e) {
+    private String describe(Throwable e) {
+        String cancelled = cancellation.reason();
+        if (cancelled != null) {
+            return "the migration was " + (cancelled.startsWith("cancelled") ? "" : "cancelled: ") + cancelled;
+        }
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 

@@ -1,86 +1,148 @@
 package io.pmig.daemon.migration;
 
+import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.config.HostPort;
+import io.pmig.daemon.control.ControlRefusedException;
 import io.pmig.vip.VipManager;
 import io.pmig.vip.netlink.InterfaceAddress;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
  * The VIP a process serves on: the one VIP of this node's interface that its sockets are bound to
- * (found by matching the inodes of its socket descriptors against /proc/PID/net/{tcp,tcp6,udp,udp6}).
+ * (found by matching the inodes of its socket descriptors against /proc/PID/net/{tcp,tcp6,udp,udp6}),
+ * or the one the operator names. A VIP is never a node's own address, and moves only with the
+ * processes that alone use it.
  */
 record ServiceVip(InetAddress address, int prefix) {
     /** The VIP named by the operator, which must be on this node's interface. */
     static ServiceVip named(VipManager vips, InetAddress address) {
         return vips.interfaceAddresses().stream().filter(a -> a.address().equals(address)).findFirst()
             .map(a -> new ServiceVip(a.address(), a.prefix()))
-            .orElseThrow(() -> new io.pmig.daemon.control.ControlRefusedException(address.getHostAddress() + " is not on "
+            .orElseThrow(() -> new ControlRefusedException(address.getHostAddress() + " is not on "
                 + vips.iface() + " of this node; give the VIP the service uses (pmig vip list shows this node's)"));
     }
 
     /** The VIP process {@code pid} is bound to, if any; refused when it uses several. */
     static Optional<ServiceVip> of(int pid, List<InterfaceAddress> interfaceAddresses) {
-        Set<InetAddress> bound = boundAddresses(pid);
+        Set<InetAddress> bound = boundBy(pid);
         List<InterfaceAddress> vips = interfaceAddresses.stream().filter(InterfaceAddress::isVip).filter(a -> bound.contains(a.address())).toList();
         if (vips.size() > 1) {
-            throw new io.pmig.daemon.control.ControlRefusedException("process " + pid + " uses several VIPs ("
+            throw new ControlRefusedException("process " + pid + " uses several VIPs ("
                 + vips.stream().map(a -> a.address().getHostAddress()).collect(Collectors.joining(", ")) + "); name one with --vip");
         }
         return vips.stream().findFirst().map(a -> new ServiceVip(a.address(), a.prefix()));
     }
 
-    private static Set<InetAddress> boundAddresses(int pid) {
-        Set<String> inodes = new HashSet<>();
-        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc", Integer.toString(pid), "fd"))) {
-            for (Path fd : fds) {
-                try {
-                    String target = Files.readSymbolicLink(fd).toString();
-                    if (target.startsWith("socket:[")) {
-                        inodes.add(target.substring(8, target.length() - 1));
-                    }
-                } catch (IOException closedMeanwhile) {
-                    // a descriptor that went away is not a socket the service keeps
-                }
-            }
-        } catch (IOException e) {
-            throw new io.pmig.daemon.control.ControlRefusedException("cannot read the descriptors of process " + pid + ": "
-                + e.getMessage());
-        }
-        Set<InetAddress> out = new LinkedHashSet<>();
-        for (String table : List.of("tcp", "tcp6", "udp", "udp6")) {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "net", table))) {
-                    String[] f = line.trim().split("\\s+");
-                    if (f.length > 9 && inodes.contains(f[9])) {
-                        out.add(address(f[1].substring(0, f[1].indexOf(':'))));
-                    }
-                }
-            } catch (IOException e) {
-                // a table missing (no IPv6) has no socket of the process
-            }
-        }
-        return out;
+    /** The local addresses of process {@code pid}'s TCP and UDP sockets. */
+    private static Set<InetAddress> boundBy(int pid) {
+        Set<Long> inodes = NetSockets.inodesOf(pid);
+        return NetSockets.ofNamespaceOf(pid).stream().filter(s -> inodes.contains(s.inode()))
+            .map(NetSockets.Socket::local).collect(Collectors.toSet());
     }
 
-    /** A /proc/net address: hex of the bytes as 32-bit words in host (little-endian) order. */
-    private static InetAddress address(String hex) throws UnknownHostException {
-        byte[] b = new byte[hex.length() / 2];
-        for (int word = 0; word < b.length / 4; word++) {
-            for (int i = 0; i < 4; i++) {
-                b[word * 4 + i] = (byte) Integer.parseInt(hex.substring(word * 8 + (3 - i) * 2, word * 8 + (3 - i) * 2 + 2), 16);
+    /**
+     * Refuses unless process {@code pid} has a socket bound to this VIP: a user other than root
+     * names only a VIP their own service uses, never one of somebody else's that no socket holds
+     * at the moment.
+     */
+    void requireUsedBy(int pid, String node) {
+        if (!boundBy(pid).contains(address)) {
+            throw new ControlRefusedException("process " + pid + " has no socket bound to " + address.getHostAddress() + " on " + node
+                + ": a user moves only a VIP their own service uses (root may move any)");
+        }
+    }
+
+    /**
+     * Refuses a VIP that is a node's address: {@code node}'s own on its interface (one that is not
+     * a VIP), its peer listen address, a configured peer's address; or the network or broadcast
+     * address of one of the interface's subnets. Both ends check: a source could be wrong.
+     */
+    void requireNoNodesAddress(String node, List<InterfaceAddress> interfaceAddresses, String iface, DaemonConfig config) {
+        String vip = address.getHostAddress();
+        for (InterfaceAddress a : interfaceAddresses) {
+            if (a.address().equals(address) && !a.isVip()) {
+                throw new ControlRefusedException(vip + " is " + node + "'s own address on " + iface + ", not a VIP: moving it would"
+                    + " cut " + node + " off its segment; give the VIP the service uses (pmig vip list --dev " + iface
+                    + " shows them)");
+            }
+            if (!a.isVip()) {
+                a.reservedInSubnet(address).ifPresent(why -> {
+                    throw new ControlRefusedException(why + " on " + node + "'s " + iface + ", not a host's address: it cannot be a VIP");
+                });
             }
         }
-        return InetAddress.getByAddress(b);
+        if (addresses(config.listen().host()).contains(address)) {
+            throw new ControlRefusedException(vip + " is " + node + "'s own peer address (listen in " + config.source()
+                + "), not a VIP");
+        }
+        for (Map.Entry<String, HostPort> peer : config.peers().entrySet()) {
+            if (addresses(peer.getValue().host()).contains(address)) {
+                throw new ControlRefusedException(vip + " is the address of " + peer.getKey() + " (" + DaemonConfig.PEER_PREFIX
+                    + peer.getKey() + " in " + config.source() + "), not a VIP: moving it would cut " + peer.getKey() + " off");
+            }
+        }
+    }
+
+    /**
+     * Refuses unless the processes {@code moved} alone use this VIP on this node: no other
+     * process holds a TCP or UDP socket bound to it (it would lose the address, or, moved along,
+     * answer for it elsewhere without its own process). Sockets of the namespace of
+     * {@code moved}'s first process are looked at.
+     */
+    void requireUsedAloneBy(List<Integer> moved, String node) {
+        Set<Long> own = new HashSet<>();
+        moved.forEach(pid -> own.addAll(NetSockets.inodesOf(pid)));
+        Set<Long> others = new HashSet<>();
+        for (NetSockets.Socket s : NetSockets.ofNamespaceOf(moved.get(0))) {
+            if (s.local().equals(address) && s.inode() != 0 && !own.contains(s.inode())) {
+                others.add(s.inode());
+            }
+        }
+        if (others.isEmpty()) {
+            return;
+        }
+        Map<Long, Integer> holders = NetSockets.holders(others);
+        List<String> users = new ArrayList<>();
+        holders.values().stream().distinct().sorted().forEach(pid -> users.add("process " + pid + " (" + describe(pid) + ")"));
+        long unheld = others.stream().filter(inode -> !holders.containsKey(inode)).count();
+        if (unheld > 0) {
+            users.add(unheld + " socket" + (unheld == 1 ? "" : "s") + " of processes not visible here");
+        }
+        throw new ControlRefusedException(address.getHostAddress() + " is also used on " + node + " by " + String.join(", ", users)
+            + ": a VIP moves with the one service that uses it alone; give each service a VIP of its own");
+    }
+
+    /** "stream-server, uid 1000" from /proc/PID/status. */
+    private static String describe(int pid) {
+        try {
+            List<String> status = Files.readAllLines(Path.of("/proc", Integer.toString(pid), "status"));
+            String name = status.stream().filter(l -> l.startsWith("Name:")).map(l -> l.substring(5).strip()).findFirst().orElse("?");
+            String uid = status.stream().filter(l -> l.startsWith("Uid:")).map(l -> l.substring(4).strip().split("\\s+")[0])
+                .findFirst().orElse("?");
+            return name + ", uid " + uid;
+        } catch (IOException gone) {
+            return "ended meanwhile";
+        }
+    }
+
+    /** What a configured host names, or nothing if it does not resolve now. */
+    private static List<InetAddress> addresses(String host) {
+        try {
+            return List.of(InetAddress.getAllByName(host));
+        } catch (UnknownHostException e) {
+            return List.of();
+        }
     }
 }

@@ -61,6 +61,45 @@ final class Failures {
         return new PeerException(PeerException.Reason.CLOSED, "the connection with " + peer + " failed: " + failure, failure);
     }
 
+    /**
+     * A connection this node accepted that failed before it became a session: what the other end
+     * did, for the log line of the refusal. Someone who is not a node of the cluster (a port scan,
+     * a health check, a TLS client without a certificate, HTTP) is said to be that; only a node
+     * configured for plaintext is said to be one.
+     *
+     * @param peer "the peer at 10.77.0.11:41234"
+     */
+    static PeerException classifyAccepted(Throwable failure, String peer, Path ca) {
+        if (failure instanceof PeerException known) {
+            return known;
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String message = String.valueOf(t.getMessage());
+            // BoringSSL: PEER_DID_NOT_RETURN_A_CERTIFICATE; the JDK: "Empty client certificate chain", "certificate_required"
+            if (message.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") || message.contains("Empty client certificate chain")
+                    || message.contains("certificate_required")) {
+                return new PeerException(PeerException.Reason.BAD_CERTIFICATE, peer + " presented no client certificate:"
+                        + " only nodes with a certificate of this cluster's CA (pmig certs init) are let in", failure);
+            }
+            if (t instanceof NotSslRecordException) {
+                return new PeerException(PeerException.Reason.PROTOCOL, peer + " did not start TLS (it sent plaintext or another"
+                        + " protocol, such as HTTP): a pmig node with plaintext = true, or no pmig node at all", failure);
+            }
+            if (t instanceof ClosedChannelException && !(failure instanceof SSLException)) {
+                return new PeerException(PeerException.Reason.PROTOCOL, peer + " closed the connection before the TLS handshake"
+                        + " (a port scan or a health check?)", failure);
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof SSLException && !(t instanceof NotSslRecordException)
+                    && !String.valueOf(t.getMessage()).contains("PKIX path")) {
+                return new PeerException(PeerException.Reason.PROTOCOL, "the TLS handshake with " + peer + " failed ("
+                        + t.getMessage() + ")", failure);
+            }
+        }
+        return classify(failure, peer, ca);
+    }
+
     /** "connection refused" rather than netty's "finishConnect(..) failed with error(-111): Connection refused: /1.2.3.4:7700". */
     private static String connectError(Throwable t) {
         String message = String.valueOf(t.getMessage());

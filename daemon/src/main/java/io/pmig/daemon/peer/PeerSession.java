@@ -284,7 +284,7 @@ public final class PeerSession implements AutoCloseable {
             }
             if (event instanceof SslHandshakeCompletionEvent handshake) {
                 if (!handshake.isSuccess()) {
-                    fail(Failures.classify(handshake.cause(), describePeer(), tls.ca()));
+                    fail(classify(handshake.cause()));
                 } else {
                     handshakeDone(ctx);
                 }
@@ -310,7 +310,13 @@ public final class PeerSession implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            fail(Failures.classify(cause, describePeer(), tls.ca()));
+            fail(classify(cause));
+        }
+
+        /** A connection accepted but not yet a session is somebody unknown: say what it did, not what a peer would mean. */
+        private PeerException classify(Throwable cause) {
+            return client || ready.isDone() ? Failures.classify(cause, describePeer(), tls.ca())
+                    : Failures.classifyAccepted(cause, describePeer(), tls.ca());
         }
 
         @Override

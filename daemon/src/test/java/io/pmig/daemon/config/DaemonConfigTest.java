@@ -40,6 +40,7 @@ class DaemonConfigTest {
         assertFalse(config.plaintext(), "TLS unless plaintext is set explicitly");
         assertEquals(Path.of("/run/pmig/pmigd.sock"), config.controlSocket());
         assertEquals(0600, config.controlSocketMode());
+        assertEquals(Path.of("/var/lib/pmig"), config.stateDirectory(), "the journal outlives a restart (systemd's StateDirectory)");
         assertEquals(Limits.DEFAULT, config.limits());
     }
 

@@ -12,6 +12,11 @@ import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.net.EventLoops;
 import java.io.IOException;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -158,7 +163,7 @@ class PeerTransportTest {
         DaemonConfig config = TestNodes.node("node-a", certs, Map.of("node-b", b), false);
         config = new DaemonConfig(config.source(), "node-a", config.listen(), config.peers(), config.vipInterface(),
                 certs.resolve("ca.pem"), foreign.resolve("node-a.pem"), foreign.resolve("node-a.key"), false,
-                config.controlSocket(), config.controlSocketMode(), config.limits(), config.vip(), config.precopy(),
+                config.controlSocket(), config.controlSocketMode(), config.stateDirectory(), config.limits(), config.vip(), config.precopy(),
                 config.migrationBandwidth(), config.pause());
         PeerClient a = new PeerClient(config, PeerTls.of(config), loops, handlers());
         toClose.add(a);
@@ -239,6 +244,65 @@ class PeerTransportTest {
         Thread.sleep(100);
         assertEquals("refused", events.get(0).kind());
         assertTrue(events.get(0).detail().contains("did not complete TLS and the hellos within 300 ms"), events.toString());
+    }
+
+    /** What a port scanner, a TLS client with no certificate and an HTTP client leave in the log: the real cause, not "plaintext". */
+    @Test
+    void unauthenticatedConnectionsAreRefusedNamingTheirCause() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-b");
+        DaemonConfig config = TestNodes.node("node-b", certs, Map.of("node-a", NOWHERE), false);
+        List<PeerServer.PeerEvent> events = new CopyOnWriteArrayList<>();
+        PeerServer server = new PeerServer(config, PeerTls.of(config), loops, handlers(), events::add);
+        toClose.add(server);
+        int port = server.start().getPort();
+        new Socket("127.0.0.1", port).close();
+        awaitEvents(events, 1);
+        SSLContext context = SSLContext.getInstance("TLSv1.3");
+        context.init(null, new TrustManager[] {new X509TrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        }}, null);
+        try (SSLSocket noCertificate = (SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", port)) {
+            noCertificate.setSoTimeout(10_000);
+            noCertificate.startHandshake();
+            noCertificate.getInputStream().read();
+        } catch (IOException expected) {
+            // the server ends the handshake
+        }
+        awaitEvents(events, 2);
+        try (Socket http = new Socket("127.0.0.1", port)) {
+            http.setSoTimeout(10_000);
+            http.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            http.getInputStream().read();
+        } catch (IOException closed) {
+            // the server closes it
+        }
+        awaitEvents(events, 3);
+        assertTrue(events.stream().allMatch(e -> e.kind().equals("refused") && !e.detail().contains("plaintext = true is set")),
+            events.toString());
+        assertTrue(events.get(0).detail().endsWith("closed the connection before the TLS handshake (a port scan or a health check?)"),
+            events.get(0).detail());
+        assertEquals("the peer at " + events.get(1).remote() + " presented no client certificate: only nodes with a certificate of"
+            + " this cluster's CA (pmig certs init) are let in", events.get(1).detail());
+        assertTrue(events.get(2).detail().endsWith("did not start TLS (it sent plaintext or another protocol, such as HTTP): a pmig"
+            + " node with plaintext = true, or no pmig node at all"), events.get(2).detail());
+    }
+
+    private static void awaitEvents(List<PeerServer.PeerEvent> events, int count) throws InterruptedException {
+        for (int i = 0; i < 2000 && events.size() < count; i++) {
+            Thread.sleep(10);
+        }
+        assertEquals(count, events.size(), events.toString());
     }
 
     @Test

@@ -16,7 +16,7 @@ import java.util.List;
  * Interface addresses over rtnetlink, with no `ip` process. Message layouts mirror
  * linux/if_addr.h: struct ifaddrmsg {u8 ifa_family; u8 ifa_prefixlen; u8 ifa_flags; u8 ifa_scope;
  * u32 ifa_index;} (8 bytes) followed by struct rtattr {u16 rta_len; u16 rta_type;} attributes
- * IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, 4-byte aligned; message types from linux/rtnetlink.h.
+ * IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_PROTO, 4-byte aligned; message types from linux/rtnetlink.h.
  * Lives in the network namespace of the thread that created it. Not thread-safe.
  */
 public final class Rtnetlink implements AutoCloseable {
@@ -26,6 +26,13 @@ public final class Rtnetlink implements AutoCloseable {
     public static final int IFA_ADDRESS = 1;
     public static final int IFA_LOCAL = 2;
     public static final int IFA_FLAGS = 8;
+    /** IFA_PROTO (linux/if_addr.h, Linux 6.1): a u8 naming who added the address, kept by the kernel and dumped back. */
+    public static final int IFA_PROTO = 11;
+    /**
+     * The IFA_PROTO value pmig gives the addresses it adds, so that it knows them again (after a
+     * daemon restart too): the kernel's own values (IFAPROT_KERNEL_*) are 1 to 3.
+     */
+    public static final int IFAPROT_PMIG = 0x70;
     /** RT_SCOPE_UNIVERSE (linux/rtnetlink.h) */
     public static final int RT_SCOPE_UNIVERSE = 0;
     private static final int IFADDRMSG_SIZE = 8;
@@ -75,6 +82,7 @@ public final class Rtnetlink implements AutoCloseable {
             int prefix = m.get(1) & 0xff;
             int flags = m.get(2) & 0xff;
             int scope = m.get(3) & 0xff;
+            int protocol = 0;
             int index = m.getInt(4);
             if (index != ifindex || (family != Net.AF_INET && family != Net.AF_INET6)) {
                 return;
@@ -98,6 +106,8 @@ public final class Rtnetlink implements AutoCloseable {
                     }
                 } else if (type == IFA_FLAGS && len >= 8) {
                     flags = m.getInt(at + 4);               // the full 32-bit flags
+                } else if (type == IFA_PROTO && len >= 5) {
+                    protocol = m.get(at + 4) & 0xff;
                 }
                 at += NetlinkSocket.align(len);
             }
@@ -105,7 +115,7 @@ public final class Rtnetlink implements AutoCloseable {
             byte[] own = local != null ? local : address;
             if (own != null) {
                 try {
-                    out.add(new InterfaceAddress(InetAddress.getByAddress(own), prefix, flags, scope));
+                    out.add(new InterfaceAddress(InetAddress.getByAddress(own), prefix, flags, scope, protocol));
                 } catch (UnknownHostException e) {
                     throw new IllegalStateException(e);
                 }
@@ -118,11 +128,12 @@ public final class Rtnetlink implements AutoCloseable {
      * Adds {@code address}/{@code prefix} to interface {@code ifindex} (RTM_NEWADDR with
      * NLM_F_CREATE|NLM_F_EXCL, so an existing address answers EEXIST). IPv6 addresses get
      * IFA_F_NODAD: a VIP is checked on the segment before it is taken, and a tentative address
-     * could not be used for the restored sockets at once.
+     * could not be used for the restored sockets at once. Every address gets IFA_PROTO
+     * {@link #IFAPROT_PMIG}: pmig removes on request only what it added.
      */
     public NetlinkSocket.Ack addAddress(int ifindex, InetAddress address, int prefix) {
         return netlink.acked(RTM_NEWADDR, (short) (NetlinkSocket.NLM_F_CREATE | NetlinkSocket.NLM_F_EXCL),
-            addressMessage(ifindex, address, prefix, address instanceof Inet6Address ? InterfaceAddress.IFA_F_NODAD : 0));
+            addressMessage(ifindex, address, prefix, address instanceof Inet6Address ? InterfaceAddress.IFA_F_NODAD : 0, true, true));
     }
 
     /**
@@ -130,24 +141,26 @@ public final class Rtnetlink implements AutoCloseable {
      * IPv4 matches on IFA_LOCAL alone, so any prefix length is removed; IPv6 must match the prefix.
      */
     public NetlinkSocket.Ack removeAddress(int ifindex, InetAddress address, int prefix) {
-        return netlink.acked(RTM_DELADDR, (short) 0, addressMessage(ifindex, address, prefix, 0, address instanceof Inet6Address));
+        return netlink.acked(RTM_DELADDR, (short) 0,
+            addressMessage(ifindex, address, prefix, 0, address instanceof Inet6Address, false));
     }
 
-    private static byte[] addressMessage(int ifindex, InetAddress address, int prefix, int flags) {
-        return addressMessage(ifindex, address, prefix, flags, true);
-    }
-
-    private static byte[] addressMessage(int ifindex, InetAddress address, int prefix, int flags, boolean withAddress) {
+    private static byte[] addressMessage(int ifindex, InetAddress address, int prefix, int flags, boolean withAddress,
+                                         boolean markedPmig) {
         byte[] a = address.getAddress();
         int family = address instanceof Inet4Address ? Net.AF_INET : Net.AF_INET6;
         int attr = 4 + a.length;                            // already 4-aligned for 4 and 16 bytes
-        ByteBuffer b = ByteBuffer.allocate(IFADDRMSG_SIZE + (withAddress ? 2 : 1) * attr + 8).order(ByteOrder.nativeOrder());
+        ByteBuffer b = ByteBuffer.allocate(IFADDRMSG_SIZE + (withAddress ? 2 : 1) * attr + 8 + (markedPmig ? 8 : 0))
+            .order(ByteOrder.nativeOrder());
         b.put((byte) family).put((byte) prefix).put((byte) flags).put((byte) RT_SCOPE_UNIVERSE).putInt(ifindex);
         b.putShort((short) attr).putShort((short) IFA_LOCAL).put(a);
         if (withAddress) {
             b.putShort((short) attr).putShort((short) IFA_ADDRESS).put(a);
         }
         b.putShort((short) 8).putShort((short) IFA_FLAGS).putInt(flags);
+        if (markedPmig) {
+            b.putShort((short) 5).putShort((short) IFA_PROTO).put((byte) IFAPROT_PMIG).put(new byte[3]);   // padded to 4
+        }
         return b.array();
     }
 

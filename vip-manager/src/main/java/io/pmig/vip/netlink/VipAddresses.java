@@ -5,6 +5,7 @@ import io.pmig.nativeio.Errno;
 
 import java.net.InetAddress;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -20,16 +21,22 @@ public final class VipAddresses implements AutoCloseable {
     }
 
     /**
-     * Puts {@code vip}/{@code prefix} on {@code iface}. Already there: nothing to do. Refused,
-     * before anything changes, when the interface does not exist or the VIP falls outside every
-     * subnet the interface already has (its own, non-VIP addresses).
+     * Puts {@code vip}/{@code prefix} on {@code iface}, marked as pmig's. Already there as pmig's:
+     * nothing to do. Refused, before anything changes, when the interface does not exist, the
+     * address is there but not pmig's (the node's own, or one added by hand), or the VIP falls
+     * outside every subnet the interface already has (its own, non-VIP addresses) or is the
+     * network or broadcast address of one.
      */
     public void add(String iface, InetAddress vip, int prefix) {
         checkPrefix(vip, prefix);
         int index = index(iface);
         List<InterfaceAddress> present = rtnl.addresses(index);
-        if (present.stream().anyMatch(a -> a.address().equals(vip))) {
-            return;
+        Optional<InterfaceAddress> already = present.stream().filter(a -> a.address().equals(vip)).findFirst();
+        if (already.isPresent()) {
+            if (already.get().addedByPmig()) {
+                return;
+            }
+            throw notPmigs(iface, already.get());
         }
         List<InterfaceAddress> subnets = present.stream()
             .filter(a -> a.address().getClass() == vip.getClass() && a.isSubnet() && !a.secondary())
@@ -39,13 +46,38 @@ public final class VipAddresses implements AutoCloseable {
             throw new VipException(vip.getHostAddress() + " is outside " + iface + "'s subnets (" + have
                 + "); a VIP must be in the segment's subnet");
         }
+        for (InterfaceAddress subnet : subnets) {
+            subnet.reservedInSubnet(vip).ifPresent(why -> {
+                throw new VipException(why + " on " + iface + ", not a host's address; choose another VIP");
+            });
+        }
         NetlinkSocket.Ack ack = rtnl.addAddress(index, vip, prefix);
         if (!ack.ok() && ack.errno() != Errno.EEXIST) {
             throw new VipException("cannot add " + vip.getHostAddress() + "/" + prefix + " to " + iface + ": " + ack.describe());
         }
     }
 
-    /** Takes {@code vip} off {@code iface}; not there: nothing to do. */
+    /**
+     * Takes {@code vip} off {@code iface} if pmig added it; not there: nothing to do. Refused,
+     * before anything changes, when it is there but pmig did not add it: the interface's own
+     * address, or one somebody else added, is not pmig's to remove.
+     */
+    public void removeAdded(String iface, InetAddress vip, int prefix) {
+        checkPrefix(vip, prefix);
+        Optional<InterfaceAddress> present = list(iface).stream().filter(a -> a.address().equals(vip)).findFirst();
+        if (present.isPresent() && !present.get().addedByPmig()) {
+            throw notPmigs(iface, present.get());
+        }
+        remove(iface, vip, prefix);
+    }
+
+    private static VipException notPmigs(String iface, InterfaceAddress a) {
+        return new VipException(a + " on " + iface + " was not added by pmig (" + (a.isVip() ? "somebody added it by hand"
+            : "it is the interface's own address") + "): pmig leaves it alone; choose another VIP, or use ip addr if it"
+            + " really must change");
+    }
+
+    /** Takes {@code vip} off {@code iface}, whoever added it (a VIP leaving during a move); not there: nothing to do. */
     public void remove(String iface, InetAddress vip, int prefix) {
         checkPrefix(vip, prefix);
         int index = index(iface);
