@@ -99,7 +99,9 @@ record ServiceVip(InetAddress address, int prefix) {
      * Refuses unless the processes {@code moved} alone use this VIP on this node: no other
      * process holds a TCP or UDP socket bound to it (it would lose the address, or, moved along,
      * answer for it elsewhere without its own process). Sockets of the namespace of
-     * {@code moved}'s first process are looked at.
+     * {@code moved}'s first process are looked at. A socket that no process holds any more (a
+     * connection the service closed or accepted while the table was read: a busy server's churn) is
+     * nobody's use.
      */
     void requireUsedAloneBy(List<Integer> moved, String node) {
         Set<Long> own = new HashSet<>();
@@ -110,15 +112,11 @@ record ServiceVip(InetAddress address, int prefix) {
                 others.add(s.inode());
             }
         }
-        if (others.isEmpty()) {
-            return;
-        }
-        Map<Long, Integer> holders = NetSockets.holders(others);
         List<String> users = new ArrayList<>();
-        holders.values().stream().distinct().sorted().forEach(pid -> users.add("process " + pid + " (" + describe(pid) + ")"));
-        long unheld = others.stream().filter(inode -> !holders.containsKey(inode)).count();
-        if (unheld > 0) {
-            users.add(unheld + " socket" + (unheld == 1 ? "" : "s") + " of processes not visible here");
+        NetSockets.holders(others).values().stream().filter(pid -> !moved.contains(pid)).distinct().sorted()
+            .forEach(pid -> users.add("process " + pid + " (" + describe(pid) + ")"));
+        if (users.isEmpty()) {
+            return;
         }
         throw new ControlRefusedException(address.getHostAddress() + " is also used on " + node + " by " + String.join(", ", users)
             + ": a VIP moves with the one service that uses it alone; give each service a VIP of its own");
