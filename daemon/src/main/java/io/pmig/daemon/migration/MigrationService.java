@@ -26,7 +26,6 @@ import io.pmig.vip.SourceSwitch;
 import io.pmig.vip.VipManager;
 import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.neighbour.ArpFrame;
-import io.pmig.vip.netlink.InterfaceAddress;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -249,13 +248,12 @@ public final class MigrationService implements AutoCloseable {
             throw new ControlRefusedException("cannot reach " + to + ": " + e.getMessage() + " (pmig status shows every peer)");
         }
         VipManager manager = vips.get();
-        List<InterfaceAddress> here = manager.interfaceAddresses();
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
-            : ServiceVip.of(pid, here);
+            : ServiceVip.of(pid, manager.interfaceAddresses());
         vip.ifPresent(v -> {
             audit.vip = v.address().getHostAddress();
-            v.requireNoNodesAddress(node, here, manager.iface(), config);
+            v.requireNoNodesAddress(node, manager, config);
             if (!call.caller().root()) {
                 v.requireUsedBy(pid, node);
             }
@@ -427,9 +425,7 @@ public final class MigrationService implements AutoCloseable {
                     + "; nodes share their files (install it there at the same path)");
             }
             if (p.vip() != null) {
-                VipManager manager = vips.get();
-                new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, manager.interfaceAddresses(), manager.iface(),
-                    config);
+                new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, vips.get(), config);
             }
             memory.require(node, p.pid(), p.memoryBytes());
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
