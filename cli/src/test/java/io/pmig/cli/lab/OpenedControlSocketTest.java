@@ -173,6 +173,8 @@ class OpenedControlSocketTest {
         String log = Files.readString(daemons.logFile("node-a"));
         assertTrue(log.contains("event=migration id=" + id + " uid=0") && log.contains("pid=" + server + " to=node-b vip=" + VIP
             + " outcome=cancelled"), "the cancelled migration is logged with who asked, the process, the VIP and the outcome");
+        assertTrue(Files.readString(daemons.logFile("node-b")).contains("event=migration-arrival id=" + id + " pid=" + server + " vip="
+            + VIP + " outcome=aborted"), "and on node-b as aborted");
         assertTrue(status().path("migrations").isEmpty(), "no migration left running");
         assertTrue(new ControlClient(LabDaemons.socketFromHost(nodes.host("node-b").initPid())).call(ControlClient.request("status"))
             .path("migrations").isEmpty(), "none left on node-b");

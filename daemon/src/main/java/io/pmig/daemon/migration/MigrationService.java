@@ -39,6 +39,7 @@ import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -451,6 +452,8 @@ public final class MigrationService implements AutoCloseable {
             }
             journal.remove(p.id());
             daemon.migrations().end(p.id());
+            DaemonLog.info("migration-arrival", "id", p.id(), "from", source.peerName(), "pid", p.pid(), "vip",
+                p.vip() == null ? "-" : p.vip(), "outcome", "refused", "detail", e.getMessage());
             throw e;
         }
     }
@@ -565,6 +568,8 @@ public final class MigrationService implements AutoCloseable {
     private void finish(IncomingMigration m) {
         if (incoming.remove(m.id(), m)) {
             ended.put(m.id(), m.outcome());
+            DaemonLog.info("migration-arrival", "id", m.id(), "pid", m.prepare.pid(), "vip",
+                m.prepare.vip() == null ? "-" : m.prepare.vip(), "outcome", m.outcome().name().toLowerCase(Locale.ROOT));
             if (m.vip != null) {
                 m.vip.close();
             }
