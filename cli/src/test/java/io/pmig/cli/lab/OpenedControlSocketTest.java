@@ -111,6 +111,10 @@ class OpenedControlSocketTest {
         CompletableFuture<Run> migration = CompletableFuture.supplyAsync(
             () -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--bandwidth", "1", "--json"));
         String id = awaitPreCopy();
+        JsonNode notTheirs = requestAsUser("{\"op\":\"cancel\",\"id\":\"" + id + "\"}");
+        assertTrue(notTheirs.get("refused").asBoolean(), notTheirs.toString());
+        assertEquals("uid " + USER + " may not cancel migration " + id + ", which uid 0 started: only root or that user may",
+            notTheirs.get("error").asText());
         Run cancel = pmigIn("node-a", "migrate", "--cancel", id);
         assertEquals(ExitCodes.OK, cancel.exitCode(), cancel.toString());
         assertEquals("migration " + id + " was cancelled and rolled back: the process runs on at node-a", cancel.out().strip());
