@@ -131,6 +131,11 @@ public final class VipManager implements AutoCloseable {
         return addresses.list(iface);
     }
 
+    /** Every address of this node now, on any interface: its own and the VIPs. */
+    public List<InterfaceAddress> nodeAddresses() {
+        return addresses.listAll();
+    }
+
     /** Whether {@code vip} is on this interface now. */
     public boolean has(InetAddress vip) {
         return interfaceAddresses().stream().anyMatch(a -> a.address().equals(vip));

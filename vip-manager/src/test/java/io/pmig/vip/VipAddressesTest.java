@@ -34,6 +34,9 @@ class VipAddressesTest extends TwoNamespaces {
             assertTrue(listed.stream().anyMatch(a -> a.address().equals(vip) && a.prefix() == 24 && a.secondary()), listed.toString());
             assertTrue(listed.stream().anyMatch(a -> a.address().getHostAddress().equals(ADDR_A) && !a.secondary()), listed.toString());
             assertTrue(listed.stream().anyMatch(a -> a.address().getAddress().length == 16), "link-local IPv6 listed too: " + listed);
+            List<InterfaceAddress> all = vips.listAll();
+            assertTrue(all.containsAll(listed) && all.stream().anyMatch(a -> a.address().getHostAddress().equals("127.0.0.1")),
+                "every interface's, lo's too: " + all);
             vips.remove(IF_A, vip, 24);
             assertFalse(addrA().contains(VIP), addrA());
             assertTrue(addrA().contains("inet " + ADDR_A + "/24"), "the node address stays: " + addrA());

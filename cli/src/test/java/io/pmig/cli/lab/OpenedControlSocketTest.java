@@ -111,6 +111,10 @@ class OpenedControlSocketTest {
         CompletableFuture<Run> migration = CompletableFuture.supplyAsync(
             () -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--bandwidth", "1", "--json"));
         String id = awaitPreCopy();
+        JsonNode notTheirs = requestAsUser("{\"op\":\"cancel\",\"id\":\"" + id + "\"}");
+        assertTrue(notTheirs.get("refused").asBoolean(), notTheirs.toString());
+        assertEquals("uid " + USER + " may not cancel migration " + id + ", which uid 0 started: only root or that user may",
+            notTheirs.get("error").asText());
         Run cancel = pmigIn("node-a", "migrate", "--cancel", id);
         assertEquals(ExitCodes.OK, cancel.exitCode(), cancel.toString());
         assertEquals("migration " + id + " was cancelled and rolled back: the process runs on at node-a", cancel.out().strip());
@@ -173,6 +177,8 @@ class OpenedControlSocketTest {
         String log = Files.readString(daemons.logFile("node-a"));
         assertTrue(log.contains("event=migration id=" + id + " uid=0") && log.contains("pid=" + server + " to=node-b vip=" + VIP
             + " outcome=cancelled"), "the cancelled migration is logged with who asked, the process, the VIP and the outcome");
+        assertTrue(Files.readString(daemons.logFile("node-b")).contains("event=migration-arrival id=" + id + " pid=" + server + " vip="
+            + VIP + " outcome=aborted"), "and on node-b as aborted");
         assertTrue(status().path("migrations").isEmpty(), "no migration left running");
         assertTrue(new ControlClient(LabDaemons.socketFromHost(nodes.host("node-b").initPid())).call(ControlClient.request("status"))
             .path("migrations").isEmpty(), "none left on node-b");

@@ -27,7 +27,6 @@ import io.pmig.vip.SourceSwitch;
 import io.pmig.vip.VipManager;
 import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.neighbour.ArpFrame;
-import io.pmig.vip.netlink.InterfaceAddress;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,6 +40,7 @@ import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -250,13 +250,12 @@ public final class MigrationService implements AutoCloseable {
             throw new ControlRefusedException("cannot reach " + to + ": " + e.getMessage() + " (pmig status shows every peer)");
         }
         VipManager manager = vips.get();
-        List<InterfaceAddress> here = manager.interfaceAddresses();
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
-            : ServiceVip.of(pid, here);
+            : ServiceVip.of(pid, manager.interfaceAddresses());
         vip.ifPresent(v -> {
             audit.vip = v.address().getHostAddress();
-            v.requireNoNodesAddress(node, here, manager.iface(), config);
+            v.requireNoNodesAddress(node, manager, config);
             if (!call.caller().root()) {
                 v.requireUsedBy(pid, node);
             }
@@ -421,9 +420,7 @@ public final class MigrationService implements AutoCloseable {
                     + "; nodes share their files (install it there at the same path)");
             }
             if (p.vip() != null) {
-                VipManager manager = vips.get();
-                new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, manager.interfaceAddresses(), manager.iface(),
-                    config);
+                new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, vips.get(), config);
             }
             memory.require(node, p.pid(), p.memoryBytes());
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
@@ -449,6 +446,8 @@ public final class MigrationService implements AutoCloseable {
             }
             journal.remove(p.id());
             daemon.migrations().end(p.id());
+            DaemonLog.info("migration-arrival", "id", p.id(), "from", source.peerName(), "pid", p.pid(), "vip",
+                p.vip() == null ? "-" : p.vip(), "outcome", "refused", "detail", e.getMessage());
             throw e;
         }
     }
@@ -563,6 +562,8 @@ public final class MigrationService implements AutoCloseable {
     private void finish(IncomingMigration m) {
         if (incoming.remove(m.id(), m)) {
             ended.put(m.id(), m.outcome());
+            DaemonLog.info("migration-arrival", "id", m.id(), "pid", m.prepare.pid(), "vip",
+                m.prepare.vip() == null ? "-" : m.prepare.vip(), "outcome", m.outcome().name().toLowerCase(Locale.ROOT));
             if (m.vip != null) {
                 m.vip.close();
             }

@@ -65,12 +65,24 @@ record ServiceVip(InetAddress address, int prefix) {
     }
 
     /**
-     * Refuses a VIP that is a node's address: {@code node}'s own on its interface (one that is not
-     * a VIP), its peer listen address, a configured peer's address; or the network or broadcast
-     * address of one of the interface's subnets. Both ends check: a source could be wrong.
+     * Refuses a VIP that is a node's address: {@code node}'s own on its VIP interface (one that is
+     * not a VIP) or on another interface, its peer listen address, a configured peer's address; or
+     * the network or broadcast address of one of the VIP interface's subnets. Both ends check: a
+     * source could be wrong.
      */
-    void requireNoNodesAddress(String node, List<InterfaceAddress> interfaceAddresses, String iface, DaemonConfig config) {
+    void requireNoNodesAddress(String node, VipManager here, DaemonConfig config) {
+        requireNoNodesAddress(node, here.interfaceAddresses(), here.nodeAddresses(), here.iface(), config);
+    }
+
+    /** {@link #requireNoNodesAddress(String, VipManager, DaemonConfig)} with the addresses given: the interface's and all the node's. */
+    void requireNoNodesAddress(String node, List<InterfaceAddress> interfaceAddresses, List<InterfaceAddress> nodeAddresses,
+                               String iface, DaemonConfig config) {
         String vip = address.getHostAddress();
+        boolean onInterface = interfaceAddresses.stream().anyMatch(a -> a.address().equals(address));
+        if (!onInterface && nodeAddresses.stream().anyMatch(a -> a.address().equals(address))) {
+            throw new ControlRefusedException(vip + " is one of " + node + "'s own addresses (on an interface other than " + iface
+                + "), not a VIP");
+        }
         for (InterfaceAddress a : interfaceAddresses) {
             if (a.address().equals(address) && !a.isVip()) {
                 throw new ControlRefusedException(vip + " is " + node + "'s own address on " + iface + ", not a VIP: moving it would"

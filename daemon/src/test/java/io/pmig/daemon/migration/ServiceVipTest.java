@@ -32,7 +32,7 @@ class ServiceVipTest {
 
     private static String refusal(String vip, List<InterfaceAddress> here) {
         return assertThrows(ControlRefusedException.class,
-            () -> new ServiceVip(ip(vip), 24).requireNoNodesAddress("node-b", here, "eth0", config())).getMessage();
+            () -> new ServiceVip(ip(vip), 24).requireNoNodesAddress("node-b", here, here, "eth0", config())).getMessage();
     }
 
     @Test
@@ -45,8 +45,13 @@ class ServiceVipTest {
         assertTrue(refusal("10.77.0.13", nodeB).startsWith("10.77.0.13 is the address of node-c"));
         assertEquals("10.77.0.12 is node-b's own peer address (listen in /etc/pmig/pmigd.conf), not a VIP",
             refusal("10.77.0.12", List.of()));
-        new ServiceVip(ip("10.77.0.50"), 24).requireNoNodesAddress("node-b", nodeB, "eth0", config());
-        new ServiceVip(ip("10.77.0.50"), 24).requireNoNodesAddress("node-a", NODE_A, "eth0", config());
+        new ServiceVip(ip("10.77.0.50"), 24).requireNoNodesAddress("node-b", nodeB, nodeB, "eth0", config());
+        new ServiceVip(ip("10.77.0.50"), 24).requireNoNodesAddress("node-a", NODE_A, NODE_A, "eth0", config());
+        List<InterfaceAddress> management = List.of(new InterfaceAddress(ip("10.77.0.12"), 24, 0, 0, 0),
+            new InterfaceAddress(ip("192.168.9.2"), 24, 0, 0, 0));
+        assertEquals("192.168.9.2 is one of node-b's own addresses (on an interface other than eth0), not a VIP",
+            assertThrows(ControlRefusedException.class, () -> new ServiceVip(ip("192.168.9.2"), 24).requireNoNodesAddress("node-b",
+                nodeB, management, "eth0", config())).getMessage());
     }
 
     @Test

@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /**
  * Interface addresses over rtnetlink, with no `ip` process. Message layouts mirror
@@ -71,6 +72,15 @@ public final class Rtnetlink implements AutoCloseable {
 
     /** Every IPv4 and IPv6 address of interface {@code ifindex} (an RTM_GETADDR dump, filtered here). */
     public List<InterfaceAddress> addresses(int ifindex) {
+        return addresses(index -> index == ifindex);
+    }
+
+    /** Every IPv4 and IPv6 address of every interface of this network namespace. */
+    public List<InterfaceAddress> allAddresses() {
+        return addresses(index -> true);
+    }
+
+    private List<InterfaceAddress> addresses(IntPredicate interfaces) {
         List<InterfaceAddress> out = new ArrayList<>();
         byte[] request = ByteBuffer.allocate(IFADDRMSG_SIZE).order(ByteOrder.nativeOrder())
             .put((byte) 0).put((byte) 0).put((byte) 0).put((byte) 0).putInt(0).array();   // AF_UNSPEC: both families
@@ -84,7 +94,7 @@ public final class Rtnetlink implements AutoCloseable {
             int scope = m.get(3) & 0xff;
             int protocol = 0;
             int index = m.getInt(4);
-            if (index != ifindex || (family != Net.AF_INET && family != Net.AF_INET6)) {
+            if (!interfaces.test(index) || (family != Net.AF_INET && family != Net.AF_INET6)) {
                 return;
             }
             byte[] local = null;

@@ -87,6 +87,11 @@ public final class VipAddresses implements AutoCloseable {
         }
     }
 
+    /** Every address of this node (of every interface of the namespace), VIPs included. */
+    public List<InterfaceAddress> listAll() {
+        return rtnl.allAddresses();
+    }
+
     /** Every IPv4 and IPv6 address of {@code iface}, VIPs included. */
     public List<InterfaceAddress> list(String iface) {
         return rtnl.addresses(index(iface));
