@@ -35,7 +35,6 @@
 #include <poll.h>
 #include <stddef.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -276,10 +275,12 @@ static void check_new_connection(int listener, int type, const char *name, const
     close(c);
 }
 
-/* The forked child of the "outside" and "pending" modes: a client of L1 that echoes until EOF. */
+/*
+ * The peer of the "outside" and "pending" modes (h_fork_peer: not this program's child, so no parent-death
+ * signal ties it to the program): a client of L1 that echoes until EOF, which the program's end brings.
+ */
 static void run_child(void)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
     for (int fd = 3; fd < 1024; fd++) {
         close(fd);
     }
