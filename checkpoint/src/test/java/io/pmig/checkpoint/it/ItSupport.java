@@ -80,6 +80,13 @@ abstract class ItSupport {
         return p;
     }
 
+    /** A program that reads the word in STATEDIR/mode to choose what it sets up, ready. */
+    TestProgram startReadyInMode(String name, String mode) throws IOException {
+        Path state = Files.createDirectories(tmp.resolve(name + "-state"));
+        Files.writeString(state.resolve("mode"), mode + "\n");
+        return startReady(name);
+    }
+
     TestProgram startReady(String name) throws IOException {
         TestProgram p = start(name);
         p.awaitReady();

@@ -52,7 +52,7 @@ class SharingRefusalTest extends ItSupport {
     @ParameterizedTest(name = "{0}: refused naming \"{1}\" at {2}, both processes run on")
     @MethodSource("sharings")
     void refusedNamingTheOtherProcess(String mode, String resource, String entry) throws Exception {
-        TestProgram parent = startInMode(mode);
+        TestProgram parent = startReadyInMode(PROGRAM, mode);
         int child = Integer.parseInt(Files.readString(parent.stateDir().resolve("target")).trim());
         int target = mode.equals("child") ? parent.pid() : child;
         int other = mode.equals("child") ? child : parent.pid();
@@ -74,18 +74,12 @@ class SharingRefusalTest extends ItSupport {
     /** Only what every started process shares with its parent (stdin /dev/null, a log appended to): no refusal. */
     @Test
     void aChildSharingOnlyItsInheritedStdioIsCheckpointed() throws Exception {
-        TestProgram parent = startInMode("nothing");
+        TestProgram parent = startReadyInMode(PROGRAM, "nothing");
         int child = Integer.parseInt(Files.readString(parent.stateDir().resolve("target")).trim());
         CheckpointReport report = new CheckpointEngine().checkpoint(child, imageDir("nothing"), new CheckpointOptions(true));
         assertEquals(child, report.pid());
         assertRunningUntraced(child, "after a checkpoint that left it running");
         goExpectPassAndExit(parent);
-    }
-
-    private TestProgram startInMode(String mode) throws IOException {
-        Path state = Files.createDirectories(tmp.resolve(PROGRAM + "-state"));
-        Files.writeString(state.resolve("mode"), mode + "\n");
-        return startReady(PROGRAM);
     }
 
     private static long countFiles(Path dir) throws IOException {

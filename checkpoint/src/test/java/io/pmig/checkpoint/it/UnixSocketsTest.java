@@ -144,7 +144,7 @@ class UnixSocketsTest extends ItSupport {
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void peerInAnotherProcessIsRefused() throws Exception {
-        TestProgram p = startReadyInMode("outside");
+        TestProgram p = startReadyInMode(PROGRAM, "outside");
         int child = Integer.parseInt(Files.readString(p.stateDir().resolve("child.pid")).trim());
         ProcSnapshot before = ProcSnapshot.of(p.pid());
         RefusedException e = assertThrows(RefusedException.class,
@@ -163,7 +163,7 @@ class UnixSocketsTest extends ItSupport {
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void connectionNotYetAcceptedIsRefused() throws Exception {
-        TestProgram p = startReadyInMode("pending");
+        TestProgram p = startReadyInMode(PROGRAM, "pending");
         int child = Integer.parseInt(Files.readString(p.stateDir().resolve("child.pid")).trim());
         RefusedException e = assertThrows(RefusedException.class,
                 () -> new CheckpointEngine().checkpoint(p.pid(), imageDir("1"), new CheckpointOptions(true)));
@@ -173,12 +173,6 @@ class UnixSocketsTest extends ItSupport {
                 "refusal does not name the listener, the count and the client's process " + child + ": " + m);
         assertRunningUntraced(p.pid(), "after the refused checkpoint");
         goExpectPassAndExit(p);
-    }
-
-    private TestProgram startReadyInMode(String mode) throws Exception {
-        Path state = Files.createDirectories(tmp.resolve(PROGRAM + "-state"));
-        Files.writeString(state.resolve("mode"), mode + "\n");
-        return startReady(PROGRAM);
     }
 
     private static boolean isSocketFile(Path p) throws Exception {
