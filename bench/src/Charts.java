@@ -68,18 +68,15 @@ public class Charts {
     }
 
     private static JFreeChart migration(JsonNode r) {
-        XYSeries migration = new XYSeries("migration (pmig migrate, lab daemons, TLS)");
-        XYSeries downtime = new XYSeries("downtime");
-        XYSeries pipe = new XYSeries("local checkpoint + restore through a pipe");
+        JsonNode rows = r.path("rows");
         XYSeries nec = new XYSeries("NEC Table 2 (6.1 s for 500 MB, scaled)");
-        for (JsonNode row : r.path("rows")) {
-            double mb = row.path("memoryMb").asDouble();
-            migration.add(mb, row.path("migrationMs").asDouble());
-            downtime.add(mb, row.path("downtimeMs").asDouble());
-            pipe.add(mb, row.path("localPipeCheckpointRestoreMs").asDouble());
-            nec.add(mb, mb * NEC_MS_PER_MB);
+        for (JsonNode row : rows) {
+            nec.add(row.path("memoryMb").asDouble(), row.path("memoryMb").asDouble() * NEC_MS_PER_MB);
         }
-        JFreeChart chart = lines("Bundle migration time against memory", "memory (MB)", "ms", migration, downtime, pipe, nec);
+        JFreeChart chart = lines("Bundle migration time against memory", "memory (MB)", "ms",
+                series("migration (pmig migrate, lab daemons, TLS)", rows, "memoryMb", "migrationMs"),
+                series("downtime", rows, "memoryMb", "downtimeMs"),
+                series("local checkpoint + restore through a pipe", rows, "memoryMb", "localPipeCheckpointRestoreMs"), nec);
         ((XYPlot) chart.getPlot()).getRenderer().setSeriesStroke(3,
                 new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
         return chart;
@@ -94,33 +91,19 @@ public class Charts {
     }
 
     private static JFreeChart checkpointRestore(JsonNode r) {
-        XYSeries checkpoint = new XYSeries("checkpoint to tmpfs");
-        XYSeries frozen = new XYSeries("frozen");
-        XYSeries restore = new XYSeries("restore from tmpfs");
-        XYSeries pipe = new XYSeries("checkpoint + restore through a pipe");
-        XYSeries copy = new XYSeries("floor: copy into fresh memory");
-        for (JsonNode row : r.path("rows")) {
-            double mb = row.path("memoryMb").asDouble();
-            checkpoint.add(mb, row.path("checkpointMs").asDouble());
-            frozen.add(mb, row.path("frozenMs").asDouble());
-            restore.add(mb, row.path("restoreMs").asDouble());
-            pipe.add(mb, row.path("pipeCheckpointRestoreMs").asDouble());
-            copy.add(mb, row.path("memoryCopyFloorMs").asDouble());
-        }
-        return lines("Checkpoint and restore against memory", "memory (MB)", "ms", checkpoint, frozen, restore, pipe, copy);
+        JsonNode rows = r.path("rows");
+        return lines("Checkpoint and restore against memory", "memory (MB)", "ms",
+                series("checkpoint to tmpfs", rows, "memoryMb", "checkpointMs"), series("frozen", rows, "memoryMb", "frozenMs"),
+                series("restore from tmpfs", rows, "memoryMb", "restoreMs"),
+                series("checkpoint + restore through a pipe", rows, "memoryMb", "pipeCheckpointRestoreMs"),
+                series("floor: copy into fresh memory", rows, "memoryMb", "memoryCopyFloorMs"));
     }
 
     private static JFreeChart tcpSockets(JsonNode r) {
-        XYSeries checkpoint = new XYSeries("checkpoint");
-        XYSeries frozen = new XYSeries("frozen");
-        XYSeries restore = new XYSeries("restore");
-        for (JsonNode row : r.path("rows")) {
-            double n = row.path("connections").asDouble();
-            checkpoint.add(n, row.path("checkpointMs").asDouble());
-            frozen.add(n, row.path("frozenMs").asDouble());
-            restore.add(n, row.path("restoreMs").asDouble());
-        }
-        return lines("A service's TCP connections: checkpoint and restore", "established connections", "ms", checkpoint, frozen, restore);
+        JsonNode rows = r.path("rows");
+        return lines("A service's TCP connections: checkpoint and restore", "established connections", "ms",
+                series("checkpoint", rows, "connections", "checkpointMs"), series("frozen", rows, "connections", "frozenMs"),
+                series("restore", rows, "connections", "restoreMs"));
     }
 
     private static JFreeChart vipSteps(JsonNode r) {
@@ -164,16 +147,10 @@ public class Charts {
     }
 
     private static JFreeChart dirtyTracking(JsonNode r) {
-        XYSeries start = new XYSeries("start tracking");
-        XYSeries idle = new XYSeries("scan, nothing written");
-        XYSeries full = new XYSeries("scan, everything written");
-        for (JsonNode row : r.path("rows")) {
-            double mb = row.path("memoryMb").asDouble();
-            start.add(mb, row.path("startMs").asDouble());
-            idle.add(mb, row.path("idleScanMs").asDouble());
-            full.add(mb, row.path("fullScanMs").asDouble());
-        }
-        return lines("Dirty tracking (" + r.path("method").asText() + ") against memory", "memory (MB)", "ms", start, idle, full);
+        JsonNode rows = r.path("rows");
+        return lines("Dirty tracking (" + r.path("method").asText() + ") against memory", "memory (MB)", "ms",
+                series("start tracking", rows, "memoryMb", "startMs"), series("scan, nothing written", rows, "memoryMb", "idleScanMs"),
+                series("scan, everything written", rows, "memoryMb", "fullScanMs"));
     }
 
     private static JFreeChart peerStream(JsonNode r) {
@@ -197,6 +174,15 @@ public class Charts {
             data.addValue(m.path("targetSeconds").asDouble(), "target", measures.get(key));
         }
         return bars("Start-up through the launchers", "s", data, false);
+    }
+
+    /** One line of a chart: field {@code y} of each row against its field {@code x}. */
+    private static XYSeries series(String label, JsonNode rows, String x, String y) {
+        XYSeries series = new XYSeries(label);
+        for (JsonNode row : rows) {
+            series.add(row.path(x).asDouble(), row.path(y).asDouble());
+        }
+        return series;
     }
 
     /** A workload's label: its name, and its memory when the JSON names several sizes. */
@@ -255,6 +241,7 @@ public class Charts {
 
     private static void write(JFreeChart chart, Path svg) throws Exception {
         SVGGraphics2D g = new SVGGraphics2D(WIDTH, HEIGHT);
+        g.setDefsKeyPrefix("chart");                              // the same results give the same file
         chart.draw(g, new Rectangle(0, 0, WIDTH, HEIGHT));
         Files.writeString(svg, g.getSVGDocument());
     }
