@@ -27,10 +27,13 @@ import picocli.CommandLine.Spec;
             "Live migration of Linux services with their TCP sessions and virtual IPs.",
             "It talks to the node's daemon pmigd to move a running service to another node of the same L2 subnet;"
                     + " it also checkpoints and restores processes on one machine, manages VIPs, makes the daemons'"
-                    + " certificates and builds a lab of nodes on one machine to try it all."},
-        subcommands = {CheckpointCommand.class, RestoreCommand.class, DemoCommand.class, io.pmig.cli.lab.LabCommand.class,
-            io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class, io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.certs.CertsCommand.class})
+                    + " certificates and builds a lab of nodes on one machine to try it all."})
 public final class Pmig implements Runnable {
+    /** The subcommands, in the order the help lists them. */
+    private static final List<Class<?>> COMMANDS = List.of(CheckpointCommand.class, RestoreCommand.class, DemoCommand.class,
+            io.pmig.cli.lab.LabCommand.class, io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class,
+            io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.certs.CertsCommand.class);
+
     @Spec
     CommandSpec spec;
 
@@ -43,7 +46,7 @@ public final class Pmig implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        System.exit(commandLine(Engines.real(), Pmig::effectiveUidIsRoot, args.length > 0 ? args[0] : "").execute(args));
     }
 
     /** The whole command as an operator runs it; the package build renders its man pages and completion from it. */
@@ -53,7 +56,21 @@ public final class Pmig implements Runnable {
 
     /** The whole command with its error handling; tests pass a test double of the engines and of the root check. */
     static CommandLine commandLine(Engines engines, BooleanSupplier root) {
+        return commandLine(engines, root, "");
+    }
+
+    /**
+     * The command for a command line that begins with {@code first}. Building a subcommand's model
+     * (picocli reads its annotations) is most of a short command's start-up, so only the subcommand
+     * {@code first} names is built, none for --version, and all of them otherwise (help, errors).
+     */
+    static CommandLine commandLine(Engines engines, BooleanSupplier root, String first) {
         CommandLine commandLine = new CommandLine(new Pmig(engines, root));
+        boolean version = first.equals("--version") || first.equals("-V");
+        List<Class<?>> named = COMMANDS.stream().filter(c -> c.getAnnotation(Command.class).name().equals(first)).toList();
+        for (Class<?> command : version ? List.<Class<?>>of() : named.isEmpty() ? COMMANDS : named) {
+            commandLine.addSubcommand(command);
+        }
         Errors errors = new Errors();
         commandLine.setExecutionExceptionHandler(errors);
         commandLine.setParameterExceptionHandler(errors);

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -76,6 +78,25 @@ class HelpTextTest {
                         + "'s help breaks a sentence where the next word would still fit: '" + line + "' / '" + nextWord + "'");
             }
         }
+    }
+
+    @Test
+    void aCommandLineBuildsOnlyTheSubcommandItNamesAndAllWhenItNamesNone() {
+        assertEquals(List.of("status"), List.copyOf(Pmig.commandLine(new FakeEngines(), () -> true, "status").getSubcommands().keySet()));
+        assertEquals(List.of(), List.copyOf(Pmig.commandLine(new FakeEngines(), () -> true, "--version").getSubcommands().keySet()));
+        assertEquals(List.copyOf(everyCommand().get(0).getSubcommands().keySet()),
+                List.copyOf(Pmig.commandLine(new FakeEngines(), () -> true, "--help").getSubcommands().keySet()));
+
+        StringWriter out = new StringWriter();
+        CommandLine version = Pmig.commandLine(new FakeEngines(), () -> true, "--version");
+        version.setOut(new PrintWriter(out, true));
+        assertEquals(ExitCodes.OK, version.execute("--version"));
+        assertTrue(out.toString().startsWith("pmig "), out.toString());
+        StringWriter err = new StringWriter();
+        CommandLine typo = Pmig.commandLine(new FakeEngines(), () -> true, "stauts");
+        typo.setErr(new PrintWriter(err, true));
+        assertEquals(ExitCodes.USAGE, typo.execute("stauts"));
+        assertTrue(err.toString().contains("status"), "the error suggests the command: " + err);
     }
 
     @Test

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The package the build made, checked by lintian and installed by dpkg into a throwaway root (a
  * dpkg database of its own; maintainer scripts run with DPKG_ROOT set): what an operator runs from
- * it works, and a purge leaves nothing behind. The host's own /usr and /etc are never touched.
+ * it works, with the start-up archives postinst made, and a purge leaves nothing behind. The
+ * host's own /usr and /etc are never touched.
  */
 class DebPackageIT {
     private static final Path TARGET = Path.of(System.getProperty("deb.target", "target"));
@@ -71,7 +72,8 @@ class DebPackageIT {
     void installedItRunsHasItsManPagesUnitConffileAndCompletionAndPurgesClean() throws IOException {
         dpkg("--install", deb().toString());
 
-        Result version = run(Map.of(), root.resolve("usr/bin/pmig").toString(), "--version");
+        // -Xshare:on: the JVM fails unless it maps the start-up archive postinst made for these jars
+        Result version = run(Map.of("PMIG_JAVA_OPTS", "-Xshare:on"), root.resolve("usr/bin/pmig").toString(), "--version");
         assertEquals(0, version.exitCode(), version.toString());
         assertTrue(version.out().matches("pmig \\d+\\.\\d+\\.\\d+.*\\n"), version.out());
 
@@ -84,7 +86,7 @@ class DebPackageIT {
         assertEquals(0, certs.exitCode(), certs.toString());
         Files.writeString(conf, "node.name = node-a\ntls.ca = " + tls.resolve("ca.pem") + "\ntls.cert = " + tls.resolve("node-a.pem")
                 + "\ntls.key = " + tls.resolve("node-a.key") + "\n", StandardOpenOption.APPEND);
-        Result check = run(Map.of(), root.resolve("usr/bin/pmigd").toString(), "--config", conf.toString(), "--check");
+        Result check = run(Map.of("PMIGD_JAVA_OPTS", "-Xshare:on"), root.resolve("usr/bin/pmigd").toString(), "--config", conf.toString(), "--check");
         assertEquals(0, check.exitCode(), check.toString());
         assertTrue(check.out().contains("is usable: node node-a"), check.out());
 
@@ -110,7 +112,8 @@ class DebPackageIT {
         assertTrue(completion.out().contains(" pmig"), completion.out());
 
         dpkg("--purge", "pmig");
-        for (String gone : List.of("usr/bin/pmig", "usr/bin/pmigd", "usr/lib/pmig", "lib/systemd/system/pmigd.service", "etc/pmig/pmigd.conf")) {
+        for (String gone : List.of("usr/bin/pmig", "usr/bin/pmigd", "usr/lib/pmig", "lib/systemd/system/pmigd.service", "etc/pmig/pmigd.conf",
+                "var/cache/pmig")) {
             assertFalse(Files.exists(root.resolve(gone)), gone + " is left after the purge");
         }
     }

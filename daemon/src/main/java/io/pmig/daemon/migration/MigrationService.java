@@ -43,6 +43,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.stream.Stream;
@@ -76,6 +77,8 @@ public final class MigrationService implements AutoCloseable {
     /** Journaled migrations this node sent the commit of, whose outcome a previous daemon never learned. */
     private final List<MigrationJournal.Entry> undecidedAtStart = new ArrayList<>();
     private final DestinationMemory memory;
+    /** Ends when {@link #warmUp} has, started once the daemon answers. */
+    private final CompletableFuture<Void> warmedUp = new CompletableFuture<>();
     private Daemon daemon;
 
     private static final int REMEMBERED_OUTCOMES = 1024;
@@ -88,14 +91,10 @@ public final class MigrationService implements AutoCloseable {
         this.memory = new DestinationMemory(Path.of("/"), config.limits().memoryReserveBytes());
     }
 
-    /**
-     * Before the daemon takes requests: puts straight what a previous daemon left in the middle of
-     * a migration, and pays the first migration's one-time costs.
-     */
+    /** Before the daemon takes requests: puts straight what a previous daemon left in the middle of a migration. */
     public static MigrationService prepare(DaemonConfig config) {
         MigrationService service = new MigrationService(config);
         service.recover();
-        service.warmUp();
         return service;
     }
 
@@ -124,6 +123,12 @@ public final class MigrationService implements AutoCloseable {
             .onRequest(MigrationProtocol.ABORT, (peer, m) -> abort(m.bodyAs(MigrationProtocol.Id.class).id()))
             .onRequest(MigrationProtocol.FORWARD, (peer, m) -> forwardBack(m.bodyAs(MigrationProtocol.Forward.class)))
             .onRequest(MigrationProtocol.OUTCOME, (peer, m) -> outcome(m.bodyAs(MigrationProtocol.Id.class).id()));
+        Thread warmUp = new Thread(() -> {
+            warmUp();
+            warmedUp.complete(null);
+        }, "pmigd-warm-up");
+        warmUp.setDaemon(true);
+        warmUp.start();
         return this;
     }
 
@@ -165,8 +170,9 @@ public final class MigrationService implements AutoCloseable {
     }
 
     /**
-     * Pays the first migration's one-time costs now: the VIP manager (hold rules, capture, sockets)
-     * if the interface exists, and the engine's class loading and compilation.
+     * Pays the first migration's one-time costs while the daemon already answers (pmig status):
+     * the VIP manager (hold rules, capture, sockets) if the interface exists, and the engine's class
+     * loading and compilation. A migration, as source or destination, waits for it to end.
      */
     private void warmUp() {
         try {
@@ -225,6 +231,7 @@ public final class MigrationService implements AutoCloseable {
     }
 
     private ObjectNode migrate(ControlCall call, Audit audit) {
+        warmedUp.join();
         JsonNode r = call.request();
         if (!r.path("pid").canConvertToInt() || r.path("pid").asInt() <= 0 || !r.path("to").isTextual()) {
             throw new ControlRefusedException("migrate needs a numeric \"pid\" and a node name \"to\"");
@@ -411,6 +418,7 @@ public final class MigrationService implements AutoCloseable {
     // ---- destination ----
 
     private Message prepare(PeerSession source, MigrationProtocol.Prepare p) {
+        warmedUp.join();
         String node = config.nodeName();
         daemon.migrations().begin(new Migrations.Migration(p.id(), p.pid(), "destination", source.peerName(), "prepared", Instant.now()));
         DestinationSwitch vipSwitch = null;
