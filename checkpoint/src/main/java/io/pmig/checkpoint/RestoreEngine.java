@@ -206,12 +206,16 @@ public final class RestoreEngine {
     }
 
     /**
-     * Everything that can be checked before a process exists: ids free, files the same. {@code pidHeld}:
+     * Everything that can be checked before a process exists: a user namespace the restore can give (pmig's
+     * own: a process is never restored with more privilege than it had), ids free, files the same. {@code pidHeld}:
      * the process exists already (pre-copy) and holds the image's pid itself.
      */
     static void preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
         ProcessImage process = full.process();
         List<ThreadImage> threads = full.threads();
+        if (process.userNamespace() != null && !process.userNamespace().pmigs()) {
+            throw process.userNamespace().refusal(process.pid());
+        }
         if (!options.newPidNamespace()) {
             for (ThreadImage t : threads) {
                 if (pidHeld && t.tid() == process.pid()) {

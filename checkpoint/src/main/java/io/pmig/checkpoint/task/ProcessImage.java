@@ -5,7 +5,10 @@ import io.pmig.checkpoint.image.ImageKind;
 import java.util.List;
 import java.util.Map;
 
-/** Process-wide state: everything that is not a thread, a mapping or a descriptor. */
+/**
+ * Process-wide state: everything that is not a thread, a mapping or a descriptor. {@code userNamespace}
+ * is null in images made before it was kept (their processes ran in pmig's own).
+ */
 @ImageKind("process")
 public record ProcessImage(
         int pid,
@@ -24,7 +27,8 @@ public record ProcessImage(
         List<byte[]> pendingSignals,
         long[][] itimers,
         List<PosixTimer> posixTimers,
-        MmLayout mm) {
+        MmLayout mm,
+        UserNamespace userNamespace) {
 
     /**
      * The capability sets, as /proc/PID/status shows them (bit N: capability N of linux/capability.h).

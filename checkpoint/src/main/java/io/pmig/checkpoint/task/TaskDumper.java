@@ -140,7 +140,7 @@ public final class TaskDumper {
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
-            Ptrace.pendingSignals(pid, true), itimers, timers, mm);
+            Ptrace.pendingSignals(pid, true), itimers, timers, mm, UserNamespace.of(pid));
     }
 
     /** The answer slots of a batch of {@code calls} calls. */
