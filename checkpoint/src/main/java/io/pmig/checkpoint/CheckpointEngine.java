@@ -10,6 +10,7 @@ import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.task.PrivilegeCheck;
+import io.pmig.checkpoint.task.ProtectedProcesses;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskDumper;
@@ -252,9 +253,7 @@ public final class CheckpointEngine {
         if (pid <= 0 || !proc.exists()) {
             throw new RefusedException("process " + pid + " does not exist");
         }
-        if (pid == ProcessHandle.current().pid()) {
-            throw new RefusedException("process " + pid + " is this pmig process itself");
-        }
+        ProtectedProcesses.refuseProtected(proc);
         String state = proc.status().getOrDefault("State", "");
         if (state.startsWith("Z") || state.startsWith("X")) {
             throw new RefusedException("process " + pid + " has already exited (" + state + ")");
