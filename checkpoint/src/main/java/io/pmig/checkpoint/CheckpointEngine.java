@@ -5,6 +5,9 @@ import io.pmig.checkpoint.fd.FdImage;
 import io.pmig.checkpoint.fd.FileState;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageWriter;
+import io.pmig.checkpoint.imagedir.ImageDirectory;
+import io.pmig.checkpoint.imagedir.ImageMac;
+import io.pmig.checkpoint.imagedir.NodeKey;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -24,8 +27,8 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
+import javax.crypto.Mac;
 
 /**
  * Checkpoints one process (all its threads) into an image stream or an image directory.
@@ -33,6 +36,8 @@ import java.util.List;
  */
 public final class CheckpointEngine {
     public static final String IMAGE_FILE = "image.pmig";
+    /** What a file of the image directory is called until it is complete. */
+    private static final String PARTIAL = ".partial";
     /** Where the kernel puts XCR0 in the XSAVE area it hands to ptrace (struct _fpx_sw_bytes.xfeatures). */
     private static final int XSAVE_SW_XFEATURES = 472;
     /** How often, and how long apart, a process with something transient (see {@link UnsettledException}) is let run. */
@@ -41,7 +46,9 @@ public final class CheckpointEngine {
 
     /**
      * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
-     * complete), then kills the process, or thaws it with {@code leaveRunning}.
+     * complete) with its authentication {@code image.pmig.mac} (HMAC-SHA256 under the node key), then kills
+     * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
+     * writable by no one else; its files are made 0600 and new, never through an existing file.
      */
     /**
      * Resumes a process whose checkpoint was abandoned (the daemon died while it was frozen): it was
@@ -60,36 +67,42 @@ public final class CheckpointEngine {
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
         Path image = dir.resolve(IMAGE_FILE);
-        Path partial = dir.resolve(IMAGE_FILE + ".partial");
+        Path partial = dir.resolve(IMAGE_FILE + PARTIAL);
+        Path mac = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX);
+        Path macPartial = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX + PARTIAL);
         refuseMissing(pid);
+        NodeKey key = NodeKey.loadOrCreate();
+        ImageDirectory.prepare(dir);
+        FileChannel file = ImageDirectory.createNew(partial);
+        FileChannel macFile;
         try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new RefusedException("cannot create image directory " + dir + ": " + e.getMessage(), e);
+            macFile = ImageDirectory.createNew(macPartial);
+        } catch (RuntimeException e) {
+            closeQuietly(file);
+            deleteQuietly(partial);
+            throw e;
         }
-        FileChannel file;
-        try {
-            file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw new RefusedException("cannot write the image file " + partial + ": " + e.getMessage(), e);
-        }
+        Mac authentication = key.newMac();
         FrozenCheckpoint frozen;
         try {
-            frozen = checkpoint(pid, file, options);
+            frozen = checkpoint(pid, ImageMac.authenticating(file, authentication), options);
         } catch (RuntimeException e) {
-            try {
-                file.close();
-            } catch (IOException ignored) {
-                // the partial file is deleted next
-            }
+            closeQuietly(file);
+            closeQuietly(macFile);
             deleteQuietly(partial);
+            deleteQuietly(macPartial);
             throw e;
         }
         try {
             file.close();
-            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
+            ImageMac.write(macFile, authentication);
+            macFile.close();
+            Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
+            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(macFile);
             deleteQuietly(partial);
+            deleteQuietly(macPartial);
             frozen.abort();
             throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
                 + e.getMessage() + "; the process was left running and no image was written", e);
@@ -278,6 +291,14 @@ public final class CheckpointEngine {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new RefusedException("interrupted while waiting for the process to settle");
+        }
+    }
+
+    private static void closeQuietly(FileChannel file) {
+        try {
+            file.close();
+        } catch (IOException ignored) {
+            // a partial file, deleted next
         }
     }
 

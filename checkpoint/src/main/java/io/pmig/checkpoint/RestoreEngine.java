@@ -7,6 +7,9 @@ import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.imagedir.ImageDirectory;
+import io.pmig.checkpoint.imagedir.ImageMac;
+import io.pmig.checkpoint.imagedir.NodeKey;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
@@ -23,6 +26,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -34,16 +38,19 @@ import java.util.Set;
  */
 public final class RestoreEngine {
     /**
-     * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The file
-     * is verified whole (every checksum) before anything starts, then its pages are written into the
+     * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The directory
+     * must be root's and writable by no one else, the file must authenticate under the node key (its
+     * {@code .mac}), and it is verified whole (every checksum) before anything starts, then its pages are written into the
      * process straight from the memory-mapped file.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
-        if (!Files.isRegularFile(file)) {
+        ImageDirectory.requireSafe(dir);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
+        ImageMac.verify(file, NodeKey.load());
         try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
             restored.resume();
             return restored.report();
