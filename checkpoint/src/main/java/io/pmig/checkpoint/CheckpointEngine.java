@@ -45,12 +45,6 @@ public final class CheckpointEngine {
     private static final long SETTLE_PAUSE_MS = 20;
 
     /**
-     * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
-     * complete) with its authentication {@code image.pmig.mac} (HMAC-SHA256 under the node key), then kills
-     * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
-     * writable by no one else; its files are made 0600 and new, never through an existing file.
-     */
-    /**
      * Resumes a process whose checkpoint was abandoned (the daemon died while it was frozen): it was
      * left stopped, its TCP connections in repair mode. They leave repair mode, then the process
      * goes on. Returns the connections brought back.
@@ -64,6 +58,21 @@ public final class CheckpointEngine {
         return connections;
     }
 
+    /**
+     * The TCP connections of process {@code pid} (listeners left out) by their two ends, read while it
+     * runs: what a caller holds off before a checkpoint that takes them away. Touches nothing.
+     */
+    public List<TcpConnection> tcpConnections(int pid) {
+        refuseMissing(pid);
+        return FdDumper.tcpConnections(pid);
+    }
+
+    /**
+     * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
+     * complete) with its authentication {@code image.pmig.mac} (HMAC-SHA256 under the node key), then kills
+     * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
+     * writable by no one else; its files are made 0600 and new, never through an existing file.
+     */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
         Path image = dir.resolve(IMAGE_FILE);

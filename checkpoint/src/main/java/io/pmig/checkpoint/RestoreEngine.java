@@ -2,6 +2,7 @@ package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.fd.RestoreContext;
+import io.pmig.checkpoint.fd.TcpSockets;
 import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
@@ -30,6 +31,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -45,18 +47,35 @@ public final class RestoreEngine {
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
+        try (Image image = openAuthenticated(dir); RestoredProcess restored = restore(mapped(image), options, steps)) {
+            restored.resume();
+            return restored.report();
+        } catch (IOException e) {
+            throw new FailedException("restore from " + dir.resolve(CheckpointEngine.IMAGE_FILE) + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The TCP connections of the process in the image in {@code dir} (listeners left out), by their two ends;
+     * the image is checked as {@link #restore(Path, RestoreOptions)} checks it, and nothing is restored.
+     */
+    public List<TcpConnection> tcpConnections(Path dir) {
+        try (Image image = openAuthenticated(dir)) {
+            return image.objects().all(TcpSockets.State.class).stream().map(TcpSockets::connectionOf).filter(Objects::nonNull).toList();
+        } catch (IOException e) {
+            throw new RefusedException("cannot read " + dir.resolve(CheckpointEngine.IMAGE_FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The image in {@code dir}, once its directory is found safe and the file authentic under the node key. */
+    private static Image openAuthenticated(Path dir) {
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         ImageDirectory.requireSafe(dir);
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
         ImageMac.verify(file, NodeKey.load());
-        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
-            restored.resume();
-            return restored.report();
-        } catch (IOException e) {
-            throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
-        }
+        return openImage(file);
     }
 
     /**

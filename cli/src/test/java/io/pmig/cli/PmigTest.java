@@ -62,6 +62,16 @@ class PmigTest {
     }
 
     @Test
+    void unlockLetsTheImagesConnectionsGoAndRestoresNothing() {
+        Run run = Run.of(engines, true, "restore", "--dir", "/tmp/img", "--unlock");
+
+        assertEquals(ExitCodes.OK, run.exitCode(), run.err());
+        assertEquals(Path.of("/tmp/img"), engines.unlockDir);
+        assertEquals(null, engines.restoreDir, "nothing restored");
+        assertEquals("released 0 TCP connection(s) of the image in /tmp/img; nothing was restored\n", run.out());
+    }
+
+    @Test
     void restorePrintsTheRestoredPid() {
         engines.onRestore = dir -> RESTORE;
         Run run = Run.of(engines, true, "restore", "--dir", "/tmp/img");
