@@ -63,7 +63,7 @@ public final class CheckpointEngine {
      * runs: what a caller holds off before a checkpoint that takes them away. Touches nothing.
      */
     public List<TcpConnection> tcpConnections(int pid) {
-        refuseMissing(pid);
+        refuseAtEntry(pid);
         return FdDumper.tcpConnections(pid);
     }
 
@@ -79,7 +79,7 @@ public final class CheckpointEngine {
         Path partial = dir.resolve(IMAGE_FILE + PARTIAL);
         Path mac = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX);
         Path macPartial = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX + PARTIAL);
-        refuseMissing(pid);
+        refuseAtEntry(pid);
         NodeKey key = NodeKey.loadOrCreate();
         ImageDirectory.prepare(dir);
         FileChannel file = ImageDirectory.createNew(partial);
@@ -137,7 +137,7 @@ public final class CheckpointEngine {
      * <p>Everything, including the returned handle, must be used on the calling thread (ptrace).
      */
     public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
-        refuseMissing(pid);
+        refuseAtEntry(pid);
         FdDumper.precheck(pid);
         PrivilegeCheck.requireRestorable(pid);
         return checkpoint(pid, out, options, MemoryDumper::mappings,
@@ -154,7 +154,7 @@ public final class CheckpointEngine {
      * Everything, including the session, must be used on the calling thread (ptrace).
      */
     public PrecopySource precopy(int pid, PrecopyOptions options) {
-        refuseMissing(pid);
+        refuseAtEntry(pid);
         FdDumper.precheck(pid);
         PrivilegeCheck.requireRestorable(pid);
         return new PrecopySource(pid, options, this);
@@ -270,12 +270,21 @@ public final class CheckpointEngine {
         }
     }
 
+    /**
+     * The checks of every entry point, before anything is touched: the process exists, is not one pmig
+     * never checkpoints, and has no tracer. (A pre-copy's last part repeats only {@link #refuseMissing}:
+     * its time is downtime, and a tracer that came since is refused by the freeze.)
+     */
+    private static void refuseAtEntry(int pid) {
+        ProtectedProcesses.refuseProtected(refuseMissing(pid));
+        FrozenProcess.requireUntraced(pid);
+    }
+
     private static ProcFs refuseMissing(int pid) {
         ProcFs proc = new ProcFs(pid);
         if (pid <= 0 || !proc.exists()) {
             throw new RefusedException("process " + pid + " does not exist");
         }
-        ProtectedProcesses.refuseProtected(proc);
         String state = proc.status().getOrDefault("State", "");
         if (state.startsWith("Z") || state.startsWith("X")) {
             throw new RefusedException("process " + pid + " has already exited (" + state + ")");

@@ -37,7 +37,17 @@ public final class Pmig implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine(Engines.real(), Pmig::effectiveUidIsRoot).execute(args));
+        // what escapes the commands' error handling (an Error, a background thread's exception) is one line too
+        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> System.err.println("pmig: " + Errors.unexpected(e)
+            + " in thread " + thread.getName()));
+        int exitCode;
+        try {
+            exitCode = commandLine(Engines.real(), Pmig::effectiveUidIsRoot).execute(args);
+        } catch (Throwable e) {
+            System.err.println("pmig: " + Errors.unexpected(e));
+            exitCode = ExitCodes.FAILED;
+        }
+        System.exit(exitCode);
     }
 
     /** The whole command with its error handling; tests pass a test double of the engines and of the root check. */
