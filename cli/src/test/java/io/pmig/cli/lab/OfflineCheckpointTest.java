@@ -47,15 +47,8 @@ class OfflineCheckpointTest {
     @Test
     @Timeout(150)
     void theClientHearsNothingUntilTheRestoreTakesItsConnectionOver() throws Exception {
-        String server = StreamService.startOnNodeA();
-        CompletableFuture<String> verdict = StreamService.client(CLIENT_SECONDS);
-        awaitConnected();
-        Path image = tmp.resolve("image");
-
-        Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image.toString());
-        assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
-        assertEquals("", exec("node-a", "sh", "-c", "ls /proc | grep -x " + server + " || true").strip(), "the server is gone");
-        Run restore = pmigIn("node-a", "restore", "--dir", image.toString());
+        CompletableFuture<String> verdict = checkpointWithAClientConnected();
+        Run restore = pmigIn("node-a", "restore", "--dir", image().toString());
         assertEquals(ExitCodes.OK, restore.exitCode(), restore.toString());
 
         String line = verdict.get();
@@ -65,19 +58,28 @@ class OfflineCheckpointTest {
     @Test
     @Timeout(150)
     void unlockLetsTheConnectionGo() throws Exception {
-        String server = StreamService.startOnNodeA();
-        CompletableFuture<String> verdict = StreamService.client(CLIENT_SECONDS);
-        awaitConnected();
-        Path image = tmp.resolve("image");
-
-        Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image.toString());
-        assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
-        Run unlock = pmigIn("node-a", "restore", "--dir", image.toString(), "--unlock");
+        CompletableFuture<String> verdict = checkpointWithAClientConnected();
+        Run unlock = pmigIn("node-a", "restore", "--dir", image().toString(), "--unlock");
         assertEquals(ExitCodes.OK, unlock.exitCode(), unlock.toString());
         assertTrue(unlock.out().startsWith("released 1 TCP connection(s)"), unlock.out());
 
         String line = verdict.get();
         assertTrue(line.startsWith("FAIL") && line.contains("reset"), "the released client is reset: " + line);
+    }
+
+    /** stream-server on node-a with a client connected, checkpointed into {@link #image()}: gone; returns the client's verdict to come. */
+    private CompletableFuture<String> checkpointWithAClientConnected() throws InterruptedException {
+        String server = StreamService.startOnNodeA();
+        CompletableFuture<String> verdict = StreamService.client(CLIENT_SECONDS);
+        awaitConnected();
+        Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image().toString());
+        assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
+        assertEquals("", exec("node-a", "sh", "-c", "ls /proc | grep -x " + server + " || true").strip(), "the server is gone");
+        return verdict;
+    }
+
+    private Path image() {
+        return tmp.resolve("image");
     }
 
     /** Waits until the client's connection is established on node-a. */
