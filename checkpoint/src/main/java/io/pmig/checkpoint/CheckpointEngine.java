@@ -92,9 +92,11 @@ public final class CheckpointEngine {
             throw e;
         }
         Mac authentication = key.newMac();
+        // a process left running is thawed before its image is hashed, read back: the HMAC costs it no frozen time
+        WritableByteChannel out = options.leaveRunning() ? file : ImageMac.authenticating(file, authentication);
         FrozenCheckpoint frozen;
         try {
-            frozen = checkpoint(pid, ImageMac.authenticating(file, authentication), options);
+            frozen = checkpoint(pid, out, options);
         } catch (RuntimeException e) {
             closeQuietly(file);
             closeQuietly(macFile);
@@ -102,8 +104,14 @@ public final class CheckpointEngine {
             deleteQuietly(macPartial);
             throw e;
         }
+        if (options.leaveRunning()) {
+            frozen.abort();
+        }
         try {
             file.close();
+            if (options.leaveRunning()) {
+                ImageMac.update(authentication, partial);
+            }
             ImageMac.write(macFile, authentication);
             macFile.close();
             Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
@@ -112,13 +120,13 @@ public final class CheckpointEngine {
             closeQuietly(macFile);
             deleteQuietly(partial);
             deleteQuietly(macPartial);
-            frozen.abort();
+            if (!options.leaveRunning()) {
+                frozen.abort();
+            }
             throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
                 + e.getMessage() + "; the process was left running and no image was written", e);
         }
-        if (options.leaveRunning()) {
-            frozen.abort();
-        } else {
+        if (!options.leaveRunning()) {
             frozen.commit();
         }
         CheckpointReport r = frozen.report();

@@ -52,6 +52,16 @@ public final class ImageMac {
         };
     }
 
+    /** Feeds every byte of {@code file} (not followed if a link) to {@code mac}. */
+    public static void update(Mac mac, Path file) throws IOException {
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            ByteBuffer buffer = ByteBuffer.allocateDirect(READ_CHUNK);
+            while (in.read(buffer.clear()) >= 0) {
+                mac.update(buffer.flip());
+            }
+        }
+    }
+
     /** Writes the finished {@code mac} into {@code out}, a file {@link ImageDirectory#createNew made new}; leaves it open. */
     public static void write(FileChannel out, Mac mac) throws IOException {
         ByteBuffer line = ByteBuffer.wrap((PREFIX + HexFormat.of().formatHex(mac.doFinal()) + "\n").getBytes(StandardCharsets.US_ASCII));
@@ -82,11 +92,8 @@ public final class ImageMac {
         }
         byte[] expected = HexFormat.of().parseHex(stored, PREFIX.length(), stored.length() - 1);
         Mac mac = key.newMac();
-        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            ByteBuffer buffer = ByteBuffer.allocateDirect(READ_CHUNK);
-            while (in.read(buffer.clear()) >= 0) {
-                mac.update(buffer.flip());
-            }
+        try {
+            update(mac, image);
         } catch (IOException e) {
             throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
         }
