@@ -5,11 +5,15 @@ import io.pmig.checkpoint.fd.FdImage;
 import io.pmig.checkpoint.fd.FileState;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageWriter;
+import io.pmig.checkpoint.imagedir.ImageDirectory;
+import io.pmig.checkpoint.imagedir.ImageMac;
+import io.pmig.checkpoint.imagedir.NodeKey;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.task.PrivilegeCheck;
+import io.pmig.checkpoint.task.ProtectedProcesses;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskDumper;
@@ -24,9 +28,9 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Set;
+import javax.crypto.Mac;
 
 /**
  * Checkpoints one process (all its threads) into an image stream or an image directory.
@@ -34,16 +38,14 @@ import java.util.Set;
  */
 public final class CheckpointEngine {
     public static final String IMAGE_FILE = "image.pmig";
+    /** What a file of the image directory is called until it is complete. */
+    private static final String PARTIAL = ".partial";
     /** Where the kernel puts XCR0 in the XSAVE area it hands to ptrace (struct _fpx_sw_bytes.xfeatures). */
     private static final int XSAVE_SW_XFEATURES = 472;
     /** How often, and how long apart, a process with something transient (see {@link UnsettledException}) is let run. */
     private static final int SETTLE_ATTEMPTS = 50;
     private static final long SETTLE_PAUSE_MS = 20;
 
-    /**
-     * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
-     * complete), then kills the process, or thaws it with {@code leaveRunning}.
-     */
     /**
      * Resumes a process whose checkpoint was abandoned (the daemon died while it was frozen): it was
      * left stopped, its TCP connections in repair mode. They leave repair mode, then the process
@@ -58,46 +60,75 @@ public final class CheckpointEngine {
         return connections;
     }
 
+    /**
+     * The TCP connections of process {@code pid} (listeners left out) by their two ends, read while it
+     * runs: what a caller holds off before a checkpoint that takes them away. Touches nothing.
+     */
+    public List<TcpConnection> tcpConnections(int pid) {
+        refuseAtEntry(pid);
+        return FdDumper.tcpConnections(pid);
+    }
+
+    /**
+     * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
+     * complete) with its authentication {@code image.pmig.mac} (HMAC-SHA256 under the node key), then kills
+     * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
+     * writable by no one else; its files are made 0600 and new, never through an existing file.
+     */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
         Path image = dir.resolve(IMAGE_FILE);
-        Path partial = dir.resolve(IMAGE_FILE + ".partial");
-        refuseMissing(pid);
+        Path partial = dir.resolve(IMAGE_FILE + PARTIAL);
+        Path mac = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX);
+        Path macPartial = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX + PARTIAL);
+        refuseAtEntry(pid);
+        NodeKey key = NodeKey.loadOrCreate();
+        ImageDirectory.prepare(dir);
+        FileChannel file = ImageDirectory.createNew(partial);
+        FileChannel macFile;
         try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new RefusedException("cannot create image directory " + dir + ": " + e.getMessage(), e);
-        }
-        FileChannel file;
-        try {
-            file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw new RefusedException("cannot write the image file " + partial + ": " + e.getMessage(), e);
-        }
-        FrozenCheckpoint frozen;
-        try {
-            frozen = checkpoint(pid, file, options);
+            macFile = ImageDirectory.createNew(macPartial);
         } catch (RuntimeException e) {
-            try {
-                file.close();
-            } catch (IOException ignored) {
-                // the partial file is deleted next
-            }
+            closeQuietly(file);
             deleteQuietly(partial);
             throw e;
         }
+        Mac authentication = key.newMac();
+        // a process left running is thawed before its image is hashed, read back: the HMAC costs it no frozen time
+        WritableByteChannel out = options.leaveRunning() ? file : ImageMac.authenticating(file, authentication);
+        FrozenCheckpoint frozen;
         try {
-            file.close();
-            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
+            frozen = checkpoint(pid, out, options);
+        } catch (RuntimeException e) {
+            closeQuietly(file);
+            closeQuietly(macFile);
             deleteQuietly(partial);
-            frozen.abort();
-            throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
-                + e.getMessage() + "; the process was left running and no image was written", e);
+            deleteQuietly(macPartial);
+            throw e;
         }
         if (options.leaveRunning()) {
             frozen.abort();
-        } else {
+        }
+        try {
+            file.close();
+            if (options.leaveRunning()) {
+                ImageMac.update(authentication, partial);
+            }
+            ImageMac.write(macFile, authentication);
+            macFile.close();
+            Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
+            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(macFile);
+            deleteQuietly(partial);
+            deleteQuietly(macPartial);
+            if (!options.leaveRunning()) {
+                frozen.abort();
+            }
+            throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
+                + e.getMessage() + "; the process was left running and no image was written", e);
+        }
+        if (!options.leaveRunning()) {
             frozen.commit();
         }
         CheckpointReport r = frozen.report();
@@ -136,11 +167,11 @@ public final class CheckpointEngine {
     }
 
     /**
-     * What every checkpoint checks before it touches the process: that it exists, shares nothing with a
-     * process that would stay behind, and holds only descriptors and privileges a restore recreates.
+     * What every checkpoint checks before it touches the process: that it is one pmig may take, shares nothing
+     * with a process that would stay behind, and holds only descriptors and privileges a restore recreates.
      */
     private static void preflight(int pid) {
-        refuseMissing(pid);
+        refuseAtEntry(pid);
         SharingCheck.requireSelfContained(Set.of(pid));
         FdDumper.precheck(pid);
         PrivilegeCheck.requireRestorable(pid);
@@ -258,13 +289,20 @@ public final class CheckpointEngine {
         }
     }
 
+    /**
+     * The checks of every entry point, before anything is touched: the process exists, is not one pmig
+     * never checkpoints, and has no tracer. (A pre-copy's last part repeats only {@link #refuseMissing}:
+     * its time is downtime, and a tracer that came since is refused by the freeze.)
+     */
+    private static void refuseAtEntry(int pid) {
+        ProtectedProcesses.refuseProtected(refuseMissing(pid));
+        FrozenProcess.requireUntraced(pid);
+    }
+
     private static ProcFs refuseMissing(int pid) {
         ProcFs proc = new ProcFs(pid);
         if (pid <= 0 || !proc.exists()) {
             throw new RefusedException("process " + pid + " does not exist");
-        }
-        if (pid == ProcessHandle.current().pid()) {
-            throw new RefusedException("process " + pid + " is this pmig process itself");
         }
         String state = proc.status().getOrDefault("State", "");
         if (state.startsWith("Z") || state.startsWith("X")) {
@@ -290,6 +328,14 @@ public final class CheckpointEngine {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new RefusedException("interrupted while waiting for the process to settle");
+        }
+    }
+
+    private static void closeQuietly(FileChannel file) {
+        try {
+            file.close();
+        } catch (IOException ignored) {
+            // a partial file, deleted next
         }
     }
 

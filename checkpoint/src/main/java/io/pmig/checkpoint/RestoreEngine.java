@@ -3,11 +3,15 @@ package io.pmig.checkpoint;
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.fd.RestoreContext;
+import io.pmig.checkpoint.fd.TcpSockets;
 import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.imagedir.ImageDirectory;
+import io.pmig.checkpoint.imagedir.ImageMac;
+import io.pmig.checkpoint.imagedir.NodeKey;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
@@ -24,10 +28,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -36,22 +42,42 @@ import java.util.Set;
  */
 public final class RestoreEngine {
     /**
-     * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The file
-     * is verified whole (every checksum) before anything starts, then its pages are written into the
+     * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The directory
+     * must be root's and writable by no one else, the file must authenticate under the node key (its
+     * {@code .mac}), and it is verified whole (every checksum) before anything starts, then its pages are written into the
      * process straight from the memory-mapped file.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
-        Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
-        if (!Files.isRegularFile(file)) {
-            throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
-        }
-        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
+        try (Image image = openAuthenticated(dir); RestoredProcess restored = restore(mapped(image), options, steps)) {
             restored.resume();
             return restored.report();
         } catch (IOException e) {
-            throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
+            throw new FailedException("restore from " + dir.resolve(CheckpointEngine.IMAGE_FILE) + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The TCP connections of the process in the image in {@code dir} (listeners left out), by their two ends;
+     * the image is checked as {@link #restore(Path, RestoreOptions)} checks it, and nothing is restored.
+     */
+    public List<TcpConnection> tcpConnections(Path dir) {
+        try (Image image = openAuthenticated(dir)) {
+            return image.objects().all(TcpSockets.State.class).stream().map(TcpSockets::connectionOf).filter(Objects::nonNull).toList();
+        } catch (IOException e) {
+            throw new RefusedException("cannot read " + dir.resolve(CheckpointEngine.IMAGE_FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The image in {@code dir}, once its directory is found safe and the file authentic under the node key. */
+    private static Image openAuthenticated(Path dir) {
+        Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
+        ImageDirectory.requireSafe(dir);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
+        }
+        ImageMac.verify(file, NodeKey.load());
+        return openImage(file);
     }
 
     /**
@@ -211,12 +237,16 @@ public final class RestoreEngine {
     }
 
     /**
-     * Everything that can be checked before a process exists: ids free, files the same. {@code pidHeld}:
+     * Everything that can be checked before a process exists: a user namespace the restore can give (pmig's
+     * own: a process is never restored with more privilege than it had), ids free, files the same. {@code pidHeld}:
      * the process exists already (pre-copy) and holds the image's pid itself.
      */
     static void preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
         ProcessImage process = full.process();
         List<ThreadImage> threads = full.threads();
+        if (process.userNamespace() != null && !process.userNamespace().pmigs()) {
+            throw process.userNamespace().refusal(process.pid());
+        }
         if (!options.newPidNamespace() && !options.newPidNamespaceIfTaken()) {
             for (ThreadImage t : threads) {
                 if (pidHeld && t.tid() == process.pid()) {

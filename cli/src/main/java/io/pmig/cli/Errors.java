@@ -40,9 +40,6 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
         int exitCode = exitCode(ex);
         String message = message(ex);
         PrintWriter err = commandLine.getErr();
-        if (exitCode == ExitCodes.FAILED && !(ex instanceof FailedException) && !(ex instanceof ControlClient.DaemonException)) {
-            ex.printStackTrace(err); // a bug, not a reported failure: the trace is what finds it
-        }
         err.println("pmig: " + message);
         err.flush();
         if (jsonRequested(parseResult)) {
@@ -72,7 +69,16 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
         if (ex instanceof FailedException || ex instanceof ControlClient.DaemonException) {
             return ex.getMessage();
         }
-        return "unexpected error: " + ex + " (the process or the image directory may have been changed)";
+        return unexpected(ex) + " (the process or the image directory may have been changed)";
+    }
+
+    /**
+     * A failure no code reports (a bug) in one line: the exception and where it was thrown, which is
+     * what finds the bug; an operator never gets a stack trace.
+     */
+    static String unexpected(Throwable ex) {
+        StackTraceElement[] trace = ex.getStackTrace();
+        return "unexpected error: " + ex + (trace.length > 0 ? " at " + trace[0] : "");
     }
 
     private static boolean jsonRequested(ParseResult parseResult) {

@@ -46,7 +46,17 @@ public final class Pmig implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine(Engines.real(), Pmig::effectiveUidIsRoot, args.length > 0 ? args[0] : "").execute(args));
+        // what escapes the commands' error handling (an Error, a background thread's exception) is one line too
+        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> System.err.println("pmig: " + Errors.unexpected(e)
+            + " in thread " + thread.getName()));
+        int exitCode;
+        try {
+            exitCode = commandLine(Engines.real(), Pmig::effectiveUidIsRoot, args.length > 0 ? args[0] : "").execute(args);
+        } catch (Throwable e) {
+            System.err.println("pmig: " + Errors.unexpected(e));
+            exitCode = ExitCodes.FAILED;
+        }
+        System.exit(exitCode);
     }
 
     /** The whole command as an operator runs it; the package build renders its man pages and completion from it. */

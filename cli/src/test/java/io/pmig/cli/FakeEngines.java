@@ -4,7 +4,9 @@ import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
+import io.pmig.checkpoint.TcpConnection;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Function;
 
 /** A test double of the engines: records what it was asked and answers with what the test set. */
@@ -13,6 +15,7 @@ final class FakeEngines implements Engines {
     Path checkpointDir;
     CheckpointOptions checkpointOptions;
     Path restoreDir;
+    Path unlockDir;
     RestoreOptions restoreOptions;
     int calls;
 
@@ -30,6 +33,13 @@ final class FakeEngines implements Engines {
         checkpointDir = dir;
         checkpointOptions = options;
         return onCheckpoint.apply(pid);
+    }
+
+    @Override
+    public List<TcpConnection> unlock(Path dir) {
+        calls++;
+        unlockDir = dir;
+        return List.of();
     }
 
     @Override

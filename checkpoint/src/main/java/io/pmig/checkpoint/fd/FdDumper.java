@@ -3,6 +3,7 @@ package io.pmig.checkpoint.fd;
 import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.checkpoint.proc.ProcFs;
@@ -37,6 +38,26 @@ public final class FdDumper {
         } finally {
             Linux.close(pidfd);
         }
+    }
+
+    /** The TCP connections of process {@code pid} (listeners left out), by their two ends, read while it runs. Touches nothing. */
+    public static List<TcpConnection> tcpConnections(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        List<TcpConnection> connections = new ArrayList<>();
+        int pidfd = Linux.pidfdOpen(pid);
+        try {
+            for (int fd : proc.fds()) {
+                try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
+                    TcpConnection connection = kindOf(f) instanceof TcpSockets ? TcpSockets.connectionOf(f) : null;
+                    if (connection != null && !connections.contains(connection)) {
+                        connections.add(connection);
+                    }
+                }
+            }
+        } finally {
+            Linux.close(pidfd);
+        }
+        return connections;
     }
 
     /**

@@ -75,6 +75,22 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         return file.link().startsWith("socket:[") && Sockets.isInet(file.local(), Linux.SOCK_STREAM, Sockets.IPPROTO_TCP);
     }
 
+    /** The connection of socket {@code file} by its two ends, or null for a listener or a socket not connected. Touches nothing. */
+    static TcpConnection connectionOf(OpenFile file) {
+        int fd = file.local();
+        int state = Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)[0] & 0xff;
+        if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
+            return null;
+        }
+        return new TcpConnection(Sockets.socketAddress(Sockets.localAddress(fd)), Sockets.socketAddress(Sockets.peerAddress(fd)));
+    }
+
+    /** The connection of a saved socket by its two ends, or null for a listener. */
+    public static TcpConnection connectionOf(State state) {
+        return state.connection() == null ? null
+            : new TcpConnection(Sockets.socketAddress(state.local()), Sockets.socketAddress(state.peer()));
+    }
+
     @Override
     public State dump(OpenFile file, int id, DumpContext context) {
         int fd = file.local();
@@ -252,7 +268,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         }
 
         public TcpConnection connection() {
-            return new TcpConnection(Sockets.socketAddress(state.local()), Sockets.socketAddress(state.peer()));
+            return connectionOf(state);
         }
 
         /** Repair off (the kernel sends a window probe), then the never-sent tail of the send queue, normally. */

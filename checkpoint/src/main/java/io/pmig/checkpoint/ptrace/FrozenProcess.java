@@ -1,8 +1,10 @@
 package io.pmig.checkpoint.ptrace;
 
+import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.nativeio.Errno;
 import io.pmig.nativeio.SyscallException;
 import io.pmig.checkpoint.proc.ProcFs;
 
@@ -55,12 +57,45 @@ public final class FrozenProcess implements AutoCloseable {
         return frozen;
     }
 
+    /**
+     * Refuses process {@code pid} if a thread of it is traced (a debugger, strace): ptrace allows one
+     * tracer, and freezing needs it. Names the tracer and the remedy; touches nothing.
+     */
+    public static void requireUntraced(int pid) {
+        for (int tid : new ProcFs(pid).tasks()) {
+            refuseIfTraced(pid, tid);
+        }
+    }
+
+    private static void refuseIfTraced(int pid, int tid) {
+        int tracer;
+        try {
+            tracer = Integer.parseInt(new ProcFs(tid).status().getOrDefault("TracerPid", "0").trim());
+        } catch (RuntimeException gone) {
+            return; // the thread exited meanwhile
+        }
+        if (tracer != 0) {
+            String name;
+            try {
+                name = "'" + new ProcFs(tracer).read("comm").trim() + "'";
+            } catch (RuntimeException gone) {
+                name = "gone since";
+            }
+            throw new RefusedException((tid == pid ? "process " + pid : "thread " + tid + " of process " + pid) + " is traced by process "
+                + tracer + " (" + name + "), and pmig freezes it with ptrace, which allows one tracer: end or detach the tracer"
+                + " (quit strace, 'detach' in gdb) and retry");
+        }
+    }
+
     private void stop(int tid) {
         try {
             Ptrace.seize(tid, 0);
         } catch (SyscallException e) {
             if (!new ProcFs(pid).tasks().contains(tid)) {
                 return; // the thread exited meanwhile
+            }
+            if (e.errno() == Errno.EPERM) {
+                refuseIfTraced(pid, tid); // a tracer came since the pre-check
             }
             throw e;
         }

@@ -10,7 +10,7 @@ import java.util.Map;
  * no_new_privs; a seccomp filter it does not carry. A process it cannot give what it holds is refused,
  * naming the thread: a seccomp filter (the copy would run unconfined), threads whose credentials
  * differ (the image keeps the process's), or a capability the restorer itself lacks (this host's own
- * bounding set is smaller).
+ * bounding set is smaller), or a user namespace other than pmig's ({@link UserNamespace}).
  */
 public final class PrivilegeCheck {
     private static final String[] CREDENTIALS = {"Uid", "Gid", "Groups", "NoNewPrivs", "CapBnd", "CapAmb", "CapInh", "CapPrm",
@@ -21,6 +21,7 @@ public final class PrivilegeCheck {
 
     /** Refuses process {@code pid} unless the restore can give every thread the privileges it has. */
     public static void requireRestorable(int pid) {
+        UserNamespace.requireSameAsPmigs(pid);
         ProcessImage.Capabilities restorer = ProcessImage.Capabilities.of(new ProcFs((int) ProcessHandle.current().pid()).status());
         Map<String, String> main = new ProcFs(pid).status();
         for (int tid : new ProcFs(pid).tasks()) {

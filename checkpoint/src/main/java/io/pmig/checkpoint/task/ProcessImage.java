@@ -10,6 +10,7 @@ import java.util.Map;
  * thread's tid) is the number the process sees for itself; {@code ownPidNamespace} says it lived in a PID
  * namespace of its own, which every restore then makes again. {@code cgroupLimits}: the limits of its
  * cgroup (cgroup v2 file name to value, only those set), given to the cgroup of its own it is restored in.
+ * {@code userNamespace} is null in images made before it was kept (their processes ran in pmig's own).
  */
 @ImageKind("process")
 public record ProcessImage(
@@ -31,7 +32,8 @@ public record ProcessImage(
         List<PosixTimer> posixTimers,
         MmLayout mm,
         boolean ownPidNamespace,
-        Map<String, String> cgroupLimits) {
+        Map<String, String> cgroupLimits,
+        UserNamespace userNamespace) {
 
     public ProcessImage {
         cgroupLimits = cgroupLimits == null ? Map.of() : Map.copyOf(cgroupLimits);     // null in images made before they were kept

@@ -143,7 +143,7 @@ public final class TaskDumper {
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
             Ptrace.pendingSignals(pid, true), itimers, timers, mm, PidNamespaces.inOwnNamespace(pid),
-            ServiceCgroup.limitsOf(pid));
+            ServiceCgroup.limitsOf(pid), UserNamespace.of(pid));
     }
 
     /** The answer slots of a batch of {@code calls} calls. */

@@ -14,6 +14,7 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.imagedir.NodeKey;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.nativeio.Errno;
 import io.pmig.nativeio.SyscallException;
@@ -21,6 +22,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -38,6 +40,21 @@ import org.junit.jupiter.api.io.TempDir;
 abstract class ItSupport {
     static final String IMAGE_FILE = "image.pmig";
     static final Duration PID_FREE_TIMEOUT = Duration.ofSeconds(20);
+
+    static {
+        // the image key of these tests' node, made on first use: not the machine's /var/lib/pmig/image.key
+        if (System.getProperty(NodeKey.PROPERTY) == null) {
+            try {
+                Path dir = Files.createTempDirectory("pmig-it-key");
+                Path key = dir.resolve("image.key");
+                dir.toFile().deleteOnExit(); // after the key (deleted in reverse order)
+                key.toFile().deleteOnExit();
+                System.setProperty(NodeKey.PROPERTY, key.toString());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
 
     @TempDir
     Path tmp;

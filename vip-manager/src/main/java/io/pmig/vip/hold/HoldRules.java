@@ -6,6 +6,8 @@ import io.pmig.vip.netlink.NftSets;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
@@ -16,6 +18,11 @@ import java.util.concurrent.TimeUnit;
  * <li>{@code inet pmig hold}: at prerouting, before anything else sees them, hands packets to an
  * address in {@code hold4}/{@code hold6} to NFLOG group {@value #NFLOG_GROUP} and drops them,
  * except those the replay injects through its TUN (named {@value #REPLAY_PREFIX}…);</li>
+ * <li>{@code inet pmig hold}, too: drops packets to a TCP endpoint (address and port) in
+ * {@code endpoint4}/{@code endpoint6}, unlogged: the connections of a process checkpointed to disk
+ * ({@code pmig checkpoint}), whose clients must hear nothing (no reset) until {@code pmig restore}
+ * takes them over; their retransmissions reach the restored sockets. Nothing else to the address
+ * is touched (it may be the host's own, or loopback);</li>
  * <li>{@code arp pmig silence}: drops ARP requests for an address in {@code silence4}, so a
  * node stops answering for a VIP it gave away while stale caches still send it packets;</li>
  * <li>{@code inet pmig guard}: drops TCP resets leaving from an address in {@code guard4}/
@@ -38,6 +45,8 @@ public final class HoldRules implements AutoCloseable {
         table inet pmig {
           set hold4 { type ipv4_addr; }
           set hold6 { type ipv6_addr; }
+          set endpoint4 { type ipv4_addr . inet_service; }
+          set endpoint6 { type ipv6_addr . inet_service; }
           chain hold { type filter hook prerouting priority raw; policy accept; }
           set guard4 { type ipv4_addr; }
           set guard6 { type ipv6_addr; }
@@ -52,6 +61,8 @@ public final class HoldRules implements AutoCloseable {
         flush chain arp pmig silence
         add rule inet pmig hold iifname != "%1$s*" ip daddr @hold4 log group %2$d snaplen 65535 queue-threshold 1 drop
         add rule inet pmig hold iifname != "%1$s*" ip6 daddr @hold6 log group %2$d snaplen 65535 queue-threshold 1 drop
+        add rule inet pmig hold ip daddr . tcp dport @endpoint4 drop
+        add rule inet pmig hold ip6 daddr . tcp dport @endpoint6 drop
         add rule inet pmig guard ip saddr @guard4 tcp flags & rst == rst drop
         add rule inet pmig guard ip6 saddr @guard6 tcp flags & rst == rst drop
         add rule arp pmig silence arp operation request arp daddr ip @silence4 drop
@@ -95,6 +106,14 @@ public final class HoldRules implements AutoCloseable {
         return new HoldRules(NftSets.open());
     }
 
+    /**
+     * Opens the switch of rules installed before, maybe by another process, without running nft: for
+     * releasing (what is not there, rules or element, is nothing to release). Adding needs {@link #install}.
+     */
+    public static HoldRules installed() {
+        return new HoldRules(NftSets.open());
+    }
+
     /** Drops inbound packets to {@code vip} from now on (those through the replay TUN excepted). */
     public void hold(InetAddress vip) {
         sets.add(NftSets.NFPROTO_INET, TABLE, holdSet(vip), vip.getAddress());
@@ -103,6 +122,26 @@ public final class HoldRules implements AutoCloseable {
     /** Lets inbound packets to {@code vip} through again. */
     public void release(InetAddress vip) {
         sets.remove(NftSets.NFPROTO_INET, TABLE, holdSet(vip), vip.getAddress());
+    }
+
+    /** Drops inbound TCP packets to {@code endpoint} (this host's address and port of connections) from now on, whoever runs. */
+    public void holdEndpoint(InetSocketAddress endpoint) {
+        sets.add(NftSets.NFPROTO_INET, TABLE, endpointSet(endpoint), endpointKey(endpoint));
+    }
+
+    /** Lets inbound TCP packets to {@code endpoint} through again. */
+    public void releaseEndpoint(InetSocketAddress endpoint) {
+        sets.remove(NftSets.NFPROTO_INET, TABLE, endpointSet(endpoint), endpointKey(endpoint));
+    }
+
+    private static String endpointSet(InetSocketAddress endpoint) {
+        return endpoint.getAddress() instanceof Inet4Address ? "endpoint4" : "endpoint6";
+    }
+
+    /** The set key {@code address . inet_service}: each part of a concatenation fills whole 32-bit registers (nf_tables.h, NFT_REG32_SIZE). */
+    private static byte[] endpointKey(InetSocketAddress endpoint) {
+        byte[] address = endpoint.getAddress().getAddress();
+        return ByteBuffer.allocate(address.length + 4).put(address).putShort((short) endpoint.getPort()).array();
     }
 
     /** Stops answering ARP requests for {@code vip} (IPv6 needs nothing: without the address no neighbour advertisement goes out). */
