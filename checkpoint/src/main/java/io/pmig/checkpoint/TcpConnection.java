@@ -6,6 +6,12 @@ import java.net.InetSocketAddress;
 public record TcpConnection(InetSocketAddress local, InetSocketAddress remote) {
     @Override
     public String toString() {
-        return local + " -> " + remote;
+        return endpoint(local) + " -> " + endpoint(remote);
+    }
+
+    /** "10.0.0.5:80", "[fd00::5]:80". */
+    private static String endpoint(InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 }

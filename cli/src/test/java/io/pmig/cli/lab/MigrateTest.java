@@ -236,6 +236,36 @@ class MigrateTest {
         assertTrue(exec("node-b", "sh", "-c", "pgrep -x stream-server || true").isBlank(), "nothing of the server is left on node-b");
     }
 
+    /**
+     * A server listening on every address, its client connected through node-a's own address: that connection cannot
+     * move with the VIP, so the move is refused before anything is touched and the client never notices.
+     */
+    @Test
+    @Timeout(180)
+    void aConnectionOnTheNodesOwnAddressIsRefusedBeforeAnythingIsTouched() throws Exception {
+        exec("node-a", "sh", "-c", "kill " + server + "; while [ -d /proc/" + server + " ]; do sleep 0.05; done");
+        String wildcard = exec("node-a", "sh", "-c", "setsid " + StreamService.program("stream-server") + " 0.0.0.0 " + PORT
+            + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+        for (int i = 0; i < 200 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
+            Thread.sleep(20);
+        }
+        CompletableFuture<String> client = CompletableFuture.supplyAsync(() -> {
+            Run run = pmig("lab", "exec", "client", "--", StreamService.program("stream-client"), "10.77.0.11", PORT, "8");
+            return (run.out().strip() + " " + run.err().strip()).strip();
+        });
+        awaitClientConnected("node-a");
+        Run refused = pmigIn("node-a", "migrate", wildcard, "--to", "node-b", "--vip", VIP, "--json");
+        assertEquals(ExitCodes.REFUSED, refused.exitCode(), refused.toString());
+        String error = refused.json().get("error").textValue();
+        assertTrue(error.contains("the TCP connection 10.77.0.11:" + PORT) && error.contains("is on 10.77.0.11, an address that stays"
+            + " on node-a (the service's VIP is " + VIP + ")") && error.contains("nothing was changed"), error);
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
+        assertTrue(stallMillis(verdict) < 150, "the client did not notice the refused move: " + verdict);
+        assertEquals("stream-server", exec("node-a", "cat", "/proc/" + wildcard + "/comm").strip());
+        assertTrue(exec("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP stays on node-a");
+    }
+
     /** The last number of NSpid: the pid process {@code pid} (as {@code node} sees it) has for itself. */
     private static String innermostPid(String node, int pid) {
         String[] ids = exec(node, "awk", "/^NSpid:/ { print $NF }", "/proc/" + pid + "/status").strip().split("\\s+");

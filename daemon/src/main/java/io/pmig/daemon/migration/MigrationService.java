@@ -268,6 +268,11 @@ public final class MigrationService implements AutoCloseable {
             }
             v.requireUsedAloneBy(List.of(pid), node);
         });
+        try {
+            ServiceVip.requireConnectionsOn(vip, new CheckpointEngine().tcpConnections(pid), node);
+        } catch (RefusedException e) {
+            throw new ControlRefusedException(e.getMessage());
+        }
         String mode = r.path("mode").asText("staged");
         if (!mode.equals("staged") && !mode.equals("bundle")) {
             throw new ControlRefusedException("mode '" + mode + "' is neither staged nor bundle");

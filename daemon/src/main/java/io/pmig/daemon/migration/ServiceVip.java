@@ -1,5 +1,6 @@
 package io.pmig.daemon.migration;
 
+import io.pmig.checkpoint.TcpConnection;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.control.ControlRefusedException;
@@ -132,6 +133,23 @@ record ServiceVip(InetAddress address, int prefix) {
         }
         throw new ControlRefusedException(address.getHostAddress() + " is also used on " + node + " by " + String.join(", ", users)
             + ": a VIP moves with the one service that uses it alone; give each service a VIP of its own");
+    }
+
+    /**
+     * Refuses a move that would break a TCP connection: one whose local address is not the service's VIP stays with
+     * this node (its own address, or loopback to a process here), so the copy could not have it — and a peer on this
+     * node would be cut off from its other end.
+     */
+    static void requireConnectionsOn(Optional<ServiceVip> vip, List<TcpConnection> connections, String node) {
+        for (TcpConnection c : connections) {
+            InetAddress local = c.local().getAddress();
+            if (vip.isEmpty() || !local.equals(vip.get().address())) {
+                throw new ControlRefusedException("the TCP connection " + c + " is on " + local.getHostAddress() + ", an address"
+                    + " that stays on " + node + vip.map(v -> " (the service's VIP is " + v.address().getHostAddress() + ")")
+                        .orElse(" (the service has no VIP)") + ": moving would break it; bind the service to its VIP, and"
+                    + " have its clients and the services it uses reach it there");
+            }
+        }
     }
 
     /** "stream-server, uid 1000" from /proc/PID/status. */
