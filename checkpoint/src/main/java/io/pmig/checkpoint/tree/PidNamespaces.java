@@ -52,8 +52,8 @@ public final class PidNamespaces {
             }
             if (ids[1] == 1) {
                 throw new RefusedException(SharingCheck.describe(pid) + " is the init (pid 1) of its PID namespace, which pmig"
-                    + " cannot restore yet; start the service under an init of its own (unshare --pid --fork sh -c 'exec ...')"
-                    + " or move it without a namespace");
+                    + " cannot restore; run the service in the host's PID namespace (pmig gives it one of its own where its pid"
+                    + " is taken)");
             }
             String namespace = new ProcFs(pid).readLink("ns/pid");
             for (int other : ProcFs.allPids()) {
