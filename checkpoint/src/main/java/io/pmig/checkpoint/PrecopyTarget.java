@@ -118,7 +118,8 @@ public final class PrecopyTarget implements AutoCloseable {
                     + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "
                     + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
             }
-            RestoreEngine.preflight(image.objects(), full, options.withNewPidNamespaceIf(restored.inNewPidNamespace()), true);
+            // the process exists: its namespace is decided, and a thread id taken here now is a refusal
+            RestoreEngine.preflight(image.objects(), full, new RestoreOptions(restored.inNewPidNamespace()), true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
             RestoreEngine.placeInOwnCgroup(restored.puppet(), full.process());
             steps.lap("preflight");

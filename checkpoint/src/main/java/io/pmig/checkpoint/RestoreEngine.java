@@ -126,8 +126,8 @@ public final class RestoreEngine {
                 + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
         FullImage full = FullImage.of(image);
-        RestoreOptions options = requested.withNewPidNamespaceIf(full.process().ownPidNamespace());
-        preflight(image.objects(), full, options, false);
+        RestoreOptions options = preflight(image.objects(), full, requested.withNewPidNamespaceIf(full.process().ownPidNamespace()),
+            false);
         steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
@@ -239,15 +239,17 @@ public final class RestoreEngine {
     /**
      * Everything that can be checked before a process exists: a user namespace the restore can give (pmig's
      * own: a process is never restored with more privilege than it had), ids free, files the same. {@code pidHeld}:
-     * the process exists already (pre-copy) and holds the image's pid itself.
+     * the process exists already (pre-copy) and holds the image's pid itself. Returns the options to restore with:
+     * into a new PID namespace when an id is taken and {@code options} allow that instead of a refusal.
      */
-    static void preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
+    static RestoreOptions preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
         ProcessImage process = full.process();
         List<ThreadImage> threads = full.threads();
         if (process.userNamespace() != null && !process.userNamespace().pmigs()) {
             throw process.userNamespace().refusal(process.pid());
         }
-        if (!options.newPidNamespace() && !options.newPidNamespaceIfTaken()) {
+        RestoreOptions restoreWith = options;
+        if (!options.newPidNamespace()) {
             for (ThreadImage t : threads) {
                 if (pidHeld && t.tid() == process.pid()) {
                     continue;
@@ -261,8 +263,11 @@ public final class RestoreEngine {
                     } catch (RuntimeException gone) {
                         continue;
                     }
-                    throw new RefusedException(what + t.tid() + " is in use on this host (by " + who
-                        + "); stop that process or restore with --new-pid-namespace");
+                    if (!options.newPidNamespaceIfTaken()) {
+                        throw new RefusedException(what + t.tid() + " is in use on this host (by " + who
+                            + "); stop that process or restore with --new-pid-namespace");
+                    }
+                    restoreWith = options.withNewPidNamespaceIf(true);
                 }
             }
         }
@@ -275,6 +280,7 @@ public final class RestoreEngine {
         if (threads.size() > Puppet.MAX_THREADS) {
             throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);
         }
+        return restoreWith;
     }
 
     /**

@@ -35,6 +35,8 @@ final class IncomingMigration {
     final MigrationProtocol.Prepare prepare;
     /** This node's name, for the report. */
     private final String node;
+    /** Why the copy runs in a PID namespace of its own here, decided when it was prepared; null: with its own numbers. */
+    private final String pidNamespace;
     /** Null for a process without a VIP. */
     final DestinationSwitch vip;
     private final FaultPause pause;
@@ -49,6 +51,7 @@ final class IncomingMigration {
                       Runnable whenUndecided) {
         this.prepare = prepare;
         this.node = node;
+        this.pidNamespace = pidNamespaceNeeded(prepare, node);
         this.vip = vip;
         this.pause = pause;
         this.whenUndecided = whenUndecided;
@@ -83,17 +86,20 @@ final class IncomingMigration {
     private void restoreAndAwaitDecision(PeerSession source, InboundStream image) {
         lastPartStart = System.nanoTime();
         long[] replayed = new long[1];
-        // its pids never block a move: taken here, the copy gets a PID namespace of its own with the same numbers inside
-        RestoreOptions options = RestoreOptions.defaults().withNewPidNamespaceIfTaken().withBeforeSocketsGoLive((pid, connections) -> {
+        // its pids never block a move: taken here (now, or by the time the restorer makes it), the copy gets a PID
+        // namespace of its own with the same numbers inside
+        RestoreOptions options = new RestoreOptions(pidNamespace != null).withNewPidNamespaceIfTaken().withBeforeSocketsGoLive((pid, connections) -> {
             if (vip != null) {
                 replayed[0] = switchVip(source);
             }
         });
         try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
                 : new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
-            String pidNamespace = pidNamespaceNote(process);
+            String note = pidNamespace != null || !process.inNewPidNamespace() ? pidNamespace
+                : "an id of process " + prepare.pid() + " was taken on " + node + " meanwhile: the process runs there in a PID"
+                    + " namespace of its own, with pid " + prepare.pid() + " inside";
             restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
-                process.report().steps(), pidNamespace));
+                process.report().steps(), note));
             boolean timedOut = false;
             try {
                 decision.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -103,7 +109,7 @@ final class IncomingMigration {
             if (decision.join()) {
                 process.resume();
                 decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
-                    process.report().steps(), pidNamespace));
+                    process.report().steps(), note));
             } else {
                 process.kill();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
@@ -119,18 +125,19 @@ final class IncomingMigration {
         }
     }
 
-    /** Why the copy runs in a PID namespace of its own, or null when it has its own numbers on this host. */
-    private String pidNamespaceNote(RestoredProcess process) {
-        if (!process.inNewPidNamespace()) {
-            return null;
-        }
+    /**
+     * Why the copy must run in a PID namespace of its own on {@code node}, or null: the process lives in one already (its
+     * numbers are its own there), or one of its ids is taken here. Looked at when the migration is prepared, off the
+     * downtime; an id taken after that makes the restorer choose a namespace all the same.
+     */
+    private static String pidNamespaceNeeded(MigrationProtocol.Prepare prepare, String node) {
         if (prepare.ownPidNamespace()) {
             return "process " + prepare.pid() + " lives in a PID namespace of its own, and moved to " + node + " with it";
         }
         List<Integer> ids = new ArrayList<>(List.of(prepare.pid()));
         prepare.tids().stream().filter(tid -> tid != prepare.pid()).forEach(ids::add);
-        return PidNamespaces.firstTaken(ids, "on " + node).orElse("its pid was taken on " + node + " meanwhile")
-            + ": the process runs there in a PID namespace of its own, with pid " + prepare.pid() + " inside";
+        return PidNamespaces.firstTaken(ids, "on " + node).map(taken -> taken + ": the process runs there in a PID namespace"
+            + " of its own, with pid " + prepare.pid() + " inside").orElse(null);
     }
 
     /**
