@@ -34,6 +34,7 @@ public final class PrecopySource implements AutoCloseable {
     /** The pid the process sees for itself, and whether it lives in a PID namespace of its own (the rounds say both). */
     private final int imagePid;
     private final boolean ownPidNamespace;
+    private final String exe;
     private final PrecopyOptions options;
     private final CheckpointEngine engine;
     private final MemoryDumper memory;
@@ -52,6 +53,7 @@ public final class PrecopySource implements AutoCloseable {
         this.pid = pid;
         this.imagePid = PidNamespaces.innerId(pid);
         this.ownPidNamespace = PidNamespaces.inOwnNamespace(pid);
+        this.exe = new ProcFs(pid).readLink("exe");
         this.options = options;
         this.engine = engine;
         this.memory = new MemoryDumper(new ProcFs(pid));
@@ -104,7 +106,7 @@ public final class PrecopySource implements AutoCloseable {
                 drop.removeAll(plan.pages());
             }
             writer = ImageWriter.to(out, ImageHeader.forThisMachine(0, 0));
-            writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, imagePid, ownPidNamespace, drop.ranges()));
+            writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, imagePid, ownPidNamespace, exe, drop.ranges()));
             for (MappingImage m : now) {
                 writer.writeObject(m);
             }
@@ -163,7 +165,7 @@ public final class PrecopySource implements AutoCloseable {
                 steps.lap("pages gone");
                 droppedResent[0] = drop.bytes() / MemoryDumper.PAGE;
                 droppedResent[1] = sent.intersect(plan.pages()).bytes() / MemoryDumper.PAGE;
-                return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, imagePid, ownPidNamespace,
+                return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, imagePid, ownPidNamespace, exe,
                     drop.ranges())), plan);
             });
         } catch (RuntimeException | Error e) {

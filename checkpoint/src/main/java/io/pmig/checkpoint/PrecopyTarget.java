@@ -1,5 +1,6 @@
 package io.pmig.checkpoint;
 
+import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.memory.MappingImage;
@@ -29,6 +30,8 @@ public final class PrecopyTarget implements AutoCloseable {
     /** The process lives in a PID namespace of its own, made again here (see ProcessImage). */
     private final boolean ownPidNamespace;
     private final long start;
+    /** The cgroup of its own the process was put in when it was launched; the last part's limits go there. */
+    private ServiceCgroup cgroup;
     private List<MappingImage> layout;
     private int rounds;
     private long pageBytes;
@@ -54,6 +57,7 @@ public final class PrecopyTarget implements AutoCloseable {
             round.ownPidNamespace(), start);
         RestoreEngine.killOnFailure(target.restored, target.source, () -> {
             puppet.blockAllSignals();
+            target.cgroup = RestoreEngine.placeInOwnCgroup(puppet, round.exe());
             MemoryRestorer.moveKernelMappings(puppet, mappings);
             MemoryRestorer.createMappings(puppet, mappings);
             target.pageBytes += image.writePages(puppet);
@@ -121,7 +125,7 @@ public final class PrecopyTarget implements AutoCloseable {
             // the process exists: its namespace is decided, and a thread id taken here now is a refusal
             RestoreEngine.preflight(image.objects(), full, new RestoreOptions(restored.inNewPidNamespace()), true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
-            RestoreEngine.placeInOwnCgroup(restored.puppet(), full.process());
+            cgroup.apply(full.process().cgroupLimits());
             steps.lap("preflight");
             MemoryRestorer.changeLayout(restored.puppet(), layout, full.mappings());
             layout = full.mappings();

@@ -137,7 +137,7 @@ public final class RestoreEngine {
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
-            placeInOwnCgroup(puppet, full.process());
+            placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
             steps.lap("launch");
             MemoryRestorer.moveKernelMappings(puppet, full.mappings());
             MemoryRestorer.createMappings(puppet, full.mappings());
@@ -285,16 +285,15 @@ public final class RestoreEngine {
 
     /**
      * Puts the new process (and the init of its PID namespace, if it has one) into a cgroup of its own, named for its
-     * executable and host pid, with the image's limits: never the restoring process's (a daemon's service unit).
+     * executable and host pid: never the restoring process's (a daemon's service unit). The image's limits go there next.
      */
-    static void placeInOwnCgroup(Puppet puppet, ProcessImage process) {
+    static ServiceCgroup placeInOwnCgroup(Puppet puppet, String exe) {
         List<Integer> pids = new ArrayList<>();
         if (puppet.inNewPidNamespace()) {
             pids.add(Integer.parseInt(new ProcFs(puppet.pid()).status().get("PPid")));
         }
         pids.add(puppet.pid());
-        String name = Path.of(process.exe()).getFileName() + "-" + puppet.pid();
-        ServiceCgroup.place(name, pids).apply(process.cgroupLimits());
+        return ServiceCgroup.place(Path.of(exe).getFileName() + "-" + puppet.pid(), pids);
     }
 
     /**
