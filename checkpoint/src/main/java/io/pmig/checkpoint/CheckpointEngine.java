@@ -147,8 +147,18 @@ public final class CheckpointEngine {
      * <p>Everything, including the returned handle, must be used on the calling thread (ptrace).
      */
     public FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options) {
+        return checkpoint(preflighted(pid), out, options);
+    }
+
+    /** The pre-flight of a checkpoint alone, nothing touched: a caller refuses early, and checkpoints later. */
+    public CheckedProcess preflighted(int pid) {
         preflight(pid);
-        return checkpoint(pid, out, options, MemoryDumper::mappings,
+        return new CheckedProcess(pid);
+    }
+
+    /** {@link #checkpoint(int, WritableByteChannel, CheckpointOptions)} of a process whose pre-flight passed. */
+    public FrozenCheckpoint checkpoint(CheckedProcess process, WritableByteChannel out, CheckpointOptions options) {
+        return checkpoint(process.pid(), out, options, MemoryDumper::mappings,
             (memory, mappings, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
                 steps.lap("page plan");

@@ -3,6 +3,7 @@ package io.pmig.daemon.migration;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pmig.checkpoint.CheckedProcess;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
@@ -311,6 +312,15 @@ public final class MigrationService implements AutoCloseable {
                     throw new ControlRefusedException(e.getMessage());
                 }
             }
+            CheckedProcess bundle = null;
+            if (precopy == null) {
+                // refused now, before the destination prepares or the VIP's packets are held
+                try {
+                    bundle = new CheckpointEngine().preflighted(pid);
+                } catch (RefusedException e) {
+                    throw new ControlRefusedException(e.getMessage());
+                }
+            }
             boolean staged = precopy != null;
             MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", to, pid,
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
@@ -339,7 +349,7 @@ public final class MigrationService implements AutoCloseable {
             ObjectNode report;
             try {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                    () -> journal.write(committing), precopy, bandwidth, config.pause(), cancellation,
+                    () -> journal.write(committing), precopy, bundle, bandwidth, config.pause(), cancellation,
                     () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis()))).run();
             } catch (CommitUndecidedException e) {
                 undecided = true;

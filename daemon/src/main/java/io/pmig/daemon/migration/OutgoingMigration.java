@@ -3,6 +3,7 @@ package io.pmig.daemon.migration;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pmig.checkpoint.CheckedProcess;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
@@ -48,6 +49,8 @@ final class OutgoingMigration {
     private final Runnable beforeCommit;
     /** The pre-copy session, tracking writes already (its owner closes it); null for a bundle migration. */
     private final PrecopySource precopySource;
+    /** The process whose pre-flight passed, for a bundle migration; null for a staged one. */
+    private final CheckedProcess bundle;
     private final boolean staged;
     private final Bandwidth bandwidth;
     private final FaultPause pause;
@@ -66,7 +69,8 @@ final class OutgoingMigration {
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
                       Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopySource precopySource,
-                      Bandwidth bandwidth, FaultPause pause, Cancellation cancellation, OutcomeQuery outcomeQuery) {
+                      CheckedProcess bundle, Bandwidth bandwidth, FaultPause pause, Cancellation cancellation,
+                      OutcomeQuery outcomeQuery) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -77,6 +81,7 @@ final class OutgoingMigration {
         this.record = record;
         this.beforeCommit = beforeCommit;
         this.precopySource = precopySource;
+        this.bundle = bundle;
         this.staged = precopySource != null;
         this.bandwidth = bandwidth;
         this.pause = pause;
@@ -126,7 +131,7 @@ final class OutgoingMigration {
                 phase = "checkpoint";
                 phase("transfer");
                 freeze = System.nanoTime();
-                frozen = new CheckpointEngine().checkpoint(pid, image, options);
+                frozen = new CheckpointEngine().checkpoint(bundle, image, options);
             }
             long imageSent = System.nanoTime();
             phase = "restore";
