@@ -43,6 +43,15 @@ public final class Linux {
     /** asm-generic/mman-common.h */
     public static final int MADV_DONTNEED = 4;
     public static final int MADV_REMOVE = 9;
+    public static final int MADV_RANDOM = 1;
+    public static final int MADV_SEQUENTIAL = 2;
+    public static final int MADV_DONTFORK = 10;
+    public static final int MADV_MERGEABLE = 12;
+    public static final int MADV_HUGEPAGE = 14;
+    public static final int MADV_NOHUGEPAGE = 15;
+    public static final int MADV_DONTDUMP = 16;
+    public static final int MADV_WIPEONFORK = 18;
+    public static final int MLOCK_ONFAULT = 1;
     public static final int MREMAP_MAYMOVE = 1;
     public static final int MREMAP_FIXED = 2;
     public static final int KCMP_FILE = 0;

@@ -18,6 +18,7 @@ public final class Nr {
     public static final int PWRITE64 = 18;
     public static final int MREMAP = 25;
     public static final int MADVISE = 28;
+    public static final int MLOCK2 = 325;
     public static final int PAUSE = 34;
     public static final int GETITIMER = 36;
     public static final int SETITIMER = 38;
