@@ -15,7 +15,7 @@ import java.util.Map;
 /** Saves the descriptor table: which number refers to which open file, and each file's state. */
 public final class FdDumper {
     /** {@code socketsInRepair}: descriptors left in TCP repair mode, for {@link #leaveRepair} if the process goes on. */
-    public record Result(List<FdImage> fds, List<FileState> files, List<Integer> socketsInRepair) {
+    public record Result(List<FdImage> fds, List<FileState> files, List<DumpContext.SocketInRepair> socketsInRepair) {
     }
 
     private FdDumper() {
@@ -77,8 +77,8 @@ public final class FdDumper {
             return new Result(fds, states, List.copyOf(context.inRepair()));
         } finally {
             if (!done && context != null) {
-                for (int fd : context.inRepair()) {
-                    Sockets.setInt(files.get(fd).local(), Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                for (DumpContext.SocketInRepair s : context.inRepair()) {
+                    TcpSockets.leaveRepair(files.get(s.fd()).local(), s.reuseAddress());
                 }
             }
             files.values().forEach(OpenFile::close);
@@ -87,14 +87,19 @@ public final class FdDumper {
     }
 
     /** Ends TCP repair mode on the process's sockets that a dump left in it, before the process runs on. */
-    public static void leaveRepair(int pid, List<Integer> fds) {
-        if (fds.isEmpty()) {
+    public static void leaveRepair(int pid, List<DumpContext.SocketInRepair> sockets) {
+        if (sockets.isEmpty()) {
             return;
         }
         int pidfd = Linux.pidfdOpen(pid);
         try {
-            for (int fd : fds) {
-                repairOff(pidfd, fd);
+            for (DumpContext.SocketInRepair s : sockets) {
+                int local = Linux.pidfdGetfd(pidfd, s.fd());
+                try {
+                    TcpSockets.leaveRepair(local, s.reuseAddress());
+                } finally {
+                    Linux.close(local);
+                }
             }
         } finally {
             Linux.close(pidfd);

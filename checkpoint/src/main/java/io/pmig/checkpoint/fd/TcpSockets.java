@@ -45,9 +45,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
 
-    /** Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel). */
+    /**
+     * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
+     * rest that differ from a fresh socket's ({@link InetOptions}; null in images made before they were kept).
+     */
     public record Options(boolean reuseAddress, boolean reusePort, boolean keepAlive, boolean noDelay, int sendBuffer,
-                          int receiveBuffer, boolean v6Only, int keepIdle, int keepInterval, int keepCount) {
+                          int receiveBuffer, boolean v6Only, int keepIdle, int keepInterval, int keepCount,
+                          java.util.Map<String, byte[]> others) {
     }
 
     /**
@@ -100,7 +104,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         int optionsSeen = info.get(5) & 0xff;
         int scales = info.get(6) & 0xff;
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
-        context.enteredRepair(file.fd());
+        context.enteredRepair(file.fd(), options.reuseAddress());
         int inq = Sockets.ioctlCount(fd, Sockets.SIOCINQ);
         int outq = Sockets.ioctlCount(fd, Sockets.SIOCOUTQ);
         int notSent = Sockets.ioctlCount(fd, Sockets.SIOCOUTQNSD);
@@ -140,7 +144,19 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             family == Sockets.AF_INET6 && Sockets.getInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY) != 0,
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE),
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL),
-            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT));
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT),
+            InetOptions.changed(fd, family, Linux.SOCK_STREAM));
+    }
+
+    /**
+     * Takes a connection out of repair mode (the kernel sends a window probe) and gives it its SO_REUSEADDR
+     * back: repair mode forced address reuse on, and leaving it turns reuse off.
+     */
+    static void leaveRepair(int fd, boolean reuseAddress) {
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+        if (reuseAddress) {
+            Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+        }
     }
 
     /** The selected repair queue's bytes, copied without taking them. */
@@ -259,7 +275,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         public void goLive() {
             byte[] queue = state.connection().sendQueue();
             try {
-                Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                leaveRepair(fd, state.options().reuseAddress());
                 // after the window is back, else it waits for the probe timer
                 sendAll(fd, queue, sent, queue.length - sent);
             } catch (RuntimeException e) {
@@ -317,6 +333,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE, o.keepIdle());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL, o.keepInterval());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT, o.keepCount());
+        InetOptions.apply(fd, o.others());
         // the kernel reports buffer sizes doubled; set only sizes the process chose (they differ from a fresh socket's)
         int[] fresh = DEFAULT_BUFFERS.computeIfAbsent(family, TcpSockets::defaultBuffers);
         if (o.sendBuffer() != fresh[0]) {

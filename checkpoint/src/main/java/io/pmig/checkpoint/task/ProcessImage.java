@@ -5,7 +5,11 @@ import io.pmig.checkpoint.image.ImageKind;
 import java.util.List;
 import java.util.Map;
 
-/** Process-wide state: everything that is not a thread, a mapping or a descriptor. */
+/**
+ * Process-wide state: everything that is not a thread, a mapping or a descriptor. {@code dumpable}:
+ * PR_GET_DUMPABLE (null in images made before it was kept); {@code membarrierRegistrations}: the
+ * membarrier REGISTER_* commands the process made, or'ed.
+ */
 @ImageKind("process")
 public record ProcessImage(
         int pid,
@@ -24,7 +28,11 @@ public record ProcessImage(
         List<byte[]> pendingSignals,
         long[][] itimers,
         List<PosixTimer> posixTimers,
-        MmLayout mm) {
+        MmLayout mm,
+        int oomScoreAdj,
+        boolean thpDisabled,
+        Integer dumpable,
+        int membarrierRegistrations) {
 
     /**
      * The capability sets, as /proc/PID/status shows them (bit N: capability N of linux/capability.h).

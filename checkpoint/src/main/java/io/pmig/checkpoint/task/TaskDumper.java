@@ -4,6 +4,7 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Prctl;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
@@ -81,6 +82,8 @@ public final class TaskDumper {
         long[][] itimers = new long[3][];
         List<ProcessImage.PosixTimer> timers = new ArrayList<>();
         long brk;
+        int dumpable;
+        int membarrier;
         try (InjectedSyscalls in = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
             // the calls in batches, call i of a batch answering in slot i of the scratch page: a stop and go
             // per call was most of the task state's share of a pre-copy's downtime
@@ -93,6 +96,9 @@ public final class TaskDumper {
             for (int which = 0; which < 3; which++) {
                 calls.add(new InjectedSyscalls.Call(Nr.GETITIMER, which, scratch + (long) ANSWER * calls.size()));
             }
+            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_DUMPABLE, 0, 0, 0, 0));
+            int membarrierAt = calls.size();
+            calls.addAll(Membarrier.queries());
             calls.add(new InjectedSyscalls.Call(Nr.BRK, 0));
             long[] results = in.callAll(calls);
             ByteBuffer answers = answers(in, calls.size());
@@ -106,6 +112,9 @@ public final class TaskDumper {
                 itimers[which] = answer(answers, signals.size() + which);
             }
             brk = results[calls.size() - 1];
+            check(results[membarrierAt - 1], "prctl(PR_GET_DUMPABLE)", pid);
+            dumpable = (int) results[membarrierAt - 1];
+            membarrier = Membarrier.registrations(results, membarrierAt);
 
             List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
             for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {
@@ -140,7 +149,8 @@ public final class TaskDumper {
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
-            Ptrace.pendingSignals(pid, true), itimers, timers, mm);
+            Ptrace.pendingSignals(pid, true), itimers, timers, mm, Integer.parseInt(proc.read("oom_score_adj").trim()),
+            "0".equals(status.get("THP_enabled")), dumpable, membarrier);
     }
 
     /** The answer slots of a batch of {@code calls} calls. */

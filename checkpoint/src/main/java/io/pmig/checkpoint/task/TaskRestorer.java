@@ -53,9 +53,17 @@ public final class TaskRestorer {
         puppet.run(p);
     }
 
-    /** Everything process-wide but credentials: cwd, root, umask, personality, handlers, timers, queued signals. */
+    /**
+     * Everything process-wide but credentials: cwd, root, umask, personality, handlers, timers, queued signals,
+     * oom_score_adj, THP disabled, membarrier registrations.
+     */
     public void restoreProcessState() {
+        writeOomScoreAdj();
         RestoreProgram p = puppet.newProgram();
+        if (process.thpDisabled()) {
+            p.call("prctl(PR_SET_THP_DISABLE)", Nr.PRCTL, Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+        Membarrier.register(process.membarrierRegistrations(), p);
         p.call("chdir " + process.cwd(), Nr.CHDIR, p.cString(process.cwd()));
         if (!process.root().equals("/")) {
             p.call("chroot " + process.root(), Nr.CHROOT, p.cString(process.root()));
@@ -84,6 +92,16 @@ public final class TaskRestorer {
             p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, process.pid(), signo, p.data(info));
         }
         puppet.run(p);
+    }
+
+    private void writeOomScoreAdj() {
+        java.nio.file.Path file = java.nio.file.Path.of("/proc", Integer.toString(puppet.pid()), "oom_score_adj");
+        try {
+            java.nio.file.Files.writeString(file, Integer.toString(process.oomScoreAdj()));
+        } catch (java.io.IOException e) {
+            throw new FailedException("cannot set oom_score_adj of process " + process.pid() + " to " + process.oomScoreAdj()
+                + " (" + file + "): " + e.getMessage(), e);
+        }
     }
 
     private void restorePosixTimers(RestoreProgram p) {
@@ -210,6 +228,12 @@ public final class TaskRestorer {
             }
             if (process.noNewPrivs()) {
                 p.call("no_new_privs in thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            }
+            // a change of ids made the process non-dumpable (unless fs.suid_dumpable says otherwise); 2, which only that
+            // sysctl gives, cannot be set by the process either
+            if (process.dumpable() != null && process.dumpable() < 2) {
+                p.call("prctl(PR_SET_DUMPABLE, " + process.dumpable() + ") in thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_DUMPABLE,
+                    process.dumpable(), 0, 0, 0);
             }
             puppet.run(t.tid(), p);
         }

@@ -99,7 +99,9 @@ public final class ProcSnapshot {
      * anonymous inode is a new object, as is its inode number; a path's inode is in the link's identity
      * check), "eventfd-id" (a global counter of eventfd objects), and in each "tfd:" (epoll) line the
      * watched file's "ino" and "sdev" (the same reason); a "lock:" line's ordinal in /proc/locks. A
-     * timerfd's "it_value" counts down: compared as armed or not (timers.c and fds.c check the value).
+     * timerfd's "it_value" counts down: compared as armed or not; a periodic one's "ticks" and "it_value"
+     * change with time, and the kernel counts the expirations of an expired one only when asked (the
+     * checkpoint asks): not compared (exact_fds.c and timers.c check them).
      */
     static final java.util.Set<String> FDINFO_CHANGING = java.util.Set.of("ino", "eventfd-id");
 
@@ -154,9 +156,11 @@ public final class ProcSnapshot {
                 StringBuilder line = new StringBuilder(n + " " + kind);
                 try {
                     // sorted: the order of an epoll's or inotify's watches is the kernel's tree order
-                    Files.readAllLines(proc.resolve("fdinfo").resolve(Integer.toString(n))).stream()
-                        .map(info -> normalizedFdinfo(info, target.startsWith("/"))).filter(Objects::nonNull).sorted()
-                        .forEach(info -> line.append(" | ").append(info));
+                    List<String> info = Files.readAllLines(proc.resolve("fdinfo").resolve(Integer.toString(n))).stream()
+                        .map(l -> normalizedFdinfo(l, target.startsWith("/"))).filter(Objects::nonNull).sorted().toList();
+                    boolean periodic = info.stream().anyMatch(l -> l.startsWith("it_interval:") && !l.endsWith("(0, 0)"));
+                    info.stream().filter(l -> !periodic || !(l.startsWith("ticks:") || l.startsWith("it_value:")))
+                        .forEach(l -> line.append(" | ").append(l));
                 } catch (NoSuchFileException e) {
                     continue; // closed meanwhile
                 }

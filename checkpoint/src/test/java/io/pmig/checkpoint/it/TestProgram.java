@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class TestProgram implements AutoCloseable {
     /** Programs that hold state and must survive checkpoint/restore. */
-    public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds",
+    public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds", "exact_fds", "exact_process",
         "capabilities");
     /** Programs that must be refused. */
     public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp");

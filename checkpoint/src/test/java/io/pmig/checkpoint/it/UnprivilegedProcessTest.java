@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * A process of an unprivileged user (nobody) with several threads, checkpointed and restored by root:
  * every thread of the copy has the process's ids and no capability (the restore used to set them in
- * the main thread only, leaving the others root), and the program still passes.
+ * the main thread only, leaving the others root), and the program still passes; a copy stays dumpable.
  */
 class UnprivilegedProcessTest extends ItSupport {
     private static final int NOBODY = 65534;
@@ -44,6 +44,22 @@ class UnprivilegedProcessTest extends ItSupport {
             assertEquals("0000000000000000", status.get("CapEff"), "effective capabilities of thread " + tid);
             assertEquals("0000000000000000", status.get("CapPrm"), "permitted capabilities of thread " + tid);
         }
+        goExpectPassAndExit(p);
+    }
+
+    /**
+     * exact_process as nobody: the copy is dumpable as its original was (the restore's change of ids used to
+     * make it not: no ptrace, core or /proc access for its owner, and /proc/PID owned by root), and keeps its
+     * other attributes; its /proc view is the original's.
+     */
+    @Test
+    @Timeout(60)
+    void anUnprivilegedCopyStaysDumpableAndKeepsItsAttributes() throws Exception {
+        TestProgram p = startReadyAs("exact_process", NOBODY);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        byte[] image = checkpointIntoMemoryAndCommit(p);
+        restoreAndResume(p, image, RestoreOptions.defaults());
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored exact_process of nobody");
         goExpectPassAndExit(p);
     }
 }
