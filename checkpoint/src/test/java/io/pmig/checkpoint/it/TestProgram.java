@@ -34,7 +34,8 @@ public final class TestProgram implements AutoCloseable {
     public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds", "exact_fds", "exact_process",
         "capabilities");
     /** Programs that must be refused. */
-    public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp");
+    public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp",
+        "unsupported_lease");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);
