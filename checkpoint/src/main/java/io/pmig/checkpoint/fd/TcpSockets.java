@@ -188,7 +188,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 Sockets.setInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, s.options().v6Only() ? 1 : 0);
             }
             if (s.tcpState() == TCP_LISTEN) {
-                applyOptions(fd, s.options(), s.family());
+                applyOptions(fd, s.options());
+                applyListenerBuffers(fd, s.options(), s.family());
                 Sockets.bind(fd, s.local());
                 Sockets.listen(fd, s.backlog());
             } else {
@@ -230,9 +231,10 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
             Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, timestampNow(c, System.currentTimeMillis()));
         }
-        // room for the queues as they were, whatever this socket's defaults (the options come after)
-        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer(), 2 * c.sendQueue().length + QUEUE_SLACK));
-        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_RCVBUFFORCE, Math.max(s.options().receiveBuffer(), 2 * c.receiveQueue().length + QUEUE_SLACK));
+        // the buffers as they were (the kernel doubles what it is given; the FORCE variants are not capped at
+        // net.core.[rw]mem_max, which an autotuned connection's buffers exceed), and room for the queues in any case
+        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer() / 2, c.sendQueue().length + QUEUE_SLACK));
+        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_RCVBUFFORCE, Math.max(s.options().receiveBuffer() / 2, c.receiveQueue().length + QUEUE_SLACK));
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
         sendAll(fd, c.receiveQueue(), 0, c.receiveQueue().length);
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
@@ -246,7 +248,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         if (peerFinReceived(s.tcpState())) {
             Sockets.shutdown(fd, SHUT_RD);
         }
-        applyOptions(fd, s.options(), s.family());
+        applyOptions(fd, s.options());
         return new Repaired(fd, s, sent);
     }
 
@@ -325,7 +327,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         return java.util.Arrays.copyOf(b.array(), b.position());
     }
 
-    private static void applyOptions(int fd, Options o, int family) {
+    private static void applyOptions(int fd, Options o) {
         Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR, o.reuseAddress() ? 1 : 0);
         Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, o.reusePort() ? 1 : 0);
         Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_KEEPALIVE, o.keepAlive() ? 1 : 0);
@@ -334,7 +336,14 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL, o.keepInterval());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT, o.keepCount());
         InetOptions.apply(fd, o.others());
-        // the kernel reports buffer sizes doubled; set only sizes the process chose (they differ from a fresh socket's)
+    }
+
+    /**
+     * A listener's buffer sizes, which its connections inherit. The kernel reports them doubled; only sizes the process
+     * chose are set (they differ from a fresh socket's: a listener's are never tuned by traffic), so the others stay
+     * unlocked and its connections' grow with their traffic as before.
+     */
+    private static void applyListenerBuffers(int fd, Options o, int family) {
         int[] fresh = DEFAULT_BUFFERS.computeIfAbsent(family, TcpSockets::defaultBuffers);
         if (o.sendBuffer() != fresh[0]) {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF, o.sendBuffer() / 2);
