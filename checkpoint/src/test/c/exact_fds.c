@@ -10,10 +10,15 @@
  *  - TCP listeners with SO_REUSEADDR on IPv4, IPv6 and IPv4-mapped IPv6, and a connection (both ends
  *    here) with SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, TCP_NODELAY and keepalive timings;
  *  - a POSIX write lock on part of a file, an OFD read lock and a flock() lock on other files: a child
- *    process sees them held by this process after go.
+ *    process sees them held by this process after go;
+ *  - O_PATH descriptors of a file and a directory (fstat and openat through them work);
+ *  - two TCP listeners sharing one port with SO_REUSEPORT;
+ *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report.
  */
 #include "harness.h"
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,7 +30,8 @@
 enum {
     FD_P1R = 20, FD_P1W, FD_P2R, FD_P2W, FD_P1R_AGAIN, FD_FIFO_W, FD_TFD_PERIODIC, FD_TFD_ONESHOT,
     FD_UDP_CONNECTED, FD_UDP_UNCONNECTED, FD_L4, FD_L6, FD_LMAPPED, FD_CONN_CLIENT, FD_CONN_SERVER,
-    FD_LOCK_POSIX, FD_LOCK_OFD, FD_LOCK_FLOCK
+    FD_LOCK_POSIX, FD_LOCK_OFD, FD_LOCK_FLOCK, FD_OPATH_FILE, FD_OPATH_DIR, FD_REUSEPORT_A, FD_REUSEPORT_B, FD_EPOLL,
+    FD_EVENTFD, FD_EVENTFD_DUP
 };
 
 static char fifo_path[4096], lock_path[3][4096];
@@ -199,6 +205,31 @@ int main(int argc, char **argv)
     SETUP(fcntl(FD_LOCK_OFD, F_OFD_SETLK, &ofd) == 0, "F_OFD_SETLK: %s", strerror(errno));
     SETUP(flock(FD_LOCK_FLOCK, LOCK_EX) == 0, "flock: %s", strerror(errno));
 
+    char dir_path[4096];
+    h_path(dir_path, sizeof dir_path, "");
+    place(open(lock_path[0], O_PATH), FD_OPATH_FILE);
+    place(open(dir_path, O_PATH | O_DIRECTORY), FD_OPATH_DIR);
+
+    place(socket(AF_INET, SOCK_STREAM, 0), FD_REUSEPORT_A);
+    place(socket(AF_INET, SOCK_STREAM, 0), FD_REUSEPORT_B);
+    setint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    setint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    struct sockaddr_in shared = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t slen = sizeof shared;
+    SETUP(bind(FD_REUSEPORT_A, (struct sockaddr *)&shared, slen) == 0 && listen(FD_REUSEPORT_A, 4) == 0, "reuseport A: %s",
+          strerror(errno));
+    getsockname(FD_REUSEPORT_A, (struct sockaddr *)&shared, &slen);
+    SETUP(bind(FD_REUSEPORT_B, (struct sockaddr *)&shared, slen) == 0 && listen(FD_REUSEPORT_B, 4) == 0, "reuseport B: %s",
+          strerror(errno));
+
+    place(epoll_create1(0), FD_EPOLL);
+    place(eventfd(1, 0), FD_EVENTFD);
+    place(dup(FD_EVENTFD), FD_EVENTFD_DUP);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+    SETUP(epoll_ctl(FD_EPOLL, EPOLL_CTL_ADD, FD_EVENTFD, &ev) == 0, "epoll_ctl: %s", strerror(errno));
+    ev.data.u64 = 2;
+    SETUP(epoll_ctl(FD_EPOLL, EPOLL_CTL_ADD, FD_EVENTFD_DUP, &ev) == 0, "epoll_ctl dup: %s", strerror(errno));
+
     /* let the periodic timer expire several times unread */
     h_sleep_ms(100);
 
@@ -255,6 +286,24 @@ int main(int argc, char **argv)
     CHECK(send(FD_CONN_CLIENT, "ping", 4, 0) == 4, "send on the connection: %s", strerror(errno));
     char ping[4];
     CHECK(h_read_all(FD_CONN_SERVER, ping, 4) == 4 && memcmp(ping, "ping", 4) == 0, "the connection lost a byte");
+
+    struct stat st;
+    CHECK(fstat(FD_OPATH_FILE, &st) == 0 && S_ISREG(st.st_mode) && (fcntl(FD_OPATH_FILE, F_GETFL) & O_PATH),
+          "O_PATH file descriptor: %s", strerror(errno));
+    int inner = openat(FD_OPATH_DIR, "ready", O_RDONLY); /* not a locked file: a close would drop its POSIX lock */
+    CHECK(inner >= 0 && (fcntl(FD_OPATH_DIR, F_GETFL) & O_PATH), "openat through the O_PATH directory: %s", strerror(errno));
+    close(inner);
+
+    struct sockaddr_in a = {0}, b = {0};
+    socklen_t la = sizeof a, lb = sizeof b;
+    getsockname(FD_REUSEPORT_A, (struct sockaddr *)&a, &la);
+    getsockname(FD_REUSEPORT_B, (struct sockaddr *)&b, &lb);
+    CHECK(a.sin_port == b.sin_port && a.sin_port != 0 && getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1,
+          "SO_REUSEPORT listeners: ports %d and %d", ntohs(a.sin_port), ntohs(b.sin_port));
+
+    struct epoll_event got_ev[4];
+    int nev = epoll_wait(FD_EPOLL, got_ev, 4, 0);
+    CHECK(nev == 2 && got_ev[0].data.u64 + got_ev[1].data.u64 == 3, "epoll over an eventfd and its dup: %d events", nev);
 
     expect_lock(lock_path[0], F_GETLK, F_WRLCK, 100, 50, getpid(), "POSIX write lock on 100-149");
     expect_lock(lock_path[1], F_OFD_GETLK, F_RDLCK, 0, 10, -1, "OFD read lock on 0-9");

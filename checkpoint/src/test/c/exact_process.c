@@ -28,6 +28,7 @@ static const int ADVICE[REGIONS] = {MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUM
 static unsigned char *region[REGIONS];
 
 static int poll_pipe[2];
+
 static volatile int poll_result = -2, poll_revents, poll_errno;
 
 static void *poller(void *arg)

@@ -42,6 +42,7 @@ public final class Epolls implements FileKind<Epolls.State> {
     @Override
     public State dump(OpenFile file, int id, DumpContext context) {
         List<Watch> watches = new ArrayList<>();
+        Map<Integer, Integer> seen = new java.util.HashMap<>();
         for (String line : file.fdinfoText().split("\n")) {
             if (!line.startsWith("tfd:")) {
                 continue;
@@ -50,9 +51,13 @@ public final class Epolls implements FileKind<Epolls.State> {
             int tfd = Integer.parseInt(w[1]);
             int events = (int) Long.parseLong(w[3], 16);
             long data = Long.parseUnsignedLong(w[5], 16);
-            if (!context.files().containsKey(tfd)) {
-                throw new RefusedException(file.describe() + " watches descriptor " + tfd + ", which the process has closed; "
-                    + "such a watch cannot be re-created");
+            // a watch outlives its descriptor while a duplicate keeps the file open; the number may then be closed, or
+            // hold another file (even one watched under the same number: epoll_ctl would say EEXIST)
+            int toff = seen.merge(tfd, 1, Integer::sum) - 1;
+            if (!context.files().containsKey(tfd) || !Linux.epollWatches(file.pid(), tfd, file.fd(), tfd, toff)) {
+                throw new RefusedException(file.describe() + ": this epoll watches a file added as descriptor " + tfd + ", which the process "
+                    + "has closed since" + (context.files().containsKey(tfd) ? " and opened another file at" : "")
+                    + "; such a watch cannot be re-created");
             }
             watches.add(new Watch(tfd, events, data));
         }

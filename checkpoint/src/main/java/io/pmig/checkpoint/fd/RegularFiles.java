@@ -49,7 +49,9 @@ public final class RegularFiles implements FileKind<RegularFiles.State> {
         state.identity().current();
         int flags = state.flags() & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);
         int fd = context.hold(Linux.open(state.path(), flags | Linux.O_CLOEXEC, 0));
-        Linux.lseek(fd, state.position(), Linux.SEEK_SET);
+        if ((flags & Linux.O_PATH) == 0) {      // an O_PATH descriptor has no offset (lseek: EBADF)
+            Linux.lseek(fd, state.position(), Linux.SEEK_SET);
+        }
         return fd;
     }
 

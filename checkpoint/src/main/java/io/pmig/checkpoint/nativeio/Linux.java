@@ -55,6 +55,7 @@ public final class Linux {
     public static final int MREMAP_MAYMOVE = 1;
     public static final int MREMAP_FIXED = 2;
     public static final int KCMP_FILE = 0;
+    public static final int KCMP_EPOLL_TFD = 7;
     public static final int AF_UNIX = 1;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
@@ -174,6 +175,19 @@ public final class Linux {
     /** Whether two descriptors of one process share one open file description. */
     public static boolean sameFile(int pid, int fd1, int fd2) {
         return Syscall.call("kcmp(" + pid + ", " + fd1 + ", " + fd2 + ")", Nr.KCMP, pid, pid, KCMP_FILE, fd1, fd2) == 0;
+    }
+
+    /**
+     * Whether descriptor {@code fd} of process {@code pid} refers to the file that the {@code toff}-th watch
+     * registered under number {@code tfd} in its epoll {@code epfd} watches (struct kcmp_epoll_slot, linux/kcmp.h).
+     */
+    public static boolean epollWatches(int pid, int fd, int epfd, int tfd, int toff) {
+        NativeMemory slot = NativeMemory.allocate(12);
+        slot.putInt(0, epfd);
+        slot.putInt(4, tfd);
+        slot.putInt(8, toff);
+        return Syscall.call("kcmp(" + pid + ", EPOLL_TFD " + fd + ", " + epfd + ")", Nr.KCMP, pid, pid, KCMP_EPOLL_TFD, fd,
+            slot.address()) == 0;
     }
 
     public static void kill(int pid, int signal) {

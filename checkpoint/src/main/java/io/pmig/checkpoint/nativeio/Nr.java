@@ -64,6 +64,7 @@ public final class Nr {
     public static final int SET_ROBUST_LIST = 273;
     public static final int GET_ROBUST_LIST = 274;
     public static final int TEE = 276;
+    public static final int RESTART_SYSCALL = 219;
     public static final int CLOCK_GETTIME = 228;
     public static final int TIMERFD_CREATE = 283;
     public static final int TIMERFD_SETTIME = 286;

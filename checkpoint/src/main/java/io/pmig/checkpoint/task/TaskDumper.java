@@ -1,11 +1,13 @@
 package io.pmig.checkpoint.task;
 
 import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Prctl;
 import io.pmig.checkpoint.nativeio.Ptrace;
+import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.ptrace.InjectedSyscalls;
@@ -50,6 +52,13 @@ public final class TaskDumper {
 
     private ThreadImage thread(int tid) {
         int pid = frozen.pid();
+        if (frozen.registers(tid).get(Registers.ORIG_RAX) == Nr.RESTART_SYSCALL) {
+            // a signal interrupted a poll, nanosleep or futex wait with a timeout, and the kernel goes on with it from
+            // state it keeps for the thread (its restart block), which no other process can be given
+            throw new RefusedException("thread " + tid + " of process " + pid + " is inside restart_syscall: a call the kernel "
+                + "resumes from state only this kernel holds (a poll, sleep or futex wait interrupted by a signal), which "
+                + "cannot be restored; try again once the call has returned");
+        }
         byte[] xstate = Ptrace.getXstate(tid);
         long sigmask = Ptrace.getSigmask(tid);
         List<byte[]> pending = Ptrace.pendingSignals(tid, false);
@@ -145,7 +154,15 @@ public final class TaskDumper {
             Long.parseUnsignedLong(stat[46]), Long.parseUnsignedLong(stat[47]), brk, Long.parseUnsignedLong(stat[28]),
             Long.parseUnsignedLong(stat[48]), Long.parseUnsignedLong(stat[49]), Long.parseUnsignedLong(stat[50]),
             Long.parseUnsignedLong(stat[51]), auxv());
-        return new ProcessImage(pid, proc.readLink("exe"), proc.readLink("cwd"), proc.readLink("root"),
+        String cwd = proc.readLink("cwd");
+        String root = proc.readLink("root");
+        for (String[] dir : new String[][] {{"working directory", cwd}, {"root directory", root}}) {
+            if (dir[1].endsWith(" (deleted)")) {
+                throw new RefusedException("process " + pid + ": its " + dir[0] + " " + dir[1] + " was deleted; a restore "
+                    + "re-enters it by path, so it cannot be restored; let the service change to a directory that exists");
+            }
+        }
+        return new ProcessImage(pid, proc.readLink("exe"), cwd, root,
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,

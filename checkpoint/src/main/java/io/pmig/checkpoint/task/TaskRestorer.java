@@ -54,8 +54,8 @@ public final class TaskRestorer {
     }
 
     /**
-     * Everything process-wide but credentials: cwd, root, umask, personality, handlers, timers, queued signals,
-     * oom_score_adj, THP disabled, membarrier registrations.
+     * Everything process-wide but credentials and POSIX timers: cwd, root, umask, personality, handlers, itimers,
+     * queued signals, oom_score_adj, THP disabled, membarrier registrations.
      */
     public void restoreProcessState() {
         writeOomScoreAdj();
@@ -86,7 +86,6 @@ public final class TaskRestorer {
                 p.call("setitimer(" + which + ")", Nr.SETITIMER, which, p.data(longs(v)), 0);
             }
         }
-        restorePosixTimers(p);
         for (byte[] info : process.pendingSignals()) {
             int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
             p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, process.pid(), signo, p.data(info));
@@ -145,8 +144,15 @@ public final class TaskRestorer {
         }
     }
 
-    /** What each thread sets up for itself: alternate signal stack, rseq, robust futex list, queued signals, name. */
+    /**
+     * POSIX timers, once every thread exists (a timer may signal one thread: glibc's SIGEV_THREAD timers
+     * target its helper thread, and timer_create refuses a thread not there yet), then what each thread sets up
+     * for itself: alternate signal stack, rseq, robust futex list, queued signals, name.
+     */
     public void restoreThreadState(List<ThreadImage> threads) {
+        RestoreProgram timers = puppet.newProgram();
+        restorePosixTimers(timers);
+        puppet.run(timers);
         for (ThreadImage t : threads) {
             RestoreProgram p = puppet.newProgram();
             if (t.altStackSize() != 0) {

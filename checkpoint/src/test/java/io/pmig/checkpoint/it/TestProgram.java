@@ -35,7 +35,8 @@ public final class TestProgram implements AutoCloseable {
         "capabilities");
     /** Programs that must be refused. */
     public static final List<String> UNSUPPORTED = List.of("unsupported_inotify", "unsupported_netlink", "unsupported_seccomp",
-        "unsupported_lease");
+        "unsupported_lease", "unsupported_deleted_cwd", "unsupported_epoll_reused",
+        "unsupported_restart_syscall");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);
