@@ -100,6 +100,12 @@ final class InetOptions {
         return out;
     }
 
+    /** Whether {@code options} (from {@link #changed}) let the socket bind an address this host lacks. */
+    static boolean bindsForeignAddresses(Map<String, byte[]> options) {
+        return options != null && (options.containsKey("IP_FREEBIND") || options.containsKey("IPV6_FREEBIND")
+            || options.containsKey("IP_TRANSPARENT"));
+    }
+
     /** Sets each of {@code options} (from {@link #changed}; null in images made before they were kept) on {@code fd}, in order. */
     static void apply(int fd, Map<String, byte[]> options) {
         if (options == null) {

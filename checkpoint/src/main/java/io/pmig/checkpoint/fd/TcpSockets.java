@@ -30,6 +30,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int SHUT_RD = 0;
     private static final int SHUT_WR = 1;
     private static final int TCP_LISTEN = 10;
+    private static final int TCP_CLOSE = 7;
+    private static final int POLLERR = 0x8;
+    private static final int POLLRDHUP = 0x2000;
     private static final String[] STATE_NAMES = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
         "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
     private static final int TCPI_OPT_TIMESTAMPS = 1;
@@ -96,6 +99,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             }
             return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
         }
+        if (state == TCP_CLOSE) {
+            return new State(id, family, file.statusFlags(), state, unconnected(file, fd, family, local), null, options, 0, null);
+        }
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
                 + (state < STATE_NAMES.length ? STATE_NAMES[state] : Integer.toString(state)) + " is not supported yet");
@@ -121,6 +127,35 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
             System.currentTimeMillis(), window, sendQueue, notSent, receiveQueue);
         return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
+    }
+
+    /**
+     * A socket in state CLOSE: created and not connected yet, perhaps bound (a server's socket before listen, a client's
+     * before connect), comes back with its options and its address. Refused: a socket whose connection has ended (its
+     * address is still reported, but the port is no longer held), a pending error (reading it would take it from
+     * the process) and a read shutdown. Returns the address to bind again, or null.
+     */
+    private static byte[] unconnected(OpenFile file, int fd, int family, byte[] local) {
+        int ready = Sockets.poll(fd, POLLRDHUP);
+        if ((ready & (POLLERR | POLLRDHUP)) != 0) {
+            throw new RefusedException(file.describe() + ": unconnected TCP socket " + Sockets.describe(local) + " has "
+                + ((ready & POLLERR) != 0 ? "a pending error" : "been shut down for reading") + ", which cannot be restored yet");
+        }
+        if (port(local) == 0) {
+            return null;
+        }
+        // a bound socket not listening or connected is in sock_diag's bound-inactive table (Linux 6.6+); one whose
+        // connection ended is in none
+        if (InetDiag.shutdown(family, Sockets.IPPROTO_TCP, file.linkInode()) < 0) {
+            throw new RefusedException(file.describe() + ": TCP socket " + Sockets.describe(local) + " is closed (its connection "
+                + "ended), or bound on a kernel whose sock_diag does not list bound sockets (before Linux 6.6); it cannot be "
+                + "restored yet");
+        }
+        return local;
+    }
+
+    private static int port(byte[] sockaddr) {
+        return (sockaddr[2] & 0xff) << 8 | (sockaddr[3] & 0xff);
     }
 
     /** FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK: this side has sent its FIN (counted in the send sequence). */
@@ -174,7 +209,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
-        if (!Sockets.addressIsLocal(state.local())) {
+        if (state.local() != null && !InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
@@ -189,16 +224,22 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             }
             if (s.tcpState() == TCP_LISTEN) {
                 applyOptions(fd, s.options());
-                applyListenerBuffers(fd, s.options(), s.family());
+                applyChosenBuffers(fd, s.options(), s.family());
                 Sockets.bind(fd, s.local());
                 Sockets.listen(fd, s.backlog());
+            } else if (s.tcpState() == TCP_CLOSE) {
+                applyOptions(fd, s.options());
+                applyChosenBuffers(fd, s.options(), s.family());
+                if (s.local() != null) {
+                    Sockets.bind(fd, s.local());
+                }
             } else {
                 context.repaired(restoreConnection(fd, s));
             }
             Linux.fcntl(fd, Linux.F_SETFL, s.flags() & Linux.O_NONBLOCK);
             return fd;
         } catch (RuntimeException e) {
-            throw new FailedException("restoring TCP socket " + Sockets.describe(s.local())
+            throw new FailedException("restoring TCP socket " + (s.local() != null ? Sockets.describe(s.local()) : "(not bound)")
                 + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage(), e);
         }
     }
@@ -339,11 +380,11 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     }
 
     /**
-     * A listener's buffer sizes, which its connections inherit. The kernel reports them doubled; only sizes the process
-     * chose are set (they differ from a fresh socket's: a listener's are never tuned by traffic), so the others stay
-     * unlocked and its connections' grow with their traffic as before.
+     * The buffer sizes of a socket without traffic (a listener, whose connections inherit them, or one not connected
+     * yet). The kernel reports them doubled; only sizes the process chose are set (they differ from a fresh socket's:
+     * only traffic tunes them), so the others stay unlocked and its connections' grow with their traffic as before.
      */
-    private static void applyListenerBuffers(int fd, Options o, int family) {
+    private static void applyChosenBuffers(int fd, Options o, int family) {
         int[] fresh = DEFAULT_BUFFERS.computeIfAbsent(family, TcpSockets::defaultBuffers);
         if (o.sendBuffer() != fresh[0]) {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF, o.sendBuffer() / 2);

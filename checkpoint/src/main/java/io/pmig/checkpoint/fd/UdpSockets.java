@@ -179,7 +179,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
-        if (!Sockets.addressIsLocal(state.local())) {
+        if (!InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("UDP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
