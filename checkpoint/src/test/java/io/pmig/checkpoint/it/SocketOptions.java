@@ -17,6 +17,9 @@ import java.util.List;
  * grows them with the traffic unless the process set them, and a restore sizes them to hold the queues
  * it put back), TCP_INFO (counters and round-trip estimates), SO_COOKIE (a new socket's number),
  * SO_INCOMING_CPU and SO_INCOMING_NAPI_ID (where the last packet came in).
+ *
+ * <p>The list is the test's own, apart from the engine's (fd/InetOptions) on purpose: an option the
+ * engine does not know must still show here.
  */
 final class SocketOptions {
     private record Option(String name, int level, int option, int length) {
