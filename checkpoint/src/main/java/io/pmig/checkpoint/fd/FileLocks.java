@@ -1,11 +1,10 @@
 package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.restore.RestoreProgram;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,15 +20,6 @@ final class FileLocks {
     /** {@code kind}: POSIX, OFDLCK or FLOCK; {@code end} -1 for "to the end of the file". */
     record Lock(String kind, boolean write, long start, long end) {
     }
-
-    private static final int F_SETLK = 6;
-    private static final int F_OFD_SETLK = 37;
-    private static final short F_RDLCK = 0;
-    private static final short F_WRLCK = 1;
-    private static final int LOCK_SH = 1;
-    private static final int LOCK_EX = 2;
-    /** struct flock (asm-generic/fcntl.h): l_type, l_whence (short each), l_start, l_len, l_pid. */
-    private static final int FLOCK_BYTES = 32;
 
     private FileLocks() {
     }
@@ -62,13 +52,11 @@ final class FileLocks {
             String what = l.kind() + (l.write() ? " write" : " read") + " lock " + l.start() + "-" + (l.end() < 0 ? "EOF" : l.end())
                 + " through fd " + fd;
             if (l.kind().equals("FLOCK")) {
-                program.call("flock: " + what, Nr.FLOCK, fd, l.write() ? LOCK_EX : LOCK_SH);
+                program.call("flock: " + what, Nr.FLOCK, fd, l.write() ? Linux.LOCK_EX : Linux.LOCK_SH);
                 continue;
             }
-            byte[] flock = ByteBuffer.allocate(FLOCK_BYTES).order(ByteOrder.LITTLE_ENDIAN)
-                .putShort(l.write() ? F_WRLCK : F_RDLCK).putShort((short) 0).putInt(0)
-                .putLong(l.start()).putLong(l.end() < 0 ? 0 : l.end() - l.start() + 1).putInt(0).putInt(0).array();
-            program.call("fcntl: " + what, Nr.FCNTL, fd, l.kind().equals("OFDLCK") ? F_OFD_SETLK : F_SETLK, program.data(flock));
+            byte[] flock = Linux.flock(l.write() ? Linux.F_WRLCK : Linux.F_RDLCK, l.start(), l.end() < 0 ? 0 : l.end() - l.start() + 1);
+            program.call("fcntl: " + what, Nr.FCNTL, fd, l.kind().equals("OFDLCK") ? Linux.F_OFD_SETLK : Linux.F_SETLK, program.data(flock));
         }
     }
 }

@@ -54,6 +54,14 @@ public final class Linux {
     public static final int MLOCK_ONFAULT = 1;
     public static final int MREMAP_MAYMOVE = 1;
     public static final int MREMAP_FIXED = 2;
+    /** asm-generic/fcntl.h: record locks (struct flock) and flock(2) */
+    public static final int F_SETLK = 6;
+    public static final int F_OFD_SETLK = 37;
+    public static final short F_RDLCK = 0;
+    public static final short F_WRLCK = 1;
+    public static final int LOCK_SH = 1;
+    public static final int LOCK_EX = 2;
+    private static final int FLOCK_BYTES = 32;
     public static final int KCMP_FILE = 0;
     public static final int KCMP_EPOLL_TFD = 7;
     public static final int AF_UNIX = 1;
@@ -175,6 +183,12 @@ public final class Linux {
     /** Whether two descriptors of one process share one open file description. */
     public static boolean sameFile(int pid, int fd1, int fd2) {
         return Syscall.call("kcmp(" + pid + ", " + fd1 + ", " + fd2 + ")", Nr.KCMP, pid, pid, KCMP_FILE, fd1, fd2) == 0;
+    }
+
+    /** A struct flock (asm-generic/fcntl.h: l_type, l_whence as shorts, l_start, l_len, l_pid) from the file's start. */
+    public static byte[] flock(short type, long start, long length) {
+        return java.nio.ByteBuffer.allocate(FLOCK_BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putShort(type).putShort((short) SEEK_SET).putInt(0).putLong(start).putLong(length).putInt(0).putInt(0).array();
     }
 
     /**
