@@ -10,10 +10,13 @@
  *    change of credentials in the restore would take away (no ptrace, core or /proc for the owner);
  *  - a membarrier registration for private expedited barriers (the barrier answers EPERM without it);
  *  - a thread blocked in poll() on a pipe with a 60 s timeout when checkpointed: after go, a byte
- *    written into the pipe wakes it with POLLIN.
+ *    written into the pipe wakes it with POLLIN;
+ *  - a SIGTRAP pending (blocked) in the main thread, and a SIGUSR2 pending for the process: a checkpoint
+ *    steps the threads with traps of its own, which must not take them.
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <linux/membarrier.h>
 #include <dirent.h>
 #include <poll.h>
@@ -98,6 +101,12 @@ int main(int argc, char **argv)
 {
     h_init(argc, argv);
     int root = geteuid() == 0;
+    /* blocked in every thread (the poller inherits the mask), so that they stay pending */
+    sigset_t traps;
+    sigemptyset(&traps);
+    sigaddset(&traps, SIGTRAP);
+    sigaddset(&traps, SIGUSR2);
+    SETUP(pthread_sigmask(SIG_BLOCK, &traps, NULL) == 0, "sigprocmask");
 
     int fd = open("/proc/self/oom_score_adj", O_WRONLY);
     SETUP(fd >= 0 && write(fd, "321", 3) == 3, "oom_score_adj: %s", strerror(errno));
@@ -129,8 +138,19 @@ int main(int argc, char **argv)
         h_sleep_ms(2);
     }
 
+    raise(SIGTRAP);
+    kill(getpid(), SIGUSR2);
+
     h_ready();
     h_wait_go();
+
+    sigset_t pending;
+    sigpending(&pending);
+    CHECK(sigismember(&pending, SIGTRAP) && sigismember(&pending, SIGUSR2), "pending SIGTRAP %d, SIGUSR2 %d (both were)",
+          sigismember(&pending, SIGTRAP), sigismember(&pending, SIGUSR2));
+    siginfo_t si;
+    struct timespec none = {0, 0};
+    CHECK(sigtimedwait(&traps, &si, &none) > 0 && sigtimedwait(&traps, &si, &none) > 0, "the pending signals cannot be taken");
 
     CHECK(proc_self_int("/proc/self/oom_score_adj") == 321, "oom_score_adj is %d, was 321",
           proc_self_int("/proc/self/oom_score_adj"));

@@ -17,6 +17,7 @@ import java.util.Map;
 
 /** Gives the restored process its task state, in the order the kernel allows it. */
 public final class TaskRestorer {
+    private static final int SIGTRAP = 5;
     private final Puppet puppet;
     private final ProcessImage process;
 
@@ -171,7 +172,10 @@ public final class TaskRestorer {
             }
             for (byte[] info : t.pendingSignals()) {
                 int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-                p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo, p.data(info));
+                if (signo != SIGTRAP) {     // the later traps of the restore would take it: queueTraps
+                    p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo,
+                        p.data(info));
+                }
             }
             p.call("name thread " + t.tid() + " '" + t.name() + "'", Nr.PRCTL, Prctl.PR_SET_NAME, p.cString(t.name()));
             puppet.run(t.tid(), p);
@@ -257,6 +261,17 @@ public final class TaskRestorer {
 
     private Map<String, String> puppetStatus() {
         return new ProcFs(puppet.pid()).status();
+    }
+
+    /** A SIGTRAP pending for a thread, queued once nothing traps in it any more (after its final state is set). */
+    public void queueTraps(List<ThreadImage> threads) {
+        for (ThreadImage t : threads) {
+            List<byte[]> traps = t.pendingSignals().stream()
+                .filter(info -> ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == SIGTRAP).toList();
+            if (!traps.isEmpty()) {
+                puppet.queueSignalsLast(process.pid(), t.tid(), traps);
+            }
+        }
     }
 
     /** Every thread's saved registers, XSAVE area and signal mask, for when the process is let go. */
