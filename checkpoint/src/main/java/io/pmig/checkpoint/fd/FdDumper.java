@@ -71,7 +71,7 @@ public final class FdDumper {
                     states.add(kind.dump(f, id, context));
                     sameLink.add(new int[] {f.fd(), id});
                 }
-                fds.add(new FdImage(f.fd(), f.closeOnExec(), id));
+                fds.add(new FdImage(f.fd(), f.closeOnExec(), id, ownerOfNew(proc, f)));
             }
             done = true;
             return new Result(fds, states, List.copyOf(context.inRepair()));
@@ -83,6 +83,19 @@ public final class FdDumper {
             }
             files.values().forEach(OpenFile::close);
             Linux.close(pidfd);
+        }
+    }
+
+    /** {uid, gid} of a pipe's or socket's inode, which a restore creates anew; null for other files. */
+    private static int[] ownerOfNew(ProcFs proc, OpenFile f) {
+        if (!f.link().startsWith("pipe:[") && !f.link().startsWith("socket:[")) {
+            return null;
+        }
+        try {
+            java.nio.file.Path p = java.nio.file.Path.of("/proc", Integer.toString(proc.pid()), "fd", Integer.toString(f.fd()));
+            return new int[] {(Integer) java.nio.file.Files.getAttribute(p, "unix:uid"), (Integer) java.nio.file.Files.getAttribute(p, "unix:gid")};
+        } catch (java.io.IOException e) {
+            throw new io.pmig.checkpoint.FailedException(f.describe() + ": cannot read its owner: " + e.getMessage(), e);
         }
     }
 

@@ -171,6 +171,10 @@ public final class Linux {
         return Syscall.call("send(" + fd + ")", Nr.SENDTO, fd, address, length, flags, 0, 0);
     }
 
+    public static void fchown(int fd, int uid, int gid) {
+        Syscall.call("fchown(" + fd + ", " + uid + ", " + gid + ")", Nr.FCHOWN, fd, uid, gid);
+    }
+
     public static int pidfdOpen(int pid) {
         return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, 0);
     }

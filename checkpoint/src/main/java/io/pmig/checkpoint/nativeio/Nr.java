@@ -40,6 +40,7 @@ public final class Nr {
     public static final int KILL = 62;
     public static final int FCNTL = 72;
     public static final int FLOCK = 73;
+    public static final int FCHOWN = 93;
     public static final int CHDIR = 80;
     public static final int UMASK = 95;
     public static final int PTRACE = 101;

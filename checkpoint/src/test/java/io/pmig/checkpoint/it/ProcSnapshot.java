@@ -24,7 +24,7 @@ import java.util.TreeSet;
  * in {@link #PROC_FILES} (oom_score_adj, coredump_filter, timerslack...), the owner of /proc/PID (a
  * process that is not dumpable shows root there: no ptrace, core or /proc access for its owner);</li>
  * <li>the memory map with each mapping's VmFlags from smaps (madvise flags, THP, locking...);</li>
- * <li>every descriptor: its kind, every fdinfo line but those in {@link #FDINFO_CHANGING} (flags, pos,
+ * <li>every descriptor: its kind, the owner of its file, every fdinfo line but those in {@link #FDINFO_CHANGING} (flags, pos,
  * eventfd-count, timerfd ticks and clock, epoll and inotify watches, signalfd masks, file locks), and
  * for a socket every option of {@link SocketOptions} read through a copy (pidfd_getfd) and its poll
  * state;</li>
@@ -161,6 +161,11 @@ public final class ProcSnapshot {
                     boolean periodic = info.stream().anyMatch(l -> l.startsWith("it_interval:") && !l.endsWith("(0, 0)"));
                     info.stream().filter(l -> !periodic || !(l.startsWith("ticks:") || l.startsWith("it_value:")))
                         .forEach(l -> line.append(" | ").append(l));
+                } catch (NoSuchFileException e) {
+                    continue; // closed meanwhile
+                }
+                try {
+                    line.append(" | owner ").append(Files.getAttribute(fd, "unix:uid")).append(':').append(Files.getAttribute(fd, "unix:gid"));
                 } catch (NoSuchFileException e) {
                     continue; // closed meanwhile
                 }

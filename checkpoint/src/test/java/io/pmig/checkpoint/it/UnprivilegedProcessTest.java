@@ -62,4 +62,16 @@ class UnprivilegedProcessTest extends ItSupport {
         assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored exact_process of nobody");
         goExpectPassAndExit(p);
     }
+
+    /** exact_fds as nobody: its pipes and sockets belong to nobody in the copy too (the restore creates them as root). */
+    @Test
+    @Timeout(60)
+    void anUnprivilegedCopysPipesAndSocketsKeepTheirOwner() throws Exception {
+        TestProgram p = startReadyAs("exact_fds", NOBODY);
+        ProcSnapshot before = ProcSnapshot.of(p.pid());
+        byte[] image = checkpointIntoMemoryAndCommit(p);
+        restoreAndResume(p, image, RestoreOptions.defaults());
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored exact_fds of nobody");
+        goExpectPassAndExit(p);
+    }
 }
