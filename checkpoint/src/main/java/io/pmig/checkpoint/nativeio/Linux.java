@@ -26,6 +26,8 @@ public final class Linux {
     public static final int O_CLOEXEC = 02000000;
     public static final int O_PATH = 010000000;
     public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
     public static final int F_GETPIPE_SZ = 1032;
