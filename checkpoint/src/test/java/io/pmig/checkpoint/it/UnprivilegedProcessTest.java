@@ -12,6 +12,8 @@ import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A process of an unprivileged user (nobody) with several threads, checkpointed and restored by root:
@@ -48,30 +50,19 @@ class UnprivilegedProcessTest extends ItSupport {
     }
 
     /**
-     * exact_process as nobody: the copy is dumpable as its original was (the restore's change of ids used to
-     * make it not: no ptrace, core or /proc access for its owner, and /proc/PID owned by root), and keeps its
-     * other attributes; its /proc view is the original's.
+     * exact_process and exact_fds as nobody: the copy is dumpable as its original was (the restore's change of ids
+     * used to make it not: no ptrace, core or /proc access for its owner, and /proc/PID owned by root), its pipes and
+     * sockets belong to nobody (the restore creates them as root), and its /proc view is the original's.
      */
-    @Test
+    @ParameterizedTest(name = "{0} of nobody: the copy's /proc view is the original's")
+    @ValueSource(strings = {"exact_process", "exact_fds"})
     @Timeout(60)
-    void anUnprivilegedCopyStaysDumpableAndKeepsItsAttributes() throws Exception {
-        TestProgram p = startReadyAs("exact_process", NOBODY);
+    void anUnprivilegedCopyLooksLikeItsOriginal(String program) throws Exception {
+        TestProgram p = startReadyAs(program, NOBODY);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
         byte[] image = checkpointIntoMemoryAndCommit(p);
         restoreAndResume(p, image, RestoreOptions.defaults());
-        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored exact_process of nobody");
-        goExpectPassAndExit(p);
-    }
-
-    /** exact_fds as nobody: its pipes and sockets belong to nobody in the copy too (the restore creates them as root). */
-    @Test
-    @Timeout(60)
-    void anUnprivilegedCopysPipesAndSocketsKeepTheirOwner() throws Exception {
-        TestProgram p = startReadyAs("exact_fds", NOBODY);
-        ProcSnapshot before = ProcSnapshot.of(p.pid());
-        byte[] image = checkpointIntoMemoryAndCommit(p);
-        restoreAndResume(p, image, RestoreOptions.defaults());
-        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored exact_fds of nobody");
+        assertSameProcess(before, ProcSnapshot.of(p.pid()), "restored " + program + " of nobody");
         goExpectPassAndExit(p);
     }
 }
