@@ -185,6 +185,7 @@ public final class RestoreEngine {
         task.restoreLimitsAndCredentials(full.threads());
         puppet.unmapHole();
         task.setFinalThreadStates(full.threads());
+        task.queueTraps(full.threads());
         steps.lap("credentials, registers");
         restored.goLive(options.beforeSocketsGoLive());
         steps.lap("sockets live");

@@ -8,7 +8,14 @@ import java.util.Map;
 public final class DumpContext {
     private final Map<Integer, OpenFile> files;
     private final UnixSockets unixSockets;
-    private final List<Integer> inRepair = new ArrayList<>();
+    private final List<SocketInRepair> inRepair = new ArrayList<>();
+
+    /**
+     * A TCP socket of the process put into repair mode, and whether it had SO_REUSEADDR: repair mode
+     * forces address reuse on, and leaving it turns reuse off (net/ipv4/tcp.c), so it is set again after.
+     */
+    public record SocketInRepair(int fd, boolean reuseAddress) {
+    }
 
     DumpContext(Map<Integer, OpenFile> files, UnixSockets unixSockets) {
         this.files = files;
@@ -25,11 +32,11 @@ public final class DumpContext {
     }
 
     /** Records that descriptor {@code fd} of the process is a TCP socket now in repair mode. */
-    public void enteredRepair(int fd) {
-        inRepair.add(fd);
+    public void enteredRepair(int fd, boolean reuseAddress) {
+        inRepair.add(new SocketInRepair(fd, reuseAddress));
     }
 
-    List<Integer> inRepair() {
+    List<SocketInRepair> inRepair() {
         return inRepair;
     }
 }

@@ -16,7 +16,7 @@ import java.util.Map;
 /** Saves the descriptor table: which number refers to which open file, and each file's state. */
 public final class FdDumper {
     /** {@code socketsInRepair}: descriptors left in TCP repair mode, for {@link #leaveRepair} if the process goes on. */
-    public record Result(List<FdImage> fds, List<FileState> files, List<Integer> socketsInRepair) {
+    public record Result(List<FdImage> fds, List<FileState> files, List<DumpContext.SocketInRepair> socketsInRepair) {
     }
 
     private FdDumper() {
@@ -92,14 +92,14 @@ public final class FdDumper {
                     states.add(kind.dump(f, id, context));
                     sameLink.add(new int[] {f.fd(), id});
                 }
-                fds.add(new FdImage(f.fd(), f.closeOnExec(), id));
+                fds.add(new FdImage(f.fd(), f.closeOnExec(), id, ownerOfNew(proc, f)));
             }
             done = true;
             return new Result(fds, states, List.copyOf(context.inRepair()));
         } finally {
             if (!done && context != null) {
-                for (int fd : context.inRepair()) {
-                    Sockets.setInt(files.get(fd).local(), Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                for (DumpContext.SocketInRepair s : context.inRepair()) {
+                    TcpSockets.leaveRepair(files.get(s.fd()).local(), s.reuseAddress());
                 }
             }
             files.values().forEach(OpenFile::close);
@@ -107,15 +107,33 @@ public final class FdDumper {
         }
     }
 
+    /** {uid, gid} of a pipe's or socket's inode, which a restore creates anew; null for other files. */
+    private static int[] ownerOfNew(ProcFs proc, OpenFile f) {
+        if (!f.link().startsWith("pipe:[") && !f.link().startsWith("socket:[")) {
+            return null;
+        }
+        try {
+            java.nio.file.Path p = java.nio.file.Path.of("/proc", Integer.toString(proc.pid()), "fd", Integer.toString(f.fd()));
+            return new int[] {(Integer) java.nio.file.Files.getAttribute(p, "unix:uid"), (Integer) java.nio.file.Files.getAttribute(p, "unix:gid")};
+        } catch (java.io.IOException e) {
+            throw new io.pmig.checkpoint.FailedException(f.describe() + ": cannot read its owner: " + e.getMessage(), e);
+        }
+    }
+
     /** Ends TCP repair mode on the process's sockets that a dump left in it, before the process runs on. */
-    public static void leaveRepair(int pid, List<Integer> fds) {
-        if (fds.isEmpty()) {
+    public static void leaveRepair(int pid, List<DumpContext.SocketInRepair> sockets) {
+        if (sockets.isEmpty()) {
             return;
         }
         int pidfd = Linux.pidfdOpen(pid);
         try {
-            for (int fd : fds) {
-                repairOff(pidfd, fd);
+            for (DumpContext.SocketInRepair s : sockets) {
+                int local = Linux.pidfdGetfd(pidfd, s.fd());
+                try {
+                    TcpSockets.leaveRepair(local, s.reuseAddress());
+                } finally {
+                    Linux.close(local);
+                }
             }
         } finally {
             Linux.close(pidfd);

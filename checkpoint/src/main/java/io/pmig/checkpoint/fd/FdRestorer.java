@@ -60,6 +60,11 @@ public final class FdRestorer {
         for (Map.Entry<Integer, Saved> e : files.entrySet()) {
             localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
         }
+        for (FdImage fd : fds) {
+            if (fd.owner() != null) {
+                Linux.fchown(localFdOfFile.get(fd.fileId()), fd.owner()[0], fd.owner()[1]);
+            }
+        }
         // the pidfd moves to the first number above every saved one and its own, where
         // F_DUPFD lands it exactly; the number after it parks each copy on its way
         int base = Math.max(fds.get(fds.size() - 1).fd(), puppet.enginePidfd()) + 1;

@@ -13,7 +13,10 @@ import java.nio.file.Path;
 
 /**
  * Pipes and FIFOs with the data buffered in them. The data is copied with tee(2), which
- * leaves it in place, and is saved with the read end; both ends must belong to the process.
+ * leaves it in place, and is saved with the read end (a FIFO the process holds only for writing
+ * is read through a reader of the dump's own); both ends of an anonymous pipe must belong to the
+ * process. Each open file description comes back as one of its own, with its own flags: the pipe is
+ * created once and each end reopened through /proc/self/fd.
  */
 public final class Pipes implements FileKind<Pipes.State> {
     private static final long FIONREAD = 0x541B;
@@ -57,7 +60,23 @@ public final class Pipes implements FileKind<Pipes.State> {
                 + "checkpoint the processes together, or give the service a pipe of its own or a file");
         }
         int capacity = Linux.fcntl(file.local(), Linux.F_GETPIPE_SZ, 0);
-        return new State(id, pipe, fifo ? file.link() : null, flags, capacity, readEnd ? peek(file.local(), capacity) : null);
+        byte[] data = null;
+        if (readEnd) {
+            data = peek(file.local(), capacity);
+        } else if (fifo && !readEndIn(context, file)) {
+            int reader = Linux.open(file.link(), Linux.O_RDONLY | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+            try {
+                data = peek(reader, capacity);
+            } finally {
+                Linux.close(reader);
+            }
+        }
+        return new State(id, pipe, fifo ? file.link() : null, flags, capacity, data);
+    }
+
+    private static boolean readEndIn(DumpContext context, OpenFile file) {
+        return context.files().values().stream()
+            .anyMatch(f -> f.link().equals(file.link()) && (f.statusFlags() & Linux.O_ACCMODE) != Linux.O_WRONLY);
     }
 
     private static long inodeOf(String path) {
@@ -115,9 +134,9 @@ public final class Pipes implements FileKind<Pipes.State> {
             return context.hold(Linux.open(state.fifo(), (state.flags() & ~Linux.O_CREAT) | Linux.O_CLOEXEC, 0));
         }
         int end = (state.flags() & Linux.O_ACCMODE) == Linux.O_WRONLY ? pipe[1] : pipe[0];
-        int mine = Linux.fcntl(end, Linux.F_DUPFD_CLOEXEC, 0);
-        Linux.fcntl(mine, Linux.F_SETFL, state.flags() & (Linux.O_NONBLOCK | Linux.O_APPEND));
-        return context.hold(mine);
+        // a description of its own: two of one end (one reopened through /proc) keep their own flags
+        return context.hold(Linux.open("/proc/self/fd/" + end,
+            (state.flags() & (Linux.O_ACCMODE | Linux.O_NONBLOCK | Linux.O_APPEND)) | Linux.O_CLOEXEC, 0));
     }
 
     private static int[] create(State state) {

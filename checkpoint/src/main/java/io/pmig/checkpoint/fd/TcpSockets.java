@@ -30,6 +30,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int SHUT_RD = 0;
     private static final int SHUT_WR = 1;
     private static final int TCP_LISTEN = 10;
+    private static final int TCP_CLOSE = 7;
+    private static final int POLLERR = 0x8;
+    private static final int POLLRDHUP = 0x2000;
     private static final String[] STATE_NAMES = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
         "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
     private static final int TCPI_OPT_TIMESTAMPS = 1;
@@ -45,9 +48,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
 
-    /** Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel). */
+    /**
+     * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
+     * rest that differ from a fresh socket's ({@link InetOptions}; null in images made before they were kept).
+     */
     public record Options(boolean reuseAddress, boolean reusePort, boolean keepAlive, boolean noDelay, int sendBuffer,
-                          int receiveBuffer, boolean v6Only, int keepIdle, int keepInterval, int keepCount) {
+                          int receiveBuffer, boolean v6Only, int keepIdle, int keepInterval, int keepCount,
+                          java.util.Map<String, byte[]> others) {
     }
 
     /**
@@ -108,6 +115,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             }
             return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
         }
+        if (state == TCP_CLOSE) {
+            return new State(id, family, file.statusFlags(), state, unconnected(file, fd, family, local), null, options, 0, null);
+        }
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
                 + (state < STATE_NAMES.length ? STATE_NAMES[state] : Integer.toString(state)) + " is not supported yet");
@@ -116,7 +126,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         int optionsSeen = info.get(5) & 0xff;
         int scales = info.get(6) & 0xff;
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
-        context.enteredRepair(file.fd());
+        context.enteredRepair(file.fd(), options.reuseAddress());
         int inq = Sockets.ioctlCount(fd, Sockets.SIOCINQ);
         int outq = Sockets.ioctlCount(fd, Sockets.SIOCOUTQ);
         int notSent = Sockets.ioctlCount(fd, Sockets.SIOCOUTQNSD);
@@ -133,6 +143,35 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
             System.currentTimeMillis(), window, sendQueue, notSent, receiveQueue);
         return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
+    }
+
+    /**
+     * A socket in state CLOSE: created and not connected yet, perhaps bound (a server's socket before listen, a client's
+     * before connect), comes back with its options and its address. Refused: a socket whose connection has ended (its
+     * address is still reported, but the port is no longer held), a pending error (reading it would take it from
+     * the process) and a read shutdown. Returns the address to bind again, or null.
+     */
+    private static byte[] unconnected(OpenFile file, int fd, int family, byte[] local) {
+        int ready = Sockets.poll(fd, POLLRDHUP);
+        if ((ready & (POLLERR | POLLRDHUP)) != 0) {
+            throw new RefusedException(file.describe() + ": unconnected TCP socket " + Sockets.describe(local) + " has "
+                + ((ready & POLLERR) != 0 ? "a pending error" : "been shut down for reading") + ", which cannot be restored yet");
+        }
+        if (port(local) == 0) {
+            return null;
+        }
+        // a bound socket not listening or connected is in sock_diag's bound-inactive table (Linux 6.6+); one whose
+        // connection ended is in none
+        if (InetDiag.shutdown(family, Sockets.IPPROTO_TCP, file.linkInode()) < 0) {
+            throw new RefusedException(file.describe() + ": TCP socket " + Sockets.describe(local) + " is closed (its connection "
+                + "ended), or bound on a kernel whose sock_diag does not list bound sockets (before Linux 6.6); it cannot be "
+                + "restored yet");
+        }
+        return local;
+    }
+
+    private static int port(byte[] sockaddr) {
+        return (sockaddr[2] & 0xff) << 8 | (sockaddr[3] & 0xff);
     }
 
     /** FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK: this side has sent its FIN (counted in the send sequence). */
@@ -156,7 +195,19 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             family == Sockets.AF_INET6 && Sockets.getInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY) != 0,
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE),
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL),
-            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT));
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT),
+            InetOptions.changed(fd, family, Linux.SOCK_STREAM));
+    }
+
+    /**
+     * Takes a connection out of repair mode (the kernel sends a window probe) and gives it its SO_REUSEADDR
+     * back: repair mode forced address reuse on, and leaving it turns reuse off.
+     */
+    static void leaveRepair(int fd, boolean reuseAddress) {
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+        if (reuseAddress) {
+            Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+        }
     }
 
     /** The selected repair queue's bytes, copied without taking them. */
@@ -174,7 +225,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
-        if (!Sockets.addressIsLocal(state.local())) {
+        if (state.local() != null && !InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
@@ -188,16 +239,23 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 Sockets.setInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, s.options().v6Only() ? 1 : 0);
             }
             if (s.tcpState() == TCP_LISTEN) {
-                applyOptions(fd, s.options(), s.family());
+                applyOptions(fd, s.options());
+                applyChosenBuffers(fd, s.options(), s.family());
                 Sockets.bind(fd, s.local());
                 Sockets.listen(fd, s.backlog());
+            } else if (s.tcpState() == TCP_CLOSE) {
+                applyOptions(fd, s.options());
+                applyChosenBuffers(fd, s.options(), s.family());
+                if (s.local() != null) {
+                    Sockets.bind(fd, s.local());
+                }
             } else {
                 context.repaired(restoreConnection(fd, s));
             }
             Linux.fcntl(fd, Linux.F_SETFL, s.flags() & Linux.O_NONBLOCK);
             return fd;
         } catch (RuntimeException e) {
-            throw new FailedException("restoring TCP socket " + Sockets.describe(s.local())
+            throw new FailedException("restoring TCP socket " + (s.local() != null ? Sockets.describe(s.local()) : "(not bound)")
                 + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage(), e);
         }
     }
@@ -230,9 +288,10 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         if ((c.tcpOptions() & TCPI_OPT_TIMESTAMPS) != 0) {
             Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP, timestampNow(c, System.currentTimeMillis()));
         }
-        // room for the queues as they were, whatever this socket's defaults (the options come after)
-        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer(), 2 * c.sendQueue().length + QUEUE_SLACK));
-        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_RCVBUFFORCE, Math.max(s.options().receiveBuffer(), 2 * c.receiveQueue().length + QUEUE_SLACK));
+        // the buffers as they were (the kernel doubles what it is given; the FORCE variants are not capped at
+        // net.core.[rw]mem_max, which an autotuned connection's buffers exceed), and room for the queues in any case
+        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_SNDBUFFORCE, Math.max(s.options().sendBuffer() / 2, c.sendQueue().length + QUEUE_SLACK));
+        Sockets.setInt(fd, Linux.SOL_SOCKET, SO_RCVBUFFORCE, Math.max(s.options().receiveBuffer() / 2, c.receiveQueue().length + QUEUE_SLACK));
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
         sendAll(fd, c.receiveQueue(), 0, c.receiveQueue().length);
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
@@ -246,7 +305,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         if (peerFinReceived(s.tcpState())) {
             Sockets.shutdown(fd, SHUT_RD);
         }
-        applyOptions(fd, s.options(), s.family());
+        applyOptions(fd, s.options());
         return new Repaired(fd, s, sent);
     }
 
@@ -275,7 +334,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         public void goLive() {
             byte[] queue = state.connection().sendQueue();
             try {
-                Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+                leaveRepair(fd, state.options().reuseAddress());
                 // after the window is back, else it waits for the probe timer
                 sendAll(fd, queue, sent, queue.length - sent);
             } catch (RuntimeException e) {
@@ -325,7 +384,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         return java.util.Arrays.copyOf(b.array(), b.position());
     }
 
-    private static void applyOptions(int fd, Options o, int family) {
+    private static void applyOptions(int fd, Options o) {
         Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR, o.reuseAddress() ? 1 : 0);
         Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, o.reusePort() ? 1 : 0);
         Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_KEEPALIVE, o.keepAlive() ? 1 : 0);
@@ -333,7 +392,15 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE, o.keepIdle());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL, o.keepInterval());
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT, o.keepCount());
-        // the kernel reports buffer sizes doubled; set only sizes the process chose (they differ from a fresh socket's)
+        InetOptions.apply(fd, o.others());
+    }
+
+    /**
+     * The buffer sizes of a socket without traffic (a listener, whose connections inherit them, or one not connected
+     * yet). The kernel reports them doubled; only sizes the process chose are set (they differ from a fresh socket's:
+     * only traffic tunes them), so the others stay unlocked and its connections' grow with their traffic as before.
+     */
+    private static void applyChosenBuffers(int fd, Options o, int family) {
         int[] fresh = DEFAULT_BUFFERS.computeIfAbsent(family, TcpSockets::defaultBuffers);
         if (o.sendBuffer() != fresh[0]) {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF, o.sendBuffer() / 2);

@@ -17,11 +17,12 @@ import java.util.List;
  * UDP sockets, IPv4 and IPv6, bound or connected, with the datagrams queued to them.
  *
  * <p>Saved: family, local address, peer address if connected, SO_REUSEADDR, SO_REUSEPORT,
- * SO_BROADCAST, the buffer sizes, IPV6_V6ONLY, SO_PEEK_OFF, O_NONBLOCK, and every queued datagram
- * with its payload and source address. The queue is read with MSG_PEEK at a moving SO_PEEK_OFF,
+ * SO_BROADCAST, the buffer sizes, IPV6_V6ONLY, SO_PEEK_OFF, O_NONBLOCK, the shutdown(2) state (from
+ * sock_diag: {@link InetDiag}), the other options a process sets ({@link InetOptions}: TOS, TTL,
+ * PKTINFO, RECVERR, timestamps, MTU discovery, SO_MARK, SO_PRIORITY, FREEBIND...), and every queued
+ * datagram with its payload and source address. The queue is read with MSG_PEEK at a moving SO_PEEK_OFF,
  * which leaves it in place for a process that goes on running. Not carried (a fresh socket's
- * defaults come back): other IP/IPv6 options (TOS, TTL, PKTINFO, RECVERR, timestamps, MTU
- * discovery, multicast TTL/loop/interface), SO_MARK, SO_PRIORITY, UDP_SEGMENT, shutdown(2) state.
+ * defaults come back): multicast TTL/loop/interface, UDP_SEGMENT.
  * Refused at checkpoint: multicast memberships, socket filters and IPv6 sticky options (anything
  * holding per-socket option memory), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, a datagram being
  * corked, and a pending socket error (reading it would take it from the process).
@@ -55,17 +56,20 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     /** Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); peekOffset -1 is off. */
     public record Options(boolean reuseAddress, boolean reusePort, boolean broadcast, int sendBuffer, int receiveBuffer,
-                          boolean v6Only, int peekOffset) {
+                          boolean v6Only, int peekOffset, java.util.Map<String, byte[]> others) {
     }
 
     /** One queued datagram: its payload and the sockaddr it came from. */
     public record Datagram(byte[] source, byte[] data) {
     }
 
-    /** {@code peer} is null for an unconnected socket; {@code queued} in the order the process would read it. */
+    /**
+     * {@code peer} is null for an unconnected socket; {@code queued} in the order the process would read it;
+     * {@code shutdown}: RCV_SHUTDOWN and SEND_SHUTDOWN as shutdown(2) left them.
+     */
     @ImageKind("file.udp")
-    public record State(int id, int family, int flags, byte[] local, byte[] peer, Options options, List<Datagram> queued)
-        implements FileState {
+    public record State(int id, int family, int flags, byte[] local, byte[] peer, Options options, List<Datagram> queued,
+                        int shutdown) implements FileState {
     }
 
     @Override
@@ -93,8 +97,14 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF),
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF),
             family == Sockets.AF_INET6 && Sockets.getInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY) != 0,
-            Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF));
-        return new State(id, family, file.statusFlags(), local, peer, options, peekQueue(fd, options.peekOffset(), what));
+            Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF),
+            InetOptions.changed(fd, family, Linux.SOCK_DGRAM));
+        int shutdown = InetDiag.shutdown(family, Sockets.IPPROTO_UDP, file.linkInode());
+        if (shutdown < 0) {
+            throw new RefusedException(what + " is neither bound nor connected yet: whether it was shut down for writing "
+                + "cannot be read (sock_diag lists bound sockets only), so it cannot be restored exactly yet");
+        }
+        return new State(id, family, file.statusFlags(), local, peer, options, peekQueue(fd, options.peekOffset(), what), shutdown);
     }
 
     private static void refuseUnsupported(int fd, String what) {
@@ -169,7 +179,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
-        if (!Sockets.addressIsLocal(state.local())) {
+        if (!InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("UDP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
@@ -187,6 +197,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR, o.reuseAddress() ? 1 : 0);
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, o.reusePort() ? 1 : 0);
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_BROADCAST, o.broadcast() ? 1 : 0);
+            InetOptions.apply(fd, o.others());
             if (port(s.local()) != 0 || !isAny(address(s.local()))) {
                 Sockets.bind(fd, s.local());
             }
@@ -213,11 +224,28 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             if (o.peekOffset() >= 0) {
                 Sockets.setInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF, o.peekOffset());
             }
+            shutdown(fd, s.shutdown());
             Linux.fcntl(fd, Linux.F_SETFL, s.flags() & Linux.O_NONBLOCK);
             return fd;
         } catch (RuntimeException e) {
             throw new FailedException("restoring " + what + ": " + e.getMessage()
                 + (e.getMessage() != null && e.getMessage().contains("EADDRNOTAVAIL") ? " (the address is not on this host: move its VIP here first)" : ""), e);
+        }
+    }
+
+    /** shutdown(2) as the original had it; an unconnected socket answers ENOTCONN but is shut all the same (net/ipv4/af_inet.c). */
+    private static void shutdown(int fd, int how) {
+        int both = Sockets.RCV_SHUTDOWN | Sockets.SEND_SHUTDOWN;
+        if ((how & both) == 0) {
+            return;
+        }
+        int shut = (how & both) == both ? Sockets.SHUT_RDWR : (how & Sockets.SEND_SHUTDOWN) != 0 ? Sockets.SHUT_WR : Sockets.SHUT_RD;
+        try {
+            Sockets.shutdown(fd, shut);
+        } catch (SyscallException e) {
+            if (e.errno() != Sockets.ENOTCONN) {
+                throw e;
+            }
         }
     }
 

@@ -1,9 +1,8 @@
 package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.SockDiag;
 import io.pmig.nativeio.NativeMemory;
-import io.pmig.checkpoint.nativeio.Nr;
-import io.pmig.nativeio.Syscall;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -17,13 +16,6 @@ public final class UnixSockets {
     public record Info(long inode, int type, int state, long peerInode, String name) {
     }
 
-    private static final int AF_NETLINK = 16;
-    private static final int NETLINK_SOCK_DIAG = 4;
-    private static final int SOCK_DIAG_BY_FAMILY = 20;
-    private static final int NLM_F_REQUEST = 1;
-    private static final int NLM_F_DUMP = 0x300;
-    private static final int NLMSG_DONE = 3;
-    private static final int NLMSG_ERROR = 2;
     private static final int UDIAG_SHOW_NAME = 1;
     private static final int UDIAG_SHOW_PEER = 4;
     private static final int UNIX_DIAG_NAME = 0;
@@ -40,40 +32,12 @@ public final class UnixSockets {
     }
 
     public static UnixSockets dump() {
-        int sock = (int) Syscall.call("socket(AF_NETLINK, NETLINK_SOCK_DIAG)", Nr.SOCKET, AF_NETLINK, Linux.SOCK_DGRAM | Linux.SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-        try {
-            NativeMemory req = NativeMemory.allocate(16 + 24);
-            req.putInt(0, 40);                                   // nlmsg_len
-            req.putInt(4, SOCK_DIAG_BY_FAMILY | ((NLM_F_REQUEST | NLM_F_DUMP) << 16)); // type (u16) + flags (u16)
-            req.putInt(8, 1);                                    // seq
-            req.putInt(12, 0);                                   // pid
-            req.putInt(16, Linux.AF_UNIX);                       // family u8, protocol u8, pad u16
-            req.putInt(20, -1);                                  // udiag_states: all
-            req.putInt(24, 0);                                   // udiag_ino
-            req.putInt(28, UDIAG_SHOW_NAME | UDIAG_SHOW_PEER);   // udiag_show
-            req.putLong(32, -1L);                                // cookie: none
-            Syscall.call("send sock_diag request", Nr.SENDTO, sock, req.address(), 40, 0, 0, 0);
-            Map<Long, Info> out = new HashMap<>();
-            NativeMemory buf = NativeMemory.allocate(1 << 16);
-            while (true) {
-                long n = Syscall.call("recv sock_diag", Nr.RECVFROM, sock, buf.address(), buf.size(), 0, 0, 0);
-                int off = 0;
-                while (off + 16 <= n) {
-                    int len = buf.getInt(off);
-                    int type = buf.getInt(off + 4) & 0xffff;
-                    if (type == NLMSG_DONE) {
-                        return new UnixSockets(out);
-                    }
-                    if (type == NLMSG_ERROR) {
-                        throw new IllegalStateException("sock_diag dump of Unix sockets failed: errno " + -buf.getInt(off + 16));
-                    }
-                    parse(buf, off + 16, off + len, out);
-                    off += (len + 3) & ~3;
-                }
-            }
-        } finally {
-            Linux.close(sock);
-        }
+        // struct unix_diag_req: family u8, protocol u8, pad u16, states, ino, show, cookie[2]
+        byte[] request = java.nio.ByteBuffer.allocate(24).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putInt(Linux.AF_UNIX).putInt(-1).putInt(0).putInt(UDIAG_SHOW_NAME | UDIAG_SHOW_PEER).putLong(-1L).array();
+        Map<Long, Info> out = new HashMap<>();
+        SockDiag.dump(request, "Unix sockets", (buf, start, end) -> parse(buf, start, end, out));
+        return new UnixSockets(out);
     }
 
     private static void parse(NativeMemory buf, int start, int end, Map<Long, Info> out) {

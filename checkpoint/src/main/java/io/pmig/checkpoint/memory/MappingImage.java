@@ -2,10 +2,13 @@ package io.pmig.checkpoint.memory;
 
 import io.pmig.checkpoint.image.ImageKind;
 
+import java.util.List;
+
 /**
  * One mapping of the address space. {@code backing} says what is behind it; file mappings carry
- * the file's identity, checked before a restore re-maps the file by path. Page contents are in
- * PAGES records, not here.
+ * the file's identity, checked before a restore re-maps the file by path. {@code vmFlags}: the
+ * mapping's flags from smaps ("VmFlags") that a process sets itself and a restore gives back
+ * ({@link VmFlag}), by their smaps names. Page contents are in PAGES records, not here.
  */
 @ImageKind("mapping")
 public record MappingImage(
@@ -17,7 +20,18 @@ public record MappingImage(
         Backing backing,
         String name,
         long fileOffset,
-        FileIdentity file) {
+        FileIdentity file,
+        List<String> vmFlags) {
+
+    public MappingImage {
+        vmFlags = vmFlags == null ? List.of() : List.copyOf(vmFlags);
+    }
+
+    /** A mapping with no flag of its own set. */
+    public MappingImage(long start, long end, int prot, boolean shared, boolean growsDown, Backing backing, String name,
+                        long fileOffset, FileIdentity file) {
+        this(start, end, prot, shared, growsDown, backing, name, fileOffset, file, List.of());
+    }
 
     public enum Backing {
         /** private anonymous memory: heap, stacks, malloc arenas; pages stored */

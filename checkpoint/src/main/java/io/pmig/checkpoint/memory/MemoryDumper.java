@@ -54,36 +54,49 @@ public final class MemoryDumper {
     }
 
     /**
-     * The mappings, taking whether each grows down from {@code known} (an earlier reading of this
-     * process's mappings) where a mapping with the same end, name and sharing is there, since a
-     * growing stack keeps its end: smaps, the only place that says, walks every page table (tens of
-     * ms for a GB), which a pre-copy's last round spends frozen. Reads smaps if one is new.
+     * The mappings, taking whether each grows down and its flags ({@link VmFlag}) from {@code known} (an
+     * earlier reading of this process's mappings) where a mapping with the same end, name and sharing is
+     * there, since a growing stack keeps its end: smaps, the only place that says, walks every page table
+     * (tens of ms for a GB), which a pre-copy's last round spends frozen. Reads smaps if one is new.
      */
     public List<MappingImage> mappings(List<MappingImage> known) {
         List<MapsEntry> entries = proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
-        Map<Long, Boolean> growsDown = new java.util.HashMap<>();
+        Map<Long, MappingImage> earlier = new java.util.HashMap<>();
         for (MapsEntry e : entries) {
             known.stream().filter(k -> k.end() == e.end() && k.name().equals(e.path()) && k.shared() == e.shared())
-                .findFirst().ifPresent(k -> growsDown.put(e.start(), k.growsDown()));
+                .findFirst().ifPresent(k -> earlier.put(e.start(), k));
         }
-        if (growsDown.size() < entries.size()) {
-            growsDown.clear();
-            vmFlagsByStart().forEach((start, flags) -> growsDown.put(start, flags.contains(" gd")));
-        }
+        Map<Long, String> vmFlags = earlier.size() < entries.size() ? vmFlagsByStart() : Map.of();
         List<MappingImage> out = new ArrayList<>();
         Map<String, FileIdentity> files = new java.util.HashMap<>(); // a library is mapped in several pieces: one stat each
         for (MapsEntry e : entries) {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
             FileIdentity file = e.fileBacked() && !e.path().endsWith(" (deleted)")
                 ? files.computeIfAbsent(e.path(), path -> FileIdentity.of(Path.of(path))) : null;
-            out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown.getOrDefault(e.start(), false), backingOf(e),
-                e.path(), e.offset(), file));
+            boolean growsDown;
+            List<String> flags;
+            if (vmFlags.isEmpty()) {
+                growsDown = earlier.get(e.start()).growsDown();
+                flags = earlier.get(e.start()).vmFlags();
+            } else {
+                String all = vmFlags.getOrDefault(e.start(), "");
+                VmFlag.refused(all).ifPresent(what -> {
+                    throw new RefusedException(where(e) + " is " + what + ", which cannot be restored yet");
+                });
+                growsDown = all.contains(" gd ");
+                flags = VmFlag.restored(all);
+            }
+            out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backingOf(e), e.path(), e.offset(), file, flags));
         }
         return out;
     }
 
+    private String where(MapsEntry e) {
+        return "mapping " + Long.toHexString(e.start()) + "-" + Long.toHexString(e.end()) + " of process " + proc.pid();
+    }
+
     private MappingImage.Backing backingOf(MapsEntry e) {
-        String where = "mapping " + Long.toHexString(e.start()) + "-" + Long.toHexString(e.end()) + " of process " + proc.pid();
+        String where = where(e);
         if (e.kernelSpecial()) {
             return MappingImage.Backing.KERNEL;
         }
@@ -116,7 +129,7 @@ public final class MemoryDumper {
             if (!line.isEmpty() && Character.digit(line.charAt(0), 16) >= 0 && line.indexOf('-') > 0 && line.indexOf(' ') > line.indexOf('-')) {
                 current = Long.parseUnsignedLong(line.substring(0, line.indexOf('-')), 16);
             } else if (line.startsWith("VmFlags:")) {
-                out.put(current, line.substring(8) + " ");
+                out.put(current, " " + line.substring(8).trim() + " ");
             }
         }
         return out;

@@ -74,14 +74,14 @@ public final class MemoryRestorer {
             String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
                 + (m.name().isEmpty() ? "" : " (" + m.name() + ")");
             int rw = Linux.PROT_READ | Linux.PROT_WRITE;
-            int grows = m.growsDown() ? Linux.MAP_GROWSDOWN : 0;
+            int grows = (m.growsDown() ? Linux.MAP_GROWSDOWN : 0) | (VmFlag.noReserve(m) ? Linux.MAP_NORESERVE : 0);
             switch (m.backing()) {
                 case KERNEL -> {
                 }
                 case ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
                     Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
                 case SHARED_ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
-                    Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED, -1, 0);
+                    Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
                 case FILE -> {
                     boolean sharedWritable = m.shared() && (m.prot() & Linux.PROT_WRITE) != 0;
                     int open = p.call("open " + m.name() + " for " + what, Nr.OPEN, p.cString(m.name()),
@@ -138,7 +138,7 @@ public final class MemoryRestorer {
             parts.removeAll(keep);
             for (PageRange r : parts.ranges()) {
                 fresh.add(new MappingImage(r.start(), r.end(), m.prot(), m.shared(), m.growsDown(), m.backing(), m.name(),
-                    m.fileOffset() + (r.start() - m.start()), m.file()));
+                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags()));
             }
         }
         createMappings(puppet, fresh);
@@ -146,7 +146,8 @@ public final class MemoryRestorer {
 
     /** Two mappings whose common pages hold the same thing: same backing, same file at the same offset. */
     private static boolean sameContents(MappingImage a, MappingImage b) {
-        if (a.backing() != b.backing() || a.shared() != b.shared() || a.backing() == MappingImage.Backing.KERNEL) {
+        if (a.backing() != b.backing() || a.shared() != b.shared() || a.backing() == MappingImage.Backing.KERNEL
+                || VmFlag.noReserve(a) != VmFlag.noReserve(b)) {
             return false;
         }
         if (a.backing() != MappingImage.Backing.FILE) {
@@ -244,7 +245,7 @@ public final class MemoryRestorer {
         }
     }
 
-    /** Applies each mapping's saved protection. */
+    /** Applies each mapping's saved protection and gives it its flags back ({@link VmFlag}). */
     public static void protect(Puppet puppet, List<MappingImage> mappings) {
         RestoreProgram p = puppet.newProgram();
         int rw = Linux.PROT_READ | Linux.PROT_WRITE;
@@ -253,6 +254,7 @@ public final class MemoryRestorer {
             if (!mappedFinal && m.prot() != rw) {
                 p.call("mprotect 0x" + Long.toHexString(m.start()), Nr.MPROTECT, m.start(), m.length(), m.prot());
             }
+            VmFlag.restore(m, p);
         }
         puppet.run(p);
     }

@@ -26,6 +26,8 @@ public final class Linux {
     public static final int O_CLOEXEC = 02000000;
     public static final int O_PATH = 010000000;
     public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
     public static final int F_GETPIPE_SZ = 1032;
@@ -43,14 +45,32 @@ public final class Linux {
     /** asm-generic/mman-common.h */
     public static final int MADV_DONTNEED = 4;
     public static final int MADV_REMOVE = 9;
+    public static final int MADV_RANDOM = 1;
+    public static final int MADV_SEQUENTIAL = 2;
+    public static final int MADV_DONTFORK = 10;
+    public static final int MADV_MERGEABLE = 12;
+    public static final int MADV_HUGEPAGE = 14;
+    public static final int MADV_NOHUGEPAGE = 15;
+    public static final int MADV_DONTDUMP = 16;
+    public static final int MADV_WIPEONFORK = 18;
+    public static final int MLOCK_ONFAULT = 1;
     public static final int MREMAP_MAYMOVE = 1;
     public static final int MREMAP_FIXED = 2;
+    /** asm-generic/fcntl.h: record locks (struct flock) and flock(2) */
+    public static final int F_SETLK = 6;
+    public static final int F_OFD_SETLK = 37;
+    public static final short F_RDLCK = 0;
+    public static final short F_WRLCK = 1;
+    public static final int LOCK_SH = 1;
+    public static final int LOCK_EX = 2;
+    private static final int FLOCK_BYTES = 32;
     /** linux/kcmp.h: what kcmp(2) compares between two processes. */
     public static final int KCMP_FILE = 0;
     public static final int KCMP_VM = 1;
     public static final int KCMP_FILES = 2;
     public static final int KCMP_FS = 3;
     public static final int KCMP_SIGHAND = 4;
+    public static final int KCMP_EPOLL_TFD = 7;
     public static final int AF_UNIX = 1;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
@@ -158,6 +178,10 @@ public final class Linux {
         return Syscall.call("send(" + fd + ")", Nr.SENDTO, fd, address, length, flags, 0, 0);
     }
 
+    public static void fchown(int fd, int uid, int gid) {
+        Syscall.call("fchown(" + fd + ", " + uid + ", " + gid + ")", Nr.FCHOWN, fd, uid, gid);
+    }
+
     public static int pidfdOpen(int pid) {
         return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, 0);
     }
@@ -183,6 +207,25 @@ public final class Linux {
     /** Whether descriptor {@code fd1} of {@code pid1} and {@code fd2} of {@code pid2} are one open file description. */
     public static boolean shareFile(int pid1, int fd1, int pid2, int fd2) {
         return Syscall.tryCall(Nr.KCMP, pid1, pid2, KCMP_FILE, fd1, fd2) == 0;
+    }
+
+    /** A struct flock (asm-generic/fcntl.h: l_type, l_whence as shorts, l_start, l_len, l_pid) from the file's start. */
+    public static byte[] flock(short type, long start, long length) {
+        return java.nio.ByteBuffer.allocate(FLOCK_BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putShort(type).putShort((short) SEEK_SET).putInt(0).putLong(start).putLong(length).putInt(0).putInt(0).array();
+    }
+
+    /**
+     * Whether descriptor {@code fd} of process {@code pid} refers to the file that the {@code toff}-th watch
+     * registered under number {@code tfd} in its epoll {@code epfd} watches (struct kcmp_epoll_slot, linux/kcmp.h).
+     */
+    public static boolean epollWatches(int pid, int fd, int epfd, int tfd, int toff) {
+        NativeMemory slot = NativeMemory.allocate(12);
+        slot.putInt(0, epfd);
+        slot.putInt(4, tfd);
+        slot.putInt(8, toff);
+        return Syscall.call("kcmp(" + pid + ", EPOLL_TFD " + fd + ", " + epfd + ")", Nr.KCMP, pid, pid, KCMP_EPOLL_TFD, fd,
+            slot.address()) == 0;
     }
 
     public static void kill(int pid, int signal) {

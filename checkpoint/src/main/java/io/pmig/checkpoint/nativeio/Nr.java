@@ -18,6 +18,8 @@ public final class Nr {
     public static final int PWRITE64 = 18;
     public static final int MREMAP = 25;
     public static final int MADVISE = 28;
+    public static final int MLOCK2 = 325;
+    public static final int MEMBARRIER = 324;
     public static final int PAUSE = 34;
     public static final int GETITIMER = 36;
     public static final int SETITIMER = 38;
@@ -37,6 +39,8 @@ public final class Nr {
     public static final int WAIT4 = 61;
     public static final int KILL = 62;
     public static final int FCNTL = 72;
+    public static final int FLOCK = 73;
+    public static final int FCHOWN = 93;
     public static final int CHDIR = 80;
     public static final int UMASK = 95;
     public static final int PTRACE = 101;
@@ -61,6 +65,8 @@ public final class Nr {
     public static final int SET_ROBUST_LIST = 273;
     public static final int GET_ROBUST_LIST = 274;
     public static final int TEE = 276;
+    public static final int RESTART_SYSCALL = 219;
+    public static final int CLOCK_GETTIME = 228;
     public static final int TIMERFD_CREATE = 283;
     public static final int TIMERFD_SETTIME = 286;
     public static final int TIMERFD_GETTIME = 287;

@@ -5,7 +5,10 @@ package io.pmig.checkpoint.nativeio;
  * constants that go with them (linux/capability.h, linux/securebits.h).
  */
 public final class Prctl {
+    public static final int PR_GET_DUMPABLE = 3;
+    public static final int PR_SET_DUMPABLE = 4;
     public static final int PR_SET_NAME = 15;
+    public static final int PR_SET_THP_DISABLE = 41;
     public static final int PR_CAPBSET_DROP = 24;
     public static final int PR_SET_SECUREBITS = 28;
     public static final int PR_SET_MM = 35;

@@ -13,6 +13,7 @@ public final class Ptrace {
     private static final int PTRACE_CONT = 7;
     private static final int PTRACE_KILL = 8;
     private static final int PTRACE_SINGLESTEP = 9;
+    private static final int PTRACE_SYSCALL = 24;
     private static final int PTRACE_DETACH = 17;
     private static final int PTRACE_SETOPTIONS = 0x4200;
     private static final int PTRACE_GETEVENTMSG = 0x4201;
@@ -65,6 +66,11 @@ public final class Ptrace {
 
     public static void singleStep(int tid) {
         ptrace("SINGLESTEP", PTRACE_SINGLESTEP, tid, 0, 0);
+    }
+
+    /** Lets the thread run to its next system call entry or exit, where it stops (a ptrace stop, no signal). */
+    public static void toSyscallStop(int tid) {
+        ptrace("SYSCALL", PTRACE_SYSCALL, tid, 0, 0);
     }
 
     public static void detach(int tid) {

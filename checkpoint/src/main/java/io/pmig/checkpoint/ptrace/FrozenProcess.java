@@ -134,7 +134,8 @@ public final class FrozenProcess implements AutoCloseable {
             return;
         }
         for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
-            Ptrace.setRegisters(e.getKey(), e.getValue());
+            // as for a thaw: a parked process taken back would otherwise resume in restart_syscall (see below)
+            Ptrace.setRegisters(e.getKey(), withoutRestartBlock(e.getValue()));
             Ptrace.detach(e.getKey(), Linux.SIGSTOP);
         }
         parked = true;
@@ -168,8 +169,8 @@ public final class FrozenProcess implements AutoCloseable {
     /**
      * A thread stopped in a call the kernel restarts through its restart block (nanosleep, poll with
      * a timeout) would resume in restart_syscall, whose state stays in this kernel: a checkpoint taken
-     * later (the next pre-copy freeze) could not carry it. Re-issuing the call itself instead, as a
-     * restore does, costs at most a longer sleep.
+     * later (the next pre-copy freeze, or a checkpoint after an abort) could not carry it, and had to refuse
+     * it. Re-issuing the call itself instead, as a restore does, costs at most a longer sleep.
      */
     private static Registers withoutRestartBlock(Registers r) {
         return r.get(Registers.ORIG_RAX) >= 0 && r.get(Registers.RAX) == -Linux.ERESTART_RESTARTBLOCK

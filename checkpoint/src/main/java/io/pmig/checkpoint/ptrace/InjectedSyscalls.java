@@ -41,24 +41,52 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     private final long rip;
     private final long originalCode;
     private final long originalSigmask;
+    /**
+     * The thread or its process has a SIGTRAP pending: a trap of ours (single-step, int3) would be merged into it
+     * and take it (the kernel forces SIGTRAP through, unblocked, and dequeues the pending one first, which we
+     * would then discard as our trap). Each call then runs between two system call stops, which are no signals.
+     */
+    private final boolean trapless;
     private long scratch;
 
     public InjectedSyscalls(int pid, int tid, Registers original) {
+        this(pid, tid, original, trapPending(tid));
+    }
+
+    /** Calls that make no trap whatever is pending: for a thread about to be given a SIGTRAP to keep. */
+    public static InjectedSyscalls withoutTraps(int pid, int tid, Registers original) {
+        return new InjectedSyscalls(pid, tid, original, true);
+    }
+
+    private InjectedSyscalls(int pid, int tid, Registers original, boolean trapless) {
         this.pid = pid;
         this.tid = tid;
         this.original = original;
         this.rip = original.get(Registers.RIP);
         this.originalCode = RemoteMemory.readLong(pid, rip);
+        this.trapless = trapless;
         this.originalSigmask = Ptrace.getSigmask(tid);
         Ptrace.setSigmask(tid, -1L);
         RemoteMemory.writeLongForced(pid, rip, (originalCode & ~0xffffL) | SYSCALL_INSN);
     }
 
+    private static boolean trapPending(int tid) {
+        return java.util.stream.Stream.of(false, true).flatMap(shared -> Ptrace.pendingSignals(tid, shared).stream())
+            .anyMatch(info -> ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == SIGTRAP);
+    }
+
     @Override
     public long call(int nr, long... args) {
         Ptrace.setRegisters(tid, original.forSyscall(rip, nr, args));
-        Ptrace.singleStep(tid);
-        awaitTrap("during an injected syscall " + nr);
+        if (trapless) {
+            Ptrace.toSyscallStop(tid);
+            awaitTrap("entering an injected syscall " + nr);
+            Ptrace.toSyscallStop(tid);
+            awaitTrap("leaving an injected syscall " + nr);
+        } else {
+            Ptrace.singleStep(tid);
+            awaitTrap("during an injected syscall " + nr);
+        }
         return Ptrace.getRegisters(tid).get(Registers.RAX);
     }
 
@@ -73,7 +101,7 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
      * {@code 8 * calls.size()} bytes of the scratch page — runs from pages the process maps read and execute,
      * written through /proc/PID/mem, so that no mapping is ever writable and executable at once
      * (MemoryDenyWriteExecute allows it); int3 ends it. A process that may not map executable memory (SELinux
-     * without execmem) has the calls single-stepped one by one. The calls must not block.
+     * without execmem), or a thread with a SIGTRAP pending, has the calls made one by one. The calls must not block.
      */
     public long[] callAll(List<Call> calls) {
         if (calls.size() * 8L > SCRATCH_SIZE) {
@@ -90,7 +118,8 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         }
         code.put(INT3);
         long length = (code.position() + SCRATCH_SIZE - 1) / SCRATCH_SIZE * SCRATCH_SIZE;
-        long pages = call(Nr.MMAP, 0, length, Linux.PROT_READ | Linux.PROT_EXEC, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
+        long pages = trapless ? -Errno.EPERM
+            : call(Nr.MMAP, 0, length, Linux.PROT_READ | Linux.PROT_EXEC, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
         if (Errno.isError(pages)) {
             return calls.stream().mapToLong(c -> call(c.nr(), c.args())).toArray();
         }
@@ -112,7 +141,8 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
 
     private void awaitTrap(String what) {
         int status = Ptrace.waitFor(tid);
-        if (!Ptrace.isStopped(status) || Ptrace.stopSignal(status) != SIGTRAP) {
+        // a system call stop reports SIGTRAP, with 0x80 added under PTRACE_O_TRACESYSGOOD
+        if (!Ptrace.isStopped(status) || (Ptrace.stopSignal(status) & 0x7f) != SIGTRAP) {
             throw new IllegalStateException("thread " + tid + " " + Ptrace.describeStatus(status) + " " + what);
         }
     }
@@ -149,6 +179,13 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         }
         RemoteMemory.writeLongForced(pid, rip, originalCode);
         Ptrace.setRegisters(tid, original);
+        if (trapless) {
+            // a system call stop is outside the signal path, where a resumed thread restarts an interrupted call
+            // (rax holding -ERESTART...): let it trap back into it (PTRACE_EVENT_STOP), every signal still blocked
+            Ptrace.interrupt(tid);
+            Ptrace.cont(tid, 0);
+            awaitTrap("returning to its stop");
+        }
         Ptrace.setSigmask(tid, originalSigmask);
     }
 }

@@ -8,6 +8,7 @@ import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 import io.pmig.checkpoint.ptrace.RemoteMemory;
 
 import java.io.IOException;
@@ -294,6 +295,26 @@ public final class Puppet implements AutoCloseable {
         Ptrace.setXstate(tid, xstate);
         Ptrace.setRegisters(tid, regs);
         Ptrace.setSigmask(tid, sigmask);
+    }
+
+    /**
+     * Queues signals (raw siginfo_t) for thread {@code savedTid} of process {@code savedPid} (their ids in the
+     * process's own view) once nothing traps in it any more: a restore program's int3 or a single step takes a
+     * pending SIGTRAP as its own trap. The thread queues them itself (only then does rt_tgsigqueueinfo keep their
+     * si_code), between system call stops.
+     */
+    public void queueSignalsLast(int savedPid, int savedTid, List<byte[]> signals) {
+        int tid = hostTid.get(savedTid);
+        try (InjectedSyscalls in = InjectedSyscalls.withoutTraps(pid, tid, Ptrace.getRegisters(tid))) {
+            for (byte[] info : signals) {
+                in.writeScratch(0, info);
+                long r = in.call(Nr.RT_TGSIGQUEUEINFO, savedPid, savedTid, info[0] & 0xff, in.scratch());
+                if (Errno.isError(r)) {
+                    throw new FailedException("queueing signal " + (info[0] & 0xff) + " for thread " + savedTid + ": "
+                        + Errno.describe((int) -r));
+                }
+            }
+        }
     }
 
     /** Blocks every signal in the main thread (threads created later inherit it). */

@@ -46,11 +46,20 @@ public final class RestoreProgram {
 
     /** Adds a required call whose arguments at the positions in {@code argsFromRef} are the result of call {@code ref}. */
     public int callWithResultOf(int ref, int[] argsFromRef, String what, int nr, long... args) {
+        return add(new Op(nr, args, mask(argsFromRef), ref, true, what));
+    }
+
+    /** Like {@link #callWithResultOf}, but a failure (a negative result of {@code ref} passed on, say) does not stop the program. */
+    public int tryCallWithResultOf(int ref, int[] argsFromRef, String what, int nr, long... args) {
+        return add(new Op(nr, args, mask(argsFromRef), ref, false, what));
+    }
+
+    private static int mask(int[] argsFromRef) {
         int mask = 0;
         for (int a : argsFromRef) {
             mask |= 1 << a;
         }
-        return add(new Op(nr, args, mask, ref, true, what));
+        return mask;
     }
 
     private int add(Op op) {

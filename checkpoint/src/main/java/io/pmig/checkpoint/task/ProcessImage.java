@@ -11,6 +11,8 @@ import java.util.Map;
  * namespace of its own, which every restore then makes again. {@code cgroupLimits}: the limits of its
  * cgroup (cgroup v2 file name to value, only those set), given to the cgroup of its own it is restored in.
  * {@code userNamespace} is null in images made before it was kept (their processes ran in pmig's own).
+ * {@code dumpable}: PR_GET_DUMPABLE (null in images made before it was kept); {@code membarrierRegistrations}: the
+ * membarrier REGISTER_* commands the process made, or'ed.
  */
 @ImageKind("process")
 public record ProcessImage(
@@ -31,6 +33,10 @@ public record ProcessImage(
         long[][] itimers,
         List<PosixTimer> posixTimers,
         MmLayout mm,
+        int oomScoreAdj,
+        boolean thpDisabled,
+        Integer dumpable,
+        int membarrierRegistrations,
         boolean ownPidNamespace,
         Map<String, String> cgroupLimits,
         UserNamespace userNamespace) {

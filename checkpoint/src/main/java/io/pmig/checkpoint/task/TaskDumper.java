@@ -1,11 +1,14 @@
 package io.pmig.checkpoint.task;
 
 import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.Prctl;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
+import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
@@ -51,6 +54,13 @@ public final class TaskDumper {
 
     private ThreadImage thread(int tid) {
         int pid = frozen.pid();
+        if (frozen.registers(tid).get(Registers.ORIG_RAX) == Nr.RESTART_SYSCALL) {
+            // a signal interrupted a poll, nanosleep or futex wait with a timeout, and the kernel goes on with it from
+            // state it keeps for the thread (its restart block), which no other process can be given
+            throw new RefusedException("thread " + tid + " of process " + pid + " is inside restart_syscall: a call the kernel "
+                + "resumes from state only this kernel holds (a poll, sleep or futex wait interrupted by a signal), which "
+                + "cannot be restored; try again once the call has returned");
+        }
         byte[] xstate = Ptrace.getXstate(tid);
         long sigmask = Ptrace.getSigmask(tid);
         List<byte[]> pending = Ptrace.pendingSignals(tid, false);
@@ -83,6 +93,8 @@ public final class TaskDumper {
         long[][] itimers = new long[3][];
         List<ProcessImage.PosixTimer> timers = new ArrayList<>();
         long brk;
+        int dumpable;
+        int membarrier;
         try (InjectedSyscalls in = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
             // the calls in batches, call i of a batch answering in slot i of the scratch page: a stop and go
             // per call was most of the task state's share of a pre-copy's downtime
@@ -95,6 +107,9 @@ public final class TaskDumper {
             for (int which = 0; which < 3; which++) {
                 calls.add(new InjectedSyscalls.Call(Nr.GETITIMER, which, scratch + (long) ANSWER * calls.size()));
             }
+            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_DUMPABLE, 0, 0, 0, 0));
+            int membarrierAt = calls.size();
+            calls.addAll(Membarrier.queries());
             calls.add(new InjectedSyscalls.Call(Nr.BRK, 0));
             long[] results = in.callAll(calls);
             ByteBuffer answers = answers(in, calls.size());
@@ -108,6 +123,9 @@ public final class TaskDumper {
                 itimers[which] = answer(answers, signals.size() + which);
             }
             brk = results[calls.size() - 1];
+            check(results[membarrierAt - 1], "prctl(PR_GET_DUMPABLE)", pid);
+            dumpable = (int) results[membarrierAt - 1];
+            membarrier = Membarrier.registrations(results, membarrierAt);
 
             List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
             for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {
@@ -138,11 +156,20 @@ public final class TaskDumper {
             Long.parseUnsignedLong(stat[46]), Long.parseUnsignedLong(stat[47]), brk, Long.parseUnsignedLong(stat[28]),
             Long.parseUnsignedLong(stat[48]), Long.parseUnsignedLong(stat[49]), Long.parseUnsignedLong(stat[50]),
             Long.parseUnsignedLong(stat[51]), auxv());
-        return new ProcessImage(PidNamespaces.innerId(pid), proc.readLink("exe"), proc.readLink("cwd"), proc.readLink("root"),
+        String cwd = proc.readLink("cwd");
+        String root = proc.readLink("root");
+        for (String[] dir : new String[][] {{"working directory", cwd}, {"root directory", root}}) {
+            if (dir[1].endsWith(" (deleted)")) {
+                throw new RefusedException("process " + pid + ": its " + dir[0] + " " + dir[1] + " was deleted; a restore "
+                    + "re-enters it by path, so it cannot be restored; let the service change to a directory that exists");
+            }
+        }
+        return new ProcessImage(PidNamespaces.innerId(pid), proc.readLink("exe"), cwd, root,
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
-            Ptrace.pendingSignals(pid, true), itimers, timers, mm, PidNamespaces.inOwnNamespace(pid),
+            Ptrace.pendingSignals(pid, true), itimers, timers, mm, Integer.parseInt(proc.read("oom_score_adj").trim()),
+            "0".equals(status.get("THP_enabled")), dumpable, membarrier, PidNamespaces.inOwnNamespace(pid),
             ServiceCgroup.limitsOf(pid), UserNamespace.of(pid));
     }
 

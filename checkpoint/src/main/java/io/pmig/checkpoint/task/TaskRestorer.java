@@ -17,6 +17,7 @@ import java.util.Map;
 
 /** Gives the restored process its task state, in the order the kernel allows it. */
 public final class TaskRestorer {
+    private static final int SIGTRAP = 5;
     private final Puppet puppet;
     private final ProcessImage process;
 
@@ -53,9 +54,17 @@ public final class TaskRestorer {
         puppet.run(p);
     }
 
-    /** Everything process-wide but credentials: cwd, root, umask, personality, handlers, timers, queued signals. */
+    /**
+     * Everything process-wide but credentials and POSIX timers: cwd, root, umask, personality, handlers, itimers,
+     * queued signals, oom_score_adj, THP disabled, membarrier registrations.
+     */
     public void restoreProcessState() {
+        writeOomScoreAdj();
         RestoreProgram p = puppet.newProgram();
+        if (process.thpDisabled()) {
+            p.call("prctl(PR_SET_THP_DISABLE)", Nr.PRCTL, Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+        Membarrier.register(process.membarrierRegistrations(), p);
         p.call("chdir " + process.cwd(), Nr.CHDIR, p.cString(process.cwd()));
         if (!process.root().equals("/")) {
             p.call("chroot " + process.root(), Nr.CHROOT, p.cString(process.root()));
@@ -78,12 +87,21 @@ public final class TaskRestorer {
                 p.call("setitimer(" + which + ")", Nr.SETITIMER, which, p.data(longs(v)), 0);
             }
         }
-        restorePosixTimers(p);
         for (byte[] info : process.pendingSignals()) {
             int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
             p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, process.pid(), signo, p.data(info));
         }
         puppet.run(p);
+    }
+
+    private void writeOomScoreAdj() {
+        java.nio.file.Path file = java.nio.file.Path.of("/proc", Integer.toString(puppet.pid()), "oom_score_adj");
+        try {
+            java.nio.file.Files.writeString(file, Integer.toString(process.oomScoreAdj()));
+        } catch (java.io.IOException e) {
+            throw new FailedException("cannot set oom_score_adj of process " + process.pid() + " to " + process.oomScoreAdj()
+                + " (" + file + "): " + e.getMessage(), e);
+        }
     }
 
     private void restorePosixTimers(RestoreProgram p) {
@@ -127,8 +145,15 @@ public final class TaskRestorer {
         }
     }
 
-    /** What each thread sets up for itself: alternate signal stack, rseq, robust futex list, queued signals, name. */
+    /**
+     * POSIX timers, once every thread exists (a timer may signal one thread: glibc's SIGEV_THREAD timers
+     * target its helper thread, and timer_create refuses a thread not there yet), then what each thread sets up
+     * for itself: alternate signal stack, rseq, robust futex list, queued signals, name.
+     */
     public void restoreThreadState(List<ThreadImage> threads) {
+        RestoreProgram timers = puppet.newProgram();
+        restorePosixTimers(timers);
+        puppet.run(timers);
         for (ThreadImage t : threads) {
             RestoreProgram p = puppet.newProgram();
             if (t.altStackSize() != 0) {
@@ -147,7 +172,10 @@ public final class TaskRestorer {
             }
             for (byte[] info : t.pendingSignals()) {
                 int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-                p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo, p.data(info));
+                if (signo != SIGTRAP) {     // the later traps of the restore would take it: queueTraps
+                    p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo,
+                        p.data(info));
+                }
             }
             p.call("name thread " + t.tid() + " '" + t.name() + "'", Nr.PRCTL, Prctl.PR_SET_NAME, p.cString(t.name()));
             puppet.run(t.tid(), p);
@@ -211,6 +239,12 @@ public final class TaskRestorer {
             if (process.noNewPrivs()) {
                 p.call("no_new_privs in thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
             }
+            // a change of ids made the process non-dumpable (unless fs.suid_dumpable says otherwise); 2, which only that
+            // sysctl gives, cannot be set by the process either
+            if (process.dumpable() != null && process.dumpable() < 2) {
+                p.call("prctl(PR_SET_DUMPABLE, " + process.dumpable() + ") in thread " + t.tid(), Nr.PRCTL, Prctl.PR_SET_DUMPABLE,
+                    process.dumpable(), 0, 0, 0);
+            }
             puppet.run(t.tid(), p);
         }
     }
@@ -227,6 +261,17 @@ public final class TaskRestorer {
 
     private Map<String, String> puppetStatus() {
         return new ProcFs(puppet.pid()).status();
+    }
+
+    /** A SIGTRAP pending for a thread, queued once nothing traps in it any more (after its final state is set). */
+    public void queueTraps(List<ThreadImage> threads) {
+        for (ThreadImage t : threads) {
+            List<byte[]> traps = t.pendingSignals().stream()
+                .filter(info -> ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == SIGTRAP).toList();
+            if (!traps.isEmpty()) {
+                puppet.queueSignalsLast(process.pid(), t.tid(), traps);
+            }
+        }
     }
 
     /** Every thread's saved registers, XSAVE area and signal mask, for when the process is let go. */

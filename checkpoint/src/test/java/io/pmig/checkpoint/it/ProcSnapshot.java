@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.it;
 
+import io.pmig.checkpoint.nativeio.Linux;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -16,13 +17,23 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * What an outside observer sees of a process in /proc, normalized so that an exact restore compares
- * equal: memory map (vdso/vvar excluded, adjacent compatible mappings merged, no inode numbers),
- * descriptors (kind, flags, offset), threads (TIDs, names, nice), credentials, signal dispositions,
- * umask, limits, personality, process group and session, cwd/root/exe, cmdline and environ.
+ * What an outside observer sees of a process, normalized so that an exact restore compares equal, and
+ * generic so that a flag a restore loses is caught for every kind of state, present and future:
+ * <ul>
+ * <li>every line of /proc/PID/status but those in {@link #STATUS_CHANGING}, and the per-process files
+ * in {@link #PROC_FILES} (oom_score_adj, coredump_filter, timerslack...), the owner of /proc/PID (a
+ * process that is not dumpable shows root there: no ptrace, core or /proc access for its owner);</li>
+ * <li>the memory map with each mapping's VmFlags from smaps (madvise flags, THP, locking...);</li>
+ * <li>every descriptor: its kind, the owner of its file, every fdinfo line but those in {@link #FDINFO_CHANGING} (flags, pos,
+ * eventfd-count, timerfd ticks and clock, epoll and inotify watches, signalfd masks, file locks), and
+ * for a socket every option of {@link SocketOptions} read through a copy (pidfd_getfd) and its poll
+ * state;</li>
+ * <li>threads (TIDs, names, nice, policy), process group and session, cwd/root/exe, cmdline, environ,
+ * limits, personality.</li>
+ * </ul>
  *
- * <p>Taken of an idle test program (waiting for go). Deliberately left out because they legitimately
- * change from moment to moment: pending signals, blocked masks (a handler may be running), times.
+ * <p>Taken of an idle test program (waiting for go). What legitimately differs between an original and
+ * its exact copy is left out, each with its reason, in the lists named above and in {@link #FDINFO_CHANGING}.
  */
 public final class ProcSnapshot {
     private final int pid;
@@ -49,18 +60,60 @@ public final class ProcSnapshot {
         s.fields.put("session", sf[6 - 3]);
         for (String line : Files.readAllLines(proc.resolve("status"))) {
             String key = line.contains(":") ? line.substring(0, line.indexOf(':')) : line;
-            switch (key) {
-                case "Umask", "Uid", "Gid", "Groups", "SigIgn", "SigCgt", "CapInh", "CapPrm", "CapEff", "CapBnd",
-                        "CapAmb", "NoNewPrivs", "Seccomp", "Threads", "Tgid" -> s.fields.put("status." + key,
-                        line.substring(key.length() + 1).trim());
-                default -> {
-                }
+            if (!STATUS_CHANGING.contains(key)) {
+                s.fields.put("status." + key, line.substring(Math.min(line.length(), key.length() + 1)).trim());
             }
         }
-        s.fields.put("maps", String.join("\n", normalizedMaps(proc.resolve("maps"))));
-        s.fields.put("fds", String.join("\n", descriptors(proc)));
+        for (String file : PROC_FILES) {
+            s.fields.put(file, readOrError(proc.resolve(file)));
+        }
+        // a copy runs in a cgroup of its own in the v2 and systemd hierarchies (ServiceCgroupTest): the v1 controllers' stay
+        s.fields.put("cgroup (v1 controllers)", readOrError(proc.resolve("cgroup")).lines()
+            .filter(l -> !l.startsWith("0::") && !l.contains(":name=systemd:")).collect(java.util.stream.Collectors.joining("\n")));
+        s.fields.put("owner", Files.getAttribute(proc, "unix:uid") + ":" + Files.getAttribute(proc, "unix:gid"));
+        s.fields.put("maps", String.join("\n", normalizedMaps(proc.resolve("maps"), vmFlags(proc.resolve("smaps")))));
+        s.fields.put("fds", String.join("\n", descriptors(pid, proc)));
         s.fields.put("tasks", String.join("\n", tasks(proc)));
         return s;
+    }
+
+    /**
+     * /proc/PID/status lines that legitimately differ between a process and its exact copy:
+     * State, voluntary/nonvoluntary_ctxt_switches (moment to moment); VmPeak, VmHWM, VmRSS, RssAnon,
+     * RssFile, RssShmem, VmPTE, VmSwap (which pages are resident: a restore makes present only the pages
+     * the image stores, and the original's peak includes the checkpoint's own work); PPid and TracerPid
+     * (the copy's parent is whoever restored it; process trees are the tree package's matter); FDSize
+     * (the size the descriptor table grew to, which follows the numbers ever used: the restore parks
+     * descriptors above the highest one); SigQ (the per-user count of queued signals, shared by every
+     * process of the user); SigPnd and ShdPnd (a running timer makes signals pending from moment to
+     * moment: signals.c checks its queued signals itself); Name is /proc/PID/comm per thread, compared in
+     * "tasks".
+     */
+    static final java.util.Set<String> STATUS_CHANGING = java.util.Set.of("State", "voluntary_ctxt_switches",
+        "nonvoluntary_ctxt_switches", "VmPeak", "VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmSwap",
+        "PPid", "TracerPid", "FDSize", "SigQ", "SigPnd", "ShdPnd", "Name");
+
+    /** Per-process settings /proc shows one file each. */
+    static final List<String> PROC_FILES = List.of("oom_score_adj", "coredump_filter", "timerslack_ns", "comm",
+        "attr/current", "setgroups", "uid_map", "gid_map", "loginuid", "sessionid");
+
+    /**
+     * fdinfo lines that legitimately differ: "ino" of a file that is not a path (a pipe, socket or
+     * anonymous inode is a new object, as is its inode number; a path's inode is in the link's identity
+     * check), "eventfd-id" (a global counter of eventfd objects), and in each "tfd:" (epoll) line the
+     * watched file's "ino" and "sdev" (the same reason); a "lock:" line's ordinal in /proc/locks. A
+     * timerfd's "it_value" counts down: compared as armed or not; a periodic one's "ticks" and "it_value"
+     * change with time, and the kernel counts the expirations of an expired one only when asked (the
+     * checkpoint asks): not compared (exact_fds.c and timers.c check them).
+     */
+    static final java.util.Set<String> FDINFO_CHANGING = java.util.Set.of("ino", "eventfd-id");
+
+    private static String readOrError(Path p) {
+        try {
+            return Files.readString(p).trim();
+        } catch (IOException e) {
+            return "(" + e.getClass().getSimpleName() + ")";
+        }
     }
 
     private static String link(Path p) {
@@ -91,37 +144,91 @@ public final class ProcSnapshot {
         return out;
     }
 
-    /** One line per descriptor: number, kind (inode numbers dropped), flags without O_LARGEFILE, offset. */
-    private static List<String> descriptors(Path proc) throws IOException {
+    /**
+     * One line per descriptor: number, kind (inode numbers dropped), every fdinfo line but those of
+     * {@link #FDINFO_CHANGING} (flags without O_LARGEFILE), and a socket's options.
+     */
+    private static List<String> descriptors(int pid, Path proc) throws IOException {
         TreeMap<Integer, String> out = new TreeMap<>();
+        int pidfd = Linux.pidfdOpen(pid);
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(proc.resolve("fd"))) {
             for (Path fd : ds) {
                 int n = Integer.parseInt(fd.getFileName().toString());
-                String kind = link(fd).replaceAll("^(pipe|socket):\\[\\d+]$", "$1:");
-                String flags = "?", pos = "?";
+                String target = link(fd);
+                String kind = target.replaceAll("^(pipe|socket):\\[\\d+]$", "$1:");
+                StringBuilder line = new StringBuilder(n + " " + kind);
                 try {
-                    for (String line : Files.readAllLines(proc.resolve("fdinfo").resolve(Integer.toString(n)))) {
-                        if (line.startsWith("flags:")) {
-                            long fl = Long.parseLong(line.substring(6).trim(), 8) & ~0100000L;
-                            flags = Long.toOctalString(fl);
-                        } else if (line.startsWith("pos:")) {
-                            pos = line.substring(4).trim();
-                        }
-                    }
+                    // sorted: the order of an epoll's or inotify's watches is the kernel's tree order
+                    List<String> info = Files.readAllLines(proc.resolve("fdinfo").resolve(Integer.toString(n))).stream()
+                        .map(l -> normalizedFdinfo(l, target.startsWith("/"))).filter(Objects::nonNull).sorted().toList();
+                    boolean periodic = info.stream().anyMatch(l -> l.startsWith("it_interval:") && !l.endsWith("(0, 0)"));
+                    info.stream().filter(l -> !periodic || !(l.startsWith("ticks:") || l.startsWith("it_value:")))
+                        .forEach(l -> line.append(" | ").append(l));
                 } catch (NoSuchFileException e) {
                     continue; // closed meanwhile
                 }
-                out.put(n, n + " " + kind + " flags=" + flags + " pos=" + pos);
+                try {
+                    line.append(" | owner ").append(Files.getAttribute(fd, "unix:uid")).append(':').append(Files.getAttribute(fd, "unix:gid"));
+                } catch (NoSuchFileException e) {
+                    continue; // closed meanwhile
+                }
+                String options = target.startsWith("socket:") ? SocketOptions.of(pidfd, n) : null;
+                if (options != null) {
+                    line.append(" | ").append(options);
+                }
+                out.put(n, line.toString());
             }
+        } finally {
+            Linux.close(pidfd);
         }
         return new ArrayList<>(out.values());
     }
 
-    private record Vma(long start, long end, String perms, long offset, String name, boolean anon) {
+    private static String normalizedFdinfo(String line, boolean path) {
+        int colon = line.indexOf(':');
+        String key = colon < 0 ? line : line.substring(0, colon);
+        String value = colon < 0 ? "" : line.substring(colon + 1).trim();
+        return switch (key) {
+            case "flags" -> "flags: " + Long.toOctalString(Long.parseLong(value, 8) & ~0100000L);
+            case "ino" -> path ? line : null;
+            case "eventfd-id" -> null;
+            case "it_value" -> "it_value: " + (value.equals("(0, 0)") ? "disarmed" : "armed");
+            case "tfd" -> line.replaceAll("\\s+ino:\\s*\\S+", "").replaceAll("\\s+sdev:\\s*\\S+", "");
+            case "lock" -> "lock: " + value.replaceFirst("^\\d+:\\s*", "");
+            default -> line.trim();
+        };
     }
 
-    /** Memory map without vdso/vvar and inode numbers; adjacent mappings the kernel may or may not merge are merged. */
+    /**
+     * VmFlags of each mapping from smaps, by start address, without "ac" (VM_ACCOUNT: whether the
+     * mapping is counted in the commit charge, which follows from its protection at mmap time; a restore
+     * maps every region writable to fill it, which only vm.overcommit_memory=2 would tell apart).
+     */
+    private static Map<Long, String> vmFlags(Path smaps) throws IOException {
+        Map<Long, String> out = new TreeMap<>();
+        long start = -1;
+        for (String line : Files.readAllLines(smaps, StandardCharsets.UTF_8)) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                start = Long.parseUnsignedLong(line.substring(0, line.indexOf('-')), 16);
+            } else if (line.startsWith("VmFlags:")) {
+                out.put(start, (" " + line.substring(8).trim() + " ").replace(" ac ", " ").trim());
+            }
+        }
+        return out;
+    }
+
+    private record Vma(long start, long end, String perms, long offset, String name, boolean anon, String flags) {
+    }
+
     static List<String> normalizedMaps(Path maps) throws IOException {
+        return normalizedMaps(maps, Map.of());
+    }
+
+    /**
+     * Memory map without vdso/vvar and inode numbers, with each mapping's VmFlags ({@code flags} by start
+     * address; none when empty); adjacent mappings the kernel may or may not merge are merged.
+     */
+    static List<String> normalizedMaps(Path maps, Map<Long, String> flags) throws IOException {
         List<Vma> vmas = new ArrayList<>();
         for (String line : Files.readAllLines(maps, StandardCharsets.UTF_8)) {
             String[] f = line.trim().split("\\s+", 6);
@@ -133,12 +240,12 @@ public final class ProcSnapshot {
             long start = Long.parseUnsignedLong(range[0], 16), end = Long.parseUnsignedLong(range[1], 16);
             long offset = Long.parseUnsignedLong(f[2], 16);
             boolean anon = "0".equals(f[4]) && !name.startsWith("/");
-            Vma v = new Vma(start, end, f[1], anon ? 0 : offset, name, anon);
+            Vma v = new Vma(start, end, f[1], anon ? 0 : offset, name, anon, flags.getOrDefault(start, ""));
             if (!vmas.isEmpty()) {
                 Vma p = vmas.get(vmas.size() - 1);
                 if (p.end == v.start && p.perms.equals(v.perms) && p.name.equals(v.name) && p.anon == v.anon
-                        && (v.anon || p.offset + (p.end - p.start) == v.offset)) {
-                    vmas.set(vmas.size() - 1, new Vma(p.start, v.end, p.perms, p.offset, p.name, p.anon));
+                        && p.flags.equals(v.flags) && (v.anon || p.offset + (p.end - p.start) == v.offset)) {
+                    vmas.set(vmas.size() - 1, new Vma(p.start, v.end, p.perms, p.offset, p.name, p.anon, p.flags));
                     continue;
                 }
             }
@@ -146,7 +253,8 @@ public final class ProcSnapshot {
         }
         List<String> out = new ArrayList<>();
         for (Vma v : vmas) {
-            out.add(String.format("%x-%x %s %x %s", v.start, v.end, v.perms, v.offset, v.name));
+            out.add(String.format("%x-%x %s %x %s%s", v.start, v.end, v.perms, v.offset, v.name,
+                v.flags.isEmpty() ? "" : " [" + v.flags + "]"));
         }
         return out;
     }

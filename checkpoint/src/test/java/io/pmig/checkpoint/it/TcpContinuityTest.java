@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Timeout;
  * TCP across a checkpoint and restore, with a peer process checking its side: a server streaming
  * both ways on IPv4 and IPv6 connections and listeners (tcp_stream), a listener whose server
  * accepts slowly (tcp_backlog: the checkpoint must let it take its queued connections first), and
- * half-closed connections (tcp_halfclose: FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK). Inbound packets to the
+ * half-closed connections (tcp_halfclose: FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK), and connections whose
+ * send and receive queues are both full (tcp_full: nobody reads until after the move). Inbound packets to the
  * program's ports are dropped while it is away, which a real move does with the VIP.
  */
 class TcpContinuityTest extends NetworkNamespaceSupport {
@@ -32,6 +33,12 @@ class TcpContinuityTest extends NetworkNamespaceSupport {
     @Timeout(90)
     void halfClosedConnectionsCloseAsTheyWould() throws Exception {
         moveThroughAnImage("tcp_halfclose");
+    }
+
+    @RepeatedTest(2)
+    @Timeout(90)
+    void connectionsWithFullQueuesBothWaysCarryOn() throws Exception {
+        moveThroughAnImage("tcp_full");
     }
 
     /** A program that asks for it (wants-held) closes connections while its peer's packets are held. */

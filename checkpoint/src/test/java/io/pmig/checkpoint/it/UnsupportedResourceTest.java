@@ -29,7 +29,10 @@ class UnsupportedResourceTest extends ItSupport {
         return Stream.of(
                 Arguments.of("unsupported_inotify", "inotify"),
                 Arguments.of("unsupported_netlink", "netlink"),
-                Arguments.of("unsupported_seccomp", "seccomp"))
+                Arguments.of("unsupported_seccomp", "seccomp"),
+                Arguments.of("unsupported_lease", "lease"),
+                Arguments.of("unsupported_deleted_cwd", "deleted"),
+                Arguments.of("unsupported_restart_syscall", "restart_syscall"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 

@@ -1,0 +1,125 @@
+package io.pmig.checkpoint.fd;
+
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Sockets;
+import io.pmig.nativeio.SyscallException;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The options of an IPv4/IPv6 socket that a process sets with setsockopt, beyond those a kind saves by
+ * name (addresses, sharing, buffer sizes, v6-only): saved as getsockopt returns them where they differ from
+ * a fresh socket of the same family and type on this host, and set again with those bytes, which setsockopt
+ * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h). An option a socket of
+ * this kind does not have (ENOPROTOOPT, EOPNOTSUPP) is passed over.
+ */
+final class InetOptions {
+    private record Option(String name, int level, int option, int length) {
+    }
+
+    private static final int SOL_SOCKET = Linux.SOL_SOCKET;
+    private static final int IP = Sockets.IPPROTO_IP;
+    private static final int IPV6 = Sockets.IPPROTO_IPV6;
+    private static final int TCP = Sockets.IPPROTO_TCP;
+
+    /** Set before bind: IP_FREEBIND and IP_TRANSPARENT decide whether a bind to an address the host lacks succeeds. */
+    private static final List<Option> ALL = List.of(
+        new Option("IP_FREEBIND", IP, 15, 4),
+        new Option("IP_TRANSPARENT", IP, 19, 4),
+        new Option("IPV6_FREEBIND", IPV6, 78, 4),
+        new Option("IP_BIND_ADDRESS_NO_PORT", IP, 24, 4),
+        new Option("SO_LINGER", SOL_SOCKET, 13, 8),
+        new Option("SO_OOBINLINE", SOL_SOCKET, 10, 4),
+        new Option("SO_PRIORITY", SOL_SOCKET, 12, 4),
+        new Option("SO_RCVLOWAT", SOL_SOCKET, 18, 4),
+        new Option("SO_RCVTIMEO", SOL_SOCKET, 20, 16),
+        new Option("SO_SNDTIMEO", SOL_SOCKET, 21, 16),
+        new Option("SO_TIMESTAMP", SOL_SOCKET, 29, 4),
+        new Option("SO_MARK", SOL_SOCKET, 36, 4),
+        new Option("IP_TOS", IP, 1, 4),
+        new Option("IP_TTL", IP, 2, 4),
+        new Option("IP_PKTINFO", IP, 8, 4),
+        new Option("IP_MTU_DISCOVER", IP, 10, 4),
+        new Option("IP_RECVERR", IP, 11, 4),
+        new Option("IP_RECVTTL", IP, 12, 4),
+        new Option("IP_RECVTOS", IP, 13, 4),
+        new Option("IPV6_UNICAST_HOPS", IPV6, 16, 4),
+        new Option("IPV6_MTU_DISCOVER", IPV6, 23, 4),
+        new Option("IPV6_RECVERR", IPV6, 25, 4),
+        new Option("IPV6_RECVPKTINFO", IPV6, 49, 4),
+        new Option("IPV6_TCLASS", IPV6, 67, 4),
+        new Option("TCP_CORK", TCP, 3, 4),
+        new Option("TCP_SYNCNT", TCP, 7, 4),
+        new Option("TCP_LINGER2", TCP, 8, 4),
+        new Option("TCP_DEFER_ACCEPT", TCP, 9, 4),
+        new Option("TCP_WINDOW_CLAMP", TCP, 10, 4),
+        new Option("TCP_CONGESTION", TCP, 13, 16),
+        new Option("TCP_THIN_LINEAR_TIMEOUTS", TCP, 16, 4),
+        new Option("TCP_USER_TIMEOUT", TCP, 18, 4),
+        new Option("TCP_FASTOPEN", TCP, 23, 4),
+        new Option("TCP_NOTSENT_LOWAT", TCP, 25, 4));
+
+    /** What a fresh socket of {family, type} answers, by option name. */
+    private static final Map<List<Integer>, Map<String, byte[]>> FRESH = new ConcurrentHashMap<>();
+
+    private InetOptions() {
+    }
+
+    /** The options of {@code fd} (a socket of {@code family} and {@code type}) that differ from a fresh one's, by name. */
+    static Map<String, byte[]> changed(int fd, int family, int type) {
+        Map<String, byte[]> fresh = FRESH.computeIfAbsent(List.of(family, type), k -> {
+            int s = Sockets.socket(family, type | Linux.SOCK_CLOEXEC);
+            try {
+                return read(s);
+            } finally {
+                Linux.close(s);
+            }
+        });
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        read(fd).forEach((name, value) -> {
+            if (!Arrays.equals(value, fresh.get(name))) {
+                out.put(name, value);
+            }
+        });
+        return out;
+    }
+
+    private static Map<String, byte[]> read(int fd) {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        for (Option o : ALL) {
+            try {
+                out.put(o.name(), Sockets.getsockopt(fd, o.level(), o.option(), o.length()));
+            } catch (SyscallException e) {
+                // not an option of this kind of socket
+            }
+        }
+        return out;
+    }
+
+    /** Whether {@code options} (from {@link #changed}) let the socket bind an address this host lacks. */
+    static boolean bindsForeignAddresses(Map<String, byte[]> options) {
+        return options != null && (options.containsKey("IP_FREEBIND") || options.containsKey("IPV6_FREEBIND")
+            || options.containsKey("IP_TRANSPARENT"));
+    }
+
+    /** Sets each of {@code options} (from {@link #changed}; null in images made before they were kept) on {@code fd}, in order. */
+    static void apply(int fd, Map<String, byte[]> options) {
+        if (options == null) {
+            return;
+        }
+        for (Option o : ALL) {
+            byte[] value = options.get(o.name());
+            if (value != null) {
+                try {
+                    Sockets.setsockopt(fd, o.level(), o.option(), value);
+                } catch (SyscallException e) {
+                    throw new SyscallException(e.call() + " (" + o.name() + ")", e.errno());
+                }
+            }
+        }
+    }
+}
