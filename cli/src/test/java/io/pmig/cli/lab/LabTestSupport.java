@@ -1,10 +1,12 @@
 package io.pmig.cli.lab;
 
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pmig.cli.ExitCodes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * Runs bin/pmig's main class in JVMs of their own on the test lab pmig-labtest, for the lab's tests.
@@ -50,6 +53,14 @@ final class LabTestSupport {
 
     static Run pmigWithInput(String input, String... args) {
         return run(Map.of(), input, args);
+    }
+
+    /** Skips the test unless root; removes what an earlier run left of the test lab, then builds it anew with its daemons. */
+    static void freshLab() {
+        Assumptions.assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
+        down();
+        Run up = pmig("lab", "up");
+        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
     }
 
     static Run down() {

@@ -6,7 +6,6 @@ import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.cli.ExitCodes;
@@ -34,10 +33,7 @@ class MigrateTest {
 
     @BeforeEach
     void labWithAServer() throws Exception {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
         server = StreamService.startOnNodeA("2048");
     }
 

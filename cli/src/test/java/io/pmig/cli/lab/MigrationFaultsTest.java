@@ -2,13 +2,11 @@ package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
@@ -35,10 +33,7 @@ class MigrationFaultsTest {
 
     @BeforeEach
     void lab() {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
     }
 
     @AfterEach

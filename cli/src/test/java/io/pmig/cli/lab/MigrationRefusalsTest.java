@@ -1,7 +1,6 @@
 package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.down;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -47,10 +46,7 @@ class MigrationRefusalsTest {
 
     @BeforeAll
     void labWithABigServer() throws Exception {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
         server = StreamService.startOnNodeA("256", "300");
     }
 

@@ -6,7 +6,6 @@ import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
@@ -37,10 +36,7 @@ class MoveBetweenNodesTest {
 
     @BeforeEach
     void lab() {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
     }
 
     @AfterEach

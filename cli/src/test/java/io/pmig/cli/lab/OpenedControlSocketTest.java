@@ -2,12 +2,10 @@ package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.MAPPER;
 import static io.pmig.cli.lab.LabTestSupport.down;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.cli.ExitCodes;
@@ -46,10 +44,7 @@ class OpenedControlSocketTest {
 
     @BeforeAll
     void labWithOpenedSocketAndRootsServer() throws Exception {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
         nodes.reconfigure("node-a", "control.socket.mode = 0666");
         server = StreamService.startOnNodeA("256", "64");
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "pmig-opened-socket-",

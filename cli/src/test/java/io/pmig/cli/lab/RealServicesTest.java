@@ -2,7 +2,6 @@ package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -42,12 +41,9 @@ class RealServicesTest {
     void lab() throws IOException {
         // the workers run as nobody: they must reach the pages
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/apache2")) && Files.isExecutable(Path.of("/usr/sbin/nginx")),
             "apache2 and nginx are installed by scripts/install-deps");
-        down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
         exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
     }
 

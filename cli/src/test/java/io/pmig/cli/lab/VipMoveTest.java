@@ -1,13 +1,9 @@
 package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.down;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.pmig.cli.ExitCodes;
-import io.pmig.cli.lab.LabTestSupport.Run;
 import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.SourceSwitch;
 import io.pmig.vip.VipManager;
@@ -49,10 +45,7 @@ class VipMoveTest {
 
     @BeforeEach
     void lab() {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        lab.down();
-        Run up = pmig("lab", "up");
-        assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
+        LabTestSupport.freshLab();
         // this test plays the nodes' daemons itself: the lab's own would hold the nodes' NFLOG group
         Map<String, Long> inits = new LinkedHashMap<>();
         lab.state().orElseThrow().hosts().stream().filter(LabState.Host::isNode).forEach(h -> inits.put(h.name(), h.initPid()));
