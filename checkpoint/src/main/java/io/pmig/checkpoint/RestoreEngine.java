@@ -312,7 +312,7 @@ public final class RestoreEngine {
         }
         same.removeAll(unchanged);
         unchanged.forEach(FileIdentity::requireUnchanged);
-        same.forEach(FileIdentity::current);
+        same.forEach(FileIdentity::requireSameFile);
     }
 
     /** The saved FPU/vector state must fit this CPU; only a running process can tell what it supports. */

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.migration.MigrationService;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.control.ControlClient;
 import io.pmig.daemon.control.ControlServer;
@@ -27,6 +28,8 @@ import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import java.util.regex.Pattern;
+import java.util.regex.Matcher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -170,6 +173,46 @@ class DaemonTest {
         assertTrue(absent.refused() && absent.getMessage().contains("there is no process 4000000"), absent.getMessage());
     }
 
+    /** A peer whose clock is faked 3 s ahead (a test hook; the machine's clock is left alone) is refused as a destination. */
+    @Test
+    void aMigrationToAPeerWhoseClockDisagreesIsRefusedNamingBothClocks() throws Exception {
+        Path certs = TestNodes.certificates(dir.resolve("certs"), "node-a", "node-b", "node-c");
+        Daemon ahead = start("node-b", certs, Map.of("node-a", NOWHERE), "debug.clock.offset.millis", "3000");
+        Daemon close = start("node-c", certs, Map.of("node-a", NOWHERE), "debug.clock.offset.millis", "-100");
+        Properties p = TestNodes.properties("node-a", certs, Map.of("node-b", ahead.listening().withHost("127.0.0.1"),
+                "node-c", close.listening().withHost("127.0.0.1")), false);
+        p.setProperty("control.socket", open.resolve("node-a.sock").toString());
+        p.setProperty("state.directory", dir.resolve("node-a-state").toString());
+        p.setProperty("vip.interface", "lo");
+        DaemonConfig config = DaemonConfig.parse(p, "test config of node-a");
+        MigrationService migration = MigrationService.prepare(config);
+        toClose.add(migration);
+        Daemon a = Daemon.start(config);
+        toClose.add(a);
+        migration.install(a);
+        Process sleep = new ProcessBuilder("sleep", "60").start();
+        try {
+            ControlClient.DaemonException refused = assertThrows(ControlClient.DaemonException.class,
+                    () -> new ControlClient(a.config().controlSocket()).call(migrate(sleep.pid(), "node-b")));
+            assertTrue(refused.refused(), refused.getMessage());
+            Matcher m = Pattern.compile("node-b's clock read (\\S+) when node-a's read (\\S+): (\\d+\\.\\d+) s ahead")
+                    .matcher(refused.getMessage());
+            assertTrue(m.find(), refused.getMessage());
+            double skew = Double.parseDouble(m.group(3));
+            assertTrue(skew > 2.5 && skew < 3.5, "about the 3 s faked: " + refused.getMessage());
+            assertTrue(refused.getMessage().contains("limits.clock.skew.millis (500 ms)") && refused.getMessage().contains("NTP"),
+                    refused.getMessage());
+            assertTrue(sleep.isAlive(), "the process was left alone");
+
+            // 100 ms apart is within the bound: the migration goes on to the next step, the VIP's, which refuses lo
+            ControlClient.DaemonException later = assertThrows(ControlClient.DaemonException.class,
+                    () -> new ControlClient(a.config().controlSocket()).call(migrate(sleep.pid(), "node-c")));
+            assertTrue(later.getMessage().contains("interface lo") && !later.getMessage().contains("clock"), later.getMessage());
+        } finally {
+            sleep.destroyForcibly().waitFor();
+        }
+    }
+
     /**
      * 19,990 idle connections of another user (the probe found that many exhausted the daemon's
      * descriptors and hung pmig status): it holds at most {@value ControlServer#CONNECTIONS_PER_USER},
@@ -212,6 +255,10 @@ class DaemonTest {
         } finally {
             flood.destroyForcibly().waitFor();
         }
+    }
+
+    private static com.fasterxml.jackson.databind.node.ObjectNode migrate(long pid, String to) {
+        return ControlClient.request("migrate").put("pid", pid).put("to", to);
     }
 
     private static com.fasterxml.jackson.databind.node.ObjectNode mayMigrate(long pid) {

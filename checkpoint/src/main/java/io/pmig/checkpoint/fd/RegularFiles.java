@@ -41,12 +41,12 @@ public final class RegularFiles implements FileKind<RegularFiles.State> {
 
     @Override
     public void checkRestorable(State state) {
-        state.identity().current();
+        state.identity().requireSameFile();
     }
 
     @Override
     public int open(State state, RestoreContext context) {
-        state.identity().current();
+        state.identity().requireSameFile();
         int flags = state.flags() & ~(Linux.O_CREAT | Linux.O_EXCL | Linux.O_TRUNC | Linux.O_NOCTTY);
         int fd = context.hold(Linux.open(state.path(), flags | Linux.O_CLOEXEC, 0));
         if ((flags & Linux.O_PATH) == 0) {      // an O_PATH descriptor has no offset (lseek: EBADF)

@@ -104,6 +104,14 @@ abstract class ItSupport {
         return startReady(name);
     }
 
+    /** A program running from a copy of its binary at {@code exe}, ready. */
+    TestProgram startReadyCopy(String name, Path exe) throws IOException {
+        TestProgram p = TestProgram.startCopy(name, exe, tmp.resolve(name + "-state"));
+        programs.add(p);
+        p.awaitReady();
+        return p;
+    }
+
     TestProgram startReady(String name) throws IOException {
         TestProgram p = start(name);
         p.awaitReady();

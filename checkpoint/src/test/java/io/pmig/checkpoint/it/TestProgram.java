@@ -87,8 +87,16 @@ public final class TestProgram implements AutoCloseable {
         return start(name, stateDir, "setpriv --reuid=" + id + " --regid=" + id + " --clear-groups ");
     }
 
+    /** {@link #start}, running the program's binary from {@code exe} (a copy elsewhere). */
+    public static TestProgram startCopy(String name, Path exe, Path stateDir) throws IOException {
+        return start(name, exe, stateDir, "");
+    }
+
     private static TestProgram start(String name, Path stateDir, String launcher) throws IOException {
-        Path exe = programsDir().resolve(name);
+        return start(name, programsDir().resolve(name), stateDir, launcher);
+    }
+
+    private static TestProgram start(String name, Path exe, Path stateDir, String launcher) throws IOException {
         if (!Files.isExecutable(exe)) {
             fail("test program " + exe + " is not built (make -C checkpoint/src/test/c OUT=...)");
         }

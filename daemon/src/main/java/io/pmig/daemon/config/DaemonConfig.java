@@ -4,6 +4,7 @@ import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.vip.VipSettings;
 import io.pmig.vip.hold.HoldLimits;
 import io.pmig.vip.neighbour.Announcer;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
 
@@ -42,11 +43,13 @@ import java.util.regex.Pattern;
  * @param precopy when a staged migration stops its rounds (the command may say otherwise)
  * @param migrationBandwidth the rate a migration's image stream may use (the command may say otherwise)
  * @param pause for fault tests: a migration step where this daemon pauses (normally none)
+ * @param clock the realtime clock this node tells its peers (the system's; shifted only by a test's
+ *     {@code debug.clock.offset.millis})
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
         int controlSocketMode, Path stateDirectory, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth,
-        FaultPause pause) {
+        FaultPause pause, Clock clock) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -93,6 +96,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "how long pmig migrate waits to learn whether a destination cut off after the commit runs the service"});
         keys.put("limits.memory.reserve.bytes", new String[] {Long.toString(Limits.DEFAULT.memoryReserveBytes()),
             "memory a destination keeps free beyond what an arriving process needs (for the restorer, the daemon, the kernel)"});
+        keys.put("limits.clock.skew.millis", new String[] {Integer.toString(Limits.DEFAULT.clockSkewMillis()),
+            "a migration is refused when the peer's realtime clock is further than this from this node's (NTP keeps it far below)"});
         VipSettings vip = VipSettings.DEFAULT;
         keys.put("vip.announce.count", new String[] {Integer.toString(vip.announcements()),
             "announcement rounds after a VIP arrives (the first at once)"});
@@ -112,6 +117,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
         keys.put("debug.pause.at", new String[] {"", "for fault tests only: the migration step where this daemon pauses ("
             + String.join(", ", FaultPause.Point.keys()) + ")"});
         keys.put("debug.pause.millis", new String[] {"0", "for fault tests only: how long it pauses there"});
+        keys.put("debug.clock.offset.millis", new String[] {"0",
+            "for tests only: shifts the realtime clock this node tells its peers (the machine's clock is left alone)"});
         return Collections.unmodifiableMap(keys);
     }
 
@@ -203,7 +210,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                         throw new IllegalArgumentException("it must be 0 or more");
                     }
                     return bytes;
-                }));
+                }),
+                r.positive("limits.clock.skew.millis"));
         if (limits.peerSilenceMillis() < 400) {
             throw r.bad("limits.peer.silence.millis", Integer.toString(limits.peerSilenceMillis()),
                     "it must be at least 400 (heartbeats go out every quarter of it)");
@@ -229,7 +237,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
         FaultPause pause = r.raw("debug.pause.at").isEmpty() ? FaultPause.NONE
                 : new FaultPause(r.value("debug.pause.at", FaultPause.Point::of), r.positive("debug.pause.millis"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
-                socket, mode, state, limits, vip, precopy, bandwidth, pause);
+                socket, mode, state, limits, vip, precopy, bandwidth, pause,
+                Clock.offset(Clock.systemUTC(), Duration.ofMillis(r.value("debug.clock.offset.millis", Long::parseLong))));
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -245,12 +254,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

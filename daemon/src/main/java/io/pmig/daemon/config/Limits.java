@@ -7,9 +7,11 @@ package io.pmig.daemon.config;
  * migrations this node takes part in at once, how long a peer may stay silent before its
  * connection counts as cut (heartbeats keep an idle one alive), how long a source waits to
  * learn whether a destination that went silent after the commit runs the service, and how much
- * memory a destination keeps free beyond what an arriving process needs.
+ * memory a destination keeps free beyond what an arriving process needs, and how far a peer's
+ * realtime clock may be from this node's for a migration between them.
  */
 public record Limits(int maxMessageBytes, int streamWindowBytes, int connectTimeoutMillis, int requestTimeoutMillis,
-        int handlerThreads, int maxMigrations, int peerSilenceMillis, int outcomeWaitMillis, long memoryReserveBytes) {
-    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20);
+        int handlerThreads, int maxMigrations, int peerSilenceMillis, int outcomeWaitMillis, long memoryReserveBytes,
+        int clockSkewMillis) {
+    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20, 500);
 }

@@ -22,6 +22,7 @@ import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.InboundStream;
 import io.pmig.daemon.peer.Message;
 import io.pmig.daemon.peer.PeerException;
+import io.pmig.daemon.peer.ClockSkew;
 import io.pmig.daemon.peer.PeerSession;
 import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.SourceSwitch;
@@ -257,6 +258,7 @@ public final class MigrationService implements AutoCloseable {
         } catch (PeerException e) {
             throw new ControlRefusedException("cannot reach " + to + ": " + e.getMessage() + " (pmig status shows every peer)");
         }
+        requireClocksAgree(peer, node, to);
         VipManager manager = vips.get();
         Optional<ServiceVip> vip = r.path("vip").isTextual()
             ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
@@ -431,6 +433,18 @@ public final class MigrationService implements AutoCloseable {
     }
 
     // ---- destination ----
+
+    /** A process's timers and timestamps would jump by the difference: the nodes' realtime clocks must agree. */
+    private void requireClocksAgree(PeerSession peer, String node, String to) {
+        ClockSkew clocks = peer.clockSkew();
+        int bound = config.limits().clockSkewMillis();
+        if (clocks.exceeds(Duration.ofMillis(bound))) {
+            throw new ControlRefusedException("the clocks of " + node + " and " + to + " disagree: " + clocks.describe(node, to)
+                + " (measured when they connected), more than limits.clock.skew.millis (" + bound + " ms) allows; a moved"
+                + " process's timers and timestamps would jump. Synchronise both nodes' clocks with NTP (chrony or"
+                + " systemd-timesyncd) and migrate again");
+        }
+    }
 
     private Message prepare(PeerSession source, MigrationProtocol.Prepare p) {
         warmedUp.join();

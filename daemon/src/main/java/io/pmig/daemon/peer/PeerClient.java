@@ -88,7 +88,7 @@ public final class PeerClient implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         PeerSession session = PeerPipeline.initialize(channel, true, config.nodeName(), peerName,
-                                Set.of(peerName), tls, handlers, config.limits());
+                                Set.of(peerName), tls, handlers, config.limits(), config.clock());
                         session.ready().whenComplete((s, error) -> {
                             if (error == null) {
                                 if (!ready.complete(s)) {

@@ -4,6 +4,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.pmig.daemon.config.Limits;
+import java.time.Clock;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -18,8 +19,9 @@ final class PeerPipeline {
      * @param expectedPeer the peer a client dialed; null on the server side
      */
     static PeerSession initialize(SocketChannel channel, boolean client, String localName, String expectedPeer,
-            Set<String> acceptedPeers, PeerTls tls, PeerHandlers handlers, Limits limits) {
-        PeerSession session = new PeerSession(channel, client, localName, expectedPeer, acceptedPeers, tls, handlers, limits);
+            Set<String> acceptedPeers, PeerTls tls, PeerHandlers handlers, Limits limits, Clock clock) {
+        PeerSession session = new PeerSession(channel, client, localName, expectedPeer, acceptedPeers, tls, handlers, limits,
+                clock);
         ChannelPipeline pipeline = channel.pipeline();
         // first, so that every byte counts: the session sends a heartbeat when it wrote nothing for a
         // quarter of the silence limit, and ends when it heard nothing for the whole of it

@@ -53,7 +53,7 @@ public final class PeerServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         PeerSession session = PeerPipeline.initialize(channel, false, config.nodeName(), null, peers, tls,
-                                handlers, config.limits());
+                                handlers, config.limits(), config.clock());
                         String remote = PeerSession.addressText(channel.remoteAddress());
                         session.ready().whenComplete((ready, error) -> {
                             if (error == null) {

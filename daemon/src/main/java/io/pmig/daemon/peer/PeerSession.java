@@ -15,7 +15,9 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -33,11 +35,11 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * (PeerClient.connect returns it then); it fails everything under way when the connection closes.
  */
 public final class PeerSession implements AutoCloseable {
-    static final int PROTOCOL_VERSION = 2;
+    static final int PROTOCOL_VERSION = 3;
     static final String HELLO = "hello";
 
-    /** Hello body: who is speaking and which protocol. */
-    record Hello(String node, int protocol) {
+    /** Hello body: who is speaking, which protocol, and the sender's realtime clock (ns since the epoch) as it sent it. */
+    record Hello(String node, int protocol, long clockNanos) {
     }
 
     private final Channel channel;
@@ -50,6 +52,11 @@ public final class PeerSession implements AutoCloseable {
     private final PeerTls tls;
     private final PeerHandlers handlers;
     private final Limits limits;
+    private final Clock clock;
+    /** This node's clock, and System.nanoTime, when it sent its hello. */
+    private volatile Instant helloSentAt;
+    private volatile long helloSentNanos;
+    private volatile ClockSkew clockSkew;
     private final CompletableFuture<PeerSession> ready = new CompletableFuture<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final AtomicLong nextId = new AtomicLong(1);
@@ -61,7 +68,7 @@ public final class PeerSession implements AutoCloseable {
     private volatile PeerException failure;
 
     PeerSession(Channel channel, boolean client, String localName, String expectedPeer, Set<String> acceptedPeers,
-            PeerTls tls, PeerHandlers handlers, Limits limits) {
+            PeerTls tls, PeerHandlers handlers, Limits limits, Clock clock) {
         this.channel = channel;
         this.client = client;
         this.localName = localName;
@@ -70,6 +77,7 @@ public final class PeerSession implements AutoCloseable {
         this.tls = tls;
         this.handlers = handlers;
         this.limits = limits;
+        this.clock = clock;
     }
 
     // ---- the API ----
@@ -77,6 +85,11 @@ public final class PeerSession implements AutoCloseable {
     /** The authenticated name of the peer (its certificate's name; in plaintext mode the name it sent). */
     public String peerName() {
         return peerName;
+    }
+
+    /** How far the peer's realtime clock was from this node's when the session started. */
+    public ClockSkew clockSkew() {
+        return clockSkew;
     }
 
     public SocketAddress remoteAddress() {
@@ -359,7 +372,10 @@ public final class PeerSession implements AutoCloseable {
     }
 
     private void sendHello() {
-        channel.writeAndFlush(Frame.message(alloc(), Frame.Kind.HELLO, 0, Message.json(HELLO, new Hello(localName, PROTOCOL_VERSION))))
+        helloSentAt = clock.instant();
+        helloSentNanos = System.nanoTime();
+        Hello hello = new Hello(localName, PROTOCOL_VERSION, epochNanos(helloSentAt));
+        channel.writeAndFlush(Frame.message(alloc(), Frame.Kind.HELLO, 0, Message.json(HELLO, hello)))
                 .addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
     }
 
@@ -431,6 +447,8 @@ public final class PeerSession implements AutoCloseable {
     }
 
     private void receiveHello(Message message) {
+        long arrivedNanos = System.nanoTime();
+        Instant arrived = clock.instant();
         Hello hello = message.bodyAs(Hello.class);
         if (hello.protocol() != PROTOCOL_VERSION) {
             throw new PeerException(PeerException.Reason.PROTOCOL, describePeer() + " speaks peer protocol " + hello.protocol()
@@ -452,10 +470,17 @@ public final class PeerSession implements AutoCloseable {
             return;
         }
         peerName = claimed;
+        Instant there = Instant.ofEpochSecond(0, hello.clockNanos());
+        // the dialing side sent first: the peer read its clock about half a round trip after that
+        clockSkew = new ClockSkew(client ? helloSentAt.plusNanos((arrivedNanos - helloSentNanos) / 2) : arrived, there);
         if (!client) {
             sendHello();
         }
         ready.complete(this);
+    }
+
+    private static long epochNanos(Instant instant) {
+        return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
     }
 
     private void answer(long id, Message request) {
