@@ -3,11 +3,13 @@ package io.pmig.checkpoint.fd;
 import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.checkpoint.proc.ProcFs;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,9 +31,15 @@ public final class FdDumper {
         try {
             for (int fd : proc.fds()) {
                 try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
-                    if (kindOf(f) == null) {
+                    FileKind<?> kind = kindOf(f);
+                    if (kind == null) {
                         throw new RefusedException("fd " + fd + " of process " + pid + ": " + FileKinds.describeUnsupported(f)
                             + " is not supported yet");
+                    }
+                    if (kind instanceof RegularFiles) {
+                        // identifies the file by content now, so that the dump in the freeze finds it cached (a file
+                        // written meanwhile is identified again there)
+                        FileIdentity.of(Path.of(f.link()));
                     }
                 }
             }

@@ -42,7 +42,9 @@ public record FileIdentity(String path, long device, long inode, long size, long
                 + "Restore needs the same files at the same paths (shared storage)");
         }
         Stat now = stat(p);
-        boolean sameFile = now.identity.inode == inode && now.identity.device == device;
+        // a directory and a file that took its inode number after it was removed are not one file
+        boolean sameFile = now.identity.inode == inode && now.identity.device == device
+            && (content == null || content.equals("directory") == Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS));
         if (sameFile && (!contentsToo || now.identity.size == size && now.identity.modifiedNanos == modifiedNanos)) {
             return;
         }
