@@ -9,6 +9,9 @@ import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.checkpoint.proc.ProcFs;
 
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -41,6 +44,10 @@ public final class FdDumper {
                         // written meanwhile is identified again there)
                         FileIdentity.of(Path.of(f.link()));
                     }
+                } catch (UncheckedIOException | SyscallException e) {
+                    if (!closedMeanwhile(proc, fd)) {
+                        throw e;
+                    }
                 }
             }
         } finally {
@@ -59,6 +66,10 @@ public final class FdDumper {
                     TcpConnection connection = kindOf(f) instanceof TcpSockets ? TcpSockets.connectionOf(f) : null;
                     if (connection != null && !connections.contains(connection)) {
                         connections.add(connection);
+                    }
+                } catch (UncheckedIOException | SyscallException e) {
+                    if (!closedMeanwhile(proc, fd)) {
+                        throw e;
                     }
                 }
             }
@@ -126,6 +137,11 @@ public final class FdDumper {
         } catch (java.io.IOException e) {
             throw new io.pmig.checkpoint.FailedException(f.describe() + ": cannot read its owner: " + e.getMessage(), e);
         }
+    }
+
+    /** Whether descriptor {@code fd} of a running process was closed while it was looked at (a busy server's churn). */
+    private static boolean closedMeanwhile(ProcFs proc, int fd) {
+        return !Files.exists(proc.path("fd/" + fd), LinkOption.NOFOLLOW_LINKS);
     }
 
     /** Ends TCP repair mode on the process's sockets that a dump left in it, before the process runs on. */
