@@ -20,8 +20,8 @@ import picocli.CommandLine.Spec;
         description = {
             "Restore a process from an image directory, with its original PID and thread IDs.",
             "The restored process runs detached from pmig. Needs root.",
-            "The TCP connections pmig checkpoint held for it are let go just before they go live here;",
-            "--unlock lets them go without a restore."})
+            "The TCP connections pmig checkpoint held for it are let go just before they go live here, and with --unlock"
+                + " without a restore."})
 public final class RestoreCommand implements Callable<Integer> {
     @ParentCommand
     Pmig pmig;
