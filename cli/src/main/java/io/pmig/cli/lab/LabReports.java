@@ -62,6 +62,15 @@ final class LabReports {
                     }
                     daemon.put("socket", LabDaemons.SOCKET.toString());
                     daemon.put("listen", host.host().address() + ":" + LabDaemons.PORT);
+                } else if (LabDns.ROLE.equals(host.host().role())) {
+                    ObjectNode named = h.putObject("named");
+                    named.put("running", host.daemonPid().isPresent());
+                    if (host.daemonPid().isPresent()) {
+                        named.put("pid", host.daemonPid().get());
+                    } else {
+                        named.putNull("pid");
+                    }
+                    named.put("zone", LabDns.ZONE);
                 }
                 ArrayNode extra = h.putArray("extraAddresses");
                 host.extraAddresses().forEach(extra::add);
@@ -79,7 +88,8 @@ final class LabReports {
         } else {
             LabState state = status.state().get();
             text.append("lab ").append(state.name()).append(": ").append(state.nodeCount())
-                    .append(state.nodeCount() == 1 ? " node" : " nodes").append(" and a client on ").append(state.subnet())
+                    .append(state.nodeCount() == 1 ? " node" : " nodes")
+                    .append(state.dns().isPresent() ? ", a client and a DNS server on " : " and a client on ").append(state.subnet())
                     .append(", bridge ").append(state.bridge()).append(" in netns ").append(state.switchNetns());
             if (!status.switchExists()) {
                 text.append(" (MISSING)");
@@ -97,6 +107,9 @@ final class LabReports {
                     text.append("  init pid ").append(h.initPid()).append(host.initAlive() ? " (alive)" : " (NOT RUNNING)");
                     text.append(host.daemonPid().map(pid -> "  pmigd pid " + pid + " on :" + LabDaemons.PORT)
                             .orElse("  pmigd NOT RUNNING"));
+                } else if (LabDns.ROLE.equals(h.role())) {
+                    text.append(host.daemonPid().map(pid -> "  named pid " + pid + ", zone " + LabDns.ZONE)
+                            .orElse("  named NOT RUNNING"));
                 }
                 if (!host.extraAddresses().isEmpty()) {
                     text.append("  extra ").append(String.join(" ", host.extraAddresses()));
