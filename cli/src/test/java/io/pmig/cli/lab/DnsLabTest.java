@@ -2,6 +2,7 @@ package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmig;
+import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -78,6 +79,14 @@ class DnsLabTest {
     @Order(1)
     @Timeout(120)
     void aNameResolvesFromTheClientToItsVipsAndIsGoneAfterRemoval() throws Exception {
+        Run status = pmigIn("node-a", "status", "--json");
+        assertEquals(ExitCodes.OK, status.exitCode(), status.toString());
+        JsonNode daemonDns = status.json().get("dns");
+        assertEquals("ok", daemonDns.get("state").asText(), status.out());
+        assertEquals(server + ":53", daemonDns.get("server").asText());
+        assertEquals(LabDns.ZONE, daemonDns.get("zone").asText());
+        assertEquals(LabDns.KEY_NAME, daemonDns.get("key").asText());
+
         ServiceDns dns = new ServiceDns(nodeSettings());
         try (InNamespace nodeA = new InNamespace("node-a")) {
             nodeA.call(() -> {
@@ -126,15 +135,17 @@ class DnsLabTest {
             }));
             String message = badSig.getMessage();
             assertTrue(message.startsWith("DNS: cannot register db.pmig.test. (A 10.77.0.52, TTL 60 s) in zone pmig.test. on "
-                    + server + ":53: the server rejected TSIG key " + LabDns.KEY_NAME + " (hmac-sha256) (TSIG error BADSIG"), message);
-            assertTrue(message.endsWith("its key of that name has another secret; configure the server's secret"), message);
+                    + server + ":53: the server rejected TSIG key " + LabDns.KEY_NAME + " (hmac-sha256): TSIG error BADSIG, rcode NOTAUTH; its"
+                    + " key of that name has another secret: configure the server's secret for it (pmigd.conf: dns.tsig.secret or"
+                    + " dns.tsig.keyfile)"), message);
             assertFalse(message.contains(wrongSecret) || message.contains(right.key().secret()), "never a secret: " + message);
 
             DnsException badKey = assertThrows(DnsException.class, () -> nodeA.call(() -> {
                 new ServiceDns(unknownKey).check();
                 return null;
             }));
-            assertTrue(badKey.getMessage().contains("rejected TSIG key no-such-key (hmac-sha256) (TSIG error BADKEY"), badKey.getMessage());
+            assertTrue(badKey.getMessage().startsWith("DNS: cannot use zone pmig.test. on " + server + ":53: the server rejected TSIG key no-such-key"
+                    + " (hmac-sha256): TSIG error BADKEY"), badKey.getMessage());
             assertTrue(badKey.getMessage().contains("add the key to its named.conf"), badKey.getMessage());
         }
         assertTrue(dig("db.pmig.test", "A").contains("status: NXDOMAIN"), "the refused update changed nothing");
@@ -144,6 +155,33 @@ class DnsLabTest {
 
     @Test
     @Order(3)
+    @Timeout(120)
+    void aDaemonWithAWrongSecretSaysSoInItsStatus() throws Exception {
+        LabLayout layout = new LabLayout(LabTestSupport.LAB);
+        LabDaemons daemons = new LabDaemons(layout, new LabShell());
+        LabState.Host nodeB = new Lab(layout, new LabShell()).state().orElseThrow().host("node-b").orElseThrow();
+        Path conf = daemons.configFile("node-b");
+        String wrongSecret = Base64.getEncoder().encodeToString(new byte[32]);
+        Files.writeString(conf, Files.readString(conf).replaceAll("dns.tsig.keyfile = .*\n",
+                "dns.tsig.name = " + LabDns.KEY_NAME + "\ndns.tsig.secret = " + wrongSecret + "\n"));
+        long pid = daemons.pid(nodeB).orElseThrow();
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+        assertTrue(LabProcs.awaitGone(List.of(pid), 30_000).isEmpty(), "node-b's pmigd stops on SIGTERM");
+        daemons.restart(nodeB);
+
+        Run status = pmigIn("node-b", "status");
+        assertEquals(ExitCodes.OK, status.exitCode(), status.toString());
+        assertTrue(status.out().contains("dns: zone pmig.test. on " + server + ":53, TSIG key " + LabDns.KEY_NAME + ": ERROR: DNS:"
+                + " cannot use zone pmig.test. on " + server + ":53: the server rejected TSIG key " + LabDns.KEY_NAME
+                + " (hmac-sha256): TSIG error BADSIG, rcode NOTAUTH; its key of that name has another secret: configure the"
+                + " server's secret for it (pmigd.conf: dns.tsig.secret or dns.tsig.keyfile)\n"), status.out());
+        assertFalse(status.out().contains(wrongSecret), status.out());
+        assertFalse((status.out() + status.err()).contains("Exception") || Files.readString(daemons.logFile("node-b")).contains("\tat "),
+                "no stack trace: " + status);
+    }
+
+    @Test
+    @Order(4)
     @Timeout(120)
     void labDownStopsNamedAndRemovesItsFiles() {
         LabDns labDns = new LabDns(new LabLayout(LabTestSupport.LAB), new LabShell());

@@ -66,7 +66,7 @@ public final class ServiceDns {
         for (InetAddress vip : vips) {
             update.add(vip.getAddress().length == 4 ? new ARecord(name, DClass.IN, ttl, vip) : new AAAARecord(name, DClass.IN, ttl, vip));
         }
-        String what = "register " + name + " (" + describe(vips) + ", TTL " + ttl + " s)";
+        String what = "register " + name + " (" + describe(vips) + ", TTL " + ttl + " s) in zone " + zone;
         updateAndVerify(update, what, name, vips);
     }
 
@@ -76,13 +76,13 @@ public final class ServiceDns {
         Update update = new Update(zone);
         update.delete(name, Type.A);
         update.delete(name, Type.AAAA);
-        updateAndVerify(update, "remove the A/AAAA records of " + name, name, List.of());
+        updateAndVerify(update, "remove the A/AAAA records of " + name + " from zone " + zone, name, List.of());
     }
 
     /** The addresses the server holds for {@code fqdn} (A records, then AAAA), asked with a signed query. */
     public List<InetAddress> addresses(String fqdn) throws DnsException {
         Name name = nameInZone(fqdn);
-        return addresses(name, "look up " + name);
+        return addresses(name, "look up " + name + " in zone " + zone);
     }
 
     /**
@@ -91,7 +91,7 @@ public final class ServiceDns {
      * a name only an update shows.)
      */
     public void check() throws DnsException {
-        String what = "check zone " + zone + " with " + settings.key();
+        String what = "use zone " + zone;
         Message response = send(Message.newQuery(Record.newRecord(zone, Type.SOA, DClass.IN)), what);
         requireAuthoritativeAnswer(response, what);
         if (response.getSection(Section.ANSWER).stream().noneMatch(r -> r.getType() == Type.SOA && r.getName().equals(zone))) {
@@ -180,11 +180,12 @@ public final class ServiceDns {
         TSIGRecord signature = response.getTSIG();
         int tsigError = signature == null ? Rcode.NOERROR : signature.getError();
         if (tsigError != Rcode.NOERROR) {
-            throw failure(what, "the server rejected " + settings.key() + " (TSIG error " + Rcode.TSIGstring(tsigError)
-                    + ", rcode " + Rcode.string(response.getRcode()) + "): " + switch (tsigError) {
-                        case Rcode.BADKEY -> "it has no key of that name and algorithm; add the key to its named.conf, or configure"
-                                + " the name and algorithm of a key it has";
-                        case Rcode.BADSIG -> "its key of that name has another secret; configure the server's secret";
+            throw failure(what, "the server rejected " + settings.key() + ": TSIG error " + Rcode.TSIGstring(tsigError)
+                    + ", rcode " + Rcode.string(response.getRcode()) + "; " + switch (tsigError) {
+                        case Rcode.BADKEY -> "it has no key of that name and algorithm: add the key to its named.conf, or configure"
+                                + " the name and algorithm of a key it has (pmigd.conf: dns.tsig.*)";
+                        case Rcode.BADSIG -> "its key of that name has another secret: configure the server's secret for it"
+                                + " (pmigd.conf: dns.tsig.secret or dns.tsig.keyfile)";
                         case Rcode.BADTIME -> "this node's clock and the server's differ by more than "
                                 + TSIG.FUDGE.toSeconds() + " s; keep both in step with NTP";
                         default -> "check the key on the server";
@@ -207,7 +208,7 @@ public final class ServiceDns {
     }
 
     private String message(String what, String why) {
-        return "DNS: cannot " + what + " in zone " + zone + " on " + settings.serverAddress() + ": " + why;
+        return "DNS: cannot " + what + " on " + settings.serverAddress() + ": " + why;
     }
 
     private Name nameInZone(String fqdn) {
