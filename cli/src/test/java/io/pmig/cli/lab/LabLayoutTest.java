@@ -42,6 +42,21 @@ class LabLayoutTest {
     }
 
     @Test
+    void withDnsPlansTheServerAtDot53AfterTheClient() {
+        List<LabState.Host> hosts = layout.plan(2, Subnet.parse("10.78.0.0/16"), true);
+        LabState.Host dns = hosts.get(3);
+        assertEquals(List.of("node-a", "node-b", "client", "dns"), hosts.stream().map(LabState.Host::name).toList());
+        assertEquals("10.78.0.53", dns.address());
+        assertEquals("pmig-lab-dns", dns.netns());
+        assertEquals("veth-dns", dns.bridgePort());
+        assertFalse(dns.isNode());
+        assertTrue(layout.isLabNetns("pmig-lab-dns"), "lab down finds a leftover dns namespace by its name");
+        LabState state = new LabState(LabState.VERSION, "pmig-lab", "10.78.0.0/16", "pmig-lab-switch", "br0", hosts);
+        assertEquals("2 nodes on 10.78.0.0/16 with DNS", state.shape());
+        assertEquals(dns, state.dns().orElseThrow());
+    }
+
+    @Test
     void knowsItsOwnNamespacesOnly() {
         assertTrue(layout.isLabNetns("pmig-lab-switch"));
         assertTrue(layout.isLabNetns("pmig-lab-node-a"));
