@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * The lab on this machine: builds it ({@link #up}), reports it ({@link #status}), runs commands in
@@ -461,14 +462,34 @@ final class Lab {
         }
     }
 
-    /** Removes the state file, the init logs and the state directory when nothing else is in it. */
+    /** Removes a directory the lab made with everything in it; the directory, if it was there. */
+    private static Optional<Path> removeTree(Path directory) {
+        if (!Files.isDirectory(directory)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> files = Files.walk(directory)) {
+            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(file);
+            }
+            return Optional.of(directory);
+        } catch (IOException e) {
+            throw new FailedException("cannot remove " + directory + ": " + e, e);
+        }
+    }
+
+    /**
+     * Removes the state file, the logs and configurations, the certificates, the DNS server's directory, and the state
+     * directory when nothing else is in it.
+     */
     private List<Path> removeFiles() {
         List<Path> removed = new ArrayList<>();
         Path dir = layout.stateDirectory();
         try {
             if (Files.isDirectory(dir)) {
-                removed.addAll(daemons.removeCertificates());
-                removed.addAll(dns.remove());
+                // named is gone with the lab's namespaces by now
+                for (Path subdirectory : List.of(daemons.certificates(), dns.directory())) {
+                    removeTree(subdirectory).ifPresent(removed::add);
+                }
                 try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "{state.json,state.json.tmp,*.log,*.conf}")) {
                     for (Path entry : entries) {
                         if (Files.deleteIfExists(entry)) {

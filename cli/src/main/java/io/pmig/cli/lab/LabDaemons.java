@@ -11,12 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * The pmigd of each lab node. {@code lab up} makes the lab's certificates ({@code pmig certs init}
@@ -140,23 +138,6 @@ final class LabDaemons {
         // what outlives the wait dies with its node's init
         LabProcs.awaitGone(new ArrayList<>(daemons.values()), STOP_MILLIS);
         return daemons;
-    }
-
-    /** Removes the certificates (the configurations and logs go with the state directory's files). */
-    List<Path> removeCertificates() {
-        List<Path> removed = new ArrayList<>();
-        if (!Files.isDirectory(certificates())) {
-            return removed;
-        }
-        try (Stream<Path> files = Files.walk(certificates())) {
-            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(file);
-            }
-            removed.add(certificates());
-        } catch (IOException e) {
-            throw new FailedException("cannot remove the lab's certificates " + certificates() + ": " + e, e);
-        }
-        return removed;
     }
 
     private void writeConfig(LabState.Host node, List<LabState.Host> nodes, String dnsConfig) {

@@ -8,9 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -21,7 +19,8 @@ import java.util.stream.Stream;
  * authoritative for {@code pmig.test.} and accepting RFC 2136 updates of its A/AAAA records signed
  * with a TSIG key made for this lab. Its configuration, key, zone and journal live in the lab's
  * state directory ({@code /run/pmig-lab/dns}); it listens on its lab address and loopback only.
- * {@code lab down} kills it with everything else in the lab's namespaces and removes the directory.
+ * {@code lab down} kills it with everything else in the lab's namespaces and removes the directory
+ * ({@link #directory}) with the state directory's other subdirectories.
  */
 final class LabDns {
     static final String HOST = "dns";
@@ -107,23 +106,6 @@ final class LabDns {
         }
         return Stream.of(pids.out().split("\\s+")).filter(p -> !p.isEmpty()).map(Long::parseLong)
                 .filter(p -> LabProcs.comm(p).equals(Optional.of(NAMED))).findFirst();
-    }
-
-    /** Removes the DNS directory (named is gone with the lab's namespaces by then). */
-    List<Path> remove() {
-        List<Path> removed = new ArrayList<>();
-        if (!Files.isDirectory(directory())) {
-            return removed;
-        }
-        try (Stream<Path> files = Files.walk(directory())) {
-            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(file);
-            }
-            removed.add(directory());
-        } catch (IOException e) {
-            throw new FailedException("cannot remove the lab's DNS directory " + directory() + ": " + e, e);
-        }
-        return removed;
     }
 
     private String zoneFileName() {

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** The text and the JSON (one object on one line) that up, status and down print. */
 final class LabReports {
@@ -53,24 +54,11 @@ final class LabReports {
                 }
                 h.put("alive", host.alive());
                 if (host.host().isNode()) {
-                    ObjectNode daemon = h.putObject("daemon");
-                    daemon.put("running", host.daemonPid().isPresent());
-                    if (host.daemonPid().isPresent()) {
-                        daemon.put("pid", host.daemonPid().get());
-                    } else {
-                        daemon.putNull("pid");
-                    }
+                    ObjectNode daemon = process(h.putObject("daemon"), host.daemonPid());
                     daemon.put("socket", LabDaemons.SOCKET.toString());
                     daemon.put("listen", host.host().address() + ":" + LabDaemons.PORT);
                 } else if (LabDns.ROLE.equals(host.host().role())) {
-                    ObjectNode named = h.putObject("named");
-                    named.put("running", host.daemonPid().isPresent());
-                    if (host.daemonPid().isPresent()) {
-                        named.put("pid", host.daemonPid().get());
-                    } else {
-                        named.putNull("pid");
-                    }
-                    named.put("zone", LabDns.ZONE);
+                    process(h.putObject("named"), host.daemonPid()).put("zone", LabDns.ZONE);
                 }
                 ArrayNode extra = h.putArray("extraAddresses");
                 host.extraAddresses().forEach(extra::add);
@@ -78,6 +66,17 @@ final class LabReports {
         });
         ArrayNode leftovers = json.putArray("leftovers");
         status.leftovers().forEach(leftovers::add);
+        return json;
+    }
+
+    /** {@code running} and {@code pid} (null when it does not run) of a host's daemon. */
+    private static ObjectNode process(ObjectNode json, Optional<Long> pid) {
+        json.put("running", pid.isPresent());
+        if (pid.isPresent()) {
+            json.put("pid", pid.get());
+        } else {
+            json.putNull("pid");
+        }
         return json;
     }
 
