@@ -219,6 +219,8 @@ class DaemonConfigTest {
                 .startsWith(conf + ": key dns.tsig.keyfile = '/nonexistent/k.key': cannot read the TSIG key file /nonexistent/k.key"));
         assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53:99999", "dns.zone = pmig.test", "dns.tsig.name = k",
                 "dns.tsig.secret = " + secret).startsWith(conf + ": key dns.server = '10.77.0.53:99999': "));
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig..test", "dns.tsig.name = k",
+                "dns.tsig.secret = " + secret).startsWith(conf + ": key dns.zone = 'pmig..test': 'pmig..test.' is not a zone name"));
         assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test", "dns.tsig.name = k",
                 "dns.tsig.secret = " + secret, "dns.ttl = -1").startsWith(conf + ": key dns.ttl = '-1': it must be 0 or more seconds"));
     }

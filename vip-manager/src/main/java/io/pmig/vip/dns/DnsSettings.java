@@ -1,6 +1,8 @@
 package io.pmig.vip.dns;
 
 import java.time.Duration;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.TextParseException;
 
 /**
  * Where and how a node registers its services' names: the zone's primary server ({@code server},
@@ -17,8 +19,13 @@ public record DnsSettings(String server, int port, String zone, Duration ttl, Ts
             throw new IllegalArgumentException("a DNS server needs a host and a port from 1 to 65535, not '" + server + "' port " + port);
         }
         zone = zone.endsWith(".") ? zone : zone + ".";
-        if (zone.length() < 2 || zone.contains("..")) {
-            throw new IllegalArgumentException("'" + zone + "' is not a zone name (such as pmig.test or example.com)");
+        try {
+            Name.fromString(zone);
+        } catch (TextParseException e) {
+            throw new IllegalArgumentException("'" + zone + "' is not a zone name (such as pmig.test or example.com): " + e.getMessage());
+        }
+        if (zone.equals(".")) {
+            throw new IllegalArgumentException("the root is not a zone pmig registers names in: name one such as example.com");
         }
         if (ttl.isNegative() || ttl.toSeconds() > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("a TTL is 0 to " + Integer.MAX_VALUE + " seconds, not " + ttl.toSeconds());
