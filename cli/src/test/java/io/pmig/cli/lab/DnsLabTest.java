@@ -176,6 +176,18 @@ class DnsLabTest {
                 + " (hmac-sha256): TSIG error BADSIG, rcode NOTAUTH; its key of that name has another secret: configure the"
                 + " server's secret for it (pmigd.conf: dns.tsig.secret or dns.tsig.keyfile)\n"), status.out());
         assertFalse(status.out().contains(wrongSecret), status.out());
+
+        Run check = pmig("lab", "exec", "node-b", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "io.pmig.daemon.Pmigd", "--check", "--config", conf.toString());
+        assertEquals(1, check.exitCode(), check.toString());
+        assertTrue(check.err().startsWith("pmigd: DNS: cannot use zone pmig.test. on " + server + ":53: the server rejected TSIG key "
+                + LabDns.KEY_NAME + " (hmac-sha256): TSIG error BADSIG"), check.err());
+        Run good = pmig("lab", "exec", "node-a", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "io.pmig.daemon.Pmigd", "--check", "--config",
+                daemons.configFile("node-a").toString());
+        assertEquals(0, good.exitCode(), good.toString());
+        assertTrue(good.out().strip().endsWith(", DNS zone pmig.test. on " + server + ":53 with TSIG key " + LabDns.KEY_NAME
+                + " (hmac-sha256): ok"), good.out());
         assertFalse((status.out() + status.err()).contains("Exception") || Files.readString(daemons.logFile("node-b")).contains("\tat "),
                 "no stack trace: " + status);
     }
