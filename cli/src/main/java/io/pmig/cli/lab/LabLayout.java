@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 /**
  * The names and places of one lab: its namespaces ({@code pmig-lab-switch}, {@code pmig-lab-node-a},
  * ..., {@code pmig-lab-client}), its state file ({@code /run/pmig-lab/state.json}) and the plan of
- * its hosts. The lab's name is {@code pmig-lab}; the environment variable {@code PMIG_LAB_NAME}
+ * its hosts (with {@code pmig lab up --dns} also {@code pmig-lab-dns}). The lab's name is {@code pmig-lab}; the environment variable {@code PMIG_LAB_NAME}
  * picks another, so that the tests build {@code pmig-labtest-*} and never touch a lab someone uses.
  */
 final class LabLayout {
@@ -38,7 +38,7 @@ final class LabLayout {
                     + "): it must be a lower-case letter followed by up to 23 lower-case letters, digits or '-'");
         }
         this.name = name;
-        this.labNetns = Pattern.compile(Pattern.quote(name) + "-(switch|" + CLIENT + "|node-[a-z])");
+        this.labNetns = Pattern.compile(Pattern.quote(name) + "-(switch|" + CLIENT + "|" + LabDns.HOST + "|node-[a-z])");
     }
 
     static LabLayout fromEnvironment() {
@@ -84,8 +84,11 @@ final class LabLayout {
         return "node-" + (char) ('a' + index);
     }
 
-    /** The hosts of a lab with {@code nodes} nodes on {@code subnet}, nodes first, without init pids yet. */
-    List<LabState.Host> plan(int nodes, Subnet subnet) {
+    /**
+     * The hosts of a lab with {@code nodes} nodes on {@code subnet}, nodes first, then the client and, with {@code dns},
+     * the DNS server's host; without init pids yet.
+     */
+    List<LabState.Host> plan(int nodes, Subnet subnet, boolean dns) {
         if (nodes < 1 || nodes > MAX_NODES) {
             throw new IllegalArgumentException("a lab has 1 to " + MAX_NODES + " nodes, not " + nodes);
         }
@@ -97,6 +100,10 @@ final class LabLayout {
         }
         hosts.add(new LabState.Host(CLIENT, CLIENT_ROLE, netns(CLIENT), subnet.host(CLIENT_HOST_NUMBER),
                 subnet.prefixLength(), "veth-" + CLIENT, null, null));
+        if (dns) {
+            hosts.add(new LabState.Host(LabDns.HOST, LabDns.ROLE, netns(LabDns.HOST), subnet.host(LabDns.HOST_NUMBER),
+                    subnet.prefixLength(), "veth-" + LabDns.HOST, null, null));
+        }
         return hosts;
     }
 }
