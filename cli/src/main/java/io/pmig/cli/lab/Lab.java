@@ -136,7 +136,10 @@ final class Lab {
         List<LabState.Host> hosts = startInits(plan.hosts(), initBinary);
         LabState state = new LabState(plan.version(), plan.name(), plan.subnet(), plan.switchNetns(), plan.bridge(), hosts);
         state.write(layout.stateFile());
-        state.dns().ifPresent(dns::start);
+        state.dns().ifPresent(server -> {
+            dns.start(server);
+            state.hosts().stream().filter(h -> h.role().equals(LabLayout.CLIENT_ROLE)).forEach(client -> dns.serveResolver(client, server));
+        });
         daemons.start(state);
         return state;
     }
@@ -353,7 +356,8 @@ final class Lab {
                 throw new RefusedException("netns " + host.netns() + " of " + host.name()
                         + " is missing: run pmig lab down, then pmig lab up again");
             }
-            argv.addAll(List.of("nsenter", "--net=" + LabLayout.netnsFile(host.netns()), "--"));
+            // ip netns exec: it also puts the host's own /etc/netns files (the lab's resolv.conf) in place
+            argv.addAll(List.of("ip", "netns", "exec", host.netns()));
         }
         argv.addAll(command);
         return argv;
@@ -425,10 +429,14 @@ final class Lab {
             }
         }
         stop(killed, true);
+        List<Path> removed = new ArrayList<>();
         for (String netns : namespaces) {
             shell.run("ip", "netns", "del", netns);
+            removeTree(LabLayout.netnsEtc(netns)).ifPresent(removed::add);
         }
-        return new Down(stoppedDaemons, inits, killed, namespaces, removeFiles());
+        removeIfEmpty(LabLayout.NETNS_ETC_DIRECTORY);
+        removed.addAll(removeFiles());
+        return new Down(stoppedDaemons, inits, killed, namespaces, removed);
     }
 
     /** {@link #remove} for clean-up after a failure: never throws, says what it did or what is left. */
@@ -459,6 +467,15 @@ final class Lab {
         }
         if (!left.isEmpty()) {
             throw new FailedException("pids " + left + " in the lab's namespaces did not die on SIGKILL");
+        }
+    }
+
+    /** Removes {@code directory} if nothing is in it (the lab may have made it). */
+    private static void removeIfEmpty(Path directory) {
+        try {
+            Files.deleteIfExists(directory);
+        } catch (IOException inUse) {
+            // another lab's or the host's files are in it: it stays
         }
     }
 

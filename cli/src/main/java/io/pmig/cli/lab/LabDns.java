@@ -88,6 +88,21 @@ final class LabDns {
         awaitAnswering(dns);
     }
 
+    /**
+     * Makes {@code host} resolve names through the lab's server, the zone searched first: a resolv.conf that
+     * {@code ip netns exec} (which {@code lab exec} uses for a host without a node's init) puts over /etc/resolv.conf.
+     */
+    void serveResolver(LabState.Host host, LabState.Host dns) {
+        Path etc = LabLayout.netnsEtc(host.netns());
+        try {
+            Files.createDirectories(etc);
+            write(etc.resolve("resolv.conf"), "# the DNS server of lab " + layout.name() + ", written by pmig lab up --dns\n"
+                    + "nameserver " + dns.address() + "\nsearch " + ZONE.substring(0, ZONE.length() - 1) + "\n");
+        } catch (IOException e) {
+            throw new FailedException("cannot write the resolver configuration of host " + host.name() + " in " + etc + ": " + e, e);
+        }
+    }
+
     /** The pmigd.conf lines that let a node register names in the lab's zone. */
     String daemonConfig(LabState.Host dns) {
         return "dns.server = " + dns.address() + "\n"

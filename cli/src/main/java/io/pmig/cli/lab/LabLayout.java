@@ -25,6 +25,7 @@ final class LabLayout {
     static final int FIRST_NODE_HOST_NUMBER = 11;
     static final int CLIENT_HOST_NUMBER = 100;
     static final Path NETNS_DIRECTORY = Path.of("/run/netns");
+    static final Path NETNS_ETC_DIRECTORY = Path.of("/etc/netns");
 
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{0,23}");
     private static final Path RUN = Path.of("/run");
@@ -78,6 +79,11 @@ final class LabLayout {
 
     static Path netnsFile(String netns) {
         return NETNS_DIRECTORY.resolve(netns);
+    }
+
+    /** Files that {@code ip netns exec} puts over /etc's for a command in {@code netns} (ip-netns(8)): a resolv.conf. */
+    static Path netnsEtc(String netns) {
+        return NETNS_ETC_DIRECTORY.resolve(netns);
     }
 
     static String nodeName(int index) {
