@@ -57,7 +57,7 @@ public final class DrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         JsonNode answer = daemon.client().call(request, p -> {
             if (!json) {
-                out.println(line(p.path("progress")));
+                out.println(line(p));
                 out.flush();
             }
         });
