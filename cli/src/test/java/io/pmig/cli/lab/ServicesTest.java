@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -134,6 +136,52 @@ class ServicesTest {
             "with its own pid inside its namespace");
         assertFalse(nodes.exists("node-a", pid), "the original is gone");
         assertEquals("node-b", only(pmigIn("node-a", "service", "list", "--json"), "sleeper").path("node").asText());
+    }
+
+    @Test
+    @Timeout(180)
+    void aServiceByCgroupIsItsOneProcessAndATreeThereIsRefused() throws Exception {
+        String cgroup = "/" + LabTestSupport.LAB + "-svc";
+        Path v2 = Files.exists(Path.of("/sys/fs/cgroup/unified/cgroup.controllers")) ? Path.of("/sys/fs/cgroup/unified")
+            : Path.of("/sys/fs/cgroup");      // a hybrid host has it beside the v1 controllers
+        Path dir = v2.resolve(cgroup.substring(1));
+        Files.createDirectories(dir);
+        try {
+            exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
+            String pid = exec("node-a", "sh", "-c", "setsid sh -c 'echo $$ > " + dir + "/cgroup.procs; exec sleep 600'"
+                + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+            for (int i = 0; i < 200 && !Files.readString(dir.resolve("cgroup.procs")).contains("\n"); i++) {
+                LabProcs.sleep(20);
+            }
+            Run add = pmigIn("node-a", "service", "add", "cg", "--cgroup", cgroup, "--json");
+            assertEquals(ExitCodes.OK, add.exitCode(), add.toString());
+            assertEquals(pid, add.json().path("pid").asText(), "the cgroup's process: " + add);
+
+            Run moved = pmigIn("node-a", "migrate", "cg", "--to", "node-b", "--json");
+            assertEquals(ExitCodes.OK, moved.exitCode(), moved.toString());
+            String restored = moved.json().path("restoredPid").asText();
+            JsonNode there = only(pmigIn("node-b", "service", "list", "--json"), "cg");
+            assertEquals(restored, there.path("pid").asText());
+            assertEquals(nodes.inNode("node-b", "sh", "-c", "sed -n 's/^0:://p' /proc/" + restored + "/cgroup").strip(),
+                there.path("cgroup").asText(), "on node-b the service is the copy's cgroup: " + there);
+
+            String tree = exec("node-a", "sh", "-c", "setsid sh -c 'echo $$ > " + dir + "/cgroup.procs; sleep 600; true'"
+                + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+            for (int i = 0; i < 200 && nodes.inNode("node-a", "cat", "/proc/" + tree + "/task/" + tree + "/children").isBlank(); i++) {
+                LabProcs.sleep(20);
+            }
+            assertEquals(ExitCodes.OK, pmigIn("node-a", "service", "add", "cgtree", "--cgroup", cgroup).exitCode());
+            Run refused = pmigIn("node-a", "migrate", "cgtree", "--to", "node-b", "--json");
+            assertEquals(ExitCodes.REFUSED, refused.exitCode(), refused.toString());
+            assertTrue(refused.err().contains("has a child") && refused.err().contains("single processes only"), refused.err());
+            assertTrue(nodes.exists("node-a", tree) && !nodes.isStopped("node-a", tree), "the tree runs on");
+        } finally {
+            exec("node-a", "sh", "-c", "for p in $(cat " + dir + "/cgroup.procs); do kill -9 $p; done; true");
+            for (int i = 0; i < 200 && !Files.readString(dir.resolve("cgroup.procs")).isBlank(); i++) {
+                LabProcs.sleep(20);
+            }
+            Files.delete(dir);
+        }
     }
 
     /** The one listed service named {@code name}. */

@@ -1,5 +1,6 @@
 package io.pmig.daemon.service;
 
+import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.daemon.control.ControlRefusedException;
 
@@ -18,7 +19,6 @@ import java.util.regex.Pattern;
  */
 public record Service(String name, int pid, String cgroup, List<String> vips, String dns) {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
-    static final Path CGROUP_ROOT = Path.of("/sys/fs/cgroup");
 
     public Service {
         vips = vips == null ? List.of() : List.copyOf(vips);
@@ -65,9 +65,15 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
         return new Service(name, newPid, cgroup == null ? null : cgroupOf(newPid), vips, dns);
     }
 
+    /** The cgroup v2 hierarchy's mount point, or a refusal: a service by cgroup needs one. */
+    static Path cgroupRoot() {
+        return ServiceCgroup.unifiedRoot().orElseThrow(() -> new ControlRefusedException("this host has no cgroup v2 hierarchy"
+            + " (neither /sys/fs/cgroup nor /sys/fs/cgroup/unified): name the service by its pid"));
+    }
+
     /** The processes in {@code cgroup} (below the v2 root), or a refusal naming it. */
     static List<Integer> processesOf(String cgroup) {
-        Path procs = CGROUP_ROOT.resolve(cgroup.substring(1)).resolve("cgroup.procs");
+        Path procs = cgroupRoot().resolve(cgroup.substring(1)).resolve("cgroup.procs");
         try {
             return Files.readAllLines(procs).stream().filter(l -> !l.isBlank()).map(Integer::parseInt).toList();
         } catch (IOException e) {

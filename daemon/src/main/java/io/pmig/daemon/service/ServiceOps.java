@@ -82,7 +82,10 @@ public final class ServiceOps {
             if (!call.caller().root()) {
                 throw new ControlRefusedException("only root may add a service by its cgroup");
             }
-            String cgroup = "/" + r.path("cgroup").asText().replaceFirst("^" + Service.CGROUP_ROOT + "/?", "").replaceFirst("^/+", "");
+            // a path below the hierarchy's root, as /proc/PID/cgroup says it: given so, or as a path of the mount
+            String given = r.path("cgroup").asText();
+            String root = Service.cgroupRoot().toString();
+            String cgroup = "/" + (given.startsWith(root + "/") ? given.substring(root.length()) : given).replaceFirst("^/+", "");
             s = new Service(name, 0, cgroup, vips(r), dns(r));
             s = new Service(name, s.process(), cgroup, s.vips(), s.dns());
         }
