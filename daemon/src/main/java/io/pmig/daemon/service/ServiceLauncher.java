@@ -10,12 +10,14 @@ import io.pmig.daemon.control.ControlRefusedException;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * {"op": "run", "name", "argv": [PROGRAM (absolute), ARG...], "env": {...}, "cwd", "vips", "dns"}: starts a
@@ -25,6 +27,9 @@ import java.util.Map;
  * Its stdin, stdout and stderr are /dev/null. Registered by the program's pid, as {@code pmig service add --pid}.
  */
 final class ServiceLauncher {
+    private static final long CHILD_WAIT_NANOS = 5_000_000_000L;
+    private static final long CHILD_POLL_NANOS = 10_000_000L;
+
     private ServiceLauncher() {
     }
 
@@ -87,13 +92,36 @@ final class ServiceLauncher {
                     + " failed with errno " + (words.length > 2 ? words[2] : "?"));
             }
         }
-        List<Integer> children = nsInit == 0 ? List.of() : List.copyOf(new ProcFs(nsInit).children());
-        if (children.size() != 1) {
-            throw new IllegalStateException("service " + name + " did not start: " + argv.get(0) + " exited at once"
-                + (nsInit == 0 ? " (pmig-restorer said: " + status.strip() + ")" : ""));
+        if (nsInit == 0) {
+            throw new IllegalStateException("service " + name + " did not start: pmig-restorer said " + status.strip());
         }
-        Service s = new Service(name, children.get(0), null, ServiceOps.vips(r), ServiceOps.dns(r));
+        Service s = new Service(name, program(nsInit, name, argv.get(0)), null, ServiceOps.vips(r), ServiceOps.dns(r));
         registry.add(s);
         return s;
+    }
+
+    /**
+     * The init's one child: the program. The init exits once it has no child, so while it lives the child is there, or
+     * about to be seen (a children file is not promised to be complete while processes come and go, proc(5)).
+     */
+    private static int program(int nsInit, String name, String program) {
+        ProcFs init = new ProcFs(nsInit);
+        long deadline = System.nanoTime() + CHILD_WAIT_NANOS;
+        while (init.exists()) {
+            try {
+                List<Integer> children = List.copyOf(init.children());
+                if (children.size() == 1) {
+                    return children.get(0);
+                }
+            } catch (UncheckedIOException exiting) {
+                // it is going: the next turn sees it gone
+            }
+            if (System.nanoTime() > deadline) {
+                break;
+            }
+            LockSupport.parkNanos(CHILD_POLL_NANOS);
+        }
+        throw new IllegalStateException("service " + name + " did not start: " + program + " exited at once"
+            + (init.exists() ? "" : ", and pmig's init of its PID namespace with it"));
     }
 }
