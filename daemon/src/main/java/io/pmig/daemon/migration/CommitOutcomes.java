@@ -128,8 +128,8 @@ final class CommitOutcomes implements AutoCloseable {
         if (e.vip() != null) {
             vips.get().recover(MigrationService.address(e.vip()), e.prefix(), !copyRuns);
         }
-        if (copyRuns) {
-            services.byPid(e.pid()).ifPresent(s -> services.remove(s.name()));
+        if (copyRuns && e.service() != null) {
+            services.remove(e.service());     // it runs there now, and its entry with it
         }
         journal.remove(e.id());
         DaemonLog.warn("migration-settled", "id", e.id(), "pid", e.pid(), "peer", e.peer(), "outcome", outcome,

@@ -170,6 +170,11 @@ public final class MigrationService implements AutoCloseable {
         if (e.vip() != null) {
             vips.get().recover(address(e.vip()), e.prefix(), copyRuns);
         }
+        if (e.service() != null && services.get(e.service()).filter(s -> !isProcess(s.pid())).isPresent()) {
+            // written with "committed" under the copy's own pid (in a PID namespace, not the journal's), and no copy runs:
+            // the entry stays at the source
+            services.remove(e.service());
+        }
         journal.remove(e.id());
         ended.put(e.id(), copyRuns ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
         DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
@@ -337,7 +342,8 @@ public final class MigrationService implements AutoCloseable {
             }
             boolean staged = precopy != null;
             MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", to, pid,
-                vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
+                vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared",
+                service.map(Service::name).orElse(null));
             try {
                 journal.write(entry);
             } catch (UncheckedIOException e) {
@@ -500,7 +506,7 @@ public final class MigrationService implements AutoCloseable {
                     + services.get(p.service().name()).get().pid() + " there): remove one of them, or rename it");
             }
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
-                "prepared"));
+                "prepared", p.service() == null ? null : p.service().name()));
             if (p.vip() != null) {
                 VipManager manager = vips.get();
                 vipSwitch = manager.destination(address(p.vip()), p.prefix(), HexFormat.of().parseHex(p.sourceMac()));
@@ -543,7 +549,8 @@ public final class MigrationService implements AutoCloseable {
         if (p.service() != null) {
             services.put(p.service().runBy(m.restoredPid()));
         }
-        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed"));
+        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed",
+            p.service() == null ? null : p.service().name()));
         MigrationProtocol.Restored running;
         try {
             running = m.commit();
