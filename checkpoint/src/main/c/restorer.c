@@ -2,6 +2,7 @@
  * pmig-restorer: the process a restore turns into. Static, no libc, position independent.
  *
  *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]
+ *   pmig-restorer run PROGRAM [ARG...]
  *
  * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
  * namespace, under a minimal init that reaps) and exits. Status lines go to stdout, which the
@@ -12,6 +13,12 @@
  * unmaps everything else but the vdso/vvar, closes every descriptor and waits. From there the
  * engine (ptrace) drives it: it runs syscall programs (rst_run_program) to rebuild the address
  * space, descriptors and process state, then sets every thread's registers and lets go.
+ *
+ * "run" is how pmigd starts a service (pmig run) in the shape a restore in a new PID namespace
+ * gives it, so that it moves like one: once a byte arrives on stdin (pmigd has put this program
+ * into the service's cgroup), the same minimal init in a new PID namespace, the program as its
+ * only child (pid 2 there, a session of its own, /dev/null as stdin, stdout and stderr). Status:
+ * "nsinit OUTER_PID", then "error-execve 0 ERRNO" if the program could not be started.
  */
 #include "restorer.h"
 #include "sys.h"
@@ -102,8 +109,10 @@ static long clone_with_pid(long pid, unsigned long flags)
     memset(&args, 0, sizeof(args));
     args.flags = flags;
     args.exit_signal = SIGCHLD;
-    args.set_tid = (unsigned long)&tid;
-    args.set_tid_size = 1;
+    if (pid > 0) {
+        args.set_tid = (unsigned long)&tid;
+        args.set_tid_size = 1;
+    }
     return sys_clone3(&args, sizeof(args));
 }
 
@@ -235,21 +244,17 @@ void rst_run_program(struct rst_program *p)
     __builtin_unreachable();
 }
 
-/*
- * The ns-init of "--new-pid-namespace": gives the namespace a /proc of its own, creates the service's
- * process, then reaps until it is gone. Without its own /proc the process would find another
- * process at /proc/<its pid> and its threads under other ids in /proc/self/task. The mount namespace
- * (made with the PID namespace) is a slave of the host's: mounts made there later still appear here.
- */
-static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
+static void mount_own_proc(int status_fd)
 {
     long r = sys_mount(0, "/", 0, MS_REC | MS_SLAVE, 0);
     if (r < 0) fail(status_fd, "mount-slave", r);
     r = sys_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
     if (r < 0) fail(status_fd, "mount-proc", r);
-    long child = clone_with_pid(pid, 0);
-    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
-    if (child == 0) become_restored(hole, size, status_fd);
+}
+
+/* The init's life once its process exists: no descriptors, reap until no child is left. */
+static __attribute__((noreturn)) void reap_until_alone(void)
+{
     sys_close_range(0, ~0U, 0);
     for (;;) {
         int status;
@@ -258,10 +263,70 @@ static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long
     }
 }
 
+/*
+ * The ns-init of "--new-pid-namespace": gives the namespace a /proc of its own, creates the service's
+ * process, then reaps until it is gone. Without its own /proc the process would find another
+ * process at /proc/<its pid> and its threads under other ids in /proc/self/task. The mount namespace
+ * (made with the PID namespace) is a slave of the host's: mounts made there later still appear here.
+ */
+static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
+{
+    mount_own_proc(status_fd);
+    long child = clone_with_pid(pid, 0);
+    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
+    if (child == 0) become_restored(hole, size, status_fd);
+    reap_until_alone();
+}
+
+/* The service's process under "run": only the status descriptor (closed by a successful execve) survives. */
+static __attribute__((noreturn)) void exec_service(char **argv, char **envp, int status_fd)
+{
+    long r = sys_dup3(status_fd, 3, O_CLOEXEC);
+    if (r < 0) fail(status_fd, "dup-status", r);
+    long null = sys_open("/dev/null", O_RDWR, 0);
+    if (null < 0) fail(3, "open-dev-null", null);
+    for (int fd = 0; fd < 3; fd++) {
+        if (fd != null && (r = sys_dup3(null, fd, 0)) < 0) fail(3, "dup-dev-null", r);
+    }
+    if (null > 3) sys_close(null);
+    sys_close_range(4, ~0U, 0);
+    sys_setsid();
+    r = sys_execve(argv[0], argv, envp);
+    fail(3, "execve", r);
+}
+
+static __attribute__((noreturn)) void run_init(char **argv, char **envp, int status_fd)
+{
+    mount_own_proc(status_fd);
+    long child = clone_with_pid(0, 0);
+    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
+    if (child == 0) exec_service(argv, envp, status_fd);
+    reap_until_alone();
+}
+
+/* pmig-restorer run PROGRAM [ARG...] */
+static long run_service(long argc, char **argv)
+{
+    int status_fd = 1;
+    char go;
+    if (argc < 3) {
+        static const char usage[] = "usage: pmig-restorer run PROGRAM [ARG...] (started by pmigd, not by hand)\n";
+        sys_write(2, usage, sizeof(usage) - 1);
+        return 2;
+    }
+    if (sys_read(0, &go, 1) != 1) return 1;     /* pmigd went away before it let the service start */
+    long child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
+    if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);
+    if (child == 0) run_init(argv + 2, argv + argc + 1, status_fd);
+    report(status_fd, "nsinit", child, 0);
+    return 0;
+}
+
 long restorer_main(long *sp)
 {
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
+    if (argc > 1 && str_eq(argv[1], "run")) return run_service(argc, argv);
     if (argc < 4) {
         static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]\n"
                                     "(started by the pmig restore engine, not by hand)\n";

@@ -23,6 +23,8 @@
 #define __NR_close_range 436
 #define __NR_pipe2       293
 #define __NR_mount       165
+#define __NR_execve      59
+#define __NR_dup3        292
 
 #define PROT_READ   0x1
 #define PROT_WRITE  0x2
@@ -31,6 +33,8 @@
 #define MAP_ANONYMOUS 0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 #define O_RDONLY 0
+#define O_RDWR   2
+#define O_CLOEXEC 02000000
 #define POLLIN 0x1
 #define SIGCHLD 17
 #define CLONE_NEWPID 0x20000000UL
@@ -83,6 +87,8 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 #define sys_close_range(a, b, fl)   SYS6(__NR_close_range, a, b, fl, 0, 0, 0)
 #define sys_pipe2(fds, fl)          SYS6(__NR_pipe2, fds, fl, 0, 0, 0, 0)
 #define sys_mount(src, dst, type, fl, data) SYS6(__NR_mount, src, dst, type, fl, data, 0)
+#define sys_execve(path, argv, envp) SYS6(__NR_execve, path, argv, envp, 0, 0, 0)
+#define sys_dup3(old, new, fl)      SYS6(__NR_dup3, old, new, fl, 0, 0, 0)
 #define sys_exit_group(code)        do { SYS6(__NR_exit_group, code, 0, 0, 0, 0, 0); __builtin_unreachable(); } while (0)
 
 #endif

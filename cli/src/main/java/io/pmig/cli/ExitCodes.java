@@ -11,6 +11,8 @@ public final class ExitCodes {
     public static final int USAGE = 2;
     /** Refused before anything was touched: the process runs on unchanged, nothing was created. */
     public static final int REFUSED = 3;
+    /** pmig drain: some services could not move and run on where they were (each is named with its reason). */
+    public static final int NOT_EMPTY = 4;
 
     private ExitCodes() {
     }
@@ -22,6 +24,7 @@ public final class ExitCodes {
         list.put(Integer.toString(FAILED), "failed after something was changed; the message says what state was left");
         list.put(Integer.toString(USAGE), "usage error");
         list.put(Integer.toString(REFUSED), "refused before anything was touched");
+        list.put(Integer.toString(NOT_EMPTY), "pmig drain: the node is not empty, a service could not move (each is named)");
         return list;
     }
 }

@@ -32,7 +32,8 @@ public final class Pmig implements Runnable {
     /** The subcommands, in the order the help lists them. */
     private static final List<Class<?>> COMMANDS = List.of(CheckpointCommand.class, RestoreCommand.class, DemoCommand.class,
             io.pmig.cli.lab.LabCommand.class, io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class,
-            io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.certs.CertsCommand.class);
+            io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.service.ServiceCommand.class, io.pmig.cli.service.RunCommand.class,
+            io.pmig.cli.service.DrainCommand.class, io.pmig.cli.certs.CertsCommand.class);
 
     @Spec
     CommandSpec spec;

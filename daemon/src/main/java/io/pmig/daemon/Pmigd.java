@@ -5,6 +5,9 @@ import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.PeerTls;
 import io.pmig.daemon.migration.MigrationService;
+import io.pmig.daemon.service.ServiceNames;
+import io.pmig.daemon.service.ServiceOps;
+import io.pmig.daemon.service.ServiceRegistry;
 import io.pmig.vip.dns.DnsException;
 import io.pmig.vip.dns.DnsSettings;
 import io.pmig.vip.dns.ServiceDns;
@@ -71,9 +74,11 @@ public final class Pmigd {
         Daemon daemon;
         MigrationService migration;
         try {
-            migration = MigrationService.prepare(config);
+            ServiceRegistry services = ServiceRegistry.open(config.stateDirectory().resolve("services"));
+            migration = MigrationService.prepare(config, services);
             daemon = Daemon.start(config);
             migration.install(daemon);
+            ServiceOps.install(daemon, services, ServiceNames.NONE, migration);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());

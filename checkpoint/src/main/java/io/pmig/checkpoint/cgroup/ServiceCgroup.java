@@ -50,8 +50,8 @@ public final class ServiceCgroup {
         this.leaves = leaves;
     }
 
-    /** The v2 hierarchy's mount point, if this host has one. */
-    static Optional<Path> unifiedRoot() {
+    /** The v2 hierarchy's mount point (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host), if this host has one. */
+    public static Optional<Path> unifiedRoot() {
         for (Path root : List.of(SYS_FS_CGROUP, SYS_FS_CGROUP.resolve("unified"))) {
             if (Files.isRegularFile(root.resolve("cgroup.controllers"))) {
                 return Optional.of(root);

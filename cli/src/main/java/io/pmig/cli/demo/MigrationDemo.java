@@ -21,9 +21,10 @@ import java.util.stream.Collectors;
 
 /**
  * {@code pmig demo}: the main job on a built-in default. On a lab of its own it puts a VIP on
- * node-a, starts stream-server there bound to it, starts stream-client in the client host (it
- * streams to the server and checks every byte that comes back), moves the server to node-b and
- * back with {@code pmig migrate} run in the node it leaves, checks after each move that the
+ * node-a, starts stream-server there bound to it as service {@value #SERVICE} with {@code pmig run}
+ * (the recommended way to start a service that will move), starts stream-client in the client host (it
+ * streams to the server and checks every byte that comes back), moves the service to node-b and
+ * back by name with {@code pmig migrate} run in the node it leaves, checks after each move that the
  * process runs on the node it went to and nowhere else, and ends the client for its verdict.
  * Before, it moves an idle process the same way, so that the daemons' JVMs are warm. The
  * lab is removed at the end, after a failure and on Ctrl-C too.
@@ -36,6 +37,7 @@ public final class MigrationDemo {
     static final int PREFIX_LENGTH = 24; // the lab's default subnet, 10.77.0.0/24
     static final int PORT = 7000;
     static final String SERVER = "stream-server";
+    static final String SERVICE = "web";
     static final String[] ROUTE = {"node-a", "node-b", "node-a"};
     /** The service's PIDs start above this in node-a: the daemons' JVM threads take the low ones in every node. */
     /** How long the stream flows before the first move, between the moves and after the last one. */
@@ -122,12 +124,20 @@ public final class MigrationDemo {
         warmUp();
 
         String source = ROUTE[0];
-        step("VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT);
+        List<String> run = List.of("run", SERVICE, "--vip", VIP + "/" + PREFIX_LENGTH, "--json", "--",
+                NativeProgram.path(SERVER).toString(), VIP, Integer.toString(PORT));
+        step("VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT + ", started as service " + SERVICE
+                + ": in " + source + ", pmig " + String.join(" ", run));
         require(pmig.run(pmig.pmigIn(source, List.of("vip", "add", VIP + "/" + PREFIX_LENGTH, "--dev", "eth0")), COMMAND_SECONDS));
-        pid = startInNode(source, NativeProgram.path(SERVER) + " " + VIP + " " + PORT,
-                "ss -Hltn src " + VIP + ":" + PORT + " | grep -q .");
-        servicePid = pid;
-        detail(SERVER + " runs on " + source + " as pid " + pid);
+        LabPmig.Result started = pmig.run(pmig.pmigIn(source, run), COMMAND_SECONDS);
+        require(started);
+        pid = parse(started).path("pid").asInt();
+        require(pmig.run(LabPmig.exec(source, List.of("sh", "-c", "i=0; until ss -Hltn src " + VIP + ":" + PORT + " | grep -q .; do"
+                + " i=$((i+1)); if [ $i -gt 200 ]; then echo '" + SERVER + " did not listen in 10 s' >&2; exit 1; fi; sleep 0.05; done")),
+                COMMAND_SECONDS));
+        servicePid = NodeProcesses.find(pmig.lab(), source, SERVER).get(0).own();
+        detail(SERVER + " runs on " + source + " as pid " + pid + " (pid " + servicePid + " inside a PID namespace of its own,"
+                + " under pmig's init)");
 
         step("client: stream-client at the client host streams to " + VIP + ":" + PORT + " and checks every byte that comes back");
         startClient();
@@ -200,11 +210,12 @@ public final class MigrationDemo {
         }
     }
 
-    /** Moves the stream-server, printing the report. */
+    /** Moves the service by name, printing the report. */
     private void move(String from, String to) {
-        List<String> args = List.of("migrate", Integer.toString(pid), "--to", to, "--json");
-        step("moving " + SERVER + " from " + from + " to " + to + ": in " + from + ", pmig " + String.join(" ", args));
-        JsonNode report = migrate(pid, servicePid, SERVER, from, to);
+        List<String> args = List.of("migrate", SERVICE, "--to", to, "--json");
+        step("moving service " + SERVICE + " (" + SERVER + ") from " + from + " to " + to + ": in " + from + ", pmig "
+                + String.join(" ", args));
+        JsonNode report = migrate(SERVICE, servicePid, SERVER, from, to);
         migrations.add(report);
         MigrateCommand.text(report).lines().forEach(this::detail);
         pid = report.path("restoredPid").asInt();
@@ -213,11 +224,12 @@ public final class MigrationDemo {
     }
 
     /**
-     * Runs pmig migrate in {@code from}; returns its report once this machine's /proc shows the
-     * process ({@code comm}) on {@code to} only, as the pid the report names, with its own pid {@code own} unchanged.
+     * Runs pmig migrate in {@code from} for {@code process} (a pid or a service's name); returns its report once this
+     * machine's /proc shows the process ({@code comm}) on {@code to} only, as the pid the report names, with its own pid
+     * {@code own} unchanged.
      */
-    private JsonNode migrate(int process, int own, String comm, String from, String to) {
-        LabPmig.Result moved = pmig.run(pmig.pmigIn(from, List.of("migrate", Integer.toString(process), "--to", to, "--json")),
+    private JsonNode migrate(String process, int own, String comm, String from, String to) {
+        LabPmig.Result moved = pmig.run(pmig.pmigIn(from, List.of("migrate", process, "--to", to, "--json")),
                 COMMAND_SECONDS);
         if (!moved.ok()) {
             throw new FailedException("the move of " + comm + " from " + from + " to " + to + " failed: " + moved.failure());
@@ -245,7 +257,7 @@ public final class MigrationDemo {
         int own = sleeper;
         List<String> downtimes = new ArrayList<>();
         for (int i = 1; i < ROUTE.length; i++) {
-            JsonNode report = migrate(sleeper, own, "sleep", ROUTE[i - 1], ROUTE[i]);
+            JsonNode report = migrate(Integer.toString(sleeper), own, "sleep", ROUTE[i - 1], ROUTE[i]);
             sleeper = report.path("restoredPid").asInt();
             downtimes.add(String.format(Locale.ROOT, "%.1f ms", report.path("downtimeMillis").asDouble()));
         }
