@@ -5,7 +5,7 @@ import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.PeerTls;
 import io.pmig.daemon.migration.MigrationService;
-import io.pmig.daemon.service.ServiceNames;
+import io.pmig.daemon.service.PublishedNames;
 import io.pmig.daemon.service.ServiceOps;
 import io.pmig.daemon.service.ServiceRegistry;
 import io.pmig.vip.dns.DnsException;
@@ -78,7 +78,7 @@ public final class Pmigd {
             migration = MigrationService.prepare(config, services);
             daemon = Daemon.start(config);
             migration.install(daemon);
-            ServiceOps.install(daemon, services, ServiceNames.NONE, migration);
+            ServiceOps.install(daemon, services, new PublishedNames(daemon.serviceDns(), config.nodeName()), migration);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());

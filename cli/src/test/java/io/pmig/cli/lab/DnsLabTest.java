@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -119,8 +120,50 @@ class DnsLabTest {
         }
     }
 
+    /**
+     * A service added with a DNS name is published on its VIP: the client reaches it by name (through the lab's resolver,
+     * every byte checked) while it moves to node-b; the record stays, since the VIP moved with it; stopped there, its
+     * process, VIP and record are gone. A DNS name with no VIP to name is refused, naming the remedy.
+     */
     @Test
     @Order(2)
+    @Timeout(180)
+    void aServiceIsReachedByItsNameBeforeAndAfterItMoves() throws Exception {
+        String pid = StreamService.startOnNodeA("64");
+        Run add = pmigIn("node-a", "service", "add", "web", "--pid", pid, "--vip", StreamService.VIP + "/24", "--dns", "web.pmig.test");
+        assertEquals(ExitCodes.OK, add.exitCode(), add.toString());
+        assertEquals(StreamService.VIP, digShort("web.pmig.test", "A"));
+        assertEquals(ExitCodes.NOT_HERE, pmigIn("node-b", "service", "status", "web").exitCode());
+
+        CompletableFuture<String> client = StreamService.clientOf("web", "12");    // the resolver's search domain: pmig.test
+        Run there = pmigIn("node-a", "migrate", "web", "--to", "node-b", "--json");
+        assertEquals(ExitCodes.OK, there.exitCode(), there.toString());
+        assertEquals(ExitCodes.OK, pmigIn("node-b", "service", "status", "web").exitCode(), "web runs on node-b");
+        assertEquals(ExitCodes.NOT_HERE, pmigIn("node-a", "service", "status", "web").exitCode(), "and not on node-a");
+        assertEquals(StreamService.VIP, digShort("web.pmig.test", "A"), "the record stays: the VIP moved with the service");
+        String verdict = client.get();
+        assertTrue(verdict.startsWith("PASS"), "the client by name kept every byte across the move: " + verdict);
+        String fresh = StreamService.clientOf("web.pmig.test", "2").get();
+        assertTrue(fresh.startsWith("PASS"), "a new client by name reaches it on node-b: " + fresh);
+
+        Run stop = pmigIn("node-b", "service", "stop", "web", "--timeout", "5", "--json");
+        assertEquals(ExitCodes.OK, stop.exitCode(), stop.toString());
+        assertEquals("", digShort("web.pmig.test", "A"), "the record is withdrawn");
+        assertEquals(ExitCodes.NOT_HERE, pmigIn("node-b", "service", "status", "web").exitCode());
+        assertEquals("", exec("node-b", "sh", "-c", "pgrep -x stream-server || true").strip(), "its process ended");
+        assertFalse(exec("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(StreamService.VIP + "/"), "its VIP left node-b");
+
+        String sleeper = exec("node-b", "sh", "-c", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!").strip();
+        Run noVip = pmigIn("node-b", "service", "add", "lonely", "--pid", sleeper, "--dns", "lonely.pmig.test");
+        exec("node-b", "kill", sleeper);
+        assertEquals(ExitCodes.REFUSED, noVip.exitCode(), noVip.toString());
+        assertTrue(noVip.err().contains("no VIP for it to name: give the service its VIP with --vip"), noVip.err());
+        assertEquals("", digShort("lonely.pmig.test", "A"));
+        assertEquals(ExitCodes.NOT_HERE, pmigIn("node-b", "service", "status", "lonely").exitCode(), "nothing was registered");
+    }
+
+    @Test
+    @Order(3)
     @Timeout(120)
     void aWrongTsigKeyIsReportedByNameAndChangesNothing() throws Exception {
         DnsSettings right = nodeSettings();
@@ -154,7 +197,7 @@ class DnsLabTest {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     @Timeout(120)
     void aDaemonWithAWrongSecretSaysSoInItsStatus() throws Exception {
         LabLayout layout = new LabLayout(LabTestSupport.LAB);
@@ -193,7 +236,7 @@ class DnsLabTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     @Timeout(120)
     void labDownStopsNamedAndRemovesItsFiles() {
         LabDns labDns = new LabDns(new LabLayout(LabTestSupport.LAB), new LabShell());

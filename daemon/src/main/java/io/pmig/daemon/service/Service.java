@@ -6,6 +6,8 @@ import io.pmig.daemon.control.ControlRefusedException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,6 +60,36 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
                 + " single processes only so far (process trees are not yet supported)"));
         }
         return tops.get(0);
+    }
+
+    /** A VIP of a service: address and prefix length. */
+    public record Vip(InetAddress address, int prefix) {
+    }
+
+    /** The VIPs, parsed ("IP/PREFIX" with a literal IP, as {@code service.add} checked them). */
+    public List<Vip> parsedVips() {
+        List<Vip> out = new ArrayList<>();
+        for (String vip : vips) {
+            int slash = vip.indexOf('/');
+            try {
+                out.add(new Vip(InetAddress.getByName(vip.substring(0, slash)), Integer.parseInt(vip.substring(slash + 1))));
+            } catch (UnknownHostException | RuntimeException e) {
+                throw new ControlRefusedException("VIP " + vip + " of service " + name + " is not IP/PREFIX");
+            }
+        }
+        return out;
+    }
+
+    /** Whether the service's process (or a process of its cgroup) is there, and not a zombie. */
+    public boolean running() {
+        List<Integer> pids = cgroup == null ? List.of(pid) : processesOf(cgroup);
+        return pids.stream().anyMatch(p -> {
+            try {
+                return !new ProcFs(p).status().getOrDefault("State", "Z").startsWith("Z");
+            } catch (UncheckedIOException gone) {
+                return false;
+            }
+        });
     }
 
     /** The same service, run by process {@code newPid} (on the node it moved to), in that process's cgroup if it is given by one. */

@@ -6,17 +6,6 @@ package io.pmig.daemon.service;
  * changes no record, since the VIP moves with the service.
  */
 public interface ServiceNames {
-    /** Nothing registered: pmigd without DNS configured. */
-    ServiceNames NONE = new ServiceNames() {
-        @Override
-        public void registered(Service s) {
-        }
-
-        @Override
-        public void removed(Service s) {
-        }
-    };
-
     void registered(Service s);
 
     void removed(Service s);

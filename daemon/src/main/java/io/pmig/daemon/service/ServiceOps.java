@@ -28,6 +28,10 @@ public final class ServiceOps {
     public static final String LIST = "service.list";
     public static final String REMOVE = "service.remove";
     public static final String RUN = "run";
+    public static final String STATUS = "service.status";
+    public static final String STOP = "service.stop";
+    /** How long a stopped service's processes have after SIGTERM, unless the call says. */
+    private static final int STOP_GRACE_SECONDS = 20;
     static final String NODE_SERVICES = "node.services";
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -47,7 +51,8 @@ public final class ServiceOps {
     public static void install(Daemon daemon, ServiceRegistry registry, ServiceNames names, MigrationService migrations) {
         ServiceOps ops = new ServiceOps(daemon, registry, names, migrations::freeMemoryBytes);
         daemon.onControl(ADD, ops::add).onControl(LIST, ops::list).onControl(REMOVE, ops::remove)
-            .onControl(RUN, call -> ops.registered(ServiceLauncher.start(call, daemon.config().nodeName(), registry)))
+            .onControl(RUN, ops::run)
+            .onControl(STATUS, ops::status).onControl(STOP, ops::stop)
             .onControl(Drain.OP, call -> new Drain(daemon, registry, ops, migrations).run(call));
         daemon.peerHandlers().onRequest(NODE_SERVICES, (peer, m) -> Message.json(NODE_SERVICES, ops.here()));
     }
@@ -104,6 +109,58 @@ public final class ServiceOps {
         DaemonLog.info("service-added", "name", s.name(), "pid", s.pid(), "cgroup", s.cgroup() == null ? "-" : s.cgroup(),
             "vips", String.join(",", s.vips()), "dns", s.dns() == null ? "-" : s.dns());
         return describe(s, daemon.config().nodeName());
+    }
+
+    /**
+     * {"op": "run", ...} ({@link ServiceLauncher}): the service's VIPs come up here first, so that it can bind them; it is
+     * registered as an added one is. If it cannot start, or its name cannot be published, it ends again and the VIPs this
+     * call added go.
+     */
+    private ObjectNode run(ControlCall call) {
+        String iface = daemon.config().vipInterface();
+        List<Service.Vip> added = ServiceVips.bringUp(new Service("run", 0, null, vips(call.request()), null).parsedVips(), iface);
+        Service s;
+        try {
+            s = ServiceLauncher.start(call, daemon.config().nodeName(), registry);
+        } catch (RuntimeException e) {
+            ServiceVips.takeDown(added, iface);
+            throw e;
+        }
+        try {
+            return registered(s);
+        } catch (RuntimeException e) {
+            ServiceStop.stop(s, Duration.ZERO, iface);
+            throw e;
+        }
+    }
+
+    /**
+     * {"op": "service.status", "name"}: the entry with "here" true and "running" (its process is there) when the service
+     * is this node's; else "here" false.
+     */
+    private ObjectNode status(ControlCall call) {
+        String name = call.request().path("name").asText("");
+        return registry.get(name).map(s -> describe(s, daemon.config().nodeName()).put("here", true).put("running", s.running()))
+            .orElseGet(() -> JsonNodeFactory.instance.objectNode().put("name", name).put("node", daemon.config().nodeName())
+                .put("here", false));
+    }
+
+    /**
+     * {"op": "service.stop", "name", "graceSeconds" (optional)}: ends the service's processes (SIGTERM, then SIGKILL after
+     * the grace period), takes its VIPs off this node, withdraws its DNS name and forgets it.
+     */
+    private ObjectNode stop(ControlCall call) {
+        String name = call.request().path("name").asText("");
+        Service s = registry.get(name).orElseThrow(() -> new ControlRefusedException("no service " + name + " runs on "
+            + daemon.config().nodeName() + " (pmig service list shows where each runs)"));
+        if (!call.caller().root()) {
+            daemon.policy().requireMayMigrate(call.caller(), s.pid());
+        }
+        int grace = call.request().path("graceSeconds").asInt(STOP_GRACE_SECONDS);
+        boolean killed = ServiceStop.stop(s, Duration.ofSeconds(Math.max(0, grace)), daemon.config().vipInterface());
+        names.removed(s);
+        registry.remove(name);
+        return describe(s, daemon.config().nodeName()).put("killed", killed);
     }
 
     /** {"op": "service.remove", "name"}: forgets the service (its process runs on) and its DNS name. */
