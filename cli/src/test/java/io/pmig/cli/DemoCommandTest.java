@@ -60,7 +60,10 @@ class DemoCommandTest {
         assertTrue(client.path("maxStallMillis").asDouble() < 2_000, "the stream flowed after the moves: " + client);
 
         List<String> progress = run.err().lines().toList();
-        assertTrue(progress.stream().anyMatch(l -> l.contains("started as service web: in node-a, pmig run web")), run.err());
+        assertTrue(progress.stream().anyMatch(l -> l.contains("its name web.pmig.test published: in node-a, pmig run web")), run.err());
+        assertEquals(2, progress.stream().filter(l -> l.contains("DNS, as the client resolves it: web.pmig.test. 60 IN A "
+                + MigrationDemo.VIP)).count(), "the name resolves to the VIP before and after the moves: " + run.err());
+        assertEquals("web.pmig.test", result.path("dns").asText(), run.out());
         assertTrue(progress.stream().anyMatch(l -> l.contains("stream-server runs on node-b as pid " + onNodeB
                 + " (pid 2 inside a PID namespace of its own)")), run.err());
         assertTrue(progress.stream().anyMatch(l -> l.contains("migrated service web, process " + onNodeB + " from node-b to node-a")),

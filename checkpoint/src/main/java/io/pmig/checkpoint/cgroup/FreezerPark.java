@@ -26,7 +26,7 @@ import java.util.Optional;
  */
 public final class FreezerPark {
     private static final String PREFIX = "park-";
-    private static final long FROZEN_WAIT_MILLIS = 5_000;
+    private static final long GONE_WAIT_MILLIS = 5_000;
     /** The longest name of a directory, the cgroup's (include/uapi/linux/limits.h). */
     private static final int NAME_MAX = 255;
 
@@ -89,18 +89,6 @@ public final class FreezerPark {
         return Optional.empty();
     }
 
-    /** Waits until the kernel reports the park frozen (cgroup.events "frozen 1"): the process runs no more. */
-    public void awaitFrozen() {
-        long deadline = System.nanoTime() + FROZEN_WAIT_MILLIS * 1_000_000L;
-        while (!read(cgroup.resolve("cgroup.events")).contains("frozen 1")) {
-            if (System.nanoTime() > deadline) {
-                throw new FailedException("process " + pid + " did not freeze in cgroup " + cgroup + " within "
-                    + FROZEN_WAIT_MILLIS + " ms");
-            }
-            Thread.onSpinWait();
-        }
-    }
-
     /** Puts the process back into the cgroup it came from, where it runs on, and removes the park. */
     public void leave() {
         try {
@@ -116,7 +104,7 @@ public final class FreezerPark {
 
     /** Removes the park once the process in it is gone (killed). */
     public void removeEmpty() {
-        long deadline = System.nanoTime() + FROZEN_WAIT_MILLIS * 1_000_000L;
+        long deadline = System.nanoTime() + GONE_WAIT_MILLIS * 1_000_000L;
         while (read(cgroup.resolve("cgroup.events")).contains("populated 1") && System.nanoTime() < deadline) {
             Thread.onSpinWait();
         }

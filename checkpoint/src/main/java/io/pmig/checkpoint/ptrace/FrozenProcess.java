@@ -145,10 +145,9 @@ public final class FrozenProcess implements AutoCloseable {
             // into the freezer: no signal (a single-step trap's SIGTRAP is dropped); else a group stop
             Ptrace.detach(e.getKey(), freezer != null ? 0 : Linux.SIGSTOP);
         }
+        // no wait for the freezer to report it frozen: a task moved into a frozen cgroup has its freeze trap set, and a
+        // detached thread meets that trap before any instruction of its own (get_signal, kernel/signal.c)
         parked = true;
-        if (freezer != null) {
-            freezer.awaitFrozen();
-        }
     }
 
     public void thaw() {

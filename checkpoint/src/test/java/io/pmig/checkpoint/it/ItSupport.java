@@ -223,6 +223,10 @@ abstract class ItSupport {
             events = Path.of("/sys/fs/cgroup").resolve(cgroup.substring(1)).resolve("cgroup.events");
         }
         try {
+            // the threads enter the freezer as soon as they are scheduled after the detach
+            for (int i = 0; i < 500 && !Files.readString(events).contains("frozen 1"); i++) {
+                TestProgram.sleep(10);
+            }
             assertTrue(Files.readString(events).contains("frozen 1"), "park " + cgroup + " is not frozen " + when);
         } catch (IOException e) {
             throw new AssertionError("cannot read " + events, e);

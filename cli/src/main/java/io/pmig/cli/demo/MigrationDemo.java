@@ -20,10 +20,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * {@code pmig demo}: the main job on a built-in default. On a lab of its own it puts a VIP on
- * node-a, starts stream-server there bound to it as service {@value #SERVICE} with {@code pmig run}
- * (the recommended way to start a service that will move), starts stream-client in the client host (it
- * streams to the server and checks every byte that comes back), moves the service to node-b and
+ * {@code pmig demo}: the main job on a built-in default. On a lab of its own, with bind9 for the zone
+ * pmig.test, it starts stream-server on node-a bound to a VIP as service {@value #SERVICE} with
+ * {@code pmig run} (the recommended way to start a service that will move), which puts the VIP there and
+ * publishes the service's name {@value #DNS_NAME}; it starts stream-client in the client host, connecting by that
+ * name (it streams to the server and checks every byte that comes back), moves the service to node-b and
  * back by name with {@code pmig migrate} run in the node it leaves, checks after each move that the
  * process runs on the node it went to and nowhere else, and ends the client for its verdict.
  * Before, it moves an idle process the same way, so that the daemons' JVMs are warm. The
@@ -38,6 +39,8 @@ public final class MigrationDemo {
     static final int PORT = 7000;
     static final String SERVER = "stream-server";
     static final String SERVICE = "web";
+    /** The service's DNS name, in the zone of the lab's bind9 (pmig lab up --dns). */
+    static final String DNS_NAME = SERVICE + ".pmig.test";
     static final String[] ROUTE = {"node-a", "node-b", "node-a"};
     /** The service's PIDs start above this in node-a: the daemons' JVM threads take the low ones in every node. */
     /** How long the stream flows before the first move, between the moves and after the last one. */
@@ -110,10 +113,11 @@ public final class MigrationDemo {
     }
 
     private String steps() {
-        step("building lab " + pmig.lab() + ": node-a, node-b and a client on one bridge, a pmigd on each node (mutual TLS)");
+        step("building lab " + pmig.lab() + ": node-a, node-b and a client on one bridge, a pmigd on each node (mutual TLS),"
+                + " and bind9 in host dns, authoritative for pmig.test");
         long t0 = System.nanoTime();
         labBuilt = true;
-        LabPmig.Result up = pmig.run(List.of("lab", "up", "--json"), COMMAND_SECONDS);
+        LabPmig.Result up = pmig.run(List.of("lab", "up", "--dns", "--json"), COMMAND_SECONDS);
         require(up);
         for (JsonNode host : parse(up).path("hosts")) {
             detail(String.format(Locale.ROOT, "%-7s %s%s", host.path("name").asText(), host.path("address").asText(),
@@ -124,11 +128,10 @@ public final class MigrationDemo {
         warmUp();
 
         String source = ROUTE[0];
-        List<String> run = List.of("run", SERVICE, "--vip", VIP + "/" + PREFIX_LENGTH, "--json", "--",
+        List<String> run = List.of("run", SERVICE, "--vip", VIP + "/" + PREFIX_LENGTH, "--dns", DNS_NAME, "--json", "--",
                 NativeProgram.path(SERVER).toString(), VIP, Integer.toString(PORT));
-        step("VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT + ", started as service " + SERVICE
-                + ": in " + source + ", pmig " + String.join(" ", run));
-        require(pmig.run(pmig.pmigIn(source, List.of("vip", "add", VIP + "/" + PREFIX_LENGTH, "--dev", "eth0")), COMMAND_SECONDS));
+        step("service " + SERVICE + ": VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT + ", its name "
+                + DNS_NAME + " published: in " + source + ", pmig " + String.join(" ", run));
         LabPmig.Result started = pmig.run(pmig.pmigIn(source, run), COMMAND_SECONDS);
         require(started);
         pid = parse(started).path("pid").asInt();
@@ -139,7 +142,9 @@ public final class MigrationDemo {
         detail(SERVER + " runs on " + source + " as pid " + pid + " (pid " + servicePid + " inside a PID namespace of its own,"
                 + " under pmig's init)");
 
-        step("client: stream-client at the client host streams to " + VIP + ":" + PORT + " and checks every byte that comes back");
+        showDnsRecord();
+        step("client: stream-client at the client host streams to " + DNS_NAME + ":" + PORT + " (by name, through the lab's"
+                + " resolver) and checks every byte that comes back");
         startClient();
         pause();
 
@@ -148,6 +153,7 @@ public final class MigrationDemo {
             pause();
         }
 
+        showDnsRecord();
         step("ending the client for its verdict");
         endClient();
         if (client == null) {
@@ -183,8 +189,19 @@ public final class MigrationDemo {
         return Integer.parseInt(started.out().strip());
     }
 
+    /** What the client's resolver answers for the service's name: its VIP, wherever the service runs. */
+    private void showDnsRecord() {
+        LabPmig.Result answer = pmig.run(LabPmig.exec("client", List.of("dig", "+noall", "+answer", DNS_NAME, "A")), COMMAND_SECONDS);
+        require(answer);
+        String record = answer.out().strip().replaceAll("\\s+", " ");
+        if (!record.endsWith(" A " + VIP)) {
+            throw new FailedException("the client's resolver does not answer " + VIP + " for " + DNS_NAME + ": " + record);
+        }
+        detail("DNS, as the client resolves it: " + record);
+    }
+
     private void startClient() {
-        clientProcess = pmig.start(LabPmig.exec("client", List.of(NativeProgram.path("stream-client").toString(), VIP,
+        clientProcess = pmig.start(LabPmig.exec("client", List.of(NativeProgram.path("stream-client").toString(), DNS_NAME,
                 Integer.toString(PORT), Integer.toString(CLIENT_MAX_SECONDS), "--until-eof")));
         Process process = clientProcess;
         clientOutput = CompletableFuture.supplyAsync(() -> {
@@ -303,7 +320,7 @@ public final class MigrationDemo {
     private String summary() {
         String downtimes = migrations.stream().map(r -> String.format(Locale.ROOT, "%.1f ms", r.path("downtimeMillis").asDouble()))
                 .collect(Collectors.joining(" and "));
-        return String.format(Locale.ROOT, "%s (pid %d) moved %s with VIP %s and its client's connection (downtime %s);"
+        return String.format(Locale.ROOT, "%s (pid %d) moved %s with VIP %s (" + DNS_NAME + ") and its client's connection (downtime %s);"
                         + " the client received %.1f MB and sent %.1f MB, every byte checked: none lost, duplicated or reordered,"
                         + " no reset; %d %s of 50 ms or more, the longest stall %.1f ms",
                 SERVER, pid, String.join(" -> ", ROUTE), VIP, downtimes, client.received() / 1e6,
@@ -312,7 +329,8 @@ public final class MigrationDemo {
 
     private ObjectNode json(boolean passed, String message) {
         ObjectNode json = JsonNodeFactory.instance.objectNode();
-        json.put("verdict", passed ? "PASS" : "FAIL").put("message", message).put("lab", pmig.lab()).put("vip", VIP).put("port", PORT);
+        json.put("verdict", passed ? "PASS" : "FAIL").put("message", message).put("lab", pmig.lab()).put("vip", VIP).put("dns", DNS_NAME)
+                .put("port", PORT);
         if (pid != 0) {
             json.put("pid", pid);
         }
