@@ -1,10 +1,11 @@
 /*
  * pmig-restorer: the process a restore turns into. Static, no libc, position independent.
  *
- *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]
+ *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS]
  *
  * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
- * namespace, under a minimal init that reaps) and exits. Status lines go to stdout, which the
+ * namespace, under a minimal init that reaps; with "time=": inside a new time namespace whose
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME read the given values, in ns, at the moment of the clone) and exits. Status lines go to stdout, which the
  * engine reads to its end: "nsinit OUTER_PID" from the launcher in "ns" mode, then "ok PID 0"
  * or "error-STEP 0 ERRNO" from the new process. The new process keeps one descriptor, a pidfd
  * of the engine (this program's parent), through which it later takes the descriptors the
@@ -145,6 +146,48 @@ static __attribute__((noreturn)) void become_restored(unsigned long hole, unsign
     __builtin_unreachable();
 }
 
+static void put_offset(char *buf, unsigned long *len, const char *clock, long offset_ns)
+{
+    long secs = offset_ns / 1000000000L, nsecs = offset_ns % 1000000000L;
+    if (nsecs < 0) {                                   /* the kernel takes nanoseconds in [0, 1 s) */
+        nsecs += 1000000000L;
+        secs--;
+    }
+    while (*clock) buf[(*len)++] = *clock++;
+    buf[(*len)++] = ' ';
+    put_number(buf, len, secs);
+    buf[(*len)++] = ' ';
+    put_number(buf, len, nsecs);
+    buf[(*len)++] = '\n';
+}
+
+static long clock_ns(int clock)
+{
+    struct timespec ts;
+    sys_clock_gettime(clock, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/*
+ * Makes the children created from here on live in a new time namespace whose monotonic and boot
+ * clocks read the targets now. The offsets count from this program's own clocks, which the engine
+ * took into account; read just before the clone, so the process's clocks go on from the targets.
+ */
+static void enter_time_namespace(long monotonic_target, long boottime_target, int status_fd)
+{
+    char buf[128];
+    unsigned long len = 0;
+    long r = sys_unshare(CLONE_NEWTIME);
+    if (r < 0) fail(status_fd, "unshare-time-namespace", r);
+    long fd = sys_open("/proc/self/timens_offsets", O_WRONLY, 0);
+    if (fd < 0) fail(status_fd, "open-timens_offsets", fd);
+    put_offset(buf, &len, "monotonic", monotonic_target - clock_ns(CLOCK_MONOTONIC));
+    put_offset(buf, &len, "boottime", boottime_target - clock_ns(CLOCK_BOOTTIME));
+    r = sys_write(fd, buf, len);
+    if (r < 0) fail(status_fd, "write-timens_offsets", r);
+    sys_close(fd);
+}
+
 static unsigned long read_xcr0(void)
 {
     unsigned int lo, hi;
@@ -263,7 +306,7 @@ long restorer_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     if (argc < 4) {
-        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]\n"
+        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS]\n"
                                     "(started by the pmig restore engine, not by hand)\n";
         sys_write(2, usage, sizeof(usage) - 1);
         return 2;
@@ -272,8 +315,26 @@ long restorer_main(long *sp)
     unsigned long hole = parse_number(argv[2]);
     unsigned long size = parse_number(argv[3]);
     int status_fd = 1;
-    int new_ns = argc > 4 && str_eq(argv[4], "ns");
-    if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)) {
+    int new_ns = 0, new_time_ns = 0;
+    long monotonic_target = 0, boottime_target = 0;
+    for (long i = 4; i < argc; i++) {
+        char *a = argv[i];
+        if (str_eq(a, "ns")) {
+            new_ns = 1;
+        } else if (a[0] == 't' && a[1] == 'i' && a[2] == 'm' && a[3] == 'e' && a[4] == '=') {
+            char *comma = a + 5;
+            while (*comma && *comma != ',') comma++;
+            if (!*comma) pid = -1;
+            *comma = 0;
+            monotonic_target = (long)parse_number(a + 5);
+            boottime_target = (long)parse_number(comma + 1);
+            new_time_ns = 1;
+        } else {
+            pid = -1;
+        }
+    }
+    if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)
+        || monotonic_target < 0 || boottime_target < 0) {
         static const char bad[] = "pmig-restorer: bad arguments\n";
         sys_write(2, bad, sizeof(bad) - 1);
         return 2;
@@ -289,6 +350,7 @@ long restorer_main(long *sp)
     long r = sys_pipe2(done, 0);
     if (r < 0) fail(status_fd, "pipe2", r);
     long child;
+    if (new_time_ns) enter_time_namespace(monotonic_target, boottime_target, status_fd);
     if (new_ns) {
         child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
         if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);

@@ -106,7 +106,7 @@ public final class PidNamespaces {
         return Optional.empty();
     }
 
-    private static boolean isPmigInit(int pid) {
+    static boolean isPmigInit(int pid) {
         try {
             return Path.of(new ProcFs(pid).readLink("exe")).getFileName().toString().startsWith(PMIG_INIT);
         } catch (UncheckedIOException e) {
