@@ -7,10 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.tree.TimeNamespaces;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -27,6 +37,7 @@ import org.junit.jupiter.api.Timeout;
 class TimeNamespaceTest extends ItSupport {
     private static final long MONOTONIC_AHEAD = 1000;
     private static final long BOOTTIME_AHEAD = 2000;
+    private static final long ROUND_TRANSIT_MILLIS = 2000;
 
     @BeforeEach
     void root() {
@@ -66,6 +77,40 @@ class TimeNamespaceTest extends ItSupport {
         String result = p.goAndAwaitResult();
         assertTrue(result.startsWith("FAIL") && result.contains("CLOCK_MONOTONIC (vdso) went back")
             && result.contains("CLOCK_BOOTTIME (syscall) went back"), result);
+    }
+
+    /**
+     * A pre-copy's copy is created from the first round's clocks; a first round that takes 2 s to arrive would set the
+     * copy's clocks 2 s behind those of the freeze, unless the last part waits for them to catch up.
+     */
+    @Test
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aPrecopyWhoseFirstRoundArrivedLateStillGoesOn() throws Exception {
+        TestProgram p = startReadyWithClocksAhead("clocks", MONOTONIC_AHEAD, BOOTTIME_AHEAD);
+        ByteArrayOutputStream round1 = new ByteArrayOutputStream();
+        ByteArrayOutputStream last = new ByteArrayOutputStream();
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            session.sendRound(Channels.newChannel(round1));
+            Thread.sleep(ROUND_TRANSIT_MILLIS);                // the round in flight
+            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(
+                    Channels.newChannel(new ByteArrayInputStream(round1.toByteArray())), "round 1", new RestoreOptions(true))) {
+                FrozenCheckpoint frozen = session.finish(Channels.newChannel(last), CheckpointOptions.defaults());
+                int copy;
+                try (RestoredProcess restored = target.finish(Channels.newChannel(new ByteArrayInputStream(last.toByteArray())),
+                        new RestoreOptions(true))) {
+                    restored.resume();
+                    copy = restored.pid();
+                }
+                frozen.commit();
+                try {
+                    p.awaitPidFree(PID_FREE_TIMEOUT);
+                    p.go();
+                    assertPass(p, awaitResultOf(p.stateDir(), copy));
+                } finally {
+                    killQuietly(copy);
+                }
+            }
+        }
     }
 
     @Test
