@@ -7,7 +7,6 @@ import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.nativeio.Syscall;
 
-import java.io.UncheckedIOException;
 import java.util.Set;
 
 /**
@@ -111,7 +110,7 @@ public final class TimeNamespaces {
                 continue;
             }
             for (int other : ProcFs.allPids()) {
-                if (!moved.contains(other) && namespace.equals(timeNamespaceOf(other)) && !PidNamespaces.isPmigInit(other)) {
+                if (!moved.contains(other) && namespace.equals(PidNamespaces.namespaceOf(other, "time")) && !PidNamespaces.isPmigInit(other)) {
                     throw new RefusedException(SharingCheck.describe(pid) + " shares its time namespace (" + namespace + ") with "
                         + SharingCheck.describe(other) + ", which is not being moved; moving one without the other would split"
                         + " the service's clocks");
@@ -123,14 +122,6 @@ public final class TimeNamespaces {
     /** This engine's process, which lives in the host's time namespace. */
     private static ProcFs engine() {
         return new ProcFs((int) ProcessHandle.current().pid());
-    }
-
-    private static String timeNamespaceOf(int pid) {
-        try {
-            return new ProcFs(pid).readLink("ns/time");
-        } catch (UncheckedIOException e) {
-            return null;                                    // gone, or a kernel thread being torn down
-        }
     }
 
     /** The monotonic and boot offsets, in ns, of the time namespace the children of {@code proc} are created in. */

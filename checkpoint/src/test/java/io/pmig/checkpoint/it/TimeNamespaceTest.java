@@ -61,20 +61,13 @@ class TimeNamespaceTest extends ItSupport {
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void clocksGoOnOnAHostWhoseClocksAreBehind() throws Exception {
         TestProgram p = startReady("clocks");
-        checkpoint(p, imageDir("1"), false);
-        Path image = imageDir("1");
-        withProperties(null, () -> restore(p, image));
-        goExpectPassAndExit(p);
+        assertPass(p, moveToAHostWhoseClocksAreBehind(p, false));
     }
 
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void onTheHostsOwnClocksTheProcessWouldSeeThemGoBack() throws Exception {
-        TestProgram p = startReady("clocks");
-        checkpoint(p, imageDir("1"), false);
-        Path image = imageDir("1");
-        withProperties("true", () -> restore(p, image));
-        String result = p.goAndAwaitResult();
+        String result = moveToAHostWhoseClocksAreBehind(startReady("clocks"), true);
         assertTrue(result.startsWith("FAIL") && result.contains("CLOCK_MONOTONIC (vdso) went back")
             && result.contains("CLOCK_BOOTTIME (syscall) went back"), result);
     }
@@ -136,18 +129,22 @@ class TimeNamespaceTest extends ItSupport {
         }
     }
 
-    /** Runs {@code step} as on a host whose clocks read 1000 s less, with pmig's time namespace or ({@code hostClocks}) without. */
-    private static void withProperties(String hostClocks, Runnable step) {
+    /**
+     * Checkpoints {@code p} and restores it as on a host whose clocks read 1000 s less, with pmig's time namespace or
+     * ({@code hostClocks}) on that host's clocks; returns the program's result.
+     */
+    private String moveToAHostWhoseClocksAreBehind(TestProgram p, boolean hostClocks) throws Exception {
+        Path image = imageDir("1");
+        checkpoint(p, image, false);
         System.setProperty(TimeNamespaces.DEBUG_DESTINATION_SKEW, "-1000");
-        if (hostClocks != null) {
-            System.setProperty(TimeNamespaces.DEBUG_HOST_CLOCKS, hostClocks);
-        }
+        System.setProperty(TimeNamespaces.DEBUG_HOST_CLOCKS, Boolean.toString(hostClocks));
         try {
-            step.run();
+            restore(p, image);
         } finally {
             System.clearProperty(TimeNamespaces.DEBUG_DESTINATION_SKEW);
             System.clearProperty(TimeNamespaces.DEBUG_HOST_CLOCKS);
         }
+        return p.goAndAwaitResult();
     }
 
     /** {@code pid} lives in a time namespace of its own whose offsets carry the original's (less the downtime). */
