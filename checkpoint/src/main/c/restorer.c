@@ -1,11 +1,12 @@
 /*
  * pmig-restorer: the process a restore turns into. Static, no libc, position independent.
  *
- *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS]
+ *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS]
  *
  * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
  * namespace, under a minimal init that reaps; with "time=": inside a new time namespace whose
- * CLOCK_MONOTONIC and CLOCK_BOOTTIME read the given values, in ns, at the moment of the clone) and exits. Status lines go to stdout, which the
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME read the given values, in ns, plus the time CLOCK_REALTIME
+ * has run since REALTIME_NS (0: none), at the moment of the clone) and exits. Status lines go to stdout, which the
  * engine reads to its end: "nsinit OUTER_PID" from the launcher in "ns" mode, then "ok PID 0"
  * or "error-STEP 0 ERRNO" from the new process. The new process keeps one descriptor, a pidfd
  * of the engine (this program's parent), through which it later takes the descriptors the
@@ -170,13 +171,19 @@ static long clock_ns(int clock)
 
 /*
  * Makes the children created from here on live in a new time namespace whose monotonic and boot
- * clocks read the targets now. The offsets count from this program's own clocks, which the engine
- * took into account; read just before the clone, so the process's clocks go on from the targets.
+ * clocks read the targets plus the wall-clock time since {@code since} (the freeze) now: they run
+ * on through the downtime as the process's timers did. The offsets count from this program's own
+ * clocks, which the engine took into account; read just before the clone.
  */
-static void enter_time_namespace(long monotonic_target, long boottime_target, int status_fd)
+static void enter_time_namespace(long monotonic_target, long boottime_target, long since, int status_fd)
 {
     char buf[128];
     unsigned long len = 0;
+    long elapsed = since > 0 ? clock_ns(CLOCK_REALTIME) - since : 0;
+    if (elapsed > 0) {                                 /* a host whose wall clock is behind adds nothing */
+        monotonic_target += elapsed;
+        boottime_target += elapsed;
+    }
     long r = sys_unshare(CLONE_NEWTIME);
     if (r < 0) fail(status_fd, "unshare-time-namespace", r);
     long fd = sys_open("/proc/self/timens_offsets", O_WRONLY, 0);
@@ -306,7 +313,7 @@ long restorer_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     if (argc < 4) {
-        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS]\n"
+        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS]\n"
                                     "(started by the pmig restore engine, not by hand)\n";
         sys_write(2, usage, sizeof(usage) - 1);
         return 2;
@@ -316,25 +323,29 @@ long restorer_main(long *sp)
     unsigned long size = parse_number(argv[3]);
     int status_fd = 1;
     int new_ns = 0, new_time_ns = 0;
-    long monotonic_target = 0, boottime_target = 0;
+    long times[3] = {0, 0, 0};                         /* monotonic and boot targets, the freeze's realtime */
     for (long i = 4; i < argc; i++) {
         char *a = argv[i];
         if (str_eq(a, "ns")) {
             new_ns = 1;
         } else if (a[0] == 't' && a[1] == 'i' && a[2] == 'm' && a[3] == 'e' && a[4] == '=') {
-            char *comma = a + 5;
-            while (*comma && *comma != ',') comma++;
-            if (!*comma) pid = -1;
-            *comma = 0;
-            monotonic_target = (long)parse_number(a + 5);
-            boottime_target = (long)parse_number(comma + 1);
+            char *field = a + 5;
+            for (int k = 0; k < 3; k++) {
+                char *end = field;
+                while (*end && *end != ',') end++;
+                if (!*end && k < 2) pid = -1;
+                char saved = *end;
+                *end = 0;
+                times[k] = (long)parse_number(field);
+                field = saved ? end + 1 : end;
+            }
             new_time_ns = 1;
         } else {
             pid = -1;
         }
     }
     if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)
-        || monotonic_target < 0 || boottime_target < 0) {
+        || times[0] < 0 || times[1] < 0 || times[2] < 0) {
         static const char bad[] = "pmig-restorer: bad arguments\n";
         sys_write(2, bad, sizeof(bad) - 1);
         return 2;
@@ -350,7 +361,7 @@ long restorer_main(long *sp)
     long r = sys_pipe2(done, 0);
     if (r < 0) fail(status_fd, "pipe2", r);
     long child;
-    if (new_time_ns) enter_time_namespace(monotonic_target, boottime_target, status_fd);
+    if (new_time_ns) enter_time_namespace(times[0], times[1], times[2], status_fd);
     if (new_ns) {
         child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
         if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);

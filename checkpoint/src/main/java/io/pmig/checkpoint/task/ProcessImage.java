@@ -65,9 +65,10 @@ public record ProcessImage(
 
     /**
      * CLOCK_MONOTONIC and CLOCK_BOOTTIME in ns as the process read them at the freeze (the host's clocks plus the
-     * offsets of its time namespace), and whether it lived in a time namespace other than the host's.
+     * offsets of its time namespace), CLOCK_REALTIME then (from which the restore counts the downtime), and whether it
+     * lived in a time namespace other than the host's.
      */
-    public record Clocks(long monotonicNs, long boottimeNs, boolean ownTimeNamespace) {
+    public record Clocks(long monotonicNs, long boottimeNs, long realtimeNs, boolean ownTimeNamespace) {
     }
 
     /** struct kernel_sigaction of one signal (asm/signal.h). */

@@ -17,6 +17,7 @@ import java.util.Set;
  */
 public final class TimeNamespaces {
     /** linux/time.h */
+    private static final int CLOCK_REALTIME = 0;
     private static final int CLOCK_MONOTONIC = 1;
     private static final int CLOCK_BOOTTIME = 7;
     private static final long NANOS = 1_000_000_000L;
@@ -44,19 +45,22 @@ public final class TimeNamespaces {
         long[] offsets = offsets(proc);
         long[] engine = offsets(engine());
         return new ProcessImage.Clocks(clockNs(CLOCK_MONOTONIC) - engine[0] + offsets[0],
-            clockNs(CLOCK_BOOTTIME) - engine[1] + offsets[1], !own.equals(engine().readLink("ns/time")));
+            clockNs(CLOCK_BOOTTIME) - engine[1] + offsets[1], clockNs(CLOCK_REALTIME), !own.equals(engine().readLink("ns/time")));
     }
 
     /**
-     * pmig-restorer's argument that makes the restored process's clocks go on from {@code clocks}: the values it must
-     * read at the clone, in the frame of the restorer's own clocks (this engine's, for its children); null for an image
-     * made before clocks were kept, which is restored on the host's clocks.
+     * pmig-restorer's argument that makes the restored process's clocks go on from {@code clocks}: the values they read
+     * at the freeze, in the frame of the restorer's own clocks (this engine's, for its children), and the wall-clock
+     * time of the freeze, so that the restorer adds the downtime just before the clone (the process's timers ran on
+     * through it by the wall clock, see Timerfds); null for an image made before clocks were kept, which is restored on
+     * the host's clocks.
      */
     public static String restorerArgument(ProcessImage.Clocks clocks) {
         long skew = Long.getLong(DEBUG_DESTINATION_SKEW, 0L) * NANOS;
         long[] engine = offsets(engine());
         long monotonic;
         long boottime;
+        long frozenAt = 0;
         if (Boolean.getBoolean(DEBUG_HOST_CLOCKS)) {
             if (skew == 0) {
                 return null;
@@ -68,14 +72,15 @@ public final class TimeNamespaces {
         } else {
             monotonic = clocks.monotonicNs() + engine[0];
             boottime = clocks.boottimeNs() + engine[1];
+            frozenAt = clocks.realtimeNs();
         }
-        return "time=" + monotonic + "," + boottime;
+        return "time=" + monotonic + "," + boottime + "," + frozenAt;
     }
 
     /**
      * Waits, if need be, until the clocks of restored process {@code pid} have passed {@code frozenAt}: a pre-copy's
-     * process is created at the first round, from that round's clocks, and the time that round took to arrive would
-     * otherwise set its clocks back by as much. Null {@code frozenAt}: nothing kept, nothing to wait for.
+     * process is created at the first round, from that round's clocks counted on by this host's wall clock, which may be
+     * behind the source's by the skew the peers allow. Null {@code frozenAt}: nothing kept, nothing to wait for.
      */
     public static void awaitClocksPast(int pid, ProcessImage.Clocks frozenAt) {
         if (frozenAt == null || Boolean.getBoolean(DEBUG_HOST_CLOCKS)) {
@@ -87,8 +92,8 @@ public final class TimeNamespaces {
             return;
         }
         if (behind > MAX_WAIT_NANOS) {
-            throw new RefusedException("the restored process's clocks would go back by " + behind / 1_000_000 + " ms (its first"
-                + " pre-copy round took that long to arrive); migrate again, or without pre-copy");
+            throw new RefusedException("the restored process's clocks would go back by " + behind / 1_000_000 + " ms: this"
+                + " host's wall clock is behind the source's; synchronize both with NTP");
         }
         try {
             Thread.sleep(behind / 1_000_000, (int) (behind % 1_000_000));

@@ -67,14 +67,15 @@ class TimeNamespaceTest extends ItSupport {
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void onTheHostsOwnClocksTheProcessWouldSeeThemGoBack() throws Exception {
-        String result = moveToAHostWhoseClocksAreBehind(startReady("clocks"), true);
+        TestProgram p = startReady("clocks");
+        String result = moveToAHostWhoseClocksAreBehind(p, true);
         assertTrue(result.startsWith("FAIL") && result.contains("CLOCK_MONOTONIC (vdso) went back")
-            && result.contains("CLOCK_BOOTTIME (syscall) went back"), result);
+            && result.contains("CLOCK_BOOTTIME (syscall) went back"), result + "; log:\n" + p.logTail());
     }
 
     /**
      * A pre-copy's copy is created from the first round's clocks; a first round that takes 2 s to arrive would set the
-     * copy's clocks 2 s behind those of the freeze, unless the last part waits for them to catch up.
+     * copy's clocks 2 s behind those of the freeze, were they not counted on from that round by the wall clock.
      */
     @Test
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
