@@ -97,6 +97,14 @@ abstract class ItSupport {
         return p;
     }
 
+    /** A program whose clocks are ahead of the host's (TestProgram#startWithClocksAhead), ready. */
+    TestProgram startReadyWithClocksAhead(String name, long monotonicSeconds, long boottimeSeconds) throws IOException {
+        TestProgram p = TestProgram.startWithClocksAhead(name, tmp.resolve(name + "-state"), monotonicSeconds, boottimeSeconds);
+        programs.add(p);
+        p.awaitReady();
+        return p;
+    }
+
     /** A program that reads the word in STATEDIR/mode to choose what it sets up, ready. */
     TestProgram startReadyInMode(String name, String mode) throws IOException {
         Path state = Files.createDirectories(tmp.resolve(name + "-state"));
