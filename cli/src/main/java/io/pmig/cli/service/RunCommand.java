@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 /** {@code pmig run NAME [--vip IP/PREFIX]... [--dns FQDN] -- CMD [ARG...]}: a service started under pmig. */
 @Command(name = "run",
         description = {"Start CMD as service NAME under pmig: the recommended way to start a service that will move. The local"
-                + " pmigd starts it in a cgroup of its own (pmig/NAME) and a PID namespace of its own, under pmig's minimal"
+                + " pmigd starts it in a cgroup of its own (pmig/NAME), a PID namespace and a time namespace of its own, under pmig's minimal"
                 + " init, so that its PIDs are free on every node, and registers it as pmig service add does; stdin, stdout and"
                 + " stderr are /dev/null, the environment and working directory are this command's. Needs root. Exits 0 when"
                 + " the service runs, 3 when refused (a name taken, no such program), 1 when it exited at once."})

@@ -22,7 +22,7 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * {"op": "run", "name", "argv": [PROGRAM (absolute), ARG...], "env": {...}, "cwd", "vips", "dns"}: starts a
  * service under pmig, in the shape a restore into a new PID namespace gives a process, so that it moves like one:
- * {@code pmig-restorer run} makes a new PID namespace (with a mount namespace and /proc of its own) whose init is
+ * {@code pmig-restorer run} makes a new time namespace and a new PID namespace (with a mount namespace and /proc of its own) whose init is
  * pmig's minimal one, with the program as its only child, in cgroup {@code pmig/NAME} of this host's hierarchies.
  * Its stdin, stdout and stderr are /dev/null. Registered by the program's pid, as {@code pmig service add --pid}.
  */
