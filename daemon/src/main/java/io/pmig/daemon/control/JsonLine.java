@@ -14,7 +14,7 @@ import java.io.StringWriter;
 import java.util.Map;
 
 /**
- * One JSON object on one line of the control socket, read and written with jackson-core's streaming
+ * One JSON value on one line of the control socket, read and written with jackson-core's streaming
  * parser and generator instead of an ObjectMapper: making the first ObjectMapper costs a short
  * {@code pmig} command about 30 ms (its date formats load the JDK's locale data).
  */
