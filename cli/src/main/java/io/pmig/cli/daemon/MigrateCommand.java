@@ -117,7 +117,7 @@ public final class MigrateCommand implements Callable<Integer> {
         try {
             report = daemon.client().call(request, p -> {
                 if (bar) {
-                    err.print("\r" + progress(p.path("progress")));
+                    err.print("\r" + progress(p));
                     err.flush();
                 }
             });

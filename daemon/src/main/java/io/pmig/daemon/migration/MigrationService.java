@@ -549,8 +549,10 @@ public final class MigrationService implements AutoCloseable {
         if (p.service() != null) {
             services.put(p.service().runBy(m.restoredPid()));
         }
-        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed",
-            p.service() == null ? null : p.service().name()));
+        // the copy's pid as this host numbers it (it differs from the image's in a PID namespace of its own): a restarted
+        // daemon looks for it in /proc
+        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), m.restoredPid(), p.vip(), p.prefix(),
+            "committed", p.service() == null ? null : p.service().name()));
         MigrationProtocol.Restored running;
         try {
             running = m.commit();
