@@ -271,6 +271,7 @@ public final class MigrationService implements AutoCloseable {
             }
             v.requireUsedAloneBy(List.of(pid), node);
         });
+        Optional<InetAddress> sourcePin = ServiceVip.requirePinOn(vip, pid, node);
         try {
             ServiceVip.requireConnectionsOn(vip, new CheckpointEngine().tcpConnections(pid), node);
         } catch (RefusedException e) {
@@ -338,7 +339,7 @@ public final class MigrationService implements AutoCloseable {
             MigrationProtocol.Prepare prepare = new MigrationProtocol.Prepare(id, pid, threadIds(pid), exe(pid),
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
                 HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged,
-                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid));
+                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid), sourcePin.map(InetAddress::getHostAddress).orElse(null));
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -458,6 +459,9 @@ public final class MigrationService implements AutoCloseable {
             }
             if (p.vip() != null) {
                 new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, vips.get(), config);
+            }
+            if (p.sourcePin() != null) {
+                ServiceVip.requirePinnable(p.sourcePin(), p.vip(), node);
             }
             memory.require(node, p.pid(), p.memoryBytes());
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),

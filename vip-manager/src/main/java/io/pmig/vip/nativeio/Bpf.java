@@ -26,6 +26,8 @@ public final class Bpf {
         CGROUP_UDP6_SENDMSG = 15;
     /** BPF_PROG_ATTACH flags: other programs (systemd's, say) stay attached beside pmig's. */
     private static final int F_ALLOW_MULTI = 2;
+    /** BPF_PROG_QUERY flag: the programs in effect, inherited ones included. */
+    private static final int F_QUERY_EFFECTIVE = 1;
     /** enum bpf_func_id: long bpf_bind(struct bpf_sock_addr *ctx, struct sockaddr *addr, int addr_len) */
     public static final int FUNC_BIND = 64;
     /** BPF_OBJ_NAME_LEN, with its terminating NUL. */
@@ -148,12 +150,16 @@ public final class Bpf {
         bpf("BPF_PROG_DETACH(" + what + ")", PROG_DETACH, attr);
     }
 
-    /** The ids of the programs attached to the cgroup itself (not inherited) for {@code attachType}. */
-    public static List<Integer> attached(int cgroupFd, int attachType, String what) {
+    /**
+     * The ids of the programs attached to the cgroup for {@code attachType}: to it alone, or ({@code effective},
+     * BPF_F_QUERY_EFFECTIVE) every one that runs for its processes, its ancestors' included.
+     */
+    public static List<Integer> attached(int cgroupFd, int attachType, boolean effective, String what) {
         NativeMemory ids = NativeMemory.allocate(4L * MAX_QUERIED);
         NativeMemory attr = attr();
         attr.putInt(0, cgroupFd);
         attr.putInt(4, attachType);
+        attr.putInt(8, effective ? F_QUERY_EFFECTIVE : 0);
         attr.putLong(16, ids.address());
         attr.putInt(24, MAX_QUERIED);
         bpf("BPF_PROG_QUERY(" + what + ")", PROG_QUERY, attr);

@@ -110,10 +110,22 @@ public final class SourceAddress {
 
     /** The VIP that cgroup v2 directory {@code cgroupDir} itself is pinned to by pmig, if any (not one inherited from a parent). */
     public static Optional<InetAddress> pinOf(Path cgroupDir) {
+        return pinOf(cgroupDir, false);
+    }
+
+    /**
+     * The VIP process {@code pid}'s sockets are pinned to, by its cgroup or one above it; none on a host without a
+     * cgroup v2 hierarchy.
+     */
+    public static Optional<InetAddress> pinOfProcess(int pid) {
+        return unifiedRoot().isEmpty() ? Optional.empty() : pinOf(cgroupOf(pid), true);
+    }
+
+    private static Optional<InetAddress> pinOf(Path cgroupDir, boolean effective) {
         int cgroup = openCgroup(cgroupDir);
         try {
             Hook connect4 = HOOKS.get(0);
-            for (int id : Bpf.attached(cgroup, connect4.attachType(), "programs of " + cgroupDir)) {
+            for (int id : Bpf.attached(cgroup, connect4.attachType(), effective, "programs of " + cgroupDir)) {
                 int prog = Bpf.programById(id);
                 if (prog < 0) {
                     continue;   // detached and freed meanwhile
@@ -248,7 +260,7 @@ public final class SourceAddress {
     private static boolean detachPin(int cgroup, Path cgroupDir, List<Integer> keep) {
         boolean any = false;
         for (Hook hook : HOOKS) {
-            for (int id : Bpf.attached(cgroup, hook.attachType(), "programs of " + cgroupDir)) {
+            for (int id : Bpf.attached(cgroup, hook.attachType(), false, "programs of " + cgroupDir)) {
                 int prog = Bpf.programById(id);
                 if (prog < 0) {
                     continue;   // detached and freed meanwhile
