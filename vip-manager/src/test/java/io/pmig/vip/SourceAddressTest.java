@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pmig.nativeio.SyscallException;
+import io.pmig.vip.nativeio.Bpf;
+import io.pmig.vip.nativeio.BpfInsn;
 import io.pmig.vip.source.SourceAddress;
 
 import java.io.IOException;
@@ -100,6 +103,14 @@ class SourceAddressTest extends TwoNamespaces {
     void aDirectoryThatIsNoCgroupIsNamed() {
         VipException e = assertThrows(VipException.class, () -> SourceAddress.pin(Path.of("/tmp"), InetAddress.getByName(VIP)));
         assertTrue(e.getMessage().contains("/tmp is not a cgroup v2 directory"), e.getMessage());
+    }
+
+    @Test
+    void aProgramTheVerifierRejectsIsReportedWithItsLog() {
+        byte[] noExit = new BpfInsn().movImm(BpfInsn.R0, 1).assemble();
+        SyscallException e = assertThrows(SyscallException.class, () -> Bpf.loadProgram("pmig_bad", Bpf.PROG_TYPE_CGROUP_SOCK_ADDR,
+            Bpf.CGROUP_INET4_CONNECT, noExit));
+        assertTrue(e.getMessage().contains("BPF_PROG_LOAD(pmig_bad), verifier log: ") && e.getMessage().contains("exit"), e.getMessage());
     }
 
     /** {the probe's local address, the peer address B's server accepted}. */

@@ -120,13 +120,7 @@ public final class Bpf {
         attr.putInt(68, attachType);       // expected_attach_type
         long fd = Syscall.tryCall(Nr.BPF, PROG_LOAD, attr.address(), ATTR_SIZE);
         if (fd < 0) {
-            byte[] text = log.bytes(0, LOG_SIZE);
-            int end = 0;
-            while (end < text.length && text[end] != 0) {
-                end++;
-            }
-            throw new SyscallException("BPF_PROG_LOAD(" + name + "), verifier log: "
-                + new String(text, 0, end, StandardCharsets.US_ASCII).strip(), (int) -fd);
+            throw new SyscallException("BPF_PROG_LOAD(" + name + "), verifier log: " + cString(log.bytes(0, LOG_SIZE)).strip(), (int) -fd);
         }
         return (int) fd;
     }
@@ -192,16 +186,11 @@ public final class Bpf {
         attr.putInt(4, PROG_INFO_SIZE);
         attr.putLong(8, info.address());
         bpf("BPF_OBJ_GET_INFO_BY_FD(" + progFd + ")", OBJ_GET_INFO_BY_FD, attr);
-        byte[] name = info.bytes(PROG_INFO_NAME, OBJ_NAME_LEN);
-        int end = 0;
-        while (end < name.length && name[end] != 0) {
-            end++;
-        }
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < Math.min(info.getInt(PROG_INFO_NR_MAP_IDS), MAX_QUERIED); i++) {
             ids.add(mapIds.getInt(4L * i));
         }
-        return new ProgramInfo(info.getInt(PROG_INFO_ID), new String(name, 0, end, StandardCharsets.US_ASCII), ids);
+        return new ProgramInfo(info.getInt(PROG_INFO_ID), cString(info.bytes(PROG_INFO_NAME, OBJ_NAME_LEN)), ids);
     }
 
     private static long bpf(String what, int cmd, NativeMemory attr) {
@@ -212,6 +201,15 @@ public final class Bpf {
         NativeMemory attr = NativeMemory.allocate(ATTR_SIZE);
         attr.zero();
         return attr;
+    }
+
+    /** The text up to the first NUL. */
+    private static String cString(byte[] bytes) {
+        int end = 0;
+        while (end < bytes.length && bytes[end] != 0) {
+            end++;
+        }
+        return new String(bytes, 0, end, StandardCharsets.US_ASCII);
     }
 
     private static byte[] name(String name) {

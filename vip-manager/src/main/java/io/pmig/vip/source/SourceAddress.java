@@ -1,5 +1,6 @@
 package io.pmig.vip.source;
 
+import io.pmig.nativeio.Errno;
 import io.pmig.nativeio.SyscallException;
 import io.pmig.vip.VipException;
 import io.pmig.vip.nativeio.Bpf;
@@ -141,6 +142,9 @@ public final class SourceAddress {
             }
             return Optional.empty();
         } catch (SyscallException e) {
+            if (e.errno() == Errno.ENOSYS || e.errno() == Errno.EINVAL) {
+                return Optional.empty();    // a kernel without the bpf syscall or CONFIG_CGROUP_BPF: nothing can be pinned
+            }
             throw new VipException("cannot read the BPF programs of cgroup " + cgroupDir + ": " + e.getMessage()
                 + " (needs root, and a cgroup v2 directory)");
         } catch (UnknownHostException e) {
