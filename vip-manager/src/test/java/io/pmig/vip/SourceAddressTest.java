@@ -37,11 +37,13 @@ import org.junit.jupiter.api.Timeout;
 /**
  * A cgroup pinned to a VIP: a process moved into it (a {@link SourceProbe} in namespace A, which has the VIP
  * beside its own address) connects to a server in namespace B from the VIP, sends UDP from it, reaches
- * loopback from loopback; after the pin is removed it connects from A's own address again. The cgroup is
- * removed (and the programs with it) even when the test fails.
+ * loopback from loopback; a pin replaced leaves nothing of itself; after the pin is removed it connects from
+ * A's own address again. The cgroup is removed (and the programs with it) even when the test fails.
  */
 class SourceAddressTest extends TwoNamespaces {
     private static final String VIP = "10.78.0.100";
+    /** The address the cgroup is pinned to first: replaced, it must leave nothing behind that binds to it. */
+    private static final String EARLIER_VIP = "10.78.0.101";
     private static final int PORT = 7201;
     private Path cgroup;
     private final ExecutorService servers = Executors.newCachedThreadPool();
@@ -53,6 +55,7 @@ class SourceAddressTest extends TwoNamespaces {
         cgroup = root.get().resolve("pmig-test-srcaddr-" + ProcessHandle.current().pid());
         Files.createDirectories(cgroup);
         run("ip", "-n", nsA, "addr", "add", VIP + "/24", "dev", IF_A);
+        run("ip", "-n", nsA, "addr", "add", EARLIER_VIP + "/24", "dev", IF_A);
     }
 
     @AfterEach
@@ -75,7 +78,8 @@ class SourceAddressTest extends TwoNamespaces {
     @Timeout(120)
     void pinnedCgroupConnectsAndSendsFromTheVip() throws Exception {
         InetAddress vip = InetAddress.getByName(VIP);
-        SourceAddress.pin(cgroup, vip);
+        SourceAddress.pin(cgroup, InetAddress.getByName(EARLIER_VIP));
+        SourceAddress.pin(cgroup, vip);     // replaces it: the earlier programs, which would bind first, are gone
         assertEquals(Optional.of(vip), SourceAddress.pinOf(cgroup));
         SourceAddress.pin(cgroup, vip);     // again: still one pin
         assertEquals(Optional.of(vip), SourceAddress.pinOf(cgroup));

@@ -72,6 +72,7 @@ public final class SourceAddress {
         int cgroup = openCgroup(cgroupDir);
         List<Integer> fds = new ArrayList<>();
         List<Integer> attached = new ArrayList<>();
+        List<Runnable> undo = new ArrayList<>();
         try {
             int map = Bpf.createArray(MAP, vip.getAddress());
             fds.add(map);
@@ -79,15 +80,14 @@ public final class SourceAddress {
                 int prog = Bpf.loadProgram(hook.name(), Bpf.PROG_TYPE_CGROUP_SOCK_ADDR, hook.attachType(), hook.program().apply(map));
                 fds.add(prog);
                 Bpf.attach(cgroup, prog, hook.attachType(), hook.name() + " to " + cgroupDir);
+                undo.add(() -> Bpf.detach(cgroup, prog, hook.attachType(), hook.name() + " from " + cgroupDir));
                 attached.add(Bpf.programInfo(prog).id());
             }
             if (old.isPresent()) {
                 detachPin(cgroup, cgroupDir, attached);
             }
         } catch (SyscallException e) {
-            if (!attached.isEmpty()) {
-                detachPin(cgroup, cgroupDir, List.of());    // no half pin: the old one, if any, is gone too then
-            }
+            undo.forEach(Runnable::run);    // no half pin; the old one, if any, stays
             throw new VipException("cannot pin the sockets of cgroup " + cgroupDir + " to " + vip.getHostAddress() + ": "
                 + e.getMessage() + " (needs root with CAP_BPF and CAP_NET_ADMIN, a kernel with CONFIG_CGROUP_BPF, and a cgroup v2"
                 + " directory)");
