@@ -38,13 +38,18 @@ import org.junit.jupiter.api.Timeout;
  * A cgroup pinned to a VIP: a process moved into it (a {@link SourceProbe} in namespace A, which has the VIP
  * beside its own address) connects to a server in namespace B from the VIP, sends UDP from it, reaches
  * loopback from loopback; a pin replaced leaves nothing of itself; after the pin is removed it connects from
- * A's own address again. The cgroup is removed (and the programs with it) even when the test fails.
+ * A's own address again. The same with an IPv6 VIP. The cgroup is removed (and the programs with it) even when the test fails.
  */
 class SourceAddressTest extends TwoNamespaces {
     private static final String VIP = "10.78.0.100";
     /** The address the cgroup is pinned to first: replaced, it must leave nothing behind that binds to it. */
     private static final String EARLIER_VIP = "10.78.0.101";
     private static final int PORT = 7201;
+    private static final String VIP6 = "fd78::100";
+    private static final String ADDR_A6 = "fd78::1";
+    private static final String ADDR_B6 = "fd78::2";
+    private static final String DUAL_STACK = "-Djava.net.preferIPv4Stack=false";
+    private static final String IPV4_STACK = "-Djava.net.preferIPv4Stack=true";
     private Path cgroup;
     private final ExecutorService servers = Executors.newCachedThreadPool();
 
@@ -84,23 +89,50 @@ class SourceAddressTest extends TwoNamespaces {
         SourceAddress.pin(cgroup, vip);     // again: still one pin
         assertEquals(Optional.of(vip), SourceAddress.pinOf(cgroup));
 
-        assertEquals(List.of(VIP, VIP), tcpSourceSeenInB("-Djava.net.preferIPv4Stack=false"), "a dual-stack socket (connect6,"
+        assertEquals(List.of(VIP, VIP), tcpSourceSeenInB(DUAL_STACK, ADDR_B), "a dual-stack socket (connect6,"
             + " v4-mapped): the probe's own address and the server's view of it");
-        assertEquals(List.of(VIP, VIP), tcpSourceSeenInB("-Djava.net.preferIPv4Stack=true"), "an IPv4 socket (connect4)");
-        assertEquals(VIP, udpSourceSeenInB());
+        assertEquals(List.of(VIP, VIP), tcpSourceSeenInB(IPV4_STACK, ADDR_B), "an IPv4 socket (connect4)");
+        assertEquals(VIP, udpSourceSeenInB(ADDR_B));
         try (ServerSocket local = new ServerSocket(PORT, 1, InetAddress.getLoopbackAddress())) {
             Future<?> accepted = servers.submit(() -> {
                 local.accept().close();
                 return null;
             });
-            assertEquals("127.0.0.1", probe("-Djava.net.preferIPv4Stack=true", "tcp", "127.0.0.1"), "loopback stays loopback");
+            assertEquals("127.0.0.1", probe(IPV4_STACK, "tcp", "127.0.0.1"), "loopback stays loopback");
             accepted.get(30, TimeUnit.SECONDS);
         }
 
         assertTrue(SourceAddress.unpin(cgroup));
         assertEquals(Optional.empty(), SourceAddress.pinOf(cgroup));
         assertFalse(SourceAddress.unpin(cgroup), "nothing left to remove");
-        assertEquals(List.of(ADDR_A, ADDR_A), tcpSourceSeenInB("-Djava.net.preferIPv4Stack=true"), "unpinned: A's own address again");
+        assertEquals(List.of(ADDR_A, ADDR_A), tcpSourceSeenInB(IPV4_STACK, ADDR_B), "unpinned: A's own address again");
+    }
+
+    @Test
+    @Timeout(120)
+    void pinnedToAnIpv6VipConnectsAndSendsFromIt() throws Exception {
+        run("ip", "-n", nsA, "addr", "add", ADDR_A6 + "/64", "dev", IF_A, "nodad");
+        run("ip", "-n", nsA, "addr", "add", VIP6 + "/64", "dev", IF_A, "nodad");
+        run("ip", "-n", nsB, "addr", "add", ADDR_B6 + "/64", "dev", IF_B, "nodad");
+        InetAddress vip = InetAddress.getByName(VIP6);
+        String expected = vip.getHostAddress();
+        SourceAddress.pin(cgroup, InetAddress.getByName(VIP));     // replaced by the IPv6 pin, family and all
+        SourceAddress.pin(cgroup, vip);
+        assertEquals(Optional.of(vip), SourceAddress.pinOf(cgroup));
+
+        assertEquals(List.of(expected, expected), tcpSourceSeenInB(DUAL_STACK, ADDR_B6));
+        assertEquals(List.of(ADDR_A, ADDR_A), tcpSourceSeenInB(IPV4_STACK, ADDR_B), "IPv4 is not pinned to an IPv6 VIP");
+        assertEquals(expected, udpSourceSeenInB(ADDR_B6));
+        try (ServerSocket local = new ServerSocket(PORT, 1, InetAddress.getByName("::1"))) {
+            Future<?> accepted = servers.submit(() -> {
+                local.accept().close();
+                return null;
+            });
+            assertEquals(InetAddress.getByName("::1").getHostAddress(), probe(DUAL_STACK, "tcp", "::1"), "loopback stays loopback");
+            accepted.get(30, TimeUnit.SECONDS);
+        }
+        assertTrue(SourceAddress.unpin(cgroup));
+        assertEquals(Optional.empty(), SourceAddress.pinOf(cgroup));
     }
 
     @Test
@@ -118,28 +150,28 @@ class SourceAddressTest extends TwoNamespaces {
     }
 
     /** {the probe's local address, the peer address B's server accepted}. */
-    private List<String> tcpSourceSeenInB(String stack) throws Exception {
-        ServerSocket server = inB(() -> new ServerSocket(PORT, 1, InetAddress.getByName(ADDR_B)));
+    private List<String> tcpSourceSeenInB(String stack, String serverAddress) throws Exception {
+        ServerSocket server = inB(() -> new ServerSocket(PORT, 1, InetAddress.getByName(serverAddress)));
         try (server) {
             Future<String> seen = servers.submit(() -> {
                 try (Socket s = server.accept()) {
                     return s.getInetAddress().getHostAddress();
                 }
             });
-            String local = probe(stack, "tcp", ADDR_B);
+            String local = probe(stack, "tcp", serverAddress);
             return List.of(local, seen.get(30, TimeUnit.SECONDS));
         }
     }
 
-    private String udpSourceSeenInB() throws Exception {
-        DatagramSocket server = inB(() -> new DatagramSocket(new InetSocketAddress(ADDR_B, PORT)));
+    private String udpSourceSeenInB(String serverAddress) throws Exception {
+        DatagramSocket server = inB(() -> new DatagramSocket(new InetSocketAddress(serverAddress, PORT)));
         try (server) {
             Future<String> seen = servers.submit((Callable<String>) () -> {
                 DatagramPacket p = new DatagramPacket(new byte[16], 16);
                 server.receive(p);
                 return p.getAddress().getHostAddress();
             });
-            probe("-Djava.net.preferIPv4Stack=false", "udp", ADDR_B);
+            probe(DUAL_STACK, "udp", serverAddress);
             return seen.get(30, TimeUnit.SECONDS);
         }
     }

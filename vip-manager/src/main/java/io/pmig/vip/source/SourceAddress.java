@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.IntFunction;
+import java.util.stream.Stream;
 
 /**
  * Pins a cgroup's sockets to a VIP: cgroup sock_addr programs on its cgroup v2 directory. On connect()
@@ -38,10 +39,15 @@ public final class SourceAddress {
     private record Hook(String name, int attachType, IntFunction<byte[]> program) {
     }
 
-    private static final List<Hook> HOOKS = List.of(
-        new Hook("pmig_src_conn4", Bpf.CGROUP_INET4_CONNECT, SourceAddress::connect4Program),
-        new Hook("pmig_src_conn6", Bpf.CGROUP_INET6_CONNECT, SourceAddress::connect6Program),
-        new Hook("pmig_src_send4", Bpf.CGROUP_UDP4_SENDMSG, SourceAddress::sendmsg4Program));
+    /** The programs of a pin to an IPv4 VIP; the first one's map is where the pin is read back. */
+    private static final List<Hook> IPV4 = List.of(
+        new Hook("pmig_v4_conn4", Bpf.CGROUP_INET4_CONNECT, SourceAddress::connect4Program),
+        new Hook("pmig_v4_conn6", Bpf.CGROUP_INET6_CONNECT, SourceAddress::connect6MappedProgram),
+        new Hook("pmig_v4_send4", Bpf.CGROUP_UDP4_SENDMSG, SourceAddress::sendmsg4Program));
+    /** The programs of a pin to an IPv6 VIP. */
+    private static final List<Hook> IPV6 = List.of(
+        new Hook("pmig_v6_conn6", Bpf.CGROUP_INET6_CONNECT, SourceAddress::connect6Program),
+        new Hook("pmig_v6_send6", Bpf.CGROUP_UDP6_SENDMSG, SourceAddress::sendmsg6Program));
     private static final String MAP = "pmig_src";
     private static final int AF_INET = 2;
     private static final int AF_INET6 = 10;
@@ -61,10 +67,6 @@ public final class SourceAddress {
      * (the new one is attached before the old goes, so no connect falls between).
      */
     public static void pin(Path cgroupDir, InetAddress vip) {
-        if (!(vip instanceof Inet4Address)) {
-            throw new VipException("cannot pin " + cgroupDir + " to " + vip.getHostAddress() + ": only IPv4 VIPs are pinned as"
-                + " source addresses yet");
-        }
         Optional<InetAddress> old = pinOf(cgroupDir);
         if (old.isPresent() && old.get().equals(vip)) {
             return;
@@ -76,7 +78,7 @@ public final class SourceAddress {
         try {
             int map = Bpf.createArray(MAP, vip.getAddress());
             fds.add(map);
-            for (Hook hook : HOOKS) {
+            for (Hook hook : vip instanceof Inet4Address ? IPV4 : IPV6) {
                 int prog = Bpf.loadProgram(hook.name(), Bpf.PROG_TYPE_CGROUP_SOCK_ADDR, hook.attachType(), hook.program().apply(map));
                 fds.add(prog);
                 Bpf.attach(cgroup, prog, hook.attachType(), hook.name() + " to " + cgroupDir);
@@ -125,19 +127,21 @@ public final class SourceAddress {
     private static Optional<InetAddress> pinOf(Path cgroupDir, boolean effective) {
         int cgroup = openCgroup(cgroupDir);
         try {
-            Hook connect4 = HOOKS.get(0);
-            for (int id : Bpf.attached(cgroup, connect4.attachType(), effective, "programs of " + cgroupDir)) {
-                int prog = Bpf.programById(id);
-                if (prog < 0) {
-                    continue;   // detached and freed meanwhile
-                }
-                try {
-                    Bpf.ProgramInfo info = Bpf.programInfo(prog);
-                    if (info.name().equals(connect4.name()) && info.mapIds().size() == 1) {
-                        return Optional.of(InetAddress.getByAddress(Bpf.arrayValue(info.mapIds().get(0), 4)));
+            for (List<Hook> family : List.of(IPV4, IPV6)) {
+                Hook marker = family.get(0);
+                for (int id : Bpf.attached(cgroup, marker.attachType(), effective, "programs of " + cgroupDir)) {
+                    int prog = Bpf.programById(id);
+                    if (prog < 0) {
+                        continue;   // detached and freed meanwhile
                     }
-                } finally {
-                    Net.close(prog);
+                    try {
+                        Bpf.ProgramInfo info = Bpf.programInfo(prog);
+                        if (info.name().equals(marker.name()) && info.mapIds().size() == 1) {
+                            return Optional.of(InetAddress.getByAddress(Bpf.arrayValue(info.mapIds().get(0), family == IPV4 ? 4 : 16)));
+                        }
+                    } finally {
+                        Net.close(prog);
+                    }
                 }
             }
             return Optional.empty();
@@ -148,7 +152,7 @@ public final class SourceAddress {
             throw new VipException("cannot read the BPF programs of cgroup " + cgroupDir + ": " + e.getMessage()
                 + " (needs root, and a cgroup v2 directory)");
         } catch (UnknownHostException e) {
-            throw new IllegalStateException(e);     // four bytes are always an address
+            throw new IllegalStateException(e);     // four or sixteen bytes are always an address
         } finally {
             Net.close(cgroup);
         }
@@ -198,7 +202,7 @@ public final class SourceAddress {
      * connect6: only a v4-mapped destination (::ffff:a.b.c.d) that is not 0.0.0.0 or 127/8 is bound, to ::ffff:VIP
      * (bpf_bind(ctx, {AF_INET6, port 0, ::ffff:VIP}, 28)); IPv6 destinations are left alone.
      */
-    static byte[] connect6Program(int mapFd) {
+    static byte[] connect6MappedProgram(int mapFd) {
         BpfInsn p = new BpfInsn();
         p.mov(BpfInsn.R6, BpfInsn.R1)
             .load(BpfInsn.W, BpfInsn.R2, BpfInsn.R6, Bpf.SOCK_ADDR_USER_IP6)
@@ -218,6 +222,56 @@ public final class SourceAddress {
             .storeImm(BpfInsn.W, BpfInsn.R10, -16, V4_MAPPED_WORD)  // sin6_addr (at 8): 0, 0, ::ffff, VIP
             .store(BpfInsn.W, BpfInsn.R10, -12, BpfInsn.R0);
         return bindAndAllow(p, -32, SOCKADDR_IN6_SIZE);
+    }
+
+    /**
+     * connect6 for an IPv6 VIP: destination :: or ::1: allow as is; else bpf_bind(ctx, {AF_INET6, port 0, VIP}, 28) (it fails for
+     * a v4-mapped destination, which then goes on as it would have).
+     */
+    static byte[] connect6Program(int mapFd) {
+        BpfInsn p = new BpfInsn();
+        p.mov(BpfInsn.R6, BpfInsn.R1);
+        skipLoopback6(p, Bpf.SOCK_ADDR_USER_IP6);
+        p.loadMapValue(BpfInsn.R7, mapFd, 0)
+            .storeImm(BpfInsn.DW, BpfInsn.R10, -32, 0)
+            .storeImm(BpfInsn.DW, BpfInsn.R10, -24, 0)
+            .storeImm(BpfInsn.DW, BpfInsn.R10, -16, 0)
+            .storeImm(BpfInsn.DW, BpfInsn.R10, -8, 0)
+            .storeImm(BpfInsn.H, BpfInsn.R10, -32, AF_INET6);
+        for (int word = 0; word < 4; word++) {                      // sin6_addr at 8
+            p.load(BpfInsn.W, BpfInsn.R0, BpfInsn.R7, 4 * word)
+                .store(BpfInsn.W, BpfInsn.R10, -24 + 4 * word, BpfInsn.R0);
+        }
+        return bindAndAllow(p, -32, SOCKADDR_IN6_SIZE);
+    }
+
+    /** sendmsg6 for an IPv6 VIP: destination :: or ::1, or a source chosen already: allow as is; else source = VIP. */
+    static byte[] sendmsg6Program(int mapFd) {
+        BpfInsn p = new BpfInsn();
+        p.mov(BpfInsn.R6, BpfInsn.R1);
+        skipLoopback6(p, Bpf.SOCK_ADDR_USER_IP6);
+        for (int word = 0; word < 4; word++) {
+            p.load(BpfInsn.W, BpfInsn.R3, BpfInsn.R6, Bpf.SOCK_ADDR_MSG_SRC_IP6 + 4 * word)
+                .jumpIfNotEqual(BpfInsn.R3, 0, "allow");
+        }
+        p.loadMapValue(BpfInsn.R7, mapFd, 0);
+        for (int word = 0; word < 4; word++) {
+            p.load(BpfInsn.W, BpfInsn.R0, BpfInsn.R7, 4 * word)
+                .store(BpfInsn.W, BpfInsn.R6, Bpf.SOCK_ADDR_MSG_SRC_IP6 + 4 * word, BpfInsn.R0);
+        }
+        return allow(p);
+    }
+
+    /** goto allow when the IPv6 address at ctx (r6) + {@code offset} is :: or ::1 (its last word 00 00 00 01 loads as 1 << 24). */
+    private static void skipLoopback6(BpfInsn p, int offset) {
+        for (int word = 0; word < 3; word++) {
+            p.load(BpfInsn.W, BpfInsn.R2, BpfInsn.R6, offset + 4 * word)
+                .jumpIfNotEqual(BpfInsn.R2, 0, "not-loopback");
+        }
+        p.load(BpfInsn.W, BpfInsn.R2, BpfInsn.R6, offset + 12)
+            .jumpIfEqual(BpfInsn.R2, 0, "allow")
+            .jumpIfEqual(BpfInsn.R2, 1 << 24, "allow")
+            .label("not-loopback");
     }
 
     /** sendmsg4: destination 0.0.0.0 or 127/8, or a source chosen already (a bound socket, IP_PKTINFO): allow as is; else source = VIP. */
@@ -263,7 +317,7 @@ public final class SourceAddress {
     /** Detaches every program of pmig's pin from the cgroup but those whose ids are in {@code keep}; true if one was. */
     private static boolean detachPin(int cgroup, Path cgroupDir, List<Integer> keep) {
         boolean any = false;
-        for (Hook hook : HOOKS) {
+        for (Hook hook : Stream.concat(IPV4.stream(), IPV6.stream()).toList()) {
             for (int id : Bpf.attached(cgroup, hook.attachType(), false, "programs of " + cgroupDir)) {
                 int prog = Bpf.programById(id);
                 if (prog < 0) {
