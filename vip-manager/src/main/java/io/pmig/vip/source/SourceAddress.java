@@ -21,14 +21,15 @@ import java.util.function.IntFunction;
 import java.util.stream.Stream;
 
 /**
- * Pins a cgroup's sockets to a VIP: cgroup sock_addr programs on its cgroup v2 directory. On connect()
- * ({@code pmig_src_conn4}, BPF_CGROUP_INET4_CONNECT; {@code pmig_src_conn6}, BPF_CGROUP_INET6_CONNECT for
+ * Pins a cgroup's sockets to a VIP: cgroup sock_addr programs on its cgroup v2 directory. For an IPv4 VIP, on
+ * connect() ({@code pmig_v4_conn4}, BPF_CGROUP_INET4_CONNECT; {@code pmig_v4_conn6}, BPF_CGROUP_INET6_CONNECT for
  * an IPv6 socket connecting to a v4-mapped address, as the JDK's dual-stack sockets do) the socket is
  * bound to the VIP with port 0 (the port is chosen at connect time) by the bpf_bind helper, unless the
  * destination is loopback (127/8, or 0.0.0.0) or the socket is bound already (bpf_bind then fails, and
- * the connect goes on as it would have). On an unconnected UDP send ({@code pmig_src_send4},
+ * the connect goes on as it would have). On an unconnected UDP send ({@code pmig_v4_send4},
  * BPF_CGROUP_UDP4_SENDMSG, which v4-mapped sends of IPv6 sockets pass through too) to a non-loopback
- * destination from a socket bound to no address, the source becomes the VIP. No NAT: the socket itself
+ * destination from a socket bound to no address, the source becomes the VIP. An IPv6 VIP has the same
+ * two for IPv6 destinations ({@code pmig_v6_conn6}, {@code pmig_v6_send6}). No NAT: the socket itself
  * holds the VIP, so a moved connection is still the service's. The VIP lives in a one-element array map
  * that the programs read (found again through BPF_PROG_QUERY and the programs' map ids). The programs
  * apply to the cgroup's descendants too, and stay attached as long as the cgroup exists, whether pmig
