@@ -8,8 +8,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code pmig vip add|remove|list}: a service's virtual IPs on this node's interface. */
 @Command(name = "vip",
-        description = {"Add, remove and list the virtual IPs of services on an interface of this node. Needs root."},
-        subcommands = {VipAddCommand.class, VipRemoveCommand.class, VipListCommand.class})
+        description = {"Add, remove and list the virtual IPs of services on an interface of this node, and pin a cgroup's outbound"
+            + " connections to one. Needs root."},
+        subcommands = {VipAddCommand.class, VipRemoveCommand.class, VipListCommand.class, VipSourceCommand.class})
 public final class VipCommand implements Runnable {
     @Spec
     CommandSpec spec;

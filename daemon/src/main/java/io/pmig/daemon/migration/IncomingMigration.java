@@ -12,8 +12,10 @@ import io.pmig.daemon.peer.Message;
 import io.pmig.daemon.peer.PeerSession;
 import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.hold.HeldPacket;
+import io.pmig.vip.source.SourceAddress;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -94,6 +96,10 @@ final class IncomingMigration {
         // its pids never block a move: taken here (now, or by the time the restorer makes it), the copy gets a PID
         // namespace of its own with the same numbers inside
         RestoreOptions options = new RestoreOptions(pidNamespace != null).withNewPidNamespaceIfTaken().withBeforeSocketsGoLive((pid, connections) -> {
+            if (prepare.sourcePin() != null) {
+                // stopped until the commit: its first connect after it runs leaves from the VIP
+                SourceAddress.pin(SourceAddress.cgroupOf(pid), InetAddress.getByName(prepare.sourcePin()));
+            }
             if (vip != null) {
                 replayed[0] = switchVip(source);
             }

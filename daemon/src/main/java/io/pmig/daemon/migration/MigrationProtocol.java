@@ -40,10 +40,12 @@ final class MigrationProtocol {
      * Sent with {@link #PREPARE}. {@code vip} is null for a process without one; {@code memoryBytes}
      * is what its restore allocates (see {@link DestinationMemory#imageBytes(int)}); {@code ownPidNamespace}:
      * the process lives in a PID namespace of its own (its {@code tids} are then no concern of the destination's);
-     * {@code service}: the process's registry entry, which moves with it (null for a process registered as none).
+     * {@code service}: the process's registry entry, which moves with it (null for a process registered as none);
+     * {@code sourcePin}: the VIP its cgroup pins its sockets' source address to (SourceAddress), which the destination
+     * pins the copy's cgroup to before it runs, or null.
      */
     record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay,
-                   boolean staged, long memoryBytes, boolean ownPidNamespace, Service service) {
+                   boolean staged, long memoryBytes, boolean ownPidNamespace, Service service, String sourcePin) {
     }
 
     record Prepared(String id, String destinationMac) {

@@ -288,6 +288,7 @@ public final class MigrationService implements AutoCloseable {
             }
             v.requireUsedAloneBy(List.of(pid), node);
         });
+        Optional<InetAddress> sourcePin = ServiceVip.requirePinOn(vip, pid, node);
         try {
             ServiceVip.requireConnectionsOn(vip, new CheckpointEngine().tcpConnections(pid), node);
         } catch (RefusedException e) {
@@ -356,7 +357,8 @@ public final class MigrationService implements AutoCloseable {
             MigrationProtocol.Prepare prepare = new MigrationProtocol.Prepare(id, pid, threadIds(pid), exe(pid),
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
                 HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged,
-                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid), service.orElse(null));
+                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid), service.orElse(null),
+                sourcePin.map(InetAddress::getHostAddress).orElse(null));
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -499,6 +501,9 @@ public final class MigrationService implements AutoCloseable {
             }
             if (p.vip() != null) {
                 new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, vips.get(), config);
+            }
+            if (p.sourcePin() != null) {
+                ServiceVip.requirePinnable(p.sourcePin(), p.vip(), node);
             }
             memory.require(node, p.pid(), p.memoryBytes());
             if (p.service() != null && services.get(p.service().name()).isPresent()) {

@@ -4,8 +4,10 @@ import io.pmig.checkpoint.TcpConnection;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.control.ControlRefusedException;
+import io.pmig.vip.VipException;
 import io.pmig.vip.VipManager;
 import io.pmig.vip.netlink.InterfaceAddress;
+import io.pmig.vip.source.SourceAddress;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -149,6 +151,39 @@ record ServiceVip(InetAddress address, int prefix) {
                         .orElse(" (the service has no VIP)") + ": moving would break it; bind the service to its VIP, and"
                     + " have its clients and the services it uses reach it there");
             }
+        }
+    }
+
+    /**
+     * The VIP process {@code pid}'s cgroup pins its sockets' source address to, if any; refused when it is not the
+     * VIP that moves with it (the copy's connections would then leave from an address the destination lacks).
+     */
+    static Optional<InetAddress> requirePinOn(Optional<ServiceVip> vip, int pid, String node) {
+        Optional<InetAddress> pin;
+        try {
+            pin = SourceAddress.pinOfProcess(pid);
+        } catch (VipException e) {
+            throw new ControlRefusedException(e.getMessage());
+        }
+        if (pin.isPresent() && (vip.isEmpty() || !vip.get().address().equals(pin.get()))) {
+            String at = pin.get().getHostAddress();
+            throw new ControlRefusedException("process " + pid + "'s cgroup on " + node + " pins its outbound sockets to " + at
+                + vip.map(v -> ", but the VIP moving with it is " + v.address().getHostAddress()).orElse(", and no VIP moves with it")
+                + ": its new connections would leave from an address the destination does not have; move it with --vip " + at
+                + ", or remove the pin (pmig vip source --remove --pid " + pid + ")");
+        }
+        return pin;
+    }
+
+    /** At the destination: the pin must be the VIP that moves (both ends check), and this node must have a cgroup v2 hierarchy for it. */
+    static void requirePinnable(String pin, String vip, String node) {
+        if (!pin.equals(vip)) {
+            throw new ControlRefusedException("the process's sockets are pinned to " + pin + ", which is not the VIP moving with it ("
+                + (vip == null ? "none" : vip) + ")");
+        }
+        if (SourceAddress.unifiedRoot().isEmpty()) {
+            throw new ControlRefusedException(node + " has no cgroup v2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified) to"
+                + " pin the process's sockets to " + pin + " in; mount cgroup2 there");
         }
     }
 

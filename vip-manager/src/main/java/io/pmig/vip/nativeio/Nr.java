@@ -13,6 +13,7 @@ public final class Nr {
     public static final int BIND = 49;
     public static final int SETSOCKOPT = 54;
     public static final int SETNS = 308;
+    public static final int BPF = 321;
 
     private Nr() {
     }
