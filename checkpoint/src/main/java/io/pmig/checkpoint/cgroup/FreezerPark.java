@@ -89,6 +89,20 @@ public final class FreezerPark {
         return Optional.empty();
     }
 
+    /** Whether {@code cgroup} is the park of a process that still exists (left alone by sweeps of empty pmig cgroups). */
+    static boolean isInUse(Path cgroup) {
+        String name = cgroup.getFileName().toString();
+        int at = name.indexOf('@');
+        if (!name.startsWith(PREFIX) || at < 0) {
+            return false;
+        }
+        try {
+            return Files.isDirectory(Path.of("/proc", Integer.toString(Integer.parseInt(name.substring(PREFIX.length(), at)))));
+        } catch (NumberFormatException notOurs) {
+            return false;
+        }
+    }
+
     /** Puts the process back into the cgroup it came from, where it runs on, and removes the park. */
     public void leave() {
         try {

@@ -188,9 +188,11 @@ public final class ServiceCgroup {
                     Files.writeString(leaf.resolve("cgroup.procs"), Integer.toString(pid), StandardCharsets.US_ASCII);
                 }
                 return;
-            } catch (NoSuchFileException swept) {
-                if (attempt == SWEPT_ATTEMPTS) {
-                    throw swept;
+            } catch (FileSystemException e) {
+                // ENOENT: gone before the write; ENODEV: removed while it was open
+                boolean swept = e instanceof NoSuchFileException || "No such device".equals(e.getReason());
+                if (!swept || attempt == SWEPT_ATTEMPTS) {
+                    throw e;
                 }
             }
         }
@@ -199,6 +201,9 @@ public final class ServiceCgroup {
     private static void removeEmptyLeaves(Path parent) throws IOException {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(parent, Files::isDirectory)) {
             for (Path leaf : entries) {
+                if (FreezerPark.isInUse(leaf)) {
+                    continue;                               // a checkpoint's park, its process about to move in
+                }
                 try {
                     if (read(leaf.resolve("cgroup.procs")).isEmpty()) {
                         Files.delete(leaf);

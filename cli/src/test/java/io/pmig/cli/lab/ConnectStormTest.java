@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,9 +19,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -30,18 +28,9 @@ import org.junit.jupiter.api.Timeout;
  * answer and close, as fast as they can, and not one connection is refused, reset or left unanswered. New connections
  * that arrive while it moves wait in the hold and are answered by the copy.
  */
+@ExtendWith(FreshLab.class)
 class ConnectStormTest {
     private static final int CLIENTS = 8;
-
-    @BeforeEach
-    void lab() {
-        LabTestSupport.freshLab();
-    }
-
-    @AfterEach
-    void removeLab() {
-        down();
-    }
 
     @Test
     @Timeout(240)

@@ -122,8 +122,8 @@ class DnsLabTest {
 
     /**
      * A service added with a DNS name is published on its VIP: the client reaches it by name (through the lab's resolver,
-     * every byte checked) while it moves to node-b; the record stays, since the VIP moved with it; stopped there, its
-     * process, VIP and record are gone. A DNS name with no VIP to name is refused, naming the remedy.
+     * every byte checked) while it moves to node-b; the record stays, since the VIP moved with it; removed, the record
+     * goes and the process runs on; added again and stopped, its process, VIP and record are gone. A DNS name with no VIP to name is refused, naming the remedy.
      */
     @Test
     @Order(2)
@@ -145,6 +145,16 @@ class DnsLabTest {
         assertTrue(verdict.startsWith("PASS"), "the client by name kept every byte across the move: " + verdict);
         String fresh = StreamService.clientOf("web.pmig.test", "2").get();
         assertTrue(fresh.startsWith("PASS"), "a new client by name reaches it on node-b: " + fresh);
+
+        Run remove = pmigIn("node-b", "service", "remove", "web");
+        assertEquals(ExitCodes.OK, remove.exitCode(), remove.toString());
+        assertEquals("", digShort("web.pmig.test", "A"), "the record went with the entry");
+        String restored = there.json().path("restoredPid").asText();
+        assertEquals("stream-server", exec("node-b", "cat", "/proc/" + restored + "/comm").strip(), "the process runs on");
+        Run again = pmigIn("node-b", "service", "add", "web", "--pid", restored, "--vip", StreamService.VIP + "/24", "--dns",
+            "web.pmig.test");
+        assertEquals(ExitCodes.OK, again.exitCode(), again.toString());
+        assertEquals(StreamService.VIP, digShort("web.pmig.test", "A"), "published again");
 
         Run stop = pmigIn("node-b", "service", "stop", "web", "--timeout", "5", "--json");
         assertEquals(ExitCodes.OK, stop.exitCode(), stop.toString());

@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -110,7 +109,6 @@ final class LabTestSupport {
             throw new UncheckedIOException(e);
         }
     }
-
 
     static String exec(String node, String... command) {
         List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--"));

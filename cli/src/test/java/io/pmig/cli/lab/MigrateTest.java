@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
@@ -15,9 +14,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -26,20 +25,15 @@ import org.junit.jupiter.api.Timeout;
  * cross-node continuity of the sockets issue through the daemon, the VIP manager's replay seen from
  * the client (its retransmission counter), and refusals that leave everything as it was.
  */
+@ExtendWith(FreshLab.class)
 class MigrateTest {
     private static final String VIP = StreamService.VIP;
     private static final String PORT = StreamService.PORT;
     private String server;
 
     @BeforeEach
-    void labWithAServer() throws Exception {
-        LabTestSupport.freshLab();
+    void server() throws Exception {
         server = StreamService.startOnNodeA("2048");
-    }
-
-    @AfterEach
-    void removeLab() {
-        down();
     }
 
     @Test

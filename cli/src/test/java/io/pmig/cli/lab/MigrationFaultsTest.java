@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -24,6 +24,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * survives, and no frozen or half-restored process is left. To hit a step exactly, a daemon is
  * configured to pause there (debug.pause.at) and the fault strikes during the pause.
  */
+@ExtendWith(FreshLab.class)
 class MigrationFaultsTest {
     private static final String VIP = StreamService.VIP;
     /** Short, so that a cut is noticed within a test's patience; heartbeats go out every quarter of it. */
@@ -31,15 +32,10 @@ class MigrationFaultsTest {
     private static final String PAUSE_MILLIS = "debug.pause.millis = 2000";
     private final LabNodes nodes = new LabNodes();
 
-    @BeforeEach
-    void lab() {
-        LabTestSupport.freshLab();
-    }
-
+    /** Before the lab goes ({@link FreshLab}): the network between the nodes whole again. */
     @AfterEach
-    void removeLab() {
+    void heal() {
         nodes.heal();
-        down();
     }
 
     /** A 300 MB service, so that its transfer lasts long enough to be hit. */

@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static io.pmig.cli.lab.LabTestSupport.pmig;
@@ -12,10 +11,9 @@ import io.pmig.cli.lab.LabTestSupport.Run;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * moved with ip addr and a gratuitous ARP, and pmig restore, while inbound VIP packets are dropped
  * on both nodes. The client must see no reset, no EOF and no wrong byte.
  */
+@ExtendWith(FreshLab.class)
 class MoveBetweenNodesTest {
     private static final String VIP = StreamService.VIP;
     private static final String PORT = StreamService.PORT;
@@ -33,16 +32,6 @@ class MoveBetweenNodesTest {
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void lab() {
-        LabTestSupport.freshLab();
-    }
-
-    @AfterEach
-    void removeLab() {
-        down();
-    }
 
     @RepeatedTest(2)
     @Timeout(120)

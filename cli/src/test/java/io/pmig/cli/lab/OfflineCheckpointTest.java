@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,9 +9,8 @@ import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,22 +20,13 @@ import org.junit.jupiter.api.io.TempDir;
  * from the freeze until the restore takes the connection over, so it sees no reset, no EOF and no wrong
  * byte (it used to be reset by the closed socket). {@code pmig restore --unlock} lets them go instead.
  */
+@ExtendWith(FreshLab.class)
 class OfflineCheckpointTest {
     /** Long enough to outlast the checkpoint, a restore in a JVM of its own and the client's retransmission backoff. */
     private static final String CLIENT_SECONDS = "14";
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void lab() {
-        LabTestSupport.freshLab();
-    }
-
-    @AfterEach
-    void removeLab() {
-        down();
-    }
 
     @Test
     @Timeout(150)

@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,9 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -24,26 +22,20 @@ import org.junit.jupiter.api.Timeout;
  * service, moves with it, and survives a restart of pmigd; pmig drain empties a node but for what
  * cannot move; pmig run starts a service that moves.
  */
+@ExtendWith(FreshLab.class)
 class ServicesTest {
     private final LabNodes nodes = new LabNodes();
-
-    @BeforeEach
-    void lab() {
-        LabTestSupport.freshLab();
-    }
-
-    @AfterEach
-    void removeLab() {
-        down();
-    }
 
     @Test
     @Timeout(240)
     void aServiceMovesByNameWithItsEntryAndSurvivesARestart() throws Exception {
         String server = StreamService.startOnNodeA("64");
-        Run add = pmigIn("node-a", "service", "add", "web", "--pid", server, "--vip", StreamService.VIP + "/24", "--dns",
+        Run unpublished = pmigIn("node-a", "service", "add", "web", "--pid", server, "--vip", StreamService.VIP + "/24", "--dns",
             "web.pmig.test", "--json");
-        assertEquals(ExitCodes.OK, add.exitCode(), add.toString());
+        assertEquals(ExitCodes.REFUSED, unpublished.exitCode(), "a DNS name with no DNS server to publish it: " + unpublished);
+        assertTrue(unpublished.out().contains("has no DNS server to publish it in: set dns.server"), unpublished.out());
+        Run add = pmigIn("node-a", "service", "add", "web", "--pid", server, "--vip", StreamService.VIP + "/24", "--json");
+        assertEquals(ExitCodes.OK, add.exitCode(), "nothing of the refused one was kept: " + add);
         assertEquals("-rw-------", nodes.inNode("node-a", "stat", "-c", "%A", "/run/pmig/services/web.json").strip(),
             "the entry is on node-a, for its owner alone");
         JsonNode before = only(pmigIn("node-a", "service", "list", "--json"), "web");
@@ -64,7 +56,6 @@ class ServicesTest {
         JsonNode after = only(pmigIn("node-a", "service", "list", "--json"), "web");
         assertEquals("node-b", after.path("node").asText(), "node-a lists it on node-b: " + after);
         assertEquals(restored, after.path("pid").asText());
-        assertEquals("web.pmig.test", after.path("dns").asText());
 
         nodes.killDaemon("node-b");
         nodes.restartDaemon("node-b");
@@ -116,12 +107,21 @@ class ServicesTest {
         assertTrue(again.json().path("empty").asBoolean(), again.toString());
     }
 
+    /** The VIP of the service pmig run starts. */
+    private static final String RUN_VIP = "10.77.0.60";
+
     @Test
     @Timeout(180)
     void aServiceStartedByPmigRunMoves() {
-        Run run = pmigIn("node-a", "run", "sleeper", "--json", "--", "sleep", "600");
+        Run run = pmigIn("node-a", "run", "sleeper", "--vip", RUN_VIP + "/24", "--json", "--", "sleep", "600");
         assertEquals(ExitCodes.OK, run.exitCode(), run.toString());
         String pid = run.json().path("pid").asText();
+        assertTrue(nodes.inNode("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(RUN_VIP + "/24"), "its VIP came up");
+        assertEquals(RUN_VIP, run.json().path("sourceAddress").asText(), run.toString());
+        assertEquals(RUN_VIP, pmigIn("node-a", "vip", "source", "--pid", pid, "--json").json().path("vip").asText(),
+            "its cgroup pins its outbound sockets to its VIP");
+        assertFalse(nodes.inNode("node-a", "readlink", "/proc/" + pid + "/ns/time")
+            .equals(nodes.inNode("node-a", "readlink", "/proc/self/ns/time")), "in a time namespace of its own");
         assertTrue(nodes.inNode("node-a", "grep", "^NSpid:", "/proc/" + pid + "/status").strip().endsWith("\t2"),
             "the service is pid 2 of a PID namespace of its own");
         assertTrue(nodes.inNode("node-a", "cat", "/proc/" + pid + "/cgroup").contains("/pmig/sleeper"), "in cgroup pmig/sleeper");
@@ -136,6 +136,14 @@ class ServicesTest {
             "with its own pid inside its namespace");
         assertFalse(nodes.exists("node-a", pid), "the original is gone");
         assertEquals("node-b", only(pmigIn("node-a", "service", "list", "--json"), "sleeper").path("node").asText());
+        assertEquals(RUN_VIP, pmigIn("node-b", "vip", "source", "--pid", restored, "--json").json().path("vip").asText(),
+            "the pin moved with it");
+
+        Run stop = pmigIn("node-b", "service", "stop", "sleeper", "--timeout", "5", "--json");
+        assertEquals(ExitCodes.OK, stop.exitCode(), stop.toString());
+        assertFalse(nodes.exists("node-b", restored), "stopped");
+        assertFalse(nodes.inNode("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(RUN_VIP + "/"), "its VIP left");
+        assertEquals(ExitCodes.NOT_HERE, pmigIn("node-b", "service", "status", "sleeper").exitCode(), "and its entry");
     }
 
     @Test

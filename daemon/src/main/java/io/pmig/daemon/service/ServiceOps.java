@@ -16,6 +16,7 @@ import io.pmig.daemon.peer.PeerException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.LongSupplier;
 
 /**
@@ -106,9 +107,10 @@ public final class ServiceOps {
             registry.remove(s.name());
             throw e;
         }
+        Optional<String> pin = ServiceSourcePin.pin(s);
         DaemonLog.info("service-added", "name", s.name(), "pid", s.pid(), "cgroup", s.cgroup() == null ? "-" : s.cgroup(),
-            "vips", String.join(",", s.vips()), "dns", s.dns() == null ? "-" : s.dns());
-        return describe(s, daemon.config().nodeName());
+            "vips", String.join(",", s.vips()), "dns", s.dns() == null ? "-" : s.dns(), "sourceAddress", pin.orElse("-"));
+        return describe(s, daemon.config().nodeName()).put("sourceAddress", pin.orElse(null));
     }
 
     /**
@@ -156,6 +158,7 @@ public final class ServiceOps {
         if (!call.caller().root()) {
             daemon.policy().requireMayMigrate(call.caller(), s.pid());
         }
+        ServiceSourcePin.unpin(s);                          // while its process still says which cgroup is its
         int grace = call.request().path("graceSeconds").asInt(STOP_GRACE_SECONDS);
         boolean killed = ServiceStop.stop(s, Duration.ofSeconds(Math.max(0, grace)), daemon.config().vipInterface());
         names.removed(s);
@@ -173,6 +176,7 @@ public final class ServiceOps {
         }
         names.removed(s);
         registry.remove(name);
+        ServiceSourcePin.unpin(s);
         DaemonLog.info("service-removed", "name", name, "pid", s.pid());
         return describe(s, daemon.config().nodeName());
     }
