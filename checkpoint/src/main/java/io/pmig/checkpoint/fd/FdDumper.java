@@ -4,6 +4,7 @@ import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.memory.FileIdentity;
+import io.pmig.checkpoint.ListenerBacklog;
 import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
@@ -14,9 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** Saves the descriptor table: which number refers to which open file, and each file's state. */
 public final class FdDumper {
@@ -77,6 +80,28 @@ public final class FdDumper {
             Linux.close(pidfd);
         }
         return connections;
+    }
+
+    /**
+     * The TCP listeners of process {@code pid} with the connections they hold not accepted yet and the handshakes
+     * under way to them, read while it runs (sock_diag of the caller's network namespace, the process's). Touches nothing.
+     */
+    public static List<ListenerBacklog> listenerBacklogs(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        Set<Long> inodes = new HashSet<>();
+        for (int fd : proc.fds()) {
+            try {
+                String link = proc.readLink("fd/" + fd);
+                if (link.startsWith("socket:[")) {
+                    inodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
+                }
+            } catch (UncheckedIOException e) {
+                if (!closedMeanwhile(proc, fd)) {
+                    throw e;
+                }
+            }
+        }
+        return inodes.isEmpty() ? List.of() : InetDiag.listenerBacklogs(inodes);
     }
 
     /**
