@@ -1,8 +1,6 @@
 /*
- * stream-server ADDR PORT [RATE_KB_PER_S [MEMORY_MB [BACKLOG [ACCEPT_EVERY_MS]]]]: a sample service for
- * moving (MEMORY_MB of written memory makes it as big to move as a real service). Listens with BACKLOG
- * (default 4096); with ACCEPT_EVERY_MS it takes waiting connections only that often, in bursts (a busy
- * server whose queue fills); SIGUSR1 stops it accepting, SIGUSR2 lets it go on. Accepts any number of
+ * stream-server ADDR PORT [RATE_KB_PER_S [MEMORY_MB]]: a sample service for moving (MEMORY_MB of
+ * written memory makes it as big to move as a real service). Accepts any number of
  * clients on ADDR:PORT; to each it streams the pattern of stream-pattern.h at a steady rate and
  * checks what the client streams back, from the client's first byte on. A client whose first
  * line is "ping N\n" is in lock-step mode: it gets "pong N\n" for each such line instead. A broken stream is logged to stderr and its connection
@@ -37,19 +35,6 @@ struct conn {
 static struct conn conns[MAX_CONN];
 static struct pollfd fds[MAX_CONN + 1];
 static int nconn;
-static volatile sig_atomic_t accepting = 1;
-
-static void stop_accepting(int sig)
-{
-    (void)sig;
-    accepting = 0;
-}
-
-static void go_on_accepting(int sig)
-{
-    (void)sig;
-    accepting = 1;
-}
 
 static void drop(int k, const char *why)
 {
@@ -88,16 +73,12 @@ static int serve_input(struct conn *c)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: stream-server ADDR PORT [RATE_KB_PER_S [MEMORY_MB [BACKLOG [ACCEPT_EVERY_MS]]]]\n");
+        fprintf(stderr, "usage: stream-server ADDR PORT [RATE_KB_PER_S [MEMORY_MB]]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     long rate = argc > 3 ? atol(argv[3]) : 2048;
     size_t memory = argc > 4 ? (size_t)atol(argv[4]) << 20 : 0;
-    int backlog = argc > 5 ? atoi(argv[5]) : 4096;
-    long accept_every_ns = argc > 6 ? atol(argv[6]) * 1000000L : 0;
-    signal(SIGUSR1, stop_accepting);
-    signal(SIGUSR2, go_on_accepting);
     if (memory) {
         char *ballast = malloc(memory);
         if (!ballast) {
@@ -111,37 +92,28 @@ int main(int argc, char **argv)
     int l = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, backlog) < 0) {
+    if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, 4096) < 0) {
         fprintf(stderr, "stream-server: cannot listen on %s:%s: %s\n", argv[1], argv[2], strerror(errno));
         return 1;
     }
     /* a tick every 10 ms: each streaming connection gets rate/100 KB per tick */
     const long per_tick = rate * 1024 / 100;
-    struct timespec next, next_accept;
+    struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    next_accept = next;
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int may_accept = accepting && (now.tv_sec > next_accept.tv_sec
-            || (now.tv_sec == next_accept.tv_sec && now.tv_nsec >= next_accept.tv_nsec));
-        /* a listener not to be served now is left out, or poll would return at once for it */
-        fds[0] = (struct pollfd){.fd = may_accept ? l : -1, .events = POLLIN};
+        fds[0] = (struct pollfd){.fd = l, .events = POLLIN};
         for (int k = 0; k < nconn; k++) fds[k + 1] = (struct pollfd){.fd = conns[k].fd, .events = POLLIN};
-        poll(fds, nconn + 1, accept_every_ns && !may_accept ? 1 : 10);
+        poll(fds, nconn + 1, 10);
         if (fds[0].revents & POLLIN) {
             int c;
             while (nconn < MAX_CONN && (c = accept4(l, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
                 conns[nconn++] = (struct conn){.fd = c};
             }
-            next_accept = now;
-            next_accept.tv_nsec += accept_every_ns % 1000000000L;
-            next_accept.tv_sec += accept_every_ns / 1000000000L + next_accept.tv_nsec / 1000000000L;
-            next_accept.tv_nsec %= 1000000000L;
         }
         for (int k = nconn - 1; k >= 0; k--) {
             if (k + 1 <= nconn && (fds[k + 1].revents & (POLLIN | POLLHUP | POLLERR)) && serve_input(&conns[k]) < 0) drop(k, NULL);
         }
+        struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
             next.tv_nsec += 10000000;

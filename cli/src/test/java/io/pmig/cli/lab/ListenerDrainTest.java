@@ -48,8 +48,12 @@ class ListenerDrainTest {
     @Timeout(240)
     void aListenerThatDoesNotAcceptIsRefusedAndItsHeldClientsAreAnsweredHere() throws Exception {
         nodes.reconfigure("node-a", "limits.listener.drain.millis = 300");
-        String server = StreamService.startOnNodeA("64", "0", "8");
+        String server = StreamService.startSerialOnNodeA(8);
         nodes.inNode("node-a", "kill", "-USR1", server);
+        // it stopped accepting once it sleeps (clock_nanosleep, syscall 230) instead of waiting in accept
+        for (int i = 0; i < 1000 && !nodes.inNode("node-a", "cat", "/proc/" + server + "/syscall").startsWith("230 "); i++) {
+            Thread.sleep(10);
+        }
         try (InNamespace client = new InNamespace("client")) {
             List<Socket> waiting = new ArrayList<>();
             try {
@@ -77,6 +81,7 @@ class ListenerDrainTest {
                 for (Socket s : waiting) {
                     client.call(() -> {
                         assertTrue(Arrays.equals(PONG, s.getInputStream().readNBytes(PONG.length)), "a client was answered");
+                        s.close();      // the server takes its next client when this one is done
                         return null;
                     });
                 }
@@ -86,7 +91,9 @@ class ListenerDrainTest {
                 }
             }
         }
-        nodes.assertServiceOn("node-a", server, StreamService.VIP);
+        assertEquals("stream-serial-s", nodes.inNode("node-a", "cat", "/proc/" + server + "/comm").strip(),
+            "the server runs on node-a");
+        assertFalse(nodes.isStopped("node-a", server), "and is not stopped");
         assertFalse(nodes.inNode("node-a", "nft", "list", "set", "inet", "pmig", "syn4").contains(StreamService.VIP),
             "new connections are no longer held");
     }
