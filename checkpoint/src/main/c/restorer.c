@@ -1,10 +1,13 @@
 /*
  * pmig-restorer: the process a restore turns into. Static, no libc, position independent.
  *
- *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]
+ *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS]
+ *   pmig-restorer run PROGRAM [ARG...]
  *
  * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
- * namespace, under a minimal init that reaps) and exits. Status lines go to stdout, which the
+ * namespace, under a minimal init that reaps; with "time=": inside a new time namespace whose
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME read the given values, in ns, plus the time CLOCK_REALTIME
+ * has run since REALTIME_NS (0: none), at the moment of the clone) and exits. Status lines go to stdout, which the
  * engine reads to its end: "nsinit OUTER_PID" from the launcher in "ns" mode, then "ok PID 0"
  * or "error-STEP 0 ERRNO" from the new process. The new process keeps one descriptor, a pidfd
  * of the engine (this program's parent), through which it later takes the descriptors the
@@ -12,6 +15,12 @@
  * unmaps everything else but the vdso/vvar, closes every descriptor and waits. From there the
  * engine (ptrace) drives it: it runs syscall programs (rst_run_program) to rebuild the address
  * space, descriptors and process state, then sets every thread's registers and lets go.
+ *
+ * "run" is how pmigd starts a service (pmig run) in the shape a restore in a new PID namespace
+ * gives it, so that it moves like one: once a byte arrives on stdin (pmigd has put this program
+ * into the service's cgroup), the same minimal init in a new PID namespace, the program as its
+ * only child (pid 2 there, a session of its own, /dev/null as stdin, stdout and stderr). Status:
+ * "nsinit OUTER_PID", then "error-execve 0 ERRNO" if the program could not be started.
  */
 #include "restorer.h"
 #include "sys.h"
@@ -102,8 +111,10 @@ static long clone_with_pid(long pid, unsigned long flags)
     memset(&args, 0, sizeof(args));
     args.flags = flags;
     args.exit_signal = SIGCHLD;
-    args.set_tid = (unsigned long)&tid;
-    args.set_tid_size = 1;
+    if (pid > 0) {
+        args.set_tid = (unsigned long)&tid;
+        args.set_tid_size = 1;
+    }
     return sys_clone3(&args, sizeof(args));
 }
 
@@ -143,6 +154,60 @@ static __attribute__((noreturn)) void become_restored(unsigned long hole, unsign
         :: "r"(stack_top), "r"(ctl), "r"((long)status_fd), "r"(entry)
         : "memory", "rdi", "rsi");
     __builtin_unreachable();
+}
+
+static void put_offset(char *buf, unsigned long *len, const char *clock, long offset_ns)
+{
+    long secs = offset_ns / 1000000000L, nsecs = offset_ns % 1000000000L;
+    if (nsecs < 0) {                                   /* the kernel takes nanoseconds in [0, 1 s) */
+        nsecs += 1000000000L;
+        secs--;
+    }
+    while (*clock) buf[(*len)++] = *clock++;
+    buf[(*len)++] = ' ';
+    put_number(buf, len, secs);
+    buf[(*len)++] = ' ';
+    put_number(buf, len, nsecs);
+    buf[(*len)++] = '\n';
+}
+
+static long clock_ns(int clock)
+{
+    struct timespec ts;
+    sys_clock_gettime(clock, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* The children created from here on live in a new time namespace (its offsets 0 until written). */
+static void new_time_namespace(int status_fd)
+{
+    long r = sys_unshare(CLONE_NEWTIME);
+    if (r < 0) fail(status_fd, "unshare-time-namespace", r);
+}
+
+/*
+ * Makes the children created from here on live in a new time namespace whose monotonic and boot
+ * clocks read the targets plus the wall-clock time since {@code since} (the freeze) now: they run
+ * on through the downtime as the process's timers did. The offsets count from this program's own
+ * clocks, which the engine took into account; read just before the clone.
+ */
+static void enter_time_namespace(long monotonic_target, long boottime_target, long since, int status_fd)
+{
+    char buf[128];
+    unsigned long len = 0;
+    long elapsed = since > 0 ? clock_ns(CLOCK_REALTIME) - since : 0;
+    if (elapsed > 0) {                                 /* a host whose wall clock is behind adds nothing */
+        monotonic_target += elapsed;
+        boottime_target += elapsed;
+    }
+    new_time_namespace(status_fd);
+    long fd = sys_open("/proc/self/timens_offsets", O_WRONLY, 0);
+    if (fd < 0) fail(status_fd, "open-timens_offsets", fd);
+    put_offset(buf, &len, "monotonic", monotonic_target - clock_ns(CLOCK_MONOTONIC));
+    put_offset(buf, &len, "boottime", boottime_target - clock_ns(CLOCK_BOOTTIME));
+    long r = sys_write(fd, buf, len);
+    if (r < 0) fail(status_fd, "write-timens_offsets", r);
+    sys_close(fd);
 }
 
 static unsigned long read_xcr0(void)
@@ -235,21 +300,17 @@ void rst_run_program(struct rst_program *p)
     __builtin_unreachable();
 }
 
-/*
- * The ns-init of "--new-pid-namespace": gives the namespace a /proc of its own, creates the service's
- * process, then reaps until it is gone. Without its own /proc the process would find another
- * process at /proc/<its pid> and its threads under other ids in /proc/self/task. The mount namespace
- * (made with the PID namespace) is a slave of the host's: mounts made there later still appear here.
- */
-static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
+static void mount_own_proc(int status_fd)
 {
     long r = sys_mount(0, "/", 0, MS_REC | MS_SLAVE, 0);
     if (r < 0) fail(status_fd, "mount-slave", r);
     r = sys_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
     if (r < 0) fail(status_fd, "mount-proc", r);
-    long child = clone_with_pid(pid, 0);
-    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
-    if (child == 0) become_restored(hole, size, status_fd);
+}
+
+/* The init's life once its process exists: no descriptors, reap until no child is left. */
+static __attribute__((noreturn)) void reap_until_alone(void)
+{
     sys_close_range(0, ~0U, 0);
     for (;;) {
         int status;
@@ -258,12 +319,74 @@ static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long
     }
 }
 
+/*
+ * The ns-init of "--new-pid-namespace": gives the namespace a /proc of its own, creates the service's
+ * process, then reaps until it is gone. Without its own /proc the process would find another
+ * process at /proc/<its pid> and its threads under other ids in /proc/self/task. The mount namespace
+ * (made with the PID namespace) is a slave of the host's: mounts made there later still appear here.
+ */
+static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
+{
+    mount_own_proc(status_fd);
+    long child = clone_with_pid(pid, 0);
+    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
+    if (child == 0) become_restored(hole, size, status_fd);
+    reap_until_alone();
+}
+
+/* The service's process under "run": only the status descriptor (closed by a successful execve) survives. */
+static __attribute__((noreturn)) void exec_service(char **argv, char **envp, int status_fd)
+{
+    long r = sys_dup3(status_fd, 3, O_CLOEXEC);
+    if (r < 0) fail(status_fd, "dup-status", r);
+    long null = sys_open("/dev/null", O_RDWR, 0);
+    if (null < 0) fail(3, "open-dev-null", null);
+    for (int fd = 0; fd < 3; fd++) {
+        if (fd != null && (r = sys_dup3(null, fd, 0)) < 0) fail(3, "dup-dev-null", r);
+    }
+    if (null > 3) sys_close(null);
+    sys_close_range(4, ~0U, 0);
+    sys_setsid();
+    r = sys_execve(argv[0], argv, envp);
+    fail(3, "execve", r);
+}
+
+static __attribute__((noreturn)) void run_init(char **argv, char **envp, int status_fd)
+{
+    mount_own_proc(status_fd);
+    long child = clone_with_pid(0, 0);
+    if (child < 0) fail(status_fd, "clone3-in-namespace", child);
+    if (child == 0) exec_service(argv, envp, status_fd);
+    reap_until_alone();
+}
+
+/* pmig-restorer run PROGRAM [ARG...]: a service started in new PID and time namespaces, as after a restore */
+static long run_service(long argc, char **argv)
+{
+    int status_fd = 1;
+    char go;
+    if (argc < 3) {
+        static const char usage[] = "usage: pmig-restorer run PROGRAM [ARG...] (started by pmigd, not by hand)\n";
+        sys_write(2, usage, sizeof(usage) - 1);
+        return 2;
+    }
+    if (sys_read(0, &go, 1) != 1) return 1;     /* pmigd went away before it let the service start */
+    /* a time namespace of its own from the start: its clocks then move with it, offsets and all */
+    new_time_namespace(status_fd);
+    long child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
+    if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);
+    if (child == 0) run_init(argv + 2, argv + argc + 1, status_fd);
+    report(status_fd, "nsinit", child, 0);
+    return 0;
+}
+
 long restorer_main(long *sp)
 {
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
+    if (argc > 1 && str_eq(argv[1], "run")) return run_service(argc, argv);
     if (argc < 4) {
-        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns]\n"
+        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS]\n"
                                     "(started by the pmig restore engine, not by hand)\n";
         sys_write(2, usage, sizeof(usage) - 1);
         return 2;
@@ -272,8 +395,30 @@ long restorer_main(long *sp)
     unsigned long hole = parse_number(argv[2]);
     unsigned long size = parse_number(argv[3]);
     int status_fd = 1;
-    int new_ns = argc > 4 && str_eq(argv[4], "ns");
-    if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)) {
+    int new_ns = 0, new_time_ns = 0;
+    long times[3] = {0, 0, 0};                         /* monotonic and boot targets, the freeze's realtime */
+    for (long i = 4; i < argc; i++) {
+        char *a = argv[i];
+        if (str_eq(a, "ns")) {
+            new_ns = 1;
+        } else if (a[0] == 't' && a[1] == 'i' && a[2] == 'm' && a[3] == 'e' && a[4] == '=') {
+            char *field = a + 5;
+            for (int k = 0; k < 3; k++) {
+                char *end = field;
+                while (*end && *end != ',') end++;
+                if (!*end && k < 2) pid = -1;
+                char saved = *end;
+                *end = 0;
+                times[k] = (long)parse_number(field);
+                field = saved ? end + 1 : end;
+            }
+            new_time_ns = 1;
+        } else {
+            pid = -1;
+        }
+    }
+    if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)
+        || times[0] < 0 || times[1] < 0 || times[2] < 0) {
         static const char bad[] = "pmig-restorer: bad arguments\n";
         sys_write(2, bad, sizeof(bad) - 1);
         return 2;
@@ -289,6 +434,7 @@ long restorer_main(long *sp)
     long r = sys_pipe2(done, 0);
     if (r < 0) fail(status_fd, "pipe2", r);
     long child;
+    if (new_time_ns) enter_time_namespace(times[0], times[1], times[2], status_fd);
     if (new_ns) {
         child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
         if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);

@@ -1,7 +1,7 @@
 /*
  * The restorer's whole view of the kernel: raw x86_64 syscalls and the few constants and
  * structures it uses. Mirrors <asm/unistd_64.h>, <asm-generic/mman-common.h>,
- * <asm-generic/fcntl.h>, <linux/sched.h> (struct clone_args) and <asm-generic/errno-base.h>.
+ * <asm-generic/fcntl.h>, <linux/sched.h> (struct clone_args, CLONE_NEWTIME), <linux/time.h> and <asm-generic/errno-base.h>.
  */
 #ifndef PMIG_SYS_H
 #define PMIG_SYS_H
@@ -23,6 +23,10 @@
 #define __NR_close_range 436
 #define __NR_pipe2       293
 #define __NR_mount       165
+#define __NR_execve      59
+#define __NR_dup3        292
+#define __NR_unshare     272
+#define __NR_clock_gettime 228
 
 #define PROT_READ   0x1
 #define PROT_WRITE  0x2
@@ -31,10 +35,17 @@
 #define MAP_ANONYMOUS 0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 #define O_RDONLY 0
+#define O_RDWR   2
+#define O_CLOEXEC 02000000
 #define POLLIN 0x1
 #define SIGCHLD 17
 #define CLONE_NEWPID 0x20000000UL
 #define CLONE_NEWNS  0x00020000UL
+#define CLONE_NEWTIME 0x00000080UL
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_BOOTTIME 7
+#define O_WRONLY 1
 #define MS_NOSUID 2
 #define MS_NODEV  4
 #define MS_NOEXEC 8
@@ -46,6 +57,10 @@
 struct pollfd {
     int fd;
     short events, revents;
+};
+
+struct timespec {
+    long tv_sec, tv_nsec;
 };
 
 struct clone_args {
@@ -83,6 +98,10 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 #define sys_close_range(a, b, fl)   SYS6(__NR_close_range, a, b, fl, 0, 0, 0)
 #define sys_pipe2(fds, fl)          SYS6(__NR_pipe2, fds, fl, 0, 0, 0, 0)
 #define sys_mount(src, dst, type, fl, data) SYS6(__NR_mount, src, dst, type, fl, data, 0)
+#define sys_execve(path, argv, envp) SYS6(__NR_execve, path, argv, envp, 0, 0, 0)
+#define sys_dup3(old, new, fl)      SYS6(__NR_dup3, old, new, fl, 0, 0, 0)
+#define sys_unshare(fl)             SYS6(__NR_unshare, fl, 0, 0, 0, 0, 0)
+#define sys_clock_gettime(clk, ts)  SYS6(__NR_clock_gettime, clk, ts, 0, 0, 0, 0)
 #define sys_exit_group(code)        do { SYS6(__NR_exit_group, code, 0, 0, 0, 0, 0); __builtin_unreachable(); } while (0)
 
 #endif

@@ -9,7 +9,10 @@
  * socket (an inherited listening socket), pipe (both ends inherited), memory (MAP_SHARED anonymous),
  * lock (both lock ranges of one file), nothing.
  *
- * After go the parent checks that the child was left running (not stopped, not gone) and ends it.
+ * After go the parent checks that the child was left running (not stopped, not gone) and ends it. In
+ * mode "nothing" a thread of the parent waits for the child to stop (waitid WSTOPPED) from ready to go,
+ * as a shell or nsenter waiting for its job does: a checkpoint that leaves the child running must not
+ * let its parent see it stop (a shell would stop too).
  */
 #include "harness.h"
 
@@ -19,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <pthread.h>
 
 #define CHILD_STACK (64 * 1024)
 
@@ -29,6 +33,19 @@ static int child_loop(void *arg)
         pause();
     }
     return 0;
+}
+
+static volatile int child_seen_stopped;
+
+/* Waits, without reaping, until the child stops; ends with the parent's final waitpid (ECHILD). */
+static void *watch_child(void *arg)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)(intptr_t)arg, &info, WSTOPPED | WNOWAIT) == 0 && info.si_code == CLD_STOPPED) {
+        child_seen_stopped = 1;
+    }
+    return NULL;
 }
 
 /* Locks one byte of the shared file at offset at; the file is opened anew, so no description is shared. */
@@ -114,9 +131,14 @@ int main(int argc, char **argv)
         SETUP(found, "the child %d took no lock", (int)child);
     }
 
+    pthread_t watcher;
+    if (strcmp(mode, "nothing") == 0) {
+        SETUP(pthread_create(&watcher, NULL, watch_child, (void *)(intptr_t)child) == 0, "watcher thread");
+    }
     h_ready();
     h_wait_go();
 
+    CHECK(!child_seen_stopped, "the parent saw its child %d stop (CLD_STOPPED) while it was checkpointed", (int)child);
     int status;
     pid_t w = waitpid(child, &status, WNOHANG | WUNTRACED);
     CHECK(w == 0, "the child %d was not left running (waitpid %d, status 0x%x)", (int)child, (int)w, status);

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netdb.h>
+
 #include "stream-protocol.h"
 
 #define CHUNK 4096
@@ -42,15 +44,23 @@ static double now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* Connects to ADDR, an address or a name (resolved as the host's resolver does: a service's DNS name). */
 static int dial(const char *addr, int port)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = stream_address(&ss, addr, port);
-    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(addr, service, &hints, &ai);
+    if (rc != 0) {
+        printf("FAIL: cannot resolve %s: %s\n", addr, gai_strerror(rc));
+        exit(1);
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
         printf("FAIL: cannot connect to %s:%d: %s\n", addr, port, strerror(errno));
         exit(1);
     }
+    freeaddrinfo(ai);
     return fd;
 }
 
@@ -93,7 +103,7 @@ static int lockstep(const char *addr, int port, double seconds)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: stream-client ADDR PORT SECONDS [--lockstep] [--connections N] [--rate KB_PER_S]\n");
+        fprintf(stderr, "usage: stream-client ADDR|NAME PORT SECONDS [--lockstep] [--connections N] [--rate KB_PER_S]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -1,5 +1,6 @@
 package io.pmig.checkpoint;
 
+import io.pmig.checkpoint.cgroup.FreezerPark;
 import io.pmig.checkpoint.fd.FdDumper;
 import io.pmig.checkpoint.fd.FdImage;
 import io.pmig.checkpoint.fd.FileState;
@@ -48,15 +49,15 @@ public final class CheckpointEngine {
 
     /**
      * Resumes a process whose checkpoint was abandoned (the daemon died while it was frozen): it was
-     * left stopped, its TCP connections in repair mode. They leave repair mode, then the process
-     * goes on. Returns the connections brought back.
+     * left parked (frozen in its park cgroup, or group-stopped), its TCP connections in repair mode.
+     * They leave repair mode, then the process goes on. Returns the connections brought back.
      */
     public static int recoverAbandoned(int pid) {
         if (!new ProcFs(pid).exists()) {
             throw new RefusedException("process " + pid + " does not exist");
         }
         int connections = FdDumper.leaveRepairAll(pid);
-        Linux.kill(pid, Linux.SIGCONT);
+        FreezerPark.of(pid).ifPresentOrElse(FreezerPark::leave, () -> Linux.kill(pid, Linux.SIGCONT));
         return connections;
     }
 

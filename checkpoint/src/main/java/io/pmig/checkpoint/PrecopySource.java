@@ -11,6 +11,7 @@ import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.proc.ProcFs;
 
 import io.pmig.checkpoint.tree.PidNamespaces;
+import io.pmig.checkpoint.tree.TimeNamespaces;
 import java.io.IOException;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
@@ -106,7 +107,8 @@ public final class PrecopySource implements AutoCloseable {
                 drop.removeAll(plan.pages());
             }
             writer = ImageWriter.to(out, ImageHeader.forThisMachine(0, 0));
-            writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, imagePid, ownPidNamespace, exe, drop.ranges()));
+            writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, imagePid, ownPidNamespace, exe, drop.ranges(),
+                TimeNamespaces.clocksOf(pid)));
             for (MappingImage m : now) {
                 writer.writeObject(m);
             }
@@ -166,7 +168,7 @@ public final class PrecopySource implements AutoCloseable {
                 droppedResent[0] = drop.bytes() / MemoryDumper.PAGE;
                 droppedResent[1] = sent.intersect(plan.pages()).bytes() / MemoryDumper.PAGE;
                 return new CheckpointEngine.PageSelection(List.of(new RoundImage(RoundImage.PROTOCOL, number, true, imagePid, ownPidNamespace, exe,
-                    drop.ranges())), plan);
+                    drop.ranges(), TimeNamespaces.clocksOf(pid))), plan);
             });
         } catch (RuntimeException | Error e) {
             close();

@@ -8,6 +8,7 @@ import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
+import io.pmig.checkpoint.tree.TimeNamespaces;
 
 import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
@@ -52,7 +53,8 @@ public final class PrecopyTarget implements AutoCloseable {
         RestoreEngine.requireSameFiles(mappings);
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
         boolean newPidNamespace = options.withNewPidNamespaceIf(round.ownPidNamespace()).newPidNamespace();
-        Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken());
+        Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken(),
+            round.clocks());
         PrecopyTarget target = new PrecopyTarget(new RestoredProcess(puppet, new RestoreContext()), image.name(), round.pid(),
             round.ownPidNamespace(), start);
         RestoreEngine.killOnFailure(target.restored, target.source, () -> {
@@ -133,6 +135,7 @@ public final class PrecopyTarget implements AutoCloseable {
             steps.lap("layout");
             pageBytes += image.writePages(restored.puppet());
             steps.lap("pages");
+            TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
             RestoreEngine.complete(restored, image, full, pageBytes, options, start, steps);
         });
         ended = true;

@@ -132,7 +132,7 @@ public final class RestoreEngine {
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
         Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace(),
-            options.newPidNamespaceIfTaken());
+            options.newPidNamespaceIfTaken(), full.process().clocks());
         RestoredProcess restored = new RestoredProcess(puppet, new RestoreContext());
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());

@@ -32,7 +32,8 @@ public final class Pmig implements Runnable {
     /** The subcommands, in the order the help lists them. */
     private static final List<Class<?>> COMMANDS = List.of(CheckpointCommand.class, RestoreCommand.class, DemoCommand.class,
             io.pmig.cli.lab.LabCommand.class, io.pmig.cli.vip.VipCommand.class, io.pmig.cli.daemon.StatusCommand.class,
-            io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.certs.CertsCommand.class);
+            io.pmig.cli.daemon.MigrateCommand.class, io.pmig.cli.service.ServiceCommand.class, io.pmig.cli.service.RunCommand.class,
+            io.pmig.cli.service.DrainCommand.class, io.pmig.cli.certs.CertsCommand.class);
 
     @Spec
     CommandSpec spec;
@@ -133,10 +134,19 @@ public final class Pmig implements Runnable {
         }
     }
 
-    /** The project version, filtered into version.properties by the Maven build. */
+    /**
+     * The project version: the Implementation-Version of pmig's jar, else (classes not in a jar, as in
+     * the tests) version.properties, filtered by the Maven build. Every command asks for it (the
+     * subcommands inherit it); a resource lookup would open every jar before pmig's, the jar's
+     * manifest is at hand.
+     */
     static final class Version implements IVersionProvider {
         @Override
         public String[] getVersion() throws IOException {
+            String version = Pmig.class.getPackage().getImplementationVersion();
+            if (version != null) {
+                return new String[] {"pmig " + version};
+            }
             Properties properties = new Properties();
             try (InputStream in = Pmig.class.getResourceAsStream("version.properties")) {
                 if (in != null) {

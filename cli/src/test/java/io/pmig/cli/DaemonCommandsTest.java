@@ -103,6 +103,7 @@ class DaemonCommandsTest {
             assertTrue(text.out().contains("node-b     127.0.0.1:1") && text.out().contains("unreachable: cannot connect to node-b"),
                     text.out());
             assertTrue(text.out().contains("migrations: none running"), text.out());
+            assertTrue(text.out().contains("dns: none configured (no dns.server)"), text.out());
 
             Run json = pmig("status", "--daemon-socket", dir.resolve("pmigd.sock").toString(), "--json");
             JsonNode status = MAPPER.readTree(json.out());

@@ -44,11 +44,13 @@ class DemoCommandTest {
         JsonNode result = new ObjectMapper().readTree(run.out());
         assertEquals(ExitCodes.OK, run.exitCode(), run.out() + run.err());
         assertEquals("PASS", result.path("verdict").asText(), run.out() + run.err());
-        int pid = result.path("pid").asInt();
         JsonNode moves = result.path("migrations");
         assertEquals(2, moves.size(), run.out());
-        assertMoved(moves.get(0), pid, "node-a", "node-b");
-        assertMoved(moves.get(1), pid, "node-b", "node-a");
+        assertMoved(moves.get(0), "node-a", "node-b");
+        assertMoved(moves.get(1), "node-b", "node-a");
+        int onNodeB = moves.get(0).path("restoredPid").asInt();
+        assertEquals(onNodeB, moves.get(1).path("pid").asInt(), "the second move takes the copy the first made: " + run.out());
+        assertEquals(result.path("pid").asInt(), moves.get(1).path("restoredPid").asInt(), run.out());
 
         JsonNode client = result.path("client");
         assertEquals("PASS", client.path("verdict").asText(), run.out());
@@ -58,8 +60,14 @@ class DemoCommandTest {
         assertTrue(client.path("maxStallMillis").asDouble() < 2_000, "the stream flowed after the moves: " + client);
 
         List<String> progress = run.err().lines().toList();
-        assertTrue(progress.stream().anyMatch(l -> l.contains("stream-server runs on node-b as pid " + pid)), run.err());
-        assertTrue(progress.stream().anyMatch(l -> l.contains("migrated process " + pid + " from node-b to node-a")), run.err());
+        assertTrue(progress.stream().anyMatch(l -> l.contains("its name web.pmig.test published: in node-a, pmig run web")), run.err());
+        assertEquals(2, progress.stream().filter(l -> l.contains("DNS, as the client resolves it: web.pmig.test. 60 IN A "
+                + MigrationDemo.VIP)).count(), "the name resolves to the VIP before and after the moves: " + run.err());
+        assertEquals("web.pmig.test", result.path("dns").asText(), run.out());
+        assertTrue(progress.stream().anyMatch(l -> l.contains("stream-server runs on node-b as pid " + onNodeB
+                + " (pid 2 inside a PID namespace of its own)")), run.err());
+        assertTrue(progress.stream().anyMatch(l -> l.contains("migrated service web, process " + onNodeB + " from node-b to node-a")),
+                run.err());
         assertFalse(Files.exists(Path.of("/run/netns", LAB + "-node-a")), "the lab was removed");
         assertFalse(Files.exists(Path.of("/run", LAB)), "the lab's state was removed");
     }
@@ -76,11 +84,12 @@ class DemoCommandTest {
         assertEquals(0, pmigOnLab("lab", "status"), "the lab is still up and healthy");
     }
 
-    private static void assertMoved(JsonNode report, int pid, String from, String to) {
-        assertEquals(pid, report.path("pid").asInt(), report.toString());
+    /** The service moved by name, in the PID namespace pmig run gave it. */
+    private static void assertMoved(JsonNode report, String from, String to) {
+        assertEquals("web", report.path("service").asText(), report.toString());
         assertEquals(from, report.path("from").asText(), report.toString());
         assertEquals(to, report.path("to").asText(), report.toString());
-        assertEquals(pid, report.path("restoredPid").asInt(), report.toString());
+        assertTrue(report.path("notes").toString().contains("lives in a PID namespace of its own"), report.toString());
         assertEquals(MigrationDemo.VIP, report.path("vip").asText(), report.toString());
         assertTrue(report.path("downtimeMillis").asDouble() > 0, report.toString());
     }

@@ -12,8 +12,10 @@ import io.pmig.daemon.peer.PeerClient;
 import io.pmig.daemon.peer.PeerHandlers;
 import io.pmig.daemon.peer.PeerServer;
 import io.pmig.daemon.peer.PeerTls;
+import io.pmig.vip.dns.ServiceDns;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -37,6 +39,7 @@ public final class Daemon implements AutoCloseable {
     private final ControlServer control;
     private final Migrations migrations;
     private final MigrationPolicy policy = new MigrationPolicy();
+    private final Optional<ServiceDns> serviceDns;
     private final LogRate refusalLog = new LogRate(10, Duration.ofMinutes(1));
     private HostPort listening;
     private boolean closed;
@@ -50,6 +53,7 @@ public final class Daemon implements AutoCloseable {
         this.peerServer = new PeerServer(config, tls, loops, peerHandlers, this::logPeerEvent);
         this.control = new ControlServer(config.controlSocket(), config.controlSocketMode(), loops, handlerThreads);
         this.migrations = new Migrations(config.limits().maxMigrations());
+        this.serviceDns = config.dns().map(ServiceDns::new);
     }
 
     /** One line per peer event; refusals, which anybody who reaches the port can cause, at most 10 a minute. */
@@ -72,7 +76,8 @@ public final class Daemon implements AutoCloseable {
         try {
             InetSocketAddress bound = daemon.peerServer.start();
             daemon.listening = new HostPort(config.listen().host(), bound.getPort());
-            daemon.control.on(NodeStatus.OP, new NodeStatus(config, daemon.listening, daemon.peerClient, daemon.migrations));
+            daemon.control.on(NodeStatus.OP, new NodeStatus(config, daemon.listening, daemon.peerClient, daemon.migrations,
+                    daemon.serviceDns));
             daemon.control.on(MayMigrate.OP, new MayMigrate(daemon.policy));
             daemon.control.start();
         } catch (RuntimeException e) {
@@ -117,6 +122,15 @@ public final class Daemon implements AutoCloseable {
     public Daemon onControl(String op, ControlHandler handler) {
         control.on(op, handler);
         return this;
+    }
+
+    /**
+     * Services' names in DNS, when pmigd.conf has {@code dns.server}: {@code register(fqdn, vips)} when a service with
+     * a name is added or started, {@code remove(fqdn)} when it is removed (both verified by a query; a
+     * {@code DnsException} names the server, zone, key and remedy, and the caller leaves the service as it is).
+     */
+    public Optional<ServiceDns> serviceDns() {
+        return serviceDns;
     }
 
     public Migrations migrations() {

@@ -11,9 +11,13 @@ import io.pmig.daemon.peer.Message;
 import io.pmig.daemon.peer.PeerClient;
 import io.pmig.daemon.peer.PeerException;
 import io.pmig.daemon.peer.PeerHandlers;
+import io.pmig.vip.dns.DnsException;
+import io.pmig.vip.dns.DnsSettings;
+import io.pmig.vip.dns.ServiceDns;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -21,7 +25,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The "status" op: this node, its peers as they answer now (each is connected to and pinged, all
- * at once, within the connect timeout plus one round trip), and the running migrations.
+ * at once, within the connect timeout plus one round trip), the DNS server services' names are
+ * registered in as it answers now (a signed query for its zone, at the same time), and the running
+ * migrations.
  */
 final class NodeStatus implements ControlHandler {
     static final String OP = "status";
@@ -31,12 +37,14 @@ final class NodeStatus implements ControlHandler {
     private final HostPort listening;
     private final PeerClient peers;
     private final Migrations migrations;
+    private final Optional<ServiceDns> dns;
 
-    NodeStatus(DaemonConfig config, HostPort listening, PeerClient peers, Migrations migrations) {
+    NodeStatus(DaemonConfig config, HostPort listening, PeerClient peers, Migrations migrations, Optional<ServiceDns> dns) {
         this.config = config;
         this.listening = listening;
         this.peers = peers;
         this.migrations = migrations;
+        this.dns = dns;
     }
 
     /** How one peer answered: {@code state} is ok, unreachable, bad-certificate, refused, protocol-mismatch or error. */
@@ -50,6 +58,7 @@ final class NodeStatus implements ControlHandler {
         status.put("listen", listening.toString());
         status.put("transport", config.plaintext() ? "plaintext" : "tls");
         status.put("config", config.source());
+        CompletableFuture<ObjectNode> dnsState = CompletableFuture.supplyAsync(this::checkDns);
         ArrayNode peerArray = status.putArray("peers");
         for (PeerState peer : probeAll().values()) {
             ObjectNode p = peerArray.addObject();
@@ -65,6 +74,7 @@ final class NodeStatus implements ControlHandler {
             }
             p.put("probeMillis", peer.millis()); // connect, TLS, hello and one ping
         }
+        status.set("dns", dnsState.join());
         ArrayNode running = status.putArray("migrations");
         for (Migrations.Migration m : migrations.list()) {
             ObjectNode entry = running.addObject();
@@ -76,6 +86,31 @@ final class NodeStatus implements ControlHandler {
             entry.put("started", m.started().toString());
         }
         return status;
+    }
+
+    /** The DNS server as it answers now: {@code state} ok or error with the reason; JSON null when none is configured. */
+    private ObjectNode checkDns() {
+        if (dns.isEmpty()) {
+            return null;
+        }
+        DnsSettings settings = dns.get().settings();
+        ObjectNode state = MAPPER.createObjectNode();
+        state.put("server", settings.serverAddress());
+        state.put("zone", settings.zone());
+        state.put("key", settings.key().name());
+        state.put("algorithm", settings.key().algorithm());
+        state.put("ttl", settings.ttl().toSeconds());
+        long start = System.nanoTime();
+        try {
+            dns.get().check();
+            state.put("state", "ok");
+            state.putNull("reason");
+        } catch (DnsException e) {
+            state.put("state", "error");
+            state.put("reason", e.getMessage());
+        }
+        state.put("probeMillis", millisSince(start));
+        return state;
     }
 
     /** Every configured peer, probed in parallel. */

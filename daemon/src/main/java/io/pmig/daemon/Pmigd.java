@@ -5,6 +5,12 @@ import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.PeerTls;
 import io.pmig.daemon.migration.MigrationService;
+import io.pmig.daemon.service.PublishedNames;
+import io.pmig.daemon.service.ServiceOps;
+import io.pmig.daemon.service.ServiceRegistry;
+import io.pmig.vip.dns.DnsException;
+import io.pmig.vip.dns.DnsSettings;
+import io.pmig.vip.dns.ServiceDns;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -12,6 +18,8 @@ import java.util.concurrent.CountDownLatch;
  * {@code pmigd [--config FILE]}: the node agent. Runs until SIGTERM or SIGINT, then closes the
  * control socket, the peer sessions and its threads, and exits 0. Exits 2 on a bad command line
  * or configuration, 1 when it cannot start (port or socket taken, certificates unusable).
+ * {@code --check} checks the configuration, the certificates and, with {@code dns.server}, that
+ * the DNS server accepts the node's TSIG key for its zone, then exits (0, 2, or 1 for DNS).
  */
 public final class Pmigd {
     private Pmigd() {
@@ -32,7 +40,7 @@ public final class Pmigd {
                 case "--help", "-h" -> {
                     System.out.println("usage: pmigd [--config FILE] [--check]\n"
                             + "  --config FILE  the configuration (default " + DaemonConfig.DEFAULT_FILE + ")\n"
-                            + "  --check        check the configuration and the certificates, then exit");
+                            + "  --check        check the configuration, the certificates and the DNS server, then exit");
                     System.exit(0);
                 }
                 default -> usage("unknown argument '" + args[i] + "'");
@@ -43,8 +51,19 @@ public final class Pmigd {
             config = DaemonConfig.load(configFile);
             if (check) {
                 PeerTls.of(config);
+                String dns = "";
+                if (config.dns().isPresent()) {
+                    DnsSettings settings = config.dns().get();
+                    try {
+                        new ServiceDns(settings).check();
+                    } catch (DnsException e) {
+                        System.err.println("pmigd: " + e.getMessage());
+                        System.exit(1);
+                    }
+                    dns = ", DNS zone " + settings.zone() + " on " + settings.serverAddress() + " with " + settings.key() + ": ok";
+                }
                 System.out.println("pmigd: " + configFile + " is usable: node " + config.nodeName() + ", "
-                        + config.peers().size() + " peers, " + (config.plaintext() ? "plaintext" : "TLS"));
+                        + config.peers().size() + " peers, " + (config.plaintext() ? "plaintext" : "TLS") + dns);
                 System.exit(0);
             }
         } catch (ConfigException e) {
@@ -55,9 +74,11 @@ public final class Pmigd {
         Daemon daemon;
         MigrationService migration;
         try {
-            migration = MigrationService.prepare(config);
+            ServiceRegistry services = ServiceRegistry.open(config.stateDirectory().resolve("services"));
+            migration = MigrationService.prepare(config, services);
             daemon = Daemon.start(config);
             migration.install(daemon);
+            ServiceOps.install(daemon, services, new PublishedNames(daemon.serviceDns(), config.nodeName()), migration);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());

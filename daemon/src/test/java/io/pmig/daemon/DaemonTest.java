@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.migration.MigrationService;
+import io.pmig.daemon.service.ServiceRegistry;
 import io.pmig.daemon.config.HostPort;
 import io.pmig.daemon.control.ControlClient;
 import io.pmig.daemon.control.ControlServer;
@@ -185,7 +186,7 @@ class DaemonTest {
         p.setProperty("state.directory", dir.resolve("node-a-state").toString());
         p.setProperty("vip.interface", "lo");
         DaemonConfig config = DaemonConfig.parse(p, "test config of node-a");
-        MigrationService migration = MigrationService.prepare(config);
+        MigrationService migration = MigrationService.prepare(config, ServiceRegistry.open(config.stateDirectory().resolve("services")));
         toClose.add(migration);
         Daemon a = Daemon.start(config);
         toClose.add(a);

@@ -111,8 +111,17 @@ class DebPackageIT {
         assertEquals(0, completion.exitCode(), completion.toString());
         assertTrue(completion.out().contains(" pmig"), completion.out());
 
+        Path agent = root.resolve("usr/lib/ocf/resource.d/pmig/service");
+        Result metaData = run(Map.of(), agent.toString(), "meta-data");
+        assertEquals(0, metaData.exitCode(), metaData.toString());
+        for (String action : List.of("migrate_to", "migrate_from", "monitor", "validate-all")) {
+            assertTrue(metaData.out().contains("<action name=\"" + action + "\""), "ocf:pmig:service meta-data lacks " + action);
+        }
+        Result unconfiguredAgent = run(Map.of(), agent.toString(), "validate-all");
+        assertEquals(6, unconfiguredAgent.exitCode(), "OCF_ERR_CONFIGURED without the service parameter: " + unconfiguredAgent);
+
         dpkg("--purge", "pmig");
-        for (String gone : List.of("usr/bin/pmig", "usr/bin/pmigd", "usr/lib/pmig", "lib/systemd/system/pmigd.service", "etc/pmig/pmigd.conf",
+        for (String gone : List.of("usr/bin/pmig", "usr/bin/pmigd", "usr/lib/pmig", "usr/lib/ocf/resource.d/pmig/service", "lib/systemd/system/pmigd.service", "etc/pmig/pmigd.conf",
                 "var/cache/pmig")) {
             assertFalse(Files.exists(root.resolve(gone)), gone + " is left after the purge");
         }

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,7 +39,9 @@ public final class ServiceCgroup {
         "memory.low", new Limit("memory", "0"), "memory.min", new Limit("memory", "0"),
         "memory.swap.max", new Limit("memory", "max"), "cpu.max", new Limit("cpu", "max 100000"),
         "cpu.weight", new Limit("cpu", "100"), "pids.max", new Limit("pids", "max"));
-    private static final String PMIG = "pmig";
+    static final String PMIG = "pmig";
+    /** How often a new cgroup is made again after another restore's sweep removed it while still empty. */
+    private static final int SWEPT_ATTEMPTS = 5;
     private static final Path SYS_FS_CGROUP = Path.of("/sys/fs/cgroup");
 
     private final List<Path> leaves;
@@ -47,8 +50,8 @@ public final class ServiceCgroup {
         this.leaves = leaves;
     }
 
-    /** The v2 hierarchy's mount point, if this host has one. */
-    static Optional<Path> unifiedRoot() {
+    /** The v2 hierarchy's mount point (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host), if this host has one. */
+    public static Optional<Path> unifiedRoot() {
         for (Path root : List.of(SYS_FS_CGROUP, SYS_FS_CGROUP.resolve("unified"))) {
             if (Files.isRegularFile(root.resolve("cgroup.controllers"))) {
                 return Optional.of(root);
@@ -127,10 +130,7 @@ public final class ServiceCgroup {
                 Files.createDirectories(parent);
                 removeEmptyLeaves(parent);
                 Path leaf = parent.resolve(name);
-                Files.createDirectories(leaf);
-                for (int pid : pids) {
-                    Files.writeString(leaf.resolve("cgroup.procs"), Integer.toString(pid), StandardCharsets.US_ASCII);
-                }
+                createWith(leaf, Map.of(), pids);
                 leaves.add(leaf);
             } catch (IOException e) {
                 throw new FailedException("cannot put the restored process into cgroup " + parent.resolve(name) + ": " + e.getMessage(), e);
@@ -172,6 +172,30 @@ public final class ServiceCgroup {
     }
 
     /** rmdir of every empty cgroup below {@code parent}: a cgroup with a process in it refuses (EBUSY) and stays. */
+    /**
+     * Creates cgroup {@code leaf}, writes {@code settings} (interface file to value) into it, and moves {@code pids} into it.
+     * Another restore's sweep of empty pmig cgroups may remove the new cgroup before the first process is in: then it is
+     * made again.
+     */
+    static void createWith(Path leaf, Map<String, String> settings, List<Integer> pids) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                Files.createDirectories(leaf);
+                for (Map.Entry<String, String> setting : settings.entrySet()) {
+                    Files.writeString(leaf.resolve(setting.getKey()), setting.getValue(), StandardCharsets.US_ASCII);
+                }
+                for (int pid : pids) {
+                    Files.writeString(leaf.resolve("cgroup.procs"), Integer.toString(pid), StandardCharsets.US_ASCII);
+                }
+                return;
+            } catch (NoSuchFileException swept) {
+                if (attempt == SWEPT_ATTEMPTS) {
+                    throw swept;
+                }
+            }
+        }
+    }
+
     private static void removeEmptyLeaves(Path parent) throws IOException {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(parent, Files::isDirectory)) {
             for (Path leaf : entries) {

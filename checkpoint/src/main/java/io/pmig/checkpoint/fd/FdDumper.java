@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /** Saves the descriptor table: which number refers to which open file, and each file's state. */
 public final class FdDumper {
@@ -27,59 +28,68 @@ public final class FdDumper {
     public record Result(List<FdImage> fds, List<FileState> files, List<DumpContext.SocketInRepair> socketsInRepair) {
     }
 
+    /** Looks at a descriptor of a running process whose number keeps being reused this many times before giving up. */
+    private static final int RUNNING_FD_ATTEMPTS = 5;
+
     private FdDumper() {
     }
 
     /** Refuses, naming the descriptor, if any of them is of a kind that cannot be saved. Touches nothing. */
     public static void precheck(int pid) {
-        ProcFs proc = new ProcFs(pid);
-        int pidfd = Linux.pidfdOpen(pid);
-        try {
-            for (int fd : proc.fds()) {
-                try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
-                    FileKind<?> kind = kindOf(f);
-                    if (kind == null) {
-                        throw new RefusedException("fd " + fd + " of process " + pid + ": " + FileKinds.describeUnsupported(f)
-                            + " is not supported yet");
-                    }
-                    if (kind instanceof RegularFiles) {
-                        // identifies the file by content now, so that the dump in the freeze finds it cached (a file
-                        // written meanwhile is identified again there)
-                        FileIdentity.of(Path.of(f.link()));
-                    }
-                } catch (UncheckedIOException | SyscallException e) {
-                    if (!closedMeanwhile(proc, fd)) {
-                        throw e;
-                    }
-                }
+        forEachWhileRunning(pid, f -> {
+            FileKind<?> kind = kindOf(f);
+            if (kind == null) {
+                throw new RefusedException("fd " + f.fd() + " of process " + pid + ": " + FileKinds.describeUnsupported(f)
+                    + " is not supported yet");
             }
-        } finally {
-            Linux.close(pidfd);
-        }
+            if (kind instanceof RegularFiles) {
+                // identifies the file by content now, so that the dump in the freeze finds it cached (a file
+                // written meanwhile is identified again there)
+                FileIdentity.of(Path.of(f.link()));
+            }
+        });
     }
 
     /** The TCP connections of process {@code pid} (listeners left out), by their two ends, read while it runs. Touches nothing. */
     public static List<TcpConnection> tcpConnections(int pid) {
-        ProcFs proc = new ProcFs(pid);
         List<TcpConnection> connections = new ArrayList<>();
+        forEachWhileRunning(pid, f -> {
+            TcpConnection connection = kindOf(f) instanceof TcpSockets ? TcpSockets.connectionOf(f) : null;
+            if (connection != null && !connections.contains(connection)) {
+                connections.add(connection);
+            }
+        });
+        return connections;
+    }
+
+    /**
+     * Runs {@code look} on each descriptor of process {@code pid} while it runs, so a descriptor may close between
+     * reading its link and its state, and its number may be taken again at once (a server accepting all the time):
+     * a descriptor closed meanwhile is passed over, one whose number was taken again is looked at anew. {@code look}
+     * must be idempotent.
+     */
+    private static void forEachWhileRunning(int pid, Consumer<OpenFile> look) {
+        ProcFs proc = new ProcFs(pid);
         int pidfd = Linux.pidfdOpen(pid);
         try {
             for (int fd : proc.fds()) {
-                try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
-                    TcpConnection connection = kindOf(f) instanceof TcpSockets ? TcpSockets.connectionOf(f) : null;
-                    if (connection != null && !connections.contains(connection)) {
-                        connections.add(connection);
-                    }
-                } catch (UncheckedIOException | SyscallException e) {
-                    if (!closedMeanwhile(proc, fd)) {
-                        throw e;
+                for (int attempt = 1; ; attempt++) {
+                    try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
+                        look.accept(f);
+                        break;
+                    } catch (UncheckedIOException | SyscallException e) {
+                        if (closedMeanwhile(proc, fd)) {
+                            break;
+                        }
+                        if (attempt == RUNNING_FD_ATTEMPTS) {
+                            throw e;
+                        }
                     }
                 }
             }
         } finally {
             Linux.close(pidfd);
         }
-        return connections;
     }
 
     /**
@@ -90,14 +100,21 @@ public final class FdDumper {
         ProcFs proc = new ProcFs(pid);
         Set<Long> inodes = new HashSet<>();
         for (int fd : proc.fds()) {
-            try {
-                String link = proc.readLink("fd/" + fd);
-                if (link.startsWith("socket:[")) {
-                    inodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
-                }
-            } catch (UncheckedIOException e) {
-                if (!closedMeanwhile(proc, fd)) {
-                    throw e;
+            // links only, no descriptor taken: this runs every millisecond while a busy server's descriptors come and go
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    String link = proc.readLink("fd/" + fd);
+                    if (link.startsWith("socket:[")) {
+                        inodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
+                    }
+                    break;
+                } catch (UncheckedIOException e) {
+                    if (closedMeanwhile(proc, fd)) {
+                        break;
+                    }
+                    if (attempt == RUNNING_FD_ATTEMPTS) {
+                        throw e;
+                    }
                 }
             }
         }

@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.ptrace;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.cgroup.FreezerPark;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
@@ -18,17 +19,21 @@ import java.util.Set;
  * A process whose every thread is seized and stopped with ptrace. Thawing puts back the exact
  * registers each thread had, so the process cannot tell it was stopped (beyond the time lost).
  *
- * <p>Once its state is read, {@link #park} lets go of the threads without letting them run: each
- * is detached into a group stop (SIGSTOP). A thread that ran injected syscalls sits in a
- * single-step trap; if the tracer died there, the kernel would deliver that SIGTRAP and kill the
- * process. Parked, nothing depends on this tracer any more: if it dies the process just stays
- * stopped, for a restarted daemon to resume or kill.
+ * <p>Once its state is read, {@link #park} lets go of the threads without letting them run: the
+ * process is moved into a frozen cgroup ({@link FreezerPark}) and its threads detached into the
+ * freezer, or, on a host without the v2 freezer, each detached into a group stop (SIGSTOP), which
+ * its parent sees. A thread that ran injected syscalls sits in a single-step trap; if the tracer
+ * died there, the kernel would deliver that SIGTRAP and kill the process. Parked, nothing depends
+ * on this tracer any more: if it dies the process just stays stopped, for a restarted daemon to
+ * resume or kill.
  */
 public final class FrozenProcess implements AutoCloseable {
     private final int pid;
     private final Map<Integer, Registers> saved = new LinkedHashMap<>();
     private boolean released;
     private boolean parked;
+    /** Where the parked process is frozen; null when parked by a group stop. */
+    private FreezerPark freezer;
     private static final long KILL_WAIT_MILLIS = 5_000;
 
     private FrozenProcess(int pid) {
@@ -133,11 +138,15 @@ public final class FrozenProcess implements AutoCloseable {
         if (parked || released) {
             return;
         }
+        freezer = FreezerPark.enter(pid).orElse(null);
         for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
             // as for a thaw: a parked process taken back would otherwise resume in restart_syscall (see below)
             Ptrace.setRegisters(e.getKey(), withoutRestartBlock(e.getValue()));
-            Ptrace.detach(e.getKey(), Linux.SIGSTOP);
+            // into the freezer: no signal (a single-step trap's SIGTRAP is dropped); else a group stop
+            Ptrace.detach(e.getKey(), freezer != null ? 0 : Linux.SIGSTOP);
         }
+        // no wait for the freezer to report it frozen: a task moved into a frozen cgroup has its freeze trap set, and a
+        // detached thread meets that trap before any instruction of its own (get_signal, kernel/signal.c)
         parked = true;
     }
 
@@ -147,7 +156,11 @@ public final class FrozenProcess implements AutoCloseable {
         }
         released = true;
         if (parked) {
-            Linux.kill(pid, Linux.SIGCONT);
+            if (freezer != null) {
+                freezer.leave();
+            } else {
+                Linux.kill(pid, Linux.SIGCONT);
+            }
             return;
         }
         RuntimeException first = null;
@@ -191,6 +204,9 @@ public final class FrozenProcess implements AutoCloseable {
         long deadline = System.nanoTime() + KILL_WAIT_MILLIS * 1_000_000L;
         while (alive() && System.nanoTime() < deadline) {
             Thread.onSpinWait();
+        }
+        if (freezer != null) {
+            freezer.removeEmpty();
         }
     }
 

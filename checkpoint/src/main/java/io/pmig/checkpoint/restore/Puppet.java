@@ -10,6 +10,8 @@ import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 import io.pmig.checkpoint.ptrace.RemoteMemory;
+import io.pmig.checkpoint.task.ProcessImage;
+import io.pmig.checkpoint.tree.TimeNamespaces;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -58,32 +60,38 @@ public final class Puppet implements AutoCloseable {
 
     /** Starts pmig-restorer and takes hold of the process it creates with PID {@code pid}. */
     public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace) {
-        return launch(restorer, pid, hole, newPidNamespace, false);
+        return launch(restorer, pid, hole, newPidNamespace, false, null);
     }
 
     /**
      * {@link #launch(Path, int, long, boolean)}; with {@code newPidNamespaceIfTaken}, a pid or thread id in use on
-     * this host makes the restorer try again in a new PID namespace (the process keeps its numbers there).
+     * this host makes the restorer try again in a new PID namespace (the process keeps its numbers there). The process
+     * lives in a time namespace of its own that continues {@code clocks} (see TimeNamespaces; null: the host's clocks).
      */
-    public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace, boolean newPidNamespaceIfTaken) {
+    public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace, boolean newPidNamespaceIfTaken,
+                                ProcessImage.Clocks clocks) {
         Puppet puppet;
         try {
-            puppet = start(restorer, pid, hole, newPidNamespace);
+            puppet = start(restorer, pid, hole, newPidNamespace, clocks);
         } catch (PidTakenException e) {
             if (!newPidNamespaceIfTaken) {
                 throw e;
             }
-            puppet = start(restorer, pid, hole, true);
+            puppet = start(restorer, pid, hole, true, clocks);
         }
         puppet.hostTid.put(pid, puppet.pid);
         return puppet;
     }
 
-    private static Puppet start(Path restorer, int pid, long hole, boolean newPidNamespace) {
+    private static Puppet start(Path restorer, int pid, long hole, boolean newPidNamespace, ProcessImage.Clocks clocks) {
         List<String> cmd = new ArrayList<>(List.of(restorer.toString(), Integer.toString(pid),
             "0x" + Long.toHexString(hole), "0x" + Long.toHexString(RestorerLayout.HOLE_SIZE)));
         if (newPidNamespace) {
             cmd.add("ns");
+        }
+        String time = TimeNamespaces.restorerArgument(clocks);
+        if (time != null) {
+            cmd.add(time);
         }
         String output;
         int exit;
@@ -114,7 +122,7 @@ public final class Puppet implements AutoCloseable {
             } else if (w[0].startsWith("error-")) {
                 int errno = Integer.parseInt(w[2]);
                 if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST && restorerPid == pid && !newPidNamespace) {
-                    return start(restorer, pid, hole, false);   // the restorer itself got the pid it was to create: it has exited now
+                    return start(restorer, pid, hole, false, clocks);   // the restorer itself got the pid it was to create: it has exited now
                 }
                 if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST) {
                     throw new PidTakenException("pid " + pid + " is in use on this host (by a process, or as the session or "

@@ -12,7 +12,8 @@ import java.util.Map;
  * cgroup (cgroup v2 file name to value, only those set), given to the cgroup of its own it is restored in.
  * {@code userNamespace} is null in images made before it was kept (their processes ran in pmig's own).
  * {@code dumpable}: PR_GET_DUMPABLE (null in images made before it was kept); {@code membarrierRegistrations}: the
- * membarrier REGISTER_* commands the process made, or'ed.
+ * membarrier REGISTER_* commands the process made, or'ed. {@code clocks}: its monotonic and boot clocks at the
+ * freeze, which the restore continues (null in images made before they were kept: restored on the host's clocks).
  */
 @ImageKind("process")
 public record ProcessImage(
@@ -39,7 +40,8 @@ public record ProcessImage(
         int membarrierRegistrations,
         boolean ownPidNamespace,
         Map<String, String> cgroupLimits,
-        UserNamespace userNamespace) {
+        UserNamespace userNamespace,
+        Clocks clocks) {
 
     public ProcessImage {
         cgroupLimits = cgroupLimits == null ? Map.of() : Map.copyOf(cgroupLimits);     // null in images made before they were kept
@@ -59,6 +61,14 @@ public record ProcessImage(
         private static long hex(Map<String, String> status, String field) {
             return Long.parseUnsignedLong(status.getOrDefault(field, "0"), 16);
         }
+    }
+
+    /**
+     * CLOCK_MONOTONIC and CLOCK_BOOTTIME in ns as the process read them at the freeze (the host's clocks plus the
+     * offsets of its time namespace), CLOCK_REALTIME then (from which the restore counts the downtime), and whether it
+     * lived in a time namespace other than the host's.
+     */
+    public record Clocks(long monotonicNs, long boottimeNs, long realtimeNs, boolean ownTimeNamespace) {
     }
 
     /** struct kernel_sigaction of one signal (asm/signal.h). */

@@ -11,6 +11,7 @@ import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.tree.PidNamespaces;
+import io.pmig.checkpoint.tree.TimeNamespaces;
 import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 
@@ -170,7 +171,7 @@ public final class TaskDumper {
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
             Ptrace.pendingSignals(pid, true), itimers, timers, mm, Integer.parseInt(proc.read("oom_score_adj").trim()),
             "0".equals(status.get("THP_enabled")), dumpable, membarrier, PidNamespaces.inOwnNamespace(pid),
-            ServiceCgroup.limitsOf(pid), UserNamespace.of(pid));
+            ServiceCgroup.limitsOf(pid), UserNamespace.of(pid), TimeNamespaces.clocksOf(pid));
     }
 
     /** The answer slots of a batch of {@code calls} calls. */

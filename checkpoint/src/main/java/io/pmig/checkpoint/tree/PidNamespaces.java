@@ -57,7 +57,7 @@ public final class PidNamespaces {
             }
             String namespace = new ProcFs(pid).readLink("ns/pid");
             for (int other : ProcFs.allPids()) {
-                if (moved.contains(other) || !namespace.equals(pidNamespaceOf(other))) {
+                if (moved.contains(other) || !namespace.equals(namespaceOf(other, "pid"))) {
                     continue;
                 }
                 if (!(nspid(other).length == 2 && nspid(other)[1] == 1 && isPmigInit(other))) {
@@ -106,7 +106,7 @@ public final class PidNamespaces {
         return Optional.empty();
     }
 
-    private static boolean isPmigInit(int pid) {
+    static boolean isPmigInit(int pid) {
         try {
             return Path.of(new ProcFs(pid).readLink("exe")).getFileName().toString().startsWith(PMIG_INIT);
         } catch (UncheckedIOException e) {
@@ -114,9 +114,10 @@ public final class PidNamespaces {
         }
     }
 
-    private static String pidNamespaceOf(int pid) {
+    /** The namespace of kind {@code kind} ("pid", "time": a link in /proc/PID/ns) process {@code pid} lives in, or null if it is gone. */
+    static String namespaceOf(int pid, String kind) {
         try {
-            return new ProcFs(pid).readLink("ns/pid");
+            return new ProcFs(pid).readLink("ns/" + kind);
         } catch (UncheckedIOException e) {
             return null;                                    // gone, or a kernel thread being torn down
         }

@@ -57,6 +57,7 @@ public final class SharingCheck {
     public static void requireSelfContained(Set<Integer> moved) {
         requireChildrenInside(moved);
         PidNamespaces.requireOwnedByMovedAlone(moved);
+        TimeNamespaces.requireOwnedByMovedAlone(moved);
         List<Integer> others = new ArrayList<>();
         for (int pid : ProcFs.allPids()) {
             if (!moved.contains(pid) && !isKernelThread(pid)) {

@@ -97,6 +97,14 @@ abstract class ItSupport {
         return p;
     }
 
+    /** A program whose clocks are ahead of the host's (TestProgram#startWithClocksAhead), ready. */
+    TestProgram startReadyWithClocksAhead(String name, long monotonicSeconds, long boottimeSeconds) throws IOException {
+        TestProgram p = TestProgram.startWithClocksAhead(name, tmp.resolve(name + "-state"), monotonicSeconds, boottimeSeconds);
+        programs.add(p);
+        p.awaitReady();
+        return p;
+    }
+
     /** A program that reads the word in STATEDIR/mode to choose what it sets up, ready. */
     TestProgram startReadyInMode(String name, String mode) throws IOException {
         Path state = Files.createDirectories(tmp.resolve(name + "-state"));
@@ -211,6 +219,37 @@ abstract class ItSupport {
         assertTrue(state.startsWith("R") || state.startsWith("S") || state.startsWith("D"),
                 "pid " + pid + " is " + state + " " + when);
         assertEquals("0", TestProgram.procField(pid, "TracerPid").orElse("?"), "pid " + pid + " still traced " + when);
+        assertFalse(v2Cgroup(pid).contains("/pmig/park-"), "pid " + pid + " is still parked in " + v2Cgroup(pid) + " " + when);
+    }
+
+    /** The process waits for a migration's outcome frozen in its park cgroup, untraced, its parent told nothing. */
+    static void assertParked(int pid, String when) {
+        String cgroup = v2Cgroup(pid);
+        assertTrue(cgroup.startsWith("/pmig/park-" + pid + "@"), "pid " + pid + " is in cgroup " + cgroup + ", not its park, " + when);
+        Path events = Path.of("/sys/fs/cgroup/unified").resolve(cgroup.substring(1)).resolve("cgroup.events");
+        if (!Files.exists(events)) {
+            events = Path.of("/sys/fs/cgroup").resolve(cgroup.substring(1)).resolve("cgroup.events");
+        }
+        try {
+            // the threads enter the freezer as soon as they are scheduled after the detach
+            for (int i = 0; i < 500 && !Files.readString(events).contains("frozen 1"); i++) {
+                TestProgram.sleep(10);
+            }
+            assertTrue(Files.readString(events).contains("frozen 1"), "park " + cgroup + " is not frozen " + when);
+        } catch (IOException e) {
+            throw new AssertionError("cannot read " + events, e);
+        }
+        assertEquals("0", TestProgram.procField(pid, "TracerPid").orElse("?"), "pid " + pid + " still traced " + when);
+    }
+
+    /** The process's cgroup v2 path ("0::" line of /proc/PID/cgroup), or "" if it is gone. */
+    static String v2Cgroup(int pid) {
+        try {
+            return Files.readAllLines(Path.of("/proc", Integer.toString(pid), "cgroup")).stream()
+                .filter(l -> l.startsWith("0::")).map(l -> l.substring(3)).findFirst().orElse("");
+        } catch (IOException gone) {
+            return "";
+        }
     }
 
     static void assertPass(TestProgram p, String result) {

@@ -87,8 +87,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
         }
         RestoreReport copy = restored.get();
         try {
-            assertEquals("T (stopped)", TestProgram.procState(original.pid()).orElse("gone"),
-                "the original stays frozen until commit");
+            assertParked(original.pid(), "until commit");
             long imageBytes = frozen.report().imageBytes();
             assertNull(frozen.report().image(), "a streamed checkpoint has no file");
             assertEquals(frozen.report().pageBytes(), copy.pageBytes(), "every page written arrived");
@@ -202,7 +201,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
         TestProgram p = startReady("threads");
         try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(new ByteArrayOutputStream()),
                 CheckpointOptions.defaults())) {
-            assertEquals("T (stopped)", TestProgram.procState(p.pid()).orElse("gone"), "frozen until decided");
+            assertParked(p.pid(), "until decided");
             frozen.abort();
             assertThrows(IllegalStateException.class, frozen::commit, "decided once");
         }

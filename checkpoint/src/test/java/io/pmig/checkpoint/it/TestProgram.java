@@ -87,6 +87,15 @@ public final class TestProgram implements AutoCloseable {
         return start(name, stateDir, "setpriv --reuid=" + id + " --regid=" + id + " --clear-groups ");
     }
 
+    /**
+     * {@link #start}, the program running in a time namespace of its own whose monotonic and boot clocks are ahead of
+     * the host's by the given seconds: a process from a host that booted that much earlier.
+     */
+    public static TestProgram startWithClocksAhead(String name, Path stateDir, long monotonicSeconds, long boottimeSeconds)
+            throws IOException {
+        return start(name, stateDir, "unshare --time --monotonic " + monotonicSeconds + " --boottime " + boottimeSeconds + " ");
+    }
+
     /** {@link #start}, running the program's binary from {@code exe} (a copy elsewhere). */
     public static TestProgram startCopy(String name, Path exe, Path stateDir) throws IOException {
         return start(name, exe, stateDir, "");

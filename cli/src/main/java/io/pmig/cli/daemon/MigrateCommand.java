@@ -16,12 +16,13 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code pmig migrate PID --to NODE}: the local pmigd moves a running process, its VIP and its connections to NODE. */
+/** {@code pmig migrate PID|NAME --to NODE}: the local pmigd moves a running process or service, its VIP and its connections to NODE. */
 @Command(name = "migrate",
         description = {
             "Move a running process to another node, live, with its VIP and its TCP connections.",
-            "The local pmigd moves process PID to NODE: its memory, threads, descriptors and TCP connections, and the"
-                    + " VIP it serves on (found from its sockets, or --vip). Nothing is touched until both nodes agree the"
+            "The local pmigd moves process PID, or service NAME (pmig service list), to NODE: its memory, threads, descriptors"
+                    + " and TCP connections, and the VIP it serves on (the service's, else found from its sockets, or --vip); a"
+                    + " service's registry entry moves with it. Nothing is touched until both nodes agree the"
                     + " move can be made; any failure before the destination runs the process leaves it running here, with"
                     + " its VIP. Exits 0 when it runs on NODE, 3 when refused before anything was touched, 1 when the move"
                     + " failed and was rolled back.",
@@ -36,8 +37,8 @@ public final class MigrateCommand implements Callable<Integer> {
     @Mixin
     DaemonSocketOption daemon;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "PID", description = "the process to move")
-    Integer pid;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "PID|NAME", description = "the process to move, by pid or by its service's name")
+    String target;
 
     @Option(names = "--to", paramLabel = "NODE", description = "the destination node (a peer of this node)")
     String to;
@@ -76,16 +77,21 @@ public final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (cancel != null) {
-            if (pid != null || to != null) {
+            if (target != null || to != null) {
                 throw new ParameterException(spec.commandLine(), "--cancel ID takes neither a PID nor --to");
             }
             return cancel();
         }
-        if (pid == null || to == null) {
-            throw new ParameterException(spec.commandLine(), "give the PID to move and --to NODE (or --cancel ID)");
+        if (target == null || to == null) {
+            throw new ParameterException(spec.commandLine(), "give the PID or service NAME to move and --to NODE (or --cancel ID)");
         }
-        ObjectNode request = JsonNodeFactory.instance.objectNode().put("op", "migrate").put("pid", pid).put("to", to)
+        ObjectNode request = JsonNodeFactory.instance.objectNode().put("op", "migrate").put("to", to)
                 .put("replay", !noReplay).put("mode", mode);
+        if (target.matches("\\d+")) {
+            request.put("pid", Integer.parseInt(target));
+        } else {
+            request.put("service", target);
+        }
         if (vip != null) {
             request.put("vip", vip);
         }
@@ -152,11 +158,12 @@ public final class MigrateCommand implements Callable<Integer> {
 
     /** The report of a migration as text, as pmig migrate prints it. */
     public static String text(JsonNode r) {
-        return String.format(Locale.ROOT, "migrated process %d from %s to %s (pid %d there)%s%n"
+        return String.format(Locale.ROOT, "migrated %sprocess %d from %s to %s (pid %d there)%s%n"
                         + "  total %.1f ms (%.1f ms of it announcing the VIP after the service ran), downtime %.1f ms"
                         + " (frozen until the image was sent: %.1f ms, restore %.1f ms), client-relevant stall %.1f ms%n"
                         + "  sent %.1f MB (%.1f MB of memory) at %.0f MB/s (%s)%s; packets held by the source %d,"
                         + " replayed at the destination %d (with those it held itself)%n",
+                r.path("service").isTextual() ? "service " + r.path("service").asText() + ", " : "",
                 r.path("pid").asInt(), r.path("from").asText(), r.path("to").asText(), r.path("restoredPid").asInt(),
                 r.path("vip").isTextual() ? " with VIP " + r.path("vip").asText() : "",
                 r.path("totalMillis").asDouble(), r.path("settleMillis").asDouble(), r.path("downtimeMillis").asDouble(),

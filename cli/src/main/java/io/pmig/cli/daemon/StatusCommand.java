@@ -15,10 +15,12 @@ import picocli.CommandLine.Spec;
 /** {@code pmig status}: what the local pmigd says about its node, its peers and its migrations. */
 @Command(name = "status",
         description = {
-            "Show this node's pmigd: its name and address, each peer as it answers now, and running migrations.",
+            "Show this node's pmigd: its name and address, each peer as it answers now, the DNS server it registers"
+                    + " services' names in (if configured) as it answers now, and running migrations.",
             "The daemon connects to every configured peer (TLS and hello) and pings it; a peer is ok, unreachable,"
                     + " bad-certificate, refused or protocol-mismatch, with the reason. Exits 0 when the daemon answered,"
-                    + " 3 when it is not running."})
+                    + " 3 when it is not running. The DNS server is asked for its zone's SOA record, signed with the node's"
+                    + " TSIG key: ok, or error with the reason (no answer, not authoritative, key unknown or secret wrong)."})
 public final class StatusCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -55,6 +57,16 @@ public final class StatusCommand implements Callable<Integer> {
                 text.append(peer.path("state").asText()).append(": ").append(peer.path("reason").asText());
             }
             text.append('\n');
+        }
+        JsonNode dns = status.path("dns");
+        if (dns.isObject()) {
+            text.append("dns: zone ").append(dns.path("zone").asText()).append(" on ").append(dns.path("server").asText())
+                    .append(", TSIG key ").append(dns.path("key").asText()).append(": ")
+                    .append(dns.path("state").asText().equals("ok") ? "ok (" + dns.path("probeMillis").asLong() + " ms)"
+                            : "ERROR: " + dns.path("reason").asText())
+                    .append('\n');
+        } else {
+            text.append("dns: none configured (no dns.server)\n");
         }
         JsonNode migrations = status.path("migrations");
         text.append(migrations.isEmpty() ? "migrations: none running\n" : "migrations:\n");

@@ -20,10 +20,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * {@code pmig demo}: the main job on a built-in default. On a lab of its own it puts a VIP on
- * node-a, starts stream-server there bound to it, starts stream-client in the client host (it
- * streams to the server and checks every byte that comes back), moves the server to node-b and
- * back with {@code pmig migrate} run in the node it leaves, checks after each move that the
+ * {@code pmig demo}: the main job on a built-in default. On a lab of its own, with bind9 for the zone
+ * pmig.test, it starts stream-server on node-a bound to a VIP as service {@value #SERVICE} with
+ * {@code pmig run} (the recommended way to start a service that will move), which puts the VIP there and
+ * publishes the service's name {@value #DNS_NAME}; it starts stream-client in the client host, connecting by that
+ * name (it streams to the server and checks every byte that comes back), moves the service to node-b and
+ * back by name with {@code pmig migrate} run in the node it leaves, checks after each move that the
  * process runs on the node it went to and nowhere else, and ends the client for its verdict.
  * Before, it moves an idle process the same way, so that the daemons' JVMs are warm. The
  * lab is removed at the end, after a failure and on Ctrl-C too.
@@ -36,6 +38,9 @@ public final class MigrationDemo {
     static final int PREFIX_LENGTH = 24; // the lab's default subnet, 10.77.0.0/24
     static final int PORT = 7000;
     static final String SERVER = "stream-server";
+    static final String SERVICE = "web";
+    /** The service's DNS name, in the zone of the lab's bind9 (pmig lab up --dns). */
+    static final String DNS_NAME = SERVICE + ".pmig.test";
     static final String[] ROUTE = {"node-a", "node-b", "node-a"};
     /** The service's PIDs start above this in node-a: the daemons' JVM threads take the low ones in every node. */
     /** How long the stream flows before the first move, between the moves and after the last one. */
@@ -108,10 +113,11 @@ public final class MigrationDemo {
     }
 
     private String steps() {
-        step("building lab " + pmig.lab() + ": node-a, node-b and a client on one bridge, a pmigd on each node (mutual TLS)");
+        step("building lab " + pmig.lab() + ": node-a, node-b and a client on one bridge, a pmigd on each node (mutual TLS),"
+                + " and bind9 in host dns, authoritative for pmig.test");
         long t0 = System.nanoTime();
         labBuilt = true;
-        LabPmig.Result up = pmig.run(List.of("lab", "up", "--json"), COMMAND_SECONDS);
+        LabPmig.Result up = pmig.run(List.of("lab", "up", "--dns", "--json"), COMMAND_SECONDS);
         require(up);
         for (JsonNode host : parse(up).path("hosts")) {
             detail(String.format(Locale.ROOT, "%-7s %s%s", host.path("name").asText(), host.path("address").asText(),
@@ -122,14 +128,23 @@ public final class MigrationDemo {
         warmUp();
 
         String source = ROUTE[0];
-        step("VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT);
-        require(pmig.run(pmig.pmigIn(source, List.of("vip", "add", VIP + "/" + PREFIX_LENGTH, "--dev", "eth0")), COMMAND_SECONDS));
-        pid = startInNode(source, NativeProgram.path(SERVER) + " " + VIP + " " + PORT,
-                "ss -Hltn src " + VIP + ":" + PORT + " | grep -q .");
-        servicePid = pid;
-        detail(SERVER + " runs on " + source + " as pid " + pid);
+        List<String> run = List.of("run", SERVICE, "--vip", VIP + "/" + PREFIX_LENGTH, "--dns", DNS_NAME, "--json", "--",
+                NativeProgram.path(SERVER).toString(), VIP, Integer.toString(PORT));
+        step("service " + SERVICE + ": VIP " + VIP + " on " + source + ", " + SERVER + " bound to it on port " + PORT + ", its name "
+                + DNS_NAME + " published: in " + source + ", pmig " + String.join(" ", run));
+        LabPmig.Result started = pmig.run(pmig.pmigIn(source, run), COMMAND_SECONDS);
+        require(started);
+        pid = parse(started).path("pid").asInt();
+        require(pmig.run(LabPmig.exec(source, List.of("sh", "-c", "i=0; until ss -Hltn src " + VIP + ":" + PORT + " | grep -q .; do"
+                + " i=$((i+1)); if [ $i -gt 200 ]; then echo '" + SERVER + " did not listen in 10 s' >&2; exit 1; fi; sleep 0.05; done")),
+                COMMAND_SECONDS));
+        servicePid = NodeProcesses.find(pmig.lab(), source, SERVER).get(0).own();
+        detail(SERVER + " runs on " + source + " as pid " + pid + " (pid " + servicePid + " inside a PID namespace of its own,"
+                + " under pmig's init)");
 
-        step("client: stream-client at the client host streams to " + VIP + ":" + PORT + " and checks every byte that comes back");
+        showDnsRecord();
+        step("client: stream-client at the client host streams to " + DNS_NAME + ":" + PORT + " (by name, through the lab's"
+                + " resolver) and checks every byte that comes back");
         startClient();
         pause();
 
@@ -138,6 +153,7 @@ public final class MigrationDemo {
             pause();
         }
 
+        showDnsRecord();
         step("ending the client for its verdict");
         endClient();
         if (client == null) {
@@ -173,8 +189,19 @@ public final class MigrationDemo {
         return Integer.parseInt(started.out().strip());
     }
 
+    /** What the client's resolver answers for the service's name: its VIP, wherever the service runs. */
+    private void showDnsRecord() {
+        LabPmig.Result answer = pmig.run(LabPmig.exec("client", List.of("dig", "+noall", "+answer", DNS_NAME, "A")), COMMAND_SECONDS);
+        require(answer);
+        String record = answer.out().strip().replaceAll("\\s+", " ");
+        if (!record.endsWith(" A " + VIP)) {
+            throw new FailedException("the client's resolver does not answer " + VIP + " for " + DNS_NAME + ": " + record);
+        }
+        detail("DNS, as the client resolves it: " + record);
+    }
+
     private void startClient() {
-        clientProcess = pmig.start(LabPmig.exec("client", List.of(NativeProgram.path("stream-client").toString(), VIP,
+        clientProcess = pmig.start(LabPmig.exec("client", List.of(NativeProgram.path("stream-client").toString(), DNS_NAME,
                 Integer.toString(PORT), Integer.toString(CLIENT_MAX_SECONDS), "--until-eof")));
         Process process = clientProcess;
         clientOutput = CompletableFuture.supplyAsync(() -> {
@@ -200,11 +227,12 @@ public final class MigrationDemo {
         }
     }
 
-    /** Moves the stream-server, printing the report. */
+    /** Moves the service by name, printing the report. */
     private void move(String from, String to) {
-        List<String> args = List.of("migrate", Integer.toString(pid), "--to", to, "--json");
-        step("moving " + SERVER + " from " + from + " to " + to + ": in " + from + ", pmig " + String.join(" ", args));
-        JsonNode report = migrate(pid, servicePid, SERVER, from, to);
+        List<String> args = List.of("migrate", SERVICE, "--to", to, "--json");
+        step("moving service " + SERVICE + " (" + SERVER + ") from " + from + " to " + to + ": in " + from + ", pmig "
+                + String.join(" ", args));
+        JsonNode report = migrate(SERVICE, servicePid, SERVER, from, to);
         migrations.add(report);
         MigrateCommand.text(report).lines().forEach(this::detail);
         pid = report.path("restoredPid").asInt();
@@ -213,11 +241,12 @@ public final class MigrationDemo {
     }
 
     /**
-     * Runs pmig migrate in {@code from}; returns its report once this machine's /proc shows the
-     * process ({@code comm}) on {@code to} only, as the pid the report names, with its own pid {@code own} unchanged.
+     * Runs pmig migrate in {@code from} for {@code process} (a pid or a service's name); returns its report once this
+     * machine's /proc shows the process ({@code comm}) on {@code to} only, as the pid the report names, with its own pid
+     * {@code own} unchanged.
      */
-    private JsonNode migrate(int process, int own, String comm, String from, String to) {
-        LabPmig.Result moved = pmig.run(pmig.pmigIn(from, List.of("migrate", Integer.toString(process), "--to", to, "--json")),
+    private JsonNode migrate(String process, int own, String comm, String from, String to) {
+        LabPmig.Result moved = pmig.run(pmig.pmigIn(from, List.of("migrate", process, "--to", to, "--json")),
                 COMMAND_SECONDS);
         if (!moved.ok()) {
             throw new FailedException("the move of " + comm + " from " + from + " to " + to + " failed: " + moved.failure());
@@ -245,7 +274,7 @@ public final class MigrationDemo {
         int own = sleeper;
         List<String> downtimes = new ArrayList<>();
         for (int i = 1; i < ROUTE.length; i++) {
-            JsonNode report = migrate(sleeper, own, "sleep", ROUTE[i - 1], ROUTE[i]);
+            JsonNode report = migrate(Integer.toString(sleeper), own, "sleep", ROUTE[i - 1], ROUTE[i]);
             sleeper = report.path("restoredPid").asInt();
             downtimes.add(String.format(Locale.ROOT, "%.1f ms", report.path("downtimeMillis").asDouble()));
         }
@@ -291,7 +320,7 @@ public final class MigrationDemo {
     private String summary() {
         String downtimes = migrations.stream().map(r -> String.format(Locale.ROOT, "%.1f ms", r.path("downtimeMillis").asDouble()))
                 .collect(Collectors.joining(" and "));
-        return String.format(Locale.ROOT, "%s (pid %d) moved %s with VIP %s and its client's connection (downtime %s);"
+        return String.format(Locale.ROOT, "%s (pid %d) moved %s with VIP %s (" + DNS_NAME + ") and its client's connection (downtime %s);"
                         + " the client received %.1f MB and sent %.1f MB, every byte checked: none lost, duplicated or reordered,"
                         + " no reset; %d %s of 50 ms or more, the longest stall %.1f ms",
                 SERVER, pid, String.join(" -> ", ROUTE), VIP, downtimes, client.received() / 1e6,
@@ -300,7 +329,8 @@ public final class MigrationDemo {
 
     private ObjectNode json(boolean passed, String message) {
         ObjectNode json = JsonNodeFactory.instance.objectNode();
-        json.put("verdict", passed ? "PASS" : "FAIL").put("message", message).put("lab", pmig.lab()).put("vip", VIP).put("port", PORT);
+        json.put("verdict", passed ? "PASS" : "FAIL").put("message", message).put("lab", pmig.lab()).put("vip", VIP).put("dns", DNS_NAME)
+                .put("port", PORT);
         if (pid != 0) {
             json.put("pid", pid);
         }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * The lab on this machine: builds it ({@link #up}), reports it ({@link #status}), runs commands in
@@ -31,10 +32,12 @@ final class Lab {
     private final LabLayout layout;
     private final LabShell shell;
     private final LabDaemons daemons;
+    private final LabDns dns;
 
     Lab(LabLayout layout, LabShell shell) {
         this.layout = layout;
         this.shell = shell;
+        this.dns = new LabDns(layout, shell);
         this.daemons = new LabDaemons(layout, shell);
     }
 
@@ -53,23 +56,24 @@ final class Lab {
     }
 
     /**
-     * Builds a lab of {@code nodes} nodes and a client on {@code subnet}. A lab of the same shape
+     * Builds a lab of {@code nodes} nodes and a client on {@code subnet}, with {@code withDns} also the DNS server's
+     * host ({@link LabDns}). A lab of the same shape
      * that is up and whole is left as it is; any other lab, or leftovers of one, are refused.
      * When building fails half-way, what was built is removed again.
      */
-    Up up(int nodes, Subnet subnet, Path initBinary) {
+    Up up(int nodes, Subnet subnet, boolean withDns, Path initBinary) {
         try (LabLock lock = LabLock.take(layout)) {
-            return upLocked(nodes, subnet, initBinary);
+            return upLocked(nodes, subnet, withDns, initBinary);
         }
     }
 
-    private Up upLocked(int nodes, Subnet subnet, Path initBinary) {
+    private Up upLocked(int nodes, Subnet subnet, boolean withDns, Path initBinary) {
         Optional<LabState> existing = state();
         if (existing.isPresent()) {
             LabState state = existing.get();
-            if (state.nodeCount() != nodes || !state.subnet().equals(subnet.toString())) {
+            if (state.nodeCount() != nodes || !state.subnet().equals(subnet.toString()) || state.dns().isPresent() != withDns) {
                 throw new RefusedException("a lab is already up with " + state.shape() + " (" + layout.stateFile()
-                        + "), not " + nodes + (nodes == 1 ? " node" : " nodes") + " on " + subnet
+                        + "), not " + nodes + (nodes == 1 ? " node" : " nodes") + " on " + subnet + (withDns ? " with DNS" : "")
                         + ": run pmig lab down first");
             }
             List<String> damage = damage(state);
@@ -85,8 +89,11 @@ final class Lab {
                     + layout.stateFile() + ": " + String.join(", ", leftovers) + ": run pmig lab down to remove them");
         }
         LabShell.requireTools("ip", "unshare", "nsenter", "setsid", "sysctl");
+        if (withDns) {
+            LabDns.requireNamed();
+        }
         LabState plan = new LabState(LabState.VERSION, layout.name(), subnet.toString(), layout.switchNetns(),
-                LabLayout.BRIDGE, layout.plan(nodes, subnet));
+                LabLayout.BRIDGE, layout.plan(nodes, subnet, withDns));
         // Ctrl-C half-way removes the half-built lab too (this JVM holds the lock until it exits).
         Thread cleanUpOnExit = new Thread(this::removeQuietly, "pmig-lab-up-clean-up");
         Runtime.getRuntime().addShutdownHook(cleanUpOnExit);
@@ -129,6 +136,10 @@ final class Lab {
         List<LabState.Host> hosts = startInits(plan.hosts(), initBinary);
         LabState state = new LabState(plan.version(), plan.name(), plan.subnet(), plan.switchNetns(), plan.bridge(), hosts);
         state.write(layout.stateFile());
+        state.dns().ifPresent(server -> {
+            dns.start(server);
+            state.hosts().stream().filter(h -> h.role().equals(LabLayout.CLIENT_ROLE)).forEach(client -> dns.serveResolver(client, server));
+        });
         daemons.start(state);
         return state;
     }
@@ -180,13 +191,13 @@ final class Lab {
 
     /**
      * One host as it is now: whether its namespace exists, whether its init runs, the IPv4 addresses
-     * of its eth0, and a node's running pmigd (host PID).
+     * of its eth0, and the host PID of a node's running pmigd or of the dns host's named.
      */
     record HostStatus(LabState.Host host, boolean netnsExists, boolean initAlive, List<String> addresses,
             Optional<Long> daemonPid) {
-        /** A node is alive while its init runs; the client while its namespace exists. */
+        /** A node is alive while its init runs, the dns host while its named runs, the client while its namespace exists. */
         boolean alive() {
-            return host.isNode() ? initAlive : netnsExists;
+            return host.isNode() ? initAlive : LabDns.ROLE.equals(host.role()) ? daemonPid.isPresent() : netnsExists;
         }
 
         /** The addresses on eth0 besides the host's own: VIPs. */
@@ -217,8 +228,9 @@ final class Lab {
         for (LabState.Host host : state.get().hosts()) {
             boolean netnsExists = Files.exists(LabLayout.netnsFile(host.netns()));
             boolean initAlive = host.isNode() && LabProcs.isInit(host.initPid(), host.initStartTime());
-            hosts.add(new HostStatus(host, netnsExists, initAlive, netnsExists ? addresses(host.netns()) : List.of(),
-                    initAlive ? daemons.pid(host) : Optional.empty()));
+            Optional<Long> daemonPid = LabDns.ROLE.equals(host.role()) ? dns.pid(host)
+                    : initAlive ? daemons.pid(host) : Optional.empty();
+            hosts.add(new HostStatus(host, netnsExists, initAlive, netnsExists ? addresses(host.netns()) : List.of(), daemonPid));
         }
         return new Status(state, switchExists, bridgeExists, hosts, leftovers(state));
     }
@@ -261,6 +273,8 @@ final class Lab {
                 damage.add("the init of " + host.host().name() + " (pid " + host.host().initPid() + ") is not running");
             } else if (host.host().isNode() && host.daemonPid().isEmpty()) {
                 damage.add("the pmigd of " + host.host().name() + " is not running (" + LabShell.tail(daemons.logFile(host.host().name())) + ")");
+            } else if (LabDns.ROLE.equals(host.host().role()) && host.daemonPid().isEmpty()) {
+                damage.add("the named of host " + LabDns.HOST + " is not running (" + LabShell.tail(dns.logFile()) + ")");
             }
         }
         return damage;
@@ -342,7 +356,8 @@ final class Lab {
                 throw new RefusedException("netns " + host.netns() + " of " + host.name()
                         + " is missing: run pmig lab down, then pmig lab up again");
             }
-            argv.addAll(List.of("nsenter", "--net=" + LabLayout.netnsFile(host.netns()), "--"));
+            // ip netns exec: it also puts the host's own /etc/netns files (the lab's resolv.conf) in place
+            argv.addAll(List.of("ip", "netns", "exec", host.netns()));
         }
         argv.addAll(command);
         return argv;
@@ -414,10 +429,14 @@ final class Lab {
             }
         }
         stop(killed, true);
+        List<Path> removed = new ArrayList<>();
         for (String netns : namespaces) {
             shell.run("ip", "netns", "del", netns);
+            removeTree(LabLayout.netnsEtc(netns)).ifPresent(removed::add);
         }
-        return new Down(stoppedDaemons, inits, killed, namespaces, removeFiles());
+        removeIfEmpty(LabLayout.NETNS_ETC_DIRECTORY);
+        removed.addAll(removeFiles());
+        return new Down(stoppedDaemons, inits, killed, namespaces, removed);
     }
 
     /** {@link #remove} for clean-up after a failure: never throws, says what it did or what is left. */
@@ -451,13 +470,43 @@ final class Lab {
         }
     }
 
-    /** Removes the state file, the init logs and the state directory when nothing else is in it. */
+    /** Removes {@code directory} if nothing is in it (the lab may have made it). */
+    private static void removeIfEmpty(Path directory) {
+        try {
+            Files.deleteIfExists(directory);
+        } catch (IOException inUse) {
+            // another lab's or the host's files are in it: it stays
+        }
+    }
+
+    /** Removes a directory the lab made with everything in it; the directory, if it was there. */
+    private static Optional<Path> removeTree(Path directory) {
+        if (!Files.isDirectory(directory)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> files = Files.walk(directory)) {
+            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(file);
+            }
+            return Optional.of(directory);
+        } catch (IOException e) {
+            throw new FailedException("cannot remove " + directory + ": " + e, e);
+        }
+    }
+
+    /**
+     * Removes the state file, the logs and configurations, the certificates, the DNS server's directory, and the state
+     * directory when nothing else is in it.
+     */
     private List<Path> removeFiles() {
         List<Path> removed = new ArrayList<>();
         Path dir = layout.stateDirectory();
         try {
             if (Files.isDirectory(dir)) {
-                removed.addAll(daemons.removeCertificates());
+                // named is gone with the lab's namespaces by now
+                for (Path subdirectory : List.of(daemons.certificates(), dns.directory())) {
+                    removeTree(subdirectory).ifPresent(removed::add);
+                }
                 try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "{state.json,state.json.tmp,*.log,*.conf}")) {
                     for (Path entry : entries) {
                         if (Files.deleteIfExists(entry)) {

@@ -11,19 +11,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * The pmigd of each lab node. {@code lab up} makes the lab's certificates ({@code pmig certs init}
  * into the state directory), writes each node's configuration (its address, the other nodes as
  * peers, TLS), mounts a tmpfs of the node's own on /run/pmig inside its mount namespace (so every
  * node has the default control socket /run/pmig/pmigd.sock, and {@code pmig status} run in a node
- * finds its daemon), and starts the daemon inside the node's namespaces. {@code lab down} stops
+ * finds its daemon), and starts the daemon inside the node's namespaces. In a lab with DNS each
+ * daemon's configuration names the lab's server, zone and TSIG key ({@link LabDns#daemonConfig}). {@code lab down} stops
  * the daemons with SIGTERM before the inits.
  */
 final class LabDaemons {
@@ -36,10 +35,12 @@ final class LabDaemons {
 
     private final LabLayout layout;
     private final LabShell shell;
+    private final LabDns dns;
 
     LabDaemons(LabLayout layout, LabShell shell) {
         this.layout = layout;
         this.shell = shell;
+        this.dns = new LabDns(layout, shell);
     }
 
     Path certificates() {
@@ -64,8 +65,9 @@ final class LabDaemons {
         List<LabState.Host> nodes = state.hosts().stream().filter(LabState.Host::isNode).toList();
         new ClusterCertificates(certificates()).init(nodes.stream().map(LabState.Host::name).toList(),
                 ClusterCertificates.DEFAULT_VALIDITY);
+        String dnsConfig = state.dns().map(dns::daemonConfig).orElse("");
         for (LabState.Host node : nodes) {
-            writeConfig(node, nodes);
+            writeConfig(node, nodes, dnsConfig);
             String init = node.initPid().toString();
             shell.run("nsenter", "--target", init, "--mount", "--", "mkdir", "-p", SOCKET.getParent().toString());
             shell.run("nsenter", "--target", init, "--mount", "--", "mount", "-t", "tmpfs", "-o", "mode=0755,size=4m",
@@ -138,24 +140,7 @@ final class LabDaemons {
         return daemons;
     }
 
-    /** Removes the certificates (the configurations and logs go with the state directory's files). */
-    List<Path> removeCertificates() {
-        List<Path> removed = new ArrayList<>();
-        if (!Files.isDirectory(certificates())) {
-            return removed;
-        }
-        try (Stream<Path> files = Files.walk(certificates())) {
-            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(file);
-            }
-            removed.add(certificates());
-        } catch (IOException e) {
-            throw new FailedException("cannot remove the lab's certificates " + certificates() + ": " + e, e);
-        }
-        return removed;
-    }
-
-    private void writeConfig(LabState.Host node, List<LabState.Host> nodes) {
+    private void writeConfig(LabState.Host node, List<LabState.Host> nodes, String dnsConfig) {
         Path certs = certificates();
         StringBuilder text = new StringBuilder("# pmigd of lab node " + node.name() + ", written by pmig lab up\n")
                 .append("node.name = ").append(node.name()).append('\n')
@@ -166,7 +151,8 @@ final class LabDaemons {
                 .append("tls.key = ").append(ClusterCertificates.key(certs, node.name())).append('\n')
                 .append("control.socket = ").append(SOCKET).append('\n')
                 // the node's own tmpfs: the machine's /var/lib/pmig is every node's (they share their files)
-                .append("state.directory = ").append(SOCKET.getParent()).append('\n');
+                .append("state.directory = ").append(SOCKET.getParent()).append('\n')
+                .append(dnsConfig);
         for (LabState.Host peer : nodes) {
             if (!peer.name().equals(node.name())) {
                 text.append("peer.").append(peer.name()).append(" = ").append(peer.address()).append(':').append(PORT).append('\n');

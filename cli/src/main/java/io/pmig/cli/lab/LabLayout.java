@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 /**
  * The names and places of one lab: its namespaces ({@code pmig-lab-switch}, {@code pmig-lab-node-a},
  * ..., {@code pmig-lab-client}), its state file ({@code /run/pmig-lab/state.json}) and the plan of
- * its hosts. The lab's name is {@code pmig-lab}; the environment variable {@code PMIG_LAB_NAME}
+ * its hosts (with {@code pmig lab up --dns} also {@code pmig-lab-dns}). The lab's name is {@code pmig-lab}; the environment variable {@code PMIG_LAB_NAME}
  * picks another, so that the tests build {@code pmig-labtest-*} and never touch a lab someone uses.
  */
 final class LabLayout {
@@ -25,6 +25,7 @@ final class LabLayout {
     static final int FIRST_NODE_HOST_NUMBER = 11;
     static final int CLIENT_HOST_NUMBER = 100;
     static final Path NETNS_DIRECTORY = Path.of("/run/netns");
+    static final Path NETNS_ETC_DIRECTORY = Path.of("/etc/netns");
 
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{0,23}");
     private static final Path RUN = Path.of("/run");
@@ -38,7 +39,7 @@ final class LabLayout {
                     + "): it must be a lower-case letter followed by up to 23 lower-case letters, digits or '-'");
         }
         this.name = name;
-        this.labNetns = Pattern.compile(Pattern.quote(name) + "-(switch|" + CLIENT + "|node-[a-z])");
+        this.labNetns = Pattern.compile(Pattern.quote(name) + "-(switch|" + CLIENT + "|" + LabDns.HOST + "|node-[a-z])");
     }
 
     static LabLayout fromEnvironment() {
@@ -80,12 +81,20 @@ final class LabLayout {
         return NETNS_DIRECTORY.resolve(netns);
     }
 
+    /** Files that {@code ip netns exec} puts over /etc's for a command in {@code netns} (ip-netns(8)): a resolv.conf. */
+    static Path netnsEtc(String netns) {
+        return NETNS_ETC_DIRECTORY.resolve(netns);
+    }
+
     static String nodeName(int index) {
         return "node-" + (char) ('a' + index);
     }
 
-    /** The hosts of a lab with {@code nodes} nodes on {@code subnet}, nodes first, without init pids yet. */
-    List<LabState.Host> plan(int nodes, Subnet subnet) {
+    /**
+     * The hosts of a lab with {@code nodes} nodes on {@code subnet}, nodes first, then the client and, with {@code dns},
+     * the DNS server's host; without init pids yet.
+     */
+    List<LabState.Host> plan(int nodes, Subnet subnet, boolean dns) {
         if (nodes < 1 || nodes > MAX_NODES) {
             throw new IllegalArgumentException("a lab has 1 to " + MAX_NODES + " nodes, not " + nodes);
         }
@@ -97,6 +106,10 @@ final class LabLayout {
         }
         hosts.add(new LabState.Host(CLIENT, CLIENT_ROLE, netns(CLIENT), subnet.host(CLIENT_HOST_NUMBER),
                 subnet.prefixLength(), "veth-" + CLIENT, null, null));
+        if (dns) {
+            hosts.add(new LabState.Host(LabDns.HOST, LabDns.ROLE, netns(LabDns.HOST), subnet.host(LabDns.HOST_NUMBER),
+                    subnet.prefixLength(), "veth-" + LabDns.HOST, null, null));
+        }
         return hosts;
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** The text and the JSON (one object on one line) that up, status and down print. */
 final class LabReports {
@@ -53,15 +54,11 @@ final class LabReports {
                 }
                 h.put("alive", host.alive());
                 if (host.host().isNode()) {
-                    ObjectNode daemon = h.putObject("daemon");
-                    daemon.put("running", host.daemonPid().isPresent());
-                    if (host.daemonPid().isPresent()) {
-                        daemon.put("pid", host.daemonPid().get());
-                    } else {
-                        daemon.putNull("pid");
-                    }
+                    ObjectNode daemon = process(h.putObject("daemon"), host.daemonPid());
                     daemon.put("socket", LabDaemons.SOCKET.toString());
                     daemon.put("listen", host.host().address() + ":" + LabDaemons.PORT);
+                } else if (LabDns.ROLE.equals(host.host().role())) {
+                    process(h.putObject("named"), host.daemonPid()).put("zone", LabDns.ZONE);
                 }
                 ArrayNode extra = h.putArray("extraAddresses");
                 host.extraAddresses().forEach(extra::add);
@@ -72,6 +69,17 @@ final class LabReports {
         return json;
     }
 
+    /** {@code running} and {@code pid} (null when it does not run) of a host's daemon. */
+    private static ObjectNode process(ObjectNode json, Optional<Long> pid) {
+        json.put("running", pid.isPresent());
+        if (pid.isPresent()) {
+            json.put("pid", pid.get());
+        } else {
+            json.putNull("pid");
+        }
+        return json;
+    }
+
     static String text(Lab.Status status, LabLayout layout) {
         StringBuilder text = new StringBuilder();
         if (status.state().isEmpty()) {
@@ -79,7 +87,8 @@ final class LabReports {
         } else {
             LabState state = status.state().get();
             text.append("lab ").append(state.name()).append(": ").append(state.nodeCount())
-                    .append(state.nodeCount() == 1 ? " node" : " nodes").append(" and a client on ").append(state.subnet())
+                    .append(state.nodeCount() == 1 ? " node" : " nodes")
+                    .append(state.dns().isPresent() ? ", a client and a DNS server on " : " and a client on ").append(state.subnet())
                     .append(", bridge ").append(state.bridge()).append(" in netns ").append(state.switchNetns());
             if (!status.switchExists()) {
                 text.append(" (MISSING)");
@@ -97,6 +106,9 @@ final class LabReports {
                     text.append("  init pid ").append(h.initPid()).append(host.initAlive() ? " (alive)" : " (NOT RUNNING)");
                     text.append(host.daemonPid().map(pid -> "  pmigd pid " + pid + " on :" + LabDaemons.PORT)
                             .orElse("  pmigd NOT RUNNING"));
+                } else if (LabDns.ROLE.equals(h.role())) {
+                    text.append(host.daemonPid().map(pid -> "  named pid " + pid + ", zone " + LabDns.ZONE)
+                            .orElse("  named NOT RUNNING"));
                 }
                 if (!host.extraAddresses().isEmpty()) {
                     text.append("  extra ").append(String.join(" ", host.extraAddresses()));

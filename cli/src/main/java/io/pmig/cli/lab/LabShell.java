@@ -110,7 +110,7 @@ final class LabShell {
         }
         if (!missing.isEmpty()) {
             throw new RefusedException("the lab needs " + String.join(", ", missing)
-                    + " (iproute2, util-linux, procps), not found on the PATH: run scripts/install-deps");
+                    + " (iproute2, util-linux, procps; for --dns bind9 and bind9-dnsutils), not found on the PATH: run scripts/install-deps");
         }
     }
 

@@ -41,6 +41,12 @@ record LabState(int version, String name, String subnet, String switchNetns, Str
         return (int) hosts.stream().filter(Host::isNode).count();
     }
 
+    /** The host of the lab's DNS server (pmig lab up --dns), if it has one. */
+    @JsonIgnore
+    Optional<Host> dns() {
+        return hosts.stream().filter(h -> LabDns.ROLE.equals(h.role())).findFirst();
+    }
+
     Optional<Host> host(String hostName) {
         return hosts.stream().filter(h -> h.name().equals(hostName)).findFirst();
     }
@@ -52,9 +58,9 @@ record LabState(int version, String name, String subnet, String switchNetns, Str
         return names;
     }
 
-    /** "2 nodes on 10.77.0.0/24". */
+    /** "2 nodes on 10.77.0.0/24", "2 nodes on 10.77.0.0/24 with DNS". */
     String shape() {
-        return nodeCount() + (nodeCount() == 1 ? " node" : " nodes") + " on " + subnet;
+        return nodeCount() + (nodeCount() == 1 ? " node" : " nodes") + " on " + subnet + (dns().isPresent() ? " with DNS" : "");
     }
 
     /** The state file, if there is one; a file that cannot be read or parsed fails with its path. */

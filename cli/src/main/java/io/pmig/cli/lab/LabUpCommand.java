@@ -36,6 +36,11 @@ public final class LabUpCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE})")
     Subnet subnet;
 
+    @Option(names = "--dns", description = "also host dns (address .53) running bind9's named, authoritative for "
+            + LabDns.ZONE + " and taking updates signed with a TSIG key made for the lab; the daemons are configured"
+            + " to register names there")
+    boolean dns;
+
     @Option(names = LabCommand.JSON, description = "print the lab (or the error) as one JSON object")
     boolean json;
 
@@ -46,7 +51,7 @@ public final class LabUpCommand implements Callable<Integer> {
         }
         LabCommand.requireRoot("up");
         Lab lab = LabCommand.lab();
-        Lab.Up up = lab.up(nodes, subnet, io.pmig.cli.NativeProgram.path("pmig-lab-init"));
+        Lab.Up up = lab.up(nodes, subnet, dns, io.pmig.cli.NativeProgram.path("pmig-lab-init"));
         Lab.Status status = lab.status();
         PrintWriter out = spec.commandLine().getOut();
         out.print(json ? LabReports.write(LabReports.json(up, status, lab.layout())) + "\n" : LabReports.text(up, status, lab.layout()));

@@ -25,7 +25,7 @@ class LabLayoutTest {
 
     @Test
     void plansNodesFromDot11AndTheClientAtDot100() {
-        List<LabState.Host> hosts = layout.plan(3, Subnet.parse("10.77.0.0/24"));
+        List<LabState.Host> hosts = layout.plan(3, Subnet.parse("10.77.0.0/24"), false);
         assertEquals(List.of("node-a", "node-b", "node-c", "client"), hosts.stream().map(LabState.Host::name).toList());
         assertEquals(List.of("10.77.0.11", "10.77.0.12", "10.77.0.13", "10.77.0.100"),
                 hosts.stream().map(LabState.Host::address).toList());
@@ -36,9 +36,24 @@ class LabLayoutTest {
         assertTrue(hosts.get(0).isNode());
         assertFalse(hosts.get(3).isNode());
         assertNull(hosts.get(0).initPid());
-        assertEquals("node-z", layout.plan(26, Subnet.parse("10.77.0.0/24")).get(25).name());
-        assertThrows(IllegalArgumentException.class, () -> layout.plan(27, Subnet.parse("10.77.0.0/24")));
-        assertThrows(IllegalArgumentException.class, () -> layout.plan(0, Subnet.parse("10.77.0.0/24")));
+        assertEquals("node-z", layout.plan(26, Subnet.parse("10.77.0.0/24"), false).get(25).name());
+        assertThrows(IllegalArgumentException.class, () -> layout.plan(27, Subnet.parse("10.77.0.0/24"), false));
+        assertThrows(IllegalArgumentException.class, () -> layout.plan(0, Subnet.parse("10.77.0.0/24"), false));
+    }
+
+    @Test
+    void withDnsPlansTheServerAtDot53AfterTheClient() {
+        List<LabState.Host> hosts = layout.plan(2, Subnet.parse("10.78.0.0/16"), true);
+        LabState.Host dns = hosts.get(3);
+        assertEquals(List.of("node-a", "node-b", "client", "dns"), hosts.stream().map(LabState.Host::name).toList());
+        assertEquals("10.78.0.53", dns.address());
+        assertEquals("pmig-lab-dns", dns.netns());
+        assertEquals("veth-dns", dns.bridgePort());
+        assertFalse(dns.isNode());
+        assertTrue(layout.isLabNetns("pmig-lab-dns"), "lab down finds a leftover dns namespace by its name");
+        LabState state = new LabState(LabState.VERSION, "pmig-lab", "10.78.0.0/16", "pmig-lab-switch", "br0", hosts);
+        assertEquals("2 nodes on 10.78.0.0/16 with DNS", state.shape());
+        assertEquals(dns, state.dns().orElseThrow());
     }
 
     @Test

@@ -59,9 +59,13 @@ final class LabNodes {
         assertTrue(arp.contains(mac(node)) && !arp.contains(mac(other)), "only " + node + " answers ARP for the VIP: " + arp);
     }
 
-    /** Whether the node's process stopped (group stop or ptrace), from its /proc status. */
+    /**
+     * Whether the node's process stopped: parked by pmig (frozen in its park cgroup, from its /proc cgroup; a group stop
+     * on a host without the v2 freezer) or traced, from its /proc status.
+     */
     boolean isStopped(String node, String pid) {
-        return inNode(node, "cat", "/proc/" + pid + "/status").matches("(?s).*\nState:\\s+[tT].*");
+        return inNode(node, "cat", "/proc/" + pid + "/status").matches("(?s).*\\nState:\\s+[tT].*")
+            || inNode(node, "cat", "/proc/" + pid + "/cgroup").contains("::/pmig/park-" + pid + "@");
     }
 
     long daemonPid(String node) {

@@ -18,7 +18,7 @@ class LabStateTest {
     @Test
     void writesAndReadsTheStateFile(@TempDir Path dir) throws Exception {
         LabLayout layout = new LabLayout("pmig-lab");
-        List<LabState.Host> hosts = new ArrayList<>(layout.plan(2, Subnet.parse("10.77.0.0/24")));
+        List<LabState.Host> hosts = new ArrayList<>(layout.plan(2, Subnet.parse("10.77.0.0/24"), false));
         hosts.set(0, hosts.get(0).withInit(4242, 777));
         hosts.set(1, hosts.get(1).withInit(4243, 778));
         LabState state = new LabState(LabState.VERSION, "pmig-lab", "10.77.0.0/24", "pmig-lab-switch", "br0", hosts);

@@ -72,7 +72,12 @@ final class StreamService {
 
     /** A stream-client in the client host for {@code seconds} with {@code options}; completes with its verdict line. */
     static CompletableFuture<String> client(String seconds, String... options) {
-        List<String> args = new ArrayList<>(List.of("lab", "exec", "client", "--", program("stream-client"), VIP, PORT, seconds));
+        return clientOf(VIP, seconds, options);
+    }
+
+    /** {@link #client}, connecting to {@code address}: the VIP, or a name the client resolves. */
+    static CompletableFuture<String> clientOf(String address, String seconds, String... options) {
+        List<String> args = new ArrayList<>(List.of("lab", "exec", "client", "--", program("stream-client"), address, PORT, seconds));
         args.addAll(List.of(options));
         return CompletableFuture.supplyAsync(() -> {
             Run run = pmig(args.toArray(String[]::new));

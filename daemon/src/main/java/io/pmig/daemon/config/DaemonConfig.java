@@ -2,6 +2,8 @@ package io.pmig.daemon.config;
 
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.vip.VipSettings;
+import io.pmig.vip.dns.DnsSettings;
+import io.pmig.vip.dns.TsigKey;
 import io.pmig.vip.hold.HoldLimits;
 import io.pmig.vip.neighbour.Announcer;
 import java.time.Clock;
@@ -19,6 +21,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.function.Function;
@@ -45,11 +48,12 @@ import java.util.regex.Pattern;
  * @param pause for fault tests: a migration step where this daemon pauses (normally none)
  * @param clock the realtime clock this node tells its peers (the system's; shifted only by a test's
  *     {@code debug.clock.offset.millis})
+ * @param dns where and how services' names are registered in DNS (RFC 2136 with TSIG); empty without {@code dns.server}
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
         int controlSocketMode, Path stateDirectory, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth,
-        FaultPause pause, Clock clock) {
+        FaultPause pause, Clock clock, Optional<DnsSettings> dns) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -116,6 +120,16 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "a staged migration freezes the process after this many rounds at most"});
         keys.put("migration.bandwidth.megabytes.per.second", new String[] {"0",
             "the rate a migration's image stream may use, in MB/s (10^6 bytes), at least 1; 0: no limit"});
+        keys.put("dns.server", new String[] {"", "the primary server of the zone services' names are registered in, HOST[:PORT]"
+            + " (port " + DnsSettings.DEFAULT_PORT + " when none is given); none: no DNS registration"});
+        keys.put("dns.zone", new String[] {"", "the zone the names live in (e.g. example.com); required with dns.server"});
+        keys.put("dns.ttl", new String[] {Long.toString(DnsSettings.DEFAULT_TTL.toSeconds()), "the TTL of the A/AAAA records, in seconds"});
+        keys.put("dns.tsig.name", new String[] {"", "the name of the TSIG key that signs the updates (a key the server has)"});
+        keys.put("dns.tsig.algorithm", new String[] {TsigKey.DEFAULT_ALGORITHM, "its algorithm: " + String.join(", ", TsigKey.ALGORITHMS)});
+        keys.put("dns.tsig.secret", new String[] {"", "its secret, base64 (as in bind's key statement)"});
+        keys.put("dns.tsig.keyfile", new String[] {"", "instead of the three keys above: a key file in bind's format (tsig-keygen's output)"});
+        keys.put("dns.timeout.millis", new String[] {Long.toString(DnsSettings.DEFAULT_TIMEOUT.toMillis()),
+            "how long the DNS server may take to answer an update or a query"});
         keys.put("debug.pause.at", new String[] {"", "for fault tests only: the migration step where this daemon pauses ("
             + String.join(", ", FaultPause.Point.keys()) + ")"});
         keys.put("debug.pause.millis", new String[] {"0", "for fault tests only: how long it pauses there"});
@@ -241,7 +255,54 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 : new FaultPause(r.value("debug.pause.at", FaultPause.Point::of), r.positive("debug.pause.millis"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
                 socket, mode, state, limits, vip, precopy, bandwidth, pause,
-                Clock.offset(Clock.systemUTC(), Duration.ofMillis(r.value("debug.clock.offset.millis", Long::parseLong))));
+                Clock.offset(Clock.systemUTC(), Duration.ofMillis(r.value("debug.clock.offset.millis", Long::parseLong))), dns(r));
+    }
+
+    /** The dns.* keys: none set is no DNS; otherwise server, zone and one whole TSIG key (its three keys, or a key file). */
+    private static Optional<DnsSettings> dns(Reading r) {
+        List<String> set = KEYS.keySet().stream().filter(k -> k.startsWith("dns.") && r.properties().getProperty(k) != null).toList();
+        if (set.isEmpty()) {
+            return Optional.empty();
+        }
+        if (r.raw("dns.server").isEmpty()) {
+            throw new ConfigException(r.source() + ": key" + (set.size() == 1 ? " " : "s ") + String.join(", ", set)
+                    + " without dns.server: set dns.server (the zone's primary) to register services' names, or remove them");
+        }
+        HostPort server = r.value("dns.server", v -> HostPort.parse(v, DnsSettings.DEFAULT_PORT));
+        String zone = r.required("dns.zone");
+        boolean keyFile = !r.raw("dns.tsig.keyfile").isEmpty();
+        List<String> keyParts = List.of("dns.tsig.name", "dns.tsig.algorithm", "dns.tsig.secret");
+        List<String> partsSet = keyParts.stream().filter(set::contains).toList();
+        TsigKey key;
+        if (keyFile) {
+            if (!partsSet.isEmpty()) {
+                throw new ConfigException(r.source() + ": dns.tsig.keyfile and " + String.join(", ", partsSet) + " are both set:"
+                        + " the key file holds the key's name, algorithm and secret; keep one or the other");
+            }
+            Path file = r.path("dns.tsig.keyfile", null);
+            key = r.value("dns.tsig.keyfile", v -> TsigKey.readKeyFile(file));
+        } else {
+            if (r.raw("dns.tsig.name").isEmpty() || r.raw("dns.tsig.secret").isEmpty()) {
+                throw new ConfigException(r.source() + ": dns.server is set but no TSIG key: set dns.tsig.name and dns.tsig.secret"
+                        + " (and dns.tsig.algorithm if not " + TsigKey.DEFAULT_ALGORITHM + ") to a key the server grants updates"
+                        + " of zone " + zone + ", or dns.tsig.keyfile to its key file");
+            }
+            try {
+                key = new TsigKey(r.raw("dns.tsig.name"), r.raw("dns.tsig.algorithm"), r.raw("dns.tsig.secret"));
+            } catch (IllegalArgumentException e) {
+                // the message names the key's part, never the secret's value
+                throw new ConfigException(r.source() + ": keys dns.tsig.*: " + e.getMessage());
+            }
+        }
+        Duration ttl = Duration.ofSeconds(r.value("dns.ttl", v -> {
+            int seconds = Integer.parseInt(v);
+            if (seconds < 0) {
+                throw new IllegalArgumentException("it must be 0 or more seconds");
+            }
+            return seconds;
+        }));
+        Duration timeout = Duration.ofMillis(r.positive("dns.timeout.millis"));
+        return Optional.of(r.value("dns.zone", v -> new DnsSettings(server.host(), server.port(), v, ttl, key, timeout)));
     }
 
     /** The address of a configured peer; refuses a name that is not one. */
@@ -257,12 +318,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock, dns);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock, dns);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

@@ -36,6 +36,14 @@ public final class ControlCall {
         return request;
     }
 
+    /**
+     * A call the daemon makes on this caller's behalf, within this one (a drain's migrations): the same caller and
+     * disconnection, another request, its progress to {@code progress}.
+     */
+    public ControlCall onBehalf(JsonNode otherRequest, Consumer<ObjectNode> otherProgress) {
+        return new ControlCall(caller, otherRequest, otherProgress, disconnected);
+    }
+
     /** Sends {"progress": update} to the caller now. */
     public void progress(ObjectNode update) {
         progress.accept(update);

@@ -59,11 +59,11 @@ public final class ControlClient {
     public JsonNode call(ObjectNode request, Consumer<JsonNode> progress) {
         try (SocketChannel channel = open()) {
             OutputStream out = Channels.newOutputStream(channel);
-            out.write((ControlServer.MAPPER.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+            out.write((JsonLine.write(request) + "\n").getBytes(StandardCharsets.UTF_8));
             out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
             for (String line; (line = in.readLine()) != null; ) {
-                JsonNode answer = ControlServer.MAPPER.readTree(line);
+                JsonNode answer = JsonLine.read(line);
                 if (answer.has("progress")) {
                     progress.accept(answer.get("progress"));
                     continue;
@@ -86,7 +86,7 @@ public final class ControlClient {
     }
 
     public static ObjectNode request(String op) {
-        ObjectNode request = ControlServer.MAPPER.createObjectNode();
+        ObjectNode request = JsonLine.object();
         request.put("op", op);
         return request;
     }

@@ -1,7 +1,6 @@
 package io.pmig.daemon.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -46,7 +45,6 @@ import java.util.concurrent.TimeUnit;
  * within {@link #REQUEST_WAIT} is closed.
  */
 public final class ControlServer implements AutoCloseable {
-    static final ObjectMapper MAPPER = new ObjectMapper();
     static final int MAX_REQUEST_BYTES = 1 << 20;
     /** A user's connections at once; root's are not counted (the daemon is root's). */
     public static final int CONNECTIONS_PER_USER = 16;
@@ -206,7 +204,7 @@ public final class ControlServer implements AutoCloseable {
             requestWait.cancel(false);
             JsonNode request;
             try {
-                request = MAPPER.readTree(line.toString(StandardCharsets.UTF_8));
+                request = JsonLine.read(line.toString(StandardCharsets.UTF_8));
             } catch (IOException e) {
                 finish(ctx, failure("cannot read the request: " + e.getMessage(), false));
                 return;
@@ -219,7 +217,7 @@ public final class ControlServer implements AutoCloseable {
                 return;
             }
             ControlCall call = new ControlCall(caller, request, update -> {
-                ObjectNode progress = MAPPER.createObjectNode();
+                ObjectNode progress = JsonLine.object();
                 progress.set("progress", update);
                 send(ctx, progress);
             }, disconnected);
@@ -227,7 +225,7 @@ public final class ControlServer implements AutoCloseable {
                 ObjectNode answer;
                 try {
                     ObjectNode result = handler.handle(call);
-                    answer = MAPPER.createObjectNode();
+                    answer = JsonLine.object();
                     answer.put("ok", true);
                     answer.set("result", result);
                 } catch (ControlRefusedException e) {
@@ -248,7 +246,7 @@ public final class ControlServer implements AutoCloseable {
         }
 
         private ObjectNode failure(String message, boolean refused) {
-            ObjectNode answer = MAPPER.createObjectNode();
+            ObjectNode answer = JsonLine.object();
             answer.put("ok", false);
             answer.put("error", message);
             answer.put("refused", refused);
@@ -264,11 +262,7 @@ public final class ControlServer implements AutoCloseable {
         }
 
         private ByteBuf line(ObjectNode json) {
-            try {
-                return Unpooled.wrappedBuffer((MAPPER.writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                throw new IllegalStateException("cannot happen for a tree of plain values", e);
-            }
+            return Unpooled.wrappedBuffer((JsonLine.write(json) + "\n").getBytes(StandardCharsets.UTF_8));
         }
     }
 }

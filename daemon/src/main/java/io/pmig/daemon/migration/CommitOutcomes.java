@@ -6,6 +6,7 @@ import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.Message;
 import io.pmig.daemon.peer.PeerClient;
 import io.pmig.daemon.peer.PeerException;
+import io.pmig.daemon.service.ServiceRegistry;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +37,7 @@ final class CommitOutcomes implements AutoCloseable {
     private final Duration askTimeout;
     private final MigrationJournal journal;
     private final NodeVips vips;
+    private final ServiceRegistry services;
     private final Map<String, MigrationJournal.Entry> undecided = new ConcurrentHashMap<>();
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "pmigd-commit-outcomes");
@@ -45,10 +47,11 @@ final class CommitOutcomes implements AutoCloseable {
     private PeerClient peers;
     private Migrations migrations;
 
-    CommitOutcomes(Duration askTimeout, MigrationJournal journal, NodeVips vips) {
+    CommitOutcomes(Duration askTimeout, MigrationJournal journal, NodeVips vips, ServiceRegistry services) {
         this.askTimeout = askTimeout;
         this.journal = journal;
         this.vips = vips;
+        this.services = services;
     }
 
     /** From now on, asks the destinations of the adopted migrations again every second. */
@@ -110,7 +113,7 @@ final class CommitOutcomes implements AutoCloseable {
 
     /**
      * A source's migration ends as the destination decided: the original dies (the copy runs) or
-     * runs on (no copy runs); the VIP goes with the service; the journal forgets it.
+     * runs on (no copy runs); the VIP and the registry entry go with the service; the journal forgets it.
      */
     void settle(MigrationJournal.Entry e, CommitOutcome outcome) {
         boolean copyRuns = outcome == CommitOutcome.COMMITTED;
@@ -124,6 +127,9 @@ final class CommitOutcomes implements AutoCloseable {
         }
         if (e.vip() != null) {
             vips.get().recover(MigrationService.address(e.vip()), e.prefix(), !copyRuns);
+        }
+        if (copyRuns && e.service() != null) {
+            services.remove(e.service());     // it runs there now, and its entry with it
         }
         journal.remove(e.id());
         DaemonLog.warn("migration-settled", "id", e.id(), "pid", e.pid(), "peer", e.peer(), "outcome", outcome,

@@ -61,6 +61,11 @@ final class IncomingMigration {
         return prepare.id();
     }
 
+    /** The restored copy's pid on this node; asked once the restore answered (before the commit). */
+    int restoredPid() {
+        return restored.join().pid();
+    }
+
     /**
      * Restores from {@code image} on a new thread; returns once the process is restored (or the restore failed).
      * It gives up only after a whole timeout in which no byte of the image was read: a bandwidth-limited

@@ -22,11 +22,11 @@ final class MigrationJournal {
      * "committing" (the destination was told to run the process; the original dies with this
      * daemon); for a destination "prepared" (the VIP was taken silently; the copy dies with this
      * daemon), "committed" (the copy was told to run; it runs if its pid lives). {@code peer} is
-     * the other node.
+     * the other node; {@code service} the name the process is registered by (it moves with it), or null.
      */
-    record Entry(String id, String role, String peer, int pid, String vip, int prefix, String phase) {
+    record Entry(String id, String role, String peer, int pid, String vip, int prefix, String phase, String service) {
         Entry at(String next) {
-            return new Entry(id, role, peer, pid, vip, prefix, next);
+            return new Entry(id, role, peer, pid, vip, prefix, next, service);
         }
     }
 

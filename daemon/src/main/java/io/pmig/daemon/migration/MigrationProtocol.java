@@ -1,6 +1,7 @@
 package io.pmig.daemon.migration;
 
 import io.pmig.checkpoint.StepTimes;
+import io.pmig.daemon.service.Service;
 import java.util.List;
 
 /**
@@ -38,10 +39,11 @@ final class MigrationProtocol {
     /**
      * Sent with {@link #PREPARE}. {@code vip} is null for a process without one; {@code memoryBytes}
      * is what its restore allocates (see {@link DestinationMemory#imageBytes(int)}); {@code ownPidNamespace}:
-     * the process lives in a PID namespace of its own (its {@code tids} are then no concern of the destination's).
+     * the process lives in a PID namespace of its own (its {@code tids} are then no concern of the destination's);
+     * {@code service}: the process's registry entry, which moves with it (null for a process registered as none).
      */
     record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay,
-                   boolean staged, long memoryBytes, boolean ownPidNamespace) {
+                   boolean staged, long memoryBytes, boolean ownPidNamespace, Service service) {
     }
 
     record Prepared(String id, String destinationMac) {

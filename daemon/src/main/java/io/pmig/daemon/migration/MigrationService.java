@@ -24,6 +24,8 @@ import io.pmig.daemon.peer.Message;
 import io.pmig.daemon.peer.PeerException;
 import io.pmig.daemon.peer.ClockSkew;
 import io.pmig.daemon.peer.PeerSession;
+import io.pmig.daemon.service.Service;
+import io.pmig.daemon.service.ServiceRegistry;
 import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.SourceSwitch;
 import io.pmig.vip.VipManager;
@@ -79,23 +81,26 @@ public final class MigrationService implements AutoCloseable {
     /** Journaled migrations this node sent the commit of, whose outcome a previous daemon never learned. */
     private final List<MigrationJournal.Entry> undecidedAtStart = new ArrayList<>();
     private final DestinationMemory memory;
+    /** The services of this node: a migrated process's entry moves with it. */
+    private final ServiceRegistry services;
     /** Ends when {@link #warmUp} has, started once the daemon answers. */
     private final CompletableFuture<Void> warmedUp = new CompletableFuture<>();
     private Daemon daemon;
 
     private static final int REMEMBERED_OUTCOMES = 1024;
 
-    private MigrationService(DaemonConfig config) {
+    private MigrationService(DaemonConfig config, ServiceRegistry services) {
         this.config = config;
+        this.services = services;
         this.vips = new NodeVips(config.vipInterface(), config.vip());
         this.journal = new MigrationJournal(config.stateDirectory().resolve("migrations"));
-        this.outcomes = new CommitOutcomes(Duration.ofMillis(config.limits().connectTimeoutMillis()), journal, vips);
+        this.outcomes = new CommitOutcomes(Duration.ofMillis(config.limits().connectTimeoutMillis()), journal, vips, services);
         this.memory = new DestinationMemory(Path.of("/"), config.limits().memoryReserveBytes());
     }
 
     /** Before the daemon takes requests: puts straight what a previous daemon left in the middle of a migration. */
-    public static MigrationService prepare(DaemonConfig config) {
-        MigrationService service = new MigrationService(config);
+    public static MigrationService prepare(DaemonConfig config, ServiceRegistry services) {
+        MigrationService service = new MigrationService(config, services);
         service.recover();
         return service;
     }
@@ -165,6 +170,11 @@ public final class MigrationService implements AutoCloseable {
         if (e.vip() != null) {
             vips.get().recover(address(e.vip()), e.prefix(), copyRuns);
         }
+        if (e.service() != null && services.get(e.service()).filter(s -> !isProcess(s.pid())).isPresent()) {
+            // written with "committed" under the copy's own pid (in a PID namespace, not the journal's), and no copy runs:
+            // the entry stays at the source
+            services.remove(e.service());
+        }
         journal.remove(e.id());
         ended.put(e.id(), copyRuns ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
         DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
@@ -194,10 +204,10 @@ public final class MigrationService implements AutoCloseable {
     // ---- source ----
 
     /**
-     * {"op": "migrate", "pid": N, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or "bundle",
-     * "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's)}.
+     * {"op": "migrate", "pid": N or "service": NAME, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or
+     * "bundle", "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's)}.
      */
-    private ObjectNode migrate(ControlCall call) {
+    public ObjectNode migrate(ControlCall call) {
         Audit audit = new Audit();
         String outcome = "refused";
         String detail = "-";
@@ -220,7 +230,7 @@ public final class MigrationService implements AutoCloseable {
         } finally {
             Caller caller = call.caller();
             DaemonLog.info("migration", "id", audit.id, "uid", caller.uid(), "callerPid", caller.pid(), "pid",
-                call.request().path("pid").asText("-"), "to", call.request().path("to").asText("-"), "vip", audit.vip,
+                call.request().path(call.request().has("service") ? "service" : "pid").asText("-"), "to", call.request().path("to").asText("-"), "vip", audit.vip,
                 "outcome", outcome, "detail", detail);
         }
     }
@@ -235,14 +245,20 @@ public final class MigrationService implements AutoCloseable {
     private ObjectNode migrate(ControlCall call, Audit audit) {
         warmedUp.join();
         JsonNode r = call.request();
-        if (!r.path("pid").canConvertToInt() || r.path("pid").asInt() <= 0 || !r.path("to").isTextual()) {
-            throw new ControlRefusedException("migrate needs a numeric \"pid\" and a node name \"to\"");
-        }
-        int pid = r.path("pid").asInt();
-        String to = r.path("to").asText();
         String node = config.nodeName();
+        Optional<Service> service = r.path("service").isTextual() ? Optional.of(services.get(r.path("service").asText())
+            .orElseThrow(() -> new ControlRefusedException("no service " + r.path("service").asText() + " runs on " + node
+                + " (pmig service list shows where each runs)"))) : Optional.empty();
+        if (service.isEmpty() && (!r.path("pid").canConvertToInt() || r.path("pid").asInt() <= 0) || !r.path("to").isTextual()) {
+            throw new ControlRefusedException("migrate needs a numeric \"pid\" or a \"service\" name, and a node name \"to\"");
+        }
+        int pid = service.isPresent() ? service.get().process() : r.path("pid").asInt();
+        String to = r.path("to").asText();
         if (!isProcess(pid)) {
             throw new ControlRefusedException("process " + pid + " does not exist on " + node);
+        }
+        if (service.isEmpty()) {
+            service = services.byPid(pid);
         }
         daemon.policy().requireMayMigrate(call.caller(), pid);
         if (to.equals(node)) {
@@ -260,8 +276,9 @@ public final class MigrationService implements AutoCloseable {
         }
         requireClocksAgree(peer, node, to);
         VipManager manager = vips.get();
-        Optional<ServiceVip> vip = r.path("vip").isTextual()
-            ? Optional.of(ServiceVip.named(manager, address(r.path("vip").asText())))
+        Optional<String> namedVip = r.path("vip").isTextual() ? Optional.of(r.path("vip").asText())
+            : service.flatMap(MigrationService::registeredVip);
+        Optional<ServiceVip> vip = namedVip.isPresent() ? Optional.of(ServiceVip.named(manager, address(namedVip.get())))
             : ServiceVip.of(pid, manager.interfaceAddresses());
         vip.ifPresent(v -> {
             audit.vip = v.address().getHostAddress();
@@ -325,7 +342,8 @@ public final class MigrationService implements AutoCloseable {
             }
             boolean staged = precopy != null;
             MigrationJournal.Entry entry = new MigrationJournal.Entry(id, "source", to, pid,
-                vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared");
+                vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0), "prepared",
+                service.map(Service::name).orElse(null));
             try {
                 journal.write(entry);
             } catch (UncheckedIOException e) {
@@ -338,7 +356,7 @@ public final class MigrationService implements AutoCloseable {
             MigrationProtocol.Prepare prepare = new MigrationProtocol.Prepare(id, pid, threadIds(pid), exe(pid),
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
                 HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged,
-                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid));
+                DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid), service.orElse(null));
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -361,6 +379,10 @@ public final class MigrationService implements AutoCloseable {
                 throw e;
             }
             report.put("from", node);
+            service.ifPresent(s -> {
+                services.remove(s.name());     // it runs there now, and its entry with it
+                report.put("service", s.name());
+            });
             if (modeNote != null) {
                 report.withArrayProperty("notes").add(modeNote);
             }
@@ -414,6 +436,25 @@ public final class MigrationService implements AutoCloseable {
         return result;
     }
 
+    /** The VIP a registered service is moved with: its one VIP, or none; a migration moves one VIP so far. */
+    private static Optional<String> registeredVip(Service s) {
+        if (s.vips().size() > 1) {
+            throw new ControlRefusedException("service " + s.name() + " has " + s.vips().size() + " VIPs " + s.vips()
+                + ", and a migration moves one VIP so far; remove the service and add it again with the one it serves on");
+        }
+        return s.vips().stream().findFirst().map(v -> v.substring(0, v.indexOf('/')));
+    }
+
+    /** What this node can give a migration's memory now (the least of MemAvailable and its memory cgroups' headroom). */
+    public long freeMemoryBytes() {
+        return memory.offer().bytes();
+    }
+
+    /** What moving process {@code pid} allocates on its destination. */
+    public static long memoryOf(int pid) {
+        return DestinationMemory.imageBytes(pid);
+    }
+
     /** Whether {@code pid} names a process here: /proc also answers for the id of a thread that is not its process's first. */
     private static boolean isProcess(int pid) {
         try {
@@ -461,8 +502,12 @@ public final class MigrationService implements AutoCloseable {
                 new ServiceVip(address(p.vip()), p.prefix()).requireNoNodesAddress(node, vips.get(), config);
             }
             memory.require(node, p.pid(), p.memoryBytes());
+            if (p.service() != null && services.get(p.service().name()).isPresent()) {
+                throw new ControlRefusedException(node + " has a service named " + p.service().name() + " already (process "
+                    + services.get(p.service().name()).get().pid() + " there): remove one of them, or rename it");
+            }
             journal.write(new MigrationJournal.Entry(p.id(), "destination", source.peerName(), p.pid(), p.vip(), p.prefix(),
-                "prepared"));
+                "prepared", p.service() == null ? null : p.service().name()));
             if (p.vip() != null) {
                 VipManager manager = vips.get();
                 vipSwitch = manager.destination(address(p.vip()), p.prefix(), HexFormat.of().parseHex(p.sourceMac()));
@@ -500,9 +545,22 @@ public final class MigrationService implements AutoCloseable {
     private Message commit(PeerSession source, String id) throws Exception {
         IncomingMigration m = incoming(id);
         MigrationProtocol.Prepare p = m.prepare;
-        // before the copy runs: a daemon that dies after the resume must find "committed" (and the copy's pid alive)
-        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed"));
-        MigrationProtocol.Restored running = m.commit();
+        // before the copy runs: a daemon that dies after the resume must find "committed" (and the copy's pid alive), and
+        // the service's entry, which moves with it
+        if (p.service() != null) {
+            services.put(p.service().runBy(m.restoredPid()));
+        }
+        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), p.pid(), p.vip(), p.prefix(), "committed",
+            p.service() == null ? null : p.service().name()));
+        MigrationProtocol.Restored running;
+        try {
+            running = m.commit();
+        } catch (Exception e) {
+            if (p.service() != null) {
+                services.remove(p.service().name());     // no copy runs here: the entry stays at the source
+            }
+            throw e;
+        }
         if (m.vip != null) {
             m.vip.copyRuns();
         }

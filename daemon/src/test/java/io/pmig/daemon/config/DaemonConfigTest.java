@@ -8,8 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import io.pmig.vip.dns.DnsSettings;
+import io.pmig.vip.dns.TsigKey;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -165,5 +168,61 @@ class DaemonConfigTest {
         assertEquals(new HostPort("10.0.0.2", 7700), config.peer("node-b"));
         String message = assertThrows(ConfigException.class, () -> config.peer("node-z")).getMessage();
         assertTrue(message.contains("node-z is not a peer of node-a") && message.contains("peer.node-z"), message);
+    }
+
+    @Test
+    void withoutDnsServerThereIsNoDnsRegistration() throws IOException {
+        assertTrue(load("node.name = node-a").dns().isEmpty());
+    }
+
+    @Test
+    void dnsKeysAreReadWithTheKeyGivenInlineOrAsBindKeyFile() throws IOException {
+        String secret = "c2VjcmV0LW9mLTMyLWJ5dGVzLWZvci1obWFjLXNoYTI=";
+        DnsSettings inline = load("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test",
+                "dns.tsig.name = pmig-update", "dns.tsig.secret = " + secret).dns().orElseThrow();
+        assertEquals("10.77.0.53:53", inline.serverAddress());
+        assertEquals("pmig.test.", inline.zone());
+        assertEquals(Duration.ofSeconds(60), inline.ttl());
+        assertEquals(Duration.ofSeconds(5), inline.timeout());
+        assertEquals(new TsigKey("pmig-update", "hmac-sha256", secret), inline.key());
+
+        Path keyFile = dir.resolve("pmig-update.key");
+        Files.writeString(keyFile, "# made by tsig-keygen\nkey \"pmig-update\" {\n\talgorithm hmac-sha512;\n\tsecret \"" + secret + "\";\n};\n");
+        DnsSettings fromFile = load("node.name = node-a", "dns.server = [fd77::53]:5353", "dns.zone = example.com.",
+                "dns.tsig.keyfile = " + keyFile, "dns.ttl = 30", "dns.timeout.millis = 2000").dns().orElseThrow();
+        assertEquals("[fd77::53]:5353", fromFile.serverAddress());
+        assertEquals(new TsigKey("pmig-update", "hmac-sha512", secret), fromFile.key());
+        assertEquals(Duration.ofSeconds(30), fromFile.ttl());
+        assertEquals(Duration.ofSeconds(2), fromFile.timeout());
+    }
+
+    @Test
+    void dnsErrorsNameTheKeyAndTheRemedyAndNeverTheSecret() throws IOException {
+        String secret = "c2VjcmV0LW9mLTMyLWJ5dGVzLWZvci1obWFjLXNoYTI=";
+        String conf = dir.resolve("pmigd.conf").toString();
+        assertEquals(conf + ": key dns.zone without dns.server: set dns.server (the zone's primary) to register services' names,"
+                + " or remove them", error("node.name = node-a", "dns.zone = pmig.test"));
+        assertEquals(conf + ": key dns.zone is missing; it is required (the zone the names live in (e.g. example.com); required"
+                + " with dns.server)", error("node.name = node-a", "dns.server = 10.77.0.53"));
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test")
+                .startsWith(conf + ": dns.server is set but no TSIG key: set dns.tsig.name and dns.tsig.secret"));
+        String badAlgorithm = error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test",
+                "dns.tsig.name = k", "dns.tsig.algorithm = hmac-sha3", "dns.tsig.secret = " + secret);
+        assertEquals(conf + ": keys dns.tsig.*: TSIG algorithm 'hmac-sha3' is not one of hmac-sha256, hmac-sha512, hmac-sha384,"
+                + " hmac-sha224, hmac-sha1, hmac-md5", badAlgorithm);
+        String notBase64 = error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test",
+                "dns.tsig.name = k", "dns.tsig.secret = not*base64");
+        assertTrue(notBase64.startsWith(conf + ": keys dns.tsig.*: the secret of TSIG key k is not base64"), notBase64);
+        assertFalse(notBase64.contains("not*base64"), "the secret is never shown: " + notBase64);
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test", "dns.tsig.keyfile = /nonexistent/k.key",
+                "dns.tsig.name = k").contains("dns.tsig.keyfile and dns.tsig.name are both set"));
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test", "dns.tsig.keyfile = /nonexistent/k.key")
+                .startsWith(conf + ": key dns.tsig.keyfile = '/nonexistent/k.key': cannot read the TSIG key file /nonexistent/k.key"));
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53:99999", "dns.zone = pmig.test", "dns.tsig.name = k",
+                "dns.tsig.secret = " + secret).startsWith(conf + ": key dns.server = '10.77.0.53:99999': "));
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig..test", "dns.tsig.name = k",
+                "dns.tsig.secret = " + secret).startsWith(conf + ": key dns.zone = 'pmig..test': 'pmig..test.' is not a zone name"));
+        assertTrue(error("node.name = node-a", "dns.server = 10.77.0.53", "dns.zone = pmig.test", "dns.tsig.name = k",
+                "dns.tsig.secret = " + secret, "dns.ttl = -1").startsWith(conf + ": key dns.ttl = '-1': it must be 0 or more seconds"));
     }
 }

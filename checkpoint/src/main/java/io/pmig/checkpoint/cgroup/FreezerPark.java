@@ -1,0 +1,142 @@
+package io.pmig.checkpoint.cgroup;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.proc.ProcFs;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Where a checkpointed process waits, stopped, for the migration's outcome: a cgroup of pmig's own in the v2 hierarchy,
+ * frozen by the v2 freezer ({@code cgroup.freeze}, Documentation/admin-guide/cgroup-v2.rst). Unlike a group stop
+ * (SIGSTOP), a frozen process is no news to its parent: a shell or an nsenter waiting for it does not stop with it. It
+ * stays frozen whatever becomes of the daemon. Leaving the park puts it back into the cgroup it came from, which thaws it.
+ *
+ * <p>The cgroup's name records the process and the cgroup it came from ({@code pmig/park-PID@ORIGIN}, ORIGIN
+ * URL-encoded), so a daemon restarted after a crash finds both in the hierarchy itself.
+ */
+public final class FreezerPark {
+    private static final String PREFIX = "park-";
+    private static final long GONE_WAIT_MILLIS = 5_000;
+    /** The longest name of a directory, the cgroup's (include/uapi/linux/limits.h). */
+    private static final int NAME_MAX = 255;
+
+    private final int pid;
+    private final Path cgroup;
+    private final Path origin;
+
+    private FreezerPark(int pid, Path cgroup, Path origin) {
+        this.pid = pid;
+        this.cgroup = cgroup;
+        this.origin = origin;
+    }
+
+    /**
+     * Moves process {@code pid} into a new frozen park cgroup. Empty when this host has no v2 hierarchy with a
+     * freezer (before Linux 5.2), for the caller to stop it the old way. Call it while the process cannot run (seized
+     * by ptrace): it is frozen before it runs again.
+     */
+    public static Optional<FreezerPark> enter(int pid) {
+        Optional<Path> root = ServiceCgroup.unifiedRoot();
+        if (root.isEmpty()) {
+            return Optional.empty();
+        }
+        String originPath = v2PathOf(pid);
+        String name = PREFIX + pid + "@" + URLEncoder.encode(originPath, StandardCharsets.UTF_8);
+        if (name.length() > NAME_MAX) {
+            return Optional.empty();
+        }
+        Path cgroup = root.get().resolve(ServiceCgroup.PMIG).resolve(name);
+        try {
+            Files.createDirectories(cgroup.getParent());
+            if (!Files.exists(cgroup.getParent().resolve("cgroup.freeze"))) {
+                return Optional.empty();                    // no freezer before Linux 5.2
+            }
+            // frozen before the process moves in: it never runs there
+            ServiceCgroup.createWith(cgroup, Map.of("cgroup.freeze", "1"), List.of(pid));
+        } catch (IOException e) {
+            removeQuietly(cgroup);
+            throw new FailedException("cannot park process " + pid + " in cgroup " + cgroup + ": " + e.getMessage(), e);
+        }
+        return Optional.of(new FreezerPark(pid, cgroup, root.get().resolve(originPath.substring(1))));
+    }
+
+    /** The park of process {@code pid}, if it is in one (a daemon restarted after a crash looks for it). */
+    public static Optional<FreezerPark> of(int pid) {
+        Optional<Path> root = ServiceCgroup.unifiedRoot();
+        Path parent = root.map(r -> r.resolve(ServiceCgroup.PMIG)).orElse(null);
+        if (parent == null || !Files.isDirectory(parent)) {
+            return Optional.empty();
+        }
+        try (DirectoryStream<Path> parks = Files.newDirectoryStream(parent, PREFIX + pid + "@*")) {
+            for (Path cgroup : parks) {
+                String origin = URLDecoder.decode(cgroup.getFileName().toString().substring((PREFIX + pid + "@").length()),
+                    StandardCharsets.UTF_8);
+                return Optional.of(new FreezerPark(pid, cgroup, root.get().resolve(origin.substring(1))));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look for a park in " + parent, e);
+        }
+        return Optional.empty();
+    }
+
+    /** Puts the process back into the cgroup it came from, where it runs on, and removes the park. */
+    public void leave() {
+        try {
+            write(origin.resolve("cgroup.procs"), Integer.toString(pid));
+        } catch (IOException e) {
+            if (new ProcFs(pid).exists()) {
+                throw new FailedException("cannot put process " + pid + " back into cgroup " + origin + ": " + e.getMessage()
+                    + "; it stays frozen in " + cgroup + " (echo 0 > " + cgroup.resolve("cgroup.freeze") + " lets it run)", e);
+            }
+        }
+        removeQuietly(cgroup);
+    }
+
+    /** Removes the park once the process in it is gone (killed). */
+    public void removeEmpty() {
+        long deadline = System.nanoTime() + GONE_WAIT_MILLIS * 1_000_000L;
+        while (read(cgroup.resolve("cgroup.events")).contains("populated 1") && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        removeQuietly(cgroup);
+    }
+
+    private static String v2PathOf(int pid) {
+        for (String line : new ProcFs(pid).read("cgroup").split("\n")) {
+            if (line.startsWith("0::")) {
+                return line.substring(3);
+            }
+        }
+        throw new FailedException("process " + pid + " has no cgroup v2 path in /proc/" + pid + "/cgroup");
+    }
+
+    private static void write(Path file, String value) throws IOException {
+        Files.writeString(file, value, StandardCharsets.US_ASCII);
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            return "";                                      // removed meanwhile: nothing is parked there
+        }
+    }
+
+    private static void removeQuietly(Path cgroup) {
+        try {
+            Files.deleteIfExists(cgroup);
+        } catch (IOException busy) {
+            // still populated: ServiceCgroup's sweep of empty pmig cgroups removes it later
+        }
+    }
+}
