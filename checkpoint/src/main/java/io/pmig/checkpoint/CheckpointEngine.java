@@ -71,6 +71,16 @@ public final class CheckpointEngine {
     }
 
     /**
+     * The TCP listeners of process {@code pid}, each with the connections it has not accepted and the handshakes under
+     * way to it, read while it runs: what must be empty before the freeze (neither can be restored), which a caller
+     * that holds new connections off waits for. Touches nothing.
+     */
+    public List<ListenerBacklog> listenerBacklogs(int pid) {
+        refuseMissing(pid);
+        return FdDumper.listenerBacklogs(pid);
+    }
+
+    /**
      * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
      * complete) with its authentication {@code image.pmig.mac} (HMAC-SHA256 under the node key), then kills
      * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and

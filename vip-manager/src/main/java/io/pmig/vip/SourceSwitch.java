@@ -7,7 +7,8 @@ import java.net.InetAddress;
 import java.util.List;
 
 /**
- * The node giving a VIP away. Steps, in order: {@link #hold}; {@link #releaseVip} (ARP silence,
+ * The node giving a VIP away. Steps, in order: {@link #holdNewConnections} (optional: the service's listeners
+ * empty their queues meanwhile); {@link #hold}; {@link #releaseVip} (ARP silence,
  * then the address goes); {@link #forward} as often as wanted, until the destination's
  * announcements are all out (see {@link VipSwitch}); {@link #stopHolding}, whose packets are
  * forwarded too. Or, before the destination is committed, {@link #rollback}: the VIP comes back
@@ -30,6 +31,15 @@ public final class SourceSwitch extends VipSwitch {
     @Override
     boolean vipIsHere() {
         return !released;
+    }
+
+    /**
+     * Holds new TCP connection attempts to the VIP (SYN without ACK) while the rest of its traffic still reaches the
+     * service, which so takes the connections its listeners hold before it is frozen. What is held comes first in
+     * what {@link #forward} returns, and a {@link #rollback} puts it into this node's stack.
+     */
+    public void holdNewConnections() {
+        hold.onForNewConnections();
     }
 
     /** Stops answering ARP for the VIP and removes it from the interface. */

@@ -93,6 +93,51 @@ class HoldAndReplayTest extends TwoNamespaces {
     }
 
     @Test
+    void newConnectionsAloneAreHeldAndARollbackConnectsThemWithoutRetransmission() throws Exception {
+        run("ip", "-n", nsA, "addr", "add", VIP + "/24", "dev", IF_A);
+        InetAddress vip = InetAddress.getByName(VIP);
+        InetSocketAddress at = new InetSocketAddress(vip, 9005);
+        try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT);
+             ServerSocketChannel listener = ServerSocketChannel.open().bind(at)) {
+            SocketChannel established = inB(() -> SocketChannel.open(at));
+            try (SocketChannel accepted = listener.accept(); SocketChannel c = established; SourceSwitch s = m.source(vip, 24)) {
+                long before = retransmissionsInB();
+                s.holdNewConnections();
+                assertTrue(nft("list", "set", "inet", "pmig", "syn4").contains(VIP));
+                SocketChannel fresh = inB(() -> {
+                    SocketChannel f = SocketChannel.open();
+                    f.configureBlocking(false);
+                    f.connect(at);
+                    return f;
+                });
+                try (fresh) {
+                    awaitAtLeast(1, s::held);
+                    inB(() -> c.write(ByteBuffer.wrap("ping".getBytes(StandardCharsets.US_ASCII))));
+                    ByteBuffer got = ByteBuffer.allocate(16);
+                    accepted.socket().setSoTimeout(2000);
+                    while (got.position() < 4 && accepted.read(got) >= 0) {
+                        Thread.onSpinWait();
+                    }
+                    assertEquals("ping", new String(got.array(), 0, got.position(), StandardCharsets.US_ASCII),
+                        "an established connection's data passes");
+                    listener.configureBlocking(false);
+                    assertNull(listener.accept(), "the held SYN reached the listener");
+                    assertFalse(fresh.finishConnect(), "the new connection is held");
+                    s.rollback(List.of());
+                    assertFalse(s.holding());
+                    long deadline = System.nanoTime() + 2_000_000_000L;
+                    while (!fresh.finishConnect() && System.nanoTime() < deadline) {
+                        Thread.sleep(1);
+                    }
+                    assertTrue(fresh.isConnected(), "the replayed SYN was answered");
+                    assertEquals(before, retransmissionsInB(), "the client retransmitted its SYN although it was replayed");
+                    assertFalse(nft("list", "set", "inet", "pmig", "syn4").contains(VIP), "no SYN hold left on");
+                }
+            }
+        }
+    }
+
+    @Test
     void theDestinationReplaysTheSourcesPacketsFirstThenItsOwn() throws Exception {
         InetAddress vip = InetAddress.getByName(VIP);
         try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT);

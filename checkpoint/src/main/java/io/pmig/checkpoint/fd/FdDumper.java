@@ -4,6 +4,7 @@ import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.memory.FileIdentity;
+import io.pmig.checkpoint.ListenerBacklog;
 import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
@@ -14,9 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /** Saves the descriptor table: which number refers to which open file, and each file's state. */
@@ -87,6 +90,35 @@ public final class FdDumper {
         } finally {
             Linux.close(pidfd);
         }
+    }
+
+    /**
+     * The TCP listeners of process {@code pid} with the connections they hold not accepted yet and the handshakes
+     * under way to them, read while it runs (sock_diag of the caller's network namespace, the process's). Touches nothing.
+     */
+    public static List<ListenerBacklog> listenerBacklogs(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        Set<Long> inodes = new HashSet<>();
+        for (int fd : proc.fds()) {
+            // links only, no descriptor taken: this runs every millisecond while a busy server's descriptors come and go
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    String link = proc.readLink("fd/" + fd);
+                    if (link.startsWith("socket:[")) {
+                        inodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
+                    }
+                    break;
+                } catch (UncheckedIOException e) {
+                    if (closedMeanwhile(proc, fd)) {
+                        break;
+                    }
+                    if (attempt == RUNNING_FD_ATTEMPTS) {
+                        throw e;
+                    }
+                }
+            }
+        }
+        return inodes.isEmpty() ? List.of() : InetDiag.listenerBacklogs(inodes);
     }
 
     /**

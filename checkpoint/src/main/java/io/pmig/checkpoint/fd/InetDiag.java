@@ -1,10 +1,18 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.checkpoint.ListenerBacklog;
 import io.pmig.checkpoint.nativeio.SockDiag;
+import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.nativeio.NativeMemory;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 
 /**
  * What only sock_diag tells of an IPv4/IPv6 socket (linux/inet_diag.h): its shutdown state, which neither
@@ -16,6 +24,14 @@ final class InetDiag {
     private static final int MESSAGE_BYTES = 72;
     private static final int INODE_AT = 68;
     private static final int INET_DIAG_SHUTDOWN = 8;
+    /** idiag_sport, idiag_src and idiag_rqueue (for a listener: its accept queue) in struct inet_diag_msg. */
+    private static final int SPORT_AT = 4;
+    private static final int SRC_AT = 8;
+    private static final int RQUEUE_AT = 56;
+    /** TCP states (include/net/tcp_states.h): a request is reported as SYN_RECV, kept as NEW_SYN_RECV. */
+    private static final int TCP_SYN_RECV = 3;
+    private static final int TCP_LISTEN = 10;
+    private static final int TCP_NEW_SYN_RECV = 12;
 
     private InetDiag() {
     }
@@ -37,6 +53,47 @@ final class InetDiag {
             }
         });
         return found[0];
+    }
+
+    /**
+     * The TCP listeners among the sockets with {@code inodes}, IPv4 and IPv6, each with its accept queue and the
+     * handshakes under way to its port (on its address, or any for a wildcard listener): one dump of the listeners
+     * and requests of the calling thread's network namespace per family.
+     */
+    static List<ListenerBacklog> listenerBacklogs(Set<Long> inodes) {
+        List<ListenerBacklog> listeners = new ArrayList<>();
+        List<InetSocketAddress> requests = new ArrayList<>();
+        for (int family : new int[] {Sockets.AF_INET, Sockets.AF_INET6}) {
+            byte[] request = ByteBuffer.allocate(REQUEST_BYTES).order(ByteOrder.LITTLE_ENDIAN)
+                .put((byte) family).put((byte) Sockets.IPPROTO_TCP).put((byte) 0).put((byte) 0)
+                .putInt(1 << TCP_LISTEN | 1 << TCP_SYN_RECV | 1 << TCP_NEW_SYN_RECV)
+                .array();
+            SockDiag.dump(request, "TCP listeners and handshakes", (buf, start, end) -> {
+                int state = buf.bytes(start + 1, 1)[0] & 0xff;
+                InetSocketAddress local = local(buf, start);
+                if (state == TCP_LISTEN && inodes.contains(buf.getInt(start + INODE_AT) & 0xffffffffL)) {
+                    listeners.add(new ListenerBacklog(local, buf.getInt(start + RQUEUE_AT), 0));
+                } else if (state != TCP_LISTEN) {
+                    requests.add(local);
+                }
+            });
+        }
+        return listeners.stream().map(l -> new ListenerBacklog(l.local(), l.notAccepted(),
+            (int) requests.stream().filter(r -> r.getPort() == l.local().getPort()
+                && (l.local().getAddress().isAnyLocalAddress() || r.getAddress().equals(l.local().getAddress()))).count()))
+            .toList();
+    }
+
+    /** idiag_sport (big-endian) and idiag_src of a message; an IPv4-mapped IPv6 address comes back as IPv4. */
+    private static InetSocketAddress local(NativeMemory buf, int start) {
+        byte[] port = buf.bytes(start + SPORT_AT, 2);
+        int family = buf.bytes(start, 1)[0] & 0xff;
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(buf.bytes(start + SRC_AT, family == Sockets.AF_INET ? 4 : 16)),
+                (port[0] & 0xff) << 8 | (port[1] & 0xff));
+        } catch (UnknownHostException impossible) {
+            throw new IllegalStateException(impossible);
+        }
     }
 
     private static int shutdownAttribute(NativeMemory buf, int at, int end) {

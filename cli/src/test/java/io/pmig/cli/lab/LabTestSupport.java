@@ -118,6 +118,18 @@ final class LabTestSupport {
         return run.out();
     }
 
+    /** A TcpExt counter of a /proc/net/netstat text (a line of names, then one of values). */
+    static long tcpCounter(String netstat, String name) {
+        String[] lines = netstat.split("\n");
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (lines[i].startsWith("TcpExt:") && lines[i + 1].startsWith("TcpExt:")) {
+                List<String> names = List.of(lines[i].trim().split("\\s+"));
+                return Long.parseLong(lines[i + 1].trim().split("\\s+")[names.indexOf(name)]);
+            }
+        }
+        throw new AssertionError("no TcpExt counters in " + netstat);
+    }
+
     /** pmig itself, run inside a node's namespaces, as an operator on that node would. */
     static Run pmigIn(String node, String... pmigArgs) {
         List<String> args = new ArrayList<>(List.of("lab", "exec", node, "--",

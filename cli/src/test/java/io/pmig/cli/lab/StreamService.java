@@ -42,13 +42,27 @@ final class StreamService {
         return serverOnNodeA(id, serverArgs);
     }
 
+    /**
+     * Puts the VIP on node-a and starts stream-serial-server on it (clients one at a time) with listen backlog
+     * {@code backlog}, as {@link #startOnNodeA} does; returns its PID once it listens.
+     */
+    static String startSerialOnNodeA(int backlog) throws InterruptedException {
+        exec("node-a", "ip", "addr", "add", VIP + "/24", "dev", "eth0");
+        exec("node-a", "sh", "-c", "echo 20000 > /proc/sys/kernel/ns_last_pid");
+        return programOnNodeA(0, "stream-serial-server", Integer.toString(backlog));
+    }
+
     private static String serverOnNodeA(String... serverArgs) throws InterruptedException {
         return serverOnNodeA(0, serverArgs);
     }
 
     private static String serverOnNodeA(int id, String... serverArgs) throws InterruptedException {
+        return programOnNodeA(id, "stream-server", serverArgs);
+    }
+
+    private static String programOnNodeA(int id, String program, String... serverArgs) throws InterruptedException {
         String server = exec("node-a", "sh", "-c", "setsid setpriv --reuid=" + id + " --regid=" + id + " --clear-groups "
-            + program("stream-server") + " " + VIP + " " + PORT + " "
+            + program(program) + " " + VIP + " " + PORT + " "
             + String.join(" ", serverArgs) + " </dev/null >/dev/null 2>&1 & echo $!").strip();
         for (int i = 0; i < 200 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
             Thread.sleep(20);

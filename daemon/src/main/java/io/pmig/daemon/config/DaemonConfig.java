@@ -102,6 +102,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "memory a destination keeps free beyond what an arriving process needs (for the restorer, the daemon, the kernel)"});
         keys.put("limits.clock.skew.millis", new String[] {Integer.toString(Limits.DEFAULT.clockSkewMillis()),
             "a migration is refused when the peer's realtime clock is further than this from this node's (NTP keeps it far below)"});
+        keys.put("limits.listener.drain.millis", new String[] {Integer.toString(Limits.DEFAULT.listenerDrainMillis()),
+            "how long a service moving away may take, new connections held off, to accept those its listeners hold; beyond, the move is refused"});
         VipSettings vip = VipSettings.DEFAULT;
         keys.put("vip.announce.count", new String[] {Integer.toString(vip.announcements()),
             "announcement rounds after a VIP arrives (the first at once)"});
@@ -225,7 +227,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                     }
                     return bytes;
                 }),
-                r.positive("limits.clock.skew.millis"));
+                r.positive("limits.clock.skew.millis"),
+                r.positive("limits.listener.drain.millis"));
         if (limits.peerSilenceMillis() < 400) {
             throw r.bad("limits.peer.silence.millis", Integer.toString(limits.peerSilenceMillis()),
                     "it must be at least 400 (heartbeats go out every quarter of it)");

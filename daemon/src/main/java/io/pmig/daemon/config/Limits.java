@@ -8,10 +8,12 @@ package io.pmig.daemon.config;
  * connection counts as cut (heartbeats keep an idle one alive), how long a source waits to
  * learn whether a destination that went silent after the commit runs the service, and how much
  * memory a destination keeps free beyond what an arriving process needs, and how far a peer's
- * realtime clock may be from this node's for a migration between them.
+ * realtime clock may be from this node's for a migration between them, and how long a service moving
+ * away may take, with new connections held off, to accept the connections its listeners hold.
  */
 public record Limits(int maxMessageBytes, int streamWindowBytes, int connectTimeoutMillis, int requestTimeoutMillis,
         int handlerThreads, int maxMigrations, int peerSilenceMillis, int outcomeWaitMillis, long memoryReserveBytes,
-        int clockSkewMillis) {
-    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20, 500);
+        int clockSkewMillis, int listenerDrainMillis) {
+    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20, 500,
+        2_000);
 }

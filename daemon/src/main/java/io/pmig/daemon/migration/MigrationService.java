@@ -372,7 +372,8 @@ public final class MigrationService implements AutoCloseable {
             try {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
                     () -> journal.write(committing), precopy, bundle, bandwidth, config.pause(), cancellation,
-                    () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis()))).run();
+                    () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis())),
+                    Duration.ofMillis(config.limits().listenerDrainMillis())).run();
             } catch (CommitUndecidedException e) {
                 undecided = true;
                 outcomes.adopt(committing);

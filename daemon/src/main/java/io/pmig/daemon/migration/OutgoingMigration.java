@@ -7,6 +7,7 @@ import io.pmig.checkpoint.CheckedProcess;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.ListenerBacklog;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.StepTimes;
@@ -27,6 +28,8 @@ import io.pmig.vip.hold.HeldPacket;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
 
 /**
  * One migration leaving this node, run from start to end on the thread of the control request
@@ -38,6 +41,7 @@ final class OutgoingMigration {
     private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
     private static final long SETTLE_PAUSE_MS = 5;
     private static final long PAGE = 4096;
+    private static final long DRAIN_POLL_NANOS = 1_000_000;
 
     private final String id;
     private final int pid;
@@ -56,6 +60,7 @@ final class OutgoingMigration {
     private final FaultPause pause;
     private final OutcomeQuery outcomeQuery;
     private final Cancellation cancellation;
+    private final Duration listenerDrain;
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
     private String tracking;
@@ -70,7 +75,7 @@ final class OutgoingMigration {
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
                       Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopySource precopySource,
                       CheckedProcess bundle, Bandwidth bandwidth, FaultPause pause, Cancellation cancellation,
-                      OutcomeQuery outcomeQuery) {
+                      OutcomeQuery outcomeQuery, Duration listenerDrain) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -87,6 +92,7 @@ final class OutgoingMigration {
         this.pause = pause;
         this.outcomeQuery = outcomeQuery;
         this.cancellation = cancellation;
+        this.listenerDrain = listenerDrain;
     }
 
     SourceSwitch vipSwitch() {
@@ -106,6 +112,7 @@ final class OutgoingMigration {
             CheckpointOptions options = new CheckpointOptions(false).withProgress(this::progress);
             long holdOn;
             long freeze;
+            long drain;
             long transferStart = System.nanoTime();
             if (staged) {
                 phase = "pre-copy";
@@ -118,6 +125,8 @@ final class OutgoingMigration {
                 } while (!precopySource.shouldStop());
                 tracking = precopySource.trackingMethod();
                 cancellation.check();
+                phase = "listener drain";
+                drain = drainListeners();
                 holdOn = holdVip();
                 phase = "checkpoint";
                 phase("transfer");
@@ -127,6 +136,8 @@ final class OutgoingMigration {
                 frozen = precopySource.finish(image, options);
                 rounds = precopySource.rounds();
             } else {
+                phase = "listener drain";
+                drain = drainListeners();
                 holdOn = holdVip();
                 phase = "checkpoint";
                 phase("transfer");
@@ -157,6 +168,7 @@ final class OutgoingMigration {
                 .put("settleMillis", millis(end - settleStart))
                 .put("downtimeMillis", millis(resumed - freeze))
                 .put("clientStallMillis", millis(resumed - holdOn))
+                .put("listenerDrainMillis", millis(drain))
                 .put("frozenUntilImageMillis", millis(frozen.report().frozenNanos()))
                 .put("restoreMillis", millis(restored.restoreNanos()))
                 .put("bytesSent", image.bytesWritten())
@@ -236,6 +248,39 @@ final class OutgoingMigration {
                 + " could not be asked whether its copy runs; so that the service never runs twice, process " + pid
                 + " stays stopped here (its clients wait) until " + peer.peerName() + " answers: pmigd keeps asking,"
                 + " and pmig status shows it meanwhile", e);
+        }
+    }
+
+    /**
+     * Holds new connections to the VIP (they join what is replayed there) while the process runs on and accepts what
+     * its listeners hold: neither an accept queue nor a handshake under way can be restored, and ACKs completing
+     * handshakes still arrive. Returns how long that took. Refused, naming the listeners, when they still hold
+     * connections after {@code limits.listener.drain.millis}; the rollback then puts the held connection attempts into
+     * this node's stack, so their clients are answered here without retransmitting.
+     */
+    private long drainListeners() {
+        if (vipSwitch == null) {
+            return 0;   // no VIP to hold: a listener's queue is the engine's to wait for at the freeze
+        }
+        long start = System.nanoTime();
+        vipSwitch.holdNewConnections();
+        CheckpointEngine engine = new CheckpointEngine();
+        while (true) {
+            List<ListenerBacklog> waiting = engine.listenerBacklogs(pid).stream().filter(l -> !l.settled()).toList();
+            long now = System.nanoTime();
+            if (waiting.isEmpty()) {
+                return now - start;
+            }
+            if (now - start > listenerDrain.toNanos()) {
+                throw new RefusedException("process " + pid + " did not take the connections its listeners hold within "
+                    + listenerDrain.toMillis() + " ms with new connections to " + vip.address().getHostAddress() + " held off: "
+                    + waiting.stream().map(ListenerBacklog::toString).collect(Collectors.joining(", "))
+                    + "; neither an accept queue nor a handshake under way can be moved, and the held connection attempts went"
+                    + " back to the server here. Migrate when it keeps up with its clients, or allow it longer with"
+                    + " limits.listener.drain.millis");
+            }
+            cancellation.check();
+            LockSupport.parkNanos(DRAIN_POLL_NANOS);
         }
     }
 

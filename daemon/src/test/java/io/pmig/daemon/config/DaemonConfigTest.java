@@ -72,7 +72,8 @@ class DaemonConfigTest {
                 "limits.peer.silence.millis = 2000",
                 "limits.outcome.wait.millis = 7000",
                 "limits.memory.reserve.bytes = 0",
-                "limits.clock.skew.millis = 250");
+                "limits.clock.skew.millis = 250",
+                "limits.listener.drain.millis = 900");
         assertEquals(new HostPort("10.77.0.12", 7701), config.listen());
         assertEquals(Map.of("node-a", new HostPort("10.77.0.11", 7701), "node-c", new HostPort("10.77.0.13", 7700),
                 "node-d", new HostPort("fd00::4", 7702)), config.peers());
@@ -82,7 +83,7 @@ class DaemonConfigTest {
         assertTrue(config.plaintext());
         assertEquals(Path.of("/run/pmig-lab/node-b.sock"), config.controlSocket());
         assertEquals(0660, config.controlSocketMode());
-        assertEquals(new Limits(1048576, 4194304, 1000, 9000, 3, 2, 2_000, 7_000, 0, 250), config.limits());
+        assertEquals(new Limits(1048576, 4194304, 1000, 9000, 3, 2, 2_000, 7_000, 0, 250, 900), config.limits());
     }
 
     @Test

@@ -14,6 +14,7 @@ public final class Hold implements AutoCloseable {
     private final HoldBuffer buffer;
     private final HoldCapture capture;
     private boolean on;
+    private boolean all;
 
     /** A hold of {@code vip}'s packets, not yet on: nothing changes for them until {@link #on}. */
     public Hold(HoldRules rules, HoldCapture capture, InetAddress vip, HoldLimits limits) {
@@ -23,15 +24,29 @@ public final class Hold implements AutoCloseable {
         this.capture = capture;
     }
 
+    /** Whether anything is held: every packet, or new connections only. */
     public boolean isOn() {
         return on;
     }
 
-    /** Starts holding; already on: nothing to do. */
+    /** Starts holding every packet; already on: nothing to do. */
     public void on() {
-        if (!on) {
+        if (!all) {
             capture.register(vip, buffer);
             rules.hold(vip);
+            on = true;
+            all = true;
+        }
+    }
+
+    /**
+     * Starts holding new TCP connection attempts (SYN without ACK) only, into the same buffer: what else
+     * arrives still reaches the stack, so handshakes under way complete. {@link #on} then holds the rest too.
+     */
+    public void onForNewConnections() {
+        if (!on) {
+            capture.register(vip, buffer);
+            rules.holdNewConnections(vip);
             on = true;
         }
     }
@@ -56,6 +71,7 @@ public final class Hold implements AutoCloseable {
         capture.flush();
         capture.unregister(vip);
         on = false;
+        all = false;
         return buffer.drain();
     }
 

@@ -18,6 +18,9 @@ import java.util.concurrent.TimeUnit;
  * <li>{@code inet pmig hold}: at prerouting, before anything else sees them, hands packets to an
  * address in {@code hold4}/{@code hold6} to NFLOG group {@value #NFLOG_GROUP} and drops them,
  * except those the replay injects through its TUN (named {@value #REPLAY_PREFIX}…);</li>
+ * <li>{@code inet pmig hold}, too: the same for only the new connection attempts (TCP SYN without ACK) to an
+ * address in {@code syn4}/{@code syn6}, while the rest of its traffic flows: a service held so lets its
+ * listeners empty their queues before it is frozen;</li>
  * <li>{@code inet pmig hold}, too: drops packets to a TCP endpoint (address and port) in
  * {@code endpoint4}/{@code endpoint6}, unlogged: the connections of a process checkpointed to disk
  * ({@code pmig checkpoint}), whose clients must hear nothing (no reset) until {@code pmig restore}
@@ -45,6 +48,8 @@ public final class HoldRules implements AutoCloseable {
         table inet pmig {
           set hold4 { type ipv4_addr; }
           set hold6 { type ipv6_addr; }
+          set syn4 { type ipv4_addr; }
+          set syn6 { type ipv6_addr; }
           set endpoint4 { type ipv4_addr . inet_service; }
           set endpoint6 { type ipv6_addr . inet_service; }
           chain hold { type filter hook prerouting priority raw; policy accept; }
@@ -61,6 +66,8 @@ public final class HoldRules implements AutoCloseable {
         flush chain arp pmig silence
         add rule inet pmig hold iifname != "%1$s*" ip daddr @hold4 log group %2$d snaplen 65535 queue-threshold 1 drop
         add rule inet pmig hold iifname != "%1$s*" ip6 daddr @hold6 log group %2$d snaplen 65535 queue-threshold 1 drop
+        add rule inet pmig hold iifname != "%1$s*" ip daddr @syn4 tcp flags & (syn | ack) == syn log group %2$d snaplen 65535 queue-threshold 1 drop
+        add rule inet pmig hold iifname != "%1$s*" ip6 daddr @syn6 tcp flags & (syn | ack) == syn log group %2$d snaplen 65535 queue-threshold 1 drop
         add rule inet pmig hold ip daddr . tcp dport @endpoint4 drop
         add rule inet pmig hold ip6 daddr . tcp dport @endpoint6 drop
         add rule inet pmig guard ip saddr @guard4 tcp flags & rst == rst drop
@@ -119,8 +126,14 @@ public final class HoldRules implements AutoCloseable {
         sets.add(NftSets.NFPROTO_INET, TABLE, holdSet(vip), vip.getAddress());
     }
 
-    /** Lets inbound packets to {@code vip} through again. */
+    /** Drops new TCP connection attempts (SYN without ACK) to {@code vip} from now on; the rest of its traffic passes. */
+    public void holdNewConnections(InetAddress vip) {
+        sets.add(NftSets.NFPROTO_INET, TABLE, vip instanceof Inet4Address ? "syn4" : "syn6", vip.getAddress());
+    }
+
+    /** Lets every inbound packet to {@code vip} through again: new connections first, as the full hold still drops them. */
     public void release(InetAddress vip) {
+        sets.remove(NftSets.NFPROTO_INET, TABLE, vip instanceof Inet4Address ? "syn4" : "syn6", vip.getAddress());
         sets.remove(NftSets.NFPROTO_INET, TABLE, holdSet(vip), vip.getAddress());
     }
 
