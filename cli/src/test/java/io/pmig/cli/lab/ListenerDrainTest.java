@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -18,9 +17,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -29,20 +27,11 @@ import org.junit.jupiter.api.Timeout;
  * connection attempt held meanwhile goes into node-a's stack (its client connects without retransmitting its SYN), and
  * every client is answered once the server accepts again. (ConnectStormTest moves a busy one.)
  */
+@ExtendWith(FreshLab.class)
 class ListenerDrainTest {
     private static final byte[] PING = "ping 1\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] PONG = "pong 1\n".getBytes(StandardCharsets.US_ASCII);
     private final LabNodes nodes = new LabNodes();
-
-    @BeforeEach
-    void lab() {
-        LabTestSupport.freshLab();
-    }
-
-    @AfterEach
-    void removeLab() {
-        down();
-    }
 
     @Test
     @Timeout(240)
