@@ -170,7 +170,7 @@ public final class MigrationService implements AutoCloseable {
         if (e.vip() != null) {
             vips.get().recover(address(e.vip()), e.prefix(), copyRuns);
         }
-        if (e.service() != null && services.get(e.service()).filter(s -> !isProcess(s.pid())).isPresent()) {
+        if (e.service() != null && services.get(e.service()).filter(s -> !s.matchesItsProcess()).isPresent()) {
             // written with "committed" under the copy's own pid (in a PID namespace, not the journal's), and no copy runs:
             // the entry stays at the source
             services.remove(e.service());

@@ -18,12 +18,25 @@ import java.util.regex.Pattern;
  * One service of the registry: a name for a running process, given by its pid or by the cgroup it
  * runs in ({@code cgroup}, a path below the cgroup v2 root; null for one given by pid), with its VIPs
  * ("IP/PREFIX") and its DNS name (null for none). The entry lives on the node that runs the service.
+ * {@code startTime} is its process's start time (proc(5) stat field 22; 0 in entries written before it was kept):
+ * a process that took the pid after the service's ended is not the service.
  */
-public record Service(String name, int pid, String cgroup, List<String> vips, String dns) {
+public record Service(String name, int pid, String cgroup, List<String> vips, String dns, long startTime) {
+    /** stat(5) field 22: the time the process started after boot, in clock ticks. */
+    private static final int STAT_START_TIME = 22;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
 
     public Service {
         vips = vips == null ? List.of() : List.copyOf(vips);
+    }
+
+    /** The service run by process {@code pid}, as it is now (its start time read from /proc). */
+    public static Service of(String name, int pid, String cgroup, List<String> vips, String dns) {
+        try {
+            return new Service(name, pid, cgroup, vips, dns, startTimeOf(pid));
+        } catch (UncheckedIOException gone) {
+            throw new ControlRefusedException("process " + pid + " does not exist: name a running process for service " + name);
+        }
     }
 
     /** Refuses a name that is not a file name of letters, digits, dot, dash and underscore (at most 63). */
@@ -41,7 +54,7 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
      */
     public int process() {
         if (cgroup == null) {
-            if (!Files.isDirectory(Path.of("/proc", Integer.toString(pid)))) {
+            if (!matchesItsProcess()) {
                 throw new ControlRefusedException("process " + pid + " of service " + name + " is gone; pmig service remove " + name
                     + " forgets it");
             }
@@ -80,9 +93,18 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
         return out;
     }
 
+    /** Whether process {@code pid} is still the one the entry was made for (the same start time; not "is...": no JSON property). */
+    public boolean matchesItsProcess() {
+        try {
+            return startTime == 0 ? new ProcFs(pid).exists() : startTimeOf(pid) == startTime;
+        } catch (UncheckedIOException gone) {
+            return false;
+        }
+    }
+
     /** Whether the service's process (or a process of its cgroup) is there, and not a zombie. */
     public boolean running() {
-        List<Integer> pids = cgroup == null ? List.of(pid) : processesOf(cgroup);
+        List<Integer> pids = cgroup == null ? (matchesItsProcess() ? List.of(pid) : List.of()) : processesOf(cgroup);
         return pids.stream().anyMatch(p -> {
             try {
                 return !new ProcFs(p).status().getOrDefault("State", "Z").startsWith("Z");
@@ -94,7 +116,7 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
 
     /** The same service, run by process {@code newPid} (on the node it moved to), in that process's cgroup if it is given by one. */
     public Service runBy(int newPid) {
-        return new Service(name, newPid, cgroup == null ? null : cgroupOf(newPid), vips, dns);
+        return of(name, newPid, cgroup == null ? null : cgroupOf(newPid), vips, dns);
     }
 
     /** The cgroup v2 hierarchy's mount point, or a refusal: a service by cgroup needs one. */
@@ -124,6 +146,10 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
         } catch (IOException e) {
             throw new ControlRefusedException("cannot read the cgroup of process " + pid + ": " + e.getMessage());
         }
+    }
+
+    private static long startTimeOf(int pid) {
+        return Long.parseLong(new ProcFs(pid).stat()[STAT_START_TIME]);
     }
 
     private static int parentOf(int pid) {

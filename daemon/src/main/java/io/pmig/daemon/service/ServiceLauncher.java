@@ -95,7 +95,7 @@ final class ServiceLauncher {
         if (nsInit == 0) {
             throw new IllegalStateException("service " + name + " did not start: pmig-restorer said " + status.strip());
         }
-        Service s = new Service(name, program(nsInit, name, argv.get(0)), null, ServiceOps.vips(r), ServiceOps.dns(r));
+        Service s = Service.of(name, program(nsInit, name, argv.get(0)), null, ServiceOps.vips(r), ServiceOps.dns(r));
         registry.add(s);
         return s;
     }

@@ -82,7 +82,7 @@ public final class ServiceOps {
         }
         Service s;
         if (byPid) {
-            s = new Service(name, r.path("pid").asInt(), null, vips(r), dns(r));
+            s = Service.of(name, r.path("pid").asInt(), null, vips(r), dns(r));
             daemon.policy().requireMayMigrate(call.caller(), s.process());
         } else {
             if (!call.caller().root()) {
@@ -92,8 +92,8 @@ public final class ServiceOps {
             String given = r.path("cgroup").asText();
             String root = Service.cgroupRoot().toString();
             String cgroup = "/" + (given.startsWith(root + "/") ? given.substring(root.length()) : given).replaceFirst("^/+", "");
-            s = new Service(name, 0, cgroup, vips(r), dns(r));
-            s = new Service(name, s.process(), cgroup, s.vips(), s.dns());
+            s = new Service(name, 0, cgroup, vips(r), dns(r), 0);
+            s = Service.of(name, s.process(), cgroup, s.vips(), s.dns());
         }
         registry.add(s);
         return registered(s);
@@ -120,7 +120,7 @@ public final class ServiceOps {
      */
     private ObjectNode run(ControlCall call) {
         String iface = daemon.config().vipInterface();
-        List<Service.Vip> added = ServiceVips.bringUp(new Service("run", 0, null, vips(call.request()), null).parsedVips(), iface);
+        List<Service.Vip> added = ServiceVips.bringUp(new Service("run", 0, null, vips(call.request()), null, 0).parsedVips(), iface);
         Service s;
         try {
             s = ServiceLauncher.start(call, daemon.config().nodeName(), registry);

@@ -81,7 +81,7 @@ public final class ServiceRegistry {
 
     /** The service whose process is {@code pid} here, if one is registered by it. */
     public synchronized Optional<Service> byPid(int pid) {
-        return services.values().stream().filter(s -> s.pid() == pid).findFirst();
+        return services.values().stream().filter(s -> s.pid() == pid && s.matchesItsProcess()).findFirst();
     }
 
     /** Adds a new entry; refuses a name this node has already. */

@@ -38,6 +38,9 @@ final class ServiceStop {
     }
 
     private static List<ProcessHandle> processesOf(Service s) {
+        if (s.cgroup() == null && !s.matchesItsProcess()) {
+            return List.of();                               // ended; its pid may be another process's now
+        }
         List<Integer> pids = s.cgroup() == null ? List.of(s.pid()) : Service.processesOf(s.cgroup());
         return pids.stream().map(ProcessHandle::of).flatMap(Optional::stream).toList();
     }

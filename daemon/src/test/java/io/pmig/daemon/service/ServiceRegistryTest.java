@@ -20,7 +20,8 @@ class ServiceRegistryTest {
     @Test
     void anEntryIsKeptForItsOwnerAloneAndReadAgainAtStart() throws Exception {
         Path dir = state.resolve("services");
-        Service web = new Service("web", 4242, null, List.of("10.77.0.50/24"), "web.pmig.test");
+        int self = (int) ProcessHandle.current().pid();
+        Service web = Service.of("web", self, null, List.of("10.77.0.50/24"), "web.pmig.test");
         ServiceRegistry.open(dir).add(web);
 
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("web.json"))));
@@ -30,7 +31,7 @@ class ServiceRegistryTest {
         }
         ServiceRegistry again = ServiceRegistry.open(dir);
         assertEquals(List.of(web), again.list());
-        assertEquals(web, again.byPid(4242).orElseThrow());
+        assertEquals(web, again.byPid(self).orElseThrow(), "found by its pid while that is its process");
         assertThrows(ControlRefusedException.class, () -> again.add(web), "a name is one service");
 
         again.remove("web");
@@ -41,7 +42,7 @@ class ServiceRegistryTest {
     @Test
     void aCorruptFileIsNamedAndTheOthersAreRead() throws Exception {
         Path dir = state.resolve("services");
-        ServiceRegistry.open(dir).add(new Service("db", 7, null, List.of(), null));
+        ServiceRegistry.open(dir).add(new Service("db", 7, null, List.of(), null, 0));
         Files.writeString(dir.resolve("web.json"), "{\"name\": \"web\", \"pid\": ");
         Files.writeString(dir.resolve("other.json"), "{\"name\": \"db2\", \"pid\": 8}");
 
