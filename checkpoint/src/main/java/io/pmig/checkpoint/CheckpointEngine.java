@@ -19,6 +19,9 @@ import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskDumper;
 import io.pmig.checkpoint.task.ThreadImage;
+import io.pmig.checkpoint.dirty.UntrackableException;
+import io.pmig.checkpoint.tree.FrozenTree;
+import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.tree.SharingCheck;
 
 import java.io.IOException;
@@ -29,6 +32,7 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import javax.crypto.Mac;
@@ -144,7 +148,7 @@ public final class CheckpointEngine {
         }
         CheckpointReport r = frozen.report();
         return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
-            r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start, r.steps());
+            r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start, r.steps(), r.processes());
     }
 
     /**
@@ -163,13 +167,12 @@ public final class CheckpointEngine {
 
     /** The pre-flight of a checkpoint alone, nothing touched: a caller refuses early, and checkpoints later. */
     public CheckedProcess preflighted(int pid) {
-        preflight(pid);
-        return new CheckedProcess(pid);
+        return new CheckedProcess(pid, preflight(pid));
     }
 
     /** {@link #checkpoint(int, WritableByteChannel, CheckpointOptions)} of a process whose pre-flight passed. */
     public FrozenCheckpoint checkpoint(CheckedProcess process, WritableByteChannel out, CheckpointOptions options) {
-        return checkpoint(process.pid(), out, options, MemoryDumper::mappings,
+        return checkpoint(process.pid(), process.tree(), out, options, MemoryDumper::mappings,
             (memory, mappings, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
                 steps.lap("page plan");
@@ -184,18 +187,31 @@ public final class CheckpointEngine {
      */
     public PrecopySource precopy(int pid, PrecopyOptions options) {
         preflight(pid);
+        if (ProcessTree.hostPidsOf(pid).size() > 1) {
+            throw new UntrackableException("process " + pid + " has child processes, and pre-copy of a process tree is not "
+                + "built yet; the tree moves in one piece (bundle)");
+        }
         return new PrecopySource(pid, options, this);
     }
 
     /**
-     * What every checkpoint checks before it touches the process: that it is one pmig may take, shares nothing
-     * with a process that would stay behind, and holds only descriptors and privileges a restore recreates.
+     * What every checkpoint checks before it touches the process and its descendants (the tree it takes whole): that
+     * each is one pmig may take, that they share nothing with a process that would stay behind, that a restore can
+     * give each its session and group back, and that they hold only descriptors and privileges a restore recreates.
      */
-    private static void preflight(int pid) {
+    private static List<Integer> preflight(int pid) {
         refuseAtEntry(pid);
-        SharingCheck.requireSelfContained(Set.of(pid));
-        FdDumper.precheck(pid);
-        PrivilegeCheck.requireRestorable(pid);
+        List<Integer> tree = ProcessTree.hostPidsOf(pid);
+        for (int member : tree.subList(1, tree.size())) {
+            refuseAtEntry(member);
+        }
+        SharingCheck.requireSelfContained(Set.copyOf(tree));
+        ProcessTree.of(tree);
+        for (int member : tree) {
+            FdDumper.precheck(member);
+            PrivilegeCheck.requireRestorable(member);
+        }
+        return tree;
     }
 
     /** Which pages the image of a frozen process stores, and objects to write after the process's own. */
@@ -215,84 +231,120 @@ public final class CheckpointEngine {
     /**
      * The checkpoint itself, without the pre-checks of descriptors and privileges: a pre-copy made them when it began, and its
      * last part must not spend downtime on them again (a descriptor opened since is refused by the dump, frozen,
-     * and the process thawed).
+     * and the process thawed). {@code checked}: the processes the pre-flight checked (the root first); a tree that differs
+     * once frozen is checked again for sharing, and refused if a caller with one process (a pre-copy) finds a tree.
      */
-    FrozenCheckpoint checkpoint(int pid, WritableByteChannel out, CheckpointOptions options, MappingsReader mappingsReader,
-                                PageSelector pagesToStore) {
+    FrozenCheckpoint checkpoint(int pid, List<Integer> checked, WritableByteChannel out, CheckpointOptions options,
+                                MappingsReader mappingsReader, PageSelector pagesToStore) {
         long start = System.nanoTime();
-        ProcFs proc = refuseMissing(pid);
+        refuseMissing(pid);
 
-        FrozenProcess frozen = null;
-        FdDumper.Result fds = null;
+        FrozenTree frozen = null;
+        List<FdDumper.Result> fds = null;
+        ProcessTree tree = null;
         StepTimer steps = null;
         for (int attempt = 1; fds == null; attempt++) {
             steps = new StepTimer();
-            frozen = FrozenProcess.freeze(pid);
-            steps.lap("freeze");
             try {
-                // a child forked between the pre-flight and the freeze would be left behind
-                SharingCheck.requireChildrenInside(Set.of(pid));
-                fds = FdDumper.dump(pid);
+                frozen = FrozenTree.freeze(pid);
+                steps.lap("freeze");
+                if (!frozen.pids().equals(checked)) {
+                    // a child forked or ended between the pre-flight and the freeze: the tree must share nothing outside
+                    if (checked.size() == 1 && frozen.pids().size() > 1) {
+                        throw new RefusedException("process " + pid + " started a child process during its pre-copy, and pre-copy "
+                            + "of a process tree is not built yet; migrate it in bundle mode");
+                    }
+                    SharingCheck.requireSelfContained(Set.copyOf(frozen.pids()));
+                }
+                if (frozen.pids().size() > 1) {
+                    tree = ProcessTree.of(frozen.pids());
+                }
+                fds = FdDumper.dumpTree(frozen.pids());
                 steps.lap("descriptors");
             } catch (UnsettledException e) {
-                frozen.thaw();
+                if (frozen != null) {
+                    frozen.thaw();
+                    frozen = null;
+                }
                 if (attempt == SETTLE_ATTEMPTS) {
                     throw new RefusedException(e.getMessage() + ", still after " + SETTLE_ATTEMPTS * SETTLE_PAUSE_MS
                         + " ms of letting it run; hold new connections off (or let the server catch up) and retry");
                 }
                 sleep(SETTLE_PAUSE_MS);
             } catch (RuntimeException e) {
-                frozen.thaw();
+                if (frozen != null) {
+                    frozen.thaw();
+                }
                 throw e;
             }
         }
         ImageWriter writer = null;
         try {
-            TaskDumper task = new TaskDumper(frozen);
-            ProcessImage process = task.process();
-            List<ThreadImage> threads = task.threads();
+            List<Member> members = new ArrayList<>();
+            for (int i = 0; i < frozen.members().size(); i++) {
+                FrozenProcess process = frozen.members().get(i);
+                TaskDumper task = new TaskDumper(process);
+                MemoryDumper memory = new MemoryDumper(new ProcFs(process.pid()));
+                members.add(new Member(task.process(), task.threads(), memory, null, fds.get(i)));
+            }
             steps.lap("task state");
-            MemoryDumper memory = new MemoryDumper(proc);
-            List<MappingImage> mappings = mappingsReader.read(memory);
+            for (int i = 0; i < members.size(); i++) {
+                Member m = members.get(i);
+                members.set(i, new Member(m.process(), m.threads(), m.memory(), mappingsReader.read(m.memory()), m.fds()));
+            }
             steps.lap("mappings");
-            // ptrace is done with: from here on the process stays stopped whatever becomes of this tracer
+            // ptrace is done with: from here on the tree stays stopped whatever becomes of this tracer
             frozen.park();
             steps.lap("park");
-            byte[] xstate = threads.get(0).xstate();
-            long xfeatures = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
-            writer = ImageWriter.to(out, ImageHeader.forThisMachine(xfeatures, xstate.length));
-            // every OBJECT before the first PAGES: a restore from a stream builds the process from the
-            // objects before the pages arrive (image-format.md, "Record order")
-            writer.writeObject(process);
-            for (ThreadImage t : threads) {
-                writer.writeObject(t);
+            long pages = 0;
+            long imageBytes = 0;
+            int threads = 0;
+            int mappings = 0;
+            int descriptors = 0;
+            for (Member m : members) {
+                byte[] xstate = m.threads().get(0).xstate();
+                long xfeatures = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
+                writer = ImageWriter.to(out, ImageHeader.forThisMachine(xfeatures, xstate.length));
+                // every OBJECT before the first PAGES: a restore from a stream builds the process from the
+                // objects before the pages arrive (image-format.md, "Record order"); the tree first, in the root's
+                if (tree != null && m == members.get(0)) {
+                    writer.writeObject(tree);
+                }
+                writer.writeObject(m.process());
+                for (ThreadImage t : m.threads()) {
+                    writer.writeObject(t);
+                }
+                for (MappingImage mapping : m.mappings()) {
+                    writer.writeObject(mapping);
+                }
+                for (FileState f : m.fds().files()) {
+                    writer.writeObject(f);
+                }
+                for (FdImage fd : m.fds().fds()) {
+                    writer.writeObject(fd);
+                }
+                steps.lap("objects");
+                PageSelection selection = pagesToStore.select(m.memory(), m.mappings(), steps);
+                for (Object o : selection.objects()) {
+                    writer.writeObject(o);
+                }
+                MemoryDumper.PagePlan plan = selection.plan();
+                long before = imageBytes;
+                long expected = before + writer.projectedSize(plan.runs(), plan.bytes());
+                ImageWriter w = writer;
+                options.progress().update(before + writer.bytesWritten(), expected);
+                pages += m.memory().writePages(plan, writer, () -> options.progress().update(before + w.bytesWritten(), expected));
+                writer.close();
+                imageBytes += writer.bytesWritten();
+                options.progress().update(imageBytes, expected);
+                steps.lap("pages");
+                threads += m.threads().size();
+                mappings += m.mappings().size();
+                descriptors += m.fds().fds().size();
             }
-            for (MappingImage m : mappings) {
-                writer.writeObject(m);
-            }
-            for (FileState f : fds.files()) {
-                writer.writeObject(f);
-            }
-            for (FdImage fd : fds.fds()) {
-                writer.writeObject(fd);
-            }
-            steps.lap("objects");
-            PageSelection selection = pagesToStore.select(memory, mappings, steps);
-            for (Object o : selection.objects()) {
-                writer.writeObject(o);
-            }
-            MemoryDumper.PagePlan plan = selection.plan();
-            long expected = writer.projectedSize(plan.runs(), plan.bytes());
-            ImageWriter w = writer;
-            options.progress().update(writer.bytesWritten(), expected);
-            long pages = memory.writePages(plan, writer, () -> options.progress().update(w.bytesWritten(), expected));
-            writer.close();
-            options.progress().update(writer.bytesWritten(), expected);
-            steps.lap("pages");
             StepTimes times = steps.times();
-            CheckpointReport report = new CheckpointReport(pid, null, threads.size(), mappings.size(), pages,
-                pages * MemoryDumper.PAGE, writer.bytesWritten(), fds.fds().size(), false, times.totalNanos(),
-                System.nanoTime() - start, times);
+            CheckpointReport report = new CheckpointReport(pid, null, threads, mappings, pages, pages * MemoryDumper.PAGE, imageBytes,
+                descriptors, false, times.totalNanos(), System.nanoTime() - start, times, frozen.pids());
             return new FrozenCheckpoint(frozen, fds, report);
         } catch (RefusedException e) {
             abortQuietly(writer);
@@ -308,6 +360,11 @@ public final class CheckpointEngine {
             FrozenCheckpoint.thaw(frozen, fds);
             throw e;
         }
+    }
+
+    /** One process of the frozen tree: its task state, memory, mappings (once read) and descriptors. */
+    private record Member(ProcessImage process, List<ThreadImage> threads, MemoryDumper memory, List<MappingImage> mappings,
+                          FdDumper.Result fds) {
     }
 
     /**

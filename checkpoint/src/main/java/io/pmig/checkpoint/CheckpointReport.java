@@ -1,11 +1,13 @@
 package io.pmig.checkpoint;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * What a checkpoint saved. Times in nanoseconds; {@code frozenNanos} is how long the process was stopped
  * (for a stream: until the image was complete), and {@code steps} where that time went. {@code image} is
- * null for a checkpoint to a stream.
+ * null for a checkpoint to a stream. {@code processes}: the pids of every process saved, the root ({@code pid}) first
+ * and each parent before its children; the counts are their sums.
  */
 public record CheckpointReport(
         int pid,
@@ -19,11 +21,16 @@ public record CheckpointReport(
         boolean leftRunning,
         long frozenNanos,
         long totalNanos,
-        StepTimes steps) {
-    /** A report without a breakdown of its frozen time. */
+        StepTimes steps,
+        List<Integer> processes) {
+    public CheckpointReport {
+        processes = processes == null ? List.of(pid) : List.copyOf(processes);
+    }
+
+    /** A report of a single process without a breakdown of its frozen time. */
     public CheckpointReport(int pid, Path image, int threads, int mappings, long pagesStored, long pageBytes, long imageBytes,
                             int descriptors, boolean leftRunning, long frozenNanos, long totalNanos) {
         this(pid, image, threads, mappings, pagesStored, pageBytes, imageBytes, descriptors, leftRunning, frozenNanos, totalNanos,
-            StepTimes.NONE);
+            StepTimes.NONE, List.of(pid));
     }
 }

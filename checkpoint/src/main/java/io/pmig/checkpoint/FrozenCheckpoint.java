@@ -1,10 +1,12 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.fd.FdDumper;
-import io.pmig.checkpoint.ptrace.FrozenProcess;
+import io.pmig.checkpoint.tree.FrozenTree;
+
+import java.util.List;
 
 /**
- * A process whose image has been written completely, kept frozen until the caller decides:
+ * A process (with its descendants, a tree) whose image has been written completely, kept frozen until the caller decides:
  * {@link #commit()} kills it (its TCP connections are in repair mode, so they close without a
  * packet: the copy restored elsewhere owns them now), {@link #abort()} takes its TCP connections
  * out of repair mode and lets it run on as if nothing happened. Closing without either aborts, so a
@@ -14,21 +16,23 @@ import io.pmig.checkpoint.ptrace.FrozenProcess;
  * the kernel takes ptrace requests from the tracing thread only.
  */
 public final class FrozenCheckpoint implements AutoCloseable {
-    private final FrozenProcess frozen;
-    private final FdDumper.Result fds;
+    private final FrozenTree frozen;
+    /** The descriptors of each member, in the tree's order. */
+    private final List<FdDumper.Result> fds;
     private final CheckpointReport report;
     /** Runs once the process is killed or thawed: what must not cost frozen time (ending a pre-copy's write tracking). */
     private Runnable afterDecision = () -> { };
     private boolean decided;
 
-    FrozenCheckpoint(FrozenProcess frozen, FdDumper.Result fds, CheckpointReport report) {
+    FrozenCheckpoint(FrozenTree frozen, List<FdDumper.Result> fds, CheckpointReport report) {
         this.frozen = frozen;
         this.fds = fds;
         this.report = report;
     }
 
+    /** The root of the tree: the process the checkpoint was asked for. */
     public int pid() {
-        return frozen.pid();
+        return frozen.rootPid();
     }
 
     /** What the image holds; {@code frozenNanos} runs from the freeze to the image's last byte. */
@@ -36,7 +40,7 @@ public final class FrozenCheckpoint implements AutoCloseable {
         return report;
     }
 
-    /** Kills the frozen original; it never runs another instruction. */
+    /** Kills the frozen original, every process of it; none runs another instruction. */
     public void commit() {
         requireUndecided("commit");
         decided = true;
@@ -70,17 +74,20 @@ public final class FrozenCheckpoint implements AutoCloseable {
         }
     }
 
-    /** Lets a frozen process run on; its TCP sockets leave repair mode first. */
-    static void thaw(FrozenProcess frozen, FdDumper.Result fds) {
+    /** Lets a frozen tree run on; its TCP sockets leave repair mode first. */
+    static void thaw(FrozenTree frozen, List<FdDumper.Result> fds) {
         if (fds != null) {
-            FdDumper.leaveRepair(frozen.pid(), fds.socketsInRepair());
+            List<Integer> pids = frozen.pids();
+            for (int i = 0; i < fds.size(); i++) {
+                FdDumper.leaveRepair(pids.get(i), fds.get(i).socketsInRepair());
+            }
         }
         frozen.thaw();
     }
 
     private void requireUndecided(String what) {
         if (decided) {
-            throw new IllegalStateException("cannot " + what + " the checkpoint of process " + frozen.pid()
+            throw new IllegalStateException("cannot " + what + " the checkpoint of process " + pid()
                 + ": it was already committed or aborted");
         }
     }

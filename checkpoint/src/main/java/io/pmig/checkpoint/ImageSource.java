@@ -24,4 +24,7 @@ interface ImageSource {
 
     /** Writes every page into the process; returns the bytes written. A stream is read to its END here. */
     long writePages(Puppet puppet) throws IOException;
+
+    /** The image that follows this one, its pages written: the next process of a tree. */
+    ImageSource next() throws IOException;
 }

@@ -41,4 +41,10 @@ final class MappedImageSource implements ImageSource {
     public long writePages(Puppet puppet) throws IOException {
         return MemoryRestorer.fillPages(puppet, image);
     }
+
+    /** A mapped image is one process's; a tree's file is read as a stream (RestoreEngine#restore(Path, RestoreOptions)). */
+    @Override
+    public ImageSource next() {
+        throw new IllegalStateException(image.file() + " is mapped as the image of a single process");
+    }
 }

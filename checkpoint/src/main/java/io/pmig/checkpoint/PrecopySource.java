@@ -148,7 +148,7 @@ public final class PrecopySource implements AutoCloseable {
         long[] droppedResent = new long[2]; // set inside the frozen step, for the report
         FrozenCheckpoint frozen;
         try {
-            frozen = engine.checkpoint(pid, out, checkpointOptions, m -> m.mappings(layout), (m, now, steps) -> {
+            frozen = engine.checkpoint(pid, List.of(pid), out, checkpointOptions, m -> m.mappings(layout), (m, now, steps) -> {
                 PageSet mapped = mapped(now);
                 PageSet written = dirtiedMeanwhile;
                 written.addAll(PageSet.of(tracker.written(true)));

@@ -8,6 +8,7 @@ import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
+import io.pmig.checkpoint.task.ThreadImage;
 import io.pmig.checkpoint.tree.TimeNamespaces;
 
 import java.io.UncheckedIOException;
@@ -125,7 +126,8 @@ public final class PrecopyTarget implements AutoCloseable {
                     + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
             }
             // the process exists: its namespace is decided, and a thread id taken here now is a refusal
-            RestoreEngine.preflight(image.objects(), full, new RestoreOptions(restored.inNewPidNamespace()), true);
+            RestoreEngine.preflight(image.objects(), full, new RestoreOptions(restored.inNewPidNamespace()),
+                full.threads().stream().map(ThreadImage::tid).toList(), true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
             cgroup.apply(full.process().cgroupLimits());
             steps.lap("preflight");

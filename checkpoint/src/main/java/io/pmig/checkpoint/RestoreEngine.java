@@ -23,9 +23,12 @@ import io.pmig.checkpoint.restore.RestorerBinary;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskRestorer;
 import io.pmig.checkpoint.task.ThreadImage;
+import io.pmig.checkpoint.tree.ProcessTree;
+import io.pmig.checkpoint.tree.TreeBuilder;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -49,35 +52,65 @@ public final class RestoreEngine {
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
-        try (Image image = openAuthenticated(dir); RestoredProcess restored = restore(mapped(image), options, steps)) {
+        Path file = authenticated(dir);
+        if (isTree(file)) {
+            // a tree's images follow one another in the file: read as the stream they were written as
+            try (FileChannel in = FileChannel.open(file); RestoredProcess restored = restore(openStream(in, file.toString()), options, steps)) {
+                restored.resume();
+                return restored.report();
+            } catch (IOException e) {
+                throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
+            }
+        }
+        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
             restored.resume();
             return restored.report();
         } catch (IOException e) {
-            throw new FailedException("restore from " + dir.resolve(CheckpointEngine.IMAGE_FILE) + " failed: " + e.getMessage(), e);
+            throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
         }
     }
 
     /**
-     * The TCP connections of the process in the image in {@code dir} (listeners left out), by their two ends;
-     * the image is checked as {@link #restore(Path, RestoreOptions)} checks it, and nothing is restored.
+     * The TCP connections of the process (every process of a tree) in the image in {@code dir} (listeners left out), by
+     * their two ends; the image is checked as {@link #restore(Path, RestoreOptions)} checks it, and nothing is restored.
      */
     public List<TcpConnection> tcpConnections(Path dir) {
-        try (Image image = openAuthenticated(dir)) {
-            return image.objects().all(TcpSockets.State.class).stream().map(TcpSockets::connectionOf).filter(Objects::nonNull).toList();
+        Path file = authenticated(dir);
+        List<TcpConnection> out = new ArrayList<>();
+        try (FileChannel in = FileChannel.open(file)) {
+            StreamImageSource image = openStream(in, file.toString());
+            ProcessTree tree = TreeBuilder.treeOf(image.objects());
+            for (int i = 0; i < (tree == null ? 1 : tree.members().size()); i++) {
+                if (i > 0) {
+                    image.skipPages();
+                    image = (StreamImageSource) image.next();
+                }
+                image.objects().all(TcpSockets.State.class).stream().map(TcpSockets::connectionOf).filter(Objects::nonNull).forEach(out::add);
+            }
+            return out;
         } catch (IOException e) {
-            throw new RefusedException("cannot read " + dir.resolve(CheckpointEngine.IMAGE_FILE) + ": " + e.getMessage(), e);
+            throw new RefusedException("cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 
-    /** The image in {@code dir}, once its directory is found safe and the file authentic under the node key. */
-    private static Image openAuthenticated(Path dir) {
+    /** Whether the image file holds a process tree (its first image's objects say so). */
+    private static boolean isTree(Path file) {
+        try (FileChannel in = FileChannel.open(file)) {
+            return TreeBuilder.treeOf(openStream(in, file.toString()).objects()) != null;
+        } catch (IOException e) {
+            throw new RefusedException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The image file in {@code dir}, once its directory is found safe and the file authentic under the node key. */
+    private static Path authenticated(Path dir) {
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         ImageDirectory.requireSafe(dir);
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
         ImageMac.verify(file, NodeKey.load());
-        return openImage(file);
+        return file;
     }
 
     /**
@@ -118,7 +151,12 @@ public final class RestoreEngine {
         }
     }
 
-    /** {@code steps}: begun when the caller began, for the report's time (which includes reading the objects). */
+    /**
+     * {@code steps}: begun when the caller began, for the report's time (which includes reading the objects). An image
+     * whose objects hold a {@link ProcessTree} is the first of the tree's images in {@code image}: the root's. The tree
+     * is created bare first, each member forked by its parent with its pid, session and group ({@link TreeBuilder}),
+     * then each member is built from its own image as it comes, and the TCP connections of all go live together.
+     */
     private RestoredProcess restore(ImageSource image, RestoreOptions requested, StepTimer steps) {
         steps.lap("objects");
         if (image.objects().kinds().contains(RoundImage.class.getAnnotation(ImageKind.class).value())) {
@@ -126,8 +164,10 @@ public final class RestoreEngine {
                 + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
         FullImage full = FullImage.of(image);
+        ProcessTree tree = TreeBuilder.treeOf(image.objects());
+        List<Integer> ids = tree != null ? tree.allTids() : full.threads().stream().map(ThreadImage::tid).toList();
         RestoreOptions options = preflight(image.objects(), full, requested.withNewPidNamespaceIf(full.process().ownPidNamespace()),
-            false);
+            ids, false);
         steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
@@ -138,13 +178,32 @@ public final class RestoreEngine {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
             placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
+            List<Puppet> members = tree == null ? List.of(puppet) : TreeBuilder.createBare(puppet, tree, restored::adopt);
             steps.lap("launch");
-            MemoryRestorer.moveKernelMappings(puppet, full.mappings());
-            MemoryRestorer.createMappings(puppet, full.mappings());
-            steps.lap("layout");
-            long pageBytes = image.writePages(puppet);
-            steps.lap("pages");
-            complete(restored, image, full, pageBytes, options, steps.startedAt(), steps);
+            ImageSource member = image;
+            FullImage memberImage = full;
+            long pageBytes = 0;
+            int descriptors = 0;
+            int mappings = 0;
+            for (int i = 0; i < members.size(); i++) {
+                if (i > 0) {
+                    member = member.next();
+                    requireCompatible(member);
+                    requireSameXsave(puppet, member.header());
+                    memberImage = FullImage.of(member);
+                    TreeBuilder.requireMember(tree.members().get(i), memberImage.process());
+                    preflight(member.objects(), memberImage, options, List.of(), true);
+                }
+                Puppet p = members.get(i);
+                MemoryRestorer.moveKernelMappings(p, memberImage.mappings());
+                MemoryRestorer.createMappings(p, memberImage.mappings(), restored.sharedMemory());
+                steps.lap("layout");
+                pageBytes += member.writePages(p);
+                steps.lap("pages");
+                descriptors += build(p, member, memberImage, restored.context(), steps);
+                mappings += memberImage.mappings().size();
+            }
+            finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
         });
         return restored;
     }
@@ -164,18 +223,27 @@ public final class RestoreEngine {
     }
 
     /**
-     * Everything after the pages: protections, mm layout, descriptors, threads, credentials, sockets live.
-     * {@code start}: when the restore began, for the report's time; {@code steps}: laps of the steps so far.
+     * Everything after the pages of a single process: {@link #build}, then {@link #finish}. {@code start}: when the
+     * restore began, for the report's time; {@code steps}: laps of the steps so far.
      */
     static void complete(RestoredProcess restored, ImageSource image, FullImage full, long pageBytes, RestoreOptions options,
                          long start, StepTimer steps) throws Exception {
-        Puppet puppet = restored.puppet();
+        int descriptors = build(restored.puppet(), image, full, restored.context(), steps);
+        finish(restored, full.threads().size(), full.mappings().size(), pageBytes, image.header().pageSize(), descriptors, options,
+            start, steps);
+    }
+
+    /**
+     * What follows the pages of one process: protections, mm layout, descriptors, threads, credentials, registers; the
+     * restorer's hole is gone after it. Returns the descriptors installed.
+     */
+    private static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, StepTimer steps) throws Exception {
         TaskRestorer task = new TaskRestorer(puppet, full.process());
         MemoryRestorer.protect(puppet, full.mappings());
         steps.lap("protections");
         task.restoreMmLayout();
         steps.lap("mm layout");
-        int descriptors = FdRestorer.restore(puppet, image.objects(), restored.context());
+        int descriptors = FdRestorer.restore(puppet, image.objects(), context);
         steps.lap("descriptors");
         task.restoreProcessState();
         steps.lap("process state");
@@ -187,10 +255,16 @@ public final class RestoreEngine {
         task.setFinalThreadStates(full.threads());
         task.queueTraps(full.threads());
         steps.lap("credentials, registers");
+        return descriptors;
+    }
+
+    /** The sockets of every process live (after the hook), and the report. */
+    private static void finish(RestoredProcess restored, int threads, int mappings, long pageBytes, int pageSize, int descriptors,
+                               RestoreOptions options, long start, StepTimer steps) throws Exception {
         restored.goLive(options.beforeSocketsGoLive());
         steps.lap("sockets live");
-        restored.completed(new RestoreReport(puppet.pid(), full.threads().size(), full.mappings().size(),
-            pageBytes / image.header().pageSize(), pageBytes, descriptors, System.nanoTime() - start, steps.times()));
+        restored.completed(new RestoreReport(restored.pid(), threads, mappings, pageBytes / pageSize, pageBytes,
+            descriptors, System.nanoTime() - start, steps.times(), restored.pids()));
     }
 
     interface RestoreStep {
@@ -243,7 +317,7 @@ public final class RestoreEngine {
      * the process exists already (pre-copy) and holds the image's pid itself. Returns the options to restore with:
      * into a new PID namespace when an id is taken and {@code options} allow that instead of a refusal.
      */
-    static RestoreOptions preflight(ImageObjects image, FullImage full, RestoreOptions options, boolean pidHeld) {
+    static RestoreOptions preflight(ImageObjects image, FullImage full, RestoreOptions options, List<Integer> ids, boolean pidHeld) {
         ProcessImage process = full.process();
         List<ThreadImage> threads = full.threads();
         if (process.userNamespace() != null && !process.userNamespace().pmigs()) {
@@ -251,13 +325,13 @@ public final class RestoreEngine {
         }
         RestoreOptions restoreWith = options;
         if (!options.newPidNamespace()) {
-            for (ThreadImage t : threads) {
-                if (pidHeld && t.tid() == process.pid()) {
+            for (int id : ids) {
+                if (pidHeld && id == process.pid()) {
                     continue;
                 }
-                ProcFs holder = new ProcFs(t.tid());
+                ProcFs holder = new ProcFs(id);
                 if (holder.exists()) {
-                    String what = t.tid() == process.pid() ? "pid " : "thread id ";
+                    String what = id == process.pid() ? "pid " : "thread id ";
                     String who;
                     try {
                         who = "'" + holder.read("comm").trim() + "', state " + holder.status().getOrDefault("State", "?");
@@ -265,7 +339,7 @@ public final class RestoreEngine {
                         continue;
                     }
                     if (!options.newPidNamespaceIfTaken()) {
-                        throw new RefusedException(what + t.tid() + " is in use on this host (by " + who
+                        throw new RefusedException(what + id + " is in use on this host (by " + who
                             + "); stop that process or restore with --new-pid-namespace");
                     }
                     restoreWith = options.withNewPidNamespaceIf(true);

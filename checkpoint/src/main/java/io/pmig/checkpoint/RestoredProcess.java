@@ -2,12 +2,14 @@ package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.fd.TcpSockets;
+import io.pmig.checkpoint.memory.SharedAnonymousMemory;
 import io.pmig.checkpoint.restore.Puppet;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A restored process, complete and stopped, its TCP connections live: {@link #resume()} lets it run,
+ * A restored process (or process tree: the root and its descendants), complete and stopped, its TCP connections live: {@link #resume()} lets it run,
  * {@link #kill()} discards it — its TCP connections go back into repair mode first, so the peers see
  * nothing and the original can take them back. Closing without either kills it.
  *
@@ -15,7 +17,10 @@ import java.util.List;
  */
 public final class RestoredProcess implements AutoCloseable {
     private final Puppet puppet;
+    /** The other members of a tree, each parent before its children. */
+    private final List<Puppet> descendants = new ArrayList<>();
     private final RestoreContext context;
+    private final SharedAnonymousMemory sharedMemory = new SharedAnonymousMemory();
     private RestoreReport report;
     private boolean decided;
 
@@ -24,9 +29,26 @@ public final class RestoredProcess implements AutoCloseable {
         this.context = context;
     }
 
-    /** The restored process as this host sees it (differs from the image's with a new PID namespace). */
+    /** The restored process (the root of a tree) as this host sees it (differs from the image's with a new PID namespace). */
     public int pid() {
         return puppet.pid();
+    }
+
+    /** Every restored process as this host sees it, the root first and each parent before its children. */
+    public List<Integer> pids() {
+        List<Integer> out = new ArrayList<>(List.of(puppet.pid()));
+        descendants.forEach(d -> out.add(d.pid()));
+        return out;
+    }
+
+    /** A descendant of the root, created for a tree: it is resumed or killed with the rest. */
+    void adopt(Puppet descendant) {
+        descendants.add(descendant);
+    }
+
+    /** The shared anonymous memory the processes of a tree map together. */
+    SharedAnonymousMemory sharedMemory() {
+        return sharedMemory;
     }
 
     /** Whether it runs in a PID namespace of its own (asked for, made again for a process that had one, or its ids were taken). */
@@ -65,9 +87,11 @@ public final class RestoredProcess implements AutoCloseable {
         requireUndecided("resume");
         decided = true;
         try {
+            descendants.forEach(Puppet::release);
             puppet.release();
         } finally {
             context.close();
+            sharedMemory.close();
         }
     }
 
@@ -83,9 +107,13 @@ public final class RestoredProcess implements AutoCloseable {
                     // a socket that cannot go back into repair closes normally; the kill goes on
                 }
             }
+            for (int i = descendants.size() - 1; i >= 0; i--) {
+                descendants.get(i).close();
+            }
             puppet.close();
         } finally {
             context.close();
+            sharedMemory.close();
         }
     }
 

@@ -20,12 +20,15 @@ import java.util.List;
  * the process as it arrives, checked (CRC) before it is written; the END record's counts last.
  */
 final class StreamImageSource implements ImageSource {
+    private final ReadableByteChannel in;
     private final ImageStreamReader reader;
     private final String name;
     private final ImageObjects objects;
     private ImageRecord.Pages firstPages;
 
-    private StreamImageSource(ImageStreamReader reader, String name, ImageObjects objects, ImageRecord.Pages firstPages) {
+    private StreamImageSource(ReadableByteChannel in, ImageStreamReader reader, String name, ImageObjects objects,
+                              ImageRecord.Pages firstPages) {
+        this.in = in;
         this.reader = reader;
         this.name = name;
         this.objects = objects;
@@ -40,7 +43,13 @@ final class StreamImageSource implements ImageSource {
         while ((record = reader.next()) instanceof ImageRecord.ObjectRecord object) {
             objects.add(object);
         }
-        return new StreamImageSource(reader, name, new ImageObjects(name, objects), (ImageRecord.Pages) record);
+        return new StreamImageSource(in, reader, name, new ImageObjects(name, objects), (ImageRecord.Pages) record);
+    }
+
+    /** The image after this one's END record, on the same channel. */
+    @Override
+    public ImageSource next() throws IOException {
+        return open(in, name);
     }
 
     @Override
@@ -66,6 +75,19 @@ final class StreamImageSource implements ImageSource {
     @Override
     public long writePages(Puppet puppet) throws IOException {
         NativeMemory iov = NativeMemory.allocate(32);
+        return readPages((address, data) -> MemoryRestorer.writeRun(puppet, address, data, iov));
+    }
+
+    /** Reads the pages to the END record without writing them anywhere (an image looked at, not restored). */
+    long skipPages() throws IOException {
+        return readPages((address, data) -> { });
+    }
+
+    private interface PageSink {
+        void accept(long address, java.nio.ByteBuffer data);
+    }
+
+    private long readPages(PageSink sink) throws IOException {
         long total = 0;
         ImageRecord record = firstPages;
         firstPages = null;
@@ -74,7 +96,7 @@ final class StreamImageSource implements ImageSource {
                 throw new ImageException(ImageException.Reason.CORRUPT, name, record.recordIndex(), record.offset(),
                     "an OBJECT record after PAGES records; a restore from a stream needs every object before the first page");
             }
-            MemoryRestorer.writeRun(puppet, pages.address(), pages.data(), iov);
+            sink.accept(pages.address(), pages.data());
             total += pages.data().remaining();
             record = reader.next();
         }

@@ -7,6 +7,7 @@ import java.util.Map;
 /** What a kind may need to know about the other descriptors of the process while dumping. */
 public final class DumpContext {
     private final Map<Integer, OpenFile> files;
+    private final List<OpenFile> treeFiles;
     private final UnixSockets unixSockets;
     private final List<SocketInRepair> inRepair = new ArrayList<>();
 
@@ -17,14 +18,23 @@ public final class DumpContext {
     public record SocketInRepair(int fd, boolean reuseAddress) {
     }
 
-    DumpContext(Map<Integer, OpenFile> files, UnixSockets unixSockets) {
+    DumpContext(Map<Integer, OpenFile> files, List<OpenFile> treeFiles, UnixSockets unixSockets) {
         this.files = files;
+        this.treeFiles = treeFiles;
         this.unixSockets = unixSockets;
     }
 
     /** Every descriptor of the process, by number. */
     public Map<Integer, OpenFile> files() {
         return files;
+    }
+
+    /**
+     * Every descriptor of every process checkpointed together (this one's included): where the other end of a pipe
+     * or socket may be without being left behind.
+     */
+    public List<OpenFile> treeFiles() {
+        return treeFiles;
     }
 
     public UnixSockets unixSockets() {

@@ -121,60 +121,84 @@ public final class FdDumper {
         return inodes.isEmpty() ? List.of() : InetDiag.listenerBacklogs(inodes);
     }
 
-    /**
-     * Dumps every descriptor. A failure part-way ends the repair mode it had begun before the
-     * exception leaves, so the caller only has the sockets of a successful dump to care about.
-     */
+    /** Dumps every descriptor of process {@code pid}: {@link #dumpTree} of a tree of one. */
     public static Result dump(int pid) {
-        ProcFs proc = new ProcFs(pid);
-        int pidfd = Linux.pidfdOpen(pid);
-        Map<Integer, OpenFile> files = new LinkedHashMap<>();
-        DumpContext context = null;
+        return dumpTree(List.of(pid)).get(0);
+    }
+
+    /**
+     * Dumps every descriptor of every process of {@code pids} (frozen), one result each in that order, with one id
+     * space: an open file description held by several of them (inherited across fork, a listener every worker
+     * accepts on, a pipe between parent and child) is saved once, by the first, and the others refer to its id. A
+     * failure part-way ends the repair mode it had begun before the exception leaves, so the caller only has the
+     * sockets of a successful dump to care about.
+     */
+    public static List<Result> dumpTree(List<Integer> pids) {
+        Map<Integer, Map<Integer, OpenFile>> filesOf = new LinkedHashMap<>();
+        List<Integer> pidfds = new ArrayList<>();
+        List<DumpContext> contexts = new ArrayList<>();
         boolean done = false;
         try {
-            for (int fd : proc.fds()) {
-                files.put(fd, new OpenFile(proc, pidfd, fd));
-            }
-            boolean anySocket = files.values().stream().anyMatch(f -> f.link().startsWith("socket:"));
-            context = new DumpContext(files, anySocket ? UnixSockets.dump() : null);
-            List<FdImage> fds = new ArrayList<>();
-            List<FileState> states = new ArrayList<>();
-            // descriptors sharing an open file show the same link: compare only within a link
-            Map<String, List<int[]>> savedByLink = new java.util.HashMap<>();
-            for (OpenFile f : files.values()) {
-                List<int[]> sameLink = savedByLink.computeIfAbsent(f.link(), k -> new ArrayList<>());
-                int id = sharedWith(pid, f.fd(), sameLink);
-                if (id < 0) {
-                    FileKind<?> kind = kindOf(f);
-                    if (kind == null) {
-                        throw new RefusedException(f.describe() + ": " + FileKinds.describeUnsupported(f) + " is not supported yet");
-                    }
-                    id = states.size();
-                    states.add(kind.dump(f, id, context));
-                    sameLink.add(new int[] {f.fd(), id});
+            for (int pid : pids) {
+                ProcFs proc = new ProcFs(pid);
+                int pidfd = Linux.pidfdOpen(pid);
+                pidfds.add(pidfd);
+                Map<Integer, OpenFile> files = new LinkedHashMap<>();
+                filesOf.put(pid, files);
+                for (int fd : proc.fds()) {
+                    files.put(fd, new OpenFile(proc, pidfd, fd));
                 }
-                fds.add(new FdImage(f.fd(), f.closeOnExec(), id, ownerOfNew(proc, f)));
+            }
+            List<OpenFile> all = filesOf.values().stream().flatMap(m -> m.values().stream()).toList();
+            UnixSockets unix = all.stream().anyMatch(f -> f.link().startsWith("socket:")) ? UnixSockets.dump() : null;
+            // descriptors sharing an open file show the same link: compare only within a link; {pid, fd, id} each
+            Map<String, List<int[]>> savedByLink = new java.util.HashMap<>();
+            int nextId = 0;
+            List<Result> results = new ArrayList<>();
+            for (Map.Entry<Integer, Map<Integer, OpenFile>> member : filesOf.entrySet()) {
+                int pid = member.getKey();
+                DumpContext context = new DumpContext(member.getValue(), all, unix);
+                contexts.add(context);
+                List<FdImage> fds = new ArrayList<>();
+                List<FileState> states = new ArrayList<>();
+                for (OpenFile f : member.getValue().values()) {
+                    List<int[]> sameLink = savedByLink.computeIfAbsent(f.link(), k -> new ArrayList<>());
+                    int id = sharedWith(pid, f.fd(), sameLink);
+                    if (id < 0) {
+                        FileKind<?> kind = kindOf(f);
+                        if (kind == null) {
+                            throw new RefusedException(f.describe() + ": " + FileKinds.describeUnsupported(f) + " is not supported yet");
+                        }
+                        id = nextId++;
+                        states.add(kind.dump(f, id, context));
+                        sameLink.add(new int[] {pid, f.fd(), id});
+                    }
+                    fds.add(new FdImage(f.fd(), f.closeOnExec(), id, ownerOfNew(f)));
+                }
+                results.add(new Result(fds, states, List.copyOf(context.inRepair())));
             }
             done = true;
-            return new Result(fds, states, List.copyOf(context.inRepair()));
+            return results;
         } finally {
-            if (!done && context != null) {
-                for (DumpContext.SocketInRepair s : context.inRepair()) {
-                    TcpSockets.leaveRepair(files.get(s.fd()).local(), s.reuseAddress());
+            if (!done) {
+                for (DumpContext context : contexts) {
+                    for (DumpContext.SocketInRepair s : context.inRepair()) {
+                        TcpSockets.leaveRepair(context.files().get(s.fd()).local(), s.reuseAddress());
+                    }
                 }
             }
-            files.values().forEach(OpenFile::close);
-            Linux.close(pidfd);
+            filesOf.values().forEach(files -> files.values().forEach(OpenFile::close));
+            pidfds.forEach(Linux::close);
         }
     }
 
     /** {uid, gid} of a pipe's or socket's inode, which a restore creates anew; null for other files. */
-    private static int[] ownerOfNew(ProcFs proc, OpenFile f) {
+    private static int[] ownerOfNew(OpenFile f) {
         if (!f.link().startsWith("pipe:[") && !f.link().startsWith("socket:[")) {
             return null;
         }
         try {
-            java.nio.file.Path p = java.nio.file.Path.of("/proc", Integer.toString(proc.pid()), "fd", Integer.toString(f.fd()));
+            java.nio.file.Path p = java.nio.file.Path.of("/proc", Integer.toString(f.pid()), "fd", Integer.toString(f.fd()));
             return new int[] {(Integer) java.nio.file.Files.getAttribute(p, "unix:uid"), (Integer) java.nio.file.Files.getAttribute(p, "unix:gid")};
         } catch (java.io.IOException e) {
             throw new io.pmig.checkpoint.FailedException(f.describe() + ": cannot read its owner: " + e.getMessage(), e);
@@ -216,11 +240,11 @@ public final class FdDumper {
         }
     }
 
-    /** The id of an already-saved open file ({fd, id} pairs) that {@code fd} shares (dup'ed descriptors), or -1. */
+    /** The id of an already-saved open file ({pid, fd, id}) that {@code fd} of {@code pid} shares (dup'ed, inherited), or -1. */
     private static int sharedWith(int pid, int fd, List<int[]> saved) {
         for (int[] s : saved) {
-            if (Linux.sameFile(pid, fd, s[0])) {
-                return s[1];
+            if (s[0] == pid ? Linux.sameFile(pid, fd, s[1]) : Linux.shareFile(pid, fd, s[0], s[1])) {
+                return s[2];
             }
         }
         return -1;

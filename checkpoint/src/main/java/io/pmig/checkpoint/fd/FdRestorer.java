@@ -56,14 +56,17 @@ public final class FdRestorer {
         }
         fds.sort(Comparator.comparingInt(FdImage::fd));
         Map<Integer, Saved> files = savedFiles(image);
-        Map<Integer, Integer> localFdOfFile = new HashMap<>();
         for (Map.Entry<Integer, Saved> e : files.entrySet()) {
-            localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
+            context.opened(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
         }
+        Map<Integer, Integer> localFdOfFile = new HashMap<>();
         for (FdImage fd : fds) {
+            // a file saved with another process of the tree (inherited, shared) was opened when that one was restored
+            int local = context.openedFile(fd.fileId(), () -> "fd " + fd.fd() + " of restored process " + puppet.pid());
             if (fd.owner() != null) {
-                Linux.fchown(localFdOfFile.get(fd.fileId()), fd.owner()[0], fd.owner()[1]);
+                Linux.fchown(local, fd.owner()[0], fd.owner()[1]);
             }
+            localFdOfFile.put(fd.fileId(), local);
         }
         // the pidfd moves to the first number above every saved one and its own, where
         // F_DUPFD lands it exactly; the number after it parks each copy on its way

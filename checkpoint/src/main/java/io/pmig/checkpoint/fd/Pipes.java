@@ -56,8 +56,8 @@ public final class Pipes implements FileKind<Pipes.State> {
         int flags = file.statusFlags();
         boolean readEnd = (flags & Linux.O_ACCMODE) != Linux.O_WRONLY;
         if (!fifo && !bothEndsIn(context, file)) {
-            throw new RefusedException(file.describe() + ": the other end of this pipe is held by another process; "
-                + "checkpoint the processes together, or give the service a pipe of its own or a file");
+            throw new RefusedException(file.describe() + ": the other end of this pipe is held by a process outside the tree "
+                + "being moved; move the processes together, or give the service a pipe of its own or a file");
         }
         int capacity = Linux.fcntl(file.local(), Linux.F_GETPIPE_SZ, 0);
         byte[] data = null;
@@ -75,7 +75,7 @@ public final class Pipes implements FileKind<Pipes.State> {
     }
 
     private static boolean readEndIn(DumpContext context, OpenFile file) {
-        return context.files().values().stream()
+        return context.treeFiles().stream()
             .anyMatch(f -> f.link().equals(file.link()) && (f.statusFlags() & Linux.O_ACCMODE) != Linux.O_WRONLY);
     }
 
@@ -90,7 +90,7 @@ public final class Pipes implements FileKind<Pipes.State> {
     private static boolean bothEndsIn(DumpContext context, OpenFile file) {
         boolean read = false;
         boolean write = false;
-        for (OpenFile f : context.files().values()) {
+        for (OpenFile f : context.treeFiles()) {
             if (f.link().equals(file.link())) {
                 int mode = f.statusFlags() & Linux.O_ACCMODE;
                 read |= mode != Linux.O_WRONLY;

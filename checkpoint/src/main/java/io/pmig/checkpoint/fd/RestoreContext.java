@@ -18,6 +18,8 @@ public final class RestoreContext implements AutoCloseable {
     private final List<Integer> held = new ArrayList<>();
     private final java.util.Set<String> done = new java.util.HashSet<>();
     private final List<TcpSockets.Repaired> repaired = new ArrayList<>();
+    /** The engine's descriptor of each open file the restore made, by its id in the image (one id space for a tree). */
+    private final Map<Integer, Integer> openedFiles = new HashMap<>();
 
     /** The pair known as {@code key}, created by {@code create} the first time. */
     public int[] pair(String key, Supplier<int[]> create) {
@@ -28,6 +30,21 @@ public final class RestoreContext implements AutoCloseable {
             }
             return fds;
         });
+    }
+
+    /** Records the engine's descriptor {@code fd} of the file the image calls {@code id}, for every process that holds it. */
+    void opened(int id, int fd) {
+        openedFiles.put(id, fd);
+    }
+
+    /** The engine's descriptor of file {@code id}, opened for this process or another of its tree; {@code user} names who asks. */
+    int openedFile(int id, Supplier<String> user) {
+        Integer fd = openedFiles.get(id);
+        if (fd == null) {
+            throw new io.pmig.checkpoint.FailedException(user.get() + " refers to open file " + id
+                + ", which no process of the image restored before it; the image is inconsistent");
+        }
+        return fd;
     }
 
     /** True the first time it is asked about {@code key}: for work done once per shared object. */

@@ -173,7 +173,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
 
         Survey(DumpContext context) {
             this.host = context.unixSockets();
-            for (OpenFile f : context.files().values()) {
+            for (OpenFile f : context.treeFiles()) {
                 if (f.link().startsWith("socket:[")) {
                     mine.putIfAbsent(f.linkInode(), f);
                 }

@@ -8,7 +8,9 @@ import java.util.List;
  * One mapping of the address space. {@code backing} says what is behind it; file mappings carry
  * the file's identity, checked before a restore re-maps the file by path. {@code vmFlags}: the
  * mapping's flags from smaps ("VmFlags") that a process sets itself and a restore gives back
- * ({@link VmFlag}), by their smaps names. Page contents are in PAGES records, not here.
+ * ({@link VmFlag}), by their smaps names. {@code sharedObject}: for shared anonymous memory, the inode of its
+ * object, which the processes of a tree that map it share (0 otherwise, and in images made before it was kept).
+ * Page contents are in PAGES records, not here.
  */
 @ImageKind("mapping")
 public record MappingImage(
@@ -21,10 +23,17 @@ public record MappingImage(
         String name,
         long fileOffset,
         FileIdentity file,
-        List<String> vmFlags) {
+        List<String> vmFlags,
+        long sharedObject) {
 
     public MappingImage {
         vmFlags = vmFlags == null ? List.of() : List.copyOf(vmFlags);
+    }
+
+    /** A mapping of no shared anonymous object. */
+    public MappingImage(long start, long end, int prot, boolean shared, boolean growsDown, Backing backing, String name,
+                        long fileOffset, FileIdentity file, List<String> vmFlags) {
+        this(start, end, prot, shared, growsDown, backing, name, fileOffset, file, vmFlags, 0);
     }
 
     /** A mapping with no flag of its own set. */

@@ -86,7 +86,9 @@ public final class MemoryDumper {
                 growsDown = all.contains(" gd ");
                 flags = VmFlag.restored(all);
             }
-            out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backingOf(e), e.path(), e.offset(), file, flags));
+            MappingImage.Backing backing = backingOf(e);
+            out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backing, e.path(), e.offset(), file, flags,
+                backing == MappingImage.Backing.SHARED_ANONYMOUS ? e.inode() : 0));
         }
         return out;
     }

@@ -67,8 +67,16 @@ public final class MemoryRestorer {
         puppet.run(p);
     }
 
-    /** Creates every mapping (writable for now) in the restored process. */
+    /** Creates every mapping (writable for now) in the restored process, a process alone. */
     public static void createMappings(Puppet puppet, List<MappingImage> mappings) {
+        createMappings(puppet, mappings, new SharedAnonymousMemory());
+    }
+
+    /**
+     * Creates every mapping (writable for now) in the restored process; shared anonymous memory that another process of
+     * its tree restored before it is mapped from there ({@code shared}), so that they share it again.
+     */
+    public static void createMappings(Puppet puppet, List<MappingImage> mappings, SharedAnonymousMemory shared) {
         RestoreProgram p = puppet.newProgram();
         for (MappingImage m : mappings) {
             String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
@@ -80,8 +88,17 @@ public final class MemoryRestorer {
                 }
                 case ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
                     Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
-                case SHARED_ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
-                    Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
+                case SHARED_ANONYMOUS -> {
+                    SharedAnonymousMemory.Existing object = shared.existing(m);
+                    if (object == null) {
+                        p.call(what, Nr.MMAP, m.start(), m.length(), rw, Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
+                    } else {
+                        int copy = p.call("take the shared memory of " + what, Nr.PIDFD_GETFD, puppet.enginePidfd(), object.fd(), 0);
+                        p.callWithResultOf(copy, new int[] {4}, what, Nr.MMAP, m.start(), m.length(), rw,
+                            Linux.MAP_SHARED | Linux.MAP_FIXED | grows, 0, object.offset());
+                        p.callWithResultOf(copy, new int[] {0}, "close the shared memory of " + what, Nr.CLOSE, 0);
+                    }
+                }
                 case FILE -> {
                     boolean sharedWritable = m.shared() && (m.prot() & Linux.PROT_WRITE) != 0;
                     int open = p.call("open " + m.name() + " for " + what, Nr.OPEN, p.cString(m.name()),
@@ -93,6 +110,7 @@ public final class MemoryRestorer {
             }
         }
         puppet.run(p);
+        shared.created(puppet.pid(), mappings);
     }
 
     /**
@@ -138,7 +156,7 @@ public final class MemoryRestorer {
             parts.removeAll(keep);
             for (PageRange r : parts.ranges()) {
                 fresh.add(new MappingImage(r.start(), r.end(), m.prot(), m.shared(), m.growsDown(), m.backing(), m.name(),
-                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags()));
+                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject()));
             }
         }
         createMappings(puppet, fresh);

@@ -38,6 +38,9 @@ public final class Nr {
     public static final int GETSOCKOPT = 55;
     public static final int WAIT4 = 61;
     public static final int KILL = 62;
+    public static final int SETPGID = 109;
+    public static final int SETSID = 112;
+    public static final int EXIT_GROUP = 231;
     public static final int FCNTL = 72;
     public static final int FLOCK = 73;
     public static final int FCHOWN = 93;

@@ -28,9 +28,11 @@ public final class Ptrace {
     private static final int NT_PRSTATUS = 1;
     private static final int NT_X86_XSTATE = 0x202;
     private static final int PTRACE_PEEKSIGINFO_SHARED = 1;
+    public static final int PTRACE_O_TRACEFORK = 1 << 1;
     public static final int PTRACE_O_TRACECLONE = 1 << 3;
     /** The tracee gets SIGKILL if its tracer exits (linux/ptrace.h). */
     public static final int PTRACE_O_EXITKILL = 1 << 20;
+    public static final int PTRACE_EVENT_FORK = 1;
     public static final int PTRACE_EVENT_CLONE = 3;
     public static final int PTRACE_EVENT_STOP = 128;
     private static final int WALL = 0x40000000;

@@ -32,6 +32,8 @@ import java.util.concurrent.TimeUnit;
 public final class Puppet implements AutoCloseable {
     public static final long HOLE_SIZE = RestorerLayout.HOLE_SIZE;
     public static final int MAX_THREADS = RestorerLayout.MAX_THREADS;
+    /** The signal a child sends its parent when it ends (asm/signal.h). */
+    private static final long SIGCHLD = 17;
     private final int pid;
     private final long hole;
     private final long runProgram;
@@ -47,6 +49,17 @@ public final class Puppet implements AutoCloseable {
     /** The process runs in a PID namespace of its own, under the restorer's minimal init. */
     private final boolean inNewPidNamespace;
     private boolean released;
+
+    /** A child's puppet: a copy of {@code parent}'s bare state, the same hole and restorer at the same addresses. */
+    private Puppet(int pid, Puppet parent) {
+        this.pid = pid;
+        this.inNewPidNamespace = parent.inNewPidNamespace;
+        this.hole = parent.hole;
+        this.runProgram = parent.runProgram;
+        this.syscallStub = parent.syscallStub;
+        this.enginePidfd = parent.enginePidfd;
+        this.xcr0 = parent.xcr0;
+    }
 
     private Puppet(int pid, long hole, NativeMemory ctl, boolean inNewPidNamespace) {
         this.pid = pid;
@@ -147,7 +160,7 @@ public final class Puppet implements AutoCloseable {
     private static Puppet takeHold(int outerPid, long hole, boolean inNewPidNamespace) {
         // EXITKILL: if the engine dies before the process is released, the half-built or not yet
         // committed copy dies with it instead of running on beside the original
-        Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_EXITKILL);
+        Ptrace.seize(outerPid, Ptrace.PTRACE_O_TRACECLONE | Ptrace.PTRACE_O_TRACEFORK | Ptrace.PTRACE_O_EXITKILL);
         Ptrace.interrupt(outerPid);
         int status = Ptrace.waitFor(outerPid);
         if (!Ptrace.isStopped(status)) {
@@ -256,13 +269,38 @@ public final class Puppet implements AutoCloseable {
      * clone3(set_tid). The new thread is traced from birth and stays stopped until {@link #release}.
      */
     public void createThread(int tid, long clearChildTid) {
-        RestoreProgram args = newProgram();
-        // struct clone_args of linux/sched.h
         long flags = 0x00000100L | 0x00000200L | 0x00000400L | 0x00000800L | 0x00010000L | 0x00040000L
             | (clearChildTid != 0 ? 0x00200000L : 0);  // VM FS FILES SIGHAND THREAD SYSVSEM [CHILD_CLEARTID]
+        int host = cloneInMainThread(flags, 0, clearChildTid, tid, Ptrace.PTRACE_EVENT_CLONE, "thread id ");
+        stopped.put(host, Ptrace.getRegisters(host));
+        threadOrder.add(host);
+        hostTid.put(tid, host);
+    }
+
+    /**
+     * Forks a child process with PID {@code pid} (as the processes see it) from this one while it is still bare (the
+     * restorer's hole and nothing of the image yet): a process tree is created before any member is built, so every
+     * member starts from the same bare state and has its real parent. The child is traced from birth, stopped, and is
+     * a puppet of its own, with the same hole, to be built like any restored process.
+     */
+    public Puppet forkChild(int pid) {
+        int host = cloneInMainThread(0, SIGCHLD, 0, pid, Ptrace.PTRACE_EVENT_FORK, "pid ");
+        Puppet child = new Puppet(host, this);
+        child.stopped.put(host, Ptrace.getRegisters(host));
+        child.threadOrder.add(host);
+        child.hostTid.put(pid, host);
+        return child;
+    }
+
+    /**
+     * clone3 (struct clone_args of linux/sched.h) in the main thread with {@code set_tid = id}; returns the new task's
+     * host id, stopped. {@code event}: the ptrace event its creation reports; {@code what}: how a refusal names the id.
+     */
+    private int cloneInMainThread(long flags, long exitSignal, long clearChildTid, int id, int event, String what) {
+        RestoreProgram args = newProgram();
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(88).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        long setTid = args.data(longBytes(tid));
-        b.putLong(0, flags).putLong(16, clearChildTid).putLong(64, setTid).putLong(72, 1);
+        long setTid = args.data(longBytes(id));
+        b.putLong(0, flags).putLong(16, clearChildTid).putLong(32, exitSignal).putLong(64, setTid).putLong(72, 1);
         long cloneArgs = args.data(b.array());
         RemoteMemory.write(pid, args.dataAddress(), args.dataMemory().address(), args.dataUsed());
         Registers regs = stopped.get(pid).forSyscall(syscallStub, Nr.CLONE3, cloneArgs, 88)
@@ -271,26 +309,24 @@ public final class Puppet implements AutoCloseable {
         Ptrace.cont(pid, 0);
         int status = Ptrace.waitFor(pid);
         int host = -1;
-        if (Ptrace.stoppedBy(status, Ptrace.PTRACE_EVENT_CLONE)) {
+        if (Ptrace.stoppedBy(status, event)) {
             host = (int) Ptrace.eventMessage(pid);
             Ptrace.cont(pid, 0);
             status = Ptrace.waitFor(pid);
         }
         long result = Ptrace.getRegisters(pid).get(Registers.RAX);
-        if (!Ptrace.isStopped(status) || result != tid) {
+        if (!Ptrace.isStopped(status) || result != id) {
             if (result == -Errno.EEXIST) {
-                throw new RefusedException("thread id " + tid + " is in use on this host; stop that process or restore with --new-pid-namespace");
+                throw new RefusedException(what + id + " is in use on this host; stop that process or restore with --new-pid-namespace");
             }
-            throw new FailedException("creating thread " + tid + " in restored process " + pid + ": "
+            throw new FailedException("creating " + what + id + " in restored process " + pid + ": "
                 + (Errno.isError(result) ? Errno.describe((int) -result) : Ptrace.describeStatus(status)));
         }
         int childStatus = Ptrace.waitFor(host);
         if (!Ptrace.isStopped(childStatus)) {
-            throw new FailedException("new thread " + tid + " " + Ptrace.describeStatus(childStatus));
+            throw new FailedException("new " + what + id + " " + Ptrace.describeStatus(childStatus));
         }
-        stopped.put(host, Ptrace.getRegisters(host));
-        threadOrder.add(host);
-        hostTid.put(tid, host);
+        return host;
     }
 
     private static byte[] longBytes(long v) {

@@ -123,11 +123,24 @@ public final class PidNamespaces {
         }
     }
 
+    /**
+     * The process group ({@code NSpgid}) or session ({@code NSsid}) of process {@code pid} as it sees it: the innermost of
+     * its /proc/PID/status line. 0 when that group or session lies outside the process's namespace.
+     */
+    static int innerId(int pid, String field) {
+        int[] ids = ids(pid, field);
+        return ids[ids.length - 1];
+    }
+
     /** The NSpid line of /proc/TID/status: the id in this /proc's namespace first, the innermost last. */
     private static int[] nspid(int tid) {
-        String line = new ProcFs(tid).status().get("NSpid");
+        return ids(tid, "NSpid");
+    }
+
+    private static int[] ids(int tid, String field) {
+        String line = new ProcFs(tid).status().get(field);
         if (line == null) {
-            throw new RefusedException("/proc/" + tid + "/status has no NSpid line (a kernel before 4.1); pmig needs a newer kernel");
+            throw new RefusedException("/proc/" + tid + "/status has no " + field + " line (a kernel before 4.1); pmig needs a newer kernel");
         }
         List<Integer> ids = new ArrayList<>();
         for (String id : line.trim().split("\\s+")) {

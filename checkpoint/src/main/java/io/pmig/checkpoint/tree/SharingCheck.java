@@ -79,8 +79,8 @@ public final class SharingCheck {
             for (int child : new ProcFs(pid).children()) {
                 if (!moved.contains(child)) {
                     throw new RefusedException(describe(pid) + " has a child, " + describe(child)
-                        + ", and pmig moves single processes only so far: moving the parent alone would leave its children"
-                        + " behind; move a service that runs as one process (apache2 -X, nginx with master_process off)");
+                        + ", outside the processes being moved: moving the parent without it would leave it behind; move the"
+                        + " whole tree (its root's pid)");
                 }
             }
         }

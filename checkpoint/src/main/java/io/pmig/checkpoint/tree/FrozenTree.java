@@ -1,0 +1,102 @@
+package io.pmig.checkpoint.tree;
+
+import io.pmig.checkpoint.UnsettledException;
+import io.pmig.checkpoint.proc.ProcFs;
+import io.pmig.checkpoint.ptrace.FrozenProcess;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A process and all its descendants, each frozen ({@link FrozenProcess}). The freeze goes top-down and looks again
+ * until it finds nothing new: a frozen process cannot fork, so a child forked before its parent was frozen is found
+ * on the next look, and once a look finds every descendant frozen the set is closed and stays so.
+ */
+public final class FrozenTree {
+    /** By host pid, each parent before its children. */
+    private final Map<Integer, FrozenProcess> members;
+
+    private FrozenTree(Map<Integer, FrozenProcess> members) {
+        this.members = members;
+    }
+
+    /**
+     * Freezes process {@code root} and every descendant. A descendant that has ended and waits for its parent to reap
+     * it is unsettled (the caller lets the tree run a moment and tries again): nothing is left frozen then.
+     */
+    public static FrozenTree freeze(int root) {
+        Map<Integer, FrozenProcess> frozen = new LinkedHashMap<>();
+        try {
+            while (true) {
+                List<Integer> found = new ArrayList<>(ProcessTree.hostPidsOf(root));
+                found.removeAll(frozen.keySet());
+                if (found.isEmpty()) {
+                    break;
+                }
+                for (int pid : found) {
+                    String state = new ProcFs(pid).status().getOrDefault("State", "");
+                    if (state.startsWith("Z") || state.startsWith("X")) {
+                        throw new UnsettledException(SharingCheck.describe(pid) + " has ended and its parent has not reaped it yet");
+                    }
+                    frozen.put(pid, FrozenProcess.freeze(pid));
+                }
+            }
+        } catch (RuntimeException e) {
+            new FrozenTree(frozen).thaw();
+            throw e;
+        }
+        Map<Integer, FrozenProcess> ordered = new LinkedHashMap<>();
+        for (int pid : ProcessTree.hostPidsOf(root)) {
+            ordered.put(pid, frozen.get(pid));
+        }
+        return new FrozenTree(ordered);
+    }
+
+    public int rootPid() {
+        return members.keySet().iterator().next();
+    }
+
+    /** Host pids, each parent before its children. */
+    public List<Integer> pids() {
+        return List.copyOf(members.keySet());
+    }
+
+    public List<FrozenProcess> members() {
+        return List.copyOf(members.values());
+    }
+
+    /** Parks every member (see {@link FrozenProcess#park}). */
+    public void park() {
+        members.values().forEach(FrozenProcess::park);
+    }
+
+    /** Lets every member run on, the children first; the first failure is rethrown once all were tried. */
+    public void thaw() {
+        eachChildFirst(FrozenProcess::thaw);
+    }
+
+    /** Ends every member, the children first; none runs another instruction. */
+    public void kill() {
+        eachChildFirst(FrozenProcess::kill);
+    }
+
+    private void eachChildFirst(java.util.function.Consumer<FrozenProcess> action) {
+        List<FrozenProcess> reversed = new ArrayList<>(members.values());
+        java.util.Collections.reverse(reversed);
+        RuntimeException first = null;
+        for (FrozenProcess p : reversed) {
+            try {
+                action.accept(p);
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package io.pmig.checkpoint.tree;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.restore.Puppet;
+import io.pmig.checkpoint.restore.RestoreProgram;
+import io.pmig.checkpoint.task.ProcessImage;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Creates a process tree for its restore, before any member is built: each member is forked by its restored parent
+ * (so the parent links, and with them wait(2) and SIGCHLD, are the original's) with its own pid, and takes its
+ * session or process group before it forks its own children, who inherit them as they did.
+ */
+public final class TreeBuilder {
+    private TreeBuilder() {
+    }
+
+    /** The tree an image's first objects describe, or null for an image of a single process. */
+    public static ProcessTree treeOf(ImageObjects objects) {
+        List<ProcessTree> trees = objects.all(ProcessTree.class);
+        if (trees.size() > 1) {
+            throw new RefusedException("the image describes " + trees.size() + " process trees; an image holds one");
+        }
+        return trees.isEmpty() || trees.get(0).members().size() < 2 ? null : trees.get(0);
+    }
+
+    /**
+     * Forks every member of {@code tree} but the root from its parent, all still bare, and returns their puppets in the
+     * tree's order, {@code root} first. Each new one goes to {@code adopt} at once, so that a failure later kills it too.
+     */
+    public static List<Puppet> createBare(Puppet root, ProcessTree tree, Consumer<Puppet> adopt) {
+        Map<Integer, Puppet> puppets = new HashMap<>();
+        Map<Integer, ProcessTree.Member> members = new HashMap<>();
+        List<Puppet> out = new ArrayList<>();
+        // the root leads a session of its own already, as every restored process does (pmig-restorer)
+        puppets.put(tree.root().pid(), root);
+        members.put(tree.root().pid(), tree.root());
+        out.add(root);
+        for (ProcessTree.Member m : tree.members().subList(1, tree.members().size())) {
+            Puppet parent = puppets.get(m.ppid());
+            if (parent == null) {
+                throw new FailedException("process " + m.pid() + " of the image has parent " + m.ppid()
+                    + ", which the tree creates after it or not at all; the image is inconsistent");
+            }
+            Puppet child = parent.forkChild(m.pid());
+            adopt.accept(child);
+            takeSessionAndGroup(child, m, members.get(m.ppid()));
+            puppets.put(m.pid(), child);
+            members.put(m.pid(), m);
+            out.add(child);
+        }
+        return out;
+    }
+
+    /**
+     * A member leads its session or group again, or joins another member's group; otherwise it keeps what it inherited
+     * from its parent (a session or group the root's original had outside the tree is the restored root's own).
+     */
+    private static void takeSessionAndGroup(Puppet puppet, ProcessTree.Member m, ProcessTree.Member parent) {
+        RestoreProgram p = puppet.newProgram();
+        if (m.sid() == m.pid()) {
+            p.call("setsid for process " + m.pid(), Nr.SETSID);
+        } else if (m.pgid() == m.pid()) {
+            p.call("setpgid for process " + m.pid() + " (its own group)", Nr.SETPGID, 0, 0);
+        } else if (m.pgid() != parent.pgid()) {
+            p.call("setpgid for process " + m.pid() + " (group " + m.pgid() + ")", Nr.SETPGID, 0, m.pgid());
+        }
+        puppet.run(p);
+    }
+
+    /** Refuses a member's image that is not the one the tree names next. */
+    public static void requireMember(ProcessTree.Member expected, ProcessImage image) {
+        if (image.pid() != expected.pid()) {
+            throw new FailedException("the image of process " + image.pid() + " came where the tree names process "
+                + expected.pid() + "; the image is inconsistent");
+        }
+    }
+}

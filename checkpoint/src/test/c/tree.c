@@ -1,0 +1,190 @@
+/*
+ * tree: a process tree comes back whole, its shared objects shared again.
+ *
+ *  The parent makes a MAP_SHARED anonymous page, a pipe, a listening TCP socket on 127.0.0.1 and a
+ *  file opened read-write at offset 3, then forks:
+ *    A  stays in the parent's group and session; it has a second thread;
+ *    B  leads a process group of its own (setpgid);
+ *    C  leads a session of its own (setsid) and forks D, which stays in C's session and group.
+ *  After go, every member checks its parent, group and session, and the parent writes a generation
+ *  number into the shared page that each child must see. Through the shared objects: the parent
+ *  writes into the pipe and A reads it (one pipe, not two copies); the parent connects to the
+ *  listener and A accepts (one listening socket); A reads the shared file, which moves the offset
+ *  the parent sees (one open file description). Each child exits with a status that encodes
+ *  what failed, and the parent reaps each (its children are its own again): all must be 0.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+struct shared {
+    volatile int reported[4];      /* A B C D: set up */
+    volatile int generation;       /* set by the parent after go */
+    volatile pid_t pids[4];
+    volatile int seen[4];          /* each child: saw the generation */
+};
+
+enum { A, B, C, D };
+
+static struct shared *sh;
+static int pipe_fds[2];
+static int listener;
+static int file_fd;
+static pid_t parent_pid;
+
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pause();
+    }
+    return NULL;
+}
+
+/* Waits for the parent's generation; returns the failures of the checks common to every child, as bits. */
+static int child_checks(int who, pid_t want_parent, pid_t want_pgid, pid_t want_sid)
+{
+    int bad = 0;
+    while (sh->generation == 0) {
+        h_sleep_ms(2);
+    }
+    sh->seen[who] = sh->generation;
+    if (getppid() != want_parent) {
+        bad |= 1;
+    }
+    if (getpgid(0) != want_pgid) {
+        bad |= 2;
+    }
+    if (getsid(0) != want_sid) {
+        bad |= 4;
+    }
+    return bad;
+}
+
+static void run_a(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, idle_thread, NULL) != 0) {
+        _exit(100);
+    }
+    sh->pids[A] = getpid();
+    sh->reported[A] = 1;
+    int bad = child_checks(A, parent_pid, getpgid(parent_pid), getsid(parent_pid));
+    char msg[16] = { 0 };
+    if (read(pipe_fds[0], msg, 5) != 5 || memcmp(msg, "hello", 5) != 0) {
+        bad |= 8;
+    }
+    int c = accept(listener, NULL, NULL);
+    if (c < 0) {
+        bad |= 16;
+    } else {
+        close(c);
+    }
+    char data[4];
+    if (read(file_fd, data, 4) != 4 || memcmp(data, "3456", 4) != 0) {
+        bad |= 32;
+    }
+    _exit(bad);
+}
+
+static void run_b(void)
+{
+    setpgid(0, 0);
+    sh->pids[B] = getpid();
+    sh->reported[B] = 1;
+    _exit(child_checks(B, parent_pid, getpid(), getsid(parent_pid)));
+}
+
+static void run_d(pid_t c)
+{
+    sh->pids[D] = getpid();
+    sh->reported[D] = 1;
+    _exit(child_checks(D, c, c, c));
+}
+
+static void run_c(void)
+{
+    setsid();
+    pid_t d = fork();
+    if (d == 0) {
+        run_d(getppid());
+    }
+    sh->pids[C] = getpid();
+    sh->reported[C] = 1;
+    int bad = child_checks(C, parent_pid, getpid(), getpid());
+    int status;
+    if (d < 0 || waitpid(d, &status, 0) != d || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        bad |= 64;
+    }
+    _exit(bad);
+}
+
+int main(int argc, char **argv)
+{
+    h_init(argc, argv);
+    parent_pid = getpid();
+    sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED || pipe(pipe_fds) != 0) {
+        h_log("setup failed: %s", strerror(errno));
+        return 1;
+    }
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof addr;
+    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 8) != 0
+        || getsockname(listener, (struct sockaddr *)&addr, &alen) != 0) {
+        h_log("listener failed: %s", strerror(errno));
+        return 1;
+    }
+    char path[4096];
+    h_path(path, sizeof path, "tree-file");
+    file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (file_fd < 0 || write(file_fd, "0123456789", 10) != 10 || lseek(file_fd, 3, SEEK_SET) != 3) {
+        h_log("file failed: %s", strerror(errno));
+        return 1;
+    }
+    pid_t kids[3];
+    void (*runs[3])(void) = { run_a, run_b, run_c };
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            runs[i]();
+        }
+        if (kids[i] < 0) {
+            h_log("fork failed: %s", strerror(errno));
+            return 1;
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        while (!sh->reported[i]) {
+            h_sleep_ms(2);
+        }
+    }
+    h_ready();
+    h_wait_go();
+
+    sh->generation = 7;
+    CHECK(write(pipe_fds[1], "hello", 5) == 5, "write into the pipe: %s", strerror(errno));
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(c >= 0 && connect(c, (struct sockaddr *)&addr, sizeof addr) == 0, "connect to the shared listener: %s", strerror(errno));
+    const char *names = "ABC";
+    for (int i = 0; i < 3; i++) {
+        int status = 0;
+        pid_t got = waitpid(kids[i], &status, 0);
+        CHECK(got == kids[i], "reap child %c (%d): %s", names[i], (int)kids[i], got < 0 ? strerror(errno) : "another pid");
+        CHECK(got != kids[i] || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+              "child %c: status 0x%x (exit bits: 1 parent, 2 group, 4 session, 8 pipe, 16 listener, 32 file, 64 grandchild)",
+              names[i], status);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(sh->seen[i] == 7, "child %c did not see the parent's write in the shared page (%d)", "ABCD"[i], sh->seen[i]);
+    }
+    CHECK(lseek(file_fd, 0, SEEK_CUR) == 7, "offset of the shared file: %ld, not 7 (A's read moves it)", (long)lseek(file_fd, 0, SEEK_CUR));
+    if (c >= 0) {
+        close(c);
+    }
+    return h_finish();
+}
