@@ -1,8 +1,8 @@
 /*
  * shares_with_another: two processes, this one (the parent) and a child, sharing one resource chosen
  * by the word in STATEDIR/mode. The child's pid is written to STATEDIR/target before ready: a
- * checkpoint of the child alone must be refused naming the resource, and one of the parent (mode
- * "child") naming the child. Mode "nothing" shares only what every started process shares with its
+ * checkpoint of the child alone must be refused naming the resource (the parent with the child is a
+ * tree, taken whole; mode "child" shares nothing else). Mode "nothing" shares only what every started process shares with its
  * parent (stdin /dev/null, a log appended to): checkpointing the child must be allowed.
  *
  * Modes: child, files (CLONE_FILES), vm (CLONE_VM), file (an inherited open file description),

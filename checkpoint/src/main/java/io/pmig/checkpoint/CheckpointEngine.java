@@ -52,36 +52,51 @@ public final class CheckpointEngine {
     private static final long SETTLE_PAUSE_MS = 20;
 
     /**
-     * Resumes a process whose checkpoint was abandoned (the daemon died while it was frozen): it was
-     * left parked (frozen in its park cgroup, or group-stopped), its TCP connections in repair mode.
-     * They leave repair mode, then the process goes on. Returns the connections brought back.
+     * Resumes a process (with its descendants) whose checkpoint was abandoned (the daemon died while it was frozen):
+     * each was left parked (frozen in its park cgroup, or group-stopped), its TCP connections in repair mode. They
+     * leave repair mode, then the processes go on, the children first. Returns the connections brought back.
      */
     public static int recoverAbandoned(int pid) {
         if (!new ProcFs(pid).exists()) {
             throw new RefusedException("process " + pid + " does not exist");
         }
-        int connections = FdDumper.leaveRepairAll(pid);
-        FreezerPark.of(pid).ifPresentOrElse(FreezerPark::leave, () -> Linux.kill(pid, Linux.SIGCONT));
+        List<Integer> tree = new ArrayList<>(ProcessTree.hostPidsOf(pid));
+        java.util.Collections.reverse(tree);
+        int connections = 0;
+        for (int member : tree) {
+            connections += FdDumper.leaveRepairAll(member);
+        }
+        for (int member : tree) {
+            FreezerPark.of(member).ifPresentOrElse(FreezerPark::leave, () -> Linux.kill(member, Linux.SIGCONT));
+        }
         return connections;
     }
 
     /**
-     * The TCP connections of process {@code pid} (listeners left out) by their two ends, read while it
-     * runs: what a caller holds off before a checkpoint that takes them away. Touches nothing.
+     * The TCP connections of process {@code pid} and its descendants (listeners left out) by their two ends, each once,
+     * read while they run: what a caller holds off before a checkpoint that takes them away. Touches nothing.
      */
     public List<TcpConnection> tcpConnections(int pid) {
         refuseAtEntry(pid);
-        return FdDumper.tcpConnections(pid);
+        Set<TcpConnection> out = new java.util.LinkedHashSet<>();
+        for (int member : ProcessTree.hostPidsOf(pid)) {
+            out.addAll(FdDumper.tcpConnections(member));
+        }
+        return List.copyOf(out);
     }
 
     /**
-     * The TCP listeners of process {@code pid}, each with the connections it has not accepted and the handshakes under
-     * way to it, read while it runs: what must be empty before the freeze (neither can be restored), which a caller
-     * that holds new connections off waits for. Touches nothing.
+     * The TCP listeners of process {@code pid} and its descendants, each once, with the connections it has not
+     * accepted and the handshakes under way to it, read while they run: what must be empty before the freeze (neither
+     * can be restored), which a caller that holds new connections off waits for. Touches nothing.
      */
     public List<ListenerBacklog> listenerBacklogs(int pid) {
         refuseMissing(pid);
-        return FdDumper.listenerBacklogs(pid);
+        Set<ListenerBacklog> out = new java.util.LinkedHashSet<>();
+        for (int member : ProcessTree.hostPidsOf(pid)) {
+            out.addAll(FdDumper.listenerBacklogs(member));
+        }
+        return List.copyOf(out);
     }
 
     /**

@@ -9,6 +9,7 @@ import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.dirty.UntrackableException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +39,6 @@ class SharingRefusalTest extends ItSupport {
     /** Each mode of the program, and what the refusal must name besides the other process. */
     static Stream<Arguments> sharings() {
         return Stream.of(
-                Arguments.of("child", "has a child"),
                 Arguments.of("files", "descriptor table"),
                 Arguments.of("vm", "address space"),
                 Arguments.of("file", "shared-file"),
@@ -54,8 +54,8 @@ class SharingRefusalTest extends ItSupport {
     void refusedNamingTheOtherProcess(String mode, String resource, String entry) throws Exception {
         TestProgram parent = startReadyInMode(PROGRAM, mode);
         int child = Integer.parseInt(Files.readString(parent.stateDir().resolve("target")).trim());
-        int target = mode.equals("child") ? parent.pid() : child;
-        int other = mode.equals("child") ? child : parent.pid();
+        int target = child;
+        int other = parent.pid();
         ProcSnapshot before = ProcSnapshot.of(target);
         Path dir = imageDir(mode);
         Executable attempt = entry.equals("checkpoint")
@@ -68,6 +68,22 @@ class SharingRefusalTest extends ItSupport {
         assertRunningUntraced(target, "after the refusal");
         assertSameProcess(before, ProcSnapshot.of(target), "process after a refusal");
         assertEquals(0, countFiles(dir), "a refused checkpoint wrote into " + dir);
+        goExpectPassAndExit(parent);
+    }
+
+    /**
+     * A process with a child is a tree, taken whole by a checkpoint (ProcessTreeTest); a pre-copy of a tree is not built
+     * yet, and its start says so as untrackable (a caller moves the tree in one piece instead), touching nothing.
+     */
+    @Test
+    void aTreeIsNotPrecopiedAndRunsOn() throws Exception {
+        TestProgram parent = startReadyInMode(PROGRAM, "child");
+        ProcSnapshot before = ProcSnapshot.of(parent.pid());
+        UntrackableException e = assertThrows(UntrackableException.class,
+            () -> new CheckpointEngine().precopy(parent.pid(), PrecopyOptions.defaults()).close());
+        assertTrue(e.getMessage().contains("process " + parent.pid() + " has child processes"), e.getMessage());
+        assertRunningUntraced(parent.pid(), "after the refusal");
+        assertSameProcess(before, ProcSnapshot.of(parent.pid()), "process after a refusal");
         goExpectPassAndExit(parent);
     }
 
