@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckedProcess;
 import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.RefusedException;
@@ -286,7 +287,7 @@ public final class MigrationService implements AutoCloseable {
             if (!call.caller().root()) {
                 v.requireUsedBy(pid, node);
             }
-            v.requireUsedAloneBy(List.of(pid), node);
+            v.requireUsedAloneBy(ProcessTree.hostPidsOf(pid), node);
         });
         Optional<InetAddress> sourcePin = ServiceVip.requirePinOn(vip, pid, node);
         try {
