@@ -9,9 +9,19 @@ final class StepTimer {
     private final long start = System.nanoTime();
     private long last = start;
 
-    /** Ends step {@code name}, which began at the previous lap (or when this timer was made). */
+    /**
+     * Ends step {@code name}, which began at the previous lap (or when this timer was made). A step that comes again
+     * (once for each process of a tree) adds to its first time, where it was first taken.
+     */
     void lap(String name) {
         long now = System.nanoTime();
+        for (int i = 0; i < steps.size(); i++) {
+            if (steps.get(i).name().equals(name)) {
+                steps.set(i, new StepTimes.Step(name, steps.get(i).nanos() + now - last));
+                last = now;
+                return;
+            }
+        }
         steps.add(new StepTimes.Step(name, now - last));
         last = now;
     }

@@ -158,13 +158,14 @@ public final class MigrateCommand implements Callable<Integer> {
 
     /** The report of a migration as text, as pmig migrate prints it. */
     public static String text(JsonNode r) {
-        return String.format(Locale.ROOT, "migrated %sprocess %d from %s to %s (pid %d there)%s%n"
+        return String.format(Locale.ROOT, "migrated %sprocess %d%s from %s to %s (pid %d there)%s%n"
                         + "  total %.1f ms (%.1f ms of it announcing the VIP after the service ran), downtime %.1f ms"
                         + " (frozen until the image was sent: %.1f ms, restore %.1f ms), client-relevant stall %.1f ms%n"
                         + "  sent %.1f MB (%.1f MB of memory) at %.0f MB/s (%s)%s; packets held by the source %d,"
                         + " replayed at the destination %d (with those it held itself)%n",
                 r.path("service").isTextual() ? "service " + r.path("service").asText() + ", " : "",
-                r.path("pid").asInt(), r.path("from").asText(), r.path("to").asText(), r.path("restoredPid").asInt(),
+                r.path("pid").asInt(), r.path("processes").size() > 1 ? " with its " + (r.path("processes").size() - 1)
+                    + " descendant(s)" : "", r.path("from").asText(), r.path("to").asText(), r.path("restoredPid").asInt(),
                 r.path("vip").isTextual() ? " with VIP " + r.path("vip").asText() : "",
                 r.path("totalMillis").asDouble(), r.path("settleMillis").asDouble(), r.path("downtimeMillis").asDouble(),
                 r.path("frozenUntilImageMillis").asDouble(), r.path("restoreMillis").asDouble(), r.path("clientStallMillis").asDouble(),

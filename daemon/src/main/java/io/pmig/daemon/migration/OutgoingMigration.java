@@ -180,6 +180,7 @@ final class OutgoingMigration {
                 .put("encrypted", peer.encrypted())
                 .put("mode", staged ? "staged" : "bundle")
                 .set("notes", JsonNodeFactory.instance.arrayNode());
+            frozen.report().processes().forEach(report.withArrayProperty("processes")::add);
             report.set("frozenSteps", steps(frozen.report().steps()));
             report.set("restoreSteps", steps(restored.steps()));
             // the downtime from the source's side: its frozen part, the wait for the destination's restore, its commit
