@@ -5,19 +5,22 @@
  *  file opened read-write at offset 3, then forks:
  *    A  stays in the parent's group and session; it has a second thread;
  *    B  leads a process group of its own (setpgid);
- *    C  leads a session of its own (setsid) and forks D, which stays in C's session and group.
+ *    C  leads a session of its own (setsid) and forks D, which stays in C's session and group;
+ *    E  exits with status 5 and F is killed by SIGTERM, both left unreaped (zombies) until after go.
  *  After go, every member checks its parent, group and session, and the parent writes a generation
  *  number into the shared page that each child must see. Through the shared objects: the parent
  *  writes into the pipe and A reads it (one pipe, not two copies); the parent connects to the
  *  listener and A accepts (one listening socket); A reads the shared file, which moves the offset
  *  the parent sees (one open file description). Each child exits with a status that encodes
- *  what failed, and the parent reaps each (its children are its own again): all must be 0.
+ *  what failed, and the parent reaps each (its children are its own again): all must be 0, and the
+ *  zombies must give the parent their statuses.
  */
 #include "harness.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 struct shared {
@@ -146,6 +149,22 @@ int main(int argc, char **argv)
         h_log("file failed: %s", strerror(errno));
         return 1;
     }
+    pid_t exited = fork();
+    if (exited == 0) {
+        _exit(5);
+    }
+    pid_t killed = fork();
+    if (killed == 0) {
+        raise(SIGTERM);
+        _exit(1);
+    }
+    /* both ended, not reaped: WNOWAIT leaves them zombies */
+    siginfo_t info;
+    if (exited < 0 || killed < 0 || waitid(P_PID, (id_t)exited, &info, WEXITED | WNOWAIT) != 0
+        || waitid(P_PID, (id_t)killed, &info, WEXITED | WNOWAIT) != 0) {
+        h_log("zombies failed: %s", strerror(errno));
+        return 1;
+    }
     pid_t kids[3];
     void (*runs[3])(void) = { run_a, run_b, run_c };
     for (int i = 0; i < 3; i++) {
@@ -179,6 +198,12 @@ int main(int argc, char **argv)
               "child %c: status 0x%x (exit bits: 1 parent, 2 group, 4 session, 8 pipe, 16 listener, 32 file, 64 grandchild)",
               names[i], status);
     }
+    int status = 0;
+    CHECK(waitpid(exited, &status, WNOHANG) == exited && WIFEXITED(status) && WEXITSTATUS(status) == 5,
+          "zombie E: status 0x%x, not an exit with 5", status);
+    status = 0;
+    CHECK(waitpid(killed, &status, WNOHANG) == killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+          "zombie F: status 0x%x, not killed by SIGTERM", status);
     for (int i = 0; i < 4; i++) {
         CHECK(sh->seen[i] == 7, "child %c did not see the parent's write in the shared page (%d)", "ABCD"[i], sh->seen[i]);
     }

@@ -217,12 +217,14 @@ public final class CheckpointEngine {
     private static List<Integer> preflight(int pid) {
         refuseAtEntry(pid);
         List<Integer> tree = ProcessTree.hostPidsOf(pid);
-        for (int member : tree.subList(1, tree.size())) {
+        // a zombie (ended, not reaped yet) holds nothing: it is restored as one
+        List<Integer> live = tree.stream().filter(member -> member == pid || !ProcessTree.ended(member)).toList();
+        for (int member : live.subList(1, live.size())) {
             refuseAtEntry(member);
         }
-        SharingCheck.requireSelfContained(Set.copyOf(tree));
+        SharingCheck.requireSelfContained(Set.copyOf(live));
         ProcessTree.of(tree);
-        for (int member : tree) {
+        for (int member : live) {
             FdDumper.precheck(member);
             PrivilegeCheck.requireRestorable(member);
         }
@@ -269,12 +271,12 @@ public final class CheckpointEngine {
                         throw new RefusedException("process " + pid + " started a child process during its pre-copy, and pre-copy "
                             + "of a process tree is not built yet; migrate it in bundle mode");
                     }
-                    SharingCheck.requireSelfContained(Set.copyOf(frozen.pids()));
+                    SharingCheck.requireSelfContained(Set.copyOf(frozen.livePids()));
                 }
                 if (frozen.pids().size() > 1) {
                     tree = ProcessTree.of(frozen.pids());
                 }
-                fds = FdDumper.dumpTree(frozen.pids());
+                fds = FdDumper.dumpTree(frozen.livePids());
                 steps.lap("descriptors");
             } catch (UnsettledException e) {
                 if (frozen != null) {

@@ -77,7 +77,7 @@ public final class FrozenCheckpoint implements AutoCloseable {
     /** Lets a frozen tree run on; its TCP sockets leave repair mode first. */
     static void thaw(FrozenTree frozen, List<FdDumper.Result> fds) {
         if (fds != null) {
-            List<Integer> pids = frozen.pids();
+            List<Integer> pids = frozen.livePids();
             for (int i = 0; i < fds.size(); i++) {
                 FdDumper.leaveRepair(pids.get(i), fds.get(i).socketsInRepair());
             }

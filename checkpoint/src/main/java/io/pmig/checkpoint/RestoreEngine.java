@@ -191,7 +191,7 @@ public final class RestoreEngine {
                     requireCompatible(member);
                     requireSameXsave(puppet, member.header());
                     memberImage = FullImage.of(member);
-                    TreeBuilder.requireMember(tree.members().get(i), memberImage.process());
+                    TreeBuilder.requireMember(tree.live().get(i), memberImage.process());
                     preflight(member.objects(), memberImage, options, List.of(), true);
                 }
                 Puppet p = members.get(i);

@@ -34,6 +34,8 @@ public final class Puppet implements AutoCloseable {
     public static final int MAX_THREADS = RestorerLayout.MAX_THREADS;
     /** The signal a child sends its parent when it ends (asm/signal.h). */
     private static final long SIGCHLD = 17;
+    /** asm-generic/resource.h */
+    private static final int RLIMIT_CORE = 4;
     private final int pid;
     private final long hole;
     private final long runProgram;
@@ -386,6 +388,27 @@ public final class Puppet implements AutoCloseable {
             throw new FailedException("removing the restorer from process " + pid + ": "
                 + (Errno.isError(result) ? Errno.describe((int) -result) : Ptrace.describeStatus(status)));
         }
+    }
+
+    /**
+     * Ends this bare process as a member of a tree had ended, leaving it a zombie for its parent to reap with the same
+     * {@code waitStatus} (as waitpid(2) gives it): it exits with the code, or is killed by the signal (with no core
+     * dump: the status says whether the original dumped one, and a restore writes none). {@code savedPid}: its pid as it
+     * sees itself. It is let go of here; nothing of the restore waits for it.
+     */
+    public void endAs(int waitStatus, int savedPid) {
+        int signal = waitStatus & 0x7f;
+        Registers regs;
+        if (signal == 0) {
+            regs = stopped.get(pid).forSyscall(syscallStub, Nr.EXIT_GROUP, (waitStatus >> 8) & 0xff);
+        } else {
+            Linux.setRlimit(pid, RLIMIT_CORE, 0, 0);
+            Ptrace.setSigmask(pid, 0);
+            regs = stopped.get(pid).forSyscall(syscallStub, Nr.KILL, savedPid, signal);
+        }
+        Ptrace.setRegisters(pid, regs.with(Registers.RSP, RestorerLayout.stackTop(hole, 0)));
+        released = true;
+        Ptrace.detach(pid);
     }
 
     /** Lets every thread run from the state it was given; the process is on its own from here. */

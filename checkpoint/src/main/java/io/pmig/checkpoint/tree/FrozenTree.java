@@ -12,20 +12,18 @@ import java.util.Map;
 /**
  * A process and all its descendants, each frozen ({@link FrozenProcess}). The freeze goes top-down and looks again
  * until it finds nothing new: a frozen process cannot fork, so a child forked before its parent was frozen is found
- * on the next look, and once a look finds every descendant frozen the set is closed and stays so.
+ * on the next look, and once a look finds every descendant frozen the set is closed and stays so. A descendant that
+ * has ended and waits for its parent to reap it (a zombie) is kept as such: its parent, frozen, cannot reap it now.
  */
 public final class FrozenTree {
-    /** By host pid, each parent before its children. */
+    /** By host pid, each parent before its children; null for a zombie. */
     private final Map<Integer, FrozenProcess> members;
 
     private FrozenTree(Map<Integer, FrozenProcess> members) {
         this.members = members;
     }
 
-    /**
-     * Freezes process {@code root} and every descendant. A descendant that has ended and waits for its parent to reap
-     * it is unsettled (the caller lets the tree run a moment and tries again): nothing is left frozen then.
-     */
+    /** Freezes process {@code root} and every descendant; on failure nothing is left frozen. */
     public static FrozenTree freeze(int root) {
         Map<Integer, FrozenProcess> frozen = new LinkedHashMap<>();
         try {
@@ -36,11 +34,7 @@ public final class FrozenTree {
                     break;
                 }
                 for (int pid : found) {
-                    String state = new ProcFs(pid).status().getOrDefault("State", "");
-                    if (state.startsWith("Z") || state.startsWith("X")) {
-                        throw new UnsettledException(SharingCheck.describe(pid) + " has ended and its parent has not reaped it yet");
-                    }
-                    frozen.put(pid, FrozenProcess.freeze(pid));
+                    frozen.put(pid, ended(pid) ? null : FrozenProcess.freeze(pid));
                 }
             }
         } catch (RuntimeException e) {
@@ -54,22 +48,36 @@ public final class FrozenTree {
         return new FrozenTree(ordered);
     }
 
+    private static boolean ended(int pid) {
+        String state = new ProcFs(pid).status().getOrDefault("State", "");
+        if (state.startsWith("X")) {
+            throw new UnsettledException(SharingCheck.describe(pid) + " is being reaped by its parent");
+        }
+        return state.startsWith("Z");
+    }
+
     public int rootPid() {
         return members.keySet().iterator().next();
     }
 
-    /** Host pids, each parent before its children. */
+    /** Host pids, each parent before its children, zombies included. */
     public List<Integer> pids() {
         return List.copyOf(members.keySet());
     }
 
+    /** The frozen members (not the zombies), each parent before its children. */
     public List<FrozenProcess> members() {
-        return List.copyOf(members.values());
+        return members.values().stream().filter(java.util.Objects::nonNull).toList();
+    }
+
+    /** The host pids of {@link #members()}. */
+    public List<Integer> livePids() {
+        return members().stream().map(FrozenProcess::pid).toList();
     }
 
     /** Parks every member (see {@link FrozenProcess#park}). */
     public void park() {
-        members.values().forEach(FrozenProcess::park);
+        members().forEach(FrozenProcess::park);
     }
 
     /** Lets every member run on, the children first; the first failure is rethrown once all were tried. */
@@ -83,7 +91,7 @@ public final class FrozenTree {
     }
 
     private void eachChildFirst(java.util.function.Consumer<FrozenProcess> action) {
-        List<FrozenProcess> reversed = new ArrayList<>(members.values());
+        List<FrozenProcess> reversed = new ArrayList<>(members());
         java.util.Collections.reverse(reversed);
         RuntimeException first = null;
         for (FrozenProcess p : reversed) {

@@ -29,12 +29,23 @@ public record ProcessTree(List<Member> members) {
 
     /**
      * One process: its parent ({@code ppid}, 0 for the root, whose parent stays behind), its process group and session
-     * (0 where that lies outside the process's PID namespace), and its thread ids, the main thread first.
+     * (0 where that lies outside the process's PID namespace), and its thread ids, the main thread first. A process that
+     * has ended and waits for its parent to reap it (a zombie) has its {@code exitStatus} (as waitpid(2) gives it) and no
+     * image of its own; null for a live one.
      */
-    public record Member(int pid, int ppid, int pgid, int sid, List<Integer> tids) {
+    public record Member(int pid, int ppid, int pgid, int sid, List<Integer> tids, Integer exitStatus) {
         public Member {
             tids = List.copyOf(tids);
         }
+
+        public boolean zombie() {
+            return exitStatus != null;
+        }
+    }
+
+    /** The members that live, each with an image of its own after the root's, in this order. */
+    public List<Member> live() {
+        return members.stream().filter(m -> !m.zombie()).toList();
     }
 
     public Member root() {
@@ -64,6 +75,16 @@ public record ProcessTree(List<Member> members) {
         return List.copyOf(out);
     }
 
+    /** Whether process {@code hostPid} has ended and waits for its parent to reap it (a zombie), or is gone. */
+    public static boolean ended(int hostPid) {
+        try {
+            String state = new ProcFs(hostPid).status().getOrDefault("State", "");
+            return state.startsWith("Z") || state.startsWith("X");
+        } catch (UncheckedIOException gone) {
+            return true;
+        }
+    }
+
     /**
      * The tree of the processes {@code hostPids} (as {@link #hostPidsOf} gives them, frozen or not), refused here if a
      * restore could not give each its session and process group back: a member whose session is neither its parent's
@@ -87,8 +108,11 @@ public record ProcessTree(List<Member> members) {
                     tids.add(PidNamespaces.innerId(tid));
                 }
             }
+            String[] stat = proc.stat();
+            boolean zombie = stat[3].equals("Z");   // field 3, the state; field 52 the exit code (proc(5))
             Member m = new Member(inner.get(pid), pid == hostPids.get(0) ? 0 : inner.getOrDefault(hostParent, 0),
-                PidNamespaces.innerId(pid, "NSpgid"), PidNamespaces.innerId(pid, "NSsid"), tids);
+                PidNamespaces.innerId(pid, "NSpgid"), PidNamespaces.innerId(pid, "NSsid"), tids,
+                zombie ? Integer.valueOf(stat[52]) : null);
             if (!members.isEmpty()) {
                 requireRestorableGroups(m, byPid, pid);
             }

@@ -33,8 +33,9 @@ public final class TreeBuilder {
     }
 
     /**
-     * Forks every member of {@code tree} but the root from its parent, all still bare, and returns their puppets in the
-     * tree's order, {@code root} first. Each new one goes to {@code adopt} at once, so that a failure later kills it too.
+     * Forks every member of {@code tree} but the root from its parent, all still bare, and returns the puppets of the
+     * live ones in the tree's order ({@link ProcessTree#live()}), {@code root} first. Each new one goes to {@code adopt}
+     * at once, so that a failure later kills it too. A zombie ends at once, as it had, for its parent to reap.
      */
     public static List<Puppet> createBare(Puppet root, ProcessTree tree, Consumer<Puppet> adopt) {
         Map<Integer, Puppet> puppets = new HashMap<>();
@@ -53,8 +54,12 @@ public final class TreeBuilder {
             Puppet child = parent.forkChild(m.pid());
             adopt.accept(child);
             takeSessionAndGroup(child, m, members.get(m.ppid()));
-            puppets.put(m.pid(), child);
             members.put(m.pid(), m);
+            if (m.zombie()) {
+                child.endAs(m.exitStatus(), m.pid());
+                continue;
+            }
+            puppets.put(m.pid(), child);
             out.add(child);
         }
         return out;
