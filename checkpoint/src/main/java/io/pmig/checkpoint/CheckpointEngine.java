@@ -222,7 +222,7 @@ public final class CheckpointEngine {
         for (int member : live.subList(1, live.size())) {
             refuseAtEntry(member);
         }
-        SharingCheck.requireSelfContained(Set.copyOf(live));
+        SharingCheck.requireSelfContained(Set.copyOf(tree));
         ProcessTree.of(tree);
         for (int member : live) {
             FdDumper.precheck(member);
@@ -271,7 +271,7 @@ public final class CheckpointEngine {
                         throw new RefusedException("process " + pid + " started a child process during its pre-copy, and pre-copy "
                             + "of a process tree is not built yet; migrate it in bundle mode");
                     }
-                    SharingCheck.requireSelfContained(Set.copyOf(frozen.livePids()));
+                    SharingCheck.requireSelfContained(Set.copyOf(frozen.pids()));
                 }
                 if (frozen.pids().size() > 1) {
                     tree = ProcessTree.of(frozen.pids());

@@ -413,6 +413,9 @@ public final class Puppet implements AutoCloseable {
 
     /** Lets every thread run from the state it was given; the process is on its own from here. */
     public void release() {
+        if (released) {
+            return;                                         // ended as a zombie already (endAs)
+        }
         released = true;
         for (int tid : threadOrder) {
             Ptrace.detach(tid);

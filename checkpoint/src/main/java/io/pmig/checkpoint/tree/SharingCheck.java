@@ -53,14 +53,19 @@ public final class SharingCheck {
     private SharingCheck() {
     }
 
-    /** Refuses, naming both processes and the resource, unless {@code moved} shares nothing with any other process. */
-    public static void requireSelfContained(Set<Integer> moved) {
-        requireChildrenInside(moved);
+    /**
+     * Refuses, naming both processes and the resource, unless the processes {@code all} share nothing with any other
+     * process. A zombie among them (ended, not reaped) holds nothing: only its place in the tree is looked at.
+     */
+    public static void requireSelfContained(Set<Integer> all) {
+        requireChildrenInside(all);
+        Set<Integer> moved = new java.util.HashSet<>(all);
+        moved.removeIf(ProcessTree::ended);
         PidNamespaces.requireOwnedByMovedAlone(moved);
         TimeNamespaces.requireOwnedByMovedAlone(moved);
         List<Integer> others = new ArrayList<>();
         for (int pid : ProcFs.allPids()) {
-            if (!moved.contains(pid) && !isKernelThread(pid)) {
+            if (!all.contains(pid) && !isKernelThread(pid)) {
                 others.add(pid);
             }
         }
