@@ -17,7 +17,8 @@ final class Reports {
         long rate = Units.bytesPerSecond(r.pageBytes(), r.totalNanos());
         return "checkpointed pid " + r.pid() + " into " + r.image()
                 + (r.leftRunning() ? " (the process was left running)" : " (the process was killed after the checkpoint)")
-                + "\n" + row("threads", r.threads())
+                + "\n" + row("processes", processes(r.processes()))
+                + row("threads", r.threads())
                 + row("mappings", r.mappings())
                 + row("memory", r.pagesStored() + " pages, " + Units.bytes(r.pageBytes()))
                 + row("descriptors", r.descriptors())
@@ -30,6 +31,7 @@ final class Reports {
         ObjectNode json = Json.object();
         json.put("pid", r.pid());
         json.put("image", r.image().toString());
+        r.processes().forEach(json.putArray("processes")::add);
         json.put("threads", r.threads());
         json.put("mappings", r.mappings());
         json.put("pagesStored", r.pagesStored());
@@ -46,7 +48,8 @@ final class Reports {
     static String text(RestoreReport r, Path image) {
         long rate = Units.bytesPerSecond(r.pageBytes(), r.totalNanos());
         return "restored pid " + r.pid() + " from " + image
-                + "\n" + row("threads", r.threads())
+                + "\n" + row("processes", processes(r.processes()))
+                + row("threads", r.threads())
                 + row("mappings", r.mappings())
                 + row("memory", r.pagesRestored() + " pages, " + Units.bytes(r.pageBytes()))
                 + row("descriptors", r.descriptors())
@@ -57,6 +60,7 @@ final class Reports {
         ObjectNode json = Json.object();
         json.put("pid", r.pid());
         json.put("image", image.toString());
+        r.processes().forEach(json.putArray("processes")::add);
         json.put("threads", r.threads());
         json.put("mappings", r.mappings());
         json.put("pagesRestored", r.pagesRestored());
@@ -65,6 +69,13 @@ final class Reports {
         json.put("totalNanos", r.totalNanos());
         json.put("bytesPerSecond", Units.bytesPerSecond(r.pageBytes(), r.totalNanos()));
         return json;
+    }
+
+    /** "1234", or "1234 and its 3 descendants: 1235 1236 1240" for a tree (the root first). */
+    private static String processes(java.util.List<Integer> pids) {
+        String all = pids.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(" "));
+        return pids.size() == 1 ? all : pids.get(0) + " and its " + (pids.size() - 1) + " descendant(s): "
+            + all.substring(all.indexOf(' ') + 1);
     }
 
     private static String row(String name, Object value) {

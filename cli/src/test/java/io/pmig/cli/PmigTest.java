@@ -36,6 +36,7 @@ class PmigTest {
         assertFalse(engines.checkpointOptions.leaveRunning());
         assertEquals("""
                 checkpointed pid 42 into /tmp/img (the process was killed after the checkpoint)
+                  processes    42
                   threads      4
                   mappings     23
                   memory       16384 pages, 64.0 MiB
@@ -82,6 +83,15 @@ class PmigTest {
     }
 
     @Test
+    void aTreeIsReportedWithEveryProcess() {
+        engines.onRestore = dir -> new RestoreReport(42, 6, 90, 100, 409600, 20, 25_000_000, io.pmig.checkpoint.StepTimes.NONE,
+            List.of(42, 43, 47));
+        Run run = Run.of(engines, true, "restore", "--dir", "/tmp/img");
+        assertEquals(ExitCodes.OK, run.exitCode(), run.err());
+        assertTrue(run.out().contains("  processes    42 and its 2 descendant(s): 43 47\n"), run.out());
+    }
+
+    @Test
     void checkpointJsonHasEveryFieldOfTheReport() throws Exception {
         engines.onCheckpoint = pid -> CHECKPOINT;
         Run run = Run.of(engines, true, "checkpoint", "42", "--dir", "/tmp/img", "--json");
@@ -89,7 +99,7 @@ class PmigTest {
         assertEquals(ExitCodes.OK, run.exitCode(), run.err());
         assertEquals(1, run.out().lines().count(), "one JSON object on one line");
         JsonNode json = MAPPER.readTree(run.out());
-        assertEquals(List.of("pid", "image", "threads", "mappings", "pagesStored", "pageBytes", "imageBytes",
+        assertEquals(List.of("pid", "image", "processes", "threads", "mappings", "pagesStored", "pageBytes", "imageBytes",
                 "descriptors", "leftRunning", "frozenNanos", "totalNanos", "bytesPerSecond"), fieldNames(json));
         assertEquals(42, json.get("pid").intValue());
         assertEquals("/tmp/img", json.get("image").textValue());
@@ -112,7 +122,7 @@ class PmigTest {
 
         assertEquals(ExitCodes.OK, run.exitCode(), run.err());
         JsonNode json = MAPPER.readTree(run.out());
-        assertEquals(List.of("pid", "image", "threads", "mappings", "pagesRestored", "pageBytes", "descriptors",
+        assertEquals(List.of("pid", "image", "processes", "threads", "mappings", "pagesRestored", "pageBytes", "descriptors",
                 "totalNanos", "bytesPerSecond"), fieldNames(json));
         assertEquals(42, json.get("pid").intValue());
         assertEquals(16384, json.get("pagesRestored").longValue());
