@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class LabMigration {
     /** Above the PIDs the daemons' JVM threads take in every node, so the service keeps its PID on node-b. */
-    private static final int SERVICE_PID_AFTER = 20_000;
+    public static final int SERVICE_PID_AFTER = 20_000;
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final String pmig;
@@ -34,12 +34,15 @@ public final class LabMigration {
             + "i=0; while [ \"$(awk '/^VmRSS/{print $2}' /proc/$pid/status)\" -lt " + (residentMb << 10) + " ]; do "
             + "i=$((i+1)); if [ $i -gt 1200 ]; then echo \"'" + command + "' did not fill " + residentMb + " MB\" >&2; exit 1; fi; "
             + "sleep 0.05; done; echo $pid";
-        return Integer.parseInt(execAboveDaemonPids("node-a", script).strip());
+        return Integer.parseInt(execWithPidsAfter("node-a", SERVICE_PID_AFTER, script).strip());
     }
 
-    /** Runs the sh {@code script} in {@code node}, the processes it starts taking PIDs above the daemons' (free on the other nodes too). */
-    public String execAboveDaemonPids(String node, String script) throws Exception {
-        return exec(node, "echo " + SERVICE_PID_AFTER + " > /proc/sys/kernel/ns_last_pid; " + script);
+    /**
+     * Runs the sh {@code script} in {@code node}, the processes it starts taking PIDs after {@code pid} (at least
+     * {@link #SERVICE_PID_AFTER}, so that they are free on the other nodes too).
+     */
+    public String execWithPidsAfter(String node, int pid, String script) throws Exception {
+        return exec(node, "echo " + pid + " > /proc/sys/kernel/ns_last_pid; " + script);
     }
 
     /** Runs the sh {@code script} in {@code node}; returns its stdout. */

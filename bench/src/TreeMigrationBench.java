@@ -39,6 +39,7 @@ public class TreeMigrationBench {
     private static final int HTTP_PORT = 8080;
     private static final int STREAM_PORT = 7000;
     private static final int STREAM_THREADS = 14;
+    private static final int PID_RANGE = 10_000;
     private static final Pattern CLIENT_STALL = Pattern.compile("^PASS .*max_stall_ms=([0-9.]+)", Pattern.MULTILINE);
 
     /** How a case's load client tells it is under way. */
@@ -47,8 +48,8 @@ public class TreeMigrationBench {
     }
 
     interface Starter {
-        /** Starts the service in {@code node}; returns its root's pid. */
-        int start(String node) throws Exception;
+        /** Starts the service in {@code node}, its PIDs after {@code pidsAfter}; returns its root's pid. */
+        int start(String node, int pidsAfter) throws Exception;
     }
 
     /** A service moved: what it runs as, NEC's total for it if they measured one, how to start it and load it. */
@@ -111,10 +112,10 @@ public class TreeMigrationBench {
         List<Case> cases = new ArrayList<>();
         for (int processes : new int[] {3, 10, 150}) {
             cases.add(new Case("Apache prefork", processes, processes, processes == 3 ? 0.26 : null,
-                node -> bench.startApache(node, processes), httpClient, firstAnswer));
+                (node, pidsAfter) -> bench.startApache(node, pidsAfter, processes), httpClient, firstAnswer));
         }
         cases.add(new Case("streaming server", 1, STREAM_THREADS, 1.41,
-            node -> bench.startStreamServer(node, threadstream),
+            (node, pidsAfter) -> bench.startStreamServer(node, pidsAfter, threadstream),
             List.of(streamClient, VIP, Integer.toString(STREAM_PORT), "600", "--connections", Integer.toString(STREAM_THREADS),
                 "--rate", "64", "--until-eof"),
             client -> bench.awaitConnections(STREAM_THREADS)));
@@ -122,7 +123,8 @@ public class TreeMigrationBench {
         List<Row> rows = new ArrayList<>();
         String at = "node-a";                // where the VIP is: each service starts where the one before ended
         for (Case c : cases) {
-            int root = c.starter().start(at);
+            // each service in a PID range of its own: the node where the one before started has taken PIDs after it since
+            int root = c.starter().start(at, LabMigration.SERVICE_PID_AFTER + PID_RANGE * rows.size());
             if (rows.isEmpty()) {            // a fresh daemon's first moves are slower: one there and back, not counted
                 bench.move(c, root, "node-a", "node-b");
                 bench.move(c, root, "node-b", "node-a");
@@ -145,7 +147,7 @@ public class TreeMigrationBench {
     }
 
     /** Apache prefork with exactly {@code processes} processes (its parent and processes - 1 workers) on the VIP in {@code node}. */
-    private int startApache(String node, int processes) throws Exception {
+    private int startApache(String node, int pidsAfter, int processes) throws Exception {
         Path dir = Files.createDirectories(work.resolve("apache-" + processes));
         Path www = Files.createDirectories(dir.resolve("www"));
         Files.writeString(www.resolve("index.html"), "apache\n");
@@ -161,7 +163,7 @@ public class TreeMigrationBench {
             "ServerLimit " + workers, "StartServers " + workers, "MinSpareServers 1", "MaxSpareServers " + workers,
             "MaxRequestWorkers " + workers,
             "<Directory " + www + ">", "Require all granted", "</Directory>", ""));
-        lab.execAboveDaemonPids(node, "apache2ctl -f " + conf + " -k start");
+        lab.execWithPidsAfter(node, pidsAfter, "apache2ctl -f " + conf + " -k start");
         Path pidFile = dir.resolve("apache2.pid");
         for (int i = 0; i < 600 && (!Files.exists(pidFile) || Files.readString(pidFile).isBlank()); i++) {
             Thread.sleep(50);
@@ -172,8 +174,8 @@ public class TreeMigrationBench {
     }
 
     /** threadstream with its 14 threads on the VIP in {@code node}. */
-    private int startStreamServer(String node, String threadstream) throws Exception {
-        int root = Integer.parseInt(lab.execAboveDaemonPids(node, "setsid " + threadstream + " " + VIP + " " + STREAM_PORT + " "
+    private int startStreamServer(String node, int pidsAfter, String threadstream) throws Exception {
+        int root = Integer.parseInt(lab.execWithPidsAfter(node, pidsAfter, "setsid " + threadstream + " " + VIP + " " + STREAM_PORT + " "
             + STREAM_THREADS + " 256 </dev/null >/dev/null 2>&1 & echo $!").strip());
         awaitTree(node, root, 1, STREAM_THREADS);
         return root;
