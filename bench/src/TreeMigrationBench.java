@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * them on the destination and none on the source. Per case, medians of the daemon's report (total,
  * settle = its last part, held packets forwarded while the VIP's announcement takes; downtime =
  * freeze to resume; its client-relevant stall = packets held to resume), of the client's own stall
- * and of the tree's proportional memory (Pss) before and after, beside NEC's totals (Apache of 3
+ * and of the tree's proportional memory (Pss) as started and after its moves, beside NEC's totals (Apache of 3
  * processes 0.26 s, the 14-thread server 1.41 s). The daemons are warmed up first by a move there
  * and back. Prints a table, writes JSON.
  *
@@ -56,8 +56,8 @@ public class TreeMigrationBench {
     record Case(String name, int processes, int threads, Double necSeconds, Starter starter, List<String> client, Readiness readiness) {
     }
 
-    /** One move: the daemon's report, the client's longest stall, the tree's proportional memory (Pss) before and after. */
-    record Move(JsonNode report, double clientStallMs, long pssBeforeKb, long pssAfterKb) {
+    /** One move: the daemon's report, the client's longest stall, the tree's proportional memory (Pss) after it. */
+    record Move(JsonNode report, double clientStallMs, long pssAfterKb) {
         double total() {
             return report.path("totalMillis").asDouble();
         }
@@ -67,7 +67,8 @@ public class TreeMigrationBench {
         }
     }
 
-    record Row(Case c, List<Move> moves) {
+    /** A case's moves, and its tree's Pss as started (before any move). */
+    record Row(Case c, long pssStartedKb, List<Move> moves) {
         double median(java.util.function.ToDoubleFunction<Move> field) {
             return LabMigration.median(moves.stream().mapToDouble(field).toArray());
         }
@@ -125,6 +126,7 @@ public class TreeMigrationBench {
         for (Case c : cases) {
             // each service in a PID range of its own: the node where the one before started has taken PIDs after it since
             int root = c.starter().start(at, LabMigration.SERVICE_PID_AFTER + PID_RANGE * rows.size());
+            long pssStarted = bench.pssKb(at, root);
             if (rows.isEmpty()) {            // a fresh daemon's first moves are slower: one there and back, not counted
                 bench.move(c, root, "node-a", "node-b");
                 bench.move(c, root, "node-b", "node-a");
@@ -140,7 +142,7 @@ public class TreeMigrationBench {
                 at = to;
             }
             bench.lab.kill(at, bench.tree(at, root).keySet().stream().toList());
-            rows.add(new Row(c, moves));
+            rows.add(new Row(c, pssStarted, moves));
         }
         print(rows, runs);
         writeJson(out, rows, runs);
@@ -187,7 +189,6 @@ public class TreeMigrationBench {
      */
     private Move move(Case c, int root, String from, String to) throws Exception {
         checkTree(from, root, c.processes(), c.threads());
-        long pssBefore = pssKb(from, root);
         Process client = LabMigration.startInClient(c.client().toArray(String[]::new));
         try {
             c.readiness().await(client);
@@ -205,7 +206,7 @@ public class TreeMigrationBench {
             if (!client.waitFor(60, TimeUnit.SECONDS) || !stall.find()) {
                 throw new IllegalStateException("the client failed around the move " + from + " -> " + to + ": " + verdict);
             }
-            return new Move(report, Double.parseDouble(stall.group(1)), pssBefore, pssKb(to, root));
+            return new Move(report, Double.parseDouble(stall.group(1)), pssKb(to, root));
         } finally {
             client.destroyForcibly();
         }
@@ -279,7 +280,7 @@ public class TreeMigrationBench {
         System.out.printf(Locale.ROOT, "process trees moved node-a <-> node-b (lab pmigds, mutual TLS, VIP), median of %d moves;"
             + " NEC Table 3: Apache of 3 processes 0.26 s, a 14-thread streaming server 1.41 s%n", runs);
         System.out.printf(Locale.ROOT, "%-18s %9s %7s %11s %11s %11s %14s %14s %8s %8s %13s%n", "case", "processes", "threads", "total",
-            "settle", "downtime", "daemon stall", "client stall", "NEC", "NEC/ours", "Pss before");
+            "settle", "downtime", "daemon stall", "client stall", "NEC", "NEC/ours", "Pss started -> moved");
         for (Row r : rows) {
             Case c = r.c();
             System.out.printf(Locale.ROOT, "%-18s %9d %7d %8.1f ms %8.1f ms %8.1f ms %11.1f ms %11.1f ms %8s %8s %5.1f MB ->%5.1f MB%n",
@@ -287,10 +288,11 @@ public class TreeMigrationBench {
                 r.median(m -> m.field("downtimeMillis")), r.median(m -> m.field("clientStallMillis")), r.median(Move::clientStallMs),
                 c.necSeconds() == null ? "-" : c.necSeconds() + " s",
                 c.necSeconds() == null ? "-" : String.format(Locale.ROOT, "%.1fx", c.necSeconds() * 1000 / r.totalMs()),
-                r.median(Move::pssBeforeKb) / 1024, r.median(Move::pssAfterKb) / 1024);
+                r.pssStartedKb() / 1024.0, r.median(Move::pssAfterKb) / 1024);
         }
         System.out.println("total: the daemon's whole move, settle included (held packets forwarded while the VIP's announcement takes);"
-            + " daemon stall: packets held to resume; client stall: the client's own longest wait; Pss: the tree's memory, shared pages once");
+            + " daemon stall: packets held to resume; client stall: the client's own longest wait;"
+            + " Pss: the tree's memory, shared pages once (as started, and after a move: median)");
     }
 
     private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
@@ -302,13 +304,13 @@ public class TreeMigrationBench {
             JsonNode typical = r.typical().report();
             b.append(String.format(Locale.ROOT,
                 "    {\"case\": \"%s\", \"processes\": %d, \"threads\": %d, \"totalMs\": %.2f, \"settleMs\": %.2f, \"downtimeMs\": %.2f, "
-                    + "\"daemonClientStallMs\": %.2f, \"clientStallMs\": %.2f, \"bytesSent\": %.0f, \"pssBeforeKb\": %.0f, "
-                    + "\"pssAfterKb\": %.0f, \"necTotalSeconds\": %s, \"necOverOurs\": %s,%n"
+                    + "\"daemonClientStallMs\": %.2f, \"clientStallMs\": %.2f, \"bytesSent\": %.0f, \"pssStartedKb\": %d, "
+                    + "\"pssMovedKb\": %.0f, \"necTotalSeconds\": %s, \"necOverOurs\": %s,%n"
                     + "      \"totalsMs\": %s, \"downtimesMs\": %s, \"clientStallsMs\": %s,%n"
                     + "      \"stepsOfTheMedianMove\": {\"downtimeSteps\": %s, \"frozenSteps\": %s, \"restoreSteps\": %s}}%s%n",
                 c.name(), c.processes(), c.threads(), r.totalMs(), r.median(m -> m.field("settleMillis")), r.median(m -> m.field("downtimeMillis")),
                 r.median(m -> m.field("clientStallMillis")), r.median(Move::clientStallMs), r.median(m -> m.field("bytesSent")),
-                r.median(Move::pssBeforeKb), r.median(Move::pssAfterKb), c.necSeconds() == null ? "null" : c.necSeconds().toString(),
+                r.pssStartedKb(), r.median(Move::pssAfterKb), c.necSeconds() == null ? "null" : c.necSeconds().toString(),
                 c.necSeconds() == null ? "null" : String.format(Locale.ROOT, "%.3f", c.necSeconds() * 1000 / r.totalMs()),
                 values(r, Move::total), values(r, m -> m.field("downtimeMillis")), values(r, Move::clientStallMs),
                 typical.path("downtimeSteps"), typical.path("frozenSteps"), typical.path("restoreSteps"),
