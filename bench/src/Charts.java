@@ -100,8 +100,8 @@ public class Charts {
             data.addValue(row.path("downtimeMs").asDouble(), "downtime", label);
             data.addValue(row.path("clientStallMs").asDouble(), "client's longest stall", label);
             // NEC measured two of the cases: a bar of no height for the others
-            data.addValue(row.path("necTotalSeconds").isNumber() ? row.path("necTotalSeconds").asDouble() * 1000 : null, "NEC Table 3 total",
-                    label);
+            Double nec = row.path("necTotalSeconds").isNumber() ? row.path("necTotalSeconds").asDouble() * 1000 : null;
+            data.addValue(nec, "NEC Table 3 total", label);
         }
         return bars("Process trees moved whole (medians), beside NEC's Table 3", "ms (log scale)", data, true);
     }

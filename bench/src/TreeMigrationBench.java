@@ -32,7 +32,8 @@ import java.util.regex.Pattern;
  * processes 0.26 s, the 14-thread server 1.41 s). The daemons are warmed up first by a move there
  * and back. Prints a table, writes JSON.
  *
- *   java -cp LAB_MIGRATION_CLASSES:CLI_CLASSPATH bench/src/TreeMigrationBench.java BIN_PMIG THREADSTREAM HTTPPOLL STREAM_CLIENT WORK_DIR OUT.json RUNS
+ *   java -cp LAB_MIGRATION_CLASSES:CLI_CLASSPATH bench/src/TreeMigrationBench.java BIN_PMIG THREADSTREAM HTTPPOLL
+ *       STREAM_CLIENT WORK_DIR OUT.json RUNS
  */
 public class TreeMigrationBench {
     private static final String VIP = "10.77.0.50";
@@ -194,7 +195,8 @@ public class TreeMigrationBench {
             c.readiness().await(client);
             JsonNode report = lab.migrate(from, to, root, "--vip", VIP);
             if (report.path("processes").size() != c.processes()) {
-                throw new IllegalStateException("moved " + report.path("processes").size() + " processes, not " + c.processes() + ": " + report);
+                throw new IllegalStateException("moved " + report.path("processes").size() + " processes, not " + c.processes()
+                    + ": " + report);
             }
             checkTree(to, root, c.processes(), c.threads());
             if (!tree(from, root).isEmpty()) {
@@ -308,7 +310,8 @@ public class TreeMigrationBench {
                     + "\"pssMovedKb\": %.0f, \"necTotalSeconds\": %s, \"necOverOurs\": %s,%n"
                     + "      \"totalsMs\": %s, \"downtimesMs\": %s, \"clientStallsMs\": %s,%n"
                     + "      \"stepsOfTheMedianMove\": {\"downtimeSteps\": %s, \"frozenSteps\": %s, \"restoreSteps\": %s}}%s%n",
-                c.name(), c.processes(), c.threads(), r.totalMs(), r.median(m -> m.field("settleMillis")), r.median(m -> m.field("downtimeMillis")),
+                c.name(), c.processes(), c.threads(), r.totalMs(), r.median(m -> m.field("settleMillis")),
+                r.median(m -> m.field("downtimeMillis")),
                 r.median(m -> m.field("clientStallMillis")), r.median(Move::clientStallMs), r.median(m -> m.field("bytesSent")),
                 r.pssStartedKb(), r.median(Move::pssAfterKb), c.necSeconds() == null ? "null" : c.necSeconds().toString(),
                 c.necSeconds() == null ? "null" : String.format(Locale.ROOT, "%.3f", c.necSeconds() * 1000 / r.totalMs()),
