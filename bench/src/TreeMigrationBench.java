@@ -1,4 +1,6 @@
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -298,34 +300,30 @@ public class TreeMigrationBench {
     }
 
     private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
-        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"tree-migration\",\n  \"mode\": \"bundle\",\n  \"runs\": " + runs
-            + ",\n  \"rows\": [\n");
-        for (int i = 0; i < rows.size(); i++) {
-            Row r = rows.get(i);
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode json = mapper.createObjectNode().put("benchmark", "tree-migration").put("mode", "bundle").put("runs", runs);
+        for (Row r : rows) {
             Case c = r.c();
+            ObjectNode row = json.withArrayProperty("rows").addObject().put("case", c.name()).put("processes", c.processes())
+                .put("threads", c.threads()).put("totalMs", r.totalMs()).put("settleMs", r.median(m -> m.field("settleMillis")))
+                .put("downtimeMs", r.median(m -> m.field("downtimeMillis")))
+                .put("daemonClientStallMs", r.median(m -> m.field("clientStallMillis")))
+                .put("clientStallMs", r.median(Move::clientStallMs)).put("bytesSent", r.median(m -> m.field("bytesSent")))
+                .put("pssStartedKb", r.pssStartedKb()).put("pssMovedKb", r.median(Move::pssAfterKb))
+                .put("necTotalSeconds", c.necSeconds()).put("necOverOurs", c.necSeconds() == null ? null : c.necSeconds() * 1000 / r.totalMs());
+            r.moves().forEach(m -> {
+                row.withArrayProperty("totalsMs").add(m.total());
+                row.withArrayProperty("downtimesMs").add(m.field("downtimeMillis"));
+                row.withArrayProperty("clientStallsMs").add(m.clientStallMs());
+            });
             JsonNode typical = r.typical().report();
-            b.append(String.format(Locale.ROOT,
-                "    {\"case\": \"%s\", \"processes\": %d, \"threads\": %d, \"totalMs\": %.2f, \"settleMs\": %.2f, \"downtimeMs\": %.2f, "
-                    + "\"daemonClientStallMs\": %.2f, \"clientStallMs\": %.2f, \"bytesSent\": %.0f, \"pssStartedKb\": %d, "
-                    + "\"pssMovedKb\": %.0f, \"necTotalSeconds\": %s, \"necOverOurs\": %s,%n"
-                    + "      \"totalsMs\": %s, \"downtimesMs\": %s, \"clientStallsMs\": %s,%n"
-                    + "      \"stepsOfTheMedianMove\": {\"downtimeSteps\": %s, \"frozenSteps\": %s, \"restoreSteps\": %s}}%s%n",
-                c.name(), c.processes(), c.threads(), r.totalMs(), r.median(m -> m.field("settleMillis")),
-                r.median(m -> m.field("downtimeMillis")),
-                r.median(m -> m.field("clientStallMillis")), r.median(Move::clientStallMs), r.median(m -> m.field("bytesSent")),
-                r.pssStartedKb(), r.median(Move::pssAfterKb), c.necSeconds() == null ? "null" : c.necSeconds().toString(),
-                c.necSeconds() == null ? "null" : String.format(Locale.ROOT, "%.3f", c.necSeconds() * 1000 / r.totalMs()),
-                values(r, Move::total), values(r, m -> m.field("downtimeMillis")), values(r, Move::clientStallMs),
-                typical.path("downtimeSteps"), typical.path("frozenSteps"), typical.path("restoreSteps"),
-                i + 1 < rows.size() ? "," : ""));
+            ObjectNode steps = row.putObject("stepsOfTheMedianMove");
+            for (String name : new String[] {"downtimeSteps", "frozenSteps", "restoreSteps"}) {
+                steps.set(name, typical.path(name));
+            }
         }
-        b.append("  ]\n}\n");
         Files.createDirectories(out.toAbsolutePath().getParent());
-        Files.writeString(out, b.toString());
+        Files.writeString(out, mapper.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
         System.out.println("wrote " + out);
-    }
-
-    private static String values(Row r, java.util.function.ToDoubleFunction<Move> field) {
-        return r.moves().stream().map(m -> String.format(Locale.ROOT, "%.1f", field.applyAsDouble(m))).toList().toString();
     }
 }
