@@ -50,6 +50,7 @@ public class Charts {
             JFreeChart chart = switch (name) {
                 case "migration" -> migration(r);
                 case "staged-migration" -> stagedMigration(r);
+                case "tree-migration" -> treeMigration(r);
                 case "checkpoint-restore" -> checkpointRestore(r);
                 case "tcp-sockets" -> tcpSockets(r);
                 case "vip-steps" -> vipSteps(r);
@@ -88,6 +89,21 @@ public class Charts {
             data.addValue(row.path("downtimeMs").asDouble(), row.path("mode").asText(), workload(row));
         }
         return bars("Downtime per workload: staged against bundle", "ms (log scale)", data, true);
+    }
+
+    private static JFreeChart treeMigration(JsonNode r) {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (JsonNode row : r.path("rows")) {
+            String label = row.path("case").asText() + ", " + (row.path("processes").asInt() > 1
+                    ? row.path("processes").asInt() + " processes" : row.path("threads").asInt() + " threads");
+            data.addValue(row.path("totalMs").asDouble(), "total", label);
+            data.addValue(row.path("downtimeMs").asDouble(), "downtime", label);
+            data.addValue(row.path("clientStallMs").asDouble(), "client's longest stall", label);
+            // NEC measured two of the cases: a bar of no height for the others
+            Double nec = row.path("necTotalSeconds").isNumber() ? row.path("necTotalSeconds").asDouble() * 1000 : null;
+            data.addValue(nec, "NEC Table 3 total", label);
+        }
+        return bars("Process trees moved whole (medians), beside NEC's Table 3", "ms (log scale)", data, true);
     }
 
     private static JFreeChart checkpointRestore(JsonNode r) {

@@ -11,13 +11,14 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * What the benchmarks that migrate through a lab's pmigds share (bench/migration,
- * bench/staged-migration; compiled by their scripts onto the classpath, as one source-file program
- * cannot import another): a service started in node-a, moved to node-b with
- * {@code pmig migrate --json} run in node-a as an operator would, and killed there.
+ * bench/staged-migration, bench/tree-migration; compiled by their scripts onto the classpath, as
+ * one source-file program cannot import another): a service started in node-a, moved between the
+ * nodes with {@code pmig migrate --json} run in the node it leaves as an operator would, and
+ * killed there.
  */
 public final class LabMigration {
     /** Above the PIDs the daemons' JVM threads take in every node, so the service keeps its PID on node-b. */
-    private static final int SERVICE_PID_AFTER = 20_000;
+    public static final int SERVICE_PID_AFTER = 20_000;
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final String pmig;
@@ -29,18 +30,35 @@ public final class LabMigration {
 
     /** Starts {@code command} detached in node-a and waits until it holds {@code residentMb} MB; returns its pid. */
     public int start(String command, long residentMb) throws Exception {
-        String script = "echo " + SERVICE_PID_AFTER + " > /proc/sys/kernel/ns_last_pid; "
-            + "setsid " + command + " </dev/null >/dev/null 2>&1 & pid=$!; "
+        String script = "setsid " + command + " </dev/null >/dev/null 2>&1 & pid=$!; "
             + "i=0; while [ \"$(awk '/^VmRSS/{print $2}' /proc/$pid/status)\" -lt " + (residentMb << 10) + " ]; do "
             + "i=$((i+1)); if [ $i -gt 1200 ]; then echo \"'" + command + "' did not fill " + residentMb + " MB\" >&2; exit 1; fi; "
             + "sleep 0.05; done; echo $pid";
-        return Integer.parseInt(run(pmig, "lab", "exec", "node-a", "--", "sh", "-c", script).strip());
+        return Integer.parseInt(execWithPidsAfter("node-a", SERVICE_PID_AFTER, script).strip());
+    }
+
+    /**
+     * Runs the sh {@code script} in {@code node}, the processes it starts taking PIDs after {@code pid} (at least
+     * {@link #SERVICE_PID_AFTER}, so that they are free on the other nodes too).
+     */
+    public String execWithPidsAfter(String node, int pid, String script) throws Exception {
+        return exec(node, "echo " + pid + " > /proc/sys/kernel/ns_last_pid; " + script);
+    }
+
+    /** Runs the sh {@code script} in {@code node}; returns its stdout. */
+    public String exec(String node, String script) throws Exception {
+        return run(pmig, "lab", "exec", node, "--", "sh", "-c", script);
     }
 
     /** Runs {@code pmig migrate PID --to node-b --json OPTIONS} in node-a; returns the daemon's report. */
     public JsonNode migrate(int pid, String... options) throws Exception {
-        List<String> command = new ArrayList<>(List.of(pmig, "lab", "exec", "node-a", "--", pmig, "migrate", Integer.toString(pid),
-            "--to", "node-b", "--json"));
+        return migrate("node-a", "node-b", pid, options);
+    }
+
+    /** Runs {@code pmig migrate PID --to TO --json OPTIONS} in {@code from}; returns the daemon's report. */
+    public JsonNode migrate(String from, String to, int pid, String... options) throws Exception {
+        List<String> command = new ArrayList<>(List.of(pmig, "lab", "exec", from, "--", pmig, "migrate", Integer.toString(pid),
+            "--to", to, "--json"));
         command.addAll(Arrays.asList(options));
         JsonNode report = MAPPER.readTree(run(command.toArray(String[]::new)));
         if (report.path("restoredPid").asInt() != pid) {
@@ -51,7 +69,20 @@ public final class LabMigration {
 
     /** Kills the migrated service on node-b and waits until it is gone. */
     public void killOnNodeB(int pid) throws Exception {
-        run(pmig, "lab", "exec", "node-b", "--", "sh", "-c", "kill -9 " + pid + "; while [ -e /proc/" + pid + " ]; do sleep 0.01; done");
+        kill("node-b", List.of(pid));
+    }
+
+    /** Kills {@code pids} in {@code node} and waits until they are gone. */
+    public void kill(String node, List<Integer> pids) throws Exception {
+        String list = String.join(" ", pids.stream().map(String::valueOf).toList());
+        exec(node, "kill -9 " + list + "; for p in " + list + "; do while [ -e /proc/$p ]; do sleep 0.01; done; done");
+    }
+
+    /** Starts {@code command} in the lab's client (its network namespace), its stderr into its stdout. */
+    public static Process startInClient(String... command) throws Exception {
+        List<String> inClient = new ArrayList<>(List.of("ip", "netns", "exec", System.getenv("PMIG_LAB_NAME") + "-client"));
+        inClient.addAll(Arrays.asList(command));
+        return new ProcessBuilder(inClient).redirectErrorStream(true).start();
     }
 
     /** Runs a command; returns its stdout, or fails with its output when it fails or takes over 5 minutes. */
