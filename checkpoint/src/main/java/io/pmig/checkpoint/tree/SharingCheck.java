@@ -70,6 +70,7 @@ public final class SharingCheck {
             }
         }
         requireNoSharedContext(moved, others);
+        requireNoContextSharedWithin(moved);
         requireNoSharedFiles(moved, others);
         requireNoSharedMemory(moved, others);
         requireNoSharedLocks(moved);
@@ -98,6 +99,26 @@ public final class SharingCheck {
                     if (Linux.shareObject(pid, other, context.getKey())) {
                         throw new RefusedException(describe(pid) + " shares " + context.getValue() + " with " + describe(other)
                             + ", which is not being moved" + REMEDY);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Two processes of the tree sharing a descriptor table, address space, signal handlers or filesystem context (clone
+     * without CLONE_THREAD, a vfork child before its exec) would each be restored with its own: refused until a restore
+     * can share them again.
+     */
+    private static void requireNoContextSharedWithin(Set<Integer> moved) {
+        List<Integer> members = new ArrayList<>(new TreeSet<>(moved));
+        for (int i = 0; i < members.size(); i++) {
+            for (int j = i + 1; j < members.size(); j++) {
+                for (Map.Entry<Integer, String> context : SHARED_CONTEXTS.entrySet()) {
+                    if (Linux.shareObject(members.get(i), members.get(j), context.getKey())) {
+                        throw new RefusedException(describe(members.get(i)) + " shares " + context.getValue() + " with "
+                            + describe(members.get(j)) + " of the same tree, which a restore cannot share again yet (each"
+                            + " would have its own); retry once the two are apart (a vfork child once it has exec'ed)");
                     }
                 }
             }

@@ -72,6 +72,25 @@ class SharingRefusalTest extends ItSupport {
     }
 
     /**
+     * A tree whose two members share a descriptor table or an address space (clone without CLONE_THREAD) is refused:
+     * a restore would give each its own. The parent is named with its child, and both run on.
+     */
+    @ParameterizedTest(name = "{0}: a tree sharing {1} within is refused")
+    @org.junit.jupiter.params.provider.CsvSource({"files, descriptor table", "vm, address space"})
+    void aTreeSharingAContextWithinIsRefused(String mode, String resource) throws Exception {
+        TestProgram parent = startReadyInMode(PROGRAM, mode);
+        int child = Integer.parseInt(Files.readString(parent.stateDir().resolve("target")).trim());
+        Path dir = imageDir(mode + "-tree");
+        RefusedException e = assertThrows(RefusedException.class,
+            () -> new CheckpointEngine().checkpoint(parent.pid(), dir, new CheckpointOptions(false)));
+        assertTrue(e.getMessage().contains(resource) && e.getMessage().contains("process " + child + " ")
+            && e.getMessage().contains("of the same tree"), e.getMessage());
+        assertRunningUntraced(parent.pid(), "after the refusal");
+        assertEquals(0, countFiles(dir), "a refused checkpoint wrote into " + dir);
+        goExpectPassAndExit(parent);
+    }
+
+    /**
      * A process with a child is a tree, taken whole by a checkpoint (ProcessTreeTest); a pre-copy of a tree is not built
      * yet, and its start says so as untrackable (a caller moves the tree in one piece instead), touching nothing.
      */
