@@ -4,7 +4,8 @@
  *  The parent makes a MAP_SHARED anonymous page, a pipe, a listening TCP socket on 127.0.0.1 and a
  *  file opened read-write at offset 3, then forks:
  *    A  stays in the parent's group and session; it has a second thread;
- *    B  leads a process group of its own (setpgid);
+ *    B  leads a process group of its own (setpgid) and holds a POSIX lock on bytes 0-1 of the shared
+ *       file, while the parent holds one on byte 5: each checks the other's with F_GETLK after go;
  *    C  leads a session of its own (setsid) and forks D, which stays in C's session and group;
  *    E  exits with status 5 and F is killed by SIGTERM, both left unreaped (zombies) until after go.
  *  After go, every member checks its parent, group and session, and the parent writes a generation
@@ -28,6 +29,8 @@ struct shared {
     volatile int generation;       /* set by the parent after go */
     volatile pid_t pids[4];
     volatile int seen[4];          /* each child: saw the generation */
+    volatile int locks_checked;    /* the parent has looked at B's lock: B may end */
+    volatile int b_saw_parent_lock;
 };
 
 enum { A, B, C, D };
@@ -93,12 +96,31 @@ static void run_a(void)
     _exit(bad);
 }
 
+/* The pid of the process holding a POSIX lock on [start, start+len) of fd, 0 if none. */
+static pid_t lock_holder(int fd, off_t start, off_t len)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+    if (fcntl(fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK) {
+        return 0;
+    }
+    return fl.l_pid;
+}
+
 static void run_b(void)
 {
     setpgid(0, 0);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 2 };
+    if (fcntl(file_fd, F_SETLK, &fl) != 0) {
+        _exit(101);
+    }
     sh->pids[B] = getpid();
     sh->reported[B] = 1;
-    _exit(child_checks(B, parent_pid, getpid(), getsid(parent_pid)));
+    int bad = child_checks(B, parent_pid, getpid(), getsid(parent_pid));
+    sh->b_saw_parent_lock = lock_holder(file_fd, 5, 1) == parent_pid;
+    while (!sh->locks_checked) {
+        h_sleep_ms(2);
+    }
+    _exit(bad);
 }
 
 static void run_d(pid_t c)
@@ -149,6 +171,11 @@ int main(int argc, char **argv)
         h_log("file failed: %s", strerror(errno));
         return 1;
     }
+    struct flock mine = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 1 };
+    if (fcntl(file_fd, F_SETLK, &mine) != 0) {
+        h_log("lock failed: %s", strerror(errno));
+        return 1;
+    }
     pid_t exited = fork();
     if (exited == 0) {
         _exit(5);
@@ -186,6 +213,12 @@ int main(int argc, char **argv)
     h_wait_go();
 
     sh->generation = 7;
+    while (!sh->seen[B]) {
+        h_sleep_ms(2);
+    }
+    pid_t holder = lock_holder(file_fd, 0, 2);
+    CHECK(holder == kids[1], "B's POSIX lock on bytes 0-1: held by %d, not B (%d)", (int)holder, (int)kids[1]);
+    sh->locks_checked = 1;
     CHECK(write(pipe_fds[1], "hello", 5) == 5, "write into the pipe: %s", strerror(errno));
     int c = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(c >= 0 && connect(c, (struct sockaddr *)&addr, sizeof addr) == 0, "connect to the shared listener: %s", strerror(errno));
@@ -204,6 +237,7 @@ int main(int argc, char **argv)
     status = 0;
     CHECK(waitpid(killed, &status, WNOHANG) == killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
           "zombie F: status 0x%x, not killed by SIGTERM", status);
+    CHECK(sh->b_saw_parent_lock, "B did not see the parent's POSIX lock on byte 5");
     for (int i = 0; i < 4; i++) {
         CHECK(sh->seen[i] == 7, "child %c did not see the parent's write in the shared page (%d)", "ABCD"[i], sh->seen[i]);
     }

@@ -164,6 +164,14 @@ public final class FdDumper {
                 for (OpenFile f : member.getValue().values()) {
                     List<int[]> sameLink = savedByLink.computeIfAbsent(f.link(), k -> new ArrayList<>());
                     int id = sharedWith(pid, f.fd(), sameLink);
+                    int savedAs = id;
+                    List<FileLocks.Lock> posixLocks = null;
+                    if (id >= 0 && sameLink.stream().anyMatch(saved -> saved[2] == savedAs && saved[0] != pid)
+                            && new RegularFiles().matches(f)) {
+                        // saved with another process: its state has that one's POSIX locks, this process's go with the fd
+                        posixLocks = FileLocks.of(f).stream().filter(l -> l.kind().equals("POSIX")).toList();
+                        posixLocks = posixLocks.isEmpty() ? null : posixLocks;
+                    }
                     if (id < 0) {
                         FileKind<?> kind = kindOf(f);
                         if (kind == null) {
@@ -173,7 +181,7 @@ public final class FdDumper {
                         states.add(kind.dump(f, id, context));
                         sameLink.add(new int[] {pid, f.fd(), id});
                     }
-                    fds.add(new FdImage(f.fd(), f.closeOnExec(), id, ownerOfNew(f)));
+                    fds.add(new FdImage(f.fd(), f.closeOnExec(), id, ownerOfNew(f), posixLocks));
                 }
                 results.add(new Result(fds, states, List.copyOf(context.inRepair())));
             }

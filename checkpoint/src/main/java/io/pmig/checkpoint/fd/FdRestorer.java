@@ -93,6 +93,11 @@ public final class FdRestorer {
         for (Saved s : files.values()) {
             s.kind().afterInstall(s.state(), fdOfFile, after);
         }
+        for (FdImage fd : fds) {
+            if (fd.posixLocks() != null) {
+                FileLocks.take(fd.posixLocks(), fd.fd(), after);
+            }
+        }
         puppet.run(after);
         return fds.size();
     }
