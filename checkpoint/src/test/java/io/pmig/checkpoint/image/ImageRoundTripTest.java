@@ -236,6 +236,135 @@ class ImageRoundTripTest {
         }
     }
 
+    /** An in-memory stream that asks for compressed pages, as the daemon's migration stream does. */
+    private static final class CompressingSink implements PageCompressingChannel {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final PageCompression compression;
+
+        CompressingSink(PageCompression compression) {
+            this.compression = compression;
+        }
+
+        @Override
+        public PageCompression pageCompression() {
+            return compression;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            int n = src.remaining();
+            byte[] b = new byte[n];
+            src.get(b);
+            out.writeBytes(b);
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** Pages like a heap's: counters and text, which compress. */
+    private static byte[] compressiblePages(int pages) {
+        byte[] b = new byte[pages * PAGE];
+        ByteBuffer w = ByteBuffer.wrap(b);
+        for (int i = 0; w.remaining() >= 16; i++) {
+            w.putLong(i).put("session!".getBytes());
+        }
+        return b;
+    }
+
+    private static byte[] writeCompressed(CompressingSink sink, byte[] text, byte[] random) throws IOException {
+        try (ImageWriter w = ImageWriter.to(sink, HEADER)) {
+            w.writeObject(new Mapping(0x10000000L, 0x20000000L, "[heap]", 3));
+            ByteBuffer direct = ByteBuffer.allocateDirect(text.length);
+            direct.put(text).flip();
+            w.writePages(0x10000000L, direct);
+            w.writePages(0x18000000L, ByteBuffer.wrap(random));
+            w.writePages(0x1c000000L, ByteBuffer.wrap(text, 0, 3 * PAGE));
+        }
+        return sink.out.toByteArray();
+    }
+
+    @Test
+    void compressedRunsComeBackExactlyFromBothReaders() throws IOException {
+        byte[] text = compressiblePages(768);     // 3 MiB: three compressed runs
+        byte[] random = pageBytes(5, 512);        // 2 MiB: tried, kept raw
+        CompressingSink sink = new CompressingSink(new PageCompression(PageCompression.Mode.ON, 0));
+        byte[] image = writeCompressed(sink, text, random);
+        assertEquals(2, image[8], "an image that may hold compressed runs is of version 2");
+        PageCompression c = sink.compression;
+        assertTrue(c.ran());
+        assertEquals(4, c.runsCompressed());
+        assertEquals(2, c.runsRaw());
+        assertEquals(text.length + random.length + 3 * PAGE, c.rawBytes());
+        assertTrue(image.length < random.length + text.length / 4, "image of " + image.length + " bytes");
+        assertTrue(c.ratio() > 1.5, c.toString());
+
+        Map<Long, byte[]> expected = Map.of(0x10000000L, text, 0x18000000L, random, 0x1c000000L, Arrays.copyOf(text, 3 * PAGE));
+        Path file = dir.resolve("compressed.img");
+        Files.write(file, image);
+        try (Image img = Image.open(file)) {
+            assertEquals(2, img.header().formatVersion());
+            assertEquals(c.rawBytes(), img.totalPageBytes());
+            assertEquals(expected.keySet(), Map.copyOf(gather(img.pageRuns(), img)).keySet());
+            gather(img.pageRuns(), img).forEach((at, data) -> assertArrayEquals(expected.get(at), data, Long.toHexString(at)));
+        }
+        Map<Long, ByteArrayOutputStream> streamed = new java.util.TreeMap<>();
+        try (ImageStreamReader r = ImageStreamReader.open(Channels.newChannel(new java.io.ByteArrayInputStream(image)), "z")) {
+            for (ImageRecord rec; (rec = r.next()) != null; ) {
+                if (rec instanceof ImageRecord.Pages p) {
+                    long base = expected.keySet().stream().filter(a -> a <= p.address()).max(Long::compare).orElseThrow();
+                    streamed.computeIfAbsent(base, a -> new ByteArrayOutputStream()).writeBytes(bytes(p.data()));
+                }
+            }
+        }
+        streamed.forEach((at, data) -> assertArrayEquals(expected.get(at), data.toByteArray(), Long.toHexString(at)));
+        assertEquals(3, streamed.size());
+    }
+
+    private static Map<Long, byte[]> gather(List<PageRun> runs, Image img) throws IOException {
+        Map<Long, ByteArrayOutputStream> all = new java.util.TreeMap<>();
+        long base = -1;
+        long next = -1;
+        for (PageRun run : runs) {
+            if (run.address() != next) {
+                base = run.address();
+            }
+            all.computeIfAbsent(base, a -> new ByteArrayOutputStream()).writeBytes(bytes(img.pageData(run)));
+            next = run.end(PAGE);
+        }
+        Map<Long, byte[]> result = new java.util.TreeMap<>();
+        all.forEach((a, b) -> result.put(a, b.toByteArray()));
+        return result;
+    }
+
+    @Test
+    void autoCompressesOnlyWhereTheLinkIsTheBottleneck() throws IOException {
+        byte[] text = compressiblePages(768);
+        byte[] random = pageBytes(6, 512);
+        PageCompression slowLink = new PageCompression(PageCompression.Mode.AUTO, 5_000_000);
+        writeCompressed(new CompressingSink(slowLink), text, random);
+        assertTrue(slowLink.ran(), slowLink.toString());
+        assertTrue(slowLink.ratio() > 1.5, slowLink.toString());
+        // a link not yet measured may be fast: nothing is compressed until it is
+        PageCompression unknownLink = new PageCompression(PageCompression.Mode.AUTO, 0);
+        byte[] image = writeCompressed(new CompressingSink(unknownLink), text, random);
+        assertFalse(unknownLink.ran(), unknownLink.toString());
+        assertEquals(1.0, unknownLink.ratio());
+        assertEquals(2, image[8]);
+        // off: a version-1 image, as a reader of version 1 reads it
+        PageCompression off = PageCompression.off();
+        image = writeCompressed(new CompressingSink(off), text, random);
+        assertFalse(off.ran());
+        assertEquals(1, image[8]);
+    }
+
     @Test
     void missingFieldsTakeDefaultsButUnknownFieldsAreRefused() throws IOException {
         Path file = dir.resolve("versions.img");
