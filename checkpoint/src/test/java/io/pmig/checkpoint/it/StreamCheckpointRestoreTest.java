@@ -18,6 +18,7 @@ import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.image.ImageRecord;
+import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.checkpoint.image.ImageStreamReader;
 import io.pmig.checkpoint.nativeio.Linux;
 
@@ -101,6 +102,56 @@ class StreamCheckpointRestoreTest extends ItSupport {
             frozen.commit();
             original.awaitPidFree(PID_FREE_TIMEOUT);
             assertRunningUntraced(copy.pid(), "after the stream restore");
+            original.go();
+            assertEquals("PASS", awaitResultOf(original.stateDir(), copy.pid()), "the copy's memory is the original's");
+        } finally {
+            killQuietly(copy.pid());
+        }
+    }
+
+    @Test
+    @Timeout(90)
+    void aCompressedStreamRestoresEveryPage() throws Exception {
+        TestProgram original = startReady("dirty_writer");     // one byte written per page: it compresses
+        PageCompression compression = new PageCompression(PageCompression.Mode.ON, 0);
+        Pipe pipe = Pipe.open();
+        AtomicReference<RestoreReport> restored = new AtomicReference<>();
+        AtomicReference<Throwable> restoreFailure = new AtomicReference<>();
+        Thread restorer = new Thread(() -> {
+            try (RestoredProcess copy = new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true))) {
+                copy.resume();
+                restored.set(copy.report());
+            } catch (Throwable t) {
+                restoreFailure.set(t);
+            } finally {
+                try {
+                    pipe.source().close();
+                } catch (java.io.IOException ignored) {
+                    // closing a pipe end does not fail
+                }
+            }
+        }, "stream-restore");
+        restorer.start();
+        FrozenCheckpoint frozen;
+        try {
+            frozen = new CheckpointEngine().checkpoint(original.pid(), new CompressingSink(pipe.sink(), compression),
+                CheckpointOptions.defaults());
+        } finally {
+            pipe.sink().close();
+        }
+        restorer.join(60_000);
+        assertFalse(restorer.isAlive(), "the restore thread did not finish");
+        if (restoreFailure.get() != null) {
+            frozen.abort();
+            throw new AssertionError("restore from the compressed pipe failed", restoreFailure.get());
+        }
+        RestoreReport copy = restored.get();
+        try {
+            assertTrue(compression.ran() && compression.ratio() > 4, "the pages went compressed: " + compression);
+            assertEquals(frozen.report().pageBytes(), copy.pageBytes(), "every page written arrived");
+            assertTrue(frozen.report().imageBytes() < frozen.report().pageBytes() / 2, "the image is smaller than its pages");
+            frozen.commit();
+            original.awaitPidFree(PID_FREE_TIMEOUT);
             original.go();
             assertEquals("PASS", awaitResultOf(original.stateDir(), copy.pid()), "the copy's memory is the original's");
         } finally {
