@@ -1,5 +1,7 @@
 package io.pmig.checkpoint.image;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 
 /**
@@ -8,4 +10,28 @@ import java.nio.channels.WritableByteChannel;
  */
 public interface PageCompressingChannel extends WritableByteChannel {
     PageCompression pageCompression();
+
+    /** {@code out}, whose images compress their pages as {@code compression} says; closing it leaves {@code out} to its owner. */
+    static PageCompressingChannel over(WritableByteChannel out, PageCompression compression) {
+        return new PageCompressingChannel() {
+            @Override
+            public PageCompression pageCompression() {
+                return compression;
+            }
+
+            @Override
+            public int write(ByteBuffer source) throws IOException {
+                return out.write(source);
+            }
+
+            @Override
+            public boolean isOpen() {
+                return out.isOpen();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
 }

@@ -236,39 +236,6 @@ class ImageRoundTripTest {
         }
     }
 
-    /** An in-memory stream that asks for compressed pages, as the daemon's migration stream does. */
-    private static final class CompressingSink implements PageCompressingChannel {
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-        final PageCompression compression;
-
-        CompressingSink(PageCompression compression) {
-            this.compression = compression;
-        }
-
-        @Override
-        public PageCompression pageCompression() {
-            return compression;
-        }
-
-        @Override
-        public int write(ByteBuffer src) {
-            int n = src.remaining();
-            byte[] b = new byte[n];
-            src.get(b);
-            out.writeBytes(b);
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
     /** Pages like a heap's: counters and text, which compress. */
     private static byte[] compressiblePages(int pages) {
         byte[] b = new byte[pages * PAGE];
@@ -279,8 +246,10 @@ class ImageRoundTripTest {
         return b;
     }
 
-    private static byte[] writeCompressed(CompressingSink sink, byte[] text, byte[] random) throws IOException {
-        try (ImageWriter w = ImageWriter.to(sink, HEADER)) {
+    /** Writes an image of those pages as {@code compression} says; returns its bytes. */
+    private static byte[] writeCompressed(PageCompression compression, byte[] text, byte[] random) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ImageWriter w = ImageWriter.to(PageCompressingChannel.over(Channels.newChannel(out), compression), HEADER)) {
             w.writeObject(new Mapping(0x10000000L, 0x20000000L, "[heap]", 3));
             ByteBuffer direct = ByteBuffer.allocateDirect(text.length);
             direct.put(text).flip();
@@ -288,17 +257,16 @@ class ImageRoundTripTest {
             w.writePages(0x18000000L, ByteBuffer.wrap(random));
             w.writePages(0x1c000000L, ByteBuffer.wrap(text, 0, 3 * PAGE));
         }
-        return sink.out.toByteArray();
+        return out.toByteArray();
     }
 
     @Test
     void compressedRunsComeBackExactlyFromBothReaders() throws IOException {
         byte[] text = compressiblePages(768);     // 3 MiB: three compressed runs
         byte[] random = pageBytes(5, 512);        // 2 MiB: tried, kept raw
-        CompressingSink sink = new CompressingSink(new PageCompression(PageCompression.Mode.ON, 0));
-        byte[] image = writeCompressed(sink, text, random);
+        PageCompression c = new PageCompression(PageCompression.Mode.ON, 0);
+        byte[] image = writeCompressed(c, text, random);
         assertEquals(2, image[8], "an image that may hold compressed runs is of version 2");
-        PageCompression c = sink.compression;
         assertTrue(c.ran());
         assertEquals(4, c.runsCompressed());
         assertEquals(2, c.runsRaw());
@@ -349,18 +317,18 @@ class ImageRoundTripTest {
         byte[] text = compressiblePages(768);
         byte[] random = pageBytes(6, 512);
         PageCompression slowLink = new PageCompression(PageCompression.Mode.AUTO, 5_000_000);
-        writeCompressed(new CompressingSink(slowLink), text, random);
+        writeCompressed(slowLink, text, random);
         assertTrue(slowLink.ran(), slowLink.toString());
         assertTrue(slowLink.ratio() > 1.5, slowLink.toString());
         // a link not yet measured may be fast: nothing is compressed until it is
         PageCompression unknownLink = new PageCompression(PageCompression.Mode.AUTO, 0);
-        byte[] image = writeCompressed(new CompressingSink(unknownLink), text, random);
+        byte[] image = writeCompressed(unknownLink, text, random);
         assertFalse(unknownLink.ran(), unknownLink.toString());
         assertEquals(1.0, unknownLink.ratio());
         assertEquals(2, image[8]);
         // off: a version-1 image, as a reader of version 1 reads it
         PageCompression off = PageCompression.off();
-        image = writeCompressed(new CompressingSink(off), text, random);
+        image = writeCompressed(off, text, random);
         assertFalse(off.ran());
         assertEquals(1, image[8]);
     }

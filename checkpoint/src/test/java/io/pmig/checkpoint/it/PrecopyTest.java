@@ -18,6 +18,7 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.Round;
+import io.pmig.checkpoint.image.PageCompressingChannel;
 import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.dirty.DirtyTracking;
@@ -207,7 +208,7 @@ class PrecopyTest extends ItSupport {
             throws Exception {
         Map<Integer, String> fdsBefore = fds(p.pid());
         Pipe pipe = Pipe.open();
-        WritableByteChannel sink = new CompressingSink(pipe.sink(), compression);
+        WritableByteChannel sink = PageCompressingChannel.over(pipe.sink(), compression);
         BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
         AtomicReference<Integer> copyPid = new AtomicReference<>();
         AtomicReference<Throwable> destinationFailure = new AtomicReference<>();

@@ -12,6 +12,7 @@ import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.image.PageCompressingChannel;
 import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
@@ -109,7 +110,8 @@ final class OutgoingMigration {
         String phase = "prepare";
         try {
             OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)), bandwidth);
-            ImageStream pages = new ImageStream(image, compression);
+            // the engine writes its images onto it: bundle, rounds and last part compress as --compress says
+            PageCompressingChannel pages = PageCompressingChannel.over(image, compression);
             // a cancel fails the image's writes at once, however slow the stream or long the image
             cancellation.onCancel(() -> image.abort("the migration was cancelled: " + cancellation.reason()));
             cancellation.check();
