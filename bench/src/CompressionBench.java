@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.ToDoubleFunction;
 
 /**
  * Page compression on the migration stream (pmig migrate --compress): a service holding MB MiB of
@@ -34,13 +33,9 @@ public class CompressionBench {
                 report.path("bytesSent").asDouble(), c.path("ratio").asDouble(1), c.path("ran").asBoolean() ? 1 : 0);
         }
 
-        static Result median(List<Result> results) {
-            return new Result(of(results, Result::totalMs), of(results, Result::downtimeMs), of(results, Result::bytesSent),
-                of(results, Result::ratio), of(results, Result::ran));
-        }
-
-        private static double of(List<Result> results, ToDoubleFunction<Result> field) {
-            return LabMigration.median(results.stream().mapToDouble(field).toArray());
+        static Result median(List<Result> r) {
+            return new Result(LabMigration.median(r, Result::totalMs), LabMigration.median(r, Result::downtimeMs),
+                LabMigration.median(r, Result::bytesSent), LabMigration.median(r, Result::ratio), LabMigration.median(r, Result::ran));
         }
     }
 
