@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -331,6 +332,48 @@ class ImageRoundTripTest {
         image = writeCompressed(off, text, random);
         assertFalse(off.ran());
         assertEquals(1, image[8]);
+    }
+
+    /** A link of about 20 MB/s: each write waits a millisecond per 20 kB. */
+    private static final class SlowLink implements WritableByteChannel {
+        long bytes;
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            int n = src.remaining();
+            src.position(src.limit());
+            bytes += n;
+            try {
+                Thread.sleep(Math.max(1, n / 20_000));
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void autoCompressesOnceItHasMeasuredASlowLink() throws IOException {
+        PageCompression auto = new PageCompression(PageCompression.Mode.AUTO, 0);
+        SlowLink link = new SlowLink();
+        byte[] text = compressiblePages(256);      // 1 MiB
+        try (ImageWriter w = ImageWriter.to(PageCompressingChannel.over(link, auto), HEADER)) {
+            for (int i = 0; i < 24; i++) {
+                w.writePages(0x10000000L + i * (long) text.length, ByteBuffer.wrap(text));
+            }
+        }
+        // the first 16 MiB measure the link and go raw; the rest goes compressed
+        assertTrue(auto.ran() && auto.runsCompressed() >= 4 && auto.runsRaw() >= 16, auto.toString());
+        assertTrue(link.bytes < 24L * text.length - 4L * text.length / 2, link.bytes + " bytes went over the link");
     }
 
     @Test
