@@ -60,6 +60,7 @@ public class Charts {
                 case "dirty-tracking" -> dirtyTracking(r);
                 case "peer-stream" -> peerStream(r);
                 case "startup" -> startup(r);
+                case "compression" -> compression(r);
                 default -> throw new IllegalArgumentException(file + ": no chart for benchmark '" + name + "'");
             };
             Path svg = json.resolveSibling(json.getFileName().toString().replaceFirst("\\.json$", "") + ".svg");
@@ -113,6 +114,18 @@ public class Charts {
                 series("restore from tmpfs", rows, "memoryMb", "restoreMs"),
                 series("checkpoint + restore through a pipe", rows, "memoryMb", "pipeCheckpointRestoreMs"),
                 series("floor: copy into fresh memory", rows, "memoryMb", "memoryCopyFloorMs"));
+    }
+
+    private static JFreeChart compression(JsonNode r) {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (JsonNode row : r.path("rows")) {
+            double limit = row.path("bandwidthMegabytesPerSecond").asDouble();
+            String c = row.path("memory").asText() + ", " + row.path("mode").asText() + ", "
+                + (limit == 0 ? "no limit" : new DecimalFormat("0").format(limit) + " MB/s");
+            data.addValue(row.path("off").path("totalMs").asDouble(), "--compress off", c);
+            data.addValue(row.path("auto").path("totalMs").asDouble(), "--compress auto", c);
+        }
+        return bars("Migration time of " + r.path("memoryMb").asInt() + " MB with and without page compression", "ms", data, false);
     }
 
     private static JFreeChart tcpSockets(JsonNode r) {

@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What the benchmarks that migrate through a lab's pmigds share (bench/migration,
@@ -100,6 +101,11 @@ public final class LabMigration {
             throw new IllegalStateException(String.join(" ", command) + " failed: " + out + new String(err.get()));
         }
         return out;
+    }
+
+    /** The median of {@code field} over {@code results}. */
+    public static <T> double median(List<T> results, ToDoubleFunction<T> field) {
+        return median(results.stream().mapToDouble(field).toArray());
     }
 
     public static double median(double[] v) {

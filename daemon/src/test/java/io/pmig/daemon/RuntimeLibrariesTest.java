@@ -1,11 +1,13 @@
 package io.pmig.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.epoll.Epoll;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslProvider;
+import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.daemon.peer.PeerTls;
 import org.junit.jupiter.api.Test;
 
@@ -19,6 +21,12 @@ class RuntimeLibrariesTest {
         assertTrue(OpenSsl.isAvailable(), () -> "netty-tcnative-boringssl-static does not load: " + OpenSsl.unavailabilityCause());
         assertEquals("BoringSSL", OpenSsl.versionString());
         assertEquals(SslProvider.OPENSSL, PeerTls.PROVIDER);
+    }
+
+    @Test
+    void zstdCompressesTheImageStreamsPages() {
+        String unavailable = PageCompression.unavailable();
+        assertNull(unavailable, unavailable);
     }
 
     @Test

@@ -29,6 +29,8 @@ public final class Image implements Closeable {
     private final List<PageRun> runs = new ArrayList<>();
     private int[] runWindow = new int[16];
     private long[] runDataOffsets = new long[16];
+    /** A compressed run's pages, decompressed when the image was opened (null for a raw run: it is read from the mapping). */
+    private ByteBuffer[] runPages = new ByteBuffer[16];
     private ImageHeader header;
     private long totalPageBytes;
     private volatile boolean closed;
@@ -75,7 +77,9 @@ public final class Image implements Closeable {
             if (record instanceof ImageRecord.ObjectRecord object) {
                 objects.add(object);
             } else if (record instanceof ImageRecord.Pages pages) {
-                addRun(new PageRun(pages.address(), pages.pageCount(), at + FRAME_HEADER_SIZE + PAGES_PREFIX_SIZE));
+                // the parser decompresses into a buffer of its own that the next record reuses
+                ByteBuffer kept = pages.compressed() ? ByteBuffer.allocateDirect(pages.data().remaining()).put(pages.data()).flip() : null;
+                addRun(new PageRun(pages.address(), pages.pageCount(), at + FRAME_HEADER_SIZE + PAGES_PREFIX_SIZE), kept);
             }
         }
         if (parser.offset() < size) {
@@ -85,14 +89,16 @@ public final class Image implements Closeable {
         totalPageBytes = parser.pageBytes();
     }
 
-    private void addRun(PageRun run) {
+    private void addRun(PageRun run, ByteBuffer decompressed) {
         int i = runs.size();
         if (i == runWindow.length) {
             runWindow = Arrays.copyOf(runWindow, i * 2);
             runDataOffsets = Arrays.copyOf(runDataOffsets, i * 2);
+            runPages = Arrays.copyOf(runPages, i * 2);
         }
         runWindow[i] = windows.size() - 1;
         runDataOffsets[i] = run.dataOffset();
+        runPages[i] = decompressed;
         runs.add(run);
     }
 
@@ -144,6 +150,9 @@ public final class Image implements Closeable {
         int i = Arrays.binarySearch(runDataOffsets, 0, runs.size(), run.dataOffset());
         if (i < 0 || !runs.get(i).equals(run)) {
             throw new IllegalArgumentException(run + " is not a page run of " + file);
+        }
+        if (runPages[i] != null) {
+            return runPages[i].asReadOnlyBuffer();
         }
         int w = runWindow[i];
         long at = run.dataOffset() - windowStarts.get(w);

@@ -9,6 +9,8 @@ final class ImageFormat {
     static final int PAGES_PREFIX_SIZE = 16;
     static final int MAX_PAGE_BYTES_PER_RECORD = 64 << 20;
     static final int MAX_PAYLOAD = MAX_PAGE_BYTES_PER_RECORD + PAGES_PREFIX_SIZE;
+    /** Page data per record of an image that may compress: a run that does not shrink wastes little, one that does finds its repeats. */
+    static final int COMPRESSED_RUN_BYTES = 1 << 20;
 
     static final int TYPE_HEADER = 1;
     static final int TYPE_OBJECT = 2;

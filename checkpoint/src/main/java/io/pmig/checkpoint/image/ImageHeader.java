@@ -19,7 +19,10 @@ public record ImageHeader(
         String createdBy,
         long createdAtMillis) {
 
+    /** The version of an image whose pages are all stored raw: readers of version 1 read it. */
     public static final int FORMAT_VERSION = 1;
+    /** The version of an image that may hold compressed page runs (image-format.md, "Compressed page runs"). */
+    public static final int COMPRESSED_PAGES_VERSION = 2;
 
     private static final int DEFAULT_PAGE_SIZE = 4096;
     private static final long AT_PAGESZ = 6;
@@ -27,6 +30,15 @@ public record ImageHeader(
     public static ImageHeader forThisMachine(long xfeatures, int xstateSize) {
         return new ImageHeader(FORMAT_VERSION, hostArch(), hostPageSize(), hostKernelRelease(),
                 xfeatures, xstateSize, "pmig " + pmigVersion(), System.currentTimeMillis());
+    }
+
+    /** This header in an image of format version {@code version}. */
+    public ImageHeader withFormatVersion(int version) {
+        return new ImageHeader(version, arch, pageSize, kernelRelease, xfeatures, xstateSize, createdBy, createdAtMillis);
+    }
+
+    static boolean isReadableVersion(int version) {
+        return version == FORMAT_VERSION || version == COMPRESSED_PAGES_VERSION;
     }
 
     public static String hostArch() {

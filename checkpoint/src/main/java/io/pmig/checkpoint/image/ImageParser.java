@@ -18,6 +18,9 @@ final class ImageParser {
     private final CRC32C crc = new CRC32C();
     private final byte[] frameHeader = new byte[FRAME_HEADER_SIZE];
     private final PageRunIndex runs = new PageRunIndex();
+    /** For compressed runs: made at the first, and the buffer they are decompressed into. */
+    private ZstdCodec codec;
+    private ByteBuffer inflated;
 
     private long offset;
     private int recordIndex;
@@ -70,9 +73,10 @@ final class ImageParser {
         }
         version = u16(available, p + 8);
         int preambleReserved = u16(available, p + 10);
-        if (version != ImageHeader.FORMAT_VERSION) {
+        if (!ImageHeader.isReadableVersion(version)) {
             throw new ImageException(Reason.INCOMPATIBLE, source, -1, 8, "format version " + version
-                    + " is not supported by this reader, which reads version " + ImageHeader.FORMAT_VERSION);
+                    + " is not supported by this reader, which reads versions " + ImageHeader.FORMAT_VERSION + " and "
+                    + ImageHeader.COMPRESSED_PAGES_VERSION);
         }
         if (preambleReserved != 0) {
             throw new ImageException(Reason.CORRUPT, source, -1, 10,
@@ -188,8 +192,9 @@ final class ImageParser {
             throw error(Reason.CORRUPT, "unknown flag bits " + hex(unknown) + " on " + aTypeName(type)
                     + " record (written by a newer pmig?)");
         }
-        if ((flags & FLAG_PAGES_COMPRESSED) != 0) {
-            throw error(Reason.INCOMPATIBLE, "compressed page data is not supported by this reader");
+        if ((flags & FLAG_PAGES_COMPRESSED) != 0 && version < ImageHeader.COMPRESSED_PAGES_VERSION) {
+            throw error(Reason.CORRUPT, "compressed page data in an image of format version " + version
+                    + "; compressed runs come with version " + ImageHeader.COMPRESSED_PAGES_VERSION);
         }
     }
 
@@ -227,16 +232,28 @@ final class ImageParser {
         int p = le.position();
         long address = le.getLong(p);
         long count = Integer.toUnsignedLong(le.getInt(p + 8));
-        int runReserved = le.getInt(p + 12);
+        boolean compressed = (flags & FLAG_PAGES_COMPRESSED) != 0;
+        int codec = compressed ? le.get(p + 12) & 0xff : 0;
+        int runReserved = le.getInt(p + 12) & (compressed ? 0xffffff00 : 0xffffffff);
         int pageSize = header.pageSize();
-        long dataBytes = length - PAGES_PREFIX_SIZE;
+        long storedBytes = length - PAGES_PREFIX_SIZE;
+        long dataBytes = compressed ? count * pageSize : storedBytes;
         if (runReserved != 0) {
-            throw error(Reason.CORRUPT, "the reserved field of the PAGES run header is " + runReserved + " instead of 0");
+            throw error(Reason.CORRUPT, "the reserved field of the PAGES run header is " + Integer.toUnsignedLong(runReserved)
+                    + " instead of 0");
         }
         if (count == 0) {
             throw error(Reason.CORRUPT, "the PAGES record holds no pages");
         }
-        if (count * pageSize != dataBytes) {
+        if (compressed && dataBytes > MAX_PAGE_BYTES_PER_RECORD) {
+            throw error(Reason.CORRUPT, "the compressed PAGES record declares " + count + " pages of " + pageSize
+                    + " bytes; a record holds at most " + MAX_PAGE_BYTES_PER_RECORD + " bytes of page data");
+        }
+        if (compressed && codec != ZstdCodec.ID) {
+            throw error(Reason.INCOMPATIBLE, "the PAGES record is compressed with page codec " + codec
+                    + ", which this reader does not know (it knows " + ZstdCodec.ID + ", " + ZstdCodec.NAME + ")");
+        }
+        if (!compressed && count * pageSize != dataBytes) {
             throw error(Reason.CORRUPT, "the PAGES record declares " + count + " pages of " + pageSize
                     + " bytes but carries " + dataBytes + " bytes of page data");
         }
@@ -253,11 +270,41 @@ final class ImageParser {
             throw error(Reason.CORRUPT, "the PAGES run " + hex(address) + "-" + hex(end) + " overlaps the earlier run "
                     + hex(other[0]) + "-" + hex(other[1]) + "; every page may be stored only once");
         }
+        ByteBuffer stored = payload.slice(payload.position() + PAGES_PREFIX_SIZE, (int) storedBytes);
+        ByteBuffer data = compressed ? decompress(stored, (int) dataBytes) : stored;
         runs.add(address, end);
         pagesRecords++;
         pageBytes += dataBytes;
-        ByteBuffer data = payload.slice(payload.position() + PAGES_PREFIX_SIZE, (int) dataBytes).asReadOnlyBuffer();
-        return new ImageRecord.Pages(recordIndex, offset, address, (int) count, data);
+        return new ImageRecord.Pages(recordIndex, offset, address, (int) count, data.asReadOnlyBuffer(), compressed);
+    }
+
+    // Into the parser's buffer, valid until the next record: exactly `bytes`, or the record is corrupt.
+    private ByteBuffer decompress(ByteBuffer stored, int bytes) throws ImageException {
+        String unavailable = ZstdCodec.unavailable();
+        if (unavailable != null) {
+            throw error(Reason.INCOMPATIBLE, "the PAGES record is compressed and this host cannot decompress it: " + unavailable);
+        }
+        if (codec == null) {
+            codec = new ZstdCodec();
+        }
+        if (inflated == null || inflated.capacity() < bytes) {
+            inflated = ByteBuffer.allocateDirect(Math.max(bytes, COMPRESSED_RUN_BYTES));
+        }
+        ByteBuffer source = stored;
+        if (!stored.isDirect()) {
+            source = ByteBuffer.allocateDirect(stored.remaining()).put(stored.duplicate()).flip();
+        }
+        int n;
+        try {
+            n = codec.decompress(source, inflated, bytes);
+        } catch (RuntimeException e) {
+            throw error(Reason.CORRUPT, "the compressed page data does not decompress: " + e.getMessage());
+        }
+        if (n != bytes) {
+            throw error(Reason.CORRUPT, "the compressed page data decompresses to " + (n < 0 ? "more than " + bytes : n)
+                    + " bytes, not the " + bytes + " bytes of its " + bytes / header.pageSize() + " pages");
+        }
+        return inflated.slice(0, bytes);
     }
 
     private void parseEnd(ByteBuffer payload) throws ImageException {

@@ -67,6 +67,7 @@ public sealed interface ImageRecord permits ImageRecord.ObjectRecord, ImageRecor
         }
     }
 
-    record Pages(int recordIndex, long offset, long address, int pageCount, ByteBuffer data) implements ImageRecord {
+    /** {@code data}: the pages, decompressed when the record is {@code compressed}. */
+    record Pages(int recordIndex, long offset, long address, int pageCount, ByteBuffer data, boolean compressed) implements ImageRecord {
     }
 }

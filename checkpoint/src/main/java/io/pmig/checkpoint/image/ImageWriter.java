@@ -31,6 +31,12 @@ public final class ImageWriter implements Closeable {
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private final CRC32C crc = new CRC32C();
     private final PageRunIndex runs = new PageRunIndex();
+    private final PageCompression compression;
+    /** Made when the first run is compressed, with the buffer the compressed runs are made in. */
+    private ZstdCodec codec;
+    private ByteBuffer compressed;
+    /** Heap page data is copied here to be compressed: the codec reads native memory. */
+    private ByteBuffer directCopy;
     private long bytesWritten;
     private long objectRecords;
     private long pagesRecords;
@@ -38,26 +44,32 @@ public final class ImageWriter implements Closeable {
     private boolean failed;
     private boolean closed;
 
-    private ImageWriter(WritableByteChannel channel, boolean ownsChannel, ImageHeader header) {
+    private ImageWriter(WritableByteChannel channel, boolean ownsChannel, ImageHeader header, PageCompression compression) {
         this.channel = channel;
         this.ownsChannel = ownsChannel;
         this.pageSize = header.pageSize();
+        this.compression = compression;
     }
 
     public static ImageWriter create(Path file, ImageHeader header) throws IOException {
+        return create(file, header, PageCompression.off());
+    }
+
+    public static ImageWriter create(Path file, ImageHeader header, PageCompression compression) throws IOException {
         checkHeader(header);
         FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE);
-        return start(channel, true, header);
+        return start(channel, true, header, compression);
     }
 
     // The caller's channel stays open after close() and abort(): what follows the image on it is the caller's.
+    // A PageCompressingChannel says how the pages are compressed; onto any other channel they go raw.
     public static ImageWriter to(WritableByteChannel channel, ImageHeader header) throws IOException {
         checkHeader(header);
         if (channel instanceof SelectableChannel selectable && !selectable.isBlocking()) {
             throw new IllegalArgumentException("the image writer needs a blocking channel");
         }
-        return start(channel, false, header);
+        return start(channel, false, header, channel instanceof PageCompressingChannel c ? c.pageCompression() : PageCompression.off());
     }
 
     private static void checkHeader(ImageHeader header) {
@@ -67,13 +79,16 @@ public final class ImageWriter implements Closeable {
         }
     }
 
-    private static ImageWriter start(WritableByteChannel channel, boolean ownsChannel, ImageHeader header) throws IOException {
-        ImageWriter writer = new ImageWriter(channel, ownsChannel, header);
+    private static ImageWriter start(WritableByteChannel channel, boolean ownsChannel, ImageHeader header,
+                                     PageCompression compression) throws IOException {
+        ImageWriter writer = new ImageWriter(channel, ownsChannel, header, compression);
+        // only an image that may hold compressed runs needs a reader of version 2
+        int version = compression.enabled() ? ImageHeader.COMPRESSED_PAGES_VERSION : ImageHeader.FORMAT_VERSION;
         try {
             writer.staging.put(MAGIC).order(ByteOrder.LITTLE_ENDIAN)
-                    .putShort((short) ImageHeader.FORMAT_VERSION).putShort((short) 0);
+                    .putShort((short) version).putShort((short) 0);
             writer.bytesWritten = PREAMBLE_SIZE;
-            writer.writeJsonRecord(TYPE_HEADER, ImageJson.MAPPER.writeValueAsBytes(header));
+            writer.writeJsonRecord(TYPE_HEADER, ImageJson.MAPPER.writeValueAsBytes(header.withFormatVersion(version)));
             return writer;
         } catch (IOException | RuntimeException | Error e) {
             if (ownsChannel) {
@@ -116,9 +131,10 @@ public final class ImageWriter implements Closeable {
                     + hex(other[0]) + "-" + hex(other[1]) + " already written; an image stores each page once");
         }
         int from = pages.position();
+        int recordBytes = compression.enabled() ? COMPRESSED_RUN_BYTES : MAX_PAGE_BYTES_PER_RECORD;
         guarded(() -> {
             for (int done = 0; done < length; ) {
-                int chunk = Math.min(length - done, MAX_PAGE_BYTES_PER_RECORD);
+                int chunk = Math.min(length - done, recordBytes);
                 writePagesRecord(address + done, pages.slice(from + done, chunk));
                 done += chunk;
             }
@@ -128,17 +144,49 @@ public final class ImageWriter implements Closeable {
 
     private void writePagesRecord(long address, ByteBuffer data) throws IOException {
         int length = data.remaining();
+        ByteBuffer stored = data;
+        int codecId = 0;
+        if (compression.shouldTry()) {
+            long start = System.nanoTime();
+            ByteBuffer packed = compress(data);
+            compression.tried(length, packed == null ? length : packed.remaining(), System.nanoTime() - start);
+            if (packed != null) {
+                stored = packed;
+                codecId = ZstdCodec.ID;
+            }
+        } else {
+            compression.counted(length, length);
+        }
         frame.clear();
-        frame.put((byte) TYPE_PAGES).put((byte) 0).putShort((short) 0).putInt(PAGES_PREFIX_SIZE + length)
-                .putLong(address).putInt(length / pageSize).putInt(0).flip();
+        frame.put((byte) TYPE_PAGES).put((byte) (codecId == 0 ? 0 : FLAG_PAGES_COMPRESSED)).putShort((short) 0)
+                .putInt(PAGES_PREFIX_SIZE + stored.remaining()).putLong(address).putInt(length / pageSize).putInt(codecId).flip();
         crc.reset();
         crc.update(frame.array(), 0, frame.limit());
-        crc.update(data.duplicate());
+        crc.update(stored.duplicate());
         emit(frame);
-        emit(data);
+        emit(stored);
         emitCrc();
         pagesRecords++;
         pageBytes += length;
+    }
+
+    /** The run compressed, or null when it does not shrink by PageCompression.MIN_SAVING_EIGHTHS/8. */
+    private ByteBuffer compress(ByteBuffer data) {
+        int length = data.remaining();
+        if (codec == null) {
+            codec = new ZstdCodec();
+            compressed = ByteBuffer.allocateDirect(COMPRESSED_RUN_BYTES);
+        }
+        ByteBuffer raw = data;
+        if (!data.isDirect()) {
+            if (directCopy == null) {
+                directCopy = ByteBuffer.allocateDirect(COMPRESSED_RUN_BYTES);
+            }
+            raw = directCopy.clear().put(data.duplicate()).flip();
+        }
+        int most = length - length * PageCompression.MIN_SAVING_EIGHTHS / 8;
+        int n = codec.compress(raw, compressed.slice(0, most));
+        return n < 0 ? null : compressed.slice(0, n);
     }
 
     private void writeJsonRecord(int type, byte[] payload) throws IOException {
@@ -183,13 +231,23 @@ public final class ImageWriter implements Closeable {
 
     private void flushStaging() throws IOException {
         staging.flip();
+        long start = System.nanoTime();
+        int n = staging.remaining();
         while (staging.hasRemaining()) {
             channel.write(staging);
         }
+        compression.sent(n, System.nanoTime() - start);
         staging.clear();
     }
 
     private void writeFully(ByteBuffer first, ByteBuffer second) throws IOException {
+        long start = System.nanoTime();
+        long n = first.remaining() + second.remaining();
+        writeBoth(first, second);
+        compression.sent(n, System.nanoTime() - start);
+    }
+
+    private void writeBoth(ByteBuffer first, ByteBuffer second) throws IOException {
         if (channel instanceof GatheringByteChannel gathering) {
             gather[0] = first;
             gather[1] = second;
@@ -222,8 +280,10 @@ public final class ImageWriter implements Closeable {
      * bytes of pages have been written after what is written now, and END: for progress reports.
      */
     public long projectedSize(long morePagesRecords, long morePageBytes) {
-        long pages = morePagesRecords * (FRAME_OVERHEAD + PAGES_PREFIX_SIZE) + morePageBytes;
-        return bytesWritten + pages + FRAME_OVERHEAD + endPayload(objectRecords, pagesRecords + morePagesRecords,
+        // with compression: at most, as runs are cut into COMPRESSED_RUN_BYTES and none may shrink
+        long records = morePagesRecords + (compression.enabled() ? morePageBytes / COMPRESSED_RUN_BYTES : 0);
+        long pages = records * (FRAME_OVERHEAD + PAGES_PREFIX_SIZE) + morePageBytes;
+        return bytesWritten + pages + FRAME_OVERHEAD + endPayload(objectRecords, pagesRecords + records,
                 pageBytes + morePageBytes).length;
     }
 
@@ -238,6 +298,7 @@ public final class ImageWriter implements Closeable {
         failed = true;
         if (!closed) {
             closed = true;
+            closeCodec();
             if (ownsChannel) {
                 channel.close();
             }
@@ -250,6 +311,7 @@ public final class ImageWriter implements Closeable {
             return;
         }
         closed = true;
+        closeCodec();
         try {
             if (!failed) {
                 writeJsonRecord(TYPE_END, endPayload(objectRecords, pagesRecords, pageBytes));
@@ -259,6 +321,12 @@ public final class ImageWriter implements Closeable {
             if (ownsChannel) {
                 channel.close();
             }
+        }
+    }
+
+    private void closeCodec() {
+        if (codec != null) {
+            codec.close();
         }
     }
 

@@ -3,6 +3,7 @@ package io.pmig.checkpoint.image;
 import static io.pmig.checkpoint.image.TestImages.*;
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.github.luben.zstd.Zstd;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -156,9 +157,10 @@ class ImageFuzzTest {
     // Frames with correct checksums but arbitrary content, to get past the CRC into the deeper checks.
     private static byte[] forgedRecords(Random r) {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        out.writeBytes(preamble(1, 0));
+        boolean compressing = r.nextBoolean();    // version 2: PAGES records may be compressed
+        out.writeBytes(preamble(compressing ? 2 : 1, 0));
         if (r.nextInt(8) != 0) {
-            out.writeBytes(frame(1, 0, 0, r.nextInt(4) == 0 ? randomJson(r) : headerJson(HEADER)));
+            out.writeBytes(frame(1, 0, 0, r.nextInt(4) == 0 ? randomJson(r) : headerJson(HEADER.withFormatVersion(compressing ? 2 : 1))));
         }
         int n = r.nextInt(6);
         long objects = 0;
@@ -169,7 +171,14 @@ class ImageFuzzTest {
             int flags = r.nextInt(6) == 0 ? 1 << r.nextInt(8) : 0;
             int reserved = r.nextInt(20) == 0 ? r.nextInt(65536) : 0;
             byte[] payload;
-            if (type == 3 && r.nextBoolean()) {
+            if (type == 3 && compressing && r.nextBoolean()) {
+                int count = 1 + r.nextInt(3);
+                flags = 1;
+                payload = pagesPayload((long) r.nextInt(64) * PAGE, r.nextInt(10) == 0 ? r.nextInt() : count,
+                        r.nextInt(10) == 0 ? r.nextInt() : 1, compressedGarbage(r, count));
+                pagesRecords++;
+                pageBytes += (long) count * PAGE;
+            } else if (type == 3 && r.nextBoolean()) {
                 int count = r.nextInt(3);
                 long address = r.nextBoolean() ? (long) r.nextInt(64) * PAGE : r.nextLong();
                 payload = pagesPayload(address, r.nextInt(10) == 0 ? r.nextInt() : count, 0,
@@ -190,6 +199,21 @@ class ImageFuzzTest {
             out.writeBytes(frame(4, 0, 0, endJson(objects, pagesRecords, pageBytes)));
         }
         return out.toByteArray();
+    }
+
+    /** A zstd frame of {@code pages} pages, often damaged (bytes changed, cut or added) behind a valid CRC. */
+    private static byte[] compressedGarbage(Random r, int pages) {
+        byte[] raw = r.nextBoolean() ? new byte[pages * PAGE] : randomBytes(r, pages * PAGE);
+        byte[] packed = Zstd.compress(raw, 1);
+        switch (r.nextInt(4)) {
+            case 0 -> packed[r.nextInt(packed.length)] ^= (byte) (1 + r.nextInt(255));
+            case 1 -> packed = java.util.Arrays.copyOf(packed, r.nextInt(packed.length));
+            case 2 -> packed = java.util.Arrays.copyOf(packed, packed.length + 1 + r.nextInt(64));
+            default -> {
+                // intact: it decompresses to its pages, or to other than the record declares
+            }
+        }
+        return packed;
     }
 
     private static final String[] JSON_PARTS = {

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import com.github.luben.zstd.Zstd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -104,8 +105,8 @@ class ImageRefusalTest {
 
     @Test
     void unsupportedVersionIsIncompatible() throws IOException {
-        byte[] v2 = concat(preamble(2, 0), HEADER_RECORD, end(0, 0, 0));
-        refused(v2, INCOMPATIBLE, "format version 2 is not supported by this reader, which reads version 1");
+        byte[] v3 = concat(preamble(3, 0), HEADER_RECORD, end(0, 0, 0));
+        refused(v3, INCOMPATIBLE, "format version 3 is not supported by this reader, which reads versions 1 and 2");
         refused(concat(preamble(1, 5), HEADER_RECORD, end(0, 0, 0)), CORRUPT, "reserved preamble field is 5");
     }
 
@@ -245,9 +246,46 @@ class ImageRefusalTest {
     }
 
     @Test
-    void compressedPagesAreRefused() throws IOException {
-        refused(image(HEADER_RECORD, frame(3, 0x01, 0, pagesPayload(0x1000, 1, 0, PAGE_1)), end(0, 1, PAGE)), INCOMPATIBLE,
-                "compressed page data is not supported by this reader", "record #1");
+    void compressedPagesOfVersionOneAreRefused() throws IOException {
+        refused(image(HEADER_RECORD, frame(3, 0x01, 0, pagesPayload(0x1000, 1, 1, Zstd.compress(PAGE_1))), end(0, 1, PAGE)),
+                CORRUPT, "compressed page data in an image of format version 1; compressed runs come with version 2", "record #1");
+    }
+
+    private static byte[] compressedImage(byte[]... records) {
+        return concat(preamble(2, 0), frame(1, 0, 0, headerJson(HEADER.withFormatVersion(2))), concat(records));
+    }
+
+    private static byte[] compressedPages(long address, int count, int codecAndReserved, byte[] stored) {
+        return frame(3, 0x01, 0, pagesPayload(address, count, codecAndReserved, stored));
+    }
+
+    @Test
+    void badCompressedPagesAreRefused() throws IOException {
+        byte[] two = new byte[2 * PAGE];
+        Arrays.fill(two, (byte) 7);
+        byte[] packed = Zstd.compress(two);
+        refused(compressedImage(compressedPages(0x1000, 2, 9, packed), end(0, 1, 2 * PAGE)), INCOMPATIBLE,
+                "compressed with page codec 9, which this reader does not know");
+        refused(compressedImage(compressedPages(0x1000, 2, 0x101, packed), end(0, 1, 2 * PAGE)), CORRUPT,
+                "reserved field of the PAGES run header is 256");
+        refused(compressedImage(compressedPages(0x1000, 3, 1, packed), end(0, 1, 3 * PAGE)), CORRUPT,
+                "decompresses to 8192 bytes, not the 12288 bytes of its 3 pages");
+        refused(compressedImage(compressedPages(0x1000, 1, 1, packed), end(0, 1, PAGE)), CORRUPT,
+                "decompresses to more than 4096 bytes, not the 4096 bytes of its 1 pages");
+        refused(compressedImage(compressedPages(0x1000, 2, 1, Arrays.copyOf(packed, packed.length - 3)), end(0, 1, 2 * PAGE)),
+                CORRUPT, "the compressed page data does not decompress");
+        refused(compressedImage(compressedPages(0x1000, 20000, 1, packed), end(0, 1, 2 * PAGE)), CORRUPT,
+                "a record holds at most 67108864 bytes of page data");
+        // well formed, it reads as its pages
+        byte[] good = compressedImage(compressedPages(0x1000, 2, 1, packed), end(0, 1, 2 * PAGE));
+        Path file = dir.resolve("good.img");
+        Files.write(file, good);
+        try (Image image = Image.open(file)) {
+            ByteBuffer data = image.pageData(image.pageRuns().get(0));
+            byte[] back = new byte[data.remaining()];
+            data.get(back);
+            assertArrayEquals(two, back);
+        }
     }
 
     @Test

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -234,6 +235,145 @@ class ImageRoundTripTest {
         try (Image image = Image.open(file)) {
             assertEquals(40 * PAGE, image.totalPageBytes());
         }
+    }
+
+    /** Pages like a heap's: counters and text, which compress. */
+    private static byte[] compressiblePages(int pages) {
+        byte[] b = new byte[pages * PAGE];
+        ByteBuffer w = ByteBuffer.wrap(b);
+        for (int i = 0; w.remaining() >= 16; i++) {
+            w.putLong(i).put("session!".getBytes());
+        }
+        return b;
+    }
+
+    /** Writes an image of those pages as {@code compression} says; returns its bytes. */
+    private static byte[] writeCompressed(PageCompression compression, byte[] text, byte[] random) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ImageWriter w = ImageWriter.to(PageCompressingChannel.over(Channels.newChannel(out), compression), HEADER)) {
+            w.writeObject(new Mapping(0x10000000L, 0x20000000L, "[heap]", 3));
+            ByteBuffer direct = ByteBuffer.allocateDirect(text.length);
+            direct.put(text).flip();
+            w.writePages(0x10000000L, direct);
+            w.writePages(0x18000000L, ByteBuffer.wrap(random));
+            w.writePages(0x1c000000L, ByteBuffer.wrap(text, 0, 3 * PAGE));
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void compressedRunsComeBackExactlyFromBothReaders() throws IOException {
+        byte[] text = compressiblePages(768);     // 3 MiB: three compressed runs
+        byte[] random = pageBytes(5, 512);        // 2 MiB: tried, kept raw
+        PageCompression c = new PageCompression(PageCompression.Mode.ON, 0);
+        byte[] image = writeCompressed(c, text, random);
+        assertEquals(2, image[8], "an image that may hold compressed runs is of version 2");
+        assertTrue(c.ran());
+        assertEquals(4, c.runsCompressed());
+        assertEquals(2, c.runsRaw());
+        assertEquals(text.length + random.length + 3 * PAGE, c.rawBytes());
+        assertTrue(image.length < random.length + text.length / 4, "image of " + image.length + " bytes");
+        assertTrue(c.ratio() > 1.5, c.toString());
+
+        Map<Long, byte[]> expected = Map.of(0x10000000L, text, 0x18000000L, random, 0x1c000000L, Arrays.copyOf(text, 3 * PAGE));
+        Path file = dir.resolve("compressed.img");
+        Files.write(file, image);
+        try (Image img = Image.open(file)) {
+            assertEquals(2, img.header().formatVersion());
+            assertEquals(c.rawBytes(), img.totalPageBytes());
+            assertEquals(expected.keySet(), Map.copyOf(gather(img.pageRuns(), img)).keySet());
+            gather(img.pageRuns(), img).forEach((at, data) -> assertArrayEquals(expected.get(at), data, Long.toHexString(at)));
+        }
+        Map<Long, ByteArrayOutputStream> streamed = new java.util.TreeMap<>();
+        try (ImageStreamReader r = ImageStreamReader.open(Channels.newChannel(new java.io.ByteArrayInputStream(image)), "z")) {
+            for (ImageRecord rec; (rec = r.next()) != null; ) {
+                if (rec instanceof ImageRecord.Pages p) {
+                    long base = expected.keySet().stream().filter(a -> a <= p.address()).max(Long::compare).orElseThrow();
+                    streamed.computeIfAbsent(base, a -> new ByteArrayOutputStream()).writeBytes(bytes(p.data()));
+                }
+            }
+        }
+        streamed.forEach((at, data) -> assertArrayEquals(expected.get(at), data.toByteArray(), Long.toHexString(at)));
+        assertEquals(3, streamed.size());
+    }
+
+    private static Map<Long, byte[]> gather(List<PageRun> runs, Image img) throws IOException {
+        Map<Long, ByteArrayOutputStream> all = new java.util.TreeMap<>();
+        long base = -1;
+        long next = -1;
+        for (PageRun run : runs) {
+            if (run.address() != next) {
+                base = run.address();
+            }
+            all.computeIfAbsent(base, a -> new ByteArrayOutputStream()).writeBytes(bytes(img.pageData(run)));
+            next = run.end(PAGE);
+        }
+        Map<Long, byte[]> result = new java.util.TreeMap<>();
+        all.forEach((a, b) -> result.put(a, b.toByteArray()));
+        return result;
+    }
+
+    @Test
+    void autoCompressesOnlyWhereTheLinkIsTheBottleneck() throws IOException {
+        byte[] text = compressiblePages(768);
+        byte[] random = pageBytes(6, 512);
+        PageCompression slowLink = new PageCompression(PageCompression.Mode.AUTO, 5_000_000);
+        writeCompressed(slowLink, text, random);
+        assertTrue(slowLink.ran(), slowLink.toString());
+        assertTrue(slowLink.ratio() > 1.5, slowLink.toString());
+        // a link not yet measured may be fast: nothing is compressed until it is
+        PageCompression unknownLink = new PageCompression(PageCompression.Mode.AUTO, 0);
+        byte[] image = writeCompressed(unknownLink, text, random);
+        assertFalse(unknownLink.ran(), unknownLink.toString());
+        assertEquals(1.0, unknownLink.ratio());
+        assertEquals(2, image[8]);
+        // off: a version-1 image, as a reader of version 1 reads it
+        PageCompression off = PageCompression.off();
+        image = writeCompressed(off, text, random);
+        assertFalse(off.ran());
+        assertEquals(1, image[8]);
+    }
+
+    /** A link of about 20 MB/s: each write waits a millisecond per 20 kB. */
+    private static final class SlowLink implements WritableByteChannel {
+        long bytes;
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            int n = src.remaining();
+            src.position(src.limit());
+            bytes += n;
+            try {
+                Thread.sleep(Math.max(1, n / 20_000));
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    void autoCompressesOnceItHasMeasuredASlowLink() throws IOException {
+        PageCompression auto = new PageCompression(PageCompression.Mode.AUTO, 0);
+        SlowLink link = new SlowLink();
+        byte[] text = compressiblePages(256);      // 1 MiB
+        try (ImageWriter w = ImageWriter.to(PageCompressingChannel.over(link, auto), HEADER)) {
+            for (int i = 0; i < 24; i++) {
+                w.writePages(0x10000000L + i * (long) text.length, ByteBuffer.wrap(text));
+            }
+        }
+        // the first 16 MiB measure the link and go raw; the rest goes compressed
+        assertTrue(auto.ran() && auto.runsCompressed() >= 4 && auto.runsRaw() >= 16, auto.toString());
+        assertTrue(link.bytes < 24L * text.length - 4L * text.length / 2, link.bytes + " bytes went over the link");
     }
 
     @Test

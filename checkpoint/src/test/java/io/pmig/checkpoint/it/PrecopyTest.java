@@ -18,6 +18,8 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.Round;
+import io.pmig.checkpoint.image.PageCompressingChannel;
+import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.dirty.DirtyTracking;
 import io.pmig.checkpoint.memory.MemoryDumper;
@@ -97,6 +99,20 @@ class PrecopyTest extends ItSupport {
         assertTrue(sent.stream().skip(1).allMatch(r -> r.pagesSent() > 0 && r.pagesResent() > 0),
             "a hot loop leaves pages for every round, sent again: " + rounds);
         assertEquals(0, rounds.get(0).pagesResent(), "round 1 sends nothing twice");
+    }
+
+    @Test
+    @Timeout(120)
+    void compressedRoundsArriveExactly() throws Exception {
+        // dirty_writer's region holds one byte per page: it compresses; the writer's pages (a hash per word) do not
+        PageCompression compression = new PageCompression(PageCompression.Mode.ON, 0);
+        TestProgram p = startReady("dirty_writer");
+        List<Round> rounds = migrate(p, sent -> sent.size() == 2, 0, compression);
+        assertEquals(3, rounds.size(), "two rounds and the last part: " + rounds);
+        assertTrue(compression.ran() && compression.ratio() > 4, "the pages went compressed: " + compression);
+        PageCompression random = new PageCompression(PageCompression.Mode.ON, 0);
+        migrate(writer(16, 2048, false), sent -> sent.size() == 2, 0, random);
+        assertTrue(random.runsRaw() >= 16 && random.ratio() < 1.1, "the 16 MiB of hashed pages went raw: " + random);
     }
 
     @Test
@@ -184,8 +200,15 @@ class PrecopyTest extends ItSupport {
      * part last.
      */
     private static List<Round> migrate(TestProgram p, Predicate<List<Round>> stop, long pauseMs) throws Exception {
+        return migrate(p, stop, pauseMs, PageCompression.off());
+    }
+
+    /** {@link #migrate(TestProgram, Predicate, long)} with the rounds' and the last part's pages compressed as {@code compression} says. */
+    private static List<Round> migrate(TestProgram p, Predicate<List<Round>> stop, long pauseMs, PageCompression compression)
+            throws Exception {
         Map<Integer, String> fdsBefore = fds(p.pid());
         Pipe pipe = Pipe.open();
+        WritableByteChannel sink = PageCompressingChannel.over(pipe.sink(), compression);
         BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
         AtomicReference<Integer> copyPid = new AtomicReference<>();
         AtomicReference<Throwable> destinationFailure = new AtomicReference<>();
@@ -212,14 +235,14 @@ class PrecopyTest extends ItSupport {
         FrozenCheckpoint frozen;
         List<Round> rounds;
         try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
-            session.sendRound(pipe.sink());
+            session.sendRound(sink);
             while (!stop.test(session.rounds())) {
                 Thread.sleep(pauseMs);
                 nextIsLast.put(false);
-                session.sendRound(pipe.sink());
+                session.sendRound(sink);
             }
             nextIsLast.put(true);
-            frozen = session.finish(pipe.sink(), CheckpointOptions.defaults());
+            frozen = session.finish(sink, CheckpointOptions.defaults());
             rounds = session.rounds();
         } finally {
             nextIsLast.put(true);

@@ -18,6 +18,8 @@ import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.image.ImageRecord;
+import io.pmig.checkpoint.image.PageCompressingChannel;
+import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.checkpoint.image.ImageStreamReader;
 import io.pmig.checkpoint.nativeio.Linux;
 
@@ -52,25 +54,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
     @Timeout(90)
     void checkpointThroughAPipeIntoARestoreRunningMeanwhile() throws Exception {
         TestProgram original = startReady("mem");
-        Pipe pipe = Pipe.open();
-        AtomicReference<RestoreReport> restored = new AtomicReference<>();
-        AtomicReference<Throwable> restoreFailure = new AtomicReference<>();
-        // ptrace binds the restored process to the thread that restores it: resume it there too
-        Thread restorer = new Thread(() -> {
-            try (RestoredProcess copy = new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true))) {
-                copy.resume();
-                restored.set(copy.report());
-            } catch (Throwable t) {
-                restoreFailure.set(t);
-            } finally {
-                try {
-                    pipe.source().close(); // a failed restore stops the checkpoint's writes instead of blocking them
-                } catch (java.io.IOException ignored) {
-                    // closing a pipe end does not fail
-                }
-            }
-        }, "stream-restore");
-        restorer.start();
+        PipeRestore pipe = PipeRestore.start();
         List<long[]> progress = new ArrayList<>();
         FrozenCheckpoint frozen;
         try {
@@ -79,13 +63,7 @@ class StreamCheckpointRestoreTest extends ItSupport {
         } finally {
             pipe.sink().close();
         }
-        restorer.join(60_000);
-        assertFalse(restorer.isAlive(), "the restore thread did not finish");
-        if (restoreFailure.get() != null) {
-            frozen.abort();
-            throw new AssertionError("restore from the pipe failed", restoreFailure.get());
-        }
-        RestoreReport copy = restored.get();
+        RestoreReport copy = pipe.await(frozen);
         try {
             assertParked(original.pid(), "until commit");
             long imageBytes = frozen.report().imageBytes();
@@ -101,6 +79,33 @@ class StreamCheckpointRestoreTest extends ItSupport {
             frozen.commit();
             original.awaitPidFree(PID_FREE_TIMEOUT);
             assertRunningUntraced(copy.pid(), "after the stream restore");
+            original.go();
+            assertEquals("PASS", awaitResultOf(original.stateDir(), copy.pid()), "the copy's memory is the original's");
+        } finally {
+            killQuietly(copy.pid());
+        }
+    }
+
+    @Test
+    @Timeout(90)
+    void aCompressedStreamRestoresEveryPage() throws Exception {
+        TestProgram original = startReady("dirty_writer");     // one byte written per page: it compresses
+        PageCompression compression = new PageCompression(PageCompression.Mode.ON, 0);
+        PipeRestore pipe = PipeRestore.start();
+        FrozenCheckpoint frozen;
+        try {
+            frozen = new CheckpointEngine().checkpoint(original.pid(), PageCompressingChannel.over(pipe.sink(), compression),
+                CheckpointOptions.defaults());
+        } finally {
+            pipe.sink().close();
+        }
+        RestoreReport copy = pipe.await(frozen);
+        try {
+            assertTrue(compression.ran() && compression.ratio() > 4, "the pages went compressed: " + compression);
+            assertEquals(frozen.report().pageBytes(), copy.pageBytes(), "every page written arrived");
+            assertTrue(frozen.report().imageBytes() < frozen.report().pageBytes() / 2, "the image is smaller than its pages");
+            frozen.commit();
+            original.awaitPidFree(PID_FREE_TIMEOUT);
             original.go();
             assertEquals("PASS", awaitResultOf(original.stateDir(), copy.pid()), "the copy's memory is the original's");
         } finally {
@@ -237,5 +242,46 @@ class StreamCheckpointRestoreTest extends ItSupport {
         byte[] copy = image.clone();
         copy[(int) offset] ^= 0x10;
         return copy;
+    }
+
+    /** A restore from a pipe on a thread of its own, running while the checkpoint writes into the pipe. */
+    private record PipeRestore(Pipe pipe, Thread thread, AtomicReference<RestoreReport> restored, AtomicReference<Throwable> failure) {
+        static PipeRestore start() throws java.io.IOException {
+            Pipe pipe = Pipe.open();
+            AtomicReference<RestoreReport> restored = new AtomicReference<>();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            // ptrace binds the restored process to the thread that restores it: resume it there too
+            Thread thread = new Thread(() -> {
+                try (RestoredProcess copy = new RestoreEngine().restore(pipe.source(), "pipe", new RestoreOptions(true))) {
+                    copy.resume();
+                    restored.set(copy.report());
+                } catch (Throwable t) {
+                    failure.set(t);
+                } finally {
+                    try {
+                        pipe.source().close(); // a failed restore stops the checkpoint's writes instead of blocking them
+                    } catch (java.io.IOException ignored) {
+                        // closing a pipe end does not fail
+                    }
+                }
+            }, "stream-restore");
+            thread.start();
+            return new PipeRestore(pipe, thread, restored, failure);
+        }
+
+        Pipe.SinkChannel sink() {
+            return pipe.sink();
+        }
+
+        /** The running copy's report once the restore ended; a failed restore aborts {@code frozen} and fails. */
+        RestoreReport await(FrozenCheckpoint frozen) throws InterruptedException {
+            thread.join(60_000);
+            assertFalse(thread.isAlive(), "the restore thread did not finish");
+            if (failure.get() != null) {
+                frozen.abort();
+                throw new AssertionError("restore from the pipe failed", failure.get());
+            }
+            return restored.get();
+        }
     }
 }

@@ -67,6 +67,11 @@ public final class MigrateCommand implements Callable<Integer> {
             + " at least 1; 0: no limit (default: migration.bandwidth.megabytes.per.second of the daemon's configuration, none)")
     Double bandwidth;
 
+    @Option(names = "--compress", paramLabel = "auto|on|off", defaultValue = "auto", description = "compress the pages on the"
+            + " image stream (zstd): auto compresses while the link is the bottleneck (a --bandwidth limit, or a slow link"
+            + " measured), on always, off never; runs that do not shrink go raw (default: ${DEFAULT-VALUE})")
+    String compress;
+
     @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
             + " (to measure what replay saves: clients then wait for their retransmission)")
     boolean noReplay;
@@ -104,6 +109,7 @@ public final class MigrateCommand implements Callable<Integer> {
         if (bandwidth != null) {
             request.put("bandwidthMegabytesPerSecond", bandwidth);
         }
+        request.put("compress", compress);
         boolean bar = !json && System.console() != null;
         PrintWriter err = spec.commandLine().getErr();
         // Ctrl-C ends this JVM and so closes its connection, which is what tells pmigd to cancel
@@ -173,10 +179,21 @@ public final class MigrateCommand implements Callable<Integer> {
                 r.path("bandwidthLimitMegabytesPerSecond").asDouble() > 0
                         ? String.format(Locale.ROOT, "limit %.1f MB/s", r.path("bandwidthLimitMegabytesPerSecond").asDouble())
                         : "no bandwidth limit",
-                r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT", r.path("heldPackets").asLong(),
+                (r.path("encrypted").asBoolean() ? ", encrypted" : ", PLAINTEXT") + compression(r.path("compression")),
+                r.path("heldPackets").asLong(),
                 r.path("replayedPackets").asLong()) + steps("downtime", r.path("downtimeSteps")) + steps("frozen", r.path("frozenSteps"))
                 + steps("restore", r.path("restoreSteps"))
                 + rounds(r) + notes(r);
+    }
+
+    /** ", pages compressed 5.2x (auto)" or ", pages uncompressed (auto)". */
+    private static String compression(JsonNode c) {
+        if (c.isMissingNode()) {
+            return "";
+        }
+        return c.path("ran").asBoolean()
+                ? String.format(Locale.ROOT, ", pages compressed %.1fx (%s)", c.path("ratio").asDouble(), c.path("mode").asText())
+                : ", pages uncompressed (" + c.path("mode").asText() + ")";
     }
 
     /** "  frozen: freeze 1.2, descriptors 0.4, ... ms": where a part of the downtime went. */

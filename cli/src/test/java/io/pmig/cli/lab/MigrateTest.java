@@ -126,6 +126,7 @@ class MigrateTest {
         JsonNode staged = migrate("node-a", "node-b", false);
         assertEquals("staged", staged.get("mode").textValue(), staged.toString());
         assertEquals(0.0, staged.get("bandwidthLimitMegabytesPerSecond").doubleValue(), "no limit unless asked: " + staged);
+        assertEquals("auto", staged.get("compression").get("mode").textValue(), "compression is auto unless asked: " + staged);
         JsonNode rounds = staged.get("rounds");
         assertTrue(rounds.size() >= 2 && rounds.get(rounds.size() - 1).get("last").booleanValue(), "rounds, then the last part: " + staged);
         assertTrue(rounds.get(0).get("pagesSent").longValue() >= 64L * 256, "round 1 carries the 64 MB: " + staged);
@@ -137,6 +138,10 @@ class MigrateTest {
         assertTrue(bundle.json().get("memoryBytes").longValue() >= 64L << 20, bundle.out());
         assertEquals(100.0, bundle.json().get("bandwidthLimitMegabytesPerSecond").doubleValue(), bundle.out());
         assertTrue(bundle.json().get("megabytesPerSecond").doubleValue() < 110, "the image kept to the limit: " + bundle.out());
+        // under a limit the link is the bottleneck: the server's ballast (a byte a page) went compressed, and arrived
+        JsonNode compression = bundle.json().get("compression");
+        assertTrue(compression.get("ran").booleanValue() && compression.get("ratio").doubleValue() > 4, bundle.out());
+        assertTrue(bundle.json().get("bytesSent").longValue() < compression.get("pageBytes").longValue() / 4, bundle.out());
         String verdict = client.get();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
@@ -283,6 +288,9 @@ class MigrateTest {
         assertEquals(ExitCodes.REFUSED, crawl.exitCode(), crawl.toString());
         assertTrue(crawl.json().get("error").textValue().contains("a bandwidth limit of 0.5 MB/s is not possible: it must be"
             + " 0 (no limit) or at least 1 MB/s"), crawl.out());
+        Run unknown = pmigIn("node-a", "migrate", server, "--to", "node-b", "--compress", "maybe", "--json");
+        assertEquals(ExitCodes.REFUSED, unknown.exitCode(), unknown.toString());
+        assertTrue(unknown.json().get("error").textValue().contains("compression 'maybe' is none of auto, on and off"), unknown.out());
         String verdict = client.get();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip());

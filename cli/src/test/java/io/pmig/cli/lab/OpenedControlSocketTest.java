@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Timeout;
  * let owners migrate their services), with root's stream-server on the VIP and its client
  * streaming: no user moves what is not theirs, and a migration is cancelled, by pmig migrate
  * --cancel or by Ctrl-C, with the normal rollback. The migrations are slow on purpose (a
- * bandwidth limit of 1 MB/s on 64 MB), so that there is time to cancel them.
+ * bandwidth limit of 1 MB/s on 64 MB, sent uncompressed: the server's ballast would shrink to a few MB),
+ * so that there is time to cancel them.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OpenedControlSocketTest {
@@ -104,7 +105,7 @@ class OpenedControlSocketTest {
         CompletableFuture<String> client = StreamService.client("40");
         Thread.sleep(1500);
         CompletableFuture<Run> migration = CompletableFuture.supplyAsync(
-            () -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--bandwidth", "1", "--json"));
+            () -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--bandwidth", "1", "--compress", "off", "--json"));
         String id = awaitPreCopy();
         JsonNode notTheirs = requestAsUser("{\"op\":\"cancel\",\"id\":\"" + id + "\"}");
         assertTrue(notTheirs.get("refused").asBoolean(), notTheirs.toString());
@@ -129,7 +130,8 @@ class OpenedControlSocketTest {
         Thread.sleep(1500);
         List<String> command = new ArrayList<>(List.of("nsenter", "--target", nodes.host("node-a").initPid().toString(), "--net",
             "--pid", "--mount", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
-            System.getProperty("java.class.path"), "io.pmig.cli.Pmig", "migrate", server, "--to", "node-b", "--bandwidth", "1"));
+            System.getProperty("java.class.path"), "io.pmig.cli.Pmig", "migrate", server, "--to", "node-b", "--bandwidth", "1",
+            "--compress", "off"));
         Process nsenter = new ProcessBuilder(command).redirectErrorStream(true).start();
         String id = awaitPreCopy();
         ProcessHandle pmigJvm = nsenter.toHandle().children().findFirst().orElseThrow();

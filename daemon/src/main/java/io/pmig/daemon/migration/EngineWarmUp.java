@@ -10,12 +10,15 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.dirty.DirtyTracking;
+import io.pmig.checkpoint.image.PageCompressingChannel;
+import io.pmig.checkpoint.image.PageCompression;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.channels.Channels;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +31,8 @@ import java.util.stream.Stream;
  * moving a throw-away {@code sleep} through memory the way a migration moves a process: staged
  * (a pre-copy round, then the last part; its code is the default mode's, and most of bundle
  * mode's), or bundle where this kernel cannot track writes. Checkpointed (then killed) and
- * restored into a PID namespace of its own (then killed).
+ * restored into a PID namespace of its own (then killed). Its pages go compressed, so zstd's natives are
+ * loaded and its code compiled too (a migration's --compress is auto) where zstd loads.
  */
 final class EngineWarmUp {
     private static final String WARM_UP_IMAGE = "the warm-up image";
@@ -57,10 +61,16 @@ final class EngineWarmUp {
 
     private static void moveBundled(int pid) throws IOException {
         ByteArrayOutputStream image = new ByteArrayOutputStream();
-        new CheckpointEngine().checkpoint(pid, Channels.newChannel(image), CheckpointOptions.defaults()).commit();
+        new CheckpointEngine().checkpoint(pid, into(image), CheckpointOptions.defaults()).commit();
         try (RestoredProcess copy = new RestoreEngine().restore(read(image), WARM_UP_IMAGE, new RestoreOptions(true))) {
             copy.kill();
         }
+    }
+
+    /** An image into memory, its pages compressed where this host can. */
+    private static WritableByteChannel into(ByteArrayOutputStream image) {
+        PageCompression.Mode mode = PageCompression.unavailable() == null ? PageCompression.Mode.ON : PageCompression.Mode.OFF;
+        return PageCompressingChannel.over(Channels.newChannel(image), new PageCompression(mode, 0));
     }
 
     private static void moveStaged(int pid) throws IOException {
@@ -68,8 +78,8 @@ final class EngineWarmUp {
         ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
         FrozenCheckpoint frozen;
         try (PrecopySource precopy = new CheckpointEngine().precopy(pid, PrecopyOptions.defaults())) {
-            precopy.sendRound(Channels.newChannel(round));
-            frozen = precopy.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults());
+            precopy.sendRound(into(round));
+            frozen = precopy.finish(into(lastPart), CheckpointOptions.defaults());
         }
         frozen.commit();
         try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(read(round), WARM_UP_IMAGE, new RestoreOptions(true));

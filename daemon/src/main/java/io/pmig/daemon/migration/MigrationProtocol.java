@@ -42,10 +42,11 @@ final class MigrationProtocol {
      * the process lives in a PID namespace of its own (its {@code tids} are then no concern of the destination's);
      * {@code service}: the process's registry entry, which moves with it (null for a process registered as none);
      * {@code sourcePin}: the VIP its cgroup pins its sockets' source address to (SourceAddress), which the destination
-     * pins the copy's cgroup to before it runs, or null.
+     * pins the copy's cgroup to before it runs, or null; {@code pageCodec}: the codec the image's pages may be compressed
+     * with ("zstd"), which the destination refuses to prepare for when it cannot load it, or null when they go raw.
      */
     record Prepare(String id, int pid, List<Integer> tids, String exe, String vip, int prefix, String sourceMac, boolean replay,
-                   boolean staged, long memoryBytes, boolean ownPidNamespace, Service service, String sourcePin) {
+                   boolean staged, long memoryBytes, boolean ownPidNamespace, Service service, String sourcePin, String pageCodec) {
     }
 
     record Prepared(String id, String destinationMac) {

@@ -9,6 +9,7 @@ import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.dirty.UntrackableException;
 import io.pmig.daemon.Daemon;
@@ -206,7 +207,8 @@ public final class MigrationService implements AutoCloseable {
 
     /**
      * {"op": "migrate", "pid": N or "service": NAME, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or
-     * "bundle", "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's)}.
+     * "bundle", "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's),
+     * "compress": "auto" (default), "on" or "off"}.
      */
     public ObjectNode migrate(ControlCall call) {
         Audit audit = new Audit();
@@ -301,15 +303,27 @@ public final class MigrationService implements AutoCloseable {
         }
         PrecopyOptions precopyOptions;
         Bandwidth bandwidth;
+        PageCompression.Mode compressMode;
         try {
             precopyOptions = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
                 r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds());
             bandwidth = r.path("bandwidthMegabytesPerSecond").isNumber()
                 ? Bandwidth.megabytesPerSecond(r.path("bandwidthMegabytesPerSecond").asDouble()) : config.migrationBandwidth();
+            compressMode = PageCompression.Mode.parse(r.path("compress").asText("auto"));
         } catch (IllegalArgumentException e) {
             throw new ControlRefusedException(e.getMessage());
         }
+        String compressNote = null;
+        String unavailable = PageCompression.unavailable();
+        if (compressMode != PageCompression.Mode.OFF && unavailable != null) {
+            if (compressMode == PageCompression.Mode.ON) {
+                throw new ControlRefusedException(node + " cannot compress pages: " + unavailable + "; migrate with --compress off");
+            }
+            compressMode = PageCompression.Mode.OFF;
+            compressNote = "pages sent uncompressed: " + unavailable;
+        }
+        PageCompression compression = new PageCompression(compressMode, bandwidth.bytesPerSecond());
         String id = node + "-" + pid + "-" + Long.toString(System.currentTimeMillis(), 36);
         audit.id = id;
         Migrations.Migration record = new Migrations.Migration(id, pid, "source", to, "preflight", Instant.now());
@@ -359,7 +373,8 @@ public final class MigrationService implements AutoCloseable {
                 vip.map(v -> v.address().getHostAddress()).orElse(null), vip.map(ServiceVip::prefix).orElse(0),
                 HexFormat.of().formatHex(manager.mac()), !r.path("replay").isBoolean() || r.path("replay").asBoolean(), staged,
                 DestinationMemory.imageBytes(pid), PidNamespaces.inOwnNamespace(pid), service.orElse(null),
-                sourcePin.map(InetAddress::getHostAddress).orElse(null));
+                sourcePin.map(InetAddress::getHostAddress).orElse(null),
+                compressMode == PageCompression.Mode.OFF ? null : PageCompression.codecName());
             try {
                 peer.request(Message.json(MigrationProtocol.PREPARE, prepare));
             } catch (PeerException e) {
@@ -372,7 +387,7 @@ public final class MigrationService implements AutoCloseable {
             ObjectNode report;
             try {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
-                    () -> journal.write(committing), precopy, bundle, bandwidth, config.pause(), cancellation,
+                    () -> journal.write(committing), precopy, bundle, bandwidth, compression, config.pause(), cancellation,
                     () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis())),
                     Duration.ofMillis(config.limits().listenerDrainMillis())).run();
             } catch (CommitUndecidedException e) {
@@ -388,6 +403,9 @@ public final class MigrationService implements AutoCloseable {
             });
             if (modeNote != null) {
                 report.withArrayProperty("notes").add(modeNote);
+            }
+            if (compressNote != null) {
+                report.withArrayProperty("notes").add(compressNote);
             }
             return report;
         } finally {
@@ -506,6 +524,10 @@ public final class MigrationService implements AutoCloseable {
             }
             if (p.sourcePin() != null) {
                 ServiceVip.requirePinnable(p.sourcePin(), p.vip(), node);
+            }
+            if (p.pageCodec() != null && PageCompression.unavailable() != null) {
+                throw new ControlRefusedException(node + " cannot decompress the pages " + source.peerName() + " would compress with "
+                    + p.pageCodec() + ": " + PageCompression.unavailable() + "; migrate with --compress off");
             }
             memory.require(node, p.pid(), p.memoryBytes());
             if (p.service() != null && services.get(p.service().name()).isPresent()) {

@@ -12,6 +12,8 @@ import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.image.PageCompressingChannel;
+import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.FaultPause;
@@ -57,6 +59,7 @@ final class OutgoingMigration {
     private final CheckedProcess bundle;
     private final boolean staged;
     private final Bandwidth bandwidth;
+    private final PageCompression compression;
     private final FaultPause pause;
     private final OutcomeQuery outcomeQuery;
     private final Cancellation cancellation;
@@ -74,7 +77,7 @@ final class OutgoingMigration {
 
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
                       Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopySource precopySource,
-                      CheckedProcess bundle, Bandwidth bandwidth, FaultPause pause, Cancellation cancellation,
+                      CheckedProcess bundle, Bandwidth bandwidth, PageCompression compression, FaultPause pause, Cancellation cancellation,
                       OutcomeQuery outcomeQuery, Duration listenerDrain) {
         this.id = id;
         this.pid = pid;
@@ -89,6 +92,7 @@ final class OutgoingMigration {
         this.bundle = bundle;
         this.staged = precopySource != null;
         this.bandwidth = bandwidth;
+        this.compression = compression;
         this.pause = pause;
         this.outcomeQuery = outcomeQuery;
         this.cancellation = cancellation;
@@ -106,6 +110,8 @@ final class OutgoingMigration {
         String phase = "prepare";
         try {
             OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)), bandwidth);
+            // the engine writes its images onto it: bundle, rounds and last part compress as --compress says
+            PageCompressingChannel pages = PageCompressingChannel.over(image, compression);
             // a cancel fails the image's writes at once, however slow the stream or long the image
             cancellation.onCancel(() -> image.abort("the migration was cancelled: " + cancellation.reason()));
             cancellation.check();
@@ -120,7 +126,7 @@ final class OutgoingMigration {
                 do {
                     cancellation.check();
                     image.write(MigrationProtocol.ROUND_FOLLOWS);
-                    progress(precopySource.sendRound(image));
+                    progress(precopySource.sendRound(pages));
                     pause.pauseAt(FaultPause.Point.PRE_COPY);
                 } while (!precopySource.shouldStop());
                 tracking = precopySource.trackingMethod();
@@ -132,8 +138,9 @@ final class OutgoingMigration {
                 phase("transfer");
                 freeze = System.nanoTime();
                 image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
+                compression.linkLimit(0);
                 image.write(MigrationProtocol.LAST_PART_FOLLOWS);
-                frozen = precopySource.finish(image, options);
+                frozen = precopySource.finish(pages, options);
                 rounds = precopySource.rounds();
             } else {
                 phase = "listener drain";
@@ -142,7 +149,7 @@ final class OutgoingMigration {
                 phase = "checkpoint";
                 phase("transfer");
                 freeze = System.nanoTime();
-                frozen = new CheckpointEngine().checkpoint(bundle, image, options);
+                frozen = new CheckpointEngine().checkpoint(bundle, pages, options);
             }
             long imageSent = System.nanoTime();
             phase = "restore";
@@ -181,6 +188,10 @@ final class OutgoingMigration {
                 .put("mode", staged ? "staged" : "bundle")
                 .set("notes", JsonNodeFactory.instance.arrayNode());
             frozen.report().processes().forEach(report.withArrayProperty("processes")::add);
+            report.putObject("compression").put("mode", compression.mode().text()).put("ran", compression.ran())
+                .put("ratio", Math.round(compression.ratio() * 100) / 100.0).put("pageBytes", compression.rawBytes())
+                .put("pageBytesSent", compression.storedBytes()).put("runsCompressed", compression.runsCompressed())
+                .put("runsRaw", compression.runsRaw());
             report.set("frozenSteps", steps(frozen.report().steps()));
             report.set("restoreSteps", steps(restored.steps()));
             // the downtime from the source's side: its frozen part, the wait for the destination's restore, its commit
