@@ -99,7 +99,8 @@ public class MigrationBench {
     /** Starts memhold SIZE in node-a, migrates it to node-b, kills it there; returns the daemon's report. */
     private static JsonNode migrate(LabMigration lab, String memhold, int sizeMb) throws Exception {
         int pid = lab.start(memhold + " " + sizeMb, sizeMb);
-        JsonNode report = lab.migrate(pid, "--mode", "bundle");
+        // the raw path, which its README figures describe: bench/compression measures --compress auto beside it
+        JsonNode report = lab.migrate(pid, "--mode", "bundle", "--compress", "off");
         lab.killOnNodeB(pid);
         return report;
     }

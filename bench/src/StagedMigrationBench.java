@@ -66,9 +66,10 @@ public class StagedMigrationBench {
         Path out = Path.of(args[2]);
         int runs = Integer.parseInt(args[3]);
         String limit = args[4];
-        Mode bundle = new Mode("bundle", List.of("--mode", "bundle"));
-        Mode staged = new Mode("staged", List.of("--mode", "staged"));
-        Mode limited = new Mode("staged " + limit + " MB/s", List.of("--mode", "staged", "--bandwidth", limit));
+        // the raw path, which its README figures describe: bench/compression measures --compress auto beside it
+        Mode bundle = new Mode("bundle", List.of("--mode", "bundle", "--compress", "off"));
+        Mode staged = new Mode("staged", List.of("--mode", "staged", "--compress", "off"));
+        Mode limited = new Mode("staged " + limit + " MB/s", List.of("--mode", "staged", "--bandwidth", limit, "--compress", "off"));
         List<Workload> workloads = List.of(
             new Workload("idle", 256, 0, 0, false, List.of(bundle, staged)),
             new Workload("top-like light writer", 16, 32, 2, false, List.of(bundle, staged)),
