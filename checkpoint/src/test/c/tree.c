@@ -7,7 +7,10 @@
  *    B  leads a process group of its own (setpgid) and holds a POSIX lock on bytes 0-1 of the shared
  *       file, while the parent holds one on byte 5: each checks the other's with F_GETLK after go;
  *    C  leads a session of its own (setsid) and forks D, which stays in C's session and group;
- *    E  exits with status 5 and F is killed by SIGTERM, both left unreaped (zombies) until after go.
+ *    E  exits with status 5 and F is killed by SIGTERM, both left unreaped (zombies) until after go;
+ *    O  an orphan: the parent is a child subreaper, and O's own parent ended (reaped before ready),
+ *       so O is the parent's child now; after go it checks its parent and session, and the parent is
+ *       still a subreaper and reaps it.
  *  After go, every member checks its parent, group and session, and the parent writes a generation
  *  number into the shared page that each child must see. Through the shared objects: the parent
  *  writes into the pipe and A reads it (one pipe, not two copies); the parent connects to the
@@ -21,6 +24,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -171,6 +175,34 @@ int main(int argc, char **argv)
         h_log("file failed: %s", strerror(errno));
         return 1;
     }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        h_log("subreaper failed: %s", strerror(errno));
+        return 1;
+    }
+    int orphan_pipe[2];
+    if (pipe(orphan_pipe) != 0) {
+        return 1;
+    }
+    pid_t middle = fork();
+    if (middle == 0) {
+        pid_t o = fork();
+        if (o == 0) {
+            close(orphan_pipe[0]);
+            close(orphan_pipe[1]);
+            while (sh->generation == 0) {
+                h_sleep_ms(2);
+            }
+            _exit((getppid() == parent_pid ? 0 : 1) | (getsid(0) == getsid(parent_pid) ? 0 : 2));
+        }
+        _exit(write(orphan_pipe[1], &o, sizeof o) == sizeof o ? 0 : 1);
+    }
+    pid_t orphan = -1;
+    close(orphan_pipe[1]);
+    if (middle < 0 || read(orphan_pipe[0], &orphan, sizeof orphan) != sizeof orphan || waitpid(middle, NULL, 0) != middle) {
+        h_log("orphan failed: %s", strerror(errno));
+        return 1;
+    }
+    close(orphan_pipe[0]);
     struct flock mine = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 1 };
     if (fcntl(file_fd, F_SETLK, &mine) != 0) {
         h_log("lock failed: %s", strerror(errno));
@@ -238,6 +270,12 @@ int main(int argc, char **argv)
     CHECK(waitpid(killed, &status, WNOHANG) == killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
           "zombie F: status 0x%x, not killed by SIGTERM", status);
     CHECK(sh->b_saw_parent_lock, "B did not see the parent's POSIX lock on byte 5");
+    int subreaper = 0;
+    CHECK(prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper == 1, "the parent is no child subreaper any more");
+    status = 0;
+    pid_t got_orphan = waitpid(orphan, &status, 0);
+    CHECK(got_orphan == orphan && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "orphan O (%d): reaped %d, status 0x%x (exit bits: 1 parent, 2 session)", (int)orphan, (int)got_orphan, status);
     for (int i = 0; i < 4; i++) {
         CHECK(sh->seen[i] == 7, "child %c did not see the parent's write in the shared page (%d)", "ABCD"[i], sh->seen[i]);
     }

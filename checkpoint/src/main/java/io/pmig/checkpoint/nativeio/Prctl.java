@@ -9,6 +9,8 @@ public final class Prctl {
     public static final int PR_SET_DUMPABLE = 4;
     public static final int PR_SET_NAME = 15;
     public static final int PR_SET_THP_DISABLE = 41;
+    public static final int PR_SET_CHILD_SUBREAPER = 36;
+    public static final int PR_GET_CHILD_SUBREAPER = 37;
     public static final int PR_CAPBSET_DROP = 24;
     public static final int PR_SET_SECUREBITS = 28;
     public static final int PR_SET_MM = 35;

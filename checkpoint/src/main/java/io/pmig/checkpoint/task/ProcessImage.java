@@ -14,6 +14,8 @@ import java.util.Map;
  * {@code dumpable}: PR_GET_DUMPABLE (null in images made before it was kept); {@code membarrierRegistrations}: the
  * membarrier REGISTER_* commands the process made, or'ed. {@code clocks}: its monotonic and boot clocks at the
  * freeze, which the restore continues (null in images made before they were kept: restored on the host's clocks).
+ * {@code childSubreaper}: PR_SET_CHILD_SUBREAPER, the process adopts its orphaned descendants (false in images made
+ * before it was kept).
  */
 @ImageKind("process")
 public record ProcessImage(
@@ -41,7 +43,8 @@ public record ProcessImage(
         boolean ownPidNamespace,
         Map<String, String> cgroupLimits,
         UserNamespace userNamespace,
-        Clocks clocks) {
+        Clocks clocks,
+        boolean childSubreaper) {
 
     public ProcessImage {
         cgroupLimits = cgroupLimits == null ? Map.of() : Map.copyOf(cgroupLimits);     // null in images made before they were kept

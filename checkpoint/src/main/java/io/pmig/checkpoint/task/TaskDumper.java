@@ -96,6 +96,7 @@ public final class TaskDumper {
         long brk;
         int dumpable;
         int membarrier;
+        boolean childSubreaper;
         try (InjectedSyscalls in = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
             // the calls in batches, call i of a batch answering in slot i of the scratch page: a stop and go
             // per call was most of the task state's share of a pre-copy's downtime
@@ -108,6 +109,8 @@ public final class TaskDumper {
             for (int which = 0; which < 3; which++) {
                 calls.add(new InjectedSyscalls.Call(Nr.GETITIMER, which, scratch + (long) ANSWER * calls.size()));
             }
+            int subreaperAt = calls.size();
+            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_CHILD_SUBREAPER, scratch + (long) ANSWER * subreaperAt, 0, 0, 0));
             calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_DUMPABLE, 0, 0, 0, 0));
             int membarrierAt = calls.size();
             calls.addAll(Membarrier.queries());
@@ -126,6 +129,8 @@ public final class TaskDumper {
             brk = results[calls.size() - 1];
             check(results[membarrierAt - 1], "prctl(PR_GET_DUMPABLE)", pid);
             dumpable = (int) results[membarrierAt - 1];
+            check(results[subreaperAt], "prctl(PR_GET_CHILD_SUBREAPER)", pid);
+            childSubreaper = answers.getInt(ANSWER * subreaperAt) != 0;
             membarrier = Membarrier.registrations(results, membarrierAt);
 
             List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
@@ -171,7 +176,7 @@ public final class TaskDumper {
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
             Ptrace.pendingSignals(pid, true), itimers, timers, mm, Integer.parseInt(proc.read("oom_score_adj").trim()),
             "0".equals(status.get("THP_enabled")), dumpable, membarrier, PidNamespaces.inOwnNamespace(pid),
-            ServiceCgroup.limitsOf(pid), UserNamespace.of(pid), TimeNamespaces.clocksOf(pid));
+            ServiceCgroup.limitsOf(pid), UserNamespace.of(pid), TimeNamespaces.clocksOf(pid), childSubreaper);
     }
 
     /** The answer slots of a batch of {@code calls} calls. */

@@ -64,6 +64,9 @@ public final class TaskRestorer {
         if (process.thpDisabled()) {
             p.call("prctl(PR_SET_THP_DISABLE)", Nr.PRCTL, Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
+        if (process.childSubreaper()) {
+            p.call("prctl(PR_SET_CHILD_SUBREAPER)", Nr.PRCTL, Prctl.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
         Membarrier.register(process.membarrierRegistrations(), p);
         p.call("chdir " + process.cwd(), Nr.CHDIR, p.cString(process.cwd()));
         if (!process.root().equals("/")) {

@@ -70,7 +70,7 @@ class UserNamespaceTest extends ItSupport {
         UserNamespace foreign = new UserNamespace(4026532174L, 65534, "0 65534 1", "0 65534 1", false);
         ProcessImage process = new ProcessImage(pid, "/bin/sleep", "/", "/", 022, 0, new int[] {65534, 65534, 65534, 65534},
             new int[] {65534, 65534, 65534, 65534}, new int[0], false, null, new long[0][], List.of(), List.of(), new long[0][],
-            List.of(), null, 0, false, null, 0, false, java.util.Map.of(), foreign, null);
+            List.of(), null, 0, false, null, 0, false, java.util.Map.of(), foreign, null, false);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (ImageWriter writer = ImageWriter.to(Channels.newChannel(out), ImageHeader.forThisMachine(0, 0))) {
             writer.writeObject(process);
