@@ -8,7 +8,7 @@ bindir=${1:?usage: run-standalone.sh BINDIR [PAUSE_SECONDS] [PROGRAM...]}
 pause=${2:-0}
 shift $(( $# >= 2 ? 2 : 1 ))
 progs=("$@")
-[ ${#progs[@]} -gt 0 ] || progs=(mem threads signals timers procstate fds unsupported_inotify)
+[ ${#progs[@]} -gt 0 ] || progs=(mem threads signals timers procstate fds inotify)
 failed=0
 for p in "${progs[@]}"; do
     d=$(mktemp -d "/tmp/pmig-standalone-$p.XXXXXX")

@@ -14,6 +14,7 @@ public final class FileKinds {
         new Eventfds(),
         new Epolls(),
         new Timerfds(),
+        new Inotifies(),
         new Signalfds(),
         new UnixDomainSockets(),
         new UdpSockets(),

@@ -39,6 +39,10 @@ public final class Nr {
     public static final int WAIT4 = 61;
     public static final int KILL = 62;
     public static final int SETPGID = 109;
+    public static final int INOTIFY_ADD_WATCH = 254;
+    public static final int INOTIFY_RM_WATCH = 255;
+    public static final int INOTIFY_INIT1 = 294;
+    public static final int OPEN_BY_HANDLE_AT = 304;
     public static final int SETSID = 112;
     public static final int EXIT_GROUP = 231;
     public static final int FCNTL = 72;

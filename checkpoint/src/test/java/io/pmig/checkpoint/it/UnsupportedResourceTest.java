@@ -15,7 +15,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A process holding a resource the engine cannot carry (an inotify descriptor, a netlink socket, a seccomp filter) is refused in
+ * A process holding a resource the engine cannot carry (a netlink socket, a seccomp filter) is refused in
  * pre-flight, naming the resource, and keeps running untouched: it still passes afterwards.
  */
 class UnsupportedResourceTest extends ItSupport {
@@ -27,7 +27,6 @@ class UnsupportedResourceTest extends ItSupport {
     /** Each program, the word its refusal must name, and whether the checkpoint was asked to leave it running. */
     static Stream<Arguments> refusals() {
         return Stream.of(
-                Arguments.of("unsupported_inotify", "inotify"),
                 Arguments.of("unsupported_netlink", "netlink"),
                 Arguments.of("unsupported_seccomp", "seccomp"),
                 Arguments.of("unsupported_lease", "lease"),
