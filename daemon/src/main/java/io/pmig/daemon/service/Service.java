@@ -50,7 +50,7 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
 
     /**
      * The process that is the service now: its pid, or its cgroup's one top process (whose parent is outside the cgroup).
-     * A cgroup's other processes are that one's descendants, which the migration refuses as it refuses any process tree.
+     * A cgroup's other processes are that one's descendants, which a migration moves with it (the tree rooted there).
      */
     public int process() {
         if (cgroup == null) {
@@ -69,8 +69,8 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
         }
         if (tops.size() != 1) {
             throw new ControlRefusedException("cgroup " + cgroup + " of service " + name + " holds " + (procs.isEmpty()
-                ? "no process: the service is not running" : tops.size() + " separate processes " + tops + ", and pmig moves"
-                + " single processes only so far (process trees are not yet supported)"));
+                ? "no process: the service is not running" : tops.size() + " separate process trees (their roots " + tops
+                + "), and a migration moves one tree: run the service under one parent"));
         }
         return tops.get(0);
     }
