@@ -13,10 +13,12 @@
  *    process sees them held by this process after go;
  *  - O_PATH descriptors of a file and a directory (fstat and openat through them work);
  *  - two TCP listeners sharing one port with SO_REUSEPORT;
- *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report.
+ *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report;
+ *  - SIGTRAP ignored (a trap of the checkpoint's own would reset it to the default, which kills).
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <arpa/inet.h>
@@ -141,6 +143,7 @@ static void expect_flock_held(const char *path)
 int main(int argc, char **argv)
 {
     h_init(argc, argv);
+    SETUP(signal(SIGTRAP, SIG_IGN) != SIG_ERR, "ignoring SIGTRAP: %s", strerror(errno));
 
     int p[2];
     SETUP(pipe(p) == 0, "pipe");
@@ -308,5 +311,7 @@ int main(int argc, char **argv)
     expect_lock(lock_path[0], F_GETLK, F_WRLCK, 100, 50, getpid(), "POSIX write lock on 100-149");
     expect_lock(lock_path[1], F_OFD_GETLK, F_RDLCK, 0, 10, -1, "OFD read lock on 0-9");
     expect_flock_held(lock_path[2]);
+    struct sigaction trap;
+    CHECK(sigaction(SIGTRAP, NULL, &trap) == 0 && trap.sa_handler == SIG_IGN, "SIGTRAP is no longer ignored");
     return h_finish();
 }

@@ -126,7 +126,7 @@ public final class TaskDumper {
             brk = results[calls.size() - 1];
             check(results[membarrierAt - 1], "prctl(PR_GET_DUMPABLE)", pid);
             dumpable = (int) results[membarrierAt - 1];
-            membarrier = Membarrier.registrations(results, membarrierAt);
+            membarrier = Membarrier.registrations(pid, results, membarrierAt);
 
             List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
             for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {
