@@ -12,7 +12,7 @@
  *  - a POSIX write lock on part of a file, an OFD read lock and a flock() lock on other files: a child
  *    process sees them held by this process after go;
  *  - O_PATH descriptors of a file and a directory (fstat and openat through them work);
- *  - two TCP listeners sharing one port with SO_REUSEPORT;
+ *  - two TCP listeners sharing one port with SO_REUSEPORT, the first of which turned it off since;
  *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report;
  *  - SIGTRAP ignored (a trap of the checkpoint's own would reset it to the default, which kills).
  */
@@ -224,6 +224,7 @@ int main(int argc, char **argv)
     getsockname(FD_REUSEPORT_A, (struct sockaddr *)&shared, &slen);
     SETUP(bind(FD_REUSEPORT_B, (struct sockaddr *)&shared, slen) == 0 && listen(FD_REUSEPORT_B, 4) == 0, "reuseport B: %s",
           strerror(errno));
+    setint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT, 0, "SO_REUSEPORT off");
 
     place(epoll_create1(0), FD_EPOLL);
     place(eventfd(1, 0), FD_EVENTFD);
@@ -301,8 +302,10 @@ int main(int argc, char **argv)
     socklen_t la = sizeof a, lb = sizeof b;
     getsockname(FD_REUSEPORT_A, (struct sockaddr *)&a, &la);
     getsockname(FD_REUSEPORT_B, (struct sockaddr *)&b, &lb);
-    CHECK(a.sin_port == b.sin_port && a.sin_port != 0 && getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1,
-          "SO_REUSEPORT listeners: ports %d and %d", ntohs(a.sin_port), ntohs(b.sin_port));
+    CHECK(a.sin_port == b.sin_port && a.sin_port != 0 && getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1
+              && getint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT) == 0,
+          "SO_REUSEPORT listeners: ports %d and %d, SO_REUSEPORT %d and %d (were 0 and 1)", ntohs(a.sin_port), ntohs(b.sin_port),
+          getint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT), getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT));
 
     struct epoll_event got_ev[4];
     int nev = epoll_wait(FD_EPOLL, got_ev, 4, 0);

@@ -56,10 +56,14 @@ public final class FdRestorer {
         }
         fds.sort(Comparator.comparingInt(FdImage::fd));
         Map<Integer, Saved> files = savedFiles(image);
+        for (Saved s : files.values()) {
+            s.kind().beforeOpening(s.state(), context);
+        }
         Map<Integer, Integer> localFdOfFile = new HashMap<>();
         for (Map.Entry<Integer, Saved> e : files.entrySet()) {
             localFdOfFile.put(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
         }
+        context.allOpened();
         for (FdImage fd : fds) {
             if (fd.owner() != null) {
                 Linux.fchown(localFdOfFile.get(fd.fileId()), fd.owner()[0], fd.owner()[1]);

@@ -241,13 +241,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             if (s.tcpState() == TCP_LISTEN) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
-                Sockets.bind(fd, s.local());
+                bindSharing(fd, s, context);
                 Sockets.listen(fd, s.backlog());
             } else if (s.tcpState() == TCP_CLOSE) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
                 if (s.local() != null) {
-                    Sockets.bind(fd, s.local());
+                    bindSharing(fd, s, context);
                 }
             } else {
                 context.repaired(restoreConnection(fd, s));
@@ -258,6 +258,31 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             throw new FailedException("restoring TCP socket " + (s.local() != null ? Sockets.describe(s.local()) : "(not bound)")
                 + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public void beforeOpening(State s, RestoreContext context) {
+        if (s.connection() == null && s.local() != null) {
+            context.addBinding(portKey(s));
+        }
+    }
+
+    private static String portKey(State s) {
+        return "tcp " + port(s.local());
+    }
+
+    /**
+     * Binds a socket not connected. Sockets of the image bound to one port (listeners sharing it with SO_REUSEPORT,
+     * which some may have turned off since) are all bound with SO_REUSEPORT, whatever order they come in: one
+     * bound without it would keep the others off the port (EADDRINUSE). Each gets its own setting back once
+     * every socket is bound and listening.
+     */
+    private static void bindSharing(int fd, State s, RestoreContext context) {
+        if (!s.options().reusePort() && context.bindings(portKey(s)) > 1) {
+            Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
+            context.afterOpening(() -> Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, 0));
+        }
+        Sockets.bind(fd, s.local());
     }
 
     /**
