@@ -14,6 +14,8 @@
  *  - O_PATH descriptors of a file and a directory (fstat and openat through them work);
  *  - two TCP listeners sharing one port with SO_REUSEPORT, the first of which turned it off since;
  *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report;
+ *  - socket options no other program sets: a TCP socket with SO_DONTROUTE, SO_NO_CHECK, SO_BINDTODEVICE "lo" and
+ *    SO_BUF_LOCK, a Unix socket with SO_PASSSEC; the accepted connection's buffers stay unlocked (autotuned);
  *  - SIGTRAP ignored (a trap of the checkpoint's own would reset it to the default, which kills).
  */
 #include "harness.h"
@@ -33,8 +35,15 @@ enum {
     FD_P1R = 20, FD_P1W, FD_P2R, FD_P2W, FD_P1R_AGAIN, FD_FIFO_W, FD_TFD_PERIODIC, FD_TFD_ONESHOT,
     FD_UDP_CONNECTED, FD_UDP_UNCONNECTED, FD_L4, FD_L6, FD_LMAPPED, FD_CONN_CLIENT, FD_CONN_SERVER,
     FD_LOCK_POSIX, FD_LOCK_OFD, FD_LOCK_FLOCK, FD_OPATH_FILE, FD_OPATH_DIR, FD_REUSEPORT_A, FD_REUSEPORT_B, FD_EPOLL,
-    FD_EVENTFD, FD_EVENTFD_DUP
+    FD_EVENTFD, FD_EVENTFD_DUP, FD_TCP_OPTIONS, FD_UNIX_PASSSEC
 };
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+#ifndef SOCK_SNDBUF_LOCK
+#define SOCK_SNDBUF_LOCK 1
+#endif
 
 static char fifo_path[4096], lock_path[3][4096];
 static const char FIFO_DATA[] = "written before the checkpoint, reader gone";
@@ -234,6 +243,14 @@ int main(int argc, char **argv)
     ev.data.u64 = 2;
     SETUP(epoll_ctl(FD_EPOLL, EPOLL_CTL_ADD, FD_EVENTFD_DUP, &ev) == 0, "epoll_ctl dup: %s", strerror(errno));
 
+    place(socket(AF_INET, SOCK_STREAM, 0), FD_TCP_OPTIONS);
+    setint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE, 1, "SO_DONTROUTE");
+    setint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK, 1, "SO_NO_CHECK");
+    setint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK, SOCK_SNDBUF_LOCK, "SO_BUF_LOCK");
+    SETUP(setsockopt(FD_TCP_OPTIONS, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) == 0, "SO_BINDTODEVICE: %s", strerror(errno));
+    place(socket(AF_UNIX, SOCK_STREAM, 0), FD_UNIX_PASSSEC);
+    setint(FD_UNIX_PASSSEC, SOL_SOCKET, SO_PASSSEC, 1, "SO_PASSSEC");
+
     /* let the periodic timer expire several times unread */
     h_sleep_ms(100);
 
@@ -314,6 +331,17 @@ int main(int argc, char **argv)
     expect_lock(lock_path[0], F_GETLK, F_WRLCK, 100, 50, getpid(), "POSIX write lock on 100-149");
     expect_lock(lock_path[1], F_OFD_GETLK, F_RDLCK, 0, 10, -1, "OFD read lock on 0-9");
     expect_flock_held(lock_path[2]);
+    CHECK(getint(FD_CONN_SERVER, SOL_SOCKET, SO_BUF_LOCK) == 0, "the accepted connection's buffers became locked (%d)",
+          getint(FD_CONN_SERVER, SOL_SOCKET, SO_BUF_LOCK));
+    char device[16] = {0};
+    socklen_t dlen = sizeof device;
+    getsockopt(FD_TCP_OPTIONS, SOL_SOCKET, SO_BINDTODEVICE, device, &dlen);
+    CHECK(strcmp(device, "lo") == 0 && getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE) == 1
+              && getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK) == 1 && getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK) == SOCK_SNDBUF_LOCK,
+          "TCP socket options: device '%s', SO_DONTROUTE %d, SO_NO_CHECK %d, SO_BUF_LOCK %d (were lo, 1, 1, 1)", device,
+          getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE), getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK),
+          getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK));
+    CHECK(getint(FD_UNIX_PASSSEC, SOL_SOCKET, SO_PASSSEC) == 1, "Unix socket lost SO_PASSSEC");
     struct sigaction trap;
     CHECK(sigaction(SIGTRAP, NULL, &trap) == 0 && trap.sa_handler == SIG_IGN, "SIGTRAP is no longer ignored");
     return h_finish();

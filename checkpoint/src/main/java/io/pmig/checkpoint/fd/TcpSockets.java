@@ -225,6 +225,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
+        InetOptions.checkDevice(state.options().others(), "TCP socket " + (state.local() != null ? Sockets.describe(state.local()) : "(not bound)"));
         if (state.local() != null && !InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
@@ -241,11 +242,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             if (s.tcpState() == TCP_LISTEN) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
+                InetOptions.applyBufferLocks(fd, s.options().others());
                 bindSharing(fd, s, context);
                 Sockets.listen(fd, s.backlog());
             } else if (s.tcpState() == TCP_CLOSE) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
+                InetOptions.applyBufferLocks(fd, s.options().others());
                 if (s.local() != null) {
                     bindSharing(fd, s, context);
                 }
@@ -331,6 +334,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             Sockets.shutdown(fd, SHUT_RD);
         }
         applyOptions(fd, s.options());
+        // SO_*BUFFORCE locked the sizes: an autotuned connection grows its buffers with its traffic again
+        InetOptions.applyBufferLocks(fd, s.options().others());
         return new Repaired(fd, s, sent);
     }
 

@@ -179,6 +179,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
+        InetOptions.checkDevice(state.options().others(), "UDP socket " + Sockets.describe(state.local()));
         if (!InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("UDP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
@@ -221,6 +222,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
                 throw new FailedException("its local address came back as " + Sockets.describe(local));
             }
             applyBuffers(fd, o, s.family(), !s.queued().isEmpty());
+            InetOptions.applyBufferLocks(fd, o.others());
             if (o.peekOffset() >= 0) {
                 Sockets.setInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF, o.peekOffset());
             }
