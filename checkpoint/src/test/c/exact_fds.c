@@ -16,6 +16,8 @@
  *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report;
  *  - socket options no other program sets: a TCP socket with SO_DONTROUTE, SO_NO_CHECK, SO_BINDTODEVICE "lo" and
  *    SO_BUF_LOCK, a Unix socket with SO_PASSSEC; the accepted connection's buffers stay unlocked (autotuned);
+ *  - a UDP socket and a TCP listener bound with IP_FREEBIND to an address the host lacks (TEST-NET-1), the option
+ *    turned off since: their addresses come back and the option stays off;
  *  - SIGTRAP ignored (a trap of the checkpoint's own would reset it to the default, which kills).
  */
 #include "harness.h"
@@ -35,7 +37,7 @@ enum {
     FD_P1R = 20, FD_P1W, FD_P2R, FD_P2W, FD_P1R_AGAIN, FD_FIFO_W, FD_TFD_PERIODIC, FD_TFD_ONESHOT,
     FD_UDP_CONNECTED, FD_UDP_UNCONNECTED, FD_L4, FD_L6, FD_LMAPPED, FD_CONN_CLIENT, FD_CONN_SERVER,
     FD_LOCK_POSIX, FD_LOCK_OFD, FD_LOCK_FLOCK, FD_OPATH_FILE, FD_OPATH_DIR, FD_REUSEPORT_A, FD_REUSEPORT_B, FD_EPOLL,
-    FD_EVENTFD, FD_EVENTFD_DUP, FD_TCP_OPTIONS, FD_UNIX_PASSSEC
+    FD_EVENTFD, FD_EVENTFD_DUP, FD_TCP_OPTIONS, FD_UNIX_PASSSEC, FD_UDP_FOREIGN, FD_TCP_FOREIGN
 };
 
 #ifndef SO_BUF_LOCK
@@ -251,6 +253,17 @@ int main(int argc, char **argv)
     place(socket(AF_UNIX, SOCK_STREAM, 0), FD_UNIX_PASSSEC);
     setint(FD_UNIX_PASSSEC, SOL_SOCKET, SO_PASSSEC, 1, "SO_PASSSEC");
 
+    struct sockaddr_in foreign = {.sin_family = AF_INET, .sin_port = htons(40999)};
+    inet_pton(AF_INET, "192.0.2.77", &foreign.sin_addr);
+    for (int i = 0; i < 2; i++) {
+        int fd = i == 0 ? FD_UDP_FOREIGN : FD_TCP_FOREIGN;
+        place(socket(AF_INET, i == 0 ? SOCK_DGRAM : SOCK_STREAM, 0), fd);
+        setint(fd, IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND");
+        SETUP(bind(fd, (struct sockaddr *)&foreign, sizeof foreign) == 0, "bind to 192.0.2.77: %s", strerror(errno));
+        SETUP(i == 0 || listen(fd, 4) == 0, "listen on 192.0.2.77: %s", strerror(errno));
+        setint(fd, IPPROTO_IP, IP_FREEBIND, 0, "IP_FREEBIND off");
+    }
+
     /* let the periodic timer expire several times unread */
     h_sleep_ms(100);
 
@@ -342,6 +355,14 @@ int main(int argc, char **argv)
           getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE), getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK),
           getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK));
     CHECK(getint(FD_UNIX_PASSSEC, SOL_SOCKET, SO_PASSSEC) == 1, "Unix socket lost SO_PASSSEC");
+    for (int fd = FD_UDP_FOREIGN; fd <= FD_TCP_FOREIGN; fd++) {
+        struct sockaddr_in at = {0};
+        socklen_t alen = sizeof at;
+        getsockname(fd, (struct sockaddr *)&at, &alen);
+        CHECK(memcmp(&at, &foreign, sizeof at) == 0 && getint(fd, IPPROTO_IP, IP_FREEBIND) == 0,
+              "fd %d bound with IP_FREEBIND: address %s:%d, IP_FREEBIND %d (were 192.0.2.77:40999, 0)", fd, inet_ntoa(at.sin_addr),
+              ntohs(at.sin_port), getint(fd, IPPROTO_IP, IP_FREEBIND));
+    }
     struct sigaction trap;
     CHECK(sigaction(SIGTRAP, NULL, &trap) == 0 && trap.sa_handler == SIG_IGN, "SIGTRAP is no longer ignored");
     return h_finish();

@@ -27,12 +27,14 @@ final class InetOptions {
     private static final int IPV6 = Sockets.IPPROTO_IPV6;
     private static final int TCP = Sockets.IPPROTO_TCP;
 
+    /** IP_FREEBIND, which IPV6_FREEBIND sets too. */
+    private static final int FREEBIND = 15;
     /** SO_BUF_LOCK (Linux 5.14+): which buffer sizes the process fixed (SOCK_SNDBUF_LOCK 1, SOCK_RCVBUF_LOCK 2). */
     private static final String BUF_LOCK = "SO_BUF_LOCK";
 
     /** Set before bind: IP_FREEBIND and IP_TRANSPARENT decide whether a bind to an address the host lacks succeeds. */
     private static final List<Option> ALL = List.of(
-        new Option("IP_FREEBIND", IP, 15, 4),
+        new Option("IP_FREEBIND", IP, FREEBIND, 4),
         new Option("IP_TRANSPARENT", IP, 19, 4),
         new Option("IPV6_FREEBIND", IPV6, 78, 4),
         new Option("IP_BIND_ADDRESS_NO_PORT", IP, 24, 4),
@@ -112,6 +114,21 @@ final class InetOptions {
     static boolean bindsForeignAddresses(Map<String, byte[]> options) {
         return options != null && (options.containsKey("IP_FREEBIND") || options.containsKey("IPV6_FREEBIND")
             || options.containsKey("IP_TRANSPARENT"));
+    }
+
+    /**
+     * Binds {@code fd} to {@code local}, which this host lacked when it was saved ({@code foreign}; bound with IP_FREEBIND
+     * or IP_TRANSPARENT, perhaps turned off since): with IP_FREEBIND for the bind alone where {@code options} give
+     * neither.
+     */
+    static void bind(int fd, byte[] local, boolean foreign, Map<String, byte[]> options) {
+        if (!foreign || bindsForeignAddresses(options)) {
+            Sockets.bind(fd, local);
+            return;
+        }
+        Sockets.setInt(fd, IP, FREEBIND, 1);
+        Sockets.bind(fd, local);
+        Sockets.setInt(fd, IP, FREEBIND, 0);
     }
 
     /**

@@ -67,9 +67,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                              byte[] receiveQueue) {
     }
 
+    /**
+     * {@code foreignAddress}: a socket not connected whose local address the host lacked (bound with IP_FREEBIND or
+     * IP_TRANSPARENT, perhaps turned off since).
+     */
     @ImageKind("file.tcp")
     public record State(int id, int family, int flags, int tcpState, byte[] local, byte[] peer, Options options, int backlog,
-                        Connection connection) implements FileState {
+                        Connection connection, boolean foreignAddress) implements FileState {
     }
 
     @Override
@@ -113,10 +117,12 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 throw new UnsettledException(file.describe() + ": listening TCP socket " + Sockets.describe(local) + " has " + pending
                     + " connection(s) the server has not accepted");
             }
-            return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
+            return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null,
+                !Sockets.addressIsLocal(local));
         }
         if (state == TCP_CLOSE) {
-            return new State(id, family, file.statusFlags(), state, unconnected(file, fd, family, local), null, options, 0, null);
+            byte[] bound = unconnected(file, fd, family, local);
+            return new State(id, family, file.statusFlags(), state, bound, null, options, 0, null, bound != null && !Sockets.addressIsLocal(bound));
         }
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
@@ -142,7 +148,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Connection c = new Connection(sendSeq, receiveSeq, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG),
             optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
             System.currentTimeMillis(), window, sendQueue, notSent, receiveQueue);
-        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
+        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false);
     }
 
     /**
@@ -226,7 +232,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     @Override
     public void checkRestorable(State state) {
         InetOptions.checkDevice(state.options().others(), "TCP socket " + (state.local() != null ? Sockets.describe(state.local()) : "(not bound)"));
-        if (state.local() != null && !InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
+        if (state.local() != null && !state.foreignAddress() && !InetOptions.bindsForeignAddresses(state.options().others())
+                && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
@@ -285,7 +292,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
             context.afterOpening(() -> Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, 0));
         }
-        Sockets.bind(fd, s.local());
+        InetOptions.bind(fd, s.local(), s.foreignAddress(), s.options().others());
     }
 
     /**

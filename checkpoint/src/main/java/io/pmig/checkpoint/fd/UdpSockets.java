@@ -65,11 +65,12 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     /**
      * {@code peer} is null for an unconnected socket; {@code queued} in the order the process would read it;
-     * {@code shutdown}: RCV_SHUTDOWN and SEND_SHUTDOWN as shutdown(2) left them.
+     * {@code shutdown}: RCV_SHUTDOWN and SEND_SHUTDOWN as shutdown(2) left them; {@code foreignAddress}: the host
+     * lacked the local address (bound with IP_FREEBIND or IP_TRANSPARENT, perhaps turned off since).
      */
     @ImageKind("file.udp")
     public record State(int id, int family, int flags, byte[] local, byte[] peer, Options options, List<Datagram> queued,
-                        int shutdown) implements FileState {
+                        int shutdown, boolean foreignAddress) implements FileState {
     }
 
     @Override
@@ -104,7 +105,8 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             throw new RefusedException(what + " is neither bound nor connected yet: whether it was shut down for writing "
                 + "cannot be read (sock_diag lists bound sockets only), so it cannot be restored exactly yet");
         }
-        return new State(id, family, file.statusFlags(), local, peer, options, peekQueue(fd, options.peekOffset(), what), shutdown);
+        return new State(id, family, file.statusFlags(), local, peer, options, peekQueue(fd, options.peekOffset(), what), shutdown,
+            !Sockets.addressIsLocal(local));
     }
 
     private static void refuseUnsupported(int fd, String what) {
@@ -180,7 +182,8 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
     @Override
     public void checkRestorable(State state) {
         InetOptions.checkDevice(state.options().others(), "UDP socket " + Sockets.describe(state.local()));
-        if (!InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
+        if (!state.foreignAddress() && !InetOptions.bindsForeignAddresses(state.options().others())
+                && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("UDP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
@@ -200,7 +203,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_BROADCAST, o.broadcast() ? 1 : 0);
             InetOptions.apply(fd, o.others());
             if (port(s.local()) != 0 || !isAny(address(s.local()))) {
-                Sockets.bind(fd, s.local());
+                InetOptions.bind(fd, s.local(), s.foreignAddress(), o.others());
             }
             byte[] connectedTo = null;
             if (!s.queued().isEmpty()) {
