@@ -12,7 +12,8 @@
  *  - a POSIX write lock on part of a file, an OFD read lock and a flock() lock on other files: a child
  *    process sees them held by this process after go;
  *  - O_PATH descriptors of a file and a directory (fstat and openat through them work);
- *  - two TCP listeners sharing one port with SO_REUSEPORT, the first of which turned it off since;
+ *  - two TCP listeners sharing one port with SO_REUSEPORT, the first of which turned it off since, and two UDP
+ *    sockets the same way;
  *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report;
  *  - socket options no other program sets: a TCP socket with SO_DONTROUTE, SO_NO_CHECK, SO_BINDTODEVICE "lo" and
  *    SO_BUF_LOCK, a Unix socket with SO_PASSSEC; the accepted connection's buffers stay unlocked (autotuned);
@@ -37,7 +38,8 @@ enum {
     FD_P1R = 20, FD_P1W, FD_P2R, FD_P2W, FD_P1R_AGAIN, FD_FIFO_W, FD_TFD_PERIODIC, FD_TFD_ONESHOT,
     FD_UDP_CONNECTED, FD_UDP_UNCONNECTED, FD_L4, FD_L6, FD_LMAPPED, FD_CONN_CLIENT, FD_CONN_SERVER,
     FD_LOCK_POSIX, FD_LOCK_OFD, FD_LOCK_FLOCK, FD_OPATH_FILE, FD_OPATH_DIR, FD_REUSEPORT_A, FD_REUSEPORT_B, FD_EPOLL,
-    FD_EVENTFD, FD_EVENTFD_DUP, FD_TCP_OPTIONS, FD_UNIX_PASSSEC, FD_UDP_FOREIGN, FD_TCP_FOREIGN
+    FD_EVENTFD, FD_EVENTFD_DUP, FD_TCP_OPTIONS, FD_UNIX_PASSSEC, FD_UDP_FOREIGN, FD_TCP_FOREIGN,
+    FD_UDP_REUSEPORT_A, FD_UDP_REUSEPORT_B
 };
 
 #ifndef SO_BUF_LOCK
@@ -236,6 +238,15 @@ int main(int argc, char **argv)
     SETUP(bind(FD_REUSEPORT_B, (struct sockaddr *)&shared, slen) == 0 && listen(FD_REUSEPORT_B, 4) == 0, "reuseport B: %s",
           strerror(errno));
     setint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT, 0, "SO_REUSEPORT off");
+    struct sockaddr_in udp_shared = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t ulen = sizeof udp_shared;
+    for (int fd = FD_UDP_REUSEPORT_A; fd <= FD_UDP_REUSEPORT_B; fd++) {
+        place(socket(AF_INET, SOCK_DGRAM, 0), fd);
+        setint(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+        SETUP(bind(fd, (struct sockaddr *)&udp_shared, ulen) == 0, "UDP reuseport bind: %s", strerror(errno));
+        getsockname(fd, (struct sockaddr *)&udp_shared, &ulen);
+    }
+    setint(FD_UDP_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT, 0, "SO_REUSEPORT off");
 
     place(epoll_create1(0), FD_EPOLL);
     place(eventfd(1, 0), FD_EVENTFD);
@@ -336,6 +347,14 @@ int main(int argc, char **argv)
               && getint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT) == 0,
           "SO_REUSEPORT listeners: ports %d and %d, SO_REUSEPORT %d and %d (were 0 and 1)", ntohs(a.sin_port), ntohs(b.sin_port),
           getint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT), getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT));
+
+    getsockname(FD_UDP_REUSEPORT_A, (struct sockaddr *)&a, &la);
+    getsockname(FD_UDP_REUSEPORT_B, (struct sockaddr *)&b, &lb);
+    CHECK(a.sin_port == b.sin_port && a.sin_port == udp_shared.sin_port && getint(FD_UDP_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT) == 0
+              && getint(FD_UDP_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1,
+          "UDP SO_REUSEPORT sockets: ports %d and %d, SO_REUSEPORT %d and %d (were %d, 0 and 1)", ntohs(a.sin_port),
+          ntohs(b.sin_port), getint(FD_UDP_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT), getint(FD_UDP_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT),
+          ntohs(udp_shared.sin_port));
 
     struct epoll_event got_ev[4];
     int nev = epoll_wait(FD_EPOLL, got_ev, 4, 0);

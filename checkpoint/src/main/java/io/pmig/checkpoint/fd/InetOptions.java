@@ -116,19 +116,38 @@ final class InetOptions {
             || options.containsKey("IP_TRANSPARENT"));
     }
 
+    /** Counts a socket of the image bound to {@code local} ({@code protocol}: "tcp", "udp"), for {@link #bind}. */
+    static void countBinding(String protocol, byte[] local, RestoreContext context) {
+        context.addBinding(portKey(protocol, local));
+    }
+
+    private static String portKey(String protocol, byte[] local) {
+        return protocol + " " + ((local[2] & 0xff) << 8 | (local[3] & 0xff));
+    }
+
     /**
-     * Binds {@code fd} to {@code local}, which this host lacked when it was saved ({@code foreign}; bound with IP_FREEBIND
-     * or IP_TRANSPARENT, perhaps turned off since): with IP_FREEBIND for the bind alone where {@code options} give
-     * neither.
+     * Binds {@code fd}, a socket not connected, to {@code local} as its original was bound. Sockets of the image bound to
+     * one port (sharing it with SO_REUSEPORT, which some may have turned off since: {@code reusePort} is the saved
+     * setting) are all bound with SO_REUSEPORT, whatever order they come in: one bound without it would keep the
+     * others off the port (EADDRINUSE); each gets its own setting back once every file is opened (and a listener
+     * listens). An address this host lacked when it was saved ({@code foreign}: bound with IP_FREEBIND or
+     * IP_TRANSPARENT, perhaps turned off since) is bound with IP_FREEBIND for the bind alone where {@code options}
+     * give neither.
      */
-    static void bind(int fd, byte[] local, boolean foreign, Map<String, byte[]> options) {
-        if (!foreign || bindsForeignAddresses(options)) {
-            Sockets.bind(fd, local);
-            return;
+    static void bind(int fd, String protocol, byte[] local, boolean reusePort, boolean foreign, Map<String, byte[]> options,
+                     RestoreContext context) {
+        if (!reusePort && context.bindings(portKey(protocol, local)) > 1) {
+            Sockets.setInt(fd, SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
+            context.afterOpening(() -> Sockets.setInt(fd, SOL_SOCKET, Sockets.SO_REUSEPORT, 0));
         }
-        Sockets.setInt(fd, IP, FREEBIND, 1);
+        boolean freebind = foreign && !bindsForeignAddresses(options);
+        if (freebind) {
+            Sockets.setInt(fd, IP, FREEBIND, 1);
+        }
         Sockets.bind(fd, local);
-        Sockets.setInt(fd, IP, FREEBIND, 0);
+        if (freebind) {
+            Sockets.setInt(fd, IP, FREEBIND, 0);
+        }
     }
 
     /**

@@ -47,6 +47,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_WINDOW = 3;
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
+    private static final String PROTOCOL = "tcp";
 
     /**
      * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
@@ -273,26 +274,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     @Override
     public void beforeOpening(State s, RestoreContext context) {
         if (s.connection() == null && s.local() != null) {
-            context.addBinding(portKey(s));
+            InetOptions.countBinding(PROTOCOL, s.local(), context);
         }
     }
 
-    private static String portKey(State s) {
-        return "tcp " + port(s.local());
-    }
-
-    /**
-     * Binds a socket not connected. Sockets of the image bound to one port (listeners sharing it with SO_REUSEPORT,
-     * which some may have turned off since) are all bound with SO_REUSEPORT, whatever order they come in: one
-     * bound without it would keep the others off the port (EADDRINUSE). Each gets its own setting back once
-     * every socket is bound and listening.
-     */
+    /** Binds a socket not connected: {@link InetOptions#bind}. */
     private static void bindSharing(int fd, State s, RestoreContext context) {
-        if (!s.options().reusePort() && context.bindings(portKey(s)) > 1) {
-            Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
-            context.afterOpening(() -> Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, 0));
-        }
-        InetOptions.bind(fd, s.local(), s.foreignAddress(), s.options().others());
+        InetOptions.bind(fd, PROTOCOL, s.local(), s.options().reusePort(), s.foreignAddress(), s.options().others(), context);
     }
 
     /**

@@ -44,6 +44,7 @@ import java.util.List;
  * further back it cannot be seen and is not saved.
  */
 public final class UdpSockets implements FileKind<UdpSockets.State> {
+    private static final String PROTOCOL = "udp";
     private static final int MAX_DATAGRAM = 65536;
     /** Receive memory a re-queued datagram may take beyond twice its payload (sk_buff and headers). */
     private static final int DATAGRAM_OVERHEAD = 4096;
@@ -190,6 +191,17 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
     }
 
     @Override
+    public void beforeOpening(State s, RestoreContext context) {
+        if (bound(s)) {
+            InetOptions.countBinding(PROTOCOL, s.local(), context);
+        }
+    }
+
+    private static boolean bound(State s) {
+        return port(s.local()) != 0 || !isAny(address(s.local()));
+    }
+
+    @Override
     public int open(State s, RestoreContext context) {
         int fd = context.hold(Sockets.socket(s.family(), Linux.SOCK_DGRAM | Linux.SOCK_CLOEXEC, Sockets.IPPROTO_UDP));
         String what = "UDP socket " + name(s.local(), s.peer());
@@ -202,8 +214,8 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, o.reusePort() ? 1 : 0);
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_BROADCAST, o.broadcast() ? 1 : 0);
             InetOptions.apply(fd, o.others());
-            if (port(s.local()) != 0 || !isAny(address(s.local()))) {
-                InetOptions.bind(fd, s.local(), s.foreignAddress(), o.others());
+            if (bound(s)) {
+                InetOptions.bind(fd, PROTOCOL, s.local(), o.reusePort(), s.foreignAddress(), o.others(), context);
             }
             byte[] connectedTo = null;
             if (!s.queued().isEmpty()) {
