@@ -12,11 +12,18 @@
  *  - a POSIX write lock on part of a file, an OFD read lock and a flock() lock on other files: a child
  *    process sees them held by this process after go;
  *  - O_PATH descriptors of a file and a directory (fstat and openat through them work);
- *  - two TCP listeners sharing one port with SO_REUSEPORT;
- *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report.
+ *  - two TCP listeners sharing one port with SO_REUSEPORT, the first of which turned it off since, and two UDP
+ *    sockets the same way;
+ *  - an epoll set watching an eventfd through two descriptors of it (a dup): both watches report;
+ *  - socket options no other program sets: a TCP socket with SO_DONTROUTE, SO_NO_CHECK, SO_BINDTODEVICE "lo" and
+ *    SO_BUF_LOCK, a Unix socket with SO_PASSSEC; the accepted connection's buffers stay unlocked (autotuned);
+ *  - a UDP socket and a TCP listener bound with IP_FREEBIND to an address the host lacks (TEST-NET-1), the option
+ *    turned off since: their addresses come back and the option stays off;
+ *  - SIGTRAP ignored (a trap of the checkpoint's own would reset it to the default, which kills).
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <arpa/inet.h>
@@ -31,8 +38,16 @@ enum {
     FD_P1R = 20, FD_P1W, FD_P2R, FD_P2W, FD_P1R_AGAIN, FD_FIFO_W, FD_TFD_PERIODIC, FD_TFD_ONESHOT,
     FD_UDP_CONNECTED, FD_UDP_UNCONNECTED, FD_L4, FD_L6, FD_LMAPPED, FD_CONN_CLIENT, FD_CONN_SERVER,
     FD_LOCK_POSIX, FD_LOCK_OFD, FD_LOCK_FLOCK, FD_OPATH_FILE, FD_OPATH_DIR, FD_REUSEPORT_A, FD_REUSEPORT_B, FD_EPOLL,
-    FD_EVENTFD, FD_EVENTFD_DUP
+    FD_EVENTFD, FD_EVENTFD_DUP, FD_TCP_OPTIONS, FD_UNIX_PASSSEC, FD_UDP_FOREIGN, FD_TCP_FOREIGN,
+    FD_UDP_REUSEPORT_A, FD_UDP_REUSEPORT_B
 };
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+#ifndef SOCK_SNDBUF_LOCK
+#define SOCK_SNDBUF_LOCK 1
+#endif
 
 static char fifo_path[4096], lock_path[3][4096];
 static const char FIFO_DATA[] = "written before the checkpoint, reader gone";
@@ -141,6 +156,7 @@ static void expect_flock_held(const char *path)
 int main(int argc, char **argv)
 {
     h_init(argc, argv);
+    SETUP(signal(SIGTRAP, SIG_IGN) != SIG_ERR, "ignoring SIGTRAP: %s", strerror(errno));
 
     int p[2];
     SETUP(pipe(p) == 0, "pipe");
@@ -221,6 +237,16 @@ int main(int argc, char **argv)
     getsockname(FD_REUSEPORT_A, (struct sockaddr *)&shared, &slen);
     SETUP(bind(FD_REUSEPORT_B, (struct sockaddr *)&shared, slen) == 0 && listen(FD_REUSEPORT_B, 4) == 0, "reuseport B: %s",
           strerror(errno));
+    setint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT, 0, "SO_REUSEPORT off");
+    struct sockaddr_in udp_shared = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t ulen = sizeof udp_shared;
+    for (int fd = FD_UDP_REUSEPORT_A; fd <= FD_UDP_REUSEPORT_B; fd++) {
+        place(socket(AF_INET, SOCK_DGRAM, 0), fd);
+        setint(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+        SETUP(bind(fd, (struct sockaddr *)&udp_shared, ulen) == 0, "UDP reuseport bind: %s", strerror(errno));
+        getsockname(fd, (struct sockaddr *)&udp_shared, &ulen);
+    }
+    setint(FD_UDP_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT, 0, "SO_REUSEPORT off");
 
     place(epoll_create1(0), FD_EPOLL);
     place(eventfd(1, 0), FD_EVENTFD);
@@ -229,6 +255,25 @@ int main(int argc, char **argv)
     SETUP(epoll_ctl(FD_EPOLL, EPOLL_CTL_ADD, FD_EVENTFD, &ev) == 0, "epoll_ctl: %s", strerror(errno));
     ev.data.u64 = 2;
     SETUP(epoll_ctl(FD_EPOLL, EPOLL_CTL_ADD, FD_EVENTFD_DUP, &ev) == 0, "epoll_ctl dup: %s", strerror(errno));
+
+    place(socket(AF_INET, SOCK_STREAM, 0), FD_TCP_OPTIONS);
+    setint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE, 1, "SO_DONTROUTE");
+    setint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK, 1, "SO_NO_CHECK");
+    setint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK, SOCK_SNDBUF_LOCK, "SO_BUF_LOCK");
+    SETUP(setsockopt(FD_TCP_OPTIONS, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) == 0, "SO_BINDTODEVICE: %s", strerror(errno));
+    place(socket(AF_UNIX, SOCK_STREAM, 0), FD_UNIX_PASSSEC);
+    setint(FD_UNIX_PASSSEC, SOL_SOCKET, SO_PASSSEC, 1, "SO_PASSSEC");
+
+    struct sockaddr_in foreign = {.sin_family = AF_INET, .sin_port = htons(40999)};
+    inet_pton(AF_INET, "192.0.2.77", &foreign.sin_addr);
+    for (int i = 0; i < 2; i++) {
+        int fd = i == 0 ? FD_UDP_FOREIGN : FD_TCP_FOREIGN;
+        place(socket(AF_INET, i == 0 ? SOCK_DGRAM : SOCK_STREAM, 0), fd);
+        setint(fd, IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND");
+        SETUP(bind(fd, (struct sockaddr *)&foreign, sizeof foreign) == 0, "bind to 192.0.2.77: %s", strerror(errno));
+        SETUP(i == 0 || listen(fd, 4) == 0, "listen on 192.0.2.77: %s", strerror(errno));
+        setint(fd, IPPROTO_IP, IP_FREEBIND, 0, "IP_FREEBIND off");
+    }
 
     /* let the periodic timer expire several times unread */
     h_sleep_ms(100);
@@ -298,8 +343,18 @@ int main(int argc, char **argv)
     socklen_t la = sizeof a, lb = sizeof b;
     getsockname(FD_REUSEPORT_A, (struct sockaddr *)&a, &la);
     getsockname(FD_REUSEPORT_B, (struct sockaddr *)&b, &lb);
-    CHECK(a.sin_port == b.sin_port && a.sin_port != 0 && getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1,
-          "SO_REUSEPORT listeners: ports %d and %d", ntohs(a.sin_port), ntohs(b.sin_port));
+    CHECK(a.sin_port == b.sin_port && a.sin_port != 0 && getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1
+              && getint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT) == 0,
+          "SO_REUSEPORT listeners: ports %d and %d, SO_REUSEPORT %d and %d (were 0 and 1)", ntohs(a.sin_port), ntohs(b.sin_port),
+          getint(FD_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT), getint(FD_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT));
+
+    getsockname(FD_UDP_REUSEPORT_A, (struct sockaddr *)&a, &la);
+    getsockname(FD_UDP_REUSEPORT_B, (struct sockaddr *)&b, &lb);
+    CHECK(a.sin_port == b.sin_port && a.sin_port == udp_shared.sin_port && getint(FD_UDP_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT) == 0
+              && getint(FD_UDP_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT) == 1,
+          "UDP SO_REUSEPORT sockets: ports %d and %d, SO_REUSEPORT %d and %d (were %d, 0 and 1)", ntohs(a.sin_port),
+          ntohs(b.sin_port), getint(FD_UDP_REUSEPORT_A, SOL_SOCKET, SO_REUSEPORT), getint(FD_UDP_REUSEPORT_B, SOL_SOCKET, SO_REUSEPORT),
+          ntohs(udp_shared.sin_port));
 
     struct epoll_event got_ev[4];
     int nev = epoll_wait(FD_EPOLL, got_ev, 4, 0);
@@ -308,5 +363,26 @@ int main(int argc, char **argv)
     expect_lock(lock_path[0], F_GETLK, F_WRLCK, 100, 50, getpid(), "POSIX write lock on 100-149");
     expect_lock(lock_path[1], F_OFD_GETLK, F_RDLCK, 0, 10, -1, "OFD read lock on 0-9");
     expect_flock_held(lock_path[2]);
+    CHECK(getint(FD_CONN_SERVER, SOL_SOCKET, SO_BUF_LOCK) == 0, "the accepted connection's buffers became locked (%d)",
+          getint(FD_CONN_SERVER, SOL_SOCKET, SO_BUF_LOCK));
+    char device[16] = {0};
+    socklen_t dlen = sizeof device;
+    getsockopt(FD_TCP_OPTIONS, SOL_SOCKET, SO_BINDTODEVICE, device, &dlen);
+    CHECK(strcmp(device, "lo") == 0 && getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE) == 1
+              && getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK) == 1 && getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK) == SOCK_SNDBUF_LOCK,
+          "TCP socket options: device '%s', SO_DONTROUTE %d, SO_NO_CHECK %d, SO_BUF_LOCK %d (were lo, 1, 1, 1)", device,
+          getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_DONTROUTE), getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_NO_CHECK),
+          getint(FD_TCP_OPTIONS, SOL_SOCKET, SO_BUF_LOCK));
+    CHECK(getint(FD_UNIX_PASSSEC, SOL_SOCKET, SO_PASSSEC) == 1, "Unix socket lost SO_PASSSEC");
+    for (int fd = FD_UDP_FOREIGN; fd <= FD_TCP_FOREIGN; fd++) {
+        struct sockaddr_in at = {0};
+        socklen_t alen = sizeof at;
+        getsockname(fd, (struct sockaddr *)&at, &alen);
+        CHECK(memcmp(&at, &foreign, sizeof at) == 0 && getint(fd, IPPROTO_IP, IP_FREEBIND) == 0,
+              "fd %d bound with IP_FREEBIND: address %s:%d, IP_FREEBIND %d (were 192.0.2.77:40999, 0)", fd, inet_ntoa(at.sin_addr),
+              ntohs(at.sin_port), getint(fd, IPPROTO_IP, IP_FREEBIND));
+    }
+    struct sigaction trap;
+    CHECK(sigaction(SIGTRAP, NULL, &trap) == 0 && trap.sa_handler == SIG_IGN, "SIGTRAP is no longer ignored");
     return h_finish();
 }

@@ -4,15 +4,18 @@
  *  - oom_score_adj 321;
  *  - PR_SET_THP_DISABLE;
  *  - madvise flags on regions of their own: MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP,
- *    MADV_NOHUGEPAGE, MADV_HUGEPAGE, and an mlock'ed region (smaps VmFlags dc, wf, dd, nh, hg, lo);
+ *    MADV_NOHUGEPAGE, MADV_HUGEPAGE, an mlock'ed region and a MAP_DROPPABLE one where the kernel has them
+ *    (smaps VmFlags dc, wf, dd, nh, hg, lo, dp);
  *    after go a child sees the wipe-on-fork region zeroed and the don't-fork region absent;
  *  - dumpable: a root process makes itself non-dumpable; any other keeps the default (dumpable), which a
  *    change of credentials in the restore would take away (no ptrace, core or /proc for the owner);
- *  - a membarrier registration for private expedited barriers (the barrier answers EPERM without it);
+ *  - membarrier registrations for private and global expedited barriers (MEMBARRIER_CMD_GET_REGISTRATIONS
+ *    lists them where the kernel has it; else the private barrier answers EPERM without its registration);
  *  - a thread blocked in poll() on a pipe with a 60 s timeout when checkpointed: after go, a byte
  *    written into the pipe wakes it with POLLIN;
- *  - a SIGTRAP pending (blocked) in the main thread, and a SIGUSR2 pending for the process: a checkpoint
- *    steps the threads with traps of its own, which must not take them.
+ *  - a SIGTRAP pending (blocked) in the main thread, another SIGTRAP and a SIGUSR2 pending for the process, and
+ *    a handler for SIGTRAP: a checkpoint steps the threads with traps of its own, which must not take them (a
+ *    trap forced while SIGTRAP is blocked also resets its handler to the default).
  */
 #include "harness.h"
 
@@ -24,13 +27,37 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#ifndef MEMBARRIER_CMD_GET_REGISTRATIONS
+#define MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+#endif
+
 #define REGION (2UL << 20)
-enum { R_DONTFORK, R_WIPEONFORK, R_DONTDUMP, R_NOHUGEPAGE, R_HUGEPAGE, R_LOCKED, REGIONS };
-static const char *const FLAG[REGIONS] = {"dc", "wf", "dd", "nh", "hg", "lo"};
-static const int ADVICE[REGIONS] = {MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP, MADV_NOHUGEPAGE, MADV_HUGEPAGE, -1};
+enum { R_DONTFORK, R_WIPEONFORK, R_DONTDUMP, R_NOHUGEPAGE, R_HUGEPAGE, R_LOCKED, R_DROPPABLE, REGIONS };
+static const char *const FLAG[REGIONS] = {"dc", "wf", "dd", "nh", "hg", "lo", "dp"};
+enum { LOCK = -1, DROPPABLE = -2 };
+static const int ADVICE[REGIONS] = {MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP, MADV_NOHUGEPAGE, MADV_HUGEPAGE, LOCK, DROPPABLE};
 static unsigned char *region[REGIONS];
 
 static int poll_pipe[2];
+
+static void on_trap(int sig)
+{
+    (void)sig;
+}
+
+/* Whether signal sig is pending, for the process (shared) or for the main thread, per /proc/self/status. */
+static int pending_in(const char *field, int sig)
+{
+    char status[8192];
+    if (h_read_file("/proc/self/status", status, sizeof status) < 0) {
+        return -1;
+    }
+    const char *line = strstr(status, field);
+    return line ? (int)((strtoull(line + strlen(field), NULL, 16) >> (sig - 1)) & 1) : -1;
+}
 
 static volatile int poll_result = -2, poll_revents, poll_errno;
 
@@ -107,18 +134,28 @@ int main(int argc, char **argv)
     sigaddset(&traps, SIGTRAP);
     sigaddset(&traps, SIGUSR2);
     SETUP(pthread_sigmask(SIG_BLOCK, &traps, NULL) == 0, "sigprocmask");
+    struct sigaction on_trap_action = {.sa_handler = on_trap, .sa_flags = SA_RESTART};
+    SETUP(sigaction(SIGTRAP, &on_trap_action, NULL) == 0, "sigaction(SIGTRAP): %s", strerror(errno));
 
     int fd = open("/proc/self/oom_score_adj", O_WRONLY);
     SETUP(fd >= 0 && write(fd, "321", 3) == 3, "oom_score_adj: %s", strerror(errno));
     close(fd);
     SETUP(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0, "PR_SET_THP_DISABLE: %s", strerror(errno));
     for (int i = 0; i < REGIONS; i++) {
-        region[i] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        region[i] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, (ADVICE[i] == DROPPABLE ? MAP_DROPPABLE : MAP_PRIVATE) | MAP_ANONYMOUS,
+                         -1, 0);
+        if (region[i] == MAP_FAILED && ADVICE[i] == DROPPABLE) {
+            h_log("no MAP_DROPPABLE here (%s)", strerror(errno));
+            region[i] = NULL;
+            continue;
+        }
         SETUP(region[i] != MAP_FAILED, "mmap");
-        memset(region[i], 0x5a, REGION);
+        if (ADVICE[i] != DROPPABLE) { /* its pages may go under memory pressure */
+            memset(region[i], 0x5a, REGION);
+        }
         if (ADVICE[i] >= 0) {
             SETUP(madvise(region[i], REGION, ADVICE[i]) == 0, "madvise %s: %s", FLAG[i], strerror(errno));
-        } else {
+        } else if (ADVICE[i] == LOCK) {
             SETUP(mlock(region[i], REGION) == 0, "mlock: %s", strerror(errno));
         }
         SETUP(has_flag(region[i], FLAG[i]), "region %d does not show VmFlag %s", i, FLAG[i]);
@@ -129,6 +166,9 @@ int main(int argc, char **argv)
     int want_dumpable = root ? 0 : 1;
     SETUP(syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0, "membarrier register: %s",
           strerror(errno));
+    SETUP(syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0, "membarrier register global: %s",
+          strerror(errno));
+    long registrations = syscall(SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0); /* -1 before Linux 6.3 */
 
     SETUP(pipe(poll_pipe) == 0, "pipe");
     pthread_t t;
@@ -139,6 +179,7 @@ int main(int argc, char **argv)
     }
 
     raise(SIGTRAP);
+    kill(getpid(), SIGTRAP);
     kill(getpid(), SIGUSR2);
 
     h_ready();
@@ -148,21 +189,33 @@ int main(int argc, char **argv)
     sigpending(&pending);
     CHECK(sigismember(&pending, SIGTRAP) && sigismember(&pending, SIGUSR2), "pending SIGTRAP %d, SIGUSR2 %d (both were)",
           sigismember(&pending, SIGTRAP), sigismember(&pending, SIGUSR2));
+    CHECK(pending_in("SigPnd:", SIGTRAP) == 1 && pending_in("ShdPnd:", SIGTRAP) == 1 && pending_in("ShdPnd:", SIGUSR2) == 1,
+          "SIGTRAP pending for the thread %d, for the process %d; SIGUSR2 for the process %d (all were)",
+          pending_in("SigPnd:", SIGTRAP), pending_in("ShdPnd:", SIGTRAP), pending_in("ShdPnd:", SIGUSR2));
+    struct sigaction now;
+    CHECK(sigaction(SIGTRAP, NULL, &now) == 0 && now.sa_handler == on_trap && (now.sa_flags & SA_RESTART),
+          "SIGTRAP's handler is no longer the program's");
     siginfo_t si;
     struct timespec none = {0, 0};
-    CHECK(sigtimedwait(&traps, &si, &none) > 0 && sigtimedwait(&traps, &si, &none) > 0, "the pending signals cannot be taken");
+    CHECK(sigtimedwait(&traps, &si, &none) > 0 && sigtimedwait(&traps, &si, &none) > 0 && sigtimedwait(&traps, &si, &none) > 0,
+          "the pending signals cannot be taken");
 
     CHECK(proc_self_int("/proc/self/oom_score_adj") == 321, "oom_score_adj is %d, was 321",
           proc_self_int("/proc/self/oom_score_adj"));
     CHECK(prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1, "THP disable lost");
     for (int i = 0; i < REGIONS; i++) {
+        if (region[i] == NULL) {
+            continue;
+        }
         CHECK(has_flag(region[i], FLAG[i]), "region %d lost VmFlag %s", i, FLAG[i]);
-        CHECK(region[i][REGION - 1] == 0x5a, "region %d lost its content", i);
+        CHECK(ADVICE[i] == DROPPABLE || region[i][REGION - 1] == 0x5a, "region %d lost its content", i);
     }
     CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == want_dumpable, "dumpable is %d, was %d", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
           want_dumpable);
     CHECK(syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0, "membarrier registration lost: %s",
           strerror(errno));
+    CHECK(syscall(SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0) == registrations, "membarrier registrations are %#lx, were %#lx",
+          syscall(SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0), registrations);
 
     pid_t child = fork();
     if (child == 0) {

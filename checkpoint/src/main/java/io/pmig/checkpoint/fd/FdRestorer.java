@@ -56,9 +56,13 @@ public final class FdRestorer {
         }
         fds.sort(Comparator.comparingInt(FdImage::fd));
         Map<Integer, Saved> files = savedFiles(image);
+        for (Saved s : files.values()) {
+            s.kind().beforeOpening(s.state(), context);
+        }
         for (Map.Entry<Integer, Saved> e : files.entrySet()) {
             context.opened(e.getKey(), e.getValue().kind().open(e.getValue().state(), context));
         }
+        context.allOpened();
         Map<Integer, Integer> localFdOfFile = new HashMap<>();
         for (FdImage fd : fds) {
             // a file saved with another process of the tree (inherited, shared) was opened when that one was restored

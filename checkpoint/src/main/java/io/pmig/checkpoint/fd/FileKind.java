@@ -22,6 +22,13 @@ public interface FileKind<S extends FileState> {
     default void checkRestorable(S state) {
     }
 
+    /**
+     * Called for every file of the image, with the context they share, before any is opened: for what re-creating
+     * one needs to know of the others (TCP sockets sharing a port).
+     */
+    default void beforeOpening(S state, RestoreContext context) {
+    }
+
     /** Re-creates the open file description in this process and returns the descriptor holding it. */
     int open(S state, RestoreContext context);
 

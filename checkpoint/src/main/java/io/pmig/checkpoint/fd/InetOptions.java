@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.nativeio.SyscallException;
@@ -26,9 +27,14 @@ final class InetOptions {
     private static final int IPV6 = Sockets.IPPROTO_IPV6;
     private static final int TCP = Sockets.IPPROTO_TCP;
 
+    /** IP_FREEBIND, which IPV6_FREEBIND sets too. */
+    private static final int FREEBIND = 15;
+    /** SO_BUF_LOCK (Linux 5.14+): which buffer sizes the process fixed (SOCK_SNDBUF_LOCK 1, SOCK_RCVBUF_LOCK 2). */
+    private static final String BUF_LOCK = "SO_BUF_LOCK";
+
     /** Set before bind: IP_FREEBIND and IP_TRANSPARENT decide whether a bind to an address the host lacks succeeds. */
     private static final List<Option> ALL = List.of(
-        new Option("IP_FREEBIND", IP, 15, 4),
+        new Option("IP_FREEBIND", IP, FREEBIND, 4),
         new Option("IP_TRANSPARENT", IP, 19, 4),
         new Option("IPV6_FREEBIND", IPV6, 78, 4),
         new Option("IP_BIND_ADDRESS_NO_PORT", IP, 24, 4),
@@ -40,6 +46,9 @@ final class InetOptions {
         new Option("SO_SNDTIMEO", SOL_SOCKET, 21, 16),
         new Option("SO_TIMESTAMP", SOL_SOCKET, 29, 4),
         new Option("SO_MARK", SOL_SOCKET, 36, 4),
+        new Option("SO_DONTROUTE", SOL_SOCKET, 5, 4),
+        new Option("SO_NO_CHECK", SOL_SOCKET, 11, 4),
+        new Option("SO_BINDTODEVICE", SOL_SOCKET, 25, 16),
         new Option("IP_TOS", IP, 1, 4),
         new Option("IP_TTL", IP, 2, 4),
         new Option("IP_PKTINFO", IP, 8, 4),
@@ -61,7 +70,8 @@ final class InetOptions {
         new Option("TCP_THIN_LINEAR_TIMEOUTS", TCP, 16, 4),
         new Option("TCP_USER_TIMEOUT", TCP, 18, 4),
         new Option("TCP_FASTOPEN", TCP, 23, 4),
-        new Option("TCP_NOTSENT_LOWAT", TCP, 25, 4));
+        new Option("TCP_NOTSENT_LOWAT", TCP, 25, 4),
+        new Option(BUF_LOCK, SOL_SOCKET, 72, 4));
 
     /** What a fresh socket of {family, type} answers, by option name. */
     private static final Map<List<Integer>, Map<String, byte[]>> FRESH = new ConcurrentHashMap<>();
@@ -104,6 +114,74 @@ final class InetOptions {
     static boolean bindsForeignAddresses(Map<String, byte[]> options) {
         return options != null && (options.containsKey("IP_FREEBIND") || options.containsKey("IPV6_FREEBIND")
             || options.containsKey("IP_TRANSPARENT"));
+    }
+
+    /** Counts a socket of the image bound to {@code local} ({@code protocol}: "tcp", "udp"), for {@link #bind}. */
+    static void countBinding(String protocol, byte[] local, RestoreContext context) {
+        context.addBinding(portKey(protocol, local));
+    }
+
+    private static String portKey(String protocol, byte[] local) {
+        return protocol + " " + ((local[2] & 0xff) << 8 | (local[3] & 0xff));
+    }
+
+    /**
+     * Binds {@code fd}, a socket not connected, to {@code local} as its original was bound. Sockets of the image bound to
+     * one port (sharing it with SO_REUSEPORT, which some may have turned off since: {@code reusePort} is the saved
+     * setting) are all bound with SO_REUSEPORT, whatever order they come in: one bound without it would keep the
+     * others off the port (EADDRINUSE); each gets its own setting back once every file is opened (and a listener
+     * listens). An address this host lacked when it was saved ({@code foreign}: bound with IP_FREEBIND or
+     * IP_TRANSPARENT, perhaps turned off since) is bound with IP_FREEBIND for the bind alone where {@code options}
+     * give neither.
+     */
+    static void bind(int fd, String protocol, byte[] local, boolean reusePort, boolean foreign, Map<String, byte[]> options,
+                     RestoreContext context) {
+        if (!reusePort && context.bindings(portKey(protocol, local)) > 1) {
+            Sockets.setInt(fd, SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
+            context.afterOpening(() -> Sockets.setInt(fd, SOL_SOCKET, Sockets.SO_REUSEPORT, 0));
+        }
+        boolean freebind = foreign && !bindsForeignAddresses(options);
+        if (freebind) {
+            Sockets.setInt(fd, IP, FREEBIND, 1);
+        }
+        Sockets.bind(fd, local);
+        if (freebind) {
+            Sockets.setInt(fd, IP, FREEBIND, 0);
+        }
+    }
+
+    /**
+     * Refuses, naming it, a socket bound to a network device (SO_BINDTODEVICE) this host lacks: setting it would
+     * fail (ENODEV) once the restore is under way.
+     */
+    static void checkDevice(Map<String, byte[]> options, String socket) {
+        byte[] device = options == null ? null : options.get("SO_BINDTODEVICE");
+        if (device == null) {
+            return;
+        }
+        String name = new String(device, 0, device.length > 0 && device[device.length - 1] == 0 ? device.length - 1 : device.length,
+            java.nio.charset.StandardCharsets.UTF_8);
+        if (!java.nio.file.Files.exists(java.nio.file.Path.of("/sys/class/net", name))) {
+            throw new RefusedException(socket + " is bound to network device " + name + " (SO_BINDTODEVICE), which this host "
+                + "lacks; create it, or restore where it exists");
+        }
+    }
+
+    /**
+     * Gives {@code fd} the buffer locks of its original (SO_BUF_LOCK; none if none was saved), after its buffer sizes
+     * are set: setting a size locks it, and a restore sets sizes the original's kernel chose itself. Passed over
+     * in images made before the options were kept, and on kernels without SO_BUF_LOCK, which could not read it either.
+     */
+    static void applyBufferLocks(int fd, Map<String, byte[]> options) {
+        if (options == null) {
+            return;
+        }
+        Option lock = ALL.get(ALL.size() - 1);
+        try {
+            Sockets.setsockopt(fd, lock.level(), lock.option(), options.getOrDefault(BUF_LOCK, new byte[4]));
+        } catch (SyscallException e) {
+            // a kernel before 5.14
+        }
     }
 
     /** Sets each of {@code options} (from {@link #changed}; null in images made before they were kept) on {@code fd}, in order. */

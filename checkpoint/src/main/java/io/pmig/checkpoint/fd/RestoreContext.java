@@ -11,7 +11,8 @@ import java.util.function.Supplier;
 /**
  * Descriptors this process holds while a restore builds the files, until the restored process is
  * resumed or killed; objects with two ends (a pipe, a socket pair) are created once and shared by
- * both ends' states. TCP connections rebuilt in repair mode are listed to go live together.
+ * both ends' states. TCP connections rebuilt in repair mode are listed to go live together. Addresses several files
+ * are bound to are counted before any is opened, and what must wait until all are is run then.
  */
 public final class RestoreContext implements AutoCloseable {
     private final Map<String, int[]> shared = new HashMap<>();
@@ -20,6 +21,8 @@ public final class RestoreContext implements AutoCloseable {
     private final List<TcpSockets.Repaired> repaired = new ArrayList<>();
     /** The engine's descriptor of each open file the restore made, by its id in the image (one id space for a tree). */
     private final Map<Integer, Integer> openedFiles = new HashMap<>();
+    private final Map<String, Integer> bindings = new HashMap<>();
+    private final List<Runnable> afterOpening = new ArrayList<>();
 
     /** The pair known as {@code key}, created by {@code create} the first time. */
     public int[] pair(String key, Supplier<int[]> create) {
@@ -50,6 +53,27 @@ public final class RestoreContext implements AutoCloseable {
     /** True the first time it is asked about {@code key}: for work done once per shared object. */
     public boolean once(String key) {
         return done.add(key);
+    }
+
+    /** One more file of the image bound to {@code address} (a key of the kind's own: protocol and port). */
+    void addBinding(String address) {
+        bindings.merge(address, 1, Integer::sum);
+    }
+
+    /** How many files of the image are bound to {@code address}. */
+    int bindings(String address) {
+        return bindings.getOrDefault(address, 0);
+    }
+
+    /** Work to do once every file of the image is opened. */
+    void afterOpening(Runnable work) {
+        afterOpening.add(work);
+    }
+
+    /** Every file of the image is opened: does what waited for that. */
+    void allOpened() {
+        afterOpening.forEach(Runnable::run);
+        afterOpening.clear();
     }
 
     /** Keeps {@code fd} open until the restore has installed its copies, then closes it. */

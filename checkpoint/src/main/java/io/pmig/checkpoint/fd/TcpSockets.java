@@ -47,6 +47,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_WINDOW = 3;
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
+    private static final String PROTOCOL = "tcp";
 
     /**
      * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
@@ -67,9 +68,13 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                              byte[] receiveQueue) {
     }
 
+    /**
+     * {@code foreignAddress}: a socket not connected whose local address the host lacked (bound with IP_FREEBIND or
+     * IP_TRANSPARENT, perhaps turned off since).
+     */
     @ImageKind("file.tcp")
     public record State(int id, int family, int flags, int tcpState, byte[] local, byte[] peer, Options options, int backlog,
-                        Connection connection) implements FileState {
+                        Connection connection, boolean foreignAddress) implements FileState {
     }
 
     @Override
@@ -113,10 +118,12 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 throw new UnsettledException(file.describe() + ": listening TCP socket " + Sockets.describe(local) + " has " + pending
                     + " connection(s) the server has not accepted");
             }
-            return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null);
+            return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null,
+                !Sockets.addressIsLocal(local));
         }
         if (state == TCP_CLOSE) {
-            return new State(id, family, file.statusFlags(), state, unconnected(file, fd, family, local), null, options, 0, null);
+            byte[] bound = unconnected(file, fd, family, local);
+            return new State(id, family, file.statusFlags(), state, bound, null, options, 0, null, bound != null && !Sockets.addressIsLocal(bound));
         }
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
@@ -142,7 +149,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Connection c = new Connection(sendSeq, receiveSeq, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG),
             optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
             System.currentTimeMillis(), window, sendQueue, notSent, receiveQueue);
-        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c);
+        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false);
     }
 
     /**
@@ -225,7 +232,9 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
-        if (state.local() != null && !InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
+        InetOptions.checkDevice(state.options().others(), "TCP socket " + (state.local() != null ? Sockets.describe(state.local()) : "(not bound)"));
+        if (state.local() != null && !state.foreignAddress() && !InetOptions.bindsForeignAddresses(state.options().others())
+                && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
@@ -241,13 +250,15 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             if (s.tcpState() == TCP_LISTEN) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
-                Sockets.bind(fd, s.local());
+                InetOptions.applyBufferLocks(fd, s.options().others());
+                bindSharing(fd, s, context);
                 Sockets.listen(fd, s.backlog());
             } else if (s.tcpState() == TCP_CLOSE) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
+                InetOptions.applyBufferLocks(fd, s.options().others());
                 if (s.local() != null) {
-                    Sockets.bind(fd, s.local());
+                    bindSharing(fd, s, context);
                 }
             } else {
                 context.repaired(restoreConnection(fd, s));
@@ -258,6 +269,18 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             throw new FailedException("restoring TCP socket " + (s.local() != null ? Sockets.describe(s.local()) : "(not bound)")
                 + (s.peer() != null ? " -> " + Sockets.describe(s.peer()) : "") + ": " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public void beforeOpening(State s, RestoreContext context) {
+        if (s.connection() == null && s.local() != null) {
+            InetOptions.countBinding(PROTOCOL, s.local(), context);
+        }
+    }
+
+    /** Binds a socket not connected: {@link InetOptions#bind}. */
+    private static void bindSharing(int fd, State s, RestoreContext context) {
+        InetOptions.bind(fd, PROTOCOL, s.local(), s.options().reusePort(), s.foreignAddress(), s.options().others(), context);
     }
 
     /**
@@ -306,6 +329,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             Sockets.shutdown(fd, SHUT_RD);
         }
         applyOptions(fd, s.options());
+        // SO_*BUFFORCE locked the sizes: an autotuned connection grows its buffers with its traffic again
+        InetOptions.applyBufferLocks(fd, s.options().others());
         return new Repaired(fd, s, sent);
     }
 

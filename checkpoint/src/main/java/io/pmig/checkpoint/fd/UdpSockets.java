@@ -44,6 +44,7 @@ import java.util.List;
  * further back it cannot be seen and is not saved.
  */
 public final class UdpSockets implements FileKind<UdpSockets.State> {
+    private static final String PROTOCOL = "udp";
     private static final int MAX_DATAGRAM = 65536;
     /** Receive memory a re-queued datagram may take beyond twice its payload (sk_buff and headers). */
     private static final int DATAGRAM_OVERHEAD = 4096;
@@ -65,11 +66,12 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     /**
      * {@code peer} is null for an unconnected socket; {@code queued} in the order the process would read it;
-     * {@code shutdown}: RCV_SHUTDOWN and SEND_SHUTDOWN as shutdown(2) left them.
+     * {@code shutdown}: RCV_SHUTDOWN and SEND_SHUTDOWN as shutdown(2) left them; {@code foreignAddress}: the host
+     * lacked the local address (bound with IP_FREEBIND or IP_TRANSPARENT, perhaps turned off since).
      */
     @ImageKind("file.udp")
     public record State(int id, int family, int flags, byte[] local, byte[] peer, Options options, List<Datagram> queued,
-                        int shutdown) implements FileState {
+                        int shutdown, boolean foreignAddress) implements FileState {
     }
 
     @Override
@@ -104,7 +106,8 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             throw new RefusedException(what + " is neither bound nor connected yet: whether it was shut down for writing "
                 + "cannot be read (sock_diag lists bound sockets only), so it cannot be restored exactly yet");
         }
-        return new State(id, family, file.statusFlags(), local, peer, options, peekQueue(fd, options.peekOffset(), what), shutdown);
+        return new State(id, family, file.statusFlags(), local, peer, options, peekQueue(fd, options.peekOffset(), what), shutdown,
+            !Sockets.addressIsLocal(local));
     }
 
     private static void refuseUnsupported(int fd, String what) {
@@ -179,10 +182,23 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
 
     @Override
     public void checkRestorable(State state) {
-        if (!InetOptions.bindsForeignAddresses(state.options().others()) && !Sockets.addressIsLocal(state.local())) {
+        InetOptions.checkDevice(state.options().others(), "UDP socket " + Sockets.describe(state.local()));
+        if (!state.foreignAddress() && !InetOptions.bindsForeignAddresses(state.options().others())
+                && !Sockets.addressIsLocal(state.local())) {
             throw new RefusedException("UDP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
+    }
+
+    @Override
+    public void beforeOpening(State s, RestoreContext context) {
+        if (bound(s)) {
+            InetOptions.countBinding(PROTOCOL, s.local(), context);
+        }
+    }
+
+    private static boolean bound(State s) {
+        return port(s.local()) != 0 || !isAny(address(s.local()));
     }
 
     @Override
@@ -198,8 +214,8 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT, o.reusePort() ? 1 : 0);
             Sockets.setInt(fd, Linux.SOL_SOCKET, Sockets.SO_BROADCAST, o.broadcast() ? 1 : 0);
             InetOptions.apply(fd, o.others());
-            if (port(s.local()) != 0 || !isAny(address(s.local()))) {
-                Sockets.bind(fd, s.local());
+            if (bound(s)) {
+                InetOptions.bind(fd, PROTOCOL, s.local(), o.reusePort(), s.foreignAddress(), o.others(), context);
             }
             byte[] connectedTo = null;
             if (!s.queued().isEmpty()) {
@@ -221,6 +237,7 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
                 throw new FailedException("its local address came back as " + Sockets.describe(local));
             }
             applyBuffers(fd, o, s.family(), !s.queued().isEmpty());
+            InetOptions.applyBufferLocks(fd, o.others());
             if (o.peekOffset() >= 0) {
                 Sockets.setInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF, o.peekOffset());
             }

@@ -147,7 +147,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
      */
     @ImageKind("file.unix")
     public record State(int id, Origin origin, Origin connectedTo, int flags, int shutdown, boolean passCredentials,
-                        int peekOffset, int sendBuffer, int receiveBuffer, SocketFile file, List<Message> queued)
+                        boolean passSecurity, int peekOffset, int sendBuffer, int receiveBuffer, SocketFile file, List<Message> queued)
         implements FileState {
     }
 
@@ -239,7 +239,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             queued = withSenders(queued, survey);
         }
         return new State(id, origin, connectedTo, file.statusFlags(), me.shutdown() & (Sockets.RCV_SHUTDOWN | Sockets.SEND_SHUTDOWN),
-            passCredentials, peekOffset, Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF),
+            passCredentials, Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_PASSSEC) != 0, peekOffset, Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF),
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF), socketFile(origin.name(), me), queued);
     }
 
@@ -671,7 +671,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
         }
     }
 
-    /** After every descriptor is in place (so that no send or connect of the restore meets them): shutdown(2), SO_PASSCRED. */
+    /** After every descriptor is in place (so that no send or connect of the restore meets them): shutdown(2), SO_PASSCRED, SO_PASSSEC. */
     @Override
     public void afterInstall(State s, Map<Integer, Integer> fdsOfFile, RestoreProgram program) {
         Integer fd = fdsOfFile.get(s.id());
@@ -682,10 +682,14 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             // RCV_SHUTDOWN alone is SHUT_RD (0), SEND_SHUTDOWN SHUT_WR (1), both SHUT_RDWR (2)
             program.call("shutdown(" + fd + ")", Nr.SHUTDOWN, fd, s.shutdown() - 1);
         }
+        if (s.passSecurity()) {
+            program.call("setsockopt(" + fd + ", SO_PASSSEC)", Nr.SETSOCKOPT, fd, Linux.SOL_SOCKET, Sockets.SO_PASSSEC,
+                program.data(new byte[] {1, 0, 0, 0}), 4);
+        }
         if (s.passCredentials()) {
             // set last: a socket with SO_PASSCRED that sends or connects unnamed is given a name (autobind)
-            long one = program.data(new byte[] {1, 0, 0, 0});
-            program.call("setsockopt(" + fd + ", SO_PASSCRED)", Nr.SETSOCKOPT, fd, Linux.SOL_SOCKET, Sockets.SO_PASSCRED, one, 4);
+            program.call("setsockopt(" + fd + ", SO_PASSCRED)", Nr.SETSOCKOPT, fd, Linux.SOL_SOCKET, Sockets.SO_PASSCRED,
+                program.data(new byte[] {1, 0, 0, 0}), 4);
         }
     }
 

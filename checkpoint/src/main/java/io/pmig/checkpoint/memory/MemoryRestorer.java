@@ -82,12 +82,12 @@ public final class MemoryRestorer {
             String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
                 + (m.name().isEmpty() ? "" : " (" + m.name() + ")");
             int rw = Linux.PROT_READ | Linux.PROT_WRITE;
-            int grows = (m.growsDown() ? Linux.MAP_GROWSDOWN : 0) | (VmFlag.noReserve(m) ? Linux.MAP_NORESERVE : 0);
+            int grows = (m.growsDown() ? Linux.MAP_GROWSDOWN : 0) | VmFlag.mmapFlags(m);
             switch (m.backing()) {
                 case KERNEL -> {
                 }
                 case ANONYMOUS -> p.call(what, Nr.MMAP, m.start(), m.length(), rw,
-                    Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
+                    VmFlag.privateType(m) | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
                 case SHARED_ANONYMOUS -> {
                     SharedAnonymousMemory.Existing object = shared.existing(m);
                     if (object == null) {
@@ -165,7 +165,7 @@ public final class MemoryRestorer {
     /** Two mappings whose common pages hold the same thing: same backing, same file at the same offset. */
     private static boolean sameContents(MappingImage a, MappingImage b) {
         if (a.backing() != b.backing() || a.shared() != b.shared() || a.backing() == MappingImage.Backing.KERNEL
-                || VmFlag.noReserve(a) != VmFlag.noReserve(b)) {
+                || !VmFlag.sameMmapFlags(a, b)) {
             return false;
         }
         if (a.backing() != MappingImage.Backing.FILE) {

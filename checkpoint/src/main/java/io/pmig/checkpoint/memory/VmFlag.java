@@ -11,7 +11,7 @@ import java.util.Optional;
 /**
  * The flags of a mapping (smaps "VmFlags", fs/proc/task_mmu.c) that a process sets on its memory
  * itself and a restore must give back: madvise advice (MADV_DONTFORK, MADV_WIPEONFORK, MADV_NOHUGEPAGE...),
- * mlock, and MAP_NORESERVE. Flags that follow from the mapping's kind and protection (rd, wr, ex, sh, mr,
+ * mlock, MAP_NORESERVE and MAP_DROPPABLE. Flags that follow from the mapping's kind and protection (rd, wr, ex, sh, mr,
  * mw, me, ms, gd, ac...) come back with the mapping; userfaultfd registrations (um, uw, ui) belong to a
  * userfaultfd descriptor, refused with the descriptors (a pre-copy's own tracker registers ranges too); a
  * sealed mapping (sl, mseal) is refused: a seal cannot be lifted, and the pre-copy rebuilds layouts.
@@ -30,7 +30,9 @@ public enum VmFlag {
     /** mlock2(MLOCK_ONFAULT): locked as they become present (smaps shows "lo" too) */
     LOCKONFAULT("lf", -1),
     /** MAP_NORESERVE: given at mmap, not later */
-    NORESERVE("nr", -1);
+    NORESERVE("nr", -1),
+    /** MAP_DROPPABLE: a mapping type, given at mmap (it brings nr, wf and dd with it) */
+    DROPPABLE("dp", -1);
 
     /** smaps names of flags refused at checkpoint, with what they are. */
     private static final List<String[]> REFUSED = List.of(new String[] {"sl", "sealed (mseal)"},
@@ -56,7 +58,7 @@ public enum VmFlag {
         return REFUSED.stream().filter(r -> names.contains(r[0])).map(r -> r[1]).findFirst();
     }
 
-    /** Calls giving {@code m} its flags back (not MAP_NORESERVE: that one is given when it is mapped). */
+    /** Calls giving {@code m} its flags back (not MAP_NORESERVE or MAP_DROPPABLE: those are given when it is mapped). */
     static void restore(MappingImage m, RestoreProgram p) {
         String where = " 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end());
         boolean onFault = m.vmFlags().contains(LOCKONFAULT.smapsName);
@@ -72,7 +74,18 @@ public enum VmFlag {
         }
     }
 
-    static boolean noReserve(MappingImage m) {
-        return m.vmFlags().contains(NORESERVE.smapsName);
+    /** The mapping type of mmap(2) for {@code m}, an anonymous mapping not shared: private, or droppable. */
+    static int privateType(MappingImage m) {
+        return m.vmFlags().contains(DROPPABLE.smapsName) ? Linux.MAP_DROPPABLE : Linux.MAP_PRIVATE;
+    }
+
+    /** The flags of mmap(2) besides the type that give {@code m} its flags of mapping time. */
+    static int mmapFlags(MappingImage m) {
+        return m.vmFlags().contains(NORESERVE.smapsName) ? Linux.MAP_NORESERVE : 0;
+    }
+
+    /** Whether two mappings got the same flags when mapped. */
+    static boolean sameMmapFlags(MappingImage a, MappingImage b) {
+        return privateType(a) == privateType(b) && mmapFlags(a) == mmapFlags(b);
     }
 }

@@ -42,6 +42,8 @@ public final class Linux {
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_GROWSDOWN = 0x0100;
     public static final int MAP_NORESERVE = 0x4000;
+    /** A mapping type of its own (in place of MAP_PRIVATE): the kernel may drop its pages under memory pressure (Linux 6.11+). */
+    public static final int MAP_DROPPABLE = 0x08;
     /** asm-generic/mman-common.h */
     public static final int MADV_DONTNEED = 4;
     public static final int MADV_REMOVE = 9;

@@ -295,6 +295,7 @@ public final class Sockets {
     // (SHUT_*), include/net/sock.h (sk_shutdown bits), include/net/tcp_states.h (sk_state), asm-generic/socket.h,
     // linux/socket.h, asm-generic/errno.h, asm/unistd_64.h ----
     public static final int SO_PASSCRED = 16;
+    public static final int SO_PASSSEC = 34;
     public static final int SO_PEERCRED = 17;
     public static final int SCM_RIGHTS = 1;
     public static final int SCM_CREDENTIALS = 2;

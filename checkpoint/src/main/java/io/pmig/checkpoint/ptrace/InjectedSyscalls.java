@@ -5,6 +5,7 @@ import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.nativeio.Errno;
 
 import java.nio.ByteBuffer;
@@ -18,12 +19,16 @@ import java.util.List;
  * prepared registers ({@link #callAll} runs many calls from code of their own in one go); the code
  * and registers are put back on {@link #close()}. A scratch page
  * mapped inside the process carries memory arguments, read and written with process_vm_*v.
- * Signals stay blocked meanwhile: a signal pending at a single-step would be delivered instead
- * of the syscall running (timers keep firing while a process is frozen).
+ * Signals stay blocked meanwhile, SIGTRAP excepted: a signal pending at a single-step would be delivered instead
+ * of the syscall running (timers keep firing while a process is frozen), and a trap of ours (single-step, int3)
+ * forced while SIGTRAP is blocked or ignored resets the process's SIGTRAP handler to the default (the kernel's
+ * force_sig). A thread whose process ignores SIGTRAP, or with one pending, has its calls made between system
+ * call stops instead, which are no traps.
  */
 public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     private static final long SYSCALL_INSN = 0x050fL; // 0f 05
     private static final int SIGTRAP = 5;
+    private static final long ALL_BUT_SIGTRAP = ~(1L << SIGTRAP - 1);
     /** x86-64 encodings of mov rdi/rsi/rdx/r10/r8/r9, imm64: the syscall arguments in order. */
     private static final byte[][] MOV_ARGUMENT = {{0x48, (byte) 0xbf}, {0x48, (byte) 0xbe}, {0x48, (byte) 0xba},
         {0x49, (byte) 0xba}, {0x49, (byte) 0xb8}, {0x49, (byte) 0xb9}};
@@ -44,13 +49,14 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     /**
      * The thread or its process has a SIGTRAP pending: a trap of ours (single-step, int3) would be merged into it
      * and take it (the kernel forces SIGTRAP through, unblocked, and dequeues the pending one first, which we
-     * would then discard as our trap). Each call then runs between two system call stops, which are no signals.
+     * would then discard as our trap); or the process ignores SIGTRAP, and a trap would make it the default
+     * again. Each call then runs between two system call stops, which are no signals.
      */
     private final boolean trapless;
     private long scratch;
 
     public InjectedSyscalls(int pid, int tid, Registers original) {
-        this(pid, tid, original, trapPending(tid));
+        this(pid, tid, original, trapPending(tid) || trapIgnored(pid));
     }
 
     /** Calls that make no trap whatever is pending: for a thread about to be given a SIGTRAP to keep. */
@@ -66,13 +72,18 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         this.originalCode = RemoteMemory.readLong(pid, rip);
         this.trapless = trapless;
         this.originalSigmask = Ptrace.getSigmask(tid);
-        Ptrace.setSigmask(tid, -1L);
+        Ptrace.setSigmask(tid, trapless ? -1L : ALL_BUT_SIGTRAP);
         RemoteMemory.writeLongForced(pid, rip, (originalCode & ~0xffffL) | SYSCALL_INSN);
     }
 
     private static boolean trapPending(int tid) {
         return java.util.stream.Stream.of(false, true).flatMap(shared -> Ptrace.pendingSignals(tid, shared).stream())
             .anyMatch(info -> ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == SIGTRAP);
+    }
+
+    /** Whether process {@code pid} ignores SIGTRAP (SIG_IGN), as /proc/PID/status says. */
+    private static boolean trapIgnored(int pid) {
+        return (Long.parseUnsignedLong(new ProcFs(pid).status().get("SigIgn").trim(), 16) & 1L << SIGTRAP - 1) != 0;
     }
 
     @Override

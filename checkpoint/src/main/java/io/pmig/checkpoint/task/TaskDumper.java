@@ -131,7 +131,7 @@ public final class TaskDumper {
             dumpable = (int) results[membarrierAt - 1];
             check(results[subreaperAt], "prctl(PR_GET_CHILD_SUBREAPER)", pid);
             childSubreaper = answers.getInt(ANSWER * subreaperAt) != 0;
-            membarrier = Membarrier.registrations(results, membarrierAt);
+            membarrier = Membarrier.registrations(pid, results, membarrierAt);
 
             List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
             for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {

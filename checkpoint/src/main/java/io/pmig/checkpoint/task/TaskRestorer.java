@@ -5,6 +5,8 @@ import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Prctl;
+import io.pmig.checkpoint.nativeio.Ptrace;
+import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 import io.pmig.checkpoint.nativeio.Registers;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
@@ -75,9 +77,9 @@ public final class TaskRestorer {
         p.call("umask", Nr.UMASK, process.umask());
         p.call("personality", Nr.PERSONALITY, process.personality());
         for (ProcessImage.SignalAction a : process.signalActions()) {
-            byte[] act = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN)
-                .putLong(a.handler()).putLong(a.flags()).putLong(a.restorer()).putLong(a.mask()).array();
-            p.call("rt_sigaction(" + a.signal() + ")", Nr.RT_SIGACTION, a.signal(), p.data(act), 0, 8);
+            if (a.signal() != SIGTRAP) {    // the later traps of the restore would reset it: queueTraps
+                p.call("rt_sigaction(" + a.signal() + ")", Nr.RT_SIGACTION, a.signal(), p.data(sigaction(a)), 0, 8);
+            }
         }
         for (int which = 0; which < 3; which++) {
             long[] t = process.itimers()[which];
@@ -91,10 +93,22 @@ public final class TaskRestorer {
             }
         }
         for (byte[] info : process.pendingSignals()) {
-            int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-            p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, process.pid(), signo, p.data(info));
+            int signo = signalOf(info);
+            if (signo != SIGTRAP) {         // the later traps of the restore would take it: queueTraps
+                p.call("queue pending signal " + signo, Nr.RT_SIGQUEUEINFO, process.pid(), signo, p.data(info));
+            }
         }
         puppet.run(p);
+    }
+
+    /** A struct kernel_sigaction (arch/x86: handler, flags, restorer, mask). */
+    private static byte[] sigaction(ProcessImage.SignalAction a) {
+        return ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN)
+            .putLong(a.handler()).putLong(a.flags()).putLong(a.restorer()).putLong(a.mask()).array();
+    }
+
+    private static int signalOf(byte[] siginfo) {
+        return ByteBuffer.wrap(siginfo).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
     }
 
     private void writeOomScoreAdj() {
@@ -174,7 +188,7 @@ public final class TaskRestorer {
                 p.call("set_tid_address", Nr.SET_TID_ADDRESS, t.clearChildTid());
             }
             for (byte[] info : t.pendingSignals()) {
-                int signo = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+                int signo = signalOf(info);
                 if (signo != SIGTRAP) {     // the later traps of the restore would take it: queueTraps
                     p.call("queue pending signal " + signo + " for thread " + t.tid(), Nr.RT_TGSIGQUEUEINFO, process.pid(), t.tid(), signo,
                         p.data(info));
@@ -266,14 +280,46 @@ public final class TaskRestorer {
         return new ProcFs(puppet.pid()).status();
     }
 
-    /** A SIGTRAP pending for a thread, queued once nothing traps in it any more (after its final state is set). */
+    /**
+     * What a trap of the restore (a program's int3, a single step) would take from the process, given once nothing
+     * traps in it any more (after every thread's final state is set), between system call stops: SIGTRAP's action
+     * (a trap forced while SIGTRAP is blocked, as it is throughout the restore, resets it to the default) and the
+     * SIGTRAPs pending for the process, in the main thread; then those pending for each thread.
+     */
     public void queueTraps(List<ThreadImage> threads) {
+        giveProcessTraps();
         for (ThreadImage t : threads) {
-            List<byte[]> traps = t.pendingSignals().stream()
-                .filter(info -> ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == SIGTRAP).toList();
+            List<byte[]> traps = t.pendingSignals().stream().filter(info -> signalOf(info) == SIGTRAP).toList();
             if (!traps.isEmpty()) {
                 puppet.queueSignalsLast(process.pid(), t.tid(), traps);
             }
+        }
+    }
+
+    /** SIGTRAP's action, unless a fresh process's (SIG_DFL, no flags, no mask), and the SIGTRAPs pending for the process. */
+    private void giveProcessTraps() {
+        List<byte[]> pending = process.pendingSignals().stream().filter(info -> signalOf(info) == SIGTRAP).toList();
+        ProcessImage.SignalAction action = process.signalActions().stream()
+            .filter(a -> a.signal() == SIGTRAP && (a.handler() | a.flags() | a.restorer() | a.mask()) != 0).findFirst().orElse(null);
+        if (action == null && pending.isEmpty()) {
+            return;
+        }
+        int main = puppet.pid();
+        try (InjectedSyscalls in = InjectedSyscalls.withoutTraps(main, main, Ptrace.getRegisters(main))) {
+            if (action != null) {
+                in.writeScratch(0, sigaction(action));
+                check(in.call(Nr.RT_SIGACTION, SIGTRAP, in.scratch(), 0, 8), "setting the action of SIGTRAP");
+            }
+            for (byte[] info : pending) {
+                in.writeScratch(0, info);
+                check(in.call(Nr.RT_SIGQUEUEINFO, process.pid(), SIGTRAP, in.scratch()), "queueing a SIGTRAP pending for the process");
+            }
+        }
+    }
+
+    private void check(long result, String what) {
+        if (Errno.isError(result)) {
+            throw new FailedException(what + " in process " + process.pid() + ": " + Errno.describe((int) -result));
         }
     }
 

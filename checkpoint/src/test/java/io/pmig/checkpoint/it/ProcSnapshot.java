@@ -28,6 +28,7 @@ import java.util.TreeSet;
  * eventfd-count, timerfd ticks and clock, epoll and inotify watches, signalfd masks, file locks), and
  * for a socket every option of {@link SocketOptions} read through a copy (pidfd_getfd) and its poll
  * state;</li>
+ * <li>signals pending for the process and for each thread but those timers raise ({@link #TIMER_SIGNALS});</li>
  * <li>threads (TIDs, names, nice, policy), process group and session, cwd/root/exe, cmdline, environ,
  * limits, personality.</li>
  * </ul>
@@ -60,8 +61,11 @@ public final class ProcSnapshot {
         s.fields.put("session", sf[6 - 3]);
         for (String line : Files.readAllLines(proc.resolve("status"))) {
             String key = line.contains(":") ? line.substring(0, line.indexOf(':')) : line;
-            if (!STATUS_CHANGING.contains(key)) {
-                s.fields.put("status." + key, line.substring(Math.min(line.length(), key.length() + 1)).trim());
+            String value = line.substring(Math.min(line.length(), key.length() + 1)).trim();
+            if (PENDING.contains(key)) {
+                s.fields.put("status." + key, steadyPending(value));
+            } else if (!STATUS_CHANGING.contains(key)) {
+                s.fields.put("status." + key, value);
             }
         }
         for (String file : PROC_FILES) {
@@ -85,13 +89,27 @@ public final class ProcSnapshot {
      * (the copy's parent is whoever restored it; process trees are the tree package's matter); FDSize
      * (the size the descriptor table grew to, which follows the numbers ever used: the restore parks
      * descriptors above the highest one); SigQ (the per-user count of queued signals, shared by every
-     * process of the user); SigPnd and ShdPnd (a running timer makes signals pending from moment to
-     * moment: signals.c checks its queued signals itself); Name is /proc/PID/comm per thread, compared in
-     * "tasks".
+     * process of the user); Name is /proc/PID/comm per thread, compared in "tasks". SigPnd and ShdPnd are
+     * compared without {@link #TIMER_SIGNALS}.
      */
     static final java.util.Set<String> STATUS_CHANGING = java.util.Set.of("State", "voluntary_ctxt_switches",
         "nonvoluntary_ctxt_switches", "VmPeak", "VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmSwap",
-        "PPid", "TracerPid", "FDSize", "SigQ", "SigPnd", "ShdPnd", "Name");
+        "PPid", "TracerPid", "FDSize", "SigQ", "Name");
+
+    /** The status lines of pending signals: for the thread (SigPnd) and for the process (ShdPnd). */
+    private static final java.util.Set<String> PENDING = java.util.Set.of("SigPnd", "ShdPnd");
+
+    /**
+     * Signals a running timer makes pending from moment to moment, so not compared: SIGALRM, SIGVTALRM and
+     * SIGPROF (itimers) and every real-time signal (POSIX timers signal them; signals.c and timers.c check their
+     * queued signals themselves).
+     */
+    static final long TIMER_SIGNALS = 1L << 14 - 1 | 1L << 26 - 1 | 1L << 27 - 1 | -1L << 31;
+
+    /** A pending-signal mask as /proc shows it, without {@link #TIMER_SIGNALS}. */
+    private static String steadyPending(String hex) {
+        return Long.toHexString(Long.parseUnsignedLong(hex, 16) & ~TIMER_SIGNALS);
+    }
 
     /** Per-process settings /proc shows one file each. */
     static final List<String> PROC_FILES = List.of("oom_score_adj", "coredump_filter", "timerslack_ns", "comm",
@@ -124,7 +142,7 @@ public final class ProcSnapshot {
         }
     }
 
-    /** One line per task: tid, comm, nice. */
+    /** One line per task: tid, comm, nice, policy, pending signals (without {@link #TIMER_SIGNALS}). */
     private static List<String> tasks(Path proc) throws IOException {
         TreeSet<Integer> tids = new TreeSet<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(proc.resolve("task"))) {
@@ -139,7 +157,9 @@ public final class ProcSnapshot {
             String stat = Files.readString(t.resolve("stat"));
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             // f[0] is field 3 (state); nice is field 19, policy field 41
-            out.add(tid + " comm=" + comm + " nice=" + f[19 - 3] + " policy=" + f[41 - 3]);
+            String pending = Files.readAllLines(t.resolve("status")).stream().filter(l -> l.startsWith("SigPnd:"))
+                .map(l -> steadyPending(l.substring("SigPnd:".length()).trim())).findFirst().orElse("?");
+            out.add(tid + " comm=" + comm + " nice=" + f[19 - 3] + " policy=" + f[41 - 3] + " pending=" + pending);
         }
         return out;
     }
