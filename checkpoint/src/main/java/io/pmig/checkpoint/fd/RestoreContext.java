@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.checkpoint.carried.RecreatedFiles;
 import io.pmig.checkpoint.nativeio.Linux;
 
 import java.util.ArrayList;
@@ -20,6 +21,7 @@ public final class RestoreContext implements AutoCloseable {
     private final List<TcpSockets.Repaired> repaired = new ArrayList<>();
     /** The engine's descriptor of each open file the restore made, by its id in the image (one id space for a tree). */
     private final Map<Integer, Integer> openedFiles = new HashMap<>();
+    private final RecreatedFiles recreatedFiles = new RecreatedFiles();
 
     /** The pair known as {@code key}, created by {@code create} the first time. */
     public int[] pair(String key, Supplier<int[]> create) {
@@ -45,6 +47,11 @@ public final class RestoreContext implements AutoCloseable {
                 + ", which no process of the image restored before it; the image is inconsistent");
         }
         return fd;
+    }
+
+    /** The files the images of the tree carry, recreated once for all its processes. */
+    public RecreatedFiles recreatedFiles() {
+        return recreatedFiles;
     }
 
     /** True the first time it is asked about {@code key}: for work done once per shared object. */
@@ -74,5 +81,6 @@ public final class RestoreContext implements AutoCloseable {
             Linux.close(fd);
         }
         held.clear();
+        recreatedFiles.close();
     }
 }

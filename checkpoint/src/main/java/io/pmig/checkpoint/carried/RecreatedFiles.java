@@ -1,0 +1,128 @@
+package io.pmig.checkpoint.carried;
+
+import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Shmem;
+import io.pmig.nativeio.SyscallException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The carried files of a tree being restored ({@link CarriedFile}), each recreated once, when the first image that
+ * carries it arrives, and held by the engine until the restore ends: every descriptor (a new open file description
+ * through /proc/self/fd) and every mapping of it in any process of the tree refers to that one file again.
+ */
+public final class RecreatedFiles implements AutoCloseable {
+    private final Map<String, Integer> files = new HashMap<>();
+
+    /**
+     * Refuses, before anything is created, a tmpfs file that is at its path here with other contents than the image
+     * carries, or that is to be created in a directory this host lacks.
+     */
+    public static void precheck(ImageObjects image) {
+        for (CarriedFile f : image.all(CarriedFile.class)) {
+            if (f.type() != CarriedFile.Kind.TMPFS) {
+                continue;
+            }
+            Path path = Path.of(f.path());
+            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+                requireSameContents(f);
+            } else if (path.getParent() == null || !Files.isDirectory(path.getParent())) {
+                throw new RefusedException(f.describe() + " is to be created with the contents the image carries, but its "
+                    + "directory " + path.getParent() + " does not exist on this host; create it and restore again");
+            }
+        }
+    }
+
+    /** Recreates the files {@code image} carries that no image of the tree carried before it. */
+    public void recreate(ImageObjects image) {
+        for (CarriedFile f : image.all(CarriedFile.class)) {
+            if (!files.containsKey(f.key())) {
+                files.put(f.key(), create(f));
+            }
+        }
+    }
+
+    /** The engine's descriptor (read-write) of carried file {@code key}; {@code user} names who refers to it. */
+    public int fd(String key, Supplier<String> user) {
+        Integer fd = files.get(key);
+        if (fd == null) {
+            throw new FailedException(user.get() + " refers to carried file " + key
+                + ", which no image of the tree before it carries; the image is inconsistent");
+        }
+        return fd;
+    }
+
+    /** A new open file description of carried file {@code key}, opened with {@code flags} (open(2)), close-on-exec. */
+    public int reopen(String key, int flags, Supplier<String> user) {
+        return Linux.open("/proc/self/fd/" + fd(key, user), flags | Linux.O_CLOEXEC, 0);
+    }
+
+    private static int create(CarriedFile f) {
+        boolean existing = f.type() == CarriedFile.Kind.TMPFS && Files.exists(Path.of(f.path()), LinkOption.NOFOLLOW_LINKS);
+        if (existing) {
+            requireSameContents(f);     // it may have changed since the pre-flight
+            return Linux.open(f.path(), Linux.O_RDWR | Linux.O_CLOEXEC, 0);
+        }
+        int fd = switch (f.type()) {
+            case TMPFS -> Linux.open(f.path(), Linux.O_RDWR | Linux.O_CREAT | Linux.O_EXCL | Linux.O_CLOEXEC, f.mode());
+            case DELETED -> unnamed(f);
+            case MEMFD -> Shmem.memfdCreate(f.path(), Shmem.MFD_CLOEXEC | Shmem.MFD_ALLOW_SEALING);
+        };
+        try {
+            Linux.writeFully(fd, f.content());
+            Shmem.fchmod(fd, f.mode());
+            Linux.fchown(fd, f.uid(), f.gid());
+            if (f.seals() != 0) {
+                Linux.fcntl(fd, Shmem.F_ADD_SEALS, f.seals());
+            }
+        } catch (RuntimeException e) {
+            Linux.close(fd);
+            throw e;
+        }
+        return fd;
+    }
+
+    /** A file without a name for a deleted one: in its directory if this host has it (O_TMPFILE), else a memfd. */
+    private static int unnamed(CarriedFile f) {
+        Path directory = Path.of(f.path()).getParent();
+        if (directory != null && Files.isDirectory(directory)) {
+            try {
+                return Linux.open(directory.toString(), Shmem.O_TMPFILE | Linux.O_RDWR | Linux.O_CLOEXEC, f.mode());
+            } catch (SyscallException e) {
+                // a filesystem without O_TMPFILE (EOPNOTSUPP): a memfd holds the same bytes
+            }
+        }
+        Path name = Path.of(f.path()).getFileName();
+        return Shmem.memfdCreate(name == null ? "deleted" : name.toString(), Shmem.MFD_CLOEXEC);
+    }
+
+    private static void requireSameContents(CarriedFile f) {
+        Path path = Path.of(f.path());
+        try {
+            if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && Files.size(path) == f.content().length
+                    && Arrays.equals(Files.readAllBytes(path), f.content())) {
+                return;
+            }
+        } catch (IOException e) {
+            throw new RefusedException(f.describe() + " cannot be read to compare it with the image's: " + e.getMessage(), e);
+        }
+        throw new RefusedException(f.describe() + " exists on this host with other contents than the process had at the "
+            + "checkpoint; tmpfs is not shared storage, so the image carries the file: remove or rename the one here and restore again");
+    }
+
+    @Override
+    public void close() {
+        files.values().forEach(Linux::close);
+        files.clear();
+    }
+}
