@@ -22,7 +22,13 @@ import java.util.function.Supplier;
  * through /proc/self/fd) and every mapping of it in any process of the tree refers to that one file again.
  */
 public final class RecreatedFiles implements AutoCloseable {
+    /**
+     * Read-only: a descriptor open for writing would keep the file from becoming a restored process's executable
+     * (PR_SET_MM_MAP's exe_fd denies write access, EACCES) when one maps its executable from tmpfs.
+     */
     private final Map<String, Integer> files = new HashMap<>();
+    /** Read-write descriptors, opened for the shared writable mappings that need one. */
+    private final Map<String, Integer> writable = new HashMap<>();
 
     /**
      * Refuses, before anything is created, a tmpfs file that is at its path here with other contents than the image
@@ -52,26 +58,33 @@ public final class RecreatedFiles implements AutoCloseable {
         }
     }
 
-    /** The engine's descriptor (read-write) of carried file {@code key}; {@code user} names who refers to it. */
-    public int fd(String key, Supplier<String> user) {
+    /**
+     * The engine's descriptor of carried file {@code key}, read-write if {@code forWriting} (a shared writable mapping),
+     * else read-only; {@code user} names who refers to it.
+     */
+    public int fd(String key, boolean forWriting, Supplier<String> user) {
         Integer fd = files.get(key);
         if (fd == null) {
             throw new FailedException(user.get() + " refers to carried file " + key
                 + ", which no image of the tree before it carries; the image is inconsistent");
         }
-        return fd;
+        return forWriting ? writable.computeIfAbsent(key, k -> reopen(fd, Linux.O_RDWR)) : fd;
     }
 
     /** A new open file description of carried file {@code key}, opened with {@code flags} (open(2)), close-on-exec. */
     public int reopen(String key, int flags, Supplier<String> user) {
-        return Linux.open("/proc/self/fd/" + fd(key, user), flags | Linux.O_CLOEXEC, 0);
+        return reopen(fd(key, false, user), flags);
+    }
+
+    private static int reopen(int fd, int flags) {
+        return Linux.open("/proc/self/fd/" + fd, flags | Linux.O_CLOEXEC, 0);
     }
 
     private static int create(CarriedFile f) {
         boolean existing = f.type() == CarriedFile.Kind.TMPFS && Files.exists(Path.of(f.path()), LinkOption.NOFOLLOW_LINKS);
         if (existing) {
             requireSameContents(f);     // it may have changed since the pre-flight
-            return Linux.open(f.path(), Linux.O_RDWR | Linux.O_CLOEXEC, 0);
+            return Linux.open(f.path(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         }
         int fd = switch (f.type()) {
             case TMPFS -> Linux.open(f.path(), Linux.O_RDWR | Linux.O_CREAT | Linux.O_EXCL | Linux.O_CLOEXEC, f.mode());
@@ -85,11 +98,10 @@ public final class RecreatedFiles implements AutoCloseable {
             if (f.seals() != 0) {
                 Linux.fcntl(fd, Shmem.F_ADD_SEALS, f.seals());
             }
-        } catch (RuntimeException e) {
+            return reopen(fd, Linux.O_RDONLY);
+        } finally {
             Linux.close(fd);
-            throw e;
         }
-        return fd;
     }
 
     /** A file without a name for a deleted one: in its directory if this host has it (O_TMPFILE), else a memfd. */
@@ -124,5 +136,7 @@ public final class RecreatedFiles implements AutoCloseable {
     public void close() {
         files.values().forEach(Linux::close);
         files.clear();
+        writable.values().forEach(Linux::close);
+        writable.clear();
     }
 }

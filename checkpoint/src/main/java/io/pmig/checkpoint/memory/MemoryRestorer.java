@@ -101,12 +101,12 @@ public final class MemoryRestorer {
                     }
                 }
                 case FILE -> {
+                    boolean sharedWritable = m.shared() && (m.prot() & Linux.PROT_WRITE) != 0;
                     if (m.carried() != null) {
                         // created with its final protection if shared, as one mapped by path
-                        mapEngineFile(puppet, p, carried.fd(m.carried(), () -> what), what, m, m.shared() ? m.prot() : rw,
+                        mapEngineFile(puppet, p, carried.fd(m.carried(), sharedWritable, () -> what), what, m, m.shared() ? m.prot() : rw,
                             (m.shared() ? Linux.MAP_SHARED : Linux.MAP_PRIVATE) | Linux.MAP_FIXED | grows, m.fileOffset());
                     } else {
-                        boolean sharedWritable = m.shared() && (m.prot() & Linux.PROT_WRITE) != 0;
                         int open = p.call("open " + m.name() + " for " + what, Nr.OPEN, p.cString(m.name()),
                             (sharedWritable ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_CLOEXEC, 0);
                         p.callWithResultOf(open, new int[] {4}, what, Nr.MMAP, m.start(), m.length(), m.shared() ? m.prot() : rw,
