@@ -2,7 +2,6 @@ package io.pmig.checkpoint.it;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
@@ -63,7 +62,7 @@ class CarriedFilesTest extends ItSupport {
         Path dir = imageDir("carried");
         CheckpointReport cr = new CheckpointEngine().checkpoint(p.pid(), dir, new CheckpointOptions(false));
         seen.addAll(cr.processes());
-        awaitAllFree(p, cr.processes());
+        awaitTreeFree(p, cr.processes());
 
         Files.write(tmpfsFile(), new byte[] {1, 2, 3});
         RefusedException e = assertThrows(RefusedException.class, () -> new RestoreEngine().restore(dir, new RestoreOptions(false)));
@@ -87,7 +86,7 @@ class CarriedFilesTest extends ItSupport {
             seen.addAll(members);
             frozen.commit();
         }
-        awaitAllFree(p, members);
+        awaitTreeFree(p, members);
         Files.delete(tmpfsFile());
         restoreAndResume(p, out.toByteArray(), new RestoreOptions(false));
         goExpectPassAndExit(p);
@@ -114,18 +113,5 @@ class CarriedFilesTest extends ItSupport {
 
     private Path tmpfsFile() {
         return Path.of("/dev/shm/pmig-tmpfs-" + root);
-    }
-
-    private static void awaitAllFree(TestProgram p, List<Integer> pids) throws Exception {
-        p.awaitExit(TestProgram.EXIT_TIMEOUT);
-        long deadline = System.nanoTime() + PID_FREE_TIMEOUT.toNanos();
-        for (int pid : pids) {
-            while (Files.exists(Path.of("/proc", Integer.toString(pid)))) {
-                if (System.nanoTime() > deadline) {
-                    fail("pid " + pid + " of the checkpointed tree is still taken after " + PID_FREE_TIMEOUT);
-                }
-                Thread.sleep(20);
-            }
-        }
     }
 }
