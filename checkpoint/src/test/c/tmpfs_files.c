@@ -8,10 +8,10 @@
  *    name (st_nlink 0), the offset and the bytes are the same, and a write through the descriptor shows in the mapping.
  *  - a memfd "pmig-memfd" sealed against shrinking and growing, mapped MAP_SHARED. After: its name, seals and bytes are
  *    the same, growing it fails with EPERM, a write through the mapping shows through the descriptor.
- *  - /dev/shm/pmig-tmpfs-PID (tmpfs), mode 0640, its descriptor at offset 3, mapped MAP_PRIVATE with its first page
- *    written (a private copy). The test removes the file between checkpoint and restore. After: the file is at its path
- *    again with its bytes and mode, the descriptor is that file at offset 3, and the mapping holds the private page and
- *    the file's second page.
+ *  - /dev/shm/pmig-tmpfs-PID (tmpfs), mode 0640, its descriptor at offset 3, another open write-only to append,
+ *    mapped MAP_PRIVATE with its first page written (a private copy). The test removes the file between checkpoint and
+ *    restore. After: the file is at its path again with its bytes and mode, both descriptors are that file with their
+ *    flags, the first at offset 3, and the mapping holds the private page and the file's second page.
  */
 #include "harness.h"
 
@@ -90,6 +90,8 @@ int main(int argc, char **argv)
     unsigned char *tmpfs_map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, tmpfs, 0);
     SETUP(tmpfs_map != MAP_FAILED, "mmap %s: %s", tmpfs_path, strerror(errno));
     h_fill(tmpfs_map, PAGE, 55, 0);
+    int appender = open(tmpfs_path, O_WRONLY | O_APPEND);
+    SETUP(appender >= 0, "open %s to append: %s", tmpfs_path, strerror(errno));
 
     pid_t child = fork();
     SETUP(child >= 0, "fork: %s", strerror(errno));
@@ -148,6 +150,11 @@ int main(int argc, char **argv)
     CHECK(stat(tmpfs_path, &at_path) == 0, "%s is not back: %s", tmpfs_path, strerror(errno));
     CHECK(fstat(tmpfs, &st) == 0 && st.st_ino == at_path.st_ino && st.st_dev == at_path.st_dev,
           "the descriptor is not the file at %s", tmpfs_path);
+    CHECK(fstat(appender, &st) == 0 && st.st_ino == at_path.st_ino, "the appending descriptor is not the file at %s", tmpfs_path);
+    int flags = fcntl(appender, F_GETFL);
+    CHECK((flags & (O_ACCMODE | O_APPEND)) == (O_WRONLY | O_APPEND), "the appending descriptor has flags 0%o", flags);
+    flags = fcntl(deleted, F_GETFL);
+    CHECK((flags & (O_ACCMODE | O_APPEND)) == O_RDWR, "the deleted file's descriptor has flags 0%o", flags);
     CHECK((at_path.st_mode & 07777) == 0640, "%s has mode 0%o, not 0640", tmpfs_path, at_path.st_mode & 07777);
     CHECK(lseek(tmpfs, 0, SEEK_CUR) == 3, "the tmpfs file's offset is %ld, not 3", (long)lseek(tmpfs, 0, SEEK_CUR));
     h_fill(pattern, sizeof pattern, 44, 0);

@@ -7,10 +7,12 @@ import io.pmig.checkpoint.image.ImageKind;
  * /dev/shm, /run, a tmpfs /tmp), a file deleted while open, a memfd. Saved once per file of a tree, in the image of
  * the first process that holds or maps it, and named by {@code key} (device:inode at the checkpoint) by every
  * descriptor and mapping of it. {@code path}: where a tmpfs file is, where a deleted file was, a memfd's name.
- * {@code mode}: the permission bits; {@code seals}: a memfd's F_GET_SEALS (0 otherwise).
+ * {@code mode}: the permission bits; {@code seals}: a memfd's F_GET_SEALS (0 otherwise). {@code bootId}: the
+ * checkpointing host's boot (/proc/sys/kernel/random/boot_id), which with {@code key} tells the very file on a
+ * restore where it came from.
  */
 @ImageKind("file.carried")
-public record CarriedFile(String key, Kind type, String path, int mode, int uid, int gid, int seals, byte[] content) {
+public record CarriedFile(String key, Kind type, String path, int mode, int uid, int gid, int seals, String bootId, byte[] content) {
     public enum Kind {
         /** a file with a name on tmpfs: it is used where it is if it holds the same bytes, created there if missing */
         TMPFS,

@@ -59,7 +59,7 @@ public final class CarriedFiles {
                 + "(tmpfs, deleted or memfd: no other host has it); pmig carries such files up to " + max + " bytes (system property "
                 + MAX_BYTES_PROPERTY + ", at most " + FORMAT_MAX_BYTES + ")");
         }
-        return a.get("dev") + ":" + a.get("ino");
+        return keyAt(opened);
     }
 
     /**
@@ -138,7 +138,7 @@ public final class CarriedFiles {
         }
         try {
             return new CarriedFile(key, kind, path, (Integer) a.get("mode") & 07777, (Integer) a.get("uid"), (Integer) a.get("gid"),
-                seals, Files.readAllBytes(opened));
+                seals, bootId(), Files.readAllBytes(opened));
         } catch (IOException e) {
             throw new FailedException("cannot read " + link + " (" + opened + ") to carry it in the image: " + e.getMessage(), e);
         }
@@ -156,6 +156,21 @@ public final class CarriedFiles {
             return CarriedFile.Kind.DELETED;
         }
         return Shmem.filesystemType(opened.toString()) == Shmem.TMPFS_MAGIC ? CarriedFile.Kind.TMPFS : null;
+    }
+
+    /** This host's current boot, which a file's device and inode are unique within. */
+    static String bootId() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
+        } catch (IOException e) {
+            throw new FailedException("cannot read /proc/sys/kernel/random/boot_id: " + e.getMessage(), e);
+        }
+    }
+
+    /** The key of the file at {@code path} (followed if a link), as {@link #keyOf} names it. */
+    static String keyAt(Path path) {
+        Map<String, Object> a = attributes(path);
+        return a.get("dev") + ":" + a.get("ino");
     }
 
     private static Map<String, Object> attributes(Path opened) {

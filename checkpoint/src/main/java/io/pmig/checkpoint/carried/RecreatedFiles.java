@@ -32,7 +32,8 @@ public final class RecreatedFiles implements AutoCloseable {
 
     /**
      * Refuses, before anything is created, a tmpfs file that is at its path here with other contents than the image
-     * carries, or that is to be created in a directory this host lacks.
+     * carries (unless it is the very file, on the host it came from), or that is to be created in a directory this host
+     * lacks.
      */
     public static void precheck(ImageObjects image) {
         for (CarriedFile f : image.all(CarriedFile.class)) {
@@ -41,7 +42,7 @@ public final class RecreatedFiles implements AutoCloseable {
             }
             Path path = Path.of(f.path());
             if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-                requireSameContents(f);
+                requireUsable(f);
             } else if (path.getParent() == null || !Files.isDirectory(path.getParent())) {
                 throw new RefusedException(f.describe() + " is to be created with the contents the image carries, but its "
                     + "directory " + path.getParent() + " does not exist on this host; create it and restore again");
@@ -83,7 +84,7 @@ public final class RecreatedFiles implements AutoCloseable {
     private static int create(CarriedFile f) {
         boolean existing = f.type() == CarriedFile.Kind.TMPFS && Files.exists(Path.of(f.path()), LinkOption.NOFOLLOW_LINKS);
         if (existing) {
-            requireSameContents(f);     // it may have changed since the pre-flight
+            requireUsable(f);     // it may have changed since the pre-flight
             return Linux.open(f.path(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
         }
         int fd = switch (f.type()) {
@@ -118,18 +119,29 @@ public final class RecreatedFiles implements AutoCloseable {
         return Shmem.memfdCreate(name == null ? "deleted" : name.toString(), Shmem.MFD_CLOEXEC);
     }
 
-    private static void requireSameContents(CarriedFile f) {
+    /**
+     * Refuses the file at a carried tmpfs file's path unless it holds the same bytes, or is the very file the process
+     * had (same boot of the same host, same device and inode): its contents may have moved on then (a log others append
+     * to), as they would have under a process that ran on.
+     */
+    private static void requireUsable(CarriedFile f) {
         Path path = Path.of(f.path());
+        if (CarriedFiles.bootId().equals(f.bootId()) && CarriedFiles.keyAt(path).equals(f.key())) {
+            return;
+        }
+        long size;
         try {
-            if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && Files.size(path) == f.content().length
+            size = Files.size(path);
+            if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && size == f.content().length
                     && Arrays.equals(Files.readAllBytes(path), f.content())) {
                 return;
             }
         } catch (IOException e) {
             throw new RefusedException(f.describe() + " cannot be read to compare it with the image's: " + e.getMessage(), e);
         }
-        throw new RefusedException(f.describe() + " exists on this host with other contents than the process had at the "
-            + "checkpoint; tmpfs is not shared storage, so the image carries the file: remove or rename the one here and restore again");
+        throw new RefusedException(f.describe() + " exists on this host with other contents (" + size + " bytes) than the process "
+            + "had at the checkpoint (" + f.content().length + " bytes); tmpfs is not shared storage, so the image carries the file: "
+            + "remove or rename the one here and restore again");
     }
 
     @Override

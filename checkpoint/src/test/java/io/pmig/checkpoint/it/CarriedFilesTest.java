@@ -7,18 +7,23 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.carried.CarriedFiles;
+import io.pmig.checkpoint.dirty.UntrackableException;
 import io.pmig.checkpoint.nativeio.Linux;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -28,7 +33,9 @@ import org.junit.jupiter.api.Timeout;
  * Files no other host has travel in the image (tmpfs_files.c: POSIX shm mapped by a parent and its child, a deleted file
  * open and mapped, a sealed memfd mapped, a tmpfs file the test removes between checkpoint and restore); the program's
  * own checks pass after the restore. A tmpfs file found here with other bytes is refused by name, and so is a file
- * above the size limit at checkpoint.
+ * above the size limit at checkpoint. A single process mapping a tmpfs file (mapped_file.c, run in /dev/shm) is not
+ * pre-copied (bundle mode) and moves with it; its log there, appended to after the checkpoint, is the very file it had
+ * and is used as it is.
  */
 class CarriedFilesTest extends ItSupport {
     private final List<Integer> seen = new ArrayList<>();
@@ -64,7 +71,8 @@ class CarriedFilesTest extends ItSupport {
         seen.addAll(cr.processes());
         awaitTreeFree(p, cr.processes());
 
-        Files.write(tmpfsFile(), new byte[] {1, 2, 3});
+        Files.delete(tmpfsFile());
+        Files.write(tmpfsFile(), new byte[] {1, 2, 3}); // another file (inode) there, as on another host
         RefusedException e = assertThrows(RefusedException.class, () -> new RestoreEngine().restore(dir, new RestoreOptions(false)));
         assertTrue(e.getMessage().contains(tmpfsFile().toString()) && e.getMessage().contains("other contents"), e.getMessage());
         assertTrue(Files.exists(tmpfsFile()), "the refused restore left the file alone");
@@ -102,6 +110,31 @@ class CarriedFilesTest extends ItSupport {
         assertTrue(e.getMessage().contains(CarriedFiles.MAX_BYTES_PROPERTY) && e.getMessage().contains("8192 bytes"), e.getMessage());
         assertRunningUntraced(p.pid(), "after the refusal");
         goExpectPassAndExit(p);
+    }
+
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aProcessMappingATmpfsFileIsNotPrecopiedButMovesInOnePieceWithIt() throws Exception {
+        Path state = Files.createTempDirectory(Path.of("/dev/shm"), "pmig-carried-");
+        try (TestProgram p = TestProgram.start("mapped_file", state)) {
+            p.awaitReady();
+            Path data = state.resolve("data");
+            UntrackableException e = assertThrows(UntrackableException.class,
+                () -> new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults()));
+            assertTrue(e.getMessage().contains(data.toString()) && e.getMessage().contains("bundle"), e.getMessage());
+            assertRunningUntraced(p.pid(), "after the refusal");
+
+            byte[] bytes = Files.readAllBytes(data);
+            checkpoint(p, imageDir("mapped"), false);
+            Files.delete(data);
+            restore(p, imageDir("mapped"));
+            goExpectPassAndExit(p);
+            assertTrue(Arrays.equals(bytes, Files.readAllBytes(data)), data + " came back with its bytes");
+        } finally {
+            try (Stream<Path> files = Files.walk(state)) {
+                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
     }
 
     private TestProgram start() throws Exception {
