@@ -152,10 +152,16 @@ public final class CarriedFiles {
             }
             return CarriedFile.Kind.MEMFD;
         }
-        if (link.endsWith(DELETED) && (Integer) attributes.get("nlink") == 0) {
+        if (link.endsWith(DELETED) && !namesFile(Path.of(link), attributes)) {
+            // unlinked (st_nlink 0), or this name of it was (another link may live on): not to be found by path
             return CarriedFile.Kind.DELETED;
         }
         return Shmem.filesystemType(opened.toString()) == Shmem.TMPFS_MAGIC ? CarriedFile.Kind.TMPFS : null;
+    }
+
+    /** Whether {@code path} names the file with {@code attributes} (a file may be called "x (deleted)"). */
+    private static boolean namesFile(Path path, Map<String, Object> attributes) {
+        return Files.exists(path, LinkOption.NOFOLLOW_LINKS) && keyAt(path).equals(attributes.get("dev") + ":" + attributes.get("ino"));
     }
 
     /** This host's current boot, which a file's device and inode are unique within. */
@@ -175,7 +181,7 @@ public final class CarriedFiles {
 
     private static Map<String, Object> attributes(Path opened) {
         try {
-            return Files.readAttributes(opened, "unix:dev,ino,size,mode,uid,gid,nlink,isRegularFile");
+            return Files.readAttributes(opened, "unix:dev,ino,size,mode,uid,gid,isRegularFile");
         } catch (IOException e) {
             throw new RefusedException(opened + " cannot be examined: " + e.getMessage(), e);
         }
