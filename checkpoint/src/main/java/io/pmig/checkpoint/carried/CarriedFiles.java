@@ -15,6 +15,7 @@ import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.nativeio.SyscallException;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -138,10 +139,21 @@ public final class CarriedFiles {
         }
         try {
             return new CarriedFile(key, kind, path, (Integer) a.get("mode") & 07777, (Integer) a.get("uid"), (Integer) a.get("gid"),
-                seals, bootId(), Files.readAllBytes(opened));
+                seals, bootId(), pieces(opened));
         } catch (IOException e) {
             throw new FailedException("cannot read " + link + " (" + opened + ") to carry it in the image: " + e.getMessage(), e);
         }
+    }
+
+    /** Every byte of the file at {@code path}, in pieces of {@link CarriedFile#PIECE} (the last one shorter). */
+    static List<byte[]> pieces(Path path) throws IOException {
+        List<byte[]> out = new ArrayList<>();
+        try (InputStream in = Files.newInputStream(path)) {
+            for (byte[] piece = in.readNBytes(CarriedFile.PIECE); piece.length > 0; piece = in.readNBytes(CarriedFile.PIECE)) {
+                out.add(piece);
+            }
+        }
+        return out;
     }
 
     /** What kind of carried file {@code opened} is, or null for a file re-opened by path. */

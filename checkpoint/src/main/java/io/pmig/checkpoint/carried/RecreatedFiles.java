@@ -13,6 +13,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -93,7 +94,9 @@ public final class RecreatedFiles implements AutoCloseable {
             case MEMFD -> Shmem.memfdCreate(f.path(), Shmem.MFD_CLOEXEC | Shmem.MFD_ALLOW_SEALING);
         };
         try {
-            Linux.writeFully(fd, f.content());
+            for (byte[] piece : f.content()) {
+                Linux.writeFully(fd, piece);
+            }
             Shmem.fchmod(fd, f.mode());
             Linux.fchown(fd, f.uid(), f.gid());
             if (f.seals() != 0) {
@@ -132,16 +135,28 @@ public final class RecreatedFiles implements AutoCloseable {
         long size;
         try {
             size = Files.size(path);
-            if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && size == f.content().length
-                    && Arrays.equals(Files.readAllBytes(path), f.content())) {
+            if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && size == f.size()
+                    && samePieces(CarriedFiles.pieces(path), f.content())) {
                 return;
             }
         } catch (IOException e) {
             throw new RefusedException(f.describe() + " cannot be read to compare it with the image's: " + e.getMessage(), e);
         }
         throw new RefusedException(f.describe() + " exists on this host with other contents (" + size + " bytes) than the process "
-            + "had at the checkpoint (" + f.content().length + " bytes); tmpfs is not shared storage, so the image carries the file: "
+            + "had at the checkpoint (" + f.size() + " bytes); tmpfs is not shared storage, so the image carries the file: "
             + "remove or rename the one here and restore again");
+    }
+
+    private static boolean samePieces(List<byte[]> a, List<byte[]> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!Arrays.equals(a.get(i), b.get(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
