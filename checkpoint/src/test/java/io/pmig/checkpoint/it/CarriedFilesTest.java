@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Timeout;
  * own checks pass after the restore. A tmpfs file found here with other bytes is refused by name, and so is a file
  * above the size limit at checkpoint. A single process mapping a tmpfs file (mapped_file.c, run in /dev/shm) is not
  * pre-copied (bundle mode) and moves with it; its log there, appended to after the checkpoint, is the very file it had
- * and is used as it is.
+ * and is used as it is. A memfd larger than one piece of a carried file (large_memfd.c) comes back whole.
  */
 class CarriedFilesTest extends ItSupport {
     private final List<Integer> seen = new ArrayList<>();
@@ -97,6 +97,17 @@ class CarriedFilesTest extends ItSupport {
         awaitTreeFree(p, members);
         Files.delete(tmpfsFile());
         restoreAndResume(p, out.toByteArray(), new RestoreOptions(false));
+        goExpectPassAndExit(p);
+    }
+
+    @Test
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aMemfdOfSeveralPiecesComesBackWhole() throws Exception {
+        System.setProperty(CarriedFiles.MAX_BYTES_PROPERTY, Integer.toString(32 << 20));
+        TestProgram p = startReady("large_memfd");
+        byte[] image = checkpointIntoMemoryAndCommit(p);
+        assertTrue(image.length > 24 << 20, "the image holds the memfd's 24 MiB: " + image.length + " bytes");
+        restoreAndResume(p, image, new RestoreOptions(false));
         goExpectPassAndExit(p);
     }
 
