@@ -9,7 +9,6 @@ import io.pmig.checkpoint.fd.RegularFiles;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Shmem;
-
 import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.nativeio.SyscallException;
@@ -71,8 +70,8 @@ public final class CarriedFiles {
         ProcFs proc = new ProcFs(pid);
         for (MapsEntry e : proc.maps()) {
             // shared anonymous memory and System V segments show as deleted files, and are no files to carry
-            if (e.fileBacked() && !e.path().startsWith("/dev/zero") && !e.path().startsWith("/SYSV") && carriedWhileRunning(
-                    proc.path("map_files/" + Long.toHexString(e.start()) + "-" + Long.toHexString(e.end())), e.path())) {
+            if (e.fileBacked() && !e.path().startsWith("/dev/zero") && !e.path().startsWith("/SYSV")
+                    && carriedWhileRunning(proc.mapFile(e.start(), e.end()), e.path())) {
                 return e.path();
             }
         }
@@ -105,16 +104,16 @@ public final class CarriedFiles {
      */
     public List<CarriedFile> newIn(int hostPid, List<MappingImage> mappings, FdDumper.Result fds) {
         List<CarriedFile> out = new ArrayList<>();
-        String proc = "/proc/" + hostPid;
+        ProcFs proc = new ProcFs(hostPid);
         for (MappingImage m : mappings) {
             if (m.carried() != null && saved.add(m.carried())) {
-                out.add(read(m.carried(), m.name(), Path.of(proc, "map_files", Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()))));
+                out.add(read(m.carried(), m.name(), proc.mapFile(m.start(), m.end())));
             }
         }
         for (FileState s : fds.files()) {
             if (s instanceof RegularFiles.State file && file.carried() != null && saved.add(file.carried())) {
                 FdImage fd = fds.fds().stream().filter(f -> f.fileId() == file.id()).findFirst().orElseThrow();
-                out.add(read(file.carried(), file.path(), Path.of(proc, "fd", Integer.toString(fd.fd()))));
+                out.add(read(file.carried(), file.path(), proc.path("fd/" + fd.fd())));
             }
         }
         return out;

@@ -75,7 +75,7 @@ public final class MemoryDumper {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
             MappingImage.Backing backing = backingOf(e);
             String carried = backing == MappingImage.Backing.FILE ? carriedKeys.computeIfAbsent(e.path() + " " + e.inode(),
-                k -> java.util.Optional.ofNullable(CarriedFiles.keyOf(mapFile(e), e.path(), () -> where(e) + " (" + e.path() + ")")))
+                k -> java.util.Optional.ofNullable(CarriedFiles.keyOf(proc.mapFile(e.start(), e.end()), e.path(), () -> where(e) + " (" + e.path() + ")")))
                 .orElse(null) : null;
             if (backing == MappingImage.Backing.FILE && carried == null && e.path().endsWith(" (deleted)")) {
                 throw new RefusedException(where(e) + " maps a deleted file (" + e.path() + ") that is not a regular file, "
@@ -104,11 +104,6 @@ public final class MemoryDumper {
 
     private String where(MapsEntry e) {
         return "mapping " + Long.toHexString(e.start()) + "-" + Long.toHexString(e.end()) + " of process " + proc.pid();
-    }
-
-    /** Where the frozen process's mapping {@code e} can be opened: the file it maps, even deleted or a memfd. */
-    private Path mapFile(MapsEntry e) {
-        return proc.path("map_files/" + Long.toHexString(e.start()) + "-" + Long.toHexString(e.end()));
     }
 
     /** The process whose memory this reads (its pid on this host). */
