@@ -145,6 +145,7 @@ class CarriedFilesTest extends ItSupport {
             try (Stream<Path> files = Files.walk(state)) {
                 files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
             }
+            Files.deleteIfExists(state.resolveSibling(state.getFileName() + ".pid")); // TestProgram's, beside the state
         }
     }
 
