@@ -1,6 +1,8 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.cgroup.FreezerPark;
+import io.pmig.checkpoint.carried.CarriedFile;
+import io.pmig.checkpoint.carried.CarriedFiles;
 import io.pmig.checkpoint.fd.FdDumper;
 import io.pmig.checkpoint.fd.FdImage;
 import io.pmig.checkpoint.fd.FileState;
@@ -206,6 +208,11 @@ public final class CheckpointEngine {
             throw new UntrackableException("process " + pid + " has child processes, and pre-copy of a process tree is not "
                 + "built yet; the tree moves in one piece (bundle)");
         }
+        String carried = CarriedFiles.firstIn(pid);
+        if (carried != null) {
+            throw new UntrackableException("process " + pid + " has " + carried + ", a file whose contents travel in the image, "
+                + "which pre-copy does not carry yet; it moves in one piece (bundle)");
+        }
         return new PrecopySource(pid, options, this);
     }
 
@@ -318,6 +325,7 @@ public final class CheckpointEngine {
             int threads = 0;
             int mappings = 0;
             int descriptors = 0;
+            CarriedFiles carried = new CarriedFiles();
             for (Member m : members) {
                 byte[] xstate = m.threads().get(0).xstate();
                 long xfeatures = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(XSAVE_SW_XFEATURES);
@@ -330,6 +338,9 @@ public final class CheckpointEngine {
                 writer.writeObject(m.process());
                 for (ThreadImage t : m.threads()) {
                     writer.writeObject(t);
+                }
+                for (CarriedFile f : carried.newIn(m.memory().pid(), m.mappings(), m.fds())) {
+                    writer.writeObject(f);
                 }
                 for (MappingImage mapping : m.mappings()) {
                     writer.writeObject(mapping);

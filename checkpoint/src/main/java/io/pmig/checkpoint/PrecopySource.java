@@ -106,6 +106,10 @@ public final class PrecopySource implements AutoCloseable {
                 drop = sent.intersect(written);
                 drop.removeAll(plan.pages());
             }
+            now.stream().filter(m -> m.carried() != null).findFirst().ifPresent(m -> {
+                throw new RefusedException("process " + pid + " mapped " + m.name() + " during its pre-copy, a file whose contents "
+                    + "travel in the image, which pre-copy does not carry yet; migrate it in bundle mode");
+            });
             writer = ImageWriter.to(out, ImageHeader.forThisMachine(0, 0));
             writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, imagePid, ownPidNamespace, exe, drop.ranges(),
                 TimeNamespaces.clocksOf(pid)));

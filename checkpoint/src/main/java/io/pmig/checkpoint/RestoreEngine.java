@@ -1,6 +1,7 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
+import io.pmig.checkpoint.carried.RecreatedFiles;
 import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.fd.TcpSockets;
@@ -196,7 +197,8 @@ public final class RestoreEngine {
                 }
                 Puppet p = members.get(i);
                 MemoryRestorer.moveKernelMappings(p, memberImage.mappings());
-                MemoryRestorer.createMappings(p, memberImage.mappings(), restored.sharedMemory());
+                restored.context().recreatedFiles().recreate(member.objects());
+                MemoryRestorer.createMappings(p, memberImage.mappings(), restored.sharedMemory(), restored.context().recreatedFiles());
                 steps.lap("layout");
                 pageBytes += member.writePages(p);
                 steps.lap("pages");
@@ -351,6 +353,7 @@ public final class RestoreEngine {
             throw new RefusedException("executable " + process.exe() + " does not exist on this host");
         }
         FdRestorer.precheck(image);
+        RecreatedFiles.precheck(image);
         ServiceCgroup.requireApplicable(process.cgroupLimits());
         if (threads.size() > Puppet.MAX_THREADS) {
             throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);

@@ -3,7 +3,6 @@ package io.pmig.checkpoint.fd;
 import io.pmig.nativeio.SyscallException;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.RefusedException;
-import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.ListenerBacklog;
 import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -13,7 +12,6 @@ import io.pmig.checkpoint.proc.ProcFs;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -43,9 +41,7 @@ public final class FdDumper {
                     + " is not supported yet");
             }
             if (kind instanceof RegularFiles) {
-                // identifies the file by content now, so that the dump in the freeze finds it cached (a file
-                // written meanwhile is identified again there)
-                FileIdentity.of(Path.of(f.link()));
+                RegularFiles.identifyAhead(f);
             }
         });
     }

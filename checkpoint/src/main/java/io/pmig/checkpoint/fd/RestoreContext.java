@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.checkpoint.carried.RecreatedFiles;
 import io.pmig.checkpoint.nativeio.Linux;
 
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ public final class RestoreContext implements AutoCloseable {
     private final Map<Integer, Integer> openedFiles = new HashMap<>();
     private final Map<String, Integer> bindings = new HashMap<>();
     private final List<Runnable> afterOpening = new ArrayList<>();
+    private final RecreatedFiles recreatedFiles = new RecreatedFiles();
 
     /** The pair known as {@code key}, created by {@code create} the first time. */
     public int[] pair(String key, Supplier<int[]> create) {
@@ -48,6 +50,11 @@ public final class RestoreContext implements AutoCloseable {
                 + ", which no process of the image restored before it; the image is inconsistent");
         }
         return fd;
+    }
+
+    /** The files the images of the tree carry, recreated once for all its processes. */
+    public RecreatedFiles recreatedFiles() {
+        return recreatedFiles;
     }
 
     /** True the first time it is asked about {@code key}: for work done once per shared object. */
@@ -98,5 +105,6 @@ public final class RestoreContext implements AutoCloseable {
             Linux.close(fd);
         }
         held.clear();
+        recreatedFiles.close();
     }
 }

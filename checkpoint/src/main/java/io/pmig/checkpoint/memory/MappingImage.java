@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.memory;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.pmig.checkpoint.image.ImageKind;
 
 import java.util.List;
@@ -10,6 +11,8 @@ import java.util.List;
  * mapping's flags from smaps ("VmFlags") that a process sets itself and a restore gives back
  * ({@link VmFlag}), by their smaps names. {@code sharedObject}: for shared anonymous memory, the inode of its
  * object, which the processes of a tree that map it share (0 otherwise, and in images made before it was kept).
+ * {@code carried}: for a file whose contents travel in the image (tmpfs, deleted, memfd), the key of its
+ * {@link io.pmig.checkpoint.carried.CarriedFile}, mapped from there and not by path ({@code file} is null); absent otherwise.
  * Page contents are in PAGES records, not here.
  */
 @ImageKind("mapping")
@@ -24,10 +27,17 @@ public record MappingImage(
         long fileOffset,
         FileIdentity file,
         List<String> vmFlags,
-        long sharedObject) {
+        long sharedObject,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String carried) {
 
     public MappingImage {
         vmFlags = vmFlags == null ? List.of() : List.copyOf(vmFlags);
+    }
+
+    /** A mapping of nothing carried in the image. */
+    public MappingImage(long start, long end, int prot, boolean shared, boolean growsDown, Backing backing, String name,
+                        long fileOffset, FileIdentity file, List<String> vmFlags, long sharedObject) {
+        this(start, end, prot, shared, growsDown, backing, name, fileOffset, file, vmFlags, sharedObject, null);
     }
 
     /** A mapping of no shared anonymous object. */

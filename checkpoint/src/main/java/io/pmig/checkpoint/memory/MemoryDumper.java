@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.memory;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.carried.CarriedFiles;
 import io.pmig.checkpoint.dirty.PageRange;
 import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.image.ImageWriter;
@@ -69,9 +70,18 @@ public final class MemoryDumper {
         Map<Long, String> vmFlags = earlier.size() < entries.size() ? vmFlagsByStart() : Map.of();
         List<MappingImage> out = new ArrayList<>();
         Map<String, FileIdentity> files = new java.util.HashMap<>(); // a library is mapped in several pieces: one stat each
+        Map<String, java.util.Optional<String>> carriedKeys = new java.util.HashMap<>();
         for (MapsEntry e : entries) {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
-            FileIdentity file = e.fileBacked() && !e.path().endsWith(" (deleted)")
+            MappingImage.Backing backing = backingOf(e);
+            String carried = backing == MappingImage.Backing.FILE ? carriedKeys.computeIfAbsent(e.path() + " " + e.inode(),
+                k -> java.util.Optional.ofNullable(CarriedFiles.keyOf(proc.mapFile(e.start(), e.end()), e.path(), () -> where(e) + " (" + e.path() + ")")))
+                .orElse(null) : null;
+            if (backing == MappingImage.Backing.FILE && carried == null && e.path().endsWith(" (deleted)")) {
+                throw new RefusedException(where(e) + " maps a deleted file (" + e.path() + ") that is not a regular file, "
+                    + "which cannot be restored");
+            }
+            FileIdentity file = backing == MappingImage.Backing.FILE && carried == null
                 ? files.computeIfAbsent(e.path(), path -> FileIdentity.of(Path.of(path))) : null;
             boolean growsDown;
             List<String> flags;
@@ -86,15 +96,19 @@ public final class MemoryDumper {
                 growsDown = all.contains(" gd ");
                 flags = VmFlag.restored(all);
             }
-            MappingImage.Backing backing = backingOf(e);
             out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backing, e.path(), e.offset(), file, flags,
-                backing == MappingImage.Backing.SHARED_ANONYMOUS ? e.inode() : 0));
+                backing == MappingImage.Backing.SHARED_ANONYMOUS ? e.inode() : 0, carried));
         }
         return out;
     }
 
     private String where(MapsEntry e) {
         return "mapping " + Long.toHexString(e.start()) + "-" + Long.toHexString(e.end()) + " of process " + proc.pid();
+    }
+
+    /** The process whose memory this reads (its pid on this host). */
+    public int pid() {
+        return proc.pid();
     }
 
     private MappingImage.Backing backingOf(MapsEntry e) {
@@ -107,13 +121,6 @@ public final class MemoryDumper {
         }
         if (e.path().startsWith("/SYSV")) {
             throw new RefusedException(where + " is System V shared memory (" + e.path() + "), which is not supported yet");
-        }
-        if (e.path().startsWith("/memfd:")) {
-            throw new RefusedException(where + " is a memfd (" + e.path() + "), which is not supported yet");
-        }
-        if (e.path().endsWith(" (deleted)")) {
-            throw new RefusedException(where + " maps a deleted file (" + e.path() + "); restore re-opens files by path, "
-                + "so the file must exist");
         }
         if (e.fileBacked()) {
             return MappingImage.Backing.FILE;

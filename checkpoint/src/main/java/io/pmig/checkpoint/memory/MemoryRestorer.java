@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.memory;
 
 import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.carried.RecreatedFiles;
 import io.pmig.checkpoint.dirty.PageRange;
 import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.image.Image;
@@ -67,16 +68,19 @@ public final class MemoryRestorer {
         puppet.run(p);
     }
 
-    /** Creates every mapping (writable for now) in the restored process, a process alone. */
+    /** Creates every mapping (writable for now) in the restored process, a process alone that maps no carried file. */
     public static void createMappings(Puppet puppet, List<MappingImage> mappings) {
-        createMappings(puppet, mappings, new SharedAnonymousMemory());
+        try (RecreatedFiles none = new RecreatedFiles()) {
+            createMappings(puppet, mappings, new SharedAnonymousMemory(), none);
+        }
     }
 
     /**
      * Creates every mapping (writable for now) in the restored process; shared anonymous memory that another process of
-     * its tree restored before it is mapped from there ({@code shared}), so that they share it again.
+     * its tree restored before it is mapped from there ({@code shared}), so that they share it again, and a file carried
+     * in the image from the file recreated for the tree ({@code carried}).
      */
-    public static void createMappings(Puppet puppet, List<MappingImage> mappings, SharedAnonymousMemory shared) {
+    public static void createMappings(Puppet puppet, List<MappingImage> mappings, SharedAnonymousMemory shared, RecreatedFiles carried) {
         RestoreProgram p = puppet.newProgram();
         for (MappingImage m : mappings) {
             String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
@@ -93,24 +97,35 @@ public final class MemoryRestorer {
                     if (object == null) {
                         p.call(what, Nr.MMAP, m.start(), m.length(), rw, Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
                     } else {
-                        int copy = p.call("take the shared memory of " + what, Nr.PIDFD_GETFD, puppet.enginePidfd(), object.fd(), 0);
-                        p.callWithResultOf(copy, new int[] {4}, what, Nr.MMAP, m.start(), m.length(), rw,
-                            Linux.MAP_SHARED | Linux.MAP_FIXED | grows, 0, object.offset());
-                        p.callWithResultOf(copy, new int[] {0}, "close the shared memory of " + what, Nr.CLOSE, 0);
+                        mapEngineFile(puppet, p, object.fd(), what, m, rw, Linux.MAP_SHARED | Linux.MAP_FIXED | grows, object.offset());
                     }
                 }
                 case FILE -> {
                     boolean sharedWritable = m.shared() && (m.prot() & Linux.PROT_WRITE) != 0;
-                    int open = p.call("open " + m.name() + " for " + what, Nr.OPEN, p.cString(m.name()),
-                        (sharedWritable ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_CLOEXEC, 0);
-                    p.callWithResultOf(open, new int[] {4}, what, Nr.MMAP, m.start(), m.length(),
-                        m.shared() ? m.prot() : rw, (m.shared() ? Linux.MAP_SHARED : Linux.MAP_PRIVATE) | Linux.MAP_FIXED | grows, 0, m.fileOffset());
-                    p.callWithResultOf(open, new int[] {0}, "close " + m.name(), Nr.CLOSE, 0);
+                    if (m.carried() != null) {
+                        // created with its final protection if shared, as one mapped by path
+                        mapEngineFile(puppet, p, carried.fd(m.carried(), sharedWritable, () -> what), what, m, m.shared() ? m.prot() : rw,
+                            (m.shared() ? Linux.MAP_SHARED : Linux.MAP_PRIVATE) | Linux.MAP_FIXED | grows, m.fileOffset());
+                    } else {
+                        int open = p.call("open " + m.name() + " for " + what, Nr.OPEN, p.cString(m.name()),
+                            (sharedWritable ? Linux.O_RDWR : Linux.O_RDONLY) | Linux.O_CLOEXEC, 0);
+                        p.callWithResultOf(open, new int[] {4}, what, Nr.MMAP, m.start(), m.length(), m.shared() ? m.prot() : rw,
+                            (m.shared() ? Linux.MAP_SHARED : Linux.MAP_PRIVATE) | Linux.MAP_FIXED | grows, 0, m.fileOffset());
+                        p.callWithResultOf(open, new int[] {0}, "close " + m.name(), Nr.CLOSE, 0);
+                    }
                 }
             }
         }
         puppet.run(p);
         shared.created(puppet.pid(), mappings);
+    }
+
+    /** Maps {@code m} from a file the engine holds ({@code engineFd}), which the restored process takes a copy of for it. */
+    private static void mapEngineFile(Puppet puppet, RestoreProgram p, int engineFd, String what, MappingImage m, int prot, int flags,
+                                      long offset) {
+        int copy = p.call("take the file of " + what, Nr.PIDFD_GETFD, puppet.enginePidfd(), engineFd, 0);
+        p.callWithResultOf(copy, new int[] {4}, what, Nr.MMAP, m.start(), m.length(), prot, flags, 0, offset);
+        p.callWithResultOf(copy, new int[] {0}, "close the file of " + what, Nr.CLOSE, 0);
     }
 
     /**
@@ -156,7 +171,7 @@ public final class MemoryRestorer {
             parts.removeAll(keep);
             for (PageRange r : parts.ranges()) {
                 fresh.add(new MappingImage(r.start(), r.end(), m.prot(), m.shared(), m.growsDown(), m.backing(), m.name(),
-                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject()));
+                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject(), m.carried()));
             }
         }
         createMappings(puppet, fresh);

@@ -93,6 +93,9 @@ public final class Nr {
     public static final int CLONE3 = 435;
     public static final int CLOSE_RANGE = 436;
     public static final int PIDFD_GETFD = 438;
+    public static final int FCHMOD = 91;
+    public static final int STATFS = 137;
+    public static final int MEMFD_CREATE = 319;
 
     private Nr() {
     }

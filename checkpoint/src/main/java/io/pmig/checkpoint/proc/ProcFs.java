@@ -34,6 +34,11 @@ public final class ProcFs {
         return dir.resolve(name);
     }
 
+    /** The file the process maps at {@code start}-{@code end}, even deleted or a memfd (opening it needs CAP_SYS_ADMIN). */
+    public Path mapFile(long start, long end) {
+        return dir.resolve("map_files/" + Long.toHexString(start) + "-" + Long.toHexString(end));
+    }
+
     public boolean exists() {
         return Files.isDirectory(dir);
     }

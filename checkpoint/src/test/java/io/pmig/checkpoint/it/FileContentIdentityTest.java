@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Another host's files have other devices and inodes: a restore must match the executable and a
- * mapped data file by what they hold. The program runs from a copy of its binary on a tmpfs this
- * test mounts; before the restore both files are swapped for copies with new inodes.
+ * mapped data file by what they hold. The program runs from a copy of its binary on a ramfs this
+ * test mounts (not tmpfs: a tmpfs file's contents travel in the image, see CarriedFilesTest); before
+ * the restore both files are swapped for copies with new inodes.
  */
 @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class FileContentIdentityTest extends ItSupport {
@@ -36,16 +37,16 @@ class FileContentIdentityTest extends ItSupport {
     private Path exe;
 
     @BeforeEach
-    void mountTmpfs() throws Exception {
+    void mountRamfs() throws Exception {
         assumeRoot();
         otherFs = Files.createDirectories(tmp.resolve("other-fs"));
-        command("mount", "-t", "tmpfs", "-o", "size=64m", "pmig-test", otherFs.toString());
+        command("mount", "-t", "ramfs", "pmig-test", otherFs.toString());
         exe = otherFs.resolve(PROGRAM);
         Files.copy(TestProgram.programsDir().resolve(PROGRAM), exe, StandardCopyOption.COPY_ATTRIBUTES);
     }
 
     @AfterEach
-    void unmountTmpfs() throws Exception {
+    void unmountRamfs() throws Exception {
         if (otherFs != null) {
             command("umount", "--lazy", otherFs.toString()); // a restored instance may still be on its way out
         }

@@ -198,6 +198,20 @@ abstract class ItSupport {
         assertRunningUntraced(p.pid(), "after a restore from a stream");
     }
 
+    /** The checkpointed tree's root {@code p} has exited and no process, not even a zombie, holds any of {@code pids}. */
+    static void awaitTreeFree(TestProgram p, List<Integer> pids) throws Exception {
+        p.awaitExit(TestProgram.EXIT_TIMEOUT);
+        long deadline = System.nanoTime() + PID_FREE_TIMEOUT.toNanos();
+        for (int pid : pids) {
+            while (Files.exists(Path.of("/proc", Integer.toString(pid)))) {
+                if (System.nanoTime() > deadline) {
+                    fail("pid " + pid + " of the checkpointed tree is still taken after " + PID_FREE_TIMEOUT);
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
     /** No process, not even a zombie, holds pid any more (a killed half-restored process is collected). */
     static void awaitGone(int pid, String what) throws InterruptedException {
         for (int i = 0; i < 500 && TestProgram.pidExists(pid); i++) {

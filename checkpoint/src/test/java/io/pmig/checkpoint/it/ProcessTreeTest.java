@@ -62,7 +62,7 @@ class ProcessTreeTest extends ItSupport {
         seen.addAll(cr.processes());
         assertEquals(List.copyOf(parents.keySet()), cr.processes().stream().sorted().toList(), "the processes the report lists");
         assertEquals(7, cr.threads(), "threads of the tree (A has two, the orphan one)");
-        awaitAllFree(p, cr.processes());
+        awaitTreeFree(p, cr.processes());
 
         RestoreReport rr = new RestoreEngine().restore(dir, new RestoreOptions(false));
         p.adoptRestored(rr.pid());
@@ -85,7 +85,7 @@ class ProcessTreeTest extends ItSupport {
             assertEquals(2, zombies, "the tree's two zombies stay unreaped while it is frozen, the others live: " + members);
             frozen.commit();
         }
-        awaitAllFree(p, members);
+        awaitTreeFree(p, members);
         try (RestoredProcess restored = new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(out.toByteArray())),
                 "memory", new RestoreOptions(false))) {
             assertEquals(members, restored.pids(), "restored members");
@@ -117,19 +117,6 @@ class ProcessTreeTest extends ItSupport {
         for (Map.Entry<Integer, String> e : before.entrySet()) {
             if (e.getKey() != root && !e.getValue().equals(after.get(e.getKey()))) {
                 fail("process " + e.getKey() + " has parent " + after.get(e.getKey()) + " after the restore, " + e.getValue() + " before");
-            }
-        }
-    }
-
-    private static void awaitAllFree(TestProgram p, List<Integer> pids) throws Exception {
-        p.awaitExit(TestProgram.EXIT_TIMEOUT);
-        long deadline = System.nanoTime() + PID_FREE_TIMEOUT.toNanos();
-        for (int pid : pids) {
-            while (Files.exists(Path.of("/proc", Integer.toString(pid)))) {
-                if (System.nanoTime() > deadline) {
-                    fail("pid " + pid + " of the checkpointed tree is still taken after " + PID_FREE_TIMEOUT);
-                }
-                Thread.sleep(20);
             }
         }
     }
