@@ -83,25 +83,33 @@ class ServicesTest {
             LabProcs.sleep(20);
         }
         assertEquals(ExitCodes.OK, pmigIn("node-a", "service", "add", "tree", "--pid", tree).exitCode());
+        // one end of a pipeline: its pipe's other end is a process outside what would move
+        String piped = exec("node-a", "sh", "-c", "setsid sh -c 'sleep 611 | sleep 612' </dev/null >/dev/null 2>&1 &"
+            + " for i in $(seq 200); do p=$(pgrep -fx 'sleep 611') && [ -n \"$(pgrep -fx 'sleep 612')\" ] && break; sleep 0.02; done;"
+            + " echo $p").strip();
+        assertEquals(ExitCodes.OK, pmigIn("node-a", "service", "add", "piped", "--pid", piped).exitCode());
 
         Run plan = pmigIn("node-a", "drain", "node-a", "--dry-run", "--json");
         assertEquals(ExitCodes.OK, plan.exitCode(), "every service has a place: " + plan);
-        assertEquals(3, plan.json().path("plan").size(), plan.toString());
+        assertEquals(4, plan.json().path("plan").size(), plan.toString());
         plan.json().path("plan").forEach(p -> assertEquals("node-b", p.path("to").asText(), plan.toString()));
-        assertEquals(3, names(pmigIn("node-a", "service", "list", "--json"), "node-a").size(), "a dry run moves nothing");
+        assertEquals(4, names(pmigIn("node-a", "service", "list", "--json"), "node-a").size(), "a dry run moves nothing");
         pids.forEach(pid -> assertTrue(nodes.exists("node-a", pid)));
 
         Run drain = pmigIn("node-a", "drain", "node-a", "--parallel", "2");
         assertEquals(ExitCodes.NOT_EMPTY, drain.exitCode(), drain.toString());
-        assertTrue(drain.out().contains("one: moved to node-b") && drain.out().contains("two: moved to node-b"), drain.out());
-        assertTrue(drain.out().contains("tree stays: ") && drain.out().contains("has a child"), "the refusal is named: " + drain.out());
-        assertTrue(drain.out().contains("2 moved, 1 stayed"), drain.out());
-        assertEquals(List.of("tree"), names(pmigIn("node-a", "service", "list", "--json"), "node-a"));
-        assertEquals(List.of("one", "two"), names(pmigIn("node-a", "service", "list", "--json"), "node-b"));
+        assertTrue(drain.out().contains("one: moved to node-b") && drain.out().contains("two: moved to node-b")
+            && drain.out().contains("tree: moved to node-b"), "a process tree moves whole: " + drain.out());
+        assertTrue(drain.out().contains("piped stays: ") && drain.out().contains("is also open in"), "the refusal is named: "
+            + drain.out());
+        assertTrue(drain.out().contains("3 moved, 1 stayed"), drain.out());
+        assertEquals(List.of("piped"), names(pmigIn("node-a", "service", "list", "--json"), "node-a"));
+        assertEquals(List.of("one", "tree", "two"), names(pmigIn("node-a", "service", "list", "--json"), "node-b"));
         pids.forEach(pid -> assertFalse(nodes.exists("node-a", pid), "moved away: " + pid));
-        assertTrue(nodes.exists("node-a", tree) && !nodes.isStopped("node-a", tree), "what cannot move runs on where it was");
+        assertFalse(nodes.exists("node-a", tree), "the tree moved away whole");
+        assertTrue(nodes.exists("node-a", piped) && !nodes.isStopped("node-a", piped), "what cannot move runs on where it was");
 
-        assertEquals(ExitCodes.OK, pmigIn("node-a", "service", "remove", "tree").exitCode());
+        assertEquals(ExitCodes.OK, pmigIn("node-a", "service", "remove", "piped").exitCode());
         Run again = pmigIn("node-a", "drain", "node-a", "--json");
         assertEquals(ExitCodes.OK, again.exitCode(), "nothing is left: " + again);
         assertTrue(again.json().path("empty").asBoolean(), again.toString());
@@ -148,7 +156,7 @@ class ServicesTest {
 
     @Test
     @Timeout(180)
-    void aServiceByCgroupIsItsOneProcessAndATreeThereIsRefused() throws Exception {
+    void aServiceByCgroupIsItsTopProcessWithItsDescendantsAndSeparateTreesAreRefused() throws Exception {
         String cgroup = "/" + LabTestSupport.LAB + "-svc";
         Path v2 = Files.exists(Path.of("/sys/fs/cgroup/unified/cgroup.controllers")) ? Path.of("/sys/fs/cgroup/unified")
             : Path.of("/sys/fs/cgroup");      // a hybrid host has it beside the v1 controllers
@@ -179,10 +187,23 @@ class ServicesTest {
                 LabProcs.sleep(20);
             }
             assertEquals(ExitCodes.OK, pmigIn("node-a", "service", "add", "cgtree", "--cgroup", cgroup).exitCode());
-            Run refused = pmigIn("node-a", "migrate", "cgtree", "--to", "node-b", "--json");
+            Run treeMoved = pmigIn("node-a", "migrate", "cgtree", "--to", "node-b", "--json");
+            assertEquals(ExitCodes.OK, treeMoved.exitCode(), treeMoved.toString());
+            assertEquals(2, treeMoved.json().path("processes").size(), "the cgroup's top process moved with its child: " + treeMoved);
+            assertFalse(nodes.exists("node-a", tree), "nothing of the tree is left on node-a");
+
+            // two separate trees in one cgroup: no one process is the service, which a migration moves as one tree
+            String first = exec("node-a", "sh", "-c", "setsid sh -c 'echo $$ > " + dir + "/cgroup.procs; exec sleep 600'"
+                + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+            String second = exec("node-a", "sh", "-c", "setsid sh -c 'echo $$ > " + dir + "/cgroup.procs; exec sleep 601'"
+                + " </dev/null >/dev/null 2>&1 & echo $!").strip();
+            for (int i = 0; i < 200 && Files.readString(dir.resolve("cgroup.procs")).strip().split("\n").length < 2; i++) {
+                LabProcs.sleep(20);
+            }
+            Run refused = pmigIn("node-a", "service", "add", "cgsplit", "--cgroup", cgroup);
             assertEquals(ExitCodes.REFUSED, refused.exitCode(), refused.toString());
-            assertTrue(refused.err().contains("has a child") && refused.err().contains("single processes only"), refused.err());
-            assertTrue(nodes.exists("node-a", tree) && !nodes.isStopped("node-a", tree), "the tree runs on");
+            assertTrue(refused.err().contains("2 separate process trees"), refused.err());
+            assertTrue(nodes.exists("node-a", first) && nodes.exists("node-a", second), "both run on");
         } finally {
             exec("node-a", "sh", "-c", "for p in $(cat " + dir + "/cgroup.procs); do kill -9 $p; done; true");
             for (int i = 0; i < 200 && !Files.readString(dir.resolve("cgroup.procs")).isBlank(); i++) {
