@@ -208,10 +208,10 @@ public final class CheckpointEngine {
             throw new UntrackableException("process " + pid + " has child processes, and pre-copy of a process tree is not "
                 + "built yet; the tree moves in one piece (bundle)");
         }
-        String carried = CarriedFiles.firstIn(pid);
+        String carried = CarriedFiles.firstMappedIn(pid);
         if (carried != null) {
-            throw new UntrackableException("process " + pid + " has " + carried + ", a file whose contents travel in the image, "
-                + "which pre-copy does not carry yet; it moves in one piece (bundle)");
+            throw new UntrackableException("process " + pid + " maps " + carried + ", a file whose contents travel in the image, "
+                + "which pre-copy does not carry in its rounds yet; it moves in one piece (bundle)");
         }
         return new PrecopySource(pid, options, this);
     }

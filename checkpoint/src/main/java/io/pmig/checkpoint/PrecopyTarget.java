@@ -1,7 +1,6 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
-import io.pmig.checkpoint.carried.CarriedFile;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.memory.MappingImage;
@@ -121,11 +120,11 @@ public final class PrecopyTarget implements AutoCloseable {
         run(() -> {
             RoundImage round = roundOf(image, rounds + 1, true);
             RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
-            List<CarriedFile> carried = image.objects().all(CarriedFile.class);
-            if (!carried.isEmpty()) {
-                throw new RefusedException("the process opened " + carried.get(0).describe() + " during its pre-copy, a file whose "
-                    + "contents travel in the image, which pre-copy does not carry yet; migrate it in bundle mode");
-            }
+            // a file only held open travels in the last part, recreated before the descriptors; a mapped one in no round
+            full.mappings().stream().filter(m -> m.carried() != null).findFirst().ifPresent(m -> {
+                throw new RefusedException("the process mapped " + m.name() + " during its pre-copy, a file whose contents travel"
+                    + " in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
+            });
             if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
                 throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
                     + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "
@@ -144,6 +143,7 @@ public final class PrecopyTarget implements AutoCloseable {
             pageBytes += image.writePages(restored.puppet());
             steps.lap("pages");
             TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
+            restored.context().recreatedFiles().recreate(image.objects());
             RestoreEngine.complete(restored, image, full, pageBytes, options, start, steps);
         });
         ended = true;

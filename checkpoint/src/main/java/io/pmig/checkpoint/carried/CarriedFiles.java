@@ -63,27 +63,16 @@ public final class CarriedFiles {
     }
 
     /**
-     * The name of a file that running process {@code pid} maps or holds open and whose contents would travel in its
-     * image, or null if none does. A descriptor or mapping gone while looked at is passed over.
+     * The name of a file that running process {@code pid} maps and whose contents would travel in its image, or null if
+     * none does. A mapping gone while looked at is passed over. (One only held open travels in a pre-copy's last part.)
      */
-    public static String firstIn(int pid) {
+    public static String firstMappedIn(int pid) {
         ProcFs proc = new ProcFs(pid);
         for (MapsEntry e : proc.maps()) {
             // shared anonymous memory and System V segments show as deleted files, and are no files to carry
             if (e.fileBacked() && !e.path().startsWith("/dev/zero") && !e.path().startsWith("/SYSV")
                     && carriedWhileRunning(proc.mapFile(e.start(), e.end()), e.path())) {
                 return e.path();
-            }
-        }
-        for (int fd : proc.fds()) {
-            Path opened = proc.path("fd/" + fd);
-            try {
-                String link = proc.readLink("fd/" + fd);
-                if (link.startsWith("/") && carriedWhileRunning(opened, link)) {
-                    return link;
-                }
-            } catch (UncheckedIOException closedMeanwhile) {
-                // passed over
             }
         }
         return null;

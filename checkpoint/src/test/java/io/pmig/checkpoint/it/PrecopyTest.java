@@ -75,6 +75,27 @@ class PrecopyTest extends ItSupport {
         assertTrue(rounds.get(1).pagesSent() < 64, "an idle process's last part holds almost no page: " + rounds.get(1));
     }
 
+    /**
+     * A process holding a file on tmpfs open (its log, its state directory being in /dev/shm) is pre-copied: the file's
+     * contents travel in the last part (a mapped one would refuse the pre-copy), and the copy PASSes.
+     */
+    @Test
+    @Timeout(120)
+    void aProcessHoldingATmpfsFileOpenIsPrecopied() throws Exception {
+        Path state = Files.createTempDirectory(Path.of("/dev/shm"), "pmig-precopy-");
+        Files.writeString(state.resolve("config"), "16 0 0\n");
+        try (TestProgram p = TestProgram.start("precopy_writer", state)) {
+            p.awaitReady();
+            List<Round> rounds = migrate(p, PrecopyOptions.defaults()::shouldStop, 0);
+            assertTrue(rounds.size() >= 2, "rounds and the last part: " + rounds);
+        } finally {
+            try (java.util.stream.Stream<Path> files = Files.walk(state)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+            Files.deleteIfExists(state.resolveSibling(state.getFileName() + ".pid")); // TestProgram's, beside the state
+        }
+    }
+
     @Test
     @Timeout(120)
     void aLightWriterConvergesBelowTheThreshold() throws Exception {
