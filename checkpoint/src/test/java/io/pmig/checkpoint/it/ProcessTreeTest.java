@@ -96,6 +96,33 @@ class ProcessTreeTest extends ItSupport {
         goExpectPassAndExit(p);
     }
 
+    /**
+     * A checkpoint of a tree whose taker died before deciding (a daemon killed mid-move): every live member stays
+     * parked, and {@link CheckpointEngine#recoverAbandoned} lets them all run on, with what they share, as they were.
+     */
+    @Test
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anAbandonedCheckpointOfATreeIsResumedWhole() throws Exception {
+        TestProgram p = startReady("tree");
+        Map<Integer, String> parents = parentsOf(p.pid());
+        // neither committed nor aborted: what a daemon that died after the image leaves
+        FrozenCheckpoint abandoned = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(java.io.OutputStream.nullOutputStream()),
+            CheckpointOptions.defaults());
+        List<Integer> live = abandoned.report().processes().stream()
+            .filter(pid -> !TestProgram.procState(pid).orElse("gone").startsWith("Z")).toList();
+        seen.addAll(abandoned.report().processes());
+        assertEquals(6, live.size(), "the tree's live members: " + abandoned.report().processes());
+        for (int pid : live) {
+            assertParked(pid, "after an abandoned checkpoint");
+        }
+        CheckpointEngine.recoverAbandoned(p.pid());
+        for (int pid : live) {
+            assertRunningUntraced(pid, "after the recovery");
+        }
+        assertSameParents(parents, p.pid());
+        goExpectPassAndExit(p);
+    }
+
     /** Each process of the tree under {@code root} (the root included) with its parent's pid. */
     private static Map<Integer, String> parentsOf(int root) throws Exception {
         Map<Integer, String> out = new TreeMap<>();
