@@ -73,7 +73,8 @@ public final class FdDumper {
                     try (OpenFile f = new OpenFile(proc, pidfd, fd)) {
                         look.accept(f);
                         break;
-                    } catch (UncheckedIOException | SyscallException e) {
+                    } catch (UncheckedIOException | SyscallException | RefusedException e) {
+                        // a busy server closes descriptors as they are looked at: what vanished refuses nothing
                         if (closedMeanwhile(proc, fd)) {
                             break;
                         }
