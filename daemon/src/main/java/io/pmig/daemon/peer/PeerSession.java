@@ -472,7 +472,8 @@ public final class PeerSession implements AutoCloseable {
         peerName = claimed;
         Instant there = Instant.ofEpochSecond(0, hello.clockNanos());
         // the dialing side sent first: the peer read its clock about half a round trip after that
-        clockSkew = new ClockSkew(client ? helloSentAt.plusNanos((arrivedNanos - helloSentNanos) / 2) : arrived, there);
+        long halfRoundTrip = client ? (arrivedNanos - helloSentNanos) / 2 : 0;
+        clockSkew = new ClockSkew(client ? helloSentAt.plusNanos(halfRoundTrip) : arrived, there, Duration.ofNanos(halfRoundTrip));
         if (!client) {
             sendHello();
         }
