@@ -11,6 +11,10 @@
  *    O  an orphan: the parent is a child subreaper, and O's own parent ended (reaped before ready),
  *       so O is the parent's child now; after go it checks its parent and session, and the parent is
  *       still a subreaper and reaps it.
+ *    X  waits, and ends when the test asks for churn (a file "churn" in the state directory) before go:
+ *       the parent reaps it then and forks G, which checks its parent and group after go; the parent
+ *       writes "churned" once G runs. A pre-copy whose rounds began before the churn must end X's copy
+ *       and create G's.
  *  After go, every member checks its parent, group and session, and the parent writes a generation
  *  number into the shared page that each child must see. Through the shared objects: the parent
  *  writes into the pipe and A reads it (one pipe, not two copies); the parent connects to the
@@ -35,6 +39,7 @@ struct shared {
     volatile int seen[4];          /* each child: saw the generation */
     volatile int locks_checked;    /* the parent has looked at B's lock: B may end */
     volatile int b_saw_parent_lock;
+    volatile int g_started;
 };
 
 enum { A, B, C, D };
@@ -151,6 +156,51 @@ static void run_c(void)
     _exit(bad);
 }
 
+static void run_x(void)
+{
+    while (!h_exists("churn")) {
+        h_sleep_ms(2);
+    }
+    _exit(0);
+}
+
+static void run_g(void)
+{
+    sh->g_started = 1;
+    while (sh->generation == 0) {
+        h_sleep_ms(2);
+    }
+    _exit((getppid() == parent_pid ? 0 : 1) | (getpgid(0) == getpgid(parent_pid) ? 0 : 2));
+}
+
+/* Waits for go; asked for churn meanwhile, reaps X and forks G. Returns G's pid, or 0 without churn. */
+static pid_t wait_go_churning(pid_t x)
+{
+    pid_t g = 0;
+    while (!h_exists("go")) {
+        if (g == 0 && h_exists("churn")) {
+            int status = 0;
+            if (waitpid(x, &status, 0) != x || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                h_die("X did not end as asked: status 0x%x", status);
+            }
+            g = fork();
+            if (g == 0) {
+                run_g();
+            }
+            if (g < 0) {
+                h_die("fork of G failed: %s", strerror(errno));
+            }
+            while (!sh->g_started) {
+                h_sleep_ms(2);
+            }
+            h_write_file("churned", "churned\n");
+        }
+        h_sleep_ms(2);
+    }
+    h_log("go");
+    return g;
+}
+
 int main(int argc, char **argv)
 {
     h_init(argc, argv);
@@ -241,8 +291,16 @@ int main(int argc, char **argv)
             h_sleep_ms(2);
         }
     }
+    pid_t x = fork();
+    if (x == 0) {
+        run_x();
+    }
+    if (x < 0) {
+        h_log("fork of X failed: %s", strerror(errno));
+        return 1;
+    }
     h_ready();
-    h_wait_go();
+    pid_t g = wait_go_churning(x);
 
     sh->generation = 7;
     while (!sh->seen[B]) {
@@ -276,6 +334,14 @@ int main(int argc, char **argv)
     pid_t got_orphan = waitpid(orphan, &status, 0);
     CHECK(got_orphan == orphan && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "orphan O (%d): reaped %d, status 0x%x (exit bits: 1 parent, 2 session)", (int)orphan, (int)got_orphan, status);
+    if (g > 0) {
+        status = 0;
+        CHECK(waitpid(g, &status, 0) == g && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "G (forked during the pre-copy): status 0x%x (exit bits: 1 parent, 2 group)", status);
+    } else {
+        kill(x, SIGKILL);
+        CHECK(waitpid(x, NULL, 0) == x, "reap X: %s", strerror(errno));
+    }
     for (int i = 0; i < 4; i++) {
         CHECK(sh->seen[i] == 7, "child %c did not see the parent's write in the shared page (%d)", "ABCD"[i], sh->seen[i]);
     }

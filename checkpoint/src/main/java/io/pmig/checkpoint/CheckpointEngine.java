@@ -203,17 +203,15 @@ public final class CheckpointEngine {
      * Everything, including the session, must be used on the calling thread (ptrace).
      */
     public PrecopySource precopy(int pid, PrecopyOptions options) {
-        preflight(pid);
-        if (ProcessTree.hostPidsOf(pid).size() > 1) {
-            throw new UntrackableException("process " + pid + " has child processes, and pre-copy of a process tree is not "
-                + "built yet; the tree moves in one piece (bundle)");
+        List<Integer> tree = preflight(pid);
+        for (int member : tree) {
+            String carried = member == pid || !ProcessTree.ended(member) ? CarriedFiles.firstMappedIn(member) : null;
+            if (carried != null) {
+                throw new UntrackableException("process " + member + " maps " + carried + ", a file whose contents travel in the image, "
+                    + "which pre-copy does not carry in its rounds yet; it moves in one piece (bundle)");
+            }
         }
-        String carried = CarriedFiles.firstMappedIn(pid);
-        if (carried != null) {
-            throw new UntrackableException("process " + pid + " maps " + carried + ", a file whose contents travel in the image, "
-                + "which pre-copy does not carry in its rounds yet; it moves in one piece (bundle)");
-        }
-        return new PrecopySource(pid, options, this);
+        return new PrecopySource(tree, options, this);
     }
 
     /**
@@ -256,7 +254,7 @@ public final class CheckpointEngine {
      * The checkpoint itself, without the pre-checks of descriptors and privileges: a pre-copy made them when it began, and its
      * last part must not spend downtime on them again (a descriptor opened since is refused by the dump, frozen,
      * and the process thawed). {@code checked}: the processes the pre-flight checked (the root first); a tree that differs
-     * once frozen is checked again for sharing, and refused if a caller with one process (a pre-copy) finds a tree.
+     * once frozen is checked again for sharing.
      */
     FrozenCheckpoint checkpoint(int pid, List<Integer> checked, WritableByteChannel out, CheckpointOptions options,
                                 MappingsReader mappingsReader, PageSelector pagesToStore) {
@@ -273,11 +271,8 @@ public final class CheckpointEngine {
                 frozen = FrozenTree.freeze(pid);
                 steps.lap("freeze");
                 if (!frozen.pids().equals(checked)) {
-                    // a child forked or ended between the pre-flight and the freeze: the tree must share nothing outside
-                    if (checked.size() == 1 && frozen.pids().size() > 1) {
-                        throw new RefusedException("process " + pid + " started a child process during its pre-copy, and pre-copy "
-                            + "of a process tree is not built yet; migrate it in bundle mode");
-                    }
+                    // a child forked or ended between the pre-flight (or a pre-copy's start) and the freeze: the tree
+                    // must share nothing outside
                     SharingCheck.requireSelfContained(Set.copyOf(frozen.pids()));
                 }
                 if (frozen.pids().size() > 1) {

@@ -9,21 +9,28 @@ import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
 import io.pmig.checkpoint.task.ThreadImage;
+import io.pmig.checkpoint.tree.PidNamespaces;
+import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.tree.TimeNamespaces;
+import io.pmig.checkpoint.tree.TreeBuilder;
 
 import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * The destination side of a pre-copy (staged) migration: the restored process exists from the first
- * round on, stopped inside the restorer, and each round's layout changes and pages go straight into
- * it as they arrive; {@link #finish} applies the last part (its pages, task state, descriptors,
- * sockets) and returns the process complete and stopped, like {@link RestoreEngine#restore(ReadableByteChannel,
- * String, RestoreOptions)}. A round or last part that fails (stream cut or corrupt, a file changed)
- * kills the half-built process, silently for its peers, and ends the target; so does {@link #abort()}.
+ * The destination side of a pre-copy (staged) migration: the restored process, or every process of the tree, exists
+ * from the first round on, stopped inside the restorer, and each round's layout changes and pages go straight into it
+ * as they arrive; {@link #finish} applies the last part (its pages, task state, descriptors, sockets) and returns the
+ * processes complete and stopped, like {@link RestoreEngine#restore(ReadableByteChannel, String, RestoreOptions)}. A
+ * process of the tree that ended during the rounds is ended here too (its parent reaps it), one forked meanwhile is
+ * forked here by its parent for the last part. A round or last part that fails (stream cut or corrupt, a file changed)
+ * kills the half-built processes, silently for their peers, and ends the target; so does {@link #abort()}.
  *
- * <p>Must be used on the thread that created it (the process's ptrace tracer).
+ * <p>Must be used on the thread that created it (the processes' ptrace tracer).
  */
 public final class PrecopyTarget implements AutoCloseable {
     private final RestoredProcess restored;
@@ -32,12 +39,26 @@ public final class PrecopyTarget implements AutoCloseable {
     /** The process lives in a PID namespace of its own, made again here (see ProcessImage). */
     private final boolean ownPidNamespace;
     private final long start;
+    /** The processes being built by the pids they see, the root first and each parent before its children. */
+    private final Map<Integer, Copy> copies = new LinkedHashMap<>();
     /** The cgroup of its own the process was put in when it was launched; the last part's limits go there. */
     private ServiceCgroup cgroup;
-    private List<MappingImage> layout;
     private int rounds;
     private long pageBytes;
     private boolean ended;
+
+    /** One process being built: its puppet, its place in the tree (its parent's pid, 0 for the root), its layout now. */
+    private static final class Copy {
+        final Puppet puppet;
+        final ProcessTree.Member member;
+        List<MappingImage> layout;
+
+        Copy(Puppet puppet, ProcessTree.Member member, List<MappingImage> layout) {
+            this.puppet = puppet;
+            this.member = member;
+            this.layout = layout;
+        }
+    }
 
     private PrecopyTarget(RestoredProcess restored, String source, int imagePid, boolean ownPidNamespace, long start) {
         this.restored = restored;
@@ -49,11 +70,16 @@ public final class PrecopyTarget implements AutoCloseable {
 
     static PrecopyTarget prepare(StreamImageSource image, RestoreOptions options) {
         long start = System.nanoTime();
-        RoundImage round = roundOf(image, 1, false);
+        RoundImage round = roundOf(image, 1, false, null);
         List<MappingImage> mappings = mappingsOf(image);
         RestoreEngine.requireSameFiles(mappings);
+        ProcessTree tree = TreeBuilder.treeOf(image.objects());
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
         boolean newPidNamespace = options.withNewPidNamespaceIf(round.ownPidNamespace()).newPidNamespace();
+        if (tree != null && !newPidNamespace && options.newPidNamespaceIfTaken()) {
+            // the root's pid is the restorer's to try; any other id of the tree taken here puts the tree in a namespace too
+            newPidNamespace = PidNamespaces.firstTaken(tree.allTids().subList(1, tree.allTids().size()), "here").isPresent();
+        }
         Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken(),
             round.clocks());
         PrecopyTarget target = new PrecopyTarget(new RestoredProcess(puppet, new RestoreContext()), image.name(), round.pid(),
@@ -61,16 +87,33 @@ public final class PrecopyTarget implements AutoCloseable {
         RestoreEngine.killOnFailure(target.restored, target.source, () -> {
             puppet.blockAllSignals();
             target.cgroup = RestoreEngine.placeInOwnCgroup(puppet, round.exe());
-            MemoryRestorer.moveKernelMappings(puppet, mappings);
-            MemoryRestorer.createMappings(puppet, mappings);
-            target.pageBytes += image.writePages(puppet);
+            // a zombie of the first round is made in the last part, if its parent has not reaped it by then
+            ProcessTree live = tree == null ? null : new ProcessTree(tree.live());
+            List<Puppet> puppets = live == null ? List.of(puppet) : TreeBuilder.createBare(puppet, live, target.restored::adopt);
+            List<ProcessTree.Member> members = live == null ? List.of(new ProcessTree.Member(round.pid(), 0, 0, 0, List.of(), null))
+                : live.members();
+            StreamImageSource member = image;
+            for (int i = 0; i < puppets.size(); i++) {
+                List<MappingImage> layout = mappings;
+                if (i > 0) {
+                    member = nextImage(member);
+                    roundOf(member, 1, false, members.get(i).pid());
+                    layout = mappingsOf(member);
+                    RestoreEngine.requireSameFiles(layout);
+                    MemoryRestorer.requireClearOfHole(puppets.get(i), layout);
+                }
+                Puppet p = puppets.get(i);
+                MemoryRestorer.moveKernelMappings(p, layout);
+                MemoryRestorer.createMappings(p, layout, target.restored.sharedMemory(), target.restored.context().recreatedFiles());
+                target.pageBytes += member.writePages(p);
+                target.copies.put(members.get(i).pid(), new Copy(p, members.get(i), layout));
+            }
         });
-        target.layout = mappings;
         target.rounds = 1;
         return target;
     }
 
-    /** The restored process as this host sees it (differs from the image's with a new PID namespace). */
+    /** The restored process (the root of a tree) as this host sees it (differs from the image's with a new PID namespace). */
     public int pid() {
         return restored.pid();
     }
@@ -80,27 +123,38 @@ public final class PrecopyTarget implements AutoCloseable {
         return rounds;
     }
 
-    /** Bytes of page data written into the process so far, over all rounds. */
+    /** Bytes of page data written into the processes so far, over all rounds. */
     public long pageBytes() {
         return pageBytes;
     }
 
     /**
-     * Applies the next round read from {@code in}: the new layout (mappings gone are unmapped, new or
-     * replaced ones mapped afresh, kept ones keep their pages), the pages to drop, then its pages.
-     * Returns the bytes of page data it wrote.
+     * Applies the next round read from {@code in}, for each process whose image it holds: the new layout (mappings gone
+     * are unmapped, new or replaced ones mapped afresh, kept ones keep their pages), the pages to drop, then its pages.
+     * A process of the tree the round no longer names has ended at the source and is ended here. Returns the bytes of
+     * page data it wrote.
      */
     public long receiveRound(ReadableByteChannel in) {
         requireOpen("receive a round");
         StreamImageSource image = open(in);
         long[] written = new long[1];
         run(() -> {
-            RoundImage round = roundOf(image, rounds + 1, false);
-            List<MappingImage> mappings = mappingsOf(image);
-            MemoryRestorer.changeLayout(restored.puppet(), layout, mappings);
-            layout = mappings;
-            MemoryRestorer.drop(restored.puppet(), layout, round.drop());
-            written[0] = image.writePages(restored.puppet());
+            RoundImage round = roundOf(image, rounds + 1, false, imagePid);
+            List<Integer> members = round.members().isEmpty() ? List.of(imagePid) : round.members();
+            endCopiesBut(members);
+            StreamImageSource member = image;
+            for (int i = 0; i < members.size(); i++) {
+                if (i > 0) {
+                    member = nextImage(member);
+                }
+                Copy copy = copyOf(members.get(i));
+                RoundImage own = i == 0 ? round : roundOf(member, rounds + 1, false, members.get(i));
+                List<MappingImage> layout = mappingsOf(member);
+                MemoryRestorer.changeLayout(copy.puppet, copy.layout, layout, restored.sharedMemory(), restored.context().recreatedFiles());
+                copy.layout = layout;
+                MemoryRestorer.drop(copy.puppet, layout, own.drop());
+                written[0] += member.writePages(copy.puppet);
+            }
         });
         pageBytes += written[0];
         rounds++;
@@ -109,7 +163,7 @@ public final class PrecopyTarget implements AutoCloseable {
 
     /**
      * Applies the last part read from {@code in} and finishes the restore as a bundle restore would
-     * (with {@code options.beforeSocketsGoLive()}), returning the process complete and stopped for the
+     * (with {@code options.beforeSocketsGoLive()}), returning the processes complete and stopped for the
      * caller to resume or kill. Its report's time runs from the first round.
      */
     public RestoredProcess finish(ReadableByteChannel in, RestoreOptions options) {
@@ -118,37 +172,135 @@ public final class PrecopyTarget implements AutoCloseable {
         StreamImageSource image = open(in);
         steps.lap("objects");
         run(() -> {
-            RoundImage round = roundOf(image, rounds + 1, true);
             RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
-            // a file only held open travels in the last part, recreated before the descriptors; a mapped one in no round
-            full.mappings().stream().filter(m -> m.carried() != null).findFirst().ifPresent(m -> {
-                throw new RefusedException("the process mapped " + m.name() + " during its pre-copy, a file whose contents travel"
-                    + " in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
-            });
             if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
                 throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
                     + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "
                     + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
             }
-            // the process exists: its namespace is decided, and a thread id taken here now is a refusal
-            RestoreEngine.preflight(image.objects(), full, new RestoreOptions(restored.inNewPidNamespace()),
-                full.threads().stream().map(ThreadImage::tid).toList(), true);
+            ProcessTree tree = TreeBuilder.treeOf(image.objects());
+            List<ProcessTree.Member> live = tree == null ? List.of(copies.get(imagePid).member) : tree.live();
+            // the process exists: its namespace is decided, and an id taken here now (by no process of ours) is a refusal
+            List<Integer> ids = new ArrayList<>(tree == null ? full.threads().stream().map(ThreadImage::tid).toList() : tree.allTids());
+            ids.removeAll(copies.keySet());
+            RestoreOptions restoreWith = new RestoreOptions(restored.inNewPidNamespace());
+            RestoreEngine.preflight(image.objects(), full, restoreWith, ids, true);
             RestoreEngine.requireSameXsave(restored.puppet(), image.header());
             cgroup.apply(full.process().cgroupLimits());
             steps.lap("preflight");
-            MemoryRestorer.changeLayout(restored.puppet(), layout, full.mappings());
-            layout = full.mappings();
-            MemoryRestorer.drop(restored.puppet(), layout, round.drop());
-            steps.lap("layout");
-            pageBytes += image.writePages(restored.puppet());
-            steps.lap("pages");
-            TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
-            restored.context().recreatedFiles().recreate(image.objects());
-            RestoreEngine.complete(restored, image, full, pageBytes, options, start, steps);
+            if (tree != null || copies.size() > 1) {
+                reshape(tree);
+                steps.lap("tree");
+            }
+            long pages = pageBytes;
+            int descriptors = 0;
+            int mappings = 0;
+            int threads = 0;
+            ImageSource member = image;
+            RestoreEngine.FullImage memberImage = full;
+            for (int i = 0; i < live.size(); i++) {
+                if (i > 0) {
+                    member = nextImage((StreamImageSource) member);
+                    RestoreEngine.requireSameXsave(restored.puppet(), member.header());
+                    memberImage = RestoreEngine.FullImage.of(member);
+                    TreeBuilder.requireMember(live.get(i), memberImage.process());
+                    RestoreEngine.preflight(member.objects(), memberImage, restoreWith, List.of(), true);
+                }
+                RoundImage round = roundOf(member, rounds + 1, true, live.get(i).pid());
+                memberImage.mappings().stream().filter(m -> m.carried() != null).findFirst().ifPresent(m -> {
+                    // a file only held open travels in the last part, recreated before the descriptors; a mapped one in no round
+                    throw new RefusedException("process " + round.pid() + " mapped " + m.name() + " during its pre-copy, a file whose"
+                        + " contents travel in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
+                });
+                Copy copy = copyOf(live.get(i).pid());
+                MemoryRestorer.changeLayout(copy.puppet, copy.layout, memberImage.mappings(), restored.sharedMemory(),
+                    restored.context().recreatedFiles());
+                copy.layout = memberImage.mappings();
+                MemoryRestorer.drop(copy.puppet, copy.layout, round.drop());
+                steps.lap("layout");
+                pages += member.writePages(copy.puppet);
+                steps.lap("pages");
+                if (i == 0) {
+                    TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
+                }
+                restored.context().recreatedFiles().recreate(member.objects());
+                descriptors += RestoreEngine.build(copy.puppet, member, memberImage, restored.context(), steps);
+                mappings += memberImage.mappings().size();
+                threads += memberImage.threads().size();
+            }
+            pageBytes = pages;
+            RestoreEngine.finish(restored, threads, mappings, pageBytes, image.header().pageSize(), descriptors, options, start, steps);
         });
         ended = true;
         rounds++;
         return restored;
+    }
+
+    /**
+     * Gives the tree being built the shape of the frozen one ({@code tree}; null: the root alone is left): a process
+     * ended at the source since the first round is ended here, one forked since (or a zombie now) is forked by its
+     * parent; a process that changed its parent, session or group meanwhile cannot be given them, and fails the move.
+     */
+    private void reshape(ProcessTree tree) {
+        List<ProcessTree.Member> members = tree == null ? List.of(copies.get(imagePid).member) : tree.members();
+        Map<Integer, ProcessTree.Member> byPid = new LinkedHashMap<>();
+        members.forEach(m -> byPid.put(m.pid(), m));
+        endCopiesBut(members.stream().filter(m -> !m.zombie()).map(ProcessTree.Member::pid).toList());
+        for (ProcessTree.Member m : members.subList(1, members.size())) {
+            Copy existing = copies.get(m.pid());
+            if (existing == null || m.zombie()) {
+                Copy parent = copyOf(m.ppid());
+                if (existing != null) {
+                    endCopy(m.pid());                       // a zombie now: made again from its parent, to end as it did
+                }
+                Puppet child = TreeBuilder.forkMember(parent.puppet, m, byPid.get(m.ppid()), restored::adopt);
+                if (child != null) {
+                    // a copy of its parent's address space: cleared, for its own to be built in it
+                    MemoryRestorer.changeLayout(child, parent.layout, List.of());
+                    copies.put(m.pid(), new Copy(child, m, List.of()));
+                }
+                continue;
+            }
+            ProcessTree.Member was = existing.member;
+            if (was.ppid() != m.ppid() || was.sid() != m.sid() || was.pgid() != m.pgid()) {
+                throw new FailedException("process " + m.pid() + " changed its parent, session or process group during the pre-copy ("
+                    + was.ppid() + "/" + was.sid() + "/" + was.pgid() + " -> " + m.ppid() + "/" + m.sid() + "/" + m.pgid()
+                    + "), which a restore cannot give it; migrate again");
+            }
+        }
+    }
+
+    /** Ends every copy but the root whose pid {@code keep} does not hold, each after its children. */
+    private void endCopiesBut(List<Integer> keep) {
+        List<Integer> gone = new ArrayList<>(copies.keySet());
+        gone.removeAll(keep);
+        gone.remove(Integer.valueOf(imagePid));
+        java.util.Collections.reverse(gone);
+        gone.forEach(this::endCopy);
+    }
+
+    /** Kills the copy of process {@code pid} and lets its parent's copy reap it. */
+    private void endCopy(int pid) {
+        Copy copy = copies.remove(pid);
+        Copy parent = copyOf(copy.member.ppid());
+        parent.puppet.reapChild(copy.puppet, pid);
+        restored.disown(copy.puppet);
+    }
+
+    private Copy copyOf(int pid) {
+        Copy copy = copies.get(pid);
+        if (copy == null) {
+            throw new FailedException(source + " names process " + pid + ", which no earlier round created here; the stream is"
+                + " inconsistent");
+        }
+        return copy;
+    }
+
+    /** The image after {@code image} in the same round: the next process's. */
+    private static StreamImageSource nextImage(StreamImageSource image) throws java.io.IOException {
+        StreamImageSource next = (StreamImageSource) image.next();
+        RestoreEngine.requireCompatible(next);
+        return next;
     }
 
     /** Kills the half-built process; nothing of it is left. */
@@ -184,8 +336,11 @@ public final class PrecopyTarget implements AutoCloseable {
         }
     }
 
-    /** The image's round object: it must be round {@code number}, the last part or not as expected, of this protocol. */
-    private static RoundImage roundOf(ImageSource image, int number, boolean last) throws RefusedException {
+    /**
+     * The image's round object: it must be round {@code number}, the last part or not as expected, of this protocol, and
+     * of process {@code pid} (as it sees itself; null: any).
+     */
+    private static RoundImage roundOf(ImageSource image, int number, boolean last, Integer pid) throws RefusedException {
         RoundImage round;
         try {
             round = image.objects().one(RoundImage.class);
@@ -201,6 +356,10 @@ public final class PrecopyTarget implements AutoCloseable {
         if (round.round() != number || round.last() != last) {
             throw new RefusedException(image.name() + " sent " + (round.last() ? "the last part" : "round " + round.round())
                 + " where " + (last ? "the last part" : "round " + number) + " was expected");
+        }
+        if (pid != null && round.pid() != pid) {
+            throw new FailedException(image.name() + " sent an image of process " + round.pid() + " where process " + pid
+                + "'s belongs; the stream is inconsistent");
         }
         return round;
     }

@@ -239,7 +239,7 @@ public final class RestoreEngine {
      * What follows the pages of one process: protections, mm layout, descriptors, threads, credentials, registers; the
      * restorer's hole is gone after it. Returns the descriptors installed.
      */
-    private static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, StepTimer steps) throws Exception {
+    static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, StepTimer steps) throws Exception {
         TaskRestorer task = new TaskRestorer(puppet, full.process());
         MemoryRestorer.protect(puppet, full.mappings());
         steps.lap("protections");
@@ -261,7 +261,7 @@ public final class RestoreEngine {
     }
 
     /** The sockets of every process live (after the hook), and the report. */
-    private static void finish(RestoredProcess restored, int threads, int mappings, long pageBytes, int pageSize, int descriptors,
+    static void finish(RestoredProcess restored, int threads, int mappings, long pageBytes, int pageSize, int descriptors,
                                RestoreOptions options, long start, StepTimer steps) throws Exception {
         restored.goLive(options.beforeSocketsGoLive());
         steps.lap("sockets live");

@@ -46,6 +46,11 @@ public final class RestoredProcess implements AutoCloseable {
         descendants.add(descendant);
     }
 
+    /** A descendant killed before the restore ended (its original ended during a pre-copy): no longer one of the tree. */
+    void disown(Puppet descendant) {
+        descendants.remove(descendant);
+    }
+
     /** The shared anonymous memory the processes of a tree map together. */
     SharedAnonymousMemory sharedMemory() {
         return sharedMemory;

@@ -136,13 +136,19 @@ public final class MemoryRestorer {
      * restorer's hole must stay clear of {@code to}.
      */
     public static void changeLayout(Puppet puppet, List<MappingImage> from, List<MappingImage> to) {
-        for (MappingImage m : to) {
-            if (m.start() < puppet.hole() + Puppet.HOLE_SIZE && m.end() > puppet.hole()) {
-                throw new FailedException("mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
-                    + " of the process appeared where the restorer works (0x" + Long.toHexString(puppet.hole())
-                    + "); migrate again (the restorer chooses its place from the first round's layout)");
-            }
+        try (RecreatedFiles none = new RecreatedFiles()) {
+            changeLayout(puppet, from, to, new SharedAnonymousMemory(), none);
         }
+    }
+
+    /**
+     * {@link #changeLayout(Puppet, List, List)} in a tree: shared anonymous memory that another process of the tree
+     * restored before is mapped from there ({@code shared}), as {@link #createMappings(Puppet, List, SharedAnonymousMemory,
+     * RecreatedFiles)} does.
+     */
+    public static void changeLayout(Puppet puppet, List<MappingImage> from, List<MappingImage> to, SharedAnonymousMemory shared,
+                                    RecreatedFiles carried) {
+        requireClearOfHole(puppet, to);
         PageSet keep = new PageSet();
         for (MappingImage a : from) {
             for (MappingImage b : to) {
@@ -174,7 +180,18 @@ public final class MemoryRestorer {
                     m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject(), m.carried()));
             }
         }
-        createMappings(puppet, fresh);
+        createMappings(puppet, fresh, shared, carried);
+    }
+
+    /** The restorer's hole (chosen from the root's first layout) must stay clear of every mapping of {@code mappings}. */
+    public static void requireClearOfHole(Puppet puppet, List<MappingImage> mappings) {
+        for (MappingImage m : mappings) {
+            if (m.start() < puppet.hole() + Puppet.HOLE_SIZE && m.end() > puppet.hole()) {
+                throw new FailedException("mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
+                    + " of process " + puppet.pid() + " lies where the restorer works (0x" + Long.toHexString(puppet.hole())
+                    + "); migrate again (the restorer chooses its place from the first layout it receives)");
+            }
+        }
     }
 
     /** Two mappings whose common pages hold the same thing: same backing, same file at the same offset. */

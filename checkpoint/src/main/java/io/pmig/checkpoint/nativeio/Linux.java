@@ -88,6 +88,9 @@ public final class Linux {
     public static final int SIGKILL = 9;
     public static final int SIGSTOP = 19;
     public static final int SIGCONT = 18;
+    public static final int SIGCHLD = 17;
+    /** wait4's option to wait for any child, cloned or not (linux/wait.h). */
+    public static final int WALL = 0x40000000;
     /** The kernel's syscall restart codes, seen in rax of a thread stopped inside a syscall (include/linux/errno.h). */
     public static final int ERESTARTSYS = 512;
     public static final int ERESTARTNOINTR = 513;

@@ -54,6 +54,7 @@ public final class Nr {
     public static final int SETGROUPS = 116;
     public static final int SETRESUID = 117;
     public static final int SETRESGID = 119;
+    public static final int RT_SIGTIMEDWAIT = 128;
     public static final int RT_SIGQUEUEINFO = 129;
     public static final int SIGALTSTACK = 131;
     public static final int PERSONALITY = 135;

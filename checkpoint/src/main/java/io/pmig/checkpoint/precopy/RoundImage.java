@@ -14,11 +14,12 @@ import java.util.List;
  * the receiver's time namespace continues: see ProcessImage.Clocks), and the pages the receiver must drop because the process no longer has anything stored there
  * (written, then discarded or replaced by a fresh mapping: they read as zeros or as the file now).
  * The image's mapping objects are the whole layout at this round; its PAGES records overwrite what
- * earlier rounds sent.
+ * earlier rounds sent. In a tree's round the root's image comes first and names the processes whose images follow it
+ * ({@code members}, as they see their pids; empty for a process alone), and the first round's carries the tree itself.
  */
 @ImageKind("precopy-round")
 public record RoundImage(int protocol, int round, boolean last, int pid, boolean ownPidNamespace, String exe, List<PageRange> drop,
-                         ProcessImage.Clocks clocks) {
-    /** Raised with any change to what a round means; a receiver accepts only its own. 2: the pid as the process sees it, and ownPidNamespace; 3: clocks. */
-    public static final int PROTOCOL = 3;
+                         ProcessImage.Clocks clocks, List<Integer> members) {
+    /** Raised with any change to what a round means; a receiver accepts only its own. 2: the pid as the process sees it, and ownPidNamespace; 3: clocks; 4: trees. */
+    public static final int PROTOCOL = 4;
 }

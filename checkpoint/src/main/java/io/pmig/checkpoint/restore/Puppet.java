@@ -33,7 +33,6 @@ public final class Puppet implements AutoCloseable {
     public static final long HOLE_SIZE = RestorerLayout.HOLE_SIZE;
     public static final int MAX_THREADS = RestorerLayout.MAX_THREADS;
     /** The signal a child sends its parent when it ends (asm/signal.h). */
-    private static final long SIGCHLD = 17;
     /** asm-generic/resource.h */
     private static final int RLIMIT_CORE = 4;
     private final int pid;
@@ -286,7 +285,7 @@ public final class Puppet implements AutoCloseable {
      * a puppet of its own, with the same hole, to be built like any restored process.
      */
     public Puppet forkChild(int pid) {
-        int host = cloneInMainThread(0, SIGCHLD, 0, pid, Ptrace.PTRACE_EVENT_FORK, "pid ");
+        int host = cloneInMainThread(0, Linux.SIGCHLD, 0, pid, Ptrace.PTRACE_EVENT_FORK, "pid ");
         Puppet child = new Puppet(host, this);
         child.stopped.put(host, Ptrace.getRegisters(host));
         child.threadOrder.add(host);
@@ -409,6 +408,21 @@ public final class Puppet implements AutoCloseable {
         Ptrace.setRegisters(pid, regs.with(Registers.RSP, RestorerLayout.stackTop(hole, 0)));
         released = true;
         Ptrace.detach(pid);
+    }
+
+    /**
+     * Kills {@code child}, a bare or half-built child of this one whose original ended during a pre-copy, and reaps it
+     * here as its original's parent did ({@code savedPid}: its pid as this one sees it), taking back the SIGCHLD that
+     * brought: this one was never told of a child its original never had any more.
+     */
+    public void reapChild(Puppet child, int savedPid) {
+        child.close();
+        RestoreProgram p = newProgram();
+        p.call("reap child " + savedPid, Nr.WAIT4, savedPid, 0, Linux.WALL, 0);
+        long sigchld = p.data(longBytes(1L << (Linux.SIGCHLD - 1)));
+        long noWait = p.data(new byte[16]);
+        p.tryCall("take back the SIGCHLD of child " + savedPid, Nr.RT_SIGTIMEDWAIT, sigchld, 0, noWait, 8);
+        run(p);
     }
 
     /** Lets every thread run from the state it was given; the process is on its own from here. */

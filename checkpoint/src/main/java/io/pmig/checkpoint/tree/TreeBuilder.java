@@ -51,18 +51,29 @@ public final class TreeBuilder {
                 throw new FailedException("process " + m.pid() + " of the image has parent " + m.ppid()
                     + ", which the tree creates after it or not at all; the image is inconsistent");
             }
-            Puppet child = parent.forkChild(m.pid());
-            adopt.accept(child);
-            takeSessionAndGroup(child, m, members.get(m.ppid()));
+            Puppet child = forkMember(parent, m, members.get(m.ppid()), adopt);
             members.put(m.pid(), m);
-            if (m.zombie()) {
-                child.endAs(m.exitStatus(), m.pid());
-                continue;
+            if (child != null) {
+                puppets.put(m.pid(), child);
+                out.add(child);
             }
-            puppets.put(m.pid(), child);
-            out.add(child);
         }
         return out;
+    }
+
+    /**
+     * Forks member {@code m} from its parent's puppet ({@code parentMember} in the tree), hands it to {@code adopt} at
+     * once, and gives it its session or group; returns it, or null for a zombie, which ends at once as it had.
+     */
+    public static Puppet forkMember(Puppet parent, ProcessTree.Member m, ProcessTree.Member parentMember, Consumer<Puppet> adopt) {
+        Puppet child = parent.forkChild(m.pid());
+        adopt.accept(child);
+        takeSessionAndGroup(child, m, parentMember);
+        if (m.zombie()) {
+            child.endAs(m.exitStatus(), m.pid());
+            return null;
+        }
+        return child;
     }
 
     /**

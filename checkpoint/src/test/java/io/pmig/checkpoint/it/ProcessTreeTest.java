@@ -7,6 +7,9 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
@@ -15,12 +18,16 @@ import io.pmig.checkpoint.nativeio.Linux;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
+import java.nio.channels.Pipe;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -61,7 +68,7 @@ class ProcessTreeTest extends ItSupport {
         CheckpointReport cr = new CheckpointEngine().checkpoint(p.pid(), dir, new CheckpointOptions(false));
         seen.addAll(cr.processes());
         assertEquals(List.copyOf(parents.keySet()), cr.processes().stream().sorted().toList(), "the processes the report lists");
-        assertEquals(7, cr.threads(), "threads of the tree (A has two, the orphan one)");
+        assertEquals(8, cr.threads(), "threads of the tree (A has two, the orphan one, X one)");
         awaitTreeFree(p, cr.processes());
 
         RestoreReport rr = new RestoreEngine().restore(dir, new RestoreOptions(false));
@@ -111,7 +118,7 @@ class ProcessTreeTest extends ItSupport {
         List<Integer> live = abandoned.report().processes().stream()
             .filter(pid -> !TestProgram.procState(pid).orElse("gone").startsWith("Z")).toList();
         seen.addAll(abandoned.report().processes());
-        assertEquals(6, live.size(), "the tree's live members: " + abandoned.report().processes());
+        assertEquals(7, live.size(), "the tree's live members: " + abandoned.report().processes());
         for (int pid : live) {
             assertParked(pid, "after an abandoned checkpoint");
         }
@@ -121,6 +128,105 @@ class ProcessTreeTest extends ItSupport {
         }
         assertSameParents(parents, p.pid());
         goExpectPassAndExit(p);
+    }
+
+    /**
+     * A staged move of a tree (pre-copy): rounds of every member's memory while the tree runs, a member ending and a new
+     * one forked between the rounds (X and G), then the last part. The copy (built beside the running original, so in a
+     * PID namespace of its own, with the same numbers inside) is the tree as it was frozen: X gone, G there with its
+     * parent, the zombies as zombies, and the program's own checks pass.
+     */
+    @Test
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aTreeMovesStagedWhileAMemberEndsAndAnotherIsForked() throws Exception {
+        TestProgram p = startReady("tree");
+        Pipe pipe = Pipe.open();
+        BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
+        AtomicReference<List<Integer>> copies = new AtomicReference<>();
+        AtomicReference<Throwable> destinationFailure = new AtomicReference<>();
+        Thread destination = new Thread(() -> {
+            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
+                while (!nextIsLast.take()) {
+                    target.receiveRound(pipe.source());
+                }
+                try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true))) {
+                    copies.set(copy.pids());
+                    copy.resume();
+                }
+            } catch (Throwable t) {
+                destinationFailure.set(t);
+            } finally {
+                try {
+                    pipe.source().close(); // a failed destination stops the source's writes instead of blocking them
+                } catch (java.io.IOException ignored) {
+                    // closing a pipe end does not fail
+                }
+            }
+        }, "precopy-destination");
+        destination.start();
+        Map<Integer, String> parents;
+        int roundOneMembers;
+        List<Integer> frozenTree;
+        ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            roundOneMembers = parentsOf(p.pid()).size();
+            session.sendRound(pipe.sink());
+            Files.writeString(p.stateDir().resolve("churn"), "churn\n");
+            awaitFile(p.stateDir().resolve("churned"));
+            parents = parentsOf(p.pid());
+            nextIsLast.put(false);
+            session.sendRound(pipe.sink());
+            // the original's listener holds its port on this host: the copy takes it over once the original is gone
+            try (FrozenCheckpoint frozen = session.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults())) {
+                frozenTree = frozen.report().processes();
+                seen.addAll(frozenTree);
+                frozen.commit();
+            }
+            awaitTreeFree(p, frozenTree);
+            nextIsLast.put(true);
+            pipe.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
+        } catch (RuntimeException e) {
+            destination.join(60_000);
+            if (destinationFailure.get() != null) {
+                e.addSuppressed(destinationFailure.get());   // the destination's failure broke the source's stream
+            }
+            throw e;
+        } finally {
+            nextIsLast.put(true);
+            pipe.sink().close();
+        }
+        destination.join(60_000);
+        if (destinationFailure.get() != null || destination.isAlive()) {
+            throw new AssertionError("the staged restore of the tree failed", destinationFailure.get());
+        }
+        seen.addAll(copies.get());
+        assertEquals(roundOneMembers, parents.size(), "X ended and G was forked: as many processes as before the churn");
+        int copyRoot = copies.get().get(0);
+        assertEquals(frozenTree.stream().sorted().toList(), copies.get().stream().map(ProcessTreeTest::innerPid).sorted().toList(),
+            "the restored processes, as they see themselves: the tree as it was frozen");
+        Map<Integer, String> restoredParents = new TreeMap<>();
+        parentsOf(copyRoot).forEach((pid, ppid) -> restoredParents.put(innerPid(pid),
+            pid == copyRoot ? ppid : Integer.toString(innerPid(Integer.parseInt(ppid)))));
+        restoredParents.put(p.pid(), parents.get(p.pid()));
+        assertEquals(parents, restoredParents, "each process's parent, as they see them");
+        p.go();
+        assertPass(p, awaitResultOf(p.stateDir(), copyRoot));
+    }
+
+    /** The pid process {@code hostPid} sees for itself (the last of its NSpid). */
+    private static int innerPid(int hostPid) {
+        String[] nspids = TestProgram.procField(hostPid, "NSpid").orElseThrow().trim().split("\\s+");
+        return Integer.parseInt(nspids[nspids.length - 1]);
+    }
+
+    private static void awaitFile(Path file) throws InterruptedException {
+        long deadline = System.nanoTime() + TestProgram.READY_TIMEOUT.toNanos();
+        while (!Files.exists(file)) {
+            if (System.nanoTime() > deadline) {
+                fail("the program did not write " + file);
+            }
+            Thread.sleep(5);
+        }
     }
 
     /** Each process of the tree under {@code root} (the root included) with its parent's pid. */

@@ -9,7 +9,6 @@ import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.RefusedException;
-import io.pmig.checkpoint.dirty.UntrackableException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,22 +86,6 @@ class SharingRefusalTest extends ItSupport {
             && e.getMessage().contains("of the same tree"), e.getMessage());
         assertRunningUntraced(parent.pid(), "after the refusal");
         assertEquals(0, countFiles(dir), "a refused checkpoint wrote into " + dir);
-        goExpectPassAndExit(parent);
-    }
-
-    /**
-     * A process with a child is a tree, taken whole by a checkpoint (ProcessTreeTest); a pre-copy of a tree is not built
-     * yet, and its start says so as untrackable (a caller moves the tree in one piece instead), touching nothing.
-     */
-    @Test
-    void aTreeIsNotPrecopiedAndRunsOn() throws Exception {
-        TestProgram parent = startReadyInMode(PROGRAM, "child");
-        ProcSnapshot before = ProcSnapshot.of(parent.pid());
-        UntrackableException e = assertThrows(UntrackableException.class,
-            () -> new CheckpointEngine().precopy(parent.pid(), PrecopyOptions.defaults()).close());
-        assertTrue(e.getMessage().contains("process " + parent.pid() + " has child processes"), e.getMessage());
-        assertRunningUntraced(parent.pid(), "after the refusal");
-        assertSameProcess(before, ProcSnapshot.of(parent.pid()), "process after a refusal");
         goExpectPassAndExit(parent);
     }
 
