@@ -117,7 +117,7 @@ class RealServicesTest {
         assertTrue(redis("bgsave").contains("Background saving started"));
         awaitProcesses("node-a", "redis-server", 2);
 
-        moves(root, "node-a", "node-b", "redis-server", 2);
+        moves(root, "node-a", "node-b", "redis-server", 2, "staged");
         assertEquals(2, processes("node-b", "redis-server").size(), "the saving child moved with its parent");
         for (int i = 0; i < 1200 && redis("info", "persistence").contains("rdb_bgsave_in_progress:1"); i++) {
             Thread.sleep(50);
@@ -193,8 +193,8 @@ class RealServicesTest {
             url + "/index.html");
         awaitDownloadStarted(download);
 
-        String onB = moves(root, "node-a", "node-b", comm, 3);
-        moves(onB, "node-b", "node-a", comm, 3);
+        String onB = moves(root, "node-a", "node-b", comm, 3, "staged");
+        moves(onB, "node-b", "node-a", comm, 3, "bundle");
 
         assertTrue(curl.waitFor(DOWNLOAD_MB + 120L, TimeUnit.SECONDS) && curl.exitValue() == 0,
             "the download ends well: " + Files.readString(dir.resolve("curl.out")));
@@ -216,11 +216,12 @@ class RealServicesTest {
 
     /**
      * Moves the tree rooted at {@code root} (at least {@code least} processes: the server may have started more under the
-     * load) from {@code from} to {@code to}; returns its root's pid there.
+     * load) from {@code from} to {@code to} in {@code mode} (staged: every process pre-copied); returns its root's pid there.
      */
-    private static String moves(String root, String from, String to, String comm, int least) throws Exception {
-        Run move = pmigIn(from, "migrate", root, "--to", to, "--vip", VIP, "--json");
+    private static String moves(String root, String from, String to, String comm, int least, String mode) throws Exception {
+        Run move = pmigIn(from, "migrate", root, "--to", to, "--vip", VIP, "--mode", mode, "--json");
         assertEquals(ExitCodes.OK, move.exitCode(), move.toString());
+        assertEquals(mode, move.json().get("mode").asText(), "the mode the report names: " + move.out());
         int moved = move.json().get("processes").size();
         assertTrue(moved >= least, "the report lists every process moved: " + move.out());
         String there = move.json().get("restoredPid").asText();
