@@ -90,7 +90,7 @@ public final class PrecopyTarget implements AutoCloseable {
             // a zombie of the first round is made in the last part, if its parent has not reaped it by then
             ProcessTree live = tree == null ? null : new ProcessTree(tree.live());
             List<Puppet> puppets = live == null ? List.of(puppet) : TreeBuilder.createBare(puppet, live, target.restored::adopt);
-            List<ProcessTree.Member> members = live == null ? List.of(new ProcessTree.Member(round.pid(), 0, 0, 0, List.of(), null))
+            List<ProcessTree.Member> members = live == null ? List.of(new ProcessTree.Member(round.pid(), 0, 0, 0, List.of(), null, false))
                 : live.members();
             StreamImageSource member = image;
             for (int i = 0; i < puppets.size(); i++) {
@@ -224,7 +224,8 @@ public final class PrecopyTarget implements AutoCloseable {
                     TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
                 }
                 restored.context().recreatedFiles().recreate(member.objects());
-                descriptors += RestoreEngine.build(copy.puppet, member, memberImage, restored.context(), steps);
+                descriptors += RestoreEngine.build(copy.puppet, member, memberImage, restored.context(), live.get(i).parentFiles(),
+                    steps);
                 mappings += memberImage.mappings().size();
                 threads += memberImage.threads().size();
             }

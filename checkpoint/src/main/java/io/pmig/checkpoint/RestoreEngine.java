@@ -202,7 +202,7 @@ public final class RestoreEngine {
                 steps.lap("layout");
                 pageBytes += member.writePages(p);
                 steps.lap("pages");
-                descriptors += build(p, member, memberImage, restored.context(), steps);
+                descriptors += build(p, member, memberImage, restored.context(), tree != null && tree.live().get(i).parentFiles(), steps);
                 mappings += memberImage.mappings().size();
             }
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
@@ -230,22 +230,25 @@ public final class RestoreEngine {
      */
     static void complete(RestoredProcess restored, ImageSource image, FullImage full, long pageBytes, RestoreOptions options,
                          long start, StepTimer steps) throws Exception {
-        int descriptors = build(restored.puppet(), image, full, restored.context(), steps);
+        int descriptors = build(restored.puppet(), image, full, restored.context(), false, steps);
         finish(restored, full.threads().size(), full.mappings().size(), pageBytes, image.header().pageSize(), descriptors, options,
             start, steps);
     }
 
     /**
      * What follows the pages of one process: protections, mm layout, descriptors, threads, credentials, registers; the
-     * restorer's hole is gone after it. Returns the descriptors installed.
+     * restorer's hole is gone after it. {@code parentsDescriptors}: the process shares its parent's descriptor table,
+     * built before it. Returns the descriptors installed.
      */
-    static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, StepTimer steps) throws Exception {
+    static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, boolean parentsDescriptors, StepTimer steps)
+            throws Exception {
         TaskRestorer task = new TaskRestorer(puppet, full.process());
         MemoryRestorer.protect(puppet, full.mappings());
         steps.lap("protections");
         task.restoreMmLayout();
         steps.lap("mm layout");
-        int descriptors = FdRestorer.restore(puppet, image.objects(), context);
+        // a process sharing its parent's descriptor table (CLONE_FILES) finds its descriptors there, restored by the parent
+        int descriptors = parentsDescriptors ? 0 : FdRestorer.restore(puppet, image.objects(), context);
         steps.lap("descriptors");
         task.restoreProcessState();
         steps.lap("process state");

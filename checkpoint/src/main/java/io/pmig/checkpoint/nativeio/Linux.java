@@ -66,6 +66,14 @@ public final class Linux {
     public static final int LOCK_SH = 1;
     public static final int LOCK_EX = 2;
     private static final int FLOCK_BYTES = 32;
+    /** linux/sched.h: what a clone shares with its creator. */
+    public static final long CLONE_VM = 0x00000100L;
+    public static final long CLONE_FS = 0x00000200L;
+    public static final long CLONE_FILES = 0x00000400L;
+    public static final long CLONE_SIGHAND = 0x00000800L;
+    public static final long CLONE_THREAD = 0x00010000L;
+    public static final long CLONE_SYSVSEM = 0x00040000L;
+    public static final long CLONE_CHILD_CLEARTID = 0x00200000L;
     /** linux/kcmp.h: what kcmp(2) compares between two processes. */
     public static final int KCMP_FILE = 0;
     public static final int KCMP_VM = 1;

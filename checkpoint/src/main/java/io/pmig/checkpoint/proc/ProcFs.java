@@ -89,6 +89,11 @@ public final class ProcFs {
         return numericEntries("fd");
     }
 
+    /** The parent's pid (the PPid of status), as this pid namespace sees it. */
+    public int parent() {
+        return Integer.parseInt(status().get("PPid").trim());
+    }
+
     /** The process's children (made by any of its threads), from each thread's {@code task/TID/children}. */
     public TreeSet<Integer> children() {
         TreeSet<Integer> out = new TreeSet<>();

@@ -270,8 +270,8 @@ public final class Puppet implements AutoCloseable {
      * clone3(set_tid). The new thread is traced from birth and stays stopped until {@link #release}.
      */
     public void createThread(int tid, long clearChildTid) {
-        long flags = 0x00000100L | 0x00000200L | 0x00000400L | 0x00000800L | 0x00010000L | 0x00040000L
-            | (clearChildTid != 0 ? 0x00200000L : 0);  // VM FS FILES SIGHAND THREAD SYSVSEM [CHILD_CLEARTID]
+        long flags = Linux.CLONE_VM | Linux.CLONE_FS | Linux.CLONE_FILES | Linux.CLONE_SIGHAND | Linux.CLONE_THREAD
+            | Linux.CLONE_SYSVSEM | (clearChildTid != 0 ? Linux.CLONE_CHILD_CLEARTID : 0);
         int host = cloneInMainThread(flags, 0, clearChildTid, tid, Ptrace.PTRACE_EVENT_CLONE, "thread id ");
         stopped.put(host, Ptrace.getRegisters(host));
         threadOrder.add(host);
@@ -282,10 +282,11 @@ public final class Puppet implements AutoCloseable {
      * Forks a child process with PID {@code pid} (as the processes see it) from this one while it is still bare (the
      * restorer's hole and nothing of the image yet): a process tree is created before any member is built, so every
      * member starts from the same bare state and has its real parent. The child is traced from birth, stopped, and is
-     * a puppet of its own, with the same hole, to be built like any restored process.
+     * a puppet of its own, with the same hole, to be built like any restored process. {@code sharedFiles}: it shares
+     * this one's descriptor table (CLONE_FILES), whose descriptors this one restores.
      */
-    public Puppet forkChild(int pid) {
-        int host = cloneInMainThread(0, Linux.SIGCHLD, 0, pid, Ptrace.PTRACE_EVENT_FORK, "pid ");
+    public Puppet forkChild(int pid, boolean sharedFiles) {
+        int host = cloneInMainThread(sharedFiles ? Linux.CLONE_FILES : 0, Linux.SIGCHLD, 0, pid, Ptrace.PTRACE_EVENT_FORK, "pid ");
         Puppet child = new Puppet(host, this);
         child.stopped.put(host, Ptrace.getRegisters(host));
         child.threadOrder.add(host);

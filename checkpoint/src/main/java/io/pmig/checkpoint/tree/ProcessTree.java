@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.tree;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.proc.ProcFs;
 
@@ -31,9 +32,10 @@ public record ProcessTree(List<Member> members) {
      * One process: its parent ({@code ppid}, 0 for the root, whose parent stays behind), its process group and session
      * (0 where that lies outside the process's PID namespace), and its thread ids, the main thread first. A process that
      * has ended and waits for its parent to reap it (a zombie) has its {@code exitStatus} (as waitpid(2) gives it) and no
-     * image of its own; null for a live one.
+     * image of its own; null for a live one. {@code parentFiles}: it shares its parent's descriptor table (cloned with
+     * CLONE_FILES and not CLONE_VM), and is created sharing it again.
      */
-    public record Member(int pid, int ppid, int pgid, int sid, List<Integer> tids, Integer exitStatus) {
+    public record Member(int pid, int ppid, int pgid, int sid, List<Integer> tids, Integer exitStatus, boolean parentFiles) {
         public Member {
             tids = List.copyOf(tids);
         }
@@ -112,7 +114,8 @@ public record ProcessTree(List<Member> members) {
             boolean zombie = stat[3].equals("Z");   // field 3, the state; field 52 the exit code (proc(5))
             Member m = new Member(inner.get(pid), pid == hostPids.get(0) ? 0 : inner.getOrDefault(hostParent, 0),
                 PidNamespaces.innerId(pid, "NSpgid"), PidNamespaces.innerId(pid, "NSsid"), tids,
-                zombie ? Integer.valueOf(stat[52]) : null);
+                zombie ? Integer.valueOf(stat[52]) : null,
+                !zombie && pid != hostPids.get(0) && Linux.shareObject(pid, hostParent, Linux.KCMP_FILES));
             if (!members.isEmpty()) {
                 requireRestorableGroups(m, byPid, pid);
             }

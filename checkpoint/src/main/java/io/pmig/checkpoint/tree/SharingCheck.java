@@ -106,15 +106,21 @@ public final class SharingCheck {
     }
 
     /**
-     * Two processes of the tree sharing a descriptor table, address space, signal handlers or filesystem context (clone
-     * without CLONE_THREAD, a vfork child before its exec) would each be restored with its own: refused until a restore
-     * can share them again.
+     * Two processes of the tree sharing an address space, signal handlers or filesystem context (clone without
+     * CLONE_THREAD, a vfork child before its exec) would each be restored with its own: refused until a restore can share
+     * them again. A descriptor table is created shared again where each process shares its parent's, up to one
+     * process that owns it (clone with CLONE_FILES alone); two that share one otherwise are refused too.
      */
     private static void requireNoContextSharedWithin(Set<Integer> moved) {
         List<Integer> members = new ArrayList<>(new TreeSet<>(moved));
+        Map<Integer, Integer> tableOwners = new HashMap<>();
+        members.forEach(pid -> tableOwners.put(pid, tableOwner(pid, moved)));
         for (int i = 0; i < members.size(); i++) {
             for (int j = i + 1; j < members.size(); j++) {
                 for (Map.Entry<Integer, String> context : SHARED_CONTEXTS.entrySet()) {
+                    if (context.getKey() == Linux.KCMP_FILES && tableOwners.get(members.get(i)).equals(tableOwners.get(members.get(j)))) {
+                        continue;
+                    }
                     if (Linux.shareObject(members.get(i), members.get(j), context.getKey())) {
                         throw new RefusedException(describe(members.get(i)) + " shares " + context.getValue() + " with "
                             + describe(members.get(j)) + " of the same tree, which a restore cannot share again yet (each"
@@ -123,6 +129,16 @@ public final class SharingCheck {
                 }
             }
         }
+    }
+
+    /** The highest ancestor of {@code pid} among {@code moved} reached through parents that share its descriptor table. */
+    private static int tableOwner(int pid, Set<Integer> moved) {
+        int owner = pid;
+        for (int parent = new ProcFs(owner).parent(); moved.contains(parent) && Linux.shareObject(owner, parent, Linux.KCMP_FILES);
+                parent = new ProcFs(owner).parent()) {
+            owner = parent;
+        }
+        return owner;
     }
 
     /** One descriptor of a moved process that another process may share. */

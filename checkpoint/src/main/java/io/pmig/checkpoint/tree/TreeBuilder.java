@@ -66,7 +66,7 @@ public final class TreeBuilder {
      * once, and gives it its session or group; returns it, or null for a zombie, which ends at once as it had.
      */
     public static Puppet forkMember(Puppet parent, ProcessTree.Member m, ProcessTree.Member parentMember, Consumer<Puppet> adopt) {
-        Puppet child = parent.forkChild(m.pid());
+        Puppet child = parent.forkChild(m.pid(), m.parentFiles());
         adopt.accept(child);
         takeSessionAndGroup(child, m, parentMember);
         if (m.zombie()) {

@@ -140,7 +140,11 @@ abstract class ItSupport {
 
     /** Checkpoints p into dir and checks the report and what became of the process. */
     CheckpointReport checkpoint(TestProgram p, Path dir, boolean leaveRunning) throws Exception {
-        int threadsBefore = Integer.parseInt(TestProgram.procField(p.pid(), "Threads").orElse("-1"));
+        // a program with children is a tree, checkpointed whole: the threads of every process
+        int threadsBefore = 0;
+        for (int pid : io.pmig.checkpoint.tree.ProcessTree.hostPidsOf(p.pid())) {
+            threadsBefore += Integer.parseInt(TestProgram.procField(pid, "Threads").orElse("-1"));
+        }
         CheckpointReport r = new CheckpointEngine().checkpoint(p.pid(), dir, new CheckpointOptions(leaveRunning));
         assertNotNull(r, "checkpoint report");
         assertEquals(p.pid(), r.pid(), "report pid");
@@ -159,6 +163,8 @@ abstract class ItSupport {
             }
             // the original's parent (setsid) reaps it at once; a restored instance's parent may take a moment
             p.awaitPidFree(PID_FREE_TIMEOUT);
+            // its children (a tree) are reaped by whoever adopted them
+            awaitTreeFree(p, r.processes());
         }
         return r;
     }

@@ -111,9 +111,9 @@ class RealServicesTest {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/redis-server")), "redis-server is installed by scripts/install-deps");
         exec("node-a", "redis-server", "--port", "6379", "--bind", VIP, "--daemonize", "yes", "--dir", dir.toString(),
             "--pidfile", dir.resolve("redis.pid").toString(), "--logfile", dir.resolve("redis.log").toString(), "--save", "",
-            "--rdb-key-save-delay", "200", "--protected-mode", "no", "--enable-debug-command", "yes");
+            "--rdb-key-save-delay", "1000", "--protected-mode", "no", "--enable-debug-command", "yes");
         String root = awaitPidFile(dir.resolve("redis.pid"));
-        assertEquals("OK", redis("debug", "populate", "30000").strip());
+        assertEquals("OK", redis("debug", "populate", "15000").strip());
         assertTrue(redis("bgsave").contains("Background saving started"));
         awaitProcesses("node-a", "redis-server", 2);
 
@@ -126,8 +126,8 @@ class RealServicesTest {
         assertTrue(persistence.contains("rdb_bgsave_in_progress:0") && persistence.contains("rdb_last_bgsave_status:ok"),
             "the save begun on node-a completed on node-b: " + persistence);
         String check = exec("node-b", "redis-check-rdb", dir.resolve("dump.rdb").toString());
-        assertTrue(check.contains("RDB looks OK") && check.contains("30000 keys read"), check);
-        assertEquals("30000", redis("dbsize").strip());
+        assertTrue(check.contains("RDB looks OK") && check.contains("15000 keys read"), check);
+        assertEquals("15000", redis("dbsize").strip());
         assertTrue(redis("bgsave").contains("Background saving started"), "a later BGSAVE starts");
     }
 
