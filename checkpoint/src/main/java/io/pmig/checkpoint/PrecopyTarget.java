@@ -193,9 +193,7 @@ public final class PrecopyTarget implements AutoCloseable {
                 steps.lap("tree");
             }
             long pages = pageBytes;
-            int descriptors = 0;
-            int mappings = 0;
-            int threads = 0;
+            List<RestoreEngine.LaidOut> laidOut = new ArrayList<>();
             ImageSource member = image;
             RestoreEngine.FullImage memberImage = full;
             for (int i = 0; i < live.size(); i++) {
@@ -224,11 +222,11 @@ public final class PrecopyTarget implements AutoCloseable {
                     TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
                 }
                 restored.context().recreatedFiles().recreate(member.objects());
-                descriptors += RestoreEngine.build(copy.puppet, member, memberImage, restored.context(), live.get(i).parentFiles(),
-                    steps);
-                mappings += memberImage.mappings().size();
-                threads += memberImage.threads().size();
+                laidOut.add(new RestoreEngine.LaidOut(copy.puppet, member, memberImage, live.get(i).parentFiles()));
             }
+            int descriptors = RestoreEngine.buildAll(laidOut, restored.context(), steps);
+            int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
+            int threads = laidOut.stream().mapToInt(l -> l.full().threads().size()).sum();
             pageBytes = pages;
             RestoreEngine.finish(restored, threads, mappings, pageBytes, image.header().pageSize(), descriptors, options, start, steps);
         });

@@ -184,8 +184,7 @@ public final class RestoreEngine {
             ImageSource member = image;
             FullImage memberImage = full;
             long pageBytes = 0;
-            int descriptors = 0;
-            int mappings = 0;
+            List<LaidOut> laidOut = new ArrayList<>();
             for (int i = 0; i < members.size(); i++) {
                 if (i > 0) {
                     member = member.next();
@@ -202,9 +201,10 @@ public final class RestoreEngine {
                 steps.lap("layout");
                 pageBytes += member.writePages(p);
                 steps.lap("pages");
-                descriptors += build(p, member, memberImage, restored.context(), tree != null && tree.live().get(i).parentFiles(), steps);
-                mappings += memberImage.mappings().size();
+                laidOut.add(new LaidOut(p, member, memberImage, tree != null && tree.live().get(i).parentFiles()));
             }
+            int descriptors = buildAll(laidOut, restored.context(), steps);
+            int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
         });
         return restored;
@@ -224,15 +224,21 @@ public final class RestoreEngine {
         }
     }
 
+    /** A process whose address space is built (layout and pages), to be built on from its image. */
+    record LaidOut(Puppet puppet, ImageSource image, FullImage full, boolean parentFiles) {
+    }
+
     /**
-     * Everything after the pages of a single process: {@link #build}, then {@link #finish}. {@code start}: when the
-     * restore began, for the report's time; {@code steps}: laps of the steps so far.
+     * {@link #build}s every process once every address space of the tree is laid out: a process sharing its parent's
+     * descriptor table maps files through the engine's pidfd in that table, which the parent's descriptors replace.
+     * Returns the descriptors installed.
      */
-    static void complete(RestoredProcess restored, ImageSource image, FullImage full, long pageBytes, RestoreOptions options,
-                         long start, StepTimer steps) throws Exception {
-        int descriptors = build(restored.puppet(), image, full, restored.context(), false, steps);
-        finish(restored, full.threads().size(), full.mappings().size(), pageBytes, image.header().pageSize(), descriptors, options,
-            start, steps);
+    static int buildAll(List<LaidOut> laidOut, RestoreContext context, StepTimer steps) throws Exception {
+        int descriptors = 0;
+        for (LaidOut l : laidOut) {
+            descriptors += build(l.puppet(), l.image(), l.full(), context, l.parentFiles(), steps);
+        }
+        return descriptors;
     }
 
     /**
@@ -240,7 +246,7 @@ public final class RestoreEngine {
      * restorer's hole is gone after it. {@code parentsDescriptors}: the process shares its parent's descriptor table,
      * built before it. Returns the descriptors installed.
      */
-    static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, boolean parentsDescriptors, StepTimer steps)
+    private static int build(Puppet puppet, ImageSource image, FullImage full, RestoreContext context, boolean parentsDescriptors, StepTimer steps)
             throws Exception {
         TaskRestorer task = new TaskRestorer(puppet, full.process());
         MemoryRestorer.protect(puppet, full.mappings());

@@ -42,6 +42,8 @@ public final class MemoryDumper {
     private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
     private static final int SCAN_REGIONS = 4096;
+    /** How often the mappings of a process that keeps changing them are read again. */
+    private static final int CHANGING_ATTEMPTS = 10;
 
     private final ProcFs proc;
 
@@ -61,6 +63,19 @@ public final class MemoryDumper {
      * (tens of ms for a GB), which a pre-copy's last round spends frozen. Reads smaps if one is new.
      */
     public List<MappingImage> mappings(List<MappingImage> known) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return readMappings(known);
+            } catch (RefusedException e) {
+                // a running process (a pre-copy round) unmapped a mapping while it was examined: read them again
+                if (!(e.getCause() instanceof java.nio.file.NoSuchFileException) || attempt == CHANGING_ATTEMPTS || !proc.exists()) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private List<MappingImage> readMappings(List<MappingImage> known) {
         List<MapsEntry> entries = proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
         Map<Long, MappingImage> earlier = new java.util.HashMap<>();
         for (MapsEntry e : entries) {
