@@ -77,8 +77,9 @@ public final class PrecopyTarget implements AutoCloseable {
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
         boolean newPidNamespace = options.withNewPidNamespaceIf(round.ownPidNamespace()).newPidNamespace();
         if (tree != null && !newPidNamespace && options.newPidNamespaceIfTaken()) {
-            // the root's pid is the restorer's to try; any other id of the tree taken here puts the tree in a namespace too
-            newPidNamespace = PidNamespaces.firstTaken(tree.allTids().subList(1, tree.allTids().size()), "here").isPresent();
+            // the root's pid is the restorer's to try; any other id of the tree taken here (or soon) puts the tree in a namespace too
+            newPidNamespace = PidNamespaces.firstTaken(tree.allTids().subList(1, tree.allTids().size()), "here").isPresent()
+                || PidNamespaces.mayBeHandedOutSoon(TreeBuilder.forkedPids(tree));
         }
         Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken(),
             round.clocks());

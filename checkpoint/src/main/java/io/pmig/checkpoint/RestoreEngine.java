@@ -24,6 +24,7 @@ import io.pmig.checkpoint.restore.RestorerBinary;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskRestorer;
 import io.pmig.checkpoint.task.ThreadImage;
+import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.tree.TreeBuilder;
 
@@ -167,8 +168,10 @@ public final class RestoreEngine {
         FullImage full = FullImage.of(image);
         ProcessTree tree = TreeBuilder.treeOf(image.objects());
         List<Integer> ids = tree != null ? tree.allTids() : full.threads().stream().map(ThreadImage::tid).toList();
-        RestoreOptions options = preflight(image.objects(), full, requested.withNewPidNamespaceIf(full.process().ownPidNamespace()),
+        RestoreOptions checked = preflight(image.objects(), full, requested.withNewPidNamespaceIf(full.process().ownPidNamespace()),
             ids, false);
+        RestoreOptions options = checked.withNewPidNamespaceIf(tree != null && checked.newPidNamespaceIfTaken()
+            && PidNamespaces.mayBeHandedOutSoon(TreeBuilder.forkedPids(tree)));
         steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);

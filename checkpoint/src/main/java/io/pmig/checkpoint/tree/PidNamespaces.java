@@ -3,7 +3,9 @@ package io.pmig.checkpoint.tree;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.proc.ProcFs;
 
+import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,6 +21,8 @@ import java.util.Set;
  * namespace again, wherever it goes: its pid never changes under it.
  */
 public final class PidNamespaces {
+    /** How far above the last pid given out an id counts as soon given out (see mayBeHandedOutSoon). */
+    private static final int HANDED_OUT_SOON = 1000;
     /** The program whose minimal init holds a restored process's namespace (checkpoint/src/main/c), as installed: name and a suffix. */
     private static final String PMIG_INIT = "pmig-restorer";
 
@@ -104,6 +108,21 @@ public final class PidNamespaces {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * Whether the kernel may hand one of {@code ids} to another process before a restore creates it: the kernel gives
+     * out pids in ascending order from the last it gave ({@code ns_last_pid}), so an id just above it is taken by the
+     * next process or thread anyone starts (the restorer's own launch among them), after a check found it free.
+     */
+    public static boolean mayBeHandedOutSoon(List<Integer> ids) {
+        long last;
+        try {
+            last = Long.parseLong(Files.readString(Path.of("/proc/sys/kernel/ns_last_pid")).trim());
+        } catch (IOException | NumberFormatException e) {
+            return true;    // unknown: as risky as can be
+        }
+        return ids.stream().anyMatch(id -> id > last && id - last <= HANDED_OUT_SOON);
     }
 
     static boolean isPmigInit(int pid) {

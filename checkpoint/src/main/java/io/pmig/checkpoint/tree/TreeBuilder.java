@@ -92,6 +92,14 @@ public final class TreeBuilder {
         puppet.run(p);
     }
 
+    /**
+     * The pids of the members forked after the root is launched: one the kernel hands out meanwhile (to the restorer's own
+     * launch, say) fails the fork, so a restore that may choose a PID namespace takes one when they may be handed out soon.
+     */
+    public static List<Integer> forkedPids(ProcessTree tree) {
+        return tree.members().stream().skip(1).map(ProcessTree.Member::pid).toList();
+    }
+
     /** Refuses a member's image that is not the one the tree names next. */
     public static void requireMember(ProcessTree.Member expected, ProcessImage image) {
         if (image.pid() != expected.pid()) {
