@@ -5,6 +5,7 @@ import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
+import io.pmig.checkpoint.memory.VdsoProxy;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
@@ -52,6 +53,7 @@ public final class PrecopyTarget implements AutoCloseable {
         RoundImage round = roundOf(image, 1, false);
         List<MappingImage> mappings = mappingsOf(image);
         RestoreEngine.requireSameFiles(mappings);
+        VdsoProxy.precheck(mappings);
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
         boolean newPidNamespace = options.withNewPidNamespaceIf(round.ownPidNamespace()).newPidNamespace();
         Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken(),

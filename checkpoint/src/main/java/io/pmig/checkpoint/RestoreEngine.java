@@ -17,6 +17,8 @@ import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
+import io.pmig.checkpoint.memory.VdsoProxy;
+import io.pmig.checkpoint.nativeio.XsaveFeatures;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
@@ -349,6 +351,7 @@ public final class RestoreEngine {
             }
         }
         requireSameFiles(full.mappings());
+        VdsoProxy.precheck(full.mappings());
         if (!Files.isRegularFile(Path.of(process.exe()))) {
             throw new RefusedException("executable " + process.exe() + " does not exist on this host");
         }
@@ -397,7 +400,8 @@ public final class RestoreEngine {
         long here = puppet.xfeatures();
         if ((header.xfeatures() & ~here) != 0) {
             throw new RefusedException("the image was made on a CPU with XSAVE features 0x" + Long.toHexString(header.xfeatures())
-                + "; this CPU has 0x" + Long.toHexString(here) + " (" + Errno.describe(Errno.EOPNOTSUPP) + ")");
+                + "; this CPU has 0x" + Long.toHexString(here) + " and lacks " + XsaveFeatures.describe(header.xfeatures() & ~here)
+                + ", whose instructions the process may have chosen to use (" + Errno.describe(Errno.EOPNOTSUPP) + ")");
         }
     }
 }
