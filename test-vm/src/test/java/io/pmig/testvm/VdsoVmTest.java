@@ -59,33 +59,15 @@ class VdsoVmTest {
         hostState = Path.of("/dev/shm", "pmig-vdso-host-" + UUID.randomUUID());
         Files.write(share.resolve("host.image"), checkpointHere(hostState));
         guestState = Path.of("/tmp", "pmig-vdso-guest-" + UUID.randomUUID());   // the same path here when it comes back
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(System.getProperty("pmig.vm"), "run",
-            "--timeout", Long.toString(GUEST_TIMEOUT_SECONDS),
-            "--share", System.getProperty("pmig.checkout"),
-            "--share", System.getProperty("pmig.mavenRepository"),
-            "--share", share.toString(),
-            "--"));
-        command.addAll(withoutCapabilitiesThisHostLacks());
-        command.addAll(List.of(java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-cp", System.getProperty("java.class.path"),
-            "-Dpmig.testPrograms=" + System.getProperty("pmig.testPrograms"),
-            "-Dpmig.restorer=" + System.getProperty("pmig.restorer"),
-            "io.pmig.checkpoint.it.VdsoGuest", share.resolve("host.image").toString(), hostState.toString(), guestState.toString(),
-            "/pmig-run"));
         Path output = tmp.resolve("guest-output");
         Path runs = Files.createDirectories(tmp.resolve("runs"));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
-        builder.environment().put("TMPDIR", runs.toString()); // the harness's run directory, where the guest leaves its image
-        Process vm = builder.start();
+        GuestJvm vm = GuestJvm.start(GUEST_TIMEOUT_SECONDS, List.of(share), withoutCapabilitiesThisHostLacks(),
+            "io.pmig.checkpoint.it.VdsoGuest", List.of(share.resolve("host.image").toString(), hostState.toString(),
+                guestState.toString(), "/pmig-run"), runs, output);
         try {
             guestImage = takeTheGuestsImage(vm, runs);
-            assertTrue(vm.waitFor(GUEST_TIMEOUT_SECONDS + 60, TimeUnit.SECONDS), "test-vm/vm run did not end");
-            guestStatus = vm.exitValue();
         } finally {
-            vm.destroy(); // the harness kills its qemu as it ends
-            vm.waitFor(10, TimeUnit.SECONDS);
-            vm.destroyForcibly();
+            guestStatus = vm.await();
         }
         report = Files.readString(output, StandardCharsets.UTF_8);
         System.out.println("guest on Debian's 6.1 kernel:\n" + report);
@@ -173,7 +155,7 @@ class VdsoVmTest {
     }
 
     /** The image the guest leaves in the run directory, taken as soon as it is there; the guest then ends. */
-    private static byte[] takeTheGuestsImage(Process vm, Path runs) throws Exception {
+    private static byte[] takeTheGuestsImage(GuestJvm vm, Path runs) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(GUEST_TIMEOUT_SECONDS);
         while (vm.isAlive() && System.nanoTime() < deadline) {
             try (Stream<Path> dirs = Files.list(runs)) {
