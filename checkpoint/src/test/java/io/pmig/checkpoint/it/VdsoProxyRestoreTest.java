@@ -3,10 +3,22 @@ package io.pmig.checkpoint.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.CheckpointOptions;
+import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.PrecopySource;
+import io.pmig.checkpoint.PrecopyTarget;
+import io.pmig.checkpoint.RestoreEngine;
+import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.memory.VdsoProxy;
 import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.channels.Channels;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -56,6 +68,50 @@ class VdsoProxyRestoreTest extends ItSupport {
         assertEquals(proxied.get("[vdso]").start(), kernelMappings(p.pid()).get("[vdso]").start(), "the same vdso goes where it was");
         assertEquals("r-xp", mappingAt(p.pid(), oldVdso.start()).perms(), "the proxy came along");
         assertPass(p, p.goAndAwaitResult());
+    }
+
+    /** A pre-copy builds the proxy with its first round; the rounds after and the last part leave it and the old vvar be. */
+    @Test
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aPrecopyKeepsTheProxyThroughItsRounds() throws Exception {
+        TestProgram p = startReady("vdso_clocks");
+        Map<String, MapsEntry> before = kernelMappings(p.pid());
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            ByteArrayOutputStream round = new ByteArrayOutputStream();
+            session.sendRound(Channels.newChannel(round));
+            System.setProperty(VdsoProxy.DEBUG_FORCE, "true");
+            PrecopyTarget target;
+            try {
+                target = new RestoreEngine().prepareInAdvance(Channels.newChannel(new ByteArrayInputStream(round.toByteArray())),
+                    "round 1", new RestoreOptions(true));
+            } finally {
+                System.clearProperty(VdsoProxy.DEBUG_FORCE);
+            }
+            try (target) {
+                round.reset();
+                session.sendRound(Channels.newChannel(round));
+                target.receiveRound(Channels.newChannel(new ByteArrayInputStream(round.toByteArray())));
+                ByteArrayOutputStream last = new ByteArrayOutputStream();
+                FrozenCheckpoint frozen = session.finish(Channels.newChannel(last), CheckpointOptions.defaults());
+                int copy;
+                try (RestoredProcess restored = target.finish(Channels.newChannel(new ByteArrayInputStream(last.toByteArray())),
+                        new RestoreOptions(true))) {
+                    copy = restored.pid();
+                    assertEquals("r-xp ", mappingAt(copy, before.get("[vdso]").start()).perms() + " "
+                        + mappingAt(copy, before.get("[vdso]").start()).path(), "the proxy at the old vdso's place");
+                    assertEquals("---p", mappingAt(copy, before.get("[vvar]").start()).perms(), "the old vvar reserved");
+                    restored.resume();
+                }
+                frozen.commit();
+                try {
+                    p.awaitPidFree(PID_FREE_TIMEOUT);
+                    p.go();
+                    assertPass(p, awaitResultOf(p.stateDir(), copy));
+                } finally {
+                    killQuietly(copy);
+                }
+            }
+        }
     }
 
     private static Map<String, MapsEntry> kernelMappings(int pid) {
