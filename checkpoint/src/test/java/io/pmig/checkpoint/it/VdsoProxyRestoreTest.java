@@ -102,14 +102,7 @@ class VdsoProxyRestoreTest extends ItSupport {
                     assertEquals("---p", mappingAt(copy, before.get("[vvar]").start()).perms(), "the old vvar reserved");
                     restored.resume();
                 }
-                frozen.commit();
-                try {
-                    p.awaitPidFree(PID_FREE_TIMEOUT);
-                    p.go();
-                    assertPass(p, awaitResultOf(p.stateDir(), copy));
-                } finally {
-                    killQuietly(copy);
-                }
+                commitAndExpectPassOfCopy(p, frozen, copy);
             }
         }
     }
