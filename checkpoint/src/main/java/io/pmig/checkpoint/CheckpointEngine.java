@@ -47,8 +47,11 @@ public final class CheckpointEngine {
     public static final String IMAGE_FILE = "image.pmig";
     /** What a file of the image directory is called until it is complete. */
     private static final String PARTIAL = ".partial";
-    /** Where the kernel puts XCR0 in the XSAVE area it hands to ptrace (struct _fpx_sw_bytes.xfeatures). */
-    private static final int XSAVE_SW_XFEATURES = 472;
+    /**
+     * Where the kernel puts XCR0 in the XSAVE area it hands to ptrace: the first word of its software-reserved bytes
+     * (xstate_fx_sw_bytes[USER_XSTATE_XCR0_WORD], arch/x86/include/asm/user.h), where GDB reads it too.
+     */
+    private static final int XSAVE_SW_XFEATURES = 464;
     /** How often, and how long apart, a process with something transient (see {@link UnsettledException}) is let run. */
     private static final int SETTLE_ATTEMPTS = 50;
     private static final long SETTLE_PAUSE_MS = 20;

@@ -5,6 +5,7 @@ import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
+import io.pmig.checkpoint.memory.VdsoProxy;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
@@ -73,6 +74,7 @@ public final class PrecopyTarget implements AutoCloseable {
         RoundImage round = roundOf(image, 1, false, null);
         List<MappingImage> mappings = mappingsOf(image);
         RestoreEngine.requireSameFiles(mappings);
+        VdsoProxy.precheck(mappings);
         ProcessTree tree = TreeBuilder.treeOf(image.objects());
         long hole = MemoryRestorer.chooseHole(mappings, Puppet.HOLE_SIZE);
         boolean newPidNamespace = options.withNewPidNamespaceIf(round.ownPidNamespace()).newPidNamespace();
@@ -101,6 +103,7 @@ public final class PrecopyTarget implements AutoCloseable {
                     roundOf(member, 1, false, members.get(i).pid());
                     layout = mappingsOf(member);
                     RestoreEngine.requireSameFiles(layout);
+                    VdsoProxy.precheck(layout);
                     MemoryRestorer.requireClearOfHole(puppets.get(i), layout);
                 }
                 Puppet p = puppets.get(i);

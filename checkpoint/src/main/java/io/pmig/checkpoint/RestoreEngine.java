@@ -17,10 +17,13 @@ import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
+import io.pmig.checkpoint.memory.VdsoProxy;
+import io.pmig.checkpoint.nativeio.XsaveFeatures;
 import io.pmig.nativeio.Errno;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
+import io.pmig.checkpoint.task.PrivilegeCheck;
 import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.task.TaskRestorer;
 import io.pmig.checkpoint.task.ThreadImage;
@@ -361,6 +364,8 @@ public final class RestoreEngine {
             }
         }
         requireSameFiles(full.mappings());
+        VdsoProxy.precheck(full.mappings());
+        PrivilegeCheck.requireGrantable(process);
         if (!Files.isRegularFile(Path.of(process.exe()))) {
             throw new RefusedException("executable " + process.exe() + " does not exist on this host");
         }
@@ -404,12 +409,18 @@ public final class RestoreEngine {
         same.forEach(FileIdentity::requireSameFile);
     }
 
-    /** The saved FPU/vector state must fit this CPU; only a running process can tell what it supports. */
+    /**
+     * The saved FPU/vector state must fit this CPU (only a running process can tell what it supports): a CPU without an
+     * instruction set the source's had (AVX-512, say) is refused, since the process may have chosen code that uses it.
+     * Other components this CPU lacks refuse only if a thread holds state in them ({@link Puppet#setThreadState}).
+     */
     static void requireSameXsave(Puppet puppet, ImageHeader header) {
         long here = puppet.xfeatures();
-        if ((header.xfeatures() & ~here) != 0) {
+        long lacking = XsaveFeatures.instructionSets(header.xfeatures() & ~here);
+        if (lacking != 0) {
             throw new RefusedException("the image was made on a CPU with XSAVE features 0x" + Long.toHexString(header.xfeatures())
-                + "; this CPU has 0x" + Long.toHexString(here) + " (" + Errno.describe(Errno.EOPNOTSUPP) + ")");
+                + "; this CPU has 0x" + Long.toHexString(here) + " and lacks " + XsaveFeatures.describe(lacking)
+                + ", whose instructions the process may have chosen to use (" + Errno.describe(Errno.EOPNOTSUPP) + ")");
         }
     }
 }

@@ -13,6 +13,8 @@ import java.util.List;
  * object, which the processes of a tree that map it share (0 otherwise, and in images made before it was kept).
  * {@code carried}: for a file whose contents travel in the image (tmpfs, deleted, memfd), the key of its
  * {@link io.pmig.checkpoint.carried.CarriedFile}, mapped from there and not by path ({@code file} is null); absent otherwise.
+ * {@code vdso}: for the {@code [vdso]} mapping, the kernel's code the process had ({@link VdsoImage}); absent otherwise,
+ * and in images made before it was kept.
  * Page contents are in PAGES records, not here.
  */
 @ImageKind("mapping")
@@ -28,10 +30,17 @@ public record MappingImage(
         FileIdentity file,
         List<String> vmFlags,
         long sharedObject,
-        @JsonInclude(JsonInclude.Include.NON_NULL) String carried) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) String carried,
+        @JsonInclude(JsonInclude.Include.NON_NULL) VdsoImage vdso) {
 
     public MappingImage {
         vmFlags = vmFlags == null ? List.of() : List.copyOf(vmFlags);
+    }
+
+    /** A mapping that is not the vdso. */
+    public MappingImage(long start, long end, int prot, boolean shared, boolean growsDown, Backing backing, String name,
+                        long fileOffset, FileIdentity file, List<String> vmFlags, long sharedObject, String carried) {
+        this(start, end, prot, shared, growsDown, backing, name, fileOffset, file, vmFlags, sharedObject, carried, null);
     }
 
     /** A mapping of nothing carried in the image. */
@@ -59,7 +68,7 @@ public record MappingImage(
         SHARED_ANONYMOUS,
         /** file mapping; private ones store the pages that differ from the file */
         FILE,
-        /** vdso/vvar: the restoring kernel's own, moved to the same address */
+        /** vdso/vvar: the restoring kernel's own, moved to the same address (or standing in for the image's: {@link VdsoProxy}) */
         KERNEL
     }
 

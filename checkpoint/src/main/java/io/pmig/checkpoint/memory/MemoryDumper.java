@@ -112,7 +112,8 @@ public final class MemoryDumper {
                 flags = VmFlag.restored(all);
             }
             out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backing, e.path(), e.offset(), file, flags,
-                backing == MappingImage.Backing.SHARED_ANONYMOUS ? e.inode() : 0, carried));
+                backing == MappingImage.Backing.SHARED_ANONYMOUS ? e.inode() : 0, carried,
+                e.path().equals(VdsoProxy.VDSO) ? VdsoImage.read(proc.pid(), e) : null));
         }
         return out;
     }

@@ -21,7 +21,7 @@ import java.util.List;
 
 /**
  * Rebuilds an address space inside the restored process: the kernel's vdso/vvar moved to where
- * the image had them, every mapping re-created writable at its address, the stored pages
+ * the image had them (or the image's vdso standing in for them, {@link VdsoProxy}), every mapping re-created writable at its address, the stored pages
  * written straight into it from the image, then the saved protections applied.
  */
 public final class MemoryRestorer {
@@ -34,26 +34,45 @@ public final class MemoryRestorer {
 
     /** An address for the restorer's hole of {@code size} bytes that no mapping of the image touches. */
     public static long chooseHole(List<MappingImage> mappings, long size) {
+        return firstFreeRange(mappings.stream().map(m -> new PageRange(m.start(), m.end())).toList(), size, "the restorer");
+    }
+
+    /** The first address from 1 TiB on, in steps of 1 GiB, where {@code size} bytes touch none of {@code taken}. */
+    static long firstFreeRange(List<PageRange> taken, long size, String forWhat) {
         for (long hole = FIRST_HOLE; hole < (1L << 46); hole += HOLE_STEP) {
             long h = hole;
-            if (mappings.stream().noneMatch(m -> m.start() < h + size && m.end() > h)) {
+            if (taken.stream().noneMatch(r -> r.start() < h + size && r.end() > h)) {
                 return hole;
             }
         }
-        throw new FailedException("the image's mappings leave no room for the restorer below 64 TiB");
+        throw new FailedException("the image's mappings leave no room for " + forWhat + " below 64 TiB");
     }
 
+    /**
+     * Gives the restored process the kernel's own mappings where the image had them: this kernel's vdso and vvar moved
+     * there if they are the image's, else the image's vdso standing in for this kernel's ({@link VdsoProxy}). Mappings
+     * of this kernel the image does not have are removed.
+     */
     public static void moveKernelMappings(Puppet puppet, List<MappingImage> mappings) {
         List<MappingImage> wanted = mappings.stream().filter(m -> m.backing() == MappingImage.Backing.KERNEL).toList();
-        List<MapsEntry> current = new ProcFs(puppet.pid()).maps().stream().filter(MapsEntry::kernelSpecial)
-            .filter(e -> !e.path().equals("[vsyscall]")).toList();
+        List<MapsEntry> current = VdsoProxy.kernelMappings(new ProcFs(puppet.pid()));
+        MappingImage oldVdso = VdsoProxy.imageVdso(mappings);
+        if (oldVdso != null) {
+            MapsEntry hereVdso = current.stream().filter(e -> e.path().equals(VdsoProxy.VDSO)).findFirst().orElse(null);
+            if (hereVdso == null || !VdsoProxy.sameAsHere(wanted, current, VdsoImage.read(puppet.pid(), hereVdso))) {
+                VdsoProxy.build(puppet, mappings, wanted, current, oldVdso);
+                return;
+            }
+        }
         RestoreProgram p = puppet.newProgram();
         for (MappingImage m : wanted) {
             MapsEntry here = current.stream().filter(e -> e.path().equals(m.name())).findFirst().orElseThrow(() ->
-                new FailedException("the image has " + m.name() + " but this kernel provides none; restoring across these kernels is not supported"));
+                new FailedException("the image has " + m.name() + " but this kernel provides none, and the image (made by an "
+                    + "older pmig) does not keep its vdso; restoring across these kernels needs an image made by this version"));
             if (here.length() != m.length()) {
                 throw new FailedException(m.name() + " is " + here.length() + " bytes on this kernel but " + m.length()
-                    + " in the image; restoring across these kernels is not supported yet");
+                    + " in the image, which (made by an older pmig) does not keep its vdso; restoring across these kernels needs"
+                    + " an image made by this version");
             }
             if (here.start() != m.start()) {
                 p.call("mremap " + m.name() + " to 0x" + Long.toHexString(m.start()), Nr.MREMAP, here.start(), here.length(),

@@ -75,6 +75,11 @@ public final class Nr {
     public static final int TEE = 276;
     public static final int RESTART_SYSCALL = 219;
     public static final int CLOCK_GETTIME = 228;
+    public static final int CLOCK_GETRES = 229;
+    public static final int GETTIMEOFDAY = 96;
+    public static final int TIME = 201;
+    public static final int GETCPU = 309;
+    public static final int GETRANDOM = 318;
     public static final int TIMERFD_CREATE = 283;
     public static final int TIMERFD_SETTIME = 286;
     public static final int TIMERFD_GETTIME = 287;

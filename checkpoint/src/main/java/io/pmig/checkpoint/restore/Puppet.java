@@ -8,6 +8,7 @@ import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Ptrace;
 import io.pmig.checkpoint.nativeio.Registers;
+import io.pmig.checkpoint.nativeio.XsaveFeatures;
 import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 import io.pmig.checkpoint.ptrace.RemoteMemory;
 import io.pmig.checkpoint.task.ProcessImage;
@@ -335,10 +336,19 @@ public final class Puppet implements AutoCloseable {
         return java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(v).array();
     }
 
-    /** Gives thread {@code savedTid} its saved registers, XSAVE state and signal mask for when it is released. */
+    /**
+     * Gives thread {@code savedTid} its saved registers, XSAVE state (in this CPU's form: {@link XsaveFeatures#forThisCpu})
+     * and signal mask for when it is released.
+     */
     public void setThreadState(int savedTid, Registers regs, byte[] xstate, long sigmask) {
         int tid = hostTid.get(savedTid);
-        Ptrace.setXstate(tid, xstate);
+        try {
+            Ptrace.setXstate(tid, XsaveFeatures.forThisCpu(xstate, Ptrace.getXstate(tid)));
+        } catch (IllegalArgumentException e) {
+            throw new RefusedException("thread " + savedTid + " holds state in XSAVE components this CPU lacks or lays out "
+                + "otherwise (" + e.getMessage() + ", of XSAVE features 0x" + Long.toHexString(XsaveFeatures.xcr0(xstate))
+                + "; this CPU has 0x" + Long.toHexString(xcr0) + "); restore it on a CPU like the one it ran on");
+        }
         Ptrace.setRegisters(tid, regs);
         Ptrace.setSigmask(tid, sigmask);
     }

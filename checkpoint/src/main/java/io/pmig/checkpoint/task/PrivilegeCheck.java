@@ -42,8 +42,30 @@ public final class PrivilegeCheck {
         ProcessImage.Capabilities has = ProcessImage.Capabilities.of(main);
         long beyond = (has.bounding() | has.ambient() | has.inheritable() | has.permitted() | has.effective()) & ~restorer.bounding();
         if (beyond != 0) {
-            throw new RefusedException("process " + pid + " holds capabilities 0x" + Long.toHexString(beyond) + " (bits of"
-                + " linux/capability.h) that this host's bounding set lacks, so no restore here could give them back");
+            throw beyondThisHost(pid, beyond);
         }
+    }
+
+    /**
+     * Refuses, before a restore creates anything, an image whose process holds capabilities (permitted, effective,
+     * inheritable, ambient) beyond this host's bounding set, which capset could not give back: a host that filters
+     * some, or an older kernel that does not know them. Bits only of the image's bounding set are no reason: the
+     * copy's bounding set is the image's less what this kernel lacks, and it could not have gained them here.
+     */
+    public static void requireGrantable(ProcessImage process) {
+        ProcessImage.Capabilities has = process.capabilities();
+        if (has == null) {
+            return;                                         // an image made before they were kept
+        }
+        ProcessImage.Capabilities here = ProcessImage.Capabilities.of(new ProcFs((int) ProcessHandle.current().pid()).status());
+        long beyond = (has.ambient() | has.inheritable() | has.permitted() | has.effective()) & ~here.bounding();
+        if (beyond != 0) {
+            throw beyondThisHost(process.pid(), beyond);
+        }
+    }
+
+    private static RefusedException beyondThisHost(int pid, long capabilities) {
+        return new RefusedException("process " + pid + " holds capabilities 0x" + Long.toHexString(capabilities) + " (bits of"
+            + " linux/capability.h) that this host's bounding set lacks, so no restore here could give them back");
     }
 }

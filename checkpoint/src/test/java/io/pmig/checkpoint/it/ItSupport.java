@@ -320,6 +320,18 @@ abstract class ItSupport {
         return out;
     }
 
+    /** Commits {@code frozen} (the original dies), lets the copy {@code copy} go and expects its PASS; the copy is killed after. */
+    static void commitAndExpectPassOfCopy(TestProgram p, FrozenCheckpoint frozen, int copy) throws Exception {
+        frozen.commit();
+        try {
+            p.awaitPidFree(PID_FREE_TIMEOUT);
+            p.go();
+            assertPass(p, awaitResultOf(p.stateDir(), copy));
+        } finally {
+            killQuietly(copy);
+        }
+    }
+
     /** The result a copy (not the TestProgram's own instance) writes into the shared state dir. */
     static String awaitResultOf(Path stateDir, int copyPid) throws Exception {
         Path result = stateDir.resolve("result");

@@ -95,14 +95,7 @@ class TimeNamespaceTest extends ItSupport {
                     restored.resume();
                     copy = restored.pid();
                 }
-                frozen.commit();
-                try {
-                    p.awaitPidFree(PID_FREE_TIMEOUT);
-                    p.go();
-                    assertPass(p, awaitResultOf(p.stateDir(), copy));
-                } finally {
-                    killQuietly(copy);
-                }
+                commitAndExpectPassOfCopy(p, frozen, copy);
             }
         }
     }
