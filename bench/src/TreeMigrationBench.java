@@ -89,6 +89,8 @@ public class TreeMigrationBench {
 
     private final LabMigration lab;
     private final Path work;
+    /** staged (every process pre-copied) or bundle, as pmig migrate --mode takes it. */
+    private String mode = "staged";
 
     private TreeMigrationBench(LabMigration lab, Path work) {
         this.lab = lab;
@@ -100,6 +102,7 @@ public class TreeMigrationBench {
         String threadstream = args[1], httppoll = args[2], streamClient = args[3];
         Path out = Path.of(args[5]);
         int runs = Integer.parseInt(args[6]);
+        bench.mode = args[7];
         Files.setPosixFilePermissions(bench.work, PosixFilePermissions.fromString("rwxr-xr-x"));     // apache's workers run as nobody
         bench.lab.exec("node-a", "ip addr add " + VIP + "/24 dev eth0");
 
@@ -147,8 +150,8 @@ public class TreeMigrationBench {
             bench.lab.kill(at, bench.tree(at, root).keySet().stream().toList());
             rows.add(new Row(c, pssStarted, moves));
         }
-        print(rows, runs);
-        writeJson(out, rows, runs);
+        print(rows, runs, bench.mode);
+        writeJson(out, rows, runs, bench.mode);
     }
 
     /** Apache prefork with exactly {@code processes} processes (its parent and processes - 1 workers) on the VIP in {@code node}. */
@@ -195,7 +198,10 @@ public class TreeMigrationBench {
         Process client = LabMigration.startInClient(c.client().toArray(String[]::new));
         try {
             c.readiness().await(client);
-            JsonNode report = lab.migrate(from, to, root, "--vip", VIP);
+            JsonNode report = lab.migrate(from, to, root, "--vip", VIP, "--mode", mode);
+            if (!mode.equals(report.path("mode").asText())) {
+                throw new IllegalStateException("moved in " + report.path("mode").asText() + " mode, not " + mode + ": " + report);
+            }
             if (report.path("processes").size() != c.processes()) {
                 throw new IllegalStateException("moved " + report.path("processes").size() + " processes, not " + c.processes()
                     + ": " + report);
@@ -280,9 +286,9 @@ public class TreeMigrationBench {
         throw new IllegalStateException("stream-client did not open its " + count + " connections");
     }
 
-    private static void print(List<Row> rows, int runs) {
-        System.out.printf(Locale.ROOT, "process trees moved node-a <-> node-b (lab pmigds, mutual TLS, VIP), median of %d moves;"
-            + " NEC Table 3: Apache of 3 processes 0.26 s, a 14-thread streaming server 1.41 s%n", runs);
+    private static void print(List<Row> rows, int runs, String mode) {
+        System.out.printf(Locale.ROOT, "process trees moved node-a <-> node-b (lab pmigds, mutual TLS, VIP), %s, median of %d moves;"
+            + " NEC Table 3: Apache of 3 processes 0.26 s, a 14-thread streaming server 1.41 s%n", mode, runs);
         System.out.printf(Locale.ROOT, "%-18s %9s %7s %11s %11s %11s %14s %14s %8s %8s %13s%n", "case", "processes", "threads", "total",
             "settle", "downtime", "daemon stall", "client stall", "NEC", "NEC/ours", "Pss started -> moved");
         for (Row r : rows) {
@@ -299,9 +305,9 @@ public class TreeMigrationBench {
             + " Pss: the tree's memory, shared pages once (as started, and after a move: median)");
     }
 
-    private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
+    private static void writeJson(Path out, List<Row> rows, int runs, String mode) throws Exception {
         ObjectMapper mapper = new ObjectMapper();
-        ObjectNode json = mapper.createObjectNode().put("benchmark", "tree-migration").put("mode", "bundle").put("runs", runs);
+        ObjectNode json = mapper.createObjectNode().put("benchmark", "tree-migration").put("mode", mode).put("runs", runs);
         for (Row r : rows) {
             Case c = r.c();
             ObjectNode row = json.withArrayProperty("rows").addObject().put("case", c.name()).put("processes", c.processes())

@@ -16,7 +16,6 @@ import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
-import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.Round;
 import io.pmig.checkpoint.image.PageCompressingChannel;
 import io.pmig.checkpoint.image.PageCompression;
@@ -34,15 +33,12 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
-import java.nio.channels.Pipe;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 
@@ -228,52 +224,30 @@ class PrecopyTest extends ItSupport {
     private static List<Round> migrate(TestProgram p, Predicate<List<Round>> stop, long pauseMs, PageCompression compression)
             throws Exception {
         Map<Integer, String> fdsBefore = fds(p.pid());
-        Pipe pipe = Pipe.open();
-        WritableByteChannel sink = PageCompressingChannel.over(pipe.sink(), compression);
-        BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
-        AtomicReference<Integer> copyPid = new AtomicReference<>();
-        AtomicReference<Throwable> destinationFailure = new AtomicReference<>();
-        Thread destination = new Thread(() -> {
-            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
-                while (!nextIsLast.take()) {
-                    target.receiveRound(pipe.source());
-                }
-                try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true))) {
-                    copy.resume();
-                    copyPid.set(copy.pid());
-                }
-            } catch (Throwable t) {
-                destinationFailure.set(t);
-            } finally {
-                try {
-                    pipe.source().close(); // a failed destination stops the source's writes instead of blocking them
-                } catch (IOException ignored) {
-                    // closing a pipe end does not fail
-                }
-            }
-        }, "precopy-destination");
-        destination.start();
+        StagedDestination destination = StagedDestination.start();
+        WritableByteChannel sink = PageCompressingChannel.over(destination.sink(), compression);
         FrozenCheckpoint frozen;
         List<Round> rounds;
         try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
             session.sendRound(sink);
             while (!stop.test(session.rounds())) {
                 Thread.sleep(pauseMs);
-                nextIsLast.put(false);
+                destination.roundFollows();
                 session.sendRound(sink);
             }
-            nextIsLast.put(true);
+            destination.lastPartFollows();
             frozen = session.finish(sink, CheckpointOptions.defaults());
             rounds = session.rounds();
         } finally {
-            nextIsLast.put(true);
-            pipe.sink().close();
+            destination.lastPartFollows();
+            destination.sink().close();
         }
-        destination.join(60_000);
-        assertFalse(destination.isAlive(), "the destination did not finish");
-        if (destinationFailure.get() != null) {
+        AtomicReference<Integer> copyPid = new AtomicReference<>();
+        try {
+            copyPid.set(destination.awaitCopy().get(0));
+        } catch (AssertionError e) {
             frozen.abort();
-            throw new AssertionError("the staged restore failed", destinationFailure.get());
+            throw e;
         }
         try {
             assertTrue(rounds.get(rounds.size() - 1).last(), "the last part ends the rounds");

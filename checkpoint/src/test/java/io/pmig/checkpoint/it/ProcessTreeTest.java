@@ -9,7 +9,6 @@ import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.PrecopySource;
-import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
@@ -18,16 +17,12 @@ import io.pmig.checkpoint.nativeio.Linux;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
-import java.nio.channels.Pipe;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -140,42 +135,19 @@ class ProcessTreeTest extends ItSupport {
     @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void aTreeMovesStagedWhileAMemberEndsAndAnotherIsForked() throws Exception {
         TestProgram p = startReady("tree");
-        Pipe pipe = Pipe.open();
-        BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
-        AtomicReference<List<Integer>> copies = new AtomicReference<>();
-        AtomicReference<Throwable> destinationFailure = new AtomicReference<>();
-        Thread destination = new Thread(() -> {
-            try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
-                while (!nextIsLast.take()) {
-                    target.receiveRound(pipe.source());
-                }
-                try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true))) {
-                    copies.set(copy.pids());
-                    copy.resume();
-                }
-            } catch (Throwable t) {
-                destinationFailure.set(t);
-            } finally {
-                try {
-                    pipe.source().close(); // a failed destination stops the source's writes instead of blocking them
-                } catch (java.io.IOException ignored) {
-                    // closing a pipe end does not fail
-                }
-            }
-        }, "precopy-destination");
-        destination.start();
+        StagedDestination destination = StagedDestination.start();
         Map<Integer, String> parents;
         int roundOneMembers;
         List<Integer> frozenTree;
         ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
         try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
             roundOneMembers = parentsOf(p.pid()).size();
-            session.sendRound(pipe.sink());
+            session.sendRound(destination.sink());
             Files.writeString(p.stateDir().resolve("churn"), "churn\n");
             awaitFile(p.stateDir().resolve("churned"));
             parents = parentsOf(p.pid());
-            nextIsLast.put(false);
-            session.sendRound(pipe.sink());
+            destination.roundFollows();
+            session.sendRound(destination.sink());
             // the original's listener holds its port on this host: the copy takes it over once the original is gone
             try (FrozenCheckpoint frozen = session.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults())) {
                 frozenTree = frozen.report().processes();
@@ -183,26 +155,19 @@ class ProcessTreeTest extends ItSupport {
                 frozen.commit();
             }
             awaitTreeFree(p, frozenTree);
-            nextIsLast.put(true);
-            pipe.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
+            destination.lastPartFollows();
+            destination.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
         } catch (RuntimeException e) {
-            destination.join(60_000);
-            if (destinationFailure.get() != null) {
-                e.addSuppressed(destinationFailure.get());   // the destination's failure broke the source's stream
-            }
-            throw e;
+            throw destination.withDestinationFailure(e);
         } finally {
-            nextIsLast.put(true);
-            pipe.sink().close();
+            destination.lastPartFollows();
+            destination.sink().close();
         }
-        destination.join(60_000);
-        if (destinationFailure.get() != null || destination.isAlive()) {
-            throw new AssertionError("the staged restore of the tree failed", destinationFailure.get());
-        }
-        seen.addAll(copies.get());
+        List<Integer> copies = destination.awaitCopy();
+        seen.addAll(copies);
         assertEquals(roundOneMembers, parents.size(), "X ended and G was forked: as many processes as before the churn");
-        int copyRoot = copies.get().get(0);
-        assertEquals(frozenTree.stream().sorted().toList(), copies.get().stream().map(ProcessTreeTest::innerPid).sorted().toList(),
+        int copyRoot = copies.get(0);
+        assertEquals(frozenTree.stream().sorted().toList(), copies.stream().map(ProcessTreeTest::innerPid).sorted().toList(),
             "the restored processes, as they see themselves: the tree as it was frozen");
         Map<Integer, String> restoredParents = new TreeMap<>();
         parentsOf(copyRoot).forEach((pid, ppid) -> restoredParents.put(innerPid(pid),
