@@ -11,6 +11,7 @@ import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.imagedir.ImageDirectory;
 import io.pmig.checkpoint.imagedir.ImageMac;
 import io.pmig.checkpoint.imagedir.NodeKey;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -213,6 +214,11 @@ public final class CheckpointEngine {
             throw new UntrackableException("process " + pid + " maps " + carried + ", a file whose contents travel in the image, "
                 + "which pre-copy does not carry in its rounds yet; it moves in one piece (bundle)");
         }
+        String sysv = SysvObjects.usedBy(List.of(pid)).first();
+        if (sysv != null) {
+            throw new UntrackableException("process " + pid + " uses " + sysv + ", which pre-copy does not carry in its rounds yet; "
+                + "it moves in one piece (bundle)");
+        }
         return new PrecopySource(pid, options, this);
     }
 
@@ -230,6 +236,7 @@ public final class CheckpointEngine {
             refuseAtEntry(member);
         }
         SharingCheck.requireSelfContained(Set.copyOf(tree));
+        SysvObjects.usedBy(tree);
         ProcessTree.of(tree);
         for (int member : live) {
             FdDumper.precheck(member);
@@ -304,6 +311,8 @@ public final class CheckpointEngine {
         }
         ImageWriter writer = null;
         try {
+            SysvObjects sysv = SysvObjects.usedBy(frozen.pids());
+            List<Object> sysvImages = sysv.save();
             List<Member> members = new ArrayList<>();
             for (int i = 0; i < frozen.members().size(); i++) {
                 FrozenProcess process = frozen.members().get(i);
@@ -334,6 +343,11 @@ public final class CheckpointEngine {
                 // objects before the pages arrive (image-format.md, "Record order"); the tree first, in the root's
                 if (tree != null && m == members.get(0)) {
                     writer.writeObject(tree);
+                }
+                if (m == members.get(0)) {
+                    for (Object o : sysvImages) {
+                        writer.writeObject(o);
+                    }
                 }
                 writer.writeObject(m.process());
                 for (ThreadImage t : m.threads()) {
@@ -373,7 +387,7 @@ public final class CheckpointEngine {
             StepTimes times = steps.times();
             CheckpointReport report = new CheckpointReport(pid, null, threads, mappings, pages, pages * MemoryDumper.PAGE, imageBytes,
                 descriptors, false, times.totalNanos(), System.nanoTime() - start, times, frozen.pids());
-            return new FrozenCheckpoint(frozen, fds, report);
+            return new FrozenCheckpoint(frozen, fds, report, sysv);
         } catch (RefusedException e) {
             abortQuietly(writer);
             FrozenCheckpoint.thaw(frozen, fds);

@@ -3,6 +3,7 @@ package io.pmig.checkpoint;
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.precopy.RoundImage;
@@ -125,6 +126,7 @@ public final class PrecopyTarget implements AutoCloseable {
                 throw new RefusedException("the process mapped " + m.name() + " during its pre-copy, a file whose contents travel"
                     + " in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
             });
+            SysvObjects.refuseIn(image.objects(), "pre-copy");
             if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
                 throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
                     + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "

@@ -13,6 +13,7 @@ import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.imagedir.ImageDirectory;
 import io.pmig.checkpoint.imagedir.ImageMac;
 import io.pmig.checkpoint.imagedir.NodeKey;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
@@ -180,6 +181,11 @@ public final class RestoreEngine {
             puppet.blockAllSignals();
             placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
             List<Puppet> members = tree == null ? List.of(puppet) : TreeBuilder.createBare(puppet, tree, restored::adopt);
+            java.util.Map<Integer, Puppet> byImagePid = new java.util.HashMap<>();
+            for (int i = 0; i < members.size(); i++) {
+                byImagePid.put(tree == null ? full.process().pid() : tree.live().get(i).pid(), members.get(i));
+            }
+            restored.sysvObjects(SysvObjects.recreate(image.objects(), puppet, byImagePid));
             steps.lap("launch");
             ImageSource member = image;
             FullImage memberImage = full;
@@ -205,6 +211,7 @@ public final class RestoreEngine {
                 descriptors += build(p, member, memberImage, restored.context(), steps);
                 mappings += memberImage.mappings().size();
             }
+            restored.sysvObjects().membersAttached();
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
         });
         return restored;
@@ -354,6 +361,7 @@ public final class RestoreEngine {
         }
         FdRestorer.precheck(image);
         RecreatedFiles.precheck(image);
+        SysvObjects.precheck(image);
         ServiceCgroup.requireApplicable(process.cgroupLimits());
         if (threads.size() > Puppet.MAX_THREADS) {
             throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);
