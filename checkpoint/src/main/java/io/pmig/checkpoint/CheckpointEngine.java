@@ -204,7 +204,11 @@ public final class CheckpointEngine {
      * Everything, including the session, must be used on the calling thread (ptrace).
      */
     public PrecopySource precopy(int pid, PrecopyOptions options) {
-        preflight(pid);
+        String sysv = SysvObjects.usedBy(preflight(pid)).first();
+        if (sysv != null) {
+            throw new UntrackableException("process " + pid + " uses " + sysv + ", which pre-copy does not carry in its rounds yet; "
+                + "it moves in one piece (bundle)");
+        }
         if (ProcessTree.hostPidsOf(pid).size() > 1) {
             throw new UntrackableException("process " + pid + " has child processes, and pre-copy of a process tree is not "
                 + "built yet; the tree moves in one piece (bundle)");
@@ -213,11 +217,6 @@ public final class CheckpointEngine {
         if (carried != null) {
             throw new UntrackableException("process " + pid + " maps " + carried + ", a file whose contents travel in the image, "
                 + "which pre-copy does not carry in its rounds yet; it moves in one piece (bundle)");
-        }
-        String sysv = SysvObjects.usedBy(List.of(pid)).first();
-        if (sysv != null) {
-            throw new UntrackableException("process " + pid + " uses " + sysv + ", which pre-copy does not carry in its rounds yet; "
-                + "it moves in one piece (bundle)");
         }
         return new PrecopySource(pid, options, this);
     }
