@@ -23,7 +23,8 @@ import java.util.Map;
  * aborted leaves them as they were, and one that is committed removes them with the original (IPC_RMID). At restore,
  * an id or key taken on this host is refused by name before anything is made; then the {@code *_next_id} sysctl of the
  * kind names the id the next object gets (the restoring process's IPC namespace), and the object is created with its
- * key, owner and mode.
+ * key, owner and mode. A process in an IPC namespace other than the engine's is refused: /proc/sysvipc shows the
+ * engine's objects, not its, and a restore makes them in the restoring engine's namespace.
  */
 public final class SysvObjects {
     private static final List<SysvKind<?>> KINDS = List.of(new SysvSharedMemory(), new SysvSemaphores(), new SysvMessageQueues());
@@ -47,6 +48,7 @@ public final class SysvObjects {
      */
     public static SysvObjects usedBy(List<Integer> hostPids) {
         SysvUsers users = SysvUsers.of(hostPids);
+        users.requireEnginesIpcNamespace();
         Map<SysvKind<?>, List<Integer>> used = new LinkedHashMap<>();
         for (SysvKind<?> kind : KINDS) {
             used.put(kind, kind.usedBy(users));

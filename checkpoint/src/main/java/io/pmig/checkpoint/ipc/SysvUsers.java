@@ -21,6 +21,18 @@ record SysvUsers(List<Integer> hostPids, Set<Integer> members) {
         return hostPids.stream().filter(pid -> new ProcFs(pid).exists() && !io.pmig.checkpoint.tree.ProcessTree.ended(pid)).toList();
     }
 
+    /** Refuses a member in an IPC namespace other than the engine's, whose objects the engine could neither see nor make. */
+    void requireEnginesIpcNamespace() {
+        String engines = new ProcFs((int) ProcessHandle.current().pid()).readLink("ns/ipc");
+        for (int pid : live()) {
+            String its = new ProcFs(pid).readLink("ns/ipc");
+            if (!its.equals(engines)) {
+                throw new RefusedException("process " + pid + " lives in an IPC namespace (" + its + ") other than pmig's (" + engines
+                    + "): its System V objects could not be seen nor made again; run pmig in that namespace");
+            }
+        }
+    }
+
     /** A member's pid as the image records it, or 0 for a pid of no member. */
     int imagePid(int hostPid) {
         return members.contains(hostPid) ? PidNamespaces.innerId(hostPid) : 0;
