@@ -21,23 +21,11 @@
 #define PRIVATE_SIZE (2 * PAGE)
 #define PING 0x50494e47u
 #define PONG 0x504f4e47u
-#define WAIT_MS 60000
 
 struct sync {
     volatile uint32_t child_ready;
     volatile uint32_t ping;
 };
-
-static int wait_for(volatile uint32_t *word, uint32_t value)
-{
-    for (int ms = 0; ms < WAIT_MS; ms += 2) {
-        if (*word == value) {
-            return 1;
-        }
-        h_sleep_ms(2);
-    }
-    return 0;
-}
 
 /* whether /proc/self/maps has a mapping starting at "at" with these permissions */
 static int has_perms(const void *at, const char *perms)
@@ -94,7 +82,7 @@ int main(int argc, char **argv)
             _exit(1);
         }
         sync->child_ready = 1;
-        if (!wait_for(&sync->ping, PING)) {
+        if (!h_wait_word(&sync->ping, PING)) {
             _exit(2);
         }
         unsigned char in_core;
@@ -108,7 +96,7 @@ int main(int argc, char **argv)
         *pong = PONG;
         _exit(*(volatile uint32_t *)(readonly + SIZE - 4) == PONG ? 0 : 5);
     }
-    SETUP(wait_for(&sync->child_ready, 1), "the child did not start");
+    SETUP(h_wait_word(&sync->child_ready, 1), "the child did not start");
 
     h_ready();
     h_wait_go();
@@ -132,7 +120,7 @@ int main(int argc, char **argv)
     CHECK(h_check(private, PAGE, 62, 0) < 0, "the private segment's bytes differ");
 
     sync->ping = PING;
-    CHECK(wait_for(pong, PONG), "the child's answer never showed in the keyed segment");
+    CHECK(h_wait_word(pong, PONG), "the child's answer never showed in the keyed segment");
     int status;
     CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "child: status 0x%x (1: no read-only attach, 2: no ping seen, 3: bytes or mappings differ, 4: the read-only attachment "

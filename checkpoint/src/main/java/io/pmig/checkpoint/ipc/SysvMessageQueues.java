@@ -22,7 +22,7 @@ import java.util.List;
  * CONFIG_CHECKPOINT_RESTORE, whose sign is the {@code msg_next_id} sysctl), and sent again at restore by the member that
  * last sent (or the root), so the queue names a member again. Its byte limit (msg_qbytes) is set again.
  */
-final class SysvMessageQueues implements SysvKind<SysvMessageQueues.Saved> {
+final class SysvMessageQueues extends SysvKind<SysvMessageQueues.Saved> {
     /** Message bytes per restore program, well within its data area. */
     private static final long PROGRAM_DATA_BYTES = 1 << 20;
 
@@ -35,38 +35,12 @@ final class SysvMessageQueues implements SysvKind<SysvMessageQueues.Saved> {
     record Saved(SysvPerm perm, long maxBytes, int sentBy, List<Message> messages) implements SysvKind.Saved {
     }
 
-    @Override
-    public String noun() {
-        return "System V message queue";
+    SysvMessageQueues() {
+        super("System V message queue", "msg", "msqid", SysvIpc.MSGCTL, "-q", Saved.class);
     }
 
     @Override
-    public String table() {
-        return "msg";
-    }
-
-    @Override
-    public String idColumn() {
-        return "msqid";
-    }
-
-    @Override
-    public int ctl() {
-        return SysvIpc.MSGCTL;
-    }
-
-    @Override
-    public String ipcrmOption() {
-        return "-q";
-    }
-
-    @Override
-    public Class<Saved> savedClass() {
-        return Saved.class;
-    }
-
-    @Override
-    public List<Integer> usedBy(SysvUsers tree) {
+    List<Integer> usedBy(SysvUsers tree) {
         List<Integer> out = new ArrayList<>();
         for (var row : SysvObjects.rows(table())) {
             int id = Integer.parseInt(row.get(idColumn()));
@@ -88,7 +62,7 @@ final class SysvMessageQueues implements SysvKind<SysvMessageQueues.Saved> {
     }
 
     @Override
-    public Saved save(int id, SysvUsers tree) {
+    Saved save(int id, SysvUsers tree) {
         NativeMemory ds = SysvIpc.stat(noun() + " " + id, ctl(), id, SysvIpc.MSQID_DS_BYTES);
         long count = ds.getLong(SysvIpc.MSG_QNUM);
         NativeMemory buffer = NativeMemory.allocate(8 + Math.max(1, ds.getLong(SysvIpc.MSG_CBYTES)));
@@ -102,7 +76,7 @@ final class SysvMessageQueues implements SysvKind<SysvMessageQueues.Saved> {
     }
 
     @Override
-    public int create(Saved saved) {
+    int create(Saved saved) {
         SysvPerm perm = saved.perm();
         int id = (int) Syscall.call("msgget(" + perm.describe() + ")", SysvIpc.MSGGET, perm.key(),
             SysvIpc.IPC_CREAT | SysvIpc.IPC_EXCL | (perm.mode() & 0777));
@@ -115,7 +89,7 @@ final class SysvMessageQueues implements SysvKind<SysvMessageQueues.Saved> {
     }
 
     @Override
-    public void replay(Saved saved, MemberPuppets members) {
+    void replay(Saved saved, MemberPuppets members) {
         Puppet member = members.member(saved.sentBy());
         RestoreProgram p = member.newProgram();
         long data = 0;

@@ -22,45 +22,19 @@ import java.util.List;
  * cannot be read; a restored process starts with none: one that took a semaphore with SEM_UNDO and dies after the move
  * does not give it back. The values themselves are exact.
  */
-final class SysvSemaphores implements SysvKind<SysvSemaphores.Saved> {
+final class SysvSemaphores extends SysvKind<SysvSemaphores.Saved> {
 
     /** A set: each semaphore's value, and the member (its pid in the image) that last changed it, 0 if none did. */
     @ImageKind("sysv.sem")
     record Saved(SysvPerm perm, List<Integer> values, List<Integer> changedBy) implements SysvKind.Saved {
     }
 
-    @Override
-    public String noun() {
-        return "System V semaphore set";
+    SysvSemaphores() {
+        super("System V semaphore set", "sem", "semid", SysvIpc.SEMCTL, "-s", Saved.class);
     }
 
     @Override
-    public String table() {
-        return "sem";
-    }
-
-    @Override
-    public String idColumn() {
-        return "semid";
-    }
-
-    @Override
-    public int ctl() {
-        return SysvIpc.SEMCTL;
-    }
-
-    @Override
-    public String ipcrmOption() {
-        return "-s";
-    }
-
-    @Override
-    public Class<Saved> savedClass() {
-        return Saved.class;
-    }
-
-    @Override
-    public List<Integer> usedBy(SysvUsers tree) {
+    List<Integer> usedBy(SysvUsers tree) {
         List<Integer> out = new ArrayList<>();
         for (var row : SysvObjects.rows(table())) {
             int id = Integer.parseInt(row.get(idColumn()));
@@ -79,7 +53,7 @@ final class SysvSemaphores implements SysvKind<SysvSemaphores.Saved> {
     }
 
     @Override
-    public Saved save(int id, SysvUsers tree) {
+    Saved save(int id, SysvUsers tree) {
         NativeMemory ds = SysvIpc.stat(noun() + " " + id, ctl(), id, SysvIpc.SEMID_DS_BYTES);
         int count = (int) ds.getLong(SysvIpc.SEM_NSEMS);
         short[] raw = SysvIpc.semValues(id, count);
@@ -93,7 +67,7 @@ final class SysvSemaphores implements SysvKind<SysvSemaphores.Saved> {
     }
 
     @Override
-    public int create(Saved saved) {
+    int create(Saved saved) {
         SysvPerm perm = saved.perm();
         int id = (int) Syscall.call("semget(" + perm.describe() + ")", SysvIpc.SEMGET, perm.key(), saved.values().size(),
             SysvIpc.IPC_CREAT | SysvIpc.IPC_EXCL | (perm.mode() & 0777));
@@ -105,7 +79,7 @@ final class SysvSemaphores implements SysvKind<SysvSemaphores.Saved> {
     }
 
     @Override
-    public void replay(Saved saved, MemberPuppets members) {
+    void replay(Saved saved, MemberPuppets members) {
         for (int i = 0; i < saved.values().size(); i++) {
             int value = saved.values().get(i);
             int by = saved.changedBy().get(i);

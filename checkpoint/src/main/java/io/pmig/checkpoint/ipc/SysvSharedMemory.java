@@ -26,7 +26,7 @@ import java.util.Map;
  * (their mappings, {@code MemoryRestorer}). A segment removed while attached ({@code SHM_DEST}) is removed again once
  * every member has it attached.
  */
-final class SysvSharedMemory implements SysvKind<SysvSharedMemory.Saved> {
+final class SysvSharedMemory extends SysvKind<SysvSharedMemory.Saved> {
     private static final int PAGE = 4096;
     private static final int READ_BYTES = 1 << 20;
     /** Bytes per piece of content: a base64 string of a JSON reader's limit, as carried files. */
@@ -41,38 +41,12 @@ final class SysvSharedMemory implements SysvKind<SysvSharedMemory.Saved> {
     record Saved(SysvPerm perm, long size, List<Piece> content) implements SysvKind.Saved {
     }
 
-    @Override
-    public String noun() {
-        return "System V shared memory segment";
+    SysvSharedMemory() {
+        super("System V shared memory segment", "shm", "shmid", SysvIpc.SHMCTL, "-m", Saved.class);
     }
 
     @Override
-    public String table() {
-        return "shm";
-    }
-
-    @Override
-    public String idColumn() {
-        return "shmid";
-    }
-
-    @Override
-    public int ctl() {
-        return SysvIpc.SHMCTL;
-    }
-
-    @Override
-    public String ipcrmOption() {
-        return "-m";
-    }
-
-    @Override
-    public Class<Saved> savedClass() {
-        return Saved.class;
-    }
-
-    @Override
-    public List<Integer> usedBy(SysvUsers tree) {
+    List<Integer> usedBy(SysvUsers tree) {
         Map<Integer, Integer> mappings = new LinkedHashMap<>();
         for (int pid : tree.live()) {
             for (MapsEntry e : new ProcFs(pid).maps()) {
@@ -104,7 +78,7 @@ final class SysvSharedMemory implements SysvKind<SysvSharedMemory.Saved> {
     }
 
     @Override
-    public Saved save(int id, SysvUsers tree) {
+    Saved save(int id, SysvUsers tree) {
         NativeMemory ds = SysvIpc.stat(noun() + " " + id, ctl(), id, SysvIpc.SHMID_DS_BYTES);
         SysvPerm perm = SysvPerm.of(id, ds);
         long size = ds.getLong(SysvIpc.SHM_SEGSZ);
@@ -176,7 +150,7 @@ final class SysvSharedMemory implements SysvKind<SysvSharedMemory.Saved> {
     }
 
     @Override
-    public int create(Saved saved) {
+    int create(Saved saved) {
         SysvPerm perm = saved.perm();
         int id = (int) Syscall.call("shmget(" + perm.describe() + ")", SysvIpc.SHMGET, perm.key(), saved.size(),
             SysvIpc.IPC_CREAT | SysvIpc.IPC_EXCL | (perm.mode() & 0777));
@@ -211,7 +185,7 @@ final class SysvSharedMemory implements SysvKind<SysvSharedMemory.Saved> {
     }
 
     @Override
-    public void replay(Saved saved, MemberPuppets members) {
+    void replay(Saved saved, MemberPuppets members) {
         // the members attach it as they build their mappings
     }
 
