@@ -36,8 +36,10 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -181,7 +183,7 @@ public final class RestoreEngine {
             puppet.blockAllSignals();
             placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
             List<Puppet> members = tree == null ? List.of(puppet) : TreeBuilder.createBare(puppet, tree, restored::adopt);
-            java.util.Map<Integer, Puppet> byImagePid = new java.util.HashMap<>();
+            Map<Integer, Puppet> byImagePid = new HashMap<>();
             for (int i = 0; i < members.size(); i++) {
                 byImagePid.put(tree == null ? full.process().pid() : tree.live().get(i).pid(), members.get(i));
             }

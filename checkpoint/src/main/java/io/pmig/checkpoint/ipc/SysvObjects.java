@@ -56,10 +56,6 @@ public final class SysvObjects {
         return new SysvObjects(users, used);
     }
 
-    public boolean isEmpty() {
-        return used.values().stream().allMatch(List::isEmpty);
-    }
-
     /** The first object, by name ("System V message queue id 3"), or null if there is none. */
     public String first() {
         return used.entrySet().stream().filter(e -> !e.getValue().isEmpty()).findFirst()
@@ -103,9 +99,10 @@ public final class SysvObjects {
                     int key = Integer.parseInt(row.get("key"));
                     boolean sameId = id % IPCMNI == s.perm().id() % IPCMNI;
                     if (sameId || (s.perm().key() != SysvIpc.IPC_PRIVATE && key == s.perm().key())) {
-                        throw new RefusedException(kind.noun() + " " + s.perm().describe() + " of the image cannot be made again here: "
-                            + "this host's " + kind.describe(row) + " (owner uid " + row.get("uid") + ") takes its " + (sameId ? "id" : "key") + "; remove that one (ipcrm "
-                            + kind.ipcrmOption() + " " + id + ") or restore where it is free");
+                        throw new RefusedException(kind.noun() + " " + s.perm().describe() + " of the image cannot be made again "
+                            + "here: this host's " + kind.describe(row) + " (owner uid " + row.get("uid") + ") takes its "
+                            + (sameId ? "id" : "key") + "; remove that one (ipcrm " + kind.ipcrmOption() + " " + id + ") or restore "
+                            + "where it is free");
                     }
                 }
             }

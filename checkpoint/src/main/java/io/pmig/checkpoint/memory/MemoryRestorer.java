@@ -18,7 +18,9 @@ import io.pmig.checkpoint.restore.RestoreProgram;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Rebuilds an address space inside the restored process: the kernel's vdso/vvar moved to where
@@ -83,7 +85,7 @@ public final class MemoryRestorer {
      */
     public static void createMappings(Puppet puppet, List<MappingImage> mappings, SharedAnonymousMemory shared, RecreatedFiles carried) {
         RestoreProgram p = puppet.newProgram();
-        java.util.Set<Long> attached = new java.util.HashSet<>();
+        Set<Long> attached = new HashSet<>();
         for (MappingImage m : mappings) {
             String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
                 + (m.name().isEmpty() ? "" : " (" + m.name() + ")");
