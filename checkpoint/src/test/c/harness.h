@@ -205,6 +205,18 @@ static H_UNUSED long long h_now_ns(clockid_t clk)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Wait (up to a minute, polling every 2 ms) until a word another process writes holds value; 1 if it did. */
+static H_UNUSED int h_wait_word(volatile uint32_t *word, uint32_t value)
+{
+    for (int ms = 0; ms < 60000; ms += 2) {
+        if (*word == value) {
+            return 1;
+        }
+        h_sleep_ms(2);
+    }
+    return 0;
+}
+
 static H_UNUSED int h_exists(const char *name)
 {
     char p[4096];

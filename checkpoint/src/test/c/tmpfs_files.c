@@ -20,24 +20,12 @@
 #define PAGE 4096
 #define PING 0x50494e47u
 #define PONG 0x504f4e47u
-#define WAIT_MS 60000
 
 struct shared {
     volatile uint32_t child_ready;
     volatile uint32_t ping;
     volatile uint32_t pong;
 };
-
-static int wait_for(volatile uint32_t *word, uint32_t value)
-{
-    for (int ms = 0; ms < WAIT_MS; ms += 2) {
-        if (*word == value) {
-            return 1;
-        }
-        h_sleep_ms(2);
-    }
-    return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -97,20 +85,20 @@ int main(int argc, char **argv)
     SETUP(child >= 0, "fork: %s", strerror(errno));
     if (child == 0) {
         sh->child_ready = 1;
-        if (!wait_for(&sh->ping, PING)) {
+        if (!h_wait_word(&sh->ping, PING)) {
             _exit(1);
         }
         sh->pong = PONG;
         _exit(h_check(shm_map + PAGE, PAGE, 11, 0) < 0 ? 0 : 2);
     }
-    SETUP(wait_for(&sh->child_ready, 1), "the child did not start");
+    SETUP(h_wait_word(&sh->child_ready, 1), "the child did not start");
 
     h_ready();
     h_wait_go();
 
     /* POSIX shm: one object for parent and child */
     sh->ping = PING;
-    CHECK(wait_for(&sh->pong, PONG), "the child's answer never showed in the shared memory");
+    CHECK(h_wait_word(&sh->pong, PONG), "the child's answer never showed in the shared memory");
     int status;
     CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "child: status 0x%x (1: no ping seen, 2: its shared page differs)", status);

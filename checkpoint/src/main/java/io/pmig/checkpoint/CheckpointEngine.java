@@ -11,6 +11,7 @@ import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.imagedir.ImageDirectory;
 import io.pmig.checkpoint.imagedir.ImageMac;
 import io.pmig.checkpoint.imagedir.NodeKey;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
@@ -207,6 +208,11 @@ public final class CheckpointEngine {
      */
     public PrecopySource precopy(int pid, PrecopyOptions options) {
         List<Integer> tree = preflight(pid);
+        String sysv = SysvObjects.usedBy(tree).first();
+        if (sysv != null) {
+            throw new UntrackableException("process " + pid + " uses " + sysv + ", which pre-copy does not carry in its rounds yet; "
+                + "it moves in one piece (bundle)");
+        }
         for (int member : tree) {
             String carried = member == pid || !ProcessTree.ended(member) ? CarriedFiles.firstMappedIn(member) : null;
             if (carried != null) {
@@ -231,6 +237,7 @@ public final class CheckpointEngine {
             refuseAtEntry(member);
         }
         SharingCheck.requireSelfContained(Set.copyOf(tree));
+        SysvObjects.usedBy(tree);
         ProcessTree.of(tree);
         for (int member : live) {
             FdDumper.precheck(member);
@@ -302,6 +309,8 @@ public final class CheckpointEngine {
         }
         ImageWriter writer = null;
         try {
+            SysvObjects sysv = SysvObjects.usedBy(frozen.pids());
+            List<Object> sysvImages = sysv.save();
             List<Member> members = new ArrayList<>();
             for (int i = 0; i < frozen.members().size(); i++) {
                 FrozenProcess process = frozen.members().get(i);
@@ -332,6 +341,11 @@ public final class CheckpointEngine {
                 // objects before the pages arrive (image-format.md, "Record order"); the tree first, in the root's
                 if (tree != null && m == members.get(0)) {
                     writer.writeObject(tree);
+                }
+                if (m == members.get(0)) {
+                    for (Object o : sysvImages) {
+                        writer.writeObject(o);
+                    }
                 }
                 writer.writeObject(m.process());
                 for (ThreadImage t : m.threads()) {
@@ -371,7 +385,7 @@ public final class CheckpointEngine {
             StepTimes times = steps.times();
             CheckpointReport report = new CheckpointReport(pid, null, threads, mappings, pages, pages * MemoryDumper.PAGE, imageBytes,
                 descriptors, false, times.totalNanos(), System.nanoTime() - start, times, frozen.pids());
-            return new FrozenCheckpoint(frozen, fds, report);
+            return new FrozenCheckpoint(frozen, fds, report, sysv);
         } catch (RefusedException e) {
             abortQuietly(writer);
             FrozenCheckpoint.thaw(frozen, fds);

@@ -1,6 +1,7 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.fd.FdDumper;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.tree.FrozenTree;
 
 import java.util.List;
@@ -20,14 +21,17 @@ public final class FrozenCheckpoint implements AutoCloseable {
     /** The descriptors of each member, in the tree's order. */
     private final List<FdDumper.Result> fds;
     private final CheckpointReport report;
+    /** The System V objects saved with it: they go with the original when it is killed. */
+    private final SysvObjects sysv;
     /** Runs once the process is killed or thawed: what must not cost frozen time (ending a pre-copy's write tracking). */
     private Runnable afterDecision = () -> { };
     private boolean decided;
 
-    FrozenCheckpoint(FrozenTree frozen, List<FdDumper.Result> fds, CheckpointReport report) {
+    FrozenCheckpoint(FrozenTree frozen, List<FdDumper.Result> fds, CheckpointReport report, SysvObjects sysv) {
         this.frozen = frozen;
         this.fds = fds;
         this.report = report;
+        this.sysv = sysv;
     }
 
     /** The root of the tree: the process the checkpoint was asked for. */
@@ -40,12 +44,13 @@ public final class FrozenCheckpoint implements AutoCloseable {
         return report;
     }
 
-    /** Kills the frozen original, every process of it; none runs another instruction. */
+    /** Kills the frozen original, every process of it (none runs another instruction), and removes its System V objects. */
     public void commit() {
         requireUndecided("commit");
         decided = true;
         try {
             frozen.kill();
+            sysv.removeOriginals();
         } finally {
             afterDecision.run();
         }

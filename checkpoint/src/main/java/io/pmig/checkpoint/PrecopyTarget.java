@@ -3,6 +3,7 @@ package io.pmig.checkpoint;
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.memory.VdsoProxy;
@@ -177,6 +178,7 @@ public final class PrecopyTarget implements AutoCloseable {
         steps.lap("objects");
         run(() -> {
             RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
+            SysvObjects.refuseIn(image.objects(), "pre-copy");
             if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
                 throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
                     + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "

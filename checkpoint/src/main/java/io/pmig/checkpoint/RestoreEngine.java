@@ -13,6 +13,7 @@ import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.imagedir.ImageDirectory;
 import io.pmig.checkpoint.imagedir.ImageMac;
 import io.pmig.checkpoint.imagedir.NodeKey;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
 import io.pmig.checkpoint.memory.MappingImage;
@@ -39,8 +40,10 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -186,6 +189,11 @@ public final class RestoreEngine {
             puppet.blockAllSignals();
             placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
             List<Puppet> members = tree == null ? List.of(puppet) : TreeBuilder.createBare(puppet, tree, restored::adopt);
+            Map<Integer, Puppet> byImagePid = new HashMap<>();
+            for (int i = 0; i < members.size(); i++) {
+                byImagePid.put(tree == null ? full.process().pid() : tree.live().get(i).pid(), members.get(i));
+            }
+            restored.sysvObjects(SysvObjects.recreate(image.objects(), puppet, byImagePid));
             steps.lap("launch");
             ImageSource member = image;
             FullImage memberImage = full;
@@ -209,6 +217,7 @@ public final class RestoreEngine {
                 steps.lap("pages");
                 laidOut.add(new LaidOut(p, member, memberImage, tree != null && tree.live().get(i).parentFiles()));
             }
+            restored.sysvObjects().membersAttached();
             int descriptors = buildAll(laidOut, restored.context(), steps);
             int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
@@ -371,6 +380,7 @@ public final class RestoreEngine {
         }
         FdRestorer.precheck(image);
         RecreatedFiles.precheck(image);
+        SysvObjects.precheck(image);
         ServiceCgroup.requireApplicable(process.cgroupLimits());
         if (threads.size() > Puppet.MAX_THREADS) {
             throw new RefusedException("the image has " + threads.size() + " threads; this restorer handles up to " + Puppet.MAX_THREADS);

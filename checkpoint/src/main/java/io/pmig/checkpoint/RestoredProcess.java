@@ -2,6 +2,7 @@ package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.fd.TcpSockets;
+import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.memory.SharedAnonymousMemory;
 import io.pmig.checkpoint.restore.Puppet;
 
@@ -23,6 +24,8 @@ public final class RestoredProcess implements AutoCloseable {
     private final SharedAnonymousMemory sharedMemory = new SharedAnonymousMemory();
     private RestoreReport report;
     private boolean decided;
+    /** The System V objects made for it: removed if it is killed. */
+    private SysvObjects.Recreated sysvObjects;
 
     RestoredProcess(Puppet puppet, RestoreContext context) {
         this.puppet = puppet;
@@ -54,6 +57,14 @@ public final class RestoredProcess implements AutoCloseable {
     /** The shared anonymous memory the processes of a tree map together. */
     SharedAnonymousMemory sharedMemory() {
         return sharedMemory;
+    }
+
+    void sysvObjects(SysvObjects.Recreated made) {
+        sysvObjects = made;
+    }
+
+    SysvObjects.Recreated sysvObjects() {
+        return sysvObjects;
     }
 
     /** Whether it runs in a PID namespace of its own (asked for, made again for a process that had one, or its ids were taken). */
@@ -116,6 +127,9 @@ public final class RestoredProcess implements AutoCloseable {
                 descendants.get(i).close();
             }
             puppet.close();
+            if (sysvObjects != null) {
+                sysvObjects.removeAll();
+            }
         } finally {
             context.close();
             sharedMemory.close();

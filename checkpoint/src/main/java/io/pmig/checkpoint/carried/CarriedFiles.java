@@ -35,7 +35,7 @@ import java.util.function.Supplier;
 public final class CarriedFiles {
     public static final String MAX_BYTES_PROPERTY = "pmig.carriedFileMaxBytes";
     static final long DEFAULT_MAX_BYTES = 16L << 20;
-    static final long FORMAT_MAX_BYTES = 46L << 20;
+    public static final long FORMAT_MAX_BYTES = 46L << 20;
     private static final String DELETED = " (deleted)";
     private static final String MEMFD = "/memfd:";
 
@@ -187,7 +187,8 @@ public final class CarriedFiles {
         }
     }
 
-    private static long maxBytes() {
+    /** The most bytes an image carries of one file (or System V segment), as {@value #MAX_BYTES_PROPERTY} sets it. */
+    public static long maxBytes() {
         String set = System.getProperty(MAX_BYTES_PROPERTY);
         if (set == null) {
             return DEFAULT_MAX_BYTES;

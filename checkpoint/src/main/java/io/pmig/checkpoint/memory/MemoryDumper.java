@@ -100,9 +100,11 @@ public final class MemoryDumper {
                 ? files.computeIfAbsent(e.path(), path -> FileIdentity.of(Path.of(path))) : null;
             boolean growsDown;
             List<String> flags;
+            boolean sysvReadOnly;
             if (vmFlags.isEmpty()) {
                 growsDown = earlier.get(e.start()).growsDown();
                 flags = earlier.get(e.start()).vmFlags();
+                sysvReadOnly = earlier.get(e.start()).sysvReadOnly();
             } else {
                 String all = vmFlags.getOrDefault(e.start(), "");
                 VmFlag.refused(all).ifPresent(what -> {
@@ -110,10 +112,12 @@ public final class MemoryDumper {
                 });
                 growsDown = all.contains(" gd ");
                 flags = VmFlag.restored(all);
+                sysvReadOnly = backing == MappingImage.Backing.SYSV_SHM && !all.contains(" mw ");
             }
+            boolean sharedObject = backing == MappingImage.Backing.SHARED_ANONYMOUS || backing == MappingImage.Backing.SYSV_SHM;
             out.add(new MappingImage(e.start(), e.end(), prot, e.shared(), growsDown, backing, e.path(), e.offset(), file, flags,
-                backing == MappingImage.Backing.SHARED_ANONYMOUS ? e.inode() : 0, carried,
-                e.path().equals(VdsoProxy.VDSO) ? VdsoImage.read(proc.pid(), e) : null));
+                sharedObject ? e.inode() : 0, carried, e.path().equals(VdsoProxy.VDSO) ? VdsoImage.read(proc.pid(), e) : null,
+                sysvReadOnly));
         }
         return out;
     }
@@ -136,7 +140,7 @@ public final class MemoryDumper {
             return MappingImage.Backing.SHARED_ANONYMOUS;
         }
         if (e.path().startsWith("/SYSV")) {
-            throw new RefusedException(where + " is System V shared memory (" + e.path() + "), which is not supported yet");
+            return MappingImage.Backing.SYSV_SHM;
         }
         if (e.fileBacked()) {
             return MappingImage.Backing.FILE;
@@ -465,7 +469,7 @@ public final class MemoryDumper {
         return switch (m.backing()) {
             case ANONYMOUS, SHARED_ANONYMOUS -> true;
             case FILE -> !m.shared();
-            case KERNEL -> false;
+            case KERNEL, SYSV_SHM -> false;  // a System V segment's bytes are saved once, with the segment (ipc/)
         };
     }
 

@@ -9,6 +9,7 @@ import io.pmig.checkpoint.image.PageRun;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Nr;
+import io.pmig.checkpoint.nativeio.SysvIpc;
 import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
@@ -17,7 +18,9 @@ import io.pmig.checkpoint.restore.RestoreProgram;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Rebuilds an address space inside the restored process: the kernel's vdso/vvar moved to where
@@ -101,6 +104,7 @@ public final class MemoryRestorer {
      */
     public static void createMappings(Puppet puppet, List<MappingImage> mappings, SharedAnonymousMemory shared, RecreatedFiles carried) {
         RestoreProgram p = puppet.newProgram();
+        Set<Long> attached = new HashSet<>();
         for (MappingImage m : mappings) {
             String what = "mapping 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end())
                 + (m.name().isEmpty() ? "" : " (" + m.name() + ")");
@@ -117,6 +121,18 @@ public final class MemoryRestorer {
                         p.call(what, Nr.MMAP, m.start(), m.length(), rw, Linux.MAP_SHARED | Linux.MAP_ANONYMOUS | Linux.MAP_FIXED | grows, -1, 0);
                     } else {
                         mapEngineFile(puppet, p, object.fd(), what, m, rw, Linux.MAP_SHARED | Linux.MAP_FIXED | grows, object.offset());
+                    }
+                }
+                case SYSV_SHM -> {
+                    // one shmat per attachment, which its mappings (split by mprotect, say) share; the parts the image does not map are unmapped
+                    long base = m.start() - m.fileOffset();
+                    if (attached.add(base)) {
+                        p.call("attach System V segment " + m.sharedObject() + " at " + what, SysvIpc.SHMAT, m.sharedObject(), base,
+                            m.sysvReadOnly() ? SysvIpc.SHM_RDONLY : 0);
+                        for (PageRange gap : unmappedPartsOfAttachment(mappings, m, base).ranges()) {
+                            p.call("munmap 0x" + Long.toHexString(gap.start()) + " of System V segment " + m.sharedObject(), Nr.MUNMAP,
+                                gap.start(), gap.length());
+                        }
                     }
                 }
                 case FILE -> {
@@ -137,6 +153,20 @@ public final class MemoryRestorer {
         }
         puppet.run(p);
         shared.created(puppet.pid(), mappings);
+    }
+
+    /** The parts of the System V attachment at {@code base} (segment {@code m.sharedObject()}, whole) that no mapping of the image covers. */
+    private static PageSet unmappedPartsOfAttachment(List<MappingImage> mappings, MappingImage m, long base) {
+        int id = (int) m.sharedObject();
+        long size = SysvIpc.stat("System V segment " + id, SysvIpc.SHMCTL, id, SysvIpc.SHMID_DS_BYTES).getLong(SysvIpc.SHM_SEGSZ);
+        long page = MemoryDumper.PAGE;
+        PageSet gaps = PageSet.of(List.of(new PageRange(base, base + (size + page - 1) / page * page)));
+        for (MappingImage other : mappings) {
+            if (other.backing() == MappingImage.Backing.SYSV_SHM && other.sharedObject() == id && other.start() - other.fileOffset() == base) {
+                gaps.removeAll(PageSet.of(List.of(new PageRange(other.start(), other.end()))));
+            }
+        }
+        return gaps;
     }
 
     /** Maps {@code m} from a file the engine holds ({@code engineFd}), which the restored process takes a copy of for it. */
@@ -196,7 +226,7 @@ public final class MemoryRestorer {
             parts.removeAll(keep);
             for (PageRange r : parts.ranges()) {
                 fresh.add(new MappingImage(r.start(), r.end(), m.prot(), m.shared(), m.growsDown(), m.backing(), m.name(),
-                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject(), m.carried()));
+                    m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject(), m.carried(), m.vdso(), m.sysvReadOnly()));
             }
         }
         createMappings(puppet, fresh, shared, carried);
@@ -220,7 +250,7 @@ public final class MemoryRestorer {
             return false;
         }
         if (a.backing() != MappingImage.Backing.FILE) {
-            return true;
+            return a.sharedObject() == b.sharedObject();
         }
         // a shared file mapping is created with its final protection (createMappings)
         return a.name().equals(b.name()) && a.fileOffset() - a.start() == b.fileOffset() - b.start()

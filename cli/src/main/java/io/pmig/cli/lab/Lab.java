@@ -145,8 +145,8 @@ final class Lab {
     }
 
     /**
-     * Starts each node's init in its network namespace, in a PID and mount namespace of its own
-     * with its own /proc, detached from the JVM (setsid --fork), and finds its host PID in /proc.
+     * Starts each node's init in its network namespace, in a PID, mount and IPC namespace of its own
+     * with its own /proc (System V IPC ids, like PIDs, are a host's: two nodes must not share them), detached from the JVM (setsid --fork), and finds its host PID in /proc.
      */
     private List<LabState.Host> startInits(List<LabState.Host> hosts, Path initBinary) {
         for (LabState.Host host : hosts) {
@@ -158,7 +158,7 @@ final class Lab {
                     throw new FailedException("cannot remove the old " + log + ": " + e, e);
                 }
                 shell.runDetached(List.of("ip", "netns", "exec", host.netns(), "setsid", "--fork",
-                        "unshare", "--pid", "--mount", "--fork", "--mount-proc", "--propagation", "private",
+                        "unshare", "--pid", "--mount", "--ipc", "--fork", "--mount-proc", "--propagation", "private",
                         initBinary.toString(), host.netns()), log);
             }
         }
@@ -349,7 +349,7 @@ final class Lab {
                         + ") is not running: run pmig lab down, then pmig lab up again");
             }
             // --wd: entering the mount namespace would put CMD in /; the node sees the same files, so keep the caller's directory
-            argv.addAll(List.of("nsenter", "--target", host.initPid().toString(), "--net", "--pid", "--mount",
+            argv.addAll(List.of("nsenter", "--target", host.initPid().toString(), "--net", "--pid", "--mount", "--ipc",
                     "--wd=" + System.getProperty("user.dir"), "--"));
         } else {
             if (!Files.exists(LabLayout.netnsFile(host.netns()))) {

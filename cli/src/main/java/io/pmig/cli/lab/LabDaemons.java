@@ -116,7 +116,7 @@ final class LabDaemons {
 
     private void launch(LabState.Host node) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        shell.runDetached(List.of("nsenter", "--target", node.initPid().toString(), "--net", "--pid", "--mount", "--",
+        shell.runDetached(List.of("nsenter", "--target", node.initPid().toString(), "--net", "--pid", "--mount", "--ipc", "--",
                 "setsid", "--fork", java, "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:auto", "-cp",
                 System.getProperty("java.class.path"), MAIN_CLASS, "--config", configFile(node.name()).toString()),
                 logFile(node.name()));

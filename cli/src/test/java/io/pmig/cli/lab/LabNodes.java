@@ -38,7 +38,7 @@ final class LabNodes {
 
     LabShell.Result inNodeAttempt(String node, String... command) {
         List<String> args = new ArrayList<>(List.of("nsenter", "--target", host(node).initPid().toString(), "--net", "--pid",
-            "--mount", "--"));
+            "--mount", "--ipc", "--"));
         args.addAll(List.of(command));
         return shell.attempt(args.toArray(String[]::new));
     }

@@ -129,7 +129,7 @@ class OpenedControlSocketTest {
         CompletableFuture<String> client = StreamService.client("40");
         Thread.sleep(1500);
         List<String> command = new ArrayList<>(List.of("nsenter", "--target", nodes.host("node-a").initPid().toString(), "--net",
-            "--pid", "--mount", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+            "--pid", "--mount", "--ipc", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
             System.getProperty("java.class.path"), "io.pmig.cli.Pmig", "migrate", server, "--to", "node-b", "--bandwidth", "1",
             "--compress", "off"));
         Process nsenter = new ProcessBuilder(command).redirectErrorStream(true).start();
