@@ -1,0 +1,171 @@
+package io.pmig.testvm.it;
+
+import io.pmig.checkpoint.nativeio.PmigTcpState;
+import io.pmig.vip.hold.HeldPacket;
+import io.pmig.vip.hold.HoldLimits;
+import io.pmig.vip.hold.KernelHold;
+import io.pmig.vip.nativeio.PmigHold;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.Selector;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs inside a test-vm guest with pmig.ko loaded (io.pmig.testvm.PmigModuleVmTest): the Java bindings
+ * the daemon uses, vip-manager's {@link KernelHold} over the guest's loopback and checkpoint's
+ * {@link PmigTcpState} on this JVM's own connections. Prints {@code PASS name} or {@code FAIL name: why}
+ * per check; exits with 1 if any failed. No JUnit engine in the guest (its start-up under TCG).
+ */
+public final class PmigModuleGuest {
+    private static final InetAddress VIP = address("127.0.0.3");
+    private static final int PORT = 7411;
+    private static int failures;
+
+    @FunctionalInterface
+    private interface Check {
+        void run() throws Exception;
+    }
+
+    private PmigModuleGuest() {
+    }
+
+    public static void main(String[] args) {
+        check("kernelHoldKeepsTakesAndReleasesInOrder", PmigModuleGuest::kernelHoldKeepsTakesAndReleasesInOrder);
+        check("tcpStateOfAllConnectionsInOneCall", PmigModuleGuest::tcpStateOfAllConnectionsInOneCall);
+        System.exit(failures == 0 ? 0 : 1);
+    }
+
+    private static void kernelHoldKeepsTakesAndReleasesInOrder() throws Exception {
+        int device = PmigHold.openIfLoaded();
+        require(device >= 0, "the probe did not find /dev/pmig with the module loaded");
+        try (DatagramChannel receiver = DatagramChannel.open(); DatagramChannel sender = DatagramChannel.open();
+             KernelHold hold = new KernelHold(device, VIP, new HoldLimits(100, 1 << 20))) {
+            receiver.bind(new InetSocketAddress(VIP, PORT));
+            receiver.configureBlocking(false);
+            hold.on();
+            send(sender, 0, 10);
+            List<HeldPacket> taken = hold.take();
+            require(taken.size() == 10, taken.size() + " packets taken, 10 sent");
+            for (int i = 0; i < 10; i++) {
+                byte[] ip = taken.get(i).ip();
+                require(ByteBuffer.wrap(ip, 28, 4).getInt() == i, "taken packet " + i + " is out of order");
+            }
+            send(sender, 10, 10);
+            require(receiver.receive(ByteBuffer.allocate(4)) == null, "a packet reached the socket during the hold");
+            hold.release(packets -> {
+                throw new AssertionError("the module re-injects itself; nothing goes through user space");
+            });
+            require(!hold.isOn(), "still on after the release");
+            receiveInOrder(receiver, 10, 10);
+            require(hold.kept() == 20, "kept " + hold.kept() + ", 20 held");
+        }
+    }
+
+    private static void tcpStateOfAllConnectionsInOneCall() throws Exception {
+        List<SocketChannel> open = new ArrayList<>();
+        try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            List<Integer> expectedUnread = new ArrayList<>();
+            for (int i = 1; i <= 4; i++) {
+                SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+                SocketChannel server = listener.accept();
+                open.add(client);
+                open.add(server);
+                client.write(ByteBuffer.allocate(i));
+                server.write(ByteBuffer.allocate(10 * i));
+                expectedUnread.add(i);
+                expectedUnread.add(10 * i);
+            }
+            waitUntilArrived(open, expectedUnread);
+            Map<Integer, PmigTcpState.Socket> state = PmigTcpState.read((int) ProcessHandle.current().pid());
+            require(state != null, "no /dev/pmig");
+            List<Integer> unread = new ArrayList<>();
+            for (PmigTcpState.Socket s : state.values()) {
+                if (s.state() != 1) { // TCP_ESTABLISHED; the listener is LISTEN
+                    continue;
+                }
+                require(s.family() == 2 && s.mssClamp() > 0 && s.window()[3] > 0 && s.outq() == 0 && s.notSent() == 0,
+                    "fd " + s.fd() + " decoded wrongly: " + s);
+                unread.add(s.inq());
+            }
+            unread.sort(null);
+            expectedUnread.sort(null);
+            require(unread.equals(expectedUnread), "unread bytes per connection " + unread + ", expected " + expectedUnread);
+        } finally {
+            for (SocketChannel c : open) {
+                c.close();
+            }
+        }
+    }
+
+    /** Until every byte written is in its receiver's queue (and acknowledged: nothing left to send). */
+    private static void waitUntilArrived(List<SocketChannel> open, List<Integer> expected) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            Map<Integer, PmigTcpState.Socket> state = PmigTcpState.read((int) ProcessHandle.current().pid());
+            if (state != null && state.values().stream().filter(s -> s.state() == 1).allMatch(s -> s.outq() == 0)
+                    && state.values().stream().filter(s -> s.state() == 1).count() == open.size()) {
+                return;
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static void send(DatagramChannel sender, int from, int count) throws Exception {
+        for (int i = from; i < from + count; i++) {
+            sender.send(ByteBuffer.allocate(4).putInt(0, i), new InetSocketAddress(VIP, PORT));
+        }
+    }
+
+    private static void receiveInOrder(DatagramChannel receiver, int from, int count) throws Exception {
+        try (Selector selector = Selector.open()) {
+            receiver.register(selector, SelectionKey.OP_READ);
+            ByteBuffer b = ByteBuffer.allocate(4);
+            for (int i = from; i < from + count; i++) {
+                b.clear();
+                while (receiver.receive(b) == null) {
+                    require(selector.select(10_000) > 0, "packet " + i + " did not arrive after the release");
+                    selector.selectedKeys().clear();
+                }
+                require(b.getInt(0) == i, "packet " + b.getInt(0) + " arrived where " + i + " was expected");
+            }
+        }
+    }
+
+    private static void require(boolean condition, String why) {
+        if (!condition) {
+            throw new AssertionError(why);
+        }
+    }
+
+    private static InetAddress address(String name) {
+        try {
+            return InetAddress.getByName(name);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    private static void check(String name, Check body) {
+        try {
+            body.run();
+            System.out.printf("PASS %s%n", name);
+        } catch (Throwable t) {
+            failures++;
+            StringWriter trace = new StringWriter();
+            t.printStackTrace(new PrintWriter(trace));
+            System.out.printf("FAIL %s: %s%n%s", name, t.getMessage(), trace);
+        }
+        System.out.flush();
+    }
+}
