@@ -44,7 +44,7 @@ class PmigModuleVmTest {
             "echo PASS unloadsCleanly"));
         List<String> command = List.of(System.getProperty("pmig.vm"), "run", "--timeout", Long.toString(GUEST_TIMEOUT_SECONDS),
             "--share", System.getProperty("pmig.checkout"), "--share", System.getProperty("pmig.mavenRepository"),
-            "--", "bash", "-c", guest + "; status=$?; dmesg | grep -iE 'pmig|bug|warn' | grep -v taint; exit $status");
+            "--", "bash", "-c", guest + "; status=$?; dmesg | grep -E 'pmig|BUG:|WARNING:|refcount' | grep -v taint; exit $status");
         Path output = tmp.resolve("guest-output");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
         builder.environment().put("TMPDIR", tmp.toString());

@@ -91,10 +91,10 @@ public final class PmigModuleGuest {
             require(state != null, "no /dev/pmig");
             List<Integer> unread = new ArrayList<>();
             for (PmigTcpState.Socket s : state.values()) {
-                if (s.state() != 1) { // TCP_ESTABLISHED; the listener is LISTEN
+                if (s.state() != 1) { // TCP_ESTABLISHED (the listener is LISTEN); Java's sockets are AF_INET6 with IPv4 mapped
                     continue;
                 }
-                require(s.family() == 2 && s.mssClamp() > 0 && s.window()[3] > 0 && s.outq() == 0 && s.notSent() == 0,
+                require((s.family() == 2 || s.family() == 10) && s.mssClamp() > 0 && s.window()[3] > 0 && s.outq() == 0 && s.notSent() == 0,
                     "fd " + s.fd() + " decoded wrongly: " + s);
                 unread.add(s.inq());
             }
