@@ -8,7 +8,8 @@
  * Prints "PASS name" or "FAIL name: why" per check; exits 1 if any failed.
  *
  *   pmigtest checks
- *   pmigtest bench SOCKETS PACKETS    the before/after figures (bench/pmig-module)
+ *   pmigtest bench SOCKETS PACKETS    the module's figures (bench/pmig-module)
+ *   pmigtest send ADDRESS PORT COUNT  COUNT datagrams numbered from 0 (the bench's client)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -210,18 +211,23 @@ static int udp_receiver(void)
 	return s;
 }
 
-static void send_numbered(int from, int count)
+static void send_numbered_to(const char *address, int port, int from, int count)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 
-	inet_pton(AF_INET, VIP, &a.sin_addr);
+	inet_pton(AF_INET, address, &a.sin_addr);
 	for (int i = from; i < from + count; i++) {
 		uint32_t n = htonl(i);
 
 		sendto(s, &n, sizeof(n), 0, (struct sockaddr *)&a, sizeof(a));
 	}
 	close(s);
+}
+
+static void send_numbered(int from, int count)
+{
+	send_numbered_to(VIP, PORT, from, count);
 }
 
 /* Receives datagrams numbered from..from+count-1 in that order, waiting up to 10 s for each. */
@@ -618,8 +624,13 @@ static int bench(int dev, int connections, int packets)
 
 int main(int argc, char **argv)
 {
-	int dev = open("/dev/pmig", O_RDWR | O_CLOEXEC);
+	int dev;
 
+	if (argc == 5 && !strcmp(argv[1], "send")) {
+		send_numbered_to(argv[2], atoi(argv[3]), 0, atoi(argv[4]));
+		return 0;
+	}
+	dev = open("/dev/pmig", O_RDWR | O_CLOEXEC);
 	if (dev < 0) {
 		fprintf(stderr, "pmigtest: cannot open /dev/pmig: %s (insmod pmig.ko first)\n", strerror(errno));
 		return 2;
@@ -632,7 +643,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 2 || strcmp(argv[1], "checks")) {
-		fprintf(stderr, "usage: pmigtest checks | pmigtest bench SOCKETS PACKETS\n");
+		fprintf(stderr, "usage: pmigtest checks | bench SOCKETS PACKETS | send ADDRESS PORT COUNT\n");
 		return 2;
 	}
 	check("version", version, dev);
