@@ -192,13 +192,14 @@ static u32 pmig_release_queue(struct pmig_hold_entry *hold, bool drop, bool end)
 	return released;
 }
 
-/* Ends a hold: its hook goes, what is still queued is dropped. */
+/*
+ * Ends a hold: what is still queued is dropped, then the hook goes (until
+ * then it lets packets by: nothing is queued after the first step).
+ */
 static void pmig_hold_free(struct pmig_hold_entry *hold)
 {
 	pmig_release_queue(hold, true, true);
 	nf_unregister_net_hook(hold->net, &hold->ops);
-	/* a packet the hook took while unregistering is still queued */
-	pmig_release_queue(hold, true, true);
 	list_del(&hold->list);
 	put_net(hold->net);
 	kfree(hold);
@@ -209,6 +210,14 @@ static int pmig_check_address(const struct pmig_address *vip)
 	if (vip->family == AF_INET)
 		return memchr_inv(vip->address + 4, 0, 12) ? -EINVAL : 0;
 	return vip->family == AF_INET6 ? 0 : -EAFNOSUPPORT;
+}
+
+/* Copies a hold request in; every one begins with its address, checked here. */
+static int pmig_read_request(void *request, size_t size, void __user *arg)
+{
+	if (copy_from_user(request, arg, size))
+		return -EFAULT;
+	return pmig_check_address(request);
 }
 
 static struct pmig_hold_entry *pmig_find(struct file *owner,
@@ -245,9 +254,7 @@ static long pmig_hold(struct file *file, void __user *arg)
 	struct net *net = current->nsproxy->net_ns;
 	int err;
 
-	if (copy_from_user(&request, arg, sizeof(request)))
-		return -EFAULT;
-	err = pmig_check_address(&request.vip);
+	err = pmig_read_request(&request, sizeof(request), arg);
 	if (err)
 		return err;
 	if ((request.flags & ~PMIG_HOLD_NEW_CONNECTIONS) || request.reserved ||
@@ -307,9 +314,7 @@ static long pmig_release(struct file *file, void __user *arg)
 	bool drop, end;
 	int err;
 
-	if (copy_from_user(&request, arg, sizeof(request)))
-		return -EFAULT;
-	err = pmig_check_address(&request.vip);
+	err = pmig_read_request(&request, sizeof(request), arg);
 	if (err)
 		return err;
 	if ((request.flags & ~(PMIG_RELEASE_END | PMIG_RELEASE_DROP)) || request.released)
@@ -383,9 +388,7 @@ static long pmig_take(struct file *file, void __user *arg)
 	u8 __user *buffer;
 	int err;
 
-	if (copy_from_user(&request, arg, sizeof(request)))
-		return -EFAULT;
-	err = pmig_check_address(&request.vip);
+	err = pmig_read_request(&request, sizeof(request), arg);
 	if (err)
 		return err;
 	if (request.count || request.reserved || request.used)
@@ -426,9 +429,7 @@ static long pmig_hold_stats(struct file *file, void __user *arg)
 	struct pmig_hold_stats request;
 	int err;
 
-	if (copy_from_user(&request, arg, sizeof(request)))
-		return -EFAULT;
-	err = pmig_check_address(&request.vip);
+	err = pmig_read_request(&request, sizeof(request), arg);
 	if (err)
 		return err;
 	if (request.queued || request.kept || request.overflowed || request.queued_bytes)
@@ -557,6 +558,7 @@ static long pmig_tcp_state(void __user *arg)
 			request.count++;
 		}
 		fput(file);
+		cond_resched();
 		if (err || fatal_signal_pending(current)) {
 			err = err ? err : -EINTR;
 			break;

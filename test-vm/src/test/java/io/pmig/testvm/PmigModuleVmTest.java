@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -42,22 +41,10 @@ class PmigModuleVmTest {
                 + " io.pmig.testvm.it.PmigModuleGuest",
             "rmmod pmig",
             "echo PASS unloadsCleanly"));
-        List<String> command = List.of(System.getProperty("pmig.vm"), "run", "--timeout", Long.toString(GUEST_TIMEOUT_SECONDS),
-            "--share", System.getProperty("pmig.checkout"), "--share", System.getProperty("pmig.mavenRepository"),
-            "--", "bash", "-c", guest + "; status=$?; dmesg | grep -E 'pmig|BUG:|WARNING:|refcount' | grep -v taint; exit $status");
-        Path output = tmp.resolve("guest-output");
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
-        builder.environment().put("TMPDIR", tmp.toString());
-        Process vm = builder.start();
-        try {
-            assertTrue(vm.waitFor(GUEST_TIMEOUT_SECONDS + 60, TimeUnit.SECONDS), "test-vm/vm run did not end");
-            guestStatus = vm.exitValue();
-        } finally {
-            vm.destroy();
-            vm.waitFor(10, TimeUnit.SECONDS);
-            vm.destroyForcibly();
-        }
-        report = Files.readString(output, StandardCharsets.UTF_8);
+        GuestRun run = GuestRun.of(tmp, GUEST_TIMEOUT_SECONDS, List.of("bash", "-c",
+            guest + "; status=$?; dmesg | grep -E 'pmig|BUG:|WARNING:|refcount' | grep -v taint; exit $status"));
+        guestStatus = run.status();
+        report = run.output();
         System.out.println("guest with pmig.ko:\n" + report);
     }
 
