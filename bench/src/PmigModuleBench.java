@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  * release on the node that has the VIP ({@link SourceSwitch#stopHolding}): through nftables, NFLOG and
  * the replay TUN (the upstream path, before pmig.ko is loaded), then in the kernel (after insmod). Timed:
  * from the sender's end until the hold has every packet (the capture's lag), the stopHolding call, and
- * until the last datagram is in the server's socket, and how many were lost or came out of order;</li>
+ * until the server has read the last datagram, and how many were lost or came out of order;</li>
  * <li>the TCP repair state of N sockets: one PMIG_IOC_TCP_STATE against the per-socket getsockopts
  * (TCP_INFO, TCP_REPAIR on/off, three queue ioctls, both TCP_QUEUE_SEQs, TCP_REPAIR_WINDOW, TCP_MAXSEG,
  * TCP_TIMESTAMP), kernel-module/test/pmigtest.c's bench mode.</li>
@@ -74,7 +74,7 @@ public class PmigModuleBench {
         }
 
         System.out.printf("hold of %d datagrams and release on the node with the VIP (medians of %d, ms)%n", packets, runs);
-        System.out.printf("%-10s %12s %14s %18s %6s %13s%n", "method", "capture lag", "stopHolding", "to last received", "lost",
+        System.out.printf("%-10s %12s %14s %18s %6s %13s%n", "method", "capture lag", "stopHolding", "to the last read", "lost",
             "out of order");
         for (HoldRow r : holds) {
             System.out.printf(Locale.ROOT, "%-10s %12.2f %14.2f %18.2f %6d %13d%n", r.method(), r.captureLagMs(), r.releaseCallMs(),
