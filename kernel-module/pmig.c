@@ -30,11 +30,18 @@
 #include <linux/spinlock.h>
 #include <linux/tcp.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
 #include "pmig.h"
+
+/*
+ * Built for Debian 12's 6.1 and its 6.12: 6.7 changed the fd iterator (it
+ * takes the file's reference) and TCP_TIMESTAMP (its lowest bit: usec).
+ */
+#define PMIG_SINCE_6_7 (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0))
 
 /* a release re-injects in rounds while packets keep arriving; then it ends */
 #define PMIG_RELEASE_ROUNDS 64
@@ -450,6 +457,38 @@ static long pmig_hold_stats(struct file *file, void __user *arg)
 	return copy_to_user(arg, &request, sizeof(request)) ? -EFAULT : 0;
 }
 
+/* TCP_TIMESTAMP: since 6.7 its lowest bit says the clock counts microseconds */
+static u32 pmig_tcp_timestamp(const struct tcp_sock *tp)
+{
+#if PMIG_SINCE_6_7
+	u32 value = tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset;
+
+	return tp->tcp_usec_ts ? value | 1 : value & ~1U;
+#else
+	return tcp_time_stamp_raw() + tp->tsoffset;
+#endif
+}
+
+/* The next open file of @task from *@fd on, with a reference; NULL past the last. */
+static struct file *pmig_next_file(struct task_struct *task, unsigned int *fd)
+{
+	struct file *file;
+
+	rcu_read_lock();
+#if PMIG_SINCE_6_7
+	file = task_lookup_next_fdget_rcu(task, fd);
+#else
+	for (;; (*fd)++) {
+		file = task_lookup_next_fd_rcu(task, fd);
+		/* one being closed just now is skipped */
+		if (!file || get_file_rcu(file))
+			break;
+	}
+#endif
+	rcu_read_unlock();
+	return file;
+}
+
 /* What the TCP getsockopts and ioctls report, read under the socket's lock. */
 static void pmig_read_tcp(struct sock *sk, struct pmig_tcp_socket *out)
 {
@@ -473,10 +512,14 @@ static void pmig_read_tcp(struct sock *sk, struct pmig_tcp_socket *out)
 		out->options |= TCPI_OPT_ECN_SEEN;
 	if (tp->syn_data_acked)
 		out->options |= TCPI_OPT_SYN_DATA;
+#if PMIG_SINCE_6_7
+	if (tp->tcp_usec_ts)
+		out->options |= TCPI_OPT_USEC_TS;
+#endif
 	out->write_seq = tp->write_seq;
 	out->rcv_nxt = tp->rcv_nxt;
 	out->mss_clamp = tp->rx_opt.mss_clamp;
-	out->timestamp = tcp_time_stamp_raw() + tp->tsoffset;
+	out->timestamp = pmig_tcp_timestamp(tp);
 	if (sk->sk_state != TCP_LISTEN) {
 		out->inq = tcp_inq(sk);
 		if (!((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) {
@@ -536,14 +579,7 @@ static long pmig_tcp_state(void __user *arg)
 		struct file *file;
 		struct sock *sk;
 
-		rcu_read_lock();
-		file = task_lookup_next_fd_rcu(task, &fd);
-		if (file && !get_file_rcu(file)) {
-			/* being closed just now: look on */
-			rcu_read_unlock();
-			continue;
-		}
-		rcu_read_unlock();
+		file = pmig_next_file(task, &fd);
 		if (!file)
 			break;
 		sk = pmig_tcp_sock(file);
