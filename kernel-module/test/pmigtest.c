@@ -418,6 +418,72 @@ out:
 	return err;
 }
 
+/*
+ * A hold of new connections takes a TCP SYN and lets datagrams by; widened,
+ * it takes everything; released, the SYN goes in and the connection is made.
+ */
+static int new_connections_then_everything(int dev)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT + 1) };
+	struct pmig_hold h = hold_request(PMIG_HOLD_NEW_CONNECTIONS, 100);
+	struct pmig_release r = { .vip = vip(), .flags = PMIG_RELEASE_END };
+	struct pollfd p = { .events = POLLIN };
+	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	int client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int s = udp_receiver();
+	int err = -1;
+
+	inet_pton(AF_INET, VIP, &a.sin_addr);
+	if (listener < 0 || client < 0 || s < 0 || bind(listener, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(listener, 4)) {
+		fail("sockets: %s", strerror(errno));
+		goto out;
+	}
+	if (call(dev, PMIG_IOC_HOLD, &h)) {
+		fail("hold of new connections: %s", strerror(errno));
+		goto out;
+	}
+	send_numbered(0, 1);
+	if (receive_in_order(s, 0, 1))
+		goto out;
+	if (connect(client, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EINPROGRESS) {
+		fail("connect: %s", strerror(errno));
+		goto out;
+	}
+	if (await_taken(dev, 1))
+		goto out;
+	p.fd = listener;
+	if (poll(&p, 1, 0) != 0) {
+		fail("the listener has a connection while its SYN is held");
+		goto out;
+	}
+	h.flags = 0;
+	if (call(dev, PMIG_IOC_HOLD, &h)) {
+		fail("widening the hold: %s", strerror(errno));
+		goto out;
+	}
+	send_numbered(1, 1);
+	if (await_taken(dev, 2) || nothing_received(s))
+		goto out;
+	/* the client may have retransmitted its SYN meanwhile (after 1 s) */
+	if (call(dev, PMIG_IOC_RELEASE, &r) || r.released < 2) {
+		fail("release: %u released", r.released);
+		goto out;
+	}
+	if (poll(&p, 1, 10000) != 1) {
+		fail("the released SYN made no connection");
+		goto out;
+	}
+	err = receive_in_order(s, 1, 1);
+out:
+	r.flags = PMIG_RELEASE_END | PMIG_RELEASE_DROP;
+	call(dev, PMIG_IOC_RELEASE, &r);
+	close(listener);
+	close(client);
+	close(s);
+	return err;
+}
+
 /* Closing the descriptor ends its holds; what they queued is dropped. */
 static int close_ends_holds(int dev)
 {
@@ -683,6 +749,7 @@ int main(int argc, char **argv)
 	check("releaseWithoutEndKeepsHolding", release_keeps_holding, dev);
 	check("takesAndDropsWithinLimits", take_and_limits, dev);
 	check("closingTheDeviceEndsItsHolds", close_ends_holds, dev);
+	check("holdsNewConnectionsThenEverything", new_connections_then_everything, dev);
 	check("tcpStateMatchesTheGetsockopts", tcp_state_matches_getsockopt, dev);
 	return failures ? 1 : 0;
 }

@@ -65,6 +65,7 @@ class PmigModuleVmTest {
         assertPassed("releaseWithoutEndKeepsHolding");
         assertPassed("takesAndDropsWithinLimits");
         assertPassed("closingTheDeviceEndsItsHolds");
+        assertPassed("holdsNewConnectionsThenEverything");
         assertPassed("kernelHoldKeepsTakesAndReleasesInOrder");
     }
 
