@@ -1,6 +1,7 @@
 package io.pmig.testvm.it;
 
 import io.pmig.checkpoint.nativeio.PmigTcpState;
+import io.pmig.checkpoint.nativeio.Sockets;
 import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.hold.HoldLimits;
 import io.pmig.vip.hold.KernelHold;
@@ -11,12 +12,14 @@ import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.Selector;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -99,6 +102,7 @@ public final class PmigModuleGuest {
                 require((s.family() == 2 || s.family() == 10) && s.mssClamp() > 0 && s.window()[3] > 0 && s.outq() == 0 && s.notSent() == 0,
                     "fd " + s.fd() + " decoded wrongly: " + s);
                 unread.add(s.inq());
+                requireAsTheGetsockoptsReport(s);
             }
             unread.sort(null);
             expectedUnread.sort(null);
@@ -107,6 +111,32 @@ public final class PmigModuleGuest {
             for (SocketChannel c : open) {
                 c.close();
             }
+        }
+    }
+
+    /**
+     * What the checkpoint engine reads for the socket without the module (TcpSockets), read now on this JVM's
+     * own descriptor in repair mode: the sequence numbers, the window and the MSS must be the module's.
+     */
+    private static void requireAsTheGetsockoptsReport(PmigTcpState.Socket s) {
+        int fd = s.fd();
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+        try {
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
+            int writeSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+            int receiveNext = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+            ByteBuffer w = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, 20))
+                .order(ByteOrder.LITTLE_ENDIAN);
+            int[] window = {w.getInt(0), w.getInt(4), w.getInt(8), w.getInt(12), w.getInt(16)};
+            int mss = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG);
+            require(writeSeq == s.writeSeq() && receiveNext == s.receiveNext() && mss == s.mssClamp()
+                    && Arrays.equals(window, s.window()),
+                "fd " + fd + ": getsockopts seq " + writeSeq + "/" + receiveNext + " mss " + mss + " window "
+                    + Arrays.toString(window) + ", module " + s.writeSeq() + "/" + s.receiveNext() + " mss " + s.mssClamp()
+                    + " window " + Arrays.toString(s.window()));
+        } finally {
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
         }
     }
 
