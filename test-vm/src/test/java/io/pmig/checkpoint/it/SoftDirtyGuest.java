@@ -95,7 +95,8 @@ public final class SoftDirtyGuest {
         System.out.flush();
     }
 
-    private static void deleteTree(Path dir) throws IOException {
+    /** {@code dir} and everything in it (a test's temporary directory). */
+    static void deleteTree(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
                 Files.delete(p);

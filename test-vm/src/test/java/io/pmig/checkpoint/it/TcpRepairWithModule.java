@@ -1,9 +1,6 @@
 package io.pmig.checkpoint.it;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 
 /**
  * The checkpoint module's TcpGoLiveTest check that a checkpoint and restore of live connections arrives
@@ -26,11 +23,7 @@ public final class TcpRepairWithModule {
                 test.leaveAndRemoveNamespace();
             }
         } finally {
-            try (Stream<Path> paths = Files.walk(test.tmp)) {
-                for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-                    Files.delete(p);
-                }
-            }
+            SoftDirtyGuest.deleteTree(test.tmp);
         }
     }
 }
