@@ -15,6 +15,7 @@ public final class DumpContext {
     private final int pid;
     /** pmig.ko's reading of the process's TCP sockets, once, at the first; empty without the module */
     private Map<Integer, PmigTcpState.Socket> tcpState;
+    private long tcpStateReadAtMillis;
 
     /**
      * A TCP socket of the process put into repair mode, and whether it had SO_REUSEADDR: repair mode
@@ -53,11 +54,23 @@ public final class DumpContext {
      */
     PmigTcpState.Socket tcpStateFromModule(OpenFile file) {
         if (tcpState == null) {
+            // before the call: a timestamp clock restored from it runs, if anything, ahead
+            tcpStateReadAtMillis = System.currentTimeMillis();
             Map<Integer, PmigTcpState.Socket> read = PmigTcpState.read(pid);
             tcpState = read == null ? Map.of() : read;
         }
         PmigTcpState.Socket s = tcpState.get(file.fd());
         return s != null && s.inode() == file.linkInode() ? s : null;
+    }
+
+    /**
+     * When pmig.ko read the sockets (wall clock): the moment their timestamp clocks were read. The sockets
+     * not yet in repair mode meanwhile may have sent more (the timestamp clock went on; nothing else the
+     * restore uses changes while inbound packets are held and the process is stopped, but for data the
+     * reading still counts as not sent, which the copy then sends again under the same sequence numbers).
+     */
+    long tcpStateReadAtMillis() {
+        return tcpStateReadAtMillis;
     }
 
     /** Records that descriptor {@code fd} of the process is a TCP socket now in repair mode. */

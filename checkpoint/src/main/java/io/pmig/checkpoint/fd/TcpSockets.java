@@ -134,16 +134,18 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         int optionsSeen = info.get(5) & 0xff;
         int scales = info.get(6) & 0xff;
         PmigTcpState.Socket read = context.tcpStateFromModule(file);
+        long readAt = context.tcpStateReadAtMillis();
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
         context.enteredRepair(file.fd(), options.reuseAddress());
         if (read == null) {
             read = readInRepair(fd, state, optionsSeen, scales);
+            readAt = System.currentTimeMillis();
         }
         byte[] receiveQueue = peekQueue(fd, Sockets.TCP_RECV_QUEUE, read.inq());
         // an unacknowledged FIN of ours counts in SIOCOUTQ but is no byte of the queue
         byte[] sendQueue = peekQueue(fd, Sockets.TCP_SEND_QUEUE, ourFinSent(state) && read.outq() > 0 ? read.outq() - 1 : read.outq());
         Connection c = new Connection(read.writeSeq(), read.receiveNext(), read.mssClamp(), read.options(), read.sendWindowScale(),
-            read.receiveWindowScale(), read.timestamp(), System.currentTimeMillis(), read.window(), sendQueue, read.notSent(),
+            read.receiveWindowScale(), read.timestamp(), readAt, read.window(), sendQueue, read.notSent(),
             receiveQueue);
         return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false);
     }
