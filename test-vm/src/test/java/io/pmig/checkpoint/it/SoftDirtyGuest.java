@@ -95,8 +95,7 @@ public final class SoftDirtyGuest {
         System.out.flush();
     }
 
-    /** {@code dir} and everything in it (a test's temporary directory). */
-    static void deleteTree(Path dir) throws IOException {
+    private static void deleteTree(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
                 Files.delete(p);
