@@ -28,15 +28,7 @@ final class GuestJvm {
      */
     static GuestJvm start(long timeoutSeconds, List<Path> shares, List<String> launcher, String main, List<String> args, Path runs,
                           Path output) throws IOException {
-        List<String> command = new ArrayList<>(List.of(System.getProperty("pmig.vm"), "run",
-            "--timeout", Long.toString(timeoutSeconds),
-            "--share", System.getProperty("pmig.checkout"),
-            "--share", System.getProperty("pmig.mavenRepository")));
-        for (Path share : shares) {
-            command.addAll(List.of("--share", share.toString()));
-        }
-        command.add("--");
-        command.addAll(launcher);
+        List<String> command = new ArrayList<>(launcher);
         // C1 only and the serial collector: JIT and GC threads compete for the two emulated CPUs
         command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -45,7 +37,21 @@ final class GuestJvm {
             "-Dpmig.restorer=" + System.getProperty("pmig.restorer"),
             main));
         command.addAll(args);
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+        return startCommand(timeoutSeconds, shares, command, runs, output);
+    }
+
+    /** Boots a guest that runs {@code command}, as {@link #start} does for a main. */
+    static GuestJvm startCommand(long timeoutSeconds, List<Path> shares, List<String> command, Path runs, Path output) throws IOException {
+        List<String> vm = new ArrayList<>(List.of(System.getProperty("pmig.vm"), "run",
+            "--timeout", Long.toString(timeoutSeconds),
+            "--share", System.getProperty("pmig.checkout"),
+            "--share", System.getProperty("pmig.mavenRepository")));
+        for (Path share : shares) {
+            vm.addAll(List.of("--share", share.toString()));
+        }
+        vm.add("--");
+        vm.addAll(command);
+        ProcessBuilder builder = new ProcessBuilder(vm).redirectErrorStream(true).redirectOutput(output.toFile());
         builder.environment().put("TMPDIR", runs.toString()); // the harness's run directory goes with the test's
         return new GuestJvm(builder.start(), timeoutSeconds);
     }

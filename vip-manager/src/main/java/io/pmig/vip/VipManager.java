@@ -1,10 +1,18 @@
 package io.pmig.vip;
 
+import io.pmig.vip.hold.CapturedHold;
+import io.pmig.vip.hold.Hold;
 import io.pmig.vip.hold.HoldCapture;
 import io.pmig.vip.hold.HoldRules;
+import io.pmig.vip.hold.KernelHold;
+import io.pmig.vip.nativeio.Net;
+import io.pmig.vip.nativeio.PmigHold;
 import io.pmig.vip.neighbour.Announcer;
 import io.pmig.vip.netlink.InterfaceAddress;
 import io.pmig.vip.netlink.VipAddresses;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
 import java.util.List;
@@ -17,30 +25,37 @@ import java.util.List;
  * device, the address-conflict probe) happens here and in the switches' preparation, so each
  * switchover step costs microseconds.
  *
+ * <p>Holds are pmig.ko's when /dev/pmig is there (probed at {@link #open}), else the capture's.
+ *
  * <p>Opened in, and working in, the calling thread's network namespace. One caller at a time.
  */
 public final class VipManager implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VipManager.class);
     private final String iface;
     private final VipSettings settings;
     private final VipAddresses addresses;
     private final Announcer announcer;
     private final HoldRules rules;
+    /** null with pmig.ko */
     private final HoldCapture capture;
+    /** /dev/pmig, or -1 without pmig.ko */
+    private final int module;
 
     private VipManager(String iface, VipSettings settings, VipAddresses addresses, Announcer announcer, HoldRules rules,
-                       HoldCapture capture) {
+                       HoldCapture capture, int module) {
         this.iface = iface;
         this.settings = settings;
         this.addresses = addresses;
         this.announcer = announcer;
         this.rules = rules;
         this.capture = capture;
+        this.module = module;
     }
 
     /**
-     * Opens the manager for {@code iface}, installs the hold rules and starts the capture of held
-     * packets (one thread, until {@link #close}); refused with "interface eth9 does not exist" if
-     * there is none.
+     * Opens the manager for {@code iface}, installs the hold rules and opens /dev/pmig, or without
+     * pmig.ko starts the capture of held packets (one thread, until {@link #close}); refused with
+     * "interface eth9 does not exist" if there is none.
      */
     public static VipManager open(String iface, VipSettings settings) {
         VipAddresses addresses = new VipAddresses();
@@ -50,7 +65,9 @@ public final class VipManager implements AutoCloseable {
             addresses.index(iface);
             announcer = Announcer.open(iface);
             rules = HoldRules.install();
-            return new VipManager(iface, settings, addresses, announcer, rules, HoldCapture.open());
+            int module = PmigHold.openIfLoaded();
+            LOG.info("event=vip-hold method={}", module >= 0 ? "pmig.ko" : "nflog (no " + PmigHold.DEVICE + ")");
+            return new VipManager(iface, settings, addresses, announcer, rules, module >= 0 ? null : HoldCapture.open(), module);
         } catch (RuntimeException e) {
             if (rules != null) {
                 rules.close();
@@ -101,8 +118,15 @@ public final class VipManager implements AutoCloseable {
         return rules;
     }
 
-    HoldCapture capture() {
-        return capture;
+    /** A hold of {@code vip}'s packets, not yet on: in the kernel with pmig.ko, else through the capture. */
+    Hold hold(InetAddress vip) {
+        return module >= 0 ? new KernelHold(module, vip, settings.holdLimits())
+            : new CapturedHold(rules, capture, vip, settings.holdLimits());
+    }
+
+    /** Whether holds are pmig.ko's. */
+    public boolean holdsInTheKernel() {
+        return module >= 0;
     }
 
     /**
@@ -144,9 +168,14 @@ public final class VipManager implements AutoCloseable {
     @Override
     public void close() {
         try {
-            capture.close();
+            if (capture != null) {
+                capture.close();
+            }
             rules.close();
         } finally {
+            if (module >= 0) {
+                Net.close(module);
+            }
             announcer.close();
             addresses.close();
         }

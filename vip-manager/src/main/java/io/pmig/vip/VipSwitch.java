@@ -18,9 +18,6 @@ import java.util.List;
  * the other node stops holding and its last packets are replayed here too.
  */
 public abstract sealed class VipSwitch implements AutoCloseable permits SourceSwitch, DestinationSwitch {
-    /** At most this many catch-up rounds before a hold ends: a flow that never pauses must not keep it on. */
-    private static final int CATCH_UP_ROUNDS = 8;
-
     final VipManager manager;
     final InetAddress vip;
     final int prefix;
@@ -34,7 +31,7 @@ public abstract sealed class VipSwitch implements AutoCloseable permits SourceSw
         this.manager = manager;
         this.vip = vip;
         this.prefix = prefix;
-        this.hold = new Hold(manager.rules(), manager.capture(), vip, manager.settings().holdLimits());
+        this.hold = manager.hold(vip);
     }
 
     public InetAddress vip() {
@@ -60,26 +57,15 @@ public abstract sealed class VipSwitch implements AutoCloseable permits SourceSw
 
     /**
      * Stops holding. What was held since the last {@link #forward} goes into this node's stack if the
-     * VIP is here, else it is returned, for the node that has it. Here, what was held goes in before the
-     * hold ends, until a round finds nothing new, so that a packet arriving after the end does not
-     * overtake one held before it (the connection's peer would see a gap, and resend at once what had
-     * arrived); only what the last moment before the end caught follows it.
+     * VIP is here (in order, none overtaken by a packet arriving after the end: {@link Hold#release}),
+     * else it is returned, for the node that has it.
      */
     public List<HeldPacket> stopHolding() {
-        boolean here = vipIsHere();
-        for (int round = 0; here && hold.isOn() && round < CATCH_UP_ROUNDS; round++) {
-            List<HeldPacket> caught = hold.takeCaptured();
-            if (caught.isEmpty()) {
-                break;
-            }
-            inject(caught);
-        }
-        List<HeldPacket> rest = hold.off();
-        if (here) {
-            inject(rest);
+        if (vipIsHere()) {
+            hold.release(this::inject);
             return List.of();
         }
-        return rest;
+        return hold.off();
     }
 
     /** Puts packets the other node forwarded into this node's stack, as they come. */

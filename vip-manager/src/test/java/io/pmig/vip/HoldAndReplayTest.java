@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import io.pmig.vip.hold.HeldPacket;
 import io.pmig.vip.hold.HoldLimits;
 import io.pmig.vip.neighbour.ArpFrame;
+import io.pmig.vip.nativeio.PmigHold;
 import io.pmig.vip.neighbour.ArpProbe;
 
 import java.net.InetAddress;
@@ -18,6 +20,8 @@ import java.nio.channels.DatagramChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -41,6 +45,17 @@ class HoldAndReplayTest extends TwoNamespaces {
     private static VipSettings settings(HoldLimits limits) {
         VipSettings d = VipSettings.DEFAULT;
         return new VipSettings(d.announceMode(), d.announcements(), d.announceInterval(), limits, d.probeTimeout());
+    }
+
+    @Test
+    void withoutPmigKoTheHoldIsTheNflogCapture() {
+        assumeFalse(Files.exists(Path.of(PmigHold.DEVICE)), "pmig.ko is loaded on this host");
+        assertEquals(-1, PmigHold.openIfLoaded(), "the probe found the module");
+        try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT)) {
+            assertFalse(m.holdsInTheKernel(), "the manager took the module's hold");
+            assertTrue(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("pmig-hold-capture")),
+                "no NFLOG capture thread runs");
+        }
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.pmig.checkpoint.fd;
 
+import io.pmig.checkpoint.nativeio.PmigTcpState;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -10,6 +12,10 @@ public final class DumpContext {
     private final List<OpenFile> treeFiles;
     private final UnixSockets unixSockets;
     private final List<SocketInRepair> inRepair = new ArrayList<>();
+    private final int pid;
+    /** pmig.ko's reading of the process's TCP sockets, once, at the first; empty without the module */
+    private Map<Integer, PmigTcpState.Socket> tcpState;
+    private long tcpStateReadAtMillis;
 
     /**
      * A TCP socket of the process put into repair mode, and whether it had SO_REUSEADDR: repair mode
@@ -18,7 +24,8 @@ public final class DumpContext {
     public record SocketInRepair(int fd, boolean reuseAddress) {
     }
 
-    DumpContext(Map<Integer, OpenFile> files, List<OpenFile> treeFiles, UnixSockets unixSockets) {
+    DumpContext(int pid, Map<Integer, OpenFile> files, List<OpenFile> treeFiles, UnixSockets unixSockets) {
+        this.pid = pid;
         this.files = files;
         this.treeFiles = treeFiles;
         this.unixSockets = unixSockets;
@@ -39,6 +46,31 @@ public final class DumpContext {
 
     public UnixSockets unixSockets() {
         return unixSockets;
+    }
+
+    /**
+     * TCP socket {@code file}'s state as pmig.ko read it, with all the process's others in the same call, or
+     * null without the module (the caller reads it with the getsockopts).
+     */
+    PmigTcpState.Socket tcpStateFromModule(OpenFile file) {
+        if (tcpState == null) {
+            // before the call: a timestamp clock restored from it runs, if anything, ahead
+            tcpStateReadAtMillis = System.currentTimeMillis();
+            Map<Integer, PmigTcpState.Socket> read = PmigTcpState.read(pid);
+            tcpState = read == null ? Map.of() : read;
+        }
+        PmigTcpState.Socket s = tcpState.get(file.fd());
+        return s != null && s.inode() == file.linkInode() ? s : null;
+    }
+
+    /**
+     * When pmig.ko read the sockets (wall clock): the moment their timestamp clocks were read. The sockets
+     * not yet in repair mode meanwhile may have sent more (the timestamp clock went on; nothing else the
+     * restore uses changes while inbound packets are held and the process is stopped, but for data the
+     * reading still counts as not sent, which the copy then sends again under the same sequence numbers).
+     */
+    long tcpStateReadAtMillis() {
+        return tcpStateReadAtMillis;
     }
 
     /** Records that descriptor {@code fd} of the process is a TCP socket now in repair mode. */

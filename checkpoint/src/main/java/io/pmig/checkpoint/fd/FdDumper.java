@@ -154,7 +154,7 @@ public final class FdDumper {
             List<Result> results = new ArrayList<>();
             for (Map.Entry<Integer, Map<Integer, OpenFile>> member : filesOf.entrySet()) {
                 int pid = member.getKey();
-                DumpContext context = new DumpContext(member.getValue(), all, unix);
+                DumpContext context = new DumpContext(pid, member.getValue(), all, unix);
                 contexts.add(context);
                 List<FdImage> fds = new ArrayList<>();
                 List<FileState> states = new ArrayList<>();

@@ -6,6 +6,7 @@ import io.pmig.checkpoint.TcpConnection;
 import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.PmigTcpState;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.checkpoint.nativeio.Sockets;
 
@@ -132,23 +133,20 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         byte[] peer = Sockets.peerAddress(fd);
         int optionsSeen = info.get(5) & 0xff;
         int scales = info.get(6) & 0xff;
+        PmigTcpState.Socket read = context.tcpStateFromModule(file);
+        long readAt = context.tcpStateReadAtMillis();
         Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
         context.enteredRepair(file.fd(), options.reuseAddress());
-        int inq = Sockets.ioctlCount(fd, Sockets.SIOCINQ);
-        int outq = Sockets.ioctlCount(fd, Sockets.SIOCOUTQ);
-        int notSent = Sockets.ioctlCount(fd, Sockets.SIOCOUTQNSD);
-        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
-        int receiveSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
-        byte[] receiveQueue = peekQueue(fd, inq);
-        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
-        int sendSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+        if (read == null) {
+            read = readInRepair(fd, state, optionsSeen, scales);
+            readAt = System.currentTimeMillis();
+        }
+        byte[] receiveQueue = peekQueue(fd, Sockets.TCP_RECV_QUEUE, read.inq());
         // an unacknowledged FIN of ours counts in SIOCOUTQ but is no byte of the queue
-        byte[] sendQueue = peekQueue(fd, ourFinSent(state) && outq > 0 ? outq - 1 : outq);
-        ByteBuffer w = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, 20)).order(ByteOrder.LITTLE_ENDIAN);
-        int[] window = {w.getInt(0), w.getInt(4), w.getInt(8), w.getInt(12), w.getInt(16)};
-        Connection c = new Connection(sendSeq, receiveSeq, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG),
-            optionsSeen, scales & 0xf, scales >> 4, Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
-            System.currentTimeMillis(), window, sendQueue, notSent, receiveQueue);
+        byte[] sendQueue = peekQueue(fd, Sockets.TCP_SEND_QUEUE, ourFinSent(state) && read.outq() > 0 ? read.outq() - 1 : read.outq());
+        Connection c = new Connection(read.writeSeq(), read.receiveNext(), read.mssClamp(), read.options(), read.sendWindowScale(),
+            read.receiveWindowScale(), read.timestamp(), readAt, read.window(), sendQueue, read.notSent(),
+            receiveQueue);
         return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false);
     }
 
@@ -217,11 +215,31 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         }
     }
 
-    /** The selected repair queue's bytes, copied without taking them. */
-    private static byte[] peekQueue(int fd, int length) {
+    /**
+     * What pmig.ko reads in one call for all of a process's sockets, read for one socket in repair mode with
+     * the getsockopts and ioctls (TCP_MAXSEG reports the MSS clamp in repair mode).
+     */
+    private static PmigTcpState.Socket readInRepair(int fd, int state, int optionsSeen, int scales) {
+        int inq = Sockets.ioctlCount(fd, Sockets.SIOCINQ);
+        int outq = Sockets.ioctlCount(fd, Sockets.SIOCOUTQ);
+        int notSent = Sockets.ioctlCount(fd, Sockets.SIOCOUTQNSD);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+        int receiveSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
+        int sendSeq = Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_QUEUE_SEQ);
+        ByteBuffer w = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_WINDOW, 20)).order(ByteOrder.LITTLE_ENDIAN);
+        int[] window = {w.getInt(0), w.getInt(4), w.getInt(8), w.getInt(12), w.getInt(16)};
+        return new PmigTcpState.Socket(fd, state, optionsSeen, scales & 0xf, scales >> 4, 0, 0, sendSeq, receiveSeq,
+            Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_MAXSEG), Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_TIMESTAMP),
+            inq, outq, notSent, window);
+    }
+
+    /** Repair queue {@code queue}'s bytes, copied without taking them. */
+    private static byte[] peekQueue(int fd, int queue, int length) {
         if (length == 0) {
             return new byte[0];
         }
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR_QUEUE, queue);
         NativeMemory buf = NativeMemory.allocate(length);
         long n = Linux.recv(fd, buf.address(), length, Linux.MSG_PEEK | Linux.MSG_DONTWAIT);
         if (n != length) {

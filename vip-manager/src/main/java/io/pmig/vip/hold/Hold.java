@@ -1,93 +1,46 @@
 package io.pmig.vip.hold;
 
-import java.net.InetAddress;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
- * One VIP's hold on one node: while on, inbound packets to the VIP are dropped before the stack
- * sees them and kept in a bounded buffer, exactly those (see {@link HoldCapture}). Not
+ * One VIP's hold on one node: while on, inbound packets to the VIP are kept, in arrival order and
+ * within limits, before the stack sees them. Two ways: pmig.ko's in-kernel hold ({@link KernelHold})
+ * when /dev/pmig is there, else nftables, NFLOG and the replay device ({@link CapturedHold}). Not
  * thread-safe: one caller at a time.
  */
-public final class Hold implements AutoCloseable {
-    private final HoldRules rules;
-    private final InetAddress vip;
-    private final HoldBuffer buffer;
-    private final HoldCapture capture;
-    private boolean on;
-    private boolean all;
-
-    /** A hold of {@code vip}'s packets, not yet on: nothing changes for them until {@link #on}. */
-    public Hold(HoldRules rules, HoldCapture capture, InetAddress vip, HoldLimits limits) {
-        this.rules = rules;
-        this.vip = vip;
-        this.buffer = new HoldBuffer(vip.getHostAddress(), limits);
-        this.capture = capture;
-    }
-
+public sealed interface Hold extends AutoCloseable permits CapturedHold, KernelHold {
     /** Whether anything is held: every packet, or new connections only. */
-    public boolean isOn() {
-        return on;
-    }
+    boolean isOn();
 
     /** Starts holding every packet; already on: nothing to do. */
-    public void on() {
-        if (!all) {
-            capture.register(vip, buffer);
-            rules.hold(vip);
-            on = true;
-            all = true;
-        }
-    }
+    void on();
 
     /**
-     * Starts holding new TCP connection attempts (SYN without ACK) only, into the same buffer: what else
-     * arrives still reaches the stack, so handshakes under way complete. {@link #on} then holds the rest too.
+     * Starts holding new TCP connection attempts (SYN without ACK) only: what else arrives still
+     * reaches the stack, so handshakes under way complete. {@link #on} then holds the rest too.
      */
-    public void onForNewConnections() {
-        if (!on) {
-            capture.register(vip, buffer);
-            rules.holdNewConnections(vip);
-            on = true;
-        }
-    }
+    void onForNewConnections();
 
     /** What was held since the last take, oldest first; holding goes on. */
-    public List<HeldPacket> take() {
-        return buffer.drain();
-    }
+    List<HeldPacket> take();
 
-    /** Like {@link #take}, and including every packet the rules dropped before this call; holding goes on. */
-    public List<HeldPacket> takeCaptured() {
-        capture.flush();
-        return buffer.drain();
-    }
+    /**
+     * Stops holding, and what was held goes into this node's stack in order, none overtaken by a packet
+     * arriving meanwhile; {@code inject} puts packets in from user space where the hold needs it.
+     */
+    void release(Consumer<List<HeldPacket>> inject);
 
     /** Stops holding; returns what was held since the last take. Already off: an empty list. */
-    public List<HeldPacket> off() {
-        if (!on) {
-            return List.of();
-        }
-        rules.release(vip);
-        capture.flush();
-        capture.unregister(vip);
-        on = false;
-        all = false;
-        return buffer.drain();
-    }
+    List<HeldPacket> off();
 
     /** Packets kept since the hold began. */
-    public long kept() {
-        return buffer.kept();
-    }
+    long kept();
 
     /** Packets dropped but not kept because a limit was reached. */
-    public long overflowed() {
-        return buffer.overflowed();
-    }
+    long overflowed();
 
     /** Stops holding if on; what was held is dropped. */
     @Override
-    public void close() {
-        off();
-    }
+    void close();
 }
