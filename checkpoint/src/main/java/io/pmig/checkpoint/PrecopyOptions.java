@@ -6,10 +6,11 @@ import java.util.List;
  * When a pre-copy stops sending rounds and freezes the process for the last part: when the pages
  * written during the last round are at most {@code stopBelowPages} (the last part will be short), when
  * that number stopped shrinking (the process writes as fast as rounds are sent: more rounds only move
- * the same hot pages again), or after {@code maxRounds} rounds. The defaults and why: docs/checkpoint-engine.md,
- * "Pre-copy".
+ * the same hot pages again), or after {@code maxRounds} rounds; {@code filter}: each round holds back the pages the
+ * data filter forecasts to be written again while it is sent ({@link io.pmig.checkpoint.precopy.DataFilter}). The
+ * defaults and why: docs/checkpoint-engine.md, "Pre-copy" and "The data filter".
  */
-public record PrecopyOptions(long stopBelowPages, int maxRounds) {
+public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter) {
     /**
      * 1 MiB, 1.3-2 ms of frozen copying (5-8 µs a page) against the last part's fixed 8-18 ms; 1024 pages
      * made 8 and 128 MB/s writers' downtime 1.9-3.5x as long and saved no measurable time or data
@@ -18,6 +19,8 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds) {
     public static final long DEFAULT_STOP_BELOW_PAGES = 256;
     /** As Xen's pre-copy; a process that keeps shrinking its dirty set that long is rare. */
     public static final int DEFAULT_MAX_ROUNDS = 30;
+    /** On: bench/data-filter (docs/checkpoint-engine.md, "The data filter"). */
+    public static final boolean DEFAULT_FILTER = true;
 
     public PrecopyOptions {
         if (stopBelowPages < 0 || maxRounds < 1) {
@@ -26,8 +29,17 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds) {
         }
     }
 
+    /** With the data filter as by default. */
+    public PrecopyOptions(long stopBelowPages, int maxRounds) {
+        this(stopBelowPages, maxRounds, DEFAULT_FILTER);
+    }
+
     public static PrecopyOptions defaults() {
         return new PrecopyOptions(DEFAULT_STOP_BELOW_PAGES, DEFAULT_MAX_ROUNDS);
+    }
+
+    public PrecopyOptions withFilter(boolean on) {
+        return new PrecopyOptions(stopBelowPages, maxRounds, on);
     }
 
     /** Whether to stop after these rounds (in order, as sent) and send the last part. */
