@@ -3,12 +3,13 @@ package io.pmig.checkpoint;
 import java.util.List;
 
 /**
- * When a pre-copy stops sending rounds and freezes the process for the last part: when the pages
- * written during the last round are at most {@code stopBelowPages} (the last part will be short), when
- * that number stopped shrinking (the process writes as fast as rounds are sent: more rounds only move
- * the same hot pages again), or after {@code maxRounds} rounds; {@code filter}: each round holds back the pages the
- * data filter forecasts to be written again while it is sent ({@link io.pmig.checkpoint.precopy.DataFilter}). The
- * defaults and why: docs/checkpoint-engine.md, "Pre-copy" and "The data filter".
+ * When a pre-copy stops sending rounds and freezes the process for the last part: when the pages written during
+ * the last round, with those the data filter held back from it, are at most {@code stopBelowPages} (the last part
+ * will be short), when the pages written during a round stopped shrinking (the process writes as fast as rounds
+ * are sent: more rounds only move the same hot pages again), or after {@code maxRounds} rounds. {@code filter}: each
+ * round leaves out the pages the data filter finds or forecasts written again while it is sent
+ * ({@link io.pmig.checkpoint.precopy.DataFilter}). The defaults and why: docs/checkpoint-engine.md, "Pre-copy" and
+ * "The data filter".
  */
 public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter) {
     /**
@@ -48,9 +49,11 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter)
             return false;
         }
         Round last = rounds.get(rounds.size() - 1);
-        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() <= stopBelowPages) {
+        // what the last part would hold: pages written meanwhile and those the data filter held back (an upper bound)
+        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() + last.pagesHeldBack() <= stopBelowPages) {
             return true;
         }
+        // with the filter, the pages it held back that were not written again make no round "shrink": the next sends them
         return rounds.size() >= 2 && last.pagesDirtied() >= rounds.get(rounds.size() - 2).pagesDirtied();
     }
 }

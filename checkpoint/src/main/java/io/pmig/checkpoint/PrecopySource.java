@@ -59,7 +59,7 @@ public final class PrecopySource implements AutoCloseable {
         final DirtyTracker tracker;
         /** Pages the receiver holds from earlier rounds (a superset: ranges it unmapped since may stay in). */
         PageSet sent = new PageSet();
-        /** Pages written during the previous round, and those it held back; the next round sends them. */
+        /** Pages written during the previous round, and those the data filter held back from it; the next round sends them. */
         PageSet dirtiedMeanwhile = new PageSet();
         /** Forecasts the pages about to be written again, which a round holds back; null: the filter is off. */
         final DataFilter filter;
@@ -189,9 +189,9 @@ public final class PrecopySource implements AutoCloseable {
                 dropped += drop.bytes() / MemoryDumper.PAGE;
                 t.remember(now, drop, copied);
                 t.dirtiedMeanwhile.addAll(scan(t));
-                t.dirtiedMeanwhile.addAll(sent.heldBack());
                 dirtied += t.dirtiedMeanwhile.bytes() / MemoryDumper.PAGE;
                 heldBack += sent.heldBack().bytes() / MemoryDumper.PAGE;
+                t.dirtiedMeanwhile.addAll(sent.heldBack());
             }
             Round round = new Round(number, false, pages, bytes, System.nanoTime() - start, dirtied, dropped, resent, heldBack);
             rounds.add(round);

@@ -23,8 +23,10 @@ import java.util.function.Supplier;
  * {@link #SLOT_NANOS} while a round is sent. Answers are grouped into slots of at least that length; a page's history
  * ({@link PageHistory}) is the decayed count of the slots it was written in. A page is held back when it was written
  * in at least {@link #MIN_RECENT_WRITES} slots lately (a page written once, or reported once with a fresh mapping and
- * then written, is never held) and its written share of the slots, times the slots the rest of the round will take
- * (its pages at the pace of the pages sent so far), reaches one expected write. Per tracked process; not thread-safe.
+ * then written, is never held) and  its written share of the slots, times the slots the round takes
+ * (all its pages at the pace of the pages sent so far: how long plain pre-copy would take to send them), reaches
+ * {@link #MIN_EXPECTED_WRITES} expected writes: then plain pre-copy would find it written again too, and its last part
+ * would hold it as well. Per tracked process; not thread-safe.
  */
 public final class DataFilter {
     /** The sampling period while a round is sent: Ruan et al. sample the dirty bitmap every 50 ms; pages cycle faster here. */
@@ -33,6 +35,12 @@ public final class DataFilter {
     static final double DECAY = 0.95;
     /** Three slots with a write, undecayed: a page rewritten at least twice lately. */
     static final double MIN_RECENT_WRITES = 2.5;
+    /**
+     * Two writes expected while the round is sent (P(no write) = e^-2 = 14% for a page written at random): a page held
+     * back and not written again lands in the last part if the rounds stop after this one, where plain pre-copy would
+     * have sent it.
+     */
+    static final double MIN_EXPECTED_WRITES = 2;
     /**
      * 32 MiB: the forecast is made again every ~50 ms of sending at this machine's pace (as Ruan et al. step through
      * their states); each piece's copy allocates its own two 4 MiB buffers.
@@ -84,15 +92,14 @@ public final class DataFilter {
         };
         PageSet copied = new PageSet();
         PageSet held = new PageSet();
-        long remaining = planned.bytes() / MemoryDumper.PAGE;
+        long roundPages = planned.bytes() / MemoryDumper.PAGE;
         for (PageSet piece : pieces(planned, PIECE_PAGES)) {
             long start = System.nanoTime();
             sample.run();
             PageSet send = new PageSet();
             send.addAll(piece);
             send.removeAll(writtenMeanwhile);
-            send.removeAll(holdBack(send, pagesSent == 0 ? 0 : remaining * sendingNanos / pagesSent));
-            remaining -= piece.bytes() / MemoryDumper.PAGE;
+            send.removeAll(holdBack(send, pagesSent == 0 ? 0 : roundPages * sendingNanos / pagesSent));
             PageSet sent = memory.writePagesWhileRunning(memory.plan(layout, send), writer, sample);
             copied.addAll(sent);
             piece.removeAll(send);
@@ -113,7 +120,7 @@ public final class DataFilter {
         for (PageRange r : candidates.ranges()) {
             long runStart = -1;
             for (long page = r.start(); page < r.end(); page += MemoryDumper.PAGE) {
-                boolean hot = history.recentWrites(page) >= MIN_RECENT_WRITES && history.writtenShare(page) * horizonSlots >= 1;
+                boolean hot = history.recentWrites(page) >= MIN_RECENT_WRITES && history.writtenShare(page) * horizonSlots >= MIN_EXPECTED_WRITES;
                 if (hot && runStart < 0) {
                     runStart = page;
                 } else if (!hot && runStart >= 0) {
