@@ -112,6 +112,11 @@ public final class PrecopySource implements AutoCloseable {
         return tracked.get(0).tracker.method();
     }
 
+    /** Whether the rounds run the data filter ({@link PrecopyOptions#filter()}), for reports. */
+    public boolean filtered() {
+        return options.filter();
+    }
+
     /** The rounds sent so far, in order; the last part too once sent. */
     public List<Round> rounds() {
         return List.copyOf(rounds);

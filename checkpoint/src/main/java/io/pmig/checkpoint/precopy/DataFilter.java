@@ -7,7 +7,6 @@ import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -47,10 +46,18 @@ public final class DataFilter {
      */
     static final long PIECE_PAGES = 8192;
 
+    /**
+     * Fewer pages written since the round began, once its first piece went, than a top-like process's few updates: the
+     * rest goes whole (pieces cost a pagemap read and two fresh 4 MiB buffers each, and the samples a scan).
+     */
+    static final long QUIET_PAGES = 256;
+
     private final PageHistory history = new PageHistory(DECAY);
     /** The pages written in the slot under way, and when it began. */
     private PageSet slot = new PageSet();
     private long slotStart;
+    /** When the first slot began: slots last longer than {@link #SLOT_NANOS} when the tracker is asked late. */
+    private final long firstSlotStart;
     /** What sending pages has taken so far, all rounds together: how far ahead a forecast looks. */
     private long sendingNanos;
     private long pagesSent;
@@ -62,6 +69,7 @@ public final class DataFilter {
     /** A filter whose first slot begins at {@code startNanos} (System.nanoTime, when tracking began). */
     public DataFilter(long startNanos) {
         this.slotStart = startNanos;
+        this.firstSlotStart = startNanos;
     }
 
     /** The tracker's answer at {@code nowNanos}: the pages written since its previous answer. */
@@ -93,9 +101,20 @@ public final class DataFilter {
         PageSet copied = new PageSet();
         PageSet held = new PageSet();
         long roundPages = planned.bytes() / MemoryDumper.PAGE;
-        for (PageSet piece : pieces(planned, PIECE_PAGES)) {
+        PageSet rest = new PageSet();
+        rest.addAll(planned);
+        while (!rest.isEmpty()) {
             long start = System.nanoTime();
             sample.run();
+            // a process that wrote next to nothing while the first piece went has nothing to leave out: the rest in one piece
+            boolean writing = rest.bytes() == planned.bytes() || writtenMeanwhile.bytes() >= QUIET_PAGES * MemoryDumper.PAGE;
+            PageSet piece = rest;
+            if (writing) {
+                piece = first(rest, PIECE_PAGES);
+                rest.removeAll(piece);
+            } else {
+                rest = new PageSet();
+            }
             PageSet send = new PageSet();
             send.addAll(piece);
             send.removeAll(writtenMeanwhile);
@@ -116,7 +135,11 @@ public final class DataFilter {
      */
     public PageSet holdBack(PageSet candidates, long horizonNanos) {
         PageSet held = new PageSet();
-        double horizonSlots = (double) horizonNanos / SLOT_NANOS;
+        if (history.slots() == 0) {
+            return held;
+        }
+        // a page's written share is per slot, as long as slots really were
+        double horizonSlots = (double) horizonNanos * history.slots() / (slotStart - firstSlotStart);
         for (PageRange r : candidates.ranges()) {
             long runStart = -1;
             for (long page = r.start(); page < r.end(); page += MemoryDumper.PAGE) {
@@ -135,27 +158,17 @@ public final class DataFilter {
         return held;
     }
 
-    /** {@code pages} cut into pieces of at most {@code pagesEach} pages, in ascending order. */
-    static List<PageSet> pieces(PageSet pages, long pagesEach) {
-        List<PageSet> out = new ArrayList<>();
-        PageSet piece = new PageSet();
-        long room = pagesEach * MemoryDumper.PAGE;
+    /** The lowest {@code count} pages of {@code pages} (all if fewer). */
+    static PageSet first(PageSet pages, long count) {
+        PageSet out = new PageSet();
+        long room = count * MemoryDumper.PAGE;
         for (PageRange r : pages.ranges()) {
-            long start = r.start();
-            while (start < r.end()) {
-                long end = Math.min(r.end(), start + room);
-                piece.add(start, end);
-                room -= end - start;
-                start = end;
-                if (room == 0) {
-                    out.add(piece);
-                    piece = new PageSet();
-                    room = pagesEach * MemoryDumper.PAGE;
-                }
+            long end = Math.min(r.end(), r.start() + room);
+            out.add(r.start(), end);
+            room -= end - r.start();
+            if (room == 0) {
+                break;
             }
-        }
-        if (!piece.isEmpty()) {
-            out.add(piece);
         }
         return out;
     }
