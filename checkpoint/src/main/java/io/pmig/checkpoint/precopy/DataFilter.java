@@ -48,7 +48,7 @@ public final class DataFilter {
 
     /**
      * Fewer pages written since the round began, once its first piece went, than a top-like process's few updates: the
-     * rest goes whole (pieces cost a pagemap read and two fresh 4 MiB buffers each, and the samples a scan).
+     * rest goes whole and unsampled (pieces cost a pagemap read and two fresh 4 MiB buffers each, and samples a scan).
      */
     static final long QUIET_PAGES = 256;
 
@@ -119,7 +119,8 @@ public final class DataFilter {
             send.addAll(piece);
             send.removeAll(writtenMeanwhile);
             send.removeAll(holdBack(send, pagesSent == 0 ? 0 : roundPages * sendingNanos / pagesSent));
-            PageSet sent = memory.writePagesWhileRunning(memory.plan(layout, send), writer, sample);
+            // the rest of a quiet process's round goes as without the filter, the tracker asked only at its end
+            PageSet sent = memory.writePagesWhileRunning(memory.plan(layout, send), writer, writing ? sample : () -> { });
             copied.addAll(sent);
             piece.removeAll(send);
             held.addAll(piece);
