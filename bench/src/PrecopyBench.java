@@ -466,13 +466,18 @@ public class PrecopyBench {
     }
 
     private static void writeFilterJson(Path out, List<FilterRow> rows, int runs) throws Exception {
-        writeJson(out, "\"benchmark\": \"data-filter\",\n  \"runs\": " + runs + ",\n  \"precopyOptions\": {\"stopBelowPages\": "
-            + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": " + PrecopyOptions.DEFAULT_MAX_ROUNDS + "}",
+        writeJson(out, defaultsHeader("data-filter", runs),
             rows.stream().map(r -> String.format(Locale.ROOT,
                 "{\"workload\": \"%s\", \"memoryMb\": %d, \"linkMegabytesPerSecond\": %.0f, \"off\": %s, \"on\": %s, "
                     + "\"bytesOnOverOff\": %.4f, \"downtimeOnOverOff\": %.4f, \"totalOnOverOff\": %.4f}",
                 r.w().name(), r.w().mb(), r.limitMbPerS(), filterJson(r.off()), filterJson(r.on()), r.bytesOnOverOff(),
                 r.downtimeOnOverOff(), r.totalOnOverOff())).toList());
+    }
+
+    /** The JSON's first fields: the benchmark, its runs and the default pre-copy options it ran with. */
+    private static String defaultsHeader(String benchmark, int runs) {
+        return "\"benchmark\": \"" + benchmark + "\",\n  \"runs\": " + runs + ",\n  \"precopyOptions\": {\"stopBelowPages\": "
+            + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": " + PrecopyOptions.DEFAULT_MAX_ROUNDS + "}";
     }
 
     private static String filterJson(Result r) {
@@ -498,8 +503,7 @@ public class PrecopyBench {
     }
 
     private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
-        writeJson(out, "\"benchmark\": \"precopy\",\n  \"runs\": " + runs + ",\n  \"precopyOptions\": {\"stopBelowPages\": "
-            + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": " + PrecopyOptions.DEFAULT_MAX_ROUNDS + "}",
+        writeJson(out, defaultsHeader("precopy", runs),
             rows.stream().map(r -> String.format(Locale.ROOT,
                 "{%s, \"bundle\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d}, \"staged\": %s, "
                     + "\"downtimeStagedOverBundle\": %.4f, \"totalStagedOverBundle\": %.3f}",
