@@ -57,6 +57,7 @@ public class Charts {
                 case "switchover" -> switchover(r);
                 case "precopy" -> precopy(r);
                 case "precopy-threshold" -> precopyThreshold(r);
+                case "data-filter" -> dataFilter(r);
                 case "dirty-tracking" -> dirtyTracking(r);
                 case "peer-stream" -> peerStream(r);
                 case "startup" -> startup(r);
@@ -126,6 +127,19 @@ public class Charts {
             data.addValue(row.path("auto").path("totalMs").asDouble(), "--compress auto", c);
         }
         return bars("Migration time of " + r.path("memoryMb").asInt() + " MB with and without page compression", "ms", data, false);
+    }
+
+    private static JFreeChart dataFilter(JsonNode r) {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (JsonNode row : r.path("rows")) {
+            double link = row.path("linkMegabytesPerSecond").asDouble();
+            String c = row.path("workload").asText() + ", " + (link == 0 ? "pipe" : new DecimalFormat("0").format(link) + " MB/s");
+            data.addValue(row.path("off").path("bytes").asDouble() / 1e6, "MB sent, --filter off", c);
+            data.addValue(row.path("on").path("bytes").asDouble() / 1e6, "MB sent, --filter on", c);
+            data.addValue(row.path("off").path("lastPartBytes").asDouble() / 1e6, "of it in the last part, off", c);
+            data.addValue(row.path("on").path("lastPartBytes").asDouble() / 1e6, "of it in the last part, on", c);
+        }
+        return bars("Pre-copy data with and without the data filter (medians)", "MB", data, false);
     }
 
     private static JFreeChart tcpSockets(JsonNode r) {

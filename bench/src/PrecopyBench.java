@@ -13,7 +13,10 @@ import io.pmig.checkpoint.StepTimes;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.Pipe;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -39,15 +42,28 @@ import java.util.function.ToDoubleFunction;
  * maxRounds) and writer of several rates over 256 MB, the thresholds taking turns within each run; the
  * ratios to the default threshold are medians of the ratios within each run (the machine's load drifts).
  *
+ * With --data-filter: staged only, with the data filter off and on taking turns within each run, for the kinds of
+ * workload of Ruan et al. (bench/src/filterload.c), through the pipe as fast as it goes and limited to
+ * {@link #FILTER_LIMIT_MB_PER_S} MB/s; the on/off ratios are medians of the ratios within each run.
+ *
  *   java -cp CLASSPATH bench/src/PrecopyBench.java PRECOPYLOAD OUT.json RUNS BIG_MB
  *   java -cp CLASSPATH bench/src/PrecopyBench.java --threshold-sweep PRECOPYLOAD OUT.json RUNS
+ *   java -cp CLASSPATH bench/src/PrecopyBench.java --data-filter FILTERLOAD OUT.json RUNS
  */
 public class PrecopyBench {
-    record Workload(String name, int mb, int rateKib, int hotMb) {
+    /** A subject: {@code args} follow the program's path on its command line (precopyload MB RATE HOT_MB, or filterload KIND MB). */
+    record Workload(String name, int mb, int rateKib, int hotMb, String args) {
+        Workload(String name, int mb, int rateKib, int hotMb) {
+            this(name, mb, rateKib, hotMb, mb + " " + rateKib + " " + hotMb);
+        }
+
+        static Workload filterload(String name, String kind, int mb) {
+            return new Workload(name, mb, -1, -1, kind + " " + mb);
+        }
     }
 
-    record Result(double totalMs, double downtimeMs, long bytes, int rounds, long lastPartPages, StepTimes source,
-                  StepTimes destination) {
+    record Result(double totalMs, double downtimeMs, long bytes, int rounds, long lastPartPages, long lastPartBytes, long heldBack,
+                  StepTimes source, StepTimes destination) {
     }
 
     record Row(Workload w, Result bundle, Result staged) {
@@ -58,12 +74,24 @@ public class PrecopyBench {
                     double bytesOverDefault) {
     }
 
+    /** One workload with the data filter off and on at one link speed (0: the pipe's own). */
+    record FilterRow(Workload w, double limitMbPerS, Result off, Result on, double bytesOnOverOff, double downtimeOnOverOff,
+                     double totalOnOverOff) {
+    }
+
+    /** The link of the staged-migration bench's limited runs, where rounds last seconds, as in the paper's 500 Mbit/s. */
+    static final double FILTER_LIMIT_MB_PER_S = 50;
+
     /** Around the default, by factors of 4, and 0 (stop only when the written set stops shrinking). */
     static final long[] SWEPT_STOP_BELOW_PAGES = {0, 256, 1024, 4096, 16384};
 
     public static void main(String[] args) throws Exception {
         if (args[0].equals("--threshold-sweep")) {
             thresholdSweep(args[1], Path.of(args[2]), Integer.parseInt(args[3]));
+            return;
+        }
+        if (args[0].equals("--data-filter")) {
+            dataFilter(args[1], Path.of(args[2]), Integer.parseInt(args[3]));
             return;
         }
         String load = args[0];
@@ -78,7 +106,7 @@ public class PrecopyBench {
             List<Result> bundle = new ArrayList<>(), staged = new ArrayList<>();
             for (int r = 0; r < runs; r++) {
                 bundle.add(bundle(load, w));
-                staged.add(staged(load, w, PrecopyOptions.defaults()));
+                staged.add(staged(load, w, PrecopyOptions.defaults(), 0));
             }
             rows.add(new Row(w, median(bundle), median(staged)));
         }
@@ -110,7 +138,7 @@ public class PrecopyBench {
                 for (int i = 0; i < SWEPT_STOP_BELOW_PAGES.length; i++) {
                     int t = (i + r) % SWEPT_STOP_BELOW_PAGES.length; // a different threshold goes first in each run
                     byThreshold.get(t).set(r, staged(load, w,
-                        new PrecopyOptions(SWEPT_STOP_BELOW_PAGES[t], PrecopyOptions.DEFAULT_MAX_ROUNDS)));
+                        new PrecopyOptions(SWEPT_STOP_BELOW_PAGES[t], PrecopyOptions.DEFAULT_MAX_ROUNDS), 0));
                 }
             }
             List<Result> base = byThreshold.get(atDefault);
@@ -122,6 +150,41 @@ public class PrecopyBench {
         }
         printSweep(rows, runs);
         writeSweepJson(out, rows, runs);
+    }
+
+    /**
+     * Staged migrations with the data filter off and on, in turns (which goes first alternates by run), for each kind of
+     * workload through the pipe, and the workloads that write through a limited link as well.
+     */
+    private static void dataFilter(String load, Path out, int runs) throws Exception {
+        List<Workload> workloads = List.of(Workload.filterload("idle", "idle", 256), Workload.filterload("top-like", "top", 256),
+            Workload.filterload("kernel-build-like", "build", 256), Workload.filterload("write loop, 256 MB hot", "loop", 512));
+        warmUp(PrecopyBench.load(load));
+        List<FilterRow> rows = new ArrayList<>();
+        for (double limit : new double[] {0, FILTER_LIMIT_MB_PER_S}) {
+            for (Workload w : workloads) {
+                if (limit > 0 && w.args().startsWith("idle")) {
+                    continue; // nothing written: the link changes only round 1's time
+                }
+                Workload limited = limit > 0 && w.args().startsWith("loop") ? Workload.filterload(w.name().replace("256", "64"), "loop", 128) : w;
+                List<Result> off = new ArrayList<>(), on = new ArrayList<>();
+                for (int r = 0; r < runs; r++) {
+                    for (int k = 0; k < 2; k++) {
+                        boolean filter = (k + r) % 2 == 1;
+                        (filter ? on : off).add(staged(load, limited, PrecopyOptions.defaults().withFilter(filter), limit));
+                    }
+                }
+                rows.add(new FilterRow(limited, limit, median(off), median(on), medianRatio(on, off, Result::bytes),
+                    medianRatio(on, off, Result::downtimeMs), medianRatio(on, off, Result::totalMs)));
+                printFilter(rows.get(rows.size() - 1), rows.size() == 1, runs);
+            }
+        }
+        writeFilterJson(out, rows, runs);
+    }
+
+    /** The precopyload next to filterload (the warm-up's subject). */
+    private static String load(String filterload) {
+        return Path.of(filterload).resolveSibling("precopyload").toString();
     }
 
     /** The median of each run's ratio to the same run's baseline. */
@@ -145,12 +208,14 @@ public class PrecopyBench {
         frozen.commit();
         destination.finish(pid);
         double ms = (destination.restoredAt - t0) / 1e6;
-        return new Result(ms, ms, bytes, 1, frozen.report().pagesStored(), frozen.report().steps(), destination.steps);
+        return new Result(ms, ms, bytes, 1, frozen.report().pagesStored(), bytes, 0, frozen.report().steps(), destination.steps);
     }
 
-    private static Result staged(String load, Workload w, PrecopyOptions options) throws Exception {
+    /** {@code limitMbPerS}: the stream's bandwidth, 0: the pipe's own. */
+    private static Result staged(String load, Workload w, PrecopyOptions options, double limitMbPerS) throws Exception {
         int pid = start(load, w);
         Pipe pipe = Pipe.open();
+        WritableByteChannel sink = limitMbPerS > 0 ? new Limited(pipe.sink(), limitMbPerS * 1e6) : pipe.sink();
         BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
         Destination destination = new Destination(pipe, () -> {
             try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
@@ -165,14 +230,14 @@ public class PrecopyBench {
         FrozenCheckpoint frozen;
         List<Round> rounds;
         try (PrecopySource session = new CheckpointEngine().precopy(pid, options)) {
-            session.sendRound(pipe.sink());
+            session.sendRound(sink);
             while (!session.shouldStop()) {
                 nextIsLast.put(false);
-                session.sendRound(pipe.sink());
+                session.sendRound(sink);
             }
             nextIsLast.put(true);
             frozenAt = System.nanoTime();
-            frozen = session.finish(pipe.sink(), CheckpointOptions.defaults());
+            frozen = session.finish(sink, CheckpointOptions.defaults());
             rounds = session.rounds();
         } finally {
             nextIsLast.put(true);
@@ -182,8 +247,50 @@ public class PrecopyBench {
         frozen.commit();
         destination.finish(pid);
         long bytes = rounds.stream().mapToLong(Round::bytes).sum();
+        Round last = rounds.get(rounds.size() - 1);
         return new Result((destination.restoredAt - t0) / 1e6, (destination.restoredAt - frozenAt) / 1e6, bytes, rounds.size() - 1,
-            rounds.get(rounds.size() - 1).pagesSent(), frozen.report().steps(), destination.steps);
+            last.pagesSent(), last.bytes(), rounds.stream().mapToLong(Round::pagesHeldBack).sum(), frozen.report().steps(),
+            destination.steps);
+    }
+
+    /** A stream that sends no faster than {@code bytesPerSecond} on average since it was opened. */
+    static final class Limited implements WritableByteChannel {
+        private final WritableByteChannel out;
+        private final double bytesPerSecond;
+        private final long start = System.nanoTime();
+        private long written;
+
+        Limited(WritableByteChannel out, double bytesPerSecond) {
+            this.out = out;
+            this.bytesPerSecond = bytesPerSecond;
+        }
+
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            int n = out.write(src);
+            written += n;
+            long due = start + (long) (written / bytesPerSecond * 1e9);
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+                try {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted");
+                }
+            }
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return out.isOpen();
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
+        }
     }
 
     interface Restore {
@@ -236,15 +343,14 @@ public class PrecopyBench {
     private static void warmUp(String load) throws Exception {
         for (int i = 0; i < 3; i++) {
             bundle(load, new Workload("warm-up", 10, 0, 0));
-            staged(load, new Workload("warm-up", 10, 1024, 10), PrecopyOptions.defaults());
+            staged(load, new Workload("warm-up", 10, 1024, 10), PrecopyOptions.defaults(), 0);
         }
     }
 
     /** Starts the subject outside this JVM's children (the JVM's reaper would take ptrace stops). */
     private static int start(String load, Workload w) throws Exception {
         Path pidFile = Files.createTempFile("precopyload", ".pid");
-        new ProcessBuilder("setsid", "--fork", "sh", "-c", "echo $$ > " + pidFile + "; exec " + load + " " + w.mb() + " "
-                + w.rateKib() + " " + w.hotMb())
+        new ProcessBuilder("setsid", "--fork", "sh", "-c", "echo $$ > " + pidFile + "; exec " + load + " " + w.args())
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
             .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD)
             .start().waitFor();
@@ -293,6 +399,8 @@ public class PrecopyBench {
             (long) median(results.stream().mapToDouble(Result::bytes).toArray()),
             (int) median(results.stream().mapToDouble(Result::rounds).toArray()),
             (long) median(results.stream().mapToDouble(Result::lastPartPages).toArray()),
+            (long) median(results.stream().mapToDouble(Result::lastPartBytes).toArray()),
+            (long) median(results.stream().mapToDouble(Result::heldBack).toArray()),
             medianSteps(results.stream().map(Result::source).toList()), medianSteps(results.stream().map(Result::destination).toList()));
     }
 
@@ -343,6 +451,41 @@ public class PrecopyBench {
         }
     }
 
+    private static void printFilter(FilterRow r, boolean header, int runs) {
+        if (header) {
+            System.out.printf(Locale.ROOT, "staged migration through a pipe, data filter off / on (default options otherwise), median of %d runs;"
+                + " on/off: median of each run's ratio%n", runs);
+            System.out.printf(Locale.ROOT, "%-24s %6s %7s | %15s %15s %11s %17s %13s | %8s %8s %8s%n", "workload", "memory", "link",
+                "MB sent", "last part MB", "rounds", "downtime ms", "held back", "MB x", "down x", "total x");
+        }
+        System.out.printf(Locale.ROOT, "%-24s %3d MB %7s | %7.1f %7.1f %7.1f %7.1f %5d %5d %8.1f %8.1f %6d %6d | %7.2fx %7.2fx %7.2fx%n",
+            r.w().name(), r.w().mb(), r.limitMbPerS() == 0 ? "pipe" : String.format(Locale.ROOT, "%.0fMB/s", r.limitMbPerS()),
+            r.off().bytes() / 1e6, r.on().bytes() / 1e6, r.off().lastPartBytes() / 1e6, r.on().lastPartBytes() / 1e6, r.off().rounds(),
+            r.on().rounds(), r.off().downtimeMs(), r.on().downtimeMs(), r.off().heldBack(), r.on().heldBack(), r.bytesOnOverOff(),
+            r.downtimeOnOverOff(), r.totalOnOverOff());
+    }
+
+    private static void writeFilterJson(Path out, List<FilterRow> rows, int runs) throws Exception {
+        writeJson(out, defaultsHeader("data-filter", runs),
+            rows.stream().map(r -> String.format(Locale.ROOT,
+                "{\"workload\": \"%s\", \"memoryMb\": %d, \"linkMegabytesPerSecond\": %.0f, \"off\": %s, \"on\": %s, "
+                    + "\"bytesOnOverOff\": %.4f, \"downtimeOnOverOff\": %.4f, \"totalOnOverOff\": %.4f}",
+                r.w().name(), r.w().mb(), r.limitMbPerS(), filterJson(r.off()), filterJson(r.on()), r.bytesOnOverOff(),
+                r.downtimeOnOverOff(), r.totalOnOverOff())).toList());
+    }
+
+    /** The JSON's first fields: the benchmark, its runs and the default pre-copy options it ran with. */
+    private static String defaultsHeader(String benchmark, int runs) {
+        return "\"benchmark\": \"" + benchmark + "\",\n  \"runs\": " + runs + ",\n  \"precopyOptions\": {\"stopBelowPages\": "
+            + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": " + PrecopyOptions.DEFAULT_MAX_ROUNDS + "}";
+    }
+
+    private static String filterJson(Result r) {
+        return String.format(Locale.ROOT, "{\"bytes\": %d, \"lastPartBytes\": %d, \"rounds\": %d, \"downtimeMs\": %.2f, "
+            + "\"totalMs\": %.2f, \"pagesHeldBack\": %d}", r.bytes(), r.lastPartBytes(), r.rounds(), r.downtimeMs(), r.totalMs(),
+            r.heldBack());
+    }
+
     private static String stepsText(StepTimes times) {
         StringBuilder b = new StringBuilder();
         for (StepTimes.Step step : times.steps()) {
@@ -360,8 +503,7 @@ public class PrecopyBench {
     }
 
     private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
-        writeJson(out, "\"benchmark\": \"precopy\",\n  \"runs\": " + runs + ",\n  \"precopyOptions\": {\"stopBelowPages\": "
-            + PrecopyOptions.DEFAULT_STOP_BELOW_PAGES + ", \"maxRounds\": " + PrecopyOptions.DEFAULT_MAX_ROUNDS + "}",
+        writeJson(out, defaultsHeader("precopy", runs),
             rows.stream().map(r -> String.format(Locale.ROOT,
                 "{%s, \"bundle\": {\"totalMs\": %.2f, \"downtimeMs\": %.2f, \"bytes\": %d}, \"staged\": %s, "
                     + "\"downtimeStagedOverBundle\": %.4f, \"totalStagedOverBundle\": %.3f}",

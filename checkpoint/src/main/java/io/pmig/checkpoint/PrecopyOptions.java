@@ -3,13 +3,15 @@ package io.pmig.checkpoint;
 import java.util.List;
 
 /**
- * When a pre-copy stops sending rounds and freezes the process for the last part: when the pages
- * written during the last round are at most {@code stopBelowPages} (the last part will be short), when
- * that number stopped shrinking (the process writes as fast as rounds are sent: more rounds only move
- * the same hot pages again), or after {@code maxRounds} rounds. The defaults and why: docs/checkpoint-engine.md,
- * "Pre-copy".
+ * When a pre-copy stops sending rounds and freezes the process for the last part: when the pages written during
+ * the last round, with those the data filter held back from it, are at most {@code stopBelowPages} (the last part
+ * will be short), when the pages written during a round stopped shrinking (the process writes as fast as rounds
+ * are sent: more rounds only move the same hot pages again), or after {@code maxRounds} rounds. {@code filter}: each
+ * round leaves out the pages the data filter finds or forecasts written again while it is sent
+ * ({@link io.pmig.checkpoint.precopy.DataFilter}). The defaults and why: docs/checkpoint-engine.md, "Pre-copy" and
+ * "The data filter".
  */
-public record PrecopyOptions(long stopBelowPages, int maxRounds) {
+public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter) {
     /**
      * 1 MiB, 1.3-2 ms of frozen copying (5-8 µs a page) against the last part's fixed 8-18 ms; 1024 pages
      * made 8 and 128 MB/s writers' downtime 1.9-3.5x as long and saved no measurable time or data
@@ -18,6 +20,8 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds) {
     public static final long DEFAULT_STOP_BELOW_PAGES = 256;
     /** As Xen's pre-copy; a process that keeps shrinking its dirty set that long is rare. */
     public static final int DEFAULT_MAX_ROUNDS = 30;
+    /** On: bench/data-filter (docs/checkpoint-engine.md, "The data filter"). */
+    public static final boolean DEFAULT_FILTER = true;
 
     public PrecopyOptions {
         if (stopBelowPages < 0 || maxRounds < 1) {
@@ -26,8 +30,17 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds) {
         }
     }
 
+    /** With the data filter as by default. */
+    public PrecopyOptions(long stopBelowPages, int maxRounds) {
+        this(stopBelowPages, maxRounds, DEFAULT_FILTER);
+    }
+
     public static PrecopyOptions defaults() {
         return new PrecopyOptions(DEFAULT_STOP_BELOW_PAGES, DEFAULT_MAX_ROUNDS);
+    }
+
+    public PrecopyOptions withFilter(boolean on) {
+        return new PrecopyOptions(stopBelowPages, maxRounds, on);
     }
 
     /** Whether to stop after these rounds (in order, as sent) and send the last part. */
@@ -36,9 +49,11 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds) {
             return false;
         }
         Round last = rounds.get(rounds.size() - 1);
-        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() <= stopBelowPages) {
+        // what the last part would hold: pages written meanwhile and those the data filter held back (an upper bound)
+        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() + last.pagesHeldBack() <= stopBelowPages) {
             return true;
         }
+        // with the filter, the pages it held back that were not written again make no round "shrink": the next sends them
         return rounds.size() >= 2 && last.pagesDirtied() >= rounds.get(rounds.size() - 2).pagesDirtied();
     }
 }

@@ -8,6 +8,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
+import io.pmig.checkpoint.precopy.DataFilter;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.proc.ProcFs;
 
@@ -58,16 +59,19 @@ public final class PrecopySource implements AutoCloseable {
         final DirtyTracker tracker;
         /** Pages the receiver holds from earlier rounds (a superset: ranges it unmapped since may stay in). */
         PageSet sent = new PageSet();
-        /** Pages written during the previous round, found when it ended; the next round sends them. */
+        /** Pages written during the previous round, and those the data filter held back from it; the next round sends them. */
         PageSet dirtiedMeanwhile = new PageSet();
+        /** Forecasts the pages about to be written again, which a round holds back; null: the filter is off. */
+        final DataFilter filter;
         /** The layout the last round sent. */
         List<MappingImage> layout = List.of();
 
-        Tracked(int pid) {
+        Tracked(int pid, boolean filter) {
             this.pid = pid;
             this.imagePid = PidNamespaces.innerId(pid);
             this.memory = new MemoryDumper(new ProcFs(pid));
             this.tracker = DirtyTracking.start(pid);
+            this.filter = filter ? new DataFilter(System.nanoTime()) : null;
         }
 
         /** What the receiver holds after a round: its unmapped ranges and dropped pages gone, the copied pages in. */
@@ -90,7 +94,7 @@ public final class PrecopySource implements AutoCloseable {
         try {
             for (int member : tree) {
                 if (member == pid || !ProcessTree.ended(member)) {
-                    tracked.add(new Tracked(member));
+                    tracked.add(new Tracked(member, options.filter()));
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -106,6 +110,11 @@ public final class PrecopySource implements AutoCloseable {
     /** How writes are tracked ("userfaultfd write-protect", "soft-dirty"), for reports. */
     public String trackingMethod() {
         return tracked.get(0).tracker.method();
+    }
+
+    /** Whether the rounds run the data filter ({@link PrecopyOptions#filter()}), for reports. */
+    public boolean filtered() {
+        return options.filter();
     }
 
     /** The rounds sent so far, in order; the last part too once sent. */
@@ -141,6 +150,7 @@ public final class PrecopySource implements AutoCloseable {
             long dirtied = 0;
             long dropped = 0;
             long resent = 0;
+            long heldBack = 0;
             for (Tracked t : tracked) {
                 List<MappingImage> now;
                 MemoryDumper.PagePlan plan;
@@ -151,7 +161,7 @@ public final class PrecopySource implements AutoCloseable {
                     drop = new PageSet();
                 } else {
                     PageSet written = t.dirtiedMeanwhile;
-                    written.addAll(PageSet.of(writtenOrNone(t)));
+                    written.addAll(scan(t));
                     now = mappingsOrNone(t);
                     written = written.intersect(mapped(now));
                     plan = t.memory.plan(now, written);
@@ -171,7 +181,11 @@ public final class PrecopySource implements AutoCloseable {
                 for (MappingImage m : now) {
                     writer.writeObject(m);
                 }
-                PageSet copied = t.memory.writePagesWhileRunning(plan, writer);
+                t.dirtiedMeanwhile = new PageSet();
+                DataFilter.Sent sent = t.filter == null
+                    ? new DataFilter.Sent(t.memory.writePagesWhileRunning(plan, writer, () -> { }), new PageSet())
+                    : t.filter.send(plan.pages(), now, t.memory, writer, t.dirtiedMeanwhile, () -> PageSet.of(writtenOrNone(t)));
+                PageSet copied = sent.copied();
                 writer.close();
                 bytes += writer.bytesWritten();
                 writer = null;
@@ -179,10 +193,12 @@ public final class PrecopySource implements AutoCloseable {
                 resent += t.sent.intersect(copied).bytes() / MemoryDumper.PAGE;
                 dropped += drop.bytes() / MemoryDumper.PAGE;
                 t.remember(now, drop, copied);
-                t.dirtiedMeanwhile = PageSet.of(writtenOrNone(t));
+                t.dirtiedMeanwhile.addAll(scan(t));
                 dirtied += t.dirtiedMeanwhile.bytes() / MemoryDumper.PAGE;
+                heldBack += sent.heldBack().bytes() / MemoryDumper.PAGE;
+                t.dirtiedMeanwhile.addAll(sent.heldBack());
             }
-            Round round = new Round(number, false, pages, bytes, System.nanoTime() - start, dirtied, dropped, resent);
+            Round round = new Round(number, false, pages, bytes, System.nanoTime() - start, dirtied, dropped, resent, heldBack);
             rounds.add(round);
             return round;
         } catch (IOException | RuntimeException | Error e) {
@@ -250,7 +266,7 @@ public final class PrecopySource implements AutoCloseable {
         closed = true;
         frozen.afterDecision(() -> tracked.forEach(t -> t.tracker.close()));
         CheckpointReport r = frozen.report();
-        rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1]));
+        rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1], 0));
         return frozen;
     }
 
@@ -286,6 +302,15 @@ public final class PrecopySource implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /** The pages a tracked process wrote since its tracker was last asked (none if it ended meanwhile); its data filter learns them. */
+    private PageSet scan(Tracked t) {
+        PageSet written = PageSet.of(writtenOrNone(t));
+        if (t.filter != null) {
+            t.filter.observe(written, System.nanoTime());
+        }
+        return written;
     }
 
     /** The pages a tracked process wrote since the tracker was last asked, or none if it ended meanwhile. */

@@ -202,11 +202,11 @@ public final class MemoryDumper {
      * Copies the planned pages of a process that runs meanwhile (pre-copy): a page unmapped between
      * planning and reading is left out rather than failing the copy (what became of its range shows in
      * the next layout, and a mapping put there is new to the write tracker, which reports it whole).
-     * Returns the pages actually copied.
+     * Calls {@code afterChunk} after each buffer; returns the pages actually copied.
      */
-    public PageSet writePagesWhileRunning(PagePlan plan, ImageWriter writer) throws IOException {
+    public PageSet writePagesWhileRunning(PagePlan plan, ImageWriter writer, Runnable afterChunk) throws IOException {
         PageSet copied = new PageSet();
-        writePages(plan, writer, () -> { }, copied);
+        writePages(plan, writer, afterChunk, copied);
         return copied;
     }
 

@@ -72,6 +72,12 @@ public final class MigrateCommand implements Callable<Integer> {
             + " measured), on always, off never; runs that do not shrink go raw (default: ${DEFAULT-VALUE})")
     String compress;
 
+    @Option(names = "--filter", paramLabel = "on|off", description = "staged: the data filter leaves out of each round the"
+            + " pages written again since it began and those forecast to be written again before it ends, which later rounds"
+            + " or the last part send (less data for processes that rewrite their memory; off: plain pre-copy, to compare)"
+            + " (default: on)")
+    String filter;
+
     @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
             + " (to measure what replay saves: clients then wait for their retransmission)")
     boolean noReplay;
@@ -110,6 +116,9 @@ public final class MigrateCommand implements Callable<Integer> {
             request.put("bandwidthMegabytesPerSecond", bandwidth);
         }
         request.put("compress", compress);
+        if (filter != null) {
+            request.put("filter", filter);
+        }
         boolean bar = !json && System.console() != null;
         PrintWriter err = spec.commandLine().getErr();
         // Ctrl-C ends this JVM and so closes its connection, which is what tells pmigd to cancel
@@ -219,13 +228,15 @@ public final class MigrateCommand implements Callable<Integer> {
         if (!r.path("mode").asText().equals("staged")) {
             return "  mode bundle: the whole image while frozen\n";
         }
-        StringBuilder text = new StringBuilder(String.format(Locale.ROOT, "  mode staged (%s), pages sent more than once %d:%n",
-                r.path("tracking").asText(), r.path("pagesSentMoreThanOnce").asLong()));
+        StringBuilder text = new StringBuilder(String.format(Locale.ROOT, "  mode staged (%s), data filter %s, pages sent more than once %d:%n",
+                r.path("tracking").asText(), r.path("filter").path("mode").asText("off"), r.path("pagesSentMoreThanOnce").asLong()));
         for (JsonNode round : r.path("rounds")) {
-            text.append(String.format(Locale.ROOT, "    %-10s %8d pages %9.1f MB %9.1f ms%s%n",
+            long held = round.path("pagesHeldBack").asLong();
+            text.append(String.format(Locale.ROOT, "    %-10s %8d pages %9.1f MB %9.1f ms%s%s%n",
                     round.path("last").asBoolean() ? "last part" : "round " + round.path("round").asInt(),
                     round.path("pagesSent").asLong(), round.path("bytes").asLong() / 1e6, round.path("millis").asDouble(),
-                    round.path("last").asBoolean() ? " (frozen)" : ", " + round.path("pagesDirtiedMeanwhile").asLong() + " pages written meanwhile"));
+                    round.path("last").asBoolean() ? " (frozen)" : ", " + round.path("pagesDirtiedMeanwhile").asLong() + " pages written meanwhile",
+                    held > 0 ? ", " + held + " held back" : ""));
         }
         return text.toString();
     }

@@ -208,7 +208,7 @@ public final class MigrationService implements AutoCloseable {
     /**
      * {"op": "migrate", "pid": N or "service": NAME, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or
      * "bundle", "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's),
-     * "compress": "auto" (default), "on" or "off"}.
+     * "compress": "auto" (default), "on" or "off", "filter": "on" or "off" (default: PrecopyOptions.DEFAULT_FILTER)}.
      */
     public ObjectNode migrate(ControlCall call) {
         Audit audit = new Audit();
@@ -307,7 +307,8 @@ public final class MigrationService implements AutoCloseable {
         try {
             precopyOptions = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
-                r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds());
+                r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds(),
+                onOff("filter", r.path("filter").asText(config.precopy().filter() ? "on" : "off")));
             bandwidth = r.path("bandwidthMegabytesPerSecond").isNumber()
                 ? Bandwidth.megabytesPerSecond(r.path("bandwidthMegabytesPerSecond").asDouble()) : config.migrationBandwidth();
             compressMode = PageCompression.Mode.parse(r.path("compress").asText("auto"));
@@ -477,6 +478,15 @@ public final class MigrationService implements AutoCloseable {
     }
 
     /** Whether {@code pid} names a process here: /proc also answers for the id of a thread that is not its process's first. */
+    /** "on" true, "off" false; anything else refuses the request, naming {@code option}. */
+    private static boolean onOff(String option, String value) {
+        return switch (value) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException(option + " '" + value + "' is neither on nor off");
+        };
+    }
+
     private static boolean isProcess(int pid) {
         try {
             return Files.readAllLines(Path.of("/proc", Integer.toString(pid), "status")).contains("Tgid:\t" + pid);

@@ -67,6 +67,7 @@ final class OutgoingMigration {
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
     private String tracking;
+    private boolean filtered;
     private long lastProgress;
     private boolean frozenPauseDone;
 
@@ -130,6 +131,7 @@ final class OutgoingMigration {
                     pause.pauseAt(FaultPause.Point.PRE_COPY);
                 } while (!precopySource.shouldStop());
                 tracking = precopySource.trackingMethod();
+                filtered = precopySource.filtered();
                 cancellation.check();
                 phase = "listener drain";
                 drain = drainListeners();
@@ -207,10 +209,13 @@ final class OutgoingMigration {
             if (staged) {
                 report.put("tracking", tracking);
                 report.put("pagesSentMoreThanOnce", rounds.stream().mapToLong(Round::pagesResent).sum());
+                report.putObject("filter").put("mode", filtered ? "on" : "off")
+                    .put("pagesHeldBack", rounds.stream().mapToLong(Round::pagesHeldBack).sum());
                 ArrayNode list = report.putArray("rounds");
                 for (Round r : rounds) {
                     list.addObject().put("round", r.number()).put("last", r.last()).put("pagesSent", r.pagesSent())
-                        .put("bytes", r.bytes()).put("millis", millis(r.nanos())).put("pagesDirtiedMeanwhile", r.pagesDirtied());
+                        .put("bytes", r.bytes()).put("millis", millis(r.nanos())).put("pagesDirtiedMeanwhile", r.pagesDirtied())
+                        .put("pagesHeldBack", r.pagesHeldBack());
                 }
             }
             DaemonLog.info("migrated", "id", id, "pid", pid, "to", peer.peerName(), "downtimeMillis", report.get("downtimeMillis"),
