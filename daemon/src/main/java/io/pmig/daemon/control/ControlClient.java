@@ -57,9 +57,12 @@ public final class ControlClient {
 
     /** Sends {@code request} and returns the result object of the answer. */
     public JsonNode call(ObjectNode request, Consumer<JsonNode> progress) {
+        // the request is written before the connection opens: the daemon waits ControlServer.REQUEST_WAIT for it, and a
+        // first serialisation in a cold JVM on a slow machine (a TCG guest) took longer
+        byte[] requestLine = (JsonLine.write(request) + "\n").getBytes(StandardCharsets.UTF_8);
         try (SocketChannel channel = open()) {
             OutputStream out = Channels.newOutputStream(channel);
-            out.write((JsonLine.write(request) + "\n").getBytes(StandardCharsets.UTF_8));
+            out.write(requestLine);
             out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
             for (String line; (line = in.readLine()) != null; ) {
