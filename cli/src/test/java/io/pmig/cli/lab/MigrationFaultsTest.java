@@ -157,7 +157,9 @@ class MigrationFaultsTest {
         nodes.reconfigure(Map.of("node-a", List.of(SILENCE, "limits.outcome.wait.millis = 2000", "debug.pause.at = commit", PAUSE_MILLIS),
             "node-b", List.of(SILENCE)));
         String server = StreamService.startOnNodeA("256", "16");
-        StreamClient client = StreamService.client();
+        // for 20 s, as before the clients ended with the test: asked to answer once more after the original went on, the
+        // server reset the connection in a loaded lab (load 20 on 2 cores), or did not answer within 60 s
+        StreamClient client = StreamService.clientFor("20");
         CompletableFuture<Run> migration = migrate(server);
         nodes.awaitLogged("node-a", "fault-pause", 1);
         nodes.cut();

@@ -19,8 +19,11 @@ import java.util.concurrent.TimeUnit;
 final class StreamClient {
     /** The longest a client runs, beyond any test's timeout: it ends much earlier, when asked for its verdict. */
     private static final String MAX_SECONDS = "600";
-    /** How long the server may take to answer once the verdict is asked (a retransmission backoff after a move). */
-    private static final long ANSWER_SECONDS = 60;
+    /**
+     * How long the server may take to answer once the verdict is asked: after a long stop both ends retransmit with
+     * backoff, and a live connection retransmits at least every TCP_RTO_MAX (120 s, include/net/tcp.h).
+     */
+    private static final long ANSWER_SECONDS = 130;
 
     private final Process process;
     private final CompletableFuture<String> out;
@@ -37,14 +40,27 @@ final class StreamClient {
      * returns once all its connections are established: from then on it streams.
      */
     static StreamClient start(String address, String port, String... options) throws Exception {
+        List<String> untilAsked = new ArrayList<>(List.of("--until-eof"));
+        untilAsked.addAll(List.of(options));
+        return start(address, port, MAX_SECONDS, untilAsked);
+    }
+
+    /**
+     * {@link #start}, the client ending after {@code seconds} whatever the test does: its verdict then says nothing of
+     * the connection after that time, and does not ask the server to answer once more at the end.
+     */
+    static StreamClient startFor(String seconds, String address, String port) throws Exception {
+        return start(address, port, seconds, List.of());
+    }
+
+    private static StreamClient start(String address, String port, String seconds, List<String> options) throws Exception {
         String netns = new LabLayout(LabTestSupport.LAB).netns("client");
-        int connections = List.of(options).contains("--connections")
-            ? Integer.parseInt(options[List.of(options).indexOf("--connections") + 1]) : 1;
+        int connections = options.contains("--connections") ? Integer.parseInt(options.get(options.indexOf("--connections") + 1)) : 1;
         int before = established(netns, port);
         // ip netns exec, as pmig lab exec client does: it also puts the lab's resolv.conf in place for the client
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", netns,
-            StreamService.program("stream-client"), address, port, MAX_SECONDS, "--until-eof"));
-        command.addAll(List.of(options));
+            StreamService.program("stream-client"), address, port, seconds));
+        command.addAll(options);
         StreamClient client;
         try {
             client = new StreamClient(new ProcessBuilder(command).start());
@@ -75,7 +91,7 @@ final class StreamClient {
         process.getOutputStream().close();
         if (!process.waitFor(ANSWER_SECONDS, TimeUnit.SECONDS)) {
             process.destroyForcibly();
-            fail("the client heard nothing from the server within " + ANSWER_SECONDS + " s of being asked to end: "
+            fail("the client heard nothing from the server within " + ANSWER_SECONDS + " s of being asked to end (killed): "
                 + out.get(10, TimeUnit.SECONDS));
         }
         return (out.get(10, TimeUnit.SECONDS).strip() + " " + err.get(10, TimeUnit.SECONDS).strip()).strip();
