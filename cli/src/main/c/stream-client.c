@@ -4,11 +4,13 @@
  * The client side of stream-server, with a verdict. Streaming mode: every connection streams
  * the pattern to the server at a steady rate and checks every byte that comes back. Lock-step
  * mode: one request ("ping N") at a time, each waiting for its answer. After SECONDS (or, with
- * --until-eof in streaming mode, as soon as its stdin ends, if that comes first) it prints one
- * line, "PASS ..." or "FAIL: ...", with bytes moved and the longest stall (the longest time
- * without a byte from the server, or the slowest answer), and exits 0 or 1. A reset, an early
- * EOF or a wrong byte fails at once. The streaming verdict ends with the gaps: how many stalls
- * of a connection lasted 50 ms (GAP_MS) or more, and how long they were (the longest 16, in ms).
+ * --until-eof, once its stdin ends, if that comes first) it prints one line, "PASS ..." or
+ * "FAIL: ...", with bytes moved and the longest stall (the longest time without a byte from the
+ * server, or the slowest answer), and exits 0 or 1. A reset, an early EOF or a wrong byte fails
+ * at once. Ended by its stdin, it ends once the server still answers: every connection has
+ * received a byte since (streaming), or one more request was answered (lock-step); if SECONDS
+ * pass first, it fails. The streaming verdict ends with the gaps: how many stalls of a
+ * connection lasted 50 ms (GAP_MS) or more, and how long they were (the longest 16, in ms).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -70,12 +72,27 @@ static void fail(int k, const char *what, uint64_t at)
     exit(1);
 }
 
-static int lockstep(const char *addr, int port, double seconds)
+/* Whether stdin has ended (--until-eof), without waiting. */
+static int stdin_ended(void)
+{
+    struct pollfd p = {.fd = 0, .events = POLLIN};
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return 0;
+    char buf[CHUNK];
+    ssize_t r = read(0, buf, sizeof buf);
+    return r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN);
+}
+
+static int lockstep(const char *addr, int port, double seconds, int until_eof)
 {
     int fd = dial(addr, port);
     double end = now_ms() + seconds * 1e3, worst = 0;
-    long n = 0;
-    while (now_ms() < end) {
+    long n = 0, last = -1; /* with stdin ended: the last request to be answered */
+    while (last < 0 || n <= last) {
+        if (now_ms() >= end) {
+            if (last >= 0) fail(0, "no answer since stdin ended", n);
+            break;
+        }
+        if (until_eof && last < 0 && stdin_ended()) last = n;
         char req[64], resp[64];
         int len = snprintf(req, sizeof req, "ping %ld\n", n);
         double t0 = now_ms();
@@ -103,7 +120,7 @@ static int lockstep(const char *addr, int port, double seconds)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: stream-client ADDR|NAME PORT SECONDS [--lockstep] [--connections N] [--rate KB_PER_S]\n");
+        fprintf(stderr, "usage: stream-client ADDR|NAME PORT SECONDS [--lockstep] [--connections N] [--rate KB_PER_S] [--until-eof]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -119,7 +136,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = atol(argv[++i]);
         else if (!strcmp(argv[i], "--until-eof")) until_eof = 1;
     }
-    if (is_lockstep) return lockstep(addr, port, seconds);
+    if (is_lockstep) return lockstep(addr, port, seconds, until_eof);
     struct conn *c = calloc(n, sizeof *c);
     struct pollfd *p = calloc(n + 1, sizeof *p); /* the last one: stdin, with --until-eof */
     for (int k = 0; k < n; k++) {
@@ -131,14 +148,27 @@ int main(int argc, char **argv)
     int ngaps = 0;
     const long per_tick = rate * 1024 / 100;
     unsigned char buf[CHUNK];
-    while (now_ms() < end) {
+    /* once stdin ended: what each connection had received then; the client ends when each received more */
+    uint64_t *at_eof = NULL;
+    for (;;) {
+        if (at_eof) {
+            int fresh = 0;
+            while (fresh < n && c[fresh].received > at_eof[fresh]) fresh++;
+            if (fresh == n) break;
+            if (now_ms() >= end) fail(fresh, "no byte from the server since stdin ended", c[fresh].received);
+        } else if (now_ms() >= end) {
+            break;
+        }
         for (int k = 0; k < n; k++) p[k] = (struct pollfd){.fd = c[k].fd, .events = POLLIN};
-        p[n] = (struct pollfd){.fd = until_eof ? 0 : -1, .events = POLLIN};
+        p[n] = (struct pollfd){.fd = until_eof && !at_eof ? 0 : -1, .events = POLLIN};
         poll(p, n + 1, 5);
         double t = now_ms();
         if (p[n].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = read(0, buf, sizeof buf);
-            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) break;
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+                at_eof = calloc(n, sizeof *at_eof);
+                for (int k = 0; k < n; k++) at_eof[k] = c[k].received;
+            }
         }
         for (int k = 0; k < n; k++) {
             if (!(p[k].revents & (POLLIN | POLLERR | POLLHUP))) continue;

@@ -22,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -45,7 +44,7 @@ class DnsLabTest {
     static void labWithDns() {
         assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
         assumeTrue(LabShell.which("named") != null && LabShell.which("dig") != null, "bind9 and dig: run scripts/install-deps");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
+        LabTestSupport.removeLab();
         Run up = pmig("lab", "up", "--dns", "--json");
         assertEquals(ExitCodes.OK, up.exitCode(), up.toString());
         for (JsonNode host : up.json().get("hosts")) {
@@ -59,7 +58,7 @@ class DnsLabTest {
 
     @AfterAll
     static void removeLab() {
-        LabTestSupport.down();
+        LabTestSupport.removeLab();
     }
 
     /** The node's DNS registration as its daemon has it: from the pmigd.conf lab up wrote. */
@@ -135,15 +134,15 @@ class DnsLabTest {
         assertEquals(StreamService.VIP, digShort("web.pmig.test", "A"));
         assertEquals(ExitCodes.NOT_HERE, pmigIn("node-b", "service", "status", "web").exitCode());
 
-        CompletableFuture<String> client = StreamService.clientOf("web", "12");    // the resolver's search domain: pmig.test
+        StreamClient client = StreamService.clientOf("web");    // the resolver's search domain: pmig.test
         Run there = pmigIn("node-a", "migrate", "web", "--to", "node-b", "--json");
         assertEquals(ExitCodes.OK, there.exitCode(), there.toString());
         assertEquals(ExitCodes.OK, pmigIn("node-b", "service", "status", "web").exitCode(), "web runs on node-b");
         assertEquals(ExitCodes.NOT_HERE, pmigIn("node-a", "service", "status", "web").exitCode(), "and not on node-a");
         assertEquals(StreamService.VIP, digShort("web.pmig.test", "A"), "the record stays: the VIP moved with the service");
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "the client by name kept every byte across the move: " + verdict);
-        String fresh = StreamService.clientOf("web.pmig.test", "2").get();
+        String fresh = StreamService.clientOf("web.pmig.test").verdict();
         assertTrue(fresh.startsWith("PASS"), "a new client by name reaches it on node-b: " + fresh);
 
         Run remove = pmigIn("node-b", "service", "remove", "web");
@@ -230,14 +229,14 @@ class DnsLabTest {
                 + " server's secret for it (pmigd.conf: dns.tsig.secret or dns.tsig.keyfile)\n"), status.out());
         assertFalse(status.out().contains(wrongSecret), status.out());
 
-        Run check = pmig("lab", "exec", "node-b", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.pmig.daemon.Pmigd", "--check", "--config", conf.toString());
+        Run check = LabTestSupport.inHost("node-b", List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "io.pmig.daemon.Pmigd", "--check", "--config", conf.toString()));
         assertEquals(1, check.exitCode(), check.toString());
         assertTrue(check.err().startsWith("pmigd: DNS: cannot use zone pmig.test. on " + server + ":53: the server rejected TSIG key "
                 + LabDns.KEY_NAME + " (hmac-sha256): TSIG error BADSIG"), check.err());
-        Run good = pmig("lab", "exec", "node-a", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        Run good = LabTestSupport.inHost("node-a", List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "io.pmig.daemon.Pmigd", "--check", "--config",
-                daemons.configFile("node-a").toString());
+                daemons.configFile("node-a").toString()));
         assertEquals(0, good.exitCode(), good.toString());
         assertTrue(good.out().strip().endsWith(", DNS zone pmig.test. on " + server + ":53 with TSIG key " + LabDns.KEY_NAME
                 + " (hmac-sha256): ok"), good.out());

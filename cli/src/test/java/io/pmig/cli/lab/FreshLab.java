@@ -16,6 +16,6 @@ final class FreshLab implements BeforeEachCallback, AfterEachCallback {
 
     @Override
     public void afterEach(ExtensionContext context) {
-        LabTestSupport.down();
+        LabTestSupport.removeLab();
     }
 }

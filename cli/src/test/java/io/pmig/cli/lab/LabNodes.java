@@ -10,6 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * The fault tests' view into the lab's nodes: their processes, addresses and daemons, seen from
@@ -74,18 +77,37 @@ final class LabNodes {
 
     /** Appends {@code lines} to the node's pmigd configuration and restarts its daemon with it. */
     void reconfigure(String node, String... lines) throws IOException {
-        Files.writeString(daemons.configFile(node), String.join("\n", lines) + "\n", StandardCharsets.UTF_8,
-            StandardOpenOption.APPEND);
-        long pid = daemonPid(node);
-        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
-        awaitExit(pid);
-        daemons.restart(host(node));
+        reconfigure(Map.of(node, List.of(lines)));
+    }
+
+    /**
+     * Appends to each node's pmigd configuration its lines, then restarts those daemons with it: each once, all at
+     * the same time, as pmig lab up starts them.
+     */
+    void reconfigure(Map<String, List<String>> linesByNode) throws IOException {
+        for (Map.Entry<String, List<String>> node : linesByNode.entrySet()) {
+            Files.writeString(daemons.configFile(node.getKey()), String.join("\n", node.getValue()) + "\n",
+                StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+        }
+        for (String node : linesByNode.keySet()) {
+            stopDaemon(node, ProcessHandle::destroy);
+        }
+        CompletableFuture.allOf(linesByNode.keySet().stream()
+            .map(node -> CompletableFuture.runAsync(() -> daemons.restart(host(node)))).toArray(CompletableFuture[]::new)).join();
     }
 
     void killDaemon(String node) {
+        stopDaemon(node, ProcessHandle::destroyForcibly);
+    }
+
+    /** Signals the node's daemon ({@code how}) and waits until it has exited: a new one could not bind its port before. */
+    void stopDaemon(String node, Consumer<ProcessHandle> how) {
         long pid = daemonPid(node);
-        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        awaitExit(pid);
+        ProcessHandle.of(pid).ifPresent(how);
+        for (int i = 0; i < 6000 && ProcessHandle.of(pid).isPresent(); i++) {
+            LabProcs.sleep(10);
+        }
+        assertFalse(ProcessHandle.of(pid).isPresent(), "the pmigd of " + node + " (pid " + pid + ") exited within a minute");
     }
 
     void restartDaemon(String node) {
@@ -160,11 +182,5 @@ final class LabNodes {
 
     String addresses(String node) {
         return inNode(node, "ip", "-o", "addr", "show", "dev", "eth0");
-    }
-
-    private static void awaitExit(long pid) {
-        for (int i = 0; i < 500 && ProcessHandle.of(pid).isPresent(); i++) {
-            LabProcs.sleep(10);
-        }
     }
 }

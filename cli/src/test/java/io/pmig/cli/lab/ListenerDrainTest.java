@@ -52,7 +52,8 @@ class ListenerDrainTest {
                 long synRetransmitted = synRetransmissions(client);
                 CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to",
                     "node-b", "--mode", "bundle", "--json"));
-                for (int i = 0; i < 1200 && !nodes.inNode("node-a", "nft", "list", "set", "inet", "pmig", "syn4")
+                // until the daemon holds new connections: its table may not be there yet
+                for (int i = 0; i < 1200 && !nodes.inNodeAttempt("node-a", "nft", "list", "set", "inet", "pmig", "syn4").out()
                         .contains(StreamService.VIP); i++) {
                     Thread.sleep(5);
                 }

@@ -1,7 +1,6 @@
 package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.exec;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +10,6 @@ import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,6 +27,7 @@ import org.junit.jupiter.api.Timeout;
 class MigrateTest {
     private static final String VIP = StreamService.VIP;
     private static final String PORT = StreamService.PORT;
+    private final LabNodes labNodes = new LabNodes();
     private String server;
 
     @BeforeEach
@@ -39,14 +38,14 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void aStreamingClientKeepsItsConnectionThereAndBack() throws Exception {
-        CompletableFuture<String> client = StreamService.client("12");
+        StreamClient client = StreamService.client();
         awaitClientConnected("node-a");
         JsonNode there = migrate("node-a", "node-b", false);
         assertEquals(Integer.parseInt(server), there.get("restoredPid").intValue(), there.toString());
         assertEquals(VIP, there.get("vip").textValue(), "the VIP was found from the server's sockets: " + there);
         Thread.sleep(1000);
         JsonNode back = migrate("node-b", "node-a", false);
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         // a restored copy whose segments the client drops (PAWS: timestamps behind the original's last)
         // resends them after its retransmission timeout, 1 s on a fresh restore: the stall would show it
@@ -66,7 +65,7 @@ class MigrateTest {
     @Test
     @Timeout(240)
     void aStreamingClientKeepsItsConnectionOverFourMoves() throws Exception {
-        CompletableFuture<String> client = StreamService.client("16");
+        StreamClient client = StreamService.client();
         awaitClientConnected("node-a");
         double longestDowntime = 0;
         String[] nodes = {"node-a", "node-b"};
@@ -75,7 +74,7 @@ class MigrateTest {
             longestDowntime = Math.max(longestDowntime, report.get("downtimeMillis").doubleValue());
             Thread.sleep(1000);
         }
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertTrue(stallMillis(verdict) < longestDowntime + 800, "the client's longest stall, " + stallMillis(verdict)
             + " ms, is a downtime (" + longestDowntime + " ms at most): " + verdict);
@@ -87,10 +86,10 @@ class MigrateTest {
     void aRequestSentDuringTheFreezeIsReplayedNotRetransmitted() throws Exception {
         warmUpTheDaemons();
         long before = clientRetransmissions();
-        CompletableFuture<String> client = StreamService.client("14", "--lockstep");
+        StreamClient client = StreamService.client("--lockstep");
         awaitClientConnected("node-a");
         JsonNode report = moveUntilAHoldCatchesARequest(false, "replayedPackets");
-        String verdict = client.get();
+        String verdict = client.verdict();
         long retransmitted = clientRetransmissions() - before;
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertEquals(0, retransmitted, "with replay the client retransmits nothing (" + verdict + ", " + report + ")");
@@ -103,10 +102,10 @@ class MigrateTest {
     void withoutReplayTheClientWaitsForItsRetransmission() throws Exception {
         warmUpTheDaemons();
         long before = clientRetransmissions();
-        CompletableFuture<String> client = StreamService.client("14", "--lockstep");
+        StreamClient client = StreamService.client("--lockstep");
         awaitClientConnected("node-a");
         moveUntilAHoldCatchesARequest(true, "heldPackets");
-        String verdict = client.get();
+        String verdict = client.verdict();
         long retransmitted = clientRetransmissions() - before;
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertTrue(retransmitted >= 1, "without replay the client retransmits: " + verdict);
@@ -121,7 +120,7 @@ class MigrateTest {
     @Timeout(180)
     void stagedAndBundleModesBothKeepTheClientAndReportWhatTheyDid() throws Exception {
         server = StreamService.replaceOnNodeA(server, "256", "64");
-        CompletableFuture<String> client = StreamService.client("14");
+        StreamClient client = StreamService.client();
         awaitClientConnected("node-a");
         JsonNode staged = migrate("node-a", "node-b", false);
         assertEquals("staged", staged.get("mode").textValue(), staged.toString());
@@ -142,7 +141,7 @@ class MigrateTest {
         JsonNode compression = bundle.json().get("compression");
         assertTrue(compression.get("ran").booleanValue() && compression.get("ratio").doubleValue() > 4, bundle.out());
         assertTrue(bundle.json().get("bytesSent").longValue() < compression.get("pageBytes").longValue() / 4, bundle.out());
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
 
@@ -154,13 +153,13 @@ class MigrateTest {
     @Timeout(180)
     void aServiceOfAnUnprivilegedUserMovesStaged() throws Exception {
         server = StreamService.replaceOnNodeAAs(server, 65534, "256", "16");
-        CompletableFuture<String> client = StreamService.client("8");
+        StreamClient client = StreamService.client();
         awaitClientConnected("node-a");
         JsonNode report = migrate("node-a", "node-b", false);
         assertEquals("staged", report.get("mode").textValue(), report.toString());
         assertEquals("userfaultfd write-protect", report.get("tracking").textValue(), report.toString());
         assertTrue(exec("node-b", "grep", "^Uid:", "/proc/" + server + "/status").contains("\t65534\t"), "the copy runs as nobody");
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
 
@@ -172,7 +171,7 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void aServiceThatCannotBeTrackedMovesInBundleModeAndTheReportSaysWhy() throws Exception {
-        CompletableFuture<String> client = StreamService.client("8");
+        StreamClient client = StreamService.client();
         awaitClientConnected("node-a");
         String open = exec("node-a", "sh", "-c", "ls /proc/" + server + "/fd | wc -l").strip();
         exec("node-a", "prlimit", "--pid", server, "--nofile=" + open + ":4096");
@@ -183,7 +182,7 @@ class MigrateTest {
             && note.contains("EMFILE") && note.contains("RLIMIT_NOFILE"), note);
         assertTrue(exec("node-b", "grep", "^Max open files", "/proc/" + server + "/limits").matches("Max open files +" + open
             + " +4096 +files\\s*"), "the copy keeps its limits");
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
     }
 
@@ -191,10 +190,9 @@ class MigrateTest {
     @Timeout(180)
     void aThousandConnectionsSurvive() throws Exception {
         server = StreamService.replaceOnNodeA(server, "4");
-        CompletableFuture<String> client = StreamService.client("14", "--connections", "1000", "--rate", "4");
-        Thread.sleep(4000);
+        StreamClient client = StreamService.client("--connections", "1000", "--rate", "4");
         migrate("node-a", "node-b", false);
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS") && verdict.contains("connections=1000"), "client: " + verdict);
     }
 
@@ -205,7 +203,7 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void aPidTakenOnTheDestinationGivesTheCopyANamespaceOfItsOwn() throws Exception {
-        CompletableFuture<String> client = StreamService.client("12");
+        StreamClient client = StreamService.client();
         awaitClientConnected("node-a");
         String squatter = exec("node-b", "sh", "-c", "echo " + (Integer.parseInt(server) - 1) + " > /proc/sys/kernel/ns_last_pid; "
             + "setsid sleep 120 </dev/null >/dev/null 2>&1 & echo $!").strip();
@@ -226,7 +224,7 @@ class MigrateTest {
         int onA = back.json().get("restoredPid").intValue();
         assertEquals(server, innermostPid("node-a", onA), "the copy's own pid on node-a");
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + onA + "/comm").strip(), "the server is back on node-a");
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertTrue(exec("node-b", "sh", "-c", "pgrep -x stream-server || true").isBlank(), "nothing of the server is left on node-b");
     }
@@ -244,17 +242,14 @@ class MigrateTest {
         for (int i = 0; i < 200 && !exec("node-a", "ss", "-Htln", "sport = :" + PORT).contains(PORT); i++) {
             Thread.sleep(20);
         }
-        CompletableFuture<String> client = CompletableFuture.supplyAsync(() -> {
-            Run run = pmig("lab", "exec", "client", "--", StreamService.program("stream-client"), "10.77.0.11", PORT, "8");
-            return (run.out().strip() + " " + run.err().strip()).strip();
-        });
+        StreamClient client = StreamClient.start("10.77.0.11", PORT);
         awaitClientConnected("node-a");
         Run refused = pmigIn("node-a", "migrate", wildcard, "--to", "node-b", "--vip", VIP, "--json");
         assertEquals(ExitCodes.REFUSED, refused.exitCode(), refused.toString());
         String error = refused.json().get("error").textValue();
         assertTrue(error.contains("the TCP connection 10.77.0.11:" + PORT) && error.contains("is on 10.77.0.11, an address that stays"
             + " on node-a (the service's VIP is " + VIP + ")") && error.contains("nothing was changed"), error);
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertTrue(stallMillis(verdict) < 150, "the client did not notice the refused move: " + verdict);
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + wildcard + "/comm").strip());
@@ -271,7 +266,7 @@ class MigrateTest {
     @Test
     @Timeout(180)
     void refusalsNameTheResourceAndChangeNothing() throws Exception {
-        CompletableFuture<String> client = StreamService.client("8");
+        StreamClient client = StreamService.client();
         Run noProcess = pmigIn("node-a", "migrate", "99999", "--to", "node-b", "--json");
         assertEquals(ExitCodes.REFUSED, noProcess.exitCode(), noProcess.toString());
         assertTrue(noProcess.json().get("error").textValue().contains("process 99999 does not exist on node-a"), noProcess.out());
@@ -291,7 +286,7 @@ class MigrateTest {
         Run unknown = pmigIn("node-a", "migrate", server, "--to", "node-b", "--compress", "maybe", "--json");
         assertEquals(ExitCodes.REFUSED, unknown.exitCode(), unknown.toString());
         assertTrue(unknown.json().get("error").textValue().contains("compression 'maybe' is none of auto, on and off"), unknown.out());
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip());
         assertTrue(exec("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP stays on node-a");
@@ -319,10 +314,10 @@ class MigrateTest {
         migrate("node-b", "node-a", false);
     }
 
-    /** Waits until the client (started through a JVM of its own, slow on a busy machine) is connected to the server. */
-    private static void awaitClientConnected(String node) throws InterruptedException {
+    /** Waits until the server on {@code node} sees the client's connection established. */
+    private void awaitClientConnected(String node) throws InterruptedException {
         for (int i = 0; i < 100; i++) {
-            if (exec(node, "ss", "-Htn", "state", "established", "sport = :" + PORT).contains(PORT)) {
+            if (labNodes.inNode(node, "ss", "-Htn", "state", "established", "sport = :" + PORT).contains(PORT)) {
                 Thread.sleep(500);          // and has been talking for a while
                 return;
             }

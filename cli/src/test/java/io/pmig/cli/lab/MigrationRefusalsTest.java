@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -52,7 +50,7 @@ class MigrationRefusalsTest {
 
     @AfterAll
     void removeLab() {
-        down();
+        LabTestSupport.removeLab();
     }
 
     /**
@@ -182,10 +180,9 @@ class MigrationRefusalsTest {
     }
 
     private void restartNodeB(String configuration, Path file) throws Exception {
-        LabState.Host node = nodes.host("node-b");
-        daemons.stop(Map.of(node.name(), node.initPid()));
+        nodes.stopDaemon("node-b", ProcessHandle::destroy);
         Files.writeString(file, configuration);
-        daemons.restart(node);
+        daemons.restart(nodes.host("node-b"));
     }
 
     /**
@@ -194,13 +191,12 @@ class MigrationRefusalsTest {
      */
     private String refusedMigration(String... options) throws Exception {
         Map<String, String> addresses = Map.of("node-a", nodes.addresses("node-a"), "node-b", nodes.addresses("node-b"));
-        CompletableFuture<String> client = StreamService.client("10");
-        Thread.sleep(1500);
+        StreamClient client = StreamService.client();
         List<String> args = new ArrayList<>(List.of("migrate", server, "--to", "node-b", "--json"));
         args.addAll(List.of(options));
         Run run = pmigIn("node-a", args.toArray(String[]::new));
         assertEquals(ExitCodes.REFUSED, run.exitCode(), run.toString());
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "the client's stream went on: " + verdict);
         assertServiceUntouchedOnNodeA();
         addresses.forEach((node, before) -> assertEquals(before, nodes.addresses(node), "the addresses of " + node + " are unchanged"));

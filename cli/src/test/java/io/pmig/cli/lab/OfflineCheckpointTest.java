@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pmig.cli.ExitCodes;
 import io.pmig.cli.lab.LabTestSupport.Run;
 import java.nio.file.Path;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Timeout;
@@ -22,44 +21,41 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(FreshLab.class)
 class OfflineCheckpointTest {
-    /** Long enough to outlast the checkpoint, a restore in a JVM of its own and the client's retransmission backoff. */
-    private static final String CLIENT_SECONDS = "14";
-
     @TempDir
     Path tmp;
 
     @Test
     @Timeout(150)
     void theClientHearsNothingUntilTheRestoreTakesItsConnectionOver() throws Exception {
-        CompletableFuture<String> verdict = checkpointWithAClientConnected();
+        StreamClient client = checkpointWithAClientConnected();
         Run restore = pmigIn("node-a", "restore", "--dir", image().toString());
         assertEquals(ExitCodes.OK, restore.exitCode(), restore.toString());
 
-        String line = verdict.get();
+        String line = client.verdict();
         assertTrue(line.startsWith("PASS"), "client: " + line);
     }
 
     @Test
     @Timeout(150)
     void unlockLetsTheConnectionGo() throws Exception {
-        CompletableFuture<String> verdict = checkpointWithAClientConnected();
+        StreamClient client = checkpointWithAClientConnected();
         Run unlock = pmigIn("node-a", "restore", "--dir", image().toString(), "--unlock");
         assertEquals(ExitCodes.OK, unlock.exitCode(), unlock.toString());
         assertTrue(unlock.out().startsWith("released 1 TCP connection(s)"), unlock.out());
 
-        String line = verdict.get();
+        String line = client.verdict();
         assertTrue(line.startsWith("FAIL") && line.contains("reset"), "the released client is reset: " + line);
     }
 
-    /** stream-server on node-a with a client connected, checkpointed into {@link #image()}: gone; returns the client's verdict to come. */
-    private CompletableFuture<String> checkpointWithAClientConnected() throws InterruptedException {
+    /** stream-server on node-a with a client connected, checkpointed into {@link #image()}: gone; returns the client. */
+    private StreamClient checkpointWithAClientConnected() throws Exception {
         String server = StreamService.startOnNodeA();
-        CompletableFuture<String> verdict = StreamService.client(CLIENT_SECONDS);
+        StreamClient client = StreamService.client();
         awaitConnected();
         Run checkpoint = pmigIn("node-a", "checkpoint", server, "--dir", image().toString());
         assertEquals(ExitCodes.OK, checkpoint.exitCode(), checkpoint.toString());
         assertEquals("", exec("node-a", "sh", "-c", "ls /proc | grep -x " + server + " || true").strip(), "the server is gone");
-        return verdict;
+        return client;
     }
 
     private Path image() {

@@ -1,7 +1,6 @@
 package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.MAPPER;
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -58,7 +57,7 @@ class OpenedControlSocketTest {
 
     @AfterAll
     void removeLab() throws Exception {
-        down();
+        LabTestSupport.removeLab();
         if (requestSource != null) {
             Files.deleteIfExists(requestSource);
             Files.deleteIfExists(requestSource.getParent());
@@ -102,8 +101,7 @@ class OpenedControlSocketTest {
     @Test
     @Timeout(240)
     void pmigMigrateCancelRollsBackAndTheClientKeepsItsConnection() throws Exception {
-        CompletableFuture<String> client = StreamService.client("40");
-        Thread.sleep(1500);
+        StreamClient client = StreamService.client();
         CompletableFuture<Run> migration = CompletableFuture.supplyAsync(
             () -> pmigIn("node-a", "migrate", server, "--to", "node-b", "--bandwidth", "1", "--compress", "off", "--json"));
         String id = awaitPreCopy();
@@ -126,8 +124,7 @@ class OpenedControlSocketTest {
     @Test
     @Timeout(240)
     void ctrlCOnPmigMigrateRollsBackAndTheClientKeepsItsConnection() throws Exception {
-        CompletableFuture<String> client = StreamService.client("40");
-        Thread.sleep(1500);
+        StreamClient client = StreamService.client();
         List<String> command = new ArrayList<>(List.of("nsenter", "--target", nodes.host("node-a").initPid().toString(), "--net",
             "--pid", "--mount", "--ipc", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
             System.getProperty("java.class.path"), "io.pmig.cli.Pmig", "migrate", server, "--to", "node-b", "--bandwidth", "1",
@@ -167,9 +164,9 @@ class OpenedControlSocketTest {
         return new ControlClient(LabDaemons.socketFromHost(nodes.host("node-a").initPid())).call(ControlClient.request("status"));
     }
 
-    private void assertRolledBack(String id, CompletableFuture<String> client) throws Exception {
+    private void assertRolledBack(String id, StreamClient client) throws Exception {
         nodes.assertServiceOn("node-a", server, VIP);
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "the client's stream went on: " + verdict);
         String log = Files.readString(daemons.logFile("node-a"));
         assertTrue(log.contains("event=migration id=" + id + " uid=0") && log.contains("pid=" + server + " to=node-b vip=" + VIP

@@ -1,8 +1,6 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,7 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.CompletableFuture;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -53,7 +51,7 @@ class PacemakerTest {
 
     @AfterEach
     void removeCluster() throws IOException {
-        down();                                                 // the nodes' PID namespaces end corosync and Pacemaker
+        LabTestSupport.removeLab();                                                 // the nodes' PID namespaces end corosync and Pacemaker
         if (agentBefore == null) {
             Files.deleteIfExists(AGENT);
             Files.deleteIfExists(AGENT.getParent());
@@ -81,7 +79,7 @@ class PacemakerTest {
         exec("node-a", "cibadmin", "--create", "--scope", "resources", "--xml-text", resourceXml(pmigCommand()));
 
         await("Pacemaker finds the service running on node-a", () -> locate().contains("running on: node-a"));
-        CompletableFuture<String> client = StreamService.client("30");
+        StreamClient client = StreamService.client();
         exec("node-a", "crm_attribute", "--node", "node-a", "--name", "standby", "--update", "on");
 
         await("Pacemaker has the service on node-b", () -> locate().contains("running on: node-b"));
@@ -89,7 +87,7 @@ class PacemakerTest {
         String log = exec("node-a", "sh", "-c", "grep -h 'pmig-stream' /var/log/pacemaker/pacemaker.log || true");
         assertTrue(log.contains("migrate_to"), "Pacemaker moved it live (migrate_to), not by stop and start:\n" + log);
         assertEquals("", exec("node-a", "sh", "-c", "pgrep -x stream-server || true").strip(), "nothing of it runs on node-a");
-        String verdict = client.get();
+        String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "the client saw every byte and no reset: " + verdict);
     }
 
@@ -122,10 +120,7 @@ class PacemakerTest {
 
     /** The output of {@code command} in {@code node}, whatever its exit code (the cluster may not answer yet). */
     private static String inNode(String node, String... command) {
-        String[] args = new String[command.length + 4];
-        System.arraycopy(new String[] {"lab", "exec", node, "--"}, 0, args, 0, 4);
-        System.arraycopy(command, 0, args, 4, command.length);
-        return pmig(args).out();
+        return LabTestSupport.inHost(node, List.of(command)).out();
     }
 
     private Path resource(String name) throws IOException {

@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,7 +39,7 @@ class SourceAddressMoveTest {
 
     @AfterEach
     void removeLab() {
-        down();
+        LabTestSupport.removeLab();
         if (cgroup != null) {
             LabTestSupport.sh("rmdir " + cgroup + " || true");
         }

@@ -1,13 +1,8 @@
 package io.pmig.cli.lab;
 
 import static io.pmig.cli.lab.LabTestSupport.exec;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 
 import io.pmig.cli.NativeProgram;
-import io.pmig.cli.lab.LabTestSupport.Run;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * The service the lab tests move: stream-server bound to a VIP on node-a, and stream-clients in
@@ -70,19 +65,19 @@ final class StreamService {
         return server;
     }
 
-    /** A stream-client in the client host for {@code seconds} with {@code options}; completes with its verdict line. */
-    static CompletableFuture<String> client(String seconds, String... options) {
-        return clientOf(VIP, seconds, options);
+    /** A stream-client in the client host with {@code options}, connected, until the test asks for its verdict. */
+    static StreamClient client(String... options) throws Exception {
+        return clientOf(VIP, options);
+    }
+
+    /** A stream-client in the client host, connected, for {@code seconds} whatever the test does ({@link StreamClient#startFor}). */
+    static StreamClient clientFor(String seconds) throws Exception {
+        return StreamClient.startFor(seconds, VIP, PORT);
     }
 
     /** {@link #client}, connecting to {@code address}: the VIP, or a name the client resolves. */
-    static CompletableFuture<String> clientOf(String address, String seconds, String... options) {
-        List<String> args = new ArrayList<>(List.of("lab", "exec", "client", "--", program("stream-client"), address, PORT, seconds));
-        args.addAll(List.of(options));
-        return CompletableFuture.supplyAsync(() -> {
-            Run run = pmig(args.toArray(String[]::new));
-            return (run.out().strip() + " " + run.err().strip()).strip();
-        });
+    static StreamClient clientOf(String address, String... options) throws Exception {
+        return StreamClient.start(address, PORT, options);
     }
 
     static String program(String name) {

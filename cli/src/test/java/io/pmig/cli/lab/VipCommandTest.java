@@ -1,13 +1,10 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static io.pmig.cli.lab.LabTestSupport.exec;
-import static io.pmig.cli.lab.LabTestSupport.pmig;
 import static io.pmig.cli.lab.LabTestSupport.pmigIn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.cli.ExitCodes;
@@ -21,14 +18,12 @@ import org.junit.jupiter.api.Timeout;
 class VipCommandTest {
     @BeforeEach
     void lab() {
-        assumeTrue(LabCommandTest.isRoot(), "the lab needs root");
-        new Lab(new LabLayout(LabTestSupport.LAB), new LabShell()).down();
-        assertEquals(ExitCodes.OK, pmig("lab", "up").exitCode());
+        LabTestSupport.freshLab();
     }
 
     @AfterEach
     void removeLab() {
-        down();
+        LabTestSupport.removeLab();
     }
 
     @Test

@@ -1,6 +1,5 @@
 package io.pmig.cli.lab;
 
-import static io.pmig.cli.lab.LabTestSupport.down;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,7 +56,7 @@ class VipMoveTest {
         for (int i = opened.size() - 1; i >= 0; i--) {
             opened.get(i).close();
         }
-        down();
+        LabTestSupport.removeLab();
     }
 
     /** A node as the daemon sees it: its thread, its VIP manager, and a server counting datagrams by number. */
