@@ -82,8 +82,11 @@ public final class CarriedFiles {
         try {
             return keyOf(opened, link, () -> link) != null;
         } catch (RefusedException | SyscallException e) {
-            // gone meanwhile, or one a checkpoint refuses (too large): the bundle's checkpoint says so by name
-            return Files.exists(opened, LinkOption.NOFOLLOW_LINKS);
+            // gone meanwhile (a server maps a file per request: another may be mapped at the same address by now, so the
+            // link's existence says nothing), or one a checkpoint refuses (too large): the bundle's checkpoint says so by name
+            boolean gone = e.getCause() instanceof java.nio.file.NoSuchFileException
+                || e instanceof SyscallException s && s.errno() == io.pmig.nativeio.Errno.ENOENT;
+            return !gone && Files.exists(opened, LinkOption.NOFOLLOW_LINKS);
         }
     }
 
