@@ -46,6 +46,8 @@ public final class PrecopySource implements AutoCloseable {
     private final List<Tracked> tracked = new ArrayList<>();
     /** The tree as it was when the session began (the first round carries it), or null for a process alone. */
     private final ProcessTree tree;
+    /** The host pids the pre-flight checked (zombies included): a last part that freezes the same set skips the check. */
+    private final List<Integer> checkedPids;
     private final List<Round> rounds = new ArrayList<>();
     /** The session is over: the trackers closed, or handed to the last part's {@link FrozenCheckpoint}. */
     private boolean closed;
@@ -91,6 +93,7 @@ public final class PrecopySource implements AutoCloseable {
         this.options = options;
         this.engine = engine;
         this.tree = tree.size() > 1 ? ProcessTree.of(tree) : null;
+        this.checkedPids = List.copyOf(tree);
         try {
             for (int member : tree) {
                 if (member == pid || !ProcessTree.ended(member)) {
@@ -228,7 +231,8 @@ public final class PrecopySource implements AutoCloseable {
         long[] droppedResent = new long[2]; // set inside the frozen step, for the report
         FrozenCheckpoint frozen;
         try {
-            List<Integer> checked = new ArrayList<>(tracked.stream().map(t -> t.pid).toList());
+            // the live members alone would differ from a frozen tree with a zombie, and re-run the sharing check frozen
+            List<Integer> checked = checkedPids;
             frozen = engine.checkpoint(pid, checked, out, checkpointOptions, m -> {
                 Tracked t = trackedAs(m.pid());
                 return t == null ? m.mappings() : m.mappings(t.layout);
