@@ -73,21 +73,22 @@ class RealServicesTest {
     void apachePreforkMovesWholeUnderLoad() throws Exception {
         startApache("mpm_prefork", "ServerLimit 200", "MaxRequestWorkers 200", "StartServers 160", "MinSpareServers 5",
             "MaxSpareServers 200");
-        movesThereAndBackUnderLoad("apache2", 8080, dir.resolve("apache2.pid"), true);
+        movesThereAndBackUnderLoad("apache2", 8080, dir.resolve("apache2.pid"));
     }
 
     /**
-     * The event MPM (processes of 27 threads, keep-alive connections parked with the listener thread) moves whole and
-     * serves on, the download intact. Its clients are not held to "no request fails": when the service resumes, every
-     * client's next request arrives at once, its workers are all busy for a moment, and the event MPM then closes the
-     * keep-alive connections it parks, unanswered (event.c, connections_above_limit). The service does the same after
-     * any stall: stopped with SIGSTOP for 2 s under this load and continued, without a move, it closed one such
-     * connection. A shorter downtime makes it rarer; ab's and wrk's counts are printed, not asserted.
+     * The event MPM (processes of 200 threads, keep-alive connections parked with the listener thread) moves whole.
+     * Sized as the prefork server is, for the load it serves: each process could take every client alone, so its
+     * workers are never all busy (it then shuts keep-alive connections it parks), and it never stops a process for
+     * having too many idle threads (a quiescing process closes its keep-alive connections too). Under the default
+     * spare-thread settings and 25 threads a process, this load alone, with no move, failed 203 of ab's requests and
+     * made 542 of wrk's reads fail.
      */
     @Test
     void apacheEventMovesWholeUnderLoad() throws Exception {
-        startApache("mpm_event", "ServerLimit 16", "MaxRequestWorkers 400", "StartServers 8", "ThreadsPerChild 25");
-        movesThereAndBackUnderLoad("apache2", 8080, dir.resolve("apache2.pid"), false);
+        startApache("mpm_event", "ServerLimit 2", "StartServers 2", "ThreadLimit 200", "ThreadsPerChild 200",
+            "MaxRequestWorkers 400", "MinSpareThreads 1", "MaxSpareThreads 400");
+        movesThereAndBackUnderLoad("apache2", 8080, dir.resolve("apache2.pid"));
     }
 
     @Test
@@ -99,7 +100,7 @@ class RealServicesTest {
             "http { access_log off; client_body_temp_path " + dir.resolve("body") + ";",
             "  server { listen " + VIP + ":8080; root " + www + "; } }", ""));
         exec("node-a", "nginx", "-c", dir.resolve("nginx.conf").toString(), "-p", dir.toString(), "-e", dir.resolve("error.log").toString());
-        movesThereAndBackUnderLoad("nginx", 8080, dir.resolve("nginx.pid"), true);
+        movesThereAndBackUnderLoad("nginx", 8080, dir.resolve("nginx.pid"));
     }
 
     /**
@@ -178,8 +179,8 @@ class RealServicesTest {
         return www;
     }
 
-    /** {@code noRequestFails}: ab and wrk must report no failed request and no socket error. */
-    private void movesThereAndBackUnderLoad(String comm, int port, Path pidFile, boolean noRequestFails) throws Exception {
+    /** ab and wrk must report no failed request and no socket error. */
+    private void movesThereAndBackUnderLoad(String comm, int port, Path pidFile) throws Exception {
         String root = awaitPidFile(pidFile);
         awaitProcesses("node-a", comm, 3);
         String page = get(port);
@@ -203,14 +204,10 @@ class RealServicesTest {
         String abOut = Files.readString(dir.resolve("ab.out"));
         assertTrue(wrk.waitFor(LOAD_SECONDS + 120L, TimeUnit.SECONDS), "wrk ends");
         String wrkOut = Files.readString(dir.resolve("wrk.out"));
-        if (noRequestFails) {
-            assertTrue(abOut.contains("Failed requests:        0") && !abOut.contains("Non-2xx") && !abOut.contains("apr_"),
-                "ab: no request failed, none was reset:\n" + abOut);
-            assertTrue(wrkOut.contains("requests in") && !wrkOut.contains("Socket errors") && !wrkOut.contains("Non-2xx"),
-                "wrk: no socket error, no failed response:\n" + wrkOut);
-        } else {
-            System.out.println(comm + " under load, moved there and back:\n" + abOut + "\n" + wrkOut);
-        }
+        assertTrue(abOut.contains("Failed requests:        0") && !abOut.contains("Non-2xx") && !abOut.contains("apr_"),
+            "ab: no request failed, none was reset:\n" + abOut);
+        assertTrue(wrkOut.contains("requests in") && !wrkOut.contains("Socket errors") && !wrkOut.contains("Non-2xx"),
+            "wrk: no socket error, no failed response:\n" + wrkOut);
         assertEquals(page, get(port), "the service answers after");
     }
 
