@@ -16,14 +16,19 @@ import java.util.stream.Collectors;
  * The node taking a VIP. Prepared with the replay device made and the segment probed, so the
  * steps are quick: {@link #hold} (before the VIP arrives, so nothing reaches a socket not yet
  * restored); {@link #takeVip} (silently: it may come before the source gives the VIP up, so the
- * restored sockets can bind to it); {@link #announce} (the first round, at once); then, with the
- * sockets restored but still in repair mode, {@link #replay} of what the source forwarded merged
- * with what was held here; {@link #stopHolding}; and off the critical path
- * {@link #announceDue} until every round is out, while the source forwards what stale caches
- * still send it ({@link #replayLate}). {@link #rollback} gives the VIP up again.
+ * restored sockets can bind to it); {@link #announce} (the first round, at once) and
+ * {@link #keep} of what the source held. Until the commit nothing the clients send reaches the
+ * copy: its kernel would acknowledge data that a rollback then loses (the original never got it,
+ * the client never sends it again, and the connection stalls for good). At the commit,
+ * {@link #replay} of what the source held merged with what was held here, then
+ * {@link #stopHolding}; and off the critical path {@link #announceDue} until every round is out,
+ * while the source forwards what stale caches still send it ({@link #replayLate}). Or
+ * {@link #rollback}: the VIP is given up, and everything held goes back to the source.
  */
 public final class DestinationSwitch extends VipSwitch {
     private boolean taken;
+    /** What the source held and forwarded, kept until {@link #replay} or {@link #rollback}. */
+    private List<HeldPacket> fromSource = List.of();
 
     DestinationSwitch(VipManager manager, InetAddress vip, int prefix, byte[] sourceMac) {
         super(manager, vip, prefix);
@@ -87,16 +92,28 @@ public final class DestinationSwitch extends VipSwitch {
         }
     }
 
-    /**
-     * Puts into this node's stack what the source held ({@code fromSource}, oldest first), then what
-     * was held here, once each. The hold goes on: call it while the sockets are still in repair mode.
-     */
-    public void replay(List<HeldPacket> fromSource) {
-        inject(Replay.merge(fromSource, hold.take()));
+    /** Keeps what the source held ({@code packets}, oldest first) with what this node holds, until the commit. */
+    public void keep(List<HeldPacket> packets) {
+        fromSource = List.copyOf(packets);
     }
 
     /**
-     * Gives the VIP up (if taken); returns what was held here and not replayed, for the source.
+     * The commit: puts into this node's stack what the source held, then what was held here, once each. The hold goes
+     * on ({@link #stopHolding} ends it).
+     */
+    public void replay() {
+        inject(Replay.merge(fromSource, hold.take()));
+        fromSource = List.of();
+    }
+
+    /** Drops what was kept and held (--no-replay shows what the clients' retransmissions cost). */
+    public void dropHeld() {
+        hold.take();
+        fromSource = List.of();
+    }
+
+    /**
+     * Gives the VIP up (if taken); returns what the source forwarded and what was held here, not replayed, for the source.
      * Holding goes on, so what still arrives here is kept for the source ({@link #forward}, then
      * {@link #stopHolding}) until the source has announced the VIP again.
      */
@@ -110,7 +127,9 @@ public final class DestinationSwitch extends VipSwitch {
         }
         manager.rules().unsilenceArp(vip);
         manager.rules().unguardResets(vip);
-        return hold.take();
+        List<HeldPacket> back = Replay.merge(fromSource, hold.take());
+        fromSource = List.of();
+        return back;
     }
 
     @Override

@@ -166,12 +166,41 @@ class HoldAndReplayTest extends TwoNamespaces {
                 // what a source would forward: datagrams from B with a checksum the replay must redo
                 List<HeldPacket> forwarded = List.of(udp(ADDR_B, VIP, 9002, "fwd1"), udp(ADDR_B, VIP, 9002, "fwd2"),
                     udp(ADDR_B, VIP, 9002, "fwd1"));
-                d.replay(forwarded);
+                d.keep(forwarded);
+                assertEquals(List.of(), receiveAll(server), "nothing reaches the copy before the commit");
+                d.replay();
                 assertEquals(List.of("fwd1", "fwd2", "own1", "own2"), receiveAll(server));
                 d.stopHolding();
                 sendDatagramsFromB(vip, 9002, "after", 1);
                 assertEquals("after1", receive(server, 2000));
                 assertEquals(4, d.replayed());
+            }
+        }
+    }
+
+    /**
+     * Aborted after the switch: nothing the clients sent reached the copy (its kernel would have acknowledged data the
+     * original never gets), and all of it, the source's forwarded packets first, goes back to the source.
+     */
+    @Test
+    void aDestinationRolledBackGivesTheSourceEverythingItKept() throws Exception {
+        InetAddress vip = InetAddress.getByName(VIP);
+        try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT);
+             DestinationSwitch d = m.destination(vip, 24, SOME_MAC)) {
+            d.hold();
+            d.takeVip();
+            d.announce();
+            try (DatagramChannel server = DatagramChannel.open().bind(new InetSocketAddress(vip, 9005))) {
+                sendDatagramsFromB(vip, 9005, "own", 2);
+                awaitAtLeast(2, d::held);
+                d.keep(List.of(udp(ADDR_B, VIP, 9005, "fwd1")));
+                assertNull(receive(server, 300), "a packet reached the copy before the commit");
+                List<String> back = new ArrayList<>();
+                for (HeldPacket p : d.rollback()) {
+                    back.add(new String(p.ip(), 28, p.ip().length - 28, StandardCharsets.US_ASCII));
+                }
+                assertEquals(List.of("fwd1", "own1", "own2"), back);
+                assertEquals(0, d.replayed());
             }
         }
     }
@@ -269,7 +298,7 @@ class HoldAndReplayTest extends TwoNamespaces {
                 d.takeVip();
                 d.announce();
                 d.announce();
-                d.replay(List.of());
+                d.replay();
                 d.stopHolding();
                 d.stopHolding();
                 assertTrue(addrA().contains(VIP), addrA());

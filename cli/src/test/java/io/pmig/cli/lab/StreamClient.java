@@ -40,27 +40,14 @@ final class StreamClient {
      * returns once all its connections are established: from then on it streams.
      */
     static StreamClient start(String address, String port, String... options) throws Exception {
-        List<String> untilAsked = new ArrayList<>(List.of("--until-eof"));
-        untilAsked.addAll(List.of(options));
-        return start(address, port, MAX_SECONDS, untilAsked);
-    }
-
-    /**
-     * {@link #start}, the client ending after {@code seconds} whatever the test does: its verdict then says nothing of
-     * the connection after that time, and does not ask the server to answer once more at the end.
-     */
-    static StreamClient startFor(String seconds, String address, String port) throws Exception {
-        return start(address, port, seconds, List.of());
-    }
-
-    private static StreamClient start(String address, String port, String seconds, List<String> options) throws Exception {
+        List<String> optionList = List.of(options);
         String netns = new LabLayout(LabTestSupport.LAB).netns("client");
-        int connections = options.contains("--connections") ? Integer.parseInt(options.get(options.indexOf("--connections") + 1)) : 1;
+        int connections = optionList.contains("--connections") ? Integer.parseInt(options[optionList.indexOf("--connections") + 1]) : 1;
         int before = established(netns, port);
         // ip netns exec, as pmig lab exec client does: it also puts the lab's resolv.conf in place for the client
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", netns,
-            StreamService.program("stream-client"), address, port, seconds));
-        command.addAll(options);
+            StreamService.program("stream-client"), address, port, MAX_SECONDS, "--until-eof"));
+        command.addAll(optionList);
         StreamClient client;
         try {
             client = new StreamClient(new ProcessBuilder(command).start());

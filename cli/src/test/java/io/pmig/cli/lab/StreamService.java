@@ -70,11 +70,6 @@ final class StreamService {
         return clientOf(VIP, options);
     }
 
-    /** A stream-client in the client host, connected, for {@code seconds} whatever the test does ({@link StreamClient#startFor}). */
-    static StreamClient clientFor(String seconds) throws Exception {
-        return StreamClient.startFor(seconds, VIP, PORT);
-    }
-
     /** {@link #client}, connecting to {@code address}: the VIP, or a name the client resolves. */
     static StreamClient clientOf(String address, String... options) throws Exception {
         return StreamClient.start(address, PORT, options);

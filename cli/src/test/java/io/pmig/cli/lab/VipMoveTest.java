@@ -189,7 +189,7 @@ class VipMoveTest {
         (s, d, from, to) -> to.ns.call(() -> { d.takeVip(); d.announce(); return null; }),
         (s, d, from, to) -> {
             List<HeldPacket> forwarded = from.ns.call(s::forward);
-            to.ns.call(() -> { d.replay(forwarded); return null; });
+            to.ns.call(() -> { d.keep(forwarded); d.replay(); return null; });
         },
         (s, d, from, to) -> to.ns.call(() -> { d.stopHolding(); return null; }));
 

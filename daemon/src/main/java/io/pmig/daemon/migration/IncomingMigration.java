@@ -26,8 +26,9 @@ import java.util.concurrent.TimeoutException;
 /**
  * One migration arriving at this node. The restore runs on a thread of its own (ptrace binds the
  * restored process to the thread that made it) and parks there with the process restored and
- * stopped, its sockets live, until the source decides: commit (resume it) or abort (kill it; its
- * connections go back into repair mode first, so the clients see nothing). A source that decides
+ * stopped, its sockets live but reached by nothing (what the clients send is held), until the source decides: commit
+ * (replay what was held, resume it) or abort (kill it; its connections go back into repair mode first, so the clients
+ * see nothing, and what was held goes back to the source). A source that decides
  * nothing within {@link #DECISION_TIMEOUT_SECONDS} counts as an abort, and {@code whenUndecided}
  * runs (the daemon gives the VIP back as for a source that went away).
  */
@@ -92,7 +93,6 @@ final class IncomingMigration {
 
     private void restoreAndAwaitDecision(PeerSession source, InboundStream image) {
         lastPartStart = System.nanoTime();
-        long[] replayed = new long[1];
         // its pids never block a move: taken here (now, or by the time the restorer makes it), the copy gets a PID
         // namespace of its own with the same numbers inside
         RestoreOptions options = new RestoreOptions(pidNamespace != null).withNewPidNamespaceIfTaken().withBeforeSocketsGoLive((pid, connections) -> {
@@ -101,7 +101,7 @@ final class IncomingMigration {
                 SourceAddress.pin(SourceAddress.cgroupOf(pid), InetAddress.getByName(prepare.sourcePin()));
             }
             if (vip != null) {
-                replayed[0] = switchVip(source);
+                switchVip(source);
             }
         });
         try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
@@ -109,7 +109,7 @@ final class IncomingMigration {
             String note = pidNamespace != null || !process.inNewPidNamespace() ? pidNamespace
                 : "an id of process " + prepare.pid() + " was taken on " + node + " meanwhile: the process runs there in a PID"
                     + " namespace of its own, with pid " + prepare.pid() + " inside";
-            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
+            restored.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, 0,
                 process.report().steps(), note));
             boolean timedOut = false;
             try {
@@ -118,8 +118,9 @@ final class IncomingMigration {
                 timedOut = decision.complete(false);   // unless a commit arrived just now
             }
             if (decision.join()) {
+                long replayed = vip == null ? 0 : replayHeld();
                 process.resume();
-                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed[0],
+                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed,
                     process.report().steps(), note));
             } else {
                 process.kill();
@@ -176,19 +177,22 @@ final class IncomingMigration {
     }
 
     /**
-     * In the restore's hook: the source gives the VIP up and sends what it held; this node (which
-     * took the VIP silently when prepared) announces it, replays the held packets and stops
-     * holding. Returns the packets replayed.
+     * In the restore's hook: the source gives the VIP up and sends what it held; this node (which took the VIP silently
+     * when prepared) keeps that with its own hold until the commit, and announces the VIP.
      */
-    private long switchVip(PeerSession source) {
+    private void switchVip(PeerSession source) {
         pause.pauseAt(FaultPause.Point.SWITCH);
         Message answer = source.request(Message.json(MigrationProtocol.SWITCH, new MigrationProtocol.Id(id())));
-        List<HeldPacket> fromSource = HeldPacketCodec.decode(answer.body());
+        vip.keep(HeldPacketCodec.decode(answer.body()));
         vip.announce();
+    }
+
+    /** The commit: what the clients sent since the freeze reaches the copy; returns the packets replayed. */
+    private long replayHeld() {
         if (prepare.replay()) {
-            vip.replay(fromSource);
+            vip.replay();
         } else {
-            vip.forward();      // dropped on purpose: --no-replay shows what the clients' retransmissions cost
+            vip.dropHeld();
         }
         vip.stopHolding();
         return vip.replayed();

@@ -163,7 +163,8 @@ final class OutgoingMigration {
             beforeCommit.run();
             long journaled = System.nanoTime();
             pause.pauseAt(FaultPause.Point.COMMIT);
-            boolean answered = commitOrLearnOutcome();
+            MigrationProtocol.Restored running = commitOrLearnOutcome();
+            boolean answered = running != null;
             long resumed = System.nanoTime();
             frozen.commit();
             phase("settle");
@@ -185,7 +186,7 @@ final class OutgoingMigration {
                 .put("bandwidthLimitMegabytesPerSecond", bandwidth.megabytesPerSecond())
                 .put("memoryBytes", staged ? rounds.get(0).pagesSent() * PAGE : frozen.report().pageBytes())
                 .put("heldPackets", vipSwitch == null ? 0 : vipSwitch.held())
-                .put("replayedPackets", restored.replayed())
+                .put("replayedPackets", answered ? running.replayed() : null)
                 .put("encrypted", peer.encrypted())
                 .put("mode", staged ? "staged" : "bundle")
                 .set("notes", JsonNodeFactory.instance.arrayNode());
@@ -238,15 +239,14 @@ final class OutgoingMigration {
     }
 
     /**
-     * Tells the destination to run the copy. Returns true when it answered; false when the answer
-     * was lost but the destination, asked again, says the copy runs. Throws when it says the copy
-     * is gone (the caller rolls back) or cannot say in time (the original stays stopped: the
-     * copy may run).
+     * Tells the destination to run the copy. Returns its answer (the packets it replayed at the commit); null when the
+     * answer was lost but the destination, asked again, says the copy runs. Throws when it says the copy is gone (the
+     * caller rolls back) or cannot say in time (the original stays stopped: the copy may run).
      */
-    private boolean commitOrLearnOutcome() throws InterruptedException {
+    private MigrationProtocol.Restored commitOrLearnOutcome() throws InterruptedException {
         try {
-            peer.request(Message.json(MigrationProtocol.COMMIT, new MigrationProtocol.Id(id)), RESTORE_TIMEOUT);
-            return true;
+            return peer.request(Message.json(MigrationProtocol.COMMIT, new MigrationProtocol.Id(id)), RESTORE_TIMEOUT)
+                .bodyAs(MigrationProtocol.Restored.class);
         } catch (PeerException e) {
             if (e.reason() == PeerException.Reason.REMOTE) {
                 throw e;    // the destination answered: it did not run the copy
@@ -255,7 +255,7 @@ final class OutgoingMigration {
             phase("awaiting-outcome");
             CommitOutcome outcome = outcomeQuery.await();
             if (outcome == CommitOutcome.COMMITTED) {
-                return false;
+                return null;
             }
             if (outcome == CommitOutcome.ABORTED) {
                 throw new PeerException(PeerException.Reason.REMOTE, peer.peerName() + " discarded its copy: " + e.getMessage());

@@ -28,10 +28,10 @@ import java.util.concurrent.TimeUnit;
  * is touched (it may be the host's own, or loopback);</li>
  * <li>{@code arp pmig silence}: drops ARP requests for an address in {@code silence4}, so a
  * node stops answering for a VIP it gave away while stale caches still send it packets;</li>
- * <li>{@code inet pmig guard}: drops TCP resets leaving from an address in {@code guard4}/
+ * <li>{@code inet pmig guard}: drops TCP resets and FINs leaving from an address in {@code guard4}/
  * {@code guard6}: a destination's copy not yet committed may die with its daemon, sockets live,
- * and neither its death nor the stack's answers to what its clients send next may reset
- * connections the source's original still owns.</li>
+ * and neither its death (a FIN where the socket had nothing unread, else a reset) nor the stack's
+ * answers to what its clients send next may end connections the source's original still owns.</li>
  * </ul>
  * Installing runs {@code nft -f -} once (off the switchover path); it is idempotent and leaves
  * existing elements, so holds in progress are not disturbed. Uses the network namespace of the
@@ -70,8 +70,8 @@ public final class HoldRules implements AutoCloseable {
         add rule inet pmig hold iifname != "%1$s*" ip6 daddr @syn6 tcp flags & (syn | ack) == syn log group %2$d snaplen 65535 queue-threshold 1 drop
         add rule inet pmig hold ip daddr . tcp dport @endpoint4 drop
         add rule inet pmig hold ip6 daddr . tcp dport @endpoint6 drop
-        add rule inet pmig guard ip saddr @guard4 tcp flags & rst == rst drop
-        add rule inet pmig guard ip6 saddr @guard6 tcp flags & rst == rst drop
+        add rule inet pmig guard ip saddr @guard4 tcp flags & (fin | rst) != 0 drop
+        add rule inet pmig guard ip6 saddr @guard6 tcp flags & (fin | rst) != 0 drop
         add rule arp pmig silence arp operation request arp daddr ip @silence4 drop
         add element inet pmig hold4 { %3$s }
         """.formatted(REPLAY_PREFIX, NFLOG_GROUP, MARKER_ADDRESS);
