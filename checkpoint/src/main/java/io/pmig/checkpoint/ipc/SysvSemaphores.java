@@ -38,6 +38,13 @@ final class SysvSemaphores extends SysvKind<SysvSemaphores.Saved> {
         implements SysvKind.Saved {
         Saved {
             undo = undo == null ? List.of() : List.copyOf(undo);
+            for (Undo u : undo) {
+                if (u.adjustments().size() != values.size()
+                    || u.adjustments().stream().anyMatch(a -> a < -SysvIpc.SEMAEM - 1 || a > SysvIpc.SEMAEM)) {
+                    throw new IllegalArgumentException("the adjustments of process " + u.pid() + " do not fit the set's "
+                        + values.size() + " semaphores");
+                }
+            }
         }
     }
 
