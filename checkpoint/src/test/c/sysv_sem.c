@@ -6,7 +6,7 @@
  * (2 left), the child one of semaphore 3 (0 left) and then waits in semop for semaphore 1, which is 0. After go the
  * parent checks the set (id, key, mode, values, the last changer of semaphores 0 and 3, the child waiting on 1), then
  * gives semaphore 1: the child wakes, checks semaphore 2 and exits.
- * (No SEM_UNDO here: its per-process adjustments cannot be carried, see docs/checkpoint-engine.md.)
+ * (SEM_UNDO adjustments: sysv_sem_undo.c.)
  */
 #include "harness.h"
 

@@ -310,7 +310,7 @@ public final class CheckpointEngine {
         ImageWriter writer = null;
         try {
             SysvObjects sysv = SysvObjects.usedBy(frozen.pids());
-            List<Object> sysvImages = sysv.save();
+            List<Object> sysvImages = sysv.save(frozen.members());
             List<Member> members = new ArrayList<>();
             for (int i = 0; i < frozen.members().size(); i++) {
                 FrozenProcess process = frozen.members().get(i);

@@ -17,6 +17,7 @@ public final class Errno {
     public static final int EINVAL = 22;
     public static final int EMFILE = 24;
     public static final int ENOSPC = 28;
+    public static final int ERANGE = 34;
     public static final int ENODEV = 19;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
@@ -34,7 +35,7 @@ public final class Errno {
             "10", "ECHILD", "11", "EAGAIN", "12", "ENOMEM (out of memory)", "13", "EACCES (permission denied)",
             "14", "EFAULT (bad address)", "16", "EBUSY (busy)", "17", "EEXIST (already exists)",
             "22", "EINVAL (invalid argument)", "24", "EMFILE (too many open files)",
-            "28", "ENOSPC (no space left)", "38", "ENOSYS (not implemented by this kernel)",
+            "28", "ENOSPC (no space left)", "34", "ERANGE (out of range)", "38", "ENOSYS (not implemented by this kernel)",
             "95", "EOPNOTSUPP (not supported)", "19", "ENODEV (no such device)",
             "98", "EADDRINUSE (address in use)", "99", "EADDRNOTAVAIL (address not available)",
             "100", "ENETDOWN (network is down)", "105", "ENOBUFS (no buffer space)"};

@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.ipc;
 
+import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.restore.Puppet;
 
 import java.util.List;
@@ -69,6 +70,14 @@ abstract class SysvKind<S extends SysvKind.Saved> {
 
     /** Saves object {@code id} of the frozen tree; changes nothing of it. */
     abstract S save(int id, SysvUsers tree);
+
+    /**
+     * Saves the objects {@code ids} of the frozen tree, whose live members are {@code frozen} (stopped under this
+     * tracer, for what only they can tell); changes nothing of them.
+     */
+    List<S> save(List<Integer> ids, SysvUsers tree, List<FrozenProcess> frozen) {
+        return ids.stream().map(id -> save(id, tree)).toList();
+    }
 
     /** Creates {@code saved} here: {@link SysvObjects} set the next id; returns the new id (the caller checks it is the saved one). */
     abstract int create(S saved);

@@ -4,6 +4,7 @@ import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.nativeio.SysvIpc;
+import io.pmig.checkpoint.ptrace.FrozenProcess;
 import io.pmig.checkpoint.restore.Puppet;
 
 import java.io.IOException;
@@ -62,12 +63,13 @@ public final class SysvObjects {
             .map(e -> e.getKey().noun() + " id " + e.getValue().get(0)).orElse(null);
     }
 
-    /** Saves every object (the tree is frozen): the image objects, in the order a restore makes them. */
-    public List<Object> save() {
+    /**
+     * Saves every object (the tree is frozen, {@code frozen} its live members, still under this tracer): the image
+     * objects, in the order a restore makes them.
+     */
+    public List<Object> save(List<FrozenProcess> frozen) {
         for (Map.Entry<SysvKind<?>, List<Integer>> e : used.entrySet()) {
-            for (int id : e.getValue()) {
-                saved.add(e.getKey().save(id, users));
-            }
+            saved.addAll(e.getKey().save(e.getValue(), users, frozen));
         }
         return List.copyOf(saved);
     }

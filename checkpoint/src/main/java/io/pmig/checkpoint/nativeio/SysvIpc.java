@@ -3,6 +3,10 @@ package io.pmig.checkpoint.nativeio;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.nativeio.Syscall;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
 /**
  * System V IPC: shared memory, semaphores and message queues (shmget(2), semctl(2), msgrcv(2)...), with the
  * constants of include/uapi/linux/{ipc,shm,sem,msg}.h and the x86_64 layouts of struct ipc64_perm, shmid64_ds,
@@ -15,6 +19,7 @@ public final class SysvIpc {
     public static final int SHMCTL = 31;
     public static final int SHMDT = 67;
     public static final int SEMGET = 64;
+    public static final int SEMOP = 65;
     public static final int SEMCTL = 66;
     public static final int MSGGET = 68;
     public static final int MSGSND = 69;
@@ -37,6 +42,11 @@ public final class SysvIpc {
     public static final int GETPID = 11;
     public static final int GETALL = 13;
     public static final int SETVAL = 16;
+    /** sembuf.sem_flg: the kernel keeps the operation's inverse for the process (semadj), applied when it exits. */
+    public static final int SEM_UNDO = 0x1000;
+    /** A semaphore's highest value, and the bound of an adjustment: -(SEMAEM + 1) .. SEMAEM (linux/sem.h). */
+    public static final int SEMVMX = 32767;
+    public static final int SEMAEM = SEMVMX;
     /** msgrcv: copy the message at index msgtyp without taking it off the queue (CONFIG_CHECKPOINT_RESTORE). */
     public static final int MSG_COPY = 040000;
 
@@ -53,6 +63,8 @@ public final class SysvIpc {
     /** struct semid64_ds: 104 bytes; sem_nsems at 80. */
     public static final int SEMID_DS_BYTES = 104;
     public static final int SEM_NSEMS = 80;
+    /** struct sembuf: unsigned short sem_num, short sem_op, short sem_flg. */
+    public static final int SEMBUF_BYTES = 6;
     /** struct msqid64_ds: 120 bytes; msg_cbytes, msg_qnum, msg_qbytes. */
     public static final int MSQID_DS_BYTES = 120;
     public static final int MSG_CBYTES = 72;
@@ -106,6 +118,19 @@ public final class SysvIpc {
     /** The process that last changed semaphore {@code num} of set {@code id} (GETPID), as this process's PID namespace numbers it. */
     public static int semPid(int id, int num) {
         return (int) Syscall.call("semctl(" + id + ", " + num + ", GETPID)", SEMCTL, id, num, GETPID);
+    }
+
+    /** One operation of a semop call (struct sembuf). */
+    public record SemOp(int num, int op, int flags) {
+    }
+
+    /** {@code ops} as the array of struct sembuf a semop call takes. */
+    public static byte[] sembufs(List<SemOp> ops) {
+        ByteBuffer b = ByteBuffer.allocate(ops.size() * SEMBUF_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (SemOp o : ops) {
+            b.putShort((short) o.num()).putShort((short) o.op()).putShort((short) o.flags());
+        }
+        return b.array();
     }
 
     /**

@@ -112,7 +112,8 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
      * {@code 8 * calls.size()} bytes of the scratch page — runs from pages the process maps read and execute,
      * written through /proc/PID/mem, so that no mapping is ever writable and executable at once
      * (MemoryDenyWriteExecute allows it); int3 ends it. A process that may not map executable memory (SELinux
-     * without execmem), or a thread with a SIGTRAP pending, has the calls made one by one. The calls must not block.
+     * without execmem), or a thread with a SIGTRAP pending, has the calls made one by one, as are fewer than three. The calls
+     * must not block.
      */
     public long[] callAll(List<Call> calls) {
         if (calls.size() * 8L > SCRATCH_SIZE) {
@@ -129,7 +130,8 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         }
         code.put(INT3);
         long length = (code.position() + SCRATCH_SIZE - 1) / SCRATCH_SIZE * SCRATCH_SIZE;
-        long pages = trapless ? -Errno.EPERM
+        // fewer than three calls are cheaper one by one: mapping the code and unmapping it are two calls of their own
+        long pages = trapless || calls.size() < 3 ? -Errno.EPERM
             : call(Nr.MMAP, 0, length, Linux.PROT_READ | Linux.PROT_EXEC, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
         if (Errno.isError(pages)) {
             return calls.stream().mapToLong(c -> call(c.nr(), c.args())).toArray();

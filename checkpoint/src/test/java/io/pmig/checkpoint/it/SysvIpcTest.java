@@ -1,5 +1,6 @@
 package io.pmig.checkpoint.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,6 +18,7 @@ import io.pmig.checkpoint.nativeio.SysvIpc;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.nativeio.Syscall;
 import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,8 +32,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * System V IPC objects move with the tree that uses them (sysv_shm.c, sysv_sem.c, sysv_msg.c: a parent and its child
- * each): the commit removes the original's objects, the restore makes them again with the same ids and keys, and each
- * program's own checks pass afterwards. An id taken on the restoring host is refused by name with nothing made; an
+ * each; sysv_sem_undo.c: two sets, and the processes' SEM_UNDO adjustments): the commit removes the original's objects,
+ * the restore makes them again with the same ids and keys, and each program's own checks pass afterwards. An aborted
+ * checkpoint leaves the original's adjustments as they were. An id taken on the restoring host is refused by name with nothing made; an
  * object a process outside the tree uses is refused at checkpoint, and a pre-copy of a process that uses one is not
  * made (bundle).
  */
@@ -43,7 +46,7 @@ class SysvIpcTest extends ItSupport {
     }
 
     @ParameterizedTest
-    @CsvSource({"sysv_shm, shm", "sysv_sem, sem", "sysv_msg, msg"})
+    @CsvSource({"sysv_shm, shm", "sysv_sem, sem", "sysv_sem_undo, sem", "sysv_msg, msg"})
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void objectsMoveWithTheTreeByStream(String program, String table) throws Exception {
         TestProgram p = startReady(program);
@@ -55,6 +58,23 @@ class SysvIpcTest extends ItSupport {
         restoreAndResume(p, image, new RestoreOptions(false));
         assertEquals(OptionalInt.of(id), idByKey(table, key), "the restored object has the original's id");
         goExpectPassAndExit(p);
+    }
+
+    /** The adjustments are read by asking the frozen processes; an abort must leave them, and the sets, untouched. */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anAbortedCheckpointLeavesTheSemaphoreAdjustmentsAsTheyWere() throws Exception {
+        TestProgram p = startReady("sysv_sem_undo");
+        int id = idByKey("sem", keyOf(p)).orElseThrow();
+        short[] before = SysvIpc.semValues(id, 3);
+        try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(OutputStream.nullOutputStream()),
+            CheckpointOptions.defaults())) {
+            assertEquals(2, frozen.report().processes().size(), "the parent and its child were checkpointed");
+            frozen.abort();
+        }
+        assertRunningUntraced(p.pid(), "after the abort");
+        assertArrayEquals(before, SysvIpc.semValues(id, 3), "the values are as they were");
+        goExpectPassAndExit(p); // its checks: each process gives back exactly what it took
     }
 
     @Test

@@ -20,8 +20,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * System V IPC through {@code pmig migrate}, there and back: each lab node has an IPC namespace of its own, as a host
- * would, so a tree's objects (the engine's test programs sysv_shm, sysv_sem, sysv_msg: a parent and its child each)
- * are made on node-b with their ids and keys, gone from node-a, and back again; each program's own checks pass.
+ * would, so a tree's objects (the engine's test programs sysv_shm, sysv_sem, sysv_sem_undo, sysv_msg: a parent and its
+ * child each) are made on node-b with their ids and keys, gone from node-a, and back again; each program's own checks
+ * pass (sysv_sem_undo's: each process gives back exactly what it took with SEM_UNDO).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SysvIpcLabTest {
@@ -42,7 +43,7 @@ class SysvIpcLabTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"sysv_shm, shm", "sysv_sem, sem", "sysv_msg, msg"})
+    @CsvSource({"sysv_shm, shm", "sysv_sem, sem", "sysv_sem_undo, sem", "sysv_msg, msg"})
     @Timeout(180)
     void objectsMoveThereAndBackWithTheirIdsAndKeys(String program, String table) throws Exception {
         Path state = Files.createDirectories(tmp.resolve(program));
