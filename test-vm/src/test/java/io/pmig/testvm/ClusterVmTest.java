@@ -1,6 +1,7 @@
 package io.pmig.testvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -20,12 +21,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * pmig between real hosts, as far as one machine has them: {@code test-vm/vm cluster up 2} boots two guests with root
- * filesystems of their own on Debian 12's 6.1 kernel and a newer one, a pmigd in each, on a private segment whose
- * network namespace is the client; {@code cluster demo --skew} moves stream-server from one to the other while the
- * client checks every byte, reads the moved process's monotonic clock before and after, and sets a guest's clock 30 s
- * ahead for a move that must be refused. By default one move (node-a to node-b); {@code PMIG_CLUSTER_FULL=1} moves it
- * there and back (test-vm/README.md has both timings). Each test checks its part of the demo's report.
+ * pmig between real hosts, as far as one machine has them: {@code test-vm/vm cluster up 2 --module} boots two guests
+ * with root filesystems of their own on Debian 12's 6.1 kernel and a newer one, pmig.ko built for each and loaded, a
+ * pmigd in each, on a private segment whose network namespace is the client; {@code cluster demo --skew --apache} moves
+ * stream-server from one to the other while the client checks every byte, reads the moved process's monotonic clock
+ * before and after, checks that both daemons held the VIP's packets with the module, moves Apache prefork whole under
+ * ab, and sets a guest's clock 30 s ahead for a move that must be refused. {@code PMIG_CLUSTER_FULL=1} moves the
+ * stream there and back, and then boots a second cluster without pmig.ko for the same demo there and back (its
+ * daemons must hold with NFLOG); test-vm/README.md has the timings. Each test checks its part of every demo's report.
  */
 class ClusterVmTest {
     private static final long UP_TIMEOUT_SECONDS = 900;
@@ -33,28 +36,51 @@ class ClusterVmTest {
     /** The realtime clocks of the guests agree to a few milliseconds (test-vm/node-init sets them from the host's). */
     private static final double CLOCK_MARGIN_MILLIS = 50;
     private static final String CLUSTER = "pmig-clustertest";
+    private static final boolean FULL = "1".equals(System.getenv("PMIG_CLUSTER_FULL"));
     private static Path tmp;
-    private static String up;
-    private static String demo;
-    private static int demoStatus;
+    private static final List<Demo> demos = new ArrayList<>();
+
+    /** One cluster's demo: whether its guests had pmig.ko, the arguments, the report and exit status. */
+    private record Demo(boolean module, List<String> args, String output, int status) {
+        String verdict() {
+            return output.strip().lines().reduce((a, b) -> b).orElse("");
+        }
+
+        @Override
+        public String toString() {
+            return "cluster " + String.join(" ", args) + (module ? " with pmig.ko" : " without pmig.ko") + ":\n" + output;
+        }
+    }
 
     @BeforeAll
-    static void runTheDemoInACluster(@TempDir Path dir) throws Exception {
+    static void runTheDemoInClusters(@TempDir Path dir) throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "the cluster needs root (network namespace, taps)");
         tmp = dir;
         vm(List.of("down"), 120); // one left behind by a killed run
-        Result started = vm(List.of("up", "2"), UP_TIMEOUT_SECONDS);
-        up = started.output;
-        System.out.println("test-vm/vm cluster up 2:\n" + up);
-        assertEquals(0, started.status, "cluster up failed:\n" + up);
-        List<String> args = new ArrayList<>(List.of("demo", "--skew"));
-        if ("1".equals(System.getenv("PMIG_CLUSTER_FULL"))) {
-            args.add("--there-and-back");
+        List<String> withModule = new ArrayList<>(List.of("demo", "--skew", "--apache"));
+        if (FULL) {
+            withModule.add("--there-and-back");
         }
-        Result ran = vm(args, DEMO_TIMEOUT_SECONDS);
-        demo = ran.output;
-        demoStatus = ran.status;
-        System.out.println("test-vm/vm cluster " + String.join(" ", args) + ":\n" + demo);
+        demoInACluster(true, withModule);
+        if (FULL) {
+            demoInACluster(false, List.of("demo", "--apache", "--there-and-back"));
+        }
+    }
+
+    private static void demoInACluster(boolean module, List<String> args) throws Exception {
+        try {
+            Result started = vm(module ? List.of("up", "2", "--module") : List.of("up", "2"), UP_TIMEOUT_SECONDS);
+            System.out.println("test-vm/vm cluster up 2" + (module ? " --module" : "") + ":\n" + started.output);
+            assertEquals(0, started.status, "cluster up failed:\n" + started.output);
+            assertEquals(2, started.output.lines().filter(l -> l.endsWith(module ? "pmig.ko loaded" : "no pmig.ko")).count(),
+                "each guest's line says whether pmig.ko is loaded:\n" + started.output);
+            Result ran = vm(args, DEMO_TIMEOUT_SECONDS);
+            Demo demo = new Demo(module, args, ran.output, ran.status);
+            demos.add(demo);
+            System.out.println(demo);
+        } finally {
+            down();
+        }
     }
 
     @AfterAll
@@ -67,52 +93,94 @@ class ClusterVmTest {
 
     @Test
     void theStreamMovesBetweenTwoKernelsWithEveryByteChecked() {
-        String last = demo.strip().lines().reduce((a, b) -> b).orElse("");
-        assertTrue(last.startsWith("PASS: "), "the demo's verdict:\n" + demo);
-        assertEquals(0, demoStatus, demo);
-        Matcher kernels = Pattern.compile("node-a on (\\S+), node-b on (\\S+)").matcher(last);
-        assertTrue(kernels.find(), "the verdict names both kernels: " + last);
-        assertNotEquals(kernels.group(1), kernels.group(2), "the guests run different kernels");
-        assertTrue(last.contains("the client checked every byte: PASS connections=1"), last);
+        assertEquals(FULL ? 2 : 1, demos.size());
+        for (Demo demo : demos) {
+            String last = demo.verdict();
+            assertTrue(last.startsWith("PASS: "), "the demo's verdict:\n" + demo);
+            assertEquals(0, demo.status, demo.toString());
+            Matcher kernels = Pattern.compile("node-a on (\\S+), node-b on (\\S+), (pmig.ko loaded in both|without pmig.ko)").matcher(last);
+            assertTrue(kernels.find(), "the verdict names both kernels and the module: " + last);
+            assertNotEquals(kernels.group(1), kernels.group(2), "the guests run different kernels");
+            assertEquals(demo.module ? "pmig.ko loaded in both" : "without pmig.ko", kernels.group(3), last);
+            assertTrue(last.contains("the client checked every byte: PASS connections=1"), last);
+        }
+    }
+
+    /** Each move's daemons, source and destination, held the VIP's packets in the kernel exactly when pmig.ko was loaded. */
+    @Test
+    void bothDaemonsHeldTheVipWithPmigKoWhenItWasLoaded() {
+        assertTrue(demos.stream().anyMatch(Demo::module), "the default run has pmig.ko loaded");
+        for (Demo demo : demos) {
+            String method = demo.module ? "pmig.ko" : "nflog";
+            long moves = demo.output.lines().filter(l -> l.startsWith("[move] ")).count();
+            long held = demo.output.lines().filter(l -> l.equals("    packets held by: node-a " + method + "; node-b " + method + "; ")
+                || l.equals("    packets held by: node-b " + method + "; node-a " + method + "; ")).count();
+            assertTrue(moves >= (demo.args.contains("--there-and-back") ? 3 : 2), demo.toString());
+            assertEquals(moves, held, "every move's daemons held with " + method + ":\n" + demo);
+        }
+    }
+
+    @Test
+    void apachePreforkMovesWholeUnderLoadWithNoRequestFailed() {
+        for (Demo demo : demos) {
+            Matcher after = Pattern.compile("apache2 after the move: (\\d+) processes on node-b \\([\\d ]+\\), 0 on node-a").matcher(demo.output);
+            assertTrue(after.find(), "every process of apache2 on node-b, none on node-a:\n" + demo);
+            Matcher before = Pattern.compile("service apache \\((\\d+) processes of apache2 on node-a").matcher(demo.output);
+            assertTrue(before.find(), demo.toString());
+            assertTrue(Integer.parseInt(before.group(1)) >= 5, "a parent and its workers: " + before.group());
+            assertTrue(Integer.parseInt(after.group(1)) >= Integer.parseInt(before.group(1)), after.group() + " after " + before.group());
+            Matcher ab = Pattern.compile("ab: complete requests (\\d+), failed requests 0$", Pattern.MULTILINE).matcher(demo.output);
+            assertTrue(ab.find() && Long.parseLong(ab.group(1)) > 0, "ab saw every request answered:\n" + demo);
+            assertTrue(demo.verdict().contains("moved node-a -> node-b under ab: " + ab.group(1) + " requests, 0 failed"), demo.verdict());
+        }
     }
 
     @Test
     void theGuestsHaveFilesystemsOfTheirOwn() {
-        Matcher files = Pattern.compile("stream-server: (device \\d+ inode \\d+) on node-a, (device \\d+ inode \\d+) on node-b").matcher(demo);
-        assertTrue(files.find(), demo);
-        assertNotEquals(files.group(1), files.group(2), "stream-server is one file on both guests");
+        for (Demo demo : demos) {
+            Matcher files = Pattern.compile("stream-server: (device \\d+ inode \\d+) on node-a, (device \\d+ inode \\d+) on node-b")
+                .matcher(demo.output);
+            assertTrue(files.find(), demo.toString());
+            assertNotEquals(files.group(1), files.group(2), "stream-server is one file on both guests");
+        }
     }
 
     @Test
     void theMovedProcesssMonotonicClockNeitherGoesBackNorJumpsBeyondTheDowntime() {
-        Matcher clock = Pattern.compile("clock of the moved process: monotonic \\+(-?[\\d.]+) ms while realtime \\+(-?[\\d.]+) ms"
-            + " \\(the process missed (-?[\\d.]+) ms of it; downtime ([\\d.]+) ms\\)").matcher(demo);
-        int moves = 0;
-        while (clock.find()) {
-            double monotonic = Double.parseDouble(clock.group(1));
-            double realtime = Double.parseDouble(clock.group(2));
-            double downtime = Double.parseDouble(clock.group(4));
-            assertTrue(monotonic >= 0, "the monotonic clock went back: " + clock.group());
-            assertTrue(monotonic <= realtime + CLOCK_MARGIN_MILLIS, "the monotonic clock jumped ahead: " + clock.group());
-            assertTrue(realtime - monotonic <= downtime + CLOCK_MARGIN_MILLIS, "the monotonic clock lost more than the downtime: "
-                + clock.group());
-            moves++;
+        for (Demo demo : demos) {
+            Matcher clock = Pattern.compile("clock of the moved process: monotonic \\+(-?[\\d.]+) ms while realtime \\+(-?[\\d.]+) ms"
+                + " \\(the process missed (-?[\\d.]+) ms of it; downtime ([\\d.]+) ms\\)").matcher(demo.output);
+            int moves = 0;
+            while (clock.find()) {
+                double monotonic = Double.parseDouble(clock.group(1));
+                double realtime = Double.parseDouble(clock.group(2));
+                double downtime = Double.parseDouble(clock.group(4));
+                assertTrue(monotonic >= 0, "the monotonic clock went back: " + clock.group());
+                assertTrue(monotonic <= realtime + CLOCK_MARGIN_MILLIS, "the monotonic clock jumped ahead: " + clock.group());
+                assertTrue(realtime - monotonic <= downtime + CLOCK_MARGIN_MILLIS, "the monotonic clock lost more than the downtime: "
+                    + clock.group());
+                moves++;
+            }
+            assertEquals(demo.args.contains("--there-and-back") ? 2 : 1, moves, "each move's clock in the report:\n" + demo);
+            // the check means something only if the guests' own monotonic clocks are far apart
+            Matcher own = Pattern.compile("guests' own clocks: node-a monotonic_ns=(\\d+) realtime_ns=(\\d+), node-b monotonic_ns=(\\d+)"
+                + " realtime_ns=(\\d+)").matcher(demo.output);
+            assertTrue(own.find(), demo.toString());
+            double bootsApartMillis = Math.abs((Long.parseLong(own.group(2)) - Long.parseLong(own.group(1)))
+                - (Long.parseLong(own.group(4)) - Long.parseLong(own.group(3)))) / 1e6;
+            assertTrue(bootsApartMillis > 1000, "the guests booted only " + bootsApartMillis + " ms apart");
         }
-        assertTrue(moves >= 1, "no move's clock in the report:\n" + demo);
-        // the check means something only if the guests' own monotonic clocks are far apart
-        Matcher own = Pattern.compile("guests' own clocks: node-a monotonic_ns=(\\d+) realtime_ns=(\\d+), node-b monotonic_ns=(\\d+)"
-            + " realtime_ns=(\\d+)").matcher(demo);
-        assertTrue(own.find(), demo);
-        double bootsApartMillis = Math.abs((Long.parseLong(own.group(2)) - Long.parseLong(own.group(1)))
-            - (Long.parseLong(own.group(4)) - Long.parseLong(own.group(3)))) / 1e6;
-        assertTrue(bootsApartMillis > 1000, "the guests booted only " + bootsApartMillis + " ms apart");
     }
 
     @Test
     void aSkewedClockIsRefusedByName() {
-        Matcher refusal = Pattern.compile("exit 3: pmig: (pmigd: )?the clocks of node-\\w and node-\\w disagree: node-\\w's clock read \\S+"
-            + " when node-\\w's read \\S+: (29|30|31)\\.\\d+ s (ahead|behind)").matcher(demo);
-        assertTrue(refusal.find(), "no refusal naming both clocks:\n" + demo);
+        List<Demo> skewed = demos.stream().filter(d -> d.args.contains("--skew")).toList();
+        assertFalse(skewed.isEmpty(), "the default run checks the skew");
+        for (Demo demo : skewed) {
+            Matcher refusal = Pattern.compile("exit 3: pmig: (pmigd: )?the clocks of node-\\w and node-\\w disagree: node-\\w's clock read \\S+"
+                + " when node-\\w's read \\S+: (29|30|31)\\.\\d+ s (ahead|behind)").matcher(demo.output);
+            assertTrue(refusal.find(), "no refusal naming both clocks:\n" + demo);
+        }
     }
 
     private record Result(int status, String output) {
