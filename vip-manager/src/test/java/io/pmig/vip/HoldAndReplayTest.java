@@ -157,12 +157,7 @@ class HoldAndReplayTest extends TwoNamespaces {
         InetAddress vip = InetAddress.getByName(VIP);
         try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT);
              DestinationSwitch d = m.destination(vip, 24, SOME_MAC)) {
-            d.hold();
-            d.takeVip();
-            d.announce();
-            try (DatagramChannel server = DatagramChannel.open().bind(new InetSocketAddress(vip, 9002))) {
-                sendDatagramsFromB(vip, 9002, "own", 2);
-                awaitAtLeast(2, d::held);
+            try (DatagramChannel server = twoHeldAtTheDestination(d, vip, 9002)) {
                 // what a source would forward: datagrams from B with a checksum the replay must redo
                 List<HeldPacket> forwarded = List.of(udp(ADDR_B, VIP, 9002, "fwd1"), udp(ADDR_B, VIP, 9002, "fwd2"),
                     udp(ADDR_B, VIP, 9002, "fwd1"));
@@ -187,12 +182,7 @@ class HoldAndReplayTest extends TwoNamespaces {
         InetAddress vip = InetAddress.getByName(VIP);
         try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT);
              DestinationSwitch d = m.destination(vip, 24, SOME_MAC)) {
-            d.hold();
-            d.takeVip();
-            d.announce();
-            try (DatagramChannel server = DatagramChannel.open().bind(new InetSocketAddress(vip, 9005))) {
-                sendDatagramsFromB(vip, 9005, "own", 2);
-                awaitAtLeast(2, d::held);
+            try (DatagramChannel server = twoHeldAtTheDestination(d, vip, 9005)) {
                 d.keep(List.of(udp(ADDR_B, VIP, 9005, "fwd1")));
                 assertNull(receive(server, 300), "a packet reached the copy before the commit");
                 List<String> back = new ArrayList<>();
@@ -352,6 +342,17 @@ class HoldAndReplayTest extends TwoNamespaces {
             Thread.sleep(1);
         } while (System.nanoTime() < deadline);
         return null;
+    }
+
+    /** {@code d} holding with the VIP taken and announced, and "own1", "own2" from B held for a server on {@code port}. */
+    private DatagramChannel twoHeldAtTheDestination(DestinationSwitch d, InetAddress vip, int port) throws Exception {
+        d.hold();
+        d.takeVip();
+        d.announce();
+        DatagramChannel server = DatagramChannel.open().bind(new InetSocketAddress(vip, port));
+        sendDatagramsFromB(vip, port, "own", 2);
+        awaitAtLeast(2, d::held);
+        return server;
     }
 
     private static List<String> receiveAll(DatagramChannel server) throws Exception {
