@@ -187,12 +187,20 @@ final class IncomingMigration {
         vip.announce();
     }
 
-    /** The commit: what the clients sent since the freeze reaches the copy; returns the packets replayed. */
+    /**
+     * The commit: what the clients sent since the freeze reaches the copy; returns the packets replayed. The copy runs
+     * whatever the replay does: what it could not put in, the clients send again.
+     */
     private long replayHeld() {
-        if (prepare.replay()) {
-            vip.replay();
-        } else {
-            vip.dropHeld();
+        try {
+            if (prepare.replay()) {
+                vip.replay();
+            } else {
+                vip.dropHeld();
+            }
+        } catch (RuntimeException e) {
+            DaemonLog.warn("migration-replay-failed", "id", id(), "detail", e.getMessage()
+                + "; the copy runs, and its clients retransmit what was held");
         }
         vip.stopHolding();
         return vip.replayed();
