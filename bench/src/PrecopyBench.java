@@ -2,6 +2,7 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.precopy.WriteForecast;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
@@ -74,10 +75,17 @@ public class PrecopyBench {
                     double bytesOverDefault) {
     }
 
-    /** One workload with the data filter off and on at one link speed (0: the pipe's own). */
-    record FilterRow(Workload w, double limitMbPerS, Result off, Result on, double bytesOnOverOff, double downtimeOnOverOff,
-                     double totalOnOverOff) {
+    /**
+     * One workload with the data filter off, on (its default forecast) and on with Ruan et al.'s write states at one link
+     * speed (0: the pipe's own).
+     */
+    record FilterRow(Workload w, double limitMbPerS, Result off, Result on, Result states, double bytesOnOverOff,
+                     double downtimeOnOverOff, double totalOnOverOff, double bytesStatesOverOff, double downtimeStatesOverOff) {
     }
+
+    /** The filters a data-filter run takes turns with: off, the default forecast, Ruan et al.'s write states. */
+    static final List<WriteForecast.Model> FILTERS = List.of(WriteForecast.Model.OFF, WriteForecast.Model.RECENT_WRITES,
+        WriteForecast.Model.WRITE_STATES);
 
     /** The link of the staged-migration bench's limited runs, where rounds last seconds, as in the paper's 500 Mbit/s. */
     static final double FILTER_LIMIT_MB_PER_S = 50;
@@ -167,15 +175,17 @@ public class PrecopyBench {
                     continue; // nothing written: the link changes only round 1's time
                 }
                 Workload limited = limit > 0 && w.args().startsWith("loop") ? Workload.filterload(w.name().replace("256", "64"), "loop", 128) : w;
-                List<Result> off = new ArrayList<>(), on = new ArrayList<>();
+                List<List<Result>> results = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
                 for (int r = 0; r < runs; r++) {
-                    for (int k = 0; k < 2; k++) {
-                        boolean filter = (k + r) % 2 == 1;
-                        (filter ? on : off).add(staged(load, limited, PrecopyOptions.defaults().withFilter(filter), limit));
+                    for (int k = 0; k < FILTERS.size(); k++) {
+                        int f = (k + r) % FILTERS.size();
+                        results.get(f).add(staged(load, limited, PrecopyOptions.defaults().withFilter(FILTERS.get(f)), limit));
                     }
                 }
-                rows.add(new FilterRow(limited, limit, median(off), median(on), medianRatio(on, off, Result::bytes),
-                    medianRatio(on, off, Result::downtimeMs), medianRatio(on, off, Result::totalMs)));
+                List<Result> off = results.get(0), on = results.get(1), states = results.get(2);
+                rows.add(new FilterRow(limited, limit, median(off), median(on), median(states), medianRatio(on, off, Result::bytes),
+                    medianRatio(on, off, Result::downtimeMs), medianRatio(on, off, Result::totalMs),
+                    medianRatio(states, off, Result::bytes), medianRatio(states, off, Result::downtimeMs)));
                 printFilter(rows.get(rows.size() - 1), rows.size() == 1, runs);
             }
         }
@@ -453,25 +463,30 @@ public class PrecopyBench {
 
     private static void printFilter(FilterRow r, boolean header, int runs) {
         if (header) {
-            System.out.printf(Locale.ROOT, "staged migration through a pipe, data filter off / on (default options otherwise), median of %d runs;"
-                + " on/off: median of each run's ratio%n", runs);
-            System.out.printf(Locale.ROOT, "%-24s %6s %7s | %15s %15s %11s %17s %13s | %8s %8s %8s%n", "workload", "memory", "link",
-                "MB sent", "last part MB", "rounds", "downtime ms", "held back", "MB x", "down x", "total x");
+            System.out.printf(Locale.ROOT, "staged migration through a pipe, data filter off / on / on with Ruan et al.'s write states"
+                + " (default options otherwise), median of %d runs; x: median of each run's ratio to off%n", runs);
+            System.out.printf(Locale.ROOT, "%-24s %6s %7s | %23s %23s %11s %25s %13s | %8s %8s %8s | %8s %8s%n", "workload", "memory",
+                "link", "MB sent", "last part MB", "rounds", "downtime ms", "held back", "MB x", "down x", "total x", "states MB x",
+                "down x");
         }
-        System.out.printf(Locale.ROOT, "%-24s %3d MB %7s | %7.1f %7.1f %7.1f %7.1f %5d %5d %8.1f %8.1f %6d %6d | %7.2fx %7.2fx %7.2fx%n",
+        System.out.printf(Locale.ROOT, "%-24s %3d MB %7s | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f %3d %3d %3d %8.1f %8.1f %8.1f %6d %6d"
+                + " | %7.2fx %7.2fx %7.2fx | %10.2fx %7.2fx%n",
             r.w().name(), r.w().mb(), r.limitMbPerS() == 0 ? "pipe" : String.format(Locale.ROOT, "%.0fMB/s", r.limitMbPerS()),
-            r.off().bytes() / 1e6, r.on().bytes() / 1e6, r.off().lastPartBytes() / 1e6, r.on().lastPartBytes() / 1e6, r.off().rounds(),
-            r.on().rounds(), r.off().downtimeMs(), r.on().downtimeMs(), r.off().heldBack(), r.on().heldBack(), r.bytesOnOverOff(),
-            r.downtimeOnOverOff(), r.totalOnOverOff());
+            r.off().bytes() / 1e6, r.on().bytes() / 1e6, r.states().bytes() / 1e6, r.off().lastPartBytes() / 1e6,
+            r.on().lastPartBytes() / 1e6, r.states().lastPartBytes() / 1e6, r.off().rounds(), r.on().rounds(), r.states().rounds(),
+            r.off().downtimeMs(), r.on().downtimeMs(), r.states().downtimeMs(), r.on().heldBack(), r.states().heldBack(),
+            r.bytesOnOverOff(), r.downtimeOnOverOff(), r.totalOnOverOff(), r.bytesStatesOverOff(), r.downtimeStatesOverOff());
     }
 
     private static void writeFilterJson(Path out, List<FilterRow> rows, int runs) throws Exception {
         writeJson(out, defaultsHeader("data-filter", runs),
             rows.stream().map(r -> String.format(Locale.ROOT,
                 "{\"workload\": \"%s\", \"memoryMb\": %d, \"linkMegabytesPerSecond\": %.0f, \"off\": %s, \"on\": %s, "
-                    + "\"bytesOnOverOff\": %.4f, \"downtimeOnOverOff\": %.4f, \"totalOnOverOff\": %.4f}",
-                r.w().name(), r.w().mb(), r.limitMbPerS(), filterJson(r.off()), filterJson(r.on()), r.bytesOnOverOff(),
-                r.downtimeOnOverOff(), r.totalOnOverOff())).toList());
+                    + "\"writeStates\": %s, \"bytesOnOverOff\": %.4f, \"downtimeOnOverOff\": %.4f, \"totalOnOverOff\": %.4f, "
+                    + "\"bytesWriteStatesOverOff\": %.4f, \"downtimeWriteStatesOverOff\": %.4f}",
+                r.w().name(), r.w().mb(), r.limitMbPerS(), filterJson(r.off()), filterJson(r.on()), filterJson(r.states()),
+                r.bytesOnOverOff(), r.downtimeOnOverOff(), r.totalOnOverOff(), r.bytesStatesOverOff(), r.downtimeStatesOverOff()))
+                .toList());
     }
 
     /** The JSON's first fields: the benchmark, its runs and the default pre-copy options it ran with. */

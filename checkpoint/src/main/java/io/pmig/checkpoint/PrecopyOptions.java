@@ -1,17 +1,19 @@
 package io.pmig.checkpoint;
 
+import io.pmig.checkpoint.precopy.WriteForecast;
+
 import java.util.List;
 
 /**
  * When a pre-copy stops sending rounds and freezes the process for the last part: when the pages written during
  * the last round, with those the data filter held back from it, are at most {@code stopBelowPages} (the last part
  * will be short), when the pages written during a round stopped shrinking (the process writes as fast as rounds
- * are sent: more rounds only move the same hot pages again), or after {@code maxRounds} rounds. {@code filter}: each
- * round leaves out the pages the data filter finds or forecasts written again while it is sent
- * ({@link io.pmig.checkpoint.precopy.DataFilter}). The defaults and why: docs/checkpoint-engine.md, "Pre-copy" and
+ * are sent: more rounds only move the same hot pages again), or after {@code maxRounds} rounds. {@code filter}: unless
+ * off, each round leaves out the pages the data filter finds or forecasts (with that model) written again while it is
+ * sent ({@link io.pmig.checkpoint.precopy.DataFilter}). The defaults and why: docs/checkpoint-engine.md, "Pre-copy" and
  * "The data filter".
  */
-public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter) {
+public record PrecopyOptions(long stopBelowPages, int maxRounds, WriteForecast.Model filter) {
     /**
      * 1 MiB, 1.3-2 ms of frozen copying (5-8 µs a page) against the last part's fixed 8-18 ms; 1024 pages
      * made 8 and 128 MB/s writers' downtime 1.9-3.5x as long and saved no measurable time or data
@@ -20,10 +22,13 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter)
     public static final long DEFAULT_STOP_BELOW_PAGES = 256;
     /** As Xen's pre-copy; a process that keeps shrinking its dirty set that long is rare. */
     public static final int DEFAULT_MAX_ROUNDS = 30;
-    /** On: bench/data-filter (docs/checkpoint-engine.md, "The data filter"). */
-    public static final boolean DEFAULT_FILTER = true;
+    /** Each page's recent writes: bench/data-filter (docs/checkpoint-engine.md, "The data filter"). */
+    public static final WriteForecast.Model DEFAULT_FILTER = WriteForecast.Model.RECENT_WRITES;
 
     public PrecopyOptions {
+        if (filter == null) {
+            throw new IllegalArgumentException("pre-copy needs a filter model (OFF for none)");
+        }
         if (stopBelowPages < 0 || maxRounds < 1) {
             throw new IllegalArgumentException("pre-copy needs stopBelowPages >= 0 and maxRounds >= 1, not "
                 + stopBelowPages + " and " + maxRounds);
@@ -39,8 +44,8 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds, boolean filter)
         return new PrecopyOptions(DEFAULT_STOP_BELOW_PAGES, DEFAULT_MAX_ROUNDS);
     }
 
-    public PrecopyOptions withFilter(boolean on) {
-        return new PrecopyOptions(stopBelowPages, maxRounds, on);
+    public PrecopyOptions withFilter(WriteForecast.Model model) {
+        return new PrecopyOptions(stopBelowPages, maxRounds, model);
     }
 
     /** Whether to stop after these rounds (in order, as sent) and send the last part. */

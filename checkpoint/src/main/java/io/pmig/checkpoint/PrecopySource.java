@@ -9,6 +9,7 @@ import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.precopy.DataFilter;
+import io.pmig.checkpoint.precopy.WriteForecast;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.proc.ProcFs;
 
@@ -68,12 +69,13 @@ public final class PrecopySource implements AutoCloseable {
         /** The layout the last round sent. */
         List<MappingImage> layout = List.of();
 
-        Tracked(int pid, boolean filter) {
+        Tracked(int pid, WriteForecast.Model filter) {
             this.pid = pid;
             this.imagePid = PidNamespaces.innerId(pid);
             this.memory = new MemoryDumper(new ProcFs(pid));
             this.tracker = DirtyTracking.start(pid);
-            this.filter = filter ? new DataFilter(System.nanoTime()) : null;
+            WriteForecast forecast = filter.create();
+            this.filter = forecast == null ? null : new DataFilter(System.nanoTime(), forecast);
         }
 
         /** What the receiver holds after a round: its unmapped ranges and dropped pages gone, the copied pages in. */
@@ -117,7 +119,7 @@ public final class PrecopySource implements AutoCloseable {
 
     /** Whether the rounds run the data filter ({@link PrecopyOptions#filter()}), for reports. */
     public boolean filtered() {
-        return options.filter();
+        return options.filter() != WriteForecast.Model.OFF;
     }
 
     /** The rounds sent so far, in order; the last part too once sent. */

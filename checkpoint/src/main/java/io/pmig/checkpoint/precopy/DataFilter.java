@@ -18,28 +18,15 @@ import java.util.function.Supplier;
  * (or the last part) sends it and asks again, so a page that cooled down is re-added as soon as its history shows it;
  * correctness never depends on the forecast.
  *
- * <p>The forecast learns from every answer of the process's write tracker: at each round's start and end, and every
- * {@link #SLOT_NANOS} while a round is sent. Answers are grouped into slots of at least that length; a page's history
- * ({@link PageHistory}) is the decayed count of the slots it was written in. A page is held back when it was written
- * in at least {@link #MIN_RECENT_WRITES} slots lately (a page written once, or reported once with a fresh mapping and
- * then written, is never held) and  its written share of the slots, times the slots the round takes
- * (all its pages at the pace of the pages sent so far: how long plain pre-copy would take to send them), reaches
- * {@link #MIN_EXPECTED_WRITES} expected writes: then plain pre-copy would find it written again too, and its last part
- * would hold it as well. Per tracked process; not thread-safe.
+ * <p>The forecast ({@link WriteForecast}) learns from every answer of the process's write tracker: at each round's
+ * start and end, and every {@link #SLOT_NANOS} while a round is sent. Answers are grouped into slots of at least that
+ * length; a round holds back the pages the forecast expects written again within the slots the round takes (all its
+ * pages at the pace of the pages sent so far: how long plain pre-copy would take to send them): then plain pre-copy
+ * would find them written again too, and its last part would hold them as well. Per tracked process; not thread-safe.
  */
 public final class DataFilter {
     /** The sampling period while a round is sent: Ruan et al. sample the dirty bitmap every 50 ms; pages cycle faster here. */
     public static final long SLOT_NANOS = 25_000_000;
-    /** A slot's write counts 0.95 one slot later: about the last half second weighs. */
-    static final double DECAY = 0.95;
-    /** Three slots with a write, undecayed: a page rewritten at least twice lately. */
-    static final double MIN_RECENT_WRITES = 2.5;
-    /**
-     * Two writes expected while the round is sent (P(no write) = e^-2 = 14% for a page written at random): a page held
-     * back and not written again lands in the last part if the rounds stop after this one, where plain pre-copy would
-     * have sent it.
-     */
-    static final double MIN_EXPECTED_WRITES = 2;
     /**
      * 32 MiB: the forecast is made again every ~50 ms of sending at this machine's pace (as Ruan et al. step through
      * their states); each piece's copy allocates its own two 4 MiB buffers.
@@ -52,7 +39,7 @@ public final class DataFilter {
      */
     static final long QUIET_PAGES = 256;
 
-    private final PageHistory history = new PageHistory(DECAY);
+    private final WriteForecast forecast;
     /** The pages written in the slot under way, and when it began. */
     private PageSet slot = new PageSet();
     private long slotStart;
@@ -66,8 +53,9 @@ public final class DataFilter {
     public record Sent(PageSet copied, PageSet heldBack) {
     }
 
-    /** A filter whose first slot begins at {@code startNanos} (System.nanoTime, when tracking began). */
-    public DataFilter(long startNanos) {
+    /** A filter with {@code forecast}, whose first slot begins at {@code startNanos} (System.nanoTime, when tracking began). */
+    public DataFilter(long startNanos, WriteForecast forecast) {
+        this.forecast = forecast;
         this.slotStart = startNanos;
         this.firstSlotStart = startNanos;
     }
@@ -76,7 +64,7 @@ public final class DataFilter {
     public void observe(PageSet written, long nowNanos) {
         slot.addAll(written);
         if (nowNanos - slotStart >= SLOT_NANOS) {
-            history.addSlot(slot);
+            forecast.addSlot(slot);
             slot = new PageSet();
             slotStart = nowNanos;
         }
@@ -135,28 +123,11 @@ public final class DataFilter {
      * slot still under way count from the next forecast on.
      */
     public PageSet holdBack(PageSet candidates, long horizonNanos) {
-        PageSet held = new PageSet();
-        if (history.slots() == 0) {
-            return held;
+        if (forecast.slots() == 0) {
+            return new PageSet();
         }
         // a page's written share is per slot, as long as slots really were
-        double horizonSlots = (double) horizonNanos * history.slots() / (slotStart - firstSlotStart);
-        for (PageRange r : candidates.ranges()) {
-            long runStart = -1;
-            for (long page = r.start(); page < r.end(); page += MemoryDumper.PAGE) {
-                boolean hot = history.recentWrites(page) >= MIN_RECENT_WRITES && history.writtenShare(page) * horizonSlots >= MIN_EXPECTED_WRITES;
-                if (hot && runStart < 0) {
-                    runStart = page;
-                } else if (!hot && runStart >= 0) {
-                    held.add(runStart, page);
-                    runStart = -1;
-                }
-            }
-            if (runStart >= 0) {
-                held.add(runStart, r.end());
-            }
-        }
-        return held;
+        return forecast.rewrittenWithin(candidates, (double) horizonNanos * forecast.slots() / (slotStart - firstSlotStart));
     }
 
     /** The lowest {@code count} pages of {@code pages} (all if fewer). */

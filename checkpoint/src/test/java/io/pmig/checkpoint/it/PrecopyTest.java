@@ -11,6 +11,7 @@ import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.precopy.WriteForecast;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RefusedException;
@@ -106,7 +107,7 @@ class PrecopyTest extends ItSupport {
     @Timeout(180)
     void aHotLoopOverABigRegionStopsByTheRulesAndStillArrivesExactly() throws Exception {
         // plain pre-copy: the data filter would hold the hot pages back instead of sending them again
-        PrecopyOptions options = new PrecopyOptions(16, 6, false);
+        PrecopyOptions options = new PrecopyOptions(16, 6, WriteForecast.Model.OFF);
         List<Round> rounds = migrate(writer(128, -1, false), options::shouldStop, 0, PageCompression.off(), options);
         List<Round> sent = rounds.subList(0, rounds.size() - 1);
         assertTrue(options.shouldStop(sent), "the rounds ended by the rules: " + rounds);
@@ -126,7 +127,7 @@ class PrecopyTest extends ItSupport {
     @Test
     @Timeout(180)
     void theDataFilterHoldsPagesOfAHotLoopBackAndTheCopyArrivesExactly() throws Exception {
-        PrecopyOptions options = new PrecopyOptions(16, 6, true);
+        PrecopyOptions options = new PrecopyOptions(16, 6, WriteForecast.Model.RECENT_WRITES);
         List<Round> rounds = migrate(writer(128, -1, false), options::shouldStop, 0, PageCompression.off(), options);
         assertTrue(rounds.stream().mapToLong(Round::pagesHeldBack).sum() > 0, "pages were held back: " + rounds);
         assertEquals(0, rounds.get(rounds.size() - 1).pagesHeldBack(), "the last part holds nothing back: " + rounds);
@@ -153,7 +154,7 @@ class PrecopyTest extends ItSupport {
         // mremap, MADV_DONTNEED, mprotect and sbrk happen between and during them. No data filter: the pages the writer
         // discards are its hot ones, which the filter may hold back from every round, leaving nothing to drop (under load)
         List<Round> rounds = migrate(writer(32, 2048, true), sent -> sent.size() == 5, 30, PageCompression.off(),
-            PrecopyOptions.defaults().withFilter(false));
+            PrecopyOptions.defaults().withFilter(WriteForecast.Model.OFF));
         assertEquals(6, rounds.size(), "five rounds and the last part: " + rounds);
         assertTrue(rounds.stream().anyMatch(r -> r.pagesDropped() > 0), "pages discarded by the process were dropped: " + rounds);
     }

@@ -27,7 +27,7 @@ class DataFilterTest {
 
     /** A filter that saw {@code slots} slots, {@code written} written in slot i (null: nothing). */
     private static DataFilter after(int slots, java.util.function.IntFunction<PageSet> written) {
-        DataFilter f = new DataFilter(0);
+        DataFilter f = new DataFilter(0, new RecentWrites());
         for (int i = 1; i <= slots; i++) {
             PageSet w = written.apply(i);
             f.observe(w == null ? new PageSet() : w, i * SLOT);
@@ -87,7 +87,7 @@ class DataFilterTest {
     void slotsThatLastedLongerCountAsLongAsTheyWere() {
         // every page written in every slot, but the slots lasted 4 times as long as planned (the tracker asked late):
         // a round of 4 planned slots is one real slot, one expected write: sent; of 9, more than two
-        DataFilter f = new DataFilter(0);
+        DataFilter f = new DataFilter(0, new RecentWrites());
         for (int i = 1; i <= 10; i++) {
             f.observe(pages(0, 10), i * 4 * SLOT);
         }
@@ -98,7 +98,7 @@ class DataFilterTest {
     @Test
     void answersWithinOneSlotAreOneSlot() {
         // four answers within one slot's time: one slot, so no page has the three slots a forecast needs
-        DataFilter f = new DataFilter(0);
+        DataFilter f = new DataFilter(0, new RecentWrites());
         for (int i = 1; i <= 4; i++) {
             f.observe(pages(0, 10), i * SLOT / 5);
         }

@@ -7,6 +7,7 @@ import io.pmig.checkpoint.CheckedProcess;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.PrecopyOptions;
+import io.pmig.checkpoint.precopy.WriteForecast;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.PageCompression;
@@ -308,7 +309,8 @@ public final class MigrationService implements AutoCloseable {
             precopyOptions = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
                 r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds(),
-                onOff("filter", r.path("filter").asText(config.precopy().filter() ? "on" : "off")));
+                onOff("filter", r.path("filter").asText(config.precopy().filter() != WriteForecast.Model.OFF ? "on" : "off"))
+                    ? WriteForecast.Model.RECENT_WRITES : WriteForecast.Model.OFF);
             bandwidth = r.path("bandwidthMegabytesPerSecond").isNumber()
                 ? Bandwidth.megabytesPerSecond(r.path("bandwidthMegabytesPerSecond").asDouble()) : config.migrationBandwidth();
             compressMode = PageCompression.Mode.parse(r.path("compress").asText("auto"));
