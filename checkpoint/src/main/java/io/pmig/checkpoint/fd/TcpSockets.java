@@ -49,6 +49,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
     private static final String PROTOCOL = "tcp";
+    private static final long RESET_TIMEOUT_NANOS = 5_000_000_000L;
 
     /**
      * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
@@ -70,12 +71,20 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     }
 
     /**
+     * A socket whose connection has ended (state CLOSE, shut both ways: reset, or closed by both ends), which keeps the
+     * address it had. {@code portHeld}: it was bound to its port by name before it connected, so the port is still
+     * its own; else the port went back to the ephemeral range with the connection.
+     */
+    public record Ended(boolean portHeld) {
+    }
+
+    /**
      * {@code foreignAddress}: a socket not connected whose local address the host lacked (bound with IP_FREEBIND or
-     * IP_TRANSPARENT, perhaps turned off since).
+     * IP_TRANSPARENT, perhaps turned off since). {@code ended}: null but for a socket whose connection ended.
      */
     @ImageKind("file.tcp")
     public record State(int id, int family, int flags, int tcpState, byte[] local, byte[] peer, Options options, int backlog,
-                        Connection connection, boolean foreignAddress) implements FileState {
+                        Connection connection, boolean foreignAddress, Ended ended) implements FileState {
     }
 
     @Override
@@ -91,7 +100,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     /** The connection of socket {@code file} by its two ends, or null for a listener or a socket not connected. Touches nothing. */
     static TcpConnection connectionOf(OpenFile file) {
         int fd = file.local();
-        int state = Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)[0] & 0xff;
+        int state = stateOf(fd);
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             return null;
         }
@@ -120,11 +129,16 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                     + " connection(s) the server has not accepted");
             }
             return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null,
-                !Sockets.addressIsLocal(local));
+                !Sockets.addressIsLocal(local), null);
         }
         if (state == TCP_CLOSE) {
+            Ended ended = ended(file, fd, family, local);
+            if (ended != null) {
+                return new State(id, family, file.statusFlags(), state, local, null, options, 0, null, false, ended);
+            }
             byte[] bound = unconnected(file, fd, family, local);
-            return new State(id, family, file.statusFlags(), state, bound, null, options, 0, null, bound != null && !Sockets.addressIsLocal(bound));
+            return new State(id, family, file.statusFlags(), state, bound, null, options, 0, null,
+                bound != null && !Sockets.addressIsLocal(bound), null);
         }
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
@@ -147,14 +161,31 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Connection c = new Connection(read.writeSeq(), read.receiveNext(), read.mssClamp(), read.options(), read.sendWindowScale(),
             read.receiveWindowScale(), read.timestamp(), readAt, read.window(), sendQueue, read.notSent(),
             receiveQueue);
-        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false);
+        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false, null);
+    }
+
+    /**
+     * How a socket in state CLOSE whose connection ended was left, or null for one never connected. tcp_done shuts it
+     * both ways, which poll shows as a read shutdown; it keeps its port (in sock_diag's bound-inactive table, Linux
+     * 6.6+) only if the process bound it by name, and sock_diag then tells its shutdown state. A pending error
+     * (ECONNRESET not read yet) is refused by {@link #unconnected}: reading it would take it from the process.
+     */
+    private static Ended ended(OpenFile file, int fd, int family, byte[] local) {
+        int ready = Sockets.poll(fd, POLLRDHUP);
+        if ((ready & POLLRDHUP) == 0 || (ready & POLLERR) != 0 || port(local) == 0) {
+            return null;
+        }
+        int shutdown = InetDiag.shutdown(family, Sockets.IPPROTO_TCP, file.linkInode());
+        if (shutdown >= 0 && shutdown != (Sockets.RCV_SHUTDOWN | Sockets.SEND_SHUTDOWN)) {
+            return null;
+        }
+        return new Ended(shutdown >= 0);
     }
 
     /**
      * A socket in state CLOSE: created and not connected yet, perhaps bound (a server's socket before listen, a client's
-     * before connect), comes back with its options and its address. Refused: a socket whose connection has ended (its
-     * address is still reported, but the port is no longer held), a pending error (reading it would take it from
-     * the process) and a read shutdown. Returns the address to bind again, or null.
+     * before connect), comes back with its options and its address. Refused: a pending error (reading it would take it
+     * from the process) and a read shutdown of a socket never connected. Returns the address to bind again, or null.
      */
     private static byte[] unconnected(OpenFile file, int fd, int family, byte[] local) {
         int ready = Sockets.poll(fd, POLLRDHUP);
@@ -271,6 +302,11 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 InetOptions.applyBufferLocks(fd, s.options().others());
                 bindSharing(fd, s, context);
                 Sockets.listen(fd, s.backlog());
+            } else if (s.ended() != null) {
+                endConnection(fd, s, context);
+                applyOptions(fd, s.options());
+                applyChosenBuffers(fd, s.options(), s.family());
+                InetOptions.applyBufferLocks(fd, s.options().others());
             } else if (s.tcpState() == TCP_CLOSE) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
@@ -291,9 +327,53 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public void beforeOpening(State s, RestoreContext context) {
-        if (s.connection() == null && s.local() != null) {
+        if (s.connection() == null && s.local() != null && (s.ended() == null || s.ended().portHeld())) {
             InetOptions.countBinding(PROTOCOL, s.local(), context);
         }
+    }
+
+    /**
+     * Takes a new socket through a connection that ends as its original's did, over loopback to a listener of the
+     * engine's on the socket's own address: connected from the saved address and port (bound by name where the
+     * original held its port, else picked as the connection's ephemeral port through IP_LOCAL_PORT_RANGE, so the
+     * port is released again at its end), then reset by the listener's side. tcp_done leaves it in state CLOSE,
+     * shut both ways, with its address; the reset's error, which the original had read, is taken.
+     */
+    private static void endConnection(int fd, State s, RestoreContext context) {
+        byte[] listenAt = s.local().clone();
+        listenAt[2] = 0;
+        listenAt[3] = 0;
+        int listener = Sockets.socket(s.family(), Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC);
+        try {
+            Sockets.bind(listener, listenAt);
+            Sockets.listen(listener, 1);
+            if (s.ended().portHeld()) {
+                bindSharing(fd, s, context);
+            } else {
+                Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, port(s.local()) * 0x10001);
+            }
+            Sockets.connect(fd, Sockets.localAddress(listener));
+            Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, 0);
+            int served = Sockets.accept(listener, Linux.SOCK_CLOEXEC);
+            // closed with a zero linger, the served end sends a reset
+            Sockets.setsockopt(served, Linux.SOL_SOCKET, Sockets.SO_LINGER, new byte[] {1, 0, 0, 0, 0, 0, 0, 0});
+            Linux.close(served);
+        } finally {
+            Linux.close(listener);
+        }
+        long deadline = System.nanoTime() + RESET_TIMEOUT_NANOS;
+        while (stateOf(fd) != TCP_CLOSE) {
+            if (System.nanoTime() > deadline) {
+                throw new FailedException("the connection that was to end it over loopback is still in state "
+                    + STATE_NAMES[stateOf(fd)] + " after " + RESET_TIMEOUT_NANOS / 1_000_000_000 + " s");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        }
+        Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_ERROR);
+    }
+
+    private static int stateOf(int fd) {
+        return Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)[0] & 0xff;
     }
 
     /** Binds a socket not connected: {@link InetOptions#bind}. */
