@@ -36,7 +36,8 @@ public final class TestProgram implements AutoCloseable {
         "shared_fd_table");
     /** Programs that must be refused. */
     public static final List<String> UNSUPPORTED = List.of("unsupported_netlink", "unsupported_seccomp",
-        "unsupported_lease", "unsupported_deleted_cwd", "unsupported_restart_syscall");
+        "unsupported_lease", "unsupported_deleted_cwd", "unsupported_restart_syscall", "unsupported_epoll_elsewhere",
+        "unsupported_epoll_oneshot");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);

@@ -31,7 +31,9 @@ class UnsupportedResourceTest extends ItSupport {
                 Arguments.of("unsupported_seccomp", "seccomp"),
                 Arguments.of("unsupported_lease", "lease"),
                 Arguments.of("unsupported_deleted_cwd", "deleted"),
-                Arguments.of("unsupported_restart_syscall", "restart_syscall"))
+                Arguments.of("unsupported_restart_syscall", "restart_syscall"),
+                Arguments.of("unsupported_epoll_elsewhere", "epoll"),
+                Arguments.of("unsupported_epoll_oneshot", "one-shot"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
