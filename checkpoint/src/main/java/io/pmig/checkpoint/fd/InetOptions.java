@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * The options of an IPv4/IPv6 socket that a process sets with setsockopt, beyond those a kind saves by
  * name (addresses, sharing, buffer sizes, v6-only): saved as getsockopt returns them where they differ from
  * a fresh socket of the same family and type on this host, and set again with those bytes, which setsockopt
- * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h). An option a socket of
+ * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h, linux/udp.h). An option a socket of
  * this kind does not have (ENOPROTOOPT, EOPNOTSUPP) is passed over.
  */
 final class InetOptions {
@@ -71,6 +71,7 @@ final class InetOptions {
         new Option("TCP_USER_TIMEOUT", TCP, 18, 4),
         new Option("TCP_FASTOPEN", TCP, 23, 4),
         new Option("TCP_NOTSENT_LOWAT", TCP, 25, 4),
+        new Option("UDP_CORK", Sockets.SOL_UDP, Sockets.UDP_CORK, 4),
         new Option(BUF_LOCK, SOL_SOCKET, 72, 4));
 
     /** What a fresh socket of {family, type} answers, by option name. */

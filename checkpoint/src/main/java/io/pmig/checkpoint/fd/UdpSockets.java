@@ -2,6 +2,7 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.nativeio.NativeMemory;
@@ -24,8 +25,9 @@ import java.util.List;
  * which leaves it in place for a process that goes on running. Not carried (a fresh socket's
  * defaults come back): multicast TTL/loop/interface, UDP_SEGMENT.
  * Refused at checkpoint: multicast memberships, socket filters and IPv6 sticky options (anything
- * holding per-socket option memory), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, a datagram being
- * corked, and a pending socket error (reading it would take it from the process).
+ * holding per-socket option memory), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, and a pending socket error
+ * (reading it would take it from the process). A datagram being assembled (UDP_CORK or MSG_MORE) makes the process
+ * unsettled: it is let run until it sends it. UDP_CORK itself is kept.
  *
  * <p>Restore re-queues each datagram by sending it to the new socket from its original source:
  * from a UDP socket bound to that address and port when it is free (with IP_TRANSPARENT when the
@@ -133,15 +135,14 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
         if (Sockets.getInt(fd, Sockets.SOL_UDP, Sockets.UDP_GRO) != 0) {
             throw new RefusedException(what + " receives coalesced datagrams (UDP_GRO), which is not supported yet");
         }
-        if (Sockets.getInt(fd, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0) {
-            throw new RefusedException(what + " is corked (UDP_CORK): the datagram being assembled cannot be read back");
-        }
-        // what the stopped process sent leaves the send queue as the device takes it; what stays was
-        // held back with MSG_MORE and cannot be read back
+        // what the stopped process sent leaves the send queue as the device takes it; what stays is a datagram being
+        // assembled (corked with UDP_CORK, or sent with MSG_MORE), which no call reads back: the process is let run
+        // until it sends it (a cork with nothing held back is an option like any other, InetOptions)
         for (int i = 0; Sockets.ioctlCount(fd, Sockets.SIOCOUTQ) > 0; i++) {
             if (i == SEND_QUEUE_WAITS) {
-                throw new RefusedException(what + " holds " + Sockets.ioctlCount(fd, Sockets.SIOCOUTQ)
-                    + " bytes not sent (a datagram being assembled with MSG_MORE?), which cannot be read back");
+                boolean corked = Sockets.getInt(fd, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0;
+                throw new UnsettledException(what + " holds " + Sockets.ioctlCount(fd, Sockets.SIOCOUTQ) + " bytes of a datagram "
+                    + "being assembled (" + (corked ? "corked with UDP_CORK" : "sent with MSG_MORE") + "), which cannot be read back");
             }
             sleepMillis(1);
         }
