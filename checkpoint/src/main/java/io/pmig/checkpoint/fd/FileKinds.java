@@ -18,6 +18,7 @@ public final class FileKinds {
         new Signalfds(),
         new UnixDomainSockets(),
         new UdpSockets(),
+        new RawSockets(),
         new TcpSockets());
 
     private FileKinds() {

@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * The options of an IPv4/IPv6 socket that a process sets with setsockopt, beyond those a kind saves by
  * name (addresses, sharing, buffer sizes, v6-only): saved as getsockopt returns them where they differ from
  * a fresh socket of the same family and type on this host, and set again with those bytes, which setsockopt
- * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h, linux/udp.h). An option a socket of
+ * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h, linux/udp.h, linux/icmp.h, linux/icmpv6.h). An option a socket of
  * this kind does not have (ENOPROTOOPT, EOPNOTSUPP) is passed over.
  */
 final class InetOptions {
@@ -72,9 +72,14 @@ final class InetOptions {
         new Option("TCP_FASTOPEN", TCP, 23, 4),
         new Option("TCP_NOTSENT_LOWAT", TCP, 25, 4),
         new Option("UDP_CORK", Sockets.SOL_UDP, Sockets.UDP_CORK, 4),
+        new Option("IP_HDRINCL", IP, 3, 4),
+        new Option("IPV6_HDRINCL", IPV6, 36, 4),
+        new Option("IPV6_CHECKSUM", IPV6, 7, 4),
+        new Option("ICMP_FILTER", Sockets.SOL_RAW, 1, 4),
+        new Option("ICMPV6_FILTER", Sockets.IPPROTO_ICMPV6, 1, 32),
         new Option(BUF_LOCK, SOL_SOCKET, 72, 4));
 
-    /** What a fresh socket of {family, type} answers, by option name. */
+    /** What a fresh socket of {family, type, protocol} answers, by option name. */
     private static final Map<List<Integer>, Map<String, byte[]>> FRESH = new ConcurrentHashMap<>();
 
     private InetOptions() {
@@ -82,8 +87,13 @@ final class InetOptions {
 
     /** The options of {@code fd} (a socket of {@code family} and {@code type}) that differ from a fresh one's, by name. */
     static Map<String, byte[]> changed(int fd, int family, int type) {
-        Map<String, byte[]> fresh = FRESH.computeIfAbsent(List.of(family, type), k -> {
-            int s = Sockets.socket(family, type | Linux.SOCK_CLOEXEC);
+        return changed(fd, family, type, 0);
+    }
+
+    /** {@link #changed(int, int, int)} of a socket of {@code protocol} (a raw socket's: it has no default). */
+    static Map<String, byte[]> changed(int fd, int family, int type, int protocol) {
+        Map<String, byte[]> fresh = FRESH.computeIfAbsent(List.of(family, type, protocol), k -> {
+            int s = Sockets.socket(family, type | Linux.SOCK_CLOEXEC, protocol);
             try {
                 return read(s);
             } finally {

@@ -251,8 +251,11 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
         }
     }
 
-    /** shutdown(2) as the original had it; an unconnected socket answers ENOTCONN but is shut all the same (net/ipv4/af_inet.c). */
-    private static void shutdown(int fd, int how) {
+    /**
+     * shutdown(2) as the original had it (a UDP or raw socket's); an unconnected socket answers ENOTCONN but is shut all
+     * the same (net/ipv4/af_inet.c).
+     */
+    static void shutdown(int fd, int how) {
         int both = Sockets.RCV_SHUTDOWN | Sockets.SEND_SHUTDOWN;
         if ((how & both) == 0) {
             return;

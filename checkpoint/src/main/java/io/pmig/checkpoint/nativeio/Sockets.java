@@ -151,6 +151,8 @@ public final class Sockets {
     public static final int IPPROTO_IP = 0;
     public static final int IPPROTO_UDP = 17;
     public static final int IPPROTO_RAW = 255;
+    public static final int IPPROTO_ICMPV6 = 58;
+    public static final int SOL_RAW = 255;
     public static final int SOL_UDP = 17;
     public static final int SOCK_RAW = 3;
     public static final int SO_BROADCAST = 6;
