@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * Raw IPv4 and IPv6 sockets (ping, traceroute, routing daemons): protocol, local address if bound, peer if connected
  * (which getpeername does not tell of a raw socket: /proc/PID/net/raw does), read shutdown,
- * O_NONBLOCK, SO_REUSEADDR, SO_BROADCAST, buffer sizes, and the options of {@link InetOptions}: IP_HDRINCL /
+ * O_NONBLOCK, SO_REUSEADDR, SO_BROADCAST, buffer sizes, and the options of {@link InetOptions} (its socket filter among
+ * them): IP_HDRINCL /
  * IPV6_HDRINCL, the ICMP and ICMPv6 type filters, IPV6_CHECKSUM, TTL, TOS... (linux/in.h, linux/icmp.h,
  * linux/icmpv6.h).
  *
@@ -62,12 +63,12 @@ public final class RawSockets implements FileKind<RawSockets.State> {
             throw new RefusedException(what + " has a pending error (an ICMP error, or an entry in its IP_RECVERR error "
                 + "queue) that cannot be read without taking it from the process; retry once the process has read it");
         }
-        int[] memory = Sockets.meminfo(fd);
-        if (memory[Sockets.SK_MEMINFO_OPTMEM] != 0) {
-            throw new RefusedException(what + " holds per-socket option state (multicast group memberships, a socket "
-                + "filter, or IPv6 options set with setsockopt), which cannot be saved yet");
+        Map<String, byte[]> options = InetOptions.changed(file, family, Sockets.SOCK_RAW, protocol);
+        if (InetOptions.holdsOtherOptionMemory(fd, family, Sockets.SOCK_RAW, protocol, options)) {
+            throw new RefusedException(what + " holds per-socket option state (multicast group memberships, or IPv6 "
+                + "options set with setsockopt), which cannot be saved yet");
         }
-        if (memory[Sockets.SK_MEMINFO_RMEM_ALLOC] != 0) {
+        if (Sockets.meminfo(fd)[Sockets.SK_MEMINFO_RMEM_ALLOC] != 0) {
             throw new UnsettledException(what + " has packets queued that the process has not read, which cannot be put back");
         }
         byte[] local = Sockets.localAddress(fd);
@@ -82,7 +83,7 @@ public final class RawSockets implements FileKind<RawSockets.State> {
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_BROADCAST) != 0,
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_SNDBUF),
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF),
-            InetOptions.changed(fd, family, Sockets.SOCK_RAW, protocol), shutdown);
+            options, shutdown);
     }
 
     /**

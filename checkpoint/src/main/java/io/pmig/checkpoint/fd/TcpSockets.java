@@ -119,7 +119,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         int family = Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_DOMAIN);
         ByteBuffer info = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)).order(ByteOrder.LITTLE_ENDIAN);
         int state = info.get(0) & 0xff;
-        Options options = options(fd, family);
+        Options options = options(file, family);
         byte[] local = Sockets.localAddress(fd);
         if (state == TCP_LISTEN) {
             int pending = info.getInt(24); // tcpi_unacked: the accept queue of a listener
@@ -220,7 +220,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         return state == TCP_CLOSE_WAIT || state == TCP_CLOSING || state == TCP_LAST_ACK;
     }
 
-    private static Options options(int fd, int family) {
+    private static Options options(OpenFile file, int family) {
+        int fd = file.local();
         return new Options(
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0,
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT) != 0,
@@ -232,7 +233,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE),
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL),
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT),
-            InetOptions.changed(fd, family, Linux.SOCK_STREAM));
+            InetOptions.changed(file, family, Linux.SOCK_STREAM));
     }
 
     /**

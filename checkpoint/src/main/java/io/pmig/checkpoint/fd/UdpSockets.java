@@ -20,12 +20,12 @@ import java.util.List;
  * <p>Saved: family, local address, peer address if connected, SO_REUSEADDR, SO_REUSEPORT,
  * SO_BROADCAST, the buffer sizes, IPV6_V6ONLY, SO_PEEK_OFF, O_NONBLOCK, the shutdown(2) state (from
  * sock_diag: {@link InetDiag}), the other options a process sets ({@link InetOptions}: TOS, TTL,
- * PKTINFO, RECVERR, timestamps, MTU discovery, SO_MARK, SO_PRIORITY, FREEBIND...), and every queued
+ * PKTINFO, RECVERR, timestamps, MTU discovery, SO_MARK, SO_PRIORITY, FREEBIND, the socket filter...), and every queued
  * datagram with its payload and source address. The queue is read with MSG_PEEK at a moving SO_PEEK_OFF,
  * which leaves it in place for a process that goes on running. Not carried (a fresh socket's
  * defaults come back): multicast TTL/loop/interface, UDP_SEGMENT.
- * Refused at checkpoint: multicast memberships, socket filters and IPv6 sticky options (anything
- * holding per-socket option memory), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, and a pending socket error
+ * Refused at checkpoint: multicast memberships and IPv6 sticky options (what holds per-socket option
+ * memory beyond the socket filter), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, and a pending socket error
  * (reading it would take it from the process). A datagram being assembled (UDP_CORK or MSG_MORE) makes the process
  * unsettled: it is let run until it sends it. UDP_CORK itself is kept.
  *
@@ -102,7 +102,11 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF),
             family == Sockets.AF_INET6 && Sockets.getInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY) != 0,
             Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF),
-            InetOptions.changed(fd, family, Linux.SOCK_DGRAM));
+            InetOptions.changed(file, family, Linux.SOCK_DGRAM));
+        if (InetOptions.holdsOtherOptionMemory(fd, family, Linux.SOCK_DGRAM, Sockets.IPPROTO_UDP, options.others())) {
+            throw new RefusedException(what + " holds per-socket option state (multicast group memberships, or IPv6 options "
+                + "set with setsockopt), which cannot be saved yet");
+        }
         int shutdown = InetDiag.shutdown(family, Sockets.IPPROTO_UDP, file.linkInode());
         if (shutdown < 0) {
             throw new RefusedException(what + " is neither bound nor connected yet: whether it was shut down for writing "
@@ -117,10 +121,6 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
         if ((Sockets.poll(fd, Sockets.POLLIN) & Sockets.POLLERR) != 0) {
             throw new RefusedException(what + " has a pending error (an ICMP error such as port unreachable, or an entry in "
                 + "its IP_RECVERR error queue) that cannot be read without taking it from the process; retry once the process has read it");
-        }
-        if (Sockets.meminfo(fd)[Sockets.SK_MEMINFO_OPTMEM] != 0) {
-            throw new RefusedException(what + " holds per-socket option state (multicast group memberships, a socket filter, or "
-                + "IPv6 options set with setsockopt), which cannot be saved yet");
         }
         byte[] device = Sockets.getsockopt(fd, Linux.SOL_SOCKET, Sockets.SO_BINDTODEVICE, 16);
         if (device.length > 0 && device[0] != 0) {

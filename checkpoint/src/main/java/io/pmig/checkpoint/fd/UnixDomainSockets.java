@@ -222,6 +222,16 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             throw new RefusedException(what + " has " + inFlight + " descriptor(s) in flight in its queue (SCM_RIGHTS), which "
                 + "cannot be carried yet; retry once the process has received them");
         }
+        boolean filtered;
+        try {
+            filtered = Sockets.socketFilter(file.local()).length > 0;
+        } catch (io.pmig.nativeio.SyscallException e) {
+            filtered = true;        // EACCES: an eBPF one
+        }
+        if (filtered) {
+            throw new RefusedException(what + " has a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF), which is carried for "
+                + "IPv4 and IPv6 sockets only yet");
+        }
         Origin origin = originOf(inode, survey);
         Origin connectedTo = null;
         if (me.type() == Linux.SOCK_DGRAM && connected(me) && origin.link() == null) {
