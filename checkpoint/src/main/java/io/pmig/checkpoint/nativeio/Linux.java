@@ -117,6 +117,16 @@ public final class Linux {
         return m;
     }
 
+    /**
+     * Gives the calling thread a working directory of its own (unshare(CLONE_FS)) and moves it to {@code path}: the
+     * process's and its other threads' stay where they were.
+     */
+    public static void chdirThisThread(String path) {
+        Syscall.call("unshare(CLONE_FS)", Nr.UNSHARE, CLONE_FS);
+        NativeMemory p = cString(path);
+        Syscall.call("chdir(" + path + ")", Nr.CHDIR, p.address());
+    }
+
     public static int open(String path, int flags, int mode) {
         NativeMemory p = cString(path);
         return (int) Syscall.call("open(" + path + ")", Nr.OPEN, p.address(), flags, mode);

@@ -49,6 +49,7 @@ public final class Nr {
     public static final int FLOCK = 73;
     public static final int FCHOWN = 93;
     public static final int CHDIR = 80;
+    public static final int UNSHARE = 272;
     public static final int UMASK = 95;
     public static final int PTRACE = 101;
     public static final int SETGROUPS = 116;
