@@ -9,6 +9,7 @@ import java.util.List;
 public final class FileKinds {
     public static final List<FileKind<?>> ALL = List.of(
         new RegularFiles(),
+        new Symlinks(),
         new Devices(),
         new Pipes(),
         new Eventfds(),

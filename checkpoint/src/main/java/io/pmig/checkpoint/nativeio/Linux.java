@@ -25,6 +25,7 @@ public final class Linux {
     public static final int O_DIRECTORY = 0200000;
     public static final int O_CLOEXEC = 02000000;
     public static final int O_PATH = 010000000;
+    public static final int O_NOFOLLOW = 0400000;
     public static final int F_DUPFD_CLOEXEC = 1030;
     public static final int F_GETFD = 1;
     public static final int F_SETFD = 2;
