@@ -17,6 +17,7 @@ public final class FileKinds {
         new Timerfds(),
         new Inotifies(),
         new Signalfds(),
+        new Pidfds(),
         new UnixDomainSockets(),
         new UdpSockets(),
         new RawSockets(),

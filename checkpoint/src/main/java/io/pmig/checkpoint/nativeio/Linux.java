@@ -207,7 +207,12 @@ public final class Linux {
     }
 
     public static int pidfdOpen(int pid) {
-        return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, 0);
+        return pidfdOpen(pid, 0);
+    }
+
+    /** pidfd_open(2) with {@code flags}: PIDFD_NONBLOCK (O_NONBLOCK), PIDFD_THREAD (O_EXCL, Linux 6.9+) (linux/pidfd.h). */
+    public static int pidfdOpen(int pid, int flags) {
+        return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, flags);
     }
 
     /** A copy, in this process, of descriptor {@code fd} of the process behind {@code pidfd}. */

@@ -54,6 +54,30 @@ class NewPidNamespaceTest {
         }
     }
 
+    /** A pidfd of the process itself refers, in a copy in a new PID namespace, to the copy: not to the original, whose pid it had. */
+    @Test
+    @Timeout(60)
+    void aPidfdOfItselfRefersToTheCopy(@TempDir Path tmp) throws Exception {
+        assumeRoot();
+        try (TestProgram original = TestProgram.start("pidfds", tmp.resolve("state"))) {
+            original.awaitReady();
+            Path image = tmp.resolve("image");
+            new CheckpointEngine().checkpoint(original.pid(), image, new CheckpointOptions(true));
+            RestoreReport copy = new RestoreEngine().restore(image, new RestoreOptions(true));
+            try {
+                for (int fd : new int[] {20, 21}) {
+                    String fdinfo = Files.readString(Path.of("/proc", Integer.toString(copy.pid()), "fdinfo", Integer.toString(fd)));
+                    assertEquals(Integer.toString(copy.pid()), fdinfo.replaceAll("(?s).*\\nPid:\\s+(-?\\d+).*", "$1"),
+                        "the copy's fd " + fd + " refers to (host pid; the original is " + original.pid() + ")");
+                }
+            } finally {
+                kill(copy.pid());
+            }
+            original.go();
+            assertEquals("PASS", original.awaitResult(TestProgram.RESULT_TIMEOUT), "the original runs on unharmed");
+        }
+    }
+
     @Test
     @Timeout(60)
     void aProcessInItsOwnNamespaceMovesWithItAndKeepsItsPid(@TempDir Path tmp) throws Exception {
