@@ -18,6 +18,7 @@ public final class FileKinds {
         new Inotifies(),
         new Signalfds(),
         new Pidfds(),
+        new NamespaceFiles(),
         new UnixDomainSockets(),
         new UdpSockets(),
         new RawSockets(),

@@ -36,7 +36,8 @@ class UnsupportedResourceTest extends ItSupport {
                 Arguments.of("unsupported_epoll_oneshot", "one-shot"),
                 Arguments.of("unsupported_udp_corked", "udp_cork"),
                 Arguments.of("unsupported_unix_relative", "relative path ctl"),
-                Arguments.of("unsupported_pidfd_other", "pidfd"))
+                Arguments.of("unsupported_pidfd_other", "pidfd"),
+                Arguments.of("unsupported_ns_other", "uts namespace"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
