@@ -16,6 +16,7 @@ public final class FileKinds {
         new Epolls(),
         new Timerfds(),
         new Inotifies(),
+        new Fanotifies(),
         new Signalfds(),
         new Pidfds(),
         new NamespaceFiles(),
