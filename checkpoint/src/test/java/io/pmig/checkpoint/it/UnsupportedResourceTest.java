@@ -37,7 +37,8 @@ class UnsupportedResourceTest extends ItSupport {
                 Arguments.of("unsupported_udp_corked", "udp_cork"),
                 Arguments.of("unsupported_unix_relative", "relative path ctl"),
                 Arguments.of("unsupported_pidfd_other", "pidfd"),
-                Arguments.of("unsupported_ns_other", "uts namespace"))
+                Arguments.of("unsupported_ns_other", "uts namespace"),
+                Arguments.of("unsupported_aio", "aio context"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
