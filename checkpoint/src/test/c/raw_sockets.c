@@ -21,24 +21,6 @@
 /* linux/icmp.h, whose struct icmphdr clashes with glibc's: the ICMP types a raw ICMP socket drops, one bit each */
 #define ICMP_FILTER 1
 
-static void place(int fd, int target)
-{
-    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
-    close(fd);
-}
-
-static int getint(int fd, int level, int name)
-{
-    int v = -1;
-    socklen_t len = sizeof v;
-    return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1000 - errno;
-}
-
-static void setint(int fd, int level, int name, int v)
-{
-    SETUP(setsockopt(fd, level, name, &v, sizeof v) == 0, "setsockopt %d/%d: %s", level, name, strerror(errno));
-}
-
 static unsigned short checksum(const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -60,35 +42,35 @@ int main(int argc, char **argv)
     h_init(argc, argv);
     struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
-    place(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 20);
+    h_place(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), 20);
     uint32_t only_replies = ~(1U << ICMP_ECHOREPLY);
     SETUP(setsockopt(20, SOL_RAW, ICMP_FILTER, &only_replies, sizeof only_replies) == 0, "ICMP_FILTER: %s", strerror(errno));
-    setint(20, IPPROTO_IP, IP_TTL, 33);
+    h_setint(20, IPPROTO_IP, IP_TTL, 33);
     SETUP(fcntl(20, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
 
-    place(socket(AF_INET, SOCK_RAW, IPPROTO_RAW), 21);
+    h_place(socket(AF_INET, SOCK_RAW, IPPROTO_RAW), 21);
     SETUP(bind(21, (struct sockaddr *)&lo, sizeof lo) == 0, "bind: %s", strerror(errno));
     struct sockaddr_storage a21;
     socklen_t l21 = sizeof a21;
     getsockname(21, (struct sockaddr *)&a21, &l21);
 
-    place(socket(AF_INET, SOCK_RAW, 254), 22);
-    setint(22, IPPROTO_IP, IP_HDRINCL, 1);
+    h_place(socket(AF_INET, SOCK_RAW, 254), 22);
+    h_setint(22, IPPROTO_IP, IP_HDRINCL, 1);
     SETUP(connect(22, (struct sockaddr *)&lo, sizeof lo) == 0, "connect: %s", strerror(errno));
 
-    place(socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), 23);
+    h_place(socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), 23);
     struct icmp6_filter f6;
     ICMP6_FILTER_SETBLOCKALL(&f6);
     ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f6);
     SETUP(setsockopt(23, IPPROTO_ICMPV6, ICMP6_FILTER, &f6, sizeof f6) == 0, "ICMP6_FILTER: %s", strerror(errno));
 
-    place(socket(AF_INET6, SOCK_RAW, 253), 24);
-    setint(24, IPPROTO_IPV6, IPV6_CHECKSUM, 4);
+    h_place(socket(AF_INET6, SOCK_RAW, 253), 24);
+    h_setint(24, IPPROTO_IPV6, IPV6_CHECKSUM, 4);
 
     h_ready();
     h_wait_go();
 
-    CHECK(getint(20, IPPROTO_IP, IP_TTL) == 33, "fd 20: IP_TTL %d", getint(20, IPPROTO_IP, IP_TTL));
+    CHECK(h_getint(20, IPPROTO_IP, IP_TTL) == 33, "fd 20: IP_TTL %d", h_getint(20, IPPROTO_IP, IP_TTL));
     CHECK((fcntl(20, F_GETFL) & O_NONBLOCK) != 0, "fd 20 lost O_NONBLOCK");
     uint32_t f = 0;
     socklen_t fl = sizeof f;
@@ -106,8 +88,8 @@ int main(int argc, char **argv)
     struct sockaddr_storage now;
     socklen_t ln = sizeof now;
     CHECK(getsockname(21, (struct sockaddr *)&now, &ln) == 0 && ln == l21 && memcmp(&now, &a21, ln) == 0, "fd 21: another address");
-    CHECK(getint(21, IPPROTO_IP, IP_HDRINCL) == 1, "fd 21: IP_HDRINCL %d", getint(21, IPPROTO_IP, IP_HDRINCL));
-    CHECK(getint(22, IPPROTO_IP, IP_HDRINCL) == 1, "fd 22 lost IP_HDRINCL");
+    CHECK(h_getint(21, IPPROTO_IP, IP_HDRINCL) == 1, "fd 21: IP_HDRINCL %d", h_getint(21, IPPROTO_IP, IP_HDRINCL));
+    CHECK(h_getint(22, IPPROTO_IP, IP_HDRINCL) == 1, "fd 22 lost IP_HDRINCL");
     /* connected (a raw socket has no peer name to ask): send needs no address; the packet comes back to it */
     struct {
         struct iphdr ip;
@@ -122,6 +104,6 @@ int main(int argc, char **argv)
     struct icmp6_filter g6;
     socklen_t gl = sizeof g6;
     CHECK(getsockopt(23, IPPROTO_ICMPV6, ICMP6_FILTER, &g6, &gl) == 0 && memcmp(&g6, &f6, sizeof f6) == 0, "fd 23: another ICMP6_FILTER");
-    CHECK(getint(24, IPPROTO_IPV6, IPV6_CHECKSUM) == 4, "fd 24: IPV6_CHECKSUM %d", getint(24, IPPROTO_IPV6, IPV6_CHECKSUM));
+    CHECK(h_getint(24, IPPROTO_IPV6, IPV6_CHECKSUM) == 4, "fd 24: IPV6_CHECKSUM %d", h_getint(24, IPPROTO_IPV6, IPV6_CHECKSUM));
     return h_finish();
 }

@@ -28,12 +28,6 @@ static struct sock_filter accept_all[] = {
     BPF_STMT(BPF_RET | BPF_K, 0xffff),
 };
 
-static void place(int fd, int target)
-{
-    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
-    close(fd);
-}
-
 static void attach(int fd, struct sock_filter *code, unsigned short len)
 {
     struct sock_fprog prog = {.len = len, .filter = code};
@@ -53,14 +47,14 @@ int main(int argc, char **argv)
     h_init(argc, argv);
     struct sockaddr_in a20 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l20 = sizeof a20;
-    place(socket(AF_INET, SOCK_DGRAM, 0), 20);
+    h_place(socket(AF_INET, SOCK_DGRAM, 0), 20);
     SETUP(bind(20, (struct sockaddr *)&a20, l20) == 0 && getsockname(20, (struct sockaddr *)&a20, &l20) == 0, "bind: %s", strerror(errno));
     attach(20, only_y, 4);
     int on = 1;
     SETUP(setsockopt(20, SOL_SOCKET, SO_LOCK_FILTER, &on, sizeof on) == 0, "SO_LOCK_FILTER: %s", strerror(errno));
 
     struct sockaddr_in a21 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    place(socket(AF_INET, SOCK_STREAM, 0), 21);
+    h_place(socket(AF_INET, SOCK_STREAM, 0), 21);
     SETUP(bind(21, (struct sockaddr *)&a21, sizeof a21) == 0 && listen(21, 4) == 0, "listen: %s", strerror(errno));
     attach(21, accept_all, 1);
 

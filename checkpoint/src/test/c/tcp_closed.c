@@ -25,24 +25,6 @@ struct closed {
 
 static struct closed socks[3];
 
-static void place(int fd, int target)
-{
-    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
-    close(fd);
-}
-
-static int getint(int fd, int level, int name)
-{
-    int v = -1;
-    socklen_t len = sizeof v;
-    return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1000 - errno;
-}
-
-static void setint(int fd, int level, int name, int v)
-{
-    SETUP(setsockopt(fd, level, name, &v, sizeof v) == 0, "setsockopt %d/%d: %s", level, name, strerror(errno));
-}
-
 static short poll_of(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT | POLLPRI | POLLRDHUP};
@@ -101,7 +83,7 @@ static void connect_and_end(int fd, int family, int reset)
     }
     SETUP(state == TCP_CLOSE, "fd %d: still in state %d", fd, state);
     if (reset) {
-        SETUP(getint(fd, SOL_SOCKET, SO_ERROR) == ECONNRESET, "fd %d: no ECONNRESET", fd);
+        SETUP(h_getint(fd, SOL_SOCKET, SO_ERROR) == ECONNRESET, "fd %d: no ECONNRESET", fd);
     }
 }
 
@@ -124,7 +106,7 @@ static void check(const struct closed *s)
     len = sizeof now;
     CHECK(getpeername(fd, (struct sockaddr *)&now, &len) < 0 && errno == ENOTCONN, "fd %d: getpeername did not fail ENOTCONN", fd);
     CHECK(poll_of(fd) == s->poll, "fd %d: poll %#x, was %#x", fd, poll_of(fd), s->poll);
-    CHECK(getint(fd, SOL_SOCKET, SO_ERROR) == 0, "fd %d: a pending error %d", fd, getint(fd, SOL_SOCKET, SO_ERROR));
+    CHECK(h_getint(fd, SOL_SOCKET, SO_ERROR) == 0, "fd %d: a pending error %d", fd, h_getint(fd, SOL_SOCKET, SO_ERROR));
     char c;
     CHECK(recv(fd, &c, 1, MSG_DONTWAIT) == 0, "fd %d: no end of stream (%s)", fd, strerror(errno));
     CHECK(send(fd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EPIPE, "fd %d: send did not fail EPIPE (%s)", fd, strerror(errno));
@@ -147,22 +129,22 @@ static int bind_errno(const struct closed *s)
 int main(int argc, char **argv)
 {
     h_init(argc, argv);
-    place(socket(AF_INET, SOCK_STREAM, 0), 20);
-    setint(20, SOL_SOCKET, SO_KEEPALIVE, 1);
-    setint(20, IPPROTO_TCP, TCP_NODELAY, 1);
-    setint(20, IPPROTO_TCP, TCP_KEEPIDLE, 50);
-    setint(20, IPPROTO_TCP, TCP_USER_TIMEOUT, 7000);
+    h_place(socket(AF_INET, SOCK_STREAM, 0), 20);
+    h_setint(20, SOL_SOCKET, SO_KEEPALIVE, 1);
+    h_setint(20, IPPROTO_TCP, TCP_NODELAY, 1);
+    h_setint(20, IPPROTO_TCP, TCP_KEEPIDLE, 50);
+    h_setint(20, IPPROTO_TCP, TCP_USER_TIMEOUT, 7000);
     struct linger linger = {.l_onoff = 1, .l_linger = 3};
     SETUP(setsockopt(20, SOL_SOCKET, SO_LINGER, &linger, sizeof linger) == 0, "SO_LINGER");
     connect_and_end(20, AF_INET, 1);
     record(0, 20);
 
-    place(socket(AF_INET6, SOCK_STREAM, 0), 21);
+    h_place(socket(AF_INET6, SOCK_STREAM, 0), 21);
     connect_and_end(21, AF_INET6, 0);
     record(1, 21);
 
-    place(socket(AF_INET, SOCK_STREAM, 0), 22);
-    setint(22, SOL_SOCKET, SO_REUSEADDR, 1);
+    h_place(socket(AF_INET, SOCK_STREAM, 0), 22);
+    h_setint(22, SOL_SOCKET, SO_REUSEADDR, 1);
     /* a port of its own named in the bind (one a bind to port 0 leaves to the connection, which frees it) */
     struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t lo_len = sizeof lo;
@@ -182,14 +164,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         check(&socks[i]);
     }
-    CHECK(getint(20, SOL_SOCKET, SO_KEEPALIVE) == 1 && getint(20, IPPROTO_TCP, TCP_NODELAY) == 1
-          && getint(20, IPPROTO_TCP, TCP_KEEPIDLE) == 50 && getint(20, IPPROTO_TCP, TCP_USER_TIMEOUT) == 7000,
+    CHECK(h_getint(20, SOL_SOCKET, SO_KEEPALIVE) == 1 && h_getint(20, IPPROTO_TCP, TCP_NODELAY) == 1
+          && h_getint(20, IPPROTO_TCP, TCP_KEEPIDLE) == 50 && h_getint(20, IPPROTO_TCP, TCP_USER_TIMEOUT) == 7000,
           "fd 20 lost an option");
     struct linger l2 = {0};
     socklen_t len = sizeof l2;
     getsockopt(20, SOL_SOCKET, SO_LINGER, &l2, &len);
     CHECK(l2.l_onoff == 1 && l2.l_linger == 3, "fd 20: SO_LINGER %d/%d, was 1/3", l2.l_onoff, l2.l_linger);
-    CHECK(getint(22, SOL_SOCKET, SO_REUSEADDR) == 1, "fd 22 lost SO_REUSEADDR");
+    CHECK(h_getint(22, SOL_SOCKET, SO_REUSEADDR) == 1, "fd 22 lost SO_REUSEADDR");
     CHECK(bind_errno(&socks[0]) == 0, "fd 20's port is held now: %s", strerror(bind_errno(&socks[0])));
     CHECK(bind_errno(&socks[2]) == EADDRINUSE, "fd 22's port is no longer held: %s", strerror(bind_errno(&socks[2])));
     return h_finish();

@@ -12,19 +12,6 @@
 
 static struct sockaddr_in receiver = {.sin_family = AF_INET};
 
-static void place(int fd, int target)
-{
-    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
-    close(fd);
-}
-
-static int getint(int fd, int level, int name)
-{
-    int v = -1;
-    socklen_t len = sizeof v;
-    return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1000 - errno;
-}
-
 static void bind_loopback(int fd, struct sockaddr_in *a)
 {
     socklen_t len = sizeof *a;
@@ -36,16 +23,16 @@ static void bind_loopback(int fd, struct sockaddr_in *a)
 int main(int argc, char **argv)
 {
     h_init(argc, argv);
-    place(socket(AF_INET, SOCK_DGRAM, 0), 22);
+    h_place(socket(AF_INET, SOCK_DGRAM, 0), 22);
     bind_loopback(22, &receiver);
 
-    place(socket(AF_INET, SOCK_DGRAM, 0), 20);
+    h_place(socket(AF_INET, SOCK_DGRAM, 0), 20);
     struct sockaddr_in a20 = {0};
     bind_loopback(20, &a20);
     int on = 1;
     SETUP(setsockopt(20, IPPROTO_UDP, UDP_CORK, &on, sizeof on) == 0, "UDP_CORK: %s", strerror(errno));
 
-    place(socket(AF_INET, SOCK_DGRAM, 0), 21);
+    h_place(socket(AF_INET, SOCK_DGRAM, 0), 21);
     struct sockaddr_in a21 = {0};
     bind_loopback(21, &a21);
     SETUP(sendto(21, "a", 1, MSG_MORE, (struct sockaddr *)&receiver, sizeof receiver) == 1
@@ -56,7 +43,7 @@ int main(int argc, char **argv)
     h_ready();
     h_wait_go();
 
-    CHECK(getint(20, IPPROTO_UDP, UDP_CORK) == 1, "fd 20 is no longer corked");
+    CHECK(h_getint(20, IPPROTO_UDP, UDP_CORK) == 1, "fd 20 is no longer corked");
     CHECK(sendto(20, "c", 1, 0, (struct sockaddr *)&receiver, sizeof receiver) == 1
           && sendto(20, "d", 1, 0, (struct sockaddr *)&receiver, sizeof receiver) == 1, "fd 20 send: %s", strerror(errno));
     CHECK(recv(22, buf, sizeof buf, MSG_DONTWAIT) < 0 && errno == EAGAIN, "fd 20 sent while corked");
@@ -64,7 +51,7 @@ int main(int argc, char **argv)
     CHECK(setsockopt(20, IPPROTO_UDP, UDP_CORK, &off, sizeof off) == 0, "uncork: %s", strerror(errno));
     ssize_t n = recv(22, buf, sizeof buf, 0);
     CHECK(n == 2 && memcmp(buf, "cd", 2) == 0, "fd 20's corked sends arrived as %zd bytes, not one datagram \"cd\"", n);
-    CHECK(getint(21, IPPROTO_UDP, UDP_CORK) == 0, "fd 21 is corked");
+    CHECK(h_getint(21, IPPROTO_UDP, UDP_CORK) == 0, "fd 21 is corked");
     CHECK(sendto(21, "e", 1, 0, (struct sockaddr *)&receiver, sizeof receiver) == 1 && recv(22, buf, sizeof buf, 0) == 1
           && buf[0] == 'e', "fd 21 does not send");
     return h_finish();

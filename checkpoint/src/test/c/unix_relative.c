@@ -12,12 +12,6 @@
 #include <stddef.h>
 #include <sys/un.h>
 
-static void place(int fd, int target)
-{
-    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
-    close(fd);
-}
-
 static struct sockaddr_un named(const char *path, socklen_t *len)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -43,14 +37,14 @@ int main(int argc, char **argv)
     SETUP(mkdir(dir, 0755) == 0 && chdir(dir) == 0 && mkdir("sub", 0755) == 0, "%s: %s", dir, strerror(errno));
     socklen_t len;
     struct sockaddr_un ctl = named("ctl", &len);
-    place(socket(AF_UNIX, SOCK_STREAM, 0), 20);
+    h_place(socket(AF_UNIX, SOCK_STREAM, 0), 20);
     SETUP(bind(20, (struct sockaddr *)&ctl, len) == 0 && listen(20, 4) == 0, "listen on ctl: %s", strerror(errno));
-    place(socket(AF_UNIX, SOCK_STREAM, 0), 21);
+    h_place(socket(AF_UNIX, SOCK_STREAM, 0), 21);
     SETUP(connect(21, (struct sockaddr *)&ctl, len) == 0, "connect to ctl: %s", strerror(errno));
-    place(accept(20, NULL, NULL), 22);
+    h_place(accept(20, NULL, NULL), 22);
     socklen_t dlen;
     struct sockaddr_un dgram = named("sub/dgram", &dlen);
-    place(socket(AF_UNIX, SOCK_DGRAM, 0), 23);
+    h_place(socket(AF_UNIX, SOCK_DGRAM, 0), 23);
     SETUP(bind(23, (struct sockaddr *)&dgram, dlen) == 0, "bind sub/dgram: %s", strerror(errno));
 
     h_ready();
