@@ -49,7 +49,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
     private static final String PROTOCOL = "tcp";
-    private static final long RESET_TIMEOUT_NANOS = 5_000_000_000L;
+    /** The port the connection that ends a restored socket goes to (nothing is sent to it). */
+    private static final byte DISCARD_PORT = 9;
 
     /**
      * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
@@ -334,43 +335,32 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     }
 
     /**
-     * Takes a new socket through a connection that ends as its original's did, over loopback to a listener of the
-     * engine's on the socket's own address: connected from the saved address and port (bound by name where the
-     * original held its port, else picked as the connection's ephemeral port through IP_LOCAL_PORT_RANGE, so the
-     * port is released again at its end), then reset by the listener's side. tcp_done leaves it in state CLOSE,
-     * shut both ways, with its address; the reset's error, which the original had read, is taken.
+     * Takes a new socket through a connection that ends as its original's did, without a packet on the wire (the
+     * service's address may be held at this moment): connected in repair mode (no handshake) from the saved address
+     * and port (bound by name where the original held its port, else picked as the connection's ephemeral port
+     * through IP_LOCAL_PORT_RANGE, so the port is released again at its end) to a port of its own address, then
+     * aborted by the kernel (sock_diag SOCK_DESTROY): tcp_done leaves it in state CLOSE, shut both ways, with its
+     * address. The abort's error, which the original had read, is taken; repair mode ends on a closed socket, which
+     * sends nothing.
      */
     private static void endConnection(int fd, State s, RestoreContext context) {
-        byte[] listenAt = s.local().clone();
-        listenAt[2] = 0;
-        listenAt[3] = 0;
-        int listener = Sockets.socket(s.family(), Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC);
-        try {
-            Sockets.bind(listener, listenAt);
-            Sockets.listen(listener, 1);
-            if (s.ended().portHeld()) {
-                bindSharing(fd, s, context);
-            } else {
-                Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, port(s.local()) * 0x10001);
-            }
-            Sockets.connect(fd, Sockets.localAddress(listener));
-            Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, 0);
-            int served = Sockets.accept(listener, Linux.SOCK_CLOEXEC);
-            // closed with a zero linger, the served end sends a reset
-            Sockets.setsockopt(served, Linux.SOL_SOCKET, Sockets.SO_LINGER, new byte[] {1, 0, 0, 0, 0, 0, 0, 0});
-            Linux.close(served);
-        } finally {
-            Linux.close(listener);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+        if (s.ended().portHeld()) {
+            bindSharing(fd, s, context);
+        } else {
+            Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, port(s.local()) * 0x10001);
         }
-        long deadline = System.nanoTime() + RESET_TIMEOUT_NANOS;
-        while (stateOf(fd) != TCP_CLOSE) {
-            if (System.nanoTime() > deadline) {
-                throw new FailedException("the connection that was to end it over loopback is still in state "
-                    + STATE_NAMES[stateOf(fd)] + " after " + RESET_TIMEOUT_NANOS / 1_000_000_000 + " s");
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        byte[] peer = s.local().clone();
+        peer[2] = 0;
+        peer[3] = DISCARD_PORT;
+        Sockets.connect(fd, peer);
+        Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, 0);
+        InetDiag.abort(s.family(), Sockets.localAddress(fd), peer);
+        if (stateOf(fd) != TCP_CLOSE) {
+            throw new FailedException("the connection made to end it is still in state " + STATE_NAMES[stateOf(fd)] + " after its abort");
         }
         Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_ERROR);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
     }
 
     private static int stateOf(int fd) {

@@ -19,7 +19,6 @@ public final class Sockets {
     public static final int SO_SNDBUF = 7;
     public static final int SO_RCVBUF = 8;
     public static final int SO_KEEPALIVE = 9;
-    public static final int SO_LINGER = 13;
     public static final int SO_REUSEPORT = 15;
     /** The ephemeral ports this socket's connect may pick: low port in the lower 16 bits, high in the upper (Linux 6.3+). */
     public static final int IP_LOCAL_PORT_RANGE = 51;
