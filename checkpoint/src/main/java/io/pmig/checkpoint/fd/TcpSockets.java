@@ -190,9 +190,14 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
      */
     private static byte[] unconnected(OpenFile file, int fd, int family, byte[] local) {
         int ready = Sockets.poll(fd, POLLRDHUP);
-        if ((ready & (POLLERR | POLLRDHUP)) != 0) {
-            throw new RefusedException(file.describe() + ": unconnected TCP socket " + Sockets.describe(local) + " has "
-                + ((ready & POLLERR) != 0 ? "a pending error" : "been shut down for reading") + ", which cannot be restored yet");
+        if ((ready & POLLERR) != 0) {
+            throw new RefusedException(file.describe() + ": TCP socket " + Sockets.describe(local) + " (not connected, or its "
+                + "connection ended) has a pending error (a reset or a failed connect the process has not read), which "
+                + "reading would take from it; retry once the process has read it");
+        }
+        if ((ready & POLLRDHUP) != 0) {
+            throw new RefusedException(file.describe() + ": unconnected TCP socket " + Sockets.describe(local)
+                + " has been shut down for reading, which cannot be restored yet");
         }
         if (port(local) == 0) {
             return null;

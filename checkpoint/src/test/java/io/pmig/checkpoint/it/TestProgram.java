@@ -38,7 +38,8 @@ public final class TestProgram implements AutoCloseable {
     public static final List<String> UNSUPPORTED = List.of("unsupported_netlink", "unsupported_seccomp",
         "unsupported_lease", "unsupported_deleted_cwd", "unsupported_restart_syscall", "unsupported_epoll_elsewhere",
         "unsupported_epoll_oneshot", "unsupported_udp_corked", "unsupported_unix_relative",
-        "unsupported_pidfd_other", "unsupported_ns_other", "unsupported_aio");
+        "unsupported_pidfd_other", "unsupported_ns_other", "unsupported_aio",
+        "unsupported_tcp_error");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);

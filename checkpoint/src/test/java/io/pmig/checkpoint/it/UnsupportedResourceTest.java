@@ -38,7 +38,8 @@ class UnsupportedResourceTest extends ItSupport {
                 Arguments.of("unsupported_unix_relative", "relative path ctl"),
                 Arguments.of("unsupported_pidfd_other", "pidfd"),
                 Arguments.of("unsupported_ns_other", "uts namespace"),
-                Arguments.of("unsupported_aio", "aio context"))
+                Arguments.of("unsupported_aio", "aio context"),
+                Arguments.of("unsupported_tcp_error", "pending error"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
