@@ -294,6 +294,32 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
+        if (state.ended() != null && !EndingSupport.SUPPORTED) {
+            throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " is one whose connection ended, which "
+                + "this kernel cannot make again: it needs IP_LOCAL_PORT_RANGE (Linux 6.3+) and sock_diag's SOCK_DESTROY "
+                + "(CONFIG_INET_DIAG_DESTROY)");
+        }
+    }
+
+    /** Whether this kernel can end a connection as {@link #endConnection} does: tried once, on loopback, sending nothing. */
+    private static final class EndingSupport {
+        static final boolean SUPPORTED = tryEnding();
+    }
+
+    private static boolean tryEnding() {
+        int fd = Sockets.socket(Sockets.AF_INET, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC);
+        try {
+            Sockets.getInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE);
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+            byte[] peer = {(byte) Sockets.AF_INET, 0, 0, DISCARD_PORT, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+            Sockets.connect(fd, peer);
+            InetDiag.abort(Sockets.AF_INET, Sockets.localAddress(fd), peer);
+            return stateOf(fd) == TCP_CLOSE;
+        } catch (RuntimeException unsupported) {
+            return false;
+        } finally {
+            Linux.close(fd);
+        }
     }
 
     @Override
