@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -338,6 +339,28 @@ static H_UNUSED __attribute__((noreturn, format(printf, 1, 2))) void h_die(const
             h_die(__VA_ARGS__);       \
         }                             \
     } while (0)
+
+/* ---- descriptors and socket options ---- */
+
+/* Moves a new descriptor fd (setup fails if it is -1) to number target, closing fd. */
+static H_UNUSED void h_place(int fd, int target)
+{
+    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
+    close(fd);
+}
+
+/* An int socket option, or -1000 - errno. */
+static H_UNUSED int h_getint(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1000 - errno;
+}
+
+static H_UNUSED void h_setint(int fd, int level, int name, int v)
+{
+    SETUP(setsockopt(fd, level, name, &v, sizeof v) == 0, "setsockopt %d/%d: %s", level, name, strerror(errno));
+}
 
 /* ---- deterministic content patterns ---- */
 

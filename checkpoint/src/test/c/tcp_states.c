@@ -16,50 +16,32 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-static void place(int fd, int target)
-{
-    SETUP(fd >= 0 && dup2(fd, target) == target, "fd %d: %s", target, strerror(errno));
-    close(fd);
-}
-
-static int getint(int fd, int level, int name)
-{
-    int v = -1;
-    socklen_t len = sizeof v;
-    return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1000 - errno;
-}
-
-static void setint(int fd, int level, int name, int v)
-{
-    SETUP(setsockopt(fd, level, name, &v, sizeof v) == 0, "setsockopt %d/%d: %s", level, name, strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
     h_init(argc, argv);
-    place(socket(AF_INET, SOCK_STREAM, 0), 20);
-    setint(20, SOL_SOCKET, SO_KEEPALIVE, 1);
-    setint(20, IPPROTO_TCP, TCP_NODELAY, 1);
-    setint(20, IPPROTO_TCP, TCP_KEEPIDLE, 50);
+    h_place(socket(AF_INET, SOCK_STREAM, 0), 20);
+    h_setint(20, SOL_SOCKET, SO_KEEPALIVE, 1);
+    h_setint(20, IPPROTO_TCP, TCP_NODELAY, 1);
+    h_setint(20, IPPROTO_TCP, TCP_KEEPIDLE, 50);
     struct linger linger = {.l_onoff = 1, .l_linger = 3};
     SETUP(setsockopt(20, SOL_SOCKET, SO_LINGER, &linger, sizeof linger) == 0, "SO_LINGER");
 
-    place(socket(AF_INET6, SOCK_STREAM, 0), 21);
-    setint(21, SOL_SOCKET, SO_REUSEADDR, 1);
+    h_place(socket(AF_INET6, SOCK_STREAM, 0), 21);
+    h_setint(21, SOL_SOCKET, SO_REUSEADDR, 1);
     struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     socklen_t l6 = sizeof a6;
     SETUP(bind(21, (struct sockaddr *)&a6, l6) == 0, "bind [::1]: %s", strerror(errno));
     getsockname(21, (struct sockaddr *)&a6, &l6);
 
-    place(socket(AF_INET, SOCK_STREAM, 0), 22);
-    setint(22, IPPROTO_IP, IP_FREEBIND, 1);
+    h_place(socket(AF_INET, SOCK_STREAM, 0), 22);
+    h_setint(22, IPPROTO_IP, IP_FREEBIND, 1);
     struct sockaddr_in foreign = {.sin_family = AF_INET};
     inet_pton(AF_INET, "192.0.2.77", &foreign.sin_addr);
     socklen_t lf = sizeof foreign;
     SETUP(bind(22, (struct sockaddr *)&foreign, lf) == 0, "bind 192.0.2.77 with IP_FREEBIND: %s", strerror(errno));
     getsockname(22, (struct sockaddr *)&foreign, &lf);
 
-    place(socket(AF_INET, SOCK_STREAM, 0), 23);
+    h_place(socket(AF_INET, SOCK_STREAM, 0), 23);
     struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t ll = sizeof lo;
     SETUP(bind(23, (struct sockaddr *)&lo, ll) == 0 && listen(23, 4) == 0, "listen: %s", strerror(errno));
@@ -68,8 +50,8 @@ int main(int argc, char **argv)
     h_ready();
     h_wait_go();
 
-    CHECK(getint(20, SOL_SOCKET, SO_KEEPALIVE) == 1 && getint(20, IPPROTO_TCP, TCP_NODELAY) == 1
-          && getint(20, IPPROTO_TCP, TCP_KEEPIDLE) == 50, "fd 20 lost an option");
+    CHECK(h_getint(20, SOL_SOCKET, SO_KEEPALIVE) == 1 && h_getint(20, IPPROTO_TCP, TCP_NODELAY) == 1
+          && h_getint(20, IPPROTO_TCP, TCP_KEEPIDLE) == 50, "fd 20 lost an option");
     struct linger l2 = {0};
     socklen_t len = sizeof l2;
     getsockopt(20, SOL_SOCKET, SO_LINGER, &l2, &len);
@@ -83,13 +65,13 @@ int main(int argc, char **argv)
     socklen_t bl6 = sizeof b6;
     getsockname(21, (struct sockaddr *)&b6, &bl6);
     CHECK(b6.sin6_port == a6.sin6_port && memcmp(&b6.sin6_addr, &a6.sin6_addr, 16) == 0, "fd 21: bound to another address");
-    CHECK(getint(21, SOL_SOCKET, SO_REUSEADDR) == 1, "fd 21 lost SO_REUSEADDR");
+    CHECK(h_getint(21, SOL_SOCKET, SO_REUSEADDR) == 1, "fd 21 lost SO_REUSEADDR");
     CHECK(listen(21, 4) == 0, "fd 21 cannot listen: %s", strerror(errno));
 
     struct sockaddr_in f2;
     socklen_t lf2 = sizeof f2;
     getsockname(22, (struct sockaddr *)&f2, &lf2);
     CHECK(f2.sin_port == foreign.sin_port && f2.sin_addr.s_addr == foreign.sin_addr.s_addr, "fd 22: bound to another address");
-    CHECK(getint(22, IPPROTO_IP, IP_FREEBIND) == 1, "fd 22 lost IP_FREEBIND");
+    CHECK(h_getint(22, IPPROTO_IP, IP_FREEBIND) == 1, "fd 22 lost IP_FREEBIND");
     return h_finish();
 }

@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
@@ -17,10 +18,14 @@ import java.util.Map;
  * epoll with its interest list (fs/eventpoll.c fdinfo "tfd: N events: E data: D"). The list is
  * keyed by descriptor number, so the watches are added inside the restored process once every
  * descriptor has its number; a watch whose number was closed since (the file kept open by a duplicate)
- * is added through the number with the file put there for the moment.
+ * is added through the number with the file put there for the moment. A one-shot watch that fired and waits to be
+ * re-armed makes the process unsettled: it is let run until a worker re-arms it.
  */
 public final class Epolls implements FileKind<Epolls.State> {
     private static final int EPOLL_CTL_ADD = 1;
+    /** linux/eventpoll.h: a one-shot watch that fired keeps only these bits (fs/eventpoll.c EP_PRIVATE_BITS). */
+    private static final int EPOLLONESHOT = 1 << 30;
+    private static final int EP_PRIVATE_BITS = 1 << 28 | 1 << 29 | EPOLLONESHOT | 1 << 31;
 
     /**
      * A watched descriptor, by the number it was added under. {@code heldBy}: when that number has been closed
@@ -56,6 +61,12 @@ public final class Epolls implements FileKind<Epolls.State> {
             int tfd = Integer.parseInt(w[1]);
             int events = (int) Long.parseLong(w[3], 16);
             long data = Long.parseUnsignedLong(w[5], 16);
+            if ((events & EPOLLONESHOT) != 0 && (events & ~EP_PRIVATE_BITS) == 0) {
+                // epoll_ctl adds EPOLLERR and EPOLLHUP to every watch it is given: a copy would report them where this one
+                // waits, disarmed, for the worker that handles its file to re-arm it
+                throw new UnsettledException(file.describe() + ": this epoll's one-shot watch of descriptor " + tfd
+                    + " fired and is not re-armed yet, which a copy could not be given");
+            }
             // a watch outlives its descriptor while a duplicate keeps the file open; the number may then be closed, or
             // hold another file (even one watched under the same number)
             int toff = seen.merge(tfd, 1, Integer::sum) - 1;
@@ -63,8 +74,8 @@ public final class Epolls implements FileKind<Epolls.State> {
             if (!context.files().containsKey(tfd) || !Linux.epollWatches(file.pid(), tfd, file.fd(), tfd, toff)) {
                 heldBy = context.files().keySet().stream().filter(fd -> Linux.epollWatches(file.pid(), fd, file.fd(), tfd, toff))
                     .findFirst().orElseThrow(() -> new RefusedException(file.describe() + ": this epoll watches a file added as "
-                        + "descriptor " + tfd + ", which no descriptor of the process holds any more; such a watch cannot be "
-                        + "re-created"));
+                        + "descriptor " + tfd + ", which no descriptor of the process holds any more: the file lives on "
+                        + "elsewhere (in another process, or in flight in a socket queue), which a copy could not watch"));
             }
             watches.add(new Watch(tfd, events, data, heldBy));
         }

@@ -32,8 +32,12 @@ public final class FdDumper {
     private FdDumper() {
     }
 
-    /** Refuses, naming the descriptor, if any of them is of a kind that cannot be saved. Touches nothing. */
+    /**
+     * Refuses, naming the descriptor, if any of them is of a kind that cannot be saved, or if the process has an AIO
+     * context (which holds kernel objects as a descriptor does). Touches nothing.
+     */
     public static void precheck(int pid) {
+        AioContexts.refuse(pid);
         forEachWhileRunning(pid, f -> {
             FileKind<?> kind = kindOf(f);
             if (kind == null) {

@@ -55,6 +55,9 @@ public final class FdRestorer {
             return 0;
         }
         fds.sort(Comparator.comparingInt(FdImage::fd));
+        if (puppet.inNewPidNamespace()) {
+            context.restoredInNewPidNamespace(puppet.pid());
+        }
         Map<Integer, Saved> files = savedFiles(image);
         for (Saved s : files.values()) {
             s.kind().beforeOpening(s.state(), context);

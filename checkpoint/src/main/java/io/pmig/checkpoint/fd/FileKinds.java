@@ -9,15 +9,20 @@ import java.util.List;
 public final class FileKinds {
     public static final List<FileKind<?>> ALL = List.of(
         new RegularFiles(),
+        new Symlinks(),
         new Devices(),
         new Pipes(),
         new Eventfds(),
         new Epolls(),
         new Timerfds(),
         new Inotifies(),
+        new Fanotifies(),
         new Signalfds(),
+        new Pidfds(),
+        new NamespaceFiles(),
         new UnixDomainSockets(),
         new UdpSockets(),
+        new RawSockets(),
         new TcpSockets());
 
     private FileKinds() {

@@ -56,6 +56,26 @@ final class InetDiag {
     }
 
     /**
+     * Aborts the TCP connection between sockaddrs {@code local} and {@code peer} through SOCK_DESTROY (tcp_abort): it is
+     * closed both ways, with ECONNABORTED pending, by the kernel alone; a connection in repair mode sends nothing.
+     */
+    static void abort(int family, byte[] local, byte[] peer) {
+        ByteBuffer request = ByteBuffer.allocate(REQUEST_BYTES).order(ByteOrder.LITTLE_ENDIAN)
+            .put((byte) family).put((byte) Sockets.IPPROTO_TCP).put((byte) 0).put((byte) 0)
+            .putInt(-1);                                                        // idiag_states: any
+        // struct inet_diag_sockid: ports in network order, the addresses (16 bytes each), the interface, no cookie
+        request.put(local, 2, 2).put(peer, 2, 2);
+        request.put(java.util.Arrays.copyOf(addressOf(local), 16)).put(java.util.Arrays.copyOf(addressOf(peer), 16));
+        request.putInt(0).putInt(-1).putInt(-1);
+        SockDiag.destroy(request.array(), "TCP connection " + Sockets.describe(local) + " -> " + Sockets.describe(peer));
+    }
+
+    /** The address bytes of a sockaddr_in (4) or sockaddr_in6 (16). */
+    private static byte[] addressOf(byte[] sockaddr) {
+        return sockaddr[0] == Sockets.AF_INET ? java.util.Arrays.copyOfRange(sockaddr, 4, 8) : java.util.Arrays.copyOfRange(sockaddr, 8, 24);
+    }
+
+    /**
      * The TCP listeners among the sockets with {@code inodes}, IPv4 and IPv6, each with its accept queue and the
      * handshakes under way to its port (on its address, or any for a wildcard listener): one dump of the listeners
      * and requests of the calling thread's network namespace per family.

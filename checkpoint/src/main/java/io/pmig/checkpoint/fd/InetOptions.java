@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * The options of an IPv4/IPv6 socket that a process sets with setsockopt, beyond those a kind saves by
  * name (addresses, sharing, buffer sizes, v6-only): saved as getsockopt returns them where they differ from
  * a fresh socket of the same family and type on this host, and set again with those bytes, which setsockopt
- * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h). An option a socket of
+ * takes back as they are (asm-generic/socket.h, linux/in.h, linux/in6.h, linux/tcp.h, linux/udp.h, linux/icmp.h, linux/icmpv6.h). An option a socket of
  * this kind does not have (ENOPROTOOPT, EOPNOTSUPP) is passed over.
  */
 final class InetOptions {
@@ -71,18 +71,36 @@ final class InetOptions {
         new Option("TCP_USER_TIMEOUT", TCP, 18, 4),
         new Option("TCP_FASTOPEN", TCP, 23, 4),
         new Option("TCP_NOTSENT_LOWAT", TCP, 25, 4),
+        new Option("UDP_CORK", Sockets.SOL_UDP, Sockets.UDP_CORK, 4),
+        new Option("IP_HDRINCL", IP, 3, 4),
+        new Option("IPV6_HDRINCL", IPV6, 36, 4),
+        new Option("IPV6_CHECKSUM", IPV6, 7, 4),
+        new Option("ICMP_FILTER", Sockets.SOL_RAW, 1, 4),
+        new Option("ICMPV6_FILTER", Sockets.IPPROTO_ICMPV6, 1, 32),
+        new Option("SO_LOCK_FILTER", SOL_SOCKET, Sockets.SO_LOCK_FILTER, 4),
         new Option(BUF_LOCK, SOL_SOCKET, 72, 4));
+    /** The classic BPF socket filter (SO_ATTACH_FILTER), read with SO_GET_FILTER; attached before SO_LOCK_FILTER. */
+    private static final String FILTER = "SO_ATTACH_FILTER";
 
-    /** What a fresh socket of {family, type} answers, by option name. */
+    /** What a fresh socket of {family, type, protocol} answers, by option name. */
     private static final Map<List<Integer>, Map<String, byte[]>> FRESH = new ConcurrentHashMap<>();
 
     private InetOptions() {
     }
 
-    /** The options of {@code fd} (a socket of {@code family} and {@code type}) that differ from a fresh one's, by name. */
-    static Map<String, byte[]> changed(int fd, int family, int type) {
-        Map<String, byte[]> fresh = FRESH.computeIfAbsent(List.of(family, type), k -> {
-            int s = Sockets.socket(family, type | Linux.SOCK_CLOEXEC);
+    /** The options of {@code file} (a socket of {@code family} and {@code type}) that differ from a fresh one's, by name. */
+    static Map<String, byte[]> changed(OpenFile file, int family, int type) {
+        return changed(file, family, type, 0);
+    }
+
+    /**
+     * {@link #changed(OpenFile, int, int)} of a socket of {@code protocol} (a raw socket's: it has no default). Refuses
+     * a socket filter attached as an eBPF program, which has no form to read back.
+     */
+    static Map<String, byte[]> changed(OpenFile file, int family, int type, int protocol) {
+        int fd = file.local();
+        Map<String, byte[]> fresh = FRESH.computeIfAbsent(List.of(family, type, protocol), k -> {
+            int s = Sockets.socket(family, type | Linux.SOCK_CLOEXEC, protocol);
             try {
                 return read(s);
             } finally {
@@ -95,7 +113,39 @@ final class InetOptions {
                 out.put(name, value);
             }
         });
+        try {
+            byte[] filter = Sockets.socketFilter(fd);
+            if (filter.length > 0) {
+                out.put(FILTER, filter);
+            }
+        } catch (SyscallException e) {
+            if (e.errno() == io.pmig.nativeio.Errno.EACCES) {
+                throw new RefusedException(file.describe() + ": its socket filter is an eBPF program (SO_ATTACH_BPF), which "
+                    + "cannot be read back to attach to a copy");
+            }
+            throw e;
+        }
         return out;
+    }
+
+    /**
+     * Whether socket {@code fd} holds option memory beyond what {@code options} (from {@link #changed}) give a fresh
+     * socket of its kind: multicast memberships, IPv6 options set with setsockopt. Its socket filter is charged there too,
+     * and compared by attaching it to a fresh socket.
+     */
+    static boolean holdsOtherOptionMemory(int fd, int family, int type, int protocol, Map<String, byte[]> options) {
+        int held = Sockets.meminfo(fd)[Sockets.SK_MEMINFO_OPTMEM];
+        byte[] filter = options.get(FILTER);
+        if (filter == null) {
+            return held != 0;
+        }
+        int fresh = Sockets.socket(family, type | Linux.SOCK_CLOEXEC, protocol);
+        try {
+            Sockets.attachFilter(fresh, filter);
+            return held != Sockets.meminfo(fresh)[Sockets.SK_MEMINFO_OPTMEM];
+        } finally {
+            Linux.close(fresh);
+        }
     }
 
     private static Map<String, byte[]> read(int fd) {
@@ -188,6 +238,9 @@ final class InetOptions {
     static void apply(int fd, Map<String, byte[]> options) {
         if (options == null) {
             return;
+        }
+        if (options.containsKey(FILTER)) {
+            Sockets.attachFilter(fd, options.get(FILTER));
         }
         for (Option o : ALL) {
             byte[] value = options.get(o.name());

@@ -52,12 +52,7 @@ public final class Inotifies implements FileKind<Inotifies.State> {
 
     @Override
     public State dump(OpenFile file, int id, DumpContext context) {
-        NativeMemory queued = NativeMemory.allocate(4);
-        Syscall.call("ioctl(FIONREAD) on " + file.describe(), Nr.IOCTL, file.local(), FIONREAD, queued.address());
-        if (queued.getInt(0) > 0) {
-            throw new UnsettledException(file.describe() + ": inotify has " + queued.getInt(0) + " bytes of events the process has"
-                + " not read, which cannot be put back");
-        }
+        requireNoEvents(file, "inotify");
         List<Watch> watches = new ArrayList<>();
         for (String line : file.fdinfoText().split("\n")) {
             if (line.startsWith("inotify ")) {
@@ -68,26 +63,45 @@ public final class Inotifies implements FileKind<Inotifies.State> {
         return new State(id, file.statusFlags(), watches);
     }
 
-    /** "inotify wd:1 ino:a2 sdev:800001 mask:100 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:a200..." */
-    private static Watch watchOf(OpenFile file, String line) {
+    /** The "key:value" words of an fdinfo line after its first word ("inotify", "fanotify"), by key. */
+    static java.util.Map<String, String> fields(String line) {
         java.util.Map<String, String> f = new java.util.HashMap<>();
-        for (String word : line.substring("inotify ".length()).trim().split("\\s+")) {
+        for (String word : line.substring(line.indexOf(' ') + 1).trim().split("\\s+")) {
             int colon = word.indexOf(':');
             f.put(word.substring(0, colon), word.substring(colon + 1));
         }
+        return f;
+    }
+
+    /** The process is unsettled while {@code file} (an inotify or fanotify, {@code kind}) holds events it has not read. */
+    static void requireNoEvents(OpenFile file, String kind) {
+        NativeMemory queued = NativeMemory.allocate(4);
+        Syscall.call("ioctl(FIONREAD) on " + file.describe(), Nr.IOCTL, file.local(), FIONREAD, queued.address());
+        if (queued.getInt(0) > 0) {
+            throw new UnsettledException(file.describe() + ": " + kind + " has " + queued.getInt(0) + " bytes of events the process"
+                + " has not read, which cannot be put back");
+        }
+    }
+
+    /** "inotify wd:1 ino:a2 sdev:800001 mask:100 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:a200..." */
+    private static Watch watchOf(OpenFile file, String line) {
+        java.util.Map<String, String> f = fields(line);
         int wd = Integer.parseInt(f.get("wd"), 16);
         int mask = (int) Long.parseLong(f.get("mask"), 16);
         long sdev = Long.parseLong(f.get("sdev"), 16);
         byte[] handle = HexFormat.of().parseHex(f.get("f_handle"));
         int type = Integer.parseInt(f.get("fhandle-type"), 16);
-        return new Watch(wd, mask, pathOf(file, wd, (int) (sdev >>> 20), (int) (sdev & 0xfffff), type, handle));
+        return new Watch(wd, mask, pathOf(file, "inotify watch " + wd, sdev, type, handle));
     }
 
-    /** The path of the inode a watch's file handle names, found through a mount of its device ({@code major:minor}). */
-    private static String pathOf(OpenFile file, int wd, int major, int minor, int type, byte[] handle) {
-        String mount = mountOf(major, minor);
+    /**
+     * The path of the inode a watch's or mark's ({@code watch} names it) file handle names, found through a mount of its
+     * device ({@code sdev}: the kernel's major << 20 | minor).
+     */
+    static String pathOf(OpenFile file, String watch, long sdev, int type, byte[] handle) {
+        String mount = mountOf(sdev);
         if (mount == null) {
-            throw new RefusedException(file.describe() + ": inotify watch " + wd + " is on device " + major + ":" + minor
+            throw new RefusedException(file.describe() + ": " + watch + " is on device " + (sdev >>> 20) + ":" + (sdev & 0xfffff)
                 + ", which no mount here shows");
         }
         // not O_PATH: open_by_handle_at takes the mount's descriptor with fdget, which refuses an O_PATH one (EBADF)
@@ -100,17 +114,17 @@ public final class Inotifies implements FileKind<Inotifies.State> {
             h.put(8, handle);
             long fd = Syscall.tryCall(Nr.OPEN_BY_HANDLE_AT, mountFd, h.address(), Linux.O_PATH | Linux.O_CLOEXEC);
             if (Errno.isError(fd)) {
-                throw new RefusedException(file.describe() + ": the file inotify watch " + wd + " watches cannot be found ("
+                throw new RefusedException(file.describe() + ": the file " + watch + " watches cannot be found ("
                     + Errno.describe((int) -fd) + "): deleted since?");
             }
             try {
                 String path = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
                 if (path.endsWith(" (deleted)")) {
-                    throw new RefusedException(file.describe() + ": inotify watch " + wd + " watches a deleted file (" + path + ")");
+                    throw new RefusedException(file.describe() + ": " + watch + " watches a deleted file (" + path + ")");
                 }
                 return path;
             } catch (IOException e) {
-                throw new FailedException(file.describe() + ": cannot name the file of inotify watch " + wd + ": " + e.getMessage(), e);
+                throw new FailedException(file.describe() + ": cannot name the file of " + watch + ": " + e.getMessage(), e);
             } finally {
                 Linux.close((int) fd);
             }
@@ -119,12 +133,12 @@ public final class Inotifies implements FileKind<Inotifies.State> {
         }
     }
 
-    /** A mount point of device {@code major:minor} in this mount namespace (/proc/self/mountinfo), or null. */
-    private static String mountOf(int major, int minor) {
+    /** A mount point of device {@code sdev} (major << 20 | minor) in this mount namespace (/proc/self/mountinfo), or null. */
+    static String mountOf(long sdev) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 String[] f = line.split(" ");
-                if (f.length > 4 && f[2].equals(major + ":" + minor)) {
+                if (f.length > 4 && f[2].equals((sdev >>> 20) + ":" + (sdev & 0xfffff))) {
                     return f[4].replace("\\040", " ");
                 }
             }

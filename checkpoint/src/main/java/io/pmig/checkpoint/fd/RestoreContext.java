@@ -2,6 +2,7 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.carried.RecreatedFiles;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.proc.ProcFs;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,6 +26,8 @@ public final class RestoreContext implements AutoCloseable {
     private final Map<String, Integer> bindings = new HashMap<>();
     private final List<Runnable> afterOpening = new ArrayList<>();
     private final RecreatedFiles recreatedFiles = new RecreatedFiles();
+    /** A restored process of the image's (host pid), when they were restored in a PID namespace of their own; else 0. */
+    private int inNewPidNamespace;
 
     /** The pair known as {@code key}, created by {@code create} the first time. */
     public int[] pair(String key, Supplier<int[]> create) {
@@ -50,6 +53,35 @@ public final class RestoreContext implements AutoCloseable {
                 + ", which no process of the image restored before it; the image is inconsistent");
         }
         return fd;
+    }
+
+    /** Notes that the processes are restored in a new PID namespace, {@code restored} (host pid) being one of them. */
+    void restoredInNewPidNamespace(int restored) {
+        inNewPidNamespace = restored;
+    }
+
+    /**
+     * The pid this host knows process {@code pid} of the image by: the same, or, in a new PID namespace, the process
+     * of that namespace that is {@code pid} inside it (the last NSpid of its status); -1 if there is none.
+     */
+    int hostPid(int pid) {
+        if (inNewPidNamespace == 0) {
+            return pid;
+        }
+        ProcFs restored = new ProcFs(inNewPidNamespace);
+        String namespace = restored.readLink("ns/pid");
+        for (int candidate : ProcFs.allPids()) {
+            try {
+                ProcFs proc = new ProcFs(candidate);
+                String[] nsPids = proc.status().get("NSpid").split("\\s+");
+                if (proc.readLink("ns/pid").equals(namespace) && Integer.parseInt(nsPids[nsPids.length - 1]) == pid) {
+                    return candidate;
+                }
+            } catch (RuntimeException gone) {
+                // ended meanwhile, or not ours to read
+            }
+        }
+        return -1;
     }
 
     /** The files the images of the tree carry, recreated once for all its processes. */

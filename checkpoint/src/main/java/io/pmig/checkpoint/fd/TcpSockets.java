@@ -49,6 +49,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     private static final int TCPOPT_SACK_PERM = 4;
     private static final int TCPOPT_TIMESTAMP = 8;
     private static final String PROTOCOL = "tcp";
+    /** The port the connection that ends a restored socket goes to (nothing is sent to it). */
+    private static final byte DISCARD_PORT = 9;
 
     /**
      * Options a server sets, as getsockopt reports them (buffer sizes doubled by the kernel); {@code others}: the
@@ -70,12 +72,20 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     }
 
     /**
+     * A socket whose connection has ended (state CLOSE, shut both ways: reset, or closed by both ends), which keeps the
+     * address it had. {@code portHeld}: it was bound to its port by name before it connected, so the port is still
+     * its own; else the port went back to the ephemeral range with the connection.
+     */
+    public record Ended(boolean portHeld) {
+    }
+
+    /**
      * {@code foreignAddress}: a socket not connected whose local address the host lacked (bound with IP_FREEBIND or
-     * IP_TRANSPARENT, perhaps turned off since).
+     * IP_TRANSPARENT, perhaps turned off since). {@code ended}: null but for a socket whose connection ended.
      */
     @ImageKind("file.tcp")
     public record State(int id, int family, int flags, int tcpState, byte[] local, byte[] peer, Options options, int backlog,
-                        Connection connection, boolean foreignAddress) implements FileState {
+                        Connection connection, boolean foreignAddress, Ended ended) implements FileState {
     }
 
     @Override
@@ -91,7 +101,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
     /** The connection of socket {@code file} by its two ends, or null for a listener or a socket not connected. Touches nothing. */
     static TcpConnection connectionOf(OpenFile file) {
         int fd = file.local();
-        int state = Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)[0] & 0xff;
+        int state = stateOf(fd);
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             return null;
         }
@@ -110,7 +120,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         int family = Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_DOMAIN);
         ByteBuffer info = ByteBuffer.wrap(Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)).order(ByteOrder.LITTLE_ENDIAN);
         int state = info.get(0) & 0xff;
-        Options options = options(fd, family);
+        Options options = options(file, family);
         byte[] local = Sockets.localAddress(fd);
         if (state == TCP_LISTEN) {
             int pending = info.getInt(24); // tcpi_unacked: the accept queue of a listener
@@ -120,11 +130,16 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                     + " connection(s) the server has not accepted");
             }
             return new State(id, family, file.statusFlags(), state, local, null, options, info.getInt(28), null,
-                !Sockets.addressIsLocal(local));
+                !Sockets.addressIsLocal(local), null);
         }
         if (state == TCP_CLOSE) {
+            Ended ended = ended(file, fd, family, local);
+            if (ended != null) {
+                return new State(id, family, file.statusFlags(), state, local, null, options, 0, null, false, ended);
+            }
             byte[] bound = unconnected(file, fd, family, local);
-            return new State(id, family, file.statusFlags(), state, bound, null, options, 0, null, bound != null && !Sockets.addressIsLocal(bound));
+            return new State(id, family, file.statusFlags(), state, bound, null, options, 0, null,
+                bound != null && !Sockets.addressIsLocal(bound), null);
         }
         if (!ourFinSent(state) && !peerFinReceived(state) && state != TCP_ESTABLISHED) {
             throw new RefusedException(file.describe() + ": TCP connection " + Sockets.describe(local) + " in state "
@@ -147,20 +162,42 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         Connection c = new Connection(read.writeSeq(), read.receiveNext(), read.mssClamp(), read.options(), read.sendWindowScale(),
             read.receiveWindowScale(), read.timestamp(), readAt, read.window(), sendQueue, read.notSent(),
             receiveQueue);
-        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false);
+        return new State(id, family, file.statusFlags(), state, local, peer, options, 0, c, false, null);
+    }
+
+    /**
+     * How a socket in state CLOSE whose connection ended was left, or null for one never connected. tcp_done shuts it
+     * both ways, which poll shows as a read shutdown; it keeps its port (in sock_diag's bound-inactive table, Linux
+     * 6.6+) only if the process bound it by name, and sock_diag then tells its shutdown state. A pending error
+     * (ECONNRESET not read yet) is refused by {@link #unconnected}: reading it would take it from the process.
+     */
+    private static Ended ended(OpenFile file, int fd, int family, byte[] local) {
+        int ready = Sockets.poll(fd, POLLRDHUP);
+        if ((ready & POLLRDHUP) == 0 || (ready & POLLERR) != 0 || port(local) == 0) {
+            return null;
+        }
+        int shutdown = InetDiag.shutdown(family, Sockets.IPPROTO_TCP, file.linkInode());
+        if (shutdown >= 0 && shutdown != (Sockets.RCV_SHUTDOWN | Sockets.SEND_SHUTDOWN)) {
+            return null;
+        }
+        return new Ended(shutdown >= 0);
     }
 
     /**
      * A socket in state CLOSE: created and not connected yet, perhaps bound (a server's socket before listen, a client's
-     * before connect), comes back with its options and its address. Refused: a socket whose connection has ended (its
-     * address is still reported, but the port is no longer held), a pending error (reading it would take it from
-     * the process) and a read shutdown. Returns the address to bind again, or null.
+     * before connect), comes back with its options and its address. Refused: a pending error (reading it would take it
+     * from the process) and a read shutdown of a socket never connected. Returns the address to bind again, or null.
      */
     private static byte[] unconnected(OpenFile file, int fd, int family, byte[] local) {
         int ready = Sockets.poll(fd, POLLRDHUP);
-        if ((ready & (POLLERR | POLLRDHUP)) != 0) {
-            throw new RefusedException(file.describe() + ": unconnected TCP socket " + Sockets.describe(local) + " has "
-                + ((ready & POLLERR) != 0 ? "a pending error" : "been shut down for reading") + ", which cannot be restored yet");
+        if ((ready & POLLERR) != 0) {
+            throw new RefusedException(file.describe() + ": TCP socket " + Sockets.describe(local) + " (not connected, or its "
+                + "connection ended) has a pending error (a reset or a failed connect the process has not read), which "
+                + "reading would take from it; retry once the process has read it");
+        }
+        if ((ready & POLLRDHUP) != 0) {
+            throw new RefusedException(file.describe() + ": unconnected TCP socket " + Sockets.describe(local)
+                + " has been shut down for reading, which cannot be restored yet");
         }
         if (port(local) == 0) {
             return null;
@@ -189,7 +226,8 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
         return state == TCP_CLOSE_WAIT || state == TCP_CLOSING || state == TCP_LAST_ACK;
     }
 
-    private static Options options(int fd, int family) {
+    private static Options options(OpenFile file, int family) {
+        int fd = file.local();
         return new Options(
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0,
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_REUSEPORT) != 0,
@@ -201,7 +239,7 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPIDLE),
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPINTVL),
             Sockets.getInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_KEEPCNT),
-            InetOptions.changed(fd, family, Linux.SOCK_STREAM));
+            InetOptions.changed(file, family, Linux.SOCK_STREAM));
     }
 
     /**
@@ -256,6 +294,32 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
             throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " needs its address on this host, "
                 + "which does not have it; move the service's VIP here before restoring");
         }
+        if (state.ended() != null && !EndingSupport.SUPPORTED) {
+            throw new RefusedException("TCP socket " + Sockets.describe(state.local()) + " is one whose connection ended, which "
+                + "this kernel cannot make again: it needs IP_LOCAL_PORT_RANGE (Linux 6.3+) and sock_diag's SOCK_DESTROY "
+                + "(CONFIG_INET_DIAG_DESTROY)");
+        }
+    }
+
+    /** Whether this kernel can end a connection as {@link #endConnection} does: tried once, on loopback, sending nothing. */
+    private static final class EndingSupport {
+        static final boolean SUPPORTED = tryEnding();
+    }
+
+    private static boolean tryEnding() {
+        int fd = Sockets.socket(Sockets.AF_INET, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC);
+        try {
+            Sockets.getInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE);
+            Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+            byte[] peer = {(byte) Sockets.AF_INET, 0, 0, DISCARD_PORT, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+            Sockets.connect(fd, peer);
+            InetDiag.abort(Sockets.AF_INET, Sockets.localAddress(fd), peer);
+            return stateOf(fd) == TCP_CLOSE;
+        } catch (RuntimeException unsupported) {
+            return false;
+        } finally {
+            Linux.close(fd);
+        }
     }
 
     @Override
@@ -271,6 +335,11 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
                 InetOptions.applyBufferLocks(fd, s.options().others());
                 bindSharing(fd, s, context);
                 Sockets.listen(fd, s.backlog());
+            } else if (s.ended() != null) {
+                endConnection(fd, s, context);
+                applyOptions(fd, s.options());
+                applyChosenBuffers(fd, s.options(), s.family());
+                InetOptions.applyBufferLocks(fd, s.options().others());
             } else if (s.tcpState() == TCP_CLOSE) {
                 applyOptions(fd, s.options());
                 applyChosenBuffers(fd, s.options(), s.family());
@@ -291,9 +360,42 @@ public final class TcpSockets implements FileKind<TcpSockets.State> {
 
     @Override
     public void beforeOpening(State s, RestoreContext context) {
-        if (s.connection() == null && s.local() != null) {
+        if (s.connection() == null && s.local() != null && (s.ended() == null || s.ended().portHeld())) {
             InetOptions.countBinding(PROTOCOL, s.local(), context);
         }
+    }
+
+    /**
+     * Takes a new socket through a connection that ends as its original's did, without a packet on the wire (the
+     * service's address may be held at this moment): connected in repair mode (no handshake) from the saved address
+     * and port (bound by name where the original held its port, else picked as the connection's ephemeral port
+     * through IP_LOCAL_PORT_RANGE, so the port is released again at its end) to a port of its own address, then
+     * aborted by the kernel (sock_diag SOCK_DESTROY): tcp_done leaves it in state CLOSE, shut both ways, with its
+     * address. The abort's error, which the original had read, is taken; repair mode ends on a closed socket, which
+     * sends nothing.
+     */
+    private static void endConnection(int fd, State s, RestoreContext context) {
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 1);
+        if (s.ended().portHeld()) {
+            bindSharing(fd, s, context);
+        } else {
+            Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, port(s.local()) * 0x10001);
+        }
+        byte[] peer = s.local().clone();
+        peer[2] = 0;
+        peer[3] = DISCARD_PORT;
+        Sockets.connect(fd, peer);
+        Sockets.setInt(fd, Sockets.IPPROTO_IP, Sockets.IP_LOCAL_PORT_RANGE, 0);
+        InetDiag.abort(s.family(), Sockets.localAddress(fd), peer);
+        if (stateOf(fd) != TCP_CLOSE) {
+            throw new FailedException("the connection made to end it is still in state " + STATE_NAMES[stateOf(fd)] + " after its abort");
+        }
+        Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_ERROR);
+        Sockets.setInt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_REPAIR, 0);
+    }
+
+    private static int stateOf(int fd) {
+        return Sockets.getsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_INFO, 104)[0] & 0xff;
     }
 
     /** Binds a socket not connected: {@link InetOptions#bind}. */

@@ -2,6 +2,7 @@ package io.pmig.checkpoint.fd;
 
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.UnsettledException;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.nativeio.NativeMemory;
@@ -19,13 +20,14 @@ import java.util.List;
  * <p>Saved: family, local address, peer address if connected, SO_REUSEADDR, SO_REUSEPORT,
  * SO_BROADCAST, the buffer sizes, IPV6_V6ONLY, SO_PEEK_OFF, O_NONBLOCK, the shutdown(2) state (from
  * sock_diag: {@link InetDiag}), the other options a process sets ({@link InetOptions}: TOS, TTL,
- * PKTINFO, RECVERR, timestamps, MTU discovery, SO_MARK, SO_PRIORITY, FREEBIND...), and every queued
+ * PKTINFO, RECVERR, timestamps, MTU discovery, SO_MARK, SO_PRIORITY, FREEBIND, the socket filter...), and every queued
  * datagram with its payload and source address. The queue is read with MSG_PEEK at a moving SO_PEEK_OFF,
  * which leaves it in place for a process that goes on running. Not carried (a fresh socket's
  * defaults come back): multicast TTL/loop/interface, UDP_SEGMENT.
- * Refused at checkpoint: multicast memberships, socket filters and IPv6 sticky options (anything
- * holding per-socket option memory), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, a datagram being
- * corked, and a pending socket error (reading it would take it from the process).
+ * Refused at checkpoint: multicast memberships and IPv6 sticky options (what holds per-socket option
+ * memory beyond the socket filter), SO_BINDTODEVICE, UDP encapsulation, UDP_GRO, and a pending socket error
+ * (reading it would take it from the process). A datagram being assembled (UDP_CORK or MSG_MORE) makes the process
+ * unsettled: it is let run until it sends it. UDP_CORK itself is kept.
  *
  * <p>Restore re-queues each datagram by sending it to the new socket from its original source:
  * from a UDP socket bound to that address and port when it is free (with IP_TRANSPARENT when the
@@ -100,7 +102,11 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             Sockets.getInt(fd, Linux.SOL_SOCKET, Sockets.SO_RCVBUF),
             family == Sockets.AF_INET6 && Sockets.getInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY) != 0,
             Sockets.getInt(fd, Linux.SOL_SOCKET, Linux.SO_PEEK_OFF),
-            InetOptions.changed(fd, family, Linux.SOCK_DGRAM));
+            InetOptions.changed(file, family, Linux.SOCK_DGRAM));
+        if (InetOptions.holdsOtherOptionMemory(fd, family, Linux.SOCK_DGRAM, Sockets.IPPROTO_UDP, options.others())) {
+            throw new RefusedException(what + " holds per-socket option state (multicast group memberships, or IPv6 options "
+                + "set with setsockopt), which cannot be saved yet");
+        }
         int shutdown = InetDiag.shutdown(family, Sockets.IPPROTO_UDP, file.linkInode());
         if (shutdown < 0) {
             throw new RefusedException(what + " is neither bound nor connected yet: whether it was shut down for writing "
@@ -116,10 +122,6 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
             throw new RefusedException(what + " has a pending error (an ICMP error such as port unreachable, or an entry in "
                 + "its IP_RECVERR error queue) that cannot be read without taking it from the process; retry once the process has read it");
         }
-        if (Sockets.meminfo(fd)[Sockets.SK_MEMINFO_OPTMEM] != 0) {
-            throw new RefusedException(what + " holds per-socket option state (multicast group memberships, a socket filter, or "
-                + "IPv6 options set with setsockopt), which cannot be saved yet");
-        }
         byte[] device = Sockets.getsockopt(fd, Linux.SOL_SOCKET, Sockets.SO_BINDTODEVICE, 16);
         if (device.length > 0 && device[0] != 0) {
             throw new RefusedException(what + " is bound to device " + new String(device).replace("\0", "")
@@ -133,15 +135,14 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
         if (Sockets.getInt(fd, Sockets.SOL_UDP, Sockets.UDP_GRO) != 0) {
             throw new RefusedException(what + " receives coalesced datagrams (UDP_GRO), which is not supported yet");
         }
-        if (Sockets.getInt(fd, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0) {
-            throw new RefusedException(what + " is corked (UDP_CORK): the datagram being assembled cannot be read back");
-        }
-        // what the stopped process sent leaves the send queue as the device takes it; what stays was
-        // held back with MSG_MORE and cannot be read back
+        // what the stopped process sent leaves the send queue as the device takes it; what stays is a datagram being
+        // assembled (corked with UDP_CORK, or sent with MSG_MORE), which no call reads back: the process is let run
+        // until it sends it (a cork with nothing held back is an option like any other, InetOptions)
         for (int i = 0; Sockets.ioctlCount(fd, Sockets.SIOCOUTQ) > 0; i++) {
             if (i == SEND_QUEUE_WAITS) {
-                throw new RefusedException(what + " holds " + Sockets.ioctlCount(fd, Sockets.SIOCOUTQ)
-                    + " bytes not sent (a datagram being assembled with MSG_MORE?), which cannot be read back");
+                boolean corked = Sockets.getInt(fd, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0;
+                throw new UnsettledException(what + " holds " + Sockets.ioctlCount(fd, Sockets.SIOCOUTQ) + " bytes of a datagram "
+                    + "being assembled (" + (corked ? "corked with UDP_CORK" : "sent with MSG_MORE") + "), which cannot be read back");
             }
             sleepMillis(1);
         }
@@ -250,8 +251,11 @@ public final class UdpSockets implements FileKind<UdpSockets.State> {
         }
     }
 
-    /** shutdown(2) as the original had it; an unconnected socket answers ENOTCONN but is shut all the same (net/ipv4/af_inet.c). */
-    private static void shutdown(int fd, int how) {
+    /**
+     * shutdown(2) as the original had it (a UDP or raw socket's); an unconnected socket answers ENOTCONN but is shut all
+     * the same (net/ipv4/af_inet.c).
+     */
+    static void shutdown(int fd, int how) {
         int both = Sockets.RCV_SHUTDOWN | Sockets.SEND_SHUTDOWN;
         if ((how & both) == 0) {
             return;

@@ -25,6 +25,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -65,7 +66,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * inode and holders: checkpoint them together), a listener with connections not yet accepted (they
  * cannot be put back in its queue: an {@link UnsettledException}, so that the server is let run a
  * moment to take them first), descriptors in flight in a queue (SCM_RIGHTS), a name relative to
- * the working directory, a name that is not UTF-8, a socket outside pmig's network namespace,
+ * a directory that is no process's working directory any more (one that still is, is bound again as it was, from
+ * there), a name that is not UTF-8, a socket outside pmig's network namespace,
  * datagrams queued to an unnamed socket that is not connected, and datagram connections that
  * cannot be made again in any order (to a socket that is connected elsewhere).
  *
@@ -96,6 +98,10 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
     private static final int SHOW = Sockets.UDIAG_SHOW_NAME | Sockets.UDIAG_SHOW_VFS | Sockets.UDIAG_SHOW_PEER
         | Sockets.UDIAG_SHOW_ICONS | Sockets.UDIAG_SHOW_RQLEN;
     private static final int STREAM_CHUNK = 1 << 20;
+    /** How {@link #nameOf} writes a name bound relative to a directory: the directory, this, the name as bound. */
+    private static final String RELATIVE = "/./";
+    /** sizeof sun_path (linux/un.h). */
+    private static final int SUN_PATH_BYTES = 108;
     private static final int FIRST_BUFFER = 1 << 16;
     private static final int ACCEPT_ATTEMPTS = 64;
     private static final int SEND_BUFFER_RAISES = 12;
@@ -171,13 +177,37 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
         /** Socket inode to a descriptor of the process holding it. */
         private final Map<Long, OpenFile> mine = new HashMap<>();
 
+        /** The processes checkpointed together, whose working directories a name bound relative to one is looked for in. */
+        private final Set<Integer> pids = new java.util.TreeSet<>();
+
         Survey(DumpContext context) {
             this.host = context.unixSockets();
             for (OpenFile f : context.treeFiles()) {
+                pids.add(f.pid());
                 if (f.link().startsWith("socket:[")) {
                     mine.putIfAbsent(f.linkInode(), f);
                 }
             }
+        }
+
+        /**
+         * {@code relative} (a socket's name as bound) written as its directory, {@link #RELATIVE}, and itself: the
+         * directory is the working directory of a process checkpointed together where the name leads to the socket's
+         * file ({@code fileInode}); null if none does (the binder changed directory since, or the file was moved).
+         */
+        String resolveRelative(String relative, long fileInode) {
+            for (int pid : pids) {
+                try {
+                    String cwd = Files.readSymbolicLink(Path.of("/proc", Integer.toString(pid), "cwd")).toString();
+                    Object ino = Files.getAttribute(Path.of(cwd, relative), "unix:ino", LinkOption.NOFOLLOW_LINKS);
+                    if (((Number) ino).longValue() == fileInode) {
+                        return (cwd.equals("/") ? "" : cwd) + RELATIVE + relative;
+                    }
+                } catch (IOException | RuntimeException notThere) {
+                    // not under this process's working directory
+                }
+            }
+            return null;
         }
 
         Sockets.UnixDiag diag(long inode) {
@@ -216,11 +246,21 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             throw new RefusedException(file.describe() + ": this Unix socket is not in the socket table of pmig's network "
                 + "namespace (the process has a network namespace of its own?), which is not supported yet");
         }
-        String what = file.describe() + ": Unix " + typeName(me.type()) + " socket " + display(nameOf(me, file.describe()));
+        String what = file.describe() + ": Unix " + typeName(me.type()) + " socket " + display(nameOf(me, survey, file.describe()));
         int inFlight = scmFds(file);
         if (inFlight > 0) {
             throw new RefusedException(what + " has " + inFlight + " descriptor(s) in flight in its queue (SCM_RIGHTS), which "
                 + "cannot be carried yet; retry once the process has received them");
+        }
+        boolean filtered;
+        try {
+            filtered = Sockets.socketFilter(file.local()).length > 0;
+        } catch (io.pmig.nativeio.SyscallException e) {
+            filtered = true;        // EACCES: an eBPF one
+        }
+        if (filtered) {
+            throw new RefusedException(what + " has a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF), which is carried for "
+                + "IPv4 and IPv6 sockets only yet");
         }
         Origin origin = originOf(inode, survey);
         Origin connectedTo = null;
@@ -255,7 +295,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             if (queues[0] > 0) {
                 // they cannot be put back in a listener's queue; let run a moment, the server may take them
                 throw new UnsettledException(survey.describe(inode) + ": listening Unix " + typeName(d.type()) + " socket "
-                    + display(nameOf(d, survey.describe(inode))) + " has " + queues[0] + " connection(s) the server has not accepted"
+                    + display(nameOf(d, survey, survey.describe(inode))) + " has " + queues[0] + " connection(s) the server has not accepted"
                     + clientsOf(d.pendingClients()) + ", which cannot be put back in its queue");
             }
             return new Origin(inode, d.type(), own, (int) queues[1], null);
@@ -281,8 +321,8 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             // connected by name (one way, or both ways with both named): connect(2) again after the queues
             return new Origin(inode, d.type(), own, -1, null);
         }
-        String shared = own == null ? nameOf(d, survey.describe(inode)) : null;
-        String peerShared = p != null && peerOwn == null ? nameOf(p, survey.describe(peer)) : null;
+        String shared = own == null ? nameOf(d, survey, survey.describe(inode)) : null;
+        String peerShared = p != null && peerOwn == null ? nameOf(p, survey, survey.describe(peer)) : null;
         Link link;
         if (shared != null) {
             link = acceptLink(peer, peerOwn, inode, shared, d, survey);
@@ -328,7 +368,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
      * (or a socket pair end that bound a name, which restores the same apart from holding the name).
      */
     private String ownName(Sockets.UnixDiag d, Survey survey) {
-        String name = nameOf(d, survey.describe(d.inode()));
+        String name = nameOf(d, survey, survey.describe(d.inode()));
         if (name == null || d.type() == Linux.SOCK_DGRAM || !connected(d)) {
             return name;
         }
@@ -347,7 +387,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
                 continue;
             }
             Sockets.UnixDiag l = survey.diag(inode);
-            if (l != null && name.equals(nameOf(l, survey.describe(inode))) && (d.fileInode() == 0 || l.fileInode() == d.fileInode())) {
+            if (l != null && name.equals(nameOf(l, survey, survey.describe(inode))) && (d.fileInode() == 0 || l.fileInode() == d.fileInode())) {
                 return inode;
             }
         }
@@ -436,21 +476,72 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
     }
 
     /** The name sock_diag reports, as the engine writes it ("@" before an abstract name); refuses names it cannot carry. */
-    private static String nameOf(Sockets.UnixDiag d, String what) {
+    private static String nameOf(Sockets.UnixDiag d, Survey survey, String what) {
         byte[] raw = d.name();
         if (raw == null) {
             return null;
         }
         byte[] path = Sockets.unixPath(Sockets.unixAddress(raw));
-        if (path[0] != 0 && path[0] != '/') {
-            throw new RefusedException(what + ": Unix socket bound to the relative path " + decode(path)
-                + ", which is not supported (it depends on the working directory at bind time)");
-        }
         String name = decode(path);
         if (!Arrays.equals(sunPath(name), path)) {
             throw new RefusedException(what + ": Unix socket name " + display(name) + " is not UTF-8, which is not supported");
         }
+        if (path[0] != 0 && path[0] != '/') {
+            String resolved = survey.resolveRelative(name, d.fileInode());
+            if (resolved == null) {
+                throw new RefusedException(what + ": Unix socket bound to the relative path " + name + ", which leads to its "
+                    + "socket file from the working directory of no process being checkpointed (it changed directory "
+                    + "since the bind, or the file was moved); the directory to bind it in again is unknown");
+            }
+            if (sunPath(resolved).length >= SUN_PATH_BYTES) {
+                throw new RefusedException(what + ": Unix socket bound to the relative path " + name + " in " + resolved
+                    + ", a path longer than a socket address holds (" + (SUN_PATH_BYTES - 1) + " bytes), which is not supported");
+            }
+            return resolved;
+        }
         return name;
+    }
+
+    /**
+     * Binds {@code fd} to {@code name}, returning 0 or the errno. A name bound relative to a directory (written
+     * "DIR/./NAME" by {@link #nameOf}) is bound as NAME from a thread of its own whose working directory is DIR, so
+     * that the socket's name reads as its original's; every other use of it (connect, the file) takes the whole path.
+     */
+    private static int tryBindName(int fd, String name) {
+        int at = name.startsWith("/") ? name.indexOf(RELATIVE) : -1;
+        if (at < 0) {
+            return Sockets.tryBind(fd, address(name));
+        }
+        String directory = at == 0 ? "/" : name.substring(0, at);
+        String relative = name.substring(at + RELATIVE.length());
+        int[] result = {0};
+        RuntimeException[] failure = {null};
+        Thread binder = new Thread(() -> {
+            try {
+                Linux.chdirThisThread(directory);
+                result[0] = Sockets.tryBind(fd, address(relative));
+            } catch (RuntimeException e) {
+                failure[0] = e;
+            }
+        }, "pmig-unix-bind");
+        binder.start();
+        try {
+            binder.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FailedException("interrupted binding " + display(name), e);
+        }
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        return result[0];
+    }
+
+    private static void bindName(int fd, String name) {
+        int err = tryBindName(fd, name);
+        if (err != 0) {
+            throw new SyscallException("bind(" + display(name) + ")", err);
+        }
     }
 
     private static String decode(byte[] sunPath) {
@@ -607,7 +698,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
         for (long inode : survey.mine.keySet()) {
             Sockets.UnixDiag d = survey.diag(inode);
             if (d != null && d.type() == Linux.SOCK_DGRAM && d.name() != null) {
-                String name = nameOf(d, survey.describe(inode));
+                String name = nameOf(d, survey, survey.describe(inode));
                 if (queued.stream().anyMatch(m -> name.equals(m.sender()))) {
                     owners.putIfAbsent(name, originOf(inode, survey));
                 }
@@ -766,7 +857,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             int t = Sockets.socket(Linux.AF_UNIX, type | Linux.SOCK_CLOEXEC, 0);
             boolean bound = false;
             try {
-                if (Sockets.tryBind(t, address(name)) == 0) {
+                if (tryBindName(t, name) == 0) {
                     bound = true;
                     Sockets.listen(t, 1);
                     return connectAndAccept(t, name, type, link.firstName());
@@ -830,7 +921,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
             return;
         }
         requireUsable(name, true);
-        Sockets.bind(fd, address(name));
+        bindName(fd, name);
     }
 
     /**
@@ -943,7 +1034,7 @@ public final class UnixDomainSockets implements FileKind<UnixDomainSockets.State
         requireFreeForSender(name, what);
         int t = Sockets.socket(Linux.AF_UNIX, type | Linux.SOCK_CLOEXEC, 0);
         try {
-            Sockets.bind(t, address(name));
+            bindName(t, name);
         } catch (RuntimeException e) {
             Linux.close(t);
             throw e;

@@ -25,6 +25,7 @@ public final class Linux {
     public static final int O_DIRECTORY = 0200000;
     public static final int O_CLOEXEC = 02000000;
     public static final int O_PATH = 010000000;
+    public static final int O_NOFOLLOW = 0400000;
     public static final int F_DUPFD_CLOEXEC = 1030;
     public static final int F_GETFD = 1;
     public static final int F_SETFD = 2;
@@ -117,6 +118,16 @@ public final class Linux {
         return m;
     }
 
+    /**
+     * Gives the calling thread a working directory of its own (unshare(CLONE_FS)) and moves it to {@code path}: the
+     * process's and its other threads' stay where they were.
+     */
+    public static void chdirThisThread(String path) {
+        Syscall.call("unshare(CLONE_FS)", Nr.UNSHARE, CLONE_FS);
+        NativeMemory p = cString(path);
+        Syscall.call("chdir(" + path + ")", Nr.CHDIR, p.address());
+    }
+
     public static int open(String path, int flags, int mode) {
         NativeMemory p = cString(path);
         return (int) Syscall.call("open(" + path + ")", Nr.OPEN, p.address(), flags, mode);
@@ -196,7 +207,12 @@ public final class Linux {
     }
 
     public static int pidfdOpen(int pid) {
-        return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, 0);
+        return pidfdOpen(pid, 0);
+    }
+
+    /** pidfd_open(2) with {@code flags}: PIDFD_NONBLOCK (O_NONBLOCK), PIDFD_THREAD (O_EXCL, Linux 6.9+) (linux/pidfd.h). */
+    public static int pidfdOpen(int pid, int flags) {
+        return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, flags);
     }
 
     /** A copy, in this process, of descriptor {@code fd} of the process behind {@code pidfd}. */

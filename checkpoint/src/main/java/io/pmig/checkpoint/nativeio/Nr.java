@@ -43,12 +43,15 @@ public final class Nr {
     public static final int INOTIFY_RM_WATCH = 255;
     public static final int INOTIFY_INIT1 = 294;
     public static final int OPEN_BY_HANDLE_AT = 304;
+    public static final int FANOTIFY_INIT = 300;
+    public static final int FANOTIFY_MARK = 301;
     public static final int SETSID = 112;
     public static final int EXIT_GROUP = 231;
     public static final int FCNTL = 72;
     public static final int FLOCK = 73;
     public static final int FCHOWN = 93;
     public static final int CHDIR = 80;
+    public static final int UNSHARE = 272;
     public static final int UMASK = 95;
     public static final int PTRACE = 101;
     public static final int SETGROUPS = 116;

@@ -15,10 +15,13 @@ public final class Sockets {
     public static final int IPPROTO_TCP = 6;
     public static final int IPPROTO_IPV6 = 41;
     public static final int SO_REUSEADDR = 2;
+    public static final int SO_ERROR = 4;
     public static final int SO_SNDBUF = 7;
     public static final int SO_RCVBUF = 8;
     public static final int SO_KEEPALIVE = 9;
     public static final int SO_REUSEPORT = 15;
+    /** The ephemeral ports this socket's connect may pick: low port in the lower 16 bits, high in the upper (Linux 6.3+). */
+    public static final int IP_LOCAL_PORT_RANGE = 51;
     public static final int IPV6_V6ONLY = 26;
     public static final int TCP_NODELAY = 1;
     public static final int TCP_MAXSEG = 2;
@@ -147,6 +150,8 @@ public final class Sockets {
     public static final int IPPROTO_IP = 0;
     public static final int IPPROTO_UDP = 17;
     public static final int IPPROTO_RAW = 255;
+    public static final int IPPROTO_ICMPV6 = 58;
+    public static final int SOL_RAW = 255;
     public static final int SOL_UDP = 17;
     public static final int SOCK_RAW = 3;
     public static final int SO_BROADCAST = 6;
@@ -289,6 +294,43 @@ public final class Sockets {
             out[i] = b.getInt(4 * i);
         }
         return out;
+    }
+
+    // ---- socket filters: asm-generic/socket.h (SO_ATTACH_FILTER, which getsockopt reads as SO_GET_FILTER;
+    // SO_LOCK_FILTER), linux/filter.h (struct sock_filter: 8 bytes; struct sock_fprog: u16 len, a pointer at 8) ----
+    public static final int SO_ATTACH_FILTER = 26;
+    public static final int SO_LOCK_FILTER = 44;
+    private static final int SOCK_FILTER_BYTES = 8;
+    private static final int SOCK_FPROG_BYTES = 16;
+
+    /**
+     * The classic BPF program attached to {@code fd}, its instructions as the process gave them, or an empty array;
+     * EACCES for one attached as an eBPF program (SO_ATTACH_BPF), which has no classic form. The option's length
+     * counts instructions, not bytes (net/core/filter.c sk_get_filter).
+     */
+    public static byte[] socketFilter(int fd) {
+        NativeMemory length = NativeMemory.allocate(4);
+        Syscall.call("getsockopt(" + fd + ", SO_GET_FILTER)", Nr.GETSOCKOPT, fd, Linux.SOL_SOCKET, SO_ATTACH_FILTER, 0, length.address());
+        int instructions = length.getInt(0);
+        if (instructions == 0) {
+            return new byte[0];
+        }
+        NativeMemory program = NativeMemory.allocate((long) instructions * SOCK_FILTER_BYTES);
+        Syscall.call("getsockopt(" + fd + ", SO_GET_FILTER)", Nr.GETSOCKOPT, fd, Linux.SOL_SOCKET, SO_ATTACH_FILTER, program.address(),
+            length.address());
+        return program.bytes(0, length.getInt(0) * SOCK_FILTER_BYTES);
+    }
+
+    /** SO_ATTACH_FILTER of a classic BPF {@code program} (from {@link #socketFilter}). */
+    public static void attachFilter(int fd, byte[] program) {
+        NativeMemory code = NativeMemory.allocate(program.length);
+        code.put(0, program);
+        NativeMemory fprog = NativeMemory.allocate(SOCK_FPROG_BYTES);
+        fprog.putInt(0, program.length / SOCK_FILTER_BYTES);
+        fprog.putLong(8, code.address());
+        Syscall.call("setsockopt(" + fd + ", SO_ATTACH_FILTER)", Nr.SETSOCKOPT, fd, Linux.SOL_SOCKET, SO_ATTACH_FILTER, fprog.address(),
+            SOCK_FPROG_BYTES);
+        java.lang.ref.Reference.reachabilityFence(code);
     }
 
     // ---- Unix domain sockets: linux/un.h, linux/unix_diag.h, linux/sock_diag.h, linux/netlink.h, linux/net.h

@@ -78,8 +78,10 @@ abstract class ItSupport {
         Assumptions.assumeTrue(isRoot(), "checkpoint/restore tests need root");
     }
 
+    /** {@link TestProgram#STATEFUL}, or those of them named in -Dpmig.programs=a,b (to run a few while working on them). */
     static Stream<String> statefulPrograms() {
-        return TestProgram.STATEFUL.stream();
+        String only = System.getProperty("pmig.programs", "");
+        return TestProgram.STATEFUL.stream().filter(p -> only.isEmpty() || List.of(only.split(",")).contains(p));
     }
 
     /** Starts a program with its own state dir under the test's temp dir; it is killed after the test. */

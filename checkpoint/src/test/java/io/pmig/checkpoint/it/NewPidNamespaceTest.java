@@ -33,19 +33,47 @@ class NewPidNamespaceTest {
     @Test
     @Timeout(60)
     void restoresBesideTheOriginalWithTheSamePidInside(@TempDir Path tmp) throws Exception {
+        withCopyInNewNamespace("threads", tmp, (original, copy) -> {
+            assertNotEquals(original, copy, "the host sees the copy under another pid");
+            assertEquals(original, innermostPid(copy), "inside its namespace the copy has the original's pid");
+            try (var tasks = Files.list(Path.of("/proc", Integer.toString(copy), "task"))) {
+                assertEquals(13, tasks.count(), "all threads restored");
+            }
+        });
+    }
+
+    /** A pidfd of the process itself refers, in a copy in a new PID namespace, to the copy: not to the original, whose pid it had. */
+    @Test
+    @Timeout(60)
+    void aPidfdOfItselfRefersToTheCopy(@TempDir Path tmp) throws Exception {
+        withCopyInNewNamespace("pidfds", tmp, (original, copy) -> {
+            for (int fd : new int[] {20, 21}) {
+                String fdinfo = Files.readString(Path.of("/proc", Integer.toString(copy), "fdinfo", Integer.toString(fd)));
+                assertEquals(Integer.toString(copy), fdinfo.replaceAll("(?s).*\\nPid:\\s+(-?\\d+).*", "$1"),
+                    "the copy's fd " + fd + " refers to (host pid; the original is " + original + ")");
+            }
+        });
+    }
+
+    /** What a test checks of a copy ({@code copy}: its host pid) of a program left running ({@code original}). */
+    private interface CopyCheck {
+        void check(int original, int copy) throws Exception;
+    }
+
+    /**
+     * Checkpoints {@code program} left running, restores a copy beside it in a new PID namespace, checks the copy and kills
+     * it; the original then runs on and passes.
+     */
+    private static void withCopyInNewNamespace(String program, Path tmp, CopyCheck check) throws Exception {
         assumeRoot();
-        try (TestProgram original = TestProgram.start("threads", tmp.resolve("state"))) {
+        try (TestProgram original = TestProgram.start(program, tmp.resolve("state"))) {
             original.awaitReady();
             Path image = tmp.resolve("image");
             new CheckpointEngine().checkpoint(original.pid(), image, new CheckpointOptions(true));
             // the copy shares the state directory; it must not see "go" before the original is done
             RestoreReport copy = new RestoreEngine().restore(image, new RestoreOptions(true));
             try {
-                assertNotEquals(original.pid(), copy.pid(), "the host sees the copy under another pid");
-                assertEquals(original.pid(), innermostPid(copy.pid()), "inside its namespace the copy has the original's pid");
-                try (var tasks = Files.list(Path.of("/proc", Integer.toString(copy.pid()), "task"))) {
-                    assertEquals(13, tasks.count(), "all threads restored");
-                }
+                check.check(original.pid(), copy.pid());
             } finally {
                 kill(copy.pid());
             }

@@ -32,11 +32,14 @@ import java.util.concurrent.TimeUnit;
 public final class TestProgram implements AutoCloseable {
     /** Programs that hold state and must survive checkpoint/restore. */
     public static final List<String> STATEFUL = List.of("mem", "threads", "signals", "timers", "procstate", "fds",
-        "exact_fds", "exact_process", "tcp_states", "epoll_reused", "capabilities", "inotify", "lock_waiters",
+        "exact_fds", "exact_process", "tcp_states", "tcp_closed", "udp_corked", "raw_sockets", "socket_filters", "unix_relative", "opath_symlink", "pidfds", "ns_files", "fanotify", "epoll_reused", "capabilities", "inotify", "lock_waiters",
         "shared_fd_table");
     /** Programs that must be refused. */
     public static final List<String> UNSUPPORTED = List.of("unsupported_netlink", "unsupported_seccomp",
-        "unsupported_lease", "unsupported_deleted_cwd", "unsupported_restart_syscall");
+        "unsupported_lease", "unsupported_deleted_cwd", "unsupported_restart_syscall", "unsupported_epoll_elsewhere",
+        "unsupported_epoll_oneshot", "unsupported_udp_corked", "unsupported_unix_relative",
+        "unsupported_pidfd_other", "unsupported_ns_other", "unsupported_aio",
+        "unsupported_tcp_error");
 
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(20);
     public static final Duration RESULT_TIMEOUT = Duration.ofSeconds(20);

@@ -31,7 +31,15 @@ class UnsupportedResourceTest extends ItSupport {
                 Arguments.of("unsupported_seccomp", "seccomp"),
                 Arguments.of("unsupported_lease", "lease"),
                 Arguments.of("unsupported_deleted_cwd", "deleted"),
-                Arguments.of("unsupported_restart_syscall", "restart_syscall"))
+                Arguments.of("unsupported_restart_syscall", "restart_syscall"),
+                Arguments.of("unsupported_epoll_elsewhere", "epoll"),
+                Arguments.of("unsupported_epoll_oneshot", "one-shot"),
+                Arguments.of("unsupported_udp_corked", "udp_cork"),
+                Arguments.of("unsupported_unix_relative", "relative path ctl"),
+                Arguments.of("unsupported_pidfd_other", "pidfd"),
+                Arguments.of("unsupported_ns_other", "uts namespace"),
+                Arguments.of("unsupported_aio", "aio context"),
+                Arguments.of("unsupported_tcp_error", "pending error"))
             .flatMap(a -> Stream.of(false, true).map(leaveRunning -> Arguments.of(a.get()[0], a.get()[1], leaveRunning)));
     }
 
