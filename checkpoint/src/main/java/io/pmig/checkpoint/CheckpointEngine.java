@@ -128,13 +128,20 @@ public final class CheckpointEngine {
         FileChannel macFile;
         try {
             macFile = ImageDirectory.createNew(macPartial);
-            ImageMac.reserve(macFile);
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             closeQuietly(file);
             deleteQuietly(partial);
+            throw e;
+        }
+        try {
+            ImageMac.reserve(macFile);
+        } catch (IOException e) {
+            closeQuietly(file);
+            closeQuietly(macFile);
+            deleteQuietly(partial);
             deleteQuietly(macPartial);
-            throw new FailedException("cannot make the authentication file " + macPartial + ": " + e.getMessage()
-                + "; nothing was changed", e);
+            throw new FailedException("cannot write the authentication file " + macPartial + ": " + e.getMessage()
+                + "; the process was not touched", e);
         }
         FrozenCheckpoint frozen;
         try {

@@ -68,9 +68,11 @@ public final class RestoreEngine {
         // checksum: nothing of it is read beyond the records' framing, and no process exists, until it authenticates
         FutureTask<Void> authentication = new FutureTask<>(() -> ImageMac.verify(file, key), null);
         new Thread(authentication, "pmig-image-authentication").start();
-        Image mapped;
+        boolean tree;
+        Image mapped = null;
         try {
-            mapped = openImage(file);
+            tree = isTree(file);
+            mapped = tree ? null : openImage(file);
         } catch (RuntimeException e) {
             awaitAuthentic(authentication, file);
             throw e;
@@ -78,11 +80,12 @@ public final class RestoreEngine {
         try {
             awaitAuthentic(authentication, file);
         } catch (RuntimeException e) {
-            closeQuietly(mapped);
+            if (mapped != null) {
+                closeQuietly(mapped);
+            }
             throw e;
         }
-        if (isTree(file)) {
-            closeQuietly(mapped);
+        if (tree) {
             // a tree's images follow one another in the file: read as the stream they were written as
             try (FileChannel in = FileChannel.open(file); RestoredProcess restored = restore(openStream(in, file.toString()), options, steps)) {
                 restored.resume();
