@@ -17,9 +17,11 @@ public final class DaemonRunCommands implements ForwardedCommands {
     }
 
     @Override
-    public int run(List<String> argv, boolean callerIsRoot, PrintWriter out, PrintWriter err) {
+    public int run(List<String> argv, PrintWriter out, PrintWriter err) {
         try {
-            CommandLine command = Pmig.commandLine(Engines.real(), () -> callerIsRoot, argv.get(0));
+            CommandLine command = Pmig.commandLine(Engines.real(), () -> true, argv.get(0)); // the daemon runs root's alone
+            // an @file would be read by the daemon, not by the caller
+            command.setExpandAtFiles(false);
             command.setOut(out);
             command.setErr(err);
             return command.execute(argv.toArray(String[]::new));

@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.daemon.Daemon;
 import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.control.ControlClient;
 import io.pmig.daemon.forward.RunCommandOp;
 import java.io.File;
 import java.nio.file.Files;
@@ -23,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * pmig-client, the launcher's first try for checkpoint and restore, against a real pmigd in this JVM: the daemon runs
- * the commands on a real process, and hands back those of a caller in another namespace (exit 99, for the launcher to
- * run the JVM).
+ * the commands on a real process, and hands back those of a caller other than root or in another namespace (exit 99,
+ * for the launcher to run the JVM), and reads no argument file for anybody.
  */
 class DaemonRunCommandsTest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -38,12 +40,14 @@ class DaemonRunCommandsTest {
     private final List<Integer> started = new ArrayList<>();
 
     @BeforeEach
-    void startDaemon() {
+    void startDaemon() throws Exception {
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         Properties p = new Properties();
         p.setProperty("node.name", "node-a");
         p.setProperty("listen", "127.0.0.1:0");
         p.setProperty("plaintext", "true");
         p.setProperty("control.socket", dir.resolve("pmigd.sock").toString());
+        p.setProperty("control.socket.mode", "0666"); // open to users: the op itself must turn them away
         p.setProperty("state.directory", dir.resolve("state").toString());
         daemon = Daemon.start(DaemonConfig.parse(p, "test"));
         RunCommandOp.install(daemon);
@@ -79,13 +83,26 @@ class DaemonRunCommandsTest {
     }
 
     @Test
-    void aCallerInAnotherNetworkNamespaceOrAnotherCommandIsLeftToTheLauncher() throws Exception {
+    void aCallerInAnotherNetworkNamespaceOrNotRootOrAnotherCommandIsLeftToTheLauncher() throws Exception {
         int pid = startSleep();
         Client elsewhere = client(dir, List.of("unshare", "--net"), "checkpoint", Integer.toString(pid), "--dir", "image");
         assertEquals(NOT_FORWARDED, elsewhere.exitCode(), elsewhere.err());
         assertEquals("", elsewhere.out() + elsewhere.err());
         assertTrue(Files.exists(Path.of("/proc/" + pid)), "nothing was done to the process");
         assertFalse(Files.exists(dir.resolve("image")));
+
+        Client notRoot = client(dir, List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"), "checkpoint",
+            Integer.toString(pid), "--dir", "/tmp/never");
+        assertEquals(NOT_FORWARDED, notRoot.exitCode(), "root's alone: " + notRoot.err());
+        assertTrue(Files.exists(Path.of("/proc/" + pid)), "nothing was done to the process");
+
+        // a word naming a file the daemon could read as root is no argument file there
+        Path secret = Files.writeString(dir.resolve("secret-args"), "--dir /the-secret\n");
+        ObjectNode request = ControlClient.request(RunCommandOp.OP);
+        request.putArray("argv").add("restore").add("@" + secret);
+        JsonNode answer = new ControlClient(dir.resolve("pmigd.sock")).call(request);
+        assertEquals(ExitCodes.USAGE, answer.get("exitCode").asInt(), answer.toString());
+        assertFalse(answer.toString().contains("the-secret"), answer.toString());
 
         assertEquals(NOT_FORWARDED, client(dir, List.of(), "status").exitCode());
         assertEquals(NOT_FORWARDED, client(dir, List.of(), "restore", "@args").exitCode(), "an argument file is read by the JVM");

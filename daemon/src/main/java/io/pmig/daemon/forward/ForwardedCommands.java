@@ -14,8 +14,8 @@ public interface ForwardedCommands {
     Set<String> names();
 
     /**
-     * Runs the command line {@code argv} (its first word one of {@link #names()}) for a caller that is root or not,
-     * printing what the command prints to {@code out} and {@code err}; returns its exit code. Never throws.
+     * Runs the command line {@code argv} (its first word one of {@link #names()}) for root, printing what the command
+     * prints to {@code out} and {@code err}; returns its exit code. Never throws.
      */
-    int run(List<String> argv, boolean callerIsRoot, PrintWriter out, PrintWriter err);
+    int run(List<String> argv, PrintWriter out, PrintWriter err);
 }

@@ -22,8 +22,8 @@ import java.util.ServiceLoader;
  * The "run-command" op, {"op": "run-command", "argv": ["checkpoint", ...]}: runs a {@link ForwardedCommands forwarded}
  * pmig command here and answers {"handled": true, "exitCode": N, "stdout": ..., "stderr": ...}. A command the daemon
  * would not run as the caller's own process would is answered {"handled": false, "why": ...}, for pmig to run it itself:
- * one it does not forward, or a caller in another mount, PID or network namespace or under another root (its paths,
- * process ids and connections are not the daemon's).
+ * one it does not forward, a caller other than root, or one in another mount, PID or network namespace or under another
+ * root (its paths, process ids and connections are not the daemon's).
  */
 public final class RunCommandOp implements ControlHandler {
     public static final String OP = "run-command";
@@ -46,8 +46,10 @@ public final class RunCommandOp implements ControlHandler {
         for (JsonNode word : call.request().path("argv")) {
             argv.add(word.asText());
         }
+        // root's alone (the commands need root, and the daemon reads files as root): anybody else's pmig runs them itself
         Optional<String> elsewhere = argv.isEmpty() || !commands.names().contains(argv.get(0))
-            ? Optional.of("pmigd does not run '" + (argv.isEmpty() ? "" : argv.get(0)) + "'") : elsewhere(call.caller());
+            ? Optional.of("pmigd does not run '" + (argv.isEmpty() ? "" : argv.get(0)) + "'")
+            : !call.caller().root() ? Optional.of("pmigd runs commands for root only") : elsewhere(call.caller());
         ObjectNode result = JsonNodeFactory.instance.objectNode();
         if (elsewhere.isPresent()) {
             result.put("handled", false);
@@ -56,7 +58,7 @@ public final class RunCommandOp implements ControlHandler {
         }
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int exitCode = commands.run(argv, call.caller().root(), new PrintWriter(out, true), new PrintWriter(err, true));
+        int exitCode = commands.run(argv, new PrintWriter(out, true), new PrintWriter(err, true));
         DaemonLog.info("command", "argv", String.join(" ", argv), "uid", call.caller().uid(), "pid", call.caller().pid(),
             "exit", exitCode);
         result.put("handled", true);
