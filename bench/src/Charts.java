@@ -109,6 +109,23 @@ public class Charts {
     }
 
     private static JFreeChart checkpointRestore(JsonNode r) {
+        if (r.has("commands")) {
+            // the commands beside the C tool, the benchmark's headline (the engine's own figures are in the JSON)
+            DefaultCategoryDataset data = new DefaultCategoryDataset();
+            for (JsonNode row : r.path("commands")) {
+                String size = row.path("memoryMb").asInt() + " MB";
+                for (String[] what : new String[][] {{"checkpointMs", "checkpoint"}, {"restoreMs", "restore"}, {"frozenMs", "frozen"}}) {
+                    data.addValue(row.path("ownJvm").path(what[0]).asDouble(), "pmig " + what[1] + ", own JVM", size);
+                    data.addValue(row.path("viaPmigd").path(what[0]).asDouble(), "pmig " + what[1] + ", via pmigd", size);
+                    if (row.path("cTool").isObject()) {
+                        data.addValue(row.path("cTool").path(what[0]).asDouble(), "C tool " + what[1] + " (" + r.path("cTool").asText() + ")",
+                            size);
+                    }
+                }
+            }
+            return bars("pmig checkpoint / restore as commands beside the C tool (medians, load average " + r.path("loadAverageBefore").asText()
+                + ")", "ms (log scale)", data, true);
+        }
         JsonNode rows = r.path("rows");
         return lines("Checkpoint and restore against memory", "memory (MB)", "ms",
                 series("checkpoint to tmpfs", rows, "memoryMb", "checkpointMs"), series("frozen", rows, "memoryMb", "frozenMs"),

@@ -7,6 +7,9 @@ import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.RestoredProcess;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +22,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -35,9 +42,29 @@ import java.util.concurrent.atomic.AtomicReference;
  * restores from it (into a new PID namespace, as the frozen original still holds the pid); the time
  * runs from the checkpoint call until the copy is restored (the original is then committed).
  *
- *   java -cp CLASSPATH bench/src/CheckpointRestoreBench.java MEMHOLD OUT.json RUNS SIZE_MB...
+ * <p>First, the operator's view, beside the C checkpoint tool: {@code bin/pmig checkpoint} and {@code bin/pmig restore}
+ * as commands, a fresh process each, once running in a JVM of their own and once run by a pmigd (docs/pmigd.md,
+ * "Commands run by the daemon"), interleaved run by run. Where a working {@code criu} is on PATH ({@code criu check}
+ * passes) its dump and restore of the same subject are measured in the same run; otherwise the figures issue 18
+ * measured on this kernel stand in (Debian 12's criu 3.17 does not start on it). Frozen: pmig's report, criu's
+ * --display-stats.
+ *
+ *   java -cp CLASSPATH bench/src/CheckpointRestoreBench.java MEMHOLD OUT.json RUNS REPO SIZE_MB...
  */
 public class CheckpointRestoreBench {
+    /** Issue 18's table of the C tool (medians of 5, images on tmpfs, each command a fresh process): dump, restore, frozen ms. */
+    private static final Map<Integer, double[]> ISSUE_18_C_TOOL = Map.of(10, new double[] {51, 44, 9}, 100, new double[] {92, 83, 51},
+        500, new double[] {275, 256, 238});
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One command's medians: checkpoint (dump) and restore wall time, and the frozen time it reported. */
+    record Command(double checkpointMs, double restoreMs, double frozenMs) {
+    }
+
+    /** The command comparison of one size; {@code cTool} null without a measurement or reference. */
+    record CommandRow(int sizeMb, Command ownJvm, Command viaPmigd, Command cTool) {
+    }
+
     record Row(int sizeMb, double checkpointMs, double frozenMs, double restoreMs, double streamRestoreMs, double pipeMs,
                double writeFloorMs, double copyFloorMs, long pageBytes) {
     }
@@ -46,10 +73,15 @@ public class CheckpointRestoreBench {
         String memhold = args[0];
         Path out = Path.of(args[1]);
         int runs = Integer.parseInt(args[2]);
+        Path repo = Path.of(args[3]);
         Path dir = Path.of("/dev/shm/pmig-bench");
+        String loadBefore = loadAverage();
+        List<CommandRow> commandRows = commands(memhold, repo, dir, runs, Arrays.stream(args, 4, args.length).mapToInt(Integer::parseInt).toArray());
+        String loadAfterCommands = loadAverage();
+        printCommands(commandRows, runs, loadBefore, loadAfterCommands);
         List<Row> rows = new ArrayList<>();
         warmUp(memhold, dir);
-        for (int i = 3; i < args.length; i++) {
+        for (int i = 4; i < args.length; i++) {
             int size = Integer.parseInt(args[i]);
             double[] ckpt = new double[runs], frozen = new double[runs], rst = new double[runs];
             double[] streamRst = new double[runs], pipe = new double[runs];
@@ -75,9 +107,179 @@ public class CheckpointRestoreBench {
                 median(copyFloor), bytes));
         }
         print(rows, runs);
-        writeJson(out, rows, runs);
-        Files.deleteIfExists(dir.resolve(CheckpointEngine.IMAGE_FILE));
+        writeJson(out, commandRows, loadBefore, loadAfterCommands, rows, runs);
+        deleteImage(dir);
         Files.deleteIfExists(dir);
+    }
+
+    /** The commands' comparison at each size: pmig in its own JVM and through a pmigd started here, and the C tool. */
+    private static List<CommandRow> commands(String memhold, Path repo, Path dir, int runs, int[] sizes) throws Exception {
+        Path work = Files.createTempDirectory("pmig-bench-daemon");
+        Path socket = work.resolve("pmigd.sock");
+        Files.writeString(work.resolve("pmigd.conf"), "node.name = bench\nlisten = 127.0.0.1:0\nplaintext = true\ncontrol.socket = "
+            + socket + "\nvip.interface = pmig-bench-none\nstate.directory = " + work.resolve("state") + "\n");
+        Process daemon = new ProcessBuilder(repo.resolve("bin/pmigd").toString(), "--config", work.resolve("pmigd.conf").toString())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .redirectOutput(work.resolve("pmigd.log").toFile()).redirectErrorStream(true).start();
+        boolean criu = criuWorks();
+        try {
+            awaitWarmedUp(daemon, work.resolve("pmigd.log"));
+            Map<String, String> ownJvm = Map.of("PMIG_DAEMON_SOCKET", work.resolve("no-daemon.sock").toString());
+            Map<String, String> viaPmigd = Map.of("PMIG_DAEMON_SOCKET", socket.toString());
+            for (int i = 0; i < 3; i++) {
+                pmigCommands(repo, memhold, 10, dir, viaPmigd);
+            }
+            List<CommandRow> rows = new ArrayList<>();
+            for (int size : sizes) {
+                double[][] jvm = new double[3][runs], pmigd = new double[3][runs], c = new double[3][runs];
+                for (int r = 0; r < runs; r++) {
+                    put(jvm, r, pmigCommands(repo, memhold, size, dir, ownJvm));
+                    put(pmigd, r, pmigCommands(repo, memhold, size, dir, viaPmigd));
+                    if (criu) {
+                        put(c, r, criuCommands(memhold, size, dir));
+                    }
+                }
+                double[] reference = ISSUE_18_C_TOOL.get(size);
+                Command cTool = criu ? medians(c) : reference == null ? null : new Command(reference[0], reference[1], reference[2]);
+                rows.add(new CommandRow(size, medians(jvm), medians(pmigd), cTool));
+            }
+            cToolMeasured = criu;
+            return rows;
+        } finally {
+            daemon.destroy();
+            daemon.waitFor(30, TimeUnit.SECONDS);
+            try (var files = Files.walk(work)) {
+                files.sorted(java.util.Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+            }
+        }
+    }
+
+    /** Whether the C tool was measured in this run (else issue 18's figures stand in). */
+    private static boolean cToolMeasured;
+
+    private static void put(double[][] into, int run, Command c) {
+        into[0][run] = c.checkpointMs();
+        into[1][run] = c.restoreMs();
+        into[2][run] = c.frozenMs();
+    }
+
+    private static Command medians(double[][] v) {
+        return new Command(median(v[0]), median(v[1]), median(v[2]));
+    }
+
+    /** bin/pmig checkpoint, then bin/pmig restore, of a fresh subject; the restored copy is killed. */
+    private static Command pmigCommands(Path repo, String memhold, int sizeMb, Path dir, Map<String, String> env) throws Exception {
+        int pid = start(memhold, sizeMb);
+        deleteImage(dir);
+        String pmig = repo.resolve("bin/pmig").toString();
+        long t0 = System.nanoTime();
+        String checkpoint = run(env, pmig, "checkpoint", Integer.toString(pid), "--dir", dir.toString(), "--json");
+        double checkpointMs = (System.nanoTime() - t0) / 1e6;
+        awaitGone(pid);
+        long t1 = System.nanoTime();
+        String restore = run(env, pmig, "restore", "--dir", dir.toString(), "--json");
+        double restoreMs = (System.nanoTime() - t1) / 1e6;
+        kill(JSON.readTree(restore).get("pid").asInt());
+        JsonNode report = JSON.readTree(checkpoint);
+        return new Command(checkpointMs, restoreMs, report.get("frozenNanos").asLong() / 1e6);
+    }
+
+    /** criu dump, then criu restore (detached), of a fresh subject; frozen from --display-stats. */
+    private static Command criuCommands(String memhold, int sizeMb, Path dir) throws Exception {
+        int pid = start(memhold, sizeMb);
+        deleteImage(dir);
+        Files.createDirectories(dir);
+        long t0 = System.nanoTime();
+        String dump = run(Map.of(), "criu", "dump", "-t", Integer.toString(pid), "-D", dir.toString(), "--display-stats");
+        double dumpMs = (System.nanoTime() - t0) / 1e6;
+        awaitGone(pid);
+        long t1 = System.nanoTime();
+        run(Map.of(), "criu", "restore", "-D", dir.toString(), "-d");
+        double restoreMs = (System.nanoTime() - t1) / 1e6;
+        kill(pid);
+        Matcher frozen = Pattern.compile("Frozen time:\\s*(\\d+)\\s*us").matcher(dump);
+        return new Command(dumpMs, restoreMs, frozen.find() ? Long.parseLong(frozen.group(1)) / 1e3 : Double.NaN);
+    }
+
+    private static boolean criuWorks() {
+        try {
+            Process p = new ProcessBuilder("criu", "check").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            return p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (Exception notThere) {
+            return false;
+        }
+    }
+
+    /** Runs a command to its end; its stdout and stderr together, or fails with them. */
+    private static String run(Map<String, String> env, String... command) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        builder.environment().putAll(env);
+        Process p = builder.start();
+        String output = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed (" + p.exitValue() + "): " + output);
+        }
+        return output;
+    }
+
+    private static void awaitWarmedUp(Process daemon, Path log) throws Exception {
+        for (int i = 0; i < 1200; i++) {
+            String text = Files.exists(log) ? Files.readString(log) : "";
+            if (text.contains("event=warmed-up") || text.contains("event=warm-up-failed")) {
+                return;
+            }
+            if (!daemon.isAlive()) {
+                throw new IllegalStateException("pmigd did not start: " + text);
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("pmigd did not warm up in 2 minutes: " + Files.readString(log));
+    }
+
+    private static void deleteImage(Path dir) throws Exception {
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.delete(f);
+                }
+            }
+        }
+    }
+
+    private static String loadAverage() throws Exception {
+        String[] fields = Files.readString(Path.of("/proc/loadavg")).split(" ");
+        return fields[0] + " " + fields[1] + " " + fields[2];
+    }
+
+    private static void printCommands(List<CommandRow> rows, int runs, String loadBefore, String loadAfter) {
+        System.out.printf(Locale.ROOT, "pmig checkpoint / restore as commands (a fresh process each, images on tmpfs), median of %d runs;"
+            + " load average %s before, %s after%n", runs, loadBefore, loadAfter);
+        System.out.printf(Locale.ROOT, "C tool: %s%n", cToolMeasured ? "criu, measured in this run"
+            : "issue 18's figures (no working criu on PATH)");
+        System.out.printf(Locale.ROOT, "%8s | %-27s | %-27s | %-27s | %s%n", "memory", "pmig, own JVM: ckpt/rst/frz", "pmig via pmigd: ckpt/rst/frz",
+            "C tool: dump/rst/frz", "via pmigd / C tool");
+        for (CommandRow r : rows) {
+            System.out.printf(Locale.ROOT, "%6d MB | %s | %s | %s | %s%n", r.sizeMb(), cells(r.ownJvm()), cells(r.viaPmigd()),
+                r.cTool() == null ? String.format("%-27s", "-") : cells(r.cTool()), ratios(r));
+        }
+    }
+
+    private static String cells(Command c) {
+        return String.format(Locale.ROOT, "%6.0f / %6.0f / %6.0f ms", c.checkpointMs(), c.restoreMs(), c.frozenMs());
+    }
+
+    private static String ratios(CommandRow r) {
+        if (r.cTool() == null) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, "%.2fx / %.2fx / %.2fx", r.viaPmigd().checkpointMs() / r.cTool().checkpointMs(),
+            r.viaPmigd().restoreMs() / r.cTool().restoreMs(), r.viaPmigd().frozenMs() / r.cTool().frozenMs());
+    }
+
+    private static String json(Command c) {
+        return String.format(Locale.ROOT, "{\"checkpointMs\": %.2f, \"restoreMs\": %.2f, \"frozenMs\": %.2f}", c.checkpointMs(),
+            c.restoreMs(), c.frozenMs());
     }
 
     /** Restores the image file read as a stream, and lets the process go. */
@@ -224,8 +426,24 @@ public class CheckpointRestoreBench {
         }
     }
 
-    private static void writeJson(Path out, List<Row> rows, int runs) throws Exception {
-        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"checkpoint-restore\",\n  \"runs\": " + runs + ",\n  \"rows\": [\n");
+    private static void writeJson(Path out, List<CommandRow> commands, String loadBefore, String loadAfter, List<Row> rows, int runs)
+        throws Exception {
+        StringBuilder b = new StringBuilder("{\n  \"benchmark\": \"checkpoint-restore\",\n  \"runs\": " + runs + ",\n");
+        b.append("  \"loadAverageBefore\": \"" + loadBefore + "\",\n  \"loadAverageAfterCommands\": \"" + loadAfter + "\",\n");
+        b.append("  \"cTool\": \"" + (cToolMeasured ? "criu, measured in this run" : "issue 18 (no working criu on PATH)") + "\",\n");
+        b.append("  \"commands\": [\n");
+        for (int i = 0; i < commands.size(); i++) {
+            CommandRow r = commands.get(i);
+            b.append(String.format(Locale.ROOT, "    {\"memoryMb\": %d, \"ownJvm\": %s, \"viaPmigd\": %s, \"cTool\": %s", r.sizeMb(),
+                json(r.ownJvm()), json(r.viaPmigd()), r.cTool() == null ? "null" : json(r.cTool())));
+            if (r.cTool() != null) {
+                b.append(String.format(Locale.ROOT, ", \"viaPmigdOverCTool\": {\"checkpoint\": %.3f, \"restore\": %.3f, \"frozen\": %.3f}",
+                    r.viaPmigd().checkpointMs() / r.cTool().checkpointMs(), r.viaPmigd().restoreMs() / r.cTool().restoreMs(),
+                    r.viaPmigd().frozenMs() / r.cTool().frozenMs()));
+            }
+            b.append(i + 1 < commands.size() ? "},\n" : "}\n");
+        }
+        b.append("  ],\n  \"rows\": [\n");
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
             b.append(String.format(Locale.ROOT,

@@ -46,6 +46,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * Restores a process from an image file or stream with its original PID and TIDs, detached from the caller.
@@ -60,8 +62,30 @@ public final class RestoreEngine {
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
-        Path file = authenticated(dir);
-        if (isTree(file)) {
+        Path file = imageFile(dir);
+        NodeKey key = NodeKey.load();
+        // the HMAC, the slowest pass over the file, runs on another core while this one maps it and checks every record's
+        // checksum: nothing of it is read beyond the records' framing, and no process exists, until it authenticates
+        FutureTask<Void> authentication = new FutureTask<>(() -> ImageMac.verify(file, key), null);
+        new Thread(authentication, "pmig-image-authentication").start();
+        boolean tree;
+        Image mapped = null;
+        try {
+            tree = isTree(file);
+            mapped = tree ? null : openImage(file);
+        } catch (RuntimeException e) {
+            awaitAuthentic(authentication, file);
+            throw e;
+        }
+        try {
+            awaitAuthentic(authentication, file);
+        } catch (RuntimeException e) {
+            if (mapped != null) {
+                closeQuietly(mapped);
+            }
+            throw e;
+        }
+        if (tree) {
             // a tree's images follow one another in the file: read as the stream they were written as
             try (FileChannel in = FileChannel.open(file); RestoredProcess restored = restore(openStream(in, file.toString()), options, steps)) {
                 restored.resume();
@@ -70,7 +94,7 @@ public final class RestoreEngine {
                 throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
             }
         }
-        try (Image image = openImage(file); RestoredProcess restored = restore(mapped(image), options, steps)) {
+        try (Image image = mapped; RestoredProcess restored = restore(mapped(image), options, steps)) {
             restored.resume();
             return restored.report();
         } catch (IOException e) {
@@ -112,13 +136,42 @@ public final class RestoreEngine {
 
     /** The image file in {@code dir}, once its directory is found safe and the file authentic under the node key. */
     private static Path authenticated(Path dir) {
+        Path file = imageFile(dir);
+        ImageMac.verify(file, NodeKey.load());
+        return file;
+    }
+
+    /** The image file in {@code dir}, once its directory is found safe. */
+    private static Path imageFile(Path dir) {
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         ImageDirectory.requireSafe(dir);
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
-        ImageMac.verify(file, NodeKey.load());
         return file;
+    }
+
+    /** Waits for the image's authentication; throws its refusal, or a failure naming {@code file}. */
+    private static void awaitAuthentic(FutureTask<Void> authentication, Path file) {
+        try {
+            authentication.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RefusedException("interrupted while authenticating " + file, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new FailedException("cannot authenticate " + file + ": " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static void closeQuietly(Image image) {
+        try {
+            image.close();
+        } catch (IOException ignored) {
+            // unmapping a read-only image: nothing to report
+        }
     }
 
     /**

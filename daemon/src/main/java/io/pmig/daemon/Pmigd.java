@@ -2,6 +2,7 @@ package io.pmig.daemon;
 
 import io.pmig.daemon.config.ConfigException;
 import io.pmig.daemon.config.DaemonConfig;
+import io.pmig.daemon.forward.RunCommandOp;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.PeerTls;
 import io.pmig.daemon.migration.MigrationService;
@@ -79,6 +80,7 @@ public final class Pmigd {
             daemon = Daemon.start(config);
             migration.install(daemon);
             ServiceOps.install(daemon, services, new PublishedNames(daemon.serviceDns(), config.nodeName()), migration);
+            RunCommandOp.install(daemon);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());

@@ -5,7 +5,6 @@ import io.pmig.checkpoint.RefusedException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -25,31 +24,10 @@ public final class ImageMac {
     public static final String SUFFIX = ".mac";
     private static final String PREFIX = "hmac-sha256 ";
     private static final int READ_CHUNK = 1 << 20;
+    /** The length of the one line: the prefix, 64 hex digits and a newline. */
+    private static final int LINE_BYTES = PREFIX.length() + 65;
 
     private ImageMac() {
-    }
-
-    /** {@code out}, with every byte written to it also fed to {@code mac}. */
-    public static WritableByteChannel authenticating(WritableByteChannel out, Mac mac) {
-        return new WritableByteChannel() {
-            @Override
-            public int write(ByteBuffer src) throws IOException {
-                ByteBuffer written = src.duplicate();
-                int n = out.write(src);
-                mac.update(written.limit(written.position() + n));
-                return n;
-            }
-
-            @Override
-            public boolean isOpen() {
-                return out.isOpen();
-            }
-
-            @Override
-            public void close() throws IOException {
-                out.close();
-            }
-        };
     }
 
     /** Feeds every byte of {@code file} (not followed if a link) to {@code mac}. */
@@ -62,13 +40,24 @@ public final class ImageMac {
         }
     }
 
-    /** Writes the finished {@code mac} into {@code out}, a file {@link ImageDirectory#createNew made new}; leaves it open. */
+    /** Gives {@code out}, a file {@link ImageDirectory#createNew made new}, the size of an authentication line, for {@link #write}. */
+    public static void reserve(FileChannel out) throws IOException {
+        writeAt0(out, ByteBuffer.wrap(PREFIX.getBytes(StandardCharsets.US_ASCII)), LINE_BYTES);
+    }
+
+    /** Writes the finished {@code mac} into {@code out} (a file made new, {@link #reserve reserved} or not); leaves it open. */
     public static void write(FileChannel out, Mac mac) throws IOException {
-        ByteBuffer line = ByteBuffer.wrap((PREFIX + HexFormat.of().formatHex(mac.doFinal()) + "\n").getBytes(StandardCharsets.US_ASCII));
-        while (line.hasRemaining()) {
-            out.write(line);
-        }
+        byte[] line = (PREFIX + HexFormat.of().formatHex(mac.doFinal()) + "\n").getBytes(StandardCharsets.US_ASCII);
+        writeAt0(out, ByteBuffer.wrap(line), line.length);
         out.force(true);
+    }
+
+    /** Writes {@code bytes} at the start of {@code out}, zeros after them up to {@code length}. */
+    private static void writeAt0(FileChannel out, ByteBuffer bytes, int length) throws IOException {
+        ByteBuffer all = ByteBuffer.allocate(length).put(bytes).position(0);
+        for (long at = 0; all.hasRemaining(); ) {
+            at += out.write(all, at);
+        }
     }
 
     /**
