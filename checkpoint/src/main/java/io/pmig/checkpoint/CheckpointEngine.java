@@ -111,9 +111,10 @@ public final class CheckpointEngine {
      * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
      * writable by no one else; its files are made 0600 and new, never through an existing file.
      *
-     * <p>The image is hashed once the process is killed (or thawed), read back: the HMAC, the slowest pass over the bytes
-     * (SHA-256, under 1 GB/s on a core), costs no frozen time. The authentication file is made, at its full size, before
-     * the freeze, so that writing the HMAC into it afterwards allocates nothing.
+     * <p>The image is hashed once complete, read back (after the thaw of a process left running), and the process killed
+     * only then: the HMAC, the slowest pass over the bytes (SHA-256, under 1 GB/s on a core), is no part of writing the
+     * image, and a failure to authenticate it leaves the process as it was. The authentication file is made, at its full
+     * size, before the freeze, so that writing the HMAC into it allocates nothing.
      */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
@@ -166,8 +167,6 @@ public final class CheckpointEngine {
         }
         if (options.leaveRunning()) {
             frozen.abort();
-        } else {
-            frozen.commit();
         }
         try {
             Mac authentication = key.newMac();
@@ -178,9 +177,16 @@ public final class CheckpointEngine {
         } catch (IOException | RuntimeException e) {
             closeQuietly(macFile);
             deleteQuietly(macPartial);
-            throw new FailedException("checkpoint of process " + pid + ": its image " + image + " is complete, but its authentication "
-                + mac + " could not be written: " + e.getMessage() + "; pmig restore refuses the image without it ("
-                + (options.leaveRunning() ? "the process runs on" : "the process was killed") + ")", e);
+            deleteQuietly(image);
+            if (!options.leaveRunning()) {
+                frozen.abort();
+            }
+            throw new FailedException("checkpoint of process " + pid + " failed: cannot write the authentication " + mac + " of its"
+                + " image: " + e.getMessage() + "; the process was left running and no image was written", e);
+        }
+        // killed only once the image can be restored: a failure before leaves the process as it was
+        if (!options.leaveRunning()) {
+            frozen.commit();
         }
         CheckpointReport r = frozen.report();
         return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
