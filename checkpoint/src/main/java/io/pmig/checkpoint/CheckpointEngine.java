@@ -300,6 +300,7 @@ public final class CheckpointEngine {
             steps = new StepTimer();
             try {
                 frozen = FrozenTree.freeze(pid);
+                frozen.startParking();
                 steps.lap("freeze");
                 if (!frozen.pids().equals(checked)) {
                     // a child forked or ended between the pre-flight (or a pre-copy's start) and the freeze: the tree

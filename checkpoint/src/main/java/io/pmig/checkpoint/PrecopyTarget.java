@@ -185,6 +185,7 @@ public final class PrecopyTarget implements AutoCloseable {
                     + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
             }
             ProcessTree tree = TreeBuilder.treeOf(image.objects());
+            steps.lap("parse");
             List<ProcessTree.Member> live = tree == null ? List.of(copies.get(imagePid).member) : tree.live();
             // the process exists: its namespace is decided, and an id taken here now (by no process of ours) is a refusal
             List<Integer> ids = new ArrayList<>(tree == null ? full.threads().stream().map(ThreadImage::tid).toList() : tree.allTids());

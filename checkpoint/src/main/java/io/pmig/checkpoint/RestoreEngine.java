@@ -340,7 +340,9 @@ public final class RestoreEngine {
     /** The sockets of every process live (after the hook), and the report. */
     static void finish(RestoredProcess restored, int threads, int mappings, long pageBytes, int pageSize, int descriptors,
                                RestoreOptions options, long start, StepTimer steps) throws Exception {
-        restored.goLive(options.beforeSocketsGoLive());
+        restored.beforeGoLive(options.beforeSocketsGoLive());
+        steps.lap("before go-live");
+        restored.goLive();
         steps.lap("sockets live");
         restored.completed(new RestoreReport(restored.pid(), threads, mappings, pageBytes / pageSize, pageBytes,
             descriptors, System.nanoTime() - start, steps.times(), restored.pids()));

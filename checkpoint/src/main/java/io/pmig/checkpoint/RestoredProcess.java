@@ -89,11 +89,14 @@ public final class RestoredProcess implements AutoCloseable {
         this.report = report;
     }
 
-    /** The hook, then every connection out of repair mode (window probe, never-sent tail). */
-    void goLive(BeforeSocketsGoLive hook) throws Exception {
-        List<TcpSockets.Repaired> repaired = context.repairedConnections();
-        hook.run(puppet.pid(), repaired.stream().map(TcpSockets.Repaired::connection).toList());
-        for (TcpSockets.Repaired c : repaired) {
+    /** The hook (whoever held the service's packets replays them), every connection still in repair mode. */
+    void beforeGoLive(BeforeSocketsGoLive hook) throws Exception {
+        hook.run(puppet.pid(), context.repairedConnections().stream().map(TcpSockets.Repaired::connection).toList());
+    }
+
+    /** Takes every rebuilt TCP connection out of repair mode (window probe, never-sent tail), once {@link #beforeGoLive} ran. */
+    void goLive() {
+        for (TcpSockets.Repaired c : context.repairedConnections()) {
             c.goLive();
         }
     }

@@ -41,11 +41,11 @@ public final class FreezerPark {
     }
 
     /**
-     * Moves process {@code pid} into a new frozen park cgroup. Empty when this host has no v2 hierarchy with a
-     * freezer (before Linux 5.2), for the caller to stop it the old way. Call it while the process cannot run (seized
-     * by ptrace): it is frozen before it runs again.
+     * Moves process {@code pid} into a new park cgroup, frozen already or ({@code frozen} false) to be frozen by
+     * {@link #freeze} later. Empty when this host has no v2 hierarchy with a freezer (before Linux 5.2), for the caller
+     * to stop it the old way. Call it while the process cannot run (seized by ptrace): it is frozen before it runs again.
      */
-    public static Optional<FreezerPark> enter(int pid) {
+    public static Optional<FreezerPark> enter(int pid, boolean frozen) {
         Optional<Path> root = ServiceCgroup.unifiedRoot();
         if (root.isEmpty()) {
             return Optional.empty();
@@ -62,7 +62,7 @@ public final class FreezerPark {
                 return Optional.empty();                    // no freezer before Linux 5.2
             }
             // frozen before the process moves in: it never runs there
-            ServiceCgroup.createWith(cgroup, Map.of("cgroup.freeze", "1"), List.of(pid));
+            ServiceCgroup.createWith(cgroup, Map.of("cgroup.freeze", frozen ? "1" : "0"), List.of(pid));
         } catch (IOException e) {
             removeQuietly(cgroup);
             throw new FailedException("cannot park process " + pid + " in cgroup " + cgroup + ": " + e.getMessage(), e);
@@ -100,6 +100,19 @@ public final class FreezerPark {
             return Files.isDirectory(Path.of("/proc", Integer.toString(Integer.parseInt(name.substring(PREFIX.length(), at)))));
         } catch (NumberFormatException notOurs) {
             return false;
+        }
+    }
+
+    /**
+     * Freezes the park: a thread of its process stopped by ptrace meets the freeze once detached, before any
+     * instruction of its own. Writing the flag is quick; moving a process between cgroups ({@link #enter}) is what waits
+     * for an RCU grace period.
+     */
+    public void freeze() {
+        try {
+            write(cgroup.resolve("cgroup.freeze"), "1");
+        } catch (IOException e) {
+            throw new FailedException("cannot freeze cgroup " + cgroup + " with process " + pid + " in it: " + e.getMessage(), e);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.image;
 
 import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import com.fasterxml.jackson.annotation.PropertyAccessor;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -30,6 +31,12 @@ final class ImageJson {
             .build();
 
     private static final ConcurrentHashMap<Class<?>, String> KINDS = new ConcurrentHashMap<>();
+    /** Record classes whose serialized fields were looked at once for one named "kind". */
+    private static final java.util.Set<Class<?>> CHECKED = ConcurrentHashMap.newKeySet();
+
+    /** An OBJECT's payload: its kind first, then the record's fields, written in one pass. */
+    private record Tagged(String kind, @JsonUnwrapped Object value) {
+    }
 
     private ImageJson() {
     }
@@ -50,17 +57,18 @@ final class ImageJson {
             throw new IllegalArgumentException(type.getName() + " is not a Java record; only records are stored as OBJECT records");
         }
         String kind = kindOf(type);
-        JsonNode fields = MAPPER.valueToTree(value);
-        if (!(fields instanceof ObjectNode fieldObject)) {
-            throw new IllegalArgumentException(type.getName() + " does not serialize to a JSON object");
+        if (!CHECKED.contains(type)) {
+            JsonNode fields = MAPPER.valueToTree(value);
+            if (!(fields instanceof ObjectNode fieldObject)) {
+                throw new IllegalArgumentException(type.getName() + " does not serialize to a JSON object");
+            }
+            if (fieldObject.has("kind")) {
+                throw new IllegalArgumentException(type.getName() + " has a field named \"kind\", which the image format reserves");
+            }
+            CHECKED.add(type);
         }
-        if (fieldObject.has("kind")) {
-            throw new IllegalArgumentException(type.getName() + " has a field named \"kind\", which the image format reserves");
-        }
-        ObjectNode out = MAPPER.createObjectNode();
-        out.put("kind", kind);
-        out.setAll(fieldObject);
-        return MAPPER.writeValueAsBytes(out);
+        // straight to bytes, no tree between: the last part of a staged move is encoded while the process is frozen
+        return MAPPER.writeValueAsBytes(new Tagged(kind, value));
     }
 
     static String describe(Throwable e) {

@@ -15,6 +15,8 @@ public sealed interface ImageRecord permits ImageRecord.ObjectRecord, ImageRecor
         private final long offset;
         private final String kind;
         private final ObjectNode fields;
+        /** What {@link #as} made of the fields: a restore asks for the same objects many times (pre-checks, then the build). */
+        private volatile Object decoded;
 
         ObjectRecord(String source, int recordIndex, long offset, String kind, ObjectNode fields) {
             this.source = source;
@@ -48,8 +50,14 @@ public sealed interface ImageRecord permits ImageRecord.ObjectRecord, ImageRecor
                 throw new IllegalArgumentException("OBJECT record #" + recordIndex + " is of kind '" + kind
                         + "', not '" + wanted + "' (" + type.getName() + ")");
             }
+            Object cached = decoded;
+            if (type.isInstance(cached)) {
+                return type.cast(cached);
+            }
             try {
-                return ImageJson.MAPPER.treeToValue(fields, type);
+                T value = ImageJson.MAPPER.treeToValue(fields, type);
+                decoded = value;
+                return value;
             } catch (Exception e) {
                 // The image is intact (its CRC matched); its fields just do not fit this build's record.
                 throw new ImageException(ImageException.Reason.INCOMPATIBLE, source, recordIndex, offset,

@@ -13,7 +13,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 
 /**
  * A process whose every thread is seized and stopped with ptrace. Thawing puts back the exact
@@ -34,7 +39,14 @@ public final class FrozenProcess implements AutoCloseable {
     private boolean parked;
     /** Where the parked process is frozen; null when parked by a group stop. */
     private FreezerPark freezer;
+    /** The move into the freezer park, begun by {@link #startParking} on a thread of its own; null until then. */
+    private CompletableFuture<Optional<FreezerPark>> entering;
     private static final long KILL_WAIT_MILLIS = 5_000;
+    private static final Executor PARKERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "pmig-park");
+        t.setDaemon(true);
+        return t;
+    });
 
     private FrozenProcess(int pid) {
         this.pid = pid;
@@ -132,13 +144,48 @@ public final class FrozenProcess implements AutoCloseable {
         return saved.get(tid);
     }
 
-    /** Puts every thread's registers back and lets the process run on. */
-    /** Detaches every thread into a group stop, registers put back: the process stays stopped without this tracer. */
+    /**
+     * Begins moving the process into its freezer park, not frozen yet, on another thread while this one reads its
+     * state: moving a process between cgroups waits for an RCU grace period (10-20 ms on a busy host), frozen time if
+     * {@link #park} paid it. The process stays stopped by ptrace meanwhile, and injected syscalls still run (a frozen
+     * cgroup would hold them); {@link #park} freezes the park, {@link #thaw} and {@link #kill} take the move's outcome.
+     */
+    public void startParking() {
+        if (entering == null && !parked && !released) {
+            entering = CompletableFuture.supplyAsync(() -> FreezerPark.enter(pid, false), PARKERS);
+        }
+    }
+
+    /** The park {@link #startParking} entered, frozen now (empty: no v2 freezer here), or a new one; a failure of the move is thrown. */
+    private Optional<FreezerPark> enterPark() {
+        if (entering == null) {
+            return FreezerPark.enter(pid, true);
+        }
+        Optional<FreezerPark> park;
+        try {
+            park = entering.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException cause ? cause : e;
+        }
+        park.ifPresent(FreezerPark::freeze);
+        return park;
+    }
+
+    /** The park {@link #startParking} entered, for a thaw or kill before {@link #park}; empty if none or if the move failed. */
+    private Optional<FreezerPark> enteredBeforeParking() {
+        try {
+            return entering == null ? Optional.empty() : entering.join();
+        } catch (CompletionException failed) {
+            return Optional.empty();   // FreezerPark.enter removed what it made
+        }
+    }
+
+    /** Detaches every thread into the freezer park (else a group stop), registers put back: the process stays stopped without this tracer. */
     public void park() {
         if (parked || released) {
             return;
         }
-        freezer = FreezerPark.enter(pid).orElse(null);
+        freezer = enterPark().orElse(null);
         for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
             // as for a thaw: a parked process taken back would otherwise resume in restart_syscall (see below)
             Ptrace.setRegisters(e.getKey(), withoutRestartBlock(e.getValue()));
@@ -163,6 +210,7 @@ public final class FrozenProcess implements AutoCloseable {
             }
             return;
         }
+        Optional<FreezerPark> entered = enteredBeforeParking();
         RuntimeException first = null;
         for (Map.Entry<Integer, Registers> e : saved.entrySet()) {
             try {
@@ -172,6 +220,13 @@ public final class FrozenProcess implements AutoCloseable {
                 if (first == null) {
                     first = ex;
                 }
+            }
+        }
+        try {
+            entered.ifPresent(FreezerPark::leave);
+        } catch (RuntimeException ex) {
+            if (first == null) {
+                first = ex;
             }
         }
         if (first != null) {
@@ -197,7 +252,9 @@ public final class FrozenProcess implements AutoCloseable {
         }
         released = true;
         if (!parked) {
+            Optional<FreezerPark> entered = enteredBeforeParking();
             Ptrace.killAndCollect(pid, threads());
+            entered.ifPresent(FreezerPark::removeEmpty);
             return;
         }
         Linux.kill(pid, Linux.SIGKILL);

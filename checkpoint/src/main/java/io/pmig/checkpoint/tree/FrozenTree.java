@@ -75,6 +75,11 @@ public final class FrozenTree {
         return members().stream().map(FrozenProcess::pid).toList();
     }
 
+    /** Begins moving every member into its park while the tree is read (see {@link FrozenProcess#startParking}). */
+    public void startParking() {
+        members().forEach(FrozenProcess::startParking);
+    }
+
     /** Parks every member (see {@link FrozenProcess#park}). */
     public void park() {
         members().forEach(FrozenProcess::park);

@@ -18,7 +18,7 @@ public record FaultPause(Point point, int millis) {
         PRE_COPY,
         /** Source: the process frozen, before the last part of its image is sent. */
         FROZEN,
-        /** Destination: restored, in the go-live hook, before it asks the source for the VIP. */
+        /** Destination: restored, in the go-live hook, before it takes the VIP's switch (asked of the source as a staged move's last part began, else now). */
         SWITCH,
         /** Source: the destination restored the copy; before the commit is sent. */
         COMMIT,

@@ -49,6 +49,13 @@ final class IncomingMigration {
     private final CompletableFuture<MigrationProtocol.Restored> decided = new CompletableFuture<>();
     /** When the part of the restore that counts in the downtime began: the whole restore, or a staged one's last part. */
     private long lastPartStart;
+    /**
+     * The VIP's switch, asked of the source as soon as it froze the original (a staged move's last part begins) rather
+     * than once the copy is restored: the source's release and this node's announcement then overlap the restore, and the
+     * go-live hook finds the VIP switched. Null until asked; completes once what the source held is kept here and the VIP
+     * announced.
+     */
+    private CompletableFuture<Message> switching;
 
     IncomingMigration(MigrationProtocol.Prepare prepare, String node, DestinationSwitch vip, FaultPause pause,
                       Runnable whenUndecided) {
@@ -104,7 +111,7 @@ final class IncomingMigration {
                 switchVip(source);
             }
         });
-        try (RestoredProcess process = prepare.staged() ? restoreStaged(image, "node " + source.peerName(), options)
+        try (RestoredProcess process = prepare.staged() ? restoreStaged(image, source, options)
                 : new RestoreEngine().restore(image, "node " + source.peerName(), options)) {
             String note = pidNamespace != null || !process.inNewPidNamespace() ? pidNamespace
                 : "an id of process " + prepare.pid() + " was taken on " + node + " meanwhile: the process runs there in a PID"
@@ -124,6 +131,7 @@ final class IncomingMigration {
                     process.report().steps(), note));
             } else {
                 process.kill();
+                awaitSwitch();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
                 if (timedOut) {
                     DaemonLog.warn("migration-undecided", "id", id(), "detail", "no decision from the source within "
@@ -133,6 +141,7 @@ final class IncomingMigration {
             }
         } catch (Throwable e) {
             restored.completeExceptionally(e);
+            awaitSwitch();
             decided.completeExceptionally(e);
         }
     }
@@ -156,15 +165,18 @@ final class IncomingMigration {
      * Restore-in-advance: the process is built from the first round, each further round's pages go
      * straight into it, and the last part (after the source froze the original) completes it.
      */
-    private RestoredProcess restoreStaged(InboundStream image, String source, RestoreOptions options) throws IOException {
+    private RestoredProcess restoreStaged(InboundStream image, PeerSession source, RestoreOptions options) throws IOException {
         requireMarker(image.read(), MigrationProtocol.ROUND_FOLLOWS);
-        try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(image, source, options)) {
+        try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(image, "node " + source.peerName(), options)) {
             int marker;
             while ((marker = image.read()) == MigrationProtocol.ROUND_FOLLOWS) {
                 target.receiveRound(image);
             }
             requireMarker(marker, MigrationProtocol.LAST_PART_FOLLOWS);
             lastPartStart = System.nanoTime();
+            if (vip != null) {
+                startSwitch(source);
+            }
             return target.finish(image, options);
         }
     }
@@ -177,14 +189,30 @@ final class IncomingMigration {
     }
 
     /**
-     * In the restore's hook: the source gives the VIP up and sends what it held; this node (which took the VIP silently
-     * when prepared) keeps that with its own hold until the commit, and announces the VIP.
+     * The source gives the VIP up and sends what it held; once it answers, this node (which took the VIP silently when
+     * prepared, and holds its packets) keeps that with its own hold until the commit, and announces the VIP. Asked once
+     * the source froze the original: from then on its inbound packets are held on both nodes, so it no longer matters
+     * which node the clients send to.
      */
-    private void switchVip(PeerSession source) {
+    private void startSwitch(PeerSession source) {
+        switching = source.send(Message.json(MigrationProtocol.SWITCH, new MigrationProtocol.Id(id()))).thenApply(answer -> {
+            vip.keep(HeldPacketCodec.decode(answer.body()));
+            vip.announce();
+            return answer;
+        });
+    }
+
+    /** In the restore's hook: the VIP switched (asked now if not yet), what was held waiting for the commit. */
+    private void switchVip(PeerSession source) throws InterruptedException {
         pause.pauseAt(FaultPause.Point.SWITCH);
-        Message answer = source.request(Message.json(MigrationProtocol.SWITCH, new MigrationProtocol.Id(id())));
-        vip.keep(HeldPacketCodec.decode(answer.body()));
-        vip.announce();
+        if (switching == null) {
+            startSwitch(source);
+        }
+        try {
+            switching.get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException cause ? cause : new IllegalStateException(e.getCause());
+        }
     }
 
     /**
@@ -204,6 +232,20 @@ final class IncomingMigration {
         }
         vip.stopHolding();
         return vip.replayed();
+    }
+
+    /** Before a copy that will not run is reported gone: a switch under way ends first, so a rollback of the VIP follows its announcement. */
+    private void awaitSwitch() {
+        if (switching == null) {
+            return;
+        }
+        try {
+            switching.get(DECISION_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException failed) {
+            // the source did not give the VIP up (or cannot say): nothing was announced to undo
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** The source's commit: resumes the process; returns once it runs. */
