@@ -93,7 +93,11 @@ class MigrateTest {
         long retransmitted = clientRetransmissions() - before;
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
         assertEquals(0, retransmitted, "with replay the client retransmits nothing (" + verdict + ", " + report + ")");
-        assertTrue(stallMillis(verdict) < 200, "the client waited less than a retransmission timeout: " + verdict);
+        // answered as the copy resumed: the downtime, not a retransmission timeout beyond it (a loaded machine's downtime
+        // alone came near 200 ms)
+        double downtime = report.get("downtimeMillis").doubleValue();
+        assertTrue(stallMillis(verdict) < Math.max(200, downtime + 100), "the client waited about the downtime (" + downtime
+            + " ms), less than a retransmission timeout: " + verdict);
     }
 
     /** The same without replay: the held request is dropped and the client waits for its retransmission timeout. */
