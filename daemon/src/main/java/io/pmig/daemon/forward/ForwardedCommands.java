@@ -6,7 +6,7 @@ import java.util.Set;
 
 /**
  * The pmig commands a running pmigd runs for the {@code pmig} command line, in its warm JVM, so that the command
- * starts no JVM of its own (docs/daemon.md, "Commands run by the daemon"). The CLI provides them (found with
+ * starts no JVM of its own (docs/pmigd.md, "Commands run by the daemon"). The CLI provides them (found with
  * {@link java.util.ServiceLoader}): the daemon runs the same command, with the same output and exit code.
  */
 public interface ForwardedCommands {
