@@ -58,22 +58,13 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds, WriteForecast.M
         if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() + last.pagesHeldUnwritten() <= stopBelowPages) {
             return true;
         }
-        // not shrinking: more rounds only move the same hot pages
-        return rounds.size() >= 2 && last.pagesDirtied() >= rounds.get(rounds.size() - 2).pagesDirtied()
-            && !roundForHeldPages(rounds);
-    }
-
-    /**
-     * Whether the next round is sent for the pages the data filter held back from the last one and that were not
-     * written: the rounds stopped shrinking, but those are no hot pages, and more than {@code stopBelowPages} of them
-     * would freeze in the last part. Once: not after a round that had as many.
-     */
-    public boolean roundForHeldPages(List<Round> rounds) {
         if (rounds.size() < 2) {
             return false;
         }
-        Round last = rounds.get(rounds.size() - 1);
         Round before = rounds.get(rounds.size() - 2);
-        return !last.last() && last.pagesHeldUnwritten() > stopBelowPages && before.pagesHeldUnwritten() <= stopBelowPages;
+        // not shrinking: more rounds only move the same hot pages. But pages the filter held back and that were not
+        // written are no hot pages: the next round sends them (the filter does not hold them again), once
+        boolean heldColdPages = last.pagesHeldUnwritten() > stopBelowPages && before.pagesHeldUnwritten() <= stopBelowPages;
+        return last.pagesDirtied() >= before.pagesDirtied() && !heldColdPages;
     }
 }

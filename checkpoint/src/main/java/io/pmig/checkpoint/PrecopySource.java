@@ -157,7 +157,6 @@ public final class PrecopySource implements AutoCloseable {
             long resent = 0;
             long heldBack = 0;
             long heldUnwritten = 0;
-            boolean forHeldPages = options.roundForHeldPages(rounds);
             for (Tracked t : tracked) {
                 List<MappingImage> now;
                 MemoryDumper.PagePlan plan;
@@ -191,7 +190,7 @@ public final class PrecopySource implements AutoCloseable {
                 t.dirtiedMeanwhile = new PageSet();
                 DataFilter.Sent sent = t.filter == null
                     ? new DataFilter.Sent(t.memory.writePagesWhileRunning(plan, writer, () -> { }), new PageSet())
-                    : t.filter.send(plan.pages(), now, t.memory, writer, t.dirtiedMeanwhile, () -> PageSet.of(writtenOrNone(t)), forHeldPages);
+                    : t.filter.send(plan.pages(), now, t.memory, writer, t.dirtiedMeanwhile, () -> PageSet.of(writtenOrNone(t)));
                 PageSet copied = sent.copied();
                 writer.close();
                 bytes += writer.bytesWritten();

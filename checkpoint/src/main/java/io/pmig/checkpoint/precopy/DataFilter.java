@@ -15,10 +15,9 @@ import java.util.function.Supplier;
  * sending pages it would only send again. A round's pages go piece by piece ({@link #PIECE_PAGES}), and each piece
  * leaves out the pages written since the round began (the tracker has reported them: the next round sends them
  * anyway) and those forecast to be written again before the round is over. A page left out stays due: the next round
- * (or the last part) sends it and asks again, so a page that cooled down is re-added as soon as its history shows it.
- * A round sent for the held pages that were not written (the rounds stopped shrinking with many of them:
- * {@link io.pmig.checkpoint.PrecopyOptions#roundForHeldPages}) holds none of them again, the forecast was wrong for
- * them. Correctness never depends on the forecast.
+ * (or the last part) sends it and asks again, so a page that cooled down is re-added as soon as its history shows it,
+ * and a page held back and not written since is not held again: the forecast was wrong for it. Correctness never
+ * depends on the forecast.
  *
  * <p>The forecast ({@link WriteForecast}) learns from every answer of the process's write tracker: at each round's
  * start and end, and every {@link #SLOT_NANOS} while a round is sent. Answers are grouped into slots of at least that
@@ -42,7 +41,7 @@ public final class DataFilter {
     static final long QUIET_PAGES = 256;
 
     private final WriteForecast forecast;
-    /** The pages the last round held back that were not written since: the forecast was wrong for them. */
+    /** The pages the last round held back that were not written since: the forecast was wrong for them, no round holds them again. */
     private PageSet heldUnwritten = new PageSet();
     /** The pages written in the slot under way, and when it began. */
     private PageSet slot = new PageSet();
@@ -79,11 +78,10 @@ public final class DataFilter {
      * Sends the {@code planned} pages of a round (of {@code layout}) onto {@code writer}, piece by piece, without those
      * written since the round began and those forecast to be written again while it is sent. While it sends, the
      * tracker is asked every slot ({@code tracker}: its answer, the pages written since it was last asked), which
-     * this filter learns and which {@code writtenMeanwhile} (what the next round sends) collects. {@code forHeldPages}:
-     * the round is sent for the pages the last one held back and that were not written, which it does not hold again.
+     * this filter learns and which {@code writtenMeanwhile} (what the next round sends) collects.
      */
     public Sent send(PageSet planned, List<MappingImage> layout, MemoryDumper memory, ImageWriter writer, PageSet writtenMeanwhile,
-                     Supplier<PageSet> tracker, boolean forHeldPages) throws IOException {
+                     Supplier<PageSet> tracker) throws IOException {
         Runnable sample = () -> {
             long now = System.nanoTime();
             if (now - slotStart >= SLOT_NANOS) {
@@ -113,9 +111,7 @@ public final class DataFilter {
             send.addAll(piece);
             send.removeAll(writtenMeanwhile);
             PageSet hold = holdBack(send, pagesSent == 0 ? 0 : roundPages * sendingNanos / pagesSent);
-            if (forHeldPages) {
-                hold.removeAll(heldUnwritten);
-            }
+            hold.removeAll(heldUnwritten);
             send.removeAll(hold);
             // the rest of a quiet process's round goes as without the filter, the tracker asked only at its end
             PageSet sent = memory.writePagesWhileRunning(memory.plan(layout, send), writer, writing ? sample : () -> { });
