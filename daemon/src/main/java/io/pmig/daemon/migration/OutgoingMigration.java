@@ -216,7 +216,7 @@ final class OutgoingMigration {
                 for (Round r : rounds) {
                     list.addObject().put("round", r.number()).put("last", r.last()).put("pagesSent", r.pagesSent())
                         .put("bytes", r.bytes()).put("millis", millis(r.nanos())).put("pagesDirtiedMeanwhile", r.pagesDirtied())
-                        .put("pagesHeldBack", r.pagesHeldBack()).put("pagesHeldUnwritten", r.pagesHeldUnwritten());
+                        .put("pagesHeldBack", r.pagesHeldBack());
                 }
             }
             DaemonLog.info("migrated", "id", id, "pid", pid, "to", peer.peerName(), "downtimeMillis", report.get("downtimeMillis"),
