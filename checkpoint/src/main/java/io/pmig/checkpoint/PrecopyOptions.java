@@ -54,17 +54,11 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds, WriteForecast.M
             return false;
         }
         Round last = rounds.get(rounds.size() - 1);
-        // what the last part would hold: pages written meanwhile and those the data filter held back but were not
-        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() + last.pagesHeldUnwritten() <= stopBelowPages) {
+        // what the last part would hold: pages written meanwhile and those the data filter held back (an upper bound)
+        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() + last.pagesHeldBack() <= stopBelowPages) {
             return true;
         }
-        if (rounds.size() < 2) {
-            return false;
-        }
-        Round before = rounds.get(rounds.size() - 2);
-        // not shrinking: more rounds only move the same hot pages. But pages the filter held back and that were not
-        // written are no hot pages: the next round sends them (the filter does not hold them again), once
-        boolean heldColdPages = last.pagesHeldUnwritten() > stopBelowPages && before.pagesHeldUnwritten() <= stopBelowPages;
-        return last.pagesDirtied() >= before.pagesDirtied() && !heldColdPages;
+        // with the filter, the pages it held back that were not written again make no round "shrink": the next sends them
+        return rounds.size() >= 2 && last.pagesDirtied() >= rounds.get(rounds.size() - 2).pagesDirtied();
     }
 }

@@ -156,7 +156,6 @@ public final class PrecopySource implements AutoCloseable {
             long dropped = 0;
             long resent = 0;
             long heldBack = 0;
-            long heldUnwritten = 0;
             for (Tracked t : tracked) {
                 List<MappingImage> now;
                 MemoryDumper.PagePlan plan;
@@ -202,14 +201,9 @@ public final class PrecopySource implements AutoCloseable {
                 t.dirtiedMeanwhile.addAll(scan(t));
                 dirtied += t.dirtiedMeanwhile.bytes() / MemoryDumper.PAGE;
                 heldBack += sent.heldBack().bytes() / MemoryDumper.PAGE;
-                PageSet unwritten = new PageSet();
-                unwritten.addAll(sent.heldBack());
-                unwritten.removeAll(t.dirtiedMeanwhile);
-                heldUnwritten += unwritten.bytes() / MemoryDumper.PAGE;
                 t.dirtiedMeanwhile.addAll(sent.heldBack());
             }
-            Round round = new Round(number, false, pages, bytes, System.nanoTime() - start, dirtied, dropped, resent, heldBack,
-                heldUnwritten);
+            Round round = new Round(number, false, pages, bytes, System.nanoTime() - start, dirtied, dropped, resent, heldBack);
             rounds.add(round);
             return round;
         } catch (IOException | RuntimeException | Error e) {
@@ -278,8 +272,7 @@ public final class PrecopySource implements AutoCloseable {
         closed = true;
         frozen.afterDecision(() -> tracked.forEach(t -> t.tracker.close()));
         CheckpointReport r = frozen.report();
-        rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1], 0,
-            0));
+        rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1], 0));
         return frozen;
     }
 

@@ -7,10 +7,9 @@ package io.pmig.checkpoint;
  * receiver was told to drop; {@code pagesResent} of the pages sent had been sent by an earlier round
  * already (the cost of pre-copy over bundle); {@code pagesHeldBack} pages due in this round that the data
  * filter left out (written again while it was sent, or forecast to be), which the next round sends too (0 with
- * the filter off; the two counts overlap where the forecast was right); {@code pagesHeldUnwritten} of those were not
- * written while the round was sent (the forecast was wrong for them: what a last part after this round would hold
- * beyond the pages written). {@code last}: the frozen last part (its three counts of pages due are 0).
+ * the filter off; the two counts overlap where the forecast was right).
+ * {@code last}: the frozen last part (its {@code pagesDirtied} and {@code pagesHeldBack} are 0).
  */
 public record Round(int number, boolean last, long pagesSent, long bytes, long nanos, long pagesDirtied, long pagesDropped,
-                    long pagesResent, long pagesHeldBack, long pagesHeldUnwritten) {
+                    long pagesResent, long pagesHeldBack) {
 }

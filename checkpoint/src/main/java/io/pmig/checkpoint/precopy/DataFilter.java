@@ -15,9 +15,8 @@ import java.util.function.Supplier;
  * sending pages it would only send again. A round's pages go piece by piece ({@link #PIECE_PAGES}), and each piece
  * leaves out the pages written since the round began (the tracker has reported them: the next round sends them
  * anyway) and those forecast to be written again before the round is over. A page left out stays due: the next round
- * (or the last part) sends it and asks again, so a page that cooled down is re-added as soon as its history shows it,
- * and a page held back and not written since is not held again: the forecast was wrong for it. Correctness never
- * depends on the forecast.
+ * (or the last part) sends it and asks again, so a page that cooled down is re-added as soon as its history shows it;
+ * correctness never depends on the forecast.
  *
  * <p>The forecast ({@link WriteForecast}) learns from every answer of the process's write tracker: at each round's
  * start and end, and every {@link #SLOT_NANOS} while a round is sent. Answers are grouped into slots of at least that
@@ -41,8 +40,6 @@ public final class DataFilter {
     static final long QUIET_PAGES = 256;
 
     private final WriteForecast forecast;
-    /** The pages the last round held back that were not written since: the forecast was wrong for them, no round holds them again. */
-    private PageSet heldUnwritten = new PageSet();
     /** The pages written in the slot under way, and when it began. */
     private PageSet slot = new PageSet();
     private long slotStart;
@@ -65,7 +62,6 @@ public final class DataFilter {
 
     /** The tracker's answer at {@code nowNanos}: the pages written since its previous answer. */
     public void observe(PageSet written, long nowNanos) {
-        heldUnwritten.removeAll(written);
         slot.addAll(written);
         if (nowNanos - slotStart >= SLOT_NANOS) {
             forecast.addSlot(slot);
@@ -110,9 +106,7 @@ public final class DataFilter {
             PageSet send = new PageSet();
             send.addAll(piece);
             send.removeAll(writtenMeanwhile);
-            PageSet hold = holdBack(send, pagesSent == 0 ? 0 : roundPages * sendingNanos / pagesSent);
-            hold.removeAll(heldUnwritten);
-            send.removeAll(hold);
+            send.removeAll(holdBack(send, pagesSent == 0 ? 0 : roundPages * sendingNanos / pagesSent));
             // the rest of a quiet process's round goes as without the filter, the tracker asked only at its end
             PageSet sent = memory.writePagesWhileRunning(memory.plan(layout, send), writer, writing ? sample : () -> { });
             copied.addAll(sent);
@@ -121,9 +115,6 @@ public final class DataFilter {
             sendingNanos += System.nanoTime() - start;
             pagesSent += sent.bytes() / MemoryDumper.PAGE;
         }
-        heldUnwritten = new PageSet();
-        heldUnwritten.addAll(held);
-        heldUnwritten.removeAll(writtenMeanwhile);
         return new Sent(copied, held);
     }
 
