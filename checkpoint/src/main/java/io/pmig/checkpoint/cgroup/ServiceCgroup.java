@@ -188,9 +188,10 @@ public final class ServiceCgroup {
                     Files.writeString(leaf.resolve("cgroup.procs"), Integer.toString(pid), StandardCharsets.US_ASCII);
                 }
                 return;
-            } catch (FileSystemException e) {
-                // ENOENT: gone before the write; ENODEV: removed while it was open
-                boolean swept = e instanceof NoSuchFileException || "No such device".equals(e.getReason());
+            } catch (IOException e) {
+                // ENOENT: gone before the write; ENODEV: removed while it was open (the write's own plain IOException)
+                String reason = e instanceof FileSystemException f ? f.getReason() : e.getMessage();
+                boolean swept = e instanceof NoSuchFileException || "No such device".equals(reason);
                 if (!swept || attempt == SWEPT_ATTEMPTS) {
                     throw e;
                 }
