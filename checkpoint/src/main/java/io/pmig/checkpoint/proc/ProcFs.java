@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
@@ -149,6 +150,23 @@ public final class ProcFs {
 
     public Map<String, String> status() {
         return keyValues(read("status"));
+    }
+
+    /** Each thread's task/TID/status, by tid, ascending; a thread that ends while they are read is left out. */
+    public Map<Integer, Map<String, String>> threadStatuses() {
+        Map<Integer, Map<String, String>> out = new TreeMap<>();
+        for (int tid : tasks()) {
+            Path status = dir.resolve("task/" + tid + "/status");
+            try {
+                out.put(tid, keyValues(Files.readString(status, StandardCharsets.ISO_8859_1)));
+            } catch (IOException e) {
+                // a thread ending under the read fails it with ENOENT, or ESRCH once its file is open
+                if (Files.exists(status.getParent())) {
+                    throw new UncheckedIOException("cannot read " + status, e);
+                }
+            }
+        }
+        return out;
     }
 
     /**

@@ -24,9 +24,9 @@ public final class PrivilegeCheck {
         UserNamespace.requireSameAsPmigs(pid);
         ProcessImage.Capabilities restorer = ProcessImage.Capabilities.of(new ProcFs((int) ProcessHandle.current().pid()).status());
         Map<String, String> main = new ProcFs(pid).status();
-        for (int tid : new ProcFs(pid).tasks()) {
-            Map<String, String> status = new ProcFs(tid).status();
-            String who = "thread " + tid + " of process " + pid;
+        for (Map.Entry<Integer, Map<String, String>> thread : new ProcFs(pid).threadStatuses().entrySet()) {
+            Map<String, String> status = thread.getValue();
+            String who = "thread " + thread.getKey() + " of process " + pid;
             String seccomp = status.getOrDefault("Seccomp", "0");
             if (!seccomp.equals("0")) {
                 throw new RefusedException(who + " runs under seccomp (mode " + seccomp + "), whose filters pmig cannot restore"

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pmig.checkpoint.nativeio.Linux;
 
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.junit.jupiter.api.Test;
 
@@ -36,6 +37,34 @@ class ProcFsTest {
         assertTrue(self.maps().stream().anyMatch(MapsEntry::kernelSpecial));
         assertTrue(self.tasks().contains((int) ProcessHandle.current().pid()));
         assertTrue(self.fds().contains(0));
+    }
+
+    /** Threads ending while they are read are left out, never an error: pre-flight reads a running process's threads. */
+    @Test
+    void threadStatusesOfAProcessWhoseThreadsComeAndGo() throws InterruptedException {
+        int pid = (int) ProcessHandle.current().pid();
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread churn = new Thread(() -> {
+            while (!stop.get()) {
+                Thread shortLived = new Thread(() -> { });
+                shortLived.start();
+                try {
+                    shortLived.join();
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        churn.start();
+        try {
+            for (int i = 0; i < 300; i++) {
+                Map<Integer, Map<String, String>> threads = new ProcFs(pid).threadStatuses();
+                assertEquals(Integer.toString(pid), threads.get(pid).get("Tgid"), "the main thread is listed");
+            }
+        } finally {
+            stop.set(true);
+            churn.join();
+        }
     }
 
     /** /proc/PID/limits says what prlimit64 says (which the engine cannot ask of another user's process). */
