@@ -63,6 +63,7 @@ public final class SharingCheck {
         moved.removeIf(ProcessTree::ended);
         PidNamespaces.requireOwnedByMovedAlone(moved);
         TimeNamespaces.requireOwnedByMovedAlone(moved);
+        EngineNamespaces.requireEngines(moved);
         List<Integer> others = new ArrayList<>();
         for (int pid : ProcFs.allPids()) {
             if (!all.contains(pid) && !isKernelThread(pid)) {

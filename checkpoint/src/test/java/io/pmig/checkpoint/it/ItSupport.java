@@ -93,18 +93,17 @@ abstract class ItSupport {
 
     /** A program running as user and group {@code id}, ready. */
     TestProgram startReadyAs(String name, int id) throws IOException {
-        TestProgram p = TestProgram.startAs(name, tmp.resolve(name + "-state"), id);
-        programs.add(p);
-        p.awaitReady();
-        return p;
+        return ready(TestProgram.startAs(name, tmp.resolve(name + "-state"), id));
     }
 
     /** A program whose clocks are ahead of the host's (TestProgram#startWithClocksAhead), ready. */
     TestProgram startReadyWithClocksAhead(String name, long monotonicSeconds, long boottimeSeconds) throws IOException {
-        TestProgram p = TestProgram.startWithClocksAhead(name, tmp.resolve(name + "-state"), monotonicSeconds, boottimeSeconds);
-        programs.add(p);
-        p.awaitReady();
-        return p;
+        return ready(TestProgram.startWithClocksAhead(name, tmp.resolve(name + "-state"), monotonicSeconds, boottimeSeconds));
+    }
+
+    /** A program in a namespace of its own of {@code kind} (TestProgram#startInNamespace), ready. */
+    TestProgram startReadyInNamespace(String name, String kind) throws IOException {
+        return ready(TestProgram.startInNamespace(name, tmp.resolve(name + "-state"), kind));
     }
 
     /** A program that reads the word in STATEDIR/mode to choose what it sets up, ready. */
@@ -116,7 +115,10 @@ abstract class ItSupport {
 
     /** A program running from a copy of its binary at {@code exe}, ready. */
     TestProgram startReadyCopy(String name, Path exe) throws IOException {
-        TestProgram p = TestProgram.startCopy(name, exe, tmp.resolve(name + "-state"));
+        return ready(TestProgram.startCopy(name, exe, tmp.resolve(name + "-state")));
+    }
+
+    private TestProgram ready(TestProgram p) {
         programs.add(p);
         p.awaitReady();
         return p;

@@ -100,6 +100,11 @@ public final class TestProgram implements AutoCloseable {
         return start(name, stateDir, "unshare --time --monotonic " + monotonicSeconds + " --boottime " + boottimeSeconds + " ");
     }
 
+    /** {@link #start} in a namespace of its own of {@code kind} (an option of unshare(1): "uts", "net", "cgroup"). */
+    public static TestProgram startInNamespace(String name, Path stateDir, String kind) throws IOException {
+        return start(name, stateDir, "unshare --" + kind + " ");
+    }
+
     /** {@link #start}, running the program's binary from {@code exe} (a copy elsewhere). */
     public static TestProgram startCopy(String name, Path exe, Path stateDir) throws IOException {
         return start(name, exe, stateDir, "");

@@ -1,0 +1,50 @@
+package io.pmig.checkpoint.tree;
+
+import io.pmig.checkpoint.RefusedException;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The namespaces a restore puts a process into without making them again: the restored process lives in the engine's
+ * UTS, network and cgroup namespaces (the engine's thread's: a test or a lab node may join a network namespace on one
+ * thread). A process in another one would come back seeing another hostname, other interfaces and addresses, or
+ * another cgroup root, so it is refused at pre-flight, naming the namespace. Mount, PID, time, IPC and user
+ * namespaces have checks of their own.
+ */
+final class EngineNamespaces {
+    /** The kinds checked here (their /proc/PID/ns links) and what the process would lose. */
+    private static final Map<String, String> KINDS = Map.of(
+        "uts", "UTS namespace: it would come back with this host's hostname and domain name",
+        "net", "network namespace: its interfaces, addresses and sockets would come back in another one",
+        "cgroup", "cgroup namespace: it would see another cgroup root");
+
+    private EngineNamespaces() {
+    }
+
+    static void requireEngines(Set<Integer> moved) {
+        for (Map.Entry<String, String> kind : KINDS.entrySet()) {
+            String engines = link(Path.of("/proc/thread-self/ns", kind.getKey()));
+            for (int pid : moved) {
+                String its = PidNamespaces.namespaceOf(pid, kind.getKey());
+                if (its != null && !its.equals(engines)) {
+                    throw new RefusedException(SharingCheck.describe(pid) + " lives in a " + kind.getValue() + " (" + its
+                        + ", pmig's is " + engines + "); pmig does not make such namespaces again yet: run pmig (pmigd) in that"
+                        + " namespace, or start the service outside it");
+                }
+            }
+        }
+    }
+
+    private static String link(Path path) {
+        try {
+            return Files.readSymbolicLink(path).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + path, e);
+        }
+    }
+}
