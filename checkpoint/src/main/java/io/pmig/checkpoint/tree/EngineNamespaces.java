@@ -11,14 +11,17 @@ import java.util.Set;
 
 /**
  * The namespaces a restore puts a process into without making them again: the restored process lives in the engine's
- * UTS, network and cgroup namespaces (the engine's thread's: a test or a lab node may join a network namespace on one
+ * mount, UTS, network and cgroup namespaces (the engine's thread's: a test or a lab node may join a network namespace on one
  * thread). A process in another one would come back seeing another hostname, other interfaces and addresses, or
- * another cgroup root, so it is refused at pre-flight, naming the namespace. Mount, PID, time, IPC and user
- * namespaces have checks of their own.
+ * another cgroup root, or other mounts (the files it opens later: a systemd unit's PrivateTmp= or ProtectSystem= gives
+ * its service a mount namespace of its own), so it is refused at pre-flight, naming the namespace. PID, time, IPC and
+ * user namespaces have checks of their own.
  */
 final class EngineNamespaces {
     /** The kinds checked here (their /proc/PID/ns links) and what the process would lose. */
     private static final Map<String, String> KINDS = Map.of(
+        "mnt", "mount namespace: it would see this host's mounts, not its own (systemd's PrivateTmp=, ProtectSystem= and"
+            + " the like give a service one: turn them off in the unit of a service to be moved)",
         "uts", "UTS namespace: it would come back with this host's hostname and domain name",
         "net", "network namespace: its interfaces, addresses and sockets would come back in another one",
         "cgroup", "cgroup namespace: it would see another cgroup root");

@@ -91,12 +91,12 @@ class SharingRefusalTest extends ItSupport {
     }
 
     /**
-     * A process in a UTS, network or cgroup namespace other than the engine's would come back in the engine's: refused at
+     * A process in a UTS, network, cgroup or mount namespace other than the engine's would come back in the engine's: refused at
      * both entry points, naming the namespace, and it runs on untouched.
      */
     @ParameterizedTest(name = "a process in a {0} namespace of its own is refused at {1}")
     @org.junit.jupiter.params.provider.CsvSource({"uts, UTS namespace, checkpoint", "net, network namespace, precopy",
-        "cgroup, cgroup namespace, checkpoint"})
+        "cgroup, cgroup namespace, checkpoint", "mount, mount namespace, precopy"})
     void aProcessInANamespaceOfItsOwnIsRefused(String kind, String named, String entry) throws Exception {
         TestProgram p = startReadyInNamespace("mem", kind);
         ProcSnapshot before = ProcSnapshot.of(p.pid());
@@ -105,7 +105,7 @@ class SharingRefusalTest extends ItSupport {
             ? () -> new CheckpointEngine().checkpoint(p.pid(), dir, new CheckpointOptions(false))
             : () -> new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults()).close();
         RefusedException e = assertThrows(RefusedException.class, attempt);
-        assertTrue(e.getMessage().contains(named) && e.getMessage().contains(kind + ":["), e.getMessage());
+        assertTrue(e.getMessage().contains(named) && e.getMessage().contains(kind.replace("mount", "mnt") + ":["), e.getMessage());
         assertRunningUntraced(p.pid(), "after the refusal");
         assertSameProcess(before, ProcSnapshot.of(p.pid()), "process after a refusal");
         assertEquals(0, countFiles(dir), "a refused checkpoint wrote into " + dir);
