@@ -14,6 +14,6 @@ package io.pmig.daemon.config;
 public record Limits(int maxMessageBytes, int streamWindowBytes, int connectTimeoutMillis, int requestTimeoutMillis,
         int handlerThreads, int maxMigrations, int peerSilenceMillis, int outcomeWaitMillis, long memoryReserveBytes,
         int clockSkewMillis, int listenerDrainMillis) {
-    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 3_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20, 500,
+    public static final Limits DEFAULT = new Limits(16 << 20, 8 << 20, 10_000, 30_000, 8, 1, 5_000, 30_000, 64L << 20, 500,
         2_000);
 }
