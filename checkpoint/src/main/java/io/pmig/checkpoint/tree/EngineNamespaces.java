@@ -14,7 +14,8 @@ import java.util.Set;
  * mount, UTS, network and cgroup namespaces (the engine's thread's: a test or a lab node may join a network namespace on one
  * thread). A process in another one would come back seeing another hostname, other interfaces and addresses, or
  * another cgroup root, or other mounts (the files it opens later: a systemd unit's PrivateTmp= or ProtectSystem= gives
- * its service a mount namespace of its own), so it is refused at pre-flight, naming the namespace. PID, time, IPC and
+ * its service a mount namespace of its own), so it is refused at pre-flight, naming the namespace; but for the mount namespace pmig's restorer made
+ * with a PID namespace of pmig's (the host's mounts and a /proc of its own), made again with it. PID, time, IPC and
  * user namespaces have checks of their own.
  */
 final class EngineNamespaces {
@@ -34,7 +35,7 @@ final class EngineNamespaces {
             String engines = link(Path.of("/proc/thread-self/ns", kind.getKey()));
             for (int pid : moved) {
                 String its = PidNamespaces.namespaceOf(pid, kind.getKey());
-                if (its != null && !its.equals(engines)) {
+                if (its != null && !its.equals(engines) && !(kind.getKey().equals("mnt") && its.equals(PidNamespaces.pmigsMountNamespace(pid)))) {
                     throw new RefusedException(SharingCheck.describe(pid) + " lives in a " + kind.getValue() + " (" + its
                         + ", pmig's is " + engines + "); pmig does not make such namespaces again yet: run pmig (pmigd) in that"
                         + " namespace, or start the service outside it");

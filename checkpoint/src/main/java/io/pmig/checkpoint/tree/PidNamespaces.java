@@ -74,6 +74,27 @@ public final class PidNamespaces {
     }
 
     /**
+     * The mount namespace pmig's restorer made with the PID namespace process {@code pid} lives in (its own /proc, the
+     * rest the host's), or null when it lives in no namespace of pmig's: the one of that namespace's init, pmig's own.
+     */
+    static String pmigsMountNamespace(int pid) {
+        String namespace = namespaceOf(pid, "pid");
+        if (namespace == null || !inOwnNamespace(pid)) {
+            return null;
+        }
+        for (int other : ProcFs.allPids()) {
+            try {
+                if (namespace.equals(namespaceOf(other, "pid")) && innerId(other) == 1) {
+                    return isPmigInit(other) ? namespaceOf(other, "mnt") : null;
+                }
+            } catch (UncheckedIOException gone) {
+                // it exited while we looked
+            }
+        }
+        return null;
+    }
+
+    /**
      * The first of {@code ids} (a pid, then its thread ids) that a restore could not take on this host, described with
      * {@code where} ("pid 42 is in use on node-b (by 'sshd')"),
      * or empty: an id is taken by a process or thread, and also as the process group or session id of a process
