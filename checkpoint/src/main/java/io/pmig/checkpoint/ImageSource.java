@@ -3,6 +3,7 @@ package io.pmig.checkpoint;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.restore.Puppet;
 
 import java.io.IOException;
@@ -24,6 +25,9 @@ interface ImageSource {
 
     /** Writes every page into the process; returns the bytes written. A stream is read to its END here. */
     long writePages(Puppet puppet) throws IOException;
+
+    /** Writes every page into a child that inherited its parent's pages, but those it holds already; returns the bytes. */
+    long writePages(InheritedPages child) throws IOException;
 
     /** The image that follows this one, its pages written: the next process of a tree. */
     ImageSource next() throws IOException;

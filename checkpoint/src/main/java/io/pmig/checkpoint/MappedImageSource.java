@@ -4,6 +4,7 @@ import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.restore.Puppet;
 
@@ -40,6 +41,12 @@ final class MappedImageSource implements ImageSource {
     @Override
     public long writePages(Puppet puppet) throws IOException {
         return MemoryRestorer.fillPages(puppet, image);
+    }
+
+    /** A mapped image is one process's: no parent to inherit from. */
+    @Override
+    public long writePages(InheritedPages child) {
+        throw new IllegalStateException(image.file() + " is mapped as the image of a single process");
     }
 
     /** A mapped image is one process's; a tree's file is read as a stream (RestoreEngine#restore(Path, RestoreOptions)). */

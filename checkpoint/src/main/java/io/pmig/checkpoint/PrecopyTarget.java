@@ -4,6 +4,7 @@ import io.pmig.checkpoint.cgroup.ServiceCgroup;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.ipc.SysvObjects;
+import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.memory.VdsoProxy;
@@ -92,26 +93,29 @@ public final class PrecopyTarget implements AutoCloseable {
             puppet.blockAllSignals();
             target.cgroup = RestoreEngine.placeInOwnCgroup(puppet, round.exe());
             // a zombie of the first round is made in the last part, if its parent has not reaped it by then
-            ProcessTree live = tree == null ? null : new ProcessTree(tree.live());
-            List<Puppet> puppets = live == null ? List.of(puppet) : TreeBuilder.createBare(puppet, live, target.restored::adopt);
-            List<ProcessTree.Member> members = live == null ? List.of(new ProcessTree.Member(round.pid(), 0, 0, 0, List.of(), null, false))
-                : live.members();
+            TreeBuilder.Forker members = TreeBuilder.forker(puppet, tree == null ? null : new ProcessTree(tree.live()),
+                target.restored::adopt);
             StreamImageSource member = image;
-            for (int i = 0; i < puppets.size(); i++) {
+            for (Puppet p = puppet; p != null; p = members.next()) {
+                ProcessTree.Member m = members.member() == null ? new ProcessTree.Member(round.pid(), 0, 0, 0, List.of(), null, false)
+                    : members.member();
                 List<MappingImage> layout = mappings;
-                if (i > 0) {
+                if (p == puppet) {
+                    MemoryRestorer.moveKernelMappings(p, layout);
+                    MemoryRestorer.createMappings(p, layout, target.restored.sharedMemory(), target.restored.context().recreatedFiles());
+                    target.pageBytes += member.writePages(p);
+                } else {
                     member = nextImage(member);
-                    roundOf(member, 1, false, members.get(i).pid());
+                    roundOf(member, 1, false, m.pid());
                     layout = mappingsOf(member);
                     RestoreEngine.requireSameFiles(layout);
                     VdsoProxy.precheck(layout);
-                    MemoryRestorer.requireClearOfHole(puppets.get(i), layout);
+                    InheritedPages pages = new InheritedPages(p, MemoryRestorer.inherit(p, target.copyOf(m.ppid()).layout, layout,
+                        target.restored.sharedMemory(), target.restored.context().recreatedFiles()));
+                    target.pageBytes += member.writePages(pages);
+                    pages.dropUnstored(layout);
                 }
-                Puppet p = puppets.get(i);
-                MemoryRestorer.moveKernelMappings(p, layout);
-                MemoryRestorer.createMappings(p, layout, target.restored.sharedMemory(), target.restored.context().recreatedFiles());
-                target.pageBytes += member.writePages(p);
-                target.copies.put(members.get(i).pid(), new Copy(p, members.get(i), layout));
+                target.copies.put(m.pid(), new Copy(p, m, layout));
             }
         });
         target.rounds = 1;

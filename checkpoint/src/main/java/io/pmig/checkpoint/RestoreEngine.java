@@ -16,6 +16,7 @@ import io.pmig.checkpoint.imagedir.NodeKey;
 import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.memory.FileIdentity;
+import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.memory.VdsoProxy;
@@ -241,36 +242,46 @@ public final class RestoreEngine {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
             placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
-            List<Puppet> members = tree == null ? List.of(puppet) : TreeBuilder.createBare(puppet, tree, restored::adopt);
-            Map<Integer, Puppet> byImagePid = new HashMap<>();
-            for (int i = 0; i < members.size(); i++) {
-                byImagePid.put(tree == null ? full.process().pid() : tree.live().get(i).pid(), members.get(i));
-            }
-            restored.sysvObjects(SysvObjects.recreate(image.objects(), puppet, byImagePid));
+            restored.sysvObjects(SysvObjects.recreate(image.objects()));
             steps.lap("launch");
+            TreeBuilder.Forker members = TreeBuilder.forker(puppet, tree, restored::adopt);
+            Map<Integer, Puppet> byImagePid = new HashMap<>();
+            Map<Integer, List<MappingImage>> layouts = new HashMap<>();
             ImageSource member = image;
             FullImage memberImage = full;
             long pageBytes = 0;
             List<LaidOut> laidOut = new ArrayList<>();
-            for (int i = 0; i < members.size(); i++) {
-                if (i > 0) {
+            for (Puppet p = puppet; p != null; p = members.next()) {
+                ProcessTree.Member m = members.member();
+                if (p != puppet) {
                     member = member.next();
                     requireCompatible(member);
                     requireSameXsave(puppet, member.header());
                     memberImage = FullImage.of(member);
-                    TreeBuilder.requireMember(tree.live().get(i), memberImage.process());
+                    TreeBuilder.requireMember(m, memberImage.process());
                     preflight(member.objects(), memberImage, options, List.of(), true);
                 }
-                Puppet p = members.get(i);
-                MemoryRestorer.moveKernelMappings(p, memberImage.mappings());
+                List<MappingImage> layout = memberImage.mappings();
                 restored.context().recreatedFiles().recreate(member.objects());
-                MemoryRestorer.createMappings(p, memberImage.mappings(), restored.sharedMemory(), restored.context().recreatedFiles());
-                steps.lap("layout");
-                pageBytes += member.writePages(p);
+                if (p == puppet) {
+                    MemoryRestorer.moveKernelMappings(p, layout);
+                    MemoryRestorer.createMappings(p, layout, restored.sharedMemory(), restored.context().recreatedFiles());
+                    steps.lap("layout");
+                    pageBytes += member.writePages(p);
+                } else {
+                    InheritedPages pages = new InheritedPages(p, MemoryRestorer.inherit(p, layouts.get(m.ppid()), layout,
+                        restored.sharedMemory(), restored.context().recreatedFiles()));
+                    steps.lap("layout");
+                    pageBytes += member.writePages(pages);
+                    pages.dropUnstored(layout);
+                }
                 steps.lap("pages");
-                laidOut.add(new LaidOut(p, member, memberImage, tree != null && tree.live().get(i).parentFiles()));
+                int imagePid = m == null ? full.process().pid() : m.pid();
+                byImagePid.put(imagePid, p);
+                layouts.put(imagePid, layout);
+                laidOut.add(new LaidOut(p, member, memberImage, m != null && m.parentFiles()));
             }
-            restored.sysvObjects().membersAttached();
+            restored.sysvObjects().membersBuilt(puppet, byImagePid);
             int descriptors = buildAll(laidOut, restored.context(), steps);
             int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);

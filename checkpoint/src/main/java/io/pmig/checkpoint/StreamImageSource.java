@@ -5,6 +5,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageObjects;
 import io.pmig.checkpoint.image.ImageRecord;
 import io.pmig.checkpoint.image.ImageStreamReader;
+import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.nativeio.NativeMemory;
@@ -76,6 +77,11 @@ final class StreamImageSource implements ImageSource {
     public long writePages(Puppet puppet) throws IOException {
         NativeMemory iov = NativeMemory.allocate(32);
         return readPages((address, data) -> MemoryRestorer.writeRun(puppet, address, data, iov));
+    }
+
+    @Override
+    public long writePages(InheritedPages child) throws IOException {
+        return readPages(child::write);
     }
 
     /** Reads the pages to the END record without writing them anywhere (an image looked at, not restored). */

@@ -123,19 +123,15 @@ public final class SysvObjects {
 
     /**
      * Makes the image's objects again with their ids and keys (its pre-check passed), before any member builds its
-     * mappings; then the members make the last operations they made ({@code members}: the root and the other members,
-     * by their pid in the image). A failure removes what was made.
+     * mappings. A failure removes what was made.
      */
-    public static Recreated recreate(ImageObjects image, Puppet root, Map<Integer, Puppet> members) {
+    public static Recreated recreate(ImageObjects image) {
         Recreated made = new Recreated();
         try {
             for (SysvKind<?> kind : KINDS) {
                 for (SysvKind.Saved s : image.all(kind.savedClass())) {
                     made.add(kind, s, create(kind, s));
                 }
-            }
-            for (Made m : made.objects) {
-                replay(m.kind(), m.saved(), imagePid -> members.getOrDefault(imagePid, root));
             }
         } catch (RuntimeException e) {
             made.removeAll();
@@ -152,8 +148,15 @@ public final class SysvObjects {
             objects.add(new Made(kind, saved, id));
         }
 
-        /** Every member has its mappings: a segment removed while attached is removed again (it lives while attached). */
-        public void membersAttached() {
+        /**
+         * Every member exists with its mappings: each makes the last operations it made on the objects ({@code members}:
+         * the root and the other members, by their pid in the image), and a segment removed while attached is removed
+         * again (it lives while attached).
+         */
+        public void membersBuilt(Puppet root, Map<Integer, Puppet> members) {
+            for (Made m : objects) {
+                replay(m.kind(), m.saved(), imagePid -> members.getOrDefault(imagePid, root));
+            }
             for (Made m : objects) {
                 if (m.saved() instanceof SysvSharedMemory.Saved shm && SysvSharedMemory.removedWhileAttached(shm)) {
                     SysvIpc.remove(m.kind().ctl(), m.id());

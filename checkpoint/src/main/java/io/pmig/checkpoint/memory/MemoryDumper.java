@@ -38,6 +38,7 @@ public final class MemoryDumper {
     private static final long PM_PRESENT = 1L << 63;
     private static final long PM_SWAPPED = 1L << 62;
     private static final long PM_FILE_OR_SHARED = 1L << 61;
+    private static final long PM_MMAP_EXCLUSIVE = 1L << 56;
     private static final long PM_PFN = (1L << 55) - 1;
     private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
@@ -261,8 +262,13 @@ public final class MemoryDumper {
         return task;
     }
 
-    /** Page runs at their place in a buffer; {@code readable} false: PROT_NONE, read through /proc/PID/mem. */
-    private record Run(long address, long length, long offset, boolean readable) {
+    /**
+     * Page runs at their place in a buffer. {@code pinnable} false: read through /proc/PID/mem, not process_vm_readv,
+     * which fails on PROT_NONE and pins what it reads: the kernel (5.19 on) unshares an anonymous page pinned even for
+     * reading, so each page a forked process shares copy-on-write with its parent or children would become a copy of its
+     * own (a prefork server's whole tree would double its memory, or more, on the source while it moves).
+     */
+    private record Run(long address, long length, long offset, boolean pinnable) {
     }
 
     /** What fits one buffer and one process_vm_readv call. */
@@ -301,8 +307,10 @@ public final class MemoryDumper {
                             i++;
                             continue;
                         }
+                        // pages the process shares copy-on-write (a forked tree's) are read apart, without a pin
+                        boolean pinnable = readable && pinnable(entries[i]);
                         int j = i;
-                        while (j < entries.length && worthStoring(entries[j], anonOnly)) {
+                        while (j < entries.length && worthStoring(entries[j], anonOnly) && (readable && pinnable(entries[j])) == pinnable) {
                             j++;
                         }
                         long address = segment.start() + (long) i * PAGE;
@@ -314,7 +322,7 @@ public final class MemoryDumper {
                                 used = 0;
                             }
                             long take = Math.min(remaining, BUFFER_BYTES - used);
-                            current.add(new Run(address, take, used, readable));
+                            current.add(new Run(address, take, used, pinnable));
                             used += take;
                             address += take;
                             remaining -= take;
@@ -417,9 +425,9 @@ public final class MemoryDumper {
                 }
                 Run last = out.isEmpty() ? null : out.get(out.size() - 1);
                 if (last != null && last.address() + last.length() == r.address() + at && last.offset() + last.length() == r.offset() + at) {
-                    out.set(out.size() - 1, new Run(last.address(), last.length() + PAGE, last.offset(), last.readable()));
+                    out.set(out.size() - 1, new Run(last.address(), last.length() + PAGE, last.offset(), last.pinnable()));
                 } else {
-                    out.add(new Run(r.address() + at, PAGE, r.offset() + at, r.readable()));
+                    out.add(new Run(r.address() + at, PAGE, r.offset() + at, r.pinnable()));
                 }
             }
         }
@@ -431,8 +439,8 @@ public final class MemoryDumper {
         int n = 0;
         long want = 0;
         for (Run r : chunk.runs()) {
-            if (!r.readable()) {
-                // process_vm_readv honours PROT_NONE; /proc/PID/mem reads through it, as a debugger does
+            if (!r.pinnable()) {
+                // /proc/PID/mem reads through PROT_NONE, as a debugger does, and takes no pin
                 Syscall.call("pread(/proc/" + proc.pid() + "/mem)", Nr.PREAD64, mem, base + r.offset(), r.length(), r.address());
                 continue;
             }
@@ -479,11 +487,16 @@ public final class MemoryDumper {
             && !(fileMapping && (categories & Pagemap.PAGE_IS_FILE) != 0);
     }
 
+    /** A page present and mapped by this process alone (pagemap's PM_MMAP_EXCLUSIVE): a pin leaves it as it is. */
+    private static boolean pinnable(long entry) {
+        return (entry & PM_PRESENT) != 0 && (entry & PM_MMAP_EXCLUSIVE) != 0;
+    }
+
     /**
      * Written pages: present (but not the shared zero page) or swapped out (a PTE marker is not); for file
      * mappings only the copied ones.
      */
-    private static boolean worthStoring(long entry, boolean anonymousOnly) {
+    static boolean worthStoring(long entry, boolean anonymousOnly) {
         if ((entry & PM_SWAPPED) != 0) {
             return !PteMarker.is(entry);
         }

@@ -198,6 +198,35 @@ public final class MemoryRestorer {
     public static void changeLayout(Puppet puppet, List<MappingImage> from, List<MappingImage> to, SharedAnonymousMemory shared,
                                     RecreatedFiles carried) {
         requireClearOfHole(puppet, to);
+        PageSet keep = kept(from, to);
+        unmapAllBut(puppet, from, keep);
+        createMappings(puppet, outside(to, keep), shared, carried);
+    }
+
+    /**
+     * Builds layout {@code to} in {@code child}, a process just forked from one built with layout {@code from} (a member of
+     * a tree forked by its restored parent), as {@link #changeLayout} does, the kernel's mappings moved where {@code to} has
+     * them once the parent's other mappings are gone. Returns the private ranges kept: their pages are the parent's,
+     * shared copy-on-write until written ({@link InheritedPages}).
+     */
+    public static PageSet inherit(Puppet child, List<MappingImage> from, List<MappingImage> to, SharedAnonymousMemory shared,
+                                  RecreatedFiles carried) {
+        requireClearOfHole(child, to);
+        PageSet keep = kept(from, to);
+        unmapAllBut(child, from, keep);
+        moveKernelMappings(child, to);
+        createMappings(child, outside(to, keep), shared, carried);
+        PageSet privateRanges = new PageSet();
+        for (MappingImage m : to) {
+            if (!m.shared() && (m.backing() == MappingImage.Backing.ANONYMOUS || m.backing() == MappingImage.Backing.FILE)) {
+                privateRanges.add(m.start(), m.end());
+            }
+        }
+        return keep.intersect(privateRanges);
+    }
+
+    /** The ranges that {@code from} and {@code to} both map the same way: their pages can stay. */
+    private static PageSet kept(List<MappingImage> from, List<MappingImage> to) {
         PageSet keep = new PageSet();
         for (MappingImage a : from) {
             for (MappingImage b : to) {
@@ -206,6 +235,11 @@ public final class MemoryRestorer {
                 }
             }
         }
+        return keep;
+    }
+
+    /** Unmaps what {@code from} maps outside {@code keep} (the kernel's mappings stay). */
+    private static void unmapAllBut(Puppet puppet, List<MappingImage> from, PageSet keep) {
         PageSet gone = PageSet.of(rangesOf(from));
         gone.removeAll(keep);
         RestoreProgram p = puppet.newProgram();
@@ -217,6 +251,10 @@ public final class MemoryRestorer {
             p.call("munmap 0x" + Long.toHexString(r.start()) + "-0x" + Long.toHexString(r.end()), Nr.MUNMAP, r.start(), r.length());
         }
         puppet.run(p);
+    }
+
+    /** The parts of {@code to}'s mappings outside {@code keep} (but the kernel's), to be mapped afresh. */
+    private static List<MappingImage> outside(List<MappingImage> to, PageSet keep) {
         List<MappingImage> fresh = new ArrayList<>();
         for (MappingImage m : to) {
             if (m.backing() == MappingImage.Backing.KERNEL) {
@@ -229,7 +267,7 @@ public final class MemoryRestorer {
                     m.fileOffset() + (r.start() - m.start()), m.file(), m.vmFlags(), m.sharedObject(), m.carried(), m.vdso(), m.sysvReadOnly()));
             }
         }
-        createMappings(puppet, fresh, shared, carried);
+        return fresh;
     }
 
     /** The restorer's hole (chosen from the root's first layout) must stay clear of every mapping of {@code mappings}. */

@@ -44,6 +44,27 @@ public final class RemoteMemory {
         }
     }
 
+    /**
+     * Reads through /proc/PID/mem, which leaves a page the process shares copy-on-write shared: process_vm_readv pins
+     * what it reads, and the kernel (5.19 on) unshares an anonymous page pinned even for reading (it copies it).
+     */
+    public static void readLeavingShared(int pid, long remote, long local, long length) {
+        int fd = Linux.open("/proc/" + pid + "/mem", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            long done = 0;
+            while (done < length) {
+                long n = Syscall.call("pread(/proc/" + pid + "/mem)", Nr.PREAD64, fd, local + done, length - done, remote + done);
+                if (n <= 0) {
+                    throw new IllegalStateException("reading process " + pid + " memory at 0x" + Long.toHexString(remote + done)
+                        + " through /proc/" + pid + "/mem moved no bytes");
+                }
+                done += n;
+            }
+        } finally {
+            Linux.close(fd);
+        }
+    }
+
     public static long readLong(int pid, long remote) {
         NativeMemory m = NativeMemory.allocate(8);
         int fd = Linux.open("/proc/" + pid + "/mem", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);

@@ -15,9 +15,10 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Creates a process tree for its restore, before any member is built: each member is forked by its restored parent
- * (so the parent links, and with them wait(2) and SIGCHLD, are the original's) with its own pid, and takes its
- * session or process group before it forks its own children, who inherit them as they did.
+ * Creates a process tree for its restore, member by member: each is forked by its restored parent once the parent's
+ * address space is built (so the parent links, and with them wait(2) and SIGCHLD, are the original's, and the pages they
+ * shared are shared again) with its own pid, and takes its session or process group before it forks its own children,
+ * who inherit them as they did.
  */
 public final class TreeBuilder {
     private TreeBuilder() {
@@ -33,32 +34,68 @@ public final class TreeBuilder {
     }
 
     /**
-     * Forks every member of {@code tree} but the root from its parent, all still bare, and returns the puppets of the
-     * live ones in the tree's order ({@link ProcessTree#live()}), {@code root} first. Each new one goes to {@code adopt}
-     * at once, so that a failure later kills it too. A zombie ends at once, as it had, for its parent to reap.
+     * The live members of {@code tree} (null: the root alone) one by one, {@code root} first: {@link Forker#next} forks the
+     * next from its parent's puppet only then, so that a parent whose address space was built before gives its child its
+     * pages copy-on-write, as the original fork did ({@link io.pmig.checkpoint.memory.InheritedPages}). Each new one goes
+     * to {@code adopt} at once, so that a failure later kills it too. A zombie on the way is forked and ends at once, as
+     * it had, for its parent to reap.
      */
-    public static List<Puppet> createBare(Puppet root, ProcessTree tree, Consumer<Puppet> adopt) {
-        Map<Integer, Puppet> puppets = new HashMap<>();
-        Map<Integer, ProcessTree.Member> members = new HashMap<>();
-        List<Puppet> out = new ArrayList<>();
-        // the root leads a session of its own already, as every restored process does (pmig-restorer)
-        puppets.put(tree.root().pid(), root);
-        members.put(tree.root().pid(), tree.root());
-        out.add(root);
-        for (ProcessTree.Member m : tree.members().subList(1, tree.members().size())) {
-            Puppet parent = puppets.get(m.ppid());
-            if (parent == null) {
-                throw new FailedException("process " + m.pid() + " of the image has parent " + m.ppid()
-                    + ", which the tree creates after it or not at all; the image is inconsistent");
-            }
-            Puppet child = forkMember(parent, m, members.get(m.ppid()), adopt);
-            members.put(m.pid(), m);
-            if (child != null) {
-                puppets.put(m.pid(), child);
-                out.add(child);
+    public static Forker forker(Puppet root, ProcessTree tree, Consumer<Puppet> adopt) {
+        return new Forker(root, tree, adopt);
+    }
+
+    /** See {@link #forker}. */
+    public static final class Forker {
+        private final ProcessTree tree;
+        private final Consumer<Puppet> adopt;
+        private final Map<Integer, Puppet> puppets = new HashMap<>();
+        private final Map<Integer, ProcessTree.Member> members = new HashMap<>();
+        private int next = 1;
+        private ProcessTree.Member current;
+        private Puppet currentPuppet;
+
+        private Forker(Puppet root, ProcessTree tree, Consumer<Puppet> adopt) {
+            this.tree = tree;
+            this.adopt = adopt;
+            // the root leads a session of its own already, as every restored process does (pmig-restorer)
+            current = tree == null ? null : tree.root();
+            currentPuppet = root;
+            if (tree != null) {
+                puppets.put(current.pid(), root);
+                members.put(current.pid(), current);
             }
         }
-        return out;
+
+        /** The member last reached (the root first), or null for a process alone. */
+        public ProcessTree.Member member() {
+            return current;
+        }
+
+        /** Its puppet. */
+        public Puppet puppet() {
+            return currentPuppet;
+        }
+
+        /** Forks the next live member (the zombies before it on the way) and returns its puppet; null after the last. */
+        public Puppet next() {
+            while (tree != null && next < tree.members().size()) {
+                ProcessTree.Member m = tree.members().get(next++);
+                Puppet parent = puppets.get(m.ppid());
+                if (parent == null) {
+                    throw new FailedException("process " + m.pid() + " of the image has parent " + m.ppid()
+                        + ", which the tree creates after it or not at all; the image is inconsistent");
+                }
+                Puppet child = forkMember(parent, m, members.get(m.ppid()), adopt);
+                members.put(m.pid(), m);
+                if (child != null) {
+                    puppets.put(m.pid(), child);
+                    current = m;
+                    currentPuppet = child;
+                    return child;
+                }
+            }
+            return null;
+        }
     }
 
     /**

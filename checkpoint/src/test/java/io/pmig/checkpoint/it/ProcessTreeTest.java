@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.pmig.checkpoint.CheckpointEngine;
@@ -27,6 +28,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A process tree (tree.c: a parent, three children, a grandchild, two zombies; a group and a session of their own;
@@ -176,6 +179,92 @@ class ProcessTreeTest extends ItSupport {
         assertEquals(parents, restoredParents, "each process's parent, as they see them");
         p.go();
         assertPass(p, awaitResultOf(p.stateDir(), copyRoot));
+    }
+
+    /**
+     * The pages a parent and its children share copy-on-write (a prefork server's workers and their parent) are shared
+     * again after the restore, bundle and staged: no member holds more memory of its own (smaps_rollup's Private_Dirty)
+     * than its original did, and what each wrote itself, or its parent wrote after the fork, is its own as before (the
+     * program's checks). Staged, the originals too keep sharing while their pages are read.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"bundle", "staged"})
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void membersShareTheirInheritedPagesAgain(String mode) throws Exception {
+        TestProgram p = startReady("tree_cow");
+        Map<Integer, Long> before = privateDirtyKib(p.pid());
+        assertEquals(4, before.size(), "the parent and its three children: " + before);
+        List<Integer> copies;
+        if (mode.equals("bundle")) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            List<Integer> members;
+            try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(out), CheckpointOptions.defaults())) {
+                members = frozen.report().processes();
+                seen.addAll(members);
+                frozen.commit();
+            }
+            awaitTreeFree(p, members);
+            try (RestoredProcess restored = new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(out.toByteArray())),
+                    "memory", new RestoreOptions(false))) {
+                copies = restored.pids();
+                restored.resume();
+                p.adoptRestored(restored.pid());
+            }
+        } else {
+            StagedDestination destination = StagedDestination.start();
+            ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
+            try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+                session.sendRound(destination.sink());
+                // reading a running tree's pages leaves them shared: the originals hold no more of their own than before
+                assertNoMoreOwnMemory(before, privateDirtyKib(p.pid()), "the originals after a pre-copy round");
+                try (FrozenCheckpoint frozen = session.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults())) {
+                    seen.addAll(frozen.report().processes());
+                    frozen.commit();
+                    awaitTreeFree(p, frozen.report().processes());
+                }
+                destination.lastPartFollows();
+                destination.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
+            } catch (RuntimeException e) {
+                throw destination.withDestinationFailure(e);
+            } finally {
+                destination.lastPartFollows();
+                destination.sink().close();
+            }
+            copies = destination.awaitCopy();
+            seen.addAll(copies);
+        }
+        Map<Integer, Long> after = new TreeMap<>();
+        privateDirtyKib(copies.get(0)).forEach((pid, kib) -> after.put(innerPid(pid), kib));
+        assertNoMoreOwnMemory(before, after, "the copies");
+        if (mode.equals("bundle")) {
+            goExpectPassAndExit(p);
+        } else {
+            p.go();
+            assertPass(p, awaitResultOf(p.stateDir(), copies.get(0)));
+        }
+    }
+
+    /**
+     * Each process of {@code after} (KiB of its own by pid, as the original sees itself) holds no more than it did in
+     * {@code before}, beyond 3 MiB: a little of the restorer's and the 1 MiB tree_cow's children share among themselves.
+     */
+    private static void assertNoMoreOwnMemory(Map<Integer, Long> before, Map<Integer, Long> after, String what) {
+        assertEquals(before.keySet(), after.keySet(), what + ": the processes");
+        for (Map.Entry<Integer, Long> member : before.entrySet()) {
+            assertTrue(after.get(member.getKey()) <= member.getValue() + 3 * 1024, what + ": process " + member.getKey() + " holds "
+                + after.get(member.getKey()) + " KiB of its own, " + member.getValue() + " before: " + before + " -> " + after);
+        }
+    }
+
+    /** Private_Dirty of /proc/PID/smaps_rollup of each process of the tree under {@code root}, in KiB. */
+    private static Map<Integer, Long> privateDirtyKib(int root) throws Exception {
+        Map<Integer, Long> out = new TreeMap<>();
+        for (int pid : parentsOf(root).keySet()) {
+            String line = Files.readAllLines(Path.of("/proc", Integer.toString(pid), "smaps_rollup")).stream()
+                .filter(l -> l.startsWith("Private_Dirty:")).findFirst().orElseThrow();
+            out.put(pid, Long.parseLong(line.replaceAll("[^0-9]", "")));
+        }
+        return out;
     }
 
     /** The pid process {@code hostPid} sees for itself (the last of its NSpid). */
