@@ -64,6 +64,7 @@ public final class SharingCheck {
         PidNamespaces.requireOwnedByMovedAlone(moved);
         TimeNamespaces.requireOwnedByMovedAlone(moved);
         EngineNamespaces.requireEngines(moved);
+        ServiceManagers.requireNoUnitsMainProcess(moved);
         List<Integer> others = new ArrayList<>();
         for (int pid : ProcFs.allPids()) {
             if (!all.contains(pid) && !isKernelThread(pid)) {

@@ -43,7 +43,7 @@ public final class ServiceAddCommand implements Callable<Integer> {
         @Option(names = "--pid", paramLabel = "PID", description = "the service's process")
         Integer pid;
 
-        @Option(names = "--cgroup", paramLabel = "PATH", description = "the service's cgroup v2, e.g. /system.slice/web.service")
+        @Option(names = "--cgroup", paramLabel = "PATH", description = "the service's cgroup v2, e.g. /system.slice/web.scope (systemd-run --scope --unit web)")
         String cgroup;
     }
 

@@ -132,7 +132,7 @@ public record Service(String name, int pid, String cgroup, List<String> vips, St
             return Files.readAllLines(procs).stream().filter(l -> !l.isBlank()).map(Integer::parseInt).toList();
         } catch (IOException e) {
             throw new ControlRefusedException("cannot read the processes of cgroup " + cgroup + " (" + procs + "): " + e.getMessage()
-                + "; name a cgroup of this host's v2 hierarchy, e.g. /system.slice/NAME.service");
+                + "; name a cgroup of this host's v2 hierarchy, e.g. /system.slice/NAME.scope (systemd-run --scope --unit NAME)");
         }
     }
 
