@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.CheckpointReport;
-import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreEngine;
@@ -15,8 +14,6 @@ import io.pmig.checkpoint.RestoreReport;
 import io.pmig.checkpoint.carried.CarriedFiles;
 import io.pmig.checkpoint.dirty.UntrackableException;
 import io.pmig.checkpoint.nativeio.Linux;
-import java.io.ByteArrayOutputStream;
-import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -87,16 +84,9 @@ class CarriedFilesTest extends ItSupport {
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void carriedFilesComeBackByStream() throws Exception {
         TestProgram p = start();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        List<Integer> members;
-        try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(out), CheckpointOptions.defaults())) {
-            members = frozen.report().processes();
-            seen.addAll(members);
-            frozen.commit();
-        }
-        awaitTreeFree(p, members);
+        byte[] image = checkpointTreeToBytes(p, seen);
         Files.delete(tmpfsFile());
-        restoreAndResume(p, out.toByteArray(), new RestoreOptions(false));
+        restoreAndResume(p, image, new RestoreOptions(false));
         goExpectPassAndExit(p);
     }
 

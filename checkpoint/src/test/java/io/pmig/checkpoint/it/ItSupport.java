@@ -208,6 +208,22 @@ abstract class ItSupport {
         assertRunningUntraced(p.pid(), "after a restore from a stream");
     }
 
+    /**
+     * Checkpoints the tree of {@code p} onto a stream and commits (the original ends), adding its processes to
+     * {@code seen}; returns the image once no process holds their pids.
+     */
+    static byte[] checkpointTreeToBytes(TestProgram p, List<Integer> seen) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<Integer> members;
+        try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(out), CheckpointOptions.defaults())) {
+            members = frozen.report().processes();
+            seen.addAll(members);
+            frozen.commit();
+        }
+        awaitTreeFree(p, members);
+        return out.toByteArray();
+    }
+
     /** The checkpointed tree's root {@code p} has exited and no process, not even a zombie, holds any of {@code pids}. */
     static void awaitTreeFree(TestProgram p, List<Integer> pids) throws Exception {
         p.awaitExit(TestProgram.EXIT_TIMEOUT);

@@ -138,36 +138,18 @@ class ProcessTreeTest extends ItSupport {
     @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void aTreeMovesStagedWhileAMemberEndsAndAnotherIsForked() throws Exception {
         TestProgram p = startReady("tree");
-        StagedDestination destination = StagedDestination.start();
-        Map<Integer, String> parents;
-        int roundOneMembers;
-        List<Integer> frozenTree;
-        ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
-        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
-            roundOneMembers = parentsOf(p.pid()).size();
+        int roundOneMembers = parentsOf(p.pid()).size();
+        Map<Integer, String> parents = new TreeMap<>();
+        StagedMove move = moveStaged(p, (session, destination) -> {
             session.sendRound(destination.sink());
             Files.writeString(p.stateDir().resolve("churn"), "churn\n");
             awaitFile(p.stateDir().resolve("churned"));
-            parents = parentsOf(p.pid());
+            parents.putAll(parentsOf(p.pid()));
             destination.roundFollows();
             session.sendRound(destination.sink());
-            // the original's listener holds its port on this host: the copy takes it over once the original is gone
-            try (FrozenCheckpoint frozen = session.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults())) {
-                frozenTree = frozen.report().processes();
-                seen.addAll(frozenTree);
-                frozen.commit();
-            }
-            awaitTreeFree(p, frozenTree);
-            destination.lastPartFollows();
-            destination.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
-        } catch (RuntimeException e) {
-            throw destination.withDestinationFailure(e);
-        } finally {
-            destination.lastPartFollows();
-            destination.sink().close();
-        }
-        List<Integer> copies = destination.awaitCopy();
-        seen.addAll(copies);
+        });
+        List<Integer> frozenTree = move.frozen();
+        List<Integer> copies = move.copies();
         assertEquals(roundOneMembers, parents.size(), "X ended and G was forked: as many processes as before the churn");
         int copyRoot = copies.get(0);
         assertEquals(frozenTree.stream().sorted().toList(), copies.stream().map(ProcessTreeTest::innerPid).sorted().toList(),
@@ -196,42 +178,17 @@ class ProcessTreeTest extends ItSupport {
         assertEquals(4, before.size(), "the parent and its three children: " + before);
         List<Integer> copies;
         if (mode.equals("bundle")) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            List<Integer> members;
-            try (FrozenCheckpoint frozen = new CheckpointEngine().checkpoint(p.pid(), Channels.newChannel(out), CheckpointOptions.defaults())) {
-                members = frozen.report().processes();
-                seen.addAll(members);
-                frozen.commit();
-            }
-            awaitTreeFree(p, members);
-            try (RestoredProcess restored = new RestoreEngine().restore(Channels.newChannel(new ByteArrayInputStream(out.toByteArray())),
-                    "memory", new RestoreOptions(false))) {
+            try (RestoredProcess restored = restoreFrom(checkpointTreeToBytes(p, seen), new RestoreOptions(false))) {
                 copies = restored.pids();
                 restored.resume();
                 p.adoptRestored(restored.pid());
             }
         } else {
-            StagedDestination destination = StagedDestination.start();
-            ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
-            try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            copies = moveStaged(p, (session, destination) -> {
                 session.sendRound(destination.sink());
                 // reading a running tree's pages leaves them shared: the originals hold no more of their own than before
                 assertNoMoreOwnMemory(before, privateDirtyKib(p.pid()), "the originals after a pre-copy round");
-                try (FrozenCheckpoint frozen = session.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults())) {
-                    seen.addAll(frozen.report().processes());
-                    frozen.commit();
-                    awaitTreeFree(p, frozen.report().processes());
-                }
-                destination.lastPartFollows();
-                destination.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
-            } catch (RuntimeException e) {
-                throw destination.withDestinationFailure(e);
-            } finally {
-                destination.lastPartFollows();
-                destination.sink().close();
-            }
-            copies = destination.awaitCopy();
-            seen.addAll(copies);
+            }).copies();
         }
         Map<Integer, Long> after = new TreeMap<>();
         privateDirtyKib(copies.get(0)).forEach((pid, kib) -> after.put(innerPid(pid), kib));
@@ -265,6 +222,44 @@ class ProcessTreeTest extends ItSupport {
             out.put(pid, Long.parseLong(line.replaceAll("[^0-9]", "")));
         }
         return out;
+    }
+
+    /** What a staged move froze at the source and what it built at the destination, as this host sees them. */
+    private record StagedMove(List<Integer> frozen, List<Integer> copies) {
+    }
+
+    /** Sends a pre-copy session's rounds to the destination, none after the first without {@code roundFollows}. */
+    private interface Rounds {
+        void send(PrecopySource session, StagedDestination destination) throws Exception;
+    }
+
+    /**
+     * Moves the tree of {@code p} staged to a destination in this JVM: {@code rounds}, then the last part once the
+     * original is committed and gone (its listener holds its port on this host: the copy takes it over then).
+     */
+    private StagedMove moveStaged(TestProgram p, Rounds rounds) throws Exception {
+        StagedDestination destination = StagedDestination.start();
+        List<Integer> frozenTree;
+        ByteArrayOutputStream lastPart = new ByteArrayOutputStream();
+        try (PrecopySource session = new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults())) {
+            rounds.send(session, destination);
+            try (FrozenCheckpoint frozen = session.finish(Channels.newChannel(lastPart), CheckpointOptions.defaults())) {
+                frozenTree = frozen.report().processes();
+                seen.addAll(frozenTree);
+                frozen.commit();
+            }
+            awaitTreeFree(p, frozenTree);
+            destination.lastPartFollows();
+            destination.sink().write(java.nio.ByteBuffer.wrap(lastPart.toByteArray()));
+        } catch (RuntimeException e) {
+            throw destination.withDestinationFailure(e);
+        } finally {
+            destination.lastPartFollows();
+            destination.sink().close();
+        }
+        List<Integer> copies = destination.awaitCopy();
+        seen.addAll(copies);
+        return new StagedMove(frozenTree, copies);
     }
 
     /** The pid process {@code hostPid} sees for itself (the last of its NSpid). */
