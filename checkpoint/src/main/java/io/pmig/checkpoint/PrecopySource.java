@@ -130,6 +130,11 @@ public final class PrecopySource implements AutoCloseable {
         return List.copyOf(rounds);
     }
 
+    /** {@link PrecopyOptions#converged} of the rounds sent so far: the last part will be short. */
+    public boolean converged() {
+        return options.converged(rounds);
+    }
+
     /** {@link PrecopyOptions#shouldStop} of the rounds sent so far. */
     public boolean shouldStop() {
         return options.shouldStop(rounds);

@@ -243,7 +243,8 @@ public final class PrecopyTarget implements AutoCloseable {
                     steps.lap("layout");
                     pages += member.writePages(copy.puppet);
                     steps.lap("pages");
-                    if (!round.leftBehind().isEmpty()) {
+                    // with a page link the root's post-copy starts even with nothing left behind: the source waits for its end
+                    if (!round.leftBehind().isEmpty() || i == 0 && pagesFromSource != null) {
                         if (i > 0 || pagesFromSource == null) {
                             throw new FailedException(source + " left pages of process " + round.pid() + " at the source, which "
                                 + (i > 0 ? "post-copy fetches for the root of a tree alone" : "this restore has no page link to fetch")

@@ -67,6 +67,7 @@ public final class PageFetcher implements AutoCloseable {
     private volatile long faults;
     private volatile long placed;
     private volatile long endedAt;
+    private volatile long lastSent = System.nanoTime();
     private volatile boolean closed;
 
     private PageFetcher(int pid, int uffd, List<PageRange> registered, PageSet missing, ReadableByteChannel pagesIn,
@@ -204,6 +205,9 @@ public final class PageFetcher implements AutoCloseable {
         while (!stopping) {
             try {
                 if (Linux.poll(uffd, Linux.POLLIN, POLL_MILLIS) == 0) {
+                    if (failure == null && System.nanoTime() - lastSent > PageStream.KEEPALIVE_NANOS) {
+                        send(PageStream.KEEPALIVE);
+                    }
                     continue;
                 }
                 List<Long> ask = new ArrayList<>();
@@ -341,6 +345,7 @@ public final class PageFetcher implements AutoCloseable {
     private void send(long address) throws IOException {
         synchronized (requestsOut) {
             PageStream.writeAddress(requestsOut, address);
+            lastSent = System.nanoTime();
         }
     }
 

@@ -13,6 +13,8 @@ import java.nio.channels.WritableByteChannel;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The source side of a post-copy: serves the pages a pre-copy's last part left behind from the frozen original's
@@ -24,12 +26,15 @@ import java.util.concurrent.LinkedBlockingQueue;
 public final class PageServer {
     /** What the request reader hands over when the link ended without the destination's end. */
     private static final long LOST = Long.MIN_VALUE;
+    private static final long HOLD_POLL_MILLIS = 10;
 
     private final int pid;
     private final PageSet left;
     private final ReadableByteChannel requests;
     private final WritableByteChannel pages;
     private volatile String lostBecause;
+    /** Whether the push in address order may go on; until then only requests are answered (fault tests hold it). */
+    private BooleanSupplier mayPush = () -> true;
 
     /** {@code pid}: the frozen original; {@code left}: the pages its last part left out, by their addresses there. */
     public PageServer(int pid, PageSet left, ReadableByteChannel requests, WritableByteChannel pages) {
@@ -37,6 +42,15 @@ public final class PageServer {
         this.left = left;
         this.requests = requests;
         this.pages = pages;
+    }
+
+    /**
+     * Pushes nothing (nor says the push ended) until {@code ready} says so, answering requests meanwhile: a fault test
+     * holds the pages here to strike while the copy runs without them.
+     */
+    public PageServer holdingPushUntil(BooleanSupplier ready) {
+        mayPush = ready;
+        return this;
     }
 
     /**
@@ -54,12 +68,19 @@ public final class PageServer {
         long onFault = 0;
         long pushed = 0;
         try {
+            while (!mayPush.getAsBoolean()) {
+                Long request = requested.poll(HOLD_POLL_MILLIS, TimeUnit.MILLISECONDS);
+                if (request != null) {
+                    onFault += answer(request, unsent, frame);
+                }
+            }
             for (PageRange r : left.ranges()) {
                 for (long a = r.start(); a < r.end(); a += PageStream.FRAME_PAGES * (long) PageStream.PAGE) {
                     Long request;
                     while ((request = requested.poll()) != null) {
                         onFault += answer(request, unsent, frame);
                     }
+
                     long end = Math.min(r.end(), a + PageStream.FRAME_PAGES * (long) PageStream.PAGE);
                     for (PageRange run : unsent.intersect(PageSet.of(List.of(new PageRange(a, end)))).ranges()) {
                         pushed += send(run, unsent, frame);
@@ -100,7 +121,7 @@ public final class PageServer {
         if (request == PageStream.END) {
             throw new IOException("the destination said it had every page while " + unsent.bytes() / PageStream.PAGE + " were not sent");
         }
-        if (!unsent.contains(request)) {
+        if (request == PageStream.KEEPALIVE || !unsent.contains(request)) {
             return 0; // sent already, on its way
         }
         List<PageRange> runs = unsent.intersect(PageSet.of(List.of(new PageRange(request,
@@ -126,7 +147,7 @@ public final class PageServer {
                 address = PageStream.readAddress(requests);
                 requested.add(address);
             } while (address != PageStream.END);
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             lostBecause = "the link to the destination was lost (" + e.getMessage() + ")";
             requested.add(LOST);
         }

@@ -13,11 +13,15 @@ import java.nio.channels.WritableByteChannel;
  * The two directions of a post-copy page link (docs/checkpoint-engine.md, "Post-copy"). Source to destination: frames
  * of a header (the first page's address as the source saw it, the page count) and the pages; a frame with address
  * {@link #END} and no page says every page left behind was sent. Destination to source: a page's address per request
- * (as the source saw it), and {@link #END} once every page is in place. Little-endian, as the images are.
+ * (as the source saw it), {@link #KEEPALIVE} when the copy asked for nothing for a while (a link may take silence for
+ * death), and {@link #END} once every page is in place. Little-endian, as the images are.
  */
 final class PageStream {
     static final int PAGE = MemoryDumper.PAGE;
     static final long END = -1;
+    static final long KEEPALIVE = -2;
+    /** The longest the destination stays silent: well below any idle timeout of a link. */
+    static final long KEEPALIVE_NANOS = 1_000_000_000L;
     static final int HEADER_BYTES = 12;
     /** Pages in a frame at most: a fault waits for the frame being sent, 64 KiB, before its own goes out. */
     static final int FRAME_PAGES = 16;
