@@ -20,8 +20,6 @@ import io.pmig.checkpoint.postcopy.PostcopyReport;
 import io.pmig.checkpoint.precopy.WriteForecast;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -166,40 +164,5 @@ class PostcopyTest extends ItSupport {
         String smaps = Files.readString(Path.of("/proc", Integer.toString(pid), "smaps"));
         assertFalse(smaps.lines().anyMatch(l -> l.startsWith("VmFlags:") && (" " + l.substring(8) + " ").contains(" um ")),
             "a mapping of the copy is still registered for userfaultfd missing faults (VmFlags um)");
-    }
-
-    /** A channel that breaks after {@code limit} bytes, as a connection whose other end died. */
-    private static final class CutAfter implements WritableByteChannel {
-        private final WritableByteChannel out;
-        private long left;
-
-        CutAfter(WritableByteChannel out, long limit) {
-            this.out = out;
-            this.left = limit;
-        }
-
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            if (left <= 0) {
-                throw new IOException("connection reset (cut by the test)");
-            }
-            int n = (int) Math.min(left, src.remaining());
-            ByteBuffer part = src.duplicate();
-            part.limit(part.position() + n);
-            int written = out.write(part);
-            src.position(src.position() + written);
-            left -= written;
-            return written;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return out.isOpen();
-        }
-
-        @Override
-        public void close() throws IOException {
-            out.close();
-        }
     }
 }
