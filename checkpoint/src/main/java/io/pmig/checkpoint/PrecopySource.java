@@ -258,7 +258,7 @@ public final class PrecopySource implements AutoCloseable {
             frozen = engine.checkpoint(pid, checked, out, checkpointOptions, m -> {
                 Tracked t = trackedAs(m.pid());
                 return t == null ? m.mappings() : m.mappings(t.layout);
-            }, (m, now, steps) -> {
+            }, (m, now, threads, steps) -> {
                 Tracked t = trackedAs(m.pid());
                 if (t == null) {
                     // forked during the rounds: the receiver has nothing of it yet
@@ -271,7 +271,7 @@ public final class PrecopySource implements AutoCloseable {
                 steps.lap("written pages");
                 written = written.intersect(mapped);
                 // the root's hot pages of anonymous memory stay behind with post-copy: dropped there, fetched on first touch
-                PageSet left = postcopy && t.pid == pid ? PagesLeftBehind.of(now, written) : new PageSet();
+                PageSet left = postcopy && t.pid == pid ? PagesLeftBehind.of(now, written, threads) : new PageSet();
                 PageSet copied = written.intersect(mapped);
                 copied.removeAll(left);
                 MemoryDumper.PagePlan plan = m.plan(now, copied);

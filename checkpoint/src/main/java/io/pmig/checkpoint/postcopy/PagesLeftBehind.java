@@ -3,7 +3,9 @@ package io.pmig.checkpoint.postcopy;
 import io.pmig.checkpoint.dirty.PageRange;
 import io.pmig.checkpoint.dirty.PageSet;
 import io.pmig.checkpoint.memory.MappingImage;
+import io.pmig.checkpoint.memory.MemoryDumper;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.task.ThreadImage;
 
 import java.util.List;
 
@@ -14,6 +16,7 @@ import java.util.List;
  * guard gap), locked memory (mlock populates it at once) and the other kinds travel in the last part as before.
  */
 public final class PagesLeftBehind {
+    private static final long PAGE = MemoryDumper.PAGE;
     private PagesLeftBehind() {
     }
 
@@ -23,12 +26,21 @@ public final class PagesLeftBehind {
             && m.carried() == null && !m.vmFlags().contains("lo");
     }
 
-    /** The pages of {@code pages} that may stay at the source, by the layout {@code mappings}. */
-    public static PageSet of(List<MappingImage> mappings, PageSet pages) {
+    /**
+     * The pages of {@code pages} that may stay at the source, by the layout {@code mappings}, but those the restore
+     * itself writes to, which would cost the downtime a round trip each: each thread's rseq area (registering it writes
+     * the cpu id there).
+     */
+    public static PageSet of(List<MappingImage> mappings, PageSet pages, List<ThreadImage> threads) {
         PageSet eligible = new PageSet();
         for (MappingImage m : mappings) {
             if (mayStayBehind(m)) {
                 eligible.add(m.start(), m.end());
+            }
+        }
+        for (ThreadImage t : threads) {
+            if (t.rseqAddress() != 0) {
+                eligible.remove(t.rseqAddress() & -PAGE, (t.rseqAddress() + t.rseqSize() + PAGE - 1) & -PAGE);
             }
         }
         return pages.intersect(eligible);
