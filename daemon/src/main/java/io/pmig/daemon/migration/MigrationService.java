@@ -313,6 +313,10 @@ public final class MigrationService implements AutoCloseable {
         PostcopyMode postcopyMode;
         try {
             postcopyMode = PostcopyMode.parse(r.path("postcopy").asText(PostcopyMode.DEFAULT.text()));
+            if (postcopyMode != PostcopyMode.NEVER && mode.equals("bundle")) {
+                throw new IllegalArgumentException("post-copy follows the rounds of a staged migration; --mode bundle has none"
+                    + " (migrate staged, or without --postcopy)");
+            }
             precopyOptions = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
                 r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds(),
