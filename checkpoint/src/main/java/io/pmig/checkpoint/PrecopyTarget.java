@@ -8,6 +8,7 @@ import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.memory.VdsoProxy;
 import io.pmig.checkpoint.dirty.PageSet;
+import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.postcopy.PageFetcher;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.proc.ProcFs;
@@ -251,7 +252,7 @@ public final class PrecopyTarget implements AutoCloseable {
                                 + "; the stream is inconsistent");
                         }
                         postcopy = PageFetcher.start(copy.puppet, copy.layout, PageSet.of(round.leftBehind()), pagesFromSource,
-                            requestsToSource, killTargets());
+                            requestsToSource, killTargets(), FdRestorer.firstNumberLeftAlone(copy.puppet, member.objects()));
                         steps.lap("post-copy start");
                     }
                     if (i == 0) {

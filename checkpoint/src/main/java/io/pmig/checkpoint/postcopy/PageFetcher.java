@@ -7,6 +7,8 @@ import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.nativeio.Userfaultfd;
+import io.pmig.checkpoint.ptrace.FrozenProcess;
+import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestoreProgram;
 import io.pmig.nativeio.Errno;
@@ -33,6 +35,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * the post-copy); the page receiver places every page the source sends, those asked for and those pushed in address
  * order, and says when none is missing.
  *
+ * <p>The copy holds a reference of its own to the userfaultfd until every page is in place: should this process die
+ * (a daemon killed), the ranges stay registered and a touch of a missing page waits, never reading zeros.
+ *
  * <p>If the link to the source breaks first (the source daemon died, say), the pages still there are lost: the copy
  * is killed at once (SIGKILL through pidfds taken at the start, never a later process with a reused pid), and
  * {@link #awaitEnd} reports it. The copy's layout events and placed pages are serialized by one lock, held while
@@ -49,6 +54,8 @@ public final class PageFetcher implements AutoCloseable {
 
     private final int pid;
     private final int uffd;
+    /** The copy's own reference to the userfaultfd, by its number there. */
+    private final int uffdInCopy;
     private final MissingPages missing;
     private final long pagesLeft;
     private final ReadableByteChannel pagesIn;
@@ -70,9 +77,10 @@ public final class PageFetcher implements AutoCloseable {
     private volatile long lastSent = System.nanoTime();
     private volatile boolean closed;
 
-    private PageFetcher(int pid, int uffd, List<PageRange> registered, PageSet missing, ReadableByteChannel pagesIn,
+    private PageFetcher(int pid, int uffd, int uffdInCopy, List<PageRange> registered, PageSet missing, ReadableByteChannel pagesIn,
                         WritableByteChannel requestsOut, List<Integer> killTargets) {
         this.pid = pid;
+        this.uffdInCopy = uffdInCopy;
         this.registered = registered;
         this.uffd = uffd;
         this.missing = new MissingPages(missing);
@@ -88,18 +96,23 @@ public final class PageFetcher implements AutoCloseable {
      * Registers the mappings of {@code layout} holding a page of {@code missing} (pages the copy must not hold: dropped
      * before) in the copy being built by {@code puppet}, and starts serving their faults from the source over
      * {@code pagesIn}/{@code requestsOut}, which become this fetcher's. {@code killTargets}: the pids whose SIGKILL ends
-     * the copy, the init of its PID namespace first if it has one. Call before anything may touch a missing page.
+     * the copy, the init of its PID namespace first if it has one; {@code keepAt}: a descriptor number above those the
+     * restore installs in the copy, where it keeps its own reference to the userfaultfd until every page is in place.
+     * Call before anything may touch a missing page.
      */
     public static PageFetcher start(Puppet puppet, List<MappingImage> layout, PageSet missing, ReadableByteChannel pagesIn,
-                                    WritableByteChannel requestsOut, List<Integer> killTargets) {
+                                    WritableByteChannel requestsOut, List<Integer> killTargets, int keepAt) {
         List<Integer> pidfds = new ArrayList<>();
         List<PageRange> registered = new ArrayList<>();
         int uffd = -1;
+        int uffdInCopy = -1;
         try {
             for (int target : killTargets) {
                 pidfds.add(Linux.pidfdOpen(target));
             }
-            uffd = createIn(puppet);
+            int[] created = createIn(puppet, keepAt);
+            uffd = created[0];
+            uffdInCopy = created[1];
             Userfaultfd.api(uffd, FEATURES);
             for (MappingImage m : PagesLeftBehind.holding(layout, missing)) {
                 if (!PagesLeftBehind.mayStayBehind(m)) {
@@ -116,26 +129,49 @@ public final class PageFetcher implements AutoCloseable {
             pidfds.forEach(Linux::close);
             throw e;
         }
-        PageFetcher fetcher = new PageFetcher(puppet.pid(), uffd, registered, missing, pagesIn, requestsOut, pidfds);
+        PageFetcher fetcher = new PageFetcher(puppet.pid(), uffd, uffdInCopy, registered, missing, pagesIn, requestsOut, pidfds);
         fetcher.faultReader.start();
         fetcher.pageReceiver.start();
         return fetcher;
     }
 
-    /** userfaultfd(2) run by the copy itself (the descriptor must belong to its memory); returns this process's copy of it. */
-    private static int createIn(Puppet puppet) {
+    /**
+     * userfaultfd(2) run by the copy itself (the descriptor must belong to its memory), kept there at the first number
+     * from {@code keepAt} on (above the descriptors its restore installs); returns this process's copy of it, and the
+     * copy's number.
+     */
+    private static int[] createIn(Puppet puppet, int keepAt) {
         RestoreProgram create = puppet.newProgram();
         int call = create.call("userfaultfd for post-copy", Nr.USERFAULTFD, UFFD_FLAGS);
+        int kept = create.callWithResultOf(call, new int[] {0}, "keep the copy's userfaultfd above its descriptors", Nr.FCNTL, 0,
+            Linux.F_DUPFD_CLOEXEC, keepAt);
+        create.tryCallWithResultOf(call, new int[] {0}, "close the userfaultfd's first number", Nr.CLOSE, 0);
         puppet.run(create);
-        long fd = create.result(call);
+        int inCopy = (int) create.result(kept);
         int pidfd = Linux.pidfdOpen(puppet.pid());
         try {
-            return Linux.pidfdGetfd(pidfd, (int) fd);
+            return new int[] {Linux.pidfdGetfd(pidfd, inCopy), inCopy};
         } finally {
             Linux.close(pidfd);
-            RestoreProgram close = puppet.newProgram();
-            close.tryCall("close the copy's own userfaultfd", Nr.CLOSE, fd);
-            puppet.run(close);
+        }
+    }
+
+    /**
+     * Closes the copy's own reference to the userfaultfd, which it held through the post-copy (so that this process's
+     * end could not unregister the ranges while pages were missing: they would read as zeros); it runs a close(2) of
+     * it, stopped for that moment. The kernel unregisters the ranges once this process closes its own.
+     */
+    private void closeInCopy() {
+        FrozenProcess frozen;
+        try {
+            frozen = FrozenProcess.freeze(pid);
+        } catch (RuntimeException gone) {
+            return; // the copy ended by itself: its descriptors went with it
+        }
+        try (InjectedSyscalls copy = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
+            copy.call(Nr.CLOSE, uffdInCopy);
+        } finally {
+            frozen.thaw();
         }
     }
 
@@ -157,6 +193,9 @@ public final class PageFetcher implements AutoCloseable {
     public PostcopyReport awaitEnd() {
         try {
             pageReceiver.join();
+            if (failure == null && !copyEnded) {
+                closeInCopy();
+            }
             stopping = true;
             faultReader.join();
         } catch (InterruptedException e) {

@@ -22,6 +22,7 @@ import io.pmig.checkpoint.precopy.WriteForecast;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -114,6 +115,7 @@ class PostcopyTest extends ItSupport {
      * post-copy, then the original killed. {@code goAtResume}: the copy is told to check itself before the post-copy.
      */
     private Moved migrate(TestProgram p, boolean goAtResume) throws Exception {
+        Map<Integer, String> fdsBefore = fds(p.pid());
         StagedDestination destination = StagedDestination.startWithPostcopy();
         FrozenCheckpoint frozen = precopyAndLastPart(p, destination);
         PostcopyReport served;
@@ -121,7 +123,12 @@ class PostcopyTest extends ItSupport {
             if (goAtResume) {
                 p.go(); // the frozen original cannot see it; the copy checks itself as soon as it runs
             }
-            served = new PageServer(frozen.pid(), leftBehind, destination.requestsFromDestination(), destination.pagesToDestination()).serve();
+            try {
+                served = new PageServer(frozen.pid(), leftBehind, destination.requestsFromDestination(), destination.pagesToDestination())
+                    .serve();
+            } catch (FailedException e) {
+                throw destination.withDestinationFailure(e);
+            }
         } finally {
             frozen.commit();
         }
@@ -129,6 +136,8 @@ class PostcopyTest extends ItSupport {
         int copy = destination.awaitCopy().get(0);
         if (!goAtResume) {
             assertRunningUntraced(copy, "after the post-copy");
+            // the copy held its own reference to the userfaultfd through the post-copy: gone again
+            assertEquals(fdsBefore.keySet(), fds(copy).keySet(), "the copy's descriptors after the post-copy");
         }
         return new Moved(copy, served, destination.postcopy());
     }

@@ -63,4 +63,29 @@ class PostcopyLabTest {
         nodes.awaitLogged("node-a", "migration-settled", 1);
         nodes.awaitGone("node-a", server);
     }
+
+    /**
+     * The destination's daemon dies while the copy runs without pages still at the source: the source, its link gone,
+     * kills the original and says the service is down; the copy, which cannot go on (it keeps its missing pages
+     * registered: they never read as zeros), is killed by the restarted daemon, whose journal says "postcopy".
+     */
+    @Test
+    @Timeout(240)
+    void theDestinationDaemonKilledDuringPostcopy() throws Exception {
+        nodes.reconfigure("node-a", "debug.pause.at = postcopy", "debug.pause.millis = 3000");
+        String server = StreamService.startOnNodeA("256", "16");
+        StreamService.client();
+        CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b",
+            "--postcopy", "always", "--json"));
+        nodes.awaitLogged("node-a", "fault-pause", 1);
+        nodes.awaitProcess("node-b", server);
+        nodes.killDaemon("node-b");
+        Run run = migration.get();
+        assertEquals(ExitCodes.FAILED, run.exitCode(), run.toString());
+        assertTrue(run.json().get("error").textValue().contains("the service is down"), run.out());
+        nodes.awaitGone("node-a", server);
+        nodes.restartDaemon("node-b");
+        nodes.awaitLogged("node-b", "migration-recovered", 1);
+        nodes.awaitGone("node-b", server);
+    }
 }

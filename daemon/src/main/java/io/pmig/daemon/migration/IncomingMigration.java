@@ -5,6 +5,7 @@ import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.postcopy.PageFetcher;
+import io.pmig.checkpoint.postcopy.PostcopyReport;
 import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.log.DaemonLog;
@@ -63,6 +64,8 @@ final class IncomingMigration {
     private PageFetcher postcopy;
     /** Its pages stream's handler, which answers once the post-copy ended; null without. */
     private PostcopyLinks.Arrival arrival;
+    /** Runs once every page of a post-copy is in place (the journal says "committed" from then on). */
+    private volatile Runnable whenPostcopyDone = () -> { };
 
     IncomingMigration(MigrationProtocol.Prepare prepare, String node, DestinationSwitch vip, FaultPause pause,
                       Runnable whenUndecided, PostcopyLinks postcopyLinks) {
@@ -213,7 +216,9 @@ final class IncomingMigration {
             return;
         }
         try {
-            arrival.ended(postcopy.awaitEnd());
+            PostcopyReport report = postcopy.awaitEnd();
+            whenPostcopyDone.run();
+            arrival.ended(report);
         } catch (RuntimeException e) {
             DaemonLog.warn("migration-postcopy-failed", "id", id(), "detail", e.getMessage());
             arrival.failed(e);
@@ -295,6 +300,16 @@ final class IncomingMigration {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Whether the restored copy will run with pages still at the source (its restore started a post-copy). */
+    boolean postcopyRuns() {
+        return postcopy != null;
+    }
+
+    /** {@code action} runs once every page of the post-copy is in place (not if it fails). */
+    void whenPostcopyDone(Runnable action) {
+        whenPostcopyDone = action;
     }
 
     /** The source's commit: resumes the process; returns once it runs. */

@@ -173,7 +173,13 @@ public final class MigrationService implements AutoCloseable {
             }
             return;
         }
-        boolean copyRuns = e.phase().equals("committed") && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())));
+        boolean alive = Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())));
+        boolean copyRuns = e.phase().equals("committed") && alive;
+        if (e.phase().equals("postcopy") && alive) {
+            // it ran with pages still at the source, which nothing serves any more: its faults wait forever (it held its
+            // own reference to the userfaultfd, so they never read as zeros). It ran, so the original must not run again
+            ProcessHandle.of(e.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        }
         if (e.vip() != null) {
             vips.get().recover(address(e.vip()), e.prefix(), copyRuns);
         }
@@ -183,7 +189,7 @@ public final class MigrationService implements AutoCloseable {
             services.remove(e.service());
         }
         journal.remove(e.id());
-        ended.put(e.id(), copyRuns ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
+        ended.put(e.id(), copyRuns || e.phase().equals("postcopy") ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
         DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
             "vip", e.vip() == null ? "-" : e.vip(), "copyRuns", copyRuns);
     }
@@ -604,8 +610,15 @@ public final class MigrationService implements AutoCloseable {
         }
         // the copy's pid as this host numbers it (it differs from the image's in a PID namespace of its own): a restarted
         // daemon looks for it in /proc
-        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), m.restoredPid(), p.vip(), p.prefix(),
-            "committed", p.service() == null ? null : p.service().name()));
+        // "postcopy" while pages are still at the source: a daemon that dies meanwhile leaves a copy that cannot go on
+        MigrationJournal.Entry committed = new MigrationJournal.Entry(id, "destination", source.peerName(), m.restoredPid(), p.vip(),
+            p.prefix(), "committed", p.service() == null ? null : p.service().name());
+        if (m.postcopyRuns()) {
+            journal.write(committed.at("postcopy"));
+            m.whenPostcopyDone(() -> journal.write(committed));
+        } else {
+            journal.write(committed);
+        }
         MigrationProtocol.Restored running;
         try {
             running = m.commit();
