@@ -45,13 +45,8 @@ class PostcopyLabTest {
     @Test
     @Timeout(240)
     void theSourceDaemonKilledDuringPostcopy() throws Exception {
-        nodes.reconfigure("node-a", "debug.pause.at = postcopy", "debug.pause.millis = 3000");
         String server = StreamService.startOnNodeA("256", "16");
-        StreamService.client(); // traffic: the copy touches memory as it runs
-        CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b",
-            "--postcopy", "always", "--json"));
-        nodes.awaitLogged("node-a", "fault-pause", 1);
-        nodes.awaitProcess("node-b", server);
+        CompletableFuture<Run> migration = migrateUntilThePostcopyPause(server);
         nodes.killDaemon("node-a");
         Run run = migration.get();
         assertNotEquals(ExitCodes.OK, run.exitCode(), run.toString());
@@ -72,13 +67,8 @@ class PostcopyLabTest {
     @Test
     @Timeout(240)
     void theDestinationDaemonKilledDuringPostcopy() throws Exception {
-        nodes.reconfigure("node-a", "debug.pause.at = postcopy", "debug.pause.millis = 3000");
         String server = StreamService.startOnNodeA("256", "16");
-        StreamService.client();
-        CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b",
-            "--postcopy", "always", "--json"));
-        nodes.awaitLogged("node-a", "fault-pause", 1);
-        nodes.awaitProcess("node-b", server);
+        CompletableFuture<Run> migration = migrateUntilThePostcopyPause(server);
         nodes.killDaemon("node-b");
         Run run = migration.get();
         assertEquals(ExitCodes.FAILED, run.exitCode(), run.toString());
@@ -87,5 +77,19 @@ class PostcopyLabTest {
         nodes.restartDaemon("node-b");
         nodes.awaitLogged("node-b", "migration-recovered", 1);
         nodes.awaitGone("node-b", server);
+    }
+
+    /**
+     * Starts moving {@code server} (with a client's traffic: the copy touches memory as it runs) with post-copy, node-a
+     * pausing once the copy runs and before it pushes the pages left behind; returns once the pause began.
+     */
+    private CompletableFuture<Run> migrateUntilThePostcopyPause(String server) throws Exception {
+        nodes.reconfigure("node-a", "debug.pause.at = postcopy", "debug.pause.millis = 3000");
+        StreamService.client();
+        CompletableFuture<Run> migration = CompletableFuture.supplyAsync(() -> pmigIn("node-a", "migrate", server, "--to", "node-b",
+            "--postcopy", "always", "--json"));
+        nodes.awaitLogged("node-a", "fault-pause", 1);
+        nodes.awaitProcess("node-b", server);
+        return migration;
     }
 }
