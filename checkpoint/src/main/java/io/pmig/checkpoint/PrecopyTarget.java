@@ -1,14 +1,14 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
+import io.pmig.checkpoint.dirty.PageSet;
+import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.ipc.SysvObjects;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.memory.VdsoProxy;
-import io.pmig.checkpoint.dirty.PageSet;
-import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.postcopy.PageFetcher;
 import io.pmig.checkpoint.precopy.RoundImage;
 import io.pmig.checkpoint.proc.ProcFs;
@@ -194,88 +194,78 @@ public final class PrecopyTarget implements AutoCloseable {
         StepTimer steps = new StepTimer();
         StreamImageSource image = open(in);
         steps.lap("objects");
-        try {
-            run(() -> {
-                RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
-                SysvObjects.refuseIn(image.objects(), "pre-copy");
-                if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
-                    throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
-                        + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "
-                        + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
-                }
-                ProcessTree tree = TreeBuilder.treeOf(image.objects());
-                steps.lap("parse");
-                List<ProcessTree.Member> live = tree == null ? List.of(copies.get(imagePid).member) : tree.live();
-                // the process exists: its namespace is decided, and an id taken here now (by no process of ours) is a refusal
-                List<Integer> ids = new ArrayList<>(tree == null ? full.threads().stream().map(ThreadImage::tid).toList() : tree.allTids());
-                ids.removeAll(copies.keySet());
-                RestoreOptions restoreWith = new RestoreOptions(restored.inNewPidNamespace());
-                RestoreEngine.preflight(image.objects(), full, restoreWith, ids, true);
-                RestoreEngine.requireSameXsave(restored.puppet(), image.header());
-                cgroup.apply(full.process().cgroupLimits());
-                steps.lap("preflight");
-                if (tree != null || copies.size() > 1) {
-                    reshape(tree);
-                    steps.lap("tree");
-                }
-                long pages = pageBytes;
-                List<RestoreEngine.LaidOut> laidOut = new ArrayList<>();
-                ImageSource member = image;
-                RestoreEngine.FullImage memberImage = full;
-                for (int i = 0; i < live.size(); i++) {
-                    if (i > 0) {
-                        member = nextImage((StreamImageSource) member);
-                        RestoreEngine.requireSameXsave(restored.puppet(), member.header());
-                        memberImage = RestoreEngine.FullImage.of(member);
-                        TreeBuilder.requireMember(live.get(i), memberImage.process());
-                        RestoreEngine.preflight(member.objects(), memberImage, restoreWith, List.of(), true);
-                    }
-                    RoundImage round = roundOf(member, rounds + 1, true, live.get(i).pid());
-                    memberImage.mappings().stream().filter(m -> m.carried() != null).findFirst().ifPresent(m -> {
-                        // a file only held open travels in the last part, recreated before the descriptors; a mapped one in no round
-                        throw new RefusedException("process " + round.pid() + " mapped " + m.name() + " during its pre-copy, a file whose"
-                            + " contents travel in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
-                    });
-                    Copy copy = copyOf(live.get(i).pid());
-                    MemoryRestorer.changeLayout(copy.puppet, copy.layout, memberImage.mappings(), restored.sharedMemory(),
-                        restored.context().recreatedFiles());
-                    copy.layout = memberImage.mappings();
-                    MemoryRestorer.drop(copy.puppet, copy.layout, round.drop());
-                    steps.lap("layout");
-                    pages += member.writePages(copy.puppet);
-                    steps.lap("pages");
-                    // with a page link the root's post-copy starts even with nothing left behind: the source waits for its end
-                    if (!round.leftBehind().isEmpty() || i == 0 && pagesFromSource != null) {
-                        if (i > 0 || pagesFromSource == null) {
-                            throw new FailedException(source + " left pages of process " + round.pid() + " at the source, which "
-                                + (i > 0 ? "post-copy fetches for the root of a tree alone" : "this restore has no page link to fetch")
-                                + "; the stream is inconsistent");
-                        }
-                        postcopy = PageFetcher.start(copy.puppet, copy.layout, PageSet.of(round.leftBehind()), pagesFromSource,
-                            requestsToSource, killTargets(), FdRestorer.firstNumberLeftAlone(copy.puppet, member.objects()));
-                        steps.lap("post-copy start");
-                    }
-                    if (i == 0) {
-                        TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
-                    }
-                    restored.context().recreatedFiles().recreate(member.objects());
-                    laidOut.add(new RestoreEngine.LaidOut(copy.puppet, member, memberImage, live.get(i).parentFiles()));
-                }
-                int descriptors = RestoreEngine.buildAll(laidOut, restored.context(), steps);
-                int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
-                int threads = laidOut.stream().mapToInt(l -> l.full().threads().size()).sum();
-                pageBytes = pages;
-                RestoreEngine.finish(restored, threads, mappings, pageBytes, image.header().pageSize(), descriptors, options, start, steps);
-            });
-        } catch (RuntimeException | Error e) {
-            if (postcopy != null) {
-                postcopy.close();
-                if (postcopy.failure() != null) {
-                    throw new FailedException(postcopy.failure(), e); // why the copy died under the restore
-                }
+        run(() -> {
+            RestoreEngine.FullImage full = RestoreEngine.FullImage.of(image);
+            SysvObjects.refuseIn(image.objects(), "pre-copy");
+            if (full.process().pid() != imagePid || full.process().ownPidNamespace() != ownPidNamespace) {
+                throw new ImageException(ImageException.Reason.CORRUPT, source, "the last part is of process " + full.process().pid()
+                    + (full.process().ownPidNamespace() ? " in a PID namespace of its own" : "") + ", the rounds before of process "
+                    + imagePid + (ownPidNamespace ? " in a PID namespace of its own" : ""));
             }
-            throw e;
-        }
+            ProcessTree tree = TreeBuilder.treeOf(image.objects());
+            steps.lap("parse");
+            List<ProcessTree.Member> live = tree == null ? List.of(copies.get(imagePid).member) : tree.live();
+            // the process exists: its namespace is decided, and an id taken here now (by no process of ours) is a refusal
+            List<Integer> ids = new ArrayList<>(tree == null ? full.threads().stream().map(ThreadImage::tid).toList() : tree.allTids());
+            ids.removeAll(copies.keySet());
+            RestoreOptions restoreWith = new RestoreOptions(restored.inNewPidNamespace());
+            RestoreEngine.preflight(image.objects(), full, restoreWith, ids, true);
+            RestoreEngine.requireSameXsave(restored.puppet(), image.header());
+            cgroup.apply(full.process().cgroupLimits());
+            steps.lap("preflight");
+            if (tree != null || copies.size() > 1) {
+                reshape(tree);
+                steps.lap("tree");
+            }
+            long pages = pageBytes;
+            List<RestoreEngine.LaidOut> laidOut = new ArrayList<>();
+            ImageSource member = image;
+            RestoreEngine.FullImage memberImage = full;
+            for (int i = 0; i < live.size(); i++) {
+                if (i > 0) {
+                    member = nextImage((StreamImageSource) member);
+                    RestoreEngine.requireSameXsave(restored.puppet(), member.header());
+                    memberImage = RestoreEngine.FullImage.of(member);
+                    TreeBuilder.requireMember(live.get(i), memberImage.process());
+                    RestoreEngine.preflight(member.objects(), memberImage, restoreWith, List.of(), true);
+                }
+                RoundImage round = roundOf(member, rounds + 1, true, live.get(i).pid());
+                memberImage.mappings().stream().filter(m -> m.carried() != null).findFirst().ifPresent(m -> {
+                    // a file only held open travels in the last part, recreated before the descriptors; a mapped one in no round
+                    throw new RefusedException("process " + round.pid() + " mapped " + m.name() + " during its pre-copy, a file whose"
+                        + " contents travel in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
+                });
+                Copy copy = copyOf(live.get(i).pid());
+                MemoryRestorer.changeLayout(copy.puppet, copy.layout, memberImage.mappings(), restored.sharedMemory(),
+                    restored.context().recreatedFiles());
+                copy.layout = memberImage.mappings();
+                MemoryRestorer.drop(copy.puppet, copy.layout, round.drop());
+                steps.lap("layout");
+                pages += member.writePages(copy.puppet);
+                steps.lap("pages");
+                // with a page link the root's post-copy starts even with nothing left behind: the source waits for its end
+                if (!round.leftBehind().isEmpty() || i == 0 && pagesFromSource != null) {
+                    if (i > 0 || pagesFromSource == null) {
+                        throw new FailedException(source + " left pages of process " + round.pid() + " at the source, which "
+                            + (i > 0 ? "post-copy fetches for the root of a tree alone" : "this restore has no page link to fetch")
+                            + "; the stream is inconsistent");
+                    }
+                    postcopy = PageFetcher.start(copy.puppet, copy.layout, PageSet.of(round.leftBehind()), pagesFromSource,
+                        requestsToSource, killTargets(), FdRestorer.firstNumberLeftAlone(copy.puppet, member.objects()));
+                    steps.lap("post-copy start");
+                }
+                if (i == 0) {
+                    TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
+                }
+                restored.context().recreatedFiles().recreate(member.objects());
+                laidOut.add(new RestoreEngine.LaidOut(copy.puppet, member, memberImage, live.get(i).parentFiles()));
+            }
+            int descriptors = RestoreEngine.buildAll(laidOut, restored.context(), steps);
+            int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
+            int threads = laidOut.stream().mapToInt(l -> l.full().threads().size()).sum();
+            pageBytes = pages;
+            RestoreEngine.finish(restored, threads, mappings, pageBytes, image.header().pageSize(), descriptors, options, start, steps);
+        });
         ended = true;
         rounds++;
         return restored;
@@ -390,6 +380,12 @@ public final class PrecopyTarget implements AutoCloseable {
             RestoreEngine.killOnFailure(restored, source, step);
         } catch (RuntimeException | Error e) {
             ended = true;
+            if (postcopy != null) {
+                postcopy.close();
+                if (postcopy.failure() != null) {
+                    throw new FailedException(postcopy.failure(), e); // why the copy died under the restore
+                }
+            }
             throw e;
         }
     }
