@@ -61,9 +61,9 @@ final class IncomingMigration {
     private CompletableFuture<Message> switching;
     private final PostcopyLinks postcopyLinks;
     /** The post-copy of a last part that left pages behind, once its restore started it; null without. */
-    private PageFetcher postcopy;
+    private volatile PageFetcher postcopy;
     /** Its pages stream's handler, which answers once the post-copy ended; null without. */
-    private PostcopyLinks.Arrival arrival;
+    private volatile PostcopyLinks.Arrival arrival;
     /** Runs once every page of a post-copy is in place (the journal says "committed" from then on). */
     private volatile Runnable whenPostcopyDone = () -> { };
 
@@ -212,17 +212,23 @@ final class IncomingMigration {
      */
     private void awaitPostcopy() {
         if (postcopy == null) {
-            endPostcopy(null);
             return;
         }
+        PostcopyReport report;
         try {
-            PostcopyReport report = postcopy.awaitEnd();
-            whenPostcopyDone.run();
-            arrival.ended(report);
+            report = postcopy.awaitEnd();
         } catch (RuntimeException e) {
             DaemonLog.warn("migration-postcopy-failed", "id", id(), "detail", e.getMessage());
             arrival.failed(e);
+            return;
         }
+        try {
+            whenPostcopyDone.run();
+        } catch (RuntimeException e) {
+            DaemonLog.warn("migration-journal-failed", "id", id(), "detail", e.getMessage()
+                + "; the copy has every page, but a daemon restarted now would take it for one still waiting for pages");
+        }
+        arrival.ended(report);
     }
 
     /** Ends a post-copy that will not run or did not finish ({@code why}; null: none was started). */
