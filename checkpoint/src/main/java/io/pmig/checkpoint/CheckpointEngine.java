@@ -215,7 +215,7 @@ public final class CheckpointEngine {
     /** {@link #checkpoint(int, WritableByteChannel, CheckpointOptions)} of a process whose pre-flight passed. */
     public FrozenCheckpoint checkpoint(CheckedProcess process, WritableByteChannel out, CheckpointOptions options) {
         return checkpoint(process.pid(), process.tree(), out, options, MemoryDumper::mappings,
-            (memory, mappings, steps) -> {
+            (memory, mappings, threads, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
                 steps.lap("page plan");
                 return selection;
@@ -273,7 +273,7 @@ public final class CheckpointEngine {
 
     /** Chooses the pages of the image once the process is frozen and its mappings read; laps its steps on {@code steps}. */
     interface PageSelector {
-        PageSelection select(MemoryDumper memory, List<MappingImage> mappings, StepTimer steps) throws IOException;
+        PageSelection select(MemoryDumper memory, List<MappingImage> mappings, List<ThreadImage> threads, StepTimer steps) throws IOException;
     }
 
     /** Reads the mappings of a frozen process; a pre-copy passes what it read before, to spare smaps. */
@@ -386,7 +386,7 @@ public final class CheckpointEngine {
                     writer.writeObject(fd);
                 }
                 steps.lap("objects");
-                PageSelection selection = pagesToStore.select(m.memory(), m.mappings(), steps);
+                PageSelection selection = pagesToStore.select(m.memory(), m.mappings(), m.threads(), steps);
                 for (Object o : selection.objects()) {
                     writer.writeObject(o);
                 }

@@ -48,14 +48,26 @@ public record PrecopyOptions(long stopBelowPages, int maxRounds, WriteForecast.M
         return new PrecopyOptions(stopBelowPages, maxRounds, model);
     }
 
+    /**
+     * Whether the last of these rounds left a short last part: the pages written meanwhile and those the data filter
+     * held back (an upper bound of what the last part holds) are at most {@code stopBelowPages}. Rounds that stopped for
+     * another reason stopped shrinking (or ran out): a post-copy's case ({@code pmig migrate --postcopy auto}).
+     */
+    public boolean converged(List<Round> rounds) {
+        if (rounds.isEmpty()) {
+            return false;
+        }
+        Round last = rounds.get(rounds.size() - 1);
+        return last.pagesDirtied() + last.pagesHeldBack() <= stopBelowPages;
+    }
+
     /** Whether to stop after these rounds (in order, as sent) and send the last part. */
     public boolean shouldStop(List<Round> rounds) {
         if (rounds.isEmpty()) {
             return false;
         }
         Round last = rounds.get(rounds.size() - 1);
-        // what the last part would hold: pages written meanwhile and those the data filter held back (an upper bound)
-        if (last.last() || rounds.size() >= maxRounds || last.pagesDirtied() + last.pagesHeldBack() <= stopBelowPages) {
+        if (last.last() || rounds.size() >= maxRounds || converged(rounds)) {
             return true;
         }
         // with the filter, the pages it held back that were not written again make no round "shrink": the next sends them

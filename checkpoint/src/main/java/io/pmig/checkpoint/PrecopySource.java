@@ -8,6 +8,7 @@ import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageWriter;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryDumper;
+import io.pmig.checkpoint.postcopy.PagesLeftBehind;
 import io.pmig.checkpoint.precopy.DataFilter;
 import io.pmig.checkpoint.precopy.WriteForecast;
 import io.pmig.checkpoint.precopy.RoundImage;
@@ -50,6 +51,8 @@ public final class PrecopySource implements AutoCloseable {
     /** The host pids the pre-flight checked (zombies included): a last part that freezes the same set skips the check. */
     private final List<Integer> checkedPids;
     private final List<Round> rounds = new ArrayList<>();
+    /** The root's pages a post-copy last part left at the source. */
+    private PageSet leftBehind = new PageSet();
     /** The session is over: the trackers closed, or handed to the last part's {@link FrozenCheckpoint}. */
     private boolean closed;
 
@@ -127,6 +130,11 @@ public final class PrecopySource implements AutoCloseable {
         return List.copyOf(rounds);
     }
 
+    /** {@link PrecopyOptions#converged} of the rounds sent so far: the last part will be short. */
+    public boolean converged() {
+        return options.converged(rounds);
+    }
+
     /** {@link PrecopyOptions#shouldStop} of the rounds sent so far. */
     public boolean shouldStop() {
         return options.shouldStop(rounds);
@@ -179,7 +187,7 @@ public final class PrecopySource implements AutoCloseable {
                 });
                 writer = ImageWriter.to(out, ImageHeader.forThisMachine(0, 0));
                 writer.writeObject(new RoundImage(RoundImage.PROTOCOL, number, false, t.imagePid, ownPidNamespace, exe, drop.ranges(),
-                    TimeNamespaces.clocksOf(pid), t.pid == pid ? members : List.of()));
+                    TimeNamespaces.clocksOf(pid), t.pid == pid ? members : List.of(), List.of()));
                 if (number == 1 && t.pid == pid && tree != null) {
                     writer.writeObject(tree);
                 }
@@ -228,6 +236,18 @@ public final class PrecopySource implements AutoCloseable {
      * that would compete with the restore while the service is down; after the kill of a commit it costs nothing.
      */
     public FrozenCheckpoint finish(WritableByteChannel out, CheckpointOptions checkpointOptions) {
+        return finish(out, checkpointOptions, false);
+    }
+
+    /**
+     * {@link #finish(WritableByteChannel, CheckpointOptions)}, with {@code postcopy}: the last part leaves the root's
+     * written pages of private anonymous memory out ({@link PagesLeftBehind}; {@link #pagesLeftBehind()}), and the
+     * receiver's copy fetches them as it runs from a {@link io.pmig.checkpoint.postcopy.PageServer} over the returned
+     * checkpoint's frozen original. From the moment the copy resumes, the original must never run again: the checkpoint
+     * is to be committed whatever the post-copy's outcome, and a lost source loses the service (docs/checkpoint-engine.md,
+     * "Post-copy").
+     */
+    public FrozenCheckpoint finish(WritableByteChannel out, CheckpointOptions checkpointOptions, boolean postcopy) {
         requireOpen("finish");
         int number = rounds.size() + 1;
         long[] droppedResent = new long[2]; // set inside the frozen step, for the report
@@ -238,21 +258,25 @@ public final class PrecopySource implements AutoCloseable {
             frozen = engine.checkpoint(pid, checked, out, checkpointOptions, m -> {
                 Tracked t = trackedAs(m.pid());
                 return t == null ? m.mappings() : m.mappings(t.layout);
-            }, (m, now, steps) -> {
+            }, (m, now, threads, steps) -> {
                 Tracked t = trackedAs(m.pid());
                 if (t == null) {
                     // forked during the rounds: the receiver has nothing of it yet
-                    return new CheckpointEngine.PageSelection(List.of(lastPart(number, PidNamespaces.innerId(m.pid()), new PageSet())),
-                        m.plan(now));
+                    return new CheckpointEngine.PageSelection(List.of(lastPart(number, PidNamespaces.innerId(m.pid()), new PageSet(),
+                        new PageSet())), m.plan(now));
                 }
                 PageSet mapped = mapped(now);
                 PageSet written = t.dirtiedMeanwhile;
                 written.addAll(PageSet.of(t.tracker.written(true)));
                 steps.lap("written pages");
                 written = written.intersect(mapped);
-                MemoryDumper.PagePlan plan = m.plan(now, written);
+                // the root's hot pages of anonymous memory stay behind with post-copy: dropped there, fetched on first touch
+                PageSet left = postcopy && t.pid == pid ? PagesLeftBehind.of(now, written, threads) : new PageSet();
+                PageSet copied = written.intersect(mapped);
+                copied.removeAll(left);
+                MemoryDumper.PagePlan plan = m.plan(now, copied);
                 steps.lap("page plan");
-                PageSet drop = t.sent.intersect(written);
+                PageSet drop = t.sent.intersect(copied);
                 drop.removeAll(plan.pages());
                 // a page sent before and not written since may still be gone: discarded (MADV_DONTNEED
                 // and the like), which no write tracker reports; what pagemap no longer stores is dropped
@@ -263,7 +287,9 @@ public final class PrecopySource implements AutoCloseable {
                 steps.lap("pages gone");
                 droppedResent[0] += drop.bytes() / MemoryDumper.PAGE;
                 droppedResent[1] += t.sent.intersect(plan.pages()).bytes() / MemoryDumper.PAGE;
-                return new CheckpointEngine.PageSelection(List.of(lastPart(number, t.imagePid, drop)), plan);
+                drop.addAll(left);
+                leftBehind = left;
+                return new CheckpointEngine.PageSelection(List.of(lastPart(number, t.imagePid, drop, left)), plan);
             });
         } catch (RuntimeException | Error e) {
             close();
@@ -276,9 +302,14 @@ public final class PrecopySource implements AutoCloseable {
         return frozen;
     }
 
-    private RoundImage lastPart(int number, int imagePid, PageSet drop) {
+    private RoundImage lastPart(int number, int imagePid, PageSet drop, PageSet left) {
         return new RoundImage(RoundImage.PROTOCOL, number, true, imagePid, ownPidNamespace, exe, drop.ranges(), TimeNamespaces.clocksOf(pid),
-            List.of());
+            List.of(), left.ranges());
+    }
+
+    /** The root's pages the last part left at the source for post-copy (empty without), by their addresses. */
+    public PageSet pagesLeftBehind() {
+        return leftBehind;
     }
 
     /** The tracked process with host pid {@code hostPid}, or null for one forked during the rounds. */

@@ -1,6 +1,8 @@
 package io.pmig.checkpoint;
 
 import io.pmig.checkpoint.cgroup.ServiceCgroup;
+import io.pmig.checkpoint.dirty.PageSet;
+import io.pmig.checkpoint.fd.FdRestorer;
 import io.pmig.checkpoint.fd.RestoreContext;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.ipc.SysvObjects;
@@ -8,7 +10,9 @@ import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.memory.MappingImage;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.memory.VdsoProxy;
+import io.pmig.checkpoint.postcopy.PageFetcher;
 import io.pmig.checkpoint.precopy.RoundImage;
+import io.pmig.checkpoint.proc.ProcFs;
 import io.pmig.checkpoint.restore.Puppet;
 import io.pmig.checkpoint.restore.RestorerBinary;
 import io.pmig.checkpoint.task.ThreadImage;
@@ -19,6 +23,7 @@ import io.pmig.checkpoint.tree.TreeBuilder;
 
 import java.io.UncheckedIOException;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +54,8 @@ public final class PrecopyTarget implements AutoCloseable {
     private int rounds;
     private long pageBytes;
     private boolean ended;
+    /** The post-copy of the copy's missing pages, started by {@link #finish}; null without. */
+    private PageFetcher postcopy;
 
     /** One process being built: its puppet, its place in the tree (its parent's pid, 0 for the root), its layout now. */
     private static final class Copy {
@@ -176,6 +183,17 @@ public final class PrecopyTarget implements AutoCloseable {
      * caller to resume or kill. Its report's time runs from the first round.
      */
     public RestoredProcess finish(ReadableByteChannel in, RestoreOptions options) {
+        return finish(in, options, null, null);
+    }
+
+    /**
+     * {@link #finish(ReadableByteChannel, RestoreOptions)} of a last part that may leave pages at the source
+     * (post-copy): those pages are fetched over {@code pagesFromSource}/{@code requestsToSource} (which become the
+     * fetcher's) as the copy touches them and pushed by the source meanwhile; {@link #postcopy()} follows that. A last
+     * part that leaves pages behind with no link given fails the restore.
+     */
+    public RestoredProcess finish(ReadableByteChannel in, RestoreOptions options, ReadableByteChannel pagesFromSource,
+                                  WritableByteChannel requestsToSource) {
         requireOpen("finish");
         StepTimer steps = new StepTimer();
         StreamImageSource image = open(in);
@@ -229,6 +247,17 @@ public final class PrecopyTarget implements AutoCloseable {
                 steps.lap("layout");
                 pages += member.writePages(copy.puppet);
                 steps.lap("pages");
+                // with a page link the root's post-copy starts even with nothing left behind: the source waits for its end
+                if (!round.leftBehind().isEmpty() || i == 0 && pagesFromSource != null) {
+                    if (i > 0 || pagesFromSource == null) {
+                        throw new FailedException(source + " left pages of process " + round.pid() + " at the source, which "
+                            + (i > 0 ? "post-copy fetches for the root of a tree alone" : "this restore has no page link to fetch")
+                            + "; the stream is inconsistent");
+                    }
+                    postcopy = PageFetcher.start(copy.puppet, copy.layout, PageSet.of(round.leftBehind()), pagesFromSource,
+                        requestsToSource, killTargets(), FdRestorer.firstNumberLeftAlone(copy.puppet, member.objects()));
+                    steps.lap("post-copy start");
+                }
                 if (i == 0) {
                     TimeNamespaces.awaitClocksPast(restored.pid(), full.process().clocks());
                 }
@@ -244,6 +273,19 @@ public final class PrecopyTarget implements AutoCloseable {
         ended = true;
         rounds++;
         return restored;
+    }
+
+    /** The post-copy serving the copy's missing pages, once {@link #finish} started one; null without. */
+    public PageFetcher postcopy() {
+        return postcopy;
+    }
+
+    /** The processes whose SIGKILL ends the copy, wherever it is: the init of its PID namespace if it has one, else each. */
+    private List<Integer> killTargets() {
+        if (restored.inNewPidNamespace()) {
+            return List.of(Integer.parseInt(new ProcFs(restored.pid()).status().get("PPid").trim()));
+        }
+        return restored.pids();
     }
 
     /**
@@ -342,6 +384,12 @@ public final class PrecopyTarget implements AutoCloseable {
             RestoreEngine.killOnFailure(restored, source, step);
         } catch (RuntimeException | Error e) {
             ended = true;
+            if (postcopy != null) {
+                postcopy.close();
+                if (postcopy.failure() != null) {
+                    throw new FailedException(postcopy.failure(), e); // why the copy died under the restore
+                }
+            }
             throw e;
         }
     }

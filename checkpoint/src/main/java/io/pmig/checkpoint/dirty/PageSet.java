@@ -85,6 +85,11 @@ public final class PageSet {
         return out;
     }
 
+    public boolean contains(long address) {
+        Map.Entry<Long, Long> run = runs.floorEntry(address);
+        return run != null && run.getValue() > address;
+    }
+
     public boolean isEmpty() {
         return runs.isEmpty();
     }

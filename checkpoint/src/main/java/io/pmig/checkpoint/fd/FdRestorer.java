@@ -42,6 +42,19 @@ public final class FdRestorer {
         }
     }
 
+    /** The first of the two numbers {@link #restore} works at: above every saved descriptor and the engine's pidfd. */
+    private static int workingNumber(List<FdImage> fds, Puppet puppet) {
+        return Math.max(fds.stream().mapToInt(FdImage::fd).max().orElse(0), puppet.enginePidfd()) + 1;
+    }
+
+    /**
+     * The first descriptor number {@link #restore} of {@code image} neither installs nor works at: what the restore puts
+     * in the process before (a post-copy's userfaultfd) is safe there.
+     */
+    public static int firstNumberLeftAlone(Puppet puppet, ImageObjects image) {
+        return workingNumber(image.all(FdImage.class), puppet) + 2;
+    }
+
     /**
      * Installs every descriptor in the restored process and closes the engine's pidfd there; returns how
      * many. The engine's own descriptors stay in {@code context} (TCP connections in repair mode).
@@ -77,7 +90,7 @@ public final class FdRestorer {
         }
         // the pidfd moves to the first number above every saved one and its own, where
         // F_DUPFD lands it exactly; the number after it parks each copy on its way
-        int base = Math.max(fds.get(fds.size() - 1).fd(), puppet.enginePidfd()) + 1;
+        int base = workingNumber(fds, puppet);
         int parking = base + 1;
         RestoreProgram p = puppet.newProgram();
         int pidfd = p.call("move the engine's pidfd", Nr.FCNTL, puppet.enginePidfd(), Linux.F_DUPFD_CLOEXEC, base);

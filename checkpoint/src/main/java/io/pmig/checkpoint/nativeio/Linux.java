@@ -3,6 +3,7 @@ package io.pmig.checkpoint.nativeio;
 import io.pmig.nativeio.Errno;
 import io.pmig.nativeio.NativeMemory;
 import io.pmig.nativeio.Syscall;
+import io.pmig.nativeio.SyscallException;
 
 import java.nio.charset.StandardCharsets;
 
@@ -95,6 +96,8 @@ public final class Linux {
     public static final int MSG_PEEK = 2;
     public static final int MSG_DONTWAIT = 0x40;
     public static final int SIGKILL = 9;
+    /** poll.h */
+    public static final int POLLIN = 0x1;
     public static final int SIGSTOP = 19;
     public static final int SIGCONT = 18;
     public static final int SIGCHLD = 17;
@@ -135,6 +138,24 @@ public final class Linux {
 
     public static void close(int fd) {
         Syscall.tryCall(Nr.CLOSE, fd);
+    }
+
+    /**
+     * poll(2) of one descriptor: the events of {@code events} (and POLLERR/POLLHUP) ready on {@code fd}, waiting up to
+     * {@code timeoutMillis} (0: never waits); 0 when the time ran out.
+     */
+    public static int poll(int fd, int events, int timeoutMillis) {
+        NativeMemory m = NativeMemory.allocate(8);
+        m.putInt(0, fd);
+        m.putInt(4, events & 0xffff);           // struct pollfd: events (short); revents (short) = 0
+        long n = Syscall.tryCall(Nr.POLL, m.address(), 1, timeoutMillis);
+        if (n == -Errno.EINTR) {
+            return 0;
+        }
+        if (n < 0) {
+            throw new SyscallException("poll(" + fd + ")", (int) -n);
+        }
+        return m.getInt(4) >>> 16;
     }
 
     public static long lseek(int fd, long offset, int whence) {
@@ -213,6 +234,11 @@ public final class Linux {
     /** pidfd_open(2) with {@code flags}: PIDFD_NONBLOCK (O_NONBLOCK), PIDFD_THREAD (O_EXCL, Linux 6.9+) (linux/pidfd.h). */
     public static int pidfdOpen(int pid, int flags) {
         return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, flags);
+    }
+
+    /** pidfd_send_signal(2): {@code signal} to the process behind {@code pidfd} (never to a later one with its pid); 0 or -errno. */
+    public static long pidfdSendSignal(int pidfd, int signal) {
+        return Syscall.tryCall(Nr.PIDFD_SEND_SIGNAL, pidfd, signal, 0, 0);
     }
 
     /** A copy, in this process, of descriptor {@code fd} of the process behind {@code pidfd}. */

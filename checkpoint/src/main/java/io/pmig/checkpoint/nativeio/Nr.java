@@ -6,6 +6,7 @@ public final class Nr {
     public static final int WRITE = 1;
     public static final int OPEN = 2;
     public static final int CLOSE = 3;
+    public static final int POLL = 7;
     public static final int LSEEK = 8;
     public static final int MMAP = 9;
     public static final int MPROTECT = 10;
@@ -98,6 +99,7 @@ public final class Nr {
     public static final int KCMP = 312;
     public static final int RSEQ = 334;
     public static final int USERFAULTFD = 323;
+    public static final int PIDFD_SEND_SIGNAL = 424;
     public static final int PIDFD_OPEN = 434;
     public static final int CLONE3 = 435;
     public static final int CLOSE_RANGE = 436;

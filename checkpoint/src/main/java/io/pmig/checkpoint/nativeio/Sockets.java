@@ -170,13 +170,12 @@ public final class Sockets {
     public static final int UDP_ENCAP = 100;
     public static final int UDP_GRO = 104;
     public static final int MSG_TRUNC = 0x20;
-    public static final int POLLIN = 0x1;
+    public static final int POLLIN = Linux.POLLIN;
     public static final int POLLERR = 0x8;
     /** errno values of socket calls that callers tell apart (not in {@link Errno}'s list). */
     public static final int EADDRINUSE = 98;
     public static final int EADDRNOTAVAIL = 99;
     public static final int ENOTCONN = 107;
-    private static final int NR_POLL = 7;
     private static final int NR_RECVMSG = 47;
     private static final int MSGHDR_SIZE = 56;
 
@@ -278,11 +277,7 @@ public final class Sockets {
 
     /** The events of {@code events} (and POLLERR/POLLHUP) that are ready on {@code fd} now; never waits. */
     public static int poll(int fd, int events) {
-        NativeMemory m = NativeMemory.allocate(8);
-        m.putInt(0, fd);
-        m.putInt(4, events & 0xffff);           // events (short); revents (short) = 0
-        Syscall.call("poll(" + fd + ")", NR_POLL, m.address(), 1, 0);
-        return m.getInt(4) >>> 16;
+        return Linux.poll(fd, events, 0);
     }
 
     /** SO_MEMINFO: the socket's memory counters, indexed by SK_MEMINFO_*. */

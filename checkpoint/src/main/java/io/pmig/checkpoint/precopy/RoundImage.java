@@ -16,10 +16,19 @@ import java.util.List;
  * The image's mapping objects are the whole layout at this round; its PAGES records overwrite what
  * earlier rounds sent. In a tree's round the root's image comes first and names the processes whose images follow it
  * ({@code members}, as they see their pids; empty for a process alone), and the first round's carries the tree itself.
+ * {@code leftBehind}: in a last part with post-copy, the pages it leaves at the source (also in {@code drop}: the
+ * receiver holds none of them), which the copy fetches as it runs (postcopy/); empty otherwise.
  */
 @ImageKind("precopy-round")
 public record RoundImage(int protocol, int round, boolean last, int pid, boolean ownPidNamespace, String exe, List<PageRange> drop,
-                         ProcessImage.Clocks clocks, List<Integer> members) {
-    /** Raised with any change to what a round means; a receiver accepts only its own. 2: the pid as the process sees it, and ownPidNamespace; 3: clocks; 4: trees. */
-    public static final int PROTOCOL = 4;
+                         ProcessImage.Clocks clocks, List<Integer> members, List<PageRange> leftBehind) {
+    /**
+     * Raised with any change to what a round means; a receiver accepts only its own. 2: the pid as the process sees it,
+     * and ownPidNamespace; 3: clocks; 4: trees; 5: pages left behind.
+     */
+    public static final int PROTOCOL = 5;
+
+    public RoundImage {
+        leftBehind = leftBehind == null ? List.of() : List.copyOf(leftBehind);
+    }
 }

@@ -32,7 +32,6 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
@@ -310,34 +309,5 @@ class PrecopyTest extends ItSupport {
         String smaps = Files.readString(Path.of("/proc", Integer.toString(pid), "smaps"));
         assertFalse(smaps.lines().anyMatch(l -> l.startsWith("VmFlags:") && (" " + l.substring(8) + " ").contains(" uw ")),
             "a mapping is still registered for userfaultfd write-protection (VmFlags uw)");
-    }
-
-    /** A connection that breaks after {@code limit} bytes. */
-    private static final class CutAfter implements WritableByteChannel {
-        private long left;
-
-        CutAfter(long limit) {
-            this.left = limit;
-        }
-
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            if (left <= 0) {
-                throw new IOException("connection reset (cut by the test)");
-            }
-            int n = (int) Math.min(left, src.remaining());
-            src.position(src.position() + n);
-            left -= n;
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
-        }
     }
 }

@@ -4,6 +4,7 @@ import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.postcopy.PostcopyReport;
 
 import java.io.IOException;
 import java.nio.channels.Pipe;
@@ -22,21 +23,71 @@ final class StagedDestination {
     private static final long JOIN_MILLIS = 60_000;
 
     private final Pipe pipe;
+    /** With post-copy: the pages from the source, and the requests to it; null without. */
+    private final Pipe pages;
+    private final Pipe requests;
+    private final AtomicReference<PostcopyReport> postcopy = new AtomicReference<>();
+    private final AtomicReference<Integer> copyRoot = new AtomicReference<>();
     private final BlockingQueue<Boolean> nextIsLast = new LinkedBlockingQueue<>();
     private final AtomicReference<List<Integer>> copies = new AtomicReference<>();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Thread thread;
 
-    private StagedDestination(Pipe pipe) {
+    private StagedDestination(Pipe pipe, Pipe pages, Pipe requests) {
         this.pipe = pipe;
+        this.pages = pages;
+        this.requests = requests;
         this.thread = new Thread(this::receive, "precopy-destination");
     }
 
     /** Starts the destination; the first round is to be written on {@link #sink()} next. */
     static StagedDestination start() throws IOException {
-        StagedDestination d = new StagedDestination(Pipe.open());
+        StagedDestination d = new StagedDestination(Pipe.open(), null, null);
         d.thread.start();
         return d;
+    }
+
+    /**
+     * Starts a destination that takes a last part leaving pages behind: it fetches them over a page link of two more
+     * pipes ({@link #pagesToDestination()}, {@link #requestsFromDestination()}) while the copy runs, and ends when every
+     * page is in place or the post-copy failed.
+     */
+    static StagedDestination startWithPostcopy() throws IOException {
+        StagedDestination d = new StagedDestination(Pipe.open(), Pipe.open(), Pipe.open());
+        d.thread.start();
+        return d;
+    }
+
+    Pipe.SinkChannel pagesToDestination() {
+        return pages.sink();
+    }
+
+    Pipe.SourceChannel requestsFromDestination() {
+        return requests.source();
+    }
+
+    /** The copy's processes as soon as it was resumed (the post-copy may still run); null if it was not. */
+    List<Integer> resumedCopy() {
+        return copies.get();
+    }
+
+    /** The copy's root as this host sees it, from the first round on; null before. */
+    Integer copyRoot() {
+        return copyRoot.get();
+    }
+
+    /** Waits for the destination to end and returns its failure (null if none): a failed post-copy's, say. */
+    Throwable awaitFailure() throws InterruptedException {
+        thread.join(JOIN_MILLIS);
+        if (thread.isAlive()) {
+            throw new AssertionError("the destination did not finish");
+        }
+        return failure.get();
+    }
+
+    /** What the post-copy moved, once the destination ended; null without post-copy. */
+    PostcopyReport postcopy() {
+        return postcopy.get();
     }
 
     Pipe.SinkChannel sink() {
@@ -74,12 +125,18 @@ final class StagedDestination {
 
     private void receive() {
         try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(pipe.source(), "pipe", new RestoreOptions(true))) {
+            copyRoot.set(target.pid());
             while (!nextIsLast.take()) {
                 target.receiveRound(pipe.source());
             }
-            try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true))) {
-                copies.set(copy.pids());
+            try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true), pages == null ? null : pages.source(),
+                    requests == null ? null : requests.sink())) {
+                List<Integer> pids = copy.pids();
                 copy.resume();
+                copies.set(pids);
+            }
+            if (target.postcopy() != null) {
+                postcopy.set(target.postcopy().awaitEnd());
             }
         } catch (Throwable t) {
             failure.set(t);

@@ -78,6 +78,14 @@ public final class MigrateCommand implements Callable<Integer> {
             + " (default: on)")
     String filter;
 
+    @Option(names = "--postcopy", paramLabel = "never|auto|always", defaultValue = "never", description = "staged: let the"
+            + " copy run before the pages written since the last round arrived; it fetches each on first touch while the source"
+            + " pushes the rest from the frozen original (a writer that never converges then moves with a short freeze). auto:"
+            + " when the rounds stopped shrinking, always: after the rounds. The risk: until every page arrived, losing the"
+            + " source node (its pmigd, the link) loses the service, the copy is killed then and the original too"
+            + " (default: ${DEFAULT-VALUE})")
+    String postcopy;
+
     @Option(names = "--no-replay", description = "drop the packets held during the move instead of replaying them"
             + " (to measure what replay saves: clients then wait for their retransmission)")
     boolean noReplay;
@@ -119,6 +127,7 @@ public final class MigrateCommand implements Callable<Integer> {
         if (filter != null) {
             request.put("filter", filter);
         }
+        request.put("postcopy", postcopy);
         boolean bar = !json && System.console() != null;
         PrintWriter err = spec.commandLine().getErr();
         // Ctrl-C ends this JVM and so closes its connection, which is what tells pmigd to cancel
@@ -230,6 +239,14 @@ public final class MigrateCommand implements Callable<Integer> {
         }
         StringBuilder text = new StringBuilder(String.format(Locale.ROOT, "  mode staged (%s), data filter %s, pages sent more than once %d:%n",
                 r.path("tracking").asText(), r.path("filter").path("mode").asText("off"), r.path("pagesSentMoreThanOnce").asLong()));
+        JsonNode pc = r.path("postcopy");
+        if (pc.path("ran").asBoolean()) {
+            text.append(String.format(Locale.ROOT, "  post-copy (%s) after the copy ran: %d pages left at the source, %d sent on"
+                    + " fault and %d pushed, %.1f ms%n", pc.path("mode").asText(), pc.path("pagesLeftBehind").asLong(),
+                    pc.path("pagesOnFault").asLong(), pc.path("pagesPushed").asLong(), pc.path("millis").asDouble()));
+        } else if (!pc.isMissingNode()) {
+            text.append("  post-copy ").append(pc.path("mode").asText()).append(": did not run\n");
+        }
         for (JsonNode round : r.path("rounds")) {
             long held = round.path("pagesHeldBack").asLong();
             text.append(String.format(Locale.ROOT, "    %-10s %8d pages %9.1f MB %9.1f ms%s%s%n",

@@ -25,9 +25,14 @@ public record FaultPause(Point point, int millis) {
         /** Destination: the copy runs; before the commit is answered. */
         COMMIT_ANSWER,
         /** Source: committed; before the first packets from stale caches go to the destination. */
-        SETTLE;
+        SETTLE,
+        /**
+         * Source, post-copy: the copy runs with pages of it still here, before they are pushed (with this pause the push
+         * waits for the copy to run; requests are answered until then, none during the pause).
+         */
+        POSTCOPY;
 
-        /** As written in the configuration: pre-copy, frozen, switch, commit, commit-answer, settle. */
+        /** As written in the configuration: pre-copy, frozen, switch, commit, commit-answer, settle, postcopy. */
         public String key() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
         }

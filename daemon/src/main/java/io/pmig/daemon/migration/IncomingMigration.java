@@ -4,11 +4,14 @@ import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.postcopy.PageFetcher;
+import io.pmig.checkpoint.postcopy.PostcopyReport;
 import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.daemon.config.FaultPause;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.peer.InboundStream;
 import io.pmig.daemon.peer.Message;
+import io.pmig.daemon.peer.OutboundStream;
 import io.pmig.daemon.peer.PeerSession;
 import io.pmig.vip.DestinationSwitch;
 import io.pmig.vip.hold.HeldPacket;
@@ -56,15 +59,23 @@ final class IncomingMigration {
      * announced.
      */
     private CompletableFuture<Message> switching;
+    private final PostcopyLinks postcopyLinks;
+    /** The post-copy of a last part that left pages behind, once its restore started it; null without. */
+    private volatile PageFetcher postcopy;
+    /** Its pages stream's handler, which answers once the post-copy ended; null without. */
+    private volatile PostcopyLinks.Arrival arrival;
+    /** Runs once every page of a post-copy is in place (the journal says "committed" from then on). */
+    private volatile Runnable whenPostcopyDone = () -> { };
 
     IncomingMigration(MigrationProtocol.Prepare prepare, String node, DestinationSwitch vip, FaultPause pause,
-                      Runnable whenUndecided) {
+                      Runnable whenUndecided, PostcopyLinks postcopyLinks) {
         this.prepare = prepare;
         this.node = node;
         this.pidNamespace = pidNamespaceNeeded(prepare, node);
         this.vip = vip;
         this.pause = pause;
         this.whenUndecided = whenUndecided;
+        this.postcopyLinks = postcopyLinks;
     }
 
     String id() {
@@ -129,8 +140,10 @@ final class IncomingMigration {
                 process.resume();
                 decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed,
                     process.report().steps(), note));
+                awaitPostcopy();
             } else {
                 process.kill();
+                endPostcopy(new IllegalStateException("migration " + id() + " was aborted before its copy ran"));
                 awaitSwitch();
                 decided.completeExceptionally(new IllegalStateException("migration " + id() + " was aborted"));
                 if (timedOut) {
@@ -140,6 +153,7 @@ final class IncomingMigration {
                 }
             }
         } catch (Throwable e) {
+            endPostcopy(e);
             restored.completeExceptionally(e);
             awaitSwitch();
             decided.completeExceptionally(e);
@@ -172,12 +186,58 @@ final class IncomingMigration {
             while ((marker = image.read()) == MigrationProtocol.ROUND_FOLLOWS) {
                 target.receiveRound(image);
             }
-            requireMarker(marker, MigrationProtocol.LAST_PART_FOLLOWS);
+            if (marker != MigrationProtocol.LAST_PART_POSTCOPY_FOLLOWS) {
+                requireMarker(marker, MigrationProtocol.LAST_PART_FOLLOWS);
+            }
             lastPartStart = System.nanoTime();
             if (vip != null) {
                 startSwitch(source);
             }
-            return target.finish(image, options);
+            if (marker == MigrationProtocol.LAST_PART_FOLLOWS) {
+                return target.finish(image, options);
+            }
+            // post-copy: the page link both ways before the last part is read on, its restore may fault on pages left behind
+            arrival = postcopyLinks.arrival(id());
+            OutboundStream requests = source.openStream(Message.json(MigrationProtocol.PAGE_REQUESTS, new MigrationProtocol.Id(id())));
+            RestoredProcess process = target.finish(image, options, arrival.pages(), requests);
+            postcopy = target.postcopy();
+            return process;
+        }
+    }
+
+    /**
+     * Once the copy runs: waits until it has every page left behind, and answers the pages stream's handler with the
+     * outcome. A failed post-copy has killed the copy; that is the destination's to say, the source learns it on its
+     * page link.
+     */
+    private void awaitPostcopy() {
+        if (postcopy == null) {
+            return;
+        }
+        PostcopyReport report;
+        try {
+            report = postcopy.awaitEnd();
+        } catch (RuntimeException e) {
+            DaemonLog.warn("migration-postcopy-failed", "id", id(), "detail", e.getMessage());
+            arrival.failed(e);
+            return;
+        }
+        try {
+            whenPostcopyDone.run();
+        } catch (RuntimeException e) {
+            DaemonLog.warn("migration-journal-failed", "id", id(), "detail", e.getMessage()
+                + "; the copy has every page, but a daemon restarted now would take it for one still waiting for pages");
+        }
+        arrival.ended(report);
+    }
+
+    /** Ends a post-copy that will not run or did not finish ({@code why}; null: none was started). */
+    private void endPostcopy(Throwable why) {
+        if (postcopy != null) {
+            postcopy.close();
+        }
+        if (arrival != null && why != null) {
+            arrival.failed(why);
         }
     }
 
@@ -246,6 +306,16 @@ final class IncomingMigration {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Whether the restored copy will run with pages still at the source (its restore started a post-copy). */
+    boolean postcopyRuns() {
+        return postcopy != null;
+    }
+
+    /** {@code action} runs once every page of the post-copy is in place (not if it fails). */
+    void whenPostcopyDone(Runnable action) {
+        whenPostcopyDone = action;
     }
 
     /** The source's commit: resumes the process; returns once it runs. */

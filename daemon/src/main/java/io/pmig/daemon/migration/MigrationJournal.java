@@ -22,7 +22,8 @@ final class MigrationJournal {
      * "committing" (the destination was told to run the process; the original dies with this
      * daemon); for a destination "prepared" (the VIP was taken silently; the copy dies with this
      * daemon), "committed" (the copy was told to run; it runs if its pid lives: {@code pid} is then the copy's, as this
-     * host numbers it). {@code peer} is
+     * host numbers it), "postcopy" (so told, with pages still at the source: a restarted daemon kills it, and answers
+     * that it ran). {@code peer} is
      * the other node; {@code service} the name the process is registered by (it moves with it), or null.
      */
     record Entry(String id, String role, String peer, int pid, String vip, int prefix, String phase, String service) {

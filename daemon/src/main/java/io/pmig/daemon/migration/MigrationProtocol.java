@@ -35,6 +35,19 @@ final class MigrationProtocol {
      */
     static final int ROUND_FOLLOWS = 'R';
     static final int LAST_PART_FOLLOWS = 'L';
+    /**
+     * The last part follows and leaves the process's hot pages at the source (post-copy): before it the source opens
+     * {@link #PAGES}, and the destination opens {@link #PAGE_REQUESTS} and waits for {@link #PAGES} before reading on.
+     */
+    static final int LAST_PART_POSTCOPY_FOLLOWS = 'P';
+    /**
+     * Source to destination after {@link #LAST_PART_POSTCOPY_FOLLOWS}: the pages left behind (checkpoint-engine.md,
+     * "Post-copy"), served from the frozen original until the destination has them all; answered with the destination's
+     * PostcopyReport then, or a failure (the copy was killed).
+     */
+    static final String PAGES = "migrate.pages";
+    /** Destination to source: the copy's page requests, then the end once every page is in place; answered with the source's PostcopyReport. */
+    static final String PAGE_REQUESTS = "migrate.page-requests";
 
     /**
      * Sent with {@link #PREPARE}. {@code vip} is null for a process without one; {@code memoryBytes}

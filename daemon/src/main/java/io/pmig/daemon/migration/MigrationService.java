@@ -72,6 +72,8 @@ public final class MigrationService implements AutoCloseable {
     private final Map<String, SourceSwitch> outgoing = new ConcurrentHashMap<>();
     private final Map<String, Cancellation> cancellations = new ConcurrentHashMap<>();
     private final Map<String, IncomingMigration> incoming = new ConcurrentHashMap<>();
+    /** The page links of post-copies, both ways. */
+    private final PostcopyLinks postcopyLinks = new PostcopyLinks();
     private final MigrationJournal journal;
     private final CommitOutcomes outcomes;
     /** How migrations that arrived here ended, for a source that asks later ({@link MigrationProtocol#OUTCOME}). */
@@ -132,7 +134,9 @@ public final class MigrationService implements AutoCloseable {
             .onRequest(MigrationProtocol.LATE, (peer, m) -> late(HeldPacketCodec.decodeBatch(m.body())))
             .onRequest(MigrationProtocol.ABORT, (peer, m) -> abort(m.bodyAs(MigrationProtocol.Id.class).id()))
             .onRequest(MigrationProtocol.FORWARD, (peer, m) -> forwardBack(m.bodyAs(MigrationProtocol.Forward.class)))
-            .onRequest(MigrationProtocol.OUTCOME, (peer, m) -> outcome(m.bodyAs(MigrationProtocol.Id.class).id()));
+            .onRequest(MigrationProtocol.OUTCOME, (peer, m) -> outcome(m.bodyAs(MigrationProtocol.Id.class).id()))
+            .onStream(MigrationProtocol.PAGES, postcopyLinks::receivePages)
+            .onStream(MigrationProtocol.PAGE_REQUESTS, postcopyLinks::serveRequests);
         Thread warmUp = new Thread(() -> {
             warmUp();
             warmedUp.complete(null);
@@ -169,7 +173,13 @@ public final class MigrationService implements AutoCloseable {
             }
             return;
         }
-        boolean copyRuns = e.phase().equals("committed") && Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())));
+        boolean alive = Files.isDirectory(Path.of("/proc", Integer.toString(e.pid())));
+        boolean copyRuns = e.phase().equals("committed") && alive;
+        if (e.phase().equals("postcopy") && alive) {
+            // it ran with pages still at the source, which nothing serves any more: its faults wait forever (it held its
+            // own reference to the userfaultfd, so they never read as zeros). It ran, so the original must not run again
+            ProcessHandle.of(e.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        }
         if (e.vip() != null) {
             vips.get().recover(address(e.vip()), e.prefix(), copyRuns);
         }
@@ -179,7 +189,7 @@ public final class MigrationService implements AutoCloseable {
             services.remove(e.service());
         }
         journal.remove(e.id());
-        ended.put(e.id(), copyRuns ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
+        ended.put(e.id(), copyRuns || e.phase().equals("postcopy") ? CommitOutcome.COMMITTED : CommitOutcome.ABORTED);
         DaemonLog.warn("migration-recovered", "id", e.id(), "role", e.role(), "phase", e.phase(), "pid", e.pid(),
             "vip", e.vip() == null ? "-" : e.vip(), "copyRuns", copyRuns);
     }
@@ -209,7 +219,8 @@ public final class MigrationService implements AutoCloseable {
     /**
      * {"op": "migrate", "pid": N or "service": NAME, "to": NODE, "vip": IP (optional), "replay": true, "mode": "staged" or
      * "bundle", "maxRounds", "stopBelowPages", "bandwidthMegabytesPerSecond" (optional, else the configuration's),
-     * "compress": "auto" (default), "on" or "off", "filter": "on" or "off" (default: PrecopyOptions.DEFAULT_FILTER)}.
+     * "compress": "auto" (default), "on" or "off", "filter": "on" or "off" (default: PrecopyOptions.DEFAULT_FILTER),
+     * "postcopy": "never" (default), "auto" or "always" (PostcopyMode)}.
      */
     public ObjectNode migrate(ControlCall call) {
         Audit audit = new Audit();
@@ -305,7 +316,13 @@ public final class MigrationService implements AutoCloseable {
         PrecopyOptions precopyOptions;
         Bandwidth bandwidth;
         PageCompression.Mode compressMode;
+        PostcopyMode postcopyMode;
         try {
+            postcopyMode = PostcopyMode.parse(r.path("postcopy").asText(PostcopyMode.DEFAULT.text()));
+            if (postcopyMode != PostcopyMode.NEVER && mode.equals("bundle")) {
+                throw new IllegalArgumentException("post-copy follows the rounds of a staged migration; --mode bundle has none"
+                    + " (migrate staged, or without --postcopy)");
+            }
             precopyOptions = new PrecopyOptions(
                 r.path("stopBelowPages").canConvertToLong() ? r.path("stopBelowPages").asLong() : config.precopy().stopBelowPages(),
                 r.path("maxRounds").canConvertToInt() ? r.path("maxRounds").asInt() : config.precopy().maxRounds(),
@@ -392,7 +409,7 @@ public final class MigrationService implements AutoCloseable {
                 report = new OutgoingMigration(id, pid, peer, vip.orElse(null), vipSwitch, call, daemon.migrations(), record,
                     () -> journal.write(committing), precopy, bundle, bandwidth, compression, config.pause(), cancellation,
                     () -> outcomes.await(committing, Duration.ofMillis(config.limits().outcomeWaitMillis())),
-                    Duration.ofMillis(config.limits().listenerDrainMillis())).run();
+                    Duration.ofMillis(config.limits().listenerDrainMillis()), postcopyMode, postcopyLinks).run();
             } catch (CommitUndecidedException e) {
                 undecided = true;
                 outcomes.adopt(committing);
@@ -413,6 +430,7 @@ public final class MigrationService implements AutoCloseable {
             return report;
         } finally {
             cancellations.remove(id);
+            postcopyLinks.forgetServing(id);
             if (precopy != null) {
                 precopy.close();
             }
@@ -557,7 +575,7 @@ public final class MigrationService implements AutoCloseable {
             // not on the event loop that closed the session, nor on the restore thread: discarding the copy waits for the latter
             Executor handlers = daemon.peerHandlers().executor();
             IncomingMigration migration = new IncomingMigration(p, node, vipSwitch, config.pause(),
-                () -> handlers.execute(() -> abandon(p.id(), "the source decided nothing in time")));
+                () -> handlers.execute(() -> abandon(p.id(), "the source decided nothing in time")), postcopyLinks);
             incoming.put(p.id(), migration);
             source.closed().thenRunAsync(() -> abandon(p.id(), "the source's session closed"), handlers);
             return Message.json("migrate.prepared", new MigrationProtocol.Prepared(p.id(),
@@ -592,8 +610,15 @@ public final class MigrationService implements AutoCloseable {
         }
         // the copy's pid as this host numbers it (it differs from the image's in a PID namespace of its own): a restarted
         // daemon looks for it in /proc
-        journal.write(new MigrationJournal.Entry(id, "destination", source.peerName(), m.restoredPid(), p.vip(), p.prefix(),
-            "committed", p.service() == null ? null : p.service().name()));
+        // "postcopy" while pages are still at the source: a daemon that dies meanwhile leaves a copy that cannot go on
+        MigrationJournal.Entry committed = new MigrationJournal.Entry(id, "destination", source.peerName(), m.restoredPid(), p.vip(),
+            p.prefix(), "committed", p.service() == null ? null : p.service().name());
+        if (m.postcopyRuns()) {
+            journal.write(committed.at("postcopy"));
+            m.whenPostcopyDone(() -> journal.write(committed));
+        } else {
+            journal.write(committed);
+        }
         MigrationProtocol.Restored running;
         try {
             running = m.commit();

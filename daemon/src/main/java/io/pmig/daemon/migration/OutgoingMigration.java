@@ -14,6 +14,7 @@ import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.image.PageCompressingChannel;
 import io.pmig.checkpoint.image.PageCompression;
+import io.pmig.checkpoint.postcopy.PostcopyReport;
 import io.pmig.daemon.Migrations;
 import io.pmig.daemon.config.Bandwidth;
 import io.pmig.daemon.config.FaultPause;
@@ -30,6 +31,7 @@ import io.pmig.vip.hold.HeldPacket;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 
@@ -64,6 +66,10 @@ final class OutgoingMigration {
     private final OutcomeQuery outcomeQuery;
     private final Cancellation cancellation;
     private final Duration listenerDrain;
+    private final PostcopyMode postcopyMode;
+    private final PostcopyLinks postcopyLinks;
+    /** The post-copy of the last part, once chosen; null without. */
+    private PostcopyLinks.Serving postcopy;
     private Migrations.Migration record;
     private List<Round> rounds = List.of();
     private String tracking;
@@ -79,7 +85,7 @@ final class OutgoingMigration {
     OutgoingMigration(String id, int pid, PeerSession peer, ServiceVip vip, SourceSwitch vipSwitch, ControlCall call,
                       Migrations migrations, Migrations.Migration record, Runnable beforeCommit, PrecopySource precopySource,
                       CheckedProcess bundle, Bandwidth bandwidth, PageCompression compression, FaultPause pause, Cancellation cancellation,
-                      OutcomeQuery outcomeQuery, Duration listenerDrain) {
+                      OutcomeQuery outcomeQuery, Duration listenerDrain, PostcopyMode postcopyMode, PostcopyLinks postcopyLinks) {
         this.id = id;
         this.pid = pid;
         this.peer = peer;
@@ -98,6 +104,8 @@ final class OutgoingMigration {
         this.outcomeQuery = outcomeQuery;
         this.cancellation = cancellation;
         this.listenerDrain = listenerDrain;
+        this.postcopyMode = postcopyMode;
+        this.postcopyLinks = postcopyLinks;
     }
 
     SourceSwitch vipSwitch() {
@@ -112,7 +120,7 @@ final class OutgoingMigration {
         try {
             OutboundStream image = peer.openStream(Message.json(MigrationProtocol.IMAGE, new MigrationProtocol.Id(id)), bandwidth);
             // the engine writes its images onto it: bundle, rounds and last part compress as --compress says
-            PageCompressingChannel pages = PageCompressingChannel.over(image, compression);
+            PageCompressingChannel imagePages = PageCompressingChannel.over(image, compression);
             // a cancel fails the image's writes at once, however slow the stream or long the image
             cancellation.onCancel(() -> image.abort("the migration was cancelled: " + cancellation.reason()));
             cancellation.check();
@@ -127,7 +135,7 @@ final class OutgoingMigration {
                 do {
                     cancellation.check();
                     image.write(MigrationProtocol.ROUND_FOLLOWS);
-                    progress(precopySource.sendRound(pages));
+                    progress(precopySource.sendRound(imagePages));
                     pause.pauseAt(FaultPause.Point.PRE_COPY);
                 } while (!precopySource.shouldStop());
                 tracking = precopySource.trackingMethod();
@@ -141,8 +149,17 @@ final class OutgoingMigration {
                 freeze = System.nanoTime();
                 image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
                 compression.linkLimit(0);
-                image.write(MigrationProtocol.LAST_PART_FOLLOWS);
-                frozen = precopySource.finish(pages, options);
+                if (postcopyMode.chosen(precopySource.converged())) {
+                    // the page link exists before the last part: the destination's restore may touch pages left behind
+                    postcopy = postcopyLinks.serve(id, pause);
+                    image.write(MigrationProtocol.LAST_PART_POSTCOPY_FOLLOWS);
+                    postcopy.pagesOpened(peer.openStream(Message.json(MigrationProtocol.PAGES, new MigrationProtocol.Id(id))));
+                    frozen = precopySource.finish(imagePages, options, true);
+                    postcopy.ready(frozen.pid(), precopySource.pagesLeftBehind());
+                } else {
+                    image.write(MigrationProtocol.LAST_PART_FOLLOWS);
+                    frozen = precopySource.finish(imagePages, options);
+                }
                 rounds = precopySource.rounds();
             } else {
                 phase = "listener drain";
@@ -151,7 +168,7 @@ final class OutgoingMigration {
                 phase = "checkpoint";
                 phase("transfer");
                 freeze = System.nanoTime();
-                frozen = new CheckpointEngine().checkpoint(bundle, pages, options);
+                frozen = new CheckpointEngine().checkpoint(bundle, imagePages, options);
             }
             long imageSent = System.nanoTime();
             phase = "restore";
@@ -166,7 +183,15 @@ final class OutgoingMigration {
             MigrationProtocol.Restored running = commitOrLearnOutcome();
             boolean answered = running != null;
             long resumed = System.nanoTime();
+            PostcopyOutcome postcopied = awaitPostcopy();
+            // the copy ran: whatever the post-copy did, the original never runs again
             frozen.commit();
+            if (postcopied != null && postcopied.failure() != null) {
+                throw new ServiceLostException("migration " + id + " of process " + pid + " to " + peer.peerName()
+                    + ": the copy ran there, but its post-copy failed (" + postcopied.failure().getMessage() + "); the copy could not go"
+                    + " on without the pages still here and was killed, and so was the original here, which must not run again"
+                    + " after its copy did: the service is down, start it again", postcopied.failure());
+            }
             phase("settle");
             long settleStart = System.nanoTime();
             String settleProblem = answered ? settle() : "the destination finished the VIP's move alone: the commit's answer was lost";
@@ -210,6 +235,12 @@ final class OutgoingMigration {
             if (staged) {
                 report.put("tracking", tracking);
                 report.put("pagesSentMoreThanOnce", rounds.stream().mapToLong(Round::pagesResent).sum());
+                ObjectNode pc = report.putObject("postcopy").put("mode", postcopyMode.text()).put("ran", postcopied != null);
+                if (postcopied != null) {
+                    PostcopyReport r = postcopied.report();
+                    pc.put("millis", millis(r.nanos())).put("pagesLeftBehind", r.pagesLeft()).put("pagesOnFault", r.pagesOnFault())
+                        .put("pagesPushed", r.pagesPushed());
+                }
                 report.putObject("filter").put("mode", filtered ? "on" : "off")
                     .put("pagesHeldBack", rounds.stream().mapToLong(Round::pagesHeldBack).sum());
                 ArrayNode list = report.putArray("rounds");
@@ -222,7 +253,7 @@ final class OutgoingMigration {
             DaemonLog.info("migrated", "id", id, "pid", pid, "to", peer.peerName(), "downtimeMillis", report.get("downtimeMillis"),
                 "bytes", image.bytesWritten());
             return report;
-        } catch (CommitUndecidedException e) {
+        } catch (CommitUndecidedException | ServiceLostException e) {
             throw e;
         } catch (RuntimeException | Error e) {
             String outcome = abort(frozen);
@@ -265,6 +296,27 @@ final class OutgoingMigration {
                 + " could not be asked whether its copy runs; so that the service never runs twice, process " + pid
                 + " stays stopped here (its clients wait) until " + peer.peerName() + " answers: pmigd keeps asking,"
                 + " and pmig status shows it meanwhile", e);
+        }
+    }
+
+    /** What a post-copy moved, or why it failed (its pages then lost); null without post-copy. */
+    private record PostcopyOutcome(PostcopyReport report, Exception failure) {
+    }
+
+    /**
+     * Once the copy runs: waits until the destination has every page left behind (the frozen original serves them
+     * meanwhile). Null without post-copy.
+     */
+    private PostcopyOutcome awaitPostcopy() throws InterruptedException {
+        if (postcopy == null) {
+            return null;
+        }
+        postcopy.copyRuns();
+        phase("post-copy");
+        try {
+            return new PostcopyOutcome(postcopy.awaitEnd(), null);
+        } catch (ExecutionException e) {
+            return new PostcopyOutcome(null, e.getCause() instanceof Exception cause ? cause : e);
         }
     }
 
@@ -355,6 +407,9 @@ final class OutgoingMigration {
      * for the error message.
      */
     private String abort(FrozenCheckpoint frozen) {
+        if (postcopy != null) {
+            postcopy.cancel("the migration is rolled back");
+        }
         List<HeldPacket> heldThere = List.of();
         boolean reached = true;
         try {
