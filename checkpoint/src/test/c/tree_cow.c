@@ -5,9 +5,10 @@
  *  The parent fills 32 MiB (A) with a pattern and maps 8 MiB (B) it leaves untouched, then forks three
  *  children: C1 writes nothing, C2 rewrites the second half of A, C3 maps and fills 4 MiB of its own (D).
  *  After the forks the parent rewrites the first MiB of A and fills B, which its children never see.
- *  STATEDIR/children: the children's pids, one a line. After go, each child checks A (the parent's
- *  pattern, C2's own in its second half), that B reads as zeros, and C3 its D, and exits with what failed;
- *  the parent checks its own A and B and reaps each child.
+ *  STATEDIR/children: the children's pids, one a line. Asked to (a file "fork" in the state directory, before go),
+ *  the parent forks C4, which sees the parent's A and B as they are then, and writes "forked". After go, each child
+ *  checks A (the parent's pattern, C2's own in its second half), B (zeros, but C4), and C3 its D, and exits with
+ *  what failed; the parent checks its own A and B and reaps each child.
  */
 #include "harness.h"
 
@@ -19,7 +20,7 @@
 #define B_BYTES (8 * MIB)
 #define D_BYTES (4 * MIB)
 #define A_PARENT_BYTES (1 * MIB)             /* rewritten by the parent after the forks */
-#define CHILDREN 3
+#define CHILDREN 3                          /* and C4, when asked */
 
 enum { SEED_A = 11, SEED_A_PARENT = 12, SEED_A_C2 = 13, SEED_B = 14, SEED_D = 15 };
 
@@ -31,14 +32,16 @@ static int child_checks(int which)
 {
     int failed = 0;
     size_t half = A_BYTES / 2;
-    if (h_check(a, half, SEED_A, 0) >= 0) {
+    int late = which == 4;                  /* forked after the parent's rewrite and B */
+    if (late ? h_check(a, A_PARENT_BYTES, SEED_A_PARENT, 0) >= 0 || h_check(a + A_PARENT_BYTES, half - A_PARENT_BYTES, SEED_A, A_PARENT_BYTES) >= 0
+             : h_check(a, half, SEED_A, 0) >= 0) {
         failed |= 1;                        /* the parent's rewrite of the first MiB leaked in, or worse */
     }
     if (which == 2 ? h_check(a + half, half, SEED_A_C2, half) >= 0 : h_check(a + half, half, SEED_A, half) >= 0) {
         failed |= 2;
     }
-    if (h_check_zero(b, B_BYTES) >= 0) {
-        failed |= 4;                        /* the parent's B, written after the fork */
+    if (late ? h_check(b, B_BYTES, SEED_B, 0) >= 0 : h_check_zero(b, B_BYTES) >= 0) {
+        failed |= 4;                        /* the parent's B, written after the fork (before C4's) */
     }
     return failed;
 }
@@ -101,14 +104,25 @@ int main(int argc, char **argv)
         return 1;
     }
     h_ready();
-    h_wait_go();
+    pid_t late = 0;
+    while (!h_exists("go")) {
+        if (late == 0 && h_exists("fork")) {
+            late = fork();
+            if (late == 0) {
+                run_child(4);
+            }
+            CHECK(late > 0 && h_write_file("forked", "forked\n") == 0, "forking C4: %s", strerror(errno));
+        }
+        h_sleep_ms(2);
+    }
     CHECK(h_check(a, A_PARENT_BYTES, SEED_A_PARENT, 0) < 0, "the parent's own first MiB of A changed");
     CHECK(h_check(a + A_PARENT_BYTES, A_BYTES - A_PARENT_BYTES, SEED_A, A_PARENT_BYTES) < 0, "the parent's A changed (a child's write?)");
     CHECK(h_check(b, B_BYTES, SEED_B, 0) < 0, "the parent's B changed");
-    for (int i = 0; i < CHILDREN; i++) {
+    for (int i = 0; i < CHILDREN + (late > 0); i++) {
         int status;
-        if (waitpid(kids[i], &status, 0) != kids[i]) {
-            h_fail("child %d (pid %d) is not this process's to reap: %s", i + 1, kids[i], strerror(errno));
+        pid_t kid = i < CHILDREN ? kids[i] : late;
+        if (waitpid(kid, &status, 0) != kid) {
+            h_fail("child %d (pid %d) is not this process's to reap: %s", i + 1, kid, strerror(errno));
             continue;
         }
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,

@@ -62,6 +62,8 @@ public final class PrecopyTarget implements AutoCloseable {
         final Puppet puppet;
         final ProcessTree.Member member;
         List<MappingImage> layout;
+        /** Forked in the last part: its address space is still its parent's, whose layout this is; else null. */
+        List<MappingImage> forkedFrom;
 
         Copy(Puppet puppet, ProcessTree.Member member, List<MappingImage> layout) {
             this.puppet = puppet;
@@ -240,12 +242,23 @@ public final class PrecopyTarget implements AutoCloseable {
                         + " contents travel in the image, which pre-copy does not carry in its rounds yet; migrate it in bundle mode");
                 });
                 Copy copy = copyOf(live.get(i).pid());
-                MemoryRestorer.changeLayout(copy.puppet, copy.layout, memberImage.mappings(), restored.sharedMemory(),
-                    restored.context().recreatedFiles());
-                copy.layout = memberImage.mappings();
-                MemoryRestorer.drop(copy.puppet, copy.layout, round.drop());
-                steps.lap("layout");
-                pages += member.writePages(copy.puppet);
+                if (copy.forkedFrom == null) {
+                    MemoryRestorer.changeLayout(copy.puppet, copy.layout, memberImage.mappings(), restored.sharedMemory(),
+                        restored.context().recreatedFiles());
+                    copy.layout = memberImage.mappings();
+                    MemoryRestorer.drop(copy.puppet, copy.layout, round.drop());
+                    steps.lap("layout");
+                    pages += member.writePages(copy.puppet);
+                } else {
+                    // no round before: the last part holds every page it stores
+                    InheritedPages inherited = new InheritedPages(copy.puppet, MemoryRestorer.inherit(copy.puppet, copy.forkedFrom,
+                        memberImage.mappings(), restored.sharedMemory(), restored.context().recreatedFiles()));
+                    copy.layout = memberImage.mappings();
+                    copy.forkedFrom = null;
+                    steps.lap("layout");
+                    pages += member.writePages(inherited);
+                    inherited.dropUnstored(copy.layout);
+                }
                 steps.lap("pages");
                 // with a page link the root's post-copy starts even with nothing left behind: the source waits for its end
                 if (!round.leftBehind().isEmpty() || i == 0 && pagesFromSource != null) {
@@ -307,9 +320,10 @@ public final class PrecopyTarget implements AutoCloseable {
                 }
                 Puppet child = TreeBuilder.forkMember(parent.puppet, m, byPid.get(m.ppid()), restored::adopt);
                 if (child != null) {
-                    // a copy of its parent's address space: cleared, for its own to be built in it
-                    MemoryRestorer.changeLayout(child, parent.layout, List.of());
-                    copies.put(m.pid(), new Copy(child, m, List.of()));
+                    // a copy of its parent's address space, its own built in it from the last part, sharing what they share
+                    Copy copy = new Copy(child, m, List.of());
+                    copy.forkedFrom = parent.layout;
+                    copies.put(m.pid(), copy);
                 }
                 continue;
             }

@@ -167,7 +167,8 @@ class ProcessTreeTest extends ItSupport {
      * The pages a parent and its children share copy-on-write (a prefork server's workers and their parent) are shared
      * again after the restore, bundle and staged: no member holds more memory of its own (smaps_rollup's Private_Dirty)
      * than its original did, and what each wrote itself, or its parent wrote after the fork, is its own as before (the
-     * program's checks). Staged, the originals too keep sharing while their pages are read.
+     * program's checks). Staged, the originals too keep sharing while their pages are read, and a child forked between
+     * the rounds (C4, whole in the last part) shares too.
      */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"bundle", "staged"})
@@ -188,7 +189,15 @@ class ProcessTreeTest extends ItSupport {
                 session.sendRound(destination.sink());
                 // reading a running tree's pages leaves them shared: the originals hold no more of their own than before
                 assertNoMoreOwnMemory(before, privateDirtyKib(p.pid()), "the originals after a pre-copy round");
+                // C4, forked now, comes whole in the last part, and its copy is forked by its parent's then
+                Files.writeString(p.stateDir().resolve("fork"), "fork\n");
+                awaitFile(p.stateDir().resolve("forked"));
+                before.clear();
+                before.putAll(privateDirtyKib(p.pid()));
+                destination.roundFollows();
+                session.sendRound(destination.sink());
             }).copies();
+            assertEquals(5, before.size(), "C4 was forked: " + before);
         }
         Map<Integer, Long> after = new TreeMap<>();
         privateDirtyKib(copies.get(0)).forEach((pid, kib) -> after.put(innerPid(pid), kib));
