@@ -255,7 +255,8 @@ class MigrateTest {
             + " on node-a (the service's VIP is " + VIP + ")") && error.contains("nothing was changed"), error);
         String verdict = client.verdict();
         assertTrue(verdict.startsWith("PASS"), "client: " + verdict);
-        assertTrue(stallMillis(verdict) < 150, "the client did not notice the refused move: " + verdict);
+        // a loaded machine alone stalls the client 100-200 ms now and then (183 ms once at load 11): the margin of the moves'
+        assertTrue(stallMillis(verdict) < 800, "the client did not notice the refused move: " + verdict);
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + wildcard + "/comm").strip());
         assertTrue(exec("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP stays on node-a");
     }
