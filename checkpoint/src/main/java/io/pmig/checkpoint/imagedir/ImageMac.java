@@ -17,8 +17,10 @@ import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
@@ -27,14 +29,15 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The authentication of an image file under the node key ({@link NodeKey}), kept next to it in
- * {@code image.pmig.mac} as one line {@code aes-gcm-chunks <16 hex digits: nonce> <64 hex digits: HMAC>}
+ * {@code image.pmig.mac} as one line {@code aes-gcm-chunks <nonce> <HMAC> <tag>...} in hex
  * (docs/image-format.md, "Authentication of image files"): every {@value #CHUNK_BYTES}-byte chunk of the file
- * gets the AES-256-GCM tag of its encryption (the ciphertext thrown away) under a key derived from the node key,
+ * has the AES-256-GCM tag of its encryption (the ciphertext thrown away) under a key derived from the node key,
  * with the image's random nonce and the chunk's index as IV; the HMAC-SHA256 under the node key of the nonce, the
  * tags in order and the file's length authenticates them all. AES-GCM runs at several GB/s a core (AES-NI,
- * VAES, VPCLMULQDQ), SHA-256 under 2, and the chunks are independent: a checkpoint authenticates them as they are
- * written, a restore on every core. Files of the first format ({@code hmac-sha256 <64 hex digits>}, the HMAC of
- * the whole file) are still verified.
+ * VAES, VPCLMULQDQ), SHA-256 under 2, and each chunk can be checked alone: a checkpoint tags the chunks as they are
+ * written, a restore checks the objects' chunks before it acts on them and the pages' while it copies them into
+ * the stopped process. Files of the first format ({@code hmac-sha256 <64 hex digits>}, the HMAC of the whole
+ * file) are still verified.
  */
 public final class ImageMac {
     public static final String SUFFIX = ".mac";
@@ -50,14 +53,14 @@ public final class ImageMac {
     /** A warm-up ends once a MiB is tagged this fast (over 1 GB/s), or after this long at the most. */
     private static final long WARM_MIB_NANOS = 1_000_000;
     private static final long WARM_UP_LIMIT_NANOS = 3_000_000_000L;
-    /** The length of the one line: the prefix, 16 and 64 hex digits, a space and a newline. */
+    /** The length of the line without its tags: the prefix, 16 and 64 hex digits, a space and a newline. */
     private static final int LINE_BYTES = PREFIX.length() + 2 * NONCE_BYTES + 1 + 64 + 1;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private ImageMac() {
     }
 
-    /** Gives {@code out}, a file {@link ImageDirectory#createNew made new}, the size of an authentication line, for {@link #write}. */
+    /** Gives {@code out}, a file {@link ImageDirectory#createNew made new}, the size of an authentication line without its tags. */
     public static void reserve(FileChannel out) throws IOException {
         writeAt0(out, ByteBuffer.wrap(PREFIX.getBytes(StandardCharsets.US_ASCII)), LINE_BYTES);
     }
@@ -74,7 +77,10 @@ public final class ImageMac {
         byte[] nonce = new byte[NONCE_BYTES];
         RANDOM.nextBytes(nonce);
         try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            return line(nonce, combined(key, nonce, tagsOf(in, in.size(), key, nonce), in.size()));
+            long length = in.size();
+            int chunks = Math.toIntExact((length + CHUNK_BYTES - 1) / CHUNK_BYTES);
+            return line(nonce, tagsOf(in, length, key.chunkCipherKey(), nonce, 0, chunks, Runtime.getRuntime().availableProcessors()), key,
+                length);
         }
     }
 
@@ -91,35 +97,107 @@ public final class ImageMac {
      * written by a checkpoint on a node with this key, and not changed since.
      */
     public static void verify(Path image, NodeKey key) {
+        Authentication authentication = authentication(image, key);
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            authentication.verify(in, 0, in.size(), Runtime.getRuntime().availableProcessors());
+        } catch (IOException e) {
+            throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The authentication of {@code image}, its own HMAC checked against the file's length, to {@link Authentication#verify}
+     * the file's chunks with: refused if missing, not an authentication, or not this image's under {@code key}. A file
+     * of the first format is verified whole here.
+     */
+    public static Authentication authentication(Path image, NodeKey key) {
         Path macFile = image.resolveSibling(image.getFileName() + SUFFIX);
         String stored;
+        long length;
         try {
             stored = Files.readString(macFile, StandardCharsets.US_ASCII);
+            length = Files.size(image);
         } catch (NoSuchFileException e) {
             throw new RefusedException("the image " + image + " has no authentication (" + macFile + "), so pmig will not restore"
                 + " it: make images with pmig checkpoint, which writes it");
         } catch (IOException e) {
             throw new RefusedException("cannot read " + macFile + ": " + e.getMessage(), e);
         }
-        boolean chunked = stored.matches(PREFIX + "[0-9a-f]{16} [0-9a-f]{64}\n");
-        if (!chunked && !stored.matches(HMAC_PREFIX + "[0-9a-f]{64}\n")) {
-            throw new RefusedException(macFile + " is not an image authentication (one line: aes-gcm-chunks, 16 and 64 hex digits)");
-        }
-        byte[] expected = HexFormat.of().parseHex(stored, stored.length() - 65, stored.length() - 1);
-        byte[] actual;
-        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            if (chunked) {
-                byte[] nonce = HexFormat.of().parseHex(stored, PREFIX.length(), PREFIX.length() + 2 * NONCE_BYTES);
-                actual = combined(key, nonce, tagsOf(in, in.size(), key, nonce), in.size());
-            } else {
-                actual = wholeFileHmac(in, key);
+        Authentication authentication = new Authentication(image, key);
+        if (stored.matches(HMAC_PREFIX + "[0-9a-f]{64}\n")) {
+            try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                authentication.require(HexFormat.of().parseHex(stored, HMAC_PREFIX.length(), stored.length() - 1), wholeFileHmac(in, key));
+            } catch (IOException e) {
+                throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
             }
-        } catch (IOException e) {
-            throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
+            return authentication;
         }
-        if (!MessageDigest.isEqual(expected, actual)) {
-            throw new RefusedException("the image " + image + " does not authenticate with this node's key " + key.file()
-                + ": it was changed after pmig checkpoint wrote it, or made on a node with another key; pmig will not restore it");
+        if (!stored.matches(PREFIX + "[0-9a-f]{16} [0-9a-f]{64}( [0-9a-f]{32})*\n")) {
+            throw new RefusedException(macFile + " is not an image authentication (one line: aes-gcm-chunks, a nonce, an HMAC and"
+                + " a tag per chunk, in hex)");
+        }
+        String[] fields = stored.trim().split(" ");
+        byte[] nonce = HexFormat.of().parseHex(fields[1]);
+        byte[][] tags = new byte[fields.length - 3][];
+        for (int i = 0; i < tags.length; i++) {
+            tags[i] = HexFormat.of().parseHex(fields[3 + i]);
+        }
+        authentication.require(HexFormat.of().parseHex(fields[2]), combined(key, nonce, tags, length));
+        authentication.chunks(nonce, tags);
+        return authentication;
+    }
+
+    /** The stored tag of each chunk of an image file, authenticated: its chunks are verified against them in any order. */
+    public static final class Authentication {
+        private final Path image;
+        private final NodeKey key;
+        private byte[] nonce;
+        /** Null for a file of the first format, verified whole when its authentication was read. */
+        private byte[][] tags;
+
+        private Authentication(Path image, NodeKey key) {
+            this.image = image;
+            this.key = key;
+        }
+
+        private void chunks(byte[] nonce, byte[][] tags) {
+            this.nonce = nonce;
+            this.tags = tags;
+        }
+
+        /**
+         * Refuses the image unless every chunk holding a byte of [{@code from}, {@code to}) of {@code in} (the image,
+         * open) has its tag; {@code workers} threads at most (this one included) share the chunks.
+         */
+        public void verify(FileChannel in, long from, long to, int workers) throws IOException {
+            if (tags == null || from >= to) {
+                return;
+            }
+            int first = Math.toIntExact(from / CHUNK_BYTES);
+            int end = Math.toIntExact((to + CHUNK_BYTES - 1) / CHUNK_BYTES);
+            byte[][] actual = tagsOf(in, in.size(), key.chunkCipherKey(), nonce, first, end, workers);
+            for (int i = first; i < end; i++) {
+                require(tags[i], actual[i - first]);
+            }
+        }
+
+        /** {@link #verify} from {@code from} to the end of {@code in}, on threads of its own: the returned task's {@code get} waits. */
+        public FutureTask<Void> verifyInBackground(FileChannel in, long from, int workers) {
+            FutureTask<Void> task = new FutureTask<>(() -> {
+                verify(in, from, in.size(), workers);
+                return null;
+            });
+            Thread thread = new Thread(task, "pmig-image-verify");
+            thread.setDaemon(true);
+            thread.start();
+            return task;
+        }
+
+        private void require(byte[] expected, byte[] actual) {
+            if (!MessageDigest.isEqual(expected, actual)) {
+                throw new RefusedException("the image " + image + " does not authenticate with this node's key " + key.file()
+                    + ": it was changed after pmig checkpoint wrote it, or made on a node with another key; pmig will not restore it");
+            }
         }
     }
 
@@ -152,28 +230,30 @@ public final class ImageMac {
         return mac.doFinal();
     }
 
-    /** The tags of the first {@code length} bytes of {@code in}, chunk by chunk, the chunks shared out to every core. */
-    private static byte[][] tagsOf(FileChannel in, long length, NodeKey key, byte[] nonce) throws IOException {
-        int chunks = Math.toIntExact((length + CHUNK_BYTES - 1) / CHUNK_BYTES);
-        byte[][] tags = new byte[chunks][];
-        AtomicInteger next = new AtomicInteger();
-        int workers = Math.max(1, Math.min(chunks, Math.min(4, Runtime.getRuntime().availableProcessors())));
+    /**
+     * The tags of chunks [{@code first}, {@code end}) of the first {@code length} bytes of {@code in}, shared out to
+     * {@code workers} threads at most (this one included).
+     */
+    private static byte[][] tagsOf(FileChannel in, long length, SecretKeySpec cipherKey, byte[] nonce, int first, int end, int workers)
+        throws IOException {
+        byte[][] tags = new byte[end - first][];
+        AtomicInteger next = new AtomicInteger(first);
         List<Thread> helpers = new ArrayList<>();
         IOException[] failure = new IOException[1];
         Runnable work = () -> {
-            ChunkTagger tagger = new ChunkTagger(key.chunkCipherKey(), nonce);
+            ChunkTagger tagger = new ChunkTagger(cipherKey, nonce);
             try {
-                for (int i = next.getAndIncrement(); i < chunks; i = next.getAndIncrement()) {
-                    tags[i] = tagger.tag(in, i, length);
+                for (int i = next.getAndIncrement(); i < end; i = next.getAndIncrement()) {
+                    tags[i - first] = tagger.tag(in, i, length);
                 }
             } catch (IOException e) {
                 synchronized (failure) {
                     failure[0] = e;
                 }
-                next.set(chunks);
+                next.set(end);
             }
         };
-        for (int i = 1; i < workers; i++) {
+        for (int i = 1; i < Math.min(workers, end - first); i++) {
             Thread helper = new Thread(work, "pmig-image-mac-" + i);
             helper.setDaemon(true);
             helper.start();
@@ -203,8 +283,14 @@ public final class ImageMac {
         return mac.doFinal();
     }
 
-    private static String line(byte[] nonce, byte[] hmac) {
-        return PREFIX + HexFormat.of().formatHex(nonce) + " " + HexFormat.of().formatHex(hmac) + "\n";
+    /** The authentication line: the nonce, the HMAC of it all, each chunk's tag. */
+    private static String line(byte[] nonce, byte[][] tags, NodeKey key, long length) {
+        StringBuilder line = new StringBuilder(PREFIX).append(HexFormat.of().formatHex(nonce)).append(' ')
+            .append(HexFormat.of().formatHex(combined(key, nonce, tags, length)));
+        for (byte[] tag : tags) {
+            line.append(' ').append(HexFormat.of().formatHex(tag));
+        }
+        return line.append('\n').toString();
     }
 
     private static void joinUninterruptibly(Thread thread) {
@@ -254,7 +340,9 @@ public final class ImageMac {
                     chunk.position(chunk.position() + piece.remaining());
                     cipher.update(piece, scratch.clear());
                 }
-                return cipher.doFinal();
+                // the ciphertext of a last partial block comes out with the tag
+                byte[] last = cipher.doFinal();
+                return Arrays.copyOfRange(last, last.length - TAG_BITS / 8, last.length);
             } catch (GeneralSecurityException e) {
                 throw new IllegalStateException("AES/GCM failed on chunk " + index + ": " + e.getMessage(), e);
             }
@@ -344,7 +432,7 @@ public final class ImageMac {
                     throw new IOException("the image's authentication was cancelled");
                 }
             }
-            return line(nonce, combined(key, nonce, tags.toArray(new byte[0][]), imageLength));
+            return line(nonce, tags.toArray(new byte[0][]), key, imageLength);
         }
 
         private void tagChunks() {
