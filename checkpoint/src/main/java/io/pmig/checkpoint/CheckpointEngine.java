@@ -138,10 +138,7 @@ public final class CheckpointEngine {
             ImageMac.reserve(macFile);
             signer = new ImageMac.Signer(file, partial, key);
         } catch (IOException e) {
-            closeQuietly(file);
-            closeQuietly(macFile);
-            deleteQuietly(partial);
-            deleteQuietly(macPartial);
+            discard(file, partial, macFile, macPartial);
             throw new FailedException("cannot write the authentication file " + macPartial + ": " + e.getMessage()
                 + "; the process was not touched", e);
         }
@@ -150,10 +147,7 @@ public final class CheckpointEngine {
             try {
                 frozen = checkpoint(pid, signer.over(), options);
             } catch (RuntimeException e) {
-                closeQuietly(file);
-                closeQuietly(macFile);
-                deleteQuietly(partial);
-                deleteQuietly(macPartial);
+                discard(file, partial, macFile, macPartial);
                 throw e;
             }
             long imageLength;
@@ -472,6 +466,14 @@ public final class CheckpointEngine {
             Thread.currentThread().interrupt();
             throw new RefusedException("interrupted while waiting for the process to settle");
         }
+    }
+
+    /** Closes and deletes the partial image and authentication files of a checkpoint that did not complete. */
+    private static void discard(FileChannel file, Path partial, FileChannel macFile, Path macPartial) {
+        closeQuietly(file);
+        closeQuietly(macFile);
+        deleteQuietly(partial);
+        deleteQuietly(macPartial);
     }
 
     private static void closeQuietly(FileChannel file) {

@@ -17,9 +17,9 @@ import java.util.HexFormat;
 import java.util.Random;
 import javax.crypto.Mac;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,33 +27,22 @@ import org.junit.jupiter.api.io.TempDir;
  * The authentication of image files (aes-gcm-chunks): what a checkpoint writes as it goes verifies, each chunk
  * alone too; a byte changed in any chunk, a file cut short, a tag of the line changed or another key are refused.
  */
+@ExtendWith(TemporaryNodeKey.class)
 class ImageMacTest {
     /** Three chunks, the last a partial one not a multiple of the AES block. */
     private static final int SIZE = 2 * ImageMac.CHUNK_BYTES + 12_345;
 
     @TempDir
     Path tmp;
-    private String saved;
     private Path image;
     private byte[] bytes;
 
     @BeforeEach
-    void aKeyAndAnImage() throws Exception {
-        saved = System.getProperty(NodeKey.PROPERTY);
-        System.setProperty(NodeKey.PROPERTY, tmp.resolve("lib").resolve("image.key").toString());
+    void anImage() throws Exception {
         bytes = new byte[SIZE];
         new Random(18).nextBytes(bytes);
         image = tmp.resolve("image.pmig");
         Files.write(image, bytes);
-    }
-
-    @AfterEach
-    void restoreTheProperty() {
-        if (saved == null) {
-            System.clearProperty(NodeKey.PROPERTY);
-        } else {
-            System.setProperty(NodeKey.PROPERTY, saved);
-        }
     }
 
     @Test
