@@ -122,7 +122,6 @@ public final class CheckpointEngine {
         Path mac = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX);
         Path macPartial = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX + PARTIAL);
         refuseAtEntry(pid);
-        ImageMac.warmUpInBackground();
         NodeKey key = NodeKey.loadOrCreate();
         ImageDirectory.prepare(dir);
         FileChannel file = ImageDirectory.createNew(partial);

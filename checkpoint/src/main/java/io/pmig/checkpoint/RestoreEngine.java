@@ -65,7 +65,6 @@ public final class RestoreEngine {
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
         Path file = imageFile(dir);
-        ImageMac.warmUpInBackground();
         ImageMac.Authentication authentication = ImageMac.authentication(file, NodeKey.load());
         int cores = Runtime.getRuntime().availableProcessors();
         if (isTree(file)) {

@@ -21,7 +21,6 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.FutureTask;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
@@ -57,8 +56,6 @@ public final class ImageMac {
     /** The length of the line without its tags: the prefix, 16 and 64 hex digits, a space and a newline. */
     private static final int LINE_BYTES = PREFIX.length() + 2 * NONCE_BYTES + 1 + 64 + 1;
     private static final SecureRandom RANDOM = new SecureRandom();
-    /** Whether a warm-up began in this JVM. */
-    private static final AtomicBoolean WARMED = new AtomicBoolean();
 
     private ImageMac() {
     }
@@ -209,7 +206,6 @@ public final class ImageMac {
      * tags under 100 MB/s, which would cost a daemon's first checkpoint to a file (or restore from one) a second per GB.
      */
     public static void warmUp() {
-        WARMED.set(true);
         byte[] throwAway = new byte[32];
         RANDOM.nextBytes(throwAway);
         ChunkTagger tagger = new ChunkTagger(new SecretKeySpec(throwAway, "AES"), new byte[NONCE_BYTES]);
@@ -221,19 +217,6 @@ public final class ImageMac {
             if (System.nanoTime() - t < WARM_MIB_NANOS) {
                 return;
             }
-        }
-    }
-
-    /**
-     * {@link #warmUp} on a thread of its own, once in this JVM (not at all after a warm-up): a checkpoint or restore in
-     * a JVM of its own starts it first thing, so that the other core compiles the tagging while this one starts on the
-     * process or the image.
-     */
-    public static void warmUpInBackground() {
-        if (WARMED.compareAndSet(false, true)) {
-            Thread thread = new Thread(ImageMac::warmUp, "pmig-image-mac-warm-up");
-            thread.setDaemon(true);
-            thread.start();
         }
     }
 
