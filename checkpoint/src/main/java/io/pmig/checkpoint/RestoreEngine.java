@@ -55,6 +55,9 @@ import java.util.concurrent.FutureTask;
  * Must be called on one thread from start to end: ptrace requests come from the thread that attached.
  */
 public final class RestoreEngine {
+    /** How long a failed restore waits for the process it killed to be reaped. */
+    private static final long REAPED_WITHIN_NANOS = 5_000_000_000L;
+
     /**
      * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The directory
      * must be root's and writable by no one else, and the file must authenticate under the node key (its
@@ -344,15 +347,35 @@ public final class RestoreEngine {
         try {
             step.run();
         } catch (RefusedException e) {
-            restored.kill();
+            killAndAwaitReaped(restored);
             throw e;
         } catch (Exception e) {
-            restored.kill();
+            killAndAwaitReaped(restored);
             throw new FailedException("restore from " + source + " failed: " + e.getMessage()
                 + "; the half-restored process " + restored.pid() + " was killed", e);
         } catch (Error e) {
             restored.kill(); // a hook's assertion, say: no half-built process may outlive it either
             throw e;
+        }
+    }
+
+    /**
+     * Kills the half-restored process and waits (a few seconds at most) until its parent, which is not this process,
+     * has reaped it: a failed restore returns with the pid free, for a retry (a page that did not authenticate is
+     * found once the process exists).
+     */
+    private static void killAndAwaitReaped(RestoredProcess restored) {
+        int pid = restored.pid();
+        restored.kill();
+        ProcFs proc = new ProcFs(pid);
+        long deadline = System.nanoTime() + REAPED_WITHIN_NANOS;
+        while (proc.exists() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
