@@ -3,6 +3,7 @@ package io.pmig.checkpoint.imagedir;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -51,6 +52,8 @@ public final class ImageMac {
     private static final int TAG_BITS = 128;
     /** How much of a chunk is encrypted at once: the thrown-away ciphertext stays in the cache. */
     private static final int PIECE = 16 << 10;
+    /** How much of a chunk is read from the file at once. */
+    private static final int READ_BYTES = 1 << 20;
     /** The signer's nice value: below every thread of the checkpoint that the frozen process waits for. */
     private static final int SIGNER_NICE = 19;
     /** A warm-up ends once a MiB is tagged this fast (over 1 GB/s), or after this long at the most. */
@@ -212,8 +215,8 @@ public final class ImageMac {
         byte[] throwAway = new byte[32];
         RANDOM.nextBytes(throwAway);
         ChunkTagger tagger = new ChunkTagger(new SecretKeySpec(throwAway, "AES"), new byte[NONCE_BYTES]);
-        // read-only, as the mapped chunks are: code compiled for a writable buffer would be compiled again for them
-        ByteBuffer mib = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+        // a buffer of the class a tagger reads the file into: code compiled for another would be compiled again for it
+        ByteBuffer mib = ByteBuffer.allocateDirect(READ_BYTES);
         long start = System.nanoTime();
         for (int index = 0; System.nanoTime() - start < WARM_UP_LIMIT_NANOS; index++) {
             long t = System.nanoTime();
@@ -312,11 +315,15 @@ public final class ImageMac {
         }
     }
 
-    /** One thread's AES-GCM over chunks: its cipher and the buffer the ciphertext is thrown into. */
+    /**
+     * One thread's AES-GCM over chunks: its cipher, the buffer the file is read into (read, not mapped: a mapping would
+     * keep a deleted image's pages until the garbage collector unmapped it) and the one the ciphertext is thrown into.
+     */
     private static final class ChunkTagger {
         private final SecretKeySpec key;
         private final byte[] iv = new byte[12];
         private final Cipher cipher;
+        private final ByteBuffer read = ByteBuffer.allocateDirect(READ_BYTES);
         private final ByteBuffer scratch = ByteBuffer.allocateDirect(PIECE + TAG_BITS / 8);
 
         ChunkTagger(SecretKeySpec key, byte[] nonce) {
@@ -329,21 +336,52 @@ public final class ImageMac {
             }
         }
 
-        /** The tag of chunk {@code index} of the first {@code length} bytes of {@code in} (mapped, not copied). */
+        /** The tag of chunk {@code index} of the first {@code length} bytes of {@code in}. */
         byte[] tag(FileChannel in, int index, long length) throws IOException {
-            long at = (long) index * CHUNK_BYTES;
-            return tag(in.map(FileChannel.MapMode.READ_ONLY, at, Math.min(CHUNK_BYTES, length - at)), index);
+            long end = Math.min((long) (index + 1) * CHUNK_BYTES, length);
+            begin(index);
+            for (long at = (long) index * CHUNK_BYTES; at < end; ) {
+                read.clear().limit((int) Math.min(READ_BYTES, end - at));
+                while (read.hasRemaining()) {
+                    if (in.read(read, at + read.position()) < 0) {
+                        throw new EOFException("the image ends at " + (at + read.position()) + " bytes, before " + end);
+                    }
+                }
+                at += read.flip().remaining();
+                feed(read);
+            }
+            return end(index);
         }
 
         byte[] tag(ByteBuffer chunk, int index) {
+            begin(index);
+            feed(chunk);
+            return end(index);
+        }
+
+        private void begin(int index) {
             ByteBuffer.wrap(iv, NONCE_BYTES, Integer.BYTES).putInt(index);
             try {
                 cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, iv));
-                while (chunk.hasRemaining()) {
-                    ByteBuffer piece = chunk.slice(chunk.position(), Math.min(PIECE, chunk.remaining()));
-                    chunk.position(chunk.position() + piece.remaining());
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES/GCM refused the key of image chunks: " + e.getMessage(), e);
+            }
+        }
+
+        private void feed(ByteBuffer bytes) {
+            try {
+                while (bytes.hasRemaining()) {
+                    ByteBuffer piece = bytes.slice(bytes.position(), Math.min(PIECE, bytes.remaining()));
+                    bytes.position(bytes.position() + piece.remaining());
                     cipher.update(piece, scratch.clear());
                 }
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES/GCM failed: " + e.getMessage(), e);
+            }
+        }
+
+        private byte[] end(int index) {
+            try {
                 // the ciphertext of a last partial block comes out with the tag
                 byte[] last = cipher.doFinal();
                 return Arrays.copyOfRange(last, last.length - TAG_BITS / 8, last.length);
@@ -355,7 +393,7 @@ public final class ImageMac {
 
     /**
      * Authenticates an image while it is written, on a thread of its own: {@link #over} is the channel to write the image
-     * through, each chunk is tagged once the file holds it (read back from the page cache, mapped), and {@link #finish}
+     * through, each chunk is tagged once the file holds it (read back from the page cache), and {@link #finish}
      * tags the rest and returns the line. The writing thread only counts bytes.
      */
     public static final class Signer implements AutoCloseable {
