@@ -38,7 +38,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import javax.crypto.Mac;
 
 /**
  * Checkpoints one process (all its threads) into an image stream or an image directory.
@@ -107,14 +106,14 @@ public final class CheckpointEngine {
 
     /**
      * Checkpoints into {@code dir}/{@value #IMAGE_FILE} (written as {@code .partial} and renamed when
-     * complete) with its authentication {@code image.pmig.mac} (HMAC-SHA256 under the node key), then kills
+     * complete) with its authentication {@code image.pmig.mac} (under the node key, {@link ImageMac}), then kills
      * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
      * writable by no one else; its files are made 0600 and new, never through an existing file.
      *
-     * <p>The image is hashed once complete, read back (after the thaw of a process left running), and the process killed
-     * only then: the HMAC, the slowest pass over the bytes (SHA-256, under 1 GB/s on a core), is no part of writing the
-     * image, and a failure to authenticate it leaves the process as it was. The authentication file is made, at its full
-     * size, before the freeze, so that writing the HMAC into it allocates nothing.
+     * <p>The image is authenticated on another core as it is written (each chunk read back from the page cache once the
+     * file holds it), and the process killed only once the authentication is written: a failure to authenticate the image
+     * leaves the process as it was. The authentication file is made, at its full size, before the freeze, so that writing
+     * it allocates nothing.
      */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
@@ -134,63 +133,61 @@ public final class CheckpointEngine {
             deleteQuietly(partial);
             throw e;
         }
+        ImageMac.Signer signer;
         try {
             ImageMac.reserve(macFile);
+            signer = new ImageMac.Signer(file, partial, key);
         } catch (IOException e) {
-            closeQuietly(file);
-            closeQuietly(macFile);
-            deleteQuietly(partial);
-            deleteQuietly(macPartial);
+            discard(file, partial, macFile, macPartial);
             throw new FailedException("cannot write the authentication file " + macPartial + ": " + e.getMessage()
                 + "; the process was not touched", e);
         }
-        FrozenCheckpoint frozen;
-        try {
-            frozen = checkpoint(pid, file, options);
-        } catch (RuntimeException e) {
-            closeQuietly(file);
-            closeQuietly(macFile);
-            deleteQuietly(partial);
-            deleteQuietly(macPartial);
-            throw e;
-        }
-        try {
-            file.close();
-            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            closeQuietly(macFile);
-            deleteQuietly(partial);
-            deleteQuietly(macPartial);
-            frozen.abort();
-            throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
-                + e.getMessage() + "; the process was left running and no image was written", e);
-        }
-        if (options.leaveRunning()) {
-            frozen.abort();
-        }
-        try {
-            Mac authentication = key.newMac();
-            ImageMac.update(authentication, image);
-            ImageMac.write(macFile, authentication);
-            macFile.close();
-            Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            closeQuietly(macFile);
-            deleteQuietly(macPartial);
-            deleteQuietly(image);
-            if (!options.leaveRunning()) {
+        try (signer) {
+            FrozenCheckpoint frozen;
+            try {
+                frozen = checkpoint(pid, signer.over(), options);
+            } catch (RuntimeException e) {
+                discard(file, partial, macFile, macPartial);
+                throw e;
+            }
+            long imageLength;
+            try {
+                imageLength = file.size();
+                file.close();
+                Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException | RuntimeException e) {
+                closeQuietly(macFile);
+                deleteQuietly(partial);
+                deleteQuietly(macPartial);
+                frozen.abort();
+                throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
+                    + e.getMessage() + "; the process was left running and no image was written", e);
+            }
+            if (options.leaveRunning()) {
                 frozen.abort();
             }
-            throw new FailedException("checkpoint of process " + pid + " failed: cannot write the authentication " + mac + " of its"
-                + " image: " + e.getMessage() + "; the process was left running and no image was written", e);
+            try {
+                ImageMac.write(macFile, signer.finish(imageLength));
+                macFile.close();
+                Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException | RuntimeException e) {
+                closeQuietly(macFile);
+                deleteQuietly(macPartial);
+                deleteQuietly(image);
+                if (!options.leaveRunning()) {
+                    frozen.abort();
+                }
+                throw new FailedException("checkpoint of process " + pid + " failed: cannot write the authentication " + mac + " of its"
+                    + " image: " + e.getMessage() + "; the process was left running and no image was written", e);
+            }
+            // killed only once the image can be restored: a failure before leaves the process as it was
+            if (!options.leaveRunning()) {
+                frozen.commit();
+            }
+            CheckpointReport r = frozen.report();
+            return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
+                r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start, r.steps(), r.processes());
         }
-        // killed only once the image can be restored: a failure before leaves the process as it was
-        if (!options.leaveRunning()) {
-            frozen.commit();
-        }
-        CheckpointReport r = frozen.report();
-        return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
-            r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start, r.steps(), r.processes());
     }
 
     /**
@@ -469,6 +466,14 @@ public final class CheckpointEngine {
             Thread.currentThread().interrupt();
             throw new RefusedException("interrupted while waiting for the process to settle");
         }
+    }
+
+    /** Closes and deletes the partial image and authentication files of a checkpoint that did not complete. */
+    private static void discard(FileChannel file, Path partial, FileChannel macFile, Path macPartial) {
+        closeQuietly(file);
+        closeQuietly(macFile);
+        deleteQuietly(partial);
+        deleteQuietly(macPartial);
     }
 
     private static void closeQuietly(FileChannel file) {

@@ -10,12 +10,18 @@ import io.pmig.checkpoint.restore.Puppet;
 
 import java.io.IOException;
 
-/** An image file, memory-mapped and verified whole before the restore starts; pages go from the mapping. */
+/**
+ * An image file, memory-mapped and its framing checked before the restore starts; pages go from the mapping.
+ * {@code afterPages} runs once they are in the (stopped) process, before anything else is done to it: what waits
+ * for the pages' authentication.
+ */
 final class MappedImageSource implements ImageSource {
     private final Image image;
+    private final Runnable afterPages;
 
-    MappedImageSource(Image image) {
+    MappedImageSource(Image image, Runnable afterPages) {
         this.image = image;
+        this.afterPages = afterPages;
     }
 
     @Override
@@ -40,7 +46,9 @@ final class MappedImageSource implements ImageSource {
 
     @Override
     public long writePages(Puppet puppet) throws IOException {
-        return MemoryRestorer.fillPages(puppet, image);
+        long bytes = MemoryRestorer.fillPages(puppet, image);
+        afterPages.run();
+        return bytes;
     }
 
     /** A mapped image is one process's: no parent to inherit from. */

@@ -10,6 +10,7 @@ import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageKind;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.image.PageRun;
 import io.pmig.checkpoint.imagedir.ImageDirectory;
 import io.pmig.checkpoint.imagedir.ImageMac;
 import io.pmig.checkpoint.imagedir.NodeKey;
@@ -55,49 +56,46 @@ import java.util.concurrent.FutureTask;
  * Must be called on one thread from start to end: ptrace requests come from the thread that attached.
  */
 public final class RestoreEngine {
+    /** How long a failed restore waits for the process it killed to be reaped. */
+    private static final long REAPED_WITHIN_NANOS = 5_000_000_000L;
+
     /**
      * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The directory
-     * must be root's and writable by no one else, the file must authenticate under the node key (its
-     * {@code .mac}), and it is verified whole (every checksum) before anything starts, then its pages are written into the
-     * process straight from the memory-mapped file.
+     * must be root's and writable by no one else, and the file must authenticate under the node key (its
+     * {@code .mac}, {@link ImageMac}): its framing and objects are checked before anything starts, its pages are written
+     * into the stopped process straight from the memory-mapped file while another core checks them, and the process is
+     * killed, never let run, if they do not authenticate.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
         Path file = imageFile(dir);
-        NodeKey key = NodeKey.load();
-        // the HMAC, the slowest pass over the file, runs on another core while this one maps it and checks every record's
-        // checksum: nothing of it is read beyond the records' framing, and no process exists, until it authenticates
-        FutureTask<Void> authentication = new FutureTask<>(() -> ImageMac.verify(file, key), null);
-        new Thread(authentication, "pmig-image-authentication").start();
-        boolean tree;
-        Image mapped = null;
-        try {
-            tree = isTree(file);
-            mapped = tree ? null : openImage(file);
-        } catch (RuntimeException e) {
-            awaitAuthentic(authentication, file);
-            throw e;
-        }
-        try {
-            awaitAuthentic(authentication, file);
-        } catch (RuntimeException e) {
-            if (mapped != null) {
-                closeQuietly(mapped);
-            }
-            throw e;
-        }
-        if (tree) {
-            // a tree's images follow one another in the file: read as the stream they were written as
-            try (FileChannel in = FileChannel.open(file); RestoredProcess restored = restore(openStream(in, file.toString()), options, steps)) {
-                restored.resume();
-                return restored.report();
+        ImageMac.Authentication authentication = ImageMac.authentication(file, NodeKey.load());
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (isTree(file)) {
+            // a tree's images follow one another in the file: read as the stream they were written as, once authentic
+            try (FileChannel in = FileChannel.open(file)) {
+                authentication.verify(in, 0, in.size(), cores);
+                try (RestoredProcess restored = restore(openStream(in.position(0), file.toString()), options, steps)) {
+                    restored.resume();
+                    return restored.report();
+                }
             } catch (IOException e) {
                 throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
             }
         }
-        try (Image image = mapped; RestoredProcess restored = restore(mapped(image), options, steps)) {
-            restored.resume();
-            return restored.report();
+        // the objects are authenticated before anything acts on them; the pages on another core while they are copied into
+        // the stopped process, which nothing lets run, or makes live, before they are (MappedImageSource#writePages)
+        try (Image image = openAuthenticated(file); FileChannel in = FileChannel.open(file)) {
+            List<PageRun> runs = image.pageRuns();
+            long objectsEnd = runs.isEmpty() ? in.size() : runs.get(0).dataOffset();
+            authentication.verify(in, 0, objectsEnd, cores);
+            FutureTask<Void> pages = authentication.verifyInBackground(in, objectsEnd, Math.max(1, cores - 1));
+            try (RestoredProcess restored = restore(mapped(image, () -> awaitAuthentic(pages, file)), options, steps)) {
+                restored.resume();
+                return restored.report();
+            } finally {
+                pages.cancel(false);
+            }
         } catch (IOException e) {
             throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
         }
@@ -164,14 +162,6 @@ public final class RestoreEngine {
                 throw r;
             }
             throw new FailedException("cannot authenticate " + file + ": " + e.getCause(), e.getCause());
-        }
-    }
-
-    private static void closeQuietly(Image image) {
-        try {
-            image.close();
-        } catch (IOException ignored) {
-            // unmapping a read-only image: nothing to report
         }
     }
 
@@ -368,10 +358,10 @@ public final class RestoreEngine {
         try {
             step.run();
         } catch (RefusedException e) {
-            restored.kill();
+            killAndAwaitReaped(restored);
             throw e;
         } catch (Exception e) {
-            restored.kill();
+            killAndAwaitReaped(restored);
             throw new FailedException("restore from " + source + " failed: " + e.getMessage()
                 + "; the half-restored process " + restored.pid() + " was killed", e);
         } catch (Error e) {
@@ -380,16 +370,36 @@ public final class RestoreEngine {
         }
     }
 
-    private static Image openImage(Path file) {
+    /**
+     * Kills the half-restored process and waits (a few seconds at most) until its parent, which is not this process,
+     * has reaped it: a failed restore returns with the pid free, for a retry (a page that did not authenticate is
+     * found once the process exists).
+     */
+    private static void killAndAwaitReaped(RestoredProcess restored) {
+        int pid = restored.pid();
+        restored.kill();
+        ProcFs proc = new ProcFs(pid);
+        long deadline = System.nanoTime() + REAPED_WITHIN_NANOS;
+        while (proc.exists() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private static Image openAuthenticated(Path file) {
         try {
-            return Image.open(file);
+            return Image.openAuthenticated(file);
         } catch (IOException e) {
             throw new RefusedException(e.getMessage(), e);
         }
     }
 
-    private static ImageSource mapped(Image image) {
-        MappedImageSource source = new MappedImageSource(image);
+    private static ImageSource mapped(Image image, Runnable afterPages) {
+        MappedImageSource source = new MappedImageSource(image, afterPages);
         try {
             requireCompatible(source);
         } catch (ImageException e) {

@@ -43,14 +43,26 @@ public final class Image implements Closeable {
     }
 
     public static Image open(Path file) throws ImageException, IOException {
-        return open(file, WINDOW_SIZE);
+        return open(file, WINDOW_SIZE, false);
+    }
+
+    /**
+     * For a file whose pages are authenticated before they are used (its MAC, imagedir/ImageMac): their CRCs are not
+     * computed, a second pass over every byte for nothing; every other record's is, and all the framing checked.
+     */
+    public static Image openAuthenticated(Path file) throws ImageException, IOException {
+        return open(file, WINDOW_SIZE, true);
     }
 
     static Image open(Path file, long windowSize) throws ImageException, IOException {
+        return open(file, windowSize, false);
+    }
+
+    private static Image open(Path file, long windowSize, boolean pagesAuthenticated) throws ImageException, IOException {
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
         try {
             Image image = new Image(file, channel, windowSize);
-            image.load();
+            image.load(pagesAuthenticated);
             return image;
         } catch (IOException | RuntimeException | Error e) {
             channel.close();
@@ -58,8 +70,8 @@ public final class Image implements Closeable {
         }
     }
 
-    private void load() throws IOException {
-        ImageParser parser = new ImageParser(file.toString());
+    private void load(boolean pagesAuthenticated) throws IOException {
+        ImageParser parser = new ImageParser(file.toString(), pagesAuthenticated);
         parser.preamble(region(0, (int) Math.min(size, PREAMBLE_SIZE)));
         while (!parser.ended()) {
             long at = parser.offset();

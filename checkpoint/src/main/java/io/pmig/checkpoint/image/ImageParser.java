@@ -36,8 +36,16 @@ final class ImageParser {
     private int reserved;
     private int length;
 
+    /** PAGES records whose CRC is not computed: authenticated otherwise (Image#openAuthenticated). */
+    private final boolean pagesAuthenticated;
+
     ImageParser(String source) {
+        this(source, false);
+    }
+
+    ImageParser(String source, boolean pagesAuthenticated) {
         this.source = source;
+        this.pagesAuthenticated = pagesAuthenticated;
     }
 
     long offset() {
@@ -122,10 +130,13 @@ final class ImageParser {
         if (payload.remaining() != length) {
             throw new IllegalArgumentException("payload has " + payload.remaining() + " bytes, frame says " + length);
         }
-        crc.reset();
-        crc.update(frameHeader, 0, FRAME_HEADER_SIZE);
-        crc.update(payload.duplicate());
-        int computed = (int) crc.getValue();
+        int computed = storedCrc;
+        if (!(pagesAuthenticated && type == TYPE_PAGES)) {
+            crc.reset();
+            crc.update(frameHeader, 0, FRAME_HEADER_SIZE);
+            crc.update(payload.duplicate());
+            computed = (int) crc.getValue();
+        }
         if (computed != storedCrc) {
             throw error(Reason.CORRUPT, "CRC32C mismatch: the record stores " + hex(Integer.toUnsignedLong(storedCrc))
                     + " but its bytes hash to " + hex(Integer.toUnsignedLong(computed)));

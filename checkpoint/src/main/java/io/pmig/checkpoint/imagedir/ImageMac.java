@@ -1,58 +1,96 @@
 package io.pmig.checkpoint.imagedir;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.nativeio.Linux;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.crypto.Cipher;
 import javax.crypto.Mac;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The authentication of an image file: the HMAC-SHA256 of every byte of {@code image.pmig} under the
- * node key ({@link NodeKey}), kept next to it in {@code image.pmig.mac} as one line
- * {@code hmac-sha256 <64 hex digits>} (docs/image-format.md, "Authentication of image files").
+ * The authentication of an image file under the node key ({@link NodeKey}), kept next to it in
+ * {@code image.pmig.mac} as one line {@code aes-gcm-chunks <nonce> <HMAC> <tag>...} in hex
+ * (docs/image-format.md, "Authentication of image files"): every {@value #CHUNK_BYTES}-byte chunk of the file
+ * has the AES-256-GCM tag of its encryption (the ciphertext thrown away) under a key derived from the node key,
+ * with the image's random nonce and the chunk's index as IV; the HMAC-SHA256 under the node key of the nonce, the
+ * tags in order and the file's length authenticates them all. AES-GCM runs at several GB/s a core (AES-NI,
+ * VAES, VPCLMULQDQ), SHA-256 under 2, and each chunk can be checked alone: a checkpoint tags the chunks as they are
+ * written, a restore checks the objects' chunks before it acts on them and the pages' while it copies them into
+ * the stopped process. Files of the first format ({@code hmac-sha256 <64 hex digits>}, the HMAC of the whole
+ * file) are still verified.
  */
 public final class ImageMac {
     public static final String SUFFIX = ".mac";
-    private static final String PREFIX = "hmac-sha256 ";
-    private static final int READ_CHUNK = 1 << 20;
-    /** The length of the one line: the prefix, 64 hex digits and a newline. */
-    private static final int LINE_BYTES = PREFIX.length() + 65;
+    /** The bytes of a chunk (the last may be shorter): part of the format. */
+    public static final int CHUNK_BYTES = 4 << 20;
+    private static final String PREFIX = "aes-gcm-chunks ";
+    private static final String HMAC_PREFIX = "hmac-sha256 ";
+    private static final byte[] DOMAIN = "pmig image chunks 1".getBytes(StandardCharsets.US_ASCII);
+    private static final int NONCE_BYTES = 8;
+    private static final int TAG_BITS = 128;
+    /** How much of a chunk is encrypted at once: the thrown-away ciphertext stays in the cache. */
+    private static final int PIECE = 16 << 10;
+    /** How much of a chunk is read from the file at once. */
+    private static final int READ_BYTES = 1 << 20;
+    /** The signer's nice value: below every thread of the checkpoint that the frozen process waits for. */
+    private static final int SIGNER_NICE = 19;
+    /** A warm-up ends once a MiB is tagged this fast (over 1 GB/s), or after this long at the most. */
+    private static final long WARM_MIB_NANOS = 1_000_000;
+    private static final long WARM_UP_LIMIT_NANOS = 3_000_000_000L;
+    /** The length of the line without its tags: the prefix, 16 and 64 hex digits, a space and a newline. */
+    private static final int LINE_BYTES = PREFIX.length() + 2 * NONCE_BYTES + 1 + 64 + 1;
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private ImageMac() {
     }
 
-    /** Feeds every byte of {@code file} (not followed if a link) to {@code mac}. */
-    public static void update(Mac mac, Path file) throws IOException {
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            ByteBuffer buffer = ByteBuffer.allocateDirect(READ_CHUNK);
-            while (in.read(buffer.clear()) >= 0) {
-                mac.update(buffer.flip());
-            }
-        }
-    }
-
-    /** Gives {@code out}, a file {@link ImageDirectory#createNew made new}, the size of an authentication line, for {@link #write}. */
+    /** Gives {@code out}, a file {@link ImageDirectory#createNew made new}, the size of an authentication line without its tags. */
     public static void reserve(FileChannel out) throws IOException {
         writeAt0(out, ByteBuffer.wrap(PREFIX.getBytes(StandardCharsets.US_ASCII)), LINE_BYTES);
     }
 
-    /** Writes the finished {@code mac} into {@code out} (a file made new, {@link #reserve reserved} or not); leaves it open. */
-    public static void write(FileChannel out, Mac mac) throws IOException {
-        byte[] line = (PREFIX + HexFormat.of().formatHex(mac.doFinal()) + "\n").getBytes(StandardCharsets.US_ASCII);
-        writeAt0(out, ByteBuffer.wrap(line), line.length);
+    /** Writes {@code line} (a {@link Signer#finish}) into {@code out} (a file made new, {@link #reserve reserved} or not); leaves it open. */
+    public static void write(FileChannel out, String line) throws IOException {
+        byte[] bytes = line.getBytes(StandardCharsets.US_ASCII);
+        writeAt0(out, ByteBuffer.wrap(bytes), bytes.length);
         out.force(true);
     }
 
-    /** Writes {@code bytes} at the start of {@code out}, zeros after them up to {@code length}. */
+    /** The authentication line of the complete file {@code image}, computed on every core. */
+    public static String sign(Path image, NodeKey key) throws IOException {
+        byte[] nonce = new byte[NONCE_BYTES];
+        RANDOM.nextBytes(nonce);
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long length = in.size();
+            int chunks = Math.toIntExact((length + CHUNK_BYTES - 1) / CHUNK_BYTES);
+            return line(nonce, tagsOf(in, length, key.chunkCipherKey(), nonce, 0, chunks, Runtime.getRuntime().availableProcessors()), key,
+                length);
+        }
+    }
+
+    /** Writes {@code length} bytes of {@code bytes}, zeros after them, at the start of {@code out}. */
     private static void writeAt0(FileChannel out, ByteBuffer bytes, int length) throws IOException {
         ByteBuffer all = ByteBuffer.allocate(length).put(bytes).position(0);
         for (long at = 0; all.hasRemaining(); ) {
@@ -61,34 +99,432 @@ public final class ImageMac {
     }
 
     /**
-     * Refuses {@code image} unless {@code image}.mac holds the HMAC of its bytes under {@code key}: it was
+     * Refuses {@code image} unless {@code image}.mac authenticates its bytes under {@code key}: it was
      * written by a checkpoint on a node with this key, and not changed since.
      */
     public static void verify(Path image, NodeKey key) {
+        Authentication authentication = authentication(image, key);
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            authentication.verify(in, 0, in.size(), Runtime.getRuntime().availableProcessors());
+        } catch (IOException e) {
+            throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The authentication of {@code image}, its own HMAC checked against the file's length, to {@link Authentication#verify}
+     * the file's chunks with: refused if missing, not an authentication, or not this image's under {@code key}. A file
+     * of the first format is verified whole here.
+     */
+    public static Authentication authentication(Path image, NodeKey key) {
         Path macFile = image.resolveSibling(image.getFileName() + SUFFIX);
         String stored;
+        long length;
         try {
             stored = Files.readString(macFile, StandardCharsets.US_ASCII);
+            length = Files.size(image);
         } catch (NoSuchFileException e) {
             throw new RefusedException("the image " + image + " has no authentication (" + macFile + "), so pmig will not restore"
                 + " it: make images with pmig checkpoint, which writes it");
         } catch (IOException e) {
             throw new RefusedException("cannot read " + macFile + ": " + e.getMessage(), e);
         }
-        if (!stored.startsWith(PREFIX) || !stored.endsWith("\n") || stored.length() != PREFIX.length() + 65
-            || !stored.substring(PREFIX.length(), stored.length() - 1).matches("[0-9a-f]{64}")) {
-            throw new RefusedException(macFile + " is not an image authentication (one line: hmac-sha256 and 64 hex digits)");
+        Authentication authentication = new Authentication(image, key);
+        if (stored.matches(HMAC_PREFIX + "[0-9a-f]{64}\n")) {
+            try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                authentication.require(HexFormat.of().parseHex(stored, HMAC_PREFIX.length(), stored.length() - 1), wholeFileHmac(in, key));
+            } catch (IOException e) {
+                throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
+            }
+            return authentication;
         }
-        byte[] expected = HexFormat.of().parseHex(stored, PREFIX.length(), stored.length() - 1);
+        if (!stored.matches(PREFIX + "[0-9a-f]{16} [0-9a-f]{64}( [0-9a-f]{32})*\n")) {
+            throw new RefusedException(macFile + " is not an image authentication (one line: aes-gcm-chunks, a nonce, an HMAC and"
+                + " a tag per chunk, in hex)");
+        }
+        String[] fields = stored.trim().split(" ");
+        byte[] nonce = HexFormat.of().parseHex(fields[1]);
+        byte[][] tags = new byte[fields.length - 3][];
+        for (int i = 0; i < tags.length; i++) {
+            tags[i] = HexFormat.of().parseHex(fields[3 + i]);
+        }
+        authentication.require(HexFormat.of().parseHex(fields[2]), combined(key, nonce, tags, length));
+        authentication.chunks(nonce, tags);
+        return authentication;
+    }
+
+    /** The stored tag of each chunk of an image file, authenticated: its chunks are verified against them in any order. */
+    public static final class Authentication {
+        private final Path image;
+        private final NodeKey key;
+        private byte[] nonce;
+        /** Null for a file of the first format, verified whole when its authentication was read. */
+        private byte[][] tags;
+
+        private Authentication(Path image, NodeKey key) {
+            this.image = image;
+            this.key = key;
+        }
+
+        private void chunks(byte[] nonce, byte[][] tags) {
+            this.nonce = nonce;
+            this.tags = tags;
+        }
+
+        /**
+         * Refuses the image unless every chunk holding a byte of [{@code from}, {@code to}) of {@code in} (the image,
+         * open) has its tag; {@code workers} threads at most (this one included) share the chunks.
+         */
+        public void verify(FileChannel in, long from, long to, int workers) throws IOException {
+            if (tags == null || from >= to) {
+                return;
+            }
+            int first = Math.toIntExact(from / CHUNK_BYTES);
+            int end = Math.toIntExact((to + CHUNK_BYTES - 1) / CHUNK_BYTES);
+            byte[][] actual = tagsOf(in, in.size(), key.chunkCipherKey(), nonce, first, end, workers);
+            for (int i = first; i < end; i++) {
+                require(tags[i], actual[i - first]);
+            }
+        }
+
+        /** {@link #verify} from {@code from} to the end of {@code in}, on threads of its own: the returned task's {@code get} waits. */
+        public FutureTask<Void> verifyInBackground(FileChannel in, long from, int workers) {
+            FutureTask<Void> task = new FutureTask<>(() -> {
+                verify(in, from, in.size(), workers);
+                return null;
+            });
+            Thread thread = new Thread(task, "pmig-image-verify");
+            thread.setDaemon(true);
+            thread.start();
+            return task;
+        }
+
+        private void require(byte[] expected, byte[] actual) {
+            if (!MessageDigest.isEqual(expected, actual)) {
+                throw new RefusedException("the image " + image + " does not authenticate with this node's key " + key.file()
+                    + ": it was changed after pmig checkpoint wrote it, or made on a node with another key; pmig will not restore it");
+            }
+        }
+    }
+
+    /**
+     * Runs the tagging until the JIT has compiled it with the CPU's AES and carry-less multiply instructions: cold, it
+     * tags under 100 MB/s, which would cost a daemon's first checkpoint to a file (or restore from one) a second per GB.
+     */
+    public static void warmUp() {
+        byte[] throwAway = new byte[32];
+        RANDOM.nextBytes(throwAway);
+        ChunkTagger tagger = new ChunkTagger(new SecretKeySpec(throwAway, "AES"), new byte[NONCE_BYTES]);
+        // a buffer of the class a tagger reads the file into: code compiled for another would be compiled again for it
+        ByteBuffer mib = ByteBuffer.allocateDirect(READ_BYTES);
+        long start = System.nanoTime();
+        for (int index = 0; System.nanoTime() - start < WARM_UP_LIMIT_NANOS; index++) {
+            long t = System.nanoTime();
+            tagger.tag(mib.clear(), index);
+            if (System.nanoTime() - t < WARM_MIB_NANOS) {
+                return;
+            }
+        }
+    }
+
+    /** The first format: the HMAC-SHA256 of every byte of the file. */
+    private static byte[] wholeFileHmac(FileChannel in, NodeKey key) throws IOException {
         Mac mac = key.newMac();
-        try {
-            update(mac, image);
-        } catch (IOException e) {
-            throw new RefusedException("cannot read the image " + image + ": " + e.getMessage(), e);
+        ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
+        while (in.read(buffer.clear()) >= 0) {
+            mac.update(buffer.flip());
         }
-        if (!MessageDigest.isEqual(expected, mac.doFinal())) {
-            throw new RefusedException("the image " + image + " does not authenticate with this node's key " + key.file()
-                + ": it was changed after pmig checkpoint wrote it, or made on a node with another key; pmig will not restore it");
+        return mac.doFinal();
+    }
+
+    /**
+     * The tags of chunks [{@code first}, {@code end}) of the first {@code length} bytes of {@code in}, shared out to
+     * {@code workers} threads at most (this one included).
+     */
+    private static byte[][] tagsOf(FileChannel in, long length, SecretKeySpec cipherKey, byte[] nonce, int first, int end, int workers)
+        throws IOException {
+        byte[][] tags = new byte[end - first][];
+        AtomicInteger next = new AtomicInteger(first);
+        List<Thread> helpers = new ArrayList<>();
+        IOException[] failure = new IOException[1];
+        Runnable work = () -> {
+            ChunkTagger tagger = new ChunkTagger(cipherKey, nonce);
+            try {
+                for (int i = next.getAndIncrement(); i < end; i = next.getAndIncrement()) {
+                    tags[i - first] = tagger.tag(in, i, length);
+                }
+            } catch (IOException e) {
+                synchronized (failure) {
+                    failure[0] = e;
+                }
+                next.set(end);
+            }
+        };
+        for (int i = 1; i < Math.min(workers, end - first); i++) {
+            Thread helper = new Thread(work, "pmig-image-mac-" + i);
+            helper.setDaemon(true);
+            helper.start();
+            helpers.add(helper);
+        }
+        work.run();
+        for (Thread helper : helpers) {
+            joinUninterruptibly(helper);
+        }
+        synchronized (failure) {
+            if (failure[0] != null) {
+                throw failure[0];
+            }
+        }
+        return tags;
+    }
+
+    /** The HMAC under the node key of what the line authenticates: the nonce, each chunk's tag in order, the length. */
+    private static byte[] combined(NodeKey key, byte[] nonce, byte[][] tags, long length) {
+        Mac mac = key.newMac();
+        mac.update(DOMAIN);
+        mac.update(nonce);
+        for (byte[] tag : tags) {
+            mac.update(tag);
+        }
+        mac.update(ByteBuffer.allocate(Long.BYTES).order(ByteOrder.LITTLE_ENDIAN).putLong(length).array());
+        return mac.doFinal();
+    }
+
+    /** The authentication line: the nonce, the HMAC of it all, each chunk's tag. */
+    private static String line(byte[] nonce, byte[][] tags, NodeKey key, long length) {
+        StringBuilder line = new StringBuilder(PREFIX).append(HexFormat.of().formatHex(nonce)).append(' ')
+            .append(HexFormat.of().formatHex(combined(key, nonce, tags, length)));
+        for (byte[] tag : tags) {
+            line.append(' ').append(HexFormat.of().formatHex(tag));
+        }
+        return line.append('\n').toString();
+    }
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * One thread's AES-GCM over chunks: its cipher, the buffer the file is read into (read, not mapped: a mapping would
+     * keep a deleted image's pages until the garbage collector unmapped it) and the one the ciphertext is thrown into.
+     */
+    private static final class ChunkTagger {
+        private final SecretKeySpec key;
+        private final byte[] iv = new byte[12];
+        private final Cipher cipher;
+        private final ByteBuffer read = ByteBuffer.allocateDirect(READ_BYTES);
+        private final ByteBuffer scratch = ByteBuffer.allocateDirect(PIECE + TAG_BITS / 8);
+
+        ChunkTagger(SecretKeySpec key, byte[] nonce) {
+            this.key = key;
+            System.arraycopy(nonce, 0, iv, 0, NONCE_BYTES);
+            try {
+                cipher = Cipher.getInstance("AES/GCM/NoPadding");
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("this JDK has no AES/GCM", e);
+            }
+        }
+
+        /** The tag of chunk {@code index} of the first {@code length} bytes of {@code in}. */
+        byte[] tag(FileChannel in, int index, long length) throws IOException {
+            long end = Math.min((long) (index + 1) * CHUNK_BYTES, length);
+            begin(index);
+            for (long at = (long) index * CHUNK_BYTES; at < end; ) {
+                read.clear().limit((int) Math.min(READ_BYTES, end - at));
+                while (read.hasRemaining()) {
+                    if (in.read(read, at + read.position()) < 0) {
+                        throw new EOFException("the image ends at " + (at + read.position()) + " bytes, before " + end);
+                    }
+                }
+                at += read.flip().remaining();
+                feed(read);
+            }
+            return end(index);
+        }
+
+        byte[] tag(ByteBuffer chunk, int index) {
+            begin(index);
+            feed(chunk);
+            return end(index);
+        }
+
+        private void begin(int index) {
+            ByteBuffer.wrap(iv, NONCE_BYTES, Integer.BYTES).putInt(index);
+            try {
+                cipher.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, iv));
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES/GCM refused the key of image chunks: " + e.getMessage(), e);
+            }
+        }
+
+        private void feed(ByteBuffer bytes) {
+            try {
+                while (bytes.hasRemaining()) {
+                    ByteBuffer piece = bytes.slice(bytes.position(), Math.min(PIECE, bytes.remaining()));
+                    bytes.position(bytes.position() + piece.remaining());
+                    cipher.update(piece, scratch.clear());
+                }
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES/GCM failed: " + e.getMessage(), e);
+            }
+        }
+
+        private byte[] end(int index) {
+            try {
+                // the ciphertext of a last partial block comes out with the tag
+                byte[] last = cipher.doFinal();
+                return Arrays.copyOfRange(last, last.length - TAG_BITS / 8, last.length);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES/GCM failed on chunk " + index + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Authenticates an image while it is written, on a thread of its own: {@link #over} is the channel to write the image
+     * through, each chunk is tagged once the file holds it (read back from the page cache), and {@link #finish}
+     * tags the rest and returns the line. The writing thread only counts bytes.
+     */
+    public static final class Signer implements AutoCloseable {
+        private final FileChannel file;
+        private final FileChannel reader;
+        private final NodeKey key;
+        private final byte[] nonce = new byte[NONCE_BYTES];
+        private final List<byte[]> tags = new ArrayList<>();
+        private final Thread thread;
+        /** Guarded by this: bytes the file holds, its final length once known (else -1), the thread's failure. */
+        private long written;
+        private long length = -1;
+        private boolean cancelled;
+        private IOException failure;
+
+        /** For the file {@code image}, just made new and written through {@code file} (open for writing at its start). */
+        public Signer(FileChannel file, Path image, NodeKey key) throws IOException {
+            this.file = file;
+            this.reader = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            this.key = key;
+            RANDOM.nextBytes(nonce);
+            thread = new Thread(this::tagChunks, "pmig-image-signer");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        /** The channel to write the image through: {@code file}, telling this signer what it holds. */
+        public GatheringByteChannel over() {
+            return new GatheringByteChannel() {
+                @Override
+                public int write(ByteBuffer src) throws IOException {
+                    return (int) wrote(file.write(src));
+                }
+
+                @Override
+                public long write(ByteBuffer[] srcs, int offset, int count) throws IOException {
+                    return wrote(file.write(srcs, offset, count));
+                }
+
+                @Override
+                public long write(ByteBuffer[] srcs) throws IOException {
+                    return wrote(file.write(srcs));
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return file.isOpen();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    file.close();
+                }
+            };
+        }
+
+        private synchronized long wrote(long bytes) {
+            long before = written / CHUNK_BYTES;
+            written += bytes;
+            if (written / CHUNK_BYTES != before) {
+                notifyAll();
+            }
+            return bytes;
+        }
+
+        /** The authentication line of the image, complete at {@code imageLength} bytes, once its last chunks are tagged. */
+        public String finish(long imageLength) throws IOException {
+            synchronized (this) {
+                length = imageLength;
+                notifyAll();
+            }
+            joinUninterruptibly(thread);
+            synchronized (this) {
+                if (failure != null) {
+                    throw failure;
+                }
+                if (cancelled) {
+                    throw new IOException("the image's authentication was cancelled");
+                }
+            }
+            return line(nonce, tags.toArray(new byte[0][]), key, imageLength);
+        }
+
+        private void tagChunks() {
+            ChunkTagger tagger = new ChunkTagger(key.chunkCipherKey(), nonce);
+            try {
+                // the threads that copy the pages of the frozen process come first: on a busy machine this one catches up
+                // after the image is written rather than lengthen the freeze
+                Linux.niceThisThread(SIGNER_NICE);
+                for (int index = 0; ; index++) {
+                    long end;
+                    synchronized (this) {
+                        long from = (long) index * CHUNK_BYTES;
+                        while (!cancelled && length < 0 && written < from + CHUNK_BYTES) {
+                            wait();
+                        }
+                        if (cancelled || (length >= 0 && from >= length)) {
+                            return;
+                        }
+                        end = length >= 0 ? length : written;
+                    }
+                    tags.add(tagger.tag(reader, index, end));
+                }
+            } catch (IOException e) {
+                synchronized (this) {
+                    failure = e;
+                }
+            } catch (RuntimeException e) {
+                synchronized (this) {
+                    failure = new IOException(e.getMessage(), e);
+                }
+            } catch (InterruptedException e) {
+                synchronized (this) {
+                    failure = new IOException("interrupted while authenticating the image");
+                }
+            }
+        }
+
+        /** Stops the thread (if {@link #finish} did not run) and closes what this signer opened. */
+        @Override
+        public void close() {
+            synchronized (this) {
+                cancelled = length < 0 || cancelled;
+                notifyAll();
+            }
+            joinUninterruptibly(thread);
+            try {
+                reader.close();
+            } catch (IOException ignored) {
+                // a file opened to read: nothing was written through it
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ import io.pmig.checkpoint.RefusedException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -35,13 +36,17 @@ public final class NodeKey {
     public static final Path DEFAULT = Path.of("/var/lib/pmig/image.key");
     private static final String ALGORITHM = "HmacSHA256";
     private static final int SIZE = 32;
+    private static final byte[] CHUNK_CIPHER_LABEL = "pmig image chunk cipher key".getBytes(StandardCharsets.US_ASCII);
 
     private final Path file;
     private final SecretKeySpec key;
+    /** The AES-256 key of image chunks ({@link ImageMac}): the HMAC of a label under this key, never this key itself. */
+    private final SecretKeySpec chunkCipherKey;
 
     private NodeKey(Path file, byte[] key) {
         this.file = file;
         this.key = new SecretKeySpec(key, ALGORITHM);
+        this.chunkCipherKey = new SecretKeySpec(newMac().doFinal(CHUNK_CIPHER_LABEL), "AES");
     }
 
     /** The key file this process uses. */
@@ -81,6 +86,11 @@ public final class NodeKey {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("this JDK has no " + ALGORITHM, e);
         }
+    }
+
+    /** The AES-256 key image chunks are tagged under, derived from this key. */
+    SecretKeySpec chunkCipherKey() {
+        return chunkCipherKey;
     }
 
     private static NodeKey load(Path file) {

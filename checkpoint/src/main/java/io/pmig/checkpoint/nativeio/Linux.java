@@ -98,6 +98,8 @@ public final class Linux {
     public static final int SIGKILL = 9;
     /** poll.h */
     public static final int POLLIN = 0x1;
+    /** linux/resource.h */
+    public static final int PRIO_PROCESS = 0;
     public static final int SIGSTOP = 19;
     public static final int SIGCONT = 18;
     public static final int SIGCHLD = 17;
@@ -125,6 +127,16 @@ public final class Linux {
      * Gives the calling thread a working directory of its own (unshare(CLONE_FS)) and moves it to {@code path}: the
      * process's and its other threads' stay where they were.
      */
+    /**
+     * Gives the calling thread (alone: Linux keeps a nice value per thread) the nice value {@code nice}
+     * (setpriority(PRIO_PROCESS, gettid(), nice), linux/resource.h); a higher value yields the CPU to the
+     * process's other threads.
+     */
+    public static void niceThisThread(int nice) {
+        long tid = Syscall.call("gettid", Nr.GETTID);
+        Syscall.call("setpriority(PRIO_PROCESS, " + tid + ", " + nice + ")", Nr.SETPRIORITY, PRIO_PROCESS, tid, nice);
+    }
+
     public static void chdirThisThread(String path) {
         Syscall.call("unshare(CLONE_FS)", Nr.UNSHARE, CLONE_FS);
         NativeMemory p = cString(path);

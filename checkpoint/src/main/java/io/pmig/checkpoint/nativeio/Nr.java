@@ -62,6 +62,7 @@ public final class Nr {
     public static final int RT_SIGQUEUEINFO = 129;
     public static final int SIGALTSTACK = 131;
     public static final int PERSONALITY = 135;
+    public static final int SETPRIORITY = 141;
     public static final int PRCTL = 157;
     public static final int CAPSET = 126;
     public static final int ARCH_PRCTL = 158;

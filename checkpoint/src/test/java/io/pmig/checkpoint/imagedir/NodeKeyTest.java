@@ -11,32 +11,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The node key: made on first use, 0600 in a new 0700 directory, the same afterwards; a key others may read is refused. */
+@ExtendWith(TemporaryNodeKey.class)
 class NodeKeyTest {
     @TempDir
     Path tmp;
-    private String saved;
-
-    @BeforeEach
-    void useATemporaryKey() {
-        saved = System.getProperty(NodeKey.PROPERTY);
-        System.setProperty(NodeKey.PROPERTY, tmp.resolve("lib").resolve("image.key").toString());
-    }
-
-    @AfterEach
-    void restoreTheProperty() {
-        if (saved == null) {
-            System.clearProperty(NodeKey.PROPERTY);
-        } else {
-            System.setProperty(NodeKey.PROPERTY, saved);
-        }
-    }
 
     @Test
     void madeOnFirstUseRootOnlyAndKept() throws Exception {

@@ -20,8 +20,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A damaged, truncated, missing or foreign image is refused before any process is created: the pid
- * stays free. Afterwards the intact image still restores and passes (the refusals left nothing behind).
+ * A damaged, truncated, missing or foreign image is refused, its pid free when the refusal comes (before any process is
+ * created, or for a damaged page past the image's first chunk, once the stopped process it was copied into is killed
+ * unrun). Afterwards the intact image still restores and passes (the refusals left nothing behind).
  */
 class BadImageTest extends ItSupport {
     @BeforeEach

@@ -17,7 +17,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import javax.crypto.Mac;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,11 +50,10 @@ class CompressedImageTest extends ItSupport {
         ImageDirectory.prepare(dir);
         Path file = dir.resolve(CheckpointEngine.IMAGE_FILE);
         Files.write(file, image.toByteArray());
-        Mac mac = NodeKey.loadOrCreate().newMac();
-        ImageMac.update(mac, file);
+        String authentication = ImageMac.sign(file, NodeKey.loadOrCreate());
         try (FileChannel out = FileChannel.open(dir.resolve(CheckpointEngine.IMAGE_FILE + ImageMac.SUFFIX),
                 StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ImageMac.write(out, mac);
+            ImageMac.write(out, authentication);
         }
         restore(p, dir);
         assertPass(p, p.goAndAwaitResult());

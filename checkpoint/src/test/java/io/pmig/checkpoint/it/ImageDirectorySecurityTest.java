@@ -10,6 +10,7 @@ import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
+import io.pmig.checkpoint.imagedir.ImageMac;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -129,6 +130,25 @@ class ImageDirectorySecurityTest extends ItSupport {
         assertFalse(TestProgram.pidExists(p.pid()), "a process exists at pid " + p.pid());
     }
 
+    @Test
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aPageChangedIsRefusedAndTheStoppedProcessKilledUnrun() throws Exception {
+        TestProgram p = startReady("mem");
+        Path dir = imageDir("pages");
+        checkpoint(p, dir, false);
+        Path image = dir.resolve(IMAGE_FILE);
+        byte[] changed = Files.readAllBytes(image);
+
+        // past the first chunk: checked on another core while the pages go into the stopped process
+        int data = lastPagesRecord(changed) + 8 + 16;
+        assertTrue(data >= ImageMac.CHUNK_BYTES, "the last pages lie past the first chunk of the image, at " + data);
+        changed[data] ^= 1;
+        fixChecksumOfRecordAt(changed, data);
+        Files.write(image, changed);
+        assertRestoreRefused(p, dir, "does not authenticate");
+        p.awaitPidFree(PID_FREE_TIMEOUT);
+    }
+
     private void assertRefused(TestProgram p, Path dir, String naming) {
         RefusedException e = assertThrows(RefusedException.class,
             () -> new CheckpointEngine().checkpoint(p.pid(), dir, new CheckpointOptions(false)));
@@ -157,6 +177,16 @@ class ImageDirectorySecurityTest extends ItSupport {
             return i;
         }
         return -1;
+    }
+
+    /** Where the last PAGES record (type 3) begins (docs/image-format.md, "Record frame"). */
+    private static int lastPagesRecord(byte[] image) {
+        ByteBuffer b = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
+        int last = -1;
+        for (int record = 12; record < image.length; record += 8 + b.getInt(record + 4) + 4) {
+            last = image[record] == 3 ? record : last;
+        }
+        return last;
     }
 
     /** Recomputes the CRC32C of the record holding byte {@code at} (docs/image-format.md, "Record frame"). */

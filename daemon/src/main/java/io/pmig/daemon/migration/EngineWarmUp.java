@@ -12,6 +12,7 @@ import io.pmig.checkpoint.RestoredProcess;
 import io.pmig.checkpoint.dirty.DirtyTracking;
 import io.pmig.checkpoint.image.PageCompressingChannel;
 import io.pmig.checkpoint.image.PageCompression;
+import io.pmig.checkpoint.imagedir.ImageMac;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -32,7 +33,8 @@ import java.util.stream.Stream;
  * (a pre-copy round, then the last part; its code is the default mode's, and most of bundle
  * mode's), or bundle where this kernel cannot track writes. Checkpointed (then killed) and
  * restored into a PID namespace of its own (then killed). Its pages go compressed, so zstd's natives are
- * loaded and its code compiled too (a migration's --compress is auto) where zstd loads.
+ * loaded and its code compiled too (a migration's --compress is auto) where zstd loads. Last, the authentication
+ * of image files (checkpoint to and restore from a directory, run by the daemon for the CLI) is compiled.
  */
 final class EngineWarmUp {
     private static final String WARM_UP_IMAGE = "the warm-up image";
@@ -56,6 +58,7 @@ final class EngineWarmUp {
         } else {
             moveStaged(pid);
         }
+        ImageMac.warmUp();
         return System.nanoTime() - start;
     }
 
