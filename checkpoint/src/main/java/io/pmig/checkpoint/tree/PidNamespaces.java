@@ -75,21 +75,19 @@ public final class PidNamespaces {
 
     /**
      * The mount namespace pmig's restorer made with the PID namespace process {@code pid} lives in (its own /proc, the
-     * rest the host's), or null when it lives in no namespace of pmig's: the one of that namespace's init, pmig's own.
+     * rest the host's), or null when it lives in no namespace of pmig's: the one of that namespace's init, pmig's own,
+     * found up its ancestors (every process of a PID namespace descends from its init).
      */
     static String pmigsMountNamespace(int pid) {
         String namespace = namespaceOf(pid, "pid");
-        if (namespace == null || !inOwnNamespace(pid)) {
-            return null;
-        }
-        for (int other : ProcFs.allPids()) {
-            try {
-                if (namespace.equals(namespaceOf(other, "pid")) && innerId(other) == 1) {
-                    return isPmigInit(other) ? namespaceOf(other, "mnt") : null;
+        try {
+            for (int p = pid; namespace != null && namespace.equals(namespaceOf(p, "pid")); p = new ProcFs(p).parent()) {
+                if (innerId(p) == 1) {
+                    return isPmigInit(p) ? namespaceOf(p, "mnt") : null;
                 }
-            } catch (UncheckedIOException gone) {
-                // it exited while we looked
             }
+        } catch (UncheckedIOException gone) {
+            // an ancestor exited while we looked: no namespace of pmig's to vouch for
         }
         return null;
     }
