@@ -19,26 +19,26 @@ import java.util.Set;
  * user namespaces have checks of their own.
  */
 final class EngineNamespaces {
-    /** The kinds checked here (their /proc/PID/ns links) and what the process would lose. */
-    private static final Map<String, String> KINDS = Map.of(
-        "mnt", "mount namespace: it would see this host's mounts, not its own (systemd's PrivateTmp=, ProtectSystem= and"
-            + " the like give a service one: turn them off in the unit of a service to be moved)",
-        "uts", "UTS namespace: it would come back with this host's hostname and domain name",
-        "net", "network namespace: its interfaces, addresses and sockets would come back in another one",
-        "cgroup", "cgroup namespace: it would see another cgroup root");
+    /** The kinds checked here (their /proc/PID/ns links): each one's name and what the process would lose. */
+    private static final Map<String, String[]> KINDS = Map.of(
+        "mnt", new String[] {"mount namespace", "it would see this host's mounts, not its own (systemd's PrivateTmp=,"
+            + " ProtectSystem= and the like give a service one: turn them off in the unit of a service to be moved)"},
+        "uts", new String[] {"UTS namespace", "it would come back with this host's hostname and domain name"},
+        "net", new String[] {"network namespace", "its interfaces, addresses and sockets would come back in another one"},
+        "cgroup", new String[] {"cgroup namespace", "it would see another cgroup root"});
 
     private EngineNamespaces() {
     }
 
     static void requireEngines(Set<Integer> moved) {
-        for (Map.Entry<String, String> kind : KINDS.entrySet()) {
+        for (Map.Entry<String, String[]> kind : KINDS.entrySet()) {
             String engines = link(Path.of("/proc/thread-self/ns", kind.getKey()));
             for (int pid : moved) {
                 String its = PidNamespaces.namespaceOf(pid, kind.getKey());
                 if (its != null && !its.equals(engines) && !(kind.getKey().equals("mnt") && its.equals(PidNamespaces.pmigsMountNamespace(pid)))) {
-                    throw new RefusedException(SharingCheck.describe(pid) + " lives in a " + kind.getValue() + " (" + its
-                        + ", pmig's is " + engines + "); pmig does not make such namespaces again yet: run pmig (pmigd) in that"
-                        + " namespace, or start the service outside it");
+                    throw new RefusedException(SharingCheck.describe(pid) + " lives in a " + kind.getValue()[0] + " other than pmig's ("
+                        + its + ", pmig's is " + engines + "): " + kind.getValue()[1] + "; pmig does not make such namespaces"
+                        + " again yet: run pmig (pmigd) in that namespace, or start the service outside it");
                 }
             }
         }
