@@ -7,7 +7,8 @@
  *
  * Modes: child, files (CLONE_FILES), vm (CLONE_VM), file (an inherited open file description),
  * socket (an inherited listening socket), pipe (both ends inherited), memory (MAP_SHARED anonymous),
- * lock (both lock ranges of one file), nothing.
+ * lock (both lock ranges of one file), lockwait (the child waits in fcntl F_SETLKW for the parent's lock),
+ * flockwait (the child waits in flock for the parent's), nothing.
  *
  * After go the parent checks that the child was left running (not stopped, not gone) and ends it. In
  * mode "nothing" a thread of the parent waits for the child to stop (waitid WSTOPPED) from ready to go,
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -48,17 +50,33 @@ static void *watch_child(void *arg)
     return NULL;
 }
 
-/* Locks one byte of the shared file at offset at; the file is opened anew, so no description is shared. */
-static int lock_byte(off_t at)
+/* The shared file opened anew, so that no description is shared, only the file. */
+static int open_locked_file(void)
 {
     char path[512];
     h_path(path, sizeof path, "locked");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+}
+
+/* The descriptor of the last lock taken; a child closes the parent's, so that they share no description. */
+static int lock_fd = -1;
+
+/* Locks one byte of the shared file at offset at with fcntl command cmd (F_SETLK, or F_SETLKW to wait for it). */
+static int lock_byte(off_t at, int cmd)
+{
+    lock_fd = open_locked_file();
+    if (lock_fd < 0) {
         return -1;
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
-    return fcntl(fd, F_SETLK, &fl);
+    return fcntl(lock_fd, cmd, &fl);
+}
+
+/* flock()s the shared file, waiting for it. */
+static int flock_file(void)
+{
+    lock_fd = open_locked_file();
+    return lock_fd < 0 ? -1 : flock(lock_fd, LOCK_EX);
 }
 
 int main(int argc, char **argv)
@@ -92,6 +110,10 @@ int main(int argc, char **argv)
         } else if (strcmp(mode, "memory") == 0) {
             void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
             SETUP(m != MAP_FAILED, "mmap shared: %s", strerror(errno));
+        } else if (strcmp(mode, "lockwait") == 0) {
+            SETUP(lock_byte(0, F_SETLK) == 0, "parent's lock: %s", strerror(errno));
+        } else if (strcmp(mode, "flockwait") == 0) {
+            SETUP(flock_file() == 0, "parent's flock: %s", strerror(errno));
         } else {
             SETUP(strcmp(mode, "child") == 0 || strcmp(mode, "nothing") == 0 || strcmp(mode, "lock") == 0, "unknown mode %s",
                   mode);
@@ -99,7 +121,12 @@ int main(int argc, char **argv)
         child = fork();
         SETUP(child >= 0, "fork: %s", strerror(errno));
         if (child == 0) {
-            if (strcmp(mode, "lock") == 0 && lock_byte(1) != 0) {
+            /* the waits block until the parent ends the child */
+            if (lock_fd >= 0) {
+                close(lock_fd);
+            }
+            if ((strcmp(mode, "lock") == 0 && lock_byte(1, F_SETLK) != 0) || (strcmp(mode, "lockwait") == 0 && lock_byte(0, F_SETLKW) != 0)
+                || (strcmp(mode, "flockwait") == 0 && flock_file() != 0)) {
                 _exit(1);
             }
             child_loop(NULL);
@@ -108,10 +135,13 @@ int main(int argc, char **argv)
     char pid_text[32];
     snprintf(pid_text, sizeof pid_text, "%d\n", (int)child);
     SETUP(h_write_file("target", pid_text) == 0, "cannot write target");
+    int locking = strcmp(mode, "lock") == 0 || strcmp(mode, "lockwait") == 0 || strcmp(mode, "flockwait") == 0;
     if (strcmp(mode, "lock") == 0) {
         /* each opens the file itself after the fork, so that they share no description, only the file */
-        SETUP(lock_byte(0) == 0, "parent's lock: %s", strerror(errno));
-        /* the child has its lock once /proc/locks shows a lock held by its pid */
+        SETUP(lock_byte(0, F_SETLK) == 0, "parent's lock: %s", strerror(errno));
+    }
+    if (locking) {
+        /* the child has its lock, or waits for the parent's, once /proc/locks shows its pid */
         char want[32];
         snprintf(want, sizeof want, " %d ", (int)child);
         int found = 0;

@@ -1,8 +1,10 @@
 package io.pmig.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.RestoreReport;
+import io.pmig.checkpoint.StepTimes;
 import java.nio.file.Path;
 
 /**
@@ -42,6 +44,7 @@ final class Reports {
         json.put("frozenNanos", r.frozenNanos());
         json.put("totalNanos", r.totalNanos());
         json.put("bytesPerSecond", Units.bytesPerSecond(r.pageBytes(), r.totalNanos()));
+        putSteps(json.putArray("frozenSteps"), r.steps());
         return json;
     }
 
@@ -68,7 +71,13 @@ final class Reports {
         json.put("descriptors", r.descriptors());
         json.put("totalNanos", r.totalNanos());
         json.put("bytesPerSecond", Units.bytesPerSecond(r.pageBytes(), r.totalNanos()));
+        putSteps(json.putArray("steps"), r.steps());
         return json;
+    }
+
+    /** Where the time went, as pmig migrate reports it: [{"step": "freeze", "millis": 1.2}, ...]. */
+    private static void putSteps(ArrayNode into, StepTimes times) {
+        times.steps().forEach(s -> into.addObject().put("step", s.name()).put("millis", s.nanos() / 1e6));
     }
 
     /** "1234", or "1234 and its 3 descendants: 1235 1236 1240" for a tree (the root first). */

@@ -62,11 +62,14 @@ public final class Linux {
     public static final int MREMAP_FIXED = 2;
     /** asm-generic/fcntl.h: record locks (struct flock) and flock(2) */
     public static final int F_SETLK = 6;
+    public static final int F_SETLKW = 7;
     public static final int F_OFD_SETLK = 37;
+    public static final int F_OFD_SETLKW = 38;
     public static final short F_RDLCK = 0;
     public static final short F_WRLCK = 1;
     public static final int LOCK_SH = 1;
     public static final int LOCK_EX = 2;
+    public static final int LOCK_NB = 4;
     private static final int FLOCK_BYTES = 32;
     /** linux/sched.h: what a clone shares with its creator. */
     public static final long CLONE_VM = 0x00000100L;

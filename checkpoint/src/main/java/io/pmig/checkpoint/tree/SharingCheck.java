@@ -2,6 +2,7 @@ package io.pmig.checkpoint.tree;
 
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.checkpoint.nativeio.Nr;
 import io.pmig.checkpoint.proc.MapsEntry;
 import io.pmig.checkpoint.proc.ProcFs;
 
@@ -251,6 +252,11 @@ public final class SharingCheck {
     }
 
     private static void requireNoSharedLocks(Set<Integer> moved) {
+        // reading /proc/locks waits for an RCU grace period (fs/locks.c, locks_start takes file_rwsem for writing):
+        // 5-25 ms of every checkpoint here, spent only when a moved process holds or waits for a lock
+        if (moved.stream().noneMatch(pid -> holdsALock(pid) || waitsForALock(pid))) {
+            return;
+        }
         Map<String, Integer> lockedByMoved = new HashMap<>();
         Map<String, Integer> lockedByOthers = new HashMap<>();
         String locks;
@@ -279,6 +285,52 @@ public final class SharingCheck {
                     + " that " + describe(other) + " locks too (/proc/locks), which is not being moved" + REMEDY);
             }
         }
+    }
+
+    /**
+     * Whether a descriptor of {@code pid} shows a lock taken through it (fdinfo "lock:" lines, fs/locks.c show_fd_locks).
+     * Sockets and pipes are not looked at: another process locking one would have it open, which is refused already.
+     */
+    private static boolean holdsALock(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        for (int fd : fdsOf(proc)) {
+            String link = readLink(proc.path("fd/" + fd));
+            if (link == null || link.startsWith("socket:[") || link.startsWith("pipe:[")) {
+                continue;
+            }
+            try {
+                if (proc.read("fdinfo/" + fd).contains("\nlock:")) {
+                    return true;
+                }
+            } catch (UncheckedIOException e) {
+                // closed meanwhile
+            }
+        }
+        return false;
+    }
+
+    /** Whether a thread of {@code pid} is blocked taking a lock: in fcntl F_SETLKW or F_OFD_SETLKW, or flock without LOCK_NB. */
+    private static boolean waitsForALock(int pid) {
+        ProcFs proc = new ProcFs(pid);
+        for (int tid : proc.tasks()) {
+            String[] call;
+            try {
+                // "72 0x3 0x7 0x7ffc..." (the number, then the arguments), "running", or "-1 ..." outside a system call
+                call = proc.read("task/" + tid + "/syscall").trim().split(" ");
+            } catch (UncheckedIOException e) {
+                continue;                                   // ended meanwhile
+            }
+            if (call.length < 3 || !call[0].matches("\\d+")) {
+                continue;
+            }
+            int nr = Integer.parseInt(call[0]);
+            long operation = Long.decode(call[2]);
+            if (nr == Nr.FCNTL && (operation == Linux.F_SETLKW || operation == Linux.F_OFD_SETLKW)
+                    || nr == Nr.FLOCK && (operation & Linux.LOCK_NB) == 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String name(MapsEntry e) {

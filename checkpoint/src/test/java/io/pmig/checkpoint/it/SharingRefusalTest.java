@@ -44,7 +44,9 @@ class SharingRefusalTest extends ItSupport {
                 Arguments.of("socket", "socket:["),
                 Arguments.of("pipe", "pipe:["),
                 Arguments.of("memory", "shared memory"),
-                Arguments.of("lock", "locks the file"))
+                Arguments.of("lock", "locks the file"),
+                Arguments.of("lockwait", "locks the file"),
+                Arguments.of("flockwait", "locks the file"))
             .flatMap(a -> Stream.of("checkpoint", "precopy").map(entry -> Arguments.of(a.get()[0], a.get()[1], entry)));
     }
 
