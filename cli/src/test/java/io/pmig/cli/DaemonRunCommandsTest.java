@@ -72,11 +72,12 @@ class DaemonRunCommandsTest {
         assertEquals(work.resolve("image/image.pmig").toString(), report.get("image").asText(), "--dir is the caller's, not the daemon's");
         awaitGone(pid);
 
-        Client restore = client(dir, List.of(), "restore", "--dir=work/image");
+        Client restore = client(dir, List.of(), "restore", "--dir=work/image", "--json");
         assertEquals(ExitCodes.OK, restore.exitCode(), restore.err());
-        assertTrue(restore.out().startsWith("restored pid " + pid + " from " + work.resolve("image")), restore.out());
+        assertEquals(pid, MAPPER.readTree(restore.out()).get("pid").asInt(), restore.out());
         assertEquals("sleep", Files.readString(Path.of("/proc/" + pid + "/comm")).strip(), "the restored process runs");
 
+        // the daemon runs the command again with the same command line: the last call's --json is not kept
         Client again = client(dir, List.of(), "restore", "--dir", "work/image");
         assertEquals(ExitCodes.REFUSED, again.exitCode(), "the command's own exit code");
         assertTrue(again.err().startsWith("pmig: pid " + pid + " is in use on this host"), again.err());
