@@ -12,6 +12,7 @@ import io.pmig.vip.hold.HoldLimits;
 import io.pmig.vip.neighbour.ArpFrame;
 import io.pmig.vip.nativeio.PmigHold;
 import io.pmig.vip.neighbour.ArpProbe;
+import io.pmig.vip.netlink.NftSets;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -312,6 +313,23 @@ class HoldAndReplayTest extends TwoNamespaces {
                 assertEquals(List.of(), d.stopHolding());
                 assertFalse(d.holding());
             }
+        }
+    }
+
+    /**
+     * The set elements that switch a hold: one removed is gone from the kernel's set, and removing one that is not there
+     * (the destination's release of the new-connections hold it never used) changes nothing and is no error.
+     */
+    @Test
+    void aSetElementRemovedIsGoneAndOneMissingIsNoError() throws Exception {
+        byte[] key = InetAddress.getByName(VIP).getAddress();
+        try (VipManager m = VipManager.open(IF_A, VipSettings.DEFAULT); NftSets sets = NftSets.open()) {
+            sets.add(NftSets.NFPROTO_INET, "pmig", "hold4", key);
+            assertTrue(run("ip", "netns", "exec", nsA, "nft", "list", "set", "inet", "pmig", "hold4").contains(VIP));
+            sets.remove(NftSets.NFPROTO_INET, "pmig", "hold4", key);
+            sets.remove(NftSets.NFPROTO_INET, "pmig", "hold4", key);
+            sets.remove(NftSets.NFPROTO_INET, "pmig", "syn4", key);
+            assertFalse(run("ip", "netns", "exec", nsA, "nft", "list", "set", "inet", "pmig", "hold4").contains(VIP));
         }
     }
 
