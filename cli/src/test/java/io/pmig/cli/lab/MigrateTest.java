@@ -43,6 +43,7 @@ class MigrateTest {
         JsonNode there = migrate("node-a", "node-b", false);
         assertEquals(Integer.parseInt(server), there.get("restoredPid").intValue(), there.toString());
         assertEquals(VIP, there.get("vip").textValue(), "the VIP was found from the server's sockets: " + there);
+        assertCommitTakenApart(there);
         Thread.sleep(1000);
         JsonNode back = migrate("node-b", "node-a", false);
         String verdict = client.verdict();
@@ -55,6 +56,21 @@ class MigrateTest {
         assertEquals("stream-server", exec("node-a", "cat", "/proc/" + server + "/comm").strip(), "the server is back on node-a");
         assertTrue(exec("node-a", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP is back on node-a");
         assertTrue(!exec("node-b", "ip", "-o", "addr", "show", "dev", "eth0").contains(VIP), "the VIP left node-b");
+    }
+
+    /** The report's commit step is the sum of the destination's journal, replay and resume, and the messages. */
+    private static void assertCommitTakenApart(JsonNode report) {
+        java.util.Map<String, Double> commit = new java.util.LinkedHashMap<>();
+        report.get("commitSteps").forEach(s -> commit.put(s.get("step").textValue(), s.get("millis").doubleValue()));
+        assertEquals(List.of("journal", "replay", "resume", "messages"), List.copyOf(commit.keySet()), report.toString());
+        double whole = 0;
+        for (JsonNode s : report.get("downtimeSteps")) {
+            whole = s.get("step").textValue().equals("commit") ? s.get("millis").doubleValue() : whole;
+        }
+        double sum = commit.values().stream().mapToDouble(Double::doubleValue).sum();
+        // each rounded to 0.01 ms
+        assertTrue(whole > 0 && Math.abs(sum - whole) <= 0.03, "the commit (" + whole + " ms) is its steps' sum ("
+            + sum + "): " + report);
     }
 
     /**

@@ -4,6 +4,7 @@ import io.pmig.checkpoint.PrecopyTarget;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoredProcess;
+import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.postcopy.PageFetcher;
 import io.pmig.checkpoint.postcopy.PostcopyReport;
 import io.pmig.checkpoint.tree.PidNamespaces;
@@ -136,10 +137,16 @@ final class IncomingMigration {
                 timedOut = decision.complete(false);   // unless a commit arrived just now
             }
             if (decision.join()) {
+                long woken = System.nanoTime();
                 long replayed = vip == null ? 0 : replayHeld();
+                long replayedAt = System.nanoTime();
                 process.resume();
-                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), System.nanoTime() - lastPartStart, replayed,
-                    process.report().steps(), note));
+                long resumed = System.nanoTime();
+                // the answer's steps are the commit's here: the source's report puts them beside its round trip
+                StepTimes commitSteps = new StepTimes(List.of(new StepTimes.Step("replay", replayedAt - woken),
+                    new StepTimes.Step("resume", resumed - replayedAt)));
+                decided.complete(new MigrationProtocol.Restored(id(), process.pid(), resumed - lastPartStart, replayed, commitSteps,
+                    note));
                 awaitPostcopy();
             } else {
                 process.kill();

@@ -10,6 +10,7 @@ import io.pmig.checkpoint.PrecopyOptions;
 import io.pmig.checkpoint.precopy.WriteForecast;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.StepTimes;
 import io.pmig.checkpoint.image.PageCompression;
 import io.pmig.checkpoint.tree.PidNamespaces;
 import io.pmig.checkpoint.dirty.UntrackableException;
@@ -601,6 +602,7 @@ public final class MigrationService implements AutoCloseable {
     }
 
     private Message commit(PeerSession source, String id) throws Exception {
+        long start = System.nanoTime();
         IncomingMigration m = incoming(id);
         MigrationProtocol.Prepare p = m.prepare;
         // before the copy runs: a daemon that dies after the resume must find "committed" (and the copy's pid alive), and
@@ -619,6 +621,7 @@ public final class MigrationService implements AutoCloseable {
         } else {
             journal.write(committed);
         }
+        long journaled = System.nanoTime();
         MigrationProtocol.Restored running;
         try {
             running = m.commit();
@@ -632,7 +635,10 @@ public final class MigrationService implements AutoCloseable {
             m.vip.copyRuns();
         }
         config.pause().pauseAt(FaultPause.Point.COMMIT_ANSWER);
-        return Message.json("migrate.running", running);
+        List<StepTimes.Step> steps = new ArrayList<>(List.of(new StepTimes.Step("journal", journaled - start)));
+        steps.addAll(running.steps().steps());
+        return Message.json("migrate.running", new MigrationProtocol.Restored(running.id(), running.pid(), running.restoreNanos(),
+            running.replayed(), new StepTimes(steps), running.pidNamespace()));
     }
 
     /** Packets the source still got after the switch; answers whether every announcement is out. */

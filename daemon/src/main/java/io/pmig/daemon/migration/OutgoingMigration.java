@@ -226,6 +226,9 @@ final class OutgoingMigration {
             report.set("downtimeSteps", steps(new StepTimes(List.of(new StepTimes.Step("last part sent", imageSent - freeze),
                 new StepTimes.Step("restored there", restoredAt - imageSent), new StepTimes.Step("journal", journaled - restoredAt),
                 new StepTimes.Step("commit", resumed - journaled)))));
+            if (answered) {
+                report.set("commitSteps", steps(commitSteps(running.steps(), resumed - journaled)));
+            }
             if (restored.pidNamespace() != null) {
                 report.withArrayProperty("notes").add(restored.pidNamespace());
             }
@@ -476,6 +479,13 @@ final class OutgoingMigration {
         ObjectNode p = JsonNodeFactory.instance.objectNode();
         p.put("phase", next).put("at", Instant.now().toString());
         call.progress(p);
+    }
+
+    /** The commit's steps at the destination (its journal, the replay, the resume), then the rest of its round trip here. */
+    private static StepTimes commitSteps(StepTimes there, long commitNanos) {
+        List<StepTimes.Step> all = new java.util.ArrayList<>(there.steps());
+        all.add(new StepTimes.Step("messages", Math.max(0, commitNanos - there.totalNanos())));
+        return new StepTimes(all);
     }
 
     /** [{"step": "freeze", "millis": 1.2}, ...] */
