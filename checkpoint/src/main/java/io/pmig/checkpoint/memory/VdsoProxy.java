@@ -70,14 +70,33 @@ public final class VdsoProxy {
         if (old == null) {
             return;
         }
-        ProcFs self = new ProcFs((int) ProcessHandle.current().pid());
-        List<MapsEntry> here = kernelMappings(self);
-        MapsEntry hereVdso = here.stream().filter(e -> e.path().equals(VDSO)).findFirst().orElse(null);
-        VdsoImage hereImage = hereVdso == null ? null : VdsoImage.read(self.pid(), hereVdso);
+        KernelMappings own = engines();
+        List<MapsEntry> here = own.mappings();
+        VdsoImage hereImage = own.vdso();
         List<MappingImage> kernel = mappings.stream().filter(m -> m.backing() == MappingImage.Backing.KERNEL).toList();
         if (hereImage == null || !sameAsHere(kernel, here, hereImage)) {
             redirect(old.vdso(), old.start(), functionsOf(hereImage), FIRST_PLACE);
         }
+    }
+
+    /** A process's kernel mappings and its vdso (null if it has none). */
+    private record KernelMappings(List<MapsEntry> mappings, VdsoImage vdso) {
+    }
+
+    private static KernelMappings engines;
+
+    /**
+     * This engine's own kernel mappings and vdso, read once: they never change in a running process, and the maps of a
+     * JVM run to thousands of lines (1-7 ms to read at each restore's pre-flight, inside a staged move's downtime).
+     */
+    private static synchronized KernelMappings engines() {
+        if (engines == null) {
+            ProcFs self = new ProcFs((int) ProcessHandle.current().pid());
+            List<MapsEntry> here = kernelMappings(self);
+            MapsEntry hereVdso = here.stream().filter(e -> e.path().equals(VDSO)).findFirst().orElse(null);
+            engines = new KernelMappings(here, hereVdso == null ? null : VdsoImage.read(self.pid(), hereVdso));
+        }
+        return engines;
     }
 
     /** The image's vdso mapping if the image keeps its code (images made before it was kept do not), else null. */
