@@ -1,4 +1,6 @@
 /*
+ * pmig-client --version: prints pmig's version (built in, PMIG_VERSION) without starting a JVM.
+ *
  * pmig-client ARGS...: runs `pmig checkpoint` or `pmig restore` through the node's running pmigd, which runs the
  * command in its warm JVM (the control socket's "run-command" op), and prints what the command printed and exits
  * with its exit code. The launcher tries it first for these commands; it exits NOT_FORWARDED, having sent nothing
@@ -141,6 +143,10 @@ static int string_field(const char *line, const char *key, struct buffer *out)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("pmig %s\n", PMIG_VERSION);
+        return fflush(stdout) == 0 ? 0 : FAILED;
+    }
     if (argc < 2 || (strcmp(argv[1], "checkpoint") != 0 && strcmp(argv[1], "restore") != 0) || getenv("PMIG_IMAGE_KEY") || getenv("PMIG_JAVA_OPTS")) {
         return NOT_FORWARDED;
     }

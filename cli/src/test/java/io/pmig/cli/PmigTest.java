@@ -10,6 +10,7 @@ import io.pmig.checkpoint.CheckpointReport;
 import io.pmig.checkpoint.FailedException;
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreReport;
+import io.pmig.checkpoint.StepTimes;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,8 +21,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 class PmigTest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final CheckpointReport CHECKPOINT = new CheckpointReport(
-            42, Path.of("/tmp/img"), 4, 23, 16384, 64L << 20, (64L << 20) + 4096, 5, false, 40_000_000, 50_000_000);
-    private static final RestoreReport RESTORE = new RestoreReport(42, 4, 23, 16384, 64L << 20, 5, 25_000_000);
+            42, Path.of("/tmp/img"), 4, 23, 16384, 64L << 20, (64L << 20) + 4096, 5, false, 40_000_000, 50_000_000,
+            new StepTimes(List.of(new StepTimes.Step("freeze", 1_500_000), new StepTimes.Step("pages", 38_500_000))), List.of(42));
+    private static final RestoreReport RESTORE = new RestoreReport(42, 4, 23, 16384, 64L << 20, 5, 25_000_000,
+            new StepTimes(List.of(new StepTimes.Step("launch", 5_000_000), new StepTimes.Step("pages", 20_000_000))), List.of(42));
 
     private final FakeEngines engines = new FakeEngines();
 
@@ -100,7 +103,8 @@ class PmigTest {
         assertEquals(1, run.out().lines().count(), "one JSON object on one line");
         JsonNode json = MAPPER.readTree(run.out());
         assertEquals(List.of("pid", "image", "processes", "threads", "mappings", "pagesStored", "pageBytes", "imageBytes",
-                "descriptors", "leftRunning", "frozenNanos", "totalNanos", "bytesPerSecond"), fieldNames(json));
+                "descriptors", "leftRunning", "frozenNanos", "totalNanos", "bytesPerSecond", "frozenSteps"), fieldNames(json));
+        assertEquals("[{\"step\":\"freeze\",\"millis\":1.5},{\"step\":\"pages\",\"millis\":38.5}]", json.get("frozenSteps").toString());
         assertEquals(42, json.get("pid").intValue());
         assertEquals("/tmp/img", json.get("image").textValue());
         assertEquals(4, json.get("threads").intValue());
@@ -123,7 +127,8 @@ class PmigTest {
         assertEquals(ExitCodes.OK, run.exitCode(), run.err());
         JsonNode json = MAPPER.readTree(run.out());
         assertEquals(List.of("pid", "image", "processes", "threads", "mappings", "pagesRestored", "pageBytes", "descriptors",
-                "totalNanos", "bytesPerSecond"), fieldNames(json));
+                "totalNanos", "bytesPerSecond", "steps"), fieldNames(json));
+        assertEquals("[{\"step\":\"launch\",\"millis\":5.0},{\"step\":\"pages\",\"millis\":20.0}]", json.get("steps").toString());
         assertEquals(42, json.get("pid").intValue());
         assertEquals(16384, json.get("pagesRestored").longValue());
         assertEquals(25_000_000, json.get("totalNanos").longValue());
