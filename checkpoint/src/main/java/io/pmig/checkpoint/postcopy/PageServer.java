@@ -45,8 +45,8 @@ public final class PageServer {
     }
 
     /**
-     * Pushes nothing (nor says the push ended) until {@code ready} says so, answering requests meanwhile: a fault test
-     * holds the pages here to strike while the copy runs without them.
+     * Pushes nothing (nor says the push ended) until {@code ready} says so, answering requests meanwhile: the daemon holds
+     * the push until the copy runs, and a fault test longer, to strike while the copy runs without its pages.
      */
     public PageServer holdingPushUntil(BooleanSupplier ready) {
         mayPush = ready;
