@@ -210,6 +210,15 @@ public final class PageFetcher implements AutoCloseable {
         return new PostcopyReport(pagesLeft, asked, Math.max(0, placed - asked), endedAt - start);
     }
 
+    /**
+     * {@code e}, an error of an operation on the copy, or if this post-copy failed meanwhile (and killed the copy, which
+     * is what the operation met) that failure, naming why: the operator learns of the lost link, not of a ptrace error.
+     */
+    public RuntimeException explained(RuntimeException e) {
+        String why = failure;
+        return why == null ? e : new FailedException(why, e);
+    }
+
     /** Why the post-copy failed (the copy was killed), or null while it has not. */
     public String failure() {
         return failure;

@@ -132,7 +132,11 @@ final class StagedDestination {
             try (RestoredProcess copy = target.finish(pipe.source(), new RestoreOptions(true), pages == null ? null : pages.source(),
                     requests == null ? null : requests.sink())) {
                 List<Integer> pids = copy.pids();
-                copy.resume();
+                try {
+                    copy.resume();
+                } catch (RuntimeException e) {
+                    throw target.postcopy() == null ? e : target.postcopy().explained(e);
+                }
                 copies.set(pids);
             }
             if (target.postcopy() != null) {

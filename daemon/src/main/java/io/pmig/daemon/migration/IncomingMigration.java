@@ -140,7 +140,11 @@ final class IncomingMigration {
                 long woken = System.nanoTime();
                 long replayed = vip == null ? 0 : replayHeld();
                 long replayedAt = System.nanoTime();
-                process.resume();
+                try {
+                    process.resume();
+                } catch (RuntimeException e) {
+                    throw postcopy == null ? e : postcopy.explained(e);
+                }
                 long resumed = System.nanoTime();
                 // the answer's steps are the commit's here: the source's report puts them beside its round trip
                 StepTimes commitSteps = new StepTimes(List.of(new StepTimes.Step("replay", replayedAt - woken),
