@@ -143,9 +143,10 @@ final class OutgoingMigration {
                 cancellation.check();
                 phase = "listener drain";
                 drain = drainListeners();
+                // told before the hold: a progress line to a slow caller would lengthen the clients' stall
+                phase("transfer");
                 holdOn = holdVip();
                 phase = "checkpoint";
-                phase("transfer");
                 freeze = System.nanoTime();
                 image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
                 compression.linkLimit(0);
@@ -164,9 +165,9 @@ final class OutgoingMigration {
             } else {
                 phase = "listener drain";
                 drain = drainListeners();
+                phase("transfer");
                 holdOn = holdVip();
                 phase = "checkpoint";
-                phase("transfer");
                 freeze = System.nanoTime();
                 frozen = new CheckpointEngine().checkpoint(bundle, imagePages, options);
             }
