@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pmig.checkpoint.CheckedProcess;
 import io.pmig.checkpoint.CheckpointEngine;
+import io.pmig.checkpoint.cgroup.FreezerPark;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
 import io.pmig.checkpoint.ListenerBacklog;
@@ -145,6 +146,7 @@ final class OutgoingMigration {
                 drain = drainListeners();
                 // told before the hold: a progress line to a slow caller would lengthen the clients' stall
                 phase("transfer");
+                FreezerPark.readyForAQuickEntry();
                 holdOn = holdVip();
                 phase = "checkpoint";
                 freeze = System.nanoTime();
@@ -166,6 +168,7 @@ final class OutgoingMigration {
                 phase = "listener drain";
                 drain = drainListeners();
                 phase("transfer");
+                FreezerPark.readyForAQuickEntry();
                 holdOn = holdVip();
                 phase = "checkpoint";
                 freeze = System.nanoTime();
