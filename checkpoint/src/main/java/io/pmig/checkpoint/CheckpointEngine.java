@@ -343,9 +343,6 @@ public final class CheckpointEngine {
                 members.set(i, new Member(m.process(), m.threads(), m.memory(), mappingsReader.read(m.memory()), m.fds()));
             }
             steps.lap("mappings");
-            // ptrace is done with: from here on the tree stays stopped whatever becomes of this tracer
-            frozen.park();
-            steps.lap("park");
             long pages = 0;
             long imageBytes = 0;
             int threads = 0;
@@ -386,6 +383,12 @@ public final class CheckpointEngine {
                 PageSelection selection = pagesToStore.select(m.memory(), m.mappings(), m.threads(), steps);
                 for (Object o : selection.objects()) {
                     writer.writeObject(o);
+                }
+                if (m == members.get(0)) {
+                    // ptrace is done with: from here on the tree stays stopped whatever becomes of this tracer. The move into
+                    // the park, begun at the freeze, waits for an RCU grace period: the later it is joined the less it costs
+                    frozen.park();
+                    steps.lap("park");
                 }
                 MemoryDumper.PagePlan plan = selection.plan();
                 long before = imageBytes;

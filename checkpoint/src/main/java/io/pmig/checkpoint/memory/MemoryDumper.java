@@ -43,6 +43,12 @@ public final class MemoryDumper {
     private static final int BUFFER_BYTES = 4 << 20;
     private static final int IOV_MAX = 1024;
     private static final int SCAN_REGIONS = 4096;
+    /** Read the chunks of pages while the engine's thread writes the one before; daemon threads, kept a minute when idle. */
+    private static final ExecutorService READERS = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "pmig-page-reader");
+            t.setDaemon(true);
+            return t;
+        });
     /** How often the mappings of a process that keeps changing them are read again. */
     private static final int CHANGING_ATTEMPTS = 10;
 
@@ -218,28 +224,28 @@ public final class MemoryDumper {
             return 0;
         }
         boolean running = copied != null;
-        // no bigger than the largest chunk: a pre-copy's last part is often a few pages, and zeroing
-        // two full buffers would cost it milliseconds of downtime
-        int size = chunks.stream().mapToInt(Chunk::bytes).max().orElse(0);
-        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(size), ByteBuffer.allocateDirect(size)};
-        // one chunk (a pre-copy's last part, often a few pages) is read on this thread: a reader thread
-        // would overlap nothing and add its start and hand-over to the frozen time
-        ExecutorService readerThread = chunks.size() > 1
-            ? Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid())) : null;
-        Executor reader = readerThread != null ? readerThread : Runnable::run;
+        ByteBuffer[] buffers = PageBuffers.take(BUFFER_BYTES);
+        // one chunk (a pre-copy's last part, often a few pages) is read on this thread: a hand-over to the
+        // reader thread would overlap nothing
+        Executor reader = chunks.size() > 1 ? READERS : Runnable::run;
+        // the CRC of each record is computed by the reader, after its copy: the writer's thread is the one waited for
+        ImageWriter.RawPagesCrc crc = writer.writesRawRecord(BUFFER_BYTES) ? writer.rawPagesCrc() : null;
         int mem = Linux.open(proc.path("mem").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        Future<ReadChunk> next = null;
         try {
             NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
-            Future<List<Run>> next = submit(reader, () -> read(chunks.get(0), buffers[0], iov, mem, running));
+            next = submit(reader, () -> read(chunks.get(0), buffers[0], iov, mem, running, crc));
             long pages = 0;
             for (int i = 0; i < chunks.size(); i++) {
-                List<Run> read = await(next);
+                ReadChunk read = await(next);
+                next = null;
                 if (i + 1 < chunks.size()) {
                     int k = i + 1;
-                    next = submit(reader, () -> read(chunks.get(k), buffers[k % 2], iov, mem, running));
+                    next = submit(reader, () -> read(chunks.get(k), buffers[k % 2], iov, mem, running, crc));
                 }
-                for (Run r : read) {
-                    writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()));
+                for (int j = 0; j < read.runs().size(); j++) {
+                    Run r = read.runs().get(j);
+                    writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()), read.crcs()[j]);
                     pages += r.length() / PAGE;
                     if (copied != null) {
                         copied.add(r.address(), r.address() + r.length());
@@ -247,17 +253,29 @@ public final class MemoryDumper {
                 }
                 afterChunk.run();
             }
+            PageBuffers.give(buffers);
             return pages;
         } finally {
-            if (readerThread != null) {
-                readerThread.shutdownNow();
-            }
+            // a read still under way when the writing failed ends before its descriptor is closed (its buffers are dropped)
+            awaitQuietly(next);
             Linux.close(mem);
         }
     }
 
-    private static Future<List<Run>> submit(Executor reader, Callable<List<Run>> read) {
-        FutureTask<List<Run>> task = new FutureTask<>(read);
+    private static void awaitQuietly(Future<?> read) {
+        if (read != null) {
+            try {
+                read.get();
+            } catch (ExecutionException | java.util.concurrent.CancellationException failed) {
+                // the copy failed already; this read's failure adds nothing
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static Future<ReadChunk> submit(Executor reader, Callable<ReadChunk> read) {
+        FutureTask<ReadChunk> task = new FutureTask<>(read);
         reader.execute(task);
         return task;
     }
@@ -269,6 +287,10 @@ public final class MemoryDumper {
      * own (a prefork server's whole tree would double its memory, or more, on the source while it moves).
      */
     private record Run(long address, long length, long offset, boolean pinnable) {
+    }
+
+    /** The runs of a chunk read into its buffer, each with the CRC of its record if computed ahead (else null). */
+    private record ReadChunk(List<Run> runs, Integer[] crcs) {
     }
 
     /** What fits one buffer and one process_vm_readv call. */
@@ -394,6 +416,17 @@ public final class MemoryDumper {
         } finally {
             Linux.close(pagemap);
         }
+    }
+
+    /** Reads a chunk and, with {@code crc}, computes the CRC of each run's record. */
+    private ReadChunk read(Chunk chunk, ByteBuffer buffer, NativeMemory iov, int mem, boolean running, ImageWriter.RawPagesCrc crc) {
+        List<Run> runs = read(chunk, buffer, iov, mem, running);
+        Integer[] crcs = new Integer[runs.size()];
+        for (int i = 0; crc != null && i < crcs.length; i++) {
+            Run r = runs.get(i);
+            crcs[i] = crc.of(r.address(), buffer.slice((int) r.offset(), (int) r.length()));
+        }
+        return new ReadChunk(runs, crcs);
     }
 
     /** Reads a chunk; returns its runs, or with {@code running}, the parts of them still mapped (see below). */
