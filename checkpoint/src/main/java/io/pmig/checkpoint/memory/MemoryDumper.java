@@ -22,12 +22,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Reads the address space of a frozen process: its mappings, and the pages worth storing
@@ -41,6 +47,7 @@ public final class MemoryDumper {
     private static final long PM_MMAP_EXCLUSIVE = 1L << 56;
     private static final long PM_PFN = (1L << 55) - 1;
     private static final int BUFFER_BYTES = 4 << 20;
+    private static final int FIRST_CHUNK_BYTES = 256 << 10;
     private static final int IOV_MAX = 1024;
     private static final int SCAN_REGIONS = 4096;
     /** Read the chunks of pages while the engine's thread writes the one before; daemon threads, kept a minute when idle. */
@@ -49,6 +56,19 @@ public final class MemoryDumper {
             t.setDaemon(true);
             return t;
         });
+    /**
+     * Read the mappings of frozen processes while their task state is read ({@link #mappingsAhead}): two, the members of a
+     * tree queued in order (a thread each would be hundreds for a prefork server), ended after a minute idle.
+     */
+    private static final ThreadPoolExecutor AHEAD = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+        Thread t = new Thread(r, "pmig-mappings-reader");
+        t.setDaemon(true);
+        return t;
+    });
+
+    static {
+        AHEAD.allowCoreThreadTimeOut(true);
+    }
     /** How often the mappings of a process that keeps changing them are read again. */
     private static final int CHANGING_ATTEMPTS = 10;
 
@@ -82,8 +102,42 @@ public final class MemoryDumper {
         }
     }
 
+    /**
+     * Begins reading the mappings of the frozen process (as {@link #mappings(List)} does) on another thread, while the
+     * engine's reads its task state, which mostly waits for the process's threads: smaps walks every page table (tens of
+     * ms for a GB), and each mapped file is examined. The task state's injected calls map and unmap pages of their own
+     * meanwhile, so what was read is taken only if {@code /proc/PID/maps}, read again by the returned supplier once they
+     * are done, lists what it was read from; else (or if the reading failed) the mappings are read again there.
+     */
+    public Supplier<List<MappingImage>> mappingsAhead(List<MappingImage> known) {
+        CompletableFuture<Reading> ahead = CompletableFuture.supplyAsync(() -> {
+            List<MapsEntry> entries = entries();
+            return new Reading(entries, readMappings(entries, known));
+        }, AHEAD);
+        return () -> {
+            Reading reading;
+            try {
+                reading = ahead.join();
+            } catch (CompletionException | java.util.concurrent.CancellationException e) {
+                return mappings(known);
+            }
+            return reading.entries().equals(entries()) ? reading.mappings() : mappings(known);
+        };
+    }
+
+    /** Mappings and the maps entries they were read from. */
+    private record Reading(List<MapsEntry> entries, List<MappingImage> mappings) {
+    }
+
+    private List<MapsEntry> entries() {
+        return proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
+    }
+
     private List<MappingImage> readMappings(List<MappingImage> known) {
-        List<MapsEntry> entries = proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
+        return readMappings(entries(), known);
+    }
+
+    private List<MappingImage> readMappings(List<MapsEntry> entries, List<MappingImage> known) {
         Map<Long, MappingImage> earlier = new java.util.HashMap<>();
         for (MapsEntry e : entries) {
             known.stream().filter(k -> k.end() == e.end() && k.name().equals(e.path()) && k.shared() == e.shared())
@@ -306,6 +360,15 @@ public final class MemoryDumper {
         return plan(mappings, null);
     }
 
+    /**
+     * The bytes chunk {@code index} holds at most: the first is read before any is written, and the last written after every
+     * read, with nothing beside them; so the first chunks are small and double (writing a chunk takes about twice as long
+     * as reading one, so the read of the next, twice as big, ends as the write does) up to a full buffer.
+     */
+    private static long chunkCapacity(int index) {
+        return Math.min(BUFFER_BYTES, (long) FIRST_CHUNK_BYTES << Math.min(index, 16));
+    }
+
     /** Like {@link #plan(List)}, only among the pages of {@code only} (all if null). */
     public PagePlan plan(List<MappingImage> mappings, PageSet only) {
         List<Chunk> chunks = new ArrayList<>();
@@ -338,12 +401,13 @@ public final class MemoryDumper {
                         long address = segment.start() + (long) i * PAGE;
                         long remaining = (long) (j - i) * PAGE;
                         while (remaining > 0) {
-                            if (used == BUFFER_BYTES || current.size() == IOV_MAX) {
+                            long capacity = chunkCapacity(chunks.size());
+                            if (used == capacity || current.size() == IOV_MAX) {
                                 chunks.add(new Chunk(current));
                                 current = new ArrayList<>();
                                 used = 0;
                             }
-                            long take = Math.min(remaining, BUFFER_BYTES - used);
+                            long take = Math.min(remaining, chunkCapacity(chunks.size()) - used);
                             current.add(new Run(address, take, used, pinnable));
                             used += take;
                             address += take;
