@@ -52,10 +52,10 @@ public final class MemoryDumper {
     private static final int SCAN_REGIONS = 4096;
     /** Read the chunks of pages while the engine's thread writes the one before; daemon threads, kept a minute when idle. */
     private static final ExecutorService READERS = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "pmig-page-reader");
-            t.setDaemon(true);
-            return t;
-        });
+        Thread t = new Thread(r, "pmig-page-reader");
+        t.setDaemon(true);
+        return t;
+    });
     /**
      * Read the mappings of frozen processes while their task state is read ({@link #mappingsAhead}): two, the members of a
      * tree queued in order (a thread each would be hundreds for a prefork server), ended after a minute idle.
@@ -278,7 +278,7 @@ public final class MemoryDumper {
             return 0;
         }
         boolean running = copied != null;
-        ByteBuffer[] buffers = PageBuffers.take(BUFFER_BYTES);
+        ByteBuffer[] buffers = PageBuffers.take(chunks.stream().mapToInt(Chunk::bytes).max().orElse(0));
         // one chunk (a pre-copy's last part, often a few pages) is read on this thread: a hand-over to the
         // reader thread would overlap nothing
         Executor reader = chunks.size() > 1 ? READERS : Runnable::run;
