@@ -38,6 +38,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Checkpoints one process (all its threads) into an image stream or an image directory.
@@ -211,7 +212,7 @@ public final class CheckpointEngine {
 
     /** {@link #checkpoint(int, WritableByteChannel, CheckpointOptions)} of a process whose pre-flight passed. */
     public FrozenCheckpoint checkpoint(CheckedProcess process, WritableByteChannel out, CheckpointOptions options) {
-        return checkpoint(process.pid(), process.tree(), out, options, MemoryDumper::mappings,
+        return checkpoint(process.pid(), process.tree(), out, options, memory -> memory.mappingsAhead(List.of()),
             (memory, mappings, threads, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
                 steps.lap("page plan");
@@ -273,9 +274,12 @@ public final class CheckpointEngine {
         PageSelection select(MemoryDumper memory, List<MappingImage> mappings, List<ThreadImage> threads, StepTimer steps) throws IOException;
     }
 
-    /** Reads the mappings of a frozen process; a pre-copy passes what it read before, to spare smaps. */
+    /**
+     * Reads the mappings of a frozen process: begins before its task state is read (as {@link MemoryDumper#mappingsAhead}), and
+     * gives them once it is; a pre-copy passes what it read before, to spare smaps.
+     */
     interface MappingsReader {
-        List<MappingImage> read(MemoryDumper memory);
+        Supplier<List<MappingImage>> start(MemoryDumper memory);
     }
 
     /**
@@ -331,21 +335,18 @@ public final class CheckpointEngine {
             SysvObjects sysv = SysvObjects.usedBy(frozen.pids());
             List<Object> sysvImages = sysv.save(frozen.members());
             List<Member> members = new ArrayList<>();
+            List<MemoryDumper> memories = frozen.members().stream().map(p -> new MemoryDumper(new ProcFs(p.pid()))).toList();
+            List<Supplier<List<MappingImage>>> mappingsRead = memories.stream().map(mappingsReader::start).toList();
             for (int i = 0; i < frozen.members().size(); i++) {
-                FrozenProcess process = frozen.members().get(i);
-                TaskDumper task = new TaskDumper(process);
-                MemoryDumper memory = new MemoryDumper(new ProcFs(process.pid()));
-                members.add(new Member(task.process(), task.threads(), memory, null, fds.get(i)));
+                TaskDumper task = new TaskDumper(frozen.members().get(i));
+                members.add(new Member(task.process(), task.threads(), memories.get(i), null, fds.get(i)));
             }
             steps.lap("task state");
             for (int i = 0; i < members.size(); i++) {
                 Member m = members.get(i);
-                members.set(i, new Member(m.process(), m.threads(), m.memory(), mappingsReader.read(m.memory()), m.fds()));
+                members.set(i, new Member(m.process(), m.threads(), m.memory(), mappingsRead.get(i).get(), m.fds()));
             }
             steps.lap("mappings");
-            // ptrace is done with: from here on the tree stays stopped whatever becomes of this tracer
-            frozen.park();
-            steps.lap("park");
             long pages = 0;
             long imageBytes = 0;
             int threads = 0;
@@ -386,6 +387,12 @@ public final class CheckpointEngine {
                 PageSelection selection = pagesToStore.select(m.memory(), m.mappings(), m.threads(), steps);
                 for (Object o : selection.objects()) {
                     writer.writeObject(o);
+                }
+                if (m == members.get(0)) {
+                    // ptrace is done with: from here on the tree stays stopped whatever becomes of this tracer. The move into
+                    // the park, begun at the freeze, waits for an RCU grace period: the later it is joined the less it costs
+                    frozen.park();
+                    steps.lap("park");
                 }
                 MemoryDumper.PagePlan plan = selection.plan();
                 long before = imageBytes;

@@ -257,7 +257,7 @@ public final class PrecopySource implements AutoCloseable {
             List<Integer> checked = checkedPids;
             frozen = engine.checkpoint(pid, checked, out, checkpointOptions, m -> {
                 Tracked t = trackedAs(m.pid());
-                return t == null ? m.mappings() : m.mappings(t.layout);
+                return m.mappingsAhead(t == null ? List.of() : t.layout);
             }, (m, now, threads, steps) -> {
                 Tracked t = trackedAs(m.pid());
                 if (t == null) {

@@ -110,7 +110,31 @@ public final class ImageWriter implements Closeable {
     }
 
     public void writePages(long address, ByteBuffer pages) throws IOException {
+        writePages(address, pages, null);
+    }
+
+    /**
+     * Whether a run of {@code length} bytes of pages is written as one record of its raw bytes, whose CRC another thread can
+     * then compute ahead with {@link RawPagesCrc} (the writer's thread is the one the copy waits for).
+     */
+    public boolean writesRawRecord(int length) {
+        return !compression.enabled() && length <= MAX_PAGE_BYTES_PER_RECORD;
+    }
+
+    /** A {@link RawPagesCrc} for this writer's pages. */
+    public RawPagesCrc rawPagesCrc() {
+        return new RawPagesCrc(pageSize);
+    }
+
+    /**
+     * {@link #writePages(long, ByteBuffer)} with the record's CRC computed ahead by {@link RawPagesCrc} (with
+     * {@link #writesRawRecord} true for its length); {@code crc} null: computed here.
+     */
+    public void writePages(long address, ByteBuffer pages, Integer crc) throws IOException {
         checkOpen();
+        if (crc != null && !writesRawRecord(pages.remaining())) {
+            throw new IllegalArgumentException("a CRC computed ahead for a run of " + pages.remaining() + " bytes, which is not written raw");
+        }
         int length = pages.remaining();
         if (length == 0) {
             return;
@@ -135,18 +159,18 @@ public final class ImageWriter implements Closeable {
         guarded(() -> {
             for (int done = 0; done < length; ) {
                 int chunk = Math.min(length - done, recordBytes);
-                writePagesRecord(address + done, pages.slice(from + done, chunk));
+                writePagesRecord(address + done, pages.slice(from + done, chunk), crc);
                 done += chunk;
             }
         });
         runs.add(address, end);
     }
 
-    private void writePagesRecord(long address, ByteBuffer data) throws IOException {
+    private void writePagesRecord(long address, ByteBuffer data, Integer crcAhead) throws IOException {
         int length = data.remaining();
         ByteBuffer stored = data;
         int codecId = 0;
-        if (compression.shouldTry()) {
+        if (crcAhead == null && compression.shouldTry()) {
             long start = System.nanoTime();
             ByteBuffer packed = compress(data);
             compression.tried(length, packed == null ? length : packed.remaining(), System.nanoTime() - start);
@@ -157,17 +181,47 @@ public final class ImageWriter implements Closeable {
         } else {
             compression.counted(length, length);
         }
+        pagesFrame(frame, address, stored.remaining(), length / pageSize, codecId);
+        int recordCrc = crcAhead != null ? crcAhead : pagesCrc(crc, frame, stored);
+        emit(frame);
+        emit(stored);
+        emitCrc(recordCrc);
+        pagesRecords++;
+        pageBytes += length;
+    }
+
+    /** The frame header and PAGES prefix of a record of {@code storedBytes} bytes holding {@code pages} pages at {@code address}. */
+    private static void pagesFrame(ByteBuffer frame, long address, int storedBytes, int pages, int codecId) {
         frame.clear();
         frame.put((byte) TYPE_PAGES).put((byte) (codecId == 0 ? 0 : FLAG_PAGES_COMPRESSED)).putShort((short) 0)
-                .putInt(PAGES_PREFIX_SIZE + stored.remaining()).putLong(address).putInt(length / pageSize).putInt(codecId).flip();
+                .putInt(PAGES_PREFIX_SIZE + storedBytes).putLong(address).putInt(pages).putInt(codecId).flip();
+    }
+
+    private static int pagesCrc(CRC32C crc, ByteBuffer frame, ByteBuffer stored) {
         crc.reset();
         crc.update(frame.array(), 0, frame.limit());
         crc.update(stored.duplicate());
-        emit(frame);
-        emit(stored);
-        emitCrc();
-        pagesRecords++;
-        pageBytes += length;
+        return (int) crc.getValue();
+    }
+
+    /**
+     * Computes the CRC of a PAGES record of raw pages ({@link #writesRawRecord}) on a thread other than the writer's: the
+     * page copy's reader thread, right after it filled the buffer, so that the writer's thread only writes. One per thread.
+     */
+    public static final class RawPagesCrc {
+        private final CRC32C crc = new CRC32C();
+        private final ByteBuffer frame = ByteBuffer.allocate(FRAME_HEADER_SIZE + PAGES_PREFIX_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        private final int pageSize;
+
+        private RawPagesCrc(int pageSize) {
+            this.pageSize = pageSize;
+        }
+
+        /** The CRC of the record of the pages {@code pages} (all of its remaining bytes) at {@code address}. */
+        public int of(long address, ByteBuffer pages) {
+            pagesFrame(frame, address, pages.remaining(), pages.remaining() / pageSize, 0);
+            return pagesCrc(crc, frame, pages);
+        }
     }
 
     /** The run compressed, or null when it does not shrink by PageCompression.MIN_SAVING_EIGHTHS/8. */
@@ -198,13 +252,13 @@ public final class ImageWriter implements Closeable {
             crc.update(payload);
             emit(frame);
             emit(ByteBuffer.wrap(payload));
-            emitCrc();
+            emitCrc((int) crc.getValue());
         });
     }
 
-    private void emitCrc() throws IOException {
+    private void emitCrc(int value) throws IOException {
         trailer.clear();
-        trailer.putInt((int) crc.getValue()).flip();
+        trailer.putInt(value).flip();
         emit(trailer);
     }
 

@@ -22,12 +22,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Reads the address space of a frozen process: its mappings, and the pages worth storing
@@ -41,8 +47,28 @@ public final class MemoryDumper {
     private static final long PM_MMAP_EXCLUSIVE = 1L << 56;
     private static final long PM_PFN = (1L << 55) - 1;
     private static final int BUFFER_BYTES = 4 << 20;
+    private static final int FIRST_CHUNK_BYTES = 256 << 10;
     private static final int IOV_MAX = 1024;
     private static final int SCAN_REGIONS = 4096;
+    /** Read the chunks of pages while the engine's thread writes the one before; daemon threads, kept a minute when idle. */
+    private static final ExecutorService READERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "pmig-page-reader");
+        t.setDaemon(true);
+        return t;
+    });
+    /**
+     * Read the mappings of frozen processes while their task state is read ({@link #mappingsAhead}): two, the members of a
+     * tree queued in order (a thread each would be hundreds for a prefork server), ended after a minute idle.
+     */
+    private static final ThreadPoolExecutor AHEAD = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+        Thread t = new Thread(r, "pmig-mappings-reader");
+        t.setDaemon(true);
+        return t;
+    });
+
+    static {
+        AHEAD.allowCoreThreadTimeOut(true);
+    }
     /** How often the mappings of a process that keeps changing them are read again. */
     private static final int CHANGING_ATTEMPTS = 10;
 
@@ -76,8 +102,42 @@ public final class MemoryDumper {
         }
     }
 
+    /**
+     * Begins reading the mappings of the frozen process (as {@link #mappings(List)} does) on another thread, while the
+     * engine's reads its task state, which mostly waits for the process's threads: smaps walks every page table (tens of
+     * ms for a GB), and each mapped file is examined. The task state's injected calls map and unmap pages of their own
+     * meanwhile, so what was read is taken only if {@code /proc/PID/maps}, read again by the returned supplier once they
+     * are done, lists what it was read from; else (or if the reading failed) the mappings are read again there.
+     */
+    public Supplier<List<MappingImage>> mappingsAhead(List<MappingImage> known) {
+        CompletableFuture<Reading> ahead = CompletableFuture.supplyAsync(() -> {
+            List<MapsEntry> entries = entries();
+            return new Reading(entries, readMappings(entries, known));
+        }, AHEAD);
+        return () -> {
+            Reading reading;
+            try {
+                reading = ahead.join();
+            } catch (CompletionException | java.util.concurrent.CancellationException e) {
+                return mappings(known);
+            }
+            return reading.entries().equals(entries()) ? reading.mappings() : mappings(known);
+        };
+    }
+
+    /** Mappings and the maps entries they were read from. */
+    private record Reading(List<MapsEntry> entries, List<MappingImage> mappings) {
+    }
+
+    private List<MapsEntry> entries() {
+        return proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
+    }
+
     private List<MappingImage> readMappings(List<MappingImage> known) {
-        List<MapsEntry> entries = proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
+        return readMappings(entries(), known);
+    }
+
+    private List<MappingImage> readMappings(List<MapsEntry> entries, List<MappingImage> known) {
         Map<Long, MappingImage> earlier = new java.util.HashMap<>();
         for (MapsEntry e : entries) {
             known.stream().filter(k -> k.end() == e.end() && k.name().equals(e.path()) && k.shared() == e.shared())
@@ -218,28 +278,28 @@ public final class MemoryDumper {
             return 0;
         }
         boolean running = copied != null;
-        // no bigger than the largest chunk: a pre-copy's last part is often a few pages, and zeroing
-        // two full buffers would cost it milliseconds of downtime
-        int size = chunks.stream().mapToInt(Chunk::bytes).max().orElse(0);
-        ByteBuffer[] buffers = {ByteBuffer.allocateDirect(size), ByteBuffer.allocateDirect(size)};
-        // one chunk (a pre-copy's last part, often a few pages) is read on this thread: a reader thread
-        // would overlap nothing and add its start and hand-over to the frozen time
-        ExecutorService readerThread = chunks.size() > 1
-            ? Executors.newSingleThreadExecutor(r -> new Thread(r, "pmig-page-reader-" + proc.pid())) : null;
-        Executor reader = readerThread != null ? readerThread : Runnable::run;
+        ByteBuffer[] buffers = PageBuffers.take(chunks.stream().mapToInt(Chunk::bytes).max().orElse(0));
+        // one chunk (a pre-copy's last part, often a few pages) is read on this thread: a hand-over to the
+        // reader thread would overlap nothing
+        Executor reader = chunks.size() > 1 ? READERS : Runnable::run;
+        // the CRC of each record is computed by the reader, after its copy: the writer's thread is the one waited for
+        ImageWriter.RawPagesCrc crc = writer.writesRawRecord(BUFFER_BYTES) ? writer.rawPagesCrc() : null;
         int mem = Linux.open(proc.path("mem").toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        Future<ReadChunk> next = null;
         try {
             NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
-            Future<List<Run>> next = submit(reader, () -> read(chunks.get(0), buffers[0], iov, mem, running));
+            next = submit(reader, () -> read(chunks.get(0), buffers[0], iov, mem, running, crc));
             long pages = 0;
             for (int i = 0; i < chunks.size(); i++) {
-                List<Run> read = await(next);
+                ReadChunk read = await(next);
+                next = null;
                 if (i + 1 < chunks.size()) {
                     int k = i + 1;
-                    next = submit(reader, () -> read(chunks.get(k), buffers[k % 2], iov, mem, running));
+                    next = submit(reader, () -> read(chunks.get(k), buffers[k % 2], iov, mem, running, crc));
                 }
-                for (Run r : read) {
-                    writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()));
+                for (int j = 0; j < read.runs().size(); j++) {
+                    Run r = read.runs().get(j);
+                    writer.writePages(r.address(), buffers[i % 2].slice((int) r.offset(), (int) r.length()), read.crcs()[j]);
                     pages += r.length() / PAGE;
                     if (copied != null) {
                         copied.add(r.address(), r.address() + r.length());
@@ -247,17 +307,29 @@ public final class MemoryDumper {
                 }
                 afterChunk.run();
             }
+            PageBuffers.give(buffers);
             return pages;
         } finally {
-            if (readerThread != null) {
-                readerThread.shutdownNow();
-            }
+            // a read still under way when the writing failed ends before its descriptor is closed (its buffers are dropped)
+            awaitQuietly(next);
             Linux.close(mem);
         }
     }
 
-    private static Future<List<Run>> submit(Executor reader, Callable<List<Run>> read) {
-        FutureTask<List<Run>> task = new FutureTask<>(read);
+    private static void awaitQuietly(Future<?> read) {
+        if (read != null) {
+            try {
+                read.get();
+            } catch (ExecutionException | java.util.concurrent.CancellationException failed) {
+                // the copy failed already; this read's failure adds nothing
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static Future<ReadChunk> submit(Executor reader, Callable<ReadChunk> read) {
+        FutureTask<ReadChunk> task = new FutureTask<>(read);
         reader.execute(task);
         return task;
     }
@@ -271,6 +343,10 @@ public final class MemoryDumper {
     private record Run(long address, long length, long offset, boolean pinnable) {
     }
 
+    /** The runs of a chunk read into its buffer, each with the CRC of its record if computed ahead (else null). */
+    private record ReadChunk(List<Run> runs, Integer[] crcs) {
+    }
+
     /** What fits one buffer and one process_vm_readv call. */
     private record Chunk(List<Run> runs) {
         int bytes() {
@@ -282,6 +358,15 @@ public final class MemoryDumper {
     /** The runs of pages worth storing, from pagemap, packed into buffer-sized chunks. */
     public PagePlan plan(List<MappingImage> mappings) {
         return plan(mappings, null);
+    }
+
+    /**
+     * The bytes chunk {@code index} holds at most: the first is read before any is written, and the last written after every
+     * read, with nothing beside them; so the first chunks are small and double (writing a chunk takes about twice as long
+     * as reading one, so the read of the next, twice as big, ends as the write does) up to a full buffer.
+     */
+    private static long chunkCapacity(int index) {
+        return Math.min(BUFFER_BYTES, (long) FIRST_CHUNK_BYTES << Math.min(index, 16));
     }
 
     /** Like {@link #plan(List)}, only among the pages of {@code only} (all if null). */
@@ -316,12 +401,13 @@ public final class MemoryDumper {
                         long address = segment.start() + (long) i * PAGE;
                         long remaining = (long) (j - i) * PAGE;
                         while (remaining > 0) {
-                            if (used == BUFFER_BYTES || current.size() == IOV_MAX) {
+                            long capacity = chunkCapacity(chunks.size());
+                            if (used == capacity || current.size() == IOV_MAX) {
                                 chunks.add(new Chunk(current));
                                 current = new ArrayList<>();
                                 used = 0;
                             }
-                            long take = Math.min(remaining, BUFFER_BYTES - used);
+                            long take = Math.min(remaining, chunkCapacity(chunks.size()) - used);
                             current.add(new Run(address, take, used, pinnable));
                             used += take;
                             address += take;
@@ -394,6 +480,17 @@ public final class MemoryDumper {
         } finally {
             Linux.close(pagemap);
         }
+    }
+
+    /** Reads a chunk and, with {@code crc}, computes the CRC of each run's record. */
+    private ReadChunk read(Chunk chunk, ByteBuffer buffer, NativeMemory iov, int mem, boolean running, ImageWriter.RawPagesCrc crc) {
+        List<Run> runs = read(chunk, buffer, iov, mem, running);
+        Integer[] crcs = new Integer[runs.size()];
+        for (int i = 0; crc != null && i < crcs.length; i++) {
+            Run r = runs.get(i);
+            crcs[i] = crc.of(r.address(), buffer.slice((int) r.offset(), (int) r.length()));
+        }
+        return new ReadChunk(runs, crcs);
     }
 
     /** Reads a chunk; returns its runs, or with {@code running}, the parts of them still mapped (see below). */

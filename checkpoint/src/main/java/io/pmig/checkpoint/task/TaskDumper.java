@@ -39,12 +39,22 @@ public final class TaskDumper {
 
     private final FrozenProcess frozen;
     private final ProcFs proc;
+    /** The main thread's per-thread state, asked in {@link #process()}'s batch (it runs in that thread); null until then. */
+    private ThreadCalls mainThread;
+
+    /** What a thread is asked by system calls of its own: its sigaltstack and clear-child-tid address. */
+    private record ThreadCalls(long altBase, int altFlags, long altSize, long clearChildTid) {
+        static ThreadCalls of(ByteBuffer altstack, int at, long clearChildTid) {
+            return new ThreadCalls(altstack.getLong(at), altstack.getInt(at + 8), altstack.getLong(at + 16), clearChildTid);
+        }
+    }
 
     public TaskDumper(FrozenProcess frozen) {
         this.frozen = frozen;
         this.proc = new ProcFs(frozen.pid());
     }
 
+    /** Each thread's state; called after {@link #process()}, the main thread's calls are taken from its batch, one stop and go fewer. */
     public List<ThreadImage> threads() {
         List<ThreadImage> out = new ArrayList<>();
         for (int tid : frozen.threads()) {
@@ -68,23 +78,20 @@ public final class TaskDumper {
         Ptrace.RseqConfiguration rseq = Ptrace.rseqConfiguration(tid);
         long[] robust = Linux.robustList(tid);
         String name = new ProcFs(pid).read("task/" + tid + "/comm").trim();
-        long altBase;
-        int altFlags;
-        long altSize;
-        long clearChildTid;
-        try (InjectedSyscalls in = new InjectedSyscalls(pid, tid, frozen.registers(tid))) {
+        ThreadCalls calls = tid == pid && mainThread != null ? mainThread : threadCalls(tid);
+        return new ThreadImage(PidNamespaces.innerId(tid), name, frozen.registers(tid).words(), xstate, sigmask, pending,
+            rseq.address(), rseq.size(), rseq.signature(), calls.altBase(), calls.altFlags() & ~1 /* SS_ONSTACK is a state, not a setting */,
+            calls.altSize(), calls.clearChildTid(), robust[0], robust[1]);
+    }
+
+    private ThreadCalls threadCalls(int tid) {
+        try (InjectedSyscalls in = new InjectedSyscalls(frozen.pid(), tid, frozen.registers(tid))) {
             long scratch = in.scratch();
             check(in.call(Nr.SIGALTSTACK, 0, scratch), "sigaltstack", tid);
             ByteBuffer ss = ByteBuffer.wrap(in.readScratch(0, 24)).order(ByteOrder.LITTLE_ENDIAN);
-            altBase = ss.getLong(0);
-            altFlags = ss.getInt(8);
-            altSize = ss.getLong(16);
             check(in.call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch), "prctl(PR_GET_TID_ADDRESS)", tid);
-            clearChildTid = ByteBuffer.wrap(in.readScratch(0, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            return ThreadCalls.of(ss, 0, ByteBuffer.wrap(in.readScratch(0, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong());
         }
-        return new ThreadImage(PidNamespaces.innerId(tid), name, frozen.registers(tid).words(), xstate, sigmask, pending,
-            rseq.address(), rseq.size(), rseq.signature(), altBase, altFlags & ~1 /* SS_ONSTACK is a state, not a setting */,
-            altSize, clearChildTid, robust[0], robust[1]);
     }
 
     public ProcessImage process() {
@@ -114,6 +121,10 @@ public final class TaskDumper {
             calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_DUMPABLE, 0, 0, 0, 0));
             int membarrierAt = calls.size();
             calls.addAll(Membarrier.queries());
+            // the main thread's own calls too, in the same run: the batch runs in that thread
+            int threadCallsAt = calls.size();
+            calls.add(new InjectedSyscalls.Call(Nr.SIGALTSTACK, 0, scratch + (long) ANSWER * threadCallsAt));
+            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch + (long) ANSWER * (threadCallsAt + 1)));
             calls.add(new InjectedSyscalls.Call(Nr.BRK, 0));
             long[] results = in.callAll(calls);
             ByteBuffer answers = answers(in, calls.size());
@@ -132,6 +143,9 @@ public final class TaskDumper {
             check(results[subreaperAt], "prctl(PR_GET_CHILD_SUBREAPER)", pid);
             childSubreaper = answers.getInt(ANSWER * subreaperAt) != 0;
             membarrier = Membarrier.registrations(pid, results, membarrierAt);
+            check(results[threadCallsAt], "sigaltstack", pid);
+            check(results[threadCallsAt + 1], "prctl(PR_GET_TID_ADDRESS)", pid);
+            mainThread = ThreadCalls.of(answers, ANSWER * threadCallsAt, answers.getLong(ANSWER * (threadCallsAt + 1)));
 
             List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
             for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {

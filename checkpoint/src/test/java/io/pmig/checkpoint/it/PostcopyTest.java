@@ -87,10 +87,11 @@ class PostcopyTest extends ItSupport {
         FrozenCheckpoint frozen = precopyAndLastPart(p, destination);
         PageSet left = leftBehind;
         try {
-            assertTrue(left.bytes() > 32 << 20, "enough pages left behind to be cut among them: " + left.bytes());
-            // the source's page stream breaks after 16 MiB, as a source daemon killed mid-post-copy would leave it
+            // how much is left depends on how fast the writer ran against the last round: half of it is never sent
+            assertTrue(left.bytes() > 2 << 20, "enough pages left behind to be cut among them: " + left.bytes());
+            // the source's page stream breaks after half of them, as a source daemon killed mid-post-copy would leave it
             FailedException e = assertThrows(FailedException.class, () -> new PageServer(frozen.pid(), left,
-                destination.requestsFromDestination(), new CutAfter(destination.pagesToDestination(), 16 << 20)).serve());
+                destination.requestsFromDestination(), new CutAfter(destination.pagesToDestination(), left.bytes() / 2)).serve());
             assertTrue(e.getMessage().contains("not sent"), e.getMessage());
         } finally {
             frozen.commit(); // whatever happened, the copy may have run: the original never runs again
