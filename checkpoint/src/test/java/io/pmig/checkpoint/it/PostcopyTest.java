@@ -49,7 +49,6 @@ class PostcopyTest extends ItSupport {
         TestProgram p = writer(128, false);
         Moved moved = migrate(p, false);
         PostcopyReport source = moved.source;
-        // how many depends on how much CPU the writer got since the last round: 261 on a machine at load 6
         assertTrue(source.pagesLeft() >= 64, "a flat-out writer leaves its hot pages behind: " + source);
         assertEquals(source.pagesLeft(), source.pagesOnFault() + source.pagesPushed(), "every page left behind was sent once: " + source);
         System.out.println("post-copy of a flat-out writer: source " + source + ", destination " + moved.destination);
@@ -153,6 +152,9 @@ class PostcopyTest extends ItSupport {
                 destination.roundFollows();
                 session.sendRound(destination.sink());
             }
+            // what the writer writes from the last round on is what the post-copy moves: however starved of CPU the machine
+            // leaves it, it writes for a while (a writer given no CPU left 0 or 1 page behind at load 6)
+            awaitCpuTicks(p.pid(), WRITER_TICKS_BEFORE_LAST_PART);
             destination.lastPartFollows();
             FrozenCheckpoint frozen = session.finish(destination.sink(), CheckpointOptions.defaults(), true);
             leftBehind = session.pagesLeftBehind();
@@ -161,6 +163,27 @@ class PostcopyTest extends ItSupport {
             destination.lastPartFollows();
             destination.sink().close();
         }
+    }
+
+    /** Clock ticks (USER_HZ, 10 ms) of CPU the writer uses between the last round and the last part. */
+    private static final int WRITER_TICKS_BEFORE_LAST_PART = 5;
+
+    /** Waits until process {@code pid} has used {@code ticks} more clock ticks of CPU (user and system, /proc/PID/stat). */
+    private static void awaitCpuTicks(int pid, int ticks) throws Exception {
+        long start = cpuTicks(pid);
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (cpuTicks(pid) - start < ticks) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("process " + pid + " got no " + ticks + " ticks of CPU in 60 s");
+            }
+            Thread.sleep(2);
+        }
+    }
+
+    private static long cpuTicks(int pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);   // utime, stime: fields 14 and 15 of proc(5)
     }
 
     private TestProgram writer(int mb, boolean churn) throws IOException {
