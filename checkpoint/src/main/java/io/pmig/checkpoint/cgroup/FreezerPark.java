@@ -29,6 +29,13 @@ public final class FreezerPark {
     private static final long GONE_WAIT_MILLIS = 5_000;
     /** The longest name of a directory, the cgroup's (include/uapi/linux/limits.h). */
     private static final int NAME_MAX = 255;
+    /** How often {@link #keptQuick} moves the engine into its own cgroup again: well within a grace period. */
+    private static final long KEEP_QUICK_EVERY_MILLIS = 2;
+    /**
+     * The longest {@link #keptQuick} keeps at it: the park begins within milliseconds of the freeze, and each move holds
+     * off forks and exits on the whole host for its microseconds (a bundle's freeze lasts as long as its transfer).
+     */
+    private static final long KEEP_QUICK_AT_MOST_MILLIS = 1000;
 
     private final int pid;
     private final Path cgroup;
@@ -70,25 +77,48 @@ public final class FreezerPark {
         return Optional.of(new FreezerPark(pid, cgroup, root.get().resolve(originPath.substring(1))));
     }
 
+    /** What {@link #keptQuick} returns: closing it stops the thread that keeps {@link #enter} quick. */
+    public interface QuickEntry extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /**
-     * Makes the next {@link #enter} quick, at the cost of one RCU grace period now, on the calling thread: moving a process
-     * between cgroups takes cgroup_threadgroup_rwsem for writing, whose first writer after a quiet spell waits for a grace
-     * period (8-16 ms measured here), and a writer within about a grace period of the last one does not (0.1-0.2 ms).
-     * So the engine moves itself into the cgroup it is in already (which changes nothing) just before it freezes a
-     * process, and the park that follows the freeze, inside the frozen window, no longer waits. Best effort: a host
-     * without a v2 hierarchy, or a refusal, leaves the park to wait as before.
+     * Keeps {@link #enter} quick until closed, at the cost of one RCU grace period now, on the calling thread: moving a
+     * process between cgroups takes cgroup_threadgroup_rwsem for writing, whose first writer after a quiet spell waits for
+     * a grace period (8-16 ms measured here), and a writer within about a grace period of the last one does not (0.1-0.2
+     * ms). So the engine moves itself into the cgroup it is in already (which changes nothing) now, and again every few
+     * milliseconds on a thread of its own until closed (or for a second at most): the park that follows a freeze, inside
+     * the frozen window, then waits for no grace period however long the way to the freeze. Best effort: a host without
+     * a v2 hierarchy, or a refusal, leaves the park to wait as before.
      */
-    public static void readyForAQuickEntry() {
+    public static QuickEntry keptQuick() {
         Optional<Path> root = ServiceCgroup.unifiedRoot();
         if (root.isEmpty()) {
-            return;
+            return () -> { };
         }
-        int self = (int) ProcessHandle.current().pid();
+        String self = Long.toString(ProcessHandle.current().pid());
+        Path procs;
         try {
-            write(root.get().resolve(v2PathOf(self).substring(1)).resolve("cgroup.procs"), Integer.toString(self));
+            procs = root.get().resolve(v2PathOf((int) ProcessHandle.current().pid()).substring(1)).resolve("cgroup.procs");
+            write(procs, self);
         } catch (IOException | RuntimeException e) {
-            // the park waits for its grace period, as it would have
+            return () -> { };                               // the park waits for its grace period, as it would have
         }
+        long until = System.nanoTime() + KEEP_QUICK_AT_MOST_MILLIS * 1_000_000L;
+        Thread keeper = new Thread(() -> {
+            try {
+                while (!Thread.currentThread().isInterrupted() && System.nanoTime() < until) {
+                    Thread.sleep(KEEP_QUICK_EVERY_MILLIS);
+                    write(procs, self);
+                }
+            } catch (InterruptedException | IOException e) {
+                // closed, or the hierarchy refuses: the park waits as it would have
+            }
+        }, "pmig-park-kept-quick");
+        keeper.setDaemon(true);
+        keeper.start();
+        return keeper::interrupt;
     }
 
     /** The park of process {@code pid}, if it is in one (a daemon restarted after a crash looks for it). */

@@ -146,33 +146,36 @@ final class OutgoingMigration {
                 drain = drainListeners();
                 // told before the hold: a progress line to a slow caller would lengthen the clients' stall
                 phase("transfer");
-                FreezerPark.readyForAQuickEntry();
-                holdOn = holdVip();
-                phase = "checkpoint";
-                freeze = System.nanoTime();
-                image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
-                compression.linkLimit(0);
-                if (postcopyMode.chosen(precopySource.converged())) {
-                    // the page link exists before the last part: the destination's restore may touch pages left behind
-                    postcopy = postcopyLinks.serve(id, pause);
-                    image.write(MigrationProtocol.LAST_PART_POSTCOPY_FOLLOWS);
-                    postcopy.pagesOpened(peer.openStream(Message.json(MigrationProtocol.PAGES, new MigrationProtocol.Id(id))));
-                    frozen = precopySource.finish(imagePages, options, true);
-                    postcopy.ready(frozen.pid(), precopySource.pagesLeftBehind());
-                } else {
-                    image.write(MigrationProtocol.LAST_PART_FOLLOWS);
-                    frozen = precopySource.finish(imagePages, options);
+                // the park after the freeze waits for no RCU grace period (FreezerPark.keptQuick): paid now, before the hold
+                try (FreezerPark.QuickEntry quickPark = FreezerPark.keptQuick()) {
+                    holdOn = holdVip();
+                    phase = "checkpoint";
+                    freeze = System.nanoTime();
+                    image.setBandwidth(Bandwidth.UNLIMITED);    // the frozen last part counts in the downtime: full speed, as Xen does
+                    compression.linkLimit(0);
+                    if (postcopyMode.chosen(precopySource.converged())) {
+                        // the page link exists before the last part: the destination's restore may touch pages left behind
+                        postcopy = postcopyLinks.serve(id, pause);
+                        image.write(MigrationProtocol.LAST_PART_POSTCOPY_FOLLOWS);
+                        postcopy.pagesOpened(peer.openStream(Message.json(MigrationProtocol.PAGES, new MigrationProtocol.Id(id))));
+                        frozen = precopySource.finish(imagePages, options, true);
+                        postcopy.ready(frozen.pid(), precopySource.pagesLeftBehind());
+                    } else {
+                        image.write(MigrationProtocol.LAST_PART_FOLLOWS);
+                        frozen = precopySource.finish(imagePages, options);
+                    }
                 }
                 rounds = precopySource.rounds();
             } else {
                 phase = "listener drain";
                 drain = drainListeners();
                 phase("transfer");
-                FreezerPark.readyForAQuickEntry();
-                holdOn = holdVip();
-                phase = "checkpoint";
-                freeze = System.nanoTime();
-                frozen = new CheckpointEngine().checkpoint(bundle, imagePages, options);
+                try (FreezerPark.QuickEntry quickPark = FreezerPark.keptQuick()) {
+                    holdOn = holdVip();
+                    phase = "checkpoint";
+                    freeze = System.nanoTime();
+                    frozen = new CheckpointEngine().checkpoint(bundle, imagePages, options);
+                }
             }
             long imageSent = System.nanoTime();
             phase = "restore";
