@@ -110,9 +110,7 @@ public final class Puppet implements AutoCloseable {
         if (bornInto) {
             request.append(" cgroup=").append(cgroup);
         }
-        long T0 = System.nanoTime();
         List<String> reply = RestorerServer.request(restorer, request.toString(), pid);
-        long T1 = System.nanoTime();
         int outerPid = pid;
         for (String line : reply) {
             if (line.isBlank()) {
@@ -143,7 +141,6 @@ public final class Puppet implements AutoCloseable {
         try {
             Puppet puppet = takeHold(outerPid, hole, newPidNamespace);
             puppet.bornInto = bornInto ? cgroup : null;
-            if (System.getenv("PT") != null) System.err.printf("request %.2f hold %.2f%n", (T1-T0)/1e6, (System.nanoTime()-T1)/1e6);
             return puppet;
         } catch (RuntimeException e) {
             Linux.kill(outerPid, Linux.SIGKILL); // created but never ours: it must not stay
