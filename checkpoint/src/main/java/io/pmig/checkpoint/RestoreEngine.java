@@ -268,6 +268,7 @@ public final class RestoreEngine {
             restored.sysvObjects().membersBuilt(puppet, byImagePid);
             int descriptors = buildAll(laidOut, restored.context(), steps);
             awaitDone(inCgroup);
+            steps.lap("cgroup");
             int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
         });

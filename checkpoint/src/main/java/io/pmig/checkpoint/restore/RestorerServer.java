@@ -42,7 +42,8 @@ final class RestorerServer {
      */
     static synchronized List<String> request(Path restorer, String request, int pid) {
         for (int attempt = 1; ; attempt++) {
-            if (running == null || !running.restorer.equals(restorer) || !running.process.isAlive() || running.process.pid() == pid) {
+            // a new server may be given the pid itself: it is replaced at once, the next has another
+            while (running == null || !running.restorer.equals(restorer) || !running.process.isAlive() || running.process.pid() == pid) {
                 stopRunning();
                 running = start(restorer);
             }
