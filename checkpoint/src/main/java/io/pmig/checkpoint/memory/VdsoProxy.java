@@ -70,14 +70,32 @@ public final class VdsoProxy {
         if (old == null) {
             return;
         }
-        ProcFs self = new ProcFs((int) ProcessHandle.current().pid());
-        List<MapsEntry> here = kernelMappings(self);
-        MapsEntry hereVdso = here.stream().filter(e -> e.path().equals(VDSO)).findFirst().orElse(null);
-        VdsoImage hereImage = hereVdso == null ? null : VdsoImage.read(self.pid(), hereVdso);
+        Here self = here();
+        List<MapsEntry> here = self.mappings();
+        VdsoImage hereImage = self.vdso();
         List<MappingImage> kernel = mappings.stream().filter(m -> m.backing() == MappingImage.Backing.KERNEL).toList();
         if (hereImage == null || !sameAsHere(kernel, here, hereImage)) {
             redirect(old.vdso(), old.start(), functionsOf(hereImage), FIRST_PLACE);
         }
+    }
+
+    /** This process's own kernel mappings and its vdso, which stay where they are for its life. */
+    private record Here(List<MapsEntry> mappings, VdsoImage vdso) {
+    }
+
+    /** Read once: the /proc/self/maps of a JVM has thousands of lines, milliseconds of every restore's pre-flight. */
+    private static volatile Here here;
+
+    private static Here here() {
+        Here known = here;
+        if (known == null) {
+            ProcFs self = new ProcFs((int) ProcessHandle.current().pid());
+            List<MapsEntry> mappings = kernelMappings(self);
+            MapsEntry vdso = mappings.stream().filter(e -> e.path().equals(VDSO)).findFirst().orElse(null);
+            known = new Here(mappings, vdso == null ? null : VdsoImage.read(self.pid(), vdso));
+            here = known;
+        }
+        return known;
     }
 
     /** The image's vdso mapping if the image keeps its code (images made before it was kept do not), else null. */
