@@ -1,20 +1,31 @@
 /*
  * pmig-restorer: the process a restore turns into. Static, no libc, position independent.
  *
- *   pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS]
+ *   pmig-restorer serve
  *   pmig-restorer run PROGRAM [ARG...]
  *
- * It creates the restored process with clone3(set_tid = PID) (with "ns": inside a new PID
- * namespace, under a minimal init that reaps; with "time=": inside a new time namespace whose
- * CLOCK_MONOTONIC and CLOCK_BOOTTIME read the given values, in ns, plus the time CLOCK_REALTIME
- * has run since REALTIME_NS (0: none), at the moment of the clone) and exits. Status lines go to stdout, which the
- * engine reads to its end: "nsinit OUTER_PID" from the launcher in "ns" mode, then "ok PID 0"
- * or "error-STEP 0 ERRNO" from the new process. The new process keeps one descriptor, a pidfd
- * of the engine (this program's parent), through which it later takes the descriptors the
- * engine prepared: that works across PID namespaces, where the engine's pid means nothing. The new process copies this program into the hole the engine chose,
+ * "serve" is started once by the engine's JVM and kept: starting a process from a JVM costs it
+ * milliseconds (a helper exec'd, then the program), which every restore paid. It takes a pidfd of
+ * the engine (its parent), then reads requests from stdin, one line each,
+ *
+ *   PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS] [cgroup=PATH]
+ *
+ * and for each forks a launcher, which creates the restored process with clone3(set_tid = PID)
+ * (with "ns": inside a new PID namespace, under a minimal init that reaps; with "time=": inside a
+ * new time namespace whose CLOCK_MONOTONIC and CLOCK_BOOTTIME read the given values, in ns, plus
+ * the time CLOCK_REALTIME has run since REALTIME_NS (0: none), at the moment of the clone; with
+ * "cgroup=" (the rest of the line): born into that cgroup v2 directory, CLONE_INTO_CGROUP, where
+ * moving it there later would wait for an RCU grace period) and exits. The server reaps the
+ * launcher and ends the reply with "end". Status lines go to stdout: "nsinit OUTER_PID" from the
+ * launcher in "ns" mode, then "ok PID 0" or "error-STEP 0 ERRNO" from the new process, "retry 0 0"
+ * from a launcher that holds PID itself (the engine asks again: the next launcher has another pid).
+ * The new process keeps one descriptor, the pidfd of the engine, through which it later takes the
+ * descriptors the engine prepared: that works across PID namespaces, where the engine's pid means
+ * nothing. The new process copies this program into the hole the engine chose,
  * unmaps everything else but the vdso/vvar, closes every descriptor and waits. From there the
  * engine (ptrace) drives it: it runs syscall programs (rst_run_program) to rebuild the address
- * space, descriptors and process state, then sets every thread's registers and lets go.
+ * space, descriptors and process state, then sets every thread's registers and lets go. The
+ * server ends when its stdin does (the engine's JVM closed it, or died).
  *
  * "run" is how pmigd starts a service (pmig run) in the shape a restore in a new PID namespace
  * gives it, so that it moves like one: once a byte arrives on stdin (pmigd has put this program
@@ -104,7 +115,8 @@ void *memset(void *dst, int c, unsigned long n)
     return dst;
 }
 
-static long clone_with_pid(long pid, unsigned long flags)
+/* A child with pid PID (0: any); CGROUP >= 0: born into that cgroup v2 directory. */
+static long clone_with_pid(long pid, unsigned long flags, long cgroup)
 {
     long tid = pid;
     struct clone_args args;
@@ -114,6 +126,10 @@ static long clone_with_pid(long pid, unsigned long flags)
     if (pid > 0) {
         args.set_tid = (unsigned long)&tid;
         args.set_tid_size = 1;
+    }
+    if (cgroup >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (unsigned long)cgroup;
     }
     return sys_clone3(&args, sizeof(args));
 }
@@ -328,7 +344,7 @@ static __attribute__((noreturn)) void reap_until_alone(void)
 static __attribute__((noreturn)) void pid_namespace_init(long pid, unsigned long hole, unsigned long size, int status_fd)
 {
     mount_own_proc(status_fd);
-    long child = clone_with_pid(pid, 0);
+    long child = clone_with_pid(pid, 0, -1);
     if (child < 0) fail(status_fd, "clone3-in-namespace", child);
     if (child == 0) become_restored(hole, size, status_fd);
     reap_until_alone();
@@ -354,7 +370,7 @@ static __attribute__((noreturn)) void exec_service(char **argv, char **envp, int
 static __attribute__((noreturn)) void run_init(char **argv, char **envp, int status_fd)
 {
     mount_own_proc(status_fd);
-    long child = clone_with_pid(0, 0);
+    long child = clone_with_pid(0, 0, -1);
     if (child < 0) fail(status_fd, "clone3-in-namespace", child);
     if (child == 0) exec_service(argv, envp, status_fd);
     reap_until_alone();
@@ -373,32 +389,31 @@ static long run_service(long argc, char **argv)
     if (sys_read(0, &go, 1) != 1) return 1;     /* pmigd went away before it let the service start */
     /* a time namespace of its own from the start: its clocks then move with it, offsets and all */
     new_time_namespace(status_fd);
-    long child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
+    long child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS, -1);
     if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);
     if (child == 0) run_init(argv + 2, argv + argc + 1, status_fd);
     report(status_fd, "nsinit", child, 0);
     return 0;
 }
 
-long restorer_main(long *sp)
+/*
+ * One request of "serve", in a launcher of its own: WORDS are PID HOLE_ADDR HOLE_SIZE and options
+ * (above); returns the launcher's exit status once the new process has reported.
+ */
+static long launch(long count, char **words)
 {
-    long argc = sp[0];
-    char **argv = (char **)(sp + 1);
-    if (argc > 1 && str_eq(argv[1], "run")) return run_service(argc, argv);
-    if (argc < 4) {
-        static const char usage[] = "usage: pmig-restorer PID HOLE_ADDR HOLE_SIZE [ns] [time=MONOTONIC_NS,BOOTTIME_NS,REALTIME_NS]\n"
-                                    "(started by the pmig restore engine, not by hand)\n";
-        sys_write(2, usage, sizeof(usage) - 1);
-        return 2;
-    }
-    long pid = (long)parse_number(argv[1]);
-    unsigned long hole = parse_number(argv[2]);
-    unsigned long size = parse_number(argv[3]);
     int status_fd = 1;
+    if (count < 3) {
+        fail(status_fd, "request", -1);
+    }
+    long pid = (long)parse_number(words[0]);
+    unsigned long hole = parse_number(words[1]);
+    unsigned long size = parse_number(words[2]);
     int new_ns = 0, new_time_ns = 0;
+    long cgroup = -1;
     long times[3] = {0, 0, 0};                         /* monotonic and boot targets, the freeze's realtime */
-    for (long i = 4; i < argc; i++) {
-        char *a = argv[i];
+    for (long i = 3; i < count; i++) {
+        char *a = words[i];
         if (str_eq(a, "ns")) {
             new_ns = 1;
         } else if (a[0] == 't' && a[1] == 'i' && a[2] == 'm' && a[3] == 'e' && a[4] == '=') {
@@ -413,22 +428,25 @@ long restorer_main(long *sp)
                 field = saved ? end + 1 : end;
             }
             new_time_ns = 1;
+        } else if (a[0] == 'c' && a[1] == 'g' && a[2] == 'r' && a[3] == 'o' && a[4] == 'u' && a[5] == 'p' && a[6] == '=') {
+            cgroup = sys_open(a + 7, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+            if (cgroup < 0) fail(status_fd, "open-cgroup", cgroup);
         } else {
             pid = -1;
         }
     }
     if (pid <= 0 || hole == (unsigned long)-1 || size <= RST_SCRATCH_OFFSET || (hole & 0xfff)
         || times[0] < 0 || times[1] < 0 || times[2] < 0) {
-        static const char bad[] = "pmig-restorer: bad arguments\n";
-        sys_write(2, bad, sizeof(bad) - 1);
-        return 2;
+        fail(status_fd, "request", -1);
     }
-    engine_pidfd = sys_pidfd_open(sys_getppid(), 0);
-    if (engine_pidfd < 0) fail(status_fd, "pidfd_open-engine", engine_pidfd);
+    if (!new_ns && sys_getpid() == pid) {             /* the pid to create is this launcher's own */
+        report(status_fd, "retry", 0, 0);
+        return 1;
+    }
     /*
      * The launcher stays until the new process has reported and closed every descriptor: the
-     * engine stops reading this program's output once this program exits. The new process holds
-     * the write end of this pipe until its close_range, so EOF here means it is done.
+     * server ends the reply once this program exits. The new process holds the write end of this
+     * pipe until its close_range, so EOF here means it is done.
      */
     int done[2];
     long r = sys_pipe2(done, 0);
@@ -436,12 +454,12 @@ long restorer_main(long *sp)
     long child;
     if (new_time_ns) enter_time_namespace(times[0], times[1], times[2], status_fd);
     if (new_ns) {
-        child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS);
+        child = clone_with_pid(1, CLONE_NEWPID | CLONE_NEWNS, cgroup);
         if (child < 0) fail(status_fd, "clone3-new-pid-namespace", child);
         if (child == 0) pid_namespace_init(pid, hole, size, status_fd);
         report(status_fd, "nsinit", child, 0);
     } else {
-        child = clone_with_pid(pid, 0);
+        child = clone_with_pid(pid, 0, cgroup);
         if (child < 0) fail(status_fd, "clone3", child);
         if (child == 0) become_restored(hole, size, status_fd);
     }
@@ -450,4 +468,76 @@ long restorer_main(long *sp)
     while (sys_read(done[0], &byte, 1) > 0) {
     }
     return 0;
+}
+
+/* Splits LINE in place at spaces into at most MAX words, the last ("cgroup=") running to the line's end. */
+static long split_words(char *line, char **words, long max)
+{
+    long count = 0;
+    while (*line && count < max) {
+        while (*line == ' ') line++;
+        if (!*line) break;
+        words[count++] = line;
+        if (line[0] == 'c' && line[1] == 'g' && line[2] == 'r' && line[3] == 'o' && line[4] == 'u' && line[5] == 'p' && line[6] == '=') {
+            break;
+        }
+        while (*line && *line != ' ') line++;
+        if (*line) *line++ = 0;
+    }
+    return count;
+}
+
+/* Serves one request line: a launcher forked for it, reaped, then "end". */
+static void serve_request(char *line)
+{
+    char *words[8];
+    long count = split_words(line, words, 8);
+    long launcher = clone_with_pid(0, 0, -1);
+    if (launcher == 0) sys_exit_group(launch(count, words));
+    if (launcher < 0) {
+        sys_write(1, "error-", 6);
+        report(1, "fork", 0, -launcher);
+    } else {
+        int status;
+        while (sys_wait4(launcher, &status, 0) == -EINTR) {
+        }
+    }
+    sys_write(1, "end\n", 4);
+}
+
+/* pmig-restorer serve: requests on stdin until it ends, replies on stdout */
+static long serve(void)
+{
+    static char buf[8192];
+    unsigned long len = 0;
+    engine_pidfd = sys_pidfd_open(sys_getppid(), 0);
+    if (engine_pidfd < 0) fail(1, "pidfd_open-engine", engine_pidfd);
+    for (;;) {
+        long n = sys_read(0, buf + len, sizeof(buf) - 1 - len);
+        if (n == -EINTR) continue;
+        if (n <= 0) return 0;
+        len += n;
+        unsigned long start = 0;
+        for (unsigned long i = 0; i < len; i++) {
+            if (buf[i] == '\n') {
+                buf[i] = 0;
+                serve_request(buf + start);
+                start = i + 1;
+            }
+        }
+        if (start == 0 && len == sizeof(buf) - 1) fail(1, "request-too-long", -1);
+        for (unsigned long i = start; i < len; i++) buf[i - start] = buf[i];
+        len -= start;
+    }
+}
+
+long restorer_main(long *sp)
+{
+    long argc = sp[0];
+    char **argv = (char **)(sp + 1);
+    if (argc > 1 && str_eq(argv[1], "run")) return run_service(argc, argv);
+    if (argc == 2 && str_eq(argv[1], "serve")) return serve();
+    static const char usage[] = "usage: pmig-restorer serve | run PROGRAM [ARG...] (started by pmig, not by hand)\n";
+    sys_write(2, usage, sizeof(usage) - 1);
+    return 2;
 }

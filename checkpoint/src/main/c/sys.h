@@ -37,11 +37,13 @@
 #define O_RDONLY 0
 #define O_RDWR   2
 #define O_CLOEXEC 02000000
+#define O_DIRECTORY 0200000
 #define POLLIN 0x1
 #define SIGCHLD 17
 #define CLONE_NEWPID 0x20000000UL
 #define CLONE_NEWNS  0x00020000UL
 #define CLONE_NEWTIME 0x00000080UL
+#define CLONE_INTO_CGROUP 0x200000000UL
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 #define CLOCK_BOOTTIME 7
@@ -53,6 +55,7 @@
 #define MS_SLAVE  (1 << 19)
 #define EEXIST 17
 #define ECHILD 10
+#define EINTR 4
 
 struct pollfd {
     int fd;

@@ -23,6 +23,12 @@ interface ImageSource {
 
     ImageObjects objects();
 
+    /**
+     * Returns once the header and the objects are authentic, or refuses the image: nothing may be made from them before.
+     * A file's chunks are verified on another core meanwhile; a stream's objects are checked as it is opened.
+     */
+    void awaitAuthenticObjects();
+
     /** Writes every page into the process; returns the bytes written. A stream is read to its END here. */
     long writePages(Puppet puppet) throws IOException;
 

@@ -4,24 +4,27 @@ import io.pmig.checkpoint.image.Image;
 import io.pmig.checkpoint.image.ImageException;
 import io.pmig.checkpoint.image.ImageHeader;
 import io.pmig.checkpoint.image.ImageObjects;
+import io.pmig.checkpoint.image.PageRun;
+import io.pmig.checkpoint.imagedir.ImageMac;
 import io.pmig.checkpoint.memory.InheritedPages;
 import io.pmig.checkpoint.memory.MemoryRestorer;
 import io.pmig.checkpoint.restore.Puppet;
 
 import java.io.IOException;
+import java.util.List;
 
 /**
- * An image file, memory-mapped and its framing checked before the restore starts; pages go from the mapping.
- * {@code afterPages} runs once they are in the (stopped) process, before anything else is done to it: what waits
- * for the pages' authentication.
+ * An image file, memory-mapped and its framing checked before the restore starts; pages go from the mapping. Its
+ * chunks are authenticated meanwhile ({@code verification}): the objects' before the restore acts on them, every one
+ * once the pages are in the (stopped) process, before anything else is done to it.
  */
 final class MappedImageSource implements ImageSource {
     private final Image image;
-    private final Runnable afterPages;
+    private final ImageMac.Verification verification;
 
-    MappedImageSource(Image image, Runnable afterPages) {
+    MappedImageSource(Image image, ImageMac.Verification verification) {
         this.image = image;
-        this.afterPages = afterPages;
+        this.verification = verification;
     }
 
     @Override
@@ -44,10 +47,21 @@ final class MappedImageSource implements ImageSource {
         return image.objects();
     }
 
+    /** The chunks up to the first page's (the header and every object come before it) are authentic. */
+    @Override
+    public void awaitAuthenticObjects() {
+        List<PageRun> runs = image.pageRuns();
+        if (runs.isEmpty()) {
+            verification.awaitAll();
+        } else {
+            verification.awaitUpTo(runs.get(0).dataOffset());
+        }
+    }
+
     @Override
     public long writePages(Puppet puppet) throws IOException {
         long bytes = MemoryRestorer.fillPages(puppet, image);
-        afterPages.run();
+        verification.awaitAll();
         return bytes;
     }
 

@@ -95,7 +95,7 @@ public final class PrecopyTarget implements AutoCloseable {
                 || PidNamespaces.mayBeHandedOutSoon(TreeBuilder.forkedPids(tree));
         }
         Puppet puppet = Puppet.launch(RestorerBinary.path(), round.pid(), hole, newPidNamespace, options.newPidNamespaceIfTaken(),
-            round.clocks());
+            round.clocks(), null);
         PrecopyTarget target = new PrecopyTarget(new RestoredProcess(puppet, new RestoreContext()), image.name(), round.pid(),
             round.ownPidNamespace(), start);
         RestoreEngine.killOnFailure(target.restored, target.source, () -> {

@@ -62,39 +62,38 @@ public final class RestoreEngine {
     /**
      * Restores from {@code dir}/{@value CheckpointEngine#IMAGE_FILE} and lets the process run. The directory
      * must be root's and writable by no one else, and the file must authenticate under the node key (its
-     * {@code .mac}, {@link ImageMac}): its framing and objects are checked before anything starts, its pages are written
-     * into the stopped process straight from the memory-mapped file while another core checks them, and the process is
-     * killed, never let run, if they do not authenticate.
+     * {@code .mac}, {@link ImageMac}): its framing is checked before anything starts, its chunks are verified in file
+     * order on another core from then on, nothing is made before the objects' are, its pages are written into the stopped
+     * process straight from the memory-mapped file meanwhile, and the process is killed, never let run, if they do not
+     * authenticate.
      */
     public RestoreReport restore(Path dir, RestoreOptions options) {
         StepTimer steps = new StepTimer();
         Path file = imageFile(dir);
         ImageMac.Authentication authentication = ImageMac.authentication(file, NodeKey.load());
         int cores = Runtime.getRuntime().availableProcessors();
-        if (isTree(file)) {
-            // a tree's images follow one another in the file: read as the stream they were written as, once authentic
-            try (FileChannel in = FileChannel.open(file)) {
-                authentication.verify(in, 0, in.size(), cores);
-                try (RestoredProcess restored = restore(openStream(in.position(0), file.toString()), options, steps)) {
+        try (FileChannel in = FileChannel.open(file);
+             ImageMac.Verification verification = authentication.verifyInBackground(in, Math.max(1, cores - 1))) {
+            Image image = openAuthenticated(file);
+            try {
+                if (TreeBuilder.treeOf(image.objects()) != null) {
+                    // a tree's images follow one another in the file: read as the stream they were written as, once authentic
+                    image.close();
+                    verification.awaitAll();
+                    try (RestoredProcess restored = restore(openStream(in.position(0), file.toString()), options, steps)) {
+                        restored.resume();
+                        return restored.report();
+                    }
+                }
+                image.requireAlone();
+                try (RestoredProcess restored = restore(mapped(image, verification), options, steps)) {
                     restored.resume();
                     return restored.report();
                 }
-            } catch (IOException e) {
-                throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
-            }
-        }
-        // the objects are authenticated before anything acts on them; the pages on another core while they are copied into
-        // the stopped process, which nothing lets run, or makes live, before they are (MappedImageSource#writePages)
-        try (Image image = openAuthenticated(file); FileChannel in = FileChannel.open(file)) {
-            List<PageRun> runs = image.pageRuns();
-            long objectsEnd = runs.isEmpty() ? in.size() : runs.get(0).dataOffset();
-            authentication.verify(in, 0, objectsEnd, cores);
-            FutureTask<Void> pages = authentication.verifyInBackground(in, objectsEnd, Math.max(1, cores - 1));
-            try (RestoredProcess restored = restore(mapped(image, () -> awaitAuthentic(pages, file)), options, steps)) {
-                restored.resume();
-                return restored.report();
+            } catch (ImageException e) {
+                throw new RefusedException(e.getMessage(), e);
             } finally {
-                pages.cancel(false);
+                image.close();
             }
         } catch (IOException e) {
             throw new FailedException("restore from " + file + " failed: " + e.getMessage(), e);
@@ -124,15 +123,6 @@ public final class RestoreEngine {
         }
     }
 
-    /** Whether the image file holds a process tree (its first image's objects say so). */
-    private static boolean isTree(Path file) {
-        try (FileChannel in = FileChannel.open(file)) {
-            return TreeBuilder.treeOf(openStream(in, file.toString()).objects()) != null;
-        } catch (IOException e) {
-            throw new RefusedException("cannot read " + file + ": " + e.getMessage(), e);
-        }
-    }
-
     /** The image file in {@code dir}, once its directory is found safe and the file authentic under the node key. */
     private static Path authenticated(Path dir) {
         Path file = imageFile(dir);
@@ -148,21 +138,6 @@ public final class RestoreEngine {
             throw new RefusedException("no image at " + file + "; make one with pmig checkpoint PID --dir " + dir);
         }
         return file;
-    }
-
-    /** Waits for the image's authentication; throws its refusal, or a failure naming {@code file}. */
-    private static void awaitAuthentic(FutureTask<Void> authentication, Path file) {
-        try {
-            authentication.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RefusedException("interrupted while authenticating " + file, e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new FailedException("cannot authenticate " + file + ": " + e.getCause(), e.getCause());
-        }
     }
 
     /**
@@ -215,25 +190,44 @@ public final class RestoreEngine {
             throw new RefusedException(image.name() + " is one round of a pre-copy stream, not a whole image; "
                 + "a pre-copy is received with RestoreEngine.prepareInAdvance");
         }
-        FullImage full = FullImage.of(image);
-        ProcessTree tree = TreeBuilder.treeOf(image.objects());
-        List<Integer> ids = tree != null ? tree.allTids() : full.threads().stream().map(ThreadImage::tid).toList();
-        RestoreOptions checked = preflight(image.objects(), full, requested.withNewPidNamespaceIf(full.process().ownPidNamespace()),
-            ids, false);
+        FullImage full;
+        ProcessTree tree;
+        List<Integer> ids;
+        RestoreOptions checked;
+        // the pre-flight only reads, while the objects are authenticated: an image that does not authenticate is refused as such
+        try {
+            full = FullImage.of(image);
+            tree = TreeBuilder.treeOf(image.objects());
+            ids = tree != null ? tree.allTids() : full.threads().stream().map(ThreadImage::tid).toList();
+            checked = preflight(image.objects(), full, requested.withNewPidNamespaceIf(full.process().ownPidNamespace()), ids, false);
+        } catch (RefusedException e) {
+            image.awaitAuthenticObjects();
+            throw e;
+        }
+        image.awaitAuthenticObjects();
         RestoreOptions options = checked.withNewPidNamespaceIf(tree != null && checked.newPidNamespaceIfTaken()
             && PidNamespaces.mayBeHandedOutSoon(TreeBuilder.forkedPids(tree)));
         steps.lap("preflight");
 
         long hole = MemoryRestorer.chooseHole(full.mappings(), Puppet.HOLE_SIZE);
-        Puppet puppet = Puppet.launch(RestorerBinary.path(), full.process().pid(), hole, options.newPidNamespace(),
-            options.newPidNamespaceIfTaken(), full.process().clocks());
+        ProcessImage process = full.process();
+        // a process that keeps its pid is born into its cgroup (named for that pid), with its limits
+        ServiceCgroup cgroup = options.newPidNamespace() ? null : ServiceCgroup.make(cgroupName(process.exe(), process.pid()));
+        if (cgroup != null) {
+            cgroup.apply(process.cgroupLimits());
+        }
+        Puppet puppet = Puppet.launch(RestorerBinary.path(), process.pid(), hole, options.newPidNamespace(),
+            options.newPidNamespaceIfTaken(), process.clocks(), cgroup == null ? null : cgroup.unifiedLeaf().orElse(null));
         RestoredProcess restored = new RestoredProcess(puppet, new RestoreContext());
         killOnFailure(restored, image.name(), () -> {
             requireSameXsave(puppet, image.header());
             puppet.blockAllSignals();
-            placeInOwnCgroup(puppet, full.process().exe()).apply(full.process().cgroupLimits());
+            FutureTask<Void> inCgroup = enterOwnCgroup(puppet, process, cgroup);
             restored.sysvObjects(SysvObjects.recreate(image.objects()));
             steps.lap("launch");
+            if (tree != null) {
+                awaitDone(inCgroup);                        // the members forked next inherit the root's cgroups
+            }
             TreeBuilder.Forker members = TreeBuilder.forker(puppet, tree, restored::adopt);
             Map<Integer, Puppet> byImagePid = new HashMap<>();
             Map<Integer, List<MappingImage>> layouts = new HashMap<>();
@@ -273,6 +267,8 @@ public final class RestoreEngine {
             }
             restored.sysvObjects().membersBuilt(puppet, byImagePid);
             int descriptors = buildAll(laidOut, restored.context(), steps);
+            awaitDone(inCgroup);
+            steps.lap("cgroup");
             int mappings = laidOut.stream().mapToInt(l -> l.full().mappings().size()).sum();
             finish(restored, ids.size(), mappings, pageBytes, image.header().pageSize(), descriptors, options, steps.startedAt(), steps);
         });
@@ -398,8 +394,8 @@ public final class RestoreEngine {
         }
     }
 
-    private static ImageSource mapped(Image image, Runnable afterPages) {
-        MappedImageSource source = new MappedImageSource(image, afterPages);
+    private static ImageSource mapped(Image image, ImageMac.Verification verification) {
+        MappedImageSource source = new MappedImageSource(image, verification);
         try {
             requireCompatible(source);
         } catch (ImageException e) {
@@ -474,7 +470,40 @@ public final class RestoreEngine {
             pids.add(Integer.parseInt(new ProcFs(puppet.pid()).status().get("PPid")));
         }
         pids.add(puppet.pid());
-        return ServiceCgroup.place(Path.of(exe).getFileName() + "-" + puppet.pid(), pids);
+        return ServiceCgroup.place(cgroupName(exe, puppet.pid()), pids);
+    }
+
+    /** The name of the cgroup of its own of a process of executable {@code exe} with host pid {@code pid}. */
+    private static String cgroupName(String exe, int pid) {
+        return Path.of(exe).getFileName() + "-" + pid;
+    }
+
+    /**
+     * Puts the new process into its cgroup of its own with the image's limits ({@link #placeInOwnCgroup}), unless it
+     * was born into {@code made}'s v2 one: then it enters the others (systemd's v1 one) on a thread of its own, whose
+     * wait for an RCU grace period stays off the restore's path. The returned task ends once the process is in.
+     */
+    private static FutureTask<Void> enterOwnCgroup(Puppet puppet, ProcessImage process, ServiceCgroup made) {
+        FutureTask<Void> entered;
+        if (puppet.bornInto() == null) {
+            entered = new FutureTask<>(() -> placeInOwnCgroup(puppet, process.exe()).apply(process.cgroupLimits()), null);
+            entered.run();
+        } else {
+            entered = new FutureTask<>(() -> made.enter(List.of(puppet.pid()), puppet.bornInto()), null);
+            Thread thread = new Thread(entered, "pmig-restore-cgroup");
+            thread.setDaemon(true);
+            thread.start();
+        }
+        return entered;
+    }
+
+    /** Waits for {@code task}; rethrows its failure. */
+    private static void awaitDone(FutureTask<Void> task) throws Exception {
+        try {
+            task.get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        }
     }
 
     /**

@@ -74,6 +74,10 @@ final class StreamImageSource implements ImageSource {
     }
 
     @Override
+    public void awaitAuthenticObjects() {
+    }
+
+    @Override
     public long writePages(Puppet puppet) throws IOException {
         NativeMemory iov = NativeMemory.allocate(32);
         return readPages((address, data) -> MemoryRestorer.writeRun(puppet, address, data, iov));

@@ -123,6 +123,18 @@ public final class ServiceCgroup {
      * with neither hierarchy.
      */
     public static ServiceCgroup place(String name, List<Integer> pids) {
+        ServiceCgroup cgroup = make(name);
+        cgroup.enter(pids, null);
+        return cgroup;
+    }
+
+    /**
+     * Makes a new, empty cgroup {@code pmig/<name>} in every hierarchy this host has for it, after removing the empty ones
+     * earlier services left: a process is born into the v2 one ({@link #unifiedLeaf}, clone3's CLONE_INTO_CGROUP) and
+     * {@link #enter}s the others. Moving a process between cgroups waits for an RCU grace period (the kernel's
+     * cgroup_threadgroup_rwsem taken for writing), 5-30 ms; a process born into one does not.
+     */
+    public static ServiceCgroup make(String name) {
         List<Path> leaves = new ArrayList<>();
         for (Path root : hierarchies()) {
             Path parent = root.resolve(PMIG);
@@ -130,13 +142,37 @@ public final class ServiceCgroup {
                 Files.createDirectories(parent);
                 removeEmptyLeaves(parent);
                 Path leaf = parent.resolve(name);
-                createWith(leaf, Map.of(), pids);
+                createWith(leaf, Map.of(), List.of());
                 leaves.add(leaf);
             } catch (IOException e) {
-                throw new FailedException("cannot put the restored process into cgroup " + parent.resolve(name) + ": " + e.getMessage(), e);
+                throw new FailedException("cannot make cgroup " + parent.resolve(name) + " for the restored process: " + e.getMessage(), e);
             }
         }
         return new ServiceCgroup(leaves);
+    }
+
+    /** The cgroup in the v2 hierarchy, if this host has one. */
+    public Optional<Path> unifiedLeaf() {
+        Optional<Path> root = unifiedRoot();
+        return leaves.stream().filter(l -> root.isPresent() && l.startsWith(root.get())).findFirst();
+    }
+
+    /**
+     * Moves {@code pids} (in that order: a namespace's init before its process) into this cgroup, in every hierarchy but
+     * the one of {@code bornInto}, the cgroup they were created in (null: none). A cgroup swept by another restore while
+     * still empty is made again.
+     */
+    public void enter(List<Integer> pids, Path bornInto) {
+        for (Path leaf : leaves) {
+            if (leaf.equals(bornInto)) {
+                continue;
+            }
+            try {
+                createWith(leaf, Map.of(), pids);
+            } catch (IOException e) {
+                throw new FailedException("cannot put the restored process into cgroup " + leaf + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     /** Writes {@code limits} into the v2 cgroup, enabling their controllers on the way down from the pmig subtree. */
@@ -145,7 +181,7 @@ public final class ServiceCgroup {
         if (limits.isEmpty() || root.isEmpty()) {
             return;
         }
-        Path leaf = leaves.stream().filter(l -> l.startsWith(root.get())).findFirst().orElseThrow();
+        Path leaf = unifiedLeaf().orElseThrow();
         try {
             for (String controller : limits.keySet().stream().map(file -> LIMITS.get(file).controller()).distinct().toList()) {
                 Files.writeString(root.get().resolve("cgroup.subtree_control"), "+" + controller, StandardCharsets.US_ASCII);

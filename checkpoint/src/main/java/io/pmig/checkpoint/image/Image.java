@@ -33,6 +33,8 @@ public final class Image implements Closeable {
     private ByteBuffer[] runPages = new ByteBuffer[16];
     private ImageHeader header;
     private long totalPageBytes;
+    /** The refusal of the bytes after the END record, if any follow. */
+    private ImageException trailingBytes;
     private volatile boolean closed;
 
     private Image(Path file, FileChannel channel, long windowSize) throws IOException {
@@ -43,19 +45,28 @@ public final class Image implements Closeable {
     }
 
     public static Image open(Path file) throws ImageException, IOException {
-        return open(file, WINDOW_SIZE, false);
+        return open(file, WINDOW_SIZE);
     }
 
     /**
-     * For a file whose pages are authenticated before they are used (its MAC, imagedir/ImageMac): their CRCs are not
-     * computed, a second pass over every byte for nothing; every other record's is, and all the framing checked.
+     * The first image of a file whose pages are authenticated before they are used (its MAC, imagedir/ImageMac): their
+     * CRCs are not computed, a second pass over every byte for nothing; every other record's is, and all the framing
+     * checked. Bytes may follow its END record (a process tree's file holds one image per process): see
+     * {@link #requireAlone}.
      */
     public static Image openAuthenticated(Path file) throws ImageException, IOException {
         return open(file, WINDOW_SIZE, true);
     }
 
     static Image open(Path file, long windowSize) throws ImageException, IOException {
-        return open(file, windowSize, false);
+        Image image = open(file, windowSize, false);
+        try {
+            image.requireAlone();
+            return image;
+        } catch (ImageException e) {
+            image.close();
+            throw e;
+        }
     }
 
     private static Image open(Path file, long windowSize, boolean pagesAuthenticated) throws ImageException, IOException {
@@ -95,7 +106,11 @@ public final class Image implements Closeable {
             }
         }
         if (parser.offset() < size) {
-            parser.trailingBytes(size - parser.offset());
+            try {
+                parser.trailingBytes(size - parser.offset());
+            } catch (ImageException e) {
+                trailingBytes = e;
+            }
         }
         header = parser.header();
         totalPageBytes = parser.pageBytes();
@@ -129,6 +144,13 @@ public final class Image implements Closeable {
 
     public ImageHeader header() {
         return header;
+    }
+
+    /** Refuses a file in which bytes follow this image's END record. */
+    public void requireAlone() throws ImageException {
+        if (trailingBytes != null) {
+            throw trailingBytes;
+        }
     }
 
     public Path file() {

@@ -22,7 +22,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
@@ -187,22 +186,120 @@ public final class ImageMac {
             }
         }
 
-        /** {@link #verify} from {@code from} to the end of {@code in}, on threads of its own: the returned task's {@code get} waits. */
-        public FutureTask<Void> verifyInBackground(FileChannel in, long from, int workers) {
-            FutureTask<Void> task = new FutureTask<>(() -> {
-                verify(in, from, in.size(), workers);
-                return null;
-            });
-            Thread thread = new Thread(task, "pmig-image-verify");
-            thread.setDaemon(true);
-            thread.start();
-            return task;
+        /**
+         * Starts verifying every chunk of {@code in} (the image, open), in file order, on {@code workers} threads of their
+         * own; the returned verification tells how far they got, and a thread that waits for it helps.
+         */
+        public Verification verifyInBackground(FileChannel in, int workers) throws IOException {
+            Verification verification = new Verification(this, in);
+            for (int i = 0; i < Math.min(workers, verification.chunks); i++) {
+                Thread thread = new Thread(() -> verification.verifyUpTo(verification.chunks), "pmig-image-verify-" + i);
+                thread.setDaemon(true);
+                thread.start();
+            }
+            return verification;
         }
 
         private void require(byte[] expected, byte[] actual) {
             if (!MessageDigest.isEqual(expected, actual)) {
                 throw new RefusedException("the image " + image + " does not authenticate with this node's key " + key.file()
                     + ": it was changed after pmig checkpoint wrote it, or made on a node with another key; pmig will not restore it");
+            }
+        }
+    }
+
+    /**
+     * The chunks of an image file verified in file order on threads of their own ({@link Authentication#verifyInBackground}),
+     * each from a mapping of the file (reading it would copy every byte once more): a restore waits for the chunks of the
+     * objects before it acts on them, and for every chunk before the process it built may run.
+     */
+    public static final class Verification implements AutoCloseable {
+        private final Authentication authentication;
+        private final FileChannel in;
+        private final long length;
+        private final int chunks;
+        /** The next chunk no thread has taken. */
+        private final AtomicInteger next = new AtomicInteger();
+        /** Guarded by this: the chunks found authentic, the first refusal. */
+        private final boolean[] authentic;
+        private RuntimeException failure;
+        private volatile boolean closed;
+
+        private Verification(Authentication authentication, FileChannel in) throws IOException {
+            this.authentication = authentication;
+            this.in = in;
+            this.length = in.size();
+            // a file of the first format was verified whole when its authentication was read
+            this.chunks = authentication.tags == null ? 0 : Math.toIntExact((length + CHUNK_BYTES - 1) / CHUNK_BYTES);
+            this.authentic = new boolean[chunks];
+        }
+
+        /** Returns once every chunk holding a byte of [0, {@code to}) is authentic, verifying chunks meanwhile; throws the refusal if one is not. */
+        public void awaitUpTo(long to) {
+            int needed = (int) Math.min(chunks, (to + CHUNK_BYTES - 1) / CHUNK_BYTES);
+            verifyUpTo(needed);
+            synchronized (this) {
+                boolean interrupted = false;
+                while (failure == null && !authenticUpTo(needed)) {
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
+                }
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                if (failure != null) {
+                    throw failure;
+                }
+            }
+        }
+
+        /** {@link #awaitUpTo} the end of the file. */
+        public void awaitAll() {
+            awaitUpTo(length);
+        }
+
+        /** No thread takes another chunk; the verification is given up. */
+        @Override
+        public void close() {
+            closed = true;
+        }
+
+        private boolean authenticUpTo(int needed) {
+            for (int i = 0; i < needed; i++) {
+                if (!authentic[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** Verifies chunks no thread has taken, in order, while there are some before {@code limit}. */
+        private void verifyUpTo(int limit) {
+            ChunkTagger tagger = null;
+            for (int i = next.get(); i < limit && !closed; i = next.get()) {
+                if (!next.compareAndSet(i, i + 1)) {
+                    continue;
+                }
+                tagger = tagger == null ? new ChunkTagger(authentication.key.chunkCipherKey(), authentication.nonce) : tagger;
+                long from = (long) i * CHUNK_BYTES;
+                try {
+                    ByteBuffer chunk = in.map(FileChannel.MapMode.READ_ONLY, from, Math.min(CHUNK_BYTES, length - from));
+                    authentication.require(authentication.tags[i], tagger.tag(chunk, i));
+                    synchronized (this) {
+                        authentic[i] = true;
+                        notifyAll();
+                    }
+                } catch (IOException | RuntimeException e) {
+                    synchronized (this) {
+                        failure = failure != null ? failure : e instanceof RefusedException r ? r
+                            : new RefusedException("cannot read the image " + authentication.image + ": " + e.getMessage(), e);
+                        notifyAll();
+                    }
+                    closed = true;
+                }
             }
         }
     }
@@ -316,14 +413,16 @@ public final class ImageMac {
     }
 
     /**
-     * One thread's AES-GCM over chunks: its cipher, the buffer the file is read into (read, not mapped: a mapping would
-     * keep a deleted image's pages until the garbage collector unmapped it) and the one the ciphertext is thrown into.
+     * One thread's AES-GCM over chunks: its cipher, the buffer the file is read into (the signer reads, not maps: a
+     * mapping would keep a deleted image's pages until the garbage collector unmapped it; a restore maps the file anyway)
+     * and the one the ciphertext is thrown into.
      */
     private static final class ChunkTagger {
         private final SecretKeySpec key;
         private final byte[] iv = new byte[12];
         private final Cipher cipher;
-        private final ByteBuffer read = ByteBuffer.allocateDirect(READ_BYTES);
+        /** Made at the first chunk read from a file: a tagger given mapped chunks needs none. */
+        private ByteBuffer read;
         private final ByteBuffer scratch = ByteBuffer.allocateDirect(PIECE + TAG_BITS / 8);
 
         ChunkTagger(SecretKeySpec key, byte[] nonce) {
@@ -339,6 +438,7 @@ public final class ImageMac {
         /** The tag of chunk {@code index} of the first {@code length} bytes of {@code in}. */
         byte[] tag(FileChannel in, int index, long length) throws IOException {
             long end = Math.min((long) (index + 1) * CHUNK_BYTES, length);
+            read = read == null ? ByteBuffer.allocateDirect(READ_BYTES) : read;
             begin(index);
             for (long at = (long) index * CHUNK_BYTES; at < end; ) {
                 read.clear().limit((int) Math.min(READ_BYTES, end - at));

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Rebuilds an address space inside the restored process: the kernel's vdso/vvar moved to where
@@ -29,6 +30,10 @@ import java.util.Set;
  */
 public final class MemoryRestorer {
     private static final int IOV_MAX = 1024;
+    /** The bytes of one piece of a parallel fill: small enough to share out evenly, big enough for few system calls. */
+    private static final long PIECE_BYTES = 4L << 20;
+    /** Each thread's room for the iovecs of a piece. */
+    private static final ThreadLocal<NativeMemory> IOV = ThreadLocal.withInitial(() -> NativeMemory.allocate(IOV_MAX * 32L));
     private static final long FIRST_HOLE = 1L << 40;
     private static final long HOLE_STEP = 1L << 30;
 
@@ -329,43 +334,63 @@ public final class MemoryRestorer {
         puppet.run(p);
     }
 
-    /** Writes every stored page of a mapped image file into the restored process; returns the bytes written. */
+    /**
+     * Writes every stored page of a mapped image file into the restored process, on every core (a parallel stream) in
+     * pieces of a few MiB: the copy into fresh memory, a fault and a zeroed page for every page, is most of a big restore,
+     * and two cores do it in half the time. Returns the bytes written.
+     */
     public static long fillPages(Puppet puppet, Image image) throws IOException {
-        NativeMemory iov = NativeMemory.allocate(IOV_MAX * 32L);
-        List<PageRun> batch = new ArrayList<>();
-        long total = 0;
-        int pageSize = image.header().pageSize();
-        for (PageRun run : image.pageRuns()) {
-            batch.add(run);
-            if (batch.size() == IOV_MAX) {
-                total += writeBatch(puppet, image, batch, iov, pageSize);
-            }
-        }
-        total += writeBatch(puppet, image, batch, iov, pageSize);
-        return total;
+        List<List<Segment>> pieces = pieces(image);
+        IntStream.range(0, pieces.size()).parallel().forEach(i -> writePiece(puppet, pieces.get(i), IOV.get()));
+        return image.totalPageBytes();
     }
 
-    private static long writeBatch(Puppet puppet, Image image, List<PageRun> batch, NativeMemory iov, int pageSize) throws IOException {
-        if (batch.isEmpty()) {
-            return 0;
-        }
-        long want = 0;
-        for (int i = 0; i < batch.size(); i++) {
-            PageRun run = batch.get(i);
+    /** Some pages to write at {@code address}, from the image's mapping (or a run decompressed when it was opened). */
+    private record Segment(long address, ByteBuffer data) {
+    }
+
+    /** The image's pages in pieces of about {@link #PIECE_BYTES}, each written by one process_vm_writev. */
+    private static List<List<Segment>> pieces(Image image) throws IOException {
+        int pageSize = image.header().pageSize();
+        List<List<Segment>> pieces = new ArrayList<>();
+        List<Segment> piece = new ArrayList<>();
+        long room = PIECE_BYTES;
+        for (PageRun run : image.pageRuns()) {
             ByteBuffer data = image.pageData(run);
-            long length = (long) run.pageCount() * pageSize;
-            iov.putLong(i * 16L, NativeMemory.addressOf(data));
+            for (long done = 0; done < run.byteLength(pageSize); ) {
+                if (room == 0 || piece.size() == IOV_MAX) {
+                    pieces.add(piece);
+                    piece = new ArrayList<>();
+                    room = PIECE_BYTES;
+                }
+                int length = (int) Math.min(room, run.byteLength(pageSize) - done);
+                piece.add(new Segment(run.address() + done, data.slice((int) done, length)));
+                done += length;
+                room -= length;
+            }
+        }
+        if (!piece.isEmpty()) {
+            pieces.add(piece);
+        }
+        return pieces;
+    }
+
+    private static void writePiece(Puppet puppet, List<Segment> piece, NativeMemory iov) {
+        long want = 0;
+        for (int i = 0; i < piece.size(); i++) {
+            Segment segment = piece.get(i);
+            long length = segment.data().remaining();
+            iov.putLong(i * 16L, NativeMemory.addressOf(segment.data()));
             iov.putLong(i * 16L + 8, length);
-            iov.putLong(IOV_MAX * 16L + i * 16L, run.address());
+            iov.putLong(IOV_MAX * 16L + i * 16L, segment.address());
             iov.putLong(IOV_MAX * 16L + i * 16L + 8, length);
             want += length;
         }
-        long done = Linux.processVmWritev(puppet.pid(), iov.address(), batch.size(), iov.address() + IOV_MAX * 16L, batch.size());
+        long done = Linux.processVmWritev(puppet.pid(), iov.address(), piece.size(), iov.address() + IOV_MAX * 16L, piece.size());
         if (done != want) {
-            throw new FailedException("writing pages into restored process " + puppet.pid() + " moved " + done + " of " + want + " bytes");
+            throw new FailedException("writing pages at 0x" + Long.toHexString(piece.get(0).address()) + " into restored process "
+                + puppet.pid() + " moved " + done + " of " + want + " bytes");
         }
-        batch.clear();
-        return want;
     }
 
     /** Writes one run of pages, as it came from a stream, into the restored process. */

@@ -15,7 +15,6 @@ import io.pmig.checkpoint.task.ProcessImage;
 import io.pmig.checkpoint.tree.TimeNamespaces;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,7 +22,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The process a restore turns into, while the engine still holds it: created by pmig-restorer
@@ -51,6 +49,8 @@ public final class Puppet implements AutoCloseable {
     /** The process runs in a PID namespace of its own, under the restorer's minimal init. */
     private final boolean inNewPidNamespace;
     private boolean released;
+    /** The cgroup v2 directory the process was created in (null: the restorer's). */
+    private Path bornInto;
 
     /** A child's puppet: a copy of {@code parent}'s bare state, the same hole and restorer at the same addresses. */
     private Puppet(int pid, Puppet parent) {
@@ -73,71 +73,58 @@ public final class Puppet implements AutoCloseable {
         this.xcr0 = ctl.getLong(56);
     }
 
-    /** Starts pmig-restorer and takes hold of the process it creates with PID {@code pid}. */
-    public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace) {
-        return launch(restorer, pid, hole, newPidNamespace, false, null);
-    }
-
     /**
-     * {@link #launch(Path, int, long, boolean)}; with {@code newPidNamespaceIfTaken}, a pid or thread id in use on
-     * this host makes the restorer try again in a new PID namespace (the process keeps its numbers there). The process
-     * lives in a time namespace of its own that continues {@code clocks} (see TimeNamespaces; null: the host's clocks).
+     * Has pmig-restorer ({@link RestorerServer}) create a process with PID {@code pid} and takes hold of it. With
+     * {@code newPidNamespaceIfTaken}, a pid or thread id in use on this host makes the restorer try again in a new PID
+     * namespace (the process keeps its numbers there). The process lives in a time namespace of its own that continues
+     * {@code clocks} (see TimeNamespaces; null: the host's clocks). {@code cgroup}: a cgroup v2 directory a process
+     * created outside a new PID namespace is born into (null: none); {@link #bornInto} tells whether it was.
      */
     public static Puppet launch(Path restorer, int pid, long hole, boolean newPidNamespace, boolean newPidNamespaceIfTaken,
-                                ProcessImage.Clocks clocks) {
+                                ProcessImage.Clocks clocks, Path cgroup) {
         Puppet puppet;
         try {
-            puppet = start(restorer, pid, hole, newPidNamespace, clocks);
+            puppet = start(restorer, pid, hole, newPidNamespace, clocks, cgroup);
         } catch (PidTakenException e) {
             if (!newPidNamespaceIfTaken) {
                 throw e;
             }
-            puppet = start(restorer, pid, hole, true, clocks);
+            puppet = start(restorer, pid, hole, true, clocks, cgroup);
         }
         puppet.hostTid.put(pid, puppet.pid);
         return puppet;
     }
 
-    private static Puppet start(Path restorer, int pid, long hole, boolean newPidNamespace, ProcessImage.Clocks clocks) {
-        List<String> cmd = new ArrayList<>(List.of(restorer.toString(), Integer.toString(pid),
-            "0x" + Long.toHexString(hole), "0x" + Long.toHexString(RestorerLayout.HOLE_SIZE)));
+    private static Puppet start(Path restorer, int pid, long hole, boolean newPidNamespace, ProcessImage.Clocks clocks, Path cgroup) {
+        StringBuilder request = new StringBuilder().append(pid).append(" 0x").append(Long.toHexString(hole))
+            .append(" 0x").append(Long.toHexString(RestorerLayout.HOLE_SIZE));
         if (newPidNamespace) {
-            cmd.add("ns");
+            request.append(" ns");
         }
         String time = TimeNamespaces.restorerArgument(clocks);
         if (time != null) {
-            cmd.add(time);
+            request.append(' ').append(time);
         }
-        String output;
-        int exit;
-        long restorerPid;
-        try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-            restorerPid = p.pid();
-            output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new FailedException("pmig-restorer did not finish in 10 s");
-            }
-            exit = p.exitValue();
-        } catch (IOException e) {
-            throw new FailedException("cannot start the restorer " + restorer + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new FailedException("interrupted while starting the restorer", e);
+        // in a new PID namespace the process's host pid, which names its cgroup, is not known before it exists
+        boolean bornInto = cgroup != null && !newPidNamespace && cgroup.toString().indexOf('\n') < 0;
+        if (bornInto) {
+            request.append(" cgroup=").append(cgroup);
         }
+        List<String> reply = RestorerServer.request(restorer, request.toString(), pid);
         int outerPid = pid;
-        for (String line : output.strip().split("\n")) {
+        for (String line : reply) {
             if (line.isBlank()) {
                 continue;
             }
             String[] w = line.trim().split(" ");
-            if (w[0].equals("nsinit")) {
+            if (w[0].equals("retry")) {
+                return start(restorer, pid, hole, newPidNamespace, clocks, cgroup); // the launcher held the pid itself
+            } else if (w[0].equals("nsinit")) {
                 outerPid = childOf(Integer.parseInt(w[1]));
             } else if (w[0].startsWith("error-")) {
                 int errno = Integer.parseInt(w[2]);
-                if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST && restorerPid == pid && !newPidNamespace) {
-                    return start(restorer, pid, hole, false, clocks);   // the restorer itself got the pid it was to create: it has exited now
+                if (bornInto && (w[0].equals("error-open-cgroup") || (w[0].equals("error-clone3") && errno != Errno.EEXIST))) {
+                    return start(restorer, pid, hole, false, clocks, null); // its cgroup gone (another restore's sweep): it is placed later
                 }
                 if (w[0].startsWith("error-clone3") && errno == Errno.EEXIST) {
                     throw new PidTakenException("pid " + pid + " is in use on this host (by a process, or as the session or "
@@ -145,14 +132,16 @@ public final class Puppet implements AutoCloseable {
                 }
                 throw new FailedException("the restorer failed at " + w[0].substring(6) + ": " + Errno.describe(errno));
             } else if (!w[0].equals("ok")) {
-                throw new FailedException("the restorer said: " + output.trim());
+                throw new FailedException("the restorer said: " + String.join("\n", reply).trim());
             }
         }
-        if (!output.contains("ok ")) {
-            throw new FailedException("the restorer (exit status " + exit + ") reported nothing" + (output.isBlank() ? "" : ": " + output.trim()));
+        if (reply.stream().noneMatch(line -> line.startsWith("ok "))) {
+            throw new FailedException("the restorer reported nothing" + (reply.isEmpty() ? "" : ": " + String.join("\n", reply).trim()));
         }
         try {
-            return takeHold(outerPid, hole, newPidNamespace);
+            Puppet puppet = takeHold(outerPid, hole, newPidNamespace);
+            puppet.bornInto = bornInto ? cgroup : null;
+            return puppet;
         } catch (RuntimeException e) {
             Linux.kill(outerPid, Linux.SIGKILL); // created but never ours: it must not stay
             throw e;
@@ -197,11 +186,17 @@ public final class Puppet implements AutoCloseable {
         throw new FailedException("the new PID namespace's init " + nsInit + " created no process");
     }
 
-    /** The restored process's pid as this host sees it. */
+    /** The cgroup v2 directory the process was born into ({@link #launch}'s {@code cgroup}), or null: it is in the restorer's. */
+    public Path bornInto() {
+        return bornInto;
+    }
+
+    /** The restored process runs in a PID namespace of its own. */
     public boolean inNewPidNamespace() {
         return inNewPidNamespace;
     }
 
+    /** The restored process's pid as this host sees it. */
     public int pid() {
         return pid;
     }

@@ -15,6 +15,9 @@ import java.nio.file.attribute.PosixFilePermissions;
  */
 public final class RestorerBinary {
     private static final String RESOURCE = "/native/pmig-restorer";
+    /** The copy this JVM wrote out or found, and its size: reading the jar again cost every restore a millisecond or more. */
+    private static Path installed;
+    private static long installedSize;
 
     private RestorerBinary() {
     }
@@ -23,6 +26,17 @@ public final class RestorerBinary {
         String configured = System.getProperty("pmig.restorer");
         if (configured != null && Files.isExecutable(Path.of(configured))) {
             return Path.of(configured);
+        }
+        return install();
+    }
+
+    private static synchronized Path install() {
+        try {
+            if (installed != null && Files.isExecutable(installed) && Files.size(installed) == installedSize) {
+                return installed;
+            }
+        } catch (IOException gone) {
+            // written out again below
         }
         try (InputStream in = RestorerBinary.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -39,6 +53,8 @@ public final class RestorerBinary {
                 Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwx------"));
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
+            installed = target;
+            installedSize = bytes.length;
             return target;
         } catch (IOException e) {
             throw new FailedException("cannot install pmig-restorer: " + e.getMessage(), e);
