@@ -81,8 +81,15 @@ class MigrationRefusalsTest {
                 && refusal.contains("process " + server + " needs 30") && refusal.contains("raise that limit"), refusal);
         } finally {
             boolean alive = ProcessHandle.of(daemon).isPresent();
-            if (alive) {
-                Files.writeString(parent.resolve("cgroup.procs"), Long.toString(daemon));
+            // the daemon, and what it started meanwhile (its restorer server), go back
+            for (String pid : Files.readString(small.resolve("cgroup.procs")).split("\\s+")) {
+                try {
+                    if (!pid.isEmpty()) {
+                        Files.writeString(parent.resolve("cgroup.procs"), pid);
+                    }
+                } catch (java.io.IOException ended) {
+                    // it ended since the list was read: nothing of it is left in the cgroup
+                }
             }
             Files.delete(small);
             nodes.inNode("node-b", "umount", "--recursive", "/sys/fs/cgroup");
