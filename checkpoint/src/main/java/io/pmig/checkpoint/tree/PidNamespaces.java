@@ -175,8 +175,18 @@ public final class PidNamespaces {
         return ids(tid, "NSpid");
     }
 
+    /** {@link #innerId(int)} of a thread from its status, read already (with its process's other threads). */
+    public static int innerId(int tid, Map<String, String> status) {
+        int[] ids = ids(tid, status, "NSpid");
+        return ids[ids.length - 1];
+    }
+
     private static int[] ids(int tid, String field) {
-        String line = new ProcFs(tid).status().get(field);
+        return ids(tid, new ProcFs(tid).status(), field);
+    }
+
+    private static int[] ids(int tid, Map<String, String> status, String field) {
+        String line = status.get(field);
         if (line == null) {
             throw new RefusedException("/proc/" + tid + "/status has no " + field + " line (a kernel before 4.1); pmig needs a newer kernel");
         }

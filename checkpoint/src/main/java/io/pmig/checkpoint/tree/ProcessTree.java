@@ -105,9 +105,10 @@ public record ProcessTree(List<Member> members) {
             int hostParent = Integer.parseInt(proc.status().get("PPid").trim());
             List<Integer> tids = new ArrayList<>();
             tids.add(inner.get(pid));
-            for (int tid : proc.tasks()) {
-                if (tid != pid) {
-                    tids.add(PidNamespaces.innerId(tid));
+            // a thread that ends while they are read is left out (threadStatuses): it is no part of the tree any more
+            for (Map.Entry<Integer, Map<String, String>> thread : proc.threadStatuses().entrySet()) {
+                if (thread.getKey() != pid) {
+                    tids.add(PidNamespaces.innerId(thread.getKey(), thread.getValue()));
                 }
             }
             String[] stat = proc.stat();
