@@ -93,9 +93,12 @@ public final class MemoryDumper {
         for (int attempt = 1; ; attempt++) {
             try {
                 return readMappings(known);
-            } catch (RefusedException e) {
-                // a running process (a pre-copy round) unmapped a mapping while it was examined: read them again
-                if (!(e.getCause() instanceof java.nio.file.NoSuchFileException) || attempt == CHANGING_ATTEMPTS || !proc.exists()) {
+            } catch (RefusedException | SyscallException e) {
+                // a running process (a pre-copy round) unmapped a mapping while it was examined (its map_files link gone
+                // when stat'ed or statfs'ed): read them again
+                boolean vanished = e.getCause() instanceof java.nio.file.NoSuchFileException
+                    || e instanceof SyscallException s && s.errno() == Errno.ENOENT;
+                if (!vanished || attempt == CHANGING_ATTEMPTS || !proc.exists()) {
                     throw e;
                 }
             }

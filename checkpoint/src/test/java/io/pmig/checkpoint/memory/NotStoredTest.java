@@ -116,7 +116,6 @@ class NotStoredTest {
         }
     }
 
-    /** The kernel writes the page (a read into it): present, and in a file mapping a private copy. */
     /** Maps a new file of three zero pages privately with {@code protection}; returns its address. */
     private static long mapPrivately(Path file, int protection) throws IOException {
         Files.write(file, new byte[3 * PAGE]);
