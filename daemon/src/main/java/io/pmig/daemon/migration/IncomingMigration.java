@@ -305,6 +305,17 @@ final class IncomingMigration {
         return vip.replayed();
     }
 
+    /**
+     * What the source still received for the VIP after the switch (stale neighbour caches): put into this node's stack,
+     * or dropped under --no-replay as what was held at the commit is, so that the clients retransmit every packet the
+     * move held.
+     */
+    void lateFromSource(List<HeldPacket> packets) {
+        if (prepare.replay()) {
+            vip.replayLate(packets);
+        }
+    }
+
     /** Before a copy that will not run is reported gone: a switch under way ends first, so a rollback of the VIP follows its announcement. */
     private void awaitSwitch() {
         if (switching == null) {

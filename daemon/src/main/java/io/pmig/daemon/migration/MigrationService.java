@@ -646,7 +646,7 @@ public final class MigrationService implements AutoCloseable {
         IncomingMigration m = incoming(batch.id());
         boolean done = true;
         if (m.vip != null) {
-            m.vip.replayLate(batch.packets());
+            m.lateFromSource(batch.packets());
             done = m.vip.announceDue();
         }
         if (batch.last()) {

@@ -451,7 +451,6 @@ final class OutgoingMigration {
         return "the process runs on here" + (vip == null ? "" : " with " + vip.address().getHostAddress());
     }
 
-    /** Called while the process is frozen and its (last) image goes out. */
     /** During a rollback: replays what the destination still got for the VIP; false once it cannot be reached. */
     private boolean replayForwardedBack(boolean end) {
         try {
