@@ -92,6 +92,23 @@ class PrecopyTest extends ItSupport {
         }
     }
 
+    /**
+     * A server that maps a file per request (Apache's event MPM does) keeps its mappings changing while a round reads
+     * them: a mapping gone between the listing and the look at its map_files link (stat, statfs) is read again, never
+     * an error (a round failed on the statfs once), and the server is pre-copied whole.
+     */
+    @Test
+    @Timeout(120)
+    void aServerMappingAFilePerRequestIsReadAndPrecopied() throws Exception {
+        TestProgram p = startReady("mapping_churn");
+        MemoryDumper memory = new MemoryDumper(new ProcFs(p.pid()));
+        for (int reading = 0; reading < 150; reading++) {
+            memory.mappings();
+        }
+        List<Round> rounds = migrate(p, PrecopyOptions.defaults()::shouldStop, 0);
+        assertTrue(rounds.size() >= 2, "rounds and the last part: " + rounds);
+    }
+
     @Test
     @Timeout(120)
     void aLightWriterConvergesBelowTheThreshold() throws Exception {
