@@ -118,11 +118,18 @@ public final class CheckpointEngine {
      */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
         long start = System.nanoTime();
+        refuseAtEntry(pid);
+        // the park inside the frozen window then waits for no RCU grace period: it passes during the pre-flight
+        try (FreezerPark.QuickEntry quickPark = FreezerPark.keptQuickSoon()) {
+            return checkpointToDirectory(pid, dir, options, start);
+        }
+    }
+
+    private CheckpointReport checkpointToDirectory(int pid, Path dir, CheckpointOptions options, long start) {
         Path image = dir.resolve(IMAGE_FILE);
         Path partial = dir.resolve(IMAGE_FILE + PARTIAL);
         Path mac = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX);
         Path macPartial = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX + PARTIAL);
-        refuseAtEntry(pid);
         NodeKey key = NodeKey.loadOrCreate();
         ImageDirectory.prepare(dir);
         FileChannel file = ImageDirectory.createNew(partial);

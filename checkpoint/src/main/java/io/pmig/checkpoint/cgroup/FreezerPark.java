@@ -93,6 +93,19 @@ public final class FreezerPark {
      * a v2 hierarchy, or a refusal, leaves the park to wait as before.
      */
     public static QuickEntry keptQuick() {
+        return keptQuick(true);
+    }
+
+    /**
+     * {@link #keptQuick()} with its grace period paid on the keeper's thread, not the caller's: a checkpoint begins it
+     * before its pre-flight, which the grace period then overlaps (a park that comes sooner waits only for what is left
+     * of it).
+     */
+    public static QuickEntry keptQuickSoon() {
+        return keptQuick(false);
+    }
+
+    private static QuickEntry keptQuick(boolean payNow) {
         Optional<Path> root = ServiceCgroup.unifiedRoot();
         if (root.isEmpty()) {
             return () -> { };
@@ -101,13 +114,18 @@ public final class FreezerPark {
         Path procs;
         try {
             procs = root.get().resolve(v2PathOf((int) ProcessHandle.current().pid()).substring(1)).resolve("cgroup.procs");
-            write(procs, self);
+            if (payNow) {
+                write(procs, self);
+            }
         } catch (IOException | RuntimeException e) {
             return () -> { };                               // the park waits for its grace period, as it would have
         }
         long until = System.nanoTime() + KEEP_QUICK_AT_MOST_MILLIS * 1_000_000L;
         Thread keeper = new Thread(() -> {
             try {
+                if (!payNow) {
+                    write(procs, self);
+                }
                 while (!Thread.currentThread().isInterrupted() && System.nanoTime() < until) {
                     Thread.sleep(KEEP_QUICK_EVERY_MILLIS);
                     write(procs, self);
