@@ -117,15 +117,15 @@ public final class CheckpointEngine {
      * it allocates nothing.
      */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
-        long start = System.nanoTime();
+        StepTimer total = new StepTimer();
         refuseAtEntry(pid);
         // the park inside the frozen window then waits for no RCU grace period: it passes during the pre-flight
         try (FreezerPark.QuickEntry quickPark = FreezerPark.keptQuickSoon()) {
-            return checkpointToDirectory(pid, dir, options, start);
+            return checkpointToDirectory(pid, dir, options, total);
         }
     }
 
-    private CheckpointReport checkpointToDirectory(int pid, Path dir, CheckpointOptions options, long start) {
+    private CheckpointReport checkpointToDirectory(int pid, Path dir, CheckpointOptions options, StepTimer total) {
         Path image = dir.resolve(IMAGE_FILE);
         Path partial = dir.resolve(IMAGE_FILE + PARTIAL);
         Path mac = dir.resolve(IMAGE_FILE + ImageMac.SUFFIX);
@@ -158,6 +158,9 @@ public final class CheckpointEngine {
                 discard(file, partial, macFile, macPartial);
                 throw e;
             }
+            long frozenPartEnd = System.nanoTime();
+            total.lapUntil("pre-flight", frozenPartEnd - frozen.report().frozenNanos());
+            total.lapUntil("frozen", frozenPartEnd);
             long imageLength;
             try {
                 imageLength = file.size();
@@ -174,6 +177,7 @@ public final class CheckpointEngine {
             if (options.leaveRunning()) {
                 frozen.abort();
             }
+            total.lap("image complete");
             try {
                 ImageMac.write(macFile, signer.finish(imageLength));
                 macFile.close();
@@ -188,13 +192,16 @@ public final class CheckpointEngine {
                 throw new FailedException("checkpoint of process " + pid + " failed: cannot write the authentication " + mac + " of its"
                     + " image: " + e.getMessage() + "; the process was left running and no image was written", e);
             }
+            total.lap("authentication");
             // killed only once the image can be restored: a failure before leaves the process as it was
             if (!options.leaveRunning()) {
                 frozen.commit();
+                total.lap("kill");
             }
             CheckpointReport r = frozen.report();
+            StepTimes totalSteps = total.times();
             return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
-                r.descriptors(), options.leaveRunning(), r.frozenNanos(), System.nanoTime() - start, r.steps(), r.processes());
+                r.descriptors(), options.leaveRunning(), r.frozenNanos(), totalSteps.totalNanos(), r.steps(), r.processes(), totalSteps);
         }
     }
 
@@ -417,7 +424,7 @@ public final class CheckpointEngine {
             }
             StepTimes times = steps.times();
             CheckpointReport report = new CheckpointReport(pid, null, threads, mappings, pages, pages * MemoryDumper.PAGE, imageBytes,
-                descriptors, false, times.totalNanos(), System.nanoTime() - start, times, frozen.pids());
+                descriptors, false, times.totalNanos(), System.nanoTime() - start, times, frozen.pids(), StepTimes.NONE);
             return new FrozenCheckpoint(frozen, fds, report, sysv);
         } catch (RefusedException e) {
             abortQuietly(writer);

@@ -14,7 +14,11 @@ final class StepTimer {
      * (once for each process of a tree) adds to its first time, where it was first taken.
      */
     void lap(String name) {
-        long now = System.nanoTime();
+        lapUntil(name, System.nanoTime());
+    }
+
+    /** {@link #lap} of a step that ended at {@code now} (System.nanoTime), not later than now. */
+    void lapUntil(String name, long now) {
         for (int i = 0; i < steps.size(); i++) {
             if (steps.get(i).name().equals(name)) {
                 steps.set(i, new StepTimes.Step(name, steps.get(i).nanos() + now - last));

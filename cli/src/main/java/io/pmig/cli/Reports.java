@@ -45,6 +45,7 @@ final class Reports {
         json.put("totalNanos", r.totalNanos());
         json.put("bytesPerSecond", Units.bytesPerSecond(r.pageBytes(), r.totalNanos()));
         putSteps(json.putArray("frozenSteps"), r.steps());
+        putSteps(json.putArray("totalSteps"), r.totalSteps());
         return json;
     }
 

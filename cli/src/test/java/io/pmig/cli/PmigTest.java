@@ -22,7 +22,9 @@ class PmigTest {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final CheckpointReport CHECKPOINT = new CheckpointReport(
             42, Path.of("/tmp/img"), 4, 23, 16384, 64L << 20, (64L << 20) + 4096, 5, false, 40_000_000, 50_000_000,
-            new StepTimes(List.of(new StepTimes.Step("freeze", 1_500_000), new StepTimes.Step("pages", 38_500_000))), List.of(42));
+            new StepTimes(List.of(new StepTimes.Step("freeze", 1_500_000), new StepTimes.Step("pages", 38_500_000))), List.of(42),
+            new StepTimes(List.of(new StepTimes.Step("pre-flight", 5_000_000), new StepTimes.Step("frozen", 40_000_000),
+                new StepTimes.Step("authentication", 5_000_000))));
     private static final RestoreReport RESTORE = new RestoreReport(42, 4, 23, 16384, 64L << 20, 5, 25_000_000,
             new StepTimes(List.of(new StepTimes.Step("launch", 5_000_000), new StepTimes.Step("pages", 20_000_000))), List.of(42));
 
@@ -103,8 +105,10 @@ class PmigTest {
         assertEquals(1, run.out().lines().count(), "one JSON object on one line");
         JsonNode json = MAPPER.readTree(run.out());
         assertEquals(List.of("pid", "image", "processes", "threads", "mappings", "pagesStored", "pageBytes", "imageBytes",
-                "descriptors", "leftRunning", "frozenNanos", "totalNanos", "bytesPerSecond", "frozenSteps"), fieldNames(json));
+                "descriptors", "leftRunning", "frozenNanos", "totalNanos", "bytesPerSecond", "frozenSteps", "totalSteps"), fieldNames(json));
         assertEquals("[{\"step\":\"freeze\",\"millis\":1.5},{\"step\":\"pages\",\"millis\":38.5}]", json.get("frozenSteps").toString());
+        assertEquals("[{\"step\":\"pre-flight\",\"millis\":5.0},{\"step\":\"frozen\",\"millis\":40.0},"
+            + "{\"step\":\"authentication\",\"millis\":5.0}]", json.get("totalSteps").toString());
         assertEquals(42, json.get("pid").intValue());
         assertEquals("/tmp/img", json.get("image").textValue());
         assertEquals(4, json.get("threads").intValue());

@@ -9,7 +9,9 @@ import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.RestoreEngine;
 import io.pmig.checkpoint.RestoreOptions;
 import io.pmig.checkpoint.RestoreReport;
+import io.pmig.checkpoint.StepTimes;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
@@ -35,6 +37,11 @@ class CheckpointRestoreTest extends ItSupport {
         ProcSnapshot before = ProcSnapshot.of(p.pid());
         Path dir = imageDir("1");
         CheckpointReport cr = checkpoint(p, dir, false);
+        // where the whole checkpoint's time went: each step once, in order, the frozen part one of them
+        assertEquals(List.of("pre-flight", "frozen", "image complete", "authentication", "kill"),
+            cr.totalSteps().steps().stream().map(StepTimes.Step::name).toList());
+        assertEquals(cr.frozenNanos(), cr.totalSteps().nanos("frozen"), "the frozen step is the frozen time");
+        assertEquals(cr.totalNanos(), cr.totalSteps().totalNanos(), "the total is the steps' sum");
 
         RestoreReport rr = restore(p, dir);
         assertEquals(cr.threads(), rr.threads(), "restored thread count");

@@ -52,7 +52,12 @@ class ConnectStormTest {
     @Test
     @Timeout(300)
     void aListenerWithAFullBacklogMovesThereAndBackStagedAndBundle() throws Exception {
-        // clients one at a time, the queue holds 5; a client whose SYN found it full retries a second later or more
+        // clients one at a time, the queue holds 5; a client whose SYN found it full retries a second later or more. A
+        // handshake the full queue left half-done completes only at its next SYN-ACK or the client's next retransmission,
+        // each backed off exponentially under the storm (1, 2, 4 s...): the drain is given longer than its 2 s default,
+        // which refused a move once with one handshake under way
+        nodes.reconfigure(Map.of("node-a", List.of("limits.listener.drain.millis = 10000"),
+            "node-b", List.of("limits.listener.drain.millis = 10000")));
         String server = StreamService.startSerialOnNodeA(4);
         Storm storm = new Storm(BUSY_CLIENTS, 60_000, BUSY_CLIENT_PAUSE_MILLIS);
         Run[] moves = moveThereAndBackUnderAStorm(server, storm, "bundle");
