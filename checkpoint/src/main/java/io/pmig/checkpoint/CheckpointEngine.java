@@ -111,9 +111,9 @@ public final class CheckpointEngine {
      * the process, or thaws it with {@code leaveRunning}. The directory is made 0700, or must be root's and
      * writable by no one else; its files are made 0600 and new, never through an existing file.
      *
-     * <p>The image is authenticated on another core as it is written (each chunk read back from the page cache once the
-     * file holds it), and the process killed only once the authentication is written: a failure to authenticate the image
-     * leaves the process as it was. The authentication file is made, at its full size, before the freeze, so that writing
+     * <p>The image is authenticated on every core once it is complete (each chunk read back from the page cache), and the
+     * process killed only once the authentication is written: a failure to authenticate the image leaves the process as
+     * it was. The authentication file is made, at its full size, before the freeze, so that writing
      * it allocates nothing.
      */
     public CheckpointReport checkpoint(int pid, Path dir, CheckpointOptions options) {
@@ -141,68 +141,62 @@ public final class CheckpointEngine {
             deleteQuietly(partial);
             throw e;
         }
-        ImageMac.Signer signer;
         try {
             ImageMac.reserve(macFile);
-            signer = new ImageMac.Signer(file, partial, key);
         } catch (IOException e) {
             discard(file, partial, macFile, macPartial);
             throw new FailedException("cannot write the authentication file " + macPartial + ": " + e.getMessage()
                 + "; the process was not touched", e);
         }
-        try (signer) {
-            FrozenCheckpoint frozen;
-            try {
-                frozen = checkpoint(pid, signer.over(), options);
-            } catch (RuntimeException e) {
-                discard(file, partial, macFile, macPartial);
-                throw e;
-            }
-            long frozenPartEnd = System.nanoTime();
-            total.lapUntil("pre-flight", frozenPartEnd - frozen.report().frozenNanos());
-            total.lapUntil("frozen", frozenPartEnd);
-            long imageLength;
-            try {
-                imageLength = file.size();
-                file.close();
-                Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException | RuntimeException e) {
-                closeQuietly(macFile);
-                deleteQuietly(partial);
-                deleteQuietly(macPartial);
-                frozen.abort();
-                throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
-                    + e.getMessage() + "; the process was left running and no image was written", e);
-            }
-            if (options.leaveRunning()) {
-                frozen.abort();
-            }
-            total.lap("image complete");
-            try {
-                ImageMac.write(macFile, signer.finish(imageLength));
-                macFile.close();
-                Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException | RuntimeException e) {
-                closeQuietly(macFile);
-                deleteQuietly(macPartial);
-                deleteQuietly(image);
-                if (!options.leaveRunning()) {
-                    frozen.abort();
-                }
-                throw new FailedException("checkpoint of process " + pid + " failed: cannot write the authentication " + mac + " of its"
-                    + " image: " + e.getMessage() + "; the process was left running and no image was written", e);
-            }
-            total.lap("authentication");
-            // killed only once the image can be restored: a failure before leaves the process as it was
-            if (!options.leaveRunning()) {
-                frozen.commit();
-                total.lap("kill");
-            }
-            CheckpointReport r = frozen.report();
-            StepTimes totalSteps = total.times();
-            return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
-                r.descriptors(), options.leaveRunning(), r.frozenNanos(), totalSteps.totalNanos(), r.steps(), r.processes(), totalSteps);
+        FrozenCheckpoint frozen;
+        try {
+            frozen = checkpoint(pid, file, options);
+        } catch (RuntimeException e) {
+            discard(file, partial, macFile, macPartial);
+            throw e;
         }
+        long frozenPartEnd = System.nanoTime();
+        total.lapUntil("pre-flight", frozenPartEnd - frozen.report().frozenNanos());
+        total.lapUntil("frozen", frozenPartEnd);
+        try {
+            file.close();
+            Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(macFile);
+            deleteQuietly(partial);
+            deleteQuietly(macPartial);
+            frozen.abort();
+            throw new FailedException("checkpoint of process " + pid + " failed: cannot complete " + image + ": "
+                + e.getMessage() + "; the process was left running and no image was written", e);
+        }
+        if (options.leaveRunning()) {
+            frozen.abort();
+        }
+        total.lap("image complete");
+        try {
+            ImageMac.write(macFile, ImageMac.sign(image, key));
+            macFile.close();
+            Files.move(macPartial, mac, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(macFile);
+            deleteQuietly(macPartial);
+            deleteQuietly(image);
+            if (!options.leaveRunning()) {
+                frozen.abort();
+            }
+            throw new FailedException("checkpoint of process " + pid + " failed: cannot write the authentication " + mac + " of its"
+                + " image: " + e.getMessage() + "; the process was left running and no image was written", e);
+        }
+        total.lap("authentication");
+        // killed only once the image can be restored: a failure before leaves the process as it was
+        if (!options.leaveRunning()) {
+            frozen.commit();
+            total.lap("kill");
+        }
+        CheckpointReport r = frozen.report();
+        StepTimes totalSteps = total.times();
+        return new CheckpointReport(pid, image, r.threads(), r.mappings(), r.pagesStored(), r.pageBytes(), r.imageBytes(),
+            r.descriptors(), options.leaveRunning(), r.frozenNanos(), totalSteps.totalNanos(), r.steps(), r.processes(), totalSteps);
     }
 
     /**

@@ -112,7 +112,8 @@ class ConnectStormTest {
             stop.set(true);
             threads.forEach(InNamespace::close);
         }
-        assertTrue(failures.isEmpty(), answered.get() + " connections answered, and failed: " + failures);
+        assertTrue(failures.isEmpty(), answered.get() + " connections answered, and failed: " + failures + "; SYN cookies (sent, "
+            + "valid, failed) on node-a " + cookies("node-a") + ", on node-b " + cookies("node-b"));
         return new Run[] {there, back};
     }
 
@@ -140,6 +141,13 @@ class ConnectStormTest {
             }
         }
         return null;
+    }
+
+    /** The TcpExt counters of the SYN cookies a node's stack sent and received, valid or not. */
+    private static String cookies(String node) {
+        String netstat = exec(node, "cat", "/proc/net/netstat");
+        return java.util.stream.Stream.of("SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed")
+            .map(name -> Long.toString(LabTestSupport.tcpCounter(netstat, name))).collect(java.util.stream.Collectors.joining("/"));
     }
 
     private static byte[] readFully(InputStream in, int n) throws IOException {
