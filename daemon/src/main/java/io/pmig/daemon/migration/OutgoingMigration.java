@@ -8,6 +8,7 @@ import io.pmig.checkpoint.CheckpointEngine;
 import io.pmig.checkpoint.cgroup.FreezerPark;
 import io.pmig.checkpoint.CheckpointOptions;
 import io.pmig.checkpoint.FrozenCheckpoint;
+import io.pmig.checkpoint.ListenQueueCounters;
 import io.pmig.checkpoint.ListenerBacklog;
 import io.pmig.checkpoint.PrecopySource;
 import io.pmig.checkpoint.Round;
@@ -47,6 +48,13 @@ final class OutgoingMigration {
     private static final long SETTLE_PAUSE_MS = 5;
     private static final long PAGE = 4096;
     private static final long DRAIN_POLL_NANOS = 1_000_000;
+    /**
+     * How long the listeners' counters must stay still before the freeze once they moved during the migration: a
+     * connection answered with a SYN cookie, or whose completing ACK a full accept queue dropped, exists only at its client
+     * until the client sends again (its retransmissions 200, 400, 800 ms apart), invisible to the drain
+     * ({@link ListenQueueCounters}).
+     */
+    private static final long OVERFLOW_QUIET_NANOS = 1_000_000_000L;
 
     private final String id;
     private final int pid;
@@ -67,6 +75,8 @@ final class OutgoingMigration {
     private final OutcomeQuery outcomeQuery;
     private final Cancellation cancellation;
     private final Duration listenerDrain;
+    /** The listeners' counters when the migration was asked for: a drain after they moved waits for them to stay still. */
+    private final ListenQueueCounters listenQueuesAtStart;
     private final PostcopyMode postcopyMode;
     private final PostcopyLinks postcopyLinks;
     /** The post-copy of the last part, once chosen; null without. */
@@ -105,6 +115,7 @@ final class OutgoingMigration {
         this.outcomeQuery = outcomeQuery;
         this.cancellation = cancellation;
         this.listenerDrain = listenerDrain;
+        this.listenQueuesAtStart = listenQueuesOf(pid);
         this.postcopyMode = postcopyMode;
         this.postcopyLinks = postcopyLinks;
     }
@@ -333,9 +344,11 @@ final class OutgoingMigration {
     /**
      * Holds new connections to the VIP (they join what is replayed there) while the process runs on and accepts what
      * its listeners hold: neither an accept queue nor a handshake under way can be restored, and ACKs completing
-     * handshakes still arrive. Returns how long that took. Refused, naming the listeners, when they still hold
-     * connections after {@code limits.listener.drain.millis}; the rollback then puts the held connection attempts into
-     * this node's stack, so their clients are answered here without retransmitting.
+     * handshakes still arrive. If its listeners overflowed since the migration was asked for (SYN cookies, completing
+     * ACKs dropped), it also waits until their counters stay still for {@value #OVERFLOW_QUIET_NANOS} ns: connections
+     * then known to their clients alone come in meanwhile. Returns how long that took. Refused, naming the listeners,
+     * when they still hold connections (or overflow) after {@code limits.listener.drain.millis}; the rollback then puts
+     * the held connection attempts into this node's stack, so their clients are answered here without retransmitting.
      */
     private long drainListeners() {
         if (vipSwitch == null) {
@@ -344,22 +357,46 @@ final class OutgoingMigration {
         long start = System.nanoTime();
         vipSwitch.holdNewConnections();
         CheckpointEngine engine = new CheckpointEngine();
+        ListenQueueCounters seen = listenQueuesAtStart != null ? listenQueuesAtStart : listenQueuesOf(pid);
+        boolean overflowed = false;
+        long stillSince = start;
         while (true) {
             List<ListenerBacklog> waiting = engine.listenerBacklogs(pid).stream().filter(l -> !l.settled()).toList();
             long now = System.nanoTime();
             if (waiting.isEmpty()) {
-                return now - start;
+                ListenQueueCounters counters = ListenQueueCounters.of(pid);
+                if (!counters.equals(seen)) {
+                    overflowed = true;
+                    seen = counters;
+                    stillSince = now;
+                }
+                if (!overflowed || now - stillSince >= OVERFLOW_QUIET_NANOS) {
+                    return now - start;
+                }
             }
             if (now - start > listenerDrain.toNanos()) {
+                String holding = waiting.isEmpty()
+                    ? "its listeners overflowed (" + seen + "): a connection answered with a SYN cookie, or whose completing ACK"
+                        + " a full accept queue dropped, is known to its client alone until the client sends again, and a move"
+                        + " would reset it; they did not stay still for " + OVERFLOW_QUIET_NANOS / 1_000_000 + " ms"
+                    : waiting.stream().map(ListenerBacklog::toString).collect(Collectors.joining(", "))
+                        + "; neither an accept queue nor a handshake under way can be moved";
                 throw new RefusedException("process " + pid + " did not take the connections its listeners hold within "
                     + listenerDrain.toMillis() + " ms with new connections to " + vip.address().getHostAddress() + " held off: "
-                    + waiting.stream().map(ListenerBacklog::toString).collect(Collectors.joining(", "))
-                    + "; neither an accept queue nor a handshake under way can be moved, and the held connection attempts went"
-                    + " back to the server here. Migrate when it keeps up with its clients, or allow it longer with"
-                    + " limits.listener.drain.millis");
+                    + holding + ", and the held connection attempts went back to the server here. Migrate when it keeps up"
+                    + " with its clients, or allow it longer with limits.listener.drain.millis");
             }
             cancellation.check();
             LockSupport.parkNanos(DRAIN_POLL_NANOS);
+        }
+    }
+
+    /** The listeners' counters of {@code pid}'s network namespace, or null if they cannot be read (then the process is gone). */
+    private static ListenQueueCounters listenQueuesOf(int pid) {
+        try {
+            return ListenQueueCounters.of(pid);
+        } catch (RuntimeException gone) {
+            return null;
         }
     }
 
