@@ -344,9 +344,10 @@ final class OutgoingMigration {
     /**
      * Holds new connections to the VIP (they join what is replayed there) while the process runs on and accepts what
      * its listeners hold: neither an accept queue nor a handshake under way can be restored, and ACKs completing
-     * handshakes still arrive. If its listeners overflowed since the migration was asked for (SYN cookies, completing
-     * ACKs dropped), it also waits until their counters stay still for {@value #OVERFLOW_QUIET_NANOS} ns: connections
-     * then known to their clients alone come in meanwhile. Returns how long that took. Refused, naming the listeners,
+     * handshakes still arrive. If its listeners held connections when the drain began and their namespace's counters
+     * moved since the migration was asked for (SYN cookies, completing ACKs dropped), it also waits until those stay still
+     * for a second: connections then known to their clients alone come in meanwhile (a service whose listeners were
+     * empty is not held up by another's overflows). Returns how long that took. Refused, naming the listeners,
      * when they still hold connections (or overflow) after {@code limits.listener.drain.millis}; the rollback then puts
      * the held connection attempts into this node's stack, so their clients are answered here without retransmitting.
      */
@@ -358,13 +359,15 @@ final class OutgoingMigration {
         vipSwitch.holdNewConnections();
         CheckpointEngine engine = new CheckpointEngine();
         ListenQueueCounters seen = listenQueuesAtStart != null ? listenQueuesAtStart : listenQueuesOf(pid);
+        boolean pressed = false;
         boolean overflowed = false;
         long stillSince = start;
         while (true) {
             List<ListenerBacklog> waiting = engine.listenerBacklogs(pid).stream().filter(l -> !l.settled()).toList();
             long now = System.nanoTime();
+            pressed |= !waiting.isEmpty();
             if (waiting.isEmpty()) {
-                ListenQueueCounters counters = ListenQueueCounters.of(pid);
+                ListenQueueCounters counters = pressed ? ListenQueueCounters.of(pid) : seen;
                 if (!counters.equals(seen)) {
                     overflowed = true;
                     seen = counters;
