@@ -148,8 +148,7 @@ public final class FreezerPark {
         }
         try (DirectoryStream<Path> parks = Files.newDirectoryStream(parent, PREFIX + pid + "@*")) {
             for (Path cgroup : parks) {
-                String origin = URLDecoder.decode(cgroup.getFileName().toString().substring((PREFIX + pid + "@").length()),
-                    StandardCharsets.UTF_8);
+                String origin = originOf("/" + ServiceCgroup.PMIG + "/" + cgroup.getFileName());
                 return Optional.of(new FreezerPark(pid, cgroup, root.get().resolve(origin.substring(1))));
             }
         } catch (IOException e) {
@@ -205,6 +204,19 @@ public final class FreezerPark {
             Thread.onSpinWait();
         }
         removeQuietly(cgroup);
+    }
+
+    /**
+     * The cgroup v2 path a process parked at {@code v2Path} came from, read from the park's name; {@code v2Path} itself if
+     * it is no park. What a process's cgroup says of it (its limits) is that cgroup's, not the park's.
+     */
+    public static String originOf(String v2Path) {
+        String parks = "/" + ServiceCgroup.PMIG + "/" + PREFIX;
+        int at = v2Path.indexOf('@');
+        if (!v2Path.startsWith(parks) || at < 0 || v2Path.indexOf('/', parks.length()) >= 0) {
+            return v2Path;
+        }
+        return URLDecoder.decode(v2Path.substring(at + 1), StandardCharsets.UTF_8);
     }
 
     private static String v2PathOf(int pid) {

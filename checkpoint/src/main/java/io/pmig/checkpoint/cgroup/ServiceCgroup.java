@@ -83,7 +83,8 @@ public final class ServiceCgroup {
         if (path == null) {
             return out;
         }
-        Path dir = root.get().resolve(path.substring(1));
+        // a checkpoint reads them once the process is parked (frozen in a cgroup of pmig's, whose limits are none)
+        Path dir = root.get().resolve(FreezerPark.originOf(path).substring(1));
         for (Map.Entry<String, Limit> limit : LIMITS.entrySet()) {
             try {
                 String value = Files.readString(dir.resolve(limit.getKey()), StandardCharsets.US_ASCII).strip();

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * {@link FreezerPark}: a process parked frozen stays in its park until it leaves, and runs again where it came from;
+ * {@link FreezerPark}: a process parked frozen stays in its park until it leaves, and runs again where it came from, its
+ * cgroup seen through the park ({@link FreezerPark#originOf});
  * {@link FreezerPark#keptQuick()} and {@link FreezerPark#keptQuickSoon()} leave the engine in the cgroup it is in and
  * stop their keeper when closed.
  */
@@ -32,6 +33,8 @@ class FreezerParkTest {
             assumeTrue(park.isPresent(), "no v2 freezer here");
             assertTrue(cgroupOf(pid).contains("/park-" + pid + "@"), "moved into its park: " + cgroupOf(pid));
             assertEquals(Optional.of(cgroupOf(pid)), FreezerPark.of(pid).map(p -> cgroupOf(pid)), "found by a restarted daemon");
+            assertEquals(origin.substring(3), FreezerPark.originOf(cgroupOf(pid).substring(3)),
+                "what its cgroup says of a parked process (its limits) is read where it came from");
             awaitState(pid, "S");   // frozen tasks sleep in the freezer's trap
             park.get().leave();
             assertEquals(origin, cgroupOf(pid), "back where it came from");
@@ -40,6 +43,16 @@ class FreezerParkTest {
             assertTrue(sleeper.waitFor(10, TimeUnit.SECONDS), "it runs again and can be killed");
         } finally {
             sleeper.destroyForcibly();
+        }
+    }
+
+    @Test
+    void onlyAParkIsSeenThrough() {
+        assertEquals("/system.slice/web@2.service", FreezerPark.originOf("/pmig/park-812@%2Fsystem.slice%2Fweb%402.service"));
+        assertEquals("/", FreezerPark.originOf("/pmig/park-812@%2F"));
+        for (String notAPark : new String[] {"/", "/system.slice/web@2.service", "/pmig/web-812", "/pmig/park-812@%2Fa/child",
+            "/other/park-812@%2Fa"}) {
+            assertEquals(notAPark, FreezerPark.originOf(notAPark));
         }
     }
 
