@@ -38,7 +38,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Supplier;
 
 /**
  * Checkpoints one process (all its threads) into an image stream or an image directory.
@@ -220,7 +219,7 @@ public final class CheckpointEngine {
 
     /** {@link #checkpoint(int, WritableByteChannel, CheckpointOptions)} of a process whose pre-flight passed. */
     public FrozenCheckpoint checkpoint(CheckedProcess process, WritableByteChannel out, CheckpointOptions options) {
-        return checkpoint(process.pid(), process.tree(), out, options, memory -> memory.mappingsAhead(List.of()),
+        return checkpoint(process.pid(), process.tree(), out, options, MemoryDumper::mappings,
             (memory, mappings, threads, steps) -> {
                 PageSelection selection = new PageSelection(List.of(), memory.plan(mappings));
                 steps.lap("page plan");
@@ -282,12 +281,9 @@ public final class CheckpointEngine {
         PageSelection select(MemoryDumper memory, List<MappingImage> mappings, List<ThreadImage> threads, StepTimer steps) throws IOException;
     }
 
-    /**
-     * Reads the mappings of a frozen process: begins before its task state is read (as {@link MemoryDumper#mappingsAhead}), and
-     * gives them once it is; a pre-copy passes what it read before, to spare smaps.
-     */
+    /** Reads the mappings of a frozen process; a pre-copy passes what it read before, to spare smaps. */
     interface MappingsReader {
-        Supplier<List<MappingImage>> start(MemoryDumper memory);
+        List<MappingImage> read(MemoryDumper memory);
     }
 
     /**
@@ -343,16 +339,17 @@ public final class CheckpointEngine {
             SysvObjects sysv = SysvObjects.usedBy(frozen.pids());
             List<Object> sysvImages = sysv.save(frozen.members());
             List<Member> members = new ArrayList<>();
-            List<MemoryDumper> memories = frozen.members().stream().map(p -> new MemoryDumper(new ProcFs(p.pid()))).toList();
-            List<Supplier<List<MappingImage>>> mappingsRead = memories.stream().map(mappingsReader::start).toList();
             for (int i = 0; i < frozen.members().size(); i++) {
-                TaskDumper task = new TaskDumper(frozen.members().get(i));
-                members.add(new Member(task.process(), task.threads(), memories.get(i), null, fds.get(i)));
+                FrozenProcess process = frozen.members().get(i);
+                TaskDumper task = new TaskDumper(process);
+                members.add(new Member(task.process(), task.threads(), new MemoryDumper(new ProcFs(process.pid())), null, fds.get(i)));
             }
             steps.lap("task state");
+            // read after the task state, on this thread: a reader beside it took the core the process's threads wait for to run
+            // its injected calls (a wake-up delayed by a scheduler tick, 4 ms, each)
             for (int i = 0; i < members.size(); i++) {
                 Member m = members.get(i);
-                members.set(i, new Member(m.process(), m.threads(), m.memory(), mappingsRead.get(i).get(), m.fds()));
+                members.set(i, new Member(m.process(), m.threads(), m.memory(), mappingsReader.read(m.memory()), m.fds()));
             }
             steps.lap("mappings");
             long pages = 0;

@@ -21,11 +21,6 @@ import java.io.IOException;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The source side of a pre-copy (staged) migration: the process, or the process tree, runs on while rounds of its
@@ -43,22 +38,6 @@ import java.util.concurrent.TimeUnit;
  * started it (ptrace).
  */
 public final class PrecopySource implements AutoCloseable {
-    /**
-     * Read what each frozen process of the last part wrote since the last round while the engine's thread reads the tree's
-     * task state, which mostly waits for the processes' threads (4 ms a process of a prefork server, one after the
-     * other, inside the downtime before): two daemon threads, ended after a minute idle.
-     */
-    private static final ThreadPoolExecutor WRITTEN_READERS = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "pmig-written-pages-reader");
-            t.setDaemon(true);
-            return t;
-        });
-
-    static {
-        WRITTEN_READERS.allowCoreThreadTimeOut(true);
-    }
-
     private final int pid;
     /** Whether the root lives in a PID namespace of its own (the rounds say so, and the ids they carry are inside it). */
     private final boolean ownPidNamespace;
@@ -92,8 +71,6 @@ public final class PrecopySource implements AutoCloseable {
         final DataFilter filter;
         /** The layout the last round sent. */
         List<MappingImage> layout = List.of();
-        /** The pages written since the last round, read from the freeze of the last part on (null until then). */
-        CompletableFuture<List<PageRange>> writtenAtFreeze;
 
         Tracked(int pid, WriteForecast.Model filter) {
             this.pid = pid;
@@ -280,10 +257,7 @@ public final class PrecopySource implements AutoCloseable {
             List<Integer> checked = checkedPids;
             frozen = engine.checkpoint(pid, checked, out, checkpointOptions, m -> {
                 Tracked t = trackedAs(m.pid());
-                if (t != null) {
-                    t.writtenAtFreeze = CompletableFuture.supplyAsync(() -> t.tracker.written(true), WRITTEN_READERS);
-                }
-                return m.mappingsAhead(t == null ? List.of() : t.layout);
+                return t == null ? m.mappings() : m.mappings(t.layout);
             }, (m, now, threads, steps) -> {
                 Tracked t = trackedAs(m.pid());
                 if (t == null) {
@@ -293,7 +267,7 @@ public final class PrecopySource implements AutoCloseable {
                 }
                 PageSet mapped = mapped(now);
                 PageSet written = t.dirtiedMeanwhile;
-                written.addAll(PageSet.of(writtenAtFreeze(t)));
+                written.addAll(PageSet.of(t.tracker.written(true)));
                 steps.lap("written pages");
                 written = written.intersect(mapped);
                 // the root's hot pages of anonymous memory stay behind with post-copy: dropped there, fetched on first touch
@@ -318,8 +292,6 @@ public final class PrecopySource implements AutoCloseable {
                 return new CheckpointEngine.PageSelection(List.of(lastPart(number, t.imagePid, drop, left)), plan);
             });
         } catch (RuntimeException | Error e) {
-            // a tracker is closed only once no reader of it runs
-            tracked.stream().map(t -> t.writtenAtFreeze).filter(java.util.Objects::nonNull).forEach(f -> f.handle((r, x) -> r).join());
             close();
             throw e;
         }
@@ -328,15 +300,6 @@ public final class PrecopySource implements AutoCloseable {
         CheckpointReport r = frozen.report();
         rounds.add(new Round(number, true, r.pagesStored(), r.imageBytes(), r.frozenNanos(), 0, droppedResent[0], droppedResent[1], 0));
         return frozen;
-    }
-
-    /** The pages {@code t} wrote since the last round, as read from the freeze on. */
-    private static List<PageRange> writtenAtFreeze(Tracked t) {
-        try {
-            return t.writtenAtFreeze.join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException cause ? cause : e;
-        }
     }
 
     private RoundImage lastPart(int number, int imagePid, PageSet drop, PageSet left) {

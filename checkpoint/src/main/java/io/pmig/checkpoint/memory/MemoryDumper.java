@@ -22,18 +22,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 
 /**
  * Reads the address space of a frozen process: its mappings, and the pages worth storing
@@ -56,19 +50,6 @@ public final class MemoryDumper {
         t.setDaemon(true);
         return t;
     });
-    /**
-     * Read the mappings of frozen processes while their task state is read ({@link #mappingsAhead}): two, the members of a
-     * tree queued in order (a thread each would be hundreds for a prefork server), ended after a minute idle.
-     */
-    private static final ThreadPoolExecutor AHEAD = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-        Thread t = new Thread(r, "pmig-mappings-reader");
-        t.setDaemon(true);
-        return t;
-    });
-
-    static {
-        AHEAD.allowCoreThreadTimeOut(true);
-    }
     /** How often the mappings of a process that keeps changing them are read again. */
     private static final int CHANGING_ATTEMPTS = 10;
 
@@ -103,33 +84,6 @@ public final class MemoryDumper {
                 }
             }
         }
-    }
-
-    /**
-     * Begins reading the mappings of the frozen process (as {@link #mappings(List)} does) on another thread, while the
-     * engine's reads its task state, which mostly waits for the process's threads: smaps walks every page table (tens of
-     * ms for a GB), and each mapped file is examined. The task state's injected calls map and unmap pages of their own
-     * meanwhile, so what was read is taken only if {@code /proc/PID/maps}, read again by the returned supplier once they
-     * are done, lists what it was read from; else (or if the reading failed) the mappings are read again there.
-     */
-    public Supplier<List<MappingImage>> mappingsAhead(List<MappingImage> known) {
-        CompletableFuture<Reading> ahead = CompletableFuture.supplyAsync(() -> {
-            List<MapsEntry> entries = entries();
-            return new Reading(entries, readMappings(entries, known));
-        }, AHEAD);
-        return () -> {
-            Reading reading;
-            try {
-                reading = ahead.join();
-            } catch (CompletionException | java.util.concurrent.CancellationException e) {
-                return mappings(known);
-            }
-            return reading.entries().equals(entries()) ? reading.mappings() : mappings(known);
-        };
-    }
-
-    /** Mappings and the maps entries they were read from. */
-    private record Reading(List<MapsEntry> entries, List<MappingImage> mappings) {
     }
 
     private List<MapsEntry> entries() {
