@@ -73,7 +73,8 @@ class NotStoredTest {
             new PageRange(fileMapped, fileMapped + 3L * PAGE)));
 
         PageSet expected = new PageSet();
-        for (int page : new int[] {4, 6, 7}) {
+        // a kernel that gives a read fault a zeroed page of its own (seen on this machine some days) stores page 4
+        for (int page : zeroPageOnReadFault() ? new int[] {4, 6, 7} : new int[] {6, 7}) {
             expected.add(anonymous + (long) page * PAGE, anonymous + (long) (page + 1) * PAGE);
         }
         expected.add(fileMapped + PAGE, fileMapped + 3L * PAGE);
@@ -144,6 +145,23 @@ class NotStoredTest {
         } finally {
             Linux.close(pipe[0]);
             Linux.close(pipe[1]);
+        }
+    }
+
+    /** Whether two pages never written, each read, are the same frame: the shared zero page. */
+    private static boolean zeroPageOnReadFault() {
+        long two = Syscall.call("mmap", Nr.MMAP, 0, 2L * PAGE, Linux.PROT_READ | Linux.PROT_WRITE, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS,
+            -1, 0);
+        int pagemap = Linux.open("/proc/self/pagemap", Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            read(two, 0);
+            read(two, 1);
+            long[] entries = MemoryDumper.pagemapEntries(pagemap, two, two + 2L * PAGE);
+            long frame = (1L << 55) - 1;
+            return (entries[0] & frame) == (entries[1] & frame);
+        } finally {
+            Linux.close(pagemap);
+            Syscall.call("munmap", Nr.MUNMAP, two, 2L * PAGE);
         }
     }
 
