@@ -26,17 +26,39 @@ public final class Pagemap {
     private static final long PAGEMAP_SCAN = 0xC0606610L;
     private static final int PM_SCAN_ARG_SIZE = 96;
     private static final int PAGE_REGION_SIZE = 24;
+    /**
+     * Each thread's argument and result buffer, kept from one scan to the next: callers scan once per mapping, hundreds
+     * of times a process, and a fresh result buffer (96 KiB, zeroed) each time cost more than the walks themselves.
+     */
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(() -> new Buffers(0));
 
     private Pagemap() {
     }
 
-    /** Receives one run [start, end) of pages a scan found. */
+    /** A scan's struct pm_scan_arg and room for {@code regions} struct page_region. */
+    private record Buffers(int regions, NativeMemory vec, NativeMemory arg) {
+        Buffers(int regions) {
+            this(regions, NativeMemory.allocate(Math.max(1L, (long) regions * PAGE_REGION_SIZE)), NativeMemory.allocate(PM_SCAN_ARG_SIZE));
+        }
+
+        /** This thread's buffers, grown to {@code regions} if they are smaller. */
+        static Buffers atLeast(int regions) {
+            Buffers kept = BUFFERS.get();
+            if (kept.regions() < regions) {
+                kept = new Buffers(regions);
+                BUFFERS.set(kept);
+            }
+            return kept;
+        }
+    }
+
+    /** Receives one run [start, end) of pages a scan found; scans nothing itself (the scan's buffers are its thread's). */
     @FunctionalInterface
     public interface RegionSink {
         void accept(long start, long end);
     }
 
-    /** Receives one run [start, end) of pages that share {@code categories} (PAGE_IS_* bits, those asked for). */
+    /** Receives one run [start, end) of pages that share {@code categories} (PAGE_IS_* bits, those asked for); scans nothing itself. */
     @FunctionalInterface
     public interface CategorizedRegionSink {
         void accept(long start, long end, long categories);
@@ -66,8 +88,9 @@ public final class Pagemap {
     /** {@code all}: categories a page must all have, {@code anyOf}: of which it must have one (after {@code inverted}). */
     private static void scan(int pagemapFd, long start, long end, long flags, long inverted, long all, long anyOf, long returned,
                              int regions, CategorizedRegionSink region) {
-        NativeMemory vec = NativeMemory.allocate((long) regions * PAGE_REGION_SIZE);
-        NativeMemory arg = NativeMemory.allocate(PM_SCAN_ARG_SIZE);
+        Buffers buffers = Buffers.atLeast(regions);
+        NativeMemory vec = buffers.vec();
+        NativeMemory arg = buffers.arg();
         long at = start;
         while (at < end) {
             // struct pm_scan_arg { size, flags, start, end, walk_end, vec, vec_len, max_pages,
