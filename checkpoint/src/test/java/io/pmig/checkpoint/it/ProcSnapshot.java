@@ -62,8 +62,8 @@ public final class ProcSnapshot {
         for (String line : Files.readAllLines(proc.resolve("status"))) {
             String key = line.contains(":") ? line.substring(0, line.indexOf(':')) : line;
             String value = line.substring(Math.min(line.length(), key.length() + 1)).trim();
-            if (PENDING.contains(key)) {
-                s.fields.put("status." + key, steadyPending(value));
+            if (TIMER_MASKS.contains(key)) {
+                s.fields.put("status." + key, steadyMask(value));
             } else if (!STATUS_CHANGING.contains(key)) {
                 s.fields.put("status." + key, value);
             }
@@ -89,15 +89,19 @@ public final class ProcSnapshot {
      * (the copy's parent is whoever restored it; process trees are the tree package's matter); FDSize
      * (the size the descriptor table grew to, which follows the numbers ever used: the restore parks
      * descriptors above the highest one); SigQ (the per-user count of queued signals, shared by every
-     * process of the user); Name is /proc/PID/comm per thread, compared in "tasks". SigPnd and ShdPnd are
+     * process of the user); Name is /proc/PID/comm per thread, compared in "tasks". SigPnd, ShdPnd and SigBlk are
      * compared without {@link #TIMER_SIGNALS}.
      */
     static final java.util.Set<String> STATUS_CHANGING = java.util.Set.of("State", "voluntary_ctxt_switches",
         "nonvoluntary_ctxt_switches", "VmPeak", "VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmPTE", "VmSwap",
         "PPid", "TracerPid", "FDSize", "SigQ", "Name");
 
-    /** The status lines of pending signals: for the thread (SigPnd) and for the process (ShdPnd). */
-    private static final java.util.Set<String> PENDING = java.util.Set.of("SigPnd", "ShdPnd");
+    /**
+     * The status lines of signal masks that timers change from moment to moment: the pending signals, of the thread (SigPnd)
+     * and of the process (ShdPnd), and the blocked ones (SigBlk), which hold a timer's signal while its handler runs (a copy
+     * resumed with timer signals pending runs their handlers at once).
+     */
+    private static final java.util.Set<String> TIMER_MASKS = java.util.Set.of("SigPnd", "ShdPnd", "SigBlk");
 
     /**
      * Signals a running timer makes pending from moment to moment, so not compared: SIGALRM, SIGVTALRM and
@@ -106,8 +110,8 @@ public final class ProcSnapshot {
      */
     static final long TIMER_SIGNALS = 1L << 14 - 1 | 1L << 26 - 1 | 1L << 27 - 1 | -1L << 31;
 
-    /** A pending-signal mask as /proc shows it, without {@link #TIMER_SIGNALS}. */
-    private static String steadyPending(String hex) {
+    /** A signal mask as /proc shows it, without {@link #TIMER_SIGNALS}. */
+    private static String steadyMask(String hex) {
         return Long.toHexString(Long.parseUnsignedLong(hex, 16) & ~TIMER_SIGNALS);
     }
 
@@ -158,7 +162,7 @@ public final class ProcSnapshot {
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             // f[0] is field 3 (state); nice is field 19, policy field 41
             String pending = Files.readAllLines(t.resolve("status")).stream().filter(l -> l.startsWith("SigPnd:"))
-                .map(l -> steadyPending(l.substring("SigPnd:".length()).trim())).findFirst().orElse("?");
+                .map(l -> steadyMask(l.substring("SigPnd:".length()).trim())).findFirst().orElse("?");
             out.add(tid + " comm=" + comm + " nice=" + f[19 - 3] + " policy=" + f[41 - 3] + " pending=" + pending);
         }
         return out;
