@@ -151,12 +151,14 @@ class MigrateTest {
         assertTrue(rounds.get(0).get("pagesSent").longValue() >= 64L * 256, "round 1 carries the 64 MB: " + staged);
         assertTrue(rounds.get(rounds.size() - 1).get("pagesSent").longValue() < 1024, "the frozen last part is small: " + staged);
         Thread.sleep(1000);
-        Run bundle = pmigIn("node-b", "migrate", server, "--to", "node-a", "--mode", "bundle", "--bandwidth", "100", "--json");
+        // 40 MB/s: auto compresses where the compressor runs over twice the link's rate divided by the share it saves, which a
+        // loaded machine (a CI run, 2 cores) still gives at 80 MB/s; at 100 MB/s it fell short of 200 MB/s once and sent runs raw
+        Run bundle = pmigIn("node-b", "migrate", server, "--to", "node-a", "--mode", "bundle", "--bandwidth", "40", "--json");
         assertEquals(ExitCodes.OK, bundle.exitCode(), bundle.toString());
         assertEquals("bundle", bundle.json().get("mode").textValue(), bundle.out());
         assertTrue(bundle.json().get("memoryBytes").longValue() >= 64L << 20, bundle.out());
-        assertEquals(100.0, bundle.json().get("bandwidthLimitMegabytesPerSecond").doubleValue(), bundle.out());
-        assertTrue(bundle.json().get("megabytesPerSecond").doubleValue() < 110, "the image kept to the limit: " + bundle.out());
+        assertEquals(40.0, bundle.json().get("bandwidthLimitMegabytesPerSecond").doubleValue(), bundle.out());
+        assertTrue(bundle.json().get("megabytesPerSecond").doubleValue() < 44, "the image kept to the limit: " + bundle.out());
         // under a limit the link is the bottleneck: the server's ballast (a byte a page) went compressed, and arrived
         JsonNode compression = bundle.json().get("compression");
         assertTrue(compression.get("ran").booleanValue() && compression.get("ratio").doubleValue() > 4, bundle.out());
