@@ -86,15 +86,8 @@ public final class MemoryDumper {
         }
     }
 
-    private List<MapsEntry> entries() {
-        return proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
-    }
-
     private List<MappingImage> readMappings(List<MappingImage> known) {
-        return readMappings(entries(), known);
-    }
-
-    private List<MappingImage> readMappings(List<MapsEntry> entries, List<MappingImage> known) {
+        List<MapsEntry> entries = proc.maps().stream().filter(e -> !e.path().equals("[vsyscall]")).toList();
         Map<Long, MappingImage> earlier = new java.util.HashMap<>();
         for (MapsEntry e : entries) {
             known.stream().filter(k -> k.end() == e.end() && k.name().equals(e.path()) && k.shared() == e.shared())
