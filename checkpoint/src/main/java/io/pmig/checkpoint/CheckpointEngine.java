@@ -341,7 +341,7 @@ public final class CheckpointEngine {
             List<Member> members = new ArrayList<>();
             for (int i = 0; i < frozen.members().size(); i++) {
                 FrozenProcess process = frozen.members().get(i);
-                TaskDumper task = new TaskDumper(process);
+                TaskDumper.Task task = new TaskDumper(process).dump();
                 members.add(new Member(task.process(), task.threads(), new MemoryDumper(new ProcFs(process.pid())), null, fds.get(i)));
             }
             steps.lap("task state");

@@ -47,6 +47,10 @@ final class SysvSharedMemory extends SysvKind<SysvSharedMemory.Saved> {
 
     @Override
     List<Integer> usedBy(SysvUsers tree) {
+        List<Map<String, String>> rows = SysvObjects.rows(table());
+        if (rows.isEmpty()) {
+            return List.of();   // the usual case: no segment on the host, no member's mappings to read
+        }
         Map<Integer, Integer> mappings = new LinkedHashMap<>();
         for (int pid : tree.live()) {
             for (MapsEntry e : new ProcFs(pid).maps()) {
@@ -55,7 +59,7 @@ final class SysvSharedMemory extends SysvKind<SysvSharedMemory.Saved> {
                 }
             }
         }
-        for (Map<String, String> row : SysvObjects.rows(table())) {
+        for (Map<String, String> row : rows) {
             Integer id = Integer.valueOf(row.get(idColumn()));
             Integer mine = mappings.get(id);
             if (mine == null) {

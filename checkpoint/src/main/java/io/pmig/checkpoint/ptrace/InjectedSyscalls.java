@@ -10,15 +10,18 @@ import io.pmig.nativeio.Errno;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Makes a frozen thread of the checkpointed process run system calls: a {@code syscall}
  * instruction is written over the code at its instruction pointer and single-stepped with
  * prepared registers ({@link #callAll} runs many calls from code of their own in one go); the code
- * and registers are put back on {@link #close()}. A scratch page
- * mapped inside the process carries memory arguments, read and written with process_vm_*v.
+ * and registers are put back on {@link #close()}. One area mapped inside the process serves all of it: a scratch
+ * page carrying memory arguments (read and written with process_vm_*v) and the pages {@link #callAll} writes its
+ * code into; the other threads of the process use it too ({@link #inThread}), each run of theirs one stop and go.
  * Signals stay blocked meanwhile, SIGTRAP excepted: a signal pending at a single-step would be delivered instead
  * of the syscall running (timers keep firing while a process is frozen), and a trap of ours (single-step, int3)
  * forced while SIGTRAP is blocked or ignored resets the process's SIGTRAP handler to the default (the kernel's
@@ -39,6 +42,11 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     /** Six mov r, imm64; mov eax, imm32; syscall; movabs [imm64], rax. */
     private static final int CALL_CODE_BYTES = 6 * 10 + 5 + 2 + 10;
     public static final int SCRATCH_SIZE = 4096;
+    /** The most calls a run can have: each leaves its result in the scratch page (one more: the scratch's mprotect). */
+    private static final int MAX_CALLS = SCRATCH_SIZE / 8 - 1;
+    /** The code pages after the scratch page: room for a run of {@link #MAX_CALLS} calls and the int3. */
+    private static final long CODE_SIZE = ((MAX_CALLS + 1L) * CALL_CODE_BYTES + 1 + SCRATCH_SIZE - 1) / SCRATCH_SIZE * SCRATCH_SIZE;
+    private static final long AREA_SIZE = SCRATCH_SIZE + CODE_SIZE;
 
     private final int pid;
     private final int tid;
@@ -53,27 +61,62 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
      * again. Each call then runs between two system call stops, which are no signals.
      */
     private final boolean trapless;
-    private long scratch;
+    /** The area in the process, mapped on first use by this thread or by the one that lends it ({@link #inThread}). */
+    private final Area area;
+    /** Whether this instance mapped {@link #area} and unmaps it on close. */
+    private final boolean ownsArea;
 
+    /**
+     * The scratch page and code pages inside the process, {@code address} 0 until mapped. They are mapped read and
+     * execute (no page is ever writable and executable at once, as MemoryDenyWriteExecute wants); the scratch page is
+     * made writable by the first run or call that needs it, code pages are written through /proc/PID/mem.
+     */
+    private static final class Area {
+        long address;
+        boolean scratchWritable;
+        /** False where the process may not map executable memory (SELinux without execmem): its calls go one by one. */
+        boolean executable = true;
+    }
+
+    /** Calls in thread {@code tid} of process {@code pid}. */
     public InjectedSyscalls(int pid, int tid, Registers original) {
-        this(pid, tid, original, trapPending(tid) || trapIgnored(pid));
+        this(pid, tid, original, new ProcFs(pid).status());
+    }
+
+    /**
+     * Calls in thread {@code tid} of process {@code pid}, whose {@code /proc/PID/status} ({@code processStatus}) was read
+     * while it was frozen: whether it ignores SIGTRAP is read from it.
+     */
+    public InjectedSyscalls(int pid, int tid, Registers original, Map<String, String> processStatus) {
+        this(pid, tid, original, trapPending(tid) || trapIgnored(processStatus), new Area(), true);
     }
 
     /** Calls that make no trap whatever is pending: for a thread about to be given a SIGTRAP to keep. */
     public static InjectedSyscalls withoutTraps(int pid, int tid, Registers original) {
-        return new InjectedSyscalls(pid, tid, original, true);
+        return new InjectedSyscalls(pid, tid, original, true, new Area(), true);
     }
 
-    private InjectedSyscalls(int pid, int tid, Registers original, boolean trapless) {
+    private InjectedSyscalls(int pid, int tid, Registers original, boolean trapless, Area area, boolean ownsArea) {
         this.pid = pid;
         this.tid = tid;
         this.original = original;
         this.rip = original.get(Registers.RIP);
         this.originalCode = RemoteMemory.readLong(pid, rip);
         this.trapless = trapless;
+        this.area = area;
+        this.ownsArea = ownsArea;
         this.originalSigmask = Ptrace.getSigmask(tid);
         Ptrace.setSigmask(tid, trapless ? -1L : ALL_BUT_SIGTRAP);
         RemoteMemory.writeLongForced(pid, rip, (originalCode & ~0xffffL) | SYSCALL_INSN);
+    }
+
+    /**
+     * Calls in another thread {@code tid} of the same process, in this one's area (no mapping of its own): to be closed
+     * before this one. A thread whose instruction pointer is this one's sees the {@code syscall} written there and
+     * puts it back on close, before this one puts the original back.
+     */
+    public InjectedSyscalls inThread(int tid, Registers registers) {
+        return new InjectedSyscalls(pid, tid, registers, trapless || trapPending(tid), area, false);
     }
 
     private static boolean trapPending(int tid) {
@@ -81,13 +124,31 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
             .anyMatch(info -> ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == SIGTRAP);
     }
 
-    /** Whether process {@code pid} ignores SIGTRAP (SIG_IGN), as /proc/PID/status says. */
-    private static boolean trapIgnored(int pid) {
-        return (Long.parseUnsignedLong(new ProcFs(pid).status().get("SigIgn").trim(), 16) & 1L << SIGTRAP - 1) != 0;
+    /** Whether a process ignores SIGTRAP (SIG_IGN), as its /proc/PID/status says. */
+    private static boolean trapIgnored(Map<String, String> processStatus) {
+        return (Long.parseUnsignedLong(processStatus.get("SigIgn").trim(), 16) & 1L << SIGTRAP - 1) != 0;
     }
 
     @Override
     public long call(int nr, long... args) {
+        if (area.address != 0) {
+            requireScratchWritable();
+        }
+        return step(nr, args);
+    }
+
+    private void requireScratchWritable() {
+        if (!area.scratchWritable) {
+            area.scratchWritable = true;
+            long r = step(Nr.MPROTECT, area.address, SCRATCH_SIZE, Linux.PROT_READ | Linux.PROT_WRITE);
+            if (Errno.isError(r)) {
+                throw new IllegalStateException("cannot make the scratch page of process " + pid + " writable: errno " + -r);
+            }
+        }
+    }
+
+    /** One system call made by a step at the thread's instruction pointer (two system call stops when trapless). */
+    private long step(int nr, long... args) {
         Ptrace.setRegisters(tid, original.forSyscall(rip, nr, args));
         if (trapless) {
             Ptrace.toSyscallStop(tid);
@@ -108,48 +169,47 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     /**
      * Runs {@code calls} in order and returns their raw results (-errno on failure). They cost one stop and
      * go instead of a single-step each (a wake-up of the thread per call, tens of µs on a busy machine): their
-     * code — per call its arguments loaded, {@code syscall}, the result stored in the last
-     * {@code 8 * calls.size()} bytes of the scratch page — runs from pages the process maps read and execute,
-     * written through /proc/PID/mem, so that no mapping is ever writable and executable at once
-     * (MemoryDenyWriteExecute allows it); int3 ends it. A process that may not map executable memory (SELinux
-     * without execmem), or a thread with a SIGTRAP pending, has the calls made one by one, as are fewer than three. The calls
-     * must not block.
+     * code — per call its arguments loaded, {@code syscall}, the result stored at the end of the scratch page
+     * (the first call making that page writable, when it is not yet) — runs from the area's code pages; int3 ends
+     * it. A process that may not map executable memory (SELinux without execmem), or a thread with a SIGTRAP pending,
+     * has the calls made one by one. The calls must not block.
      */
     public long[] callAll(List<Call> calls) {
-        if (calls.size() * 8L > SCRATCH_SIZE) {
+        if (calls.size() > MAX_CALLS) {
             throw new IllegalArgumentException(calls.size() + " calls leave no room for their results in the scratch page");
         }
-        long results = scratch() + SCRATCH_SIZE - calls.size() * 8L;
-        ByteBuffer code = ByteBuffer.allocate(calls.size() * CALL_CODE_BYTES + 1).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < calls.size(); i++) {
-            Call c = calls.get(i);
+        long scratch = scratch();
+        if (trapless || !area.executable) {
+            return calls.stream().mapToLong(c -> call(c.nr(), c.args())).toArray();
+        }
+        List<Call> run = new ArrayList<>();
+        if (!area.scratchWritable) {
+            run.add(new Call(Nr.MPROTECT, scratch, SCRATCH_SIZE, Linux.PROT_READ | Linux.PROT_WRITE));
+        }
+        run.addAll(calls);
+        long results = scratch + SCRATCH_SIZE - run.size() * 8L;
+        ByteBuffer code = ByteBuffer.allocate(run.size() * CALL_CODE_BYTES + 1).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < run.size(); i++) {
+            Call c = run.get(i);
             for (int a = 0; a < MOV_ARGUMENT.length; a++) {
                 code.put(MOV_ARGUMENT[a]).putLong(a < c.args().length ? c.args()[a] : 0);
             }
             code.put(MOV_EAX).putInt(c.nr()).put(SYSCALL).put(MOV_TO_ADDRESS_RAX).putLong(results + i * 8L);
         }
         code.put(INT3);
-        long length = (code.position() + SCRATCH_SIZE - 1) / SCRATCH_SIZE * SCRATCH_SIZE;
-        // fewer than three calls are cheaper one by one: mapping the code and unmapping it are two calls of their own
-        long pages = trapless || calls.size() < 3 ? -Errno.EPERM
-            : call(Nr.MMAP, 0, length, Linux.PROT_READ | Linux.PROT_EXEC, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
-        if (Errno.isError(pages)) {
-            return calls.stream().mapToLong(c -> call(c.nr(), c.args())).toArray();
-        }
-        try {
-            RemoteMemory.writeForced(pid, pages, Arrays.copyOf(code.array(), code.position()));
-            Ptrace.setRegisters(tid, original.forSyscall(pages, 0)); // forSyscall: no system call to restart on the way
-            Ptrace.cont(tid, 0);
-            awaitTrap("running " + calls.size() + " injected syscalls");
-        } finally {
-            call(Nr.MUNMAP, pages, length);
-        }
-        ByteBuffer out = ByteBuffer.wrap(readScratch(SCRATCH_SIZE - calls.size() * 8, calls.size() * 8)).order(ByteOrder.LITTLE_ENDIAN);
-        long[] r = new long[calls.size()];
+        long codePages = scratch + SCRATCH_SIZE;
+        RemoteMemory.writeForced(pid, codePages, Arrays.copyOf(code.array(), code.position()));
+        Ptrace.setRegisters(tid, original.forSyscall(codePages, 0)); // forSyscall: no system call to restart on the way
+        Ptrace.cont(tid, 0);
+        awaitTrap("running " + run.size() + " injected syscalls");
+        // a failed mprotect leaves the page read-only: storing its result faults, and awaitTrap reports the SIGSEGV
+        ByteBuffer out = ByteBuffer.wrap(readScratch(SCRATCH_SIZE - run.size() * 8, run.size() * 8)).order(ByteOrder.LITTLE_ENDIAN);
+        long[] r = new long[run.size()];
         for (int i = 0; i < r.length; i++) {
             r[i] = out.getLong();
         }
-        return r;
+        area.scratchWritable = true;
+        return Arrays.copyOfRange(r, run.size() - calls.size(), r.length);
     }
 
     private void awaitTrap(String what) {
@@ -160,16 +220,21 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
         }
     }
 
-    /** The address of a page inside the process for memory arguments, mapped on first use. */
+    /** The address of a page inside the process for memory arguments (the area's first), mapped on first use. */
     public long scratch() {
-        if (scratch == 0) {
-            long r = call(Nr.MMAP, 0, SCRATCH_SIZE, Linux.PROT_READ | Linux.PROT_WRITE, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
-            if (r < 0 && r > -4096) {
-                throw new IllegalStateException("cannot map a scratch page in process " + pid + ": errno " + -r);
+        if (area.address == 0) {
+            long r = step(Nr.MMAP, 0, AREA_SIZE, Linux.PROT_READ | Linux.PROT_EXEC, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
+            if (Errno.isError(r)) {
+                r = step(Nr.MMAP, 0, AREA_SIZE, Linux.PROT_READ | Linux.PROT_WRITE, Linux.MAP_PRIVATE | Linux.MAP_ANONYMOUS, -1, 0);
+                if (Errno.isError(r)) {
+                    throw new IllegalStateException("cannot map a scratch page in process " + pid + ": errno " + -r);
+                }
+                area.scratchWritable = true;
+                area.executable = false;
             }
-            scratch = r;
+            area.address = r;
         }
-        return scratch;
+        return area.address;
     }
 
     public byte[] readScratch(int offset, int length) {
@@ -179,6 +244,8 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
     }
 
     public void writeScratch(int offset, byte[] data) {
+        scratch();
+        requireScratchWritable();
         NativeMemory m = NativeMemory.allocate(data.length);
         m.put(0, data);
         RemoteMemory.write(pid, scratch() + offset, m.address(), data.length);
@@ -186,9 +253,9 @@ public final class InjectedSyscalls implements RemoteSyscalls, AutoCloseable {
 
     @Override
     public void close() {
-        if (scratch != 0) {
-            call(Nr.MUNMAP, scratch, SCRATCH_SIZE);
-            scratch = 0;
+        if (ownsArea && area.address != 0) {
+            step(Nr.MUNMAP, area.address, AREA_SIZE);
+            area.address = 0;
         }
         RemoteMemory.writeLongForced(pid, rip, originalCode);
         Ptrace.setRegisters(tid, original);

@@ -18,6 +18,7 @@ import io.pmig.checkpoint.ptrace.InjectedSyscalls;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
@@ -39,8 +40,8 @@ public final class TaskDumper {
 
     private final FrozenProcess frozen;
     private final ProcFs proc;
-    /** The main thread's per-thread state, asked in {@link #process()}'s batch (it runs in that thread); null until then. */
-    private ThreadCalls mainThread;
+    /** Each thread's answers to its own calls, by tid: the main thread's from the process's batch. */
+    private final Map<Integer, ThreadCalls> threadCalls = new HashMap<>();
 
     /** What a thread is asked by system calls of its own: its sigaltstack and clear-child-tid address. */
     private record ThreadCalls(long altBase, int altFlags, long altSize, long clearChildTid) {
@@ -54,13 +55,32 @@ public final class TaskDumper {
         this.proc = new ProcFs(frozen.pid());
     }
 
-    /** Each thread's state; called after {@link #process()}, the main thread's calls are taken from its batch, one stop and go fewer. */
-    public List<ThreadImage> threads() {
-        List<ThreadImage> out = new ArrayList<>();
-        for (int tid : frozen.threads()) {
-            out.add(thread(tid));
+    /** The process's state and its threads'. */
+    public record Task(ProcessImage process, List<ThreadImage> threads) {
+    }
+
+    /**
+     * The process's state and each thread's. The calls the process and its main thread are asked run in one batch in
+     * that thread; each other thread's in the area that batch mapped, one stop and go each. The threads' own state is
+     * read once every call is done and every thread has its signal mask back.
+     */
+    public Task dump() {
+        int pid = frozen.pid();
+        Map<String, String> status = proc.status();
+        ProcessImage process;
+        try (InjectedSyscalls main = new InjectedSyscalls(pid, pid, frozen.registers(pid), status)) {
+            process = process(main, status);
+            for (int tid : frozen.threads()) {
+                if (tid != pid) {
+                    threadCalls.put(tid, threadCalls(tid, main));
+                }
+            }
         }
-        return out;
+        List<ThreadImage> threads = new ArrayList<>();
+        for (int tid : frozen.threads()) {
+            threads.add(thread(tid));
+        }
+        return new Task(process, threads);
     }
 
     private ThreadImage thread(int tid) {
@@ -78,25 +98,26 @@ public final class TaskDumper {
         Ptrace.RseqConfiguration rseq = Ptrace.rseqConfiguration(tid);
         long[] robust = Linux.robustList(tid);
         String name = new ProcFs(pid).read("task/" + tid + "/comm").trim();
-        ThreadCalls calls = tid == pid && mainThread != null ? mainThread : threadCalls(tid);
+        ThreadCalls calls = threadCalls.get(tid);
         return new ThreadImage(PidNamespaces.innerId(tid), name, frozen.registers(tid).words(), xstate, sigmask, pending,
             rseq.address(), rseq.size(), rseq.signature(), calls.altBase(), calls.altFlags() & ~1 /* SS_ONSTACK is a state, not a setting */,
             calls.altSize(), calls.clearChildTid(), robust[0], robust[1]);
     }
 
-    private ThreadCalls threadCalls(int tid) {
-        try (InjectedSyscalls in = new InjectedSyscalls(frozen.pid(), tid, frozen.registers(tid))) {
+    private ThreadCalls threadCalls(int tid, InjectedSyscalls main) {
+        try (InjectedSyscalls in = main.inThread(tid, frozen.registers(tid))) {
             long scratch = in.scratch();
-            check(in.call(Nr.SIGALTSTACK, 0, scratch), "sigaltstack", tid);
-            ByteBuffer ss = ByteBuffer.wrap(in.readScratch(0, 24)).order(ByteOrder.LITTLE_ENDIAN);
-            check(in.call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch), "prctl(PR_GET_TID_ADDRESS)", tid);
-            return ThreadCalls.of(ss, 0, ByteBuffer.wrap(in.readScratch(0, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong());
+            long[] results = in.callAll(List.of(new InjectedSyscalls.Call(Nr.SIGALTSTACK, 0, scratch),
+                new InjectedSyscalls.Call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch + ANSWER)));
+            check(results[0], "sigaltstack", tid);
+            check(results[1], "prctl(PR_GET_TID_ADDRESS)", tid);
+            ByteBuffer answers = answers(in, 2);
+            return ThreadCalls.of(answers, 0, answers.getLong(ANSWER));
         }
     }
 
-    public ProcessImage process() {
+    private ProcessImage process(InjectedSyscalls in, Map<String, String> status) {
         int pid = frozen.pid();
-        Map<String, String> status = proc.status();
         List<ProcessImage.SignalAction> actions = new ArrayList<>();
         long[][] itimers = new long[3][];
         List<ProcessImage.PosixTimer> timers = new ArrayList<>();
@@ -104,65 +125,63 @@ public final class TaskDumper {
         int dumpable;
         int membarrier;
         boolean childSubreaper;
-        try (InjectedSyscalls in = new InjectedSyscalls(pid, pid, frozen.registers(pid))) {
-            // the calls in batches, call i of a batch answering in slot i of the scratch page: a stop and go
-            // per call was most of the task state's share of a pre-copy's downtime
-            long scratch = in.scratch();
-            List<Integer> signals = IntStream.rangeClosed(1, 64).filter(sig -> sig != SIGKILL && sig != SIGSTOP).boxed().toList();
-            List<InjectedSyscalls.Call> calls = new ArrayList<>();
-            for (int sig : signals) {
-                calls.add(new InjectedSyscalls.Call(Nr.RT_SIGACTION, sig, 0, scratch + (long) ANSWER * calls.size(), 8));
-            }
-            for (int which = 0; which < 3; which++) {
-                calls.add(new InjectedSyscalls.Call(Nr.GETITIMER, which, scratch + (long) ANSWER * calls.size()));
-            }
-            int subreaperAt = calls.size();
-            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_CHILD_SUBREAPER, scratch + (long) ANSWER * subreaperAt, 0, 0, 0));
-            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_DUMPABLE, 0, 0, 0, 0));
-            int membarrierAt = calls.size();
-            calls.addAll(Membarrier.queries());
-            // the main thread's own calls too, in the same run: the batch runs in that thread
-            int threadCallsAt = calls.size();
-            calls.add(new InjectedSyscalls.Call(Nr.SIGALTSTACK, 0, scratch + (long) ANSWER * threadCallsAt));
-            calls.add(new InjectedSyscalls.Call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch + (long) ANSWER * (threadCallsAt + 1)));
-            calls.add(new InjectedSyscalls.Call(Nr.BRK, 0));
-            long[] results = in.callAll(calls);
-            ByteBuffer answers = answers(in, calls.size());
-            for (int i = 0; i < signals.size(); i++) {
-                check(results[i], "rt_sigaction(" + signals.get(i) + ")", pid);
-                long[] a = answer(answers, i);
-                actions.add(new ProcessImage.SignalAction(signals.get(i), a[0], a[1], a[2], a[3]));
-            }
-            for (int which = 0; which < 3; which++) {
-                check(results[signals.size() + which], "getitimer(" + which + ")", pid);
-                itimers[which] = answer(answers, signals.size() + which);
-            }
-            brk = results[calls.size() - 1];
-            check(results[membarrierAt - 1], "prctl(PR_GET_DUMPABLE)", pid);
-            dumpable = (int) results[membarrierAt - 1];
-            check(results[subreaperAt], "prctl(PR_GET_CHILD_SUBREAPER)", pid);
-            childSubreaper = answers.getInt(ANSWER * subreaperAt) != 0;
-            membarrier = Membarrier.registrations(pid, results, membarrierAt);
-            check(results[threadCallsAt], "sigaltstack", pid);
-            check(results[threadCallsAt + 1], "prctl(PR_GET_TID_ADDRESS)", pid);
-            mainThread = ThreadCalls.of(answers, ANSWER * threadCallsAt, answers.getLong(ANSWER * (threadCallsAt + 1)));
+        // the calls in batches, call i of a batch answering in slot i of the scratch page: a stop and go
+        // per call was most of the task state's share of a pre-copy's downtime
+        long scratch = in.scratch();
+        List<Integer> signals = IntStream.rangeClosed(1, 64).filter(sig -> sig != SIGKILL && sig != SIGSTOP).boxed().toList();
+        List<InjectedSyscalls.Call> calls = new ArrayList<>();
+        for (int sig : signals) {
+            calls.add(new InjectedSyscalls.Call(Nr.RT_SIGACTION, sig, 0, scratch + (long) ANSWER * calls.size(), 8));
+        }
+        for (int which = 0; which < 3; which++) {
+            calls.add(new InjectedSyscalls.Call(Nr.GETITIMER, which, scratch + (long) ANSWER * calls.size()));
+        }
+        int subreaperAt = calls.size();
+        calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_CHILD_SUBREAPER, scratch + (long) ANSWER * subreaperAt, 0, 0, 0));
+        calls.add(new InjectedSyscalls.Call(Nr.PRCTL, Prctl.PR_GET_DUMPABLE, 0, 0, 0, 0));
+        int membarrierAt = calls.size();
+        calls.addAll(Membarrier.queries());
+        // the main thread's own calls too, in the same run: the batch runs in that thread
+        int threadCallsAt = calls.size();
+        calls.add(new InjectedSyscalls.Call(Nr.SIGALTSTACK, 0, scratch + (long) ANSWER * threadCallsAt));
+        calls.add(new InjectedSyscalls.Call(Nr.PRCTL, PR_GET_TID_ADDRESS, scratch + (long) ANSWER * (threadCallsAt + 1)));
+        calls.add(new InjectedSyscalls.Call(Nr.BRK, 0));
+        long[] results = in.callAll(calls);
+        ByteBuffer answers = answers(in, calls.size());
+        for (int i = 0; i < signals.size(); i++) {
+            check(results[i], "rt_sigaction(" + signals.get(i) + ")", pid);
+            long[] a = answer(answers, i);
+            actions.add(new ProcessImage.SignalAction(signals.get(i), a[0], a[1], a[2], a[3]));
+        }
+        for (int which = 0; which < 3; which++) {
+            check(results[signals.size() + which], "getitimer(" + which + ")", pid);
+            itimers[which] = answer(answers, signals.size() + which);
+        }
+        brk = results[calls.size() - 1];
+        check(results[membarrierAt - 1], "prctl(PR_GET_DUMPABLE)", pid);
+        dumpable = (int) results[membarrierAt - 1];
+        check(results[subreaperAt], "prctl(PR_GET_CHILD_SUBREAPER)", pid);
+        childSubreaper = answers.getInt(ANSWER * subreaperAt) != 0;
+        membarrier = Membarrier.registrations(pid, results, membarrierAt);
+        check(results[threadCallsAt], "sigaltstack", pid);
+        check(results[threadCallsAt + 1], "prctl(PR_GET_TID_ADDRESS)", pid);
+        threadCalls.put(pid, ThreadCalls.of(answers, ANSWER * threadCallsAt, answers.getLong(ANSWER * (threadCallsAt + 1))));
 
-            List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
-            for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {
-                List<ProcTimer> batch = procTimers.subList(from, Math.min(procTimers.size(), from + ANSWERS_PER_BATCH));
-                List<InjectedSyscalls.Call> gets = new ArrayList<>();
-                for (ProcTimer t : batch) {
-                    gets.add(new InjectedSyscalls.Call(Nr.TIMER_GETTIME, t.id(), scratch + (long) ANSWER * gets.size()));
-                }
-                long[] got = in.callAll(gets);
-                ByteBuffer values = answers(in, gets.size());
-                for (int k = 0; k < batch.size(); k++) {
-                    ProcTimer t = batch.get(k);
-                    check(got[k], "timer_gettime(" + t.id() + ")", pid);
-                    long[] v = answer(values, k);
-                    timers.add(new ProcessImage.PosixTimer(t.id(), t.clock(), t.notification(), t.signal(), t.sigval(), t.threadId(),
-                        v[0], v[1], v[2], v[3]));
-                }
+        List<ProcTimer> procTimers = ProcTimer.parse(proc.read("timers"));
+        for (int from = 0; from < procTimers.size(); from += ANSWERS_PER_BATCH) {
+            List<ProcTimer> batch = procTimers.subList(from, Math.min(procTimers.size(), from + ANSWERS_PER_BATCH));
+            List<InjectedSyscalls.Call> gets = new ArrayList<>();
+            for (ProcTimer t : batch) {
+                gets.add(new InjectedSyscalls.Call(Nr.TIMER_GETTIME, t.id(), scratch + (long) ANSWER * gets.size()));
+            }
+            long[] got = in.callAll(gets);
+            ByteBuffer values = answers(in, gets.size());
+            for (int k = 0; k < batch.size(); k++) {
+                ProcTimer t = batch.get(k);
+                check(got[k], "timer_gettime(" + t.id() + ")", pid);
+                long[] v = answer(values, k);
+                timers.add(new ProcessImage.PosixTimer(t.id(), t.clock(), t.notification(), t.signal(), t.sigval(), t.threadId(),
+                    v[0], v[1], v[2], v[3]));
             }
         }
         long[][] rlimits = proc.limits();
@@ -184,7 +203,7 @@ public final class TaskDumper {
                     + "re-enters it by path, so it cannot be restored; let the service change to a directory that exists");
             }
         }
-        return new ProcessImage(PidNamespaces.innerId(pid), proc.readLink("exe"), cwd, root,
+        return new ProcessImage(PidNamespaces.innerId(pid, status), proc.readLink("exe"), cwd, root,
             Integer.parseInt(status.get("Umask"), 8), (int) Long.parseLong(proc.read("personality").trim(), 16),
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,

@@ -137,6 +137,7 @@ class SysvIpcTest extends ItSupport {
         UntrackableException e = assertThrows(UntrackableException.class, () -> new CheckpointEngine().precopy(p.pid(), PrecopyOptions.defaults()));
         assertTrue(e.getMessage().contains("System V") && e.getMessage().contains("bundle"), e.getMessage());
         assertRunningUntraced(p.pid(), "after the refusal");
+        goExpectPassAndExit(p); // its checks pass untouched, and it removes its segment: none is left on the host
     }
 
     /** A streamed checkpoint of the tree of {@code p}, committed; returns once every process of it is gone. */
