@@ -85,7 +85,17 @@ public final class ServiceCgroup {
         }
         // a checkpoint reads them once the process is parked (frozen in a cgroup of pmig's, whose limits are none)
         Path dir = root.get().resolve(FreezerPark.originOf(path).substring(1));
+        // a controller's interface files exist only in a cgroup it is enabled for: the others' are not looked for
+        List<String> controllers;
+        try {
+            controllers = List.of(Files.readString(dir.resolve("cgroup.controllers"), StandardCharsets.US_ASCII).strip().split(" "));
+        } catch (IOException gone) {
+            return out;
+        }
         for (Map.Entry<String, Limit> limit : LIMITS.entrySet()) {
+            if (!controllers.contains(limit.getValue().controller())) {
+                continue;
+            }
             try {
                 String value = Files.readString(dir.resolve(limit.getKey()), StandardCharsets.US_ASCII).strip();
                 if (!value.equals(limit.getValue().unset())) {

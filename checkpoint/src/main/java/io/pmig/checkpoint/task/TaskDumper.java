@@ -78,12 +78,13 @@ public final class TaskDumper {
         }
         List<ThreadImage> threads = new ArrayList<>();
         for (int tid : frozen.threads()) {
-            threads.add(thread(tid));
+            // a thread lives in its process's PID namespace: outside one of its own, its id there is its tid
+            threads.add(thread(tid, process.ownPidNamespace() ? PidNamespaces.innerId(tid) : tid));
         }
         return new Task(process, threads);
     }
 
-    private ThreadImage thread(int tid) {
+    private ThreadImage thread(int tid, int innerTid) {
         int pid = frozen.pid();
         if (frozen.registers(tid).get(Registers.ORIG_RAX) == Nr.RESTART_SYSCALL) {
             // a signal interrupted a poll, nanosleep or futex wait with a timeout, and the kernel goes on with it from
@@ -99,7 +100,7 @@ public final class TaskDumper {
         long[] robust = Linux.robustList(tid);
         String name = new ProcFs(pid).read("task/" + tid + "/comm").trim();
         ThreadCalls calls = threadCalls.get(tid);
-        return new ThreadImage(PidNamespaces.innerId(tid), name, frozen.registers(tid).words(), xstate, sigmask, pending,
+        return new ThreadImage(innerTid, name, frozen.registers(tid).words(), xstate, sigmask, pending,
             rseq.address(), rseq.size(), rseq.signature(), calls.altBase(), calls.altFlags() & ~1 /* SS_ONSTACK is a state, not a setting */,
             calls.altSize(), calls.clearChildTid(), robust[0], robust[1]);
     }
@@ -208,7 +209,7 @@ public final class TaskDumper {
             ids(status.get("Uid")), ids(status.get("Gid")), ids(status.getOrDefault("Groups", "")),
             status.getOrDefault("NoNewPrivs", "0").equals("1"), ProcessImage.Capabilities.of(status), rlimits, actions,
             Ptrace.pendingSignals(pid, true), itimers, timers, mm, Integer.parseInt(proc.read("oom_score_adj").trim()),
-            "0".equals(status.get("THP_enabled")), dumpable, membarrier, PidNamespaces.inOwnNamespace(pid),
+            "0".equals(status.get("THP_enabled")), dumpable, membarrier, PidNamespaces.inOwnNamespace(pid, status),
             ServiceCgroup.limitsOf(pid), UserNamespace.of(pid), TimeNamespaces.clocksOf(pid), childSubreaper);
     }
 

@@ -19,8 +19,24 @@ public record UserNamespace(long inode, int ownerUid, String uidMap, String gidM
     public static UserNamespace of(int pid) {
         ProcFs proc = new ProcFs(pid);
         long inode = inode(proc);
+        if (inode == Pmigs.OWN.inode()) {
+            return Pmigs.OWN;
+        }
+        return read(proc, inode, false);
+    }
+
+    /** pmig's own user namespace, read once: a process never leaves the one it was started in but by unshare or setns, which pmig does not call. */
+    private static final class Pmigs {
+        static final UserNamespace OWN = ownOf(new ProcFs((int) ProcessHandle.current().pid()));
+
+        private static UserNamespace ownOf(ProcFs self) {
+            return read(self, inode(self), true);
+        }
+    }
+
+    private static UserNamespace read(ProcFs proc, long inode, boolean pmigs) {
         return new UserNamespace(inode, Nsfs.ownerUid(proc.path("ns/user").toString()), maps(proc, "uid_map"),
-            maps(proc, "gid_map"), inode == inode(new ProcFs((int) ProcessHandle.current().pid())));
+            maps(proc, "gid_map"), pmigs);
     }
 
     /** Refuses process {@code pid} unless it runs in pmig's own user namespace; touches nothing. */

@@ -34,6 +34,11 @@ public final class PidNamespaces {
         return nspid(tid).length > 1;
     }
 
+    /** {@link #inOwnNamespace(int)} of a process from its status, read already. */
+    public static boolean inOwnNamespace(int tid, Map<String, String> status) {
+        return ids(tid, status, "NSpid").length > 1;
+    }
+
     /** The id process (or thread) {@code tid} has in its own PID namespace: the number it sees for itself. */
     public static int innerId(int tid) {
         int[] ids = nspid(tid);

@@ -43,9 +43,9 @@ public final class TimeNamespaces {
                 + ") for children it has not created yet, which pmig cannot recreate; let the service create them first");
         }
         long[] offsets = offsets(proc);
-        long[] engine = offsets(engine());
+        long[] engine = Engine.OFFSETS;
         return new ProcessImage.Clocks(clockNs(CLOCK_MONOTONIC) - engine[0] + offsets[0],
-            clockNs(CLOCK_BOOTTIME) - engine[1] + offsets[1], clockNs(CLOCK_REALTIME), !own.equals(engine().readLink("ns/time")));
+            clockNs(CLOCK_BOOTTIME) - engine[1] + offsets[1], clockNs(CLOCK_REALTIME), !own.equals(Engine.NAMESPACE));
     }
 
     /**
@@ -57,7 +57,7 @@ public final class TimeNamespaces {
      */
     public static String restorerArgument(ProcessImage.Clocks clocks) {
         long skew = Long.getLong(DEBUG_DESTINATION_SKEW, 0L) * NANOS;
-        long[] engine = offsets(engine());
+        long[] engine = Engine.OFFSETS;
         long monotonic;
         long boottime;
         long frozenAt = 0;
@@ -108,7 +108,7 @@ public final class TimeNamespaces {
      * (other than pmig's minimal init of a PID namespace) also lives in: its clocks would be split.
      */
     static void requireOwnedByMovedAlone(Set<Integer> moved) {
-        String host = engine().readLink("ns/time");
+        String host = Engine.NAMESPACE;
         for (int pid : moved) {
             String namespace = new ProcFs(pid).readLink("ns/time");
             if (namespace.equals(host)) {
@@ -124,9 +124,14 @@ public final class TimeNamespaces {
         }
     }
 
-    /** This engine's process, which lives in the host's time namespace. */
-    private static ProcFs engine() {
-        return new ProcFs((int) ProcessHandle.current().pid());
+    /**
+     * This engine's time namespace (the host's) and its offsets, read once: a process's own time namespace is fixed from
+     * its start, and pmig makes the restored processes' namespaces in pmig-restorer, never in this one.
+     */
+    private static final class Engine {
+        private static final ProcFs SELF = new ProcFs((int) ProcessHandle.current().pid());
+        static final String NAMESPACE = SELF.readLink("ns/time");
+        static final long[] OFFSETS = offsets(SELF);
     }
 
     /** The monotonic and boot offsets, in ns, of the time namespace the children of {@code proc} are created in. */
