@@ -53,6 +53,11 @@ final class IncomingMigration {
     private final CompletableFuture<MigrationProtocol.Restored> decided = new CompletableFuture<>();
     /** When the part of the restore that counts in the downtime began: the whole restore, or a staged one's last part. */
     private long lastPartStart;
+    /** Guards the two below; notified at each round applied and when the restore fails. */
+    private final Object roundsLock = new Object();
+    /** The pre-copy rounds the restore has applied. */
+    private int roundsApplied;
+    private boolean restoreFailed;
     /**
      * The VIP's switch, asked of the source as soon as it froze the original (a staged move's last part begins) rather
      * than once the copy is restored: the source's release and this node's announcement then overlap the restore, and the
@@ -164,6 +169,10 @@ final class IncomingMigration {
                 }
             }
         } catch (Throwable e) {
+            synchronized (roundsLock) {
+                restoreFailed = true;
+                roundsLock.notifyAll();
+            }
             endPostcopy(e);
             restored.completeExceptionally(e);
             awaitSwitch();
@@ -193,9 +202,11 @@ final class IncomingMigration {
     private RestoredProcess restoreStaged(InboundStream image, PeerSession source, RestoreOptions options) throws IOException {
         requireMarker(image.read(), MigrationProtocol.ROUND_FOLLOWS);
         try (PrecopyTarget target = new RestoreEngine().prepareInAdvance(image, "node " + source.peerName(), options)) {
+            roundApplied();
             int marker;
             while ((marker = image.read()) == MigrationProtocol.ROUND_FOLLOWS) {
                 target.receiveRound(image);
+                roundApplied();
             }
             if (marker != MigrationProtocol.LAST_PART_POSTCOPY_FOLLOWS) {
                 requireMarker(marker, MigrationProtocol.LAST_PART_FOLLOWS);
@@ -213,6 +224,35 @@ final class IncomingMigration {
             RestoredProcess process = target.finish(image, options, arrival.pages(), requests);
             postcopy = target.postcopy();
             return process;
+        }
+    }
+
+    private void roundApplied() {
+        synchronized (roundsLock) {
+            roundsApplied++;
+            roundsLock.notifyAll();
+        }
+    }
+
+    /**
+     * Waits until the restore has applied {@code rounds} pre-copy rounds (the source's {@link MigrationProtocol#CAUGHT_UP});
+     * fails when the restore ended first, or after {@code timeoutMillis}.
+     */
+    void awaitRounds(int rounds, long timeoutMillis) throws InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        synchronized (roundsLock) {
+            while (roundsApplied < rounds) {
+                if (restoreFailed) {
+                    throw new IllegalStateException("the restore of migration " + id() + " failed after " + roundsApplied
+                        + " of " + rounds + " pre-copy rounds");
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TimeoutException("the restore of migration " + id() + " applied " + roundsApplied + " of "
+                        + rounds + " pre-copy rounds in " + timeoutMillis + " ms");
+                }
+                TimeUnit.NANOSECONDS.timedWait(roundsLock, left);
+            }
         }
     }
 

@@ -15,6 +15,12 @@ final class MigrationProtocol {
     static final String IMAGE = "migrate.image";
     /** Destination to source, from the restore's hook: give the VIP up and send what you held. */
     static final String SWITCH = "migrate.switch";
+    /**
+     * Source to destination before the freeze of a staged migration (body: {@link Rounds}): answered once the
+     * destination has applied that many rounds. The stream's window lets the source run megabytes ahead of the
+     * restore; frozen before the restore catches up, that backlog would be applied inside the downtime.
+     */
+    static final String CAUGHT_UP = "migrate.caught-up";
     /** Let the restored process run; answered once it runs. */
     static final String COMMIT = "migrate.commit";
     /** Packets the source still got from stale caches (body: held packets); answered "done" once every announcement is out. */
@@ -72,6 +78,9 @@ final class MigrationProtocol {
     /** {@code steps}: where the restore's time went (the last part's, for a staged migration). */
     /** {@code pidNamespace}: why the copy runs in a PID namespace of its own there, or null when it has its numbers on the host. */
     record Restored(String id, int pid, long restoreNanos, long replayed, StepTimes steps, String pidNamespace) {
+    }
+
+    record Rounds(String id, int rounds) {
     }
 
     record Forward(String id, boolean end) {

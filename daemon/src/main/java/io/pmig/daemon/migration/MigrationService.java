@@ -54,6 +54,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -131,6 +132,7 @@ public final class MigrationService implements AutoCloseable {
             .onRequest(MigrationProtocol.PREPARE, (peer, m) -> prepare(peer, m.bodyAs(MigrationProtocol.Prepare.class)))
             .onStream(MigrationProtocol.IMAGE, this::receiveImage)
             .onRequest(MigrationProtocol.SWITCH, (peer, m) -> giveVipAway(m.bodyAs(MigrationProtocol.Id.class).id()))
+            .onRequest(MigrationProtocol.CAUGHT_UP, (peer, m) -> caughtUp(m.bodyAs(MigrationProtocol.Rounds.class)))
             .onRequest(MigrationProtocol.COMMIT, (peer, m) -> commit(peer, m.bodyAs(MigrationProtocol.Id.class).id()))
             .onRequest(MigrationProtocol.LATE, (peer, m) -> late(HeldPacketCodec.decodeBatch(m.body())))
             .onRequest(MigrationProtocol.ABORT, (peer, m) -> abort(m.bodyAs(MigrationProtocol.Id.class).id()))
@@ -599,6 +601,11 @@ public final class MigrationService implements AutoCloseable {
         daemon.migrations().update(new Migrations.Migration(m.id(), m.prepare.pid(), "destination", source.peerName(), "restore",
             Instant.now()));
         return Message.json("migrate.restored", m.restore(source, image));
+    }
+
+    private Message caughtUp(MigrationProtocol.Rounds rounds) throws Exception {
+        incoming(rounds.id()).awaitRounds(rounds.rounds(), TimeUnit.SECONDS.toMillis(IncomingMigration.DECISION_TIMEOUT_SECONDS));
+        return new Message("migrate.caught-up", new byte[0]);
     }
 
     private Message commit(PeerSession source, String id) throws Exception {

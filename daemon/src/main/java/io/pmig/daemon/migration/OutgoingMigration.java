@@ -87,6 +87,8 @@ final class OutgoingMigration {
     private boolean filtered;
     private long lastProgress;
     private boolean frozenPauseDone;
+    /** How long a staged migration waited, before the freeze, for the destination to apply its rounds. */
+    private long catchUp;
 
     /** Asks the destination, for a while, whether it runs the copy after the commit's answer was lost. */
     interface OutcomeQuery {
@@ -144,15 +146,19 @@ final class OutgoingMigration {
             if (staged) {
                 phase = "pre-copy";
                 phase("pre-copy");
+                int roundsSent = 0;
                 do {
                     cancellation.check();
                     image.write(MigrationProtocol.ROUND_FOLLOWS);
                     progress(precopySource.sendRound(imagePages));
+                    roundsSent++;
                     pause.pauseAt(FaultPause.Point.PRE_COPY);
                 } while (!precopySource.shouldStop());
                 tracking = precopySource.trackingMethod();
                 filtered = precopySource.filtered();
                 cancellation.check();
+                phase = "catch-up";
+                catchUp = awaitCaughtUp(roundsSent);
                 phase = "listener drain";
                 drain = drainListeners();
                 // told before the hold: a progress line to a slow caller would lengthen the clients' stall
@@ -222,6 +228,7 @@ final class OutgoingMigration {
                 .put("downtimeMillis", millis(resumed - freeze))
                 .put("clientStallMillis", millis(resumed - holdOn))
                 .put("listenerDrainMillis", millis(drain))
+                .put("catchUpMillis", millis(catchUp))
                 .put("frozenUntilImageMillis", millis(frozen.report().frozenNanos()))
                 .put("restoreMillis", millis(restored.restoreNanos()))
                 .put("bytesSent", image.bytesWritten())
@@ -339,6 +346,16 @@ final class OutgoingMigration {
         } catch (ExecutionException e) {
             return new PostcopyOutcome(null, e.getCause() instanceof Exception cause ? cause : e);
         }
+    }
+
+    /**
+     * Waits until the destination has applied the {@code rounds} sent: the stream's window holds megabytes the restore
+     * has not applied yet, which a freeze now would leave inside the downtime. Returns how long that took.
+     */
+    private long awaitCaughtUp(int rounds) {
+        long start = System.nanoTime();
+        peer.request(Message.json(MigrationProtocol.CAUGHT_UP, new MigrationProtocol.Rounds(id, rounds)), RESTORE_TIMEOUT);
+        return System.nanoTime() - start;
     }
 
     /**
