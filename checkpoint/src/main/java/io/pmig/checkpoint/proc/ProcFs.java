@@ -1,5 +1,9 @@
 package io.pmig.checkpoint.proc;
 
+import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.nativeio.Errno;
+import io.pmig.nativeio.SyscallException;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -45,20 +49,18 @@ public final class ProcFs {
     }
 
     public String read(String name) {
-        try {
-            return Files.readString(dir.resolve(name), StandardCharsets.ISO_8859_1);
-        } catch (NoSuchFileException e) {
-            throw new UncheckedIOException("process " + pid + " is gone (" + dir.resolve(name) + ")", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + dir.resolve(name), e);
-        }
+        return new String(readBytes(name), StandardCharsets.ISO_8859_1);
     }
 
     public byte[] readBytes(String name) {
+        Path file = dir.resolve(name);
         try {
-            return Files.readAllBytes(dir.resolve(name));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + dir.resolve(name), e);
+            return Linux.readFile(file.toString());
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.ENOENT || e.errno() == Errno.ESRCH) {
+                throw new UncheckedIOException("process " + pid + " is gone (" + file + ")", new NoSuchFileException(file.toString()));
+            }
+            throw new UncheckedIOException("cannot read " + file, new IOException(Errno.describe(e.errno()), e));
         }
     }
 
