@@ -35,7 +35,7 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * (PeerClient.connect returns it then); it fails everything under way when the connection closes.
  */
 public final class PeerSession implements AutoCloseable {
-    static final int PROTOCOL_VERSION = 6;
+    static final int PROTOCOL_VERSION = 7;
     static final String HELLO = "hello";
 
     /** Hello body: who is speaking, which protocol, and the sender's realtime clock (ns since the epoch) as it sent it. */
