@@ -60,7 +60,7 @@ public final class ProcFs {
             if (e.errno() == Errno.ENOENT || e.errno() == Errno.ESRCH) {
                 throw new UncheckedIOException("process " + pid + " is gone (" + file + ")", new NoSuchFileException(file.toString()));
             }
-            throw new UncheckedIOException("cannot read " + file, new IOException(Errno.describe(e.errno()), e));
+            throw new UncheckedIOException("cannot read " + file + ": " + Errno.describe(e.errno()), new IOException(e.getMessage(), e));
         }
     }
 

@@ -27,11 +27,8 @@ public record UserNamespace(long inode, int ownerUid, String uidMap, String gidM
 
     /** pmig's own user namespace, read once: a process never leaves the one it was started in but by unshare or setns, which pmig does not call. */
     private static final class Pmigs {
-        static final UserNamespace OWN = ownOf(new ProcFs((int) ProcessHandle.current().pid()));
-
-        private static UserNamespace ownOf(ProcFs self) {
-            return read(self, inode(self), true);
-        }
+        private static final ProcFs SELF = new ProcFs((int) ProcessHandle.current().pid());
+        static final UserNamespace OWN = read(SELF, inode(SELF), true);
     }
 
     private static UserNamespace read(ProcFs proc, long inode, boolean pmigs) {
