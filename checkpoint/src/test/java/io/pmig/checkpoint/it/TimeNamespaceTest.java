@@ -124,13 +124,17 @@ class TimeNamespaceTest extends ItSupport {
     }
 
     /**
-     * Checkpoints {@code p} and restores it as on a host whose clocks read 1000 s less, with pmig's time namespace or
-     * ({@code hostClocks}) on that host's clocks; returns the program's result.
+     * Checkpoints {@code p} and restores it as on a host whose clocks read less (1000 s, or half of this host's monotonic
+     * clock on one booted less than 2000 s ago: a clock cannot read below 0), with pmig's time namespace or ({@code hostClocks}) on
+     * that host's clocks; returns the program's result.
      */
     private String moveToAHostWhoseClocksAreBehind(TestProgram p, boolean hostClocks) throws Exception {
         Path image = imageDir("1");
         checkpoint(p, image, false);
-        System.setProperty(TimeNamespaces.DEBUG_DESTINATION_SKEW, "-1000");
+        long monotonicSeconds = System.nanoTime() / 1_000_000_000L;     // CLOCK_MONOTONIC on Linux
+        assertTrue(monotonicSeconds >= 2, "this host's monotonic clock reads " + monotonicSeconds + " s: no room to go back");
+        long behind = Math.min(1000, monotonicSeconds / 2);
+        System.setProperty(TimeNamespaces.DEBUG_DESTINATION_SKEW, Long.toString(-behind));
         System.setProperty(TimeNamespaces.DEBUG_HOST_CLOCKS, Boolean.toString(hostClocks));
         try {
             restore(p, image);
