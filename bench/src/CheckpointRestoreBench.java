@@ -57,8 +57,11 @@ public class CheckpointRestoreBench {
         500, new double[] {275, 256, 238});
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** One command's medians: checkpoint (dump) and restore wall time, and the frozen time it reported. */
-    record Command(double checkpointMs, double restoreMs, double frozenMs) {
+    /**
+     * One command's medians: checkpoint (dump) and restore wall time, the frozen time it reported, and pmig's frozen steps
+     * in its report's order (none for the C tool).
+     */
+    record Command(double checkpointMs, double restoreMs, double frozenMs, Map<String, Double> frozenSteps) {
     }
 
     /** The command comparison of one size; {@code cTool} null without a measurement or reference. */
@@ -131,16 +134,17 @@ public class CheckpointRestoreBench {
             }
             List<CommandRow> rows = new ArrayList<>();
             for (int size : sizes) {
-                double[][] jvm = new double[3][runs], pmigd = new double[3][runs], c = new double[3][runs];
+                List<Command> jvm = new ArrayList<>(), pmigd = new ArrayList<>(), c = new ArrayList<>();
                 for (int r = 0; r < runs; r++) {
-                    put(jvm, r, pmigCommands(repo, memhold, size, dir, ownJvm));
-                    put(pmigd, r, pmigCommands(repo, memhold, size, dir, viaPmigd));
+                    jvm.add(pmigCommands(repo, memhold, size, dir, ownJvm));
+                    pmigd.add(pmigCommands(repo, memhold, size, dir, viaPmigd));
                     if (criu) {
-                        put(c, r, criuCommands(memhold, size, dir));
+                        c.add(criuCommands(memhold, size, dir));
                     }
                 }
                 double[] reference = ISSUE_18_C_TOOL.get(size);
-                Command cTool = criu ? medians(c) : reference == null ? null : new Command(reference[0], reference[1], reference[2]);
+                Command cTool = criu ? medians(c) : reference == null ? null
+                    : new Command(reference[0], reference[1], reference[2], Map.of());
                 rows.add(new CommandRow(size, medians(jvm), medians(pmigd), cTool));
             }
             cToolMeasured = criu;
@@ -157,14 +161,18 @@ public class CheckpointRestoreBench {
     /** Whether the C tool was measured in this run (else issue 18's figures stand in). */
     private static boolean cToolMeasured;
 
-    private static void put(double[][] into, int run, Command c) {
-        into[0][run] = c.checkpointMs();
-        into[1][run] = c.restoreMs();
-        into[2][run] = c.frozenMs();
-    }
-
-    private static Command medians(double[][] v) {
-        return new Command(median(v[0]), median(v[1]), median(v[2]));
+    /** The medians of each figure over the runs; a frozen step's over the runs that had it. */
+    private static Command medians(List<Command> runs) {
+        Map<String, Double> steps = new java.util.LinkedHashMap<>();
+        for (Command run : runs) {
+            for (String step : run.frozenSteps().keySet()) {
+                steps.computeIfAbsent(step, name -> median(runs.stream().filter(x -> x.frozenSteps().containsKey(name))
+                    .mapToDouble(x -> x.frozenSteps().get(name)).toArray()));
+            }
+        }
+        return new Command(median(runs.stream().mapToDouble(Command::checkpointMs).toArray()),
+            median(runs.stream().mapToDouble(Command::restoreMs).toArray()),
+            median(runs.stream().mapToDouble(Command::frozenMs).toArray()), steps);
     }
 
     /** bin/pmig checkpoint, then bin/pmig restore, of a fresh subject; the restored copy is killed. */
@@ -181,7 +189,11 @@ public class CheckpointRestoreBench {
         double restoreMs = (System.nanoTime() - t1) / 1e6;
         kill(JSON.readTree(restore).get("pid").asInt());
         JsonNode report = JSON.readTree(checkpoint);
-        return new Command(checkpointMs, restoreMs, report.get("frozenNanos").asLong() / 1e6);
+        Map<String, Double> steps = new java.util.LinkedHashMap<>();
+        for (JsonNode step : report.get("frozenSteps")) {
+            steps.merge(step.get("step").asText(), step.get("millis").asDouble(), Double::sum);
+        }
+        return new Command(checkpointMs, restoreMs, report.get("frozenNanos").asLong() / 1e6, steps);
     }
 
     /** criu dump, then criu restore (detached), of a fresh subject; frozen from --display-stats. */
@@ -198,7 +210,7 @@ public class CheckpointRestoreBench {
         double restoreMs = (System.nanoTime() - t1) / 1e6;
         kill(pid);
         Matcher frozen = Pattern.compile("Frozen time:\\s*(\\d+)\\s*us").matcher(dump);
-        return new Command(dumpMs, restoreMs, frozen.find() ? Long.parseLong(frozen.group(1)) / 1e3 : Double.NaN);
+        return new Command(dumpMs, restoreMs, frozen.find() ? Long.parseLong(frozen.group(1)) / 1e3 : Double.NaN, Map.of());
     }
 
     private static boolean criuWorks() {
@@ -263,6 +275,12 @@ public class CheckpointRestoreBench {
             System.out.printf(Locale.ROOT, "%6d MB | %s | %s | %s | %s%n", r.sizeMb(), cells(r.ownJvm()), cells(r.viaPmigd()),
                 r.cTool() == null ? String.format("%-27s", "-") : cells(r.cTool()), ratios(r));
         }
+        System.out.println("where pmig's frozen time goes (via pmigd, medians, ms):");
+        for (CommandRow r : rows) {
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%6d MB |", r.sizeMb()));
+            r.viaPmigd().frozenSteps().forEach((step, ms) -> line.append(String.format(Locale.ROOT, " %s %.2f |", step, ms)));
+            System.out.println(line);
+        }
     }
 
     private static String cells(Command c) {
@@ -278,8 +296,11 @@ public class CheckpointRestoreBench {
     }
 
     private static String json(Command c) {
-        return String.format(Locale.ROOT, "{\"checkpointMs\": %.2f, \"restoreMs\": %.2f, \"frozenMs\": %.2f}", c.checkpointMs(),
-            c.restoreMs(), c.frozenMs());
+        StringBuilder steps = new StringBuilder();
+        c.frozenSteps().forEach((step, ms) -> steps.append(steps.length() == 0 ? "" : ", ")
+            .append(String.format(Locale.ROOT, "\"%s\": %.2f", step, ms)));
+        return String.format(Locale.ROOT, "{\"checkpointMs\": %.2f, \"restoreMs\": %.2f, \"frozenMs\": %.2f%s}", c.checkpointMs(),
+            c.restoreMs(), c.frozenMs(), c.frozenSteps().isEmpty() ? "" : ", \"frozenStepsMs\": {" + steps + "}");
     }
 
     /** Restores the image file read as a stream, and lets the process go. */

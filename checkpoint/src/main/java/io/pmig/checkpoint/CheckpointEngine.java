@@ -37,6 +37,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -55,6 +56,8 @@ public final class CheckpointEngine {
     /** How often, and how long apart, a process with something transient (see {@link UnsettledException}) is let run. */
     private static final int SETTLE_ATTEMPTS = 50;
     private static final long SETTLE_PAUSE_MS = 20;
+    /** How often a pre-flight refused while the tree changed under it looks at the tree again. */
+    private static final int PREFLIGHT_ATTEMPTS = 5;
 
     /**
      * Resumes a process (with its descendants) whose checkpoint was abandoned (the daemon died while it was frozen):
@@ -149,7 +152,9 @@ public final class CheckpointEngine {
         }
         FrozenCheckpoint frozen;
         try {
-            frozen = checkpoint(pid, file, options);
+            CheckedProcess checked = preflighted(pid);
+            ImageDirectory.reserve(partial, expectedImageBytes(pid));
+            frozen = checkpoint(checked, file, options);
         } catch (RuntimeException e) {
             discard(file, partial, macFile, macPartial);
             throw e;
@@ -158,6 +163,7 @@ public final class CheckpointEngine {
         total.lapUntil("pre-flight", frozenPartEnd - frozen.report().frozenNanos());
         total.lapUntil("frozen", frozenPartEnd);
         try {
+            file.truncate(file.position());                     // what the reservation gave beyond the image
             file.close();
             Files.move(partial, image, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | RuntimeException e) {
@@ -256,7 +262,23 @@ public final class CheckpointEngine {
      */
     private static List<Integer> preflight(int pid) {
         refuseAtEntry(pid);
-        List<Integer> tree = ProcessTree.hostPidsOf(pid);
+        for (int attempt = 1; ; attempt++) {
+            List<Integer> tree = ProcessTree.hostPidsOf(pid);
+            try {
+                checkTree(pid, tree);
+                return tree;
+            } catch (RefusedException e) {
+                // a worker forked (or one ended) since the tree was listed, as a prefork server under load does: the
+                // new one shares the listener and looked like an outsider. The checks look at the tree as it is now
+                if (attempt == PREFLIGHT_ATTEMPTS || ProcessTree.hostPidsOf(pid).equals(tree)) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /** The checks of {@link #preflight} on the processes {@code tree} listed, the root {@code pid} first. */
+    private static void checkTree(int pid, List<Integer> tree) {
         // a zombie (ended, not reaped yet) holds nothing: it is restored as one
         List<Integer> live = tree.stream().filter(member -> member == pid || !ProcessTree.ended(member)).toList();
         for (int member : live.subList(1, live.size())) {
@@ -269,7 +291,6 @@ public final class CheckpointEngine {
             FdDumper.precheck(member);
             PrivilegeCheck.requireRestorable(member);
         }
-        return tree;
     }
 
     /** Which pages the image of a frozen process stores, and objects to write after the process's own. */
@@ -458,6 +479,20 @@ public final class CheckpointEngine {
             throw new RefusedException("process " + pid + " has already exited (" + state + ")");
         }
         return proc;
+    }
+
+    /**
+     * What the image of {@code pid} will about take, for its file's {@linkplain ImageDirectory#reserve reservation}: the
+     * root's anonymous and swapped pages (the other members' are mostly shared with it), and a MiB for the objects.
+     */
+    private static long expectedImageBytes(int pid) {
+        Map<String, String> status = new ProcFs(pid).status();
+        return (kibibytes(status.get("RssAnon")) + kibibytes(status.get("VmSwap")) + 1024) * 1024;
+    }
+
+    /** A /proc/PID/status size ({@code "10240 kB"}) in KiB; 0 when absent (a kernel thread has none). */
+    private static long kibibytes(String field) {
+        return field == null ? 0 : Long.parseLong(field.trim().split("\\s+")[0]);
     }
 
     /** Ends an image that failed half-way without an END record, so no reader takes it for complete. */

@@ -1,6 +1,7 @@
 package io.pmig.checkpoint.imagedir;
 
 import io.pmig.checkpoint.RefusedException;
+import io.pmig.checkpoint.nativeio.Linux;
 import io.pmig.checkpoint.proc.ProcFs;
 
 import java.io.IOException;
@@ -89,6 +90,22 @@ public final class ImageDirectory {
                 + " writes through an existing file: look at it, remove it, and retry", e);
         } catch (IOException e) {
             throw new RefusedException("cannot create " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Gives {@code file}, just {@link #createNew made new}, its blocks for {@code bytes} now, growing it to that size: an
+     * image is reserved before the freeze, and writing it while the process is frozen then allocates nothing (on tmpfs,
+     * allocating a new file's pages as it is written took as long as copying into them: 100 MB written in 25-85 ms into a
+     * new file, 16-19 ms into one reserved in 8 ms). The writer truncates the file to what it wrote. Best effort: on a
+     * filesystem without fallocate, or short of space, the file is allocated as it is written, as before.
+     */
+    public static void reserve(Path file, long bytes) {
+        int fd = Linux.open(file.toString(), Linux.O_WRONLY | Linux.O_NOFOLLOW | Linux.O_CLOEXEC, 0);
+        try {
+            Linux.fallocate(fd, 0, bytes);
+        } finally {
+            Linux.close(fd);
         }
     }
 

@@ -305,6 +305,14 @@ public final class Linux {
         return (int) Syscall.call("pidfd_open(" + pid + ")", Nr.PIDFD_OPEN, pid, flags);
     }
 
+    /**
+     * fallocate(2) with mode 0: gives the file behind {@code fd} its blocks (tmpfs: its pages) from {@code offset} for
+     * {@code length} bytes, growing it to that size if shorter; 0 or -errno (EOPNOTSUPP where the filesystem cannot).
+     */
+    public static long fallocate(int fd, long offset, long length) {
+        return Syscall.tryCall(Nr.FALLOCATE, fd, 0, offset, length);
+    }
+
     /** pidfd_send_signal(2): {@code signal} to the process behind {@code pidfd} (never to a later one with its pid); 0 or -errno. */
     public static long pidfdSendSignal(int pidfd, int signal) {
         return Syscall.tryCall(Nr.PIDFD_SEND_SIGNAL, pidfd, signal, 0, 0);

@@ -86,6 +86,7 @@ public final class Nr {
     public static final int GETCPU = 309;
     public static final int GETRANDOM = 318;
     public static final int TIMERFD_CREATE = 283;
+    public static final int FALLOCATE = 285;
     public static final int TIMERFD_SETTIME = 286;
     public static final int TIMERFD_GETTIME = 287;
     public static final int SIGNALFD4 = 289;
