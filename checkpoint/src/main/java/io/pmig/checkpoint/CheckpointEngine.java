@@ -28,6 +28,7 @@ import io.pmig.checkpoint.tree.ProcessTree;
 import io.pmig.checkpoint.tree.SharingCheck;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -486,7 +487,12 @@ public final class CheckpointEngine {
      * root's anonymous and swapped pages (the other members' are mostly shared with it), and a MiB for the objects.
      */
     private static long expectedImageBytes(int pid) {
-        Map<String, String> status = new ProcFs(pid).status();
+        Map<String, String> status;
+        try {
+            status = new ProcFs(pid).status();
+        } catch (UncheckedIOException gone) {
+            return 0;       // ended since the pre-flight: the freeze says so
+        }
         return (kibibytes(status.get("RssAnon")) + kibibytes(status.get("VmSwap")) + 1024) * 1024;
     }
 

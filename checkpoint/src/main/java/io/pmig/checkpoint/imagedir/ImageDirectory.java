@@ -2,6 +2,7 @@ package io.pmig.checkpoint.imagedir;
 
 import io.pmig.checkpoint.RefusedException;
 import io.pmig.checkpoint.nativeio.Linux;
+import io.pmig.nativeio.SyscallException;
 import io.pmig.checkpoint.proc.ProcFs;
 
 import java.io.IOException;
@@ -101,7 +102,12 @@ public final class ImageDirectory {
      * filesystem without fallocate, or short of space, the file is allocated as it is written, as before.
      */
     public static void reserve(Path file, long bytes) {
-        int fd = Linux.open(file.toString(), Linux.O_WRONLY | Linux.O_NOFOLLOW | Linux.O_CLOEXEC, 0);
+        int fd;
+        try {
+            fd = Linux.open(file.toString(), Linux.O_WRONLY | Linux.O_NOFOLLOW | Linux.O_CLOEXEC, 0);
+        } catch (SyscallException e) {
+            return;         // out of descriptors, say: the checkpoint that writes it will say so
+        }
         try {
             Linux.fallocate(fd, 0, bytes);
         } finally {
