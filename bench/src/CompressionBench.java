@@ -43,7 +43,7 @@ public class CompressionBench {
     }
 
     public static void main(String[] args) throws Exception {
-        LabMigration lab = new LabMigration(args[0]);
+        LabMigration lab = new LabMigration(args[0]).awaitWarmedUp("node-a", "node-b");
         String memfill = args[1];
         Path out = Path.of(args[2]);
         int runs = Integer.parseInt(args[3]);

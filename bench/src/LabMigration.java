@@ -29,6 +29,30 @@ public final class LabMigration {
         this.pmig = pmig;
     }
 
+    /**
+     * Waits until each node's pmigd has ended its engine's warm-up (its throw-away moves, engine.warm-up.moves, which
+     * the first migration would stop): the benchmarks measure daemons as they run once started a while ago.
+     */
+    public LabMigration awaitWarmedUp(String... nodes) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        for (String node : nodes) {
+            while (true) {
+                JsonNode engine = MAPPER.readTree(run(pmig, "lab", "exec", node, "--", pmig, "status", "--json")).path("warmUp");
+                String state = engine.path("state").asText();
+                if (!state.equals("starting") && !state.equals("running")) {
+                    System.out.printf("%s: engine warmed up, %d moves in %.1f s (%s)%n", node, engine.path("moves").asInt(),
+                        engine.path("millis").asLong() / 1e3, state);
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException(node + "'s pmigd still warms up after 3 minutes: " + engine);
+                }
+                Thread.sleep(500);
+            }
+        }
+        return this;
+    }
+
     /** Starts {@code command} detached in node-a and waits until it holds {@code residentMb} MB; returns its pid. */
     public int start(String command, long residentMb) throws Exception {
         String script = "setsid " + command + " </dev/null >/dev/null 2>&1 & pid=$!; "

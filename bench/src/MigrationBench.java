@@ -50,7 +50,7 @@ public class MigrationBench {
     }
 
     public static void main(String[] args) throws Exception {
-        LabMigration lab = new LabMigration(args[0]);
+        LabMigration lab = new LabMigration(args[0]).awaitWarmedUp("node-a", "node-b");
         String memhold = args[1];
         JsonNode local = MAPPER.readTree(Path.of(args[2]).toFile());
         double peerStreamMBps = MAPPER.readTree(Path.of(args[3]).toFile()).path("tls").path("medianMBps").asDouble();

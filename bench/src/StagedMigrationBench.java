@@ -67,7 +67,7 @@ public class StagedMigrationBench {
     }
 
     public static void main(String[] args) throws Exception {
-        LabMigration lab = new LabMigration(args[0]);
+        LabMigration lab = new LabMigration(args[0]).awaitWarmedUp("node-a", "node-b");
         String load = args[1];
         Path out = Path.of(args[2]);
         int runs = Integer.parseInt(args[3]);

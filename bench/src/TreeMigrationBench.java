@@ -104,7 +104,7 @@ public class TreeMigrationBench {
     }
 
     public static void main(String[] args) throws Exception {
-        TreeMigrationBench bench = new TreeMigrationBench(new LabMigration(args[0]), Files.createDirectories(Path.of(args[4])));
+        TreeMigrationBench bench = new TreeMigrationBench(new LabMigration(args[0]).awaitWarmedUp("node-a", "node-b"), Files.createDirectories(Path.of(args[4])));
         String threadstream = args[1], httppoll = args[2], streamClient = args[3];
         Path out = Path.of(args[5]);
         int runs = Integer.parseInt(args[6]);

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,6 +39,8 @@ class DaemonRunCommandsTest {
 
     private Daemon daemon;
     private final List<Integer> started = new ArrayList<>();
+    /** What the op runs before each command it runs (in pmigd, the engine's warm-up gives way). */
+    private final AtomicInteger commandsRun = new AtomicInteger();
 
     @BeforeEach
     void startDaemon() throws Exception {
@@ -50,7 +53,7 @@ class DaemonRunCommandsTest {
         p.setProperty("control.socket.mode", "0666"); // open to users: the op itself must turn them away
         p.setProperty("state.directory", dir.resolve("state").toString());
         daemon = Daemon.start(DaemonConfig.parse(p, "test"));
-        RunCommandOp.install(daemon);
+        RunCommandOp.install(daemon, commandsRun::incrementAndGet);
     }
 
     @AfterEach
@@ -70,6 +73,7 @@ class DaemonRunCommandsTest {
         JsonNode report = MAPPER.readTree(checkpoint.out());
         assertEquals(pid, report.get("pid").asInt());
         assertEquals(work.resolve("image/image.pmig").toString(), report.get("image").asText(), "--dir is the caller's, not the daemon's");
+        assertEquals(1, commandsRun.get(), "the daemon's other work gave way before the command ran");
         awaitGone(pid);
 
         Client restore = client(dir, List.of(), "restore", "--dir=work/image", "--json");
@@ -89,6 +93,7 @@ class DaemonRunCommandsTest {
         Client elsewhere = client(dir, List.of("unshare", "--net"), "checkpoint", Integer.toString(pid), "--dir", "image");
         assertEquals(NOT_FORWARDED, elsewhere.exitCode(), elsewhere.err());
         assertEquals("", elsewhere.out() + elsewhere.err());
+        assertEquals(0, commandsRun.get(), "a command the daemon leaves to the launcher stops none of its work");
         assertTrue(Files.exists(Path.of("/proc/" + pid)), "nothing was done to the process");
         assertFalse(Files.exists(dir.resolve("image")));
 

@@ -1,5 +1,6 @@
 package io.pmig.daemon;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.pmig.daemon.config.DaemonConfig;
 import io.pmig.daemon.log.DaemonLog;
 import io.pmig.daemon.log.LogRate;
@@ -16,6 +17,7 @@ import io.pmig.vip.dns.ServiceDns;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -42,6 +44,7 @@ public final class Daemon implements AutoCloseable {
     private final Optional<ServiceDns> serviceDns;
     private final LogRate refusalLog = new LogRate(10, Duration.ofMinutes(1));
     private HostPort listening;
+    private NodeStatus status;
     private boolean closed;
 
     private Daemon(DaemonConfig config, PeerTls tls) {
@@ -76,8 +79,8 @@ public final class Daemon implements AutoCloseable {
         try {
             InetSocketAddress bound = daemon.peerServer.start();
             daemon.listening = new HostPort(config.listen().host(), bound.getPort());
-            daemon.control.on(NodeStatus.OP, new NodeStatus(config, daemon.listening, daemon.peerClient, daemon.migrations,
-                    daemon.serviceDns));
+            daemon.status = new NodeStatus(config, daemon.listening, daemon.peerClient, daemon.migrations, daemon.serviceDns);
+            daemon.control.on(NodeStatus.OP, daemon.status);
             daemon.control.on(MayMigrate.OP, new MayMigrate(daemon.policy));
             daemon.control.start();
         } catch (RuntimeException e) {
@@ -121,6 +124,12 @@ public final class Daemon implements AutoCloseable {
     /** Adds (or replaces) an op of the control socket. */
     public Daemon onControl(String op, ControlHandler handler) {
         control.on(op, handler);
+        return this;
+    }
+
+    /** Adds (or replaces) a section of {@code pmig status}: key {@code name}, what {@code section} says at each call. */
+    public Daemon onStatus(String name, Supplier<? extends JsonNode> section) {
+        status.section(name, section);
         return this;
     }
 

@@ -1,5 +1,6 @@
 package io.pmig.daemon;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -20,14 +21,16 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * The "status" op: this node, its peers as they answer now (each is connected to and pinged, all
  * at once, within the connect timeout plus one round trip), the DNS server services' names are
- * registered in as it answers now (a signed query for its zone, at the same time), and the running
- * migrations.
+ * registered in as it answers now (a signed query for its zone, at the same time), the running
+ * migrations, and the sections other parts of the daemon add (the engine's warm-up).
  */
 final class NodeStatus implements ControlHandler {
     static final String OP = "status";
@@ -38,6 +41,8 @@ final class NodeStatus implements ControlHandler {
     private final PeerClient peers;
     private final Migrations migrations;
     private final Optional<ServiceDns> dns;
+    /** What other parts of the daemon add, after the running migrations. */
+    private final Map<String, Supplier<? extends JsonNode>> sections = new ConcurrentSkipListMap<>();
 
     NodeStatus(DaemonConfig config, HostPort listening, PeerClient peers, Migrations migrations, Optional<ServiceDns> dns) {
         this.config = config;
@@ -85,7 +90,12 @@ final class NodeStatus implements ControlHandler {
             entry.put("phase", m.phase());
             entry.put("started", m.started().toString());
         }
+        sections.forEach((name, section) -> status.set(name, section.get()));
         return status;
+    }
+
+    void section(String name, Supplier<? extends JsonNode> section) {
+        sections.put(name, section);
     }
 
     /** The DNS server as it answers now: {@code state} ok or error with the reason; JSON null when none is configured. */

@@ -80,7 +80,7 @@ public final class Pmigd {
             daemon = Daemon.start(config);
             migration.install(daemon);
             ServiceOps.install(daemon, services, new PublishedNames(daemon.serviceDns(), config.nodeName()), migration);
-            RunCommandOp.install(daemon);
+            RunCommandOp.install(daemon, migration::giveWay);
         } catch (RuntimeException e) {
             DaemonLog.warn("start-failed", "node", config.nodeName(), "error", e.getMessage());
             System.err.println("pmigd: cannot start: " + e.getMessage());

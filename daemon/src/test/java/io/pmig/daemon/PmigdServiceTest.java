@@ -55,7 +55,8 @@ class PmigdServiceTest {
         state = root.resolve("var/lib/pmig");
         config = root.resolve("pmigd.conf");
         Files.writeString(config, String.join("\n", "node.name = node-a", "listen = 127.0.0.1:0", "plaintext = true",
-            "vip.interface = pmig-none0", "control.socket = " + runtime.resolve("pmigd.sock"), "state.directory = " + state, ""));
+            "vip.interface = pmig-none0", "control.socket = " + runtime.resolve("pmigd.sock"), "state.directory = " + state,
+            "engine.warm-up.moves = 1", ""));
         // the answer is read right when READY=1 arrives: the control socket must take requests then, not later
         notifySocket = new Bootstrap().group(loops.group()).channel(EpollDomainDatagramChannel.class)
             .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {

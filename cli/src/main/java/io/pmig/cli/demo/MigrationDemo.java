@@ -268,8 +268,14 @@ public final class MigrationDemo {
      * its code (about a second), which is not what a running daemon's migrations cost.
      */
     private void warmUp() {
-        step("warming up the daemons: an idle sleep process moved " + String.join(" -> ", ROUTE)
-                + " (a fresh JVM's first migration loads and compiles its code)");
+        step("warming up the daemons: each moves a sleep of its own in memory until its engine's code is compiled"
+                + " (engine.warm-up.moves), then an idle sleep process moved " + String.join(" -> ", ROUTE)
+                + " (a fresh daemon's first migration loads the code that the moves in memory do not run)");
+        for (String node : new String[] {ROUTE[0], ROUTE[1]}) {
+            JsonNode engine = awaitEngineWarmedUp(node);
+            detail(String.format(Locale.ROOT, "%s: %d moves in %.1f s (%s)", node, engine.path("moves").asInt(),
+                    engine.path("millis").asLong() / 1e3, engine.path("state").asText()));
+        }
         int sleeper = startInNode(ROUTE[0], "sleep 3600", "true");
         int own = sleeper;
         List<String> downtimes = new ArrayList<>();
@@ -280,6 +286,26 @@ public final class MigrationDemo {
         }
         require(pmig.run(LabPmig.exec(ROUTE[ROUTE.length - 1], List.of("kill", Integer.toString(sleeper))), COMMAND_SECONDS));
         detail("downtime " + String.join(" and ", downtimes));
+    }
+
+    /** The warm-up section of {@code pmig status} in {@code node} once its moves have ended (or after two minutes). */
+    private JsonNode awaitEngineWarmedUp(String node) {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (true) {
+            LabPmig.Result status = pmig.run(pmig.pmigIn(node, List.of("status", "--json")), COMMAND_SECONDS);
+            require(status);
+            JsonNode engine = parse(status).path("warmUp");
+            String state = engine.path("state").asText();
+            if (!state.equals("starting") && !state.equals("running") || System.nanoTime() > deadline) {
+                return engine;
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FailedException("interrupted while " + node + "'s pmigd warmed up");
+            }
+        }
     }
 
     /** Closes the client's stdin, which ends it, and reads its verdict. Idempotent. */

@@ -1,6 +1,7 @@
 package io.pmig.cli.lab;
 
 import io.pmig.checkpoint.FailedException;
+import io.pmig.checkpoint.RefusedException;
 import io.pmig.daemon.Pmigd;
 import io.pmig.daemon.certs.ClusterCertificates;
 import io.pmig.daemon.config.DaemonConfig;
@@ -32,6 +33,7 @@ final class LabDaemons {
     private static final String MAIN_CLASS = Pmigd.class.getName();
     private static final long START_MILLIS = 30_000;
     private static final long STOP_MILLIS = 5_000;
+    static final String WARM_UP_VARIABLE = "PMIG_LAB_WARM_UP_MOVES";
 
     private final LabLayout layout;
     private final LabShell shell;
@@ -153,6 +155,7 @@ final class LabDaemons {
                 // the node's own tmpfs: the machine's /var/lib/pmig is every node's (they share their files)
                 .append("state.directory = ").append(SOCKET.getParent()).append('\n')
                 .append(dnsConfig);
+        warmUpMoves().ifPresent(moves -> text.append("engine.warm-up.moves = ").append(moves).append('\n'));
         for (LabState.Host peer : nodes) {
             if (!peer.name().equals(node.name())) {
                 text.append("peer.").append(peer.name()).append(" = ").append(peer.address()).append(':').append(PORT).append('\n');
@@ -163,6 +166,27 @@ final class LabDaemons {
         } catch (IOException e) {
             throw new FailedException("cannot write " + configFile(node.name()) + ": " + e, e);
         }
+    }
+
+    /**
+     * The daemons' engine.warm-up.moves when {@value #WARM_UP_VARIABLE} sets it (the tests: 1, so that no daemon spends
+     * their cores on throw-away moves); else the daemon's default, as a real node's.
+     */
+    private static Optional<Integer> warmUpMoves() {
+        String value = System.getenv(WARM_UP_VARIABLE);
+        if (value == null || value.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            int moves = Integer.parseInt(value.strip());
+            if (moves >= 1) {
+                return Optional.of(moves);
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new RefusedException(WARM_UP_VARIABLE + "=" + value + " is not a number of moves: set it to 1 or more (the daemons'"
+                + " engine.warm-up.moves), or unset it for their default");
     }
 
     private void awaitAnswering(LabState.Host node) {

@@ -49,11 +49,12 @@ import java.util.regex.Pattern;
  * @param clock the realtime clock this node tells its peers (the system's; shifted only by a test's
  *     {@code debug.clock.offset.millis})
  * @param dns where and how services' names are registered in DNS (RFC 2136 with TSIG); empty without {@code dns.server}
+ * @param warmUpMoves how many throw-away moves the engine's warm-up makes while the daemon is idle (at least the first)
  */
 public record DaemonConfig(String source, String nodeName, HostPort listen, Map<String, HostPort> peers,
         String vipInterface, Path tlsCa, Path tlsCert, Path tlsKey, boolean plaintext, Path controlSocket,
         int controlSocketMode, Path stateDirectory, Limits limits, VipSettings vip, PrecopyOptions precopy, Bandwidth migrationBandwidth,
-        FaultPause pause, Clock clock, Optional<DnsSettings> dns) {
+        FaultPause pause, Clock clock, Optional<DnsSettings> dns, int warmUpMoves) {
 
     public static final Path DEFAULT_FILE = Path.of("/etc/pmig/pmigd.conf");
     public static final Path DEFAULT_TLS_DIRECTORY = Path.of("/etc/pmig/tls");
@@ -62,6 +63,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
     public static final Path DEFAULT_STATE_DIRECTORY = Path.of("/var/lib/pmig");
     public static final int DEFAULT_PORT = 7700;
     public static final String PEER_PREFIX = "peer.";
+    /** Enough for a migration's once-per-move code to be compiled (the JVM's first tier compiles after 200 calls). */
+    public static final int DEFAULT_WARM_UP_MOVES = 200;
 
     /** Node names are DNS labels: they are the names in the node certificates. */
     private static final Pattern NODE_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
@@ -120,6 +123,9 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
             "a staged migration freezes the process after this many rounds at most"});
         keys.put("migration.bandwidth.megabytes.per.second", new String[] {"0",
             "the rate a migration's image stream may use, in MB/s (10^6 bytes), at least 1; 0: no limit"});
+        keys.put("engine.warm-up.moves", new String[] {Integer.toString(DEFAULT_WARM_UP_MOVES), "throw-away moves of a sleep"
+            + " the daemon makes once started, while it has no other work, so that a migration's code is compiled before it"
+            + " runs; 1: only the first, which loads the engine"});
         keys.put("dns.server", new String[] {"", "the primary server of the zone services' names are registered in, HOST[:PORT]"
             + " (port " + DnsSettings.DEFAULT_PORT + " when none is given); none: no DNS registration"});
         keys.put("dns.zone", new String[] {"", "the zone the names live in (e.g. example.com); required with dns.server"});
@@ -255,7 +261,8 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
                 : new FaultPause(r.value("debug.pause.at", FaultPause.Point::of), r.positive("debug.pause.millis"));
         return new DaemonConfig(source, node, listen, peers, r.value("vip.interface", v -> v), ca, cert, key, plaintext,
                 socket, mode, state, limits, vip, precopy, bandwidth, pause,
-                Clock.offset(Clock.systemUTC(), Duration.ofMillis(r.value("debug.clock.offset.millis", Long::parseLong))), dns(r));
+                Clock.offset(Clock.systemUTC(), Duration.ofMillis(r.value("debug.clock.offset.millis", Long::parseLong))), dns(r),
+                r.positive("engine.warm-up.moves"));
     }
 
     /** The dns.* keys: none set is no DNS; otherwise server, zone and one whole TSIG key (its three keys, or a key file). */
@@ -318,12 +325,12 @@ public record DaemonConfig(String source, String nodeName, HostPort listen, Map<
 
     public DaemonConfig withListen(HostPort address) {
         return new DaemonConfig(source, nodeName, address, peers, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock, dns);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock, dns, warmUpMoves);
     }
 
     public DaemonConfig withPeers(Map<String, HostPort> addresses) {
         return new DaemonConfig(source, nodeName, listen, addresses, vipInterface, tlsCa, tlsCert, tlsKey, plaintext,
-                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock, dns);
+                controlSocket, controlSocketMode, stateDirectory, limits, vip, precopy, migrationBandwidth, pause, clock, dns, warmUpMoves);
     }
 
     /** Reads keys of one properties set, with the defaults of {@link #KEYS} and errors naming the key. */

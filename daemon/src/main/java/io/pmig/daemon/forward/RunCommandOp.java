@@ -30,14 +30,19 @@ public final class RunCommandOp implements ControlHandler {
     private static final List<String> NAMESPACES = List.of("mnt", "pid", "net");
 
     private final ForwardedCommands commands;
+    private final Runnable beforeEach;
 
-    private RunCommandOp(ForwardedCommands commands) {
+    private RunCommandOp(ForwardedCommands commands, Runnable beforeEach) {
         this.commands = commands;
+        this.beforeEach = beforeEach;
     }
 
-    /** Adds the op to {@code daemon} when the CLI's commands are on its class path (they are in every build and package). */
-    public static void install(Daemon daemon) {
-        ServiceLoader.load(ForwardedCommands.class).findFirst().ifPresent(c -> daemon.onControl(OP, new RunCommandOp(c)));
+    /**
+     * Adds the op to {@code daemon} when the CLI's commands are on its class path (they are in every build and package);
+     * {@code beforeEach} runs before each command it runs (the engine's warm-up gives way).
+     */
+    public static void install(Daemon daemon, Runnable beforeEach) {
+        ServiceLoader.load(ForwardedCommands.class).findFirst().ifPresent(c -> daemon.onControl(OP, new RunCommandOp(c, beforeEach)));
     }
 
     @Override
@@ -56,6 +61,7 @@ public final class RunCommandOp implements ControlHandler {
             result.put("why", elsewhere.get());
             return result;
         }
+        beforeEach.run();
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int exitCode = commands.run(argv, new PrintWriter(out, true), new PrintWriter(err, true));

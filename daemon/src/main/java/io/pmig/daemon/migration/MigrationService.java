@@ -90,8 +90,8 @@ public final class MigrationService implements AutoCloseable {
     private final DestinationMemory memory;
     /** The services of this node: a migrated process's entry moves with it. */
     private final ServiceRegistry services;
-    /** Ends when {@link #warmUp} has, started once the daemon answers. */
-    private final CompletableFuture<Void> warmedUp = new CompletableFuture<>();
+    /** Started once the daemon answers. */
+    private EngineWarmUp warmUp;
     private Daemon daemon;
 
     private static final int REMEMBERED_OUTCOMES = 1024;
@@ -140,12 +140,8 @@ public final class MigrationService implements AutoCloseable {
             .onRequest(MigrationProtocol.OUTCOME, (peer, m) -> outcome(m.bodyAs(MigrationProtocol.Id.class).id()))
             .onStream(MigrationProtocol.PAGES, postcopyLinks::receivePages)
             .onStream(MigrationProtocol.PAGE_REQUESTS, postcopyLinks::serveRequests);
-        Thread warmUp = new Thread(() -> {
-            warmUp();
-            warmedUp.complete(null);
-        }, "pmigd-warm-up");
-        warmUp.setDaemon(true);
-        warmUp.start();
+        warmUp = EngineWarmUp.start(config.warmUpMoves(), this::warmUpVips);
+        daemon.onStatus("warmUp", warmUp::status);
         return this;
     }
 
@@ -197,24 +193,18 @@ public final class MigrationService implements AutoCloseable {
             "vip", e.vip() == null ? "-" : e.vip(), "copyRuns", copyRuns);
     }
 
-    /**
-     * Pays the first migration's one-time costs while the daemon already answers (pmig status):
-     * the VIP manager (hold rules, capture, sockets) if the interface exists, and the engine's class
-     * loading and compilation. A migration, as source or destination, waits for it to end.
-     */
-    private void warmUp() {
+    /** The VIP manager's one-time costs (hold rules, capture, sockets) if the interface exists, before the engine's. */
+    private void warmUpVips() {
         try {
             vips.get();
         } catch (RuntimeException e) {
             DaemonLog.warn("vip-manager-unavailable", "interface", config.vipInterface(), "detail", e.getMessage());
         }
-        try {
-            DaemonLog.info("warmed-up", "millis", EngineWarmUp.run() / 1_000_000);
-        } catch (IOException | RuntimeException e) {
-            DaemonLog.warn("warm-up-failed", "detail", e.getMessage() + "; the first migration will be slower");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    }
+
+    /** The daemon has work: the engine's warm-up gives way to it (its first move done, no other started). */
+    public void giveWay() {
+        warmUp.giveWay();
     }
 
     // ---- source ----
@@ -261,7 +251,7 @@ public final class MigrationService implements AutoCloseable {
     }
 
     private ObjectNode migrate(ControlCall call, Audit audit) {
-        warmedUp.join();
+        warmUp.giveWay();
         JsonNode r = call.request();
         String node = config.nodeName();
         Optional<Service> service = r.path("service").isTextual() ? Optional.of(services.get(r.path("service").asText())
@@ -543,7 +533,7 @@ public final class MigrationService implements AutoCloseable {
     }
 
     private Message prepare(PeerSession source, MigrationProtocol.Prepare p) {
-        warmedUp.join();
+        warmUp.giveWay();
         String node = config.nodeName();
         daemon.migrations().begin(new Migrations.Migration(p.id(), p.pid(), "destination", source.peerName(), "prepared", Instant.now()));
         DestinationSwitch vipSwitch = null;
@@ -782,6 +772,9 @@ public final class MigrationService implements AutoCloseable {
 
     @Override
     public void close() {
+        if (warmUp != null) {
+            warmUp.close();
+        }
         outcomes.close();
         vips.close();
     }

@@ -116,6 +116,14 @@ class DaemonConfigTest {
     }
 
     @Test
+    void theEngineWarmsUpWithTwoHundredMovesUnlessSetAndMakesAtLeastOne() throws IOException {
+        assertEquals(200, load("node.name = node-a").warmUpMoves());
+        assertEquals(1, load("node.name = node-a", "engine.warm-up.moves = 1").warmUpMoves());
+        String none = error("node.name = node-a", "engine.warm-up.moves = 0");
+        assertTrue(none.contains("key engine.warm-up.moves = '0'"), none);
+    }
+
+    @Test
     void errorsNameTheFileAndTheKey() {
         String file = dir.resolve("pmigd.conf").toString();
         String missing = error("listen = 1.2.3.4:5");

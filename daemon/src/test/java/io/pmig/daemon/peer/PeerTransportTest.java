@@ -164,7 +164,7 @@ class PeerTransportTest {
         config = new DaemonConfig(config.source(), "node-a", config.listen(), config.peers(), config.vipInterface(),
                 certs.resolve("ca.pem"), foreign.resolve("node-a.pem"), foreign.resolve("node-a.key"), false,
                 config.controlSocket(), config.controlSocketMode(), config.stateDirectory(), config.limits(), config.vip(), config.precopy(),
-                config.migrationBandwidth(), config.pause(), config.clock(), config.dns());
+                config.migrationBandwidth(), config.pause(), config.clock(), config.dns(), config.warmUpMoves());
         PeerClient a = new PeerClient(config, PeerTls.of(config), loops, handlers());
         toClose.add(a);
 
