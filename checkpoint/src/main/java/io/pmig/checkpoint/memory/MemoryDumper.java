@@ -17,6 +17,8 @@ import io.pmig.checkpoint.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,15 +77,18 @@ public final class MemoryDumper {
             try {
                 return readMappings(known);
             } catch (RefusedException | SyscallException e) {
-                // a running process (a pre-copy round) unmapped a mapping while it was examined (its map_files link gone
-                // when stat'ed or statfs'ed): read them again
-                boolean vanished = e.getCause() instanceof java.nio.file.NoSuchFileException
-                    || e instanceof SyscallException s && s.errno() == Errno.ENOENT;
-                if (!vanished || attempt == CHANGING_ATTEMPTS || !proc.exists()) {
+                // a running process (a pre-copy round) changed its mappings while they were examined (a file deleted
+                // when stat'ed by path, say): read them again
+                if (!vanished(e) || attempt == CHANGING_ATTEMPTS || !proc.exists()) {
                     throw e;
                 }
             }
         }
+    }
+
+    /** Whether {@code e} says a file or mapping was gone when looked at (ENOENT from stat, statfs or a map_files link). */
+    private static boolean vanished(RuntimeException e) {
+        return e.getCause() instanceof java.nio.file.NoSuchFileException || e instanceof SyscallException s && s.errno() == Errno.ENOENT;
     }
 
     private List<MappingImage> readMappings(List<MappingImage> known) {
@@ -100,9 +105,19 @@ public final class MemoryDumper {
         for (MapsEntry e : entries) {
             int prot = (e.readable() ? Linux.PROT_READ : 0) | (e.writable() ? Linux.PROT_WRITE : 0) | (e.executable() ? Linux.PROT_EXEC : 0);
             MappingImage.Backing backing = backingOf(e);
-            String carried = backing == MappingImage.Backing.FILE ? carriedKeys.computeIfAbsent(e.path() + " " + e.inode(),
-                k -> java.util.Optional.ofNullable(CarriedFiles.keyOf(proc.mapFile(e.start(), e.end()), e.path(), () -> where(e) + " (" + e.path() + ")")))
-                .orElse(null) : null;
+            String carried;
+            try {
+                carried = backing == MappingImage.Backing.FILE ? carriedKeys.computeIfAbsent(e.path() + " " + e.inode(),
+                    k -> java.util.Optional.ofNullable(CarriedFiles.keyOf(proc.mapFile(e.start(), e.end()), e.path(), () -> where(e) + " (" + e.path() + ")")))
+                    .orElse(null) : null;
+            } catch (RefusedException | SyscallException gone) {
+                if (vanished(gone) && !Files.exists(proc.mapFile(e.start(), e.end()), LinkOption.NOFOLLOW_LINKS)) {
+                    // unmapped by a running process (a pre-copy round) since the listing: as if listed a moment later (a
+                    // server mapping a file per request churned through ten listings in a row)
+                    continue;
+                }
+                throw gone;
+            }
             if (backing == MappingImage.Backing.FILE && carried == null && e.path().endsWith(" (deleted)")) {
                 throw new RefusedException(where(e) + " maps a deleted file (" + e.path() + ") that is not a regular file, "
                     + "which cannot be restored");
