@@ -58,10 +58,11 @@ public class CheckpointRestoreBench {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
-     * One command's medians: checkpoint (dump) and restore wall time, the frozen time it reported, and pmig's frozen steps
-     * in its report's order (none for the C tool).
+     * One command's medians: checkpoint (dump) and restore wall time, the frozen time it reported, and pmig's frozen and
+     * restore steps in its reports' order (none for the C tool).
      */
-    record Command(double checkpointMs, double restoreMs, double frozenMs, Map<String, Double> frozenSteps) {
+    record Command(double checkpointMs, double restoreMs, double frozenMs, Map<String, Double> frozenSteps,
+                   Map<String, Double> restoreSteps) {
     }
 
     /** The command comparison of one size; {@code cTool} null without a measurement or reference. */
@@ -144,7 +145,7 @@ public class CheckpointRestoreBench {
                 }
                 double[] reference = ISSUE_18_C_TOOL.get(size);
                 Command cTool = criu ? medians(c) : reference == null ? null
-                    : new Command(reference[0], reference[1], reference[2], Map.of());
+                    : new Command(reference[0], reference[1], reference[2], Map.of(), Map.of());
                 rows.add(new CommandRow(size, medians(jvm), medians(pmigd), cTool));
             }
             cToolMeasured = criu;
@@ -161,18 +162,23 @@ public class CheckpointRestoreBench {
     /** Whether the C tool was measured in this run (else issue 18's figures stand in). */
     private static boolean cToolMeasured;
 
-    /** The medians of each figure over the runs; a frozen step's over the runs that had it. */
+    /** The medians of each figure over the runs; a step's over the runs that had it. */
     private static Command medians(List<Command> runs) {
-        Map<String, Double> steps = new java.util.LinkedHashMap<>();
-        for (Command run : runs) {
-            for (String step : run.frozenSteps().keySet()) {
-                steps.computeIfAbsent(step, name -> median(runs.stream().filter(x -> x.frozenSteps().containsKey(name))
-                    .mapToDouble(x -> x.frozenSteps().get(name)).toArray()));
-            }
-        }
         return new Command(median(runs.stream().mapToDouble(Command::checkpointMs).toArray()),
             median(runs.stream().mapToDouble(Command::restoreMs).toArray()),
-            median(runs.stream().mapToDouble(Command::frozenMs).toArray()), steps);
+            median(runs.stream().mapToDouble(Command::frozenMs).toArray()), stepMedians(runs, Command::frozenSteps),
+            stepMedians(runs, Command::restoreSteps));
+    }
+
+    private static Map<String, Double> stepMedians(List<Command> runs, java.util.function.Function<Command, Map<String, Double>> of) {
+        Map<String, Double> steps = new java.util.LinkedHashMap<>();
+        for (Command run : runs) {
+            for (String step : of.apply(run).keySet()) {
+                steps.computeIfAbsent(step, name -> median(runs.stream().filter(x -> of.apply(x).containsKey(name))
+                    .mapToDouble(x -> of.apply(x).get(name)).toArray()));
+            }
+        }
+        return steps;
     }
 
     /** bin/pmig checkpoint, then bin/pmig restore, of a fresh subject; the restored copy is killed. */
@@ -189,11 +195,8 @@ public class CheckpointRestoreBench {
         double restoreMs = (System.nanoTime() - t1) / 1e6;
         kill(JSON.readTree(restore).get("pid").asInt());
         JsonNode report = JSON.readTree(checkpoint);
-        Map<String, Double> steps = new java.util.LinkedHashMap<>();
-        for (JsonNode step : report.get("frozenSteps")) {
-            steps.merge(step.get("step").asText(), step.get("millis").asDouble(), Double::sum);
-        }
-        return new Command(checkpointMs, restoreMs, report.get("frozenNanos").asLong() / 1e6, steps);
+        return new Command(checkpointMs, restoreMs, report.get("frozenNanos").asLong() / 1e6, steps(report.get("frozenSteps")),
+            steps(JSON.readTree(restore).get("steps")));
     }
 
     /** criu dump, then criu restore (detached), of a fresh subject; frozen from --display-stats. */
@@ -210,7 +213,7 @@ public class CheckpointRestoreBench {
         double restoreMs = (System.nanoTime() - t1) / 1e6;
         kill(pid);
         Matcher frozen = Pattern.compile("Frozen time:\\s*(\\d+)\\s*us").matcher(dump);
-        return new Command(dumpMs, restoreMs, frozen.find() ? Long.parseLong(frozen.group(1)) / 1e3 : Double.NaN, Map.of());
+        return new Command(dumpMs, restoreMs, frozen.find() ? Long.parseLong(frozen.group(1)) / 1e3 : Double.NaN, Map.of(), Map.of());
     }
 
     private static boolean criuWorks() {
@@ -275,12 +278,26 @@ public class CheckpointRestoreBench {
             System.out.printf(Locale.ROOT, "%6d MB | %s | %s | %s | %s%n", r.sizeMb(), cells(r.ownJvm()), cells(r.viaPmigd()),
                 r.cTool() == null ? String.format("%-27s", "-") : cells(r.cTool()), ratios(r));
         }
-        System.out.println("where pmig's frozen time goes (via pmigd, medians, ms):");
+        printSteps("frozen time", rows, Command::frozenSteps);
+        printSteps("restore", rows, Command::restoreSteps);
+    }
+
+    private static void printSteps(String what, List<CommandRow> rows, java.util.function.Function<Command, Map<String, Double>> of) {
+        System.out.println("where pmig's " + what + " goes (via pmigd, medians, ms):");
         for (CommandRow r : rows) {
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%6d MB |", r.sizeMb()));
-            r.viaPmigd().frozenSteps().forEach((step, ms) -> line.append(String.format(Locale.ROOT, " %s %.2f |", step, ms)));
+            of.apply(r.viaPmigd()).forEach((step, ms) -> line.append(String.format(Locale.ROOT, " %s %.2f |", step, ms)));
             System.out.println(line);
         }
+    }
+
+    /** A report's steps ([{"step", "millis"}]), a step named twice (a tree's members) added up. */
+    private static Map<String, Double> steps(JsonNode list) {
+        Map<String, Double> steps = new java.util.LinkedHashMap<>();
+        for (JsonNode step : list) {
+            steps.merge(step.get("step").asText(), step.get("millis").asDouble(), Double::sum);
+        }
+        return steps;
     }
 
     private static String cells(Command c) {
@@ -296,11 +313,15 @@ public class CheckpointRestoreBench {
     }
 
     private static String json(Command c) {
-        StringBuilder steps = new StringBuilder();
-        c.frozenSteps().forEach((step, ms) -> steps.append(steps.length() == 0 ? "" : ", ")
-            .append(String.format(Locale.ROOT, "\"%s\": %.2f", step, ms)));
-        return String.format(Locale.ROOT, "{\"checkpointMs\": %.2f, \"restoreMs\": %.2f, \"frozenMs\": %.2f%s}", c.checkpointMs(),
-            c.restoreMs(), c.frozenMs(), c.frozenSteps().isEmpty() ? "" : ", \"frozenStepsMs\": {" + steps + "}");
+        return String.format(Locale.ROOT, "{\"checkpointMs\": %.2f, \"restoreMs\": %.2f, \"frozenMs\": %.2f%s%s}", c.checkpointMs(),
+            c.restoreMs(), c.frozenMs(), json("frozenStepsMs", c.frozenSteps()), json("restoreStepsMs", c.restoreSteps()));
+    }
+
+    /** {@code , "key": {"step": ms, ...}}, or nothing without steps. */
+    private static String json(String key, Map<String, Double> steps) {
+        StringBuilder out = new StringBuilder();
+        steps.forEach((step, ms) -> out.append(out.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "\"%s\": %.2f", step, ms)));
+        return steps.isEmpty() ? "" : ", \"" + key + "\": {" + out + "}";
     }
 
     /** Restores the image file read as a stream, and lets the process go. */
