@@ -97,6 +97,9 @@ class DaemonCommandsTest {
         p.setProperty("tls.key", certs.resolve("node-a.key").toString());
         p.setProperty("control.socket", dir.resolve("pmigd.sock").toString());
         try (Daemon daemon = Daemon.start(DaemonConfig.parse(p, "test"))) {
+            // what pmigd's engine warm-up adds to the status once it has ended (the warm-up itself: EngineWarmUpTest)
+            daemon.onStatus("warmUp", () -> MAPPER.createObjectNode().put("state", "done").put("moves", 200).put("of", 200)
+                    .put("failedMoves", 1).put("millis", 21_240));
             Run text = pmig("status", "--daemon-socket", dir.resolve("pmigd.sock").toString());
             assertEquals(ExitCodes.OK, text.exitCode(), text.err());
             assertTrue(text.out().startsWith("node-a: listening on " + daemon.listening() + " (TLS)"), text.out());
@@ -104,12 +107,14 @@ class DaemonCommandsTest {
                     text.out());
             assertTrue(text.out().contains("migrations: none running"), text.out());
             assertTrue(text.out().contains("dns: none configured (no dns.server)"), text.out());
+            assertTrue(text.out().contains("engine warm-up: done, 200 of 200 moves in 21.2 s, 1 failed\n"), text.out());
 
             Run json = pmig("status", "--daemon-socket", dir.resolve("pmigd.sock").toString(), "--json");
             JsonNode status = MAPPER.readTree(json.out());
             assertEquals("node-a", status.get("node").asText());
             assertEquals("unreachable", status.get("peers").get(0).get("state").asText());
             assertFalse(status.get("peers").get(0).get("authenticated").asBoolean());
+            assertEquals(200, status.get("warmUp").get("moves").asInt(), "a section the daemon added: " + status);
         }
     }
 }

@@ -5,6 +5,7 @@ import io.pmig.cli.ExitCodes;
 import io.pmig.cli.Json;
 import io.pmig.daemon.control.ControlClient;
 import java.io.PrintWriter;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,6 +68,15 @@ public final class StatusCommand implements Callable<Integer> {
                     .append('\n');
         } else {
             text.append("dns: none configured (no dns.server)\n");
+        }
+        JsonNode warmUp = status.path("warmUp");
+        if (warmUp.isObject()) {
+            // "engine warm-up: done, 200 of 200 moves in 21.2 s" (pmigd(8), engine.warm-up.moves)
+            text.append("engine warm-up: ").append(warmUp.path("state").asText()).append(", ").append(warmUp.path("moves").asInt())
+                    .append(" of ").append(warmUp.path("of").asInt()).append(" moves")
+                    .append(warmUp.path("millis").asLong() > 0 ? String.format(Locale.ROOT, " in %.1f s", warmUp.path("millis").asLong() / 1e3) : "")
+                    .append(warmUp.path("failedMoves").asInt() > 0 ? ", " + warmUp.path("failedMoves").asInt() + " failed" : "")
+                    .append('\n');
         }
         JsonNode migrations = status.path("migrations");
         text.append(migrations.isEmpty() ? "migrations: none running\n" : "migrations:\n");
